@@ -18,7 +18,7 @@ export class ConfigError extends Error {
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): BundleConfig {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(
       file,

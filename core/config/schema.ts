@@ -187,7 +187,10 @@ export function obj<S extends Shape>(shape: S, check?: (value: Out<S>, path: Pat
       for (const key of Object.keys(input)) {
         if (!(key in shape)) {
           const known = Object.keys(shape);
-          const near = known.find((k) => editDistance(k, key) <= 2);
+          const near = known
+            .map((k) => ({ k, d: editDistance(k, key) }))
+            .filter((x) => x.d <= 2)
+            .sort((x, y) => x.d - y.d)[0]?.k;
           report(ctx, [...path, key], `unknown key${near ? ` (did you mean "${near}"?)` : ''}; known keys: ${known.join(', ')}`);
           ok = false;
         }
@@ -214,12 +217,15 @@ export function obj<S extends Shape>(shape: S, check?: (value: Out<S>, path: Pat
   };
 }
 
+/** Edit distance with adjacent transpositions (so "tsl" is one step from "tls"). */
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
+    for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
   return d[a.length]![b.length]!;
 }
 

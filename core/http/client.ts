@@ -53,7 +53,8 @@ export class HttpClient {
       ca: tls.ca,
       // With a pinned fingerprint the chain is not checked against CAs: the pin is the trust anchor.
       rejectUnauthorized: !(tls.insecure || pinned),
-      checkServerIdentity: pinned || tls.insecure ? () => undefined : undefined,
+      // Only override the name check when the pin (or `insecure`) replaces it; undefined would disable Node's default.
+      ...(pinned || tls.insecure ? { checkServerIdentity: () => undefined } : {}),
     });
     if (pinned) {
       const create = this.httpsAgent.createConnection.bind(this.httpsAgent);

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// xcp-sentinel: one CLI for the bundle. Each subcommand lives in its own module; this file only routes.
+import { ConfigError } from '../core/config/load.js';
+import { checkConfigCommand } from './check-config.js';
+import { demoCommand } from './demo.js';
+import { simulateCommand } from './simulate.js';
+import { UsageError } from './usage.js';
+
+const USAGE = `Usage: xcp-sentinel <command> [options]
+
+Commands:
+  exporter --config F        serve xcp_* metrics for the configured pools on /metrics and /health
+  recovery-hook --config F   receive Alertmanager webhooks and Masakari notifications, and recover
+  simulate [options]         run a simulated XCP-ng pool on loopback (see: xcp-sentinel simulate --help)
+  simulate <fault> ...       inject a fault into a running simulator (fail-host, crash-vm, kill-toolstack, ...)
+  demo                       run the whole bundle on a simulated pool
+  check-config --config F    validate a configuration file and exit (0 valid, 2 invalid)
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'check-config':
+        return await checkConfigCommand(rest);
+      case 'simulate':
+        return await simulateCommand(rest);
+      case 'demo':
+        return await demoCommand(rest);
+      case 'exporter':
+        return await (await import('./exporter.js')).exporterCommand(rest);
+      case 'recovery-hook':
+        return await (await import('./recovery-hook.js')).recoveryHookCommand(rest);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command ? 0 : 1;
+      default:
+        process.stderr.write(`xcp-sentinel: unknown command "${command}"\n\n${USAGE}`);
+        return 1;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      return err.exitCode;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`xcp-sentinel ${command}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`xcp-sentinel: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

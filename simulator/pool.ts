@@ -1,0 +1,386 @@
+// The simulated pool at run time: the XAPI database plus what XAPI does to it (power operations, liveness,
+// guest heartbeats) and the faults a test or an operator injects.
+import { XapiError } from '../core/errors.js';
+import { type BuildOptions, DEFAULT_SIZE, type PoolSize, buildPool, recomputeHostMemory } from './model/build.js';
+import type { ObjectStore } from './model/store.js';
+import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
+import type { RrdShape } from './rrd/render.js';
+
+export interface SimOptions {
+  name: string;
+  size: PoolSize;
+  seed: number;
+  firstAddress: string;
+  username: string;
+  password: string;
+  /** XAPI waits 5 s before answering a failed login. */
+  authFailureDelayMs: number;
+  /** How long a host that stopped answering stays `live` in the master's view (XAPI: host_assumed_dead_interval). */
+  hostDeadAfterMs: number;
+  /** How often a healthy guest agent refreshes VM_guest_metrics.last_updated (XAPI guests: about 60 s). */
+  guestHeartbeatMs: number;
+  /** How long VM.start / hard_reboot take. */
+  vmBootMs: number;
+  /** JSON generation of /rrd_updates (XML is always available through the Accept header). */
+  rrdShape: RrdShape;
+}
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  name: 'sim-pool',
+  size: DEFAULT_SIZE,
+  seed: 42,
+  firstAddress: '127.0.0.2',
+  username: 'root',
+  password: 'simulated',
+  authFailureDelayMs: 5000,
+  hostDeadAfterMs: 30_000,
+  guestHeartbeatMs: 60_000,
+  vmBootMs: 200,
+  rrdShape: 'current',
+};
+
+export interface HostRuntime {
+  ref: Ref;
+  index: number;
+  address: string;
+  /** The BMC's view: chassis power. */
+  powered: boolean;
+  /** Powered but hung (kernel panic, hardware fault): answers nothing. */
+  crashed: boolean;
+  /** xapi (and stunnel) running. */
+  toolstackUp: boolean;
+  /** Extra delay before each HTTP answer. */
+  slowMs: number;
+  /** Answer /rrd_updates with a broken body. */
+  malformed: boolean;
+  lastHeartbeat: number;
+}
+
+export type UnansweredMode = 'refuse' | 'hang';
+
+export class SimulatedPool {
+  readonly store: ObjectStore;
+  readonly poolRef: Ref;
+  readonly hosts: HostRuntime[] = [];
+  readonly sessions = new Map<Ref, { user: string; originator: string; created: number }>();
+  /** VMs whose guest agent stopped (the VM still runs): their heartbeat freezes. */
+  readonly frozenHeartbeats = new Set<Ref>();
+  private timers: NodeJS.Timeout[] = [];
+  private heartbeatCursor = 0;
+
+  constructor(readonly options: SimOptions) {
+    const build: BuildOptions = { ...options.size, name: options.name, seed: options.seed, firstAddress: options.firstAddress, now: Date.now() };
+    const { store, poolRef } = buildPool(build);
+    this.store = store;
+    this.poolRef = poolRef;
+    let i = 0;
+    for (const [ref, rec] of store.table('host')) {
+      this.hosts.push({ ref, index: i++, address: rec.address as string, powered: true, crashed: false, toolstackUp: true, slowMs: 0, malformed: false, lastHeartbeat: Date.now() });
+    }
+  }
+
+  start(): void {
+    this.timers.push(setInterval(() => this.tickLiveness(), 500));
+    const slices = 12;
+    this.timers.push(setInterval(() => this.tickHeartbeats(slices), Math.max(50, this.options.guestHeartbeatMs / slices)));
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.store.wakeAll();
+  }
+
+  get master(): HostRuntime {
+    const masterRef = this.store.get('pool', this.poolRef)!.master as Ref;
+    return this.hostByRef(masterRef)!;
+  }
+
+  hostByRef(ref: Ref): HostRuntime | undefined {
+    return this.hosts.find((h) => h.ref === ref);
+  }
+
+  hostByAddress(address: string): HostRuntime | undefined {
+    return this.hosts.find((h) => h.address === address);
+  }
+
+  /** Find a host by name_label, uuid or ref. */
+  findHost(key: string): HostRuntime | undefined {
+    for (const h of this.hosts) {
+      const rec = this.store.get('host', h.ref)!;
+      if (h.ref === key || rec.uuid === key || rec.name_label === key || h.address === key) return h;
+    }
+    return undefined;
+  }
+
+  findVm(key: string): Ref | undefined {
+    for (const [ref, rec] of this.store.table('VM')) if (ref === key || rec.uuid === key || rec.name_label === key) return ref;
+    return undefined;
+  }
+
+  /** Does the host's XAPI answer HTTP at all? */
+  answers(h: HostRuntime): boolean {
+    return h.powered && !h.crashed && h.toolstackUp;
+  }
+
+  /** How a non-answering host behaves on the wire: a dead box blackholes, a dead toolstack refuses. */
+  unansweredMode(h: HostRuntime): UnansweredMode {
+    return h.powered && !h.crashed ? 'refuse' : 'hang';
+  }
+
+  isLive(hostRef: Ref): boolean {
+    const host = this.store.get('host', hostRef);
+    return Boolean(host && this.store.get('host_metrics', host.metrics as Ref)?.live);
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------------------
+
+  async login(user: string, password: string, originator: string, on: HostRuntime): Promise<Ref> {
+    if (on.ref !== this.master.ref) throw new XapiError('HOST_IS_SLAVE', [this.master.address], 'session.login_with_password');
+    if (user !== this.options.username || password !== this.options.password) {
+      await new Promise((r) => setTimeout(r, this.options.authFailureDelayMs));
+      throw new XapiError('SESSION_AUTHENTICATION_FAILED', [user, 'Authentication failure'], 'session.login_with_password');
+    }
+    const ref = `OpaqueRef:${crypto.randomUUID()}`;
+    this.sessions.set(ref, { user, originator, created: Date.now() });
+    return ref;
+  }
+
+  checkSession(ref: unknown, method: string): void {
+    if (typeof ref !== 'string' || !this.sessions.has(ref)) throw new XapiError('SESSION_INVALID', [String(ref)], method);
+  }
+
+  expireSessions(): number {
+    const n = this.sessions.size;
+    this.sessions.clear();
+    return n;
+  }
+
+  // ---- liveness and heartbeats --------------------------------------------------------------------------
+
+  private tickLiveness(): void {
+    const now = Date.now();
+    for (const h of this.hosts) {
+      // A dead toolstack alone keeps the host in the live set (its heartbeat daemon still runs); a hung or
+      // powered-off host is declared dead after hostDeadAfterMs.
+      if (h.powered && !h.crashed) h.lastHeartbeat = now;
+      const live = now - h.lastHeartbeat <= this.options.hostDeadAfterMs;
+      const metricsRef = this.store.get('host', h.ref)!.metrics as Ref;
+      this.store.mod('host_metrics', metricsRef, { live });
+      if (live) this.store.touch('host_metrics', metricsRef, { last_updated: xapiDate(now) });
+    }
+  }
+
+  /** Each tick refreshes one slice of the running VMs, so every guest reports once per guestHeartbeatMs. */
+  private tickHeartbeats(slices: number): void {
+    const now = xapiDate(Date.now());
+    const slice = this.heartbeatCursor++ % slices;
+    let i = 0;
+    for (const [ref, vm] of this.store.table('VM')) {
+      if (i++ % slices !== slice) continue;
+      if (vm.power_state !== 'Running' || vm.is_control_domain || this.frozenHeartbeats.has(ref)) continue;
+      const host = this.hostByRef(vm.resident_on as Ref);
+      if (!host || !host.powered || host.crashed) continue;
+      this.store.mod('VM_guest_metrics', vm.guest_metrics as Ref, { last_updated: now });
+    }
+  }
+
+  // ---- VM power operations, with XAPI's errors ----------------------------------------------------------
+
+  vm(ref: Ref, method: string): XapiRecord {
+    const vm = this.store.get('VM', ref);
+    if (!vm) throw new XapiError('HANDLE_INVALID', ['VM', String(ref)], method);
+    if (vm.is_a_template) throw new XapiError('VM_IS_TEMPLATE', [ref, 'start'], method);
+    return vm;
+  }
+
+  private host(ref: Ref, method: string): XapiRecord {
+    const host = this.store.get('host', ref);
+    if (!host) throw new XapiError('HANDLE_INVALID', ['host', String(ref)], method);
+    return host;
+  }
+
+  private expectPower(ref: Ref, vm: XapiRecord, expected: PowerState[], method: string): void {
+    const actual = vm.power_state as PowerState;
+    if (!expected.includes(actual)) throw new XapiError('VM_BAD_POWER_STATE', [ref, expected[0]!.toLowerCase(), actual.toLowerCase()], method);
+  }
+
+  private freeMemory(hostRef: Ref): number {
+    const host = this.store.get('host', hostRef)!;
+    return this.store.get('host_metrics', host.metrics as Ref)!.memory_free as number;
+  }
+
+  /** Can `vm` start on `hostRef`? Throws the XAPI error that says why not. */
+  assertCanStartOn(vmRef: Ref, hostRef: Ref, method: string): void {
+    const host = this.host(hostRef, method);
+    const rt = this.hostByRef(hostRef)!;
+    if (!this.isLive(hostRef) || !this.answers(rt)) throw new XapiError('HOST_OFFLINE', [hostRef], method);
+    if (!host.enabled) throw new XapiError('HOST_DISABLED', [hostRef], method);
+    const need = this.store.get('VM', vmRef)!.memory_static_max as number;
+    const free = this.freeMemory(hostRef);
+    if (need > free) throw new XapiError('HOST_NOT_ENOUGH_FREE_MEMORY', [String(need), String(free)], method);
+  }
+
+  async vmStart(vmRef: Ref, hostRef: Ref | null, method: string): Promise<void> {
+    const vm = this.vm(vmRef, method);
+    this.expectPower(vmRef, vm, ['Halted'], method);
+    let target = hostRef;
+    if (target) this.assertCanStartOn(vmRef, target, method);
+    else {
+      const candidates = [vm.affinity as Ref, ...this.hosts.map((h) => h.ref)].filter((r) => r && r !== NULL_REF);
+      target = candidates.find((r) => {
+        try {
+          this.assertCanStartOn(vmRef, r, method);
+          return true;
+        } catch {
+          return false;
+        }
+      }) ?? null;
+      if (!target) throw new XapiError('NO_HOSTS_AVAILABLE', [], method);
+    }
+    // Reserve the host at once, as XAPI does, so concurrent starts see the memory as taken.
+    this.place(vmRef, target, 'Running');
+    await new Promise((r) => setTimeout(r, this.options.vmBootMs));
+  }
+
+  async vmHardReboot(vmRef: Ref, method: string): Promise<void> {
+    const vm = this.vm(vmRef, method);
+    this.expectPower(vmRef, vm, ['Running', 'Paused'], method);
+    const host = this.hostByRef(vm.resident_on as Ref);
+    if (!host || !this.answers(host)) throw new XapiError('HOST_OFFLINE', [vm.resident_on as Ref], method);
+    this.frozenHeartbeats.delete(vmRef);
+    this.store.mod('VM', vmRef, { power_state: 'Running' });
+    this.store.mod('VM_metrics', vm.metrics as Ref, { start_time: xapiDate(Date.now()) });
+    await new Promise((r) => setTimeout(r, this.options.vmBootMs));
+    this.store.mod('VM_guest_metrics', vm.guest_metrics as Ref, { last_updated: xapiDate(Date.now()) });
+  }
+
+  vmShutdown(vmRef: Ref, method: string): void {
+    const vm = this.vm(vmRef, method);
+    this.expectPower(vmRef, vm, ['Running', 'Paused'], method);
+    const host = this.hostByRef(vm.resident_on as Ref);
+    if (!host || !this.answers(host)) throw new XapiError('HOST_OFFLINE', [vm.resident_on as Ref], method);
+    this.place(vmRef, null, 'Halted');
+  }
+
+  vmPause(vmRef: Ref, method: string): void {
+    const vm = this.vm(vmRef, method);
+    this.expectPower(vmRef, vm, ['Running'], method);
+    this.store.mod('VM', vmRef, { power_state: 'Paused' });
+  }
+
+  vmUnpause(vmRef: Ref, method: string): void {
+    const vm = this.vm(vmRef, method);
+    this.expectPower(vmRef, vm, ['Paused'], method);
+    this.store.mod('VM', vmRef, { power_state: 'Running' });
+  }
+
+  /** DB-only reset to Halted. XAPI refuses it while the resident host is alive and could still run the domain. */
+  vmPowerStateReset(vmRef: Ref, method: string): void {
+    const vm = this.vm(vmRef, method);
+    const hostRef = vm.resident_on as Ref;
+    const host = this.hostByRef(hostRef);
+    if (vm.power_state !== 'Halted' && host && this.isLive(hostRef) && this.answers(host))
+      throw new XapiError('OPERATION_NOT_ALLOWED', [`VM ${vm.uuid} is running on live host ${hostRef}; power_state_reset is only for VMs of dead hosts`], method);
+    this.place(vmRef, null, 'Halted');
+  }
+
+  /** Move a VM's residency and power state, keeping host.resident_VMs, metrics and free memory consistent. */
+  private place(vmRef: Ref, hostRef: Ref | null, power: PowerState): void {
+    const vm = this.store.get('VM', vmRef)!;
+    const old = vm.resident_on as Ref;
+    if (old && old !== NULL_REF) {
+      const oldHost = this.store.get('host', old);
+      if (oldHost) this.store.mod('host', old, { resident_VMs: (oldHost.resident_VMs as Ref[]).filter((r) => r !== vmRef) });
+    }
+    if (hostRef) {
+      const host = this.store.get('host', hostRef)!;
+      this.store.mod('host', hostRef, { resident_VMs: [...(host.resident_VMs as Ref[]), vmRef] });
+    }
+    const running = power === 'Running' || power === 'Paused';
+    this.store.mod('VM', vmRef, {
+      power_state: power,
+      resident_on: hostRef ?? NULL_REF,
+      domid: running ? 100 + Math.floor(Math.random() * 900) : -1,
+      memory_target: running ? (vm.memory_static_max as number) : 0,
+    });
+    this.store.mod('VM_metrics', vm.metrics as Ref, {
+      start_time: xapiDate(running ? Date.now() : 0),
+      memory_actual: running ? (vm.memory_static_max as number) : 0,
+      VCPUs_number: running ? (vm.VCPUs_at_startup as number) : 0,
+    });
+    for (const vbd of vm.VBDs as Ref[]) this.store.mod('VBD', vbd, { currently_attached: running });
+    for (const vif of vm.VIFs as Ref[]) this.store.mod('VIF', vif, { currently_attached: running });
+    if (running) {
+      this.frozenHeartbeats.delete(vmRef);
+      if (vm.guest_metrics !== NULL_REF) this.store.mod('VM_guest_metrics', vm.guest_metrics as Ref, { last_updated: xapiDate(Date.now()) });
+    }
+    recomputeHostMemory(this.store);
+  }
+
+  hostDisable(hostRef: Ref, method: string): void {
+    this.host(hostRef, method);
+    const rt = this.hostByRef(hostRef)!;
+    // host.disable is forwarded to the host itself: a host that does not answer cannot be disabled.
+    if (!this.answers(rt)) throw new XapiError('HOST_OFFLINE', [hostRef], method);
+    this.store.mod('host', hostRef, { enabled: false });
+  }
+
+  hostEnable(hostRef: Ref, method: string): void {
+    this.host(hostRef, method);
+    const rt = this.hostByRef(hostRef)!;
+    if (!this.answers(rt)) throw new XapiError('HOST_OFFLINE', [hostRef], method);
+    this.store.mod('host', hostRef, { enabled: true });
+  }
+
+  // ---- faults -------------------------------------------------------------------------------------------
+
+  /** The host hangs (powered, not answering); its VMs stay Running in the database, as in XAPI without HA. */
+  failHost(h: HostRuntime): void {
+    h.crashed = true;
+    for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.frozenHeartbeats.add(vmRef);
+  }
+
+  /** The BMC powers the host off (fencing). */
+  powerOff(h: HostRuntime): void {
+    h.powered = false;
+    for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.frozenHeartbeats.add(vmRef);
+  }
+
+  /** Power on / reset: the host boots, XAPI resyncs — VMs it still lists as resident are Halted now. */
+  powerOn(h: HostRuntime): void {
+    const wasDown = !h.powered || h.crashed;
+    h.powered = true;
+    h.crashed = false;
+    h.toolstackUp = true;
+    h.lastHeartbeat = Date.now();
+    if (!wasDown) return;
+    const host = this.store.get('host', h.ref)!;
+    for (const vmRef of [...(host.resident_VMs as Ref[])]) {
+      const vm = this.store.get('VM', vmRef)!;
+      if (!vm.is_control_domain) this.place(vmRef, null, 'Halted');
+    }
+    this.store.mod('host', h.ref, { enabled: true, other_config: { ...(host.other_config as object), boot_time: String(Math.floor(Date.now() / 1000)) } });
+  }
+
+  killToolstack(h: HostRuntime): void {
+    h.toolstackUp = false;
+  }
+
+  /** xe-toolstack-restart: xapi comes back; a host disabled with auto_enable re-enables itself. */
+  restartToolstack(h: HostRuntime): void {
+    if (!h.powered || h.crashed) throw new Error(`host ${h.address} is down`);
+    h.toolstackUp = true;
+    const host = this.store.get('host', h.ref)!;
+    this.store.mod('host', h.ref, { enabled: true, other_config: { ...(host.other_config as object), agent_start_time: String(Math.floor(Date.now() / 1000)) } });
+  }
+
+  /** The VM's domain dies: `halt` — XAPI sees it Halted; `heartbeat` — it runs but the guest stopped reporting. */
+  crashVm(vmRef: Ref, mode: 'halt' | 'heartbeat'): void {
+    const vm = this.vm(vmRef, 'sim.crash_vm');
+    if (vm.power_state !== 'Running') throw new Error(`VM ${vm.name_label} is ${vm.power_state}, not Running`);
+    if (mode === 'halt') this.place(vmRef, null, 'Halted');
+    else this.frozenHeartbeats.add(vmRef);
+  }
+}
