@@ -1,9 +1,13 @@
-// /rrd_updates bodies byte for byte as each XAPI generation writes them (rrd_updates.ml; reference §2.2–2.3):
+// /rrd_updates bodies as each XAPI generation writes them (rrd_updates.ml; reference §2.2–2.3):
 //   legacy   xcp-rrd ≤ 1.9 ad-hoc printer: unquoted keys, bare numbers and bare NaN/Infinity (not JSON)
-//   nested   xcp-rrd 1.10–1.12 (yojson): every number a string, but `data` inside `meta`
+//   nested   xcp-rrd 1.10–1.12 (yojson): like current, but `data` inside `meta`. The nesting came with the yojson
+//            rewrite (xen-api PR #5456), whose Json helpers print every number as a string (XO PR #7383, Feb 2024:
+//            "starting from XAPI 23.31 ... numbers are encoded as strings")
 //   current  xapi ≥ 24.11: every number a string, `data` beside `meta`
 //   xml      Xmlm output: XML declaration and newline, then no whitespace; empty elements as <x/>
-// Every generation's numbers come from the same Json/Xmlm helpers: integers as %Ld, samples as Utils.f_to_s.
+// Times are printed as %Ld and samples with today's Utils.f_to_s (%0.15g) in every shape; older releases printed
+// samples with %0.4f or %0.5g, losing precision, which is not imitated. Legend strings are JSON- or XML-escaped; the
+// OCaml printers only differ for quotes and control characters, which data-source names do not contain.
 
 export type RrdShape = 'legacy' | 'nested' | 'current' | 'xml';
 

@@ -1,0 +1,222 @@
+// Parser for xcp-rrdd's /rrd_updates answer (reference §2.2–2.3). Pure: text in, typed arrays out.
+// Accepts every generation XAPI has served:
+//   legacy  (xcp-rrd ≤ 1.9)   {meta: {start:S,...},data:[{t:T,values:[0.1,NaN]}]}  unquoted keys, bare NaN → JSON5
+//   nested  (xcp-rrd 1.10–12) valid JSON, but `data` sits inside `meta`
+//   current (xapi ≥ 24.11)    valid JSON, every number a string
+//   XML     <xport><meta>…</meta><data><row><t>T</t><v>…</v></row></data></xport>
+import JSON5 from 'json5';
+import { parseString as parseXml } from 'xml2js';
+import { ProtocolError } from '../../core/errors.js';
+
+export interface RrdColumn {
+  cf: string;
+  objectType: 'host' | 'vm' | 'sr' | (string & {});
+  uuid: string;
+  name: string;
+}
+
+export interface RrdRow {
+  t: number;
+  /** One value per column, in legend order; NaN = no sample. */
+  values: Float64Array;
+}
+
+export interface RrdUpdate {
+  start: number;
+  end: number;
+  step: number;
+  columns: RrdColumn[];
+  /** In input order (XAPI sends newest first; nothing here relies on it). */
+  rows: RrdRow[];
+}
+
+/** The newest sample of each column of one consolidation function. */
+export interface NewestValues {
+  /** Largest `t` of any row; NaN when the update has no rows. */
+  t: number;
+  columns: RrdColumn[];
+  /** `values[i]` belongs to `columns[i]`; NaN = no finite sample in any row. */
+  values: Float64Array;
+  /** `times[i]` is the `t` of the row `values[i]` came from; NaN with the value. */
+  times: Float64Array;
+}
+
+/** The document before numbers are checked: what both the JSON and the XML readers produce. */
+interface RawUpdate {
+  start: unknown;
+  step: unknown;
+  end: unknown;
+  legend: unknown;
+  data: unknown;
+}
+
+const WHAT = '/rrd_updates';
+
+/**
+ * Parse an /rrd_updates body. The format is decided by content, not by `contentType` (XAPI's choice depends on the
+ * request's Accept header, and proxies relabel bodies); `contentType` only makes error messages more useful.
+ * Throws ProtocolError for anything unusable.
+ */
+export function parseRrdUpdates(body: string | Buffer, contentType?: string): RrdUpdate {
+  let text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // byte order mark
+  let i = 0;
+  while (i < text.length && text.charCodeAt(i) <= 32) i++;
+  if (i === text.length) throw new ProtocolError(`${WHAT}: empty body${describe(contentType)}`);
+  const raw = text.charCodeAt(i) === 60 /* < */ ? readXml(text, contentType) : readJson(text, contentType);
+  return normalise(raw);
+}
+
+/**
+ * For each column of consolidation function `cf`, the value of the row with the largest `t` that has a finite value
+ * for it. (XO's plugin takes the last row, which XAPI sends oldest; we never rely on order.)
+ */
+export function newestValues(update: RrdUpdate, cf = 'AVERAGE'): NewestValues {
+  const columns: RrdColumn[] = [];
+  const index: number[] = [];
+  for (let j = 0; j < update.columns.length; j++) {
+    const c = update.columns[j]!;
+    if (c.cf === cf) {
+      columns.push(c);
+      index.push(j);
+    }
+  }
+  // Rows newest first; a window holds a handful, so sorting them is free next to the columns loop.
+  const rows = update.rows.slice().sort((a, b) => b.t - a.t);
+  const n = columns.length;
+  const values = new Float64Array(n).fill(NaN);
+  const times = new Float64Array(n).fill(NaN);
+  for (let i = 0; i < n; i++) {
+    const j = index[i]!;
+    for (let r = 0; r < rows.length; r++) {
+      const v = rows[r]!.values[j]!;
+      if (v - v === 0) {
+        values[i] = v;
+        times[i] = rows[r]!.t;
+        break;
+      }
+    }
+  }
+  return { t: rows.length ? rows[0]!.t : NaN, columns, values, times };
+}
+
+function readJson(text: string, contentType: string | undefined): RawUpdate {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    // Before xcp-rrd 1.10 the generator wrote unquoted keys and bare NaN/Infinity: JSON5 reads that.
+    try {
+      doc = JSON5.parse(text);
+    } catch {
+      throw new ProtocolError(`${WHAT}: body is neither JSON nor XML${describe(contentType)}: ${(err as Error).message}`);
+    }
+  }
+  if (!isObject(doc)) throw new ProtocolError(`${WHAT}: JSON body is not an object`);
+  const meta = doc['meta'];
+  if (!isObject(meta)) throw new ProtocolError(`${WHAT}: JSON body has no "meta" object`);
+  // xcp-rrd 1.10–1.12 put `data` inside `meta` (fixed by xen-api PR #5456).
+  const data = doc['data'] !== undefined ? doc['data'] : meta['data'];
+  return { start: meta['start'], step: meta['step'], end: meta['end'], legend: meta['legend'], data };
+}
+
+function readXml(text: string, contentType: string | undefined): RawUpdate {
+  const out: { err: Error | null; doc: unknown } = { err: null, doc: undefined };
+  // With default options xml2js parses synchronously: the callback has run when parseString returns.
+  parseXml(text, (err, result) => {
+    out.err = err;
+    out.doc = result;
+  });
+  if (out.err) throw new ProtocolError(`${WHAT}: malformed XML${describe(contentType)}: ${firstLine(out.err.message)}`);
+  const xport = isObject(out.doc) ? out.doc['xport'] : undefined;
+  if (!isObject(xport)) throw new ProtocolError(`${WHAT}: XML body is not an <xport> document`);
+  const meta = child(xport, 'meta');
+  if (!isObject(meta)) throw new ProtocolError(`${WHAT}: <xport> has no <meta>`);
+  const legend = child(meta, 'legend');
+  const data = child(xport, 'data');
+  return {
+    start: child(meta, 'start'),
+    step: child(meta, 'step'),
+    end: child(meta, 'end'),
+    legend: legend === undefined ? undefined : children(legend, 'entry'),
+    data:
+      data === undefined ? undefined : children(data, 'row').map((r) => (isObject(r) ? { t: child(r, 't'), values: children(r, 'v') } : r)),
+  };
+}
+
+function normalise(raw: RawUpdate): RrdUpdate {
+  const start = meta(raw.start, 'start');
+  const step = meta(raw.step, 'step');
+  const end = meta(raw.end, 'end');
+  if (!Array.isArray(raw.legend)) throw new ProtocolError(`${WHAT}: meta has no legend list`);
+  const columns = raw.legend.map(parseLegend);
+  if (!Array.isArray(raw.data)) throw new ProtocolError(`${WHAT}: no data list`);
+  // meta.rows / meta.columns are not checked: the legend and the data list are what the values hang on.
+  const width = columns.length;
+  const rows = raw.data.map((row: unknown, i): RrdRow => {
+    if (!isObject(row)) throw new ProtocolError(`${WHAT}: data row ${i} is not an object`);
+    const t = toNumber(row['t']);
+    if (t - t !== 0) throw new ProtocolError(`${WHAT}: data row ${i} has no numeric t (${JSON.stringify(row['t'])})`);
+    const list = row['values'];
+    if (!Array.isArray(list)) throw new ProtocolError(`${WHAT}: data row ${i} (t=${t}) has no values list`);
+    if (list.length !== width) {
+      throw new ProtocolError(`${WHAT}: data row ${i} (t=${t}) has ${list.length} values, the legend has ${width} columns`);
+    }
+    const values = new Float64Array(width);
+    for (let j = 0; j < width; j++) {
+      const v = toNumber(list[j]);
+      values[j] = v - v === 0 ? v : NaN; // NaN and ±Infinity both mean "no sample"
+    }
+    return { t, values };
+  });
+  return { start, end, step, columns, rows };
+}
+
+/** `CF:type:uuid:name`; the name may itself contain ':'. */
+function parseLegend(entry: unknown, i: number): RrdColumn {
+  const e = typeof entry === 'string' ? entry : '';
+  const a = e.indexOf(':');
+  const b = a > 0 ? e.indexOf(':', a + 1) : -1;
+  const c = b > a + 1 ? e.indexOf(':', b + 1) : -1;
+  if (c <= b + 1 || c === e.length - 1) {
+    throw new ProtocolError(`${WHAT}: legend entry ${i} ${JSON.stringify(entry)} is not CF:type:uuid:name`);
+  }
+  return { cf: e.slice(0, a), objectType: e.slice(a + 1, b), uuid: e.slice(b + 1, c), name: e.slice(c + 1) };
+}
+
+/** A number as XAPI may write it (number or string); NaN for anything else, including '' and whitespace. */
+function toNumber(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (typeof x !== 'string') return NaN;
+  const n = +x;
+  return n === 0 && x.trim() === '' ? NaN : n;
+}
+
+function meta(x: unknown, key: string): number {
+  const n = toNumber(x);
+  if (n - n !== 0) throw new ProtocolError(`${WHAT}: meta.${key} is not a number (${JSON.stringify(x) ?? 'missing'})`);
+  return n;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** xml2js (explicitArray): every child element is a list, and an element's text is a string. */
+function child(node: Record<string, unknown>, key: string): unknown {
+  return children(node, key)[0];
+}
+
+/** The `key` children of an element; xml2js gives '' (no object) for an empty element such as <data/>. */
+function children(node: unknown, key: string): unknown[] {
+  const list = isObject(node) ? node[key] : undefined;
+  return Array.isArray(list) ? list : [];
+}
+
+function describe(contentType: string | undefined): string {
+  return contentType ? ` (content-type ${contentType})` : '';
+}
+
+function firstLine(s: string): string {
+  return s.split('\n', 1)[0]!;
+}
