@@ -1,19 +1,60 @@
 // The `exporter:` section of the config.
 import type { SchemaContext } from '../core/config/bundle.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
-import { type Schema, num, obj, withDefault } from '../core/config/schema.js';
+import { type Schema, num, obj, optional, report, str, withDefault } from '../core/config/schema.js';
+import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 
 export interface ExporterConfig {
   listen: ListenAddress;
   poll_interval_seconds: number;
+  rrd: { concurrency: number; timeout_seconds: number; window_seconds: number; max_body_bytes: number };
+  /** Bearer token required on /metrics (never on /health). */
+  token?: Secret;
+  /** Serve HTTPS with these files. */
+  tls?: { cert_file: string; key_file: string };
+  /** /health reports a pool as failing when its last successful poll is older than this. */
+  stale_after_seconds: number;
 }
 
-export function exporterSchema(_sc: SchemaContext): Schema<ExporterConfig> {
-  return withDefault(
-    obj({
-      listen: withDefault(listenAddress(), { host: '127.0.0.1', port: 9100 }),
-      poll_interval_seconds: withDefault(num({ min: 5, max: 3600 }), 30),
-    }),
-    { listen: { host: '127.0.0.1', port: 9100 }, poll_interval_seconds: 30 },
-  );
+const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9004 };
+const RRD_DEFAULTS = { concurrency: 8, timeout_seconds: 10, window_seconds: 30, max_body_bytes: 64 * 1024 * 1024 };
+
+export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
+  const shape = obj({
+    // 9004: the port of Xen Orchestra's OpenMetrics plugin, which this exporter can replace.
+    listen: withDefault(listenAddress(), DEFAULT_LISTEN),
+    poll_interval_seconds: withDefault(num({ min: 5, max: 3600 }), 30),
+    rrd: withDefault(
+      obj({
+        concurrency: withDefault(num({ min: 1, max: 64, integer: true }), RRD_DEFAULTS.concurrency),
+        timeout_seconds: withDefault(num({ min: 1, max: 120 }), RRD_DEFAULTS.timeout_seconds),
+        window_seconds: withDefault(num({ min: 10, max: 600, integer: true }), RRD_DEFAULTS.window_seconds),
+        max_body_bytes: withDefault(num({ min: 1024, integer: true }), RRD_DEFAULTS.max_body_bytes),
+      }),
+      RRD_DEFAULTS,
+    ),
+    ...secretKeys('token'),
+    tls: optional(obj({ cert_file: str({ minLength: 1 }), key_file: str({ minLength: 1 }) })),
+    stale_after_seconds: optional(num({ min: 10 })),
+  });
+  const parse: Schema<ExporterConfig>['parse'] = (value, path, ctx) => {
+    const raw = shape.parse(value, path, ctx);
+    if (!raw) return undefined;
+    const token = readSecret(raw as unknown as Record<string, unknown>, 'token', path, ctx, { required: false, baseDir: sc.baseDir, env: sc.env });
+    if (raw.rrd.timeout_seconds >= raw.poll_interval_seconds) report(ctx, [...path, 'rrd', 'timeout_seconds'], `must be shorter than poll_interval_seconds (${raw.poll_interval_seconds})`);
+    const resolve = (f: string) => (f.startsWith('/') ? f : `${sc.baseDir}/${f}`);
+    return {
+      listen: raw.listen,
+      poll_interval_seconds: raw.poll_interval_seconds,
+      rrd: raw.rrd,
+      token,
+      tls: raw.tls ? { cert_file: resolve(raw.tls.cert_file), key_file: resolve(raw.tls.key_file) } : undefined,
+      stale_after_seconds: raw.stale_after_seconds ?? raw.poll_interval_seconds * 3,
+    };
+  };
+  return {
+    describe: 'the exporter settings',
+    parse,
+    defaultValue: () => ({ listen: DEFAULT_LISTEN, poll_interval_seconds: 30, rrd: { ...RRD_DEFAULTS }, stale_after_seconds: 90 }),
+  };
 }

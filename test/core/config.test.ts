@@ -32,7 +32,9 @@ t.test('a minimal valid config gets defaults', async (t) => {
   t.same(cfg.pools[0]!.timeouts, { loginMs: 15000, callMs: 30000 });
   t.same(cfg.pools[0]!.tls, { insecure: false, fingerprint: undefined });
   t.equal(cfg.log.level, 'info');
-  t.same(cfg.exporter.listen, { host: '127.0.0.1', port: 9100 });
+  t.same(cfg.exporter.listen, { host: '127.0.0.1', port: 9004 });
+  t.same(cfg.exporter.rrd, { concurrency: 8, timeout_seconds: 10, window_seconds: 30, max_body_bytes: 67108864 });
+  t.equal(cfg.exporter.token, undefined);
   t.equal(cfg.recovery_hook.listen.port, 15868);
 });
 

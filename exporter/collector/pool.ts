@@ -1,0 +1,129 @@
+// One pool: its XAPI session, the inventory watcher, and the per-host RRD poll. `poll()` returns the pool's part
+// of the next snapshot; a failure of one host or one collector never fails the others.
+import { mapSettledLimit } from '../../core/concurrency.js';
+import type { PoolConfig } from '../../core/config/pool.js';
+import { errorKind } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { XapiClient } from '../../core/xapi/client.js';
+import type { ExporterConfig } from '../config.js';
+import { InventoryWatcher } from '../inventory/watcher.js';
+import { type FamilySet, labelString } from '../metrics/families.js';
+import { addInventoryMetrics } from '../metrics/inventory-metrics.js';
+import { Catalogue } from '../rrd/catalogue.js';
+import { CounterBank } from '../rrd/counters.js';
+import { fetchRrdUpdates } from '../rrd/fetch.js';
+import type { RrdUpdate } from '../rrd/parse.js';
+import { addRrdSamples } from '../rrd/samples.js';
+import { CollectorHealth } from './status.js';
+
+export interface HostRrdState {
+  up: boolean;
+  lastRowT?: number;
+  lastError?: string;
+}
+
+export class PoolCollector {
+  readonly xapi: XapiClient;
+  readonly watcher: InventoryWatcher;
+  readonly health: CollectorHealth;
+  readonly hosts = new Map<string, HostRrdState>();
+  private readonly catalogue = new Catalogue();
+  private readonly counters = new CounterBank();
+  connected = false;
+
+  constructor(
+    readonly pool: PoolConfig,
+    private readonly config: ExporterConfig,
+    private readonly logger: Logger,
+  ) {
+    this.xapi = XapiClient.forPool(pool, logger);
+    this.health = new CollectorHealth(pool.name);
+    this.watcher = new InventoryWatcher(this.xapi, logger, (err) => this.health.count('xapi', err));
+  }
+
+  start(): void {
+    this.watcher.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher.stop();
+    await this.xapi.logout();
+  }
+
+  /** Collect this pool into `set`. Never throws. */
+  async poll(set: FamilySet): Promise<void> {
+    const timeoutMs = this.config.rrd.timeout_seconds * 1000;
+    const started = performance.now();
+    // A cheap call proves the master answers now; the watcher's long poll would notice only after its timeout.
+    try {
+      await this.xapi.callWithTimeout(timeoutMs, 'pool.get_all');
+      this.connected = await this.watcher.whenSynced(timeoutMs);
+      if (this.connected) this.health.success('xapi', (performance.now() - started) / 1000);
+      else this.health.failure('xapi', this.watcher.status.lastError?.message ?? 'inventory not read yet', (performance.now() - started) / 1000);
+    } catch (err) {
+      this.connected = false;
+      this.health.failure('xapi', err, (performance.now() - started) / 1000);
+      this.logger.warn('pool master does not answer', { error: err });
+    }
+    const inv = this.watcher.inventory;
+    const poolLabels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.pool.name });
+    set.add('xcp_pool_connected', 'gauge', 'The exporter has a working XAPI session to the pool master (1) or not (0)', poolLabels, this.connected ? 1 : 0);
+    // Known objects stay visible while the master is away (as XO does); alerts on this pool are inhibited by
+    // the pool-disconnected alert.
+    if (inv.pool) addInventoryMetrics(set, inv, this.pool.name, Date.now());
+    if (this.connected) await this.pollRrd(set);
+    else this.health.failure('rrd', 'pool not connected', 0);
+    this.health.addMetrics(set);
+  }
+
+  private async pollRrd(set: FamilySet): Promise<void> {
+    const started = performance.now();
+    const inv = this.watcher.inventory;
+    const hosts = [...inv.all('host')].map(([, h]) => h);
+    const opts = { windowSeconds: this.config.rrd.window_seconds, timeoutMs: this.config.rrd.timeout_seconds * 1000, maxBodyBytes: this.config.rrd.max_body_bytes };
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, (h) => fetchRrdUpdates(this.xapi, h.address as string, opts));
+    const lookups = inv.lookups();
+    const poolId = inv.pool?.uuid ?? '';
+    let failures = 0;
+    results.forEach((r, i) => {
+      const host = hosts[i]!;
+      const labels = labelString({ pool_id: poolId, pool_name: this.pool.name, uuid: host.uuid, host_name: host.name_label as string });
+      const state: HostRrdState = this.hosts.get(host.uuid) ?? { up: false };
+      this.hosts.set(host.uuid, state);
+      if (r.status === 'fulfilled') {
+        state.up = true;
+        state.lastError = undefined;
+        const t = this.addHost(set, r.value, host, lookups, poolId);
+        if (Number.isFinite(t)) state.lastRowT = t;
+      } else {
+        failures++;
+        state.up = false;
+        state.lastError = `${errorKind(r.reason)}: ${(r.reason as Error).message}`;
+        this.health.count('rrd', r.reason);
+        this.logger.warn('host RRD not collected', { host: host.name_label, address: host.address, error: r.reason });
+      }
+      set.add('xcp_host_rrd_up', 'gauge', "The host's own /rrd_updates answered in the last poll (1) or not (0): its toolstack answers", labels, state.up ? 1 : 0);
+      if (state.lastRowT) set.add('xcp_exporter_rrd_last_row_timestamp_seconds', 'gauge', 'Unix time of the newest RRD row used for the host', labels, state.lastRowT);
+    });
+    // Counters of objects that left the pool go away with them.
+    this.counters.prune((key) => {
+      const uuid = key.slice(0, key.indexOf('/'));
+      return lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid);
+    });
+    for (const uuid of this.hosts.keys()) if (!lookups.hostByUuid.has(uuid)) this.hosts.delete(uuid);
+    const duration = (performance.now() - started) / 1000;
+    // The collector is up when at least one host answered; each host's state is in xcp_host_rrd_up.
+    if (failures < hosts.length || hosts.length === 0) this.health.success('rrd', duration);
+    else this.health.failure('rrd', results.find((r) => r.status === 'rejected')?.reason ?? 'no host answered', duration);
+  }
+
+  private addHost(set: FamilySet, update: RrdUpdate, host: Record<string, unknown> & { uuid: string }, lookups: ReturnType<InventoryWatcher['inventory']['lookups']>, poolId: string): number {
+    try {
+      return addRrdSamples(set, update, { catalogue: this.catalogue, counters: this.counters, lookups, poolId, poolName: this.pool.name, host });
+    } catch (err) {
+      this.health.count('rrd', err);
+      this.logger.warn('host RRD could not be mapped', { host: host.name_label, error: err });
+      return NaN;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// The exporter: polls every configured pool on its interval (never overlapping itself), builds one snapshot per
+// poll and hands it to the HTTP server.
+import type { BundleConfig } from '../core/config/bundle.js';
+import type { Logger } from '../core/log.js';
+import { PoolCollector } from './collector/pool.js';
+import { FamilySet } from './metrics/families.js';
+import { SelfMetrics } from './self-metrics.js';
+import { Snapshot } from './snapshot.js';
+
+export class Exporter {
+  readonly pools: PoolCollector[];
+  snapshot?: Snapshot;
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private stopped = false;
+  private readonly self = new SelfMetrics();
+  private pollsTotal = 0;
+
+  constructor(
+    readonly config: BundleConfig,
+    private readonly logger: Logger,
+  ) {
+    this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));
+  }
+
+  start(): void {
+    for (const p of this.pools) p.start();
+    const loop = async () => {
+      const started = Date.now();
+      this.polling = this.pollOnce();
+      await this.polling;
+      if (this.stopped) return;
+      const wait = Math.max(0, this.config.exporter.poll_interval_seconds * 1000 - (Date.now() - started));
+      this.timer = setTimeout(loop, wait);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+    await Promise.all(this.pools.map((p) => p.stop()));
+  }
+
+  async pollOnce(): Promise<void> {
+    const started = performance.now();
+    const set = new FamilySet();
+    await Promise.all(this.pools.map((p) => p.poll(set)));
+    await this.self.addTo(set);
+    this.pollsTotal++;
+    const duration = (performance.now() - started) / 1000;
+    set.add('xcp_exporter_poll_duration_seconds', 'gauge', 'Duration of the last poll of all pools in seconds', '', duration);
+    set.add('xcp_exporter_polls_total', 'counter', 'Polls completed since the exporter started', '', this.pollsTotal);
+    set.add('xcp_exporter_snapshot_timestamp_seconds', 'gauge', 'Unix time at which the served metrics were collected; the cache age is time() minus this', '', Date.now() / 1000);
+    set.add('xcp_exporter_series', 'gauge', 'Series in the served snapshot', '', set.seriesCount + 1);
+    this.snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount);
+    this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
+  }
+
+  /** Per pool and per collector, for /health. */
+  health(nowMs = Date.now()) {
+    const staleMs = this.config.exporter.stale_after_seconds * 1000;
+    let ok = Boolean(this.snapshot);
+    const pools: Record<string, unknown> = {};
+    for (const p of this.pools) {
+      const collectors: Record<string, unknown> = {};
+      for (const [name, s] of p.health.collectors) {
+        const fresh = s.up && s.lastSuccess !== undefined && nowMs - s.lastSuccess <= staleMs;
+        if (!fresh) ok = false;
+        collectors[name] = {
+          up: s.up,
+          last_success: s.lastSuccess ? new Date(s.lastSuccess).toISOString() : null,
+          last_error: s.lastError ? { at: new Date(s.lastError.at).toISOString(), kind: s.lastError.kind, message: s.lastError.message } : null,
+        };
+      }
+      const hostsDown = [...p.hosts.entries()].filter(([, h]) => !h.up).map(([uuid, h]) => ({ uuid, error: h.lastError }));
+      pools[p.pool.name] = { connected: p.connected, collectors, hosts_down: hostsDown };
+      if (!p.connected) ok = false;
+    }
+    return { ok, body: ok ? { status: 'ok' } : { status: 'failing', pools } };
+  }
+}

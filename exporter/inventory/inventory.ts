@@ -1,0 +1,115 @@
+// The exporter's copy of a pool's XAPI objects, kept current by event.from, and the lookups the metric mapping
+// needs (by uuid, SR by the 8-character prefix rrdd uses, VM disk and network devices, host interfaces).
+
+export type Rec = Record<string, unknown> & { uuid: string };
+
+/** The classes the exporter watches. */
+export const WATCHED = ['pool', 'host', 'host_metrics', 'VM', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VDI', 'VIF', 'SR', 'PBD', 'PIF', 'network'] as const;
+export type Watched = (typeof WATCHED)[number];
+const CANONICAL = new Map<string, Watched>(WATCHED.map((c) => [c.toLowerCase(), c]));
+
+export interface XapiEventRecord {
+  class: string;
+  operation: string;
+  ref: string;
+  snapshot?: Rec;
+}
+
+export interface DiskInfo {
+  vdiUuid?: string;
+  vdiName?: string;
+  srUuid?: string;
+  srName?: string;
+  srType?: string;
+}
+
+export class Inventory {
+  readonly tables = new Map<Watched, Map<string, Rec>>(WATCHED.map((c) => [c, new Map()]));
+  /** Bumped on every change: derived lookups are rebuilt only when it moved. */
+  version = 0;
+  private derivedAt = -1;
+  private derived?: Derived;
+
+  /** Replace everything (a fresh event.from with an empty token). */
+  reset(): void {
+    for (const t of this.tables.values()) t.clear();
+    this.version++;
+  }
+
+  apply(events: XapiEventRecord[]): void {
+    for (const e of events) {
+      const cls = CANONICAL.get(e.class.toLowerCase());
+      if (!cls) continue;
+      const table = this.tables.get(cls)!;
+      if (e.operation === 'del') table.delete(e.ref);
+      else if (e.snapshot) table.set(e.ref, e.snapshot);
+    }
+    if (events.length) this.version++;
+  }
+
+  get(cls: Watched, ref: unknown): Rec | undefined {
+    return typeof ref === 'string' ? this.tables.get(cls)!.get(ref) : undefined;
+  }
+
+  all(cls: Watched): IterableIterator<[string, Rec]> {
+    return this.tables.get(cls)!.entries();
+  }
+
+  get pool(): Rec | undefined {
+    return this.tables.get('pool')!.values().next().value;
+  }
+
+  lookups(): Derived {
+    if (this.derived && this.derivedAt === this.version) return this.derived;
+    this.derived = buildDerived(this);
+    this.derivedAt = this.version;
+    return this.derived;
+  }
+}
+
+export interface Derived {
+  hostByUuid: Map<string, { ref: string; rec: Rec }>;
+  vmByUuid: Map<string, { ref: string; rec: Rec }>;
+  /** rrdd names host SR sources by the SR uuid's first 8 characters; ambiguous prefixes map to null. */
+  srByPrefix: Map<string, Rec | null>;
+  /** `${vmUuid}/${device}` → what the disk is. */
+  vmDisks: Map<string, DiskInfo>;
+  /** `${vmUuid}/${vifDevice}` → network name. */
+  vmNetworks: Map<string, string>;
+  /** `${hostUuid}/${pifDevice}` → network name. */
+  hostNetworks: Map<string, string>;
+}
+
+function buildDerived(inv: Inventory): Derived {
+  const d: Derived = { hostByUuid: new Map(), vmByUuid: new Map(), srByPrefix: new Map(), vmDisks: new Map(), vmNetworks: new Map(), hostNetworks: new Map() };
+  for (const [ref, rec] of inv.all('host')) d.hostByUuid.set(rec.uuid, { ref, rec });
+  for (const [ref, rec] of inv.all('VM')) d.vmByUuid.set(rec.uuid, { ref, rec });
+  for (const [, sr] of inv.all('SR')) {
+    const prefix = sr.uuid.slice(0, 8);
+    d.srByPrefix.set(prefix, d.srByPrefix.has(prefix) ? null : sr);
+  }
+  for (const [, vbd] of inv.all('VBD')) {
+    const vm = inv.get('VM', vbd.VM);
+    if (!vm) continue;
+    const vdi = inv.get('VDI', vbd.VDI);
+    const sr = vdi ? inv.get('SR', vdi.SR) : undefined;
+    d.vmDisks.set(`${vm.uuid}/${vbd.device}`, {
+      vdiUuid: vdi?.uuid,
+      vdiName: vdi?.name_label as string | undefined,
+      srUuid: sr?.uuid,
+      srName: sr?.name_label as string | undefined,
+      srType: sr?.type as string | undefined,
+    });
+  }
+  for (const [, vif] of inv.all('VIF')) {
+    const vm = inv.get('VM', vif.VM);
+    const net = inv.get('network', vif.network);
+    if (vm && net) d.vmNetworks.set(`${vm.uuid}/${vif.device}`, net.name_label as string);
+  }
+  for (const [, pif] of inv.all('PIF')) {
+    const host = inv.get('host', pif.host);
+    const net = inv.get('network', pif.network);
+    if (host && net) d.hostNetworks.set(`${host.uuid}/${pif.device}`, net.name_label as string);
+  }
+  return d;
+}

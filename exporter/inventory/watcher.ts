@@ -1,0 +1,99 @@
+// Keeps an Inventory current with XAPI's event.from: one full snapshot (empty token), then only changes. A call
+// blocks on the master until something changes or the timeout passes, so an idle pool costs one request a minute.
+import { XapiError, errorKind } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { sleep } from '../../core/concurrency.js';
+import type { XapiClient } from '../../core/xapi/client.js';
+import { Inventory, WATCHED, type XapiEventRecord } from './inventory.js';
+
+interface EventBatch {
+  events: XapiEventRecord[];
+  token: string;
+}
+
+export interface WatcherStatus {
+  synced: boolean;
+  lastSuccess?: number;
+  lastError?: { at: number; kind: string; message: string };
+}
+
+const EVENT_TIMEOUT_S = 30;
+
+export class InventoryWatcher {
+  readonly inventory = new Inventory();
+  readonly status: WatcherStatus = { synced: false };
+  private token = '';
+  private running?: Promise<void>;
+  private readonly stopper = new AbortController();
+  /** Resolves waiters of the first full snapshot. */
+  private syncedWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly xapi: XapiClient,
+    private readonly logger: Logger,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.running;
+  }
+
+  /** Wait until a full snapshot has been read (or `ms` passed). */
+  whenSynced(ms: number): Promise<boolean> {
+    if (this.status.synced) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.syncedWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = 1000;
+    while (!this.stopper.signal.aborted) {
+      try {
+        await this.once();
+        backoff = 1000;
+      } catch (err) {
+        if (this.stopper.signal.aborted) break;
+        if (err instanceof XapiError && err.code === 'EVENTS_LOST') {
+          this.logger.warn('XAPI events lost, reading the whole inventory again');
+          this.token = '';
+          continue;
+        }
+        this.status.synced = false;
+        this.status.lastError = { at: Date.now(), kind: errorKind(err), message: (err as Error).message };
+        this.onError(err);
+        this.logger.warn('inventory update failed', { error: err, retry_in_ms: backoff });
+        // Start from a fresh snapshot after any failure: objects may have changed while we could not see.
+        this.token = '';
+        await sleep(backoff, this.stopper.signal);
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+  }
+
+  private async once(): Promise<void> {
+    const full = this.token === '';
+    const timeout = full ? 0 : EVENT_TIMEOUT_S;
+    const batch = await this.xapi.callWithTimeout<EventBatch>((timeout + 30) * 1000, 'event.from', [...WATCHED], this.token, timeout);
+    if (full) this.inventory.reset();
+    this.inventory.apply(batch.events);
+    this.token = batch.token;
+    this.status.lastSuccess = Date.now();
+    if (full) {
+      this.status.synced = true;
+      this.logger.info('inventory read', { objects: batch.events.length });
+      const w = this.syncedWaiters;
+      this.syncedWaiters = [];
+      for (const f of w) f();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// Metrics read from XAPI records (the master's view): status, liveness, residency, HA settings, storage sizes
+// and guest heartbeats. These stay present while a host is dead, so alerts can rely on them.
+import type { Inventory, Rec } from '../inventory/inventory.js';
+import { type FamilySet, labelString, withLabels } from './families.js';
+
+/** XAPI dates: `20260101T12:00:00Z` (also with dashes or fractional seconds). Returns ms, NaN if unset. */
+export function parseXapiDate(v: unknown): number {
+  if (typeof v !== 'string') return NaN;
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z?$/.exec(v);
+  if (!m) return NaN;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  return ms <= 0 ? NaN : ms;
+}
+
+const isGuest = (vm: Rec) => !vm.is_a_template && !vm.is_a_snapshot && !vm.is_control_domain;
+const running = (vm: Rec) => vm.power_state === 'Running' || vm.power_state === 'Paused';
+
+export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: string, nowMs: number): void {
+  const pool = inv.pool;
+  const poolId = pool?.uuid;
+  const poolLabels = labelString({ pool_id: poolId, pool_name: poolName });
+  const masterRef = pool?.master;
+  if (pool) set.add('xcp_pool_ha_enabled', 'gauge', 'XAPI pool high availability enabled (1) or not (0)', poolLabels, pool.ha_enabled ? 1 : 0);
+
+  const hostLabels = new Map<string, string>();
+  const hostLive = new Map<string, boolean>();
+  for (const [ref, host] of inv.all('host')) {
+    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: host.uuid, host_name: host.name_label as string });
+    hostLabels.set(ref, labels);
+    const live = Boolean(inv.get('host_metrics', host.metrics)?.live);
+    hostLive.set(ref, live);
+    set.add('xcp_host_status', 'gauge', 'Host status (always 1); power_state and enabled as labels, as Xen Orchestra exports it', withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }), 1);
+    set.add('xcp_host_live', 'gauge', 'Host is live in the pool master view (host_metrics.live): 1 live, 0 dead', labels, live ? 1 : 0);
+    set.add('xcp_host_enabled', 'gauge', 'Host is enabled (1) or disabled for maintenance or recovery (0)', labels, host.enabled ? 1 : 0);
+    const version = (host.software_version as Record<string, string> | undefined)?.product_version;
+    set.add('xcp_host_info', 'gauge', 'Host metadata (always 1)', withLabels(labels, { address: host.address as string, version, is_master: String(ref === masterRef) }), 1);
+    const boot = Number((host.other_config as Record<string, string> | undefined)?.boot_time);
+    if (live && boot > 0) set.add('xcp_host_uptime_seconds', 'gauge', 'Seconds since the host booted', labels, Math.max(0, nowMs / 1000 - boot));
+  }
+
+  const residents = new Map<string, number>();
+  for (const [, vm] of inv.all('VM')) {
+    if (!isGuest(vm)) continue;
+    const hostRef = vm.resident_on as string;
+    const host = inv.get('host', hostRef);
+    const name = vm.name_label as string;
+    set.add('xcp_vm_status', 'gauge', 'VM status (always 1); power_state as a label, as Xen Orchestra exports it', labelString({ pool_id: poolId, uuid: vm.uuid, power_state: vm.power_state as string, pool_name: poolName, vm_name: name }), 1);
+    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: vm.uuid, vm_name: name, host_id: host?.uuid, host_name: host?.name_label as string | undefined });
+    set.add('xcp_vm_info', 'gauge', 'VM metadata (always 1): HA restart priority and start order', withLabels(labels, { ha_restart_priority: (vm.ha_restart_priority as string) || 'none', order: String(vm.order ?? 0), is_control_domain: 'false' }), 1);
+    if (!running(vm)) continue;
+    residents.set(hostRef, (residents.get(hostRef) ?? 0) + 1);
+    set.add('xcp_vm_resident_host_live', 'gauge', 'Running VM: its resident host is live (1) or dead (0) in the master view', labels, hostLive.get(hostRef) ? 1 : 0);
+    const started = parseXapiDate(inv.get('VM_metrics', vm.metrics)?.start_time);
+    if (started) set.add('xcp_vm_uptime_seconds', 'gauge', 'Seconds since the VM started', labels, Math.max(0, (nowMs - started) / 1000));
+    const heartbeat = parseXapiDate(inv.get('VM_guest_metrics', vm.guest_metrics)?.last_updated);
+    if (heartbeat)
+      set.add('xcp_vm_guest_heartbeat_age_seconds', 'gauge', 'Seconds since the guest agent last reported (VM_guest_metrics.last_updated)', labels, Math.max(0, (nowMs - heartbeat) / 1000));
+  }
+  for (const [ref, labels] of hostLabels) set.add('xcp_host_resident_vms', 'gauge', 'Running guest VMs resident on the host (control domain excluded)', labels, residents.get(ref) ?? 0);
+
+  addStorageMetrics(set, inv, poolId, poolName);
+}
+
+function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | undefined, poolName: string): void {
+  for (const [, sr] of inv.all('SR')) {
+    const local = !sr.shared ? inv.get('host', inv.get('PBD', (sr.PBDs as string[] | undefined)?.[0])?.host) : undefined;
+    const labels = labelString({
+      pool_id: poolId,
+      sr_uuid: sr.uuid,
+      sr_name: sr.name_label as string,
+      pool_name: poolName,
+      content_type: sr.content_type as string,
+      sr_type: sr.type as string,
+      host_id: local?.uuid,
+      host_name: local?.name_label as string | undefined,
+    });
+    const size = Number(sr.physical_size);
+    const used = Number(sr.physical_utilisation);
+    set.add('xcp_sr_virtual_size_bytes', 'gauge', 'Space allocated to VDIs on the SR (virtual_allocation), in bytes', labels, Number(sr.virtual_allocation));
+    set.add('xcp_sr_physical_size_bytes', 'gauge', 'Physical size of the SR in bytes', labels, size);
+    set.add('xcp_sr_physical_usage_bytes', 'gauge', 'Physical space used on the SR in bytes', labels, used);
+    if (size > 0) set.add('xcp_sr_physical_usage_ratio', 'gauge', 'Physical space used on the SR as a ratio of its size', labels, used / size);
+  }
+  for (const [, pbd] of inv.all('PBD')) {
+    const sr = inv.get('SR', pbd.SR);
+    const host = inv.get('host', pbd.host);
+    if (!sr || !host) continue;
+    const labels = labelString({ pool_id: poolId, pool_name: poolName, sr_uuid: sr.uuid, sr_name: sr.name_label as string, sr_type: sr.type as string, host_id: host.uuid, host_name: host.name_label as string });
+    set.add('xcp_pbd_attached', 'gauge', 'The SR is plugged on the host (PBD.currently_attached): 1 plugged, 0 unplugged', labels, pbd.currently_attached ? 1 : 0);
+  }
+  for (const [, vdi] of inv.all('VDI')) {
+    if (vdi.is_a_snapshot) continue;
+    const sr = inv.get('SR', vdi.SR);
+    const vm = inv.get('VM', inv.get('VBD', (vdi.VBDs as string[] | undefined)?.[0])?.VM);
+    const labels = labelString({
+      pool_id: poolId,
+      sr_uuid: sr?.uuid,
+      sr_name: sr?.name_label as string | undefined,
+      vdi_uuid: vdi.uuid,
+      vdi_name: vdi.name_label as string,
+      pool_name: poolName,
+      sr_type: sr?.type as string | undefined,
+      vm_uuid: vm?.uuid,
+      vm_name: vm?.name_label as string | undefined,
+    });
+    set.add('xcp_vdi_virtual_size_bytes', 'gauge', 'Virtual size of the VDI in bytes', labels, Number(vdi.virtual_size));
+    set.add('xcp_vdi_physical_usage_bytes', 'gauge', 'Physical space used by the VDI in bytes', labels, Number(vdi.physical_utilisation));
+  }
+}

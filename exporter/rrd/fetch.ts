@@ -1,0 +1,23 @@
+// Fetch one host's /rrd_updates with the pool's session: a negative `start` (relative to the host's last update,
+// so host and exporter clocks never matter), the finest archive, the host's own RRD and its resident VMs.
+import { HttpError } from '../../core/errors.js';
+import type { XapiClient } from '../../core/xapi/client.js';
+import { type RrdUpdate, parseRrdUpdates } from './parse.js';
+
+export interface FetchOptions {
+  windowSeconds: number;
+  timeoutMs: number;
+  maxBodyBytes: number;
+}
+
+export async function fetchRrdUpdates(xapi: XapiClient, address: string, o: FetchOptions): Promise<RrdUpdate> {
+  const get = async (session: string) => {
+    const url = xapi.hostUrl(address, '/rrd_updates');
+    url.search = new URLSearchParams({ start: String(-o.windowSeconds), cf: 'AVERAGE', interval: '5', host: 'true', json: 'true', session_id: session }).toString();
+    return xapi.http.request(url, { timeoutMs: o.timeoutMs, maxBodyBytes: o.maxBodyBytes, headers: { accept: 'application/json' } });
+  };
+  let res = await get(xapi.sessionId ?? (await xapi.login()));
+  if (res.status === 401) res = await get(await xapi.login());
+  if (res.status !== 200) throw new HttpError(`/rrd_updates on ${address}: HTTP ${res.status}`, res.status, address);
+  return parseRrdUpdates(res.body, String(res.headers['content-type'] ?? ''));
+}

@@ -1,0 +1,122 @@
+// Turn one host's parsed /rrd_updates into samples of the XO catalogue, labelled from the inventory.
+import type { Derived, Rec } from '../inventory/inventory.js';
+import { type FamilySet, labelString, withLabels } from '../metrics/families.js';
+import type { Catalogue, LabelKind, Mapped } from './catalogue.js';
+import type { CounterBank } from './counters.js';
+import { type RrdUpdate, newestValues } from './parse.js';
+
+export interface RrdContext {
+  catalogue: Catalogue;
+  counters: CounterBank;
+  lookups: Derived;
+  poolId: string;
+  poolName: string;
+  /** The host the RRD was fetched from (each host serves its own RRDs and its resident VMs'). */
+  host: Rec;
+}
+
+const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs (ratio 0-1)' };
+
+/** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
+export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext): number {
+  const newest = newestValues(update, 'AVERAGE');
+  const asc = [...update.rows].sort((a, b) => a.t - b.t);
+  const times = Float64Array.from(asc, (r) => r.t);
+  const columnIndex = new Map<RrdUpdate['columns'][number], number>();
+  update.columns.forEach((c, i) => columnIndex.set(c, i));
+  const bases = new Map<string, string | null>();
+  const cpuCores = new Map<string, number[]>();
+  const hasCpuUsage = new Set<string>();
+
+  for (let i = 0; i < newest.columns.length; i++) {
+    const col = newest.columns[i]!;
+    const mapped = ctx.catalogue.map(col.objectType, col.name);
+    if (!mapped) continue;
+    let base = bases.get(col.uuid);
+    if (base === undefined) {
+      base = baseLabels(col.objectType, col.uuid, ctx);
+      bases.set(col.uuid, base);
+    }
+    if (base === null) continue;
+    const { rule } = mapped;
+    let value: number;
+    if (rule.type === 'counter') {
+      const ci = columnIndex.get(col)!;
+      const rates = Float64Array.from(asc, (r) => r.values[ci]!);
+      value = ctx.counters.advance(`${col.uuid}/${col.name}`, times, rates, update.step) * rule.scale;
+    } else {
+      value = newest.values[i]!;
+      if (!Number.isFinite(value)) continue;
+      value = rule.divisor ? value / rule.divisor : value * rule.scale;
+    }
+    set.add(rule.metric, rule.type, rule.help, extraLabels(base, rule.labels, mapped, col.uuid, ctx), value);
+    if (col.objectType === 'vm') {
+      if (col.name === 'cpu_usage') hasCpuUsage.add(col.uuid);
+      else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);
+    }
+  }
+  // XCP-ng 8.2 has no cpu_usage source: like XO, derive it as the mean of the per-vCPU values.
+  for (const [uuid, cores] of cpuCores) {
+    if (hasCpuUsage.has(uuid) || !cores.length) continue;
+    set.add(CPU_USAGE.metric, 'gauge', CPU_USAGE.help, bases.get(uuid)!, cores.reduce((a, b) => a + b, 0) / cores.length);
+  }
+  return newest.t;
+}
+
+/** XO's label order: pool_id, uuid, type, [host_id], pool_name, host_name|vm_name, is_control_domain. */
+function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string | null {
+  const host = ctx.host;
+  if (objectType === 'host') {
+    const h = ctx.lookups.hostByUuid.get(uuid)?.rec ?? (host.uuid === uuid ? host : undefined);
+    return labelString({ pool_id: ctx.poolId, uuid, type: 'host', pool_name: ctx.poolName, host_name: h?.name_label as string | undefined });
+  }
+  if (objectType === 'vm') {
+    const vm = ctx.lookups.vmByUuid.get(uuid)?.rec;
+    return labelString({
+      pool_id: ctx.poolId,
+      uuid,
+      type: 'vm',
+      host_id: host.uuid,
+      pool_name: ctx.poolName,
+      host_name: host.name_label as string,
+      vm_name: vm?.name_label as string | undefined,
+      is_control_domain: vm ? String(Boolean(vm.is_control_domain)) : undefined,
+    });
+  }
+  return null;
+}
+
+function extraLabels(base: string, kind: LabelKind, mapped: Mapped, uuid: string, ctx: RrdContext): string {
+  const key = mapped.key;
+  let extra: Record<string, string | undefined>;
+  switch (kind) {
+    case 'none':
+      return base;
+    case 'core':
+      extra = { core: key };
+      break;
+    case 'pif':
+      extra = { interface: key, network_name: ctx.lookups.hostNetworks.get(`${uuid}/${key}`) };
+      break;
+    case 'sr': {
+      const sr = ctx.lookups.srByPrefix.get(key);
+      extra = { sr: key, sr_uuid: sr?.uuid, sr_name: sr?.name_label as string | undefined, sr_type: sr?.type as string | undefined };
+      break;
+    }
+    case 'vif':
+      extra = { vif: key, network_name: ctx.lookups.vmNetworks.get(`${uuid}/${key}`) };
+      break;
+    case 'vif_only':
+      extra = { vif: key };
+      break;
+    case 'vbd':
+      extra = { device: key };
+      break;
+    case 'vbd_disk': {
+      const d = ctx.lookups.vmDisks.get(`${uuid}/${key}`);
+      extra = { device: key, vdi_name: d?.vdiName, sr_name: d?.srName, sr_type: d?.srType };
+      break;
+    }
+  }
+  return withLabels(base, extra);
+}

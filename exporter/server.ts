@@ -1,0 +1,58 @@
+// GET /metrics (the pre-rendered snapshot; Prometheus text or OpenMetrics by Accept; gzip when asked; optional
+// Bearer token) and GET /health (unauthenticated, per pool and per collector when something is wrong).
+import Router from '@koa/router';
+import Koa from 'koa';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { Secret } from '../core/config/secret.js';
+import type { Exporter } from './exporter.js';
+import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
+
+/** Constant-time comparison of the presented token with the configured one (digests have equal length). */
+export function tokenMatches(presented: string, expected: Secret): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected.reveal()).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function exporterApp(exporter: Exporter, token?: Secret): Koa {
+  const app = new Koa();
+  const router = new Router();
+
+  router.get('/health', (ctx) => {
+    const h = exporter.health();
+    ctx.status = h.ok ? 200 : 503;
+    ctx.body = h.body;
+  });
+
+  router.get('/metrics', (ctx) => {
+    if (token) {
+      // XO's answers, so clients written for XO's plugin understand them.
+      const header = ctx.get('authorization').trim();
+      if (!header) return json(ctx, 401, { error: 'Query is not authenticated' });
+      const m = /^Bearer\s+(.+)$/i.exec(header);
+      if (!m || !tokenMatches(m[1]!, token)) return json(ctx, 401, { error: 'Query authentication does not match server setting' });
+    }
+    const snap = exporter.snapshot;
+    if (!snap) {
+      ctx.set('Retry-After', '5');
+      return json(ctx, 503, { error: 'No metrics collected yet: the first poll is running' });
+    }
+    // Prometheus lists OpenMetrics first when it can parse it; anything else gets the classic text format.
+    const openMetrics = ctx.get('accept').includes('application/openmetrics-text');
+    const gzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
+    ctx.set('Content-Type', openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
+    ctx.set('Vary', 'Accept, Accept-Encoding');
+    if (gzip) ctx.set('Content-Encoding', 'gzip');
+    ctx.body = snap.body(openMetrics ? 'openmetrics' : 'text', gzip);
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use((ctx) => json(ctx, 404, { error: 'Not found' }));
+  return app;
+}
+
+function json(ctx: Koa.Context, status: number, body: unknown): void {
+  ctx.status = status;
+  ctx.body = body;
+}
