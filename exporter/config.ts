@@ -17,7 +17,10 @@ export interface ExporterConfig {
 }
 
 const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9004 };
-const RRD_DEFAULTS = { concurrency: 8, timeout_seconds: 10, window_seconds: 30, max_body_bytes: 64 * 1024 * 1024 };
+// A 10 s window is the two newest 5 s rows: enough for the newest value of every gauge, and counters fill the
+// rest of the poll interval with the oldest rate of the window (XO's "rate × elapsed"). Wider windows integrate
+// counters exactly at the cost of parsing more rows.
+const RRD_DEFAULTS = { concurrency: 8, timeout_seconds: 10, window_seconds: 10, max_body_bytes: 64 * 1024 * 1024 };
 
 export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
   const shape = obj({

@@ -2,7 +2,8 @@
 // Bearer token) and GET /health (unauthenticated, per pool and per collector when something is wrong).
 import Router from '@koa/router';
 import Koa from 'koa';
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Secret } from '../core/config/secret.js';
 import type { Exporter } from './exporter.js';
 import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
@@ -24,7 +25,7 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     ctx.body = h.body;
   });
 
-  router.get('/metrics', (ctx) => {
+  router.get('/metrics', async (ctx) => {
     if (token) {
       // XO's answers, so clients written for XO's plugin understand them.
       const header = ctx.get('authorization').trim();
@@ -42,8 +43,11 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     const gzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
     ctx.set('Content-Type', openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
     ctx.set('Vary', 'Accept, Accept-Encoding');
+    const format = openMetrics ? 'openmetrics' : 'text';
+    const body = gzip ? await snap.gzip(format) : snap.body(format);
     if (gzip) ctx.set('Content-Encoding', 'gzip');
-    ctx.body = snap.body(openMetrics ? 'openmetrics' : 'text', gzip);
+    ctx.body = Readable.from(body.buffers, { objectMode: false });
+    ctx.length = body.length;
   });
 
   app.use(router.routes());

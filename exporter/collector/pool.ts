@@ -106,10 +106,7 @@ export class PoolCollector {
       if (state.lastRowT) set.add('xcp_exporter_rrd_last_row_timestamp_seconds', 'gauge', 'Unix time of the newest RRD row used for the host', labels, state.lastRowT);
     });
     // Counters of objects that left the pool go away with them.
-    this.counters.prune((key) => {
-      const uuid = key.slice(0, key.indexOf('/'));
-      return lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid);
-    });
+    this.counters.prune((uuid) => lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid));
     for (const uuid of this.hosts.keys()) if (!lookups.hostByUuid.has(uuid)) this.hosts.delete(uuid);
     const duration = (performance.now() - started) / 1000;
     // The collector is up when at least one host answered; each host's state is in xcp_host_rrd_up.

@@ -1,11 +1,26 @@
-// Metric families as the exporter builds them once per poll: each sample is a pre-rendered label string and a
-// value, so rendering is string concatenation and nothing else.
+// Metric families as the exporter builds them once per poll. Each sample is written straight into the family's
+// byte chunks as its exposition line: nothing per sample is kept but those bytes, so a poll of half a million
+// series costs little garbage, and rendering a snapshot is joining buffers.
 
 export type MetricType = 'gauge' | 'counter';
 
+const FIRST_CHUNK = 4096;
+const MAX_CHUNK = 1 << 20;
+
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
 export class Family {
-  readonly labels: string[] = [];
-  readonly values: number[] = [];
+  private readonly chunks: Buffer[] = [];
+  private cur: Buffer = Buffer.allocUnsafe(0);
+  private pos = 0;
+  private nextSize = FIRST_CHUNK;
+  size = 0;
+
   constructor(
     readonly name: string,
     readonly type: MetricType,
@@ -14,12 +29,23 @@ export class Family {
 
   /** `labels` is the inside of the braces, already escaped (see labelString). */
   add(labels: string, value: number): void {
-    this.labels.push(labels);
-    this.values.push(value);
+    const line = labels ? `${this.name}{${labels}} ${formatValue(value)}\n` : `${this.name} ${formatValue(value)}\n`;
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    if (this.cur.length - this.pos < line.length * 3) this.grow(line.length * 3);
+    this.pos += this.cur.write(line, this.pos, 'utf8');
+    this.size++;
   }
 
-  get size(): number {
-    return this.values.length;
+  private grow(min: number): void {
+    if (this.pos) this.chunks.push(this.cur.subarray(0, this.pos));
+    this.cur = Buffer.allocUnsafe(Math.max(this.nextSize, min));
+    this.nextSize = Math.min(this.nextSize * 2, MAX_CHUNK);
+    this.pos = 0;
+  }
+
+  /** The sample lines, as written. */
+  sampleBuffers(): Buffer[] {
+    return this.pos ? [...this.chunks, this.cur.subarray(0, this.pos)] : this.chunks;
   }
 }
 

@@ -1,44 +1,32 @@
-// Render families as the Prometheus text format (0.0.4) or OpenMetrics 1.0. Done once per poll; scrapes are
-// served from the result.
+// The Prometheus text format (0.0.4) and OpenMetrics 1.0 share their sample lines; only the family headers and
+// the trailing `# EOF` differ. A rendered body is a list of buffers: headers and the families' own chunks.
 import type { Family } from './families.js';
 
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
 const escapeHelp = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
-export function renderText(families: Family[]): string {
-  const parts: string[] = [];
+export function textBuffers(families: Family[]): Buffer[] {
+  const out: Buffer[] = [];
   for (const f of families) {
-    parts.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`);
-    writeSamples(parts, f);
+    out.push(Buffer.from(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`));
+    out.push(...f.sampleBuffers());
   }
-  return parts.join('');
+  return out;
 }
 
 /** OpenMetrics names a counter family without its `_total` suffix; samples keep it. Ends with `# EOF`. */
-export function renderOpenMetrics(families: Family[]): string {
-  const parts: string[] = [];
+export function openMetricsBuffers(families: Family[]): Buffer[] {
+  const out: Buffer[] = [];
   for (const f of families) {
     const name = f.type === 'counter' && f.name.endsWith('_total') ? f.name.slice(0, -6) : f.name;
-    parts.push(`# TYPE ${name} ${f.type}\n# HELP ${name} ${escapeHelp(f.help)}\n`);
-    writeSamples(parts, f);
+    out.push(Buffer.from(`# TYPE ${name} ${f.type}\n# HELP ${name} ${escapeHelp(f.help)}\n`));
+    out.push(...f.sampleBuffers());
   }
-  parts.push('# EOF\n');
-  return parts.join('');
+  out.push(Buffer.from('# EOF\n'));
+  return out;
 }
 
-function writeSamples(parts: string[], f: Family): void {
-  const { name, labels, values } = f;
-  for (let i = 0; i < values.length; i++) {
-    const l = labels[i];
-    parts.push(l ? `${name}{${l}} ${formatValue(values[i]!)}\n` : `${name} ${formatValue(values[i]!)}\n`);
-  }
-}
+export const renderText = (families: Family[]): string => Buffer.concat(textBuffers(families)).toString('utf8');
+export const renderOpenMetrics = (families: Family[]): string => Buffer.concat(openMetricsBuffers(families)).toString('utf8');

@@ -114,14 +114,15 @@ const VM_PATTERNS: PatternRule[] = [
 
 /** Looks names up once and remembers: the same few hundred names repeat across every VM and host. */
 export class Catalogue {
-  private readonly cache = new Map<string, Mapped | null>();
+  private readonly cache = new Map<string, Map<string, Mapped | null>>();
 
   map(objectType: string, name: string): Mapped | null {
-    const key = `${objectType}:${name}`;
-    let hit = this.cache.get(key);
+    let byName = this.cache.get(objectType);
+    if (!byName) this.cache.set(objectType, (byName = new Map()));
+    let hit = byName.get(name);
     if (hit === undefined) {
       hit = lookup(objectType, name);
-      this.cache.set(key, hit);
+      byName.set(name, hit);
     }
     return hit;
   }

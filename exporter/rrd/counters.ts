@@ -10,40 +10,48 @@ interface CounterState {
   lastT: number;
 }
 
+/** Rows of one poll, oldest first, and which column to read. */
+export interface RateRows {
+  rows: readonly { t: number; values: Float64Array }[];
+  column: number;
+}
+
 export class CounterBank {
-  private readonly state = new Map<string, CounterState>();
+  /** object uuid → source name → state: no key strings built per sample. */
+  private readonly state = new Map<string, Map<string, CounterState>>();
 
   /**
-   * Advance the counter `key` with the rows of this poll (`times` ascending, `rates` aligned, NaN = no sample).
+   * Advance the counter of (`uuid`, `source`) with this poll's rows (`rows` ascending by t; NaN = no sample).
    * The first sight starts at 0. Rows older than what was integrated are skipped; a gap between the last
-   * integrated row and this window (a missed poll) is filled with the oldest known rate, up to 10 minutes.
+   * integrated row and this window (a missed poll, or a window shorter than the poll interval) is filled with the
+   * oldest known rate of the window, up to 10 minutes.
    */
-  advance(key: string, times: Float64Array, rates: Float64Array, step: number): number {
-    let s = this.state.get(key);
+  advance(uuid: string, source: string, { rows, column }: RateRows): number {
+    let byName = this.state.get(uuid);
+    if (!byName) this.state.set(uuid, (byName = new Map()));
+    let s = byName.get(source);
     if (!s) {
-      let newest = NaN;
-      for (let i = times.length - 1; i >= 0; i--) if (Number.isFinite(rates[i]!)) { newest = times[i]!; break; }
-      s = { value: 0, lastT: Number.isFinite(newest) ? newest : -Infinity };
-      this.state.set(key, s);
+      let newest = -Infinity;
+      for (let i = rows.length - 1; i >= 0; i--)
+        if (Number.isFinite(rows[i]!.values[column]!)) {
+          newest = rows[i]!.t;
+          break;
+        }
+      byName.set(source, { value: 0, lastT: newest });
       return 0;
     }
-    for (let i = 0; i < times.length; i++) {
-      const t = times[i]!;
-      const r = rates[i]!;
+    for (let i = 0; i < rows.length; i++) {
+      const t = rows[i]!.t;
+      const r = rows[i]!.values[column]!;
       if (t <= s.lastT || !Number.isFinite(r) || r < 0) continue;
-      const gap = Number.isFinite(s.lastT) ? Math.min(t - s.lastT, MAX_GAP_S) : step;
-      s.value += r * gap;
+      s.value += r * (Number.isFinite(s.lastT) ? Math.min(t - s.lastT, MAX_GAP_S) : 0);
       s.lastT = t;
     }
     return s.value;
   }
 
   /** Forget counters of objects that are gone (a deleted VM's series must disappear). */
-  prune(keep: (key: string) => boolean): void {
-    for (const key of this.state.keys()) if (!keep(key)) this.state.delete(key);
-  }
-
-  get size(): number {
-    return this.state.size;
+  prune(keep: (uuid: string) => boolean): void {
+    for (const uuid of this.state.keys()) if (!keep(uuid)) this.state.delete(uuid);
   }
 }

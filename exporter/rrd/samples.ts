@@ -21,7 +21,6 @@ const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs
 export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext): number {
   const newest = newestValues(update, 'AVERAGE');
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
-  const times = Float64Array.from(asc, (r) => r.t);
   const columnIndex = new Map<RrdUpdate['columns'][number], number>();
   update.columns.forEach((c, i) => columnIndex.set(c, i));
   const bases = new Map<string, string | null>();
@@ -41,9 +40,7 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
     const { rule } = mapped;
     let value: number;
     if (rule.type === 'counter') {
-      const ci = columnIndex.get(col)!;
-      const rates = Float64Array.from(asc, (r) => r.values[ci]!);
-      value = ctx.counters.advance(`${col.uuid}/${col.name}`, times, rates, update.step) * rule.scale;
+      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: columnIndex.get(col)! }) * rule.scale;
     } else {
       value = newest.values[i]!;
       if (!Number.isFinite(value)) continue;

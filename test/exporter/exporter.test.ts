@@ -96,7 +96,8 @@ t.test('the body is rendered once per poll, not per scrape', async (t) => {
   await scrape();
   await scrape();
   t.equal(ex.exporter.snapshot, snap, 'scrapes do not make a snapshot');
-  t.equal(snap.body('text', false), snap.body('text', false), 'the same buffer is served');
+  t.equal(snap.body('text'), snap.body('text'), 'the same buffers are served');
+  t.equal(await snap.gzip('text'), await snap.gzip('text'), 'compressed once');
 });
 
 t.test('counters only grow', async (t) => {

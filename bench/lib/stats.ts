@@ -1,0 +1,14 @@
+// Small statistics helpers for the benchmarks: medians and spread over repeated runs.
+export function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function summary(values: number[]) {
+  const s = [...values].sort((a, b) => a - b);
+  return { n: s.length, min: s[0]!, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1]! };
+}
+
+export const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+export const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
