@@ -1,4 +1,5 @@
 // Typed errors shared by every part. Each carries what an operator needs to act on it, never a secret.
+import { HostKeyError, SshAuthError } from './ssh/errors.js';
 
 /** An error answered by XAPI: `code` is XAPI's error code (e.g. HOST_IS_SLAVE), `params` its parameters. */
 export class XapiError extends Error {
@@ -55,7 +56,10 @@ export class ProtocolError extends Error {
 /** Classify an error into a small fixed set, for `errors_total{kind}` labels. */
 export function errorKind(err: unknown): 'timeout' | 'auth' | 'tls' | 'http' | 'xapi' | 'parse' | 'connection' | 'other' {
   if (err instanceof TimeoutError) return 'timeout';
-  if (err instanceof TlsPinError) return 'tls';
+  // A pinned peer identity did not match: a TLS certificate, or an SSH host key (no separate kind, so every
+  // errors_total{kind} series exists from the start and dashboards need no change).
+  if (err instanceof TlsPinError || err instanceof HostKeyError) return 'tls';
+  if (err instanceof SshAuthError) return 'auth';
   if (err instanceof XapiError) return err.code === 'SESSION_AUTHENTICATION_FAILED' ? 'auth' : 'xapi';
   if (err instanceof HttpError) return err.status === 401 ? 'auth' : err.status ? 'http' : 'connection';
   if (err instanceof ProtocolError || err instanceof SyntaxError) return 'parse';

@@ -1,15 +1,315 @@
-// The `recovery_hook:` section of the config.
+// The `recovery_hook:` section of the config. YAML keys are snake_case; the parsed value is camelCase with durations
+// in milliseconds. Secrets (API tokens, the BMC password) are read at load time and kept as Secret.
+import { isAbsolute, resolve } from 'node:path';
 import type { SchemaContext } from '../core/config/bundle.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
-import { type Schema, obj, withDefault } from '../core/config/schema.js';
+import { POOL_NAME } from '../core/config/pool.js';
+import { type Ctx, type Path, type Problem, type Schema, bool, dict, list, num, obj, oneOf, optional, report, str, withDefault } from '../core/config/schema.js';
+import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
+import type { NotificationType } from './store/types.js';
+import { TASKS_BY_TYPE } from './workflows/names.js';
+
+export type PoolMode = 'auto' | 'dry-run' | 'notify-only';
+
+export interface ApiToken {
+  name: string;
+  token: Secret;
+}
+
+export interface FencingConfig {
+  user: string;
+  password: Secret;
+  /** Environment variable the command reads the password from (ipmitool -E reads IPMI_PASSWORD). */
+  passwordEnv: string;
+  /** Command lines as argument lists; `{bmc}`, `{user}`, `{host}` are replaced per argument. No shell. */
+  powerOffCommand: string[];
+  powerStatusCommand: string[];
+  /** BMC address per host name. */
+  bmc: Record<string, string>;
+  commandTimeoutMs: number;
+  /** How long to wait for the BMC to report power off after the power-off command. */
+  confirmTimeoutMs: number;
+}
+
+export interface SshConfig {
+  user: string;
+  port: number;
+  privateKeyFile: string;
+  /** OpenSSH known_hosts file; or `fingerprints` (host name → SHA256:base64). One of the two is required. */
+  knownHostsFile?: string;
+  fingerprints: Record<string, string>;
+  restartCommand: string;
+  commandTimeoutMs: number;
+}
+
+export interface PoolRecoveryConfig {
+  mode: PoolMode;
+  /** Hosts of the pool for the static host directory (more are learned from alerts). */
+  hosts: { name: string; uuid: string }[];
+  fencing?: FencingConfig;
+  ssh?: SshConfig;
+}
+
+export interface TaskSettings {
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+}
 
 export interface RecoveryHookConfig {
   listen: ListenAddress;
+  storePath: string;
+  alertmanagerPath: string;
+  maxBodyBytes: number;
+  tokens: ApiToken[];
+  dedupWindowMs: number;
+  retry: { attempts: number; intervalMs: number };
+  expireAfterMs: number;
+  maxConcurrentWorkflows: number;
+  tickMs: number;
+  shutdownGraceMs: number;
+  outboxChannels: string[];
+  workflows: Record<NotificationType, string[]>;
+  taskDefaults: TaskSettings;
+  tasks: Record<string, TaskSettings>;
+  hostFailure: { restartUnprotected: boolean; parallelStarts: number; startTimeoutMs: number };
+  instanceFailure: { heartbeatTimeoutMs: number; confirmTimeoutMs: number };
+  processFailure: { confirmTimeoutMs: number };
+  pools: Record<string, PoolRecoveryConfig>;
 }
 
-export function recoveryHookSchema(_sc: SchemaContext): Schema<RecoveryHookConfig> {
+const seconds = (opts: { min?: number; max?: number } = {}) => num({ min: opts.min ?? 0, max: opts.max ?? 7 * 86400 });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SSH_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+const HTTP_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+
+const taskSettingsShape = obj({
+  timeout_seconds: optional(seconds({ min: 0.01 })),
+  retries: optional(num({ min: 0, max: 100, integer: true })),
+  retry_delay_seconds: optional(seconds()),
+});
+
+const fencingShape = obj({
+  user: str({ minLength: 1 }),
+  ...secretKeys('password'),
+  password_env_name: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternHint: 'an environment variable name' }), 'IPMI_PASSWORD'),
+  power_off_command: withDefault(str({ minLength: 1 }), 'ipmitool -I lanplus -H {bmc} -U {user} -E chassis power off'),
+  power_status_command: withDefault(str({ minLength: 1 }), 'ipmitool -I lanplus -H {bmc} -U {user} -E chassis power status'),
+  bmc: dict(str({ minLength: 1 })),
+  command_timeout_seconds: withDefault(seconds({ min: 1, max: 600 }), 30),
+  confirm_timeout_seconds: withDefault(seconds({ min: 0, max: 600 }), 60),
+});
+
+const sshShape = obj({
+  user: withDefault(str({ minLength: 1 }), 'root'),
+  port: withDefault(num({ min: 1, max: 65535, integer: true }), 22),
+  private_key_file: str({ minLength: 1 }),
+  known_hosts_file: optional(str({ minLength: 1 })),
+  fingerprints: withDefault(dict(str({ pattern: SSH_FINGERPRINT, patternHint: 'an OpenSSH fingerprint like SHA256:base64' })), {}),
+  restart_command: withDefault(str({ minLength: 1 }), 'xe-toolstack-restart'),
+  command_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 300),
+});
+
+const poolShape = obj({
+  mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only'] as const), 'auto'),
+  hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }) })), []),
+  fencing: optional(fencingShape),
+  ssh: optional(sshShape),
+});
+
+function workflowList(type: NotificationType): Schema<string[]> {
+  const known = TASKS_BY_TYPE[type];
+  return withDefault(list(oneOf(known), { minItems: 1 }), [...known]);
+}
+
+const shape = obj({
   // 15868 is Masakari's API port; the receiver answers the same API.
-  return withDefault(obj({ listen: withDefault(listenAddress(), { host: '127.0.0.1', port: 15868 }) }), {
-    listen: { host: '127.0.0.1', port: 15868 },
+  listen: withDefault(listenAddress(), { host: '127.0.0.1', port: 15868 }),
+  store_path: withDefault(str({ minLength: 1 }), '/var/lib/xcp-sentinel/recovery-hook.sqlite'),
+  alertmanager_path: withDefault(str({ pattern: HTTP_PATH, patternHint: 'a URL path like /alertmanager' }), '/alertmanager'),
+  max_body_bytes: withDefault(num({ min: 1024, max: 64 * 1024 * 1024, integer: true }), 1024 * 1024),
+  tokens: withDefault(list(obj({ name: str({ minLength: 1 }), ...secretKeys('token') })), []),
+  dedup_window_seconds: withDefault(seconds(), 180),
+  retry: withDefault(obj({ attempts: withDefault(num({ min: 0, max: 100, integer: true }), 1), interval_seconds: withDefault(seconds(), 120) }), {
+    attempts: 1,
+    interval_seconds: 120,
+  }),
+  expire_after_seconds: withDefault(seconds({ min: 1 }), 86400),
+  max_concurrent_workflows: withDefault(num({ min: 1, max: 256, integer: true }), 4),
+  tick_seconds: withDefault(seconds({ min: 0.01, max: 600 }), 5),
+  shutdown_grace_seconds: withDefault(seconds({ max: 3600 }), 30),
+  outbox_channels: withDefault(list(str({ pattern: /^[a-z][a-z0-9_-]*$/, patternHint: 'a channel name (lowercase)' })), []),
+  workflows: withDefault(
+    obj({ host: workflowList('COMPUTE_HOST'), instance: workflowList('COMPUTE_INSTANCE'), process: workflowList('COMPUTE_PROCESS') }),
+    () => ({ host: [...TASKS_BY_TYPE.COMPUTE_HOST], instance: [...TASKS_BY_TYPE.COMPUTE_INSTANCE], process: [...TASKS_BY_TYPE.COMPUTE_PROCESS] }),
+  ),
+  task_defaults: withDefault(
+    obj({
+      timeout_seconds: withDefault(seconds({ min: 0.01 }), 300),
+      retries: withDefault(num({ min: 0, max: 100, integer: true }), 2),
+      retry_delay_seconds: withDefault(seconds(), 10),
+    }),
+    { timeout_seconds: 300, retries: 2, retry_delay_seconds: 10 },
+  ),
+  tasks: withDefault(dict(taskSettingsShape), {}),
+  host_failure: withDefault(
+    obj({
+      restart_unprotected: withDefault(bool(), true),
+      parallel_starts: withDefault(num({ min: 1, max: 64, integer: true }), 3),
+      start_timeout_seconds: withDefault(seconds({ min: 1 }), 300),
+    }),
+    { restart_unprotected: true, parallel_starts: 3, start_timeout_seconds: 300 },
+  ),
+  instance_failure: withDefault(
+    obj({ heartbeat_timeout_seconds: withDefault(seconds({ min: 1 }), 120), confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 180) }),
+    { heartbeat_timeout_seconds: 120, confirm_timeout_seconds: 180 },
+  ),
+  process_failure: withDefault(obj({ confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 120) }), { confirm_timeout_seconds: 120 }),
+  pools: withDefault(dict(poolShape), {}),
+});
+
+type Raw = NonNullable<ReturnType<typeof shape.parse>>;
+
+/** Split a command line on whitespace (no shell: quoting is not interpreted, so nothing is ever evaluated). */
+function argv(command: string): string[] {
+  return command.trim().split(/\s+/);
+}
+
+function filePath(file: string, baseDir: string): string {
+  return isAbsolute(file) ? file : resolve(baseDir, file);
+}
+
+function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: SchemaContext): PoolRecoveryConfig {
+  const pool: PoolRecoveryConfig = { mode: raw.mode, hosts: raw.hosts };
+  if (raw.fencing) {
+    const f = raw.fencing;
+    const password = readSecret(f as unknown as Record<string, unknown>, 'password', [...path, 'fencing'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    if (!argv(f.power_off_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_off_command'], 'must contain {bmc}');
+    if (!argv(f.power_status_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_status_command'], 'must contain {bmc}');
+    if (password)
+      pool.fencing = {
+        user: f.user,
+        password,
+        passwordEnv: f.password_env_name,
+        powerOffCommand: argv(f.power_off_command),
+        powerStatusCommand: argv(f.power_status_command),
+        bmc: f.bmc,
+        commandTimeoutMs: f.command_timeout_seconds * 1000,
+        confirmTimeoutMs: f.confirm_timeout_seconds * 1000,
+      };
+  }
+  if (raw.ssh) {
+    const s = raw.ssh;
+    if (!s.known_hosts_file && Object.keys(s.fingerprints).length === 0)
+      report(ctx, [...path, 'ssh'], 'needs known_hosts_file or fingerprints: host keys are always pinned');
+    pool.ssh = {
+      user: s.user,
+      port: s.port,
+      privateKeyFile: filePath(s.private_key_file, sc.baseDir),
+      knownHostsFile: s.known_hosts_file ? filePath(s.known_hosts_file, sc.baseDir) : undefined,
+      fingerprints: s.fingerprints,
+      restartCommand: s.restart_command,
+      commandTimeoutMs: s.command_timeout_seconds * 1000,
+    };
+  }
+  return pool;
+}
+
+/** VMs of a failed host are reset or started only after the host was fenced and the restart plan recorded. */
+function checkHostWorkflowOrder(tasks: string[], path: Path, ctx: Ctx): void {
+  for (const acting of ['reset_vm_power_states', 'restart_vms']) {
+    const at = tasks.indexOf(acting);
+    if (at < 0) continue;
+    for (const needed of ['fence_host', 'plan_vm_restarts']) {
+      const before = tasks.indexOf(needed);
+      if (before < 0 || before > at) report(ctx, path, `${acting} needs ${needed} before it`);
+    }
+  }
+}
+
+function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): RecoveryHookConfig {
+  const tokens: ApiToken[] = [];
+  const names = new Set<string>();
+  raw.tokens.forEach((t, i) => {
+    if (names.has(t.name)) report(ctx, [...path, 'tokens', i, 'name'], `duplicate token name "${t.name}"`);
+    names.add(t.name);
+    const token = readSecret(t as unknown as Record<string, unknown>, 'token', [...path, 'tokens', i], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    if (token) tokens.push({ name: t.name, token });
   });
+  const pools: Record<string, PoolRecoveryConfig> = {};
+  for (const [name, p] of Object.entries(raw.pools)) {
+    if (!POOL_NAME.test(name)) report(ctx, [...path, 'pools', name], 'is not a valid pool name');
+    pools[name] = resolvePool(p, [...path, 'pools', name], ctx, sc);
+  }
+  checkHostWorkflowOrder(raw.workflows.host, [...path, 'workflows', 'host'], ctx);
+  const known = new Set(Object.values(TASKS_BY_TYPE).flat());
+  for (const name of Object.keys(raw.tasks)) if (!known.has(name)) report(ctx, [...path, 'tasks', name], `unknown task; known tasks: ${[...known].join(', ')}`);
+  const d = raw.task_defaults;
+  const tasks = Object.fromEntries(
+    Object.entries(raw.tasks).map(([name, t]) => [
+      name,
+      {
+        timeoutMs: (t.timeout_seconds ?? d.timeout_seconds) * 1000,
+        retries: t.retries ?? d.retries,
+        retryDelayMs: (t.retry_delay_seconds ?? d.retry_delay_seconds) * 1000,
+      },
+    ]),
+  );
+  return {
+    listen: raw.listen,
+    storePath: raw.store_path === ':memory:' ? raw.store_path : filePath(raw.store_path, sc.baseDir),
+    alertmanagerPath: raw.alertmanager_path,
+    maxBodyBytes: raw.max_body_bytes,
+    tokens,
+    dedupWindowMs: raw.dedup_window_seconds * 1000,
+    retry: { attempts: raw.retry.attempts, intervalMs: raw.retry.interval_seconds * 1000 },
+    expireAfterMs: raw.expire_after_seconds * 1000,
+    maxConcurrentWorkflows: raw.max_concurrent_workflows,
+    tickMs: raw.tick_seconds * 1000,
+    shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
+    outboxChannels: raw.outbox_channels,
+    workflows: { COMPUTE_HOST: raw.workflows.host, COMPUTE_INSTANCE: raw.workflows.instance, COMPUTE_PROCESS: raw.workflows.process },
+    taskDefaults: { timeoutMs: d.timeout_seconds * 1000, retries: d.retries, retryDelayMs: d.retry_delay_seconds * 1000 },
+    tasks,
+    hostFailure: {
+      restartUnprotected: raw.host_failure.restart_unprotected,
+      parallelStarts: raw.host_failure.parallel_starts,
+      startTimeoutMs: raw.host_failure.start_timeout_seconds * 1000,
+    },
+    instanceFailure: {
+      heartbeatTimeoutMs: raw.instance_failure.heartbeat_timeout_seconds * 1000,
+      confirmTimeoutMs: raw.instance_failure.confirm_timeout_seconds * 1000,
+    },
+    processFailure: { confirmTimeoutMs: raw.process_failure.confirm_timeout_seconds * 1000 },
+    pools,
+  };
+}
+
+export function recoveryHookSchema(sc: SchemaContext): Schema<RecoveryHookConfig> {
+  const schema: Schema<RecoveryHookConfig> = {
+    describe: 'the recovery_hook section',
+    parse(value, path, ctx) {
+      const raw = shape.parse(value, path, ctx);
+      if (!raw) return undefined;
+      const before = ctx.problems.length;
+      const config = resolveConfig(raw, path, ctx, sc);
+      return ctx.problems.length > before ? undefined : config;
+    },
+  };
+  const ctx = { problems: [] as Problem[] };
+  // Every key has a default, so an absent section is the defaults (validated once here).
+  return withDefault(schema, () => schema.parse({}, ['recovery_hook'], ctx)!);
+}
+
+/**
+ * Problems the section alone cannot see: a `recovery_hook.pools` key that names no configured pool, and a receiver
+ * started without any API token. The bundle check (or startRecoveryHook) reports them.
+ */
+export function crossCheckRecoveryHook(config: RecoveryHookConfig, poolNames: string[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const name of Object.keys(config.pools))
+    if (!poolNames.includes(name)) problems.push({ path: `recovery_hook.pools.${name}`, message: `names no configured pool; pools: ${poolNames.join(', ')}` });
+  if (config.tokens.length === 0)
+    problems.push({ path: 'recovery_hook.tokens', message: 'configure at least one API token (token, token_file or token_env): the receiver never runs without authentication' });
+  return problems;
 }

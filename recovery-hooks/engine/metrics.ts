@@ -1,0 +1,62 @@
+// The receiver's own metrics (docs/METRICS.md, "Recovery hooks"), in a registry of its own.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NotificationStore } from '../store/store.js';
+import { NOTIFICATION_STATUSES } from '../store/types.js';
+
+export interface RecoveryMetrics {
+  registry: Registry;
+  notifications: Counter<'type' | 'status'>;
+  workflowDuration: Histogram<'type' | 'status'>;
+  taskRuns: Counter<'task' | 'outcome'>;
+  messages: Counter<'channel' | 'outcome'>;
+  webhooks: Counter<'outcome'>;
+}
+
+export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  new Gauge({
+    name: 'xcp_recovery_notifications',
+    help: 'Notifications in the store, by current status.',
+    labelNames: ['status'],
+    registers,
+    collect() {
+      const counts = store.countByStatus();
+      for (const status of NOTIFICATION_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
+  return {
+    registry,
+    notifications: new Counter({
+      name: 'xcp_recovery_notifications_total',
+      help: 'Notification status transitions (creation counts as a transition to its first status).',
+      labelNames: ['type', 'status'],
+      registers,
+    }),
+    workflowDuration: new Histogram({
+      name: 'xcp_recovery_workflow_duration_seconds',
+      help: 'Duration of one workflow run, by notification type and the status it ended in.',
+      labelNames: ['type', 'status'],
+      buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers,
+    }),
+    taskRuns: new Counter({
+      name: 'xcp_recovery_task_runs_total',
+      help: 'Workflow task runs by outcome (success, retry, failure, ignore, finish).',
+      labelNames: ['task', 'outcome'],
+      registers,
+    }),
+    messages: new Counter({
+      name: 'xcp_recovery_messages_total',
+      help: 'Outbox messages for the notifiers, by channel and outcome (queued, sent, retry, dead).',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    }),
+    webhooks: new Counter({
+      name: 'xcp_recovery_webhooks_total',
+      help: 'Alertmanager webhook requests by outcome (accepted, duplicate, rejected, error).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,170 @@
+// Runs one workflow for one notification. Each task is marked RUNNING in the store before it acts and SUCCESS after,
+// so a process killed at any moment resumes at the first unfinished task and never runs a finished one again.
+import { TimeoutError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { PoolMode, TaskSettings } from '../config.js';
+import type { NotificationStore } from '../store/store.js';
+import type { Notification, NotificationType } from '../store/types.js';
+import type { RecoveryMetrics } from './metrics.js';
+import { Finish, Ignore, type Task, type TaskContext, type Workflow } from './task.js';
+
+export type RunOutcome =
+  | { kind: 'done'; status: 'finished' | 'ignored' | 'error'; message: string | null }
+  /** Stopped between tasks (or a task was aborted) at shutdown: the notification stays `running` and resumes later. */
+  | { kind: 'handed-back' };
+
+/** `stopping`: start no further task; `abort`: abort the running one (after the shutdown grace). */
+export interface ShutdownSignals {
+  stopping: AbortSignal;
+  abort: AbortSignal;
+}
+
+export interface RunnerOptions {
+  store: NotificationStore;
+  metrics: RecoveryMetrics;
+  logger: Logger;
+  now: () => number;
+  settingsFor(task: string): TaskSettings;
+  escalate(from: Notification, type: NotificationType, payload: Record<string, unknown>): Notification;
+}
+
+/** Sleep `ms`, rejecting with the signal's reason when it aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class WorkflowRunner {
+  constructor(private readonly opts: RunnerOptions) {}
+
+  async run(n: Notification, workflow: Workflow, mode: PoolMode, shutdown: ShutdownSignals): Promise<RunOutcome> {
+    const { store } = this.opts;
+    store.planTasks(n.uuid, workflow.tasks.map((t) => t.name));
+    const records = new Map(store.tasks(n.uuid).map((r) => [r.name, r]));
+    const results: Record<string, unknown> = {};
+    for (const task of workflow.tasks) {
+      const record = records.get(task.name)!;
+      if (record.state === 'SUCCESS') {
+        results[task.name] = record.result;
+        continue;
+      }
+      if (shutdown.stopping.aborted) return { kind: 'handed-back' };
+      const started = this.opts.now();
+      store.startTask(n.uuid, task.name, started);
+      const outcome = await this.#runTask(n, task, mode, results, record.firstStartedAt ?? started, shutdown);
+      if (outcome.kind === 'handed-back') return outcome;
+      if (outcome.kind === 'stop') return { kind: 'done', status: outcome.status, message: outcome.message };
+      results[task.name] = outcome.result;
+    }
+    return { kind: 'done', status: 'finished', message: mode === 'dry-run' ? 'dry-run: no action taken' : null };
+  }
+
+  async #runTask(
+    n: Notification,
+    task: Task,
+    mode: PoolMode,
+    results: Record<string, unknown>,
+    firstStartedAt: number,
+    shutdown: ShutdownSignals,
+  ): Promise<{ kind: 'ok'; result: unknown } | { kind: 'stop'; status: 'finished' | 'ignored' | 'error'; message: string } | { kind: 'handed-back' }> {
+    const { store, metrics, now } = this.opts;
+    const settings = this.opts.settingsFor(task.name);
+    const log = this.opts.logger.child({ notification: n.uuid, task: task.name });
+    for (let attempt = 0; ; attempt++) {
+      const controller = new AbortController();
+      const onAbort = () => controller.abort(shutdown.abort.reason);
+      shutdown.abort.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => controller.abort(new TimeoutError(`task ${task.name}`, settings.timeoutMs)), settings.timeoutMs);
+      const ctx = this.#context(n, task, mode, results, firstStartedAt, controller.signal);
+      try {
+        const result = await Promise.race([task.run(ctx), rejectOnAbort(controller.signal)]);
+        store.finishTask(n.uuid, task.name, 'SUCCESS', result ?? null, now());
+        metrics.taskRuns.inc({ task: task.name, outcome: 'success' });
+        return { kind: 'ok', result: result ?? null };
+      } catch (err) {
+        if (shutdown.abort.aborted) {
+          log.warn('task interrupted by shutdown; it runs again at the next start');
+          return { kind: 'handed-back' };
+        }
+        if (err instanceof Finish) {
+          ctx.progress(err.message, 1);
+          store.finishTask(n.uuid, task.name, 'SUCCESS', null, now());
+          metrics.taskRuns.inc({ task: task.name, outcome: 'finish' });
+          return { kind: 'stop', status: 'finished', message: err.message };
+        }
+        if (err instanceof Ignore) {
+          ctx.progress(err.message, 1);
+          store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
+          metrics.taskRuns.inc({ task: task.name, outcome: 'ignore' });
+          return { kind: 'stop', status: 'ignored', message: err.message };
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        if (attempt < settings.retries) {
+          metrics.taskRuns.inc({ task: task.name, outcome: 'retry' });
+          ctx.progress(`attempt ${attempt + 1} failed: ${message}; retrying in ${settings.retryDelayMs / 1000} s`, 0);
+          try {
+            await abortableSleep(settings.retryDelayMs, shutdown.stopping);
+          } catch {
+            return { kind: 'handed-back' };
+          }
+          continue;
+        }
+        metrics.taskRuns.inc({ task: task.name, outcome: 'failure' });
+        ctx.progress(`failed: ${message}`, 1);
+        store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
+        log.warn('task failed', { error: err, attempts: attempt + 1 });
+        const status = task.failureMeans === 'ignored' ? 'ignored' : 'error';
+        return { kind: 'stop', status, message: `${task.name} failed: ${message}` };
+      } finally {
+        clearTimeout(timer);
+        shutdown.abort.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  #context(n: Notification, task: Task, mode: PoolMode, results: Record<string, unknown>, firstStartedAt: number, signal: AbortSignal): TaskContext {
+    const { store, now } = this.opts;
+    const progress = (message: string, fraction: number) => store.addProgress(n.uuid, task.name, message, fraction, now());
+    return {
+      notification: n,
+      mode,
+      results,
+      firstStartedAt,
+      signal,
+      moves: {
+        plan: (moves) => store.planMoves(n.uuid, moves, now()),
+        list: () => store.moves(n.uuid),
+        update: (vmUuid, patch) => store.updateMove(n.uuid, vmUuid, patch, now()),
+      },
+      progress,
+      async act(description, action) {
+        if (mode === 'dry-run') {
+          progress(`dry-run: would ${description}`, 0.5);
+          return undefined;
+        }
+        progress(description, 0.5);
+        return action();
+      },
+      escalate: (type, payload) => this.opts.escalate(n, type, payload),
+      now,
+      sleep: (ms) => abortableSleep(ms, signal),
+    };
+  }
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}

@@ -1,0 +1,59 @@
+// What a workflow is made of. A task checks the current state before acting (so running it again is harmless),
+// reports progress, and may end the whole workflow early with Ignore or Finish.
+import type { PoolMode } from '../config.js';
+import type { MovePatch, Notification, NotificationType, PlannedMove, VmMove } from '../store/types.js';
+
+/** Nothing must be done, on purpose (no confirmed fence, VM paused by an operator…): the notification is `ignored`. */
+export class Ignore extends Error {
+  override name = 'Ignore';
+}
+
+/** The recovery is complete before the last task (nothing to do, toolstack already answers…): `finished`. */
+export class Finish extends Error {
+  override name = 'Finish';
+}
+
+/** The per-VM move records of a host recovery, bound to the notification. */
+export interface MoveLog {
+  plan(moves: PlannedMove[]): void;
+  list(): VmMove[];
+  update(vmUuid: string, patch: MovePatch): void;
+}
+
+export interface TaskContext {
+  readonly notification: Notification;
+  readonly mode: PoolMode;
+  /** Results of the tasks before this one (persisted, so they survive a restart). */
+  readonly results: Readonly<Record<string, unknown>>;
+  /** When this task first started, across restarts and retries: "did my action already happen since then?". */
+  readonly firstStartedAt: number;
+  /** Aborted on timeout or shutdown. */
+  readonly signal: AbortSignal;
+  readonly moves: MoveLog;
+  progress(message: string, fraction: number): void;
+  /** Run `action` — or, in dry-run mode, record "would <description>" and return undefined. */
+  act<T>(description: string, action: () => Promise<T>): Promise<T | undefined>;
+  /** Record a follow-up notification (e.g. a process failure escalated to a host failure). */
+  escalate(type: NotificationType, payload: Record<string, unknown>): Notification;
+  now(): number;
+  /** Sleep, rejecting when the signal aborts. */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Task {
+  readonly name: string;
+  /** `ignored`: when the task finally fails, the notification is ignored instead of error (e.g. fencing). */
+  readonly failureMeans?: 'error' | 'ignored';
+  run(ctx: TaskContext): Promise<unknown>;
+}
+
+/** A decision made before any task runs; undefined means "run the workflow". */
+export type Precheck = (n: Notification) => { status: 'ignored' | 'finished'; reason: string } | undefined;
+
+export interface Workflow {
+  readonly type: NotificationType;
+  readonly tasks: readonly Task[];
+  readonly precheck?: Precheck;
+  /** Whether starting this workflow puts the source host on maintenance (host and process failures). */
+  readonly setsMaintenance: boolean;
+}

@@ -1,0 +1,133 @@
+// The Masakari-compatible API under /v1: notifications (create, list, show, vmoves) and read-only segments and hosts.
+import { Router } from '@koa/router';
+import type { Context } from 'koa';
+import type { PoolMode } from '../../config.js';
+import type { HostDirectory } from '../../hosts.js';
+import { MarkerNotFoundError, type NotificationStore } from '../../store/store.js';
+import type { Notification } from '../../store/types.js';
+import { ApiError } from '../errors.js';
+import { readJsonBody } from '../body.js';
+import type { NotificationRecorder } from '../recorder.js';
+import { parseCreateRequest } from './create-request.js';
+import { parseListQuery } from './list-query.js';
+import { type Microversion, atLeast, formatVersion, requestedVersion } from './microversion.js';
+import { type Segment, hostView, notificationView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
+
+export interface MasakariDeps {
+  store: NotificationStore;
+  recorder: NotificationRecorder;
+  hosts: HostDirectory;
+  pools: { name: string; mode: PoolMode }[];
+  maxBodyBytes: number;
+  startedAt: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const READ_ONLY = 'Segments and hosts are read-only here: they are the configured pools and their hosts (edit the configuration instead).';
+
+function version(ctx: Context): Microversion {
+  const v = requestedVersion(ctx.headers);
+  ctx.set('OpenStack-API-Version', `instance-ha ${formatVersion(v)}`);
+  ctx.set('Vary', 'OpenStack-API-Version');
+  return v;
+}
+
+export function masakariRouter(deps: MasakariDeps): Router {
+  const router = new Router({ prefix: '/v1' });
+  const segments: Segment[] = deps.pools.map((p, i) => ({ id: i + 1, name: p.name, mode: p.mode, createdAt: deps.startedAt }));
+  const segmentOf = (id: string) => {
+    const s = segments.find((x) => stableUuid('segment', x.name) === id);
+    if (!s) throw new ApiError(404, `Failover segment ${id} could not be found.`);
+    return s;
+  };
+  const notificationOf = (id: string) => {
+    const n = UUID.test(id) ? deps.store.get(id) : undefined;
+    if (!n) throw new ApiError(404, `No notification with id ${id}.`);
+    return n;
+  };
+
+  router.post('/notifications', async (ctx) => {
+    version(ctx);
+    const request = parseCreateRequest(await readJsonBody(ctx.req, deps.maxBodyBytes));
+    const host = deps.hosts.findHost(request.hostname);
+    if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
+    const result = deps.recorder.record(
+      { type: request.type, hostUuid: host.uuid, hostName: host.name, poolName: host.pool, generatedAt: request.generatedAt, payload: request.payload, source: 'api' },
+      'refuse',
+    );
+    if (result.outcome === 'host-on-maintenance')
+      throw new ApiError(409, `Notification received from host ${host.name} of type '${request.type}' is ignored as the host is already under maintenance.`);
+    if (result.outcome !== 'created') throw new ApiError(409, `Duplicate notification received for type: ${request.type}`);
+    ctx.status = 202;
+    ctx.body = { notification: notificationView(result.notification) };
+  });
+
+  router.get('/notifications', (ctx) => {
+    version(ctx);
+    const { filter, page } = parseListQuery(ctx.query);
+    let list: Notification[] = [];
+    try {
+      if (filter) list = deps.store.list(filter, page);
+    } catch (err) {
+      if (err instanceof MarkerNotFoundError) throw new ApiError(400, err.message);
+      throw err;
+    }
+    ctx.body = { notifications: list.map(notificationView) };
+  });
+
+  router.get('/notifications/:id', (ctx) => {
+    const v = version(ctx);
+    const n = notificationOf(ctx.params.id!);
+    ctx.body = { notification: { ...notificationView(n), ...(atLeast(v, 1) ? { recovery_workflow_details: workflowDetailsView(deps.store.tasks(n.uuid)) } : {}) } };
+  });
+
+  const vmovesOf = (ctx: Context, id: string) => {
+    if (!atLeast(version(ctx), 3)) throw new ApiError(404, 'vmoves need API microversion 1.3 or later.');
+    const n = notificationOf(id);
+    if (n.type !== 'COMPUTE_HOST') throw new ApiError(400, `Notification ${id} is of type ${n.type}: only COMPUTE_HOST notifications have vmoves.`);
+    return deps.store.moves(n.uuid);
+  };
+  router.get('/notifications/:id/vmoves', (ctx) => {
+    ctx.body = { vmoves: vmovesOf(ctx, ctx.params.id!).map(vmoveView) };
+  });
+  router.get('/notifications/:id/vmoves/:vmove', (ctx) => {
+    const move = vmovesOf(ctx, ctx.params.id!).find((m) => String(m.id) === ctx.params.vmove);
+    if (!move) throw new ApiError(404, `No vmove with id ${ctx.params.vmove}.`);
+    ctx.body = { vmove: vmoveView(move) };
+  });
+
+  router.get('/segments', (ctx) => {
+    const v = version(ctx);
+    ctx.body = { segments: segments.map((s) => segmentView(s, atLeast(v, 2))) };
+  });
+  router.get('/segments/:id', (ctx) => {
+    const v = version(ctx);
+    ctx.body = { segment: segmentView(segmentOf(ctx.params.id!), atLeast(v, 2)) };
+  });
+
+  const hostsOf = (segment: Segment, withEnabled: boolean) => {
+    const states = new Map(deps.store.hosts().map((h) => [h.hostUuid, h]));
+    return deps.hosts.hostsOf(segment.name).map((h, i) => hostView(h, i, segment, states.get(h.uuid), withEnabled));
+  };
+  router.get('/segments/:id/hosts', (ctx) => {
+    const v = version(ctx);
+    ctx.body = { hosts: hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)) };
+  });
+  router.get('/segments/:id/hosts/:host', (ctx) => {
+    const v = version(ctx);
+    const host = hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)).find((h) => h.uuid === ctx.params.host);
+    if (!host) throw new ApiError(404, `Host ${ctx.params.host} could not be found.`);
+    ctx.body = { host };
+  });
+
+  const readOnly = () => {
+    throw new ApiError(405, READ_ONLY, { Allow: 'GET' });
+  };
+  for (const path of ['/segments', '/segments/:id', '/segments/:id/hosts', '/segments/:id/hosts/:host']) {
+    router.post(path, readOnly);
+    router.put(path, readOnly);
+    router.patch(path, readOnly);
+    router.delete(path, readOnly);
+  }
+  return router;
+}

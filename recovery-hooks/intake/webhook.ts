@@ -1,0 +1,51 @@
+// POST /alertmanager: record the recovery alerts of one webhook delivery, then answer. 2xx only once every
+// notification is committed; a store failure propagates (→ 503) so that Alertmanager sends the group again, and the
+// alerts already committed come back as replays. Replays and duplicates answer 2xx too, so the sender stops.
+import type { Logger } from '../../core/log.js';
+import type { RecoveryMetrics } from '../engine/metrics.js';
+import type { HostDirectory } from '../hosts.js';
+import { alertFingerprint, mapAlert, parseWebhook } from './alertmanager.js';
+import { ApiError } from './errors.js';
+import type { NotificationRecorder } from './recorder.js';
+
+export type AlertOutcome = 'created' | 'replay' | 'duplicate' | 'host-on-maintenance' | 'skipped' | 'invalid';
+
+export interface AlertReceipt {
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  outcome: AlertOutcome;
+  notification_uuid?: string;
+  reason?: string;
+}
+
+export interface WebhookDeps {
+  recorder: NotificationRecorder;
+  hosts: HostDirectory;
+  metrics: RecoveryMetrics;
+  logger: Logger;
+  now: () => number;
+}
+
+export function receiveWebhook(body: unknown, deps: WebhookDeps): { receipts: AlertReceipt[] } {
+  const parsed = parseWebhook(body);
+  if (!parsed.ok) throw new ApiError(400, parsed.reason);
+  const receipts: AlertReceipt[] = [];
+  for (const alert of parsed.payload.alerts) {
+    const base = { fingerprint: alertFingerprint(alert), status: alert.status };
+    const mapping = mapAlert(alert, deps.hosts, deps.now());
+    if (mapping.kind !== 'notification') {
+      if (mapping.kind === 'invalid') deps.logger.warn('recovery alert not usable', { ...base, reason: mapping.reason, labels: alert.labels });
+      receipts.push({ ...base, outcome: mapping.kind === 'skip' ? 'skipped' : 'invalid', reason: mapping.reason });
+      continue;
+    }
+    if (mapping.host) deps.hosts.learn?.(mapping.host);
+    const result = deps.recorder.record(mapping.input, 'record-ignored');
+    receipts.push({ ...base, outcome: result.outcome, notification_uuid: result.notification?.uuid });
+    if (result.outcome === 'created')
+      deps.logger.info('notification recorded from Alertmanager', { notification: result.notification.uuid, type: mapping.input.type, host: mapping.input.hostName });
+  }
+  const recovery = receipts.filter((r) => r.outcome !== 'skipped' && r.outcome !== 'invalid');
+  const allRepeats = recovery.length > 0 && recovery.every((r) => r.outcome === 'replay' || r.outcome === 'duplicate');
+  deps.metrics.webhooks.inc({ outcome: allRepeats ? 'duplicate' : 'accepted' });
+  return { receipts };
+}

@@ -1,0 +1,139 @@
+// `xcp-sentinel recovery-hook`: open the store (schema migrated), start the engine (resuming unfinished work) and the
+// HTTP intake. stop() stops the intake first, lets the running tasks finish (or hands them back to the store after
+// the shutdown grace), then closes the store.
+import type { BundleConfig } from '../core/config/bundle.js';
+import { ConfigError } from '../core/config/load.js';
+import type { PoolConfig } from '../core/config/pool.js';
+import type { Logger } from '../core/log.js';
+import { SshClient } from '../core/ssh/index.js';
+import { XapiClient } from '../core/xapi/client.js';
+import { crossCheckRecoveryHook } from './config.js';
+import { RecoveryEngine } from './engine/engine.js';
+import { statusEvents } from './engine/events.js';
+import { createRecoveryMetrics } from './engine/metrics.js';
+import { type HostDirectory, StaticHostDirectory } from './hosts.js';
+import { NotificationRecorder } from './intake/recorder.js';
+import { createApp, listen } from './server.js';
+import { SqliteNotificationStore } from './store/sqlite.js';
+import { buildWorkflows } from './workflows/catalog.js';
+import type { WorkflowDeps } from './workflows/deps.js';
+import { CommandFencer, type Fencer } from './workflows/fence.js';
+import type { RemoteShell } from './workflows/ssh.js';
+import type { Xapi } from './workflows/xapi.js';
+
+export interface RecoveryHookOptions {
+  /** The XAPI client of a pool; defaults to core/xapi's XapiClient, one per pool, logged out at stop. */
+  xapiFor?: (pool: PoolConfig) => Xapi;
+  /** Defaults to the static directory: configured hosts plus the hosts known from notifications. */
+  hosts?: HostDirectory;
+  /** Defaults to the ipmitool command fencer of `recovery_hook.pools.<name>.fencing`. */
+  fencerFor?: (pool: string) => Fencer | undefined;
+  /** Defaults to core/ssh's SshClient with the pinned host keys of `recovery_hook.pools.<name>.ssh`. */
+  shellFor?: (pool: string) => RemoteShell | undefined;
+  now?: () => number;
+  pollIntervalMs?: number;
+  probeTimeoutMs?: number;
+}
+
+export interface RunningRecoveryHook {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startRecoveryHook(config: BundleConfig, logger: Logger, options: RecoveryHookOptions = {}): Promise<RunningRecoveryHook> {
+  const rh = config.recovery_hook;
+  const problems = crossCheckRecoveryHook(rh, config.pools.map((p) => p.name));
+  if (problems.length) throw new ConfigError('configuration', problems);
+  const log = logger.child({ component: 'recovery-hook' });
+  const now = options.now ?? Date.now;
+
+  const store = new SqliteNotificationStore(rh.storePath);
+  try {
+    const metrics = createRecoveryMetrics(store);
+    const events = statusEvents(rh.outboxChannels, metrics);
+    const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now });
+    const hosts =
+      options.hosts ??
+      new StaticHostDirectory([
+        ...Object.entries(rh.pools).flatMap(([pool, p]) => p.hosts.map((h) => ({ ...h, pool }))),
+        ...store.hosts().map((h) => ({ uuid: h.hostUuid, name: h.hostName, pool: h.poolName })),
+      ]);
+
+    const poolByName = new Map(config.pools.map((p) => [p.name, p]));
+    const fencers = new Map(Object.entries(rh.pools).flatMap(([name, p]) => (p.fencing ? [[name, new CommandFencer(p.fencing)] as const] : [])));
+    const shells = new Map(
+      Object.entries(rh.pools).flatMap(([name, p]) =>
+        p.ssh
+          ? [
+              [
+                name,
+                new SshClient({
+                  user: p.ssh.user,
+                  port: p.ssh.port,
+                  privateKeyFile: p.ssh.privateKeyFile,
+                  hostKeys: { fingerprints: p.ssh.fingerprints, knownHostsFile: p.ssh.knownHostsFile },
+                  connectTimeoutMs: Math.min(p.ssh.commandTimeoutMs, 30_000),
+                }),
+              ] as const,
+            ]
+          : [],
+      ),
+    );
+    const xapiClients = new Map<string, XapiClient>();
+    const deps: WorkflowDeps = {
+      xapiFor(pool) {
+        const poolConfig = poolByName.get(pool);
+        if (!poolConfig) throw new Error(`pool ${pool} is not configured`);
+        if (options.xapiFor) return options.xapiFor(poolConfig);
+        let client = xapiClients.get(pool);
+        if (!client) xapiClients.set(pool, (client = XapiClient.forPool(poolConfig, log)));
+        return client;
+      },
+      fencerFor(pool) {
+        const fencer = options.fencerFor ? options.fencerFor(pool) : fencers.get(pool);
+        return fencer ? { fencer, confirmTimeoutMs: rh.pools[pool]?.fencing?.confirmTimeoutMs ?? 60_000 } : undefined;
+      },
+      toolstackRestartFor(pool) {
+        const ssh = rh.pools[pool]?.ssh;
+        const shell = options.shellFor ? options.shellFor(pool) : shells.get(pool);
+        return shell ? { shell, command: ssh?.restartCommand ?? 'xe-toolstack-restart', timeoutMs: ssh?.commandTimeoutMs ?? 300_000 } : undefined;
+      },
+      settings: rh,
+      pollIntervalMs: options.pollIntervalMs ?? 2000,
+      probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
+    };
+
+    const engine = new RecoveryEngine({ store, recorder, metrics, events, logger: log, config: rh, workflows: buildWorkflows(rh.workflows, deps), now });
+    const app = createApp({
+      config: rh,
+      pools: config.pools.map((p) => ({ name: p.name, mode: rh.pools[p.name]?.mode ?? 'auto' })),
+      store,
+      recorder,
+      hosts,
+      metrics,
+      logger: log,
+      now,
+    });
+    const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
+    engine.start();
+    log.info('recovery hook listening', { url, store: rh.storePath, pools: config.pools.map((p) => p.name) });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      stop: () =>
+        (stopping ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          await closed;
+          await engine.stop(rh.shutdownGraceMs);
+          await Promise.allSettled([...[...shells.values()].map((c) => c.close()), ...[...xapiClients.values()].map((c) => c.logout())]);
+          store.close();
+          log.info('recovery hook stopped');
+        })()),
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

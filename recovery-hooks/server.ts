@@ -1,0 +1,120 @@
+// The receiver's HTTP server (koa). Public: version discovery (GET /, /v1), GET /health, GET /metrics. Everything
+// else needs a token: the Alertmanager webhook and the Masakari API. Every error answers JSON in Masakari's shape.
+import type { Server } from 'node:http';
+import { Router } from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from '../core/log.js';
+import type { PoolMode, RecoveryHookConfig } from './config.js';
+import type { RecoveryMetrics } from './engine/metrics.js';
+import type { HostDirectory } from './hosts.js';
+import { TokenAuthenticator } from './intake/auth.js';
+import { readJsonBody } from './intake/body.js';
+import { ApiError, faultBody } from './intake/errors.js';
+import { masakariRouter } from './intake/masakari/routes.js';
+import { versionView, versionsView } from './intake/masakari/views.js';
+import type { NotificationRecorder } from './intake/recorder.js';
+import { receiveWebhook } from './intake/webhook.js';
+import { type NotificationStore, StoreError } from './store/store.js';
+
+export interface ServerDeps {
+  config: Pick<RecoveryHookConfig, 'alertmanagerPath' | 'maxBodyBytes' | 'tokens'>;
+  pools: { name: string; mode: PoolMode }[];
+  store: NotificationStore;
+  recorder: NotificationRecorder;
+  hosts: HostDirectory;
+  metrics: RecoveryMetrics;
+  logger: Logger;
+  now: () => number;
+}
+
+function errorHandler(logger: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, `No resource at ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      let status = 500;
+      let message = 'Internal error; see the receiver log';
+      let headers: Record<string, string> = {};
+      if (err instanceof ApiError) {
+        ({ status, message, headers } = err);
+      } else if (err instanceof StoreError) {
+        status = 503;
+        message = 'The notification store is unavailable; nothing was acknowledged, retry later';
+        headers = { 'Retry-After': '5' };
+        logger.error('store failure while answering a request', { method: ctx.method, path: ctx.path, error: err });
+      } else {
+        logger.error('unexpected error while answering a request', { method: ctx.method, path: ctx.path, error: err });
+      }
+      ctx.status = status;
+      ctx.set(headers);
+      ctx.body = faultBody(status, message);
+    }
+  };
+}
+
+export function createApp(deps: ServerDeps): Koa {
+  const app = new Koa();
+  const auth = new TokenAuthenticator(deps.config.tokens);
+  const publicRoutes = new Router();
+  const baseUrl = (ctx: Koa.Context) => `${ctx.protocol}://${ctx.host}`;
+  publicRoutes.get('/', (ctx) => {
+    ctx.body = versionsView(baseUrl(ctx));
+  });
+  publicRoutes.get(['/v1', '/v1/'], (ctx) => {
+    ctx.body = { version: versionView(baseUrl(ctx)) };
+  });
+  publicRoutes.get('/health', (ctx) => {
+    ctx.body = { status: 'ok', notifications: deps.store.countByStatus() };
+  });
+  publicRoutes.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  const webhook = new Router();
+  webhook.post(deps.config.alertmanagerPath, async (ctx) => {
+    try {
+      const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
+      ctx.status = 202;
+      ctx.body = receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now });
+    } catch (err) {
+      deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
+      throw err;
+    }
+  });
+
+  const api = masakariRouter({
+    store: deps.store,
+    recorder: deps.recorder,
+    hosts: deps.hosts,
+    pools: deps.pools,
+    maxBodyBytes: deps.config.maxBodyBytes,
+    startedAt: deps.now(),
+  });
+  const methodNotAllowed = () => new ApiError(405, 'Method not allowed on this resource');
+  const notImplemented = () => new ApiError(501, 'Method not implemented');
+
+  app.use(errorHandler(deps.logger));
+  app.use(publicRoutes.routes());
+  app.use(async (ctx, next) => {
+    ctx.state.tokenName = auth.authenticate(ctx.headers);
+    await next();
+  });
+  app.use(webhook.routes()).use(webhook.allowedMethods({ throw: true, methodNotAllowed, notImplemented }));
+  app.use(api.routes()).use(api.allowedMethods({ throw: true, methodNotAllowed, notImplemented }));
+  return app;
+}
+
+/** Listen on host:port (port 0: any free port); resolves with the server and its base URL. */
+export function listen(app: Koa, host: string, port: number): Promise<{ server: Server; url: string }> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      const address = server.address();
+      const actual = typeof address === 'object' && address ? address.port : port;
+      resolve({ server, url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}` });
+    });
+  });
+}

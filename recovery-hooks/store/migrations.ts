@@ -1,0 +1,97 @@
+// Schema of the SQLite store, as ordered migrations. Applied at start inside one transaction each; the applied
+// versions are kept in `schema_migrations`. Never edit a released migration: add the next one.
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uuid TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        host_uuid TEXT NOT NULL,
+        host_name TEXT NOT NULL,
+        pool_name TEXT NOT NULL,
+        generated_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        message TEXT,
+        source TEXT NOT NULL,
+        replay_key TEXT UNIQUE,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER
+      );
+      CREATE INDEX notifications_dedup ON notifications (type, host_uuid, generated_at);
+      CREATE INDEX notifications_status ON notifications (status);
+
+      CREATE TABLE tasks (
+        notification_uuid TEXT NOT NULL REFERENCES notifications (uuid),
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        first_started_at INTEGER,
+        finished_at INTEGER,
+        result TEXT,
+        PRIMARY KEY (notification_uuid, name)
+      );
+      CREATE TABLE task_progress (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        notification_uuid TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        progress REAL NOT NULL,
+        FOREIGN KEY (notification_uuid, task_name) REFERENCES tasks (notification_uuid, name)
+      );
+
+      CREATE TABLE vm_moves (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        notification_uuid TEXT NOT NULL REFERENCES notifications (uuid),
+        vm_uuid TEXT NOT NULL,
+        vm_name TEXT NOT NULL,
+        source_host TEXT NOT NULL,
+        dest_host TEXT,
+        status TEXT NOT NULL,
+        message TEXT,
+        rank INTEGER NOT NULL,
+        start_time INTEGER,
+        end_time INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER,
+        UNIQUE (notification_uuid, vm_uuid)
+      );
+
+      CREATE TABLE hosts (
+        uuid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        pool_name TEXT NOT NULL,
+        on_maintenance INTEGER NOT NULL DEFAULT 0,
+        maintenance_by TEXT,
+        reason TEXT,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        claimed_until INTEGER,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+      );
+      CREATE INDEX outbox_ready ON outbox (channel, status, next_attempt_at);
+    `,
+  },
+];

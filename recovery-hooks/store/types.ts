@@ -1,0 +1,172 @@
+// What the store keeps: notifications (Masakari's model), their task progress, per-VM moves, host maintenance flags
+// and the outbox of messages for the notifiers. Times are epoch milliseconds.
+
+export const NOTIFICATION_TYPES = ['COMPUTE_HOST', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+/** Upstream Masakari names accepted as aliases. */
+export const TYPE_ALIASES: Record<string, NotificationType> = { VM: 'COMPUTE_INSTANCE', PROCESS: 'COMPUTE_PROCESS' };
+
+export function canonicalType(value: string): NotificationType | undefined {
+  if ((NOTIFICATION_TYPES as readonly string[]).includes(value)) return value as NotificationType;
+  return TYPE_ALIASES[value];
+}
+
+export const NOTIFICATION_STATUSES = ['new', 'running', 'error', 'failed', 'ignored', 'finished'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly NotificationStatus[] = ['finished', 'ignored', 'failed'];
+
+export type NotificationSource = 'api' | 'alertmanager' | 'engine';
+
+export interface Notification {
+  id: number;
+  uuid: string;
+  type: NotificationType;
+  status: NotificationStatus;
+  hostUuid: string;
+  hostName: string;
+  poolName: string;
+  generatedAt: number;
+  payload: Record<string, unknown>;
+  /** Why the notification ended as it did (ignored/failed reason, escalation, …). */
+  message: string | null;
+  source: NotificationSource;
+  createdAt: number;
+  updatedAt: number | null;
+  /** Workflow runs started so far (1 after the first run). */
+  attempts: number;
+  /** When an `error` notification may run again. */
+  nextAttemptAt: number | null;
+}
+
+export interface NewNotification {
+  type: NotificationType;
+  hostUuid: string;
+  hostName: string;
+  poolName: string;
+  generatedAt: number;
+  payload: Record<string, unknown>;
+  source: NotificationSource;
+  /** Exact-replay key (Alertmanager: fingerprint, startsAt and event); a second create with it returns the first. */
+  replayKey?: string;
+}
+
+export interface CreateOptions {
+  now: number;
+  /** Masakari's duplicate window on generated_time; 0 disables. */
+  dedupWindowMs: number;
+  /** What to do when the source host is on maintenance: refuse, record as `ignored`, or ignore the flag. */
+  onMaintenance: 'refuse' | 'record-ignored' | 'proceed';
+}
+
+export type CreateResult =
+  | { outcome: 'created'; notification: Notification }
+  | { outcome: 'replay'; notification: Notification }
+  | { outcome: 'duplicate'; notification: Notification }
+  | { outcome: 'host-on-maintenance'; notification?: Notification };
+
+export interface ListFilter {
+  status?: NotificationStatus;
+  type?: NotificationType;
+  hostUuid?: string;
+  generatedSince?: number;
+}
+
+export const SORT_KEYS = ['created_at', 'type', 'generated_time', 'updated_at', 'uuid', 'payload', 'status', 'source_host_uuid', 'id'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export interface ListPage {
+  limit: number;
+  /** id of the last notification the client saw. */
+  markerId?: number;
+  sort: { key: SortKey; dir: 'asc' | 'desc' }[];
+}
+
+export interface Transition {
+  from: readonly NotificationStatus[];
+  to: NotificationStatus;
+  message?: string | null;
+  nextAttemptAt?: number | null;
+  /** Count this as a new workflow run (attempts + 1). */
+  startsRun?: boolean;
+}
+
+export type TaskState = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAILURE';
+
+export interface ProgressDetail {
+  timestamp: number;
+  message: string;
+  progress: number;
+}
+
+export interface TaskRecord {
+  seq: number;
+  name: string;
+  state: TaskState;
+  progress: number;
+  details: ProgressDetail[];
+  /** First time the task was started (kept across re-runs: "did this action already happen since then?"). */
+  firstStartedAt: number | null;
+  finishedAt: number | null;
+  /** JSON result a finished task hands to the tasks after it. */
+  result: unknown;
+}
+
+export type VmMoveStatus = 'pending' | 'ongoing' | 'succeeded' | 'failed' | 'ignored';
+
+export interface VmMove {
+  id: number;
+  notificationUuid: string;
+  vmUuid: string;
+  vmName: string;
+  sourceHost: string;
+  destHost: string | null;
+  status: VmMoveStatus;
+  message: string | null;
+  /** Restart order: ha_restart_priority rank, then VM.order. */
+  rank: number;
+  startTime: number | null;
+  endTime: number | null;
+  createdAt: number;
+  updatedAt: number | null;
+}
+
+export interface PlannedMove {
+  vmUuid: string;
+  vmName: string;
+  sourceHost: string;
+  rank: number;
+  status: 'pending' | 'ignored';
+  message?: string;
+}
+
+export interface MovePatch {
+  status: VmMoveStatus;
+  destHost?: string | null;
+  message?: string | null;
+  startTime?: number;
+  endTime?: number;
+}
+
+export interface HostState {
+  hostUuid: string;
+  hostName: string;
+  poolName: string;
+  onMaintenance: boolean;
+  /** The notification whose recovery put the host on maintenance. */
+  maintenanceBy: string | null;
+  reason: string | null;
+  updatedAt: number;
+}
+
+export interface OutboxInput {
+  channel: string;
+  payload: Record<string, unknown>;
+}
+
+export interface OutboxMessage extends OutboxInput {
+  id: number;
+  attempts: number;
+  createdAt: number;
+  lastError: string | null;
+}

@@ -1,0 +1,298 @@
+// Host failure: prove the host is down, fence it, then restart its VMs on other hosts.
+// Safety: without a confirmed fence (BMC reports power off, or the operator sent host_status NORMAL) no VM is reset
+// or started; a paused VM is never touched; a VM already running elsewhere (e.g. started before a restart of the
+// receiver) is never started again.
+import { Finish, Ignore, type Task, type TaskContext } from '../engine/task.js';
+import type { VmMove } from '../store/types.js';
+import type { WorkflowDeps } from './deps.js';
+import { FenceError } from './fence.js';
+import type { HOST_TASKS } from './names.js';
+import {
+  type HostRecord,
+  NULL_REF,
+  type VmRecord,
+  type Xapi,
+  hostAnswers,
+  hostByUuid,
+  isXapiError,
+  vmByUuid,
+  waitFor,
+  xapiNumber,
+} from './xapi.js';
+
+type HostTaskName = (typeof HOST_TASKS)[number];
+
+const PRIORITY_RANK: Record<string, number> = { restart: 0, 'best-effort': 1, '': 2 };
+/** Errors after which another host may still work. */
+const TRY_NEXT_HOST = ['HOST_NOT_ENOUGH_FREE_MEMORY', 'HOST_OFFLINE', 'HOST_DISABLED', 'NO_HOSTS_AVAILABLE', 'HOST_NOT_LIVE', 'VM_REQUIRES_SR', 'VM_REQUIRES_NET'];
+const OTHER_OPERATION_RETRIES = 3;
+
+export interface FenceResult {
+  fencedBy: 'operator' | 'bmc';
+}
+
+interface TargetHost {
+  ref: string;
+  name: string;
+  free: number;
+}
+
+export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
+  const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
+  const wait = <T>(ctx: TaskContext, timeoutMs: number, check: () => Promise<T | undefined>) =>
+    waitFor(check, { timeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
+
+  /** Reset and start only after fence_host succeeded in this workflow. */
+  const requireFence = (ctx: TaskContext) => {
+    if (!ctx.results.fence_host) throw new Ignore(`host ${ctx.notification.hostName} is not proven fenced: no VM is reset or started`);
+  };
+
+  const confirmHostDown: Task = {
+    name: 'confirm_host_down',
+    async run(ctx) {
+      const xapi = xapiOf(ctx);
+      const { ref, record } = await hostByUuid(xapi, ctx.notification.hostUuid);
+      ctx.progress(`checking host ${record.name_label} in the pool master's view`, 0);
+      if (await xapi.call<boolean>('host_metrics.get_live', record.metrics))
+        throw new Ignore(`XAPI reports host ${record.name_label} live (host_metrics.live = true): not confirmed down, nothing restarted`);
+      if (await hostAnswers(xapi, ref, deps.probeTimeoutMs))
+        throw new Ignore(`host ${record.name_label} is not live in XAPI but still answers calls: not confirmed down, nothing restarted`);
+      ctx.progress(`host ${record.name_label} is not live (host_metrics.live = false) and does not answer`, 1);
+      return null;
+    },
+  };
+
+  const fenceHost: Task = {
+    name: 'fence_host',
+    failureMeans: 'ignored',
+    async run(ctx): Promise<FenceResult> {
+      const n = ctx.notification;
+      if (String(n.payload.host_status ?? '').toUpperCase() === 'NORMAL') {
+        ctx.progress(`fence confirmed by the sender (host_status NORMAL): ${n.hostName} is off`, 1);
+        return { fencedBy: 'operator' };
+      }
+      const fencing = deps.fencerFor(n.poolName);
+      if (!fencing)
+        throw new Ignore(`no fencing configured for pool ${n.poolName} and host_status is not NORMAL: ${n.hostName} is not proven off, nothing restarted`);
+      const target = { name: n.hostName, uuid: n.hostUuid };
+      if ((await fencing.fencer.powerStatus(target)) === 'off') {
+        ctx.progress(`BMC of ${n.hostName} reports power off`, 1);
+        return { fencedBy: 'bmc' };
+      }
+      await ctx.act(`power off ${n.hostName} through its BMC and wait for it to report power off`, async () => {
+        await fencing.fencer.powerOff(target);
+        const off = await wait(ctx, fencing.confirmTimeoutMs, async () => ((await fencing.fencer.powerStatus(target)) === 'off' ? true : undefined));
+        if (!off) throw new FenceError(n.hostName, `BMC does not report power off within ${fencing.confirmTimeoutMs / 1000} s`);
+      });
+      ctx.progress(`${n.hostName} fenced (BMC power off)`, 1);
+      return { fencedBy: 'bmc' };
+    },
+  };
+
+  const disableHost: Task = {
+    name: 'disable_host',
+    async run(ctx) {
+      const xapi = xapiOf(ctx);
+      const { ref, record } = await hostByUuid(xapi, ctx.notification.hostUuid);
+      if (!record.enabled) {
+        ctx.progress(`host ${record.name_label} is already disabled`, 1);
+        return null;
+      }
+      await ctx.act(`disable host ${record.name_label} (host.disable) so that nothing starts there`, async () => {
+        try {
+          await xapi.call('host.disable', ref);
+        } catch (err) {
+          if (!isXapiError(err, 'HOST_OFFLINE')) throw err;
+          ctx.progress(`host ${record.name_label} is offline: XAPI cannot disable it (it is fenced, VMs are placed elsewhere explicitly)`, 1);
+        }
+      });
+      return null;
+    },
+  };
+
+  const planVmRestarts: Task = {
+    name: 'plan_vm_restarts',
+    async run(ctx) {
+      if (ctx.moves.list().length) {
+        ctx.progress('restart plan already recorded', 1);
+        return planSummary(ctx.moves.list());
+      }
+      const xapi = xapiOf(ctx);
+      const { ref, record: host } = await hostByUuid(xapi, ctx.notification.hostUuid);
+      const all = await xapi.call<Record<string, VmRecord>>('VM.get_all_records');
+      const resident = Object.values(all).filter((vm) => vm.resident_on === ref && !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot);
+      ctx.moves.plan(resident.map((vm) => planMove(vm, host, deps.settings.hostFailure.restartUnprotected)));
+      const summary = planSummary(ctx.moves.list());
+      ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);
+      if (summary.pending === 0) throw new Finish(`no VM to restart from host ${host.name_label}`);
+      return summary;
+    },
+  };
+
+  const resetVmPowerStates: Task = {
+    name: 'reset_vm_power_states',
+    async run(ctx) {
+      requireFence(ctx);
+      const xapi = xapiOf(ctx);
+      const { ref: deadRef } = await hostByUuid(xapi, ctx.notification.hostUuid);
+      const todo = ctx.moves.list().filter((m) => m.status !== 'succeeded' && m.status !== 'ignored');
+      for (const [i, move] of todo.entries()) {
+        const { ref, record: vm } = await vmByUuid(xapi, move.vmUuid);
+        if (vm.resident_on !== deadRef || vm.power_state === 'Halted') continue;
+        await ctx.act(`reset the power state of VM ${vm.name_label} (VM.power_state_reset: ${vm.power_state} on the dead host → Halted)`, () =>
+          xapi.call('VM.power_state_reset', ref),
+        );
+        ctx.progress(`VM ${vm.name_label} reset`, (i + 1) / todo.length);
+      }
+      return null;
+    },
+  };
+
+  const restartVms: Task = {
+    name: 'restart_vms',
+    async run(ctx) {
+      requireFence(ctx);
+      const xapi = xapiOf(ctx);
+      const { ref: deadRef } = await hostByUuid(xapi, ctx.notification.hostUuid);
+      const todo = ctx.moves.list().filter((m) => m.status === 'pending' || m.status === 'ongoing' || m.status === 'failed');
+      const groups = groupByRank(todo);
+      let done = 0;
+      for (const group of groups) {
+        const reserved = new Map<string, number>();
+        await mapBounded(group, deps.settings.hostFailure.parallelStarts, async (move) => {
+          await restartOne(ctx, xapi, deadRef, move, reserved);
+          ctx.progress(`${++done}/${todo.length} VM(s) handled`, done / todo.length);
+        });
+      }
+      const failed = ctx.moves.list().filter((m) => m.status === 'failed');
+      if (failed.length) throw new Error(`${failed.length} VM(s) could not be restarted: ${failed.map((m) => `${m.vmName} (${m.message})`).join('; ')}`);
+      return planSummary(ctx.moves.list());
+    },
+  };
+
+  async function restartOne(ctx: TaskContext, xapi: Xapi, deadRef: string, move: VmMove, reserved: Map<string, number>): Promise<void> {
+    const { ref, record: vm } = await vmByUuid(xapi, move.vmUuid);
+    const running = vm.power_state === 'Running' || vm.power_state === 'Paused';
+    if (running && vm.resident_on !== deadRef && vm.resident_on !== NULL_REF) {
+      const where = await hostName(xapi, vm.resident_on);
+      ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: where, message: `already running on ${where}`, endTime: ctx.now() });
+      return;
+    }
+    // In dry-run the power state was not reset: a VM still recorded on the failed host is what would be started.
+    const startable = vm.power_state === 'Halted' || (ctx.mode === 'dry-run' && running);
+    if (!startable) {
+      const why = running ? 'still recorded on the failed host (power state not reset)' : `${vm.power_state}: not touched`;
+      ctx.moves.update(move.vmUuid, { status: running ? 'failed' : 'ignored', message: why, endTime: ctx.now() });
+      return;
+    }
+    const need = xapiNumber(vm.memory_static_max);
+    const targets = (await candidateHosts(xapi, deadRef)).filter((h) => h.free - (reserved.get(h.ref) ?? 0) >= need);
+    if (ctx.mode === 'dry-run') {
+      const dest = targets[0]?.name ?? 'a host chosen by XAPI';
+      ctx.progress(`dry-run: would start VM ${vm.name_label} on ${dest}`, 0.5);
+      ctx.moves.update(move.vmUuid, { status: 'ignored', destHost: targets[0]?.name ?? null, message: `dry-run: would start on ${dest}` });
+      return;
+    }
+    for (const target of targets) {
+      reserved.set(target.ref, (reserved.get(target.ref) ?? 0) + need);
+      ctx.moves.update(move.vmUuid, { status: 'ongoing', destHost: target.name, startTime: ctx.now() });
+      const outcome = await startVm(ctx, xapi, ref, vm, () => xapi.call('VM.start_on', ref, target.ref, false, false));
+      if (outcome === 'started') {
+        ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: target.name, message: null, endTime: ctx.now() });
+        return;
+      }
+      reserved.set(target.ref, (reserved.get(target.ref) ?? 0) - need);
+      ctx.progress(`VM ${vm.name_label} cannot start on ${target.name}: ${outcome}`, 0.5);
+    }
+    // No planned host fits (or all refused): let XAPI choose among the live hosts.
+    ctx.moves.update(move.vmUuid, { status: 'ongoing', destHost: null, startTime: ctx.now() });
+    const outcome = await startVm(ctx, xapi, ref, vm, () => xapi.call('VM.start', ref, false, false));
+    if (outcome === 'started') {
+      const where = await hostName(xapi, await xapi.call<string>('VM.get_resident_on', ref));
+      ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: where, message: null, endTime: ctx.now() });
+    } else ctx.moves.update(move.vmUuid, { status: 'failed', message: outcome, endTime: ctx.now() });
+  }
+
+  /** Start once; 'started', or the reason it did not. Re-reads the state on VM_BAD_POWER_STATE. */
+  async function startVm(ctx: TaskContext, xapi: Xapi, ref: string, vm: VmRecord, start: () => Promise<unknown>): Promise<'started' | string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        ctx.progress(`starting VM ${vm.name_label}`, 0.5);
+        await start();
+        return 'started';
+      } catch (err) {
+        if (isXapiError(err, 'OTHER_OPERATION_IN_PROGRESS') && attempt < OTHER_OPERATION_RETRIES) {
+          await ctx.sleep(deps.pollIntervalMs);
+          continue;
+        }
+        if (isXapiError(err, 'VM_BAD_POWER_STATE')) {
+          const state = await xapi.call<string>('VM.get_power_state', ref);
+          if (state === 'Running') return 'started';
+          return `VM_BAD_POWER_STATE: now ${state}`;
+        }
+        if (isXapiError(err, ...TRY_NEXT_HOST)) return err.code;
+        throw err;
+      }
+    }
+  }
+
+  return {
+    confirm_host_down: confirmHostDown,
+    fence_host: fenceHost,
+    disable_host: disableHost,
+    plan_vm_restarts: planVmRestarts,
+    reset_vm_power_states: resetVmPowerStates,
+    restart_vms: restartVms,
+  };
+}
+
+function planMove(vm: VmRecord, host: HostRecord, restartUnprotected: boolean) {
+  const priority = PRIORITY_RANK[vm.ha_restart_priority] ?? PRIORITY_RANK['']!;
+  const base = { vmUuid: vm.uuid, vmName: vm.name_label, sourceHost: host.name_label, rank: priority * 1_000_000 + Math.max(0, Math.min(999_999, xapiNumber(vm.order))) };
+  if (vm.power_state === 'Paused') return { ...base, status: 'ignored' as const, message: 'paused by an operator: not touched' };
+  if (vm.power_state !== 'Running') return { ...base, status: 'ignored' as const, message: `${vm.power_state}: not touched` };
+  if (priority === PRIORITY_RANK['']! && !restartUnprotected)
+    return { ...base, status: 'ignored' as const, message: 'not protected (ha_restart_priority empty) and host_failure.restart_unprotected is false' };
+  return { ...base, status: 'pending' as const };
+}
+
+function planSummary(moves: VmMove[]): { pending: number; ignored: number; succeeded: number; failed: number } {
+  const count = (pred: (m: VmMove) => boolean) => moves.filter(pred).length;
+  return {
+    pending: count((m) => m.status === 'pending' || m.status === 'ongoing'),
+    ignored: count((m) => m.status === 'ignored'),
+    succeeded: count((m) => m.status === 'succeeded'),
+    failed: count((m) => m.status === 'failed'),
+  };
+}
+
+/** Groups of equal rank, in ascending rank (protected first, then by VM.order), as XAPI HA restarts them. */
+function groupByRank(moves: VmMove[]): VmMove[][] {
+  const groups = new Map<number, VmMove[]>();
+  for (const m of [...moves].sort((a, b) => a.rank - b.rank)) groups.set(m.rank, [...(groups.get(m.rank) ?? []), m]);
+  return [...groups.values()];
+}
+
+async function mapBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Live, enabled hosts other than the failed one, most free memory first. */
+async function candidateHosts(xapi: Xapi, deadRef: string): Promise<TargetHost[]> {
+  const hosts = await xapi.call<Record<string, HostRecord>>('host.get_all_records');
+  const out: TargetHost[] = [];
+  for (const [ref, h] of Object.entries(hosts)) {
+    if (ref === deadRef || !h.enabled) continue;
+    const metrics = await xapi.call<{ live: boolean; memory_free: number | string }>('host_metrics.get_record', h.metrics);
+    if (metrics.live) out.push({ ref, name: h.name_label, free: xapiNumber(metrics.memory_free) });
+  }
+  return out.sort((a, b) => b.free - a.free);
+}
+
+async function hostName(xapi: Xapi, ref: string): Promise<string> {
+  return ref && ref !== NULL_REF ? xapi.call<string>('host.get_name_label', ref) : 'unknown host';
+}

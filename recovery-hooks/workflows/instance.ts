@@ -1,0 +1,129 @@
+// Instance failure: start a crashed (Halted) VM, or hard-reboot one that runs but whose guest stopped reporting; then
+// confirm it runs and its guest heartbeat is back. A VM an operator paused, suspended or shut down is never touched.
+import { Finish, Ignore, type Precheck, type Task, type TaskContext } from '../engine/task.js';
+import type { WorkflowDeps } from './deps.js';
+import type { INSTANCE_TASKS } from './names.js';
+import { type VmRecord, type Xapi, guestHeartbeat, isXapiError, vmByUuid, waitFor, xapiTime } from './xapi.js';
+
+type InstanceTaskName = (typeof INSTANCE_TASKS)[number];
+
+/** Masakari's actionable (event, vir_domain_event) pairs; everything else is `ignored`. */
+const ACTIONABLE: Record<string, string[]> = {
+  LIFECYCLE: ['STOPPED_FAILED'],
+  QEMU_GUEST_AGENT_ERROR: ['STOPPED_FAILED'],
+  IO_ERROR: ['IO_ERROR_REPORT'],
+};
+/** Events that mean "the guest stopped answering", not "the domain died". */
+const HEARTBEAT_EVENTS = ['QEMU_GUEST_AGENT_ERROR'];
+
+export type InstanceAction = 'start' | 'hard_reboot';
+
+export const instancePrecheck: Precheck = (n) => {
+  const event = String(n.payload.event ?? '').toUpperCase();
+  const detail = String(n.payload.vir_domain_event ?? '').toUpperCase();
+  if (ACTIONABLE[event]?.includes(detail)) return undefined;
+  return { status: 'ignored', reason: `event ${event}/${detail} is not actionable (a deliberate stop or an informational event)` };
+};
+
+export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task> {
+  const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
+  const vmOf = async (ctx: TaskContext) => {
+    try {
+      return await vmByUuid(xapiOf(ctx), String(ctx.notification.payload.instance_uuid));
+    } catch (err) {
+      if (isXapiError(err, 'UUID_INVALID', 'HANDLE_INVALID')) throw new Ignore(`VM ${String(ctx.notification.payload.instance_uuid)} does not exist`);
+      throw err;
+    }
+  };
+  /** Paused/Suspended VMs and VMs whose start is blocked were put so by an operator. */
+  const refuseOperatorState = (vm: VmRecord) => {
+    if (vm.is_a_template || vm.is_control_domain) throw new Ignore(`${vm.name_label} is a template or a control domain: not recovered`);
+    if (vm.power_state === 'Paused' || vm.power_state === 'Suspended') throw new Ignore(`VM ${vm.name_label} is ${vm.power_state} (an operator's choice): not touched`);
+    if (vm.blocked_operations?.start !== undefined) throw new Ignore(`VM ${vm.name_label} has "start" in blocked_operations: not touched`);
+  };
+
+  const checkInstance: Task = {
+    name: 'check_instance',
+    async run(ctx): Promise<{ action: InstanceAction }> {
+      const { record: vm } = await vmOf(ctx);
+      refuseOperatorState(vm);
+      const event = String(ctx.notification.payload.event ?? '').toUpperCase();
+      if (vm.power_state === 'Halted') {
+        if (HEARTBEAT_EVENTS.includes(event))
+          throw new Ignore(`VM ${vm.name_label} is Halted after a heartbeat alert: treated as a deliberate shutdown, not touched`);
+        ctx.progress(`VM ${vm.name_label} is Halted after a crash: it will be started`, 1);
+        return { action: 'start' };
+      }
+      const heartbeat = await guestHeartbeat(xapiOf(ctx), vm);
+      if (heartbeat === undefined) throw new Ignore(`VM ${vm.name_label} runs without guest metrics: a dead guest cannot be told from a live one`);
+      const age = ctx.now() - heartbeat;
+      if (age < deps.settings.instanceFailure.heartbeatTimeoutMs) throw new Finish(`VM ${vm.name_label} runs and its guest reported ${Math.round(age / 1000)} s ago: nothing to do`);
+      ctx.progress(`VM ${vm.name_label} runs but its guest last reported ${Math.round(age / 1000)} s ago: it will be hard-rebooted`, 1);
+      return { action: 'hard_reboot' };
+    },
+  };
+
+  const recoverInstance: Task = {
+    name: 'recover_instance',
+    async run(ctx) {
+      const { action } = ctx.results.check_instance as { action: InstanceAction };
+      const xapi = xapiOf(ctx);
+      const { ref, record: vm } = await vmOf(ctx);
+      refuseOperatorState(vm);
+      if (action === 'start') {
+        if (vm.power_state === 'Running') {
+          ctx.progress(`VM ${vm.name_label} already runs`, 1);
+          return { actedAt: ctx.firstStartedAt };
+        }
+        await ctx.act(`start VM ${vm.name_label} (VM.start)`, () => startTolerant(xapi, ref));
+      } else {
+        if (vm.power_state === 'Halted') throw new Ignore(`VM ${vm.name_label} was shut down meanwhile: treated as deliberate, not touched`);
+        if (await rebootedSince(xapi, vm, ctx.firstStartedAt)) ctx.progress(`VM ${vm.name_label} already rebooted by this task`, 1);
+        else await ctx.act(`hard-reboot VM ${vm.name_label} (VM.hard_reboot)`, () => xapi.call('VM.hard_reboot', ref));
+      }
+      return { actedAt: ctx.firstStartedAt };
+    },
+  };
+
+  const confirmInstanceRunning: Task = {
+    name: 'confirm_instance_running',
+    async run(ctx) {
+      if (ctx.mode === 'dry-run') {
+        ctx.progress('dry-run: would confirm the VM runs and its guest reports', 1);
+        return null;
+      }
+      const xapi = xapiOf(ctx);
+      const { actedAt } = (ctx.results.recover_instance ?? { actedAt: ctx.firstStartedAt }) as { actedAt: number };
+      const since = Math.floor(actedAt / 1000) * 1000;
+      const ok = await waitFor(
+        async () => {
+          const { record: vm } = await vmOf(ctx);
+          if (vm.power_state !== 'Running') return undefined;
+          const heartbeat = await guestHeartbeat(xapi, vm);
+          return heartbeat === undefined || heartbeat >= since ? vm : undefined;
+        },
+        { timeoutMs: deps.settings.instanceFailure.confirmTimeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep },
+      );
+      if (!ok) throw new Error(`VM did not run with a fresh guest heartbeat within ${deps.settings.instanceFailure.confirmTimeoutMs / 1000} s`);
+      ctx.progress(`VM ${ok.name_label} runs and its guest reports`, 1);
+      return null;
+    },
+  };
+
+  return { check_instance: checkInstance, recover_instance: recoverInstance, confirm_instance_running: confirmInstanceRunning };
+}
+
+/** VM.start, accepting "it is already running" (started by someone else, or by us before a restart). */
+async function startTolerant(xapi: Xapi, ref: string): Promise<void> {
+  try {
+    await xapi.call('VM.start', ref, false, false);
+  } catch (err) {
+    if (!(isXapiError(err, 'VM_BAD_POWER_STATE') && (await xapi.call<string>('VM.get_power_state', ref)) === 'Running')) throw err;
+  }
+}
+
+/** Did the VM's domain start at or after `since` (VM_metrics.start_time)? */
+async function rebootedSince(xapi: Xapi, vm: VmRecord, since: number): Promise<boolean> {
+  const started = xapiTime(await xapi.call<string>('VM_metrics.get_start_time', vm.metrics));
+  return !Number.isNaN(started) && started >= Math.floor(since / 1000) * 1000;
+}

@@ -1,0 +1,120 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { ConfigError, parseConfig } from '../../core/config/load.js';
+import { crossCheckRecoveryHook } from '../../recovery-hooks/config.js';
+import { HOST_1, tempDir } from './helpers/harness.js';
+
+const POOLS = 'pools:\n  - { name: pool-a, url: https://a.example, username: root, password: x }\n';
+
+function problems(yaml: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(POOLS + yaml, join(tempDir(), 'config.yaml'), env);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.map((p) => `${p.path}: ${p.message}`);
+  }
+}
+
+t.test('defaults', async (t) => {
+  const rh = parseConfig(POOLS, '/etc/xcp-sentinel/config.yaml').recovery_hook;
+  t.match(rh, {
+    listen: { host: '127.0.0.1', port: 15868 },
+    storePath: '/var/lib/xcp-sentinel/recovery-hook.sqlite',
+    alertmanagerPath: '/alertmanager',
+    maxBodyBytes: 1048576,
+    tokens: [],
+    dedupWindowMs: 180_000,
+    retry: { attempts: 1, intervalMs: 120_000 },
+    expireAfterMs: 86_400_000,
+    maxConcurrentWorkflows: 4,
+    workflows: { COMPUTE_HOST: ['confirm_host_down', 'fence_host', 'disable_host', 'plan_vm_restarts', 'reset_vm_power_states', 'restart_vms'] },
+    hostFailure: { restartUnprotected: true, parallelStarts: 3 },
+    pools: {},
+  });
+  t.same(crossCheckRecoveryHook(rh, ['pool-a']).map((p) => p.path), ['recovery_hook.tokens'], 'no token: the receiver refuses to start');
+});
+
+t.test('a full section: secrets from files and the environment, per-pool settings, relative paths', async (t) => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'am.token'), 's3cret-from-file\n');
+  const yaml = `
+recovery_hook:
+  store_path: state/rh.sqlite
+  tokens:
+    - { name: alertmanager, token_file: am.token }
+    - { name: ops, token_env: OPS_TOKEN }
+  tasks: { restart_vms: { timeout_seconds: 900 } }
+  pools:
+    pool-a:
+      mode: dry-run
+      hosts: [{ name: ${HOST_1.name}, uuid: ${HOST_1.uuid} }]
+      fencing: { user: ADMIN, password_env: BMC_PASS, bmc: { host-1: 10.1.1.1 } }
+      ssh: { private_key_file: id_ed25519, fingerprints: { host-1: 'SHA256:${'A'.repeat(43)}' } }
+`;
+  const config = parseConfig(POOLS + yaml, join(dir, 'config.yaml'), { OPS_TOKEN: 'ops-token', BMC_PASS: 'bmc-pass' });
+  const rh = config.recovery_hook;
+  t.equal(rh.storePath, join(dir, 'state/rh.sqlite'));
+  t.same(rh.tokens.map((x) => [x.name, x.token.reveal()]), [
+    ['alertmanager', 's3cret-from-file'],
+    ['ops', 'ops-token'],
+  ]);
+  t.equal(JSON.stringify(rh.tokens), '[{"name":"alertmanager","token":"[secret]"},{"name":"ops","token":"[secret]"}]');
+  t.match(rh.tasks.restart_vms, { timeoutMs: 900_000, retries: 2 });
+  const pool = rh.pools['pool-a']!;
+  t.match(pool, { mode: 'dry-run', fencing: { user: 'ADMIN', passwordEnv: 'IPMI_PASSWORD', bmc: { 'host-1': '10.1.1.1' } }, ssh: { user: 'root', port: 22, restartCommand: 'xe-toolstack-restart' } });
+  t.same(pool.fencing!.powerOffCommand, ['ipmitool', '-I', 'lanplus', '-H', '{bmc}', '-U', '{user}', '-E', 'chassis', 'power', 'off']);
+  t.equal(pool.fencing!.password.reveal(), 'bmc-pass');
+  t.equal(pool.ssh!.privateKeyFile, join(dir, 'id_ed25519'));
+  t.same(crossCheckRecoveryHook(rh, ['pool-a']), []);
+  t.match(crossCheckRecoveryHook(rh, ['other']), [{ path: 'recovery_hook.pools.pool-a', message: /names no configured pool/ }]);
+});
+
+t.test('every problem is reported with its key path', async (t) => {
+  const found = problems(`
+recovery_hook:
+  listen: nowhere
+  alertmanager_path: no-slash
+  max_body_bytes: 10
+  tokens: [{ name: a }, { name: a, token: x, token_env: Y }]
+  retry: { attempts: -1 }
+  workflows: { host: [fence_host, restart_vms, plan_vm_restarts], instance: [reboot_everything] }
+  tasks: { frobnicate: { retries: 1 } }
+  pools:
+    pool-a:
+      mode: yolo
+      ssh: { private_key_file: k }
+      fencing: { user: u, password: p, bmc: {}, power_off_command: "ipmitool power off" }
+`);
+  const expected = [
+    /^recovery_hook\.listen: expected an address/,
+    /^recovery_hook\.alertmanager_path: expected a URL path/,
+    /^recovery_hook\.max_body_bytes: expected an integer >= 1024/,
+    /^recovery_hook\.retry\.attempts: expected an integer >= 0/,
+    /^recovery_hook\.workflows\.instance\[0\]: expected one of check_instance/,
+    /^recovery_hook\.pools\.pool-a\.mode: expected one of auto, dry-run, notify-only/,
+  ];
+  for (const re of expected) t.ok(found.some((p) => re.test(p)), String(re));
+  const second = problems(`
+recovery_hook:
+  tokens: [{ name: a }, { name: a, token: x, token_env: Y }]
+  workflows: { host: [fence_host, restart_vms, plan_vm_restarts] }
+  tasks: { frobnicate: { retries: 1 } }
+  pools:
+    pool-a:
+      ssh: { private_key_file: k }
+      fencing: { user: u, password: p, bmc: {}, power_off_command: "ipmitool power off" }
+`);
+  for (const re of [
+    /^recovery_hook\.tokens\[0\]: needs one of token, token_file, token_env/,
+    /^recovery_hook\.tokens\[1\]\.name: duplicate token name "a"/,
+    /^recovery_hook\.tokens\[1\]: set only one of token, token_env/,
+    /^recovery_hook\.workflows\.host: restart_vms needs plan_vm_restarts before it/,
+    /^recovery_hook\.tasks\.frobnicate: unknown task/,
+    /^recovery_hook\.pools\.pool-a\.ssh: needs known_hosts_file or fingerprints/,
+    /^recovery_hook\.pools\.pool-a\.fencing\.power_off_command: must contain \{bmc\}/,
+  ])
+    t.ok(second.some((p) => re.test(p)), String(re));
+  t.notMatch(second.join('\n'), /\bx\b.*secret|\bp\b/, 'no secret value in the messages');
+});

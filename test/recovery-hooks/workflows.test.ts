@@ -1,0 +1,295 @@
+// Unit tests of the workflows' decisions and safety rules, with an in-memory fake of the narrow Xapi interface, a
+// fake BMC and a fake SSH shell (end-to-end runs against simulator/ are separate). Notifications go in through the
+// real API; the receiver runs with its real store and engine.
+import t, { type Test } from 'tap';
+import type { Fencer, PowerStatus } from '../../recovery-hooks/workflows/fence.js';
+import type { RemoteShell } from '../../recovery-hooks/workflows/ssh.js';
+import { FakePool, GiB } from './helpers/fake-xapi.js';
+import { HOST_1, type Hook, startHook, tempDir, testConfig } from './helpers/harness.js';
+
+class FakeBmc implements Fencer {
+  power: PowerStatus = 'on';
+  calls: string[] = [];
+  /** Whether power-off takes effect. */
+  obeys = true;
+  async powerOff(host: { name: string }) {
+    this.calls.push(`off ${host.name}`);
+    if (this.obeys) this.power = 'off';
+  }
+  async powerStatus(host: { name: string }) {
+    this.calls.push(`status ${host.name}`);
+    return this.power;
+  }
+}
+
+function pool(): FakePool {
+  const p = new FakePool();
+  p.addHost('host-1');
+  p.addHost('host-2', { memoryFree: 8 * GiB });
+  p.addHost('host-3', { memoryFree: 4 * GiB });
+  return p;
+}
+
+interface Env {
+  hook: Hook;
+  xapi: FakePool;
+  bmc: FakeBmc;
+  shellCalls: string[];
+}
+
+async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string } = {}): Promise<Env> {
+  const xapi = opts.xapi ?? pool();
+  const bmc = new FakeBmc();
+  const shellCalls: string[] = [];
+  const shell: RemoteShell = opts.shell ?? {
+    async run(host, command) {
+      shellCalls.push(`${host.address} ${command}`);
+      return { code: 0, stdout: 'done.\n', stderr: '' };
+    },
+  };
+  // The fencing section only sets the confirm timeout here: the fencer itself is the fake BMC.
+  const modeLine = `${opts.mode ? `      mode: ${opts.mode}\n` : ''}      fencing: { user: admin, password: bmc-secret, bmc: { host-1: 192.0.2.1 }, confirm_timeout_seconds: 0.1 }\n`;
+  const config = testConfig(tempDir(), `${modeLine}  instance_failure: { heartbeat_timeout_seconds: 60, confirm_timeout_seconds: 1 }\n  process_failure: { confirm_timeout_seconds: 0.2 }\n  retry: { attempts: 1, interval_seconds: 0.05 }\n${opts.extra ?? ''}`);
+  const hook = await startHook(config, {
+    xapiFor: () => xapi,
+    fencerFor: () => (opts.fencer === false ? undefined : bmc),
+    shellFor: () => shell,
+  });
+  t.teardown(() => hook.stop());
+  return { hook, xapi, bmc, shellCalls };
+}
+
+const recent = () => new Date(Date.now() - 1000).toISOString();
+
+async function notify(hook: Hook, type: string, payload: Record<string, unknown>, hostname = HOST_1.name): Promise<string> {
+  const res = await hook.request('POST', '/v1/notifications', { body: { notification: { type, hostname, generated_time: recent(), payload } } });
+  if (res.status !== 202) throw new Error(`create answered ${res.status}: ${res.text}`);
+  return res.json.notification.notification_uuid;
+}
+
+async function settled(hook: Hook, uuid: string): Promise<any> {
+  for (let i = 0; i < 300; i++) {
+    const res = await hook.request('GET', `/v1/notifications/${uuid}`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } });
+    if (['finished', 'ignored', 'failed'].includes(res.json.notification.status)) return res.json.notification;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`notification ${uuid} did not settle`);
+}
+
+const hostDown = { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' };
+
+function deadHost1(xapi: FakePool): void {
+  const h = xapi.hosts.get('OpaqueRef:host-1')!;
+  h.live = false;
+  h.answers = false;
+}
+
+t.test('host failure: confirmed down, fenced, VMs restarted by priority and order within free memory', async (t) => {
+  const { hook, xapi, bmc } = await env(t);
+  const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+  xapi.addVm('db', h1, { priority: 'restart', order: 2, memory: 4 * GiB });
+  xapi.addVm('dns', h1, { priority: 'restart', order: 1, memory: 2 * GiB });
+  xapi.addVm('batch', h1, { priority: '', memory: 4 * GiB });
+  xapi.addVm('paused', h1, { power: 'Paused' });
+  deadHost1(xapi);
+  const uuid = await notify(hook, 'COMPUTE_HOST', hostDown);
+  const n = await settled(hook, uuid);
+  t.equal(n.status, 'finished', n.message);
+  t.same(bmc.calls, ['status host-1', 'off host-1', 'status host-1']);
+  t.same(xapi.actions, [
+    'VM.power_state_reset dns',
+    'VM.power_state_reset db',
+    'VM.power_state_reset batch',
+    'VM.start_on dns host-2',
+    'VM.start_on db host-2',
+    'VM.start_on batch host-3',
+  ]);
+  t.equal(xapi.vm('paused').power, 'Paused', 'a paused VM is never touched');
+  t.same(n.recovery_workflow_details.map((d: any) => [d.name, d.state]), [
+    ['confirm_host_down', 'SUCCESS'],
+    ['fence_host', 'SUCCESS'],
+    ['disable_host', 'SUCCESS'],
+    ['plan_vm_restarts', 'SUCCESS'],
+    ['reset_vm_power_states', 'SUCCESS'],
+    ['restart_vms', 'SUCCESS'],
+  ]);
+  const moves = (await hook.request('GET', `/v1/notifications/${uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json.vmoves;
+  t.same(
+    moves.map((m: any) => [m.instance_name, m.status, m.dest_host]),
+    [
+      ['dns', 'succeeded', 'host-2'],
+      ['db', 'succeeded', 'host-2'],
+      ['batch', 'succeeded', 'host-3'],
+      ['paused', 'ignored', null],
+    ],
+  );
+  const segments = (await hook.request('GET', '/v1/segments')).json.segments;
+  const hosts = (await hook.request('GET', `/v1/segments/${segments[0].uuid}/hosts`)).json.hosts;
+  t.equal(hosts.find((h: any) => h.name === 'host-1').on_maintenance, false, 'maintenance ends with the recovery');
+});
+
+t.test('no start elsewhere without a confirmed fence', async (t) => {
+  t.test('no fencing configured and host_status UNKNOWN → ignored, nothing touched', async (t) => {
+    const { hook, xapi } = await env(t, { fencer: false });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n, { status: 'ignored', message: /not proven off, nothing restarted/ });
+    t.same(xapi.actions, []);
+  });
+  t.test('the BMC never reports power off → ignored, nothing touched', async (t) => {
+    const { hook, xapi, bmc } = await env(t, { extra: '  tasks: { fence_host: { retries: 1, retry_delay_seconds: 0.01 } }\n' });
+    bmc.obeys = false;
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n, { status: 'ignored', message: /fence_host failed: .*does not report power off/ });
+    t.same(xapi.actions, []);
+    t.equal(bmc.calls.filter((c) => c.startsWith('off')).length, 2, 'the task retried once');
+  });
+  t.test('XAPI says the host is live, or the host still answers → ignored, not fenced', async (t) => {
+    const { hook, xapi, bmc } = await env(t);
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    const live = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(live, { status: 'ignored', message: /live \(host_metrics.live = true\)/ });
+    xapi.hosts.get('OpaqueRef:host-1')!.live = false;
+    const answers = await settled(hook, await notify(hook, 'COMPUTE_HOST', { ...hostDown, cluster_status: 'ONLINE' }));
+    t.match(answers, { status: 'ignored', message: /still answers calls/ });
+    t.same(bmc.calls, []);
+    t.same(xapi.actions, []);
+  });
+  t.test('an operator-confirmed fence (host_status NORMAL) is enough, without a BMC', async (t) => {
+    const { hook, xapi } = await env(t, { fencer: false });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', { event: 'STOPPED', host_status: 'NORMAL' }));
+    t.equal(n.status, 'finished');
+    t.same(xapi.actions, ['VM.power_state_reset web', 'VM.start_on web host-2']);
+  });
+  t.end();
+});
+
+t.test('a VM started before the receiver lost track is never started again', async (t) => {
+  const { hook, xapi } = await env(t);
+  const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+  xapi.addVm('a', h1, { order: 1 });
+  xapi.addVm('b', h1, { order: 2 });
+  deadHost1(xapi);
+  // The first VM.start_on succeeds in XAPI, but the receiver loses the answer (connection reset): as if killed
+  // between the action and its record. The retry must see VM "a" running and not start it again.
+  let lost = false;
+  xapi.afterAction = (action) => {
+    if (action.startsWith('VM.start_on a') && !lost) {
+      lost = true;
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    }
+  };
+  const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+  t.equal(n.status, 'finished', n.message);
+  t.same(
+    xapi.actions.filter((a) => a.startsWith('VM.start')),
+    ['VM.start_on a host-2', 'VM.start_on b host-2'],
+    'each VM started exactly once',
+  );
+  const moves = (await hook.request('GET', `/v1/notifications/${n.notification_uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json.vmoves;
+  t.match(moves, [{ instance_name: 'a', status: 'succeeded', message: /already running on host-2/ }, { instance_name: 'b', status: 'succeeded' }]);
+});
+
+t.test('dry-run: every decision is recorded, no action is taken', async (t) => {
+  const { hook, xapi, bmc } = await env(t, { mode: 'dry-run' });
+  xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+  deadHost1(xapi);
+  const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+  t.match(n, { status: 'finished', message: 'dry-run: no action taken' });
+  t.same(xapi.actions, []);
+  t.same(bmc.calls, ['status host-1'], 'only reads');
+  const messages = n.recovery_workflow_details.flatMap((d: any) => d.progress_details.map((p: any) => p.message));
+  t.ok(messages.some((m: string) => /dry-run: would power off host-1/.test(m)));
+  t.ok(messages.some((m: string) => /dry-run: would start VM web on host-2/.test(m)));
+});
+
+t.test('instance failure', async (t) => {
+  const crash = (uuid: string) => ({ instance_uuid: uuid, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' });
+  const heartbeat = (uuid: string) => ({ instance_uuid: uuid, vir_domain_event: 'STOPPED_FAILED', event: 'QEMU_GUEST_AGENT_ERROR' });
+
+  t.test('a crashed (Halted) VM is started and confirmed running with a fresh heartbeat', async (t) => {
+    const { hook, xapi } = await env(t);
+    const vm = xapi.addVm('web', null, { heartbeat: Date.now() - 3600_000 });
+    const n = await settled(hook, await notify(hook, 'VM', crash(vm.uuid)));
+    t.equal(n.status, 'finished', n.message);
+    t.same(xapi.actions, ['VM.start web']);
+  });
+  t.test('a running VM whose guest stopped reporting is hard-rebooted', async (t) => {
+    const { hook, xapi } = await env(t);
+    const vm = xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!, { heartbeat: Date.now() - 600_000 });
+    const n = await settled(hook, await notify(hook, 'VM', heartbeat(vm.uuid)));
+    t.equal(n.status, 'finished', n.message);
+    t.same(xapi.actions, ['VM.hard_reboot web']);
+  });
+  t.test('never touched: paused, suspended, shut down after a heartbeat alert, start blocked, deliberate stop events', async (t) => {
+    const { hook, xapi } = await env(t);
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    const paused = xapi.addVm('paused', h1, { power: 'Paused' });
+    const suspended = xapi.addVm('suspended', null, { power: 'Suspended' });
+    const shutdown = xapi.addVm('shutdown', null);
+    const blocked = xapi.addVm('blocked', null, { blockedOperations: { start: 'maintenance' } });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [crash(paused.uuid), /Paused \(an operator's choice\)/],
+      [crash(suspended.uuid), /Suspended/],
+      [heartbeat(shutdown.uuid), /deliberate shutdown/],
+      [crash(blocked.uuid), /blocked_operations/],
+      [{ instance_uuid: shutdown.uuid, vir_domain_event: 'STOPPED_SHUTDOWN', event: 'LIFECYCLE' }, /not actionable/],
+    ];
+    for (const [payload, reason] of cases) {
+      const n = await settled(hook, await notify(hook, 'VM', payload));
+      t.match(n, { status: 'ignored', message: reason }, String(reason));
+    }
+    t.same(xapi.actions, []);
+  });
+  t.test('a running VM with a current heartbeat needs nothing', async (t) => {
+    const { hook, xapi } = await env(t);
+    const vm = xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    const n = await settled(hook, await notify(hook, 'VM', heartbeat(vm.uuid)));
+    t.match(n, { status: 'finished', message: /nothing to do/ });
+    t.same(xapi.actions, []);
+  });
+  t.end();
+});
+
+t.test('process failure', async (t) => {
+  t.test('the toolstack is restarted over SSH and XAPI answers again', async (t) => {
+    const xapi = pool();
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    h1.answers = false;
+    const shellCalls: string[] = [];
+    const { hook } = await env(t, {
+      xapi,
+      shell: {
+        async run(host, command) {
+          shellCalls.push(`${host.address} ${command}`);
+          h1.answers = true;
+          return { code: 0, stdout: 'done.\n', stderr: '' };
+        },
+      },
+    });
+    const n = await settled(hook, await notify(hook, 'PROCESS', { process_name: 'xapi', event: 'STOPPED' }));
+    t.equal(n.status, 'finished', n.message);
+    t.same(shellCalls, ['10.0.0.1 xe-toolstack-restart']);
+  });
+  t.test('a toolstack that stays down is escalated to a host notification', async (t) => {
+    const { hook, xapi, shellCalls } = await env(t);
+    xapi.hosts.get('OpaqueRef:host-1')!.answers = false;
+    const n = await settled(hook, await notify(hook, 'PROCESS', { process_name: 'xapi', event: 'STOPPED' }));
+    t.match(n, { status: 'finished', message: /escalated to host notification/ });
+    t.same(shellCalls, ['10.0.0.1 xe-toolstack-restart']);
+    const hostNotes = (await hook.request('GET', '/v1/notifications?type=COMPUTE_HOST')).json.notifications;
+    t.match(hostNotes, [{ source_host_uuid: HOST_1.uuid, payload: { event: 'STOPPED', host_status: 'UNKNOWN' } }]);
+  });
+  t.test('a toolstack that answers needs nothing', async (t) => {
+    const { hook, shellCalls } = await env(t);
+    const n = await settled(hook, await notify(hook, 'PROCESS', { process_name: 'xapi', event: 'STOPPED' }));
+    t.match(n, { status: 'finished', message: /toolstack is up/ });
+    t.same(shellCalls, []);
+  });
+  t.end();
+});
