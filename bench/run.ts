@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { mb, ms } from './lib/stats.js';
+import { benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
 import { benchBaseline, benchPool } from './scrape.js';
 
@@ -47,6 +48,14 @@ if (want('parse')) {
   out('| generation | body | ours | JSON.parse of the same bytes (floor) |');
   out('|---|---|---|---|');
   for (const r of benchParse(30)) out(`| ${r.shape} | ${mb(r.bytes)} | ${r.mbps.toFixed(0)} MB/s | ${r.floorMbps === null ? 'n/a (not JSON)' : r.floorMbps.toFixed(0) + ' MB/s'} |`);
+  out();
+}
+
+if (want('intake')) {
+  out('## 4. Intake: Alertmanager webhooks of 10 alerts, 16 concurrent senders, stored durably (SQLite, synchronous=FULL)');
+  out();
+  const r = await benchIntake(3000, 16);
+  out(`${r.total} webhooks: **${r.perSecond.toFixed(0)} webhooks/s** (${(r.perSecond * 10).toFixed(0)} alerts/s), latency p50 ${ms(r.latency.p50)}, p99 **${ms(r.latency.p99)}**. Targets: ≥ 1,000 webhooks/s, p99 < 25 ms.`);
   out();
 }
 

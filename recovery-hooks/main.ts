@@ -51,7 +51,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
   try {
     const metrics = createRecoveryMetrics(store);
     const events = statusEvents(rh.outboxChannels, metrics);
-    const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now });
+    const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now, modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto' });
     const hosts =
       options.hosts ??
       new StaticHostDirectory([

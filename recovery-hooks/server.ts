@@ -77,7 +77,7 @@ export function createApp(deps: ServerDeps): Koa {
     try {
       const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
       ctx.status = 202;
-      ctx.body = receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now });
+      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now });
     } catch (err) {
       deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
       throw err;

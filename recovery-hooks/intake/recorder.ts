@@ -11,10 +11,20 @@ export interface RecorderOptions {
   events: EventMessages;
   dedupWindowMs: number;
   now: () => number;
+  /** The pool's mode: notifications of a notify-only pool are recorded as ignored at once, in the same commit. */
+  modeOf?: (pool: string) => 'auto' | 'dry-run' | 'notify-only';
+}
+
+interface Pending {
+  inputs: NewNotification[];
+  resolve(results: CreateResult[]): void;
+  reject(err: unknown): void;
 }
 
 export class NotificationRecorder {
   #listeners: (() => void)[] = [];
+  #queue: Pending[] = [];
+  #flushScheduled = false;
   constructor(private readonly opts: RecorderOptions) {}
 
   /** Called after a notification was committed (the engine's wake-up). */
@@ -23,12 +33,57 @@ export class NotificationRecorder {
   }
 
   record(input: NewNotification, onMaintenance: CreateOptions['onMaintenance']): CreateResult {
-    const { store, metrics, events, dedupWindowMs, now } = this.opts;
-    const result = store.create(input, { now: now(), dedupWindowMs, onMaintenance }, events);
-    if (result.notification && (result.outcome === 'created' || result.outcome === 'host-on-maintenance')) {
-      metrics.notifications.inc({ type: result.notification.type, status: result.notification.status });
-      if (result.outcome === 'created') for (const l of this.#listeners) l();
+    return this.recordAll([input], onMaintenance)[0]!;
+  }
+
+  /**
+   * Group commit for webhook deliveries: every delivery that arrives while the event loop is busy is recorded in
+   * one transaction (one fsync), and each caller is answered after that commit. Failure rejects them all, so each
+   * sender gets a 5xx and retries; nothing is acknowledged that was not committed.
+   */
+  recordDelivery(inputs: NewNotification[]): Promise<CreateResult[]> {
+    if (!inputs.length) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ inputs, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    let results: CreateResult[];
+    try {
+      results = this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored');
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
     }
-    return result;
+    let at = 0;
+    for (const p of batch) {
+      p.resolve(results.slice(at, at + p.inputs.length));
+      at += p.inputs.length;
+    }
+  }
+
+  /** Record several notifications in one transaction. */
+  recordAll(inputs: NewNotification[], onMaintenance: CreateOptions['onMaintenance']): CreateResult[] {
+    const { store, metrics, events, dedupWindowMs, now } = this.opts;
+    if (!inputs.length) return [];
+    const notifyOnly = (i: NewNotification) => this.opts.modeOf?.(i.poolName) === 'notify-only';
+    const marked = inputs.map((i) => (notifyOnly(i) && !i.ignoreReason ? { ...i, ignoreReason: `pool ${i.poolName} is in notify-only mode: no recovery attempted` } : i));
+    const results = store.createMany(marked, { now: now(), dedupWindowMs, onMaintenance }, events);
+    let created = false;
+    for (const result of results) {
+      if (result.notification && (result.outcome === 'created' || result.outcome === 'host-on-maintenance'))
+        metrics.notifications.inc({ type: result.notification.type, status: result.notification.status });
+      created ||= result.outcome === 'created';
+    }
+    if (created) for (const l of this.#listeners) l();
+    return results;
   }
 }

@@ -26,10 +26,11 @@ export interface WebhookDeps {
   now: () => number;
 }
 
-export function receiveWebhook(body: unknown, deps: WebhookDeps): { receipts: AlertReceipt[] } {
+export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<{ receipts: AlertReceipt[] }> {
   const parsed = parseWebhook(body);
   if (!parsed.ok) throw new ApiError(400, parsed.reason);
   const receipts: AlertReceipt[] = [];
+  const pending: { receipt: AlertReceipt; input: Extract<ReturnType<typeof mapAlert>, { kind: 'notification' }>['input'] }[] = [];
   for (const alert of parsed.payload.alerts) {
     const base = { fingerprint: alertFingerprint(alert), status: alert.status };
     const mapping = mapAlert(alert, deps.hosts, deps.now());
@@ -39,11 +40,18 @@ export function receiveWebhook(body: unknown, deps: WebhookDeps): { receipts: Al
       continue;
     }
     if (mapping.host) deps.hosts.learn?.(mapping.host);
-    const result = deps.recorder.record(mapping.input, 'record-ignored');
-    receipts.push({ ...base, outcome: result.outcome, notification_uuid: result.notification?.uuid });
-    if (result.outcome === 'created')
-      deps.logger.info('notification recorded from Alertmanager', { notification: result.notification.uuid, type: mapping.input.type, host: mapping.input.hostName });
+    const receipt: AlertReceipt = { ...base, outcome: 'created' };
+    receipts.push(receipt);
+    pending.push({ receipt, input: mapping.input });
   }
+  // The whole delivery is committed (with any others arriving at the same time) before the answer, all or nothing.
+  const results = await deps.recorder.recordDelivery(pending.map((p) => p.input));
+  results.forEach((result, i) => {
+    const { receipt, input } = pending[i]!;
+    receipt.outcome = result.outcome;
+    receipt.notification_uuid = result.notification?.uuid;
+    if (result.outcome === 'created') deps.logger.info('notification recorded from Alertmanager', { notification: result.notification.uuid, type: input.type, host: input.hostName });
+  });
   const recovery = receipts.filter((r) => r.outcome !== 'skipped' && r.outcome !== 'invalid');
   const allRepeats = recovery.length > 0 && recovery.every((r) => r.outcome === 'replay' || r.outcome === 'duplicate');
   deps.metrics.webhooks.inc({ outcome: allRepeats ? 'duplicate' : 'accepted' });

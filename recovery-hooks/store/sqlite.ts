@@ -94,6 +94,8 @@ function toMove(r: Row): VmMove {
 
 export class SqliteNotificationStore implements NotificationStore {
   readonly #db: Database.Database;
+  /** Compiled statements, by SQL text: compiling costs more than running most of them. */
+  readonly #statements = new Map<string, Database.Statement>();
 
   /** Open (creating if needed) the store file and migrate its schema. Throws StoreError when it cannot. */
   constructor(readonly path: string) {
@@ -112,19 +114,25 @@ export class SqliteNotificationStore implements NotificationStore {
 
   #migrate(migrations: readonly Migration[]): void {
     this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-    const applied = new Set((this.#db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number));
+    const applied = new Set((this.#sql('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number));
     for (const m of migrations) {
       if (applied.has(m.version)) continue;
       this.#db.transaction(() => {
         this.#db.exec(m.sql);
-        this.#db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+        this.#sql('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
       })();
     }
   }
 
   /** Versions of the applied migrations (for tests and `check-config`). */
   schemaVersions(): number[] {
-    return this.#guard('schemaVersions', () => (this.#db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Row[]).map((r) => r.version as number));
+    return this.#guard('schemaVersions', () => (this.#sql('SELECT version FROM schema_migrations ORDER BY version').all() as Row[]).map((r) => r.version as number));
+  }
+
+  #sql(sql: string): Database.Statement {
+    let st = this.#statements.get(sql);
+    if (!st) this.#statements.set(sql, (st = this.#db.prepare(sql)));
+    return st;
   }
 
   #guard<T>(operation: string, fn: () => T): T {
@@ -137,64 +145,66 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   #row(uuid: string): Notification | undefined {
-    const r = this.#db.prepare('SELECT * FROM notifications WHERE uuid = ?').get(uuid) as Row | undefined;
+    const r = this.#sql('SELECT * FROM notifications WHERE uuid = ?').get(uuid) as Row | undefined;
     return r ? toNotification(r) : undefined;
   }
 
   #enqueue(messages: OutboxInput[], now: number): void {
-    const insert = this.#db.prepare('INSERT INTO outbox (channel, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?)');
+    const insert = this.#sql('INSERT INTO outbox (channel, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?)');
     for (const m of messages) insert.run(m.channel, JSON.stringify(m.payload), now, now);
   }
 
   create(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult {
-    return this.#guard('create', () =>
-      this.#db.transaction((): CreateResult => {
-        if (input.replayKey) {
-          const r = this.#db.prepare('SELECT * FROM notifications WHERE replay_key = ?').get(input.replayKey) as Row | undefined;
-          if (r) return { outcome: 'replay', notification: toNotification(r) };
-        }
-        const host = this.#db.prepare('SELECT on_maintenance FROM hosts WHERE uuid = ?').get(input.hostUuid) as Row | undefined;
-        const onMaintenance = host?.on_maintenance === 1;
-        if (onMaintenance && opts.onMaintenance === 'refuse') return { outcome: 'host-on-maintenance' };
-        const payload = canonicalJson(input.payload);
-        if (opts.dedupWindowMs > 0 && !(onMaintenance && opts.onMaintenance === 'record-ignored')) {
-          const dup = this.#db
-            .prepare('SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ? ORDER BY id LIMIT 1')
-            .get(input.type, input.hostUuid, input.generatedAt - opts.dedupWindowMs, payload) as Row | undefined;
-          if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
-        }
-        const ignored = onMaintenance && opts.onMaintenance === 'record-ignored';
-        this.#db
-          .prepare(
-            `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            randomUUID(),
-            input.type,
-            ignored ? 'ignored' : 'new',
-            input.hostUuid,
-            input.hostName,
-            input.poolName,
-            input.generatedAt,
-            payload,
-            ignored ? `host ${input.hostName} is on maintenance: notification recorded, no recovery started` : null,
-            input.source,
-            input.replayKey ?? null,
-            opts.now,
-          );
-        if (input.hostUuid)
-          this.#db
-            .prepare(
-              `INSERT INTO hosts (uuid, name, pool_name, updated_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
-            )
-            .run(input.hostUuid, input.hostName, input.poolName, opts.now);
-        const created = toNotification(this.#db.prepare('SELECT * FROM notifications WHERE id = last_insert_rowid()').get() as Row);
-        if (outbox) this.#enqueue(outbox(created), opts.now);
-        return ignored ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
-      })(),
-    );
+    return this.createMany([input], opts, outbox)[0]!;
+  }
+
+  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult[] {
+    return this.#guard('create', () => this.#db.transaction(() => inputs.map((input) => this.#createOne(input, opts, outbox)))());
+  }
+
+  #createOne(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult {
+    if (input.replayKey) {
+      const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(input.replayKey) as Row | undefined;
+      if (r) return { outcome: 'replay', notification: toNotification(r) };
+    }
+    const host = this.#sql('SELECT on_maintenance FROM hosts WHERE uuid = ?').get(input.hostUuid) as Row | undefined;
+    const onMaintenance = host?.on_maintenance === 1;
+    if (onMaintenance && opts.onMaintenance === 'refuse') return { outcome: 'host-on-maintenance' };
+    const payload = canonicalJson(input.payload);
+    if (opts.dedupWindowMs > 0 && !(onMaintenance && opts.onMaintenance === 'record-ignored')) {
+      const dup = this.#sql('SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ? ORDER BY id LIMIT 1')
+        .get(input.type, input.hostUuid, input.generatedAt - opts.dedupWindowMs, payload) as Row | undefined;
+      if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
+    }
+    const maintenance = onMaintenance && opts.onMaintenance === 'record-ignored';
+    const ignoreReason = maintenance ? `host ${input.hostName} is on maintenance: notification recorded, no recovery started` : input.ignoreReason;
+    this.#sql(
+        `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        randomUUID(),
+        input.type,
+        ignoreReason ? 'ignored' : 'new',
+        input.hostUuid,
+        input.hostName,
+        input.poolName,
+        input.generatedAt,
+        payload,
+        ignoreReason ?? null,
+        input.source,
+        input.replayKey ?? null,
+        opts.now,
+      );
+    if (input.hostUuid)
+      this.#sql(
+          `INSERT INTO hosts (uuid, name, pool_name, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
+        )
+        .run(input.hostUuid, input.hostName, input.poolName, opts.now);
+    const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = last_insert_rowid()').get() as Row);
+    if (outbox) this.#enqueue(outbox(created), opts.now);
+    return maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
   }
 
   get(uuid: string): Notification | undefined {
@@ -223,7 +233,7 @@ export class SqliteNotificationStore implements NotificationStore {
       const columns = sort.map((s) => SORT_COLUMNS[s.key]);
 
       if (page.markerId !== undefined) {
-        const marker = this.#db.prepare(`SELECT ${columns.join(', ')} FROM notifications WHERE id = ?`).raw().get(page.markerId) as unknown[] | undefined;
+        const marker = this.#sql(`SELECT ${columns.join(', ')} FROM notifications WHERE id = ?`).raw().get(page.markerId) as unknown[] | undefined;
         if (!marker) throw new MarkerNotFoundError(page.markerId);
         // Keyset pagination: rows strictly after the marker in the sort order.
         const ors = sort.map((s, i) => {
@@ -237,32 +247,32 @@ export class SqliteNotificationStore implements NotificationStore {
         'SELECT * FROM notifications' +
         (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
         ` ORDER BY ${sort.map((s, i) => `${columns[i]} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ?`;
-      return (this.#db.prepare(sql).all(...params, page.limit) as Row[]).map(toNotification);
+      return (this.#sql(sql).all(...params, page.limit) as Row[]).map(toNotification);
     });
   }
 
   countByStatus(): Record<NotificationStatus, number> {
     return this.#guard('countByStatus', () => {
       const out = Object.fromEntries(NOTIFICATION_STATUSES.map((s) => [s, 0])) as Record<NotificationStatus, number>;
-      for (const r of this.#db.prepare('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status').all() as Row[])
+      for (const r of this.#sql('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status').all() as Row[])
         out[r.status as NotificationStatus] = r.n as number;
       return out;
     });
   }
 
-  unfinished(): Notification[] {
+  unfinished(limit = 1000): Notification[] {
     return this.#guard('unfinished', () =>
-      (this.#db.prepare("SELECT * FROM notifications WHERE status IN ('new', 'running', 'error') ORDER BY id").all() as Row[]).map(toNotification),
+      (this.#sql("SELECT * FROM notifications WHERE status IN ('new', 'running', 'error') ORDER BY id LIMIT ?").all(limit) as Row[]).map(toNotification),
     );
   }
+
 
   transition(uuid: string, t: Transition, now: number, outbox?: (n: Notification) => OutboxInput[]): Notification | undefined {
     return this.#guard('transition', () =>
       this.#db.transaction(() => {
         const { sets, params } = assignments({ status: t.to, updated_at: now, message: t.message, next_attempt_at: t.nextAttemptAt });
         if (t.startsRun) sets.push('attempts = attempts + 1');
-        const changed = this.#db
-          .prepare(`UPDATE notifications SET ${sets.join(', ')} WHERE uuid = ? AND status IN (${t.from.map(() => '?').join(', ')})`)
+        const changed = this.#sql(`UPDATE notifications SET ${sets.join(', ')} WHERE uuid = ? AND status IN (${t.from.map(() => '?').join(', ')})`)
           .run(...params, uuid, ...t.from).changes;
         if (!changed) return undefined;
         const n = this.#row(uuid)!;
@@ -275,7 +285,7 @@ export class SqliteNotificationStore implements NotificationStore {
   planTasks(uuid: string, names: readonly string[]): void {
     this.#guard('planTasks', () =>
       this.#db.transaction(() => {
-        const insert = this.#db.prepare("INSERT OR IGNORE INTO tasks (notification_uuid, seq, name, state) VALUES (?, ?, ?, 'PENDING')");
+        const insert = this.#sql("INSERT OR IGNORE INTO tasks (notification_uuid, seq, name, state) VALUES (?, ?, ?, 'PENDING')");
         names.forEach((name, i) => insert.run(uuid, i, name));
       })(),
     );
@@ -284,12 +294,12 @@ export class SqliteNotificationStore implements NotificationStore {
   tasks(uuid: string): TaskRecord[] {
     return this.#guard('tasks', () => {
       const details = new Map<string, TaskRecord['details']>();
-      for (const r of this.#db.prepare('SELECT * FROM task_progress WHERE notification_uuid = ? ORDER BY id').all(uuid) as Row[]) {
+      for (const r of this.#sql('SELECT * FROM task_progress WHERE notification_uuid = ? ORDER BY id').all(uuid) as Row[]) {
         const list = details.get(r.task_name as string) ?? [];
         list.push({ timestamp: r.at as number, message: r.message as string, progress: r.progress as number });
         details.set(r.task_name as string, list);
       }
-      return (this.#db.prepare('SELECT * FROM tasks WHERE notification_uuid = ? ORDER BY seq').all(uuid) as Row[]).map((r) => ({
+      return (this.#sql('SELECT * FROM tasks WHERE notification_uuid = ? ORDER BY seq').all(uuid) as Row[]).map((r) => ({
         seq: r.seq as number,
         name: r.name as string,
         state: r.state as TaskState,
@@ -313,8 +323,8 @@ export class SqliteNotificationStore implements NotificationStore {
   addProgress(uuid: string, name: string, message: string, progress: number, now: number): void {
     this.#guard('addProgress', () =>
       this.#db.transaction(() => {
-        this.#db.prepare('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)').run(uuid, name, now, message, progress);
-        this.#db.prepare('UPDATE tasks SET progress = ? WHERE notification_uuid = ? AND name = ?').run(progress, uuid, name);
+        this.#sql('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)').run(uuid, name, now, message, progress);
+        this.#sql('UPDATE tasks SET progress = ? WHERE notification_uuid = ? AND name = ?').run(progress, uuid, name);
       })(),
     );
   }
@@ -330,7 +340,7 @@ export class SqliteNotificationStore implements NotificationStore {
   planMoves(uuid: string, moves: PlannedMove[], now: number): void {
     this.#guard('planMoves', () =>
       this.#db.transaction(() => {
-        const insert = this.#db.prepare(
+        const insert = this.#sql(
           `INSERT OR IGNORE INTO vm_moves (notification_uuid, vm_uuid, vm_name, source_host, status, message, rank, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         );
@@ -340,7 +350,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   moves(uuid: string): VmMove[] {
-    return this.#guard('moves', () => (this.#db.prepare('SELECT * FROM vm_moves WHERE notification_uuid = ? ORDER BY rank, id').all(uuid) as Row[]).map(toMove));
+    return this.#guard('moves', () => (this.#sql('SELECT * FROM vm_moves WHERE notification_uuid = ? ORDER BY rank, id').all(uuid) as Row[]).map(toMove));
   }
 
   updateMove(uuid: string, vmUuid: string, patch: MovePatch, now: number): void {
@@ -353,13 +363,13 @@ export class SqliteNotificationStore implements NotificationStore {
         start_time: patch.startTime,
         end_time: patch.endTime,
       });
-      this.#db.prepare(`UPDATE vm_moves SET ${sets.join(', ')} WHERE notification_uuid = ? AND vm_uuid = ?`).run(...params, uuid, vmUuid);
+      this.#sql(`UPDATE vm_moves SET ${sets.join(', ')} WHERE notification_uuid = ? AND vm_uuid = ?`).run(...params, uuid, vmUuid);
     });
   }
 
   hosts(): HostState[] {
     return this.#guard('hosts', () =>
-      (this.#db.prepare('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map((r) => ({
+      (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map((r) => ({
         hostUuid: r.uuid as string,
         hostName: r.name as string,
         poolName: r.pool_name as string,
@@ -386,13 +396,12 @@ export class SqliteNotificationStore implements NotificationStore {
   claimMessages(channel: string, limit: number, now: number, leaseMs: number): OutboxMessage[] {
     return this.#guard('claimMessages', () =>
       this.#db.transaction(() => {
-        const rows = this.#db
-          .prepare(
+        const rows = this.#sql(
             `SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
              ORDER BY id LIMIT ?`,
           )
           .all(channel, now, now, limit) as Row[];
-        const claim = this.#db.prepare('UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id = ?');
+        const claim = this.#sql('UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id = ?');
         return rows.map((r) => {
           claim.run(now + leaseMs, r.id);
           return {
@@ -409,16 +418,16 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   ackMessage(id: number, now: number): void {
-    this.#guard('ackMessage', () => this.#db.prepare("UPDATE outbox SET status = 'sent', done_at = ?, claimed_until = NULL WHERE id = ?").run(now, id));
+    this.#guard('ackMessage', () => this.#sql("UPDATE outbox SET status = 'sent', done_at = ?, claimed_until = NULL WHERE id = ?").run(now, id));
   }
 
   retryMessageAt(id: number, at: number, error: string): void {
-    this.#guard('retryMessageAt', () => this.#db.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?').run(at, error, id));
+    this.#guard('retryMessageAt', () => this.#sql('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?').run(at, error, id));
   }
 
   giveUpMessage(id: number, error: string, now: number): void {
     this.#guard('giveUpMessage', () =>
-      this.#db.prepare("UPDATE outbox SET status = 'dead', last_error = ?, done_at = ?, claimed_until = NULL WHERE id = ?").run(error, now, id),
+      this.#sql("UPDATE outbox SET status = 'dead', last_error = ?, done_at = ?, claimed_until = NULL WHERE id = ?").run(error, now, id),
     );
   }
 

@@ -45,11 +45,13 @@ export interface NotificationStore {
    * `outbox` messages are enqueued in the same transaction when a notification is created.
    */
   create(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult;
+  /** Several at once, in one transaction (one webhook's alerts: one commit, one fsync). */
+  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult[];
   get(uuid: string): Notification | undefined;
   list(filter: ListFilter, page: ListPage): Notification[];
   countByStatus(): Record<NotificationStatus, number>;
-  /** Notifications the engine may have to act on: new, running and error ones, oldest first. */
-  unfinished(): Notification[];
+  /** Notifications the engine may have to act on: new, running and error ones, oldest first, at most `limit`. */
+  unfinished(limit?: number): Notification[];
   /** Compare-and-set status change; undefined when the status was not in `t.from` (someone else moved it). */
   transition(uuid: string, t: Transition, now: number, outbox?: (n: Notification) => OutboxInput[]): Notification | undefined;
 

@@ -49,6 +49,8 @@ export interface NewNotification {
   source: NotificationSource;
   /** Exact-replay key (Alertmanager: fingerprint, startsAt and event); a second create with it returns the first. */
   replayKey?: string;
+  /** Record it as `ignored` at once with this reason (e.g. the pool is in notify-only mode): no recovery runs. */
+  ignoreReason?: string;
 }
 
 export interface CreateOptions {

@@ -1,3 +1,4 @@
+import { MIGRATIONS } from '../../recovery-hooks/store/migrations.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -39,7 +40,7 @@ t.test('everything committed survives closing and reopening the file; the schema
   a.close();
 
   const b = new SqliteNotificationStore(file);
-  t.same(b.schemaVersions(), [1]);
+  t.same(b.schemaVersions(), MIGRATIONS.map((m) => m.version), 'every migration applied, once');
   const n = b.get(uuid)!;
   t.match(n, { status: 'running', attempts: 1, payload: { event: 'STOPPED' }, hostName: 'host-1' });
   const tasks = b.tasks(uuid);

@@ -1,0 +1,92 @@
+// Intake: Alertmanager webhooks (10 alerts each) that the receiver accepts durably, at 16 concurrent senders.
+// The receiver runs in its own process (the real CLI) with its SQLite store on disk, synchronous=FULL.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summary } from './lib/stats.js';
+
+const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+
+function webhook(n: number): string {
+  const now = new Date().toISOString();
+  const alerts = Array.from({ length: 10 }, (_, i) => ({
+    status: 'firing',
+    labels: {
+      alertname: 'XcpVmHaltedUnexpectedly',
+      xcp_notification_type: 'COMPUTE_INSTANCE',
+      recovery: 'true',
+      pool_name: 'bench',
+      host_name: `host-${i % 4}`,
+      host_uuid: `00000000-0000-4000-8000-00000000000${i % 4}`,
+      vm_uuid: randomUUID(),
+      vm_name: `vm-${n}-${i}`,
+    },
+    annotations: { summary: 'bench' },
+    startsAt: now,
+    endsAt: '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus/graph',
+    fingerprint: `${n.toString(16).padStart(8, '0')}${i.toString(16).padStart(8, '0')}`,
+  }));
+  return JSON.stringify({ version: '4', groupKey: `{}:{n="${n}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'recovery', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', alerts });
+}
+
+export async function benchIntake(total: number, concurrency: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'xcp-intake-'));
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    join(dir, 'sentinel.yml'),
+    `log: { level: warn }
+pools:
+  - { name: bench, url: "http://127.0.0.1:9", username: root, password: x }
+recovery_hook:
+  listen: 127.0.0.1:${port}
+  store_path: ${join(dir, 'store.sqlite')}
+  tokens: [{ name: bench, token: bench-token }]
+  pools: { bench: { mode: notify-only } }
+`,
+  );
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(url + '/v1', { signal: AbortSignal.timeout(1000) })).ok) break;
+      } catch {
+        if (i > 200) throw new Error('receiver did not start');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    const post = (body: string) =>
+      new Promise<number>((resolve, reject) => {
+        const started = performance.now();
+        const req = http.request(url + '/alertmanager', { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 202 || res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const bodies = Array.from({ length: total }, (_, i) => webhook(i));
+    for (let i = 0; i < 50; i++) await post(webhook(total + i)); // warm up
+    const latencies: number[] = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < total; i = next++) latencies.push(await post(bodies[i]!));
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    agent.destroy();
+    return { perSecond: total / seconds, latency: summary(latencies), total };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
