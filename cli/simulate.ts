@@ -23,12 +23,18 @@ const SERVE_HELP = `Usage: xcp-sentinel simulate [options]
   --username U, --password-file F   credentials the pool accepts (default root / "simulated")
   --tls-cert F --tls-key F          serve HTTPS
   --seed N             deterministic pool layout and metric curves (default 42)
+  --no-hardware        no ipmitool.py / smartctl.py plugins (hosts answer XENAPI_MISSING_PLUGIN); by default
+                       they answer from the saved IPMI and SMART outputs in test/fixtures
 
 Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_URL}):
   status | fail-host HOST | power-off HOST | power-on HOST | power-status HOST | recover-host HOST
   kill-toolstack HOST | restart-toolstack HOST | slow-host HOST [--ms N] | malform HOST [--off]
   crash-vm VM [--heartbeat] | vm-status VM | expire-sessions
 HOST is a name, uuid or address; VM a name or uuid.
+  --ipmitool-output    power-status/power-off/power-on print what ipmitool prints ("Chassis Power is off",
+                       "Chassis Power Control: Down/Off"; errors on stderr, exit 1), so the recovery hook's
+                       fencing commands can use the simulator as the BMC:
+                       power_status_command: xcp-sentinel simulate power-status {bmc} --control URL --ipmitool-output
 `;
 
 const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { path: string; body?: unknown; method?: string }> = {
@@ -45,6 +51,13 @@ const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { p
   'crash-vm': (vm, v) => ({ path: `/sim/vms/${vm}/crash`, body: { mode: v.heartbeat ? 'heartbeat' : 'halt' } }),
   'vm-status': (vm) => ({ path: `/sim/vms/${vm}`, method: 'GET' }),
   'expire-sessions': () => ({ path: '/sim/sessions/expire' }),
+};
+
+/** `ipmitool chassis power …` wording for the BMC faults (--ipmitool-output). */
+const IPMITOOL_OUTPUT: Record<string, (answer: { power?: string }) => string> = {
+  'power-status': (a) => `Chassis Power is ${a.power}`,
+  'power-off': () => 'Chassis Power Control: Down/Off',
+  'power-on': () => 'Chassis Power Control: Up/On',
 };
 
 export async function simulateCommand(args: string[]): Promise<number> {
@@ -67,6 +80,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     seed: { type: 'string' },
+    'no-hardware': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -96,6 +110,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     authFailureDelayMs: int('auth-delay-ms', v['auth-delay-ms'], 5000, 0, 60000),
     username: v.username ?? 'root',
     password: v['password-file'] ? readFileSync(v['password-file'], 'utf8').trim() : 'simulated',
+    hardware: v['no-hardware'] ? false : undefined,
     tls: v['tls-cert'] ? { cert: readFileSync(v['tls-cert'], 'utf8'), key: readFileSync(v['tls-key']!, 'utf8') } : undefined,
     size: {
       hosts: int('hosts', v.hosts, 3, 1, 250),
@@ -116,7 +131,11 @@ export async function simulateCommand(args: string[]): Promise<number> {
 async function faultCommand(name: string, args: string[]): Promise<number> {
   const make = FAULTS[name];
   if (!make) throw new UsageError(`unknown fault "${name}"\n\n${SERVE_HELP}`);
-  const { values, positionals } = parse(args, { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' } }, true);
+  const { values, positionals } = parse(
+    args,
+    { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' }, 'ipmitool-output': { type: 'boolean' } },
+    true,
+  );
   const needsTarget = !['status', 'expire-sessions'].includes(name);
   if (needsTarget && positionals.length !== 1) throw new UsageError(`${name} takes exactly one target`);
   const { path, body, method } = make(encodeURIComponent(positionals[0] ?? ''), values);
@@ -133,6 +152,13 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
     throw new UsageError(`cannot reach the simulator's control API at ${base}: ${(err as Error).cause ?? (err as Error).message}`);
   }
   const text = await res.text();
+  const ipmitool = values['ipmitool-output'] ? IPMITOOL_OUTPUT[name] : undefined;
+  if (ipmitool) {
+    // Like ipmitool: the answer on stdout, an error on stderr and exit status 1.
+    if (res.ok) process.stdout.write(ipmitool(JSON.parse(text)) + '\n');
+    else process.stderr.write(`Error: ${(JSON.parse(text) as { error?: string }).error ?? text}\n`);
+    return res.ok ? 0 : 1;
+  }
   process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
   return res.ok ? 0 : 1;
 }

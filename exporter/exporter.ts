@@ -66,7 +66,9 @@ export class Exporter {
     for (const p of this.pools) {
       const collectors: Record<string, unknown> = {};
       for (const [name, s] of p.health.collectors) {
-        const fresh = s.up && s.lastSuccess !== undefined && nowMs - s.lastSuccess <= staleMs;
+        // IPMI and SMART run on their own, longer intervals: they are stale after three of theirs.
+        const stale = p.staleAfterMs(name) ?? staleMs;
+        const fresh = s.up && s.lastSuccess !== undefined && nowMs - s.lastSuccess <= stale;
         if (!fresh) ok = false;
         collectors[name] = {
           up: s.up,

@@ -1,5 +1,6 @@
 // Pool connection settings, shared by the exporter and the recovery hooks.
 import { readFileSync } from 'node:fs';
+import { type HardwareConfig, hardwareSchema } from '../../exporter/hardware/config.js';
 import type { TlsOptions } from '../http/client.js';
 import { type Ctx, type Path, type Schema, bool, num, obj, optional, report, str, url, withDefault } from './schema.js';
 import { type Secret, readSecret, secretKeys } from './secret.js';
@@ -27,6 +28,8 @@ const poolShape = obj({
     }),
     { login_seconds: 15, call_seconds: 30 },
   ),
+  // Checked by hardwareSchema in poolSchema, which knows the config file's folder (relative key files).
+  hardware: optional<unknown>({ describe: 'the hardware (IPMI, SMART) settings', parse: (v) => v }),
 });
 
 export interface PoolConfig {
@@ -36,6 +39,8 @@ export interface PoolConfig {
   password: Secret;
   tls: TlsOptions;
   timeouts: { loginMs: number; callMs: number };
+  /** IPMI and SMART collection (exporter); absent means none. */
+  hardware?: HardwareConfig;
 }
 
 /** Read the TLS client settings, loading the CA file now so a bad path fails at start, naming the key. */
@@ -68,6 +73,8 @@ export function poolSchema(sc: { baseDir: string; env: NodeJS.ProcessEnv }): Sch
       const before = ctx.problems.length;
       const password = readSecret(raw as unknown as Record<string, unknown>, 'password', path, ctx, { required: true, baseDir, env: sc.env });
       const tls = resolveTlsClient(raw.tls, [...path, 'tls'], ctx, baseDir);
+      const hw = hardwareSchema({ baseDir });
+      const hardware = raw.hardware === undefined ? hw.defaultValue!() : hw.parse(raw.hardware, [...path, 'hardware'], ctx);
       if (ctx.problems.length > before || !password) return undefined;
       return {
         name: raw.name,
@@ -76,6 +83,7 @@ export function poolSchema(sc: { baseDir: string; env: NodeJS.ProcessEnv }): Sch
         password,
         tls,
         timeouts: { loginMs: raw.timeouts.login_seconds * 1000, callMs: raw.timeouts.call_seconds * 1000 },
+        hardware,
       };
     },
   };

@@ -228,6 +228,7 @@ export class SshHostClient {
           ch.close();
           finish(new ProtocolError(`ssh ${name}: "${command}" printed more than ${max} bytes`));
         };
+        ch.on('error', (e: Error) => finish(new SshConnectionError(`ssh ${name}: "${command}": ${e.message}`)));
         ch.on('data', (d: Buffer) => ((outSize += d.length) > max ? tooMuch() : out.push(d)));
         ch.stderr.on('data', (d: Buffer) => ((errSize += d.length) > max ? tooMuch() : errOut.push(d)));
         ch.on('exit', (c: number | null, sig?: string) => {

@@ -6,6 +6,12 @@ import { errorKind } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { XapiClient } from '../../core/xapi/client.js';
 import type { ExporterConfig } from '../config.js';
+import { HardwareCollector } from '../hardware/collector.js';
+import { hardwareEnabled } from '../hardware/config.js';
+import { addHardwareMetrics } from '../hardware/metrics.js';
+import { PluginHardwareTransport } from '../hardware/plugin-transport.js';
+import { SshHardwareTransport } from '../hardware/ssh-transport.js';
+import type { HardwareHost } from '../hardware/transport.js';
 import { InventoryWatcher } from '../inventory/watcher.js';
 import { type FamilySet, labelString } from '../metrics/families.js';
 import { addInventoryMetrics } from '../metrics/inventory-metrics.js';
@@ -27,6 +33,8 @@ export class PoolCollector {
   readonly watcher: InventoryWatcher;
   readonly health: CollectorHealth;
   readonly hosts = new Map<string, HostRrdState>();
+  /** IPMI and SMART, when the pool's `hardware.transport` is not none. */
+  readonly hardware?: HardwareCollector;
   private readonly catalogue = new Catalogue();
   private readonly counters = new CounterBank();
   connected = false;
@@ -39,15 +47,42 @@ export class PoolCollector {
     this.xapi = XapiClient.forPool(pool, logger);
     this.health = new CollectorHealth(pool.name);
     this.watcher = new InventoryWatcher(this.xapi, logger, (err) => this.health.count('xapi', err));
+    const hw = pool.hardware;
+    if (hardwareEnabled(hw)) {
+      const hwLogger = logger.child({ collector: 'hardware' });
+      const transport = hw.transport === 'ssh' ? new SshHardwareTransport(hw, hwLogger) : new PluginHardwareTransport(this.xapi, hw);
+      this.hardware = new HardwareCollector({ config: hw, transport, health: this.health, logger: hwLogger, hosts: () => this.hardwareHosts() });
+    }
   }
 
   start(): void {
     this.watcher.start();
+    this.hardware?.start();
   }
 
   async stop(): Promise<void> {
+    await this.hardware?.stop();
     await this.watcher.stop();
     await this.xapi.logout();
+  }
+
+  /**
+   * How old a collector's last success may be before /health calls it stale: IPMI and SMART run on their own,
+   * longer intervals than the poll (three of them), the others on the poll's (undefined: the exporter's setting).
+   */
+  staleAfterMs(collector: string): number | undefined {
+    const hw = this.pool.hardware;
+    if (!this.hardware || !hw) return undefined;
+    if (collector === 'ipmi') return 3 * hw.ipmi.intervalMs;
+    if (collector === 'smart') return 3 * hw.smart.intervalMs;
+    return undefined;
+  }
+
+  /** The hosts as last known (SSH reaches them even while the master is away); undefined before the first read. */
+  private hardwareHosts(): HardwareHost[] | undefined {
+    const inv = this.watcher.inventory;
+    if (!inv.pool) return undefined;
+    return [...inv.all('host')].map(([ref, h]) => ({ uuid: h.uuid, ref, name: String(h.name_label ?? h.uuid), address: String(h.address ?? '') }));
   }
 
   /** Collect this pool into `set`. Never throws. */
@@ -71,6 +106,15 @@ export class PoolCollector {
     // Known objects stay visible while the master is away (as XO does); alerts on this pool are inhibited by
     // the pool-disconnected alert.
     if (inv.pool) addInventoryMetrics(set, inv, this.pool.name, Date.now());
+    if (this.hardware && inv.pool) {
+      // Only the collectors' latest results: IPMI and SMART run in the background and are never waited for.
+      const { hostByUuid } = inv.lookups();
+      const poolId = inv.pool.uuid;
+      addHardwareMetrics(set, this.hardware, (uuid) => {
+        const host = hostByUuid.get(uuid)?.rec;
+        return host && labelString({ pool_id: poolId, pool_name: this.pool.name, uuid, host_name: host.name_label as string });
+      });
+    }
     if (this.connected) await this.pollRrd(set);
     else this.health.failure('rrd', 'pool not connected', 0);
     this.health.addMetrics(set);

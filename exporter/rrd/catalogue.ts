@@ -5,7 +5,7 @@
 import type { MetricType } from '../metrics/families.js';
 
 /** Which extra labels a source carries, from the part of its name the rule captured. */
-export type LabelKind = 'none' | 'core' | 'pif' | 'sr' | 'vif' | 'vif_only' | 'vbd' | 'vbd_disk';
+export type LabelKind = 'none' | 'core' | 'pif' | 'sr' | 'vif' | 'vif_only' | 'vbd' | 'vbd_disk' | 'source_rrd';
 
 export interface MetricRule {
   metric: string;
@@ -42,7 +42,8 @@ const HOST_EXACT: Record<string, MetricRule> = {
   cpu_avg: g('xcp_host_cpu_average', 'Average host CPU usage across cores (ratio 0-1)'),
   pif_aggr_rx: g('xcp_host_network_aggregated_receive_bytes', 'Host network receive rate over all interfaces (bytes/second)'),
   pif_aggr_tx: g('xcp_host_network_aggregated_transmit_bytes', 'Host network transmit rate over all interfaces (bytes/second)'),
-  'DCMI-power-reading': g('xcp_host_power_consumption_watts', 'Host power consumption in watts'),
+  // source="rrd": the hardware collector adds the same family from IPMI (source="dcmi" or "psu").
+  'DCMI-power-reading': g('xcp_host_power_consumption_watts', 'Host power consumption in watts', 1, 'source_rrd'),
   hostload: g('xcp_host_load', 'Host load per physical CPU'),
   // rrdd reports these in bytes already (rrdp_squeezed.ml units "B"); XO multiplies by 1024 by mistake.
   memory_reclaimed: g('xcp_host_memory_reclaimed_bytes', 'Host memory reclaimed from guests by squeezed, in bytes'),

@@ -109,6 +109,9 @@ function extraLabels(base: string, kind: LabelKind, mapped: Mapped, uuid: string
     case 'vbd':
       extra = { device: key };
       break;
+    case 'source_rrd':
+      extra = { source: 'rrd' };
+      break;
     case 'vbd_disk': {
       const d = ctx.lookups.vmDisks.get(`${uuid}/${key}`);
       extra = { device: key, vdi_name: d?.vdiName, sr_name: d?.srName, sr_type: d?.srType };

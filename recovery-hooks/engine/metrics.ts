@@ -1,7 +1,7 @@
 // The receiver's own metrics (docs/METRICS.md, "Recovery hooks"), in a registry of its own.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NotificationStore } from '../store/store.js';
-import { NOTIFICATION_STATUSES } from '../store/types.js';
+import { NOTIFICATION_STATUSES, NOTIFICATION_TYPES } from '../store/types.js';
 
 export interface RecoveryMetrics {
   registry: Registry;
@@ -25,7 +25,7 @@ export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics
       for (const status of NOTIFICATION_STATUSES) this.set({ status }, counts[status]);
     },
   });
-  return {
+  const metrics: RecoveryMetrics = {
     registry,
     notifications: new Counter({
       name: 'xcp_recovery_notifications_total',
@@ -59,4 +59,8 @@ export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics
       registers,
     }),
   };
+  // Known label sets start at 0, so increase() counts the very first event of each (a series born at 1 would not).
+  for (const type of NOTIFICATION_TYPES) for (const status of NOTIFICATION_STATUSES) metrics.notifications.inc({ type, status }, 0);
+  for (const outcome of ['accepted', 'duplicate', 'rejected', 'error']) metrics.webhooks.inc({ outcome }, 0);
+  return metrics;
 }

@@ -33,7 +33,7 @@ t.test('a minimal valid config gets defaults', async (t) => {
   t.same(cfg.pools[0]!.tls, { insecure: false, fingerprint: undefined });
   t.equal(cfg.log.level, 'info');
   t.same(cfg.exporter.listen, { host: '127.0.0.1', port: 9004 });
-  t.same(cfg.exporter.rrd, { concurrency: 8, timeout_seconds: 10, window_seconds: 30, max_body_bytes: 67108864 });
+  t.same(cfg.exporter.rrd, { concurrency: 8, timeout_seconds: 10, window_seconds: 10, max_body_bytes: 67108864 });
   t.equal(cfg.exporter.token, undefined);
   t.equal(cfg.recovery_hook.listen.port, 15868);
 });
@@ -60,7 +60,7 @@ surprise: true
     'exporter.poll_interval_seconds: expected a number >= 5 <= 3600, got "30"',
     'pools[0].name: expected a name of letters, digits, "_", "." or "-", got "bad name!"',
     'pools[0].timeouts.login_seconds: expected a number >= 6 <= 300, got 3',
-    'pools[0].tsl: unknown key (did you mean "tls"?); known keys: name, url, username, password, password_file, password_env, tls, timeouts',
+    'pools[0].tsl: unknown key (did you mean "tls"?); known keys: name, url, username, password, password_file, password_env, tls, timeouts, hardware',
     'pools[0].url: expected a URL (http:// or https://…), got "ftp://x"',
     'pools[0].username: expected a string, got 7',
     'pools[1].name: is required (a name of letters, digits, "_", "." or "-")',

@@ -106,7 +106,7 @@ t.test('host gauges: names, units and labels', async (t) => {
   t.equal(sample('xcp_host_cpu_core_usage', 'core="3"'), 0.5);
   t.equal(sample('xcp_host_network_aggregated_receive_bytes'), 100);
   t.equal(sample('xcp_host_network_aggregated_transmit_bytes'), 50);
-  t.equal(sample('xcp_host_power_consumption_watts'), 210);
+  t.equal(sample('xcp_host_power_consumption_watts', 'source="rrd"'), 210);
   t.equal(sample('xcp_host_load'), 0.3);
   t.equal(sample('xcp_host_memory_reclaimed_bytes'), 2048, 'already bytes: not ×1024 as XO does');
   t.equal(sample('xcp_host_memory_reclaimed_max_bytes'), 4096);

@@ -1,0 +1,201 @@
+// A real Prometheus for tests and previews: a temporary directory, a loopback port, a short scrape interval, and a
+// watchdog so the server dies with us even if we are killed. Plus a tiny HTTP API client.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export interface ScrapeTarget {
+  job: string;
+  /** Base URL of the target; /metrics is scraped. */
+  url: string;
+}
+
+export interface PrometheusOptions {
+  targets: ScrapeTarget[];
+  ruleFiles?: string[];
+  scrapeIntervalSeconds?: number;
+  binary?: string;
+  startTimeoutMs?: number;
+}
+
+export interface QueryResult {
+  /** HTTP status: 200 accepted, 400 parse error (bad_data), 422 execution error. */
+  httpStatus: number;
+  status: 'success' | 'error';
+  errorType?: string;
+  error?: string;
+  resultType?: 'vector' | 'matrix' | 'scalar' | 'string';
+  result?: Sample[] | [number, string];
+}
+
+export interface Sample {
+  metric: Record<string, string>;
+  value?: [number, string];
+  values?: [number, string][];
+}
+
+export class PrometheusClient {
+  constructor(readonly url: string) {}
+
+  private async post(path: string, params: Record<string, string>): Promise<QueryResult> {
+    const res = await fetch(`${this.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await res.json()) as { status: 'success' | 'error'; errorType?: string; error?: string; data?: { resultType: QueryResult['resultType']; result: QueryResult['result'] } };
+    return { httpStatus: res.status, status: body.status, errorType: body.errorType, error: body.error, resultType: body.data?.resultType, result: body.data?.result };
+  }
+
+  query(expr: string, time: number): Promise<QueryResult> {
+    return this.post('/api/v1/query', { query: expr, time: String(time) });
+  }
+
+  queryRange(expr: string, start: number, end: number, stepSeconds: number): Promise<QueryResult> {
+    return this.post('/api/v1/query_range', { query: expr, start: String(start), end: String(end), step: String(stepSeconds) });
+  }
+
+  /** Grafana's label_values(selector, label): GET /api/v1/label/<label>/values?match[]=selector. */
+  async labelValues(label: string, selector: string | undefined, start: number, end: number): Promise<string[]> {
+    const q = new URLSearchParams({ start: String(start), end: String(end) });
+    if (selector) q.append('match[]', selector);
+    const res = await fetch(`${this.url}/api/v1/label/${encodeURIComponent(label)}/values?${q}`, { signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json()) as { status: string; data?: string[]; error?: string };
+    if (res.status !== 200 || body.status !== 'success') throw new Error(`label values ${label} ${selector ?? ''}: ${res.status} ${body.error ?? ''}`);
+    return body.data ?? [];
+  }
+
+  /** Number of completed scrapes of a job's targets so far (from its `up` series over the last minute). */
+  async scrapes(job: string): Promise<number> {
+    const r = await this.query(`count_over_time(up{job="${job}"}[1m])`, Date.now() / 1000);
+    const s = (r.result as Sample[] | undefined)?.[0];
+    return s?.value ? Number(s.value[1]) : 0;
+  }
+}
+
+export interface RunningPrometheus extends PrometheusClient {
+  stop(): Promise<void>;
+  /** The last lines Prometheus logged (for failure messages). */
+  log(): string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killAllOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+function configYaml(o: PrometheusOptions): string {
+  const interval = `${o.scrapeIntervalSeconds ?? 1}s`;
+  return stringify({
+    global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+    ...(o.ruleFiles?.length ? { rule_files: o.ruleFiles } : {}),
+    scrape_configs: o.targets.map((t) => {
+      const u = new URL(t.url);
+      return { job_name: t.job, scheme: u.protocol.replace(':', ''), metrics_path: `${u.pathname.replace(/\/$/, '')}/metrics`, static_configs: [{ targets: [u.host] }] };
+    }),
+  });
+}
+
+/** Start Prometheus scraping the targets; resolves once /-/ready answers. */
+export async function startPrometheus(o: PrometheusOptions): Promise<RunningPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'xcp-prometheus-'));
+  writeFileSync(join(dir, 'prometheus.yml'), configYaml(o));
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await launch(o, dir, await freePort());
+    } catch (err) {
+      lastError = err;
+      if (!/address already in use/.test(String(err))) break;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw lastError;
+}
+
+async function launch(o: PrometheusOptions, dir: string, port: number): Promise<RunningPrometheus> {
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    o.binary ?? 'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1d',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  live.add(child);
+  killAllOnExit();
+  // If this process dies without running its exit hooks (SIGKILL), the watchdog's stdin closes and it kills Prometheus.
+  const watchdog = spawn('sh', ['-c', `read _; kill -9 ${child.pid} 2>/dev/null; exit 0`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  watchdog.unref();
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    log = (log + c.toString()).slice(-8000);
+  });
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      live.delete(child);
+      resolve();
+    }),
+  );
+  child.once('error', (err) => {
+    log += `\nspawn error: ${err.message}`;
+  });
+
+  const client = new PrometheusClient(url);
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exitedPromise;
+        clearTimeout(timer);
+      }
+      watchdog.stdin!.end();
+      rmSync(dir, { recursive: true, force: true });
+    })());
+
+  const deadline = Date.now() + (o.startTimeoutMs ?? 15_000);
+  while (Date.now() < deadline) {
+    if (exited) break;
+    try {
+      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) {
+        return Object.assign(client, { stop, log: () => log }) as RunningPrometheus;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const why = exited ? 'exited' : 'did not become ready';
+  if (!exited) await stop();
+  else watchdog.stdin!.end();
+  throw new Error(`prometheus ${why}: ${log.trim().split('\n').slice(-5).join('\n')}`);
+}

@@ -1,0 +1,189 @@
+// The XCP-ng 8.3 hardware plugins, simulated: `ipmitool.py` and `smartctl.py` answering host.call_plugin like
+// the real ones (xcp-ng/xcp-ng-xapi-plugins), from the project's saved real outputs (test/fixtures/ipmi, smart).
+//
+//   ipmitool.py is_ipmi_device_available → "true" / "false" (json.dumps of a bool)
+//   ipmitool.py get_all_sensors          → JSON [{name, value, event}], `ipmitool sdr list` split on "|";
+//                                          without a BMC: plugin failure "1" ["IPMI not available"]
+//   smartctl.py information              → JSON {"<device>:<type>": <smartctl -j -a document>}
+//   smartctl.py health                   → JSON {"<device>:<type>": "PASSED" | "FAILED"}; like the real plugin it
+//                                          fails as a whole ("-1") when one document has no smart_status
+//   anything else                        → UNKNOWN_XENAPI_PLUGIN_FUNCTION [fn]
+//
+// Each host gets one of three hardware profiles by its index (0, 1, 2, 0, …), so a pool's answers are fixed:
+// 0 a Dell with a MegaRAID SATA SSD and an Intel NVMe (the plugin's own test data), 1 an IBM System x with two
+// SATA disks and a worn-in NVMe, 2 a Supermicro with failed fans, a USB disk that FAILS its SMART check with
+// reallocated sectors and an NVMe in critical warning. Fixtures are read once, on first use.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XapiError } from '../../core/errors.js';
+import type { HostRuntime } from '../pool.js';
+import type { PluginHandler } from '../xapi/dispatch.js';
+
+export interface SdrRow {
+  name: string;
+  value: string;
+  event: string;
+}
+
+interface Profile {
+  /** `ipmitool sdr list` text, or an `ipmitool sensor` listing converted to it. */
+  ipmi: { file: string; format: 'sdr-list' | 'sensor' };
+  /** "<device>:<type>" → smartctl -j -a fixture. */
+  disks: Record<string, string>;
+}
+
+export const PROFILES: readonly Profile[] = [
+  {
+    ipmi: { file: 'ipmi/dell_ipmitool_sdr_list_xcpng_plugin_test.txt', format: 'sdr-list' },
+    disks: {
+      '/dev/bus/0:megaraid,0': 'smart/xcpng83_smartctl7.0_sat+megaraid0_kingston_ssd_-j-a.json',
+      '/dev/nvme1:nvme': 'smart/xcpng83_smartctl7.0_nvme_-j-a.json',
+    },
+  },
+  {
+    ipmi: { file: 'ipmi/ibm_systemx_ipmitool_sdr_v1.txt', format: 'sdr-list' },
+    disks: {
+      '/dev/sda:sat': 'smart/smartctl_exporter_SAMSUNG_MZ7WD240HAFV-00003_21.json',
+      '/dev/sdb:sat': 'smart/smartctl_exporter_WDC_WD20EFRX-68EUZN0_17.json',
+      '/dev/nvme0:nvme': 'smart/telegraf_smartctl7.4_json_nvme.json',
+    },
+  },
+  {
+    ipmi: { file: 'ipmi/linuxfabrik_ipmitool_sensor_thirtyeight-sensors-with-critical.txt', format: 'sensor' },
+    disks: {
+      '/dev/sda:sat': 'smart/smartctl_exporter_sat-Phison_Driven_SSDs-KINGSTON_SA400M8120G-sda.json',
+      '/dev/sdc:usbjmicron': 'smart/scrutiny_smart-fail2.json',
+      '/dev/nvme0:nvme': 'smart/smartctl_exporter_nvme-null-SAMSUNG_MZWLL3T2HAJQ-00005-nvme0.json',
+    },
+  },
+];
+
+/** test/fixtures, found from this module (source or dist/) upwards; undefined in a package without tests. */
+export function findFixturesDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'test', 'fixtures');
+    if (existsSync(join(candidate, 'ipmi')) && existsSync(join(candidate, 'smart'))) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/** `ipmitool sdr list` rows as the plugin builds them: each non-empty line split on "|", trimmed. */
+export function sdrRows(text: string): SdrRow[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.split('|').map((f) => f.trim()))
+    .filter((f) => f.length >= 3)
+    .map(([name, value, event]) => ({ name: name!, value: value!, event: event! }));
+}
+
+/** `ipmitool sensor` rows (name | reading | unit | status | thresholds…) in `sdr list` form: "600.000" "RPM" →
+ * "600 RPM", `na` → "No Reading" / "ns", a discrete reading → "0x01" with the bitmask status → "ok". */
+export function sensorRowsAsSdr(text: string): SdrRow[] {
+  return text
+    .split('\n')
+    .map((l) => l.split('|').map((f) => f.trim()))
+    .filter((f) => f.length >= 4 && f[0] !== '')
+    .map(([name, reading, unit, status]) => {
+      if (reading === 'na') return { name: name!, value: 'No Reading', event: 'ns' };
+      if (unit === 'discrete') return { name: name!, value: `0x${parseInt(reading!, 16).toString(16).padStart(2, '0')}`, event: 'ok' };
+      return { name: name!, value: `${Number(reading)} ${unit}`, event: /^0x/i.test(status!) ? 'ok' : status! };
+    });
+}
+
+export interface HardwareSimOptions {
+  /** Indexes of hosts without a BMC (is_ipmi_device_available → false). */
+  withoutIpmi?: number[];
+  /** Where test/fixtures is (default: found from this module). */
+  fixturesDir?: string;
+}
+
+/** The answers of every host, changeable at run time (a disk pulled, a BMC gone). */
+export class SimulatedHardware {
+  readonly withoutIpmi: Set<number>;
+  /** Per host index: disks removed from its answers. */
+  readonly removedDisks = new Map<number, Set<string>>();
+  private readonly dir: string;
+  private readonly cache = new Map<string, string>();
+
+  constructor(o: HardwareSimOptions = {}) {
+    const dir = o.fixturesDir ?? findFixturesDir();
+    if (!dir) throw new Error('simulated hardware needs the fixtures in test/fixtures (not in this installation)');
+    this.dir = dir;
+    this.withoutIpmi = new Set(o.withoutIpmi ?? []);
+  }
+
+  private read(file: string): string {
+    let text = this.cache.get(file);
+    if (text === undefined) {
+      text = readFileSync(join(this.dir, file), 'utf8');
+      this.cache.set(file, text);
+    }
+    return text;
+  }
+
+  profile(host: HostRuntime): Profile {
+    return PROFILES[host.index % PROFILES.length]!;
+  }
+
+  sensors(host: HostRuntime): SdrRow[] {
+    const { file, format } = this.profile(host).ipmi;
+    const text = this.read(file);
+    return format === 'sdr-list' ? sdrRows(text) : sensorRowsAsSdr(text);
+  }
+
+  /** "<device>:<type>" → parsed smartctl document, without removed disks. */
+  disks(host: HostRuntime): Record<string, Record<string, unknown>> {
+    const removed = this.removedDisks.get(host.index) ?? new Set();
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const [key, file] of Object.entries(this.profile(host).disks)) if (!removed.has(key)) out[key] = JSON.parse(this.read(file));
+    return out;
+  }
+
+  removeDisk(hostIndex: number, key: string): void {
+    this.removedDisks.set(hostIndex, (this.removedDisks.get(hostIndex) ?? new Set()).add(key));
+  }
+
+  private ipmitool: PluginHandler = (host, fn) => {
+    const present = !this.withoutIpmi.has(host.index);
+    switch (fn) {
+      case 'is_ipmi_device_available':
+        return JSON.stringify(present);
+      case 'get_all_sensors':
+        // raise_plugin_error(1, "IPMI not available"): the plugin's Failure code becomes the XAPI error code.
+        if (!present) throw new XapiError('1', ['IPMI not available', '', ''], 'host.call_plugin');
+        return JSON.stringify(this.sensors(host));
+      default:
+        throw new XapiError('UNKNOWN_XENAPI_PLUGIN_FUNCTION', [fn], 'host.call_plugin');
+    }
+  };
+
+  private smartctl: PluginHandler = (host, fn) => {
+    switch (fn) {
+      case 'information':
+        return JSON.stringify(this.disks(host));
+      case 'health': {
+        const out: Record<string, string> = {};
+        for (const [key, doc] of Object.entries(this.disks(host))) {
+          const status = doc.smart_status as { passed?: boolean } | undefined;
+          if (!status) throw new XapiError('-1', ["'smart_status'", '', 'Traceback (most recent call last): KeyError'], 'host.call_plugin');
+          out[key] = status.passed ? 'PASSED' : 'FAILED';
+        }
+        return JSON.stringify(out);
+      }
+      default:
+        throw new XapiError('UNKNOWN_XENAPI_PLUGIN_FUNCTION', [fn], 'host.call_plugin');
+    }
+  };
+
+  /** The handlers for startSimulation's `plugins`. */
+  plugins(): Map<string, PluginHandler> {
+    return new Map([
+      ['ipmitool.py', this.ipmitool],
+      ['smartctl.py', this.smartctl],
+    ]);
+  }
+}
