@@ -1,30 +1,150 @@
-// `xcp-sentinel demo`: a simulated pool and the parts of the bundle available in this version, on loopback.
+// `xcp-sentinel demo`: the whole loop on loopback. A simulated pool; the exporter; the recovery hook (fencing through
+// the simulator's BMC, toolstack restarts through its control API); and, when Debian's prometheus and
+// prometheus-alertmanager are installed, Prometheus with the bundled rules (shorter `for:`) and Alertmanager with the
+// example routing. Ctrl-C stops everything.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../core/config/load.js';
 import { createLogger } from '../core/log.js';
+import { startExporter } from '../exporter/main.js';
+import { startRecoveryHook } from '../recovery-hooks/main.js';
 import { startSimulation } from '../simulator/run.js';
+import { SimulatorToolstackShell } from '../simulator/toolstack-shell.js';
+import { stockPlugins } from '../simulator/xapi/stock-plugins.js';
+import { packageRoot, selfCommand } from './demo/paths.js';
+import { type Peer, demoRules, findBinary, startAlertmanager, startPrometheus } from './demo/peers.js';
 import { DEFAULT_CONTROL_URL, DEFAULT_SIM_PORT } from './simulate.js';
-import { untilSignal } from './usage.js';
+import { parse, untilSignal } from './usage.js';
 
-export async function demoCommand(_args: string[]): Promise<number> {
-  const logger = createLogger();
-  const sim = await startSimulation({ logger, port: DEFAULT_SIM_PORT, controlPort: Number(new URL(DEFAULT_CONTROL_URL).port), hostDeadAfterMs: 20_000 });
-  const s = sim.control.status();
-  process.stdout.write(`
-xcp-sentinel demo — a simulated XCP-ng pool "${s.pool}" with ${s.hosts.length} hosts and ${Object.values(s.vms).reduce((a, b) => a + b, 0)} VMs
+const TOKEN = 'demo-token';
 
-  XAPI (master)        ${sim.url}/jsonrpc   user ${s.username}, password "simulated"
-  hosts                ${s.hosts.map((h) => `${h.name} ${h.url}`).join('\n                       ')}
-  control API          ${sim.controlUrl}/sim
+/** `preferred` if free on 127.0.0.1, else any free port. */
+async function port(preferred: number): Promise<number> {
+  const tryListen = (p: number) =>
+    new Promise<number | null>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(null));
+      s.listen(p, '127.0.0.1', () => {
+        const got = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(got));
+      });
+    });
+  return (await tryListen(preferred)) ?? (await tryListen(0))!;
+}
 
-Try:
-  npx xcp-sentinel simulate status
-  npx xcp-sentinel simulate fail-host ${s.hosts[1]?.name}
-  npx xcp-sentinel simulate crash-vm vm-01-001
-  npx xcp-sentinel simulate kill-toolstack ${s.hosts[2]?.name ?? s.hosts[0]?.name}
-  curl -s '${s.hosts[0]?.url}/rrd_updates?start=-10&host=true&session_id=...'
+export async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { hosts: { type: 'string' }, 'vms-per-host': { type: 'string' }, 'no-prometheus': { type: 'boolean' } });
+  const logger = createLogger({ level: (process.env.XCP_SENTINEL_LOG_LEVEL as 'info' | undefined) ?? 'info' });
+  const root = packageRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'xcp-sentinel-demo-'));
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const controlPort = Number(new URL(DEFAULT_CONTROL_URL).port);
+    const sim = await startSimulation({
+      logger: logger.child({ component: 'simulator' }),
+      port: DEFAULT_SIM_PORT,
+      controlPort,
+      hostDeadAfterMs: 20_000,
+      guestHeartbeatMs: 15_000,
+      plugins: stockPlugins(),
+      size: { hosts: Number(values.hosts ?? 3), vmsPerHost: Number(values['vms-per-host'] ?? 8), disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
+    });
+    stops.push(() => sim.stop());
+    const status = sim.control.status();
+    const tokenFile = join(dir, 'recovery-hook.token');
+    writeFileSync(tokenFile, TOKEN + '\n');
+    const self = selfCommand().join(' ');
+    const bmc = Object.fromEntries(status.hosts.map((h) => [h.name, h.name]));
+    const exporterPort = await port(9004);
+    const receiverPort = await port(15868);
+    const config = parseConfig(
+      `pools:
+  - name: ${status.pool}
+    url: ${sim.url}
+    username: ${status.username}
+    password: simulated
+    hardware: { transport: plugin }
+exporter:
+  listen: 127.0.0.1:${exporterPort}
+  poll_interval_seconds: 10
+  rrd: { timeout_seconds: 5 }
+recovery_hook:
+  listen: 127.0.0.1:${receiverPort}
+  store_path: ${join(dir, 'recovery-hook.sqlite')}
+  tokens: [{ name: demo, token_file: ${tokenFile} }]
+  pools:
+    ${status.pool}:
+      mode: auto
+      fencing:
+        user: ADMIN
+        password: demo
+        bmc: ${JSON.stringify(bmc)}
+        power_off_command: ${self} simulate power-off {bmc} --control ${sim.controlUrl} --ipmitool-output
+        power_status_command: ${self} simulate power-status {bmc} --control ${sim.controlUrl} --ipmitool-output
+`,
+      join(dir, 'sentinel.yml'),
+    );
+    const exporter = await startExporter(config, logger.child({ component: 'exporter' }));
+    stops.push(() => exporter.stop());
+    const receiver = await startRecoveryHook(config, logger.child({ component: 'recovery-hook' }), { shellFor: () => new SimulatorToolstackShell(sim.controlUrl) });
+    stops.push(() => receiver.stop());
+
+    const peers: Peer[] = [];
+    const missing: string[] = [];
+    const promBin = values['no-prometheus'] ? undefined : findBinary('prometheus');
+    const amBin = values['no-prometheus'] ? undefined : findBinary('prometheus-alertmanager', 'alertmanager');
+    if (!promBin) missing.push('prometheus');
+    if (!amBin) missing.push('prometheus-alertmanager');
+    if (amBin) {
+      const am = await startAlertmanager(amBin, { dir, port: await port(9093), exampleFile: join(root, 'rules/alertmanager.example.yml'), webhookUrl: `${receiver.url}/alertmanager`, tokenFile });
+      stops.push(() => am.stop());
+      peers.push(am);
+    }
+    if (promBin) {
+      const prom = await startPrometheus(promBin, {
+        dir,
+        port: await port(9090),
+        alertmanagerUrl: peers.find((p) => p.name === 'alertmanager')?.url,
+        rules: demoRules(join(root, 'rules/xcp-alerts.yml'), '20s'),
+        targets: [
+          { job: 'xcp-sentinel', target: new URL(exporter.url).host },
+          { job: 'xcp-sentinel-recovery', target: new URL(receiver.url).host },
+        ],
+      });
+      stops.push(() => prom.stop());
+      peers.push(prom);
+    }
+
+    const h = status.hosts;
+    const cli = process.argv[1]?.endsWith('.ts') ? 'npm run xcp-sentinel --' : 'npx xcp-sentinel';
+    process.stdout.write(`
+xcp-sentinel demo — simulated pool "${status.pool}": ${h.length} hosts, ${Object.values(status.vms).reduce((a, b) => a + b, 0)} VMs, all on loopback
+
+  simulated XAPI (master)  ${sim.url}   user ${status.username}, password "simulated"
+  simulator control API    ${sim.controlUrl}/sim
+  exporter                 ${exporter.url}/metrics   ${exporter.url}/health
+  recovery hook            ${receiver.url}/v1/notifications   (X-Auth-Token: ${TOKEN})
+${peers.map((p) => `  ${p.name.padEnd(24)} ${p.url}`).join('\n')}
+${missing.length ? `\n  Not running: ${missing.join(', ')} (install Debian's prometheus and prometheus-alertmanager for the full loop:\n  apt-get install prometheus prometheus-alertmanager). Without them, post alerts to the recovery hook yourself.\n` : ''}
+Break something (in another terminal):
+  ${cli} simulate fail-host ${h[1]?.name}        a host hangs: HostDown → fenced through the simulated BMC → its VMs restart elsewhere
+  ${cli} simulate crash-vm vm-01-001           a VM halts: VmHaltedUnexpectedly (if HA-protected) → started again
+  ${cli} simulate kill-toolstack ${h[2]?.name ?? h[0]?.name}   xapi dies: ToolstackDown → xe-toolstack-restart → XAPI answers
+  ${cli} simulate status                      what the pool looks like now; power-on HOST brings a host back
+
+Watch the recovery:
+  curl -s -H 'X-Auth-Token: ${TOKEN}' -H 'OpenStack-API-Version: instance-ha 1.1' ${receiver.url}/v1/notifications
+  curl -s ${exporter.url}/metrics | grep -E '^xcp_(host_live|host_rrd_up|vm_resident_host_live)'
+${peers.some((p) => p.name === 'prometheus') ? `  ${peers.find((p) => p.name === 'prometheus')!.url}/alerts   (alerts fire after 20 s here; the bundled rules wait longer)\n` : ''}  and the logs below.
 
 Ctrl-C stops everything.
 `);
-  await untilSignal();
-  await sim.stop();
-  return 0;
+    await untilSignal();
+    return 0;
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err) => logger.warn('stop failed', { error: err }));
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
