@@ -171,9 +171,12 @@ export class SqliteNotificationStore implements NotificationStore {
     const onMaintenance = host?.on_maintenance === 1;
     if (onMaintenance && opts.onMaintenance === 'refuse') return { outcome: 'host-on-maintenance' };
     const payload = canonicalJson(input.payload);
+    // Masakari's duplicate: a repeat of a failure still being handled (new, running, or error awaiting its retry).
+    // A notification that ended before the new one was generated does not absorb it: that is a new failure
+    // (a VM crashing again after its recovery); a re-send of the same report is still a duplicate.
     if (opts.dedupWindowMs > 0 && !(onMaintenance && opts.onMaintenance === 'record-ignored')) {
-      const dup = this.#sql('SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ? ORDER BY id LIMIT 1')
-        .get(input.type, input.hostUuid, input.generatedAt - opts.dedupWindowMs, payload) as Row | undefined;
+      const dup = this.#sql("SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ? AND (status IN ('new', 'running', 'error') OR updated_at >= ?) ORDER BY id LIMIT 1")
+        .get(input.type, input.hostUuid, input.generatedAt - opts.dedupWindowMs, payload, input.generatedAt) as Row | undefined;
       if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
     }
     const maintenance = onMaintenance && opts.onMaintenance === 'record-ignored';
