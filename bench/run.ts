@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { mb, ms } from './lib/stats.js';
 import { benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
+import { benchRecovery } from './recovery.js';
 import { benchBaseline, benchPool } from './scrape.js';
 
 const only = process.argv.slice(2);
@@ -56,6 +57,14 @@ if (want('intake')) {
   out();
   const r = await benchIntake(3000, 16);
   out(`${r.total} webhooks: **${r.perSecond.toFixed(0)} webhooks/s** (${(r.perSecond * 10).toFixed(0)} alerts/s), latency p50 ${ms(r.latency.p50)}, p99 **${ms(r.latency.p99)}**. Targets: ≥ 1,000 webhooks/s, p99 < 25 ms.`);
+  out();
+}
+
+if (want('recovery')) {
+  out('## 5. Recovery: a host with 200 VMs fails; notification → every VM running on the other hosts');
+  out();
+  const r = await benchRecovery(200);
+  out(`${r.running}/${r.vms} VMs running elsewhere after **${r.seconds.toFixed(1)} s** (notification ${r.status}), parallel_starts ${r.parallelStarts} (the default), simulated VM boot ${r.bootMs} ms. Target: < 10 s.`);
   out();
 }
 

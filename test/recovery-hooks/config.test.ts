@@ -30,7 +30,7 @@ t.test('defaults', async (t) => {
     expireAfterMs: 86_400_000,
     maxConcurrentWorkflows: 4,
     workflows: { COMPUTE_HOST: ['confirm_host_down', 'fence_host', 'disable_host', 'plan_vm_restarts', 'reset_vm_power_states', 'restart_vms'] },
-    hostFailure: { restartUnprotected: true, parallelStarts: 3 },
+    hostFailure: { restartUnprotected: true, parallelStarts: 8 },
     pools: {},
   });
   t.same(crossCheckRecoveryHook(rh, ['pool-a']).map((p) => p.path), ['recovery_hook.tokens'], 'no token: the receiver refuses to start');

@@ -4,7 +4,7 @@
 // rules/xcp-alerts.yml labels XcpHostDown starts the recovery; the simulator's state and the Masakari API's view of
 // the notification (1.1 workflow details, 1.3 vmoves) are checked. Unfenced hosts: e2e-host-unfenced.test.ts.
 import t from 'tap';
-import { SimBmc } from './helpers/sim-bmc.js';
+import { SimBmc } from '../../simulator/bmc.js';
 import { type Rig, type SimHost, countBy, failMemberHost, fire, hostDownAlert, progressLines, settled, startRig, taskStates, vmoves } from './helpers/sim-rig.js';
 
 /** Give the VMs of `host` explicit HA priorities (and orders), in the simulator's database. */
