@@ -2,6 +2,7 @@
 // in milliseconds. Secrets (API tokens, the BMC password) are read at load time and kept as Secret.
 import { isAbsolute, resolve } from 'node:path';
 import type { SchemaContext } from '../core/config/bundle.js';
+import { type NotifiersConfig, notifiersSchema } from './notifiers/config.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import { POOL_NAME } from '../core/config/pool.js';
 import { type Ctx, type Path, type Problem, type Schema, bool, dict, list, num, obj, oneOf, optional, report, str, withDefault } from '../core/config/schema.js';
@@ -68,7 +69,7 @@ export interface RecoveryHookConfig {
   maxConcurrentWorkflows: number;
   tickMs: number;
   shutdownGraceMs: number;
-  outboxChannels: string[];
+  notifiers: NotifiersConfig;
   workflows: Record<NotificationType, string[]>;
   taskDefaults: TaskSettings;
   tasks: Record<string, TaskSettings>;
@@ -138,7 +139,8 @@ const shape = obj({
   max_concurrent_workflows: withDefault(num({ min: 1, max: 256, integer: true }), 4),
   tick_seconds: withDefault(seconds({ min: 0.01, max: 600 }), 5),
   shutdown_grace_seconds: withDefault(seconds({ max: 3600 }), 30),
-  outbox_channels: withDefault(list(str({ pattern: /^[a-z][a-z0-9_-]*$/, patternHint: 'a channel name (lowercase)' })), []),
+  // Parsed in resolveConfig with the config file's folder (secrets and templates are files).
+  notifiers: optional<unknown>({ describe: 'the notifiers (email, XMPP, webhooks)', parse: (v) => v }),
   workflows: withDefault(
     obj({ host: workflowList('COMPUTE_HOST'), instance: workflowList('COMPUTE_INSTANCE'), process: workflowList('COMPUTE_PROCESS') }),
     () => ({ host: [...TASKS_BY_TYPE.COMPUTE_HOST], instance: [...TASKS_BY_TYPE.COMPUTE_INSTANCE], process: [...TASKS_BY_TYPE.COMPUTE_PROCESS] }),
@@ -269,7 +271,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     maxConcurrentWorkflows: raw.max_concurrent_workflows,
     tickMs: raw.tick_seconds * 1000,
     shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
-    outboxChannels: raw.outbox_channels,
+    notifiers: resolveNotifiers(raw.notifiers, path, ctx, sc),
     workflows: { COMPUTE_HOST: raw.workflows.host, COMPUTE_INSTANCE: raw.workflows.instance, COMPUTE_PROCESS: raw.workflows.process },
     taskDefaults: { timeoutMs: d.timeout_seconds * 1000, retries: d.retries, retryDelayMs: d.retry_delay_seconds * 1000 },
     tasks,
@@ -285,6 +287,12 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     processFailure: { confirmTimeoutMs: raw.process_failure.confirm_timeout_seconds * 1000 },
     pools,
   };
+}
+
+function resolveNotifiers(raw: unknown, path: Path, ctx: Ctx, sc: SchemaContext): NotifiersConfig {
+  const schema = notifiersSchema(sc);
+  const parsed = raw === undefined ? undefined : schema.parse(raw, [...path, 'notifiers'], ctx);
+  return parsed ?? schema.defaultValue!();
 }
 
 export function recoveryHookSchema(sc: SchemaContext): Schema<RecoveryHookConfig> {

@@ -9,8 +9,8 @@ import { SshClient } from '../core/ssh/index.js';
 import { XapiClient } from '../core/xapi/client.js';
 import { crossCheckRecoveryHook } from './config.js';
 import { RecoveryEngine } from './engine/engine.js';
-import { statusEvents } from './engine/events.js';
 import { createRecoveryMetrics } from './engine/metrics.js';
+import { type Notifiers, startNotifiers } from './notifiers/index.js';
 import { type HostDirectory, StaticHostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
 import { createApp, listen } from './server.js';
@@ -48,9 +48,12 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
   const now = options.now ?? Date.now;
 
   const store = new SqliteNotificationStore(rh.storePath);
+  let notifiers: Notifiers | undefined;
   try {
     const metrics = createRecoveryMetrics(store);
-    const events = statusEvents(rh.outboxChannels, metrics);
+    // Delivery workers drain the outbox; status changes enqueue their messages in the same transaction.
+    notifiers = startNotifiers(store, rh.notifiers, log, metrics, { now });
+    const events = notifiers.statusEvents;
     const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now, modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto' });
     const hosts =
       options.hosts ??
@@ -127,12 +130,14 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
           server.closeIdleConnections();
           await closed;
           await engine.stop(rh.shutdownGraceMs);
+          await notifiers!.stop();
           await Promise.allSettled([...[...shells.values()].map((c) => c.close()), ...[...xapiClients.values()].map((c) => c.logout())]);
           store.close();
           log.info('recovery hook stopped');
         })()),
     };
   } catch (err) {
+    await notifiers?.stop();
     store.close();
     throw err;
   }

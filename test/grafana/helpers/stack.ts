@@ -51,7 +51,8 @@ function bundleYaml(sim: Simulation, storePath: string): string {
     `  tokens: [{ name: grafana-live-test, token: ${TOKEN} }]`,
     '  tick_seconds: 0.2',
     '  dedup_window_seconds: 1',
-    '  outbox_channels: [chat]',
+    // A channel whose server never answers: messages are queued and retried, so the delivery panels have data.
+    '  notifiers: { poll_interval_seconds: 1, channels: { chat: { type: webhook, url: "http://127.0.0.1:9/hook", timeout_seconds: 1 } } }',
     '  task_defaults: { timeout_seconds: 20, retries: 0, retry_delay_seconds: 0.2 }',
     '  instance_failure: { heartbeat_timeout_seconds: 60, confirm_timeout_seconds: 15 }',
     '  shutdown_grace_seconds: 1',

@@ -1,0 +1,95 @@
+// The notifiers: the router that turns status changes and alerts into outbox messages (used by the engine and the
+// intake), and one delivery worker per configured channel. Templates are compiled here, so a broken user template
+// fails the start with its file and line.
+import { Counter } from 'prom-client';
+import type { Logger } from '../../core/log.js';
+import type { RecoveryMetrics } from '../engine/metrics.js';
+import type { NotificationStore } from '../store/store.js';
+import type { OutboxInput } from '../store/types.js';
+import type { Channel } from './channels/channel.js';
+import { EmailChannel } from './channels/email.js';
+import { WebhookChannel } from './channels/webhook.js';
+import { XmppChannel } from './channels/xmpp.js';
+import type { ChannelConfig, NotifiersConfig } from './config.js';
+import { DeliveryWorker } from './delivery.js';
+import { Renderer } from './render.js';
+import { type NotifierRouter, createRouter } from './router.js';
+
+export type { NotifiersConfig } from './config.js';
+export type { AlertEventInput, NotifierRouter } from './router.js';
+
+export interface Notifiers {
+  router: NotifierRouter;
+  /**
+   * router.statusEvents that also wakes the workers once the store's transaction has committed, so a message goes
+   * out at once instead of at the next poll. Pass it where engine/events.ts statusEvents(...) was passed.
+   */
+  statusEvents: NotifierRouter['statusEvents'];
+  /** router.alertEvents, waking the workers the same way. */
+  alertEvents: NotifierRouter['alertEvents'];
+  /** Look at the outbox now rather than at the next poll. */
+  wake(): void;
+  /** Stop claiming, wait for the sends in flight, close the connections. */
+  stop(): Promise<void>;
+}
+
+export interface NotifierOptions {
+  /** The receiver's clock (epoch ms), as given to the engine. */
+  now?: () => number;
+}
+
+function createChannel(config: ChannelConfig, logger: Logger): Channel {
+  switch (config.type) {
+    case 'email':
+      return new EmailChannel(config, logger);
+    case 'xmpp':
+      return new XmppChannel(config, logger);
+    case 'webhook':
+      return new WebhookChannel(config);
+  }
+}
+
+/** A counter of the same name that no registry exposes, when the receiver's metrics are not given. */
+function detachedMessagesCounter(): Pick<RecoveryMetrics, 'messages'> {
+  return { messages: new Counter({ name: 'xcp_recovery_messages_total', help: 'Outbox messages by channel and outcome.', labelNames: ['channel', 'outcome'], registers: [] }) };
+}
+
+export function startNotifiers(
+  store: NotificationStore,
+  config: NotifiersConfig,
+  logger: Logger,
+  metrics: Pick<RecoveryMetrics, 'messages'> = detachedMessagesCounter(),
+  opts: NotifierOptions = {},
+): Notifiers {
+  const log = logger.child({ component: 'notifiers' });
+  const renderer = new Renderer(config.links, config.templatesDir);
+  const router = createRouter(config.channels, { store, metrics });
+  const channels: Channel[] = [];
+  const workers = config.channels.map((c) => {
+    const channel = createChannel(c, log);
+    channels.push(channel);
+    return new DeliveryWorker({ store, channel, renderer, policy: c.delivery, pollIntervalMs: config.pollIntervalMs, metrics, logger: log, now: opts.now });
+  });
+  for (const w of workers) w.start();
+  if (workers.length) log.info('notifiers started', { channels: config.channels.map((c) => `${c.name} (${c.type})`) });
+
+  const wake = () => workers.forEach((w) => w.wake());
+  // The outbox callbacks run inside the store's transaction: wake the workers after it, not during it.
+  const waking = <A extends unknown[]>(events: (...args: A) => OutboxInput[]) => (...args: A) => {
+    const messages = events(...args);
+    if (messages.length) setImmediate(wake);
+    return messages;
+  };
+  let stopping: Promise<void> | undefined;
+  return {
+    router,
+    statusEvents: waking(router.statusEvents),
+    alertEvents: waking(router.alertEvents),
+    wake,
+    stop: () =>
+      (stopping ??= (async () => {
+        await Promise.all(workers.map((w) => w.stop()));
+        await Promise.allSettled(channels.map((c) => c.close()));
+      })()),
+  };
+}
