@@ -112,6 +112,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       pools: config.pools.map((p) => ({ name: p.name, mode: rh.pools[p.name]?.mode ?? 'auto' })),
       store,
       recorder,
+      alertEvents: (alert) => notifiers!.alertEvents(alert),
       hosts,
       metrics,
       logger: log,

@@ -13,7 +13,7 @@ import { ApiError, faultBody } from './intake/errors.js';
 import { masakariRouter } from './intake/masakari/routes.js';
 import { versionView, versionsView } from './intake/masakari/views.js';
 import type { NotificationRecorder } from './intake/recorder.js';
-import { receiveWebhook } from './intake/webhook.js';
+import { type WebhookDeps, receiveWebhook } from './intake/webhook.js';
 import { type NotificationStore, StoreError } from './store/store.js';
 
 export interface ServerDeps {
@@ -21,6 +21,8 @@ export interface ServerDeps {
   pools: { name: string; mode: PoolMode }[];
   store: NotificationStore;
   recorder: NotificationRecorder;
+  /** Announcements of the alerts themselves (the notifiers' alert.* events). */
+  alertEvents?: WebhookDeps['alertEvents'];
   hosts: HostDirectory;
   metrics: RecoveryMetrics;
   logger: Logger;
@@ -77,7 +79,7 @@ export function createApp(deps: ServerDeps): Koa {
     try {
       const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
       ctx.status = 202;
-      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now });
+      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now, alertEvents: deps.alertEvents });
     } catch (err) {
       deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
       throw err;

@@ -12,8 +12,10 @@ import { type NewNotification, type NotificationType, canonicalType } from '../s
 export interface WebhookAlert {
   status: 'firing' | 'resolved';
   labels: Record<string, string>;
+  annotations?: Record<string, string>;
   startsAt: string;
   endsAt?: string;
+  generatorURL?: string;
   fingerprint?: string;
 }
 
@@ -35,9 +37,13 @@ function parseAlert(v: unknown, i: number): WebhookAlert | string {
   if (typeof v.startsAt !== 'string' || Number.isNaN(Date.parse(v.startsAt))) return `alerts[${i}].startsAt must be an RFC 3339 time`;
   if (v.endsAt !== undefined && typeof v.endsAt !== 'string') return `alerts[${i}].endsAt must be a string`;
   if (v.fingerprint !== undefined && typeof v.fingerprint !== 'string') return `alerts[${i}].fingerprint must be a string`;
+  // Annotations and the generator URL only feed messages: kept when well-formed, never a reason to refuse.
+  const annotations = isObject(v.annotations) ? Object.fromEntries(Object.entries(v.annotations).filter(([, x]) => typeof x === 'string')) : undefined;
   return {
     status: v.status,
     labels: v.labels as Record<string, string>,
+    annotations: annotations as Record<string, string> | undefined,
+    generatorURL: typeof v.generatorURL === 'string' ? v.generatorURL : undefined,
     startsAt: v.startsAt,
     endsAt: v.endsAt as string | undefined,
     fingerprint: v.fingerprint as string | undefined,

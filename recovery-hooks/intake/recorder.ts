@@ -3,7 +3,7 @@
 import type { EventMessages } from '../engine/events.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { NotificationStore } from '../store/store.js';
-import type { CreateOptions, CreateResult, NewNotification } from '../store/types.js';
+import type { CreateOptions, CreateResult, NewNotification, OutboxInput } from '../store/types.js';
 
 export interface RecorderOptions {
   store: NotificationStore;
@@ -17,6 +17,7 @@ export interface RecorderOptions {
 
 interface Pending {
   inputs: NewNotification[];
+  messages: OutboxInput[];
   resolve(results: CreateResult[]): void;
   reject(err: unknown): void;
 }
@@ -41,10 +42,10 @@ export class NotificationRecorder {
    * one transaction (one fsync), and each caller is answered after that commit. Failure rejects them all, so each
    * sender gets a 5xx and retries; nothing is acknowledged that was not committed.
    */
-  recordDelivery(inputs: NewNotification[]): Promise<CreateResult[]> {
-    if (!inputs.length) return Promise.resolve([]);
+  recordDelivery(inputs: NewNotification[], messages: OutboxInput[] = []): Promise<CreateResult[]> {
+    if (!inputs.length && !messages.length) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ inputs, resolve, reject });
+      this.#queue.push({ inputs, messages, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
@@ -58,7 +59,7 @@ export class NotificationRecorder {
     this.#queue = [];
     let results: CreateResult[];
     try {
-      results = this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored');
+      results = this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored', batch.flatMap((p) => p.messages));
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
@@ -70,13 +71,13 @@ export class NotificationRecorder {
     }
   }
 
-  /** Record several notifications in one transaction. */
-  recordAll(inputs: NewNotification[], onMaintenance: CreateOptions['onMaintenance']): CreateResult[] {
+  /** Record several notifications in one transaction, with `messages` queued in the same commit. */
+  recordAll(inputs: NewNotification[], onMaintenance: CreateOptions['onMaintenance'], messages: OutboxInput[] = []): CreateResult[] {
     const { store, metrics, events, dedupWindowMs, now } = this.opts;
-    if (!inputs.length) return [];
+    if (!inputs.length && !messages.length) return [];
     const notifyOnly = (i: NewNotification) => this.opts.modeOf?.(i.poolName) === 'notify-only';
     const marked = inputs.map((i) => (notifyOnly(i) && !i.ignoreReason ? { ...i, ignoreReason: `pool ${i.poolName} is in notify-only mode: no recovery attempted` } : i));
-    const results = store.createMany(marked, { now: now(), dedupWindowMs, onMaintenance }, events);
+    const results = store.createMany(marked, { now: now(), dedupWindowMs, onMaintenance }, events, messages);
     let created = false;
     for (const result of results) {
       if (result.notification && (result.outcome === 'created' || result.outcome === 'host-on-maintenance'))

@@ -4,7 +4,8 @@
 import type { Logger } from '../../core/log.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { HostDirectory } from '../hosts.js';
-import { alertFingerprint, mapAlert, parseWebhook } from './alertmanager.js';
+import type { OutboxInput } from '../store/types.js';
+import { type WebhookAlert, alertFingerprint, mapAlert, parseWebhook } from './alertmanager.js';
 import { ApiError } from './errors.js';
 import type { NotificationRecorder } from './recorder.js';
 
@@ -24,6 +25,8 @@ export interface WebhookDeps {
   metrics: RecoveryMetrics;
   logger: Logger;
   now: () => number;
+  /** Messages announcing an alert itself, for channels subscribed to alert.firing / alert.resolved. */
+  alertEvents?: (alert: WebhookAlert) => OutboxInput[];
 }
 
 export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<{ receipts: AlertReceipt[] }> {
@@ -45,7 +48,8 @@ export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<
     pending.push({ receipt, input: mapping.input });
   }
   // The whole delivery is committed (with any others arriving at the same time) before the answer, all or nothing.
-  const results = await deps.recorder.recordDelivery(pending.map((p) => p.input));
+  const announcements = deps.alertEvents ? parsed.payload.alerts.flatMap((a) => deps.alertEvents!(a)) : [];
+  const results = await deps.recorder.recordDelivery(pending.map((p) => p.input), announcements);
   results.forEach((result, i) => {
     const { receipt, input } = pending[i]!;
     receipt.outcome = result.outcome;

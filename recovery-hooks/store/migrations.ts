@@ -103,4 +103,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notifications_dedup ON notifications (type, host_uuid, payload, generated_at);
     `,
   },
+  {
+    // Alert messages carry a dedup key (fingerprint, startsAt, status): Alertmanager's re-sends queue nothing twice.
+    version: 3,
+    sql: `
+      ALTER TABLE outbox ADD COLUMN dedup_key TEXT;
+      CREATE UNIQUE INDEX outbox_dedup ON outbox (channel, dedup_key);
+    `,
+  },
 ];

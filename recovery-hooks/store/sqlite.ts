@@ -150,16 +150,26 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   #enqueue(messages: OutboxInput[], now: number): void {
-    const insert = this.#sql('INSERT INTO outbox (channel, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?)');
-    for (const m of messages) insert.run(m.channel, JSON.stringify(m.payload), now, now);
+    // A message with a dedup_key already queued on its channel is dropped (NULL keys never collide).
+    const insert = this.#sql('INSERT OR IGNORE INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key) VALUES (?, ?, ?, ?, ?)');
+    for (const m of messages) {
+      const key = typeof m.payload.dedup_key === 'string' ? m.payload.dedup_key : null;
+      insert.run(m.channel, JSON.stringify(m.payload), now, now, key);
+    }
   }
 
   create(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult {
     return this.createMany([input], opts, outbox)[0]!;
   }
 
-  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult[] {
-    return this.#guard('create', () => this.#db.transaction(() => inputs.map((input) => this.#createOne(input, opts, outbox)))());
+  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[], extra: OutboxInput[] = []): CreateResult[] {
+    return this.#guard('create', () =>
+      this.#db.transaction(() => {
+        const results = inputs.map((input) => this.#createOne(input, opts, outbox));
+        this.#enqueue(extra, opts.now);
+        return results;
+      })(),
+    );
   }
 
   #createOne(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult {

@@ -45,8 +45,11 @@ export interface NotificationStore {
    * `outbox` messages are enqueued in the same transaction when a notification is created.
    */
   create(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult;
-  /** Several at once, in one transaction (one webhook's alerts: one commit, one fsync). */
-  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult[];
+  /**
+   * Several at once, in one transaction (one webhook's alerts: one commit, one fsync), with `extra` messages
+   * (announcements of the alerts themselves) queued in the same commit.
+   */
+  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[], extra?: OutboxInput[]): CreateResult[];
   get(uuid: string): Notification | undefined;
   list(filter: ListFilter, page: ListPage): Notification[];
   countByStatus(): Record<NotificationStatus, number>;
