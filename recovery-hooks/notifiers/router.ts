@@ -6,6 +6,7 @@
 // transaction, so the task progress and VM moves it copies are exactly those of the run that just ended (rendering
 // later, from the store, could show the next run's state after a retry). Links are added at render time, so a
 // corrected base URL applies to messages still queued.
+import type { WebhookAlert } from '../intake/alertmanager.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import { alertFingerprint } from '../intake/alertmanager.js';
 import type { NotificationStore } from '../store/store.js';
@@ -14,15 +15,8 @@ import type { ChannelConfig } from './config.js';
 import { type NotifierEvent, STATUS_EVENTS, type Severity, alertSeverity, severityRank } from './events.js';
 
 /** An Alertmanager alert (webhook v4); `WebhookAlert` of the intake fits, annotations and generatorURL add detail. */
-export interface AlertEventInput {
-  status: 'firing' | 'resolved';
-  labels: Record<string, string>;
-  annotations?: Record<string, string>;
-  startsAt: string;
-  endsAt?: string;
-  generatorURL?: string;
-  fingerprint?: string;
-}
+/** An alert as the webhook intake parsed it. */
+export type AlertEventInput = WebhookAlert;
 
 export interface NotifierRouter {
   /** Same signature as engine/events.ts `statusEvents(...)`: pass it to the store's create/transition. */
