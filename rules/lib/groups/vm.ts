@@ -21,6 +21,8 @@ export function vmGroup(v: Values): RuleGroup {
       name: 'XcpVmHaltedUnexpectedly',
       component: 'vm',
       notification: 'COMPUTE_INSTANCE',
+      // The receiver starts a halted VM; told "heartbeat", it would only reboot a running one.
+      labels: { xcp_instance_event: 'crashed' },
       expr: `
 max by (${VM_IDENTITY}) (
   ${indent(vmLabels(`
@@ -42,6 +44,8 @@ max by (${VM_IDENTITY}) (
       name: 'XcpVmGuestHeartbeatLost',
       component: 'vm',
       notification: 'COMPUTE_INSTANCE',
+      // A hung guest: the receiver hard-reboots it if it still runs, and leaves it alone if it was shut down since.
+      labels: { xcp_instance_event: 'heartbeat' },
       expr: `
 max by (${VM_IDENTITY}) (
   ${indent(vmLabels(`
