@@ -5,7 +5,7 @@ import t from 'tap';
 import { memoryLogger } from '../../core/log.js';
 import type { RecoveryHookConfig } from '../../recovery-hooks/config.js';
 import { RecoveryEngine } from '../../recovery-hooks/engine/engine.js';
-import { statusEvents } from '../../recovery-hooks/engine/events.js';
+import type { EventMessages } from '../../recovery-hooks/engine/events.js';
 import { createRecoveryMetrics } from '../../recovery-hooks/engine/metrics.js';
 import { Ignore, type Task, type Workflow } from '../../recovery-hooks/engine/task.js';
 import { NotificationRecorder } from '../../recovery-hooks/intake/recorder.js';
@@ -24,7 +24,8 @@ function workflowOf(tasks: Task[], setsMaintenance = true): Record<string, Workf
 function setup(file: string, tasks: Task[], cfg = config(), now?: () => number) {
   const store = new SqliteNotificationStore(file);
   const metrics = createRecoveryMetrics(store);
-  const events = statusEvents(['mail'], metrics);
+  // One outbox message per status change, as a notifier channel subscribed to every event gets.
+  const events: EventMessages = (n) => [{ channel: 'mail', payload: { notification_uuid: n.uuid, status: n.status } }];
   const clock = now ?? Date.now;
   const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: cfg.dedupWindowMs, now: clock });
   const logger = memoryLogger();
