@@ -1,5 +1,6 @@
 // The exporter's copy of a pool's XAPI objects, kept current by event.from, and the lookups the metric mapping
 // needs (by uuid, SR by the 8-character prefix rrdd uses, VM disk and network devices, host interfaces).
+import { detach, detachDeep } from '../../core/strings.js';
 
 export type Rec = Record<string, unknown> & { uuid: string };
 
@@ -42,7 +43,7 @@ export class Inventory {
       if (!cls) continue;
       const table = this.tables.get(cls)!;
       if (e.operation === 'del') table.delete(e.ref);
-      else if (e.snapshot) table.set(e.ref, e.snapshot);
+      else if (e.snapshot) table.set(detach(e.ref), detachDeep(e.snapshot));
     }
     if (events.length) this.version++;
   }

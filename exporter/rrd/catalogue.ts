@@ -2,6 +2,7 @@
 // names, labels and units, with XO's bugs fixed (memory_reclaimed* are bytes already; rates exported under
 // `_total` names are integrated into true counters), plus the toolstack's own sources.
 
+import { detach } from '../../core/strings.js';
 import type { MetricType } from '../metrics/families.js';
 
 /** Which extra labels a source carries, from the part of its name the rule captured. */
@@ -119,11 +120,11 @@ export class Catalogue {
 
   map(objectType: string, name: string): Mapped | null {
     let byName = this.cache.get(objectType);
-    if (!byName) this.cache.set(objectType, (byName = new Map()));
+    if (!byName) this.cache.set(detach(objectType), (byName = new Map()));
     let hit = byName.get(name);
     if (hit === undefined) {
       hit = lookup(objectType, name);
-      byName.set(name, hit);
+      byName.set(detach(name), hit);
     }
     return hit;
   }

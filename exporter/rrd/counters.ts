@@ -1,6 +1,7 @@
 // rrdd publishes rates (bytes/second) for network and disk traffic; XO exports them under `_total` names as if
 // they were counters. We make them true counters: each row's rate × its step is added to a running total, so
 // rate(xcp_vm_network_receive_bytes_total[5m]) means what it says.
+import { detach } from '../../core/strings.js';
 
 const MAX_GAP_S = 600;
 
@@ -28,7 +29,7 @@ export class CounterBank {
    */
   advance(uuid: string, source: string, { rows, column }: RateRows): number {
     let byName = this.state.get(uuid);
-    if (!byName) this.state.set(uuid, (byName = new Map()));
+    if (!byName) this.state.set(detach(uuid), (byName = new Map()));
     let s = byName.get(source);
     if (!s) {
       let newest = -Infinity;
@@ -37,7 +38,7 @@ export class CounterBank {
           newest = rows[i]!.t;
           break;
         }
-      byName.set(source, { value: 0, lastT: newest });
+      byName.set(detach(source), { value: 0, lastT: newest });
       return 0;
     }
     for (let i = 0; i < rows.length; i++) {
