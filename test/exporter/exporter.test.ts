@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { memoryLogger } from '../../core/log.js';
 import type { Ref } from '../../simulator/model/types.js';
 import { startTestExporter } from '../helpers/exporter.js';
+import { lines, value } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
 
 const sim = await startSim();
@@ -18,8 +19,6 @@ t.teardown(async () => {
 });
 const auth = { authorization: 'Bearer s3cret' };
 const scrape = async (headers: Record<string, string> = {}) => (await fetch(ex.url + '/metrics', { headers: { ...auth, ...headers } })).text();
-const lines = (text: string, metric: string) => text.split('\n').filter((l) => l.startsWith(metric + '{') || l.startsWith(metric + ' '));
-const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
 /** Run a poll now instead of waiting for the interval. */
 const poll = () => ex.exporter.pollOnce();
 

@@ -10,6 +10,7 @@ import { FORGET_AFTER_CYCLES } from '../../exporter/hardware/collector.js';
 import type { Simulation } from '../../simulator/run.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { startSim } from '../helpers/sim.js';
+import { lines, sample, until, value } from '../helpers/exposition.js';
 
 const HARDWARE = `    hardware:
       transport: plugin
@@ -23,23 +24,6 @@ function configYaml(sims: Simulation[]): string {
   return exporterConfigYaml(sims).replace(/( {4}timeouts: .*\n)/g, `$1${HARDWARE}`);
 }
 
-const lines = (text: string, metric: string) => text.split('\n').filter((l) => l.startsWith(metric + '{') || l.startsWith(metric + ' '));
-const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
-/** The one sample of `metric` whose labels contain every `k="v"` of `labels`. */
-function sample(text: string, metric: string, labels: Record<string, string>): number | undefined {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const found = lines(text, metric).filter((l) => want.every((w) => l.includes(w)));
-  if (found.length > 1) throw new Error(`${metric} ${JSON.stringify(labels)}: ${found.length} samples`);
-  return found[0] === undefined ? undefined : value(found[0]);
-}
-
-async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const sim = await startSim({ size: { hosts: 4, vmsPerHost: 2, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 }, hardware: { withoutIpmi: [3] } });
 const bare = await startSim({ name: 'bare-pool', hardware: false });

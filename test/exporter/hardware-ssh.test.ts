@@ -13,25 +13,11 @@ import { startExporter } from '../../exporter/main.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { startSim } from '../helpers/sim.js';
 import { type FakeAnswer, fakeCommandScript, markedPids, sshdMissing, startSshd } from '../helpers/sshd.js';
+import { lines, sample, until, value } from '../helpers/exposition.js';
 
 const IPMI = join(import.meta.dirname, '../fixtures/ipmi');
 const SMART = join(import.meta.dirname, '../fixtures/smart');
 
-const lines = (text: string, metric: string) => text.split('\n').filter((l) => l.startsWith(metric + '{') || l.startsWith(metric + ' '));
-const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
-function sample(text: string, metric: string, labels: Record<string, string>): number | undefined {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const found = lines(text, metric).filter((l) => want.every((w) => l.includes(w)));
-  if (found.length > 1) throw new Error(`${metric} ${JSON.stringify(labels)}: ${found.length} samples`);
-  return found[0] === undefined ? undefined : value(found[0]);
-}
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const missing = sshdMissing();
 if (missing) t.test('IPMI and SMART over a real OpenSSH server', { skip: missing }, async () => undefined);
