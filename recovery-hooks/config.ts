@@ -1,16 +1,19 @@
 // The `recovery_hook:` section of the config. YAML keys are snake_case; the parsed value is camelCase with durations
 // in milliseconds. Secrets (API tokens, the BMC password) are read at load time and kept as Secret.
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { SchemaContext } from '../core/config/bundle.js';
+import { type ActionHookConfig, actionHooksSchema } from './action-hooks/config.js';
+import { FORWARD_TASKS, type ForwardConfig, forwardShape, resolveForward } from './forward/config.js';
 import { type NotifiersConfig, notifiersSchema } from './notifiers/config.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import { POOL_NAME } from '../core/config/pool.js';
-import { type Ctx, type Path, type Problem, type Schema, bool, dict, list, num, obj, oneOf, optional, report, str, withDefault } from '../core/config/schema.js';
+import { type Ctx, type Path, type Problem, type Schema, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { NotificationType } from './store/types.js';
 import { TASKS_BY_TYPE } from './workflows/names.js';
 
-export type PoolMode = 'auto' | 'dry-run' | 'notify-only';
+export type PoolMode = 'auto' | 'dry-run' | 'notify-only' | 'forward';
 
 export interface ApiToken {
   name: string;
@@ -49,6 +52,8 @@ export interface PoolRecoveryConfig {
   hosts: { name: string; uuid: string }[];
   fencing?: FencingConfig;
   ssh?: SshConfig;
+  /** The remote Instance-HA API a `forward` pool's notifications go to (forward/config.ts). */
+  forward?: ForwardConfig;
 }
 
 export interface TaskSettings {
@@ -57,9 +62,25 @@ export interface TaskSettings {
   retryDelayMs: number;
 }
 
+/** The shared store of several receivers (`store.postgres`). */
+export interface PostgresStoreConfig {
+  /** postgres://user:password@host:port/database?sslmode=… (a secret: it holds the password). */
+  url: Secret;
+  poolSize: number;
+  connectTimeoutMs: number;
+  /** Deadline of each statement, so a hung database answers 503 instead of holding requests. */
+  statementTimeoutMs: number;
+}
+
 export interface RecoveryHookConfig {
   listen: ListenAddress;
+  /** The embedded SQLite store's file (one receiver per file); unused when `postgres` is set. */
   storePath: string;
+  postgres?: PostgresStoreConfig;
+  /** Names this receiver in leases and logs; unique among the receivers sharing a store. */
+  receiverId: string;
+  /** How long a receiver's claim on a host's workflow (or a notifier channel) lasts without renewal. */
+  leaseMs: number;
   alertmanagerPath: string;
   maxBodyBytes: number;
   tokens: ApiToken[];
@@ -70,6 +91,8 @@ export interface RecoveryHookConfig {
   tickMs: number;
   shutdownGraceMs: number;
   notifiers: NotifiersConfig;
+  /** Web hooks around recovery actions (like Xen Orchestra's web-hooks plugin). */
+  actionHooks: ActionHookConfig[];
   workflows: Record<NotificationType, string[]>;
   taskDefaults: TaskSettings;
   tasks: Record<string, TaskSettings>;
@@ -112,10 +135,11 @@ const sshShape = obj({
 });
 
 const poolShape = obj({
-  mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only'] as const), 'auto'),
+  mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only', 'forward'] as const), 'auto'),
   hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }) })), []),
   fencing: optional(fencingShape),
   ssh: optional(sshShape),
+  forward: optional(forwardShape),
 });
 
 function workflowList(type: NotificationType): Schema<string[]> {
@@ -127,6 +151,18 @@ const shape = obj({
   // 15868 is Masakari's API port; the receiver answers the same API.
   listen: withDefault(listenAddress(), { host: '127.0.0.1', port: 15868 }),
   store_path: withDefault(str({ minLength: 1 }), '/var/lib/xcp-sentinel/recovery-hook.sqlite'),
+  store: onlyWhenGiven(
+    obj({
+      postgres: onlyWhenGiven(obj({
+        ...secretKeys('url'),
+        pool_size: withDefault(num({ min: 1, max: 100, integer: true }), 10),
+        connect_timeout_seconds: withDefault(seconds({ min: 0.1, max: 600 }), 10),
+        statement_timeout_seconds: withDefault(seconds({ min: 0.1, max: 600 }), 15),
+      })),
+    }),
+  ),
+  receiver_id: withDefault(str({ pattern: /^[A-Za-z0-9._-]{1,64}$/, patternHint: 'letters, digits, ".", "_" or "-"' }), () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64)),
+  lease_seconds: withDefault(seconds({ min: 1, max: 3600 }), 30),
   alertmanager_path: withDefault(str({ pattern: HTTP_PATH, patternHint: 'a URL path like /alertmanager' }), '/alertmanager'),
   max_body_bytes: withDefault(num({ min: 1024, max: 64 * 1024 * 1024, integer: true }), 1024 * 1024),
   tokens: withDefault(list(obj({ name: str({ minLength: 1 }), ...secretKeys('token') })), []),
@@ -141,6 +177,7 @@ const shape = obj({
   shutdown_grace_seconds: withDefault(seconds({ max: 3600 }), 30),
   // Parsed in resolveConfig with the config file's folder (secrets and templates are files).
   notifiers: optional<unknown>({ describe: 'the notifiers (email, XMPP, webhooks)', parse: (v) => v }),
+  action_hooks: optional<unknown>({ describe: 'the web hooks around recovery actions', parse: (v) => v }),
   workflows: withDefault(
     obj({ host: workflowList('COMPUTE_HOST'), instance: workflowList('COMPUTE_INSTANCE'), process: workflowList('COMPUTE_PROCESS') }),
     () => ({ host: [...TASKS_BY_TYPE.COMPUTE_HOST], instance: [...TASKS_BY_TYPE.COMPUTE_INSTANCE], process: [...TASKS_BY_TYPE.COMPUTE_PROCESS] }),
@@ -185,6 +222,8 @@ function filePath(file: string, baseDir: string): string {
 
 function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: SchemaContext): PoolRecoveryConfig {
   const pool: PoolRecoveryConfig = { mode: raw.mode, hosts: raw.hosts };
+  if (raw.mode === 'forward' && !raw.forward) report(ctx, [...path, 'forward'], 'is required with mode: forward (the url and token of the Instance-HA API to forward to)');
+  if (raw.forward) pool.forward = resolveForward(raw.forward, [...path, 'forward'], ctx, sc);
   if (raw.fencing) {
     const f = raw.fencing;
     const password = readSecret(f as unknown as Record<string, unknown>, 'password', [...path, 'fencing'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
@@ -246,7 +285,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     pools[name] = resolvePool(p, [...path, 'pools', name], ctx, sc);
   }
   checkHostWorkflowOrder(raw.workflows.host, [...path, 'workflows', 'host'], ctx);
-  const known = new Set(Object.values(TASKS_BY_TYPE).flat());
+  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...FORWARD_TASKS]);
   for (const name of Object.keys(raw.tasks)) if (!known.has(name)) report(ctx, [...path, 'tasks', name], `unknown task; known tasks: ${[...known].join(', ')}`);
   const d = raw.task_defaults;
   const tasks = Object.fromEntries(
@@ -262,6 +301,9 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
   return {
     listen: raw.listen,
     storePath: raw.store_path === ':memory:' ? raw.store_path : filePath(raw.store_path, sc.baseDir),
+    postgres: resolvePostgres(raw.store?.postgres, [...path, 'store', 'postgres'], ctx, sc),
+    receiverId: raw.receiver_id,
+    leaseMs: raw.lease_seconds * 1000,
     alertmanagerPath: raw.alertmanager_path,
     maxBodyBytes: raw.max_body_bytes,
     tokens,
@@ -272,6 +314,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     tickMs: raw.tick_seconds * 1000,
     shutdownGraceMs: raw.shutdown_grace_seconds * 1000,
     notifiers: resolveNotifiers(raw.notifiers, path, ctx, sc),
+    actionHooks: resolveSection(actionHooksSchema(sc), raw.action_hooks, [...path, 'action_hooks'], ctx),
     workflows: { COMPUTE_HOST: raw.workflows.host, COMPUTE_INSTANCE: raw.workflows.instance, COMPUTE_PROCESS: raw.workflows.process },
     taskDefaults: { timeoutMs: d.timeout_seconds * 1000, retries: d.retries, retryDelayMs: d.retry_delay_seconds * 1000 },
     tasks,
@@ -289,9 +332,27 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
   };
 }
 
+function resolvePostgres(raw: NonNullable<Raw['store']>['postgres'] | undefined, path: Path, ctx: Ctx, sc: SchemaContext): PostgresStoreConfig | undefined {
+  if (!raw) return undefined;
+  const url = readSecret(raw as unknown as Record<string, unknown>, 'url', path, ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+  if (!url) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(url.reveal()))
+    report(ctx, [...path, 'url'], 'must be a postgres:// or postgresql:// connection URL');
+  return {
+    url,
+    poolSize: raw.pool_size,
+    connectTimeoutMs: raw.connect_timeout_seconds * 1000,
+    statementTimeoutMs: raw.statement_timeout_seconds * 1000,
+  };
+}
+
 function resolveNotifiers(raw: unknown, path: Path, ctx: Ctx, sc: SchemaContext): NotifiersConfig {
-  const schema = notifiersSchema(sc);
-  const parsed = raw === undefined ? undefined : schema.parse(raw, [...path, 'notifiers'], ctx);
+  return resolveSection(notifiersSchema(sc), raw, [...path, 'notifiers'], ctx);
+}
+
+/** A subsection parsed with the config file's folder (it reads files): its default when absent. */
+function resolveSection<T>(schema: Schema<T>, raw: unknown, path: Path, ctx: Ctx): T {
+  const parsed = raw === undefined ? undefined : schema.parse(raw, path, ctx);
   return parsed ?? schema.defaultValue!();
 }
 

@@ -1,6 +1,7 @@
 // `xcp-sentinel recovery-hook`: open the store (schema migrated), start the engine (resuming unfinished work) and the
 // HTTP intake. stop() stops the intake first, lets the running tasks finish (or hands them back to the store after
 // the shutdown grace), then closes the store.
+import { randomBytes } from 'node:crypto';
 import type { BundleConfig } from '../core/config/bundle.js';
 import { ConfigError } from '../core/config/load.js';
 import type { PoolConfig } from '../core/config/pool.js';
@@ -8,13 +9,15 @@ import type { Logger } from '../core/log.js';
 import { SshClient } from '../core/ssh/index.js';
 import { XapiClient } from '../core/xapi/client.js';
 import { crossCheckRecoveryHook } from './config.js';
+import { ActionHooks, createActionHookCounter } from './action-hooks/index.js';
 import { RecoveryEngine } from './engine/engine.js';
 import { createRecoveryMetrics } from './engine/metrics.js';
+import { type Forwarding, combineBuilders, forwardTaskSettings, startForwarding } from './forward/index.js';
 import { type Notifiers, startNotifiers } from './notifiers/index.js';
 import { type HostDirectory, StaticHostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
 import { createApp, listen } from './server.js';
-import { SqliteNotificationStore } from './store/sqlite.js';
+import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
 import type { WorkflowDeps } from './workflows/deps.js';
 import { CommandFencer, type Fencer } from './workflows/fence.js';
@@ -47,19 +50,24 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
   const log = logger.child({ component: 'recovery-hook' });
   const now = options.now ?? Date.now;
 
-  const store = new SqliteNotificationStore(rh.storePath);
+  const store = await openStore(rh, log);
+  // Unique per process: a restarted receiver is a new owner and waits for its predecessor's leases to expire.
+  const owner = `${rh.receiverId}/${process.pid}/${randomBytes(3).toString('hex')}`;
   let notifiers: Notifiers | undefined;
+  let forwarding: Forwarding | undefined;
   try {
     const metrics = createRecoveryMetrics(store);
     // Delivery workers drain the outbox; status changes enqueue their messages in the same transaction.
-    notifiers = startNotifiers(store, rh.notifiers, log, metrics, { now });
-    const events = notifiers.statusEvents;
+    notifiers = startNotifiers(store, rh.notifiers, log, metrics, { now, owner, leaseMs: rh.leaseMs });
+    // Pools in `forward` mode queue each new notification for their remote Instance-HA API in the same commit.
+    forwarding = startForwarding(store, rh, log, metrics, { now, owner, leaseMs: rh.leaseMs });
+    const events = combineBuilders(notifiers.statusEvents, forwarding.events);
     const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now, modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto' });
     const hosts =
       options.hosts ??
       new StaticHostDirectory([
         ...Object.entries(rh.pools).flatMap(([pool, p]) => p.hosts.map((h) => ({ ...h, pool }))),
-        ...store.hosts().map((h) => ({ uuid: h.hostUuid, name: h.hostName, pool: h.poolName })),
+        ...(await store.hosts()).map((h) => ({ uuid: h.hostUuid, name: h.hostName, pool: h.poolName })),
       ]);
 
     const poolByName = new Map(config.pools.map((p) => [p.name, p]));
@@ -106,7 +114,20 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
     };
 
-    const engine = new RecoveryEngine({ store, recorder, metrics, events, logger: log, config: rh, workflows: buildWorkflows(rh.workflows, deps), now });
+    const hooks = new ActionHooks(rh.actionHooks, { logger: log, now, counter: createActionHookCounter([metrics.registry]) });
+    const engine = new RecoveryEngine({
+      store,
+      recorder,
+      metrics,
+      events,
+      logger: log,
+      config: { ...rh, tasks: forwardTaskSettings(rh) },
+      workflows: buildWorkflows(rh.workflows, deps),
+      forwardWorkflows: forwarding.workflows,
+      owner,
+      hooks,
+      now,
+    });
     const app = createApp({
       config: rh,
       pools: config.pools.map((p) => ({ name: p.name, mode: rh.pools[p.name]?.mode ?? 'auto' })),
@@ -120,7 +141,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
     engine.start();
-    log.info('recovery hook listening', { url, store: rh.storePath, pools: config.pools.map((p) => p.name) });
+    log.info('recovery hook listening', { url, store: describeStore(rh), receiver: owner, pools: config.pools.map((p) => p.name) });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -131,15 +152,18 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
           server.closeIdleConnections();
           await closed;
           await engine.stop(rh.shutdownGraceMs);
+          await hooks.drain(rh.shutdownGraceMs);
           await notifiers!.stop();
+          await forwarding!.stop();
           await Promise.allSettled([...[...shells.values()].map((c) => c.close()), ...[...xapiClients.values()].map((c) => c.logout())]);
-          store.close();
+          await store.close();
           log.info('recovery hook stopped');
         })()),
     };
   } catch (err) {
     await notifiers?.stop();
-    store.close();
+    await forwarding?.stop();
+    await store.close();
     throw err;
   }
 }

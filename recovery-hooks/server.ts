@@ -66,8 +66,8 @@ export function createApp(deps: ServerDeps): Koa {
   publicRoutes.get(['/v1', '/v1/'], (ctx) => {
     ctx.body = { version: versionView(baseUrl(ctx)) };
   });
-  publicRoutes.get('/health', (ctx) => {
-    ctx.body = { status: 'ok', notifications: deps.store.countByStatus() };
+  publicRoutes.get('/health', async (ctx) => {
+    ctx.body = { status: 'ok', notifications: await deps.store.countByStatus() };
   });
   publicRoutes.get('/metrics', async (ctx) => {
     ctx.type = deps.metrics.registry.contentType;

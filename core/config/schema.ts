@@ -161,6 +161,11 @@ export function optional<T>(schema: Schema<T>): Schema<T | undefined> {
   return { ...schema, optional: true } as Schema<T | undefined>;
 }
 
+/** Present only when given: no default even when every key inside has one (a section whose presence means "use it"). */
+export function onlyWhenGiven<T>(schema: Schema<T>): Schema<T | undefined> {
+  return { ...schema, optional: true, defaultValue: undefined } as Schema<T | undefined>;
+}
+
 type Shape = Record<string, Schema<unknown>>;
 type Out<S extends Shape> = { [K in keyof S]: S[K] extends Schema<infer T> ? T : never };
 

@@ -3,6 +3,11 @@
 //   new/running/error older than expire_after (on generated_time) → failed.
 // At most one workflow per host at a time and max_concurrent_workflows in all. On start, `running` notifications
 // (interrupted by a stop or a kill) resume at their first unfinished task, and `new` ones start.
+//
+// Several receivers may share one store: a workflow runs only under the lease `host:<uuid>` of its host, renewed
+// while it runs and checked again before every action. A receiver that dies stops renewing; once its lease
+// expires another one takes the notification over at its first unfinished task. A receiver that cannot renew
+// (lost lease, store unreachable for the lease's length) abandons the workflow at once.
 import type { Logger } from '../../core/log.js';
 import type { PoolMode, RecoveryHookConfig, TaskSettings } from '../config.js';
 import type { NotificationRecorder } from '../intake/recorder.js';
@@ -10,12 +15,13 @@ import type { NotificationStore } from '../store/store.js';
 import { type Notification, type NotificationType, TERMINAL_STATUSES, type Transition } from '../store/types.js';
 import type { EventMessages } from './events.js';
 import type { RecoveryMetrics } from './metrics.js';
-import { type RunOutcome, WorkflowRunner } from './runner.js';
+import { LeaseKeeper } from './lease.js';
+import { type RunOutcome, type RunnerOptions, WorkflowRunner } from './runner.js';
 import type { Workflow } from './task.js';
 
 export type EngineConfig = Pick<
   RecoveryHookConfig,
-  'retry' | 'expireAfterMs' | 'maxConcurrentWorkflows' | 'tickMs' | 'taskDefaults' | 'tasks' | 'pools'
+  'retry' | 'expireAfterMs' | 'maxConcurrentWorkflows' | 'tickMs' | 'taskDefaults' | 'tasks' | 'pools' | 'leaseMs'
 >;
 
 export interface EngineOptions {
@@ -26,6 +32,12 @@ export interface EngineOptions {
   logger: Logger;
   config: EngineConfig;
   workflows: Record<NotificationType, Workflow>;
+  /** What runs instead for pools in `forward` mode: follow the notification forwarded to a remote Instance-HA API. */
+  forwardWorkflows?: Record<NotificationType, Workflow>;
+  /** This receiver process in leases: unique among the receivers sharing the store. */
+  owner: string;
+  /** Web hooks around each recovery action. */
+  hooks?: RunnerOptions['hooks'];
   now?: () => number;
 }
 
@@ -38,6 +50,9 @@ export class RecoveryEngine {
   readonly #stopping = new AbortController();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  /** A wake() that came during a tick: run another one right after. */
+  #wakeAgain = false;
   #stopped = true;
 
   constructor(opts: EngineOptions) {
@@ -50,6 +65,7 @@ export class RecoveryEngine {
       now: this.#now,
       settingsFor: (task) => this.#settings(task),
       escalate: (from, type, payload) => this.#escalate(from, type, payload),
+      hooks: opts.hooks,
     });
     opts.recorder.onCreated(() => this.wake());
   }
@@ -62,8 +78,9 @@ export class RecoveryEngine {
   /** Run a tick soon (after a notification was recorded). */
   wake(): void {
     if (this.#stopped) return;
+    if (this.#ticking) return void (this.#wakeAgain = true);
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#loop(), 0);
+    this.#timer = setTimeout(() => void this.#loop(), 0);
   }
 
   /**
@@ -73,6 +90,7 @@ export class RecoveryEngine {
   async stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    await this.#ticking;
     const all = Promise.allSettled([...this.#inFlight.values()]);
     this.#stopping.abort(new Error('recovery engine stopping'));
     let grace: NodeJS.Timeout | undefined;
@@ -82,45 +100,58 @@ export class RecoveryEngine {
     await all;
   }
 
-  #loop(): void {
+  async #loop(): Promise<void> {
     if (this.#stopped) return;
-    try {
-      this.tick();
-    } catch (err) {
-      this.#o.logger.error('recovery engine tick failed; retrying at the next tick', { error: err });
-    }
-    if (!this.#stopped) this.#timer = setTimeout(() => this.#loop(), this.#o.config.tickMs);
+    this.#wakeAgain = false;
+    this.#ticking = this.tick()
+      .catch((err) => this.#o.logger.error('recovery engine tick failed; retrying at the next tick', { error: err }))
+      .finally(() => (this.#ticking = undefined));
+    await this.#ticking;
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#loop(), this.#wakeAgain ? 0 : this.#o.config.tickMs);
   }
 
-  /** One pass: expire old notifications, then start what may run. */
-  tick(): void {
-    const now = this.#now();
-    const { config } = this.#o;
-    for (const n of this.#o.store.unfinished()) {
-      if (this.#inFlight.has(n.uuid)) continue;
-      if (n.generatedAt < now - config.expireAfterMs) {
+  /** One pass: expire old notifications, then start what may run (one tick at a time). */
+  async tick(): Promise<void> {
+    const { config, store } = this.#o;
+    for (const listed of await store.unfinished()) {
+      if (this.#stopped) return;
+      if (this.#inFlight.has(listed.uuid) || this.#busyHosts.has(listed.hostUuid)) continue;
+      const expired = listed.generatedAt < this.#now() - config.expireAfterMs;
+      if (!expired && this.#inFlight.size >= config.maxConcurrentWorkflows) continue;
+      if (listed.status === 'error' && (listed.nextAttemptAt ?? 0) > this.#now() && listed.attempts <= config.retry.attempts && !expired) continue;
+      const lease = hostLease(listed.hostUuid);
+      // Another receiver runs a workflow of this host: it is its business until its lease expires.
+      if (!(await store.acquireLease(lease, this.#o.owner, this.#now(), config.leaseMs))) continue;
+      // Read again under the lease: the receiver that held it may have moved the notification meanwhile.
+      const n = await store.get(listed.uuid);
+      if (!n || TERMINAL_STATUSES.includes(n.status)) {
+        await store.releaseLease(lease, this.#o.owner);
+        continue;
+      }
+      if (expired) {
         const message = `expired: generated more than ${config.expireAfterMs / 1000} s ago`;
         this.#o.logger.warn(`notification failed: ${message}`, { notification: n.uuid, type: n.type, host: n.hostName, status: n.status });
-        this.#transition(n, { from: [n.status], to: 'failed', message });
+        await this.#transition(n, { from: [n.status], to: 'failed', message });
+        await store.releaseLease(lease, this.#o.owner);
         continue;
       }
-      if (this.#inFlight.size >= config.maxConcurrentWorkflows) continue;
-      if (this.#busyHosts.has(n.hostUuid)) continue;
       if (n.status === 'error' && n.attempts > config.retry.attempts) {
         // Stopped between the error and the failed transitions: finish the job.
-        this.#transition(n, { from: ['error'], to: 'failed', message: `${n.message ?? 'error'} (after ${n.attempts} run(s))` });
+        await this.#transition(n, { from: ['error'], to: 'failed', message: `${n.message ?? 'error'} (after ${n.attempts} run(s))` });
+        await store.releaseLease(lease, this.#o.owner);
         continue;
       }
-      if (n.status === 'error' && (n.nextAttemptAt ?? 0) > now) continue;
-      this.#launch(n);
+      this.#launch(n, lease);
     }
   }
 
-  #launch(n: Notification): void {
+  #launch(n: Notification, lease: string): void {
     this.#busyHosts.add(n.hostUuid);
-    const run = this.#process(n)
+    const ownership = new LeaseKeeper(this.#o.store, lease, { owner: this.#o.owner, leaseMs: this.#o.config.leaseMs }, this.#now, this.#o.logger.child({ notification: n.uuid, lease }));
+    const run = this.#process(n, ownership)
       .catch((err) => this.#o.logger.error('workflow run failed; it is retried at the next tick', { notification: n.uuid, error: err }))
-      .finally(() => {
+      .finally(async () => {
+        await ownership.release();
         this.#inFlight.delete(n.uuid);
         this.#busyHosts.delete(n.hostUuid);
         this.wake();
@@ -128,39 +159,45 @@ export class RecoveryEngine {
     this.#inFlight.set(n.uuid, run);
   }
 
-  async #process(queued: Notification): Promise<void> {
+  async #process(queued: Notification, ownership: LeaseKeeper): Promise<void> {
     const log = this.#o.logger.child({ notification: queued.uuid, type: queued.type, host: queued.hostName, pool: queued.poolName });
     let n: Notification | undefined = queued;
     if (queued.status === 'running') log.info('resuming an interrupted workflow');
-    else n = this.#transition(queued, { from: [queued.status], to: 'running', startsRun: true, message: null, nextAttemptAt: null });
+    else n = await this.#transition(queued, { from: [queued.status], to: 'running', startsRun: true, message: null, nextAttemptAt: null });
     if (!n) return;
 
-    const workflow = this.#o.workflows[n.type];
     const mode: PoolMode = this.#o.config.pools[n.poolName]?.mode ?? 'auto';
+    const workflow = mode === 'forward' ? this.#o.forwardWorkflows?.[n.type] : this.#o.workflows[n.type];
+    if (!workflow) throw new Error(`pool ${n.poolName} is in forward mode but this engine has no forward workflows`);
     const early = decideEarly(n, workflow, mode);
     if (early) {
       log.info(`notification ${early.status}: ${early.reason}`);
-      this.#transition(n, { from: ['running'], to: early.status, message: early.reason });
+      await this.#transition(n, { from: ['running'], to: early.status, message: early.reason });
       return;
     }
     if (workflow.setsMaintenance && mode === 'auto')
-      this.#o.store.setMaintenance(hostOf(n), { notification: n.uuid, reason: `${n.type} recovery ${n.uuid} running` }, this.#now());
+      await this.#o.store.setMaintenance(hostOf(n), { notification: n.uuid, reason: `${n.type} recovery ${n.uuid} running` }, this.#now());
 
     const started = this.#now();
-    const outcome: RunOutcome = await this.#runner.run(n, workflow, mode, { stopping: this.#stopping.signal, abort: this.#abort.signal });
+    const outcome: RunOutcome = await this.#runner.run(n, workflow, mode, {
+      stopping: AbortSignal.any([this.#stopping.signal, ownership.lost]),
+      abort: AbortSignal.any([this.#abort.signal, ownership.lost]),
+      confirmOwnership: () => ownership.confirm(),
+    });
     if (outcome.kind === 'handed-back') {
-      log.info('workflow handed back to the store; it resumes at the next start');
+      if (ownership.lost.aborted) log.warn('workflow abandoned: this receiver no longer holds its lease', { reason: String(ownership.lost.reason) });
+      else log.info('workflow handed back to the store; it resumes at the next start');
       return;
     }
     this.#o.metrics.workflowDuration.observe({ type: n.type, status: outcome.status }, (this.#now() - started) / 1000);
     if (outcome.status !== 'error') {
       log.info(`notification ${outcome.status}`, { reason: outcome.message });
-      this.#transition(n, { from: ['running'], to: outcome.status, message: outcome.message });
+      await this.#transition(n, { from: ['running'], to: outcome.status, message: outcome.message });
       return;
     }
     const { retry } = this.#o.config;
     const retriesLeft = n.attempts <= retry.attempts;
-    const errored = this.#transition(n, {
+    const errored = await this.#transition(n, {
       from: ['running'],
       to: 'error',
       message: outcome.message,
@@ -169,27 +206,27 @@ export class RecoveryEngine {
     if (retriesLeft) log.warn(`notification error; retry in ${retry.intervalMs / 1000} s`, { reason: outcome.message, attempts: n.attempts });
     else if (errored) {
       log.error('notification failed: no retries left', { reason: outcome.message, attempts: n.attempts });
-      this.#transition(errored, { from: ['error'], to: 'failed', message: `${outcome.message} (after ${n.attempts} run(s))` });
+      await this.#transition(errored, { from: ['error'], to: 'failed', message: `${outcome.message} (after ${n.attempts} run(s))` });
     }
   }
 
-  #transition(n: Notification, t: Transition): Notification | undefined {
-    const next = this.#o.store.transition(n.uuid, t, this.#now(), this.#o.events);
+  async #transition(n: Notification, t: Transition): Promise<Notification | undefined> {
+    const next = await this.#o.store.transition(n.uuid, t, this.#now(), this.#o.events);
     if (!next) return undefined;
     this.#o.metrics.notifications.inc({ type: next.type, status: next.status });
     // The host stays on maintenance while its recovery runs or waits for a retry; a terminal status ends it.
-    if (TERMINAL_STATUSES.includes(next.status) && this.#o.workflows[next.type].setsMaintenance && this.#maintenanceBy(next))
-      this.#o.store.setMaintenance(hostOf(next), null, this.#now());
+    if (TERMINAL_STATUSES.includes(next.status) && this.#o.workflows[next.type].setsMaintenance && (await this.#maintenanceBy(next)))
+      await this.#o.store.setMaintenance(hostOf(next), null, this.#now());
     return next;
   }
 
   /** Whether `n` is the recovery that put its host on maintenance. */
-  #maintenanceBy(n: Notification): boolean {
-    return this.#o.store.hosts().some((h) => h.hostUuid === n.hostUuid && h.maintenanceBy === n.uuid);
+  async #maintenanceBy(n: Notification): Promise<boolean> {
+    return (await this.#o.store.hosts()).some((h) => h.hostUuid === n.hostUuid && h.maintenanceBy === n.uuid);
   }
 
-  #escalate(from: Notification, type: NotificationType, payload: Record<string, unknown>): Notification {
-    const result = this.#o.recorder.record(
+  async #escalate(from: Notification, type: NotificationType, payload: Record<string, unknown>): Promise<Notification> {
+    const result = await this.#o.recorder.record(
       { type, hostUuid: from.hostUuid, hostName: from.hostName, poolName: from.poolName, generatedAt: this.#now(), payload, source: 'engine' },
       'proceed',
     );
@@ -202,12 +239,18 @@ export class RecoveryEngine {
   }
 }
 
+export function hostLease(hostUuid: string): string {
+  return `host:${hostUuid}`;
+}
+
 function hostOf(n: Notification): { uuid: string; name: string; pool: string } {
   return { uuid: n.hostUuid, name: n.hostName, pool: n.poolName };
 }
 
 /** Decisions taken before any task runs: informational events, notify-only pools, the workflow's own precheck. */
 function decideEarly(n: Notification, workflow: Workflow, mode: PoolMode): { status: 'ignored' | 'finished'; reason: string } | undefined {
+  // The remote engine decides, STARTED events included; ours mirrors it.
+  if (mode === 'forward') return undefined;
   const event = String(n.payload.event ?? '').toUpperCase();
   if (event === 'STARTED') return { status: 'finished', reason: 'STARTED event recorded (a recovery signal is never taken as proof of recovery)' };
   if (mode === 'notify-only') return { status: 'ignored', reason: `pool ${n.poolName} is in notify-only mode: no recovery attempted` };

@@ -1,5 +1,3 @@
-// What the store calls inside a status change's transaction to get the outbox messages announcing it, so no change
-// is ever lost or announced without having happened. The notifiers' router provides it (notifiers/router.ts).
-import type { Notification, OutboxInput } from '../store/types.js';
-
-export type EventMessages = (n: Notification) => OutboxInput[];
+// The outbox messages announcing a status change, built inside the store's transaction (see store/types.ts
+// OutboxBuilder). The notifiers' router provides them (notifiers/router.ts).
+export type { OutboxBuilder as EventMessages } from '../store/types.js';

@@ -20,8 +20,8 @@ export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics
     help: 'Notifications in the store, by current status.',
     labelNames: ['status'],
     registers,
-    collect() {
-      const counts = store.countByStatus();
+    async collect() {
+      const counts = await store.countByStatus();
       for (const status of NOTIFICATION_STATUSES) this.set({ status }, counts[status]);
     },
   });

@@ -1,6 +1,7 @@
 // Runs one workflow for one notification. Each task is marked RUNNING in the store before it acts and SUCCESS after,
 // so a process killed at any moment resumes at the first unfinished task and never runs a finished one again.
 import { TimeoutError } from '../../core/errors.js';
+import { type ActionHooks, ActionVetoed, actionNotification } from '../action-hooks/index.js';
 import type { Logger } from '../../core/log.js';
 import type { PoolMode, TaskSettings } from '../config.js';
 import type { NotificationStore } from '../store/store.js';
@@ -13,10 +14,14 @@ export type RunOutcome =
   /** Stopped between tasks (or a task was aborted) at shutdown: the notification stays `running` and resumes later. */
   | { kind: 'handed-back' };
 
-/** `stopping`: start no further task; `abort`: abort the running one (after the shutdown grace). */
-export interface ShutdownSignals {
+/**
+ * `stopping`: start no further task; `abort`: abort the running one (shutdown grace elapsed, lease lost);
+ * `confirmOwnership`: called right before each action, throws when this receiver may no longer act.
+ */
+export interface RunControl {
   stopping: AbortSignal;
   abort: AbortSignal;
+  confirmOwnership?: () => Promise<void>;
 }
 
 export interface RunnerOptions {
@@ -25,7 +30,9 @@ export interface RunnerOptions {
   logger: Logger;
   now: () => number;
   settingsFor(task: string): TaskSettings;
-  escalate(from: Notification, type: NotificationType, payload: Record<string, unknown>): Notification;
+  escalate(from: Notification, type: NotificationType, payload: Record<string, unknown>): Promise<Notification>;
+  /** Web hooks around each action (`recovery_hook.action_hooks`). */
+  hooks?: Pick<ActionHooks, 'around'>;
 }
 
 /** Sleep `ms`, rejecting with the signal's reason when it aborts. */
@@ -47,10 +54,10 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 export class WorkflowRunner {
   constructor(private readonly opts: RunnerOptions) {}
 
-  async run(n: Notification, workflow: Workflow, mode: PoolMode, shutdown: ShutdownSignals): Promise<RunOutcome> {
+  async run(n: Notification, workflow: Workflow, mode: PoolMode, control: RunControl): Promise<RunOutcome> {
     const { store } = this.opts;
-    store.planTasks(n.uuid, workflow.tasks.map((t) => t.name));
-    const records = new Map(store.tasks(n.uuid).map((r) => [r.name, r]));
+    await store.planTasks(n.uuid, workflow.tasks.map((t) => t.name));
+    const records = new Map((await store.tasks(n.uuid)).map((r) => [r.name, r]));
     const results: Record<string, unknown> = {};
     for (const task of workflow.tasks) {
       const record = records.get(task.name)!;
@@ -58,10 +65,10 @@ export class WorkflowRunner {
         results[task.name] = record.result;
         continue;
       }
-      if (shutdown.stopping.aborted) return { kind: 'handed-back' };
+      if (control.stopping.aborted) return { kind: 'handed-back' };
       const started = this.opts.now();
-      store.startTask(n.uuid, task.name, started);
-      const outcome = await this.#runTask(n, task, mode, results, record.firstStartedAt ?? started, shutdown);
+      await store.startTask(n.uuid, task.name, started);
+      const outcome = await this.#runTask(n, task, mode, results, record.firstStartedAt ?? started, control);
       if (outcome.kind === 'handed-back') return outcome;
       if (outcome.kind === 'stop') return { kind: 'done', status: outcome.status, message: outcome.message };
       results[task.name] = outcome.result;
@@ -75,64 +82,73 @@ export class WorkflowRunner {
     mode: PoolMode,
     results: Record<string, unknown>,
     firstStartedAt: number,
-    shutdown: ShutdownSignals,
+    control: RunControl,
   ): Promise<{ kind: 'ok'; result: unknown } | { kind: 'stop'; status: 'finished' | 'ignored' | 'error'; message: string } | { kind: 'handed-back' }> {
     const { store, metrics, now } = this.opts;
     const settings = this.opts.settingsFor(task.name);
     const log = this.opts.logger.child({ notification: n.uuid, task: task.name });
     for (let attempt = 0; ; attempt++) {
       const controller = new AbortController();
-      const onAbort = () => controller.abort(shutdown.abort.reason);
-      shutdown.abort.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => controller.abort(control.abort.reason);
+      control.abort.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => controller.abort(new TimeoutError(`task ${task.name}`, settings.timeoutMs)), settings.timeoutMs);
-      const ctx = this.#context(n, task, mode, results, firstStartedAt, controller.signal);
+      const ctx = this.#context(n, task, mode, results, firstStartedAt, controller.signal, control);
       try {
         const result = await Promise.race([task.run(ctx), rejectOnAbort(controller.signal)]);
-        store.finishTask(n.uuid, task.name, 'SUCCESS', result ?? null, now());
+        await store.finishTask(n.uuid, task.name, 'SUCCESS', result ?? null, now());
         metrics.taskRuns.inc({ task: task.name, outcome: 'success' });
         return { kind: 'ok', result: result ?? null };
       } catch (err) {
-        if (shutdown.abort.aborted) {
-          log.warn('task interrupted by shutdown; it runs again at the next start');
+        if (control.abort.aborted) {
+          log.warn('task interrupted (shutdown or lost lease); it runs again when its workflow resumes');
           return { kind: 'handed-back' };
         }
         if (err instanceof Finish) {
-          ctx.progress(err.message, 1);
-          store.finishTask(n.uuid, task.name, 'SUCCESS', null, now());
+          await ctx.progress(err.message, 1);
+          await store.finishTask(n.uuid, task.name, 'SUCCESS', null, now());
           metrics.taskRuns.inc({ task: task.name, outcome: 'finish' });
           return { kind: 'stop', status: 'finished', message: err.message };
         }
         if (err instanceof Ignore) {
-          ctx.progress(err.message, 1);
-          store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
+          await ctx.progress(err.message, 1);
+          await store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
           metrics.taskRuns.inc({ task: task.name, outcome: 'ignore' });
           return { kind: 'stop', status: 'ignored', message: err.message };
         }
         const message = err instanceof Error ? err.message : String(err);
-        if (attempt < settings.retries) {
+        // A veto is the site's answer, not a glitch: the task fails now (the notification's own retry may follow).
+        if (attempt < settings.retries && !(err instanceof ActionVetoed)) {
           metrics.taskRuns.inc({ task: task.name, outcome: 'retry' });
-          ctx.progress(`attempt ${attempt + 1} failed: ${message}; retrying in ${settings.retryDelayMs / 1000} s`, 0);
+          await ctx.progress(`attempt ${attempt + 1} failed: ${message}; retrying in ${settings.retryDelayMs / 1000} s`, 0);
           try {
-            await abortableSleep(settings.retryDelayMs, shutdown.stopping);
+            await abortableSleep(settings.retryDelayMs, control.stopping);
           } catch {
             return { kind: 'handed-back' };
           }
           continue;
         }
         metrics.taskRuns.inc({ task: task.name, outcome: 'failure' });
-        ctx.progress(`failed: ${message}`, 1);
-        store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
+        await ctx.progress(`failed: ${message}`, 1);
+        await store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
         log.warn('task failed', { error: err, attempts: attempt + 1 });
         const status = task.failureMeans === 'ignored' ? 'ignored' : 'error';
         return { kind: 'stop', status, message: `${task.name} failed: ${message}` };
       } finally {
         clearTimeout(timer);
-        shutdown.abort.removeEventListener('abort', onAbort);
+        control.abort.removeEventListener('abort', onAbort);
       }
     }
   }
 
-  #context(n: Notification, task: Task, mode: PoolMode, results: Record<string, unknown>, firstStartedAt: number, signal: AbortSignal): TaskContext {
+  #context(
+    n: Notification,
+    task: Task,
+    mode: PoolMode,
+    results: Record<string, unknown>,
+    firstStartedAt: number,
+    signal: AbortSignal,
+    control: RunControl,
+  ): TaskContext {
     const { store, now } = this.opts;
     const progress = (message: string, fraction: number) => store.addProgress(n.uuid, task.name, message, fraction, now());
     return {
@@ -147,13 +163,16 @@ export class WorkflowRunner {
         update: (vmUuid, patch) => store.updateMove(n.uuid, vmUuid, patch, now()),
       },
       progress,
-      async act(description, action) {
+      act: async (action, run) => {
         if (mode === 'dry-run') {
-          progress(`dry-run: would ${description}`, 0.5);
+          await progress(`dry-run: would ${action.description}`, 0.5);
           return undefined;
         }
-        progress(description, 0.5);
-        return action();
+        await control.confirmOwnership?.();
+        await progress(action.description, 0.5);
+        const hooks = this.opts.hooks;
+        if (!hooks) return run();
+        return hooks.around({ method: action.method, params: action.params, notification: actionNotification(n) }, run, signal);
       },
       escalate: (type, payload) => this.opts.escalate(n, type, payload),
       now,

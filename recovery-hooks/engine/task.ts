@@ -1,5 +1,6 @@
 // What a workflow is made of. A task checks the current state before acting (so running it again is harmless),
 // reports progress, and may end the whole workflow early with Ignore or Finish.
+import type { ActionMethod } from '../action-hooks/config.js';
 import type { PoolMode } from '../config.js';
 import type { MovePatch, Notification, NotificationType, PlannedMove, VmMove } from '../store/types.js';
 
@@ -15,9 +16,16 @@ export class Finish extends Error {
 
 /** The per-VM move records of a host recovery, bound to the notification. */
 export interface MoveLog {
-  plan(moves: PlannedMove[]): void;
-  list(): VmMove[];
-  update(vmUuid: string, patch: MovePatch): void;
+  plan(moves: PlannedMove[]): Promise<void>;
+  list(): Promise<VmMove[]>;
+  update(vmUuid: string, patch: MovePatch): Promise<void>;
+}
+
+/** An action as the progress log and the action hooks show it (params: identifiers only, never secrets). */
+export interface ActionSpec {
+  method: ActionMethod;
+  params: Record<string, unknown>;
+  description: string;
 }
 
 export interface TaskContext {
@@ -30,11 +38,14 @@ export interface TaskContext {
   /** Aborted on timeout or shutdown. */
   readonly signal: AbortSignal;
   readonly moves: MoveLog;
-  progress(message: string, fraction: number): void;
-  /** Run `action` — or, in dry-run mode, record "would <description>" and return undefined. */
-  act<T>(description: string, action: () => Promise<T>): Promise<T | undefined>;
+  progress(message: string, fraction: number): Promise<void>;
+  /**
+   * Take an action on the pool: record it, run the action hooks around it, and run it — or, in dry-run mode, record
+   * "would <description>" and return undefined. Every action goes through here (the hooks and leases rely on it).
+   */
+  act<T>(action: ActionSpec, run: () => Promise<T>): Promise<T | undefined>;
   /** Record a follow-up notification (e.g. a process failure escalated to a host failure). */
-  escalate(type: NotificationType, payload: Record<string, unknown>): Notification;
+  escalate(type: NotificationType, payload: Record<string, unknown>): Promise<Notification>;
   now(): number;
   /** Sleep, rejecting when the signal aborts. */
   sleep(ms: number): Promise<void>;

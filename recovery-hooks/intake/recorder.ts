@@ -1,5 +1,6 @@
 // The one way notifications enter the store, for the webhook, the Masakari API and the engine's escalations:
 // dedup and maintenance rules, outbox events and metrics in one place. Wakes the engine after each commit.
+import type { PoolMode } from '../config.js';
 import type { EventMessages } from '../engine/events.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { NotificationStore } from '../store/store.js';
@@ -12,7 +13,7 @@ export interface RecorderOptions {
   dedupWindowMs: number;
   now: () => number;
   /** The pool's mode: notifications of a notify-only pool are recorded as ignored at once, in the same commit. */
-  modeOf?: (pool: string) => 'auto' | 'dry-run' | 'notify-only';
+  modeOf?: (pool: string) => PoolMode;
 }
 
 interface Pending {
@@ -26,6 +27,8 @@ export class NotificationRecorder {
   #listeners: (() => void)[] = [];
   #queue: Pending[] = [];
   #flushScheduled = false;
+  /** The group commit in progress: deliveries arriving meanwhile wait for the next one. */
+  #committing: Promise<void> | undefined;
   constructor(private readonly opts: RecorderOptions) {}
 
   /** Called after a notification was committed (the engine's wake-up). */
@@ -33,8 +36,8 @@ export class NotificationRecorder {
     this.#listeners.push(listener);
   }
 
-  record(input: NewNotification, onMaintenance: CreateOptions['onMaintenance']): CreateResult {
-    return this.recordAll([input], onMaintenance)[0]!;
+  async record(input: NewNotification, onMaintenance: CreateOptions['onMaintenance']): Promise<CreateResult> {
+    return (await this.recordAll([input], onMaintenance))[0]!;
   }
 
   /**
@@ -46,20 +49,28 @@ export class NotificationRecorder {
     if (!inputs.length && !messages.length) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.#queue.push({ inputs, messages, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#scheduleFlush();
     });
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#committing || !this.#queue.length) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#committing = this.#flush().finally(() => {
+        this.#committing = undefined;
+        this.#scheduleFlush();
+      });
+    });
+  }
+
+  async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     let results: CreateResult[];
     try {
-      results = this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored', batch.flatMap((p) => p.messages));
+      results = await this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored', batch.flatMap((p) => p.messages));
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
@@ -72,12 +83,12 @@ export class NotificationRecorder {
   }
 
   /** Record several notifications in one transaction, with `messages` queued in the same commit. */
-  recordAll(inputs: NewNotification[], onMaintenance: CreateOptions['onMaintenance'], messages: OutboxInput[] = []): CreateResult[] {
+  async recordAll(inputs: NewNotification[], onMaintenance: CreateOptions['onMaintenance'], messages: OutboxInput[] = []): Promise<CreateResult[]> {
     const { store, metrics, events, dedupWindowMs, now } = this.opts;
     if (!inputs.length && !messages.length) return [];
     const notifyOnly = (i: NewNotification) => this.opts.modeOf?.(i.poolName) === 'notify-only';
     const marked = inputs.map((i) => (notifyOnly(i) && !i.ignoreReason ? { ...i, ignoreReason: `pool ${i.poolName} is in notify-only mode: no recovery attempted` } : i));
-    const results = store.createMany(marked, { now: now(), dedupWindowMs, onMaintenance }, events, messages);
+    const results = await store.createMany(marked, { now: now(), dedupWindowMs, onMaintenance }, events, messages);
     let created = false;
     for (const result of results) {
       if (result.notification && (result.outcome === 'created' || result.outcome === 'host-on-maintenance'))

@@ -1,6 +1,7 @@
 // The notifiers: the router that turns status changes and alerts into outbox messages (used by the engine and the
 // intake), and one delivery worker per configured channel. Templates are compiled here, so a broken user template
 // fails the start with its file and line.
+import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
@@ -36,6 +37,9 @@ export interface Notifiers {
 export interface NotifierOptions {
   /** The receiver's clock (epoch ms), as given to the engine. */
   now?: () => number;
+  /** This receiver process in leases (default: a random name), and the leases' length (default 30 s). */
+  owner?: string;
+  leaseMs?: number;
 }
 
 function createChannel(config: ChannelConfig, logger: Logger): Channel {
@@ -63,12 +67,24 @@ export function startNotifiers(
 ): Notifiers {
   const log = logger.child({ component: 'notifiers' });
   const renderer = new Renderer(config.links, config.templatesDir);
-  const router = createRouter(config.channels, { store, metrics });
+  const router = createRouter(config.channels, { metrics });
+  const owner = opts.owner ?? `notifiers-${randomUUID()}`;
   const channels: Channel[] = [];
   const workers = config.channels.map((c) => {
     const channel = createChannel(c, log);
     channels.push(channel);
-    return new DeliveryWorker({ store, channel, renderer, policy: c.delivery, pollIntervalMs: config.pollIntervalMs, metrics, logger: log, now: opts.now });
+    return new DeliveryWorker({
+      store,
+      channel,
+      renderer,
+      policy: c.delivery,
+      pollIntervalMs: config.pollIntervalMs,
+      metrics,
+      logger: log,
+      owner,
+      leaseMs: opts.leaseMs ?? 30_000,
+      now: opts.now,
+    });
   });
   for (const w of workers) w.start();
   if (workers.length) log.info('notifiers started', { channels: config.channels.map((c) => `${c.name} (${c.type})`) });

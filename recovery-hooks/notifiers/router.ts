@@ -9,8 +9,7 @@
 import type { WebhookAlert } from '../intake/alertmanager.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import { alertFingerprint } from '../intake/alertmanager.js';
-import type { NotificationStore } from '../store/store.js';
-import type { Notification, NotificationType, OutboxInput, TaskRecord, VmMove } from '../store/types.js';
+import type { Notification, NotificationType, OutboxBuilder, OutboxInput, TaskRecord, VmMove } from '../store/types.js';
 import type { ChannelConfig } from './config.js';
 import { type NotifierEvent, STATUS_EVENTS, type Severity, alertSeverity, severityRank } from './events.js';
 
@@ -19,15 +18,13 @@ import { type NotifierEvent, STATUS_EVENTS, type Severity, alertSeverity, severi
 export type AlertEventInput = WebhookAlert;
 
 export interface NotifierRouter {
-  /** Same signature as engine/events.ts `statusEvents(...)`: pass it to the store's create/transition. */
-  statusEvents(n: Notification): OutboxInput[];
+  /** The store's OutboxBuilder: pass it to the store's create/transition. */
+  statusEvents: OutboxBuilder;
   /** Messages for one alert that reached the receiver (only channels subscribed to alert.* get one). */
   alertEvents(alert: AlertEventInput): OutboxInput[];
 }
 
 export interface RouterOptions {
-  /** Read inside the status change's transaction for the tasks and VM moves of the run that just ended. */
-  store?: Pick<NotificationStore, 'tasks' | 'moves'>;
   metrics?: Pick<RecoveryMetrics, 'messages'>;
 }
 
@@ -77,7 +74,7 @@ export function createRouter(channels: readonly ChannelConfig[], opts: RouterOpt
     });
 
   return {
-    statusEvents(n) {
+    statusEvents(n, history) {
       const upSignal = String(n.payload.event ?? '').toUpperCase() === 'STARTED';
       // A STARTED signal (a resolved alert) is recorded, never acted on: announce it once, not its bookkeeping.
       if (upSignal && n.updatedAt !== null) return [];
@@ -89,8 +86,8 @@ export function createRouter(channels: readonly ChannelConfig[], opts: RouterOpt
       if (to.length === 0) return [];
 
       const ended = ['finished', 'ignored', 'error', 'failed'].includes(n.status) && !upSignal;
-      const tasks = ended && opts.store ? opts.store.tasks(n.uuid) : [];
-      const moves = ended && opts.store && n.type === 'COMPUTE_HOST' ? opts.store.moves(n.uuid) : [];
+      const tasks = ended ? history.tasks : [];
+      const moves = ended && n.type === 'COMPUTE_HOST' ? history.moves : [];
       return messages(to, {
         event,
         severity,

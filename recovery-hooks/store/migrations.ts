@@ -111,4 +111,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX outbox_dedup ON outbox (channel, dedup_key);
     `,
   },
+  {
+    // Leases (one receiver at a time runs a host's workflow or drains a channel) and forwarded notifications.
+    version: 4,
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE forwards (
+        notification_uuid TEXT PRIMARY KEY REFERENCES notifications (uuid),
+        endpoint TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        remote_uuid TEXT,
+        remote_status TEXT,
+        reason TEXT,
+        remote_details TEXT,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

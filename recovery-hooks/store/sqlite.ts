@@ -7,8 +7,31 @@ import Database from 'better-sqlite3';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import {
+  type Row,
+  type Statement,
+  admission,
+  assignments,
+  canonicalJson,
+  dedupKey,
+  duplicateQuery,
+  forwardUpsert,
+  hostUpsert,
+  listOrder,
+  listQuery,
+  markerQuery,
+  notificationInsert,
+  toForward,
+  toHost,
+  toMessage,
+  toMove,
+  toNotification,
+  toTasks,
+} from './rows.js';
+import {
   type CreateOptions,
   type CreateResult,
+  type ForwardPatch,
+  type ForwardState,
   type HostState,
   type ListFilter,
   type ListPage,
@@ -17,80 +40,16 @@ import {
   type Notification,
   NOTIFICATION_STATUSES,
   type NotificationStatus,
+  type OutboxBuilder,
   type OutboxInput,
+  RUN_END_STATUSES,
+  type RunHistory,
   type OutboxMessage,
   type PlannedMove,
-  type SortKey,
   type TaskRecord,
-  type TaskState,
   type Transition,
   type VmMove,
 } from './types.js';
-
-type Row = Record<string, unknown>;
-
-/** JSON with object keys sorted, so identical payloads compare equal as text (Masakari's duplicate rule). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
-const SORT_COLUMNS: Record<SortKey, string> = {
-  created_at: 'created_at',
-  type: 'type',
-  generated_time: 'generated_at',
-  updated_at: 'COALESCE(updated_at, -1)',
-  uuid: 'uuid',
-  payload: 'payload',
-  status: 'status',
-  source_host_uuid: 'host_uuid',
-  id: 'id',
-};
-
-/** `column = ?` assignments for the defined values (undefined = leave the column as it is). */
-function assignments(values: Record<string, unknown>): { sets: string[]; params: unknown[] } {
-  const defined = Object.entries(values).filter(([, v]) => v !== undefined);
-  return { sets: defined.map(([k]) => `${k} = ?`), params: defined.map(([, v]) => v) };
-}
-
-function toNotification(r: Row): Notification {
-  return {
-    id: r.id as number,
-    uuid: r.uuid as string,
-    type: r.type as Notification['type'],
-    status: r.status as NotificationStatus,
-    hostUuid: r.host_uuid as string,
-    hostName: r.host_name as string,
-    poolName: r.pool_name as string,
-    generatedAt: r.generated_at as number,
-    payload: JSON.parse(r.payload as string) as Record<string, unknown>,
-    message: (r.message as string | null) ?? null,
-    source: r.source as Notification['source'],
-    createdAt: r.created_at as number,
-    updatedAt: (r.updated_at as number | null) ?? null,
-    attempts: r.attempts as number,
-    nextAttemptAt: (r.next_attempt_at as number | null) ?? null,
-  };
-}
-
-function toMove(r: Row): VmMove {
-  return {
-    id: r.id as number,
-    notificationUuid: r.notification_uuid as string,
-    vmUuid: r.vm_uuid as string,
-    vmName: r.vm_name as string,
-    sourceHost: r.source_host as string,
-    destHost: (r.dest_host as string | null) ?? null,
-    status: r.status as VmMove['status'],
-    message: (r.message as string | null) ?? null,
-    rank: r.rank as number,
-    startTime: (r.start_time as number | null) ?? null,
-    endTime: (r.end_time as number | null) ?? null,
-    createdAt: r.created_at as number,
-    updatedAt: (r.updated_at as number | null) ?? null,
-  };
-}
 
 export class SqliteNotificationStore implements NotificationStore {
   readonly #db: Database.Database;
@@ -107,6 +66,8 @@ export class SqliteNotificationStore implements NotificationStore {
       this.#db.pragma('foreign_keys = ON');
       this.#db.pragma('busy_timeout = 5000');
       this.#migrate(MIGRATIONS);
+      // One receiver per SQLite file: leases left by a previous process of this receiver are void.
+      this.#db.exec('DELETE FROM leases');
     } catch (err) {
       throw new StoreError(`open ${path}`, err);
     }
@@ -144,25 +105,37 @@ export class SqliteNotificationStore implements NotificationStore {
     }
   }
 
+  #get(st: Statement): Row | undefined {
+    return this.#sql(st.sql).get(...st.params) as Row | undefined;
+  }
+
+  #run(st: Statement): void {
+    this.#sql(st.sql).run(...st.params);
+  }
+
   #row(uuid: string): Notification | undefined {
     const r = this.#sql('SELECT * FROM notifications WHERE uuid = ?').get(uuid) as Row | undefined;
     return r ? toNotification(r) : undefined;
+  }
+
+  #history(n: Notification): RunHistory {
+    if (!RUN_END_STATUSES.includes(n.status)) return { tasks: [], moves: [] };
+    return { tasks: this.#tasks(n.uuid), moves: this.#moves(n.uuid) };
   }
 
   #enqueue(messages: OutboxInput[], now: number): void {
     // A message with a dedup_key already queued on its channel is dropped (NULL keys never collide).
     const insert = this.#sql('INSERT OR IGNORE INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key) VALUES (?, ?, ?, ?, ?)');
     for (const m of messages) {
-      const key = typeof m.payload.dedup_key === 'string' ? m.payload.dedup_key : null;
-      insert.run(m.channel, JSON.stringify(m.payload), now, now, key);
+      insert.run(m.channel, JSON.stringify(m.payload), now, now, dedupKey(m.payload));
     }
   }
 
-  create(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult {
-    return this.createMany([input], opts, outbox)[0]!;
+  async create(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult> {
+    return (await this.createMany([input], opts, outbox))[0]!;
   }
 
-  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[], extra: OutboxInput[] = []): CreateResult[] {
+  async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
     return this.#guard('create', () =>
       this.#db.transaction(() => {
         const results = inputs.map((input) => this.#createOne(input, opts, outbox));
@@ -172,99 +145,45 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  #createOne(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult {
+  #createOne(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): CreateResult {
     if (input.replayKey) {
       const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(input.replayKey) as Row | undefined;
       if (r) return { outcome: 'replay', notification: toNotification(r) };
     }
     const host = this.#sql('SELECT on_maintenance FROM hosts WHERE uuid = ?').get(input.hostUuid) as Row | undefined;
-    const onMaintenance = host?.on_maintenance === 1;
-    if (onMaintenance && opts.onMaintenance === 'refuse') return { outcome: 'host-on-maintenance' };
+    const admit = admission(input, opts, host?.on_maintenance === 1);
+    if (!admit) return { outcome: 'host-on-maintenance' };
     const payload = canonicalJson(input.payload);
-    // Masakari's duplicate: a repeat of a failure still being handled (new, running, or error awaiting its retry).
-    // A notification that ended before the new one was generated does not absorb it: that is a new failure
-    // (a VM crashing again after its recovery); a re-send of the same report is still a duplicate.
-    if (opts.dedupWindowMs > 0 && !(onMaintenance && opts.onMaintenance === 'record-ignored')) {
-      const dup = this.#sql("SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ? AND (status IN ('new', 'running', 'error') OR updated_at >= ?) ORDER BY id LIMIT 1")
-        .get(input.type, input.hostUuid, input.generatedAt - opts.dedupWindowMs, payload, input.generatedAt) as Row | undefined;
+    if (admit.checkDuplicate) {
+      const dup = this.#get(duplicateQuery(input, opts.dedupWindowMs, payload));
       if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
     }
-    const maintenance = onMaintenance && opts.onMaintenance === 'record-ignored';
-    const ignoreReason = maintenance ? `host ${input.hostName} is on maintenance: notification recorded, no recovery started` : input.ignoreReason;
-    this.#sql(
-        `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        randomUUID(),
-        input.type,
-        ignoreReason ? 'ignored' : 'new',
-        input.hostUuid,
-        input.hostName,
-        input.poolName,
-        input.generatedAt,
-        payload,
-        ignoreReason ?? null,
-        input.source,
-        input.replayKey ?? null,
-        opts.now,
-      );
-    if (input.hostUuid)
-      this.#sql(
-          `INSERT INTO hosts (uuid, name, pool_name, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
-        )
-        .run(input.hostUuid, input.hostName, input.poolName, opts.now);
+    this.#run(notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now));
+    if (input.hostUuid) this.#run(hostUpsert(input, opts.now));
     const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = last_insert_rowid()').get() as Row);
-    if (outbox) this.#enqueue(outbox(created), opts.now);
-    return maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
+    if (outbox) this.#enqueue(outbox(created, { tasks: [], moves: [] }), opts.now);
+    return admit.maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
   }
 
-  get(uuid: string): Notification | undefined {
+  async get(uuid: string): Promise<Notification | undefined> {
     return this.#guard('get', () => this.#row(uuid));
   }
 
-  list(filter: ListFilter, page: ListPage): Notification[] {
+  async list(filter: ListFilter, page: ListPage): Promise<Notification[]> {
     return this.#guard('list', () => {
       if (page.limit === 0) return [];
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const match = (clause: string, value: unknown) => {
-        if (value === undefined) return;
-        where.push(clause);
-        params.push(value);
-      };
-      match('status = ?', filter.status);
-      match('type = ?', filter.type);
-      match('host_uuid = ?', filter.hostUuid);
-      match('generated_at >= ?', filter.generatedSince);
-
-      // Masakari's defaults: created_at then id are always appended, in the first given direction.
-      const sort = [...page.sort];
-      const defaultDir = sort[0]?.dir ?? 'desc';
-      for (const key of ['created_at', 'id'] as const) if (!sort.some((s) => s.key === key)) sort.push({ key, dir: defaultDir });
-      const columns = sort.map((s) => SORT_COLUMNS[s.key]);
-
+      const order = listOrder(page);
+      let marker: unknown[] | undefined;
       if (page.markerId !== undefined) {
-        const marker = this.#sql(`SELECT ${columns.join(', ')} FROM notifications WHERE id = ?`).raw().get(page.markerId) as unknown[] | undefined;
+        marker = this.#sql(markerQuery(order)).raw().get(page.markerId) as unknown[] | undefined;
         if (!marker) throw new MarkerNotFoundError(page.markerId);
-        // Keyset pagination: rows strictly after the marker in the sort order.
-        const ors = sort.map((s, i) => {
-          const eq = columns.slice(0, i).map((c) => `${c} = ?`);
-          return `(${[...eq, `${columns[i]} ${s.dir === 'asc' ? '>' : '<'} ?`].join(' AND ')})`;
-        });
-        where.push(`(${ors.join(' OR ')})`);
-        sort.forEach((_s, i) => params.push(...marker.slice(0, i + 1)));
       }
-      const sql =
-        'SELECT * FROM notifications' +
-        (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-        ` ORDER BY ${sort.map((s, i) => `${columns[i]} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ?`;
-      return (this.#sql(sql).all(...params, page.limit) as Row[]).map(toNotification);
+      const { sql, params } = listQuery(filter, page.limit, order, marker);
+      return (this.#sql(sql).all(...params) as Row[]).map(toNotification);
     });
   }
 
-  countByStatus(): Record<NotificationStatus, number> {
+  async countByStatus(): Promise<Record<NotificationStatus, number>> {
     return this.#guard('countByStatus', () => {
       const out = Object.fromEntries(NOTIFICATION_STATUSES.map((s) => [s, 0])) as Record<NotificationStatus, number>;
       for (const r of this.#sql('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status').all() as Row[])
@@ -273,14 +192,14 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
-  unfinished(limit = 1000): Notification[] {
+  async unfinished(limit = 1000): Promise<Notification[]> {
     return this.#guard('unfinished', () =>
       (this.#sql("SELECT * FROM notifications WHERE status IN ('new', 'running', 'error') ORDER BY id LIMIT ?").all(limit) as Row[]).map(toNotification),
     );
   }
 
 
-  transition(uuid: string, t: Transition, now: number, outbox?: (n: Notification) => OutboxInput[]): Notification | undefined {
+  async transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined> {
     return this.#guard('transition', () =>
       this.#db.transaction(() => {
         const { sets, params } = assignments({ status: t.to, updated_at: now, message: t.message, next_attempt_at: t.nextAttemptAt });
@@ -289,13 +208,13 @@ export class SqliteNotificationStore implements NotificationStore {
           .run(...params, uuid, ...t.from).changes;
         if (!changed) return undefined;
         const n = this.#row(uuid)!;
-        if (outbox) this.#enqueue(outbox(n), now);
+        if (outbox) this.#enqueue(outbox(n, this.#history(n)), now);
         return n;
       })(),
     );
   }
 
-  planTasks(uuid: string, names: readonly string[]): void {
+  async planTasks(uuid: string, names: readonly string[]): Promise<void> {
     this.#guard('planTasks', () =>
       this.#db.transaction(() => {
         const insert = this.#sql("INSERT OR IGNORE INTO tasks (notification_uuid, seq, name, state) VALUES (?, ?, ?, 'PENDING')");
@@ -304,36 +223,24 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  tasks(uuid: string): TaskRecord[] {
-    return this.#guard('tasks', () => {
-      const details = new Map<string, TaskRecord['details']>();
-      for (const r of this.#sql('SELECT * FROM task_progress WHERE notification_uuid = ? ORDER BY id').all(uuid) as Row[]) {
-        const list = details.get(r.task_name as string) ?? [];
-        list.push({ timestamp: r.at as number, message: r.message as string, progress: r.progress as number });
-        details.set(r.task_name as string, list);
-      }
-      return (this.#sql('SELECT * FROM tasks WHERE notification_uuid = ? ORDER BY seq').all(uuid) as Row[]).map((r) => ({
-        seq: r.seq as number,
-        name: r.name as string,
-        state: r.state as TaskState,
-        progress: r.progress as number,
-        details: details.get(r.name as string) ?? [],
-        firstStartedAt: (r.first_started_at as number | null) ?? null,
-        finishedAt: (r.finished_at as number | null) ?? null,
-        result: r.result === null || r.result === undefined ? null : (JSON.parse(r.result as string) as unknown),
-      }));
-    });
+  async tasks(uuid: string): Promise<TaskRecord[]> {
+    return this.#guard('tasks', () => this.#tasks(uuid));
   }
 
-  startTask(uuid: string, name: string, now: number): void {
-    this.#guard('startTask', () =>
-      this.#db
-        .prepare("UPDATE tasks SET state = 'RUNNING', first_started_at = COALESCE(first_started_at, ?), finished_at = NULL WHERE notification_uuid = ? AND name = ?")
-        .run(now, uuid, name),
+  #tasks(uuid: string): TaskRecord[] {
+    return toTasks(
+      this.#sql('SELECT * FROM tasks WHERE notification_uuid = ? ORDER BY seq').all(uuid) as Row[],
+      this.#sql('SELECT * FROM task_progress WHERE notification_uuid = ? ORDER BY id').all(uuid) as Row[],
     );
   }
 
-  addProgress(uuid: string, name: string, message: string, progress: number, now: number): void {
+  async startTask(uuid: string, name: string, now: number): Promise<void> {
+    this.#guard('startTask', () =>
+      this.#sql("UPDATE tasks SET state = 'RUNNING', first_started_at = COALESCE(first_started_at, ?), finished_at = NULL WHERE notification_uuid = ? AND name = ?").run(now, uuid, name),
+    );
+  }
+
+  async addProgress(uuid: string, name: string, message: string, progress: number, now: number): Promise<void> {
     this.#guard('addProgress', () =>
       this.#db.transaction(() => {
         this.#sql('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)').run(uuid, name, now, message, progress);
@@ -342,15 +249,13 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  finishTask(uuid: string, name: string, state: 'SUCCESS' | 'FAILURE', result: unknown, now: number): void {
+  async finishTask(uuid: string, name: string, state: 'SUCCESS' | 'FAILURE', result: unknown, now: number): Promise<void> {
     this.#guard('finishTask', () =>
-      this.#db
-        .prepare(`UPDATE tasks SET state = ?, finished_at = ?, result = ?${state === 'SUCCESS' ? ', progress = 1' : ''} WHERE notification_uuid = ? AND name = ?`)
-        .run(state, now, result === undefined ? null : JSON.stringify(result), uuid, name),
+      this.#sql(`UPDATE tasks SET state = ?, finished_at = ?, result = ?${state === 'SUCCESS' ? ', progress = 1' : ''} WHERE notification_uuid = ? AND name = ?`).run(state, now, result === undefined ? null : JSON.stringify(result), uuid, name),
     );
   }
 
-  planMoves(uuid: string, moves: PlannedMove[], now: number): void {
+  async planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void> {
     this.#guard('planMoves', () =>
       this.#db.transaction(() => {
         const insert = this.#sql(
@@ -362,11 +267,15 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  moves(uuid: string): VmMove[] {
-    return this.#guard('moves', () => (this.#sql('SELECT * FROM vm_moves WHERE notification_uuid = ? ORDER BY rank, id').all(uuid) as Row[]).map(toMove));
+  async moves(uuid: string): Promise<VmMove[]> {
+    return this.#guard('moves', () => this.#moves(uuid));
   }
 
-  updateMove(uuid: string, vmUuid: string, patch: MovePatch, now: number): void {
+  #moves(uuid: string): VmMove[] {
+    return (this.#sql('SELECT * FROM vm_moves WHERE notification_uuid = ? ORDER BY rank, id').all(uuid) as Row[]).map(toMove);
+  }
+
+  async updateMove(uuid: string, vmUuid: string, patch: MovePatch, now: number): Promise<void> {
     this.#guard('updateMove', () => {
       const { sets, params } = assignments({
         status: patch.status,
@@ -380,24 +289,15 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
-  hosts(): HostState[] {
+  async hosts(): Promise<HostState[]> {
     return this.#guard('hosts', () =>
-      (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map((r) => ({
-        hostUuid: r.uuid as string,
-        hostName: r.name as string,
-        poolName: r.pool_name as string,
-        onMaintenance: r.on_maintenance === 1,
-        maintenanceBy: (r.maintenance_by as string | null) ?? null,
-        reason: (r.reason as string | null) ?? null,
-        updatedAt: r.updated_at as number,
-      })),
+      (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map(toHost),
     );
   }
 
-  setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): void {
+  async setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): Promise<void> {
     this.#guard('setMaintenance', () =>
-      this.#db
-        .prepare(
+      this.#sql(
           `INSERT INTO hosts (uuid, name, pool_name, on_maintenance, maintenance_by, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (uuid) DO UPDATE SET on_maintenance = excluded.on_maintenance, maintenance_by = excluded.maintenance_by,
              reason = excluded.reason, updated_at = excluded.updated_at`,
@@ -406,7 +306,7 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  claimMessages(channel: string, limit: number, now: number, leaseMs: number): OutboxMessage[] {
+  async claimMessages(channel: string, limit: number, now: number, leaseMs: number): Promise<OutboxMessage[]> {
     return this.#guard('claimMessages', () =>
       this.#db.transaction(() => {
         const rows = this.#sql(
@@ -417,34 +317,53 @@ export class SqliteNotificationStore implements NotificationStore {
         const claim = this.#sql('UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id = ?');
         return rows.map((r) => {
           claim.run(now + leaseMs, r.id);
-          return {
-            id: r.id as number,
-            channel: r.channel as string,
-            payload: JSON.parse(r.payload as string) as Record<string, unknown>,
-            attempts: (r.attempts as number) + 1,
-            createdAt: r.created_at as number,
-            lastError: (r.last_error as string | null) ?? null,
-          };
+          return toMessage({ ...r, attempts: (r.attempts as number) + 1 });
         });
       })(),
     );
   }
 
-  ackMessage(id: number, now: number): void {
+  async ackMessage(id: number, now: number): Promise<void> {
     this.#guard('ackMessage', () => this.#sql("UPDATE outbox SET status = 'sent', done_at = ?, claimed_until = NULL WHERE id = ?").run(now, id));
   }
 
-  retryMessageAt(id: number, at: number, error: string): void {
+  async retryMessageAt(id: number, at: number, error: string): Promise<void> {
     this.#guard('retryMessageAt', () => this.#sql('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?').run(at, error, id));
   }
 
-  giveUpMessage(id: number, error: string, now: number): void {
+  async giveUpMessage(id: number, error: string, now: number): Promise<void> {
     this.#guard('giveUpMessage', () =>
       this.#sql("UPDATE outbox SET status = 'dead', last_error = ?, done_at = ?, claimed_until = NULL WHERE id = ?").run(error, now, id),
     );
   }
 
-  close(): void {
+  async acquireLease(name: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
+    return this.#guard('acquireLease', () => {
+      const granted = this.#sql(
+        `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+      ).run(name, owner, now + ttlMs, now).changes;
+      return granted > 0;
+    });
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#guard('releaseLease', () => this.#sql('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner));
+  }
+
+  async getForward(uuid: string): Promise<ForwardState | undefined> {
+    return this.#guard('getForward', () => {
+      const r = this.#sql('SELECT * FROM forwards WHERE notification_uuid = ?').get(uuid) as Row | undefined;
+      return r ? toForward(r) : undefined;
+    });
+  }
+
+  async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
+    this.#guard('saveForward', () => this.#run(forwardUpsert(uuid, patch, now)));
+  }
+
+  async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
 }

@@ -1,7 +1,10 @@
-// The store the intake writes and the engine reads. Narrow on purpose: each method is one transaction, so a
-// PostgreSQL implementation can follow with the same semantics. Every method throws StoreError when the backend fails.
+// The store the intake writes and the engine reads. Narrow on purpose: each method is one transaction, with the same
+// semantics in the embedded SQLite store and the shared PostgreSQL one (several receivers on one database). Every
+// method rejects with StoreError when the backend fails.
 import type {
   CreateOptions,
+  ForwardPatch,
+  ForwardState,
   CreateResult,
   HostState,
   ListFilter,
@@ -10,6 +13,7 @@ import type {
   NewNotification,
   Notification,
   NotificationStatus,
+  OutboxBuilder,
   OutboxInput,
   OutboxMessage,
   PlannedMove,
@@ -44,44 +48,57 @@ export interface NotificationStore {
    * type, host and payload within the window) and hosts on maintenance are refused or recorded per `opts`.
    * `outbox` messages are enqueued in the same transaction when a notification is created.
    */
-  create(input: NewNotification, opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[]): CreateResult;
+  create(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult>;
   /**
    * Several at once, in one transaction (one webhook's alerts: one commit, one fsync), with `extra` messages
    * (announcements of the alerts themselves) queued in the same commit.
    */
-  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: (n: Notification) => OutboxInput[], extra?: OutboxInput[]): CreateResult[];
-  get(uuid: string): Notification | undefined;
-  list(filter: ListFilter, page: ListPage): Notification[];
-  countByStatus(): Record<NotificationStatus, number>;
+  createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra?: OutboxInput[]): Promise<CreateResult[]>;
+  get(uuid: string): Promise<Notification | undefined>;
+  list(filter: ListFilter, page: ListPage): Promise<Notification[]>;
+  countByStatus(): Promise<Record<NotificationStatus, number>>;
   /** Notifications the engine may have to act on: new, running and error ones, oldest first, at most `limit`. */
-  unfinished(limit?: number): Notification[];
+  unfinished(limit?: number): Promise<Notification[]>;
   /** Compare-and-set status change; undefined when the status was not in `t.from` (someone else moved it). */
-  transition(uuid: string, t: Transition, now: number, outbox?: (n: Notification) => OutboxInput[]): Notification | undefined;
+  transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined>;
 
   /** Create the PENDING task rows of a workflow (idempotent: existing rows are kept). */
-  planTasks(uuid: string, names: readonly string[]): void;
-  tasks(uuid: string): TaskRecord[];
+  planTasks(uuid: string, names: readonly string[]): Promise<void>;
+  tasks(uuid: string): Promise<TaskRecord[]>;
   /** Mark a task RUNNING before it acts. */
-  startTask(uuid: string, name: string, now: number): void;
-  addProgress(uuid: string, name: string, message: string, progress: number, now: number): void;
+  startTask(uuid: string, name: string, now: number): Promise<void>;
+  addProgress(uuid: string, name: string, message: string, progress: number, now: number): Promise<void>;
   /** Mark a task finished after it acted; a SUCCESS result is handed to the following tasks. */
-  finishTask(uuid: string, name: string, state: Extract<TaskState, 'SUCCESS' | 'FAILURE'>, result: unknown, now: number): void;
+  finishTask(uuid: string, name: string, state: Extract<TaskState, 'SUCCESS' | 'FAILURE'>, result: unknown, now: number): Promise<void>;
 
   /** Record the VMs of a host recovery (idempotent per VM). */
-  planMoves(uuid: string, moves: PlannedMove[], now: number): void;
-  moves(uuid: string): VmMove[];
-  updateMove(uuid: string, vmUuid: string, patch: MovePatch, now: number): void;
+  planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void>;
+  moves(uuid: string): Promise<VmMove[]>;
+  updateMove(uuid: string, vmUuid: string, patch: MovePatch, now: number): Promise<void>;
 
   /** Hosts seen in notifications, with their maintenance flag. */
-  hosts(): HostState[];
+  hosts(): Promise<HostState[]>;
   /** Put the host on maintenance for the recovery `by` (with a reason), or take it off (`by` null). */
-  setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): void;
+  setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): Promise<void>;
 
   /** Messages ready on `channel`, claimed for `leaseMs` (another claim skips them until then). */
-  claimMessages(channel: string, limit: number, now: number, leaseMs: number): OutboxMessage[];
-  ackMessage(id: number, now: number): void;
-  retryMessageAt(id: number, at: number, error: string): void;
-  giveUpMessage(id: number, error: string, now: number): void;
+  claimMessages(channel: string, limit: number, now: number, leaseMs: number): Promise<OutboxMessage[]>;
+  ackMessage(id: number, now: number): Promise<void>;
+  retryMessageAt(id: number, at: number, error: string): Promise<void>;
+  giveUpMessage(id: number, error: string, now: number): Promise<void>;
 
-  close(): void;
+  /**
+   * Take, or renew, the lease `name` for `owner` until `now + ttlMs`: false while another owner holds it unexpired.
+   * Leases make one receiver at a time run a host's workflow or drain a channel of the outbox.
+   */
+  acquireLease(name: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Give the lease up, if `owner` holds it. */
+  releaseLease(name: string, owner: string): Promise<void>;
+
+  /** What became of a notification forwarded to a remote Instance-HA API. */
+  getForward(uuid: string): Promise<ForwardState | undefined>;
+  /** Create or update the forward record of a notification. */
+  saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void>;
+
+  close(): Promise<void>;
 }

@@ -161,6 +161,21 @@ export interface HostState {
   updatedAt: number;
 }
 
+/** Statuses that end a workflow run: their status-change messages carry the run's tasks and VM moves. */
+export const RUN_END_STATUSES: readonly NotificationStatus[] = ['finished', 'ignored', 'error', 'failed'];
+
+/** The tasks and VM moves of the run that just ended (empty for other status changes). */
+export interface RunHistory {
+  tasks: TaskRecord[];
+  moves: VmMove[];
+}
+
+/**
+ * Called by the store inside a create or status-change transaction for the outbox messages announcing it, so no
+ * change is ever lost or announced without having happened.
+ */
+export type OutboxBuilder = (n: Notification, history: RunHistory) => OutboxInput[];
+
 export interface OutboxInput {
   channel: string;
   payload: Record<string, unknown>;
@@ -172,3 +187,26 @@ export interface OutboxMessage extends OutboxInput {
   createdAt: number;
   lastError: string | null;
 }
+
+/**
+ * A notification forwarded to a remote Instance-HA (Masakari) API: `queued` until the remote answers, then `accepted`
+ * (2xx, with its uuid), `rejected` (400), `conflict` (409: duplicate, host on maintenance…) or `gave-up`.
+ */
+export type ForwardOutcome = 'queued' | 'accepted' | 'rejected' | 'conflict' | 'gave-up';
+
+export interface ForwardState {
+  notificationUuid: string;
+  endpoint: string;
+  outcome: ForwardOutcome;
+  remoteUuid: string | null;
+  /** The remote notification's status as last polled (new, running, finished…). */
+  remoteStatus: string | null;
+  /** The remote's reason (a 400/409 body, the last transport error) or null. */
+  reason: string | null;
+  /** The remote's recovery_workflow_details as last polled. */
+  remoteDetails: unknown;
+  updatedAt: number;
+}
+
+/** Fields to set (undefined = leave as is); `endpoint` and `outcome` are required when the record is created. */
+export type ForwardPatch = Partial<Omit<ForwardState, 'notificationUuid' | 'updatedAt'>>;

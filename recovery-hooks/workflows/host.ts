@@ -52,12 +52,12 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
     async run(ctx) {
       const xapi = xapiOf(ctx);
       const { ref, record } = await hostByUuid(xapi, ctx.notification.hostUuid);
-      ctx.progress(`checking host ${record.name_label} in the pool master's view`, 0);
+      await ctx.progress(`checking host ${record.name_label} in the pool master's view`, 0);
       if (await xapi.call<boolean>('host_metrics.get_live', record.metrics))
         throw new Ignore(`XAPI reports host ${record.name_label} live (host_metrics.live = true): not confirmed down, nothing restarted`);
       if (await hostAnswers(xapi, ref, deps.probeTimeoutMs))
         throw new Ignore(`host ${record.name_label} is not live in XAPI but still answers calls: not confirmed down, nothing restarted`);
-      ctx.progress(`host ${record.name_label} is not live (host_metrics.live = false) and does not answer`, 1);
+      await ctx.progress(`host ${record.name_label} is not live (host_metrics.live = false) and does not answer`, 1);
       return null;
     },
   };
@@ -68,7 +68,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
     async run(ctx): Promise<FenceResult> {
       const n = ctx.notification;
       if (String(n.payload.host_status ?? '').toUpperCase() === 'NORMAL') {
-        ctx.progress(`fence confirmed by the sender (host_status NORMAL): ${n.hostName} is off`, 1);
+        await ctx.progress(`fence confirmed by the sender (host_status NORMAL): ${n.hostName} is off`, 1);
         return { fencedBy: 'operator' };
       }
       const fencing = deps.fencerFor(n.poolName);
@@ -76,15 +76,20 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
         throw new Ignore(`no fencing configured for pool ${n.poolName} and host_status is not NORMAL: ${n.hostName} is not proven off, nothing restarted`);
       const target = { name: n.hostName, uuid: n.hostUuid };
       if ((await fencing.fencer.powerStatus(target)) === 'off') {
-        ctx.progress(`BMC of ${n.hostName} reports power off`, 1);
+        await ctx.progress(`BMC of ${n.hostName} reports power off`, 1);
         return { fencedBy: 'bmc' };
       }
-      await ctx.act(`power off ${n.hostName} through its BMC and wait for it to report power off`, async () => {
+      const fence = {
+        method: 'host.fence',
+        params: { host: n.hostName, host_uuid: n.hostUuid, pool: n.poolName },
+        description: `power off ${n.hostName} through its BMC and wait for it to report power off`,
+      } as const;
+      await ctx.act(fence, async () => {
         await fencing.fencer.powerOff(target);
         const off = await wait(ctx, fencing.confirmTimeoutMs, async () => ((await fencing.fencer.powerStatus(target)) === 'off' ? true : undefined));
         if (!off) throw new FenceError(n.hostName, `BMC does not report power off within ${fencing.confirmTimeoutMs / 1000} s`);
       });
-      ctx.progress(`${n.hostName} fenced (BMC power off)`, 1);
+      await ctx.progress(`${n.hostName} fenced (BMC power off)`, 1);
       return { fencedBy: 'bmc' };
     },
   };
@@ -95,15 +100,20 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       const xapi = xapiOf(ctx);
       const { ref, record } = await hostByUuid(xapi, ctx.notification.hostUuid);
       if (!record.enabled) {
-        ctx.progress(`host ${record.name_label} is already disabled`, 1);
+        await ctx.progress(`host ${record.name_label} is already disabled`, 1);
         return null;
       }
-      await ctx.act(`disable host ${record.name_label} (host.disable) so that nothing starts there`, async () => {
+      const disable = {
+        method: 'host.disable',
+        params: { host: record.name_label, host_uuid: ctx.notification.hostUuid, pool: ctx.notification.poolName },
+        description: `disable host ${record.name_label} (host.disable) so that nothing starts there`,
+      } as const;
+      await ctx.act(disable, async () => {
         try {
           await xapi.call('host.disable', ref);
         } catch (err) {
           if (!isXapiError(err, 'HOST_OFFLINE')) throw err;
-          ctx.progress(`host ${record.name_label} is offline: XAPI cannot disable it (it is fenced, VMs are placed elsewhere explicitly)`, 1);
+          await ctx.progress(`host ${record.name_label} is offline: XAPI cannot disable it (it is fenced, VMs are placed elsewhere explicitly)`, 1);
         }
       });
       return null;
@@ -113,17 +123,17 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
   const planVmRestarts: Task = {
     name: 'plan_vm_restarts',
     async run(ctx) {
-      if (ctx.moves.list().length) {
-        ctx.progress('restart plan already recorded', 1);
-        return planSummary(ctx.moves.list());
+      if ((await ctx.moves.list()).length) {
+        await ctx.progress('restart plan already recorded', 1);
+        return planSummary((await ctx.moves.list()));
       }
       const xapi = xapiOf(ctx);
       const { ref, record: host } = await hostByUuid(xapi, ctx.notification.hostUuid);
       const all = await xapi.call<Record<string, VmRecord>>('VM.get_all_records');
       const resident = Object.values(all).filter((vm) => vm.resident_on === ref && !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot);
-      ctx.moves.plan(resident.map((vm) => planMove(vm, host, deps.settings.hostFailure.restartUnprotected)));
-      const summary = planSummary(ctx.moves.list());
-      ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);
+      await ctx.moves.plan(resident.map((vm) => planMove(vm, host, deps.settings.hostFailure.restartUnprotected)));
+      const summary = planSummary((await ctx.moves.list()));
+      await ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);
       if (summary.pending === 0) throw new Finish(`no VM to restart from host ${host.name_label}`);
       return summary;
     },
@@ -135,14 +145,17 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       requireFence(ctx);
       const xapi = xapiOf(ctx);
       const { ref: deadRef } = await hostByUuid(xapi, ctx.notification.hostUuid);
-      const todo = ctx.moves.list().filter((m) => m.status !== 'succeeded' && m.status !== 'ignored');
+      const todo = (await ctx.moves.list()).filter((m) => m.status !== 'succeeded' && m.status !== 'ignored');
       for (const [i, move] of todo.entries()) {
         const { ref, record: vm } = await vmByUuid(xapi, move.vmUuid);
         if (vm.resident_on !== deadRef || vm.power_state === 'Halted') continue;
-        await ctx.act(`reset the power state of VM ${vm.name_label} (VM.power_state_reset: ${vm.power_state} on the dead host → Halted)`, () =>
-          xapi.call('VM.power_state_reset', ref),
-        );
-        ctx.progress(`VM ${vm.name_label} reset`, (i + 1) / todo.length);
+        const reset = {
+          method: 'vm.power_state_reset',
+          params: { vm: move.vmUuid, vm_name: vm.name_label, power_state: vm.power_state, host: ctx.notification.hostName },
+          description: `reset the power state of VM ${vm.name_label} (VM.power_state_reset: ${vm.power_state} on the dead host → Halted)`,
+        } as const;
+        await ctx.act(reset, () => xapi.call('VM.power_state_reset', ref));
+        await ctx.progress(`VM ${vm.name_label} reset`, (i + 1) / todo.length);
       }
       return null;
     },
@@ -154,19 +167,19 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       requireFence(ctx);
       const xapi = xapiOf(ctx);
       const { ref: deadRef } = await hostByUuid(xapi, ctx.notification.hostUuid);
-      const todo = ctx.moves.list().filter((m) => m.status === 'pending' || m.status === 'ongoing' || m.status === 'failed');
+      const todo = (await ctx.moves.list()).filter((m) => m.status === 'pending' || m.status === 'ongoing' || m.status === 'failed');
       const groups = groupByRank(todo);
       let done = 0;
       for (const group of groups) {
         const reserved = new Map<string, number>();
         await mapBounded(group, deps.settings.hostFailure.parallelStarts, async (move) => {
           await restartOne(ctx, xapi, deadRef, move, reserved);
-          ctx.progress(`${++done}/${todo.length} VM(s) handled`, done / todo.length);
+          await ctx.progress(`${++done}/${todo.length} VM(s) handled`, done / todo.length);
         });
       }
-      const failed = ctx.moves.list().filter((m) => m.status === 'failed');
+      const failed = (await ctx.moves.list()).filter((m) => m.status === 'failed');
       if (failed.length) throw new Error(`${failed.length} VM(s) could not be restarted: ${failed.map((m) => `${m.vmName} (${m.message})`).join('; ')}`);
-      return planSummary(ctx.moves.list());
+      return planSummary((await ctx.moves.list()));
     },
   };
 
@@ -175,50 +188,54 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
     const running = vm.power_state === 'Running' || vm.power_state === 'Paused';
     if (running && vm.resident_on !== deadRef && vm.resident_on !== NULL_REF) {
       const where = await hostName(xapi, vm.resident_on);
-      ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: where, message: `already running on ${where}`, endTime: ctx.now() });
+      await ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: where, message: `already running on ${where}`, endTime: ctx.now() });
       return;
     }
     // In dry-run the power state was not reset: a VM still recorded on the failed host is what would be started.
     const startable = vm.power_state === 'Halted' || (ctx.mode === 'dry-run' && running);
     if (!startable) {
       const why = running ? 'still recorded on the failed host (power state not reset)' : `${vm.power_state}: not touched`;
-      ctx.moves.update(move.vmUuid, { status: running ? 'failed' : 'ignored', message: why, endTime: ctx.now() });
+      await ctx.moves.update(move.vmUuid, { status: running ? 'failed' : 'ignored', message: why, endTime: ctx.now() });
       return;
     }
     const need = xapiNumber(vm.memory_static_max);
     const targets = (await candidateHosts(xapi, deadRef)).filter((h) => h.free - (reserved.get(h.ref) ?? 0) >= need);
     if (ctx.mode === 'dry-run') {
       const dest = targets[0]?.name ?? 'a host chosen by XAPI';
-      ctx.progress(`dry-run: would start VM ${vm.name_label} on ${dest}`, 0.5);
-      ctx.moves.update(move.vmUuid, { status: 'ignored', destHost: targets[0]?.name ?? null, message: `dry-run: would start on ${dest}` });
+      await ctx.progress(`dry-run: would start VM ${vm.name_label} on ${dest}`, 0.5);
+      await ctx.moves.update(move.vmUuid, { status: 'ignored', destHost: targets[0]?.name ?? null, message: `dry-run: would start on ${dest}` });
       return;
     }
     for (const target of targets) {
       reserved.set(target.ref, (reserved.get(target.ref) ?? 0) + need);
-      ctx.moves.update(move.vmUuid, { status: 'ongoing', destHost: target.name, startTime: ctx.now() });
-      const outcome = await startVm(ctx, xapi, ref, vm, () => xapi.call('VM.start_on', ref, target.ref, false, false));
+      await ctx.moves.update(move.vmUuid, { status: 'ongoing', destHost: target.name, startTime: ctx.now() });
+      const outcome = await startVm(ctx, xapi, ref, vm, target.name, () => xapi.call('VM.start_on', ref, target.ref, false, false));
       if (outcome === 'started') {
-        ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: target.name, message: null, endTime: ctx.now() });
+        await ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: target.name, message: null, endTime: ctx.now() });
         return;
       }
       reserved.set(target.ref, (reserved.get(target.ref) ?? 0) - need);
-      ctx.progress(`VM ${vm.name_label} cannot start on ${target.name}: ${outcome}`, 0.5);
+      await ctx.progress(`VM ${vm.name_label} cannot start on ${target.name}: ${outcome}`, 0.5);
     }
     // No planned host fits (or all refused): let XAPI choose among the live hosts.
-    ctx.moves.update(move.vmUuid, { status: 'ongoing', destHost: null, startTime: ctx.now() });
-    const outcome = await startVm(ctx, xapi, ref, vm, () => xapi.call('VM.start', ref, false, false));
+    await ctx.moves.update(move.vmUuid, { status: 'ongoing', destHost: null, startTime: ctx.now() });
+    const outcome = await startVm(ctx, xapi, ref, vm, null, () => xapi.call('VM.start', ref, false, false));
     if (outcome === 'started') {
       const where = await hostName(xapi, await xapi.call<string>('VM.get_resident_on', ref));
-      ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: where, message: null, endTime: ctx.now() });
-    } else ctx.moves.update(move.vmUuid, { status: 'failed', message: outcome, endTime: ctx.now() });
+      await ctx.moves.update(move.vmUuid, { status: 'succeeded', destHost: where, message: null, endTime: ctx.now() });
+    } else await ctx.moves.update(move.vmUuid, { status: 'failed', message: outcome, endTime: ctx.now() });
   }
 
-  /** Start once; 'started', or the reason it did not. Re-reads the state on VM_BAD_POWER_STATE. */
-  async function startVm(ctx: TaskContext, xapi: Xapi, ref: string, vm: VmRecord, start: () => Promise<unknown>): Promise<'started' | string> {
+  /** Start once (on `host`, or where XAPI chooses); 'started', or the reason it did not. Re-reads the state on VM_BAD_POWER_STATE. */
+  async function startVm(ctx: TaskContext, xapi: Xapi, ref: string, vm: VmRecord, host: string | null, start: () => Promise<unknown>): Promise<'started' | string> {
+    const action = {
+      method: 'vm.start',
+      params: { vm: vm.uuid, vm_name: vm.name_label, host, failed_host: ctx.notification.hostName },
+      description: `starting VM ${vm.name_label}`,
+    } as const;
     for (let attempt = 0; ; attempt++) {
       try {
-        ctx.progress(`starting VM ${vm.name_label}`, 0.5);
-        await start();
+        await ctx.act(action, start);
         return 'started';
       } catch (err) {
         if (isXapiError(err, 'OTHER_OPERATION_IN_PROGRESS') && attempt < OTHER_OPERATION_RETRIES) {

@@ -51,14 +51,14 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
       if (vm.power_state === 'Halted') {
         if (HEARTBEAT_EVENTS.includes(event))
           throw new Ignore(`VM ${vm.name_label} is Halted after a heartbeat alert: treated as a deliberate shutdown, not touched`);
-        ctx.progress(`VM ${vm.name_label} is Halted after a crash: it will be started`, 1);
+        await ctx.progress(`VM ${vm.name_label} is Halted after a crash: it will be started`, 1);
         return { action: 'start' };
       }
       const heartbeat = await guestHeartbeat(xapiOf(ctx), vm);
       if (heartbeat === undefined) throw new Ignore(`VM ${vm.name_label} runs without guest metrics: a dead guest cannot be told from a live one`);
       const age = ctx.now() - heartbeat;
       if (age < deps.settings.instanceFailure.heartbeatTimeoutMs) throw new Finish(`VM ${vm.name_label} runs and its guest reported ${Math.round(age / 1000)} s ago: nothing to do`);
-      ctx.progress(`VM ${vm.name_label} runs but its guest last reported ${Math.round(age / 1000)} s ago: it will be hard-rebooted`, 1);
+      await ctx.progress(`VM ${vm.name_label} runs but its guest last reported ${Math.round(age / 1000)} s ago: it will be hard-rebooted`, 1);
       return { action: 'hard_reboot' };
     },
   };
@@ -72,14 +72,18 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
       refuseOperatorState(vm);
       if (action === 'start') {
         if (vm.power_state === 'Running') {
-          ctx.progress(`VM ${vm.name_label} already runs`, 1);
+          await ctx.progress(`VM ${vm.name_label} already runs`, 1);
           return { actedAt: ctx.firstStartedAt };
         }
-        await ctx.act(`start VM ${vm.name_label} (VM.start)`, () => startTolerant(xapi, ref));
+        const start = { method: 'vm.start', params: { vm: vm.uuid, vm_name: vm.name_label, host: null }, description: `start VM ${vm.name_label} (VM.start)` } as const;
+        await ctx.act(start, () => startTolerant(xapi, ref));
       } else {
         if (vm.power_state === 'Halted') throw new Ignore(`VM ${vm.name_label} was shut down meanwhile: treated as deliberate, not touched`);
-        if (await rebootedSince(xapi, vm, ctx.firstStartedAt)) ctx.progress(`VM ${vm.name_label} already rebooted by this task`, 1);
-        else await ctx.act(`hard-reboot VM ${vm.name_label} (VM.hard_reboot)`, () => xapi.call('VM.hard_reboot', ref));
+        if (await rebootedSince(xapi, vm, ctx.firstStartedAt)) await ctx.progress(`VM ${vm.name_label} already rebooted by this task`, 1);
+        else {
+          const reboot = { method: 'vm.hard_reboot', params: { vm: vm.uuid, vm_name: vm.name_label }, description: `hard-reboot VM ${vm.name_label} (VM.hard_reboot)` } as const;
+          await ctx.act(reboot, () => xapi.call('VM.hard_reboot', ref));
+        }
       }
       return { actedAt: ctx.firstStartedAt };
     },
@@ -89,7 +93,7 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
     name: 'confirm_instance_running',
     async run(ctx) {
       if (ctx.mode === 'dry-run') {
-        ctx.progress('dry-run: would confirm the VM runs and its guest reports', 1);
+        await ctx.progress('dry-run: would confirm the VM runs and its guest reports', 1);
         return null;
       }
       const xapi = xapiOf(ctx);
@@ -105,7 +109,7 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
         { timeoutMs: deps.settings.instanceFailure.confirmTimeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep },
       );
       if (!ok) throw new Error(`VM did not run with a fresh guest heartbeat within ${deps.settings.instanceFailure.confirmTimeoutMs / 1000} s`);
-      ctx.progress(`VM ${ok.name_label} runs and its guest reports`, 1);
+      await ctx.progress(`VM ${ok.name_label} runs and its guest reports`, 1);
       return null;
     },
   };

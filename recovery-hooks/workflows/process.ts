@@ -19,7 +19,7 @@ export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> 
     async run(ctx) {
       const { record, answers } = await probe(ctx);
       if (answers) throw new Finish(`XAPI on ${record.name_label} answers: the toolstack is up, nothing to do`);
-      ctx.progress(`XAPI on ${record.name_label} does not answer`, 1);
+      await ctx.progress(`XAPI on ${record.name_label} does not answer`, 1);
       return null;
     },
   };
@@ -31,13 +31,18 @@ export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> 
       if (!restart) throw new Ignore(`no ssh configured for pool ${ctx.notification.poolName}: the toolstack cannot be restarted`);
       const { record, answers } = await probe(ctx);
       if (answers) {
-        ctx.progress(`XAPI on ${record.name_label} answers again: no restart needed`, 1);
+        await ctx.progress(`XAPI on ${record.name_label} answers again: no restart needed`, 1);
         return null;
       }
-      await ctx.act(`run "${restart.command}" on ${record.name_label} over SSH`, async () => {
+      const action = {
+        method: 'toolstack.restart',
+        params: { host: record.name_label, host_uuid: ctx.notification.hostUuid, command: restart.command },
+        description: `run "${restart.command}" on ${record.name_label} over SSH`,
+      } as const;
+      await ctx.act(action, async () => {
         const out = await restart.shell.run({ name: record.name_label, address: record.address }, restart.command, restart.timeoutMs);
         if (out.code !== 0) throw new Error(`"${restart.command}" exited with ${out.code ?? 'a signal'}: ${(out.stderr || out.stdout).trim().slice(-300)}`);
-        ctx.progress(`"${restart.command}" finished: ${out.stdout.trim().split('\n').pop() ?? ''}`, 0.9);
+        await ctx.progress(`"${restart.command}" finished: ${out.stdout.trim().split('\n').pop() ?? ''}`, 0.9);
       });
       return null;
     },
@@ -47,7 +52,7 @@ export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> 
     name: 'confirm_toolstack',
     async run(ctx) {
       if (ctx.mode === 'dry-run') {
-        ctx.progress('dry-run: would wait for XAPI on the host to answer', 1);
+        await ctx.progress('dry-run: would wait for XAPI on the host to answer', 1);
         return null;
       }
       const timeoutMs = deps.settings.processFailure.confirmTimeoutMs;
@@ -58,10 +63,10 @@ export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> 
         sleep: ctx.sleep,
       });
       if (back) {
-        ctx.progress(`XAPI on ${ctx.notification.hostName} answers again`, 1);
+        await ctx.progress(`XAPI on ${ctx.notification.hostName} answers again`, 1);
         return null;
       }
-      const escalated = ctx.escalate('COMPUTE_HOST', { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' });
+      const escalated = await ctx.escalate('COMPUTE_HOST', { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' });
       throw new Finish(`XAPI on ${ctx.notification.hostName} did not answer within ${timeoutMs / 1000} s: escalated to host notification ${escalated.uuid}`);
     },
   };

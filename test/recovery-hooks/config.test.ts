@@ -32,7 +32,11 @@ t.test('defaults', async (t) => {
     workflows: { COMPUTE_HOST: ['confirm_host_down', 'fence_host', 'disable_host', 'plan_vm_restarts', 'reset_vm_power_states', 'restart_vms'] },
     hostFailure: { restartUnprotected: true, parallelStarts: 8 },
     pools: {},
+    leaseMs: 30_000,
+    actionHooks: [],
   });
+  t.equal(rh.postgres, undefined, 'the embedded SQLite store unless store.postgres is given');
+  t.match(rh.receiverId, /^[A-Za-z0-9._-]{1,64}$/, 'the receiver is named after the machine');
   t.same(crossCheckRecoveryHook(rh, ['pool-a']).map((p) => p.path), ['recovery_hook.tokens'], 'no token: the receiver refuses to start');
 });
 
@@ -117,4 +121,25 @@ recovery_hook:
   ])
     t.ok(second.some((p) => re.test(p)), String(re));
   t.notMatch(second.join('\n'), /\bx\b.*secret|\bp\b/, 'no secret value in the messages');
+});
+
+t.test('store.postgres: the URL is a secret (file or environment), never shown; a bad one names its key', async (t) => {
+  const dir = tempDir();
+  const urlFile = join(dir, 'pg-url');
+  writeFileSync(urlFile, 'postgresql://sentinel:s3cret-pw@db.example:5432/sentinel\n');
+  const file = join(dir, 'config.yaml');
+  const rh = parseConfig(
+    POOLS + `recovery_hook:\n  store: { postgres: { url_file: pg-url, pool_size: 4 } }\n  receiver_id: rh-a\n  lease_seconds: 12\n`,
+    file,
+  ).recovery_hook;
+  t.equal(rh.postgres!.url.reveal(), 'postgresql://sentinel:s3cret-pw@db.example:5432/sentinel');
+  t.match(rh.postgres, { poolSize: 4, connectTimeoutMs: 10_000, statementTimeoutMs: 15_000 });
+  t.notMatch(JSON.stringify(rh), /s3cret-pw/, 'the password never appears when the config is shown');
+  t.match(rh, { receiverId: 'rh-a', leaseMs: 12_000 });
+
+  const found = problems(`recovery_hook:\n  store: { postgres: { url_env: PG_URL } }\n`, { PG_URL: 'mysql://root:pw@db/x' });
+  t.same(found, ['recovery_hook.store.postgres.url: must be a postgres:// or postgresql:// connection URL']);
+  t.match(problems(`recovery_hook:\n  receiver_id: "a b"\n`), [/^recovery_hook.receiver_id: expected letters, digits/]);
+  t.notMatch(found.join('\n'), /pw@db/, 'the rejected URL is not echoed');
+  t.match(problems(`recovery_hook:\n  store: { postgres: {} }\n`), ['recovery_hook.store.postgres: needs one of url, url_file, url_env']);
 });

@@ -3,23 +3,20 @@
 // is starting VMs (VM boots are slow here, so starts are in flight), and a new receiver on the same SQLite file
 // resumes the workflow at its unfinished task: every VM ends up running elsewhere, started exactly once, and no
 // finished step is done again (the host is fenced once, each power state reset once).
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { TaskRecord, VmMove } from '../../recovery-hooks/store/types.js';
-import { CLI, TOKEN, countBy, hostDownAlert, progressLines, settled, startRig, taskStates, untilNotLive, vmoves, waitUntil, webhookBody } from './helpers/sim-rig.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { spawnReceiver } from './helpers/receiver-process.js';
+import { TOKEN, countBy, hostDownAlert, progressLines, settled, startRig, taskStates, untilNotLive, vmoves, waitUntil, webhookBody } from './helpers/sim-rig.js';
 
 /** The store's view, read through a second connection (WAL: readers do not disturb the receiver). */
-function readStore(path: string, uuid: string): { status: string; attempts: number; tasks: TaskRecord[]; moves: VmMove[] } {
+async function readStore(path: string, uuid: string): Promise<{ status: string; attempts: number; tasks: TaskRecord[]; moves: VmMove[] }> {
   const store = new SqliteNotificationStore(path);
   try {
-    const n = store.get(uuid)!;
-    return { status: n.status, attempts: n.attempts, tasks: store.tasks(uuid), moves: store.moves(uuid) };
+    const n = (await store.get(uuid))!;
+    return { status: n.status, attempts: n.attempts, tasks: await store.tasks(uuid), moves: await store.moves(uuid) };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -32,29 +29,7 @@ t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same s
   const vms = rig.residentVms(victim);
   const others = rig.hosts.filter((h) => h.name !== victim.name).map((h) => h.name);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'recovery-hook', '--config', rig.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const log: Record<string, any>[] = [];
-  let stderr = '';
-  let buffered = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    const complete = buffered.split('\n');
-    buffered = complete.pop()!;
-    for (const line of complete) if (line.trim()) log.push(JSON.parse(line));
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const url = await waitUntil(
-    'the child receiver to listen',
-    () => {
-      if (child.exitCode !== null) throw new Error(`receiver exited with ${child.exitCode}: ${stderr}`);
-      return log.find((l) => l.msg === 'recovery hook listening')?.url as string | undefined;
-    },
-    30_000,
-  );
+  const { url, log, exited, process: child } = await spawnReceiver(t, rig.configFile);
 
   await rig.control(`/sim/hosts/${victim.name}/fail`, {});
   await untilNotLive(rig, victim);
@@ -74,7 +49,7 @@ t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same s
   t.ok(startedBeforeKill.length < vms.length, `killed with ${vms.length - startedBeforeKill.length} VM(s) not yet started`);
   t.ok(log.some((l) => l.msg === 'notification recorded from Alertmanager' && l.notification === uuid), 'the child recorded the alert');
 
-  const atKill = readStore(storePath, uuid);
+  const atKill = await readStore(storePath, uuid);
   t.equal(atKill.status, 'running', 'the store says running: the workflow was interrupted');
   t.same(
     atKill.tasks.map((x) => [x.name, x.state]),
@@ -102,7 +77,7 @@ t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same s
   t.same(countBy(rig.calls.resets), Object.fromEntries(vms.map((v) => [v.uuid, 1])), 'each power state reset once');
   t.same(countBy(rig.calls.starts), Object.fromEntries(vms.map((v) => [v.uuid, 1])), 'each VM started exactly once');
   // …and the store's records agree: the finished tasks were not run again, each VM's start was asked for once.
-  const after = readStore(storePath, uuid);
+  const after = await readStore(storePath, uuid);
   t.equal(after.attempts, 1, 'the same run, not a second attempt');
   const finishedTasks = ['confirm_host_down', 'fence_host', 'disable_host', 'plan_vm_restarts', 'reset_vm_power_states'];
   t.same(lines(after.tasks, finishedTasks), lines(atKill.tasks, finishedTasks), 'no progress added to the tasks finished before the kill');

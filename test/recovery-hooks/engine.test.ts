@@ -29,7 +29,7 @@ function setup(file: string, tasks: Task[], cfg = config(), now?: () => number) 
   const clock = now ?? Date.now;
   const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: cfg.dedupWindowMs, now: clock });
   const logger = memoryLogger();
-  const engine = new RecoveryEngine({ store, recorder, metrics, events, logger, config: cfg, workflows: workflowOf(tasks) as any, now: clock });
+  const engine = new RecoveryEngine({ store, recorder, metrics, events, logger, config: cfg, workflows: workflowOf(tasks) as any, owner: 'test-receiver', now: clock });
   return { store, metrics, recorder, engine, logger };
 }
 
@@ -45,41 +45,41 @@ const hostDown = (host = HOST_1, at = Date.now()): NewNotification => ({
 
 async function until(store: SqliteNotificationStore, uuid: string, pred: (n: Notification) => boolean): Promise<Notification> {
   for (let i = 0; i < 300; i++) {
-    const n = store.get(uuid)!;
+    const n = (await store.get(uuid))!;
     if (pred(n)) return n;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`timed out waiting on ${uuid}: ${JSON.stringify(store.get(uuid))}`);
+  throw new Error(`timed out waiting on ${uuid}: ${JSON.stringify((await store.get(uuid)))}`);
 }
 
 t.test('error is retried after the interval, then failed; every transition is counted and sent to the outbox', async (t) => {
   let runs = 0;
   const { store, recorder, engine, metrics } = setup(':memory:', [{ name: 'always_fails', run: async () => void runs++ }, { name: 'boom', run: async () => { throw new Error('XAPI said no'); } }]);
   engine.start();
-  const { notification } = recorder.record(hostDown(), 'refuse');
+  const { notification } = await recorder.record(hostDown(), 'refuse');
   const done = await until(store, notification!.uuid, (n) => n.status === 'failed');
   t.match(done, { attempts: 2, message: /boom failed: XAPI said no \(after 2 run\(s\)\)/ });
   t.equal(runs, 1, 'the finished first task ran once, not again on retry');
-  const statuses = store.claimMessages('mail', 100, Date.now(), 1000).map((m) => m.payload.status);
+  const statuses = (await store.claimMessages('mail', 100, Date.now(), 1000)).map((m) => m.payload.status);
   t.same(statuses, ['new', 'running', 'error', 'running', 'error', 'failed']);
   const text = await metrics.registry.metrics();
   t.match(text, /xcp_recovery_notifications_total\{type="COMPUTE_HOST",status="error"\} 2/);
   t.match(text, /xcp_recovery_task_runs_total\{task="boom",outcome="failure"\} 2/);
   t.match(text, /xcp_recovery_workflow_duration_seconds_count\{type="COMPUTE_HOST",status="error"\} 2/);
-  t.equal(store.hosts()[0]!.onMaintenance, false, 'the maintenance flag ends with the recovery');
+  t.equal((await store.hosts())[0]!.onMaintenance, false, 'the maintenance flag ends with the recovery');
   await engine.stop(100);
-  store.close();
+  await store.close();
 });
 
 t.test('notifications older than expire_after fail without running', async (t) => {
   let ran = false;
   const { store, recorder, engine } = setup(':memory:', [{ name: 'never', run: async () => void (ran = true) }], config({ expireAfterMs: 60_000 }));
-  const { notification } = recorder.record(hostDown(HOST_1, Date.now() - 61_000), 'refuse');
+  const { notification } = await recorder.record(hostDown(HOST_1, Date.now() - 61_000), 'refuse');
   engine.start();
   t.match(await until(store, notification!.uuid, (n) => n.status === 'failed'), { message: /expired/ });
   t.notOk(ran);
   await engine.stop(100);
-  store.close();
+  await store.close();
 });
 
 t.test('Ignore ends as ignored with the reason; STARTED events and notify-only pools never run tasks', async (t) => {
@@ -87,16 +87,16 @@ t.test('Ignore ends as ignored with the reason; STARTED events and notify-only p
   const cfg = config({ pools: { 'pool-b': { mode: 'notify-only', hosts: [] } } });
   const { store, recorder, engine } = setup(':memory:', [{ name: 'fence', run: async () => { ran++; throw new Ignore('not fenced'); } }], cfg);
   engine.start();
-  const ignored = recorder.record(hostDown(HOST_1), 'refuse').notification!;
-  const started = recorder.record({ ...hostDown(HOST_2), payload: { event: 'STARTED' } }, 'refuse').notification!;
-  const notifyOnly = recorder.record({ ...hostDown(HOST_2), poolName: 'pool-b', hostUuid: 'h-b', payload: { event: 'STOPPED', n: 1 } }, 'refuse').notification!;
+  const ignored = (await recorder.record(hostDown(HOST_1), 'refuse')).notification!;
+  const started = (await recorder.record({ ...hostDown(HOST_2), payload: { event: 'STARTED' } }, 'refuse')).notification!;
+  const notifyOnly = (await recorder.record({ ...hostDown(HOST_2), poolName: 'pool-b', hostUuid: 'h-b', payload: { event: 'STOPPED', n: 1 } }, 'refuse')).notification!;
   t.match(await until(store, ignored.uuid, (n) => n.status === 'ignored'), { message: 'not fenced' });
   t.match(await until(store, started.uuid, (n) => n.status === 'finished'), { message: /STARTED event recorded/ });
   t.match(await until(store, notifyOnly.uuid, (n) => n.status === 'ignored'), { message: /notify-only/ });
   t.equal(ran, 1);
-  t.match(store.tasks(ignored.uuid), [{ name: 'fence', state: 'FAILURE', details: [{ message: 'not fenced' }] }]);
+  t.match((await store.tasks(ignored.uuid)), [{ name: 'fence', state: 'FAILURE', details: [{ message: 'not fenced' }] }]);
   await engine.stop(100);
-  store.close();
+  await store.close();
 });
 
 t.test('one workflow per host at a time, a global cap across hosts', async (t) => {
@@ -118,12 +118,12 @@ t.test('one workflow per host at a time, a global cap across hosts', async (t) =
   };
   const { store, recorder, engine } = setup(':memory:', [task], config({ maxConcurrentWorkflows: 2 }));
   const hosts = [HOST_1, HOST_1, HOST_2, { name: 'h3', uuid: 'u3' }, { name: 'h4', uuid: 'u4' }];
-  const uuids = hosts.map((h, i) => recorder.record({ ...hostDown(h), payload: { event: 'STOPPED', i } }, 'proceed').notification!.uuid);
+  const uuids = await Promise.all(hosts.map(async (h, i) => (await recorder.record({ ...hostDown(h), payload: { event: 'STOPPED', i } }, 'proceed')).notification!.uuid));
   engine.start();
   for (const u of uuids) await until(store, u, (n) => n.status === 'finished');
   t.equal(peak, 2, 'max_concurrent_workflows');
   await engine.stop(100);
-  store.close();
+  await store.close();
 });
 
 t.test('stopped between tasks, a fresh engine on the reopened file resumes at the first unfinished task', async (t) => {
@@ -138,23 +138,23 @@ t.test('stopped between tasks, a fresh engine on the reopened file resumes at th
   ];
   const a = setup(file, tasks('a'));
   a.engine.start();
-  const uuid = a.recorder.record(hostDown(), 'refuse').notification!.uuid;
+  const uuid = (await a.recorder.record(hostDown(), 'refuse')).notification!.uuid;
   await until(a.store, uuid, () => log.includes('a:second'));
   const stopping = a.engine.stop(5000); // lets "second" finish, starts nothing after it
   release();
   await stopping;
-  t.equal(a.store.get(uuid)!.status, 'running', 'handed back to the store as running');
-  t.match(a.store.tasks(uuid), [{ state: 'SUCCESS' }, { state: 'SUCCESS', result: { moved: 3 } }, { state: 'PENDING' }]);
-  a.store.close();
+  t.equal((await a.store.get(uuid))!.status, 'running', 'handed back to the store as running');
+  t.match((await a.store.tasks(uuid)), [{ state: 'SUCCESS' }, { state: 'SUCCESS', result: { moved: 3 } }, { state: 'PENDING' }]);
+  await a.store.close();
 
   const b = setup(file, tasks('b'));
   b.engine.start();
   await until(b.store, uuid, (n) => n.status === 'finished');
   t.same(log, ['a:first', 'a:second', 'b:third:{"moved":3}'], 'finished tasks never run twice; results survive the restart');
-  t.equal(b.store.get(uuid)!.attempts, 1, 'resuming is the same run');
+  t.equal((await b.store.get(uuid))!.attempts, 1, 'resuming is the same run');
   t.ok(b.logger.lines.some((l) => l.msg === 'resuming an interrupted workflow'));
   await b.engine.stop(100);
-  b.store.close();
+  await b.store.close();
 });
 
 t.test('a task still running when the shutdown grace ends is aborted and runs again at the next start', async (t) => {
@@ -163,18 +163,18 @@ t.test('a task still running when the shutdown grace ends is aborted and runs ag
   const tasks: Task[] = [{ name: 'hangs_once', run: async (ctx) => { if (attempts++ === 0) await ctx.sleep(60_000); return 'ok'; } }];
   const a = setup(file, tasks);
   a.engine.start();
-  const uuid = a.recorder.record(hostDown(), 'refuse').notification!.uuid;
+  const uuid = (await a.recorder.record(hostDown(), 'refuse')).notification!.uuid;
   await until(a.store, uuid, () => attempts === 1);
   await a.engine.stop(20);
-  t.match(a.store.tasks(uuid), [{ state: 'RUNNING' }]);
-  t.equal(a.store.get(uuid)!.status, 'running');
-  a.store.close();
+  t.match((await a.store.tasks(uuid)), [{ state: 'RUNNING' }]);
+  t.equal((await a.store.get(uuid))!.status, 'running');
+  await a.store.close();
   const b = setup(file, tasks);
   b.engine.start();
   await until(b.store, uuid, (n) => n.status === 'finished');
   t.equal(attempts, 2);
   await b.engine.stop(100);
-  b.store.close();
+  await b.store.close();
 });
 
 t.test('task timeout and retries', async (t) => {
@@ -182,10 +182,10 @@ t.test('task timeout and retries', async (t) => {
   const cfg = config({ tasks: { flaky: { timeoutMs: 30, retries: 2, retryDelayMs: 5 } }, retry: { attempts: 0, intervalMs: 0 } });
   const { store, recorder, engine } = setup(':memory:', [{ name: 'flaky', run: async (ctx) => { if (++calls < 3) await ctx.sleep(1000); return null; } }], cfg);
   engine.start();
-  const uuid = recorder.record(hostDown(), 'refuse').notification!.uuid;
+  const uuid = (await recorder.record(hostDown(), 'refuse')).notification!.uuid;
   await until(store, uuid, (n) => n.status === 'finished');
   t.equal(calls, 3);
-  t.match(store.tasks(uuid)[0]!.details, [{ message: /attempt 1 failed: task flaky timed out after 30 ms/ }, { message: /attempt 2 failed/ }]);
+  t.match((await store.tasks(uuid))[0]!.details, [{ message: /attempt 1 failed: task flaky timed out after 30 ms/ }, { message: /attempt 2 failed/ }]);
   await engine.stop(100);
-  store.close();
+  await store.close();
 });

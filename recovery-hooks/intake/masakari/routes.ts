@@ -11,7 +11,7 @@ import type { NotificationRecorder } from '../recorder.js';
 import { parseCreateRequest } from './create-request.js';
 import { parseListQuery } from './list-query.js';
 import { type Microversion, atLeast, formatVersion, requestedVersion } from './microversion.js';
-import { type Segment, hostView, notificationView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
+import { type Segment, forwardView, hostView, notificationView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
 
 export interface MasakariDeps {
   store: NotificationStore;
@@ -40,8 +40,8 @@ export function masakariRouter(deps: MasakariDeps): Router {
     if (!s) throw new ApiError(404, `Failover segment ${id} could not be found.`);
     return s;
   };
-  const notificationOf = (id: string) => {
-    const n = UUID.test(id) ? deps.store.get(id) : undefined;
+  const notificationOf = async (id: string) => {
+    const n = UUID.test(id) ? await deps.store.get(id) : undefined;
     if (!n) throw new ApiError(404, `No notification with id ${id}.`);
     return n;
   };
@@ -51,7 +51,7 @@ export function masakariRouter(deps: MasakariDeps): Router {
     const request = parseCreateRequest(await readJsonBody(ctx.req, deps.maxBodyBytes));
     const host = deps.hosts.findHost(request.hostname);
     if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
-    const result = deps.recorder.record(
+    const result = await deps.recorder.record(
       { type: request.type, hostUuid: host.uuid, hostName: host.name, poolName: host.pool, generatedAt: request.generatedAt, payload: request.payload, source: 'api' },
       'refuse',
     );
@@ -62,12 +62,12 @@ export function masakariRouter(deps: MasakariDeps): Router {
     ctx.body = { notification: notificationView(result.notification) };
   });
 
-  router.get('/notifications', (ctx) => {
+  router.get('/notifications', async (ctx) => {
     version(ctx);
     const { filter, page } = parseListQuery(ctx.query);
     let list: Notification[] = [];
     try {
-      if (filter) list = deps.store.list(filter, page);
+      if (filter) list = await deps.store.list(filter, page);
     } catch (err) {
       if (err instanceof MarkerNotFoundError) throw new ApiError(400, err.message);
       throw err;
@@ -75,23 +75,30 @@ export function masakariRouter(deps: MasakariDeps): Router {
     ctx.body = { notifications: list.map(notificationView) };
   });
 
-  router.get('/notifications/:id', (ctx) => {
+  router.get('/notifications/:id', async (ctx) => {
     const v = version(ctx);
-    const n = notificationOf(ctx.params.id!);
-    ctx.body = { notification: { ...notificationView(n), ...(atLeast(v, 1) ? { recovery_workflow_details: workflowDetailsView(deps.store.tasks(n.uuid)) } : {}) } };
+    const n = await notificationOf(ctx.params.id!);
+    const forward = await deps.store.getForward(n.uuid);
+    ctx.body = {
+      notification: {
+        ...notificationView(n),
+        ...(atLeast(v, 1) ? { recovery_workflow_details: workflowDetailsView(await deps.store.tasks(n.uuid)) } : {}),
+        ...(forward ? { forward: forwardView(forward) } : {}),
+      },
+    };
   });
 
-  const vmovesOf = (ctx: Context, id: string) => {
+  const vmovesOf = async (ctx: Context, id: string) => {
     if (!atLeast(version(ctx), 3)) throw new ApiError(404, 'vmoves need API microversion 1.3 or later.');
-    const n = notificationOf(id);
+    const n = await notificationOf(id);
     if (n.type !== 'COMPUTE_HOST') throw new ApiError(400, `Notification ${id} is of type ${n.type}: only COMPUTE_HOST notifications have vmoves.`);
     return deps.store.moves(n.uuid);
   };
-  router.get('/notifications/:id/vmoves', (ctx) => {
-    ctx.body = { vmoves: vmovesOf(ctx, ctx.params.id!).map(vmoveView) };
+  router.get('/notifications/:id/vmoves', async (ctx) => {
+    ctx.body = { vmoves: (await vmovesOf(ctx, ctx.params.id!)).map(vmoveView) };
   });
-  router.get('/notifications/:id/vmoves/:vmove', (ctx) => {
-    const move = vmovesOf(ctx, ctx.params.id!).find((m) => String(m.id) === ctx.params.vmove);
+  router.get('/notifications/:id/vmoves/:vmove', async (ctx) => {
+    const move = (await vmovesOf(ctx, ctx.params.id!)).find((m) => String(m.id) === ctx.params.vmove);
     if (!move) throw new ApiError(404, `No vmove with id ${ctx.params.vmove}.`);
     ctx.body = { vmove: vmoveView(move) };
   });
@@ -105,17 +112,17 @@ export function masakariRouter(deps: MasakariDeps): Router {
     ctx.body = { segment: segmentView(segmentOf(ctx.params.id!), atLeast(v, 2)) };
   });
 
-  const hostsOf = (segment: Segment, withEnabled: boolean) => {
-    const states = new Map(deps.store.hosts().map((h) => [h.hostUuid, h]));
+  const hostsOf = async (segment: Segment, withEnabled: boolean) => {
+    const states = new Map((await deps.store.hosts()).map((h) => [h.hostUuid, h]));
     return deps.hosts.hostsOf(segment.name).map((h, i) => hostView(h, i, segment, states.get(h.uuid), withEnabled));
   };
-  router.get('/segments/:id/hosts', (ctx) => {
+  router.get('/segments/:id/hosts', async (ctx) => {
     const v = version(ctx);
-    ctx.body = { hosts: hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)) };
+    ctx.body = { hosts: await hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)) };
   });
-  router.get('/segments/:id/hosts/:host', (ctx) => {
+  router.get('/segments/:id/hosts/:host', async (ctx) => {
     const v = version(ctx);
-    const host = hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)).find((h) => h.uuid === ctx.params.host);
+    const host = (await hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2))).find((h) => h.uuid === ctx.params.host);
     if (!host) throw new ApiError(404, `Host ${ctx.params.host} could not be found.`);
     ctx.body = { host };
   });

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { PoolMode } from '../../config.js';
 import type { KnownHost } from '../../hosts.js';
-import type { HostState, Notification, TaskRecord, VmMove } from '../../store/types.js';
+import type { ForwardState, HostState, Notification, TaskRecord, VmMove } from '../../store/types.js';
 import { MAX_VERSION, MIN_VERSION } from './microversion.js';
 import { formatDetailTime, formatMasakariTime } from './time.js';
 
@@ -37,6 +37,18 @@ export function notificationView(n: Notification): Record<string, unknown> {
     payload: n.payload,
     failover_segment_uuid: stableUuid('segment', n.poolName),
     message: n.message,
+  };
+}
+
+/** What became of a notification forwarded to a remote Instance-HA API (our key: OpenStack clients ignore it). */
+export function forwardView(f: ForwardState): Record<string, unknown> {
+  return {
+    endpoint: f.endpoint,
+    outcome: f.outcome,
+    remote_uuid: f.remoteUuid,
+    remote_status: f.remoteStatus,
+    reason: f.reason,
+    updated_at: time(f.updatedAt),
   };
 }
 

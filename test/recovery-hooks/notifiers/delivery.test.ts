@@ -47,19 +47,19 @@ class ScriptedChannel implements Channel {
 
 const POLICY: DeliveryPolicy = { giveUpAfterMs: 60_000, backoff: { initialMs: 20, maxMs: 50 }, timeoutMs: 1000, concurrency: 2 };
 
-function enqueue(store: SqliteNotificationStore, n: number, payload: Record<string, unknown> = { event: 'recovery.started', pool_name: 'pool-a' }): void {
+async function enqueue(store: SqliteNotificationStore, n: number, payload: Record<string, unknown> = { event: 'recovery.started', pool_name: 'pool-a' }): Promise<void> {
   for (let i = 0; i < n; i++)
-    store.create(hostFailure({ hostUuid: `h-${i}-${Math.random()}` }), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, () => [{ channel: 'fake', payload }]);
+    await store.create(hostFailure({ hostUuid: `h-${i}-${Math.random()}` }), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, () => [{ channel: 'fake', payload }]);
 }
 
 function worker(t: Test, channel: Channel, policy: Partial<DeliveryPolicy> = {}) {
   const store = openStore(tempDir());
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const w = new DeliveryWorker({ store, channel, renderer: new Renderer({}), policy: { ...POLICY, ...policy }, pollIntervalMs: 10, metrics, logger });
+  const w = new DeliveryWorker({ store, channel, renderer: new Renderer({}), policy: { ...POLICY, ...policy }, pollIntervalMs: 10, metrics, logger, owner: 'test-receiver', leaseMs: 30_000 });
   t.teardown(async () => {
     await w.stop();
-    store.close();
+    await store.close();
   });
   return { store, metrics, logger, w };
 }
@@ -72,7 +72,7 @@ t.test('a failing send is retried with backoff, then acked once it succeeds', as
   const attempts: number[] = [];
   const wrapped: Channel = { name: 'fake', close: () => channel.close(), send: (m) => (attempts.push(Date.now()), channel.send(m)) };
   const { store, metrics, logger, w } = worker(t, wrapped);
-  enqueue(store, 1);
+  await enqueue(store, 1);
   w.start();
   await waitFor('the delivery', async () => (await count(metrics, 'fake', 'sent')) === 1);
   t.equal(await count(metrics, 'fake', 'retry'), failures);
@@ -95,7 +95,7 @@ t.test('a message is given up once give_up_after has passed since it was queued,
   });
   const { store, metrics, logger, w } = worker(t, channel, { giveUpAfterMs: 300, backoff: { initialMs: 50, maxMs: 1000 } });
   const queued = Date.now();
-  enqueue(store, 1);
+  await enqueue(store, 1);
   w.start();
   await waitFor('the give-up', async () => (await count(metrics, 'fake', 'dead')) === 1);
   t.ok(Date.now() - queued >= 300);
@@ -110,7 +110,7 @@ t.test('a message is given up once give_up_after has passed since it was queued,
 t.test('at most `concurrency` sends at once; a backlog drains without waiting for the poll', async (t) => {
   const channel = new ScriptedChannel(() => sleep(30));
   const { store, metrics, w } = worker(t, channel, { concurrency: 2 });
-  enqueue(store, 6);
+  await enqueue(store, 6);
   w.start();
   await waitFor('all six', async () => (await count(metrics, 'fake', 'sent')) === 6);
   t.equal(channel.maxInFlight, 2);
@@ -121,7 +121,7 @@ t.test('stop waits for the send in flight, which is acked, and claims nothing mo
   let release = () => {};
   const channel = new ScriptedChannel((_m) => new Promise<void>((r) => (release = r)));
   const { store, w } = worker(t, channel, { concurrency: 1 });
-  enqueue(store, 2);
+  await enqueue(store, 2);
   w.start();
   await waitFor('a send in flight', () => channel.inFlight === 1);
   const stopped = w.stop();
@@ -142,7 +142,7 @@ t.test('stop waits for the send in flight, which is acked, and claims nothing mo
 t.test('a message that cannot be rendered is given up at once', async (t) => {
   const channel = new ScriptedChannel(async () => {});
   const { store, metrics, w } = worker(t, channel);
-  enqueue(store, 1, { event: 'notification.status', status: 'new' });
+  await enqueue(store, 1, { event: 'notification.status', status: 'new' });
   w.start();
   await waitFor('the give-up', async () => (await count(metrics, 'fake', 'dead')) === 1);
   t.match(outboxRows(store)[0], { status: 'dead', attempts: 1, last_error: /^cannot render: outbox message 1 has no known event/ });

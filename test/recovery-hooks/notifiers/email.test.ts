@@ -51,7 +51,7 @@ t.test('a notification and a failed recovery are mailed over STARTTLS with AUTH,
   const notifiers = startNotifiers(store, mustParse(emailSection(dir, smtp.port), { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
-  const n = receive(store, notifiers.router.statusEvents);
+  const n = await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the first mail', () => smtp.mails.length >= 1);
   const mail = smtp.mails[0]!;
@@ -72,7 +72,7 @@ t.test('a notification and a failed recovery are mailed over STARTTLS with AUTH,
   t.match(mail.html, `<a href="${apiLink}">`);
   t.match(mail.html, 'https://grafana.example.org/d/xcp-host?var-pool=pool-a&amp;var-host=host-1', 'URLs escaped in HTML attributes');
 
-  failRecovery(store, notifiers.router.statusEvents, n);
+  await failRecovery(store, notifiers.router.statusEvents, n);
   notifiers.wake();
   await waitFor('the started and failed mails', () => smtp.mails.length >= 3);
   const [started, failed] = [smtp.mails[1]!, smtp.mails[2]!];
@@ -103,7 +103,7 @@ t.test('a server down at first and up later gets the message exactly once', asyn
   const notifiers = startNotifiers(store, mustParse(emailSection(dir, port), { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'ops', 'retry')) >= 1);
   const failure = logger.lines.find((l) => l.msg === 'message not delivered; retrying')!;
@@ -132,7 +132,7 @@ t.test('bad credentials: a clear error in logs and metrics, queued until the giv
   const notifiers = startNotifiers(store, mustParse(emailSection(dir, smtp.port, { give_up_after_seconds: 1.5 }), { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'ops', 'retry')) >= 1);
   const failure = logger.lines.find((l) => l.msg === 'message not delivered; retrying')!;
@@ -161,7 +161,7 @@ t.test('after a restart (store closed and reopened, new workers) a pending messa
 
   const first = openStore(dir);
   const before = startNotifiers(first, mustParse(section, { baseDir: dir }), memoryLogger(), metrics);
-  receive(first, before.router.statusEvents);
+  await receive(first, before.router.statusEvents);
   before.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'ops', 'retry')) >= 1);
   await before.stop();
@@ -213,7 +213,7 @@ t.test('a mail server that hangs slows neither the store nor the other channels'
   t.teardown(() => notifiers.stop());
 
   const t0 = Date.now();
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   t.ok(Date.now() - t0 < 200, 'recording a notification does not wait for any channel');
   notifiers.wake();
   await waitFor('the webhook', () => hooks.length === 1);

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { createRouter } from '../../../recovery-hooks/notifiers/router.js';
 import { SqliteNotificationStore } from '../../../recovery-hooks/store/sqlite.js';
-import type { OutboxInput } from '../../../recovery-hooks/store/types.js';
+import type { OutboxBuilder, OutboxInput } from '../../../recovery-hooks/store/types.js';
 import { HOST, count, failRecovery, hostFailure, messagesCounter, mustParse, receive } from './helpers/notifiers.js';
 
 const section = {
@@ -17,10 +17,10 @@ const section = {
 function setup() {
   const store = new SqliteNotificationStore(':memory:');
   const metrics = messagesCounter();
-  const router = createRouter(mustParse(section).channels, { store, metrics });
+  const router = createRouter(mustParse(section).channels, { metrics });
   const sent: OutboxInput[] = [];
-  const events = (n: Parameters<typeof router.statusEvents>[0]) => {
-    const out = router.statusEvents(n);
+  const events: OutboxBuilder = (n, history) => {
+    const out = router.statusEvents(n, history);
     sent.push(...out);
     return out;
   };
@@ -32,9 +32,9 @@ const summary = (sent: OutboxInput[]) => sent.map((m) => `${m.channel}:${String(
 t.test('a failed host recovery: received, started, failed with its failing task, what was done and the VMs', async (t) => {
   const { store, metrics, sent, events } = setup();
   t.teardown(() => store.close());
-  const n = receive(store, events);
-  store.planMoves(n.uuid, [{ vmUuid: 'vm-1', vmName: 'web-1', sourceHost: HOST.name, rank: 0, status: 'pending' }], Date.now());
-  failRecovery(store, events, n);
+  const n = await receive(store, events);
+  await store.planMoves(n.uuid, [{ vmUuid: 'vm-1', vmName: 'web-1', sourceHost: HOST.name, rank: 0, status: 'pending' }], Date.now());
+  await failRecovery(store, events, n);
   t.same(summary(sent), ['all:notification.received', 'critical:notification.received', 'all:recovery.started', 'all:recovery.failed', 'critical:recovery.failed']);
   t.equal(await count(metrics, 'all', 'queued'), 3, 'queued messages are counted');
   const failed = sent.find((m) => m.payload.event === 'recovery.failed')!.payload;
@@ -65,17 +65,17 @@ t.test('a failed host recovery: received, started, failed with its failing task,
 t.test('the snapshot is of the run that just ended, not of a later retry', async (t) => {
   const { store, sent, events } = setup();
   t.teardown(() => store.close());
-  const n = receive(store, events);
-  store.transition(n.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
-  store.planTasks(n.uuid, ['confirm_host_down']);
-  store.startTask(n.uuid, 'confirm_host_down', Date.now());
-  store.addProgress(n.uuid, 'confirm_host_down', 'failed: XAPI unreachable', 1, Date.now());
-  store.finishTask(n.uuid, 'confirm_host_down', 'FAILURE', null, Date.now());
+  const n = await receive(store, events);
+  await store.transition(n.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
+  await store.planTasks(n.uuid, ['confirm_host_down']);
+  await store.startTask(n.uuid, 'confirm_host_down', Date.now());
+  await store.addProgress(n.uuid, 'confirm_host_down', 'failed: XAPI unreachable', 1, Date.now());
+  await store.finishTask(n.uuid, 'confirm_host_down', 'FAILURE', null, Date.now());
   const retryAt = Date.now() + 120_000;
-  store.transition(n.uuid, { from: ['running'], to: 'error', message: 'confirm_host_down failed: XAPI unreachable', nextAttemptAt: retryAt }, Date.now(), events);
+  await store.transition(n.uuid, { from: ['running'], to: 'error', message: 'confirm_host_down failed: XAPI unreachable', nextAttemptAt: retryAt }, Date.now(), events);
   const error = sent.find((m) => m.payload.event === 'recovery.error')!.payload;
   // The next run starts the task again: the queued message must still show the failure.
-  store.startTask(n.uuid, 'confirm_host_down', Date.now());
+  await store.startTask(n.uuid, 'confirm_host_down', Date.now());
   t.match(error, {
     severity: 'warning',
     next_attempt_at: new Date(retryAt).toISOString(),
@@ -88,16 +88,16 @@ t.test('the snapshot is of the run that just ended, not of a later retry', async
 t.test('finished and ignored recoveries; a STARTED signal is announced once, as received, at info', async (t) => {
   const { store, sent, events } = setup();
   t.teardown(() => store.close());
-  const a = receive(store, events, hostFailure({ type: 'COMPUTE_INSTANCE', payload: { instance_uuid: 'vm-9', vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' } }));
-  store.transition(a.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
-  store.transition(a.uuid, { from: ['running'], to: 'finished', message: null }, Date.now(), events);
-  const b = receive(store, events, hostFailure({ type: 'COMPUTE_PROCESS', payload: { process_name: 'xapi', event: 'STOPPED' } }));
-  store.transition(b.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
-  store.transition(b.uuid, { from: ['running'], to: 'ignored', message: 'no ssh configured for pool pool-a' }, Date.now(), events);
+  const a = await receive(store, events, hostFailure({ type: 'COMPUTE_INSTANCE', payload: { instance_uuid: 'vm-9', vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' } }));
+  await store.transition(a.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
+  await store.transition(a.uuid, { from: ['running'], to: 'finished', message: null }, Date.now(), events);
+  const b = await receive(store, events, hostFailure({ type: 'COMPUTE_PROCESS', payload: { process_name: 'xapi', event: 'STOPPED' } }));
+  await store.transition(b.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
+  await store.transition(b.uuid, { from: ['running'], to: 'ignored', message: 'no ssh configured for pool pool-a' }, Date.now(), events);
   sent.length = 0;
-  const up = receive(store, events, hostFailure({ payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } }));
-  store.transition(up.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
-  store.transition(up.uuid, { from: ['running'], to: 'finished', message: 'STARTED event recorded' }, Date.now(), events);
+  const up = await receive(store, events, hostFailure({ payload: { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' } }));
+  await store.transition(up.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
+  await store.transition(up.uuid, { from: ['running'], to: 'finished', message: 'STARTED event recorded' }, Date.now(), events);
   t.same(summary(sent), ['all:notification.received'], 'only the arrival of an up signal');
   t.match(sent[0]!.payload, { severity: 'info', signal: 'STARTED' });
 });
@@ -105,8 +105,8 @@ t.test('finished and ignored recoveries; a STARTED signal is announced once, as 
 t.test('an instance and a process notification carry their VM and process', async (t) => {
   const { store, sent, events } = setup();
   t.teardown(() => store.close());
-  receive(store, events, hostFailure({ type: 'COMPUTE_INSTANCE', payload: { instance_uuid: 'vm-9', event: 'LIFECYCLE' } }));
-  receive(store, events, hostFailure({ type: 'COMPUTE_PROCESS', payload: { process_name: 'xapi', event: 'STOPPED' } }));
+  await receive(store, events, hostFailure({ type: 'COMPUTE_INSTANCE', payload: { instance_uuid: 'vm-9', event: 'LIFECYCLE' } }));
+  await receive(store, events, hostFailure({ type: 'COMPUTE_PROCESS', payload: { process_name: 'xapi', event: 'STOPPED' } }));
   t.match(sent[0]!.payload, { type_label: 'VM failure', vm_uuid: 'vm-9', severity: 'warning' });
   t.match(sent[1]!.payload, { type_label: 'toolstack failure', process_name: 'xapi' });
   t.same(summary(sent), ['all:notification.received', 'all:notification.received'], 'warnings do not reach a critical-only channel');

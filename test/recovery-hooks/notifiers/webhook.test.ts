@@ -78,7 +78,7 @@ t.test('POSTs the event as JSON with a text for chat tools, the token and the co
   const server = await hookServer(t, (_hit, res) => res.writeHead(204).end());
   // A poll far away: the message goes out because the commit wakes the worker.
   const { store, metrics, notifiers } = start(t, dir, { ...hookSection(dir), poll_interval_seconds: 60 }, `http://127.0.0.1:${server.port}${SECRET_PATH}`);
-  const n = receive(store, notifiers.statusEvents);
+  const n = await receive(store, notifiers.statusEvents);
   await waitFor('the request', async () => (await count(metrics, 'tickets', 'sent')) === 1);
   t.equal(server.hits.length, 1);
   const hit = server.hits[0]!;
@@ -113,7 +113,7 @@ t.test('a 5xx is retried; the receiver sees one successful delivery, with the sa
   let calls = 0;
   const server = await hookServer(t, (_hit, res) => (++calls === 1 ? res.writeHead(503).end('maintenance, come back later') : res.writeHead(200).end('ok')));
   const { store, metrics, logger, notifiers } = start(t, dir, hookSection(dir), `http://127.0.0.1:${server.port}${SECRET_PATH}`);
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the delivery', async () => (await count(metrics, 'tickets', 'sent')) === 1);
   await sleep(200);
@@ -133,7 +133,7 @@ t.test('a receiver that never answers times out; neither the URL path nor the to
   const dir = tempDir();
   const server = await hookServer(t, () => {});
   const { store, metrics, logger, notifiers } = start(t, dir, hookSection(dir, { timeout_seconds: 0.3 }), `http://127.0.0.1:${server.port}${SECRET_PATH}?key=abc`);
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'tickets', 'retry')) >= 1);
   t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), { error: /timed out after 300 ms/ });
@@ -148,7 +148,7 @@ t.test('HTTPS with a CA file', async (t) => {
   const cert = selfSignedCert('localhost', '127.0.0.1');
   const server = await hookServer(t, (_hit, res) => res.writeHead(200).end(), cert);
   const { store, metrics, notifiers } = start(t, dir, hookSection(dir, { tls: { ca_file: cert.certFile } }), `https://127.0.0.1:${server.port}/hook`);
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the delivery', async () => (await count(metrics, 'tickets', 'sent')) === 1);
   t.equal(server.hits.length, 1);

@@ -101,7 +101,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
     const bob = await receiver(server.port);
     t.teardown(() => bob.stop());
     const { store, metrics, logger, notifiers } = start(t, xmppSection(plain, { resource: 'chat-test' }));
-    const n = receive(store, notifiers.router.statusEvents);
+    const n = await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('the message', () => bob.messages.length >= 1, 15_000);
     const m = bob.messages[0]!;
@@ -125,7 +125,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
       t,
       xmppSection(`xmpps://127.0.0.1:${server.tlsPort}`, { require_tls: true, tls: { ca_file: server.certFile }, to: [], room: { jid: ROOM }, resource: 'room-test' }),
     );
-    receive(store, notifiers.router.statusEvents);
+    await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('the groupchat message', async () => (await count(metrics, 'chat', 'sent')) === 1, 15_000);
     // Bob joins afterwards: the room exists (configured as an instant room, so not locked) and replays its history.
@@ -141,7 +141,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
 
   t.test('credentials are not sent over a plain stream unless require_tls is off', async (t) => {
     const { store, metrics, logger, notifiers } = start(t, xmppSection(plain, { require_tls: true, resource: 'tls-test' }));
-    receive(store, notifiers.router.statusEvents);
+    await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
     t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), { channel: 'chat', error: /offers no TLS: credentials not sent/ });
@@ -153,7 +153,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
     t.teardown(() => bob.stop());
     const started = Date.now();
     const { store, metrics, logger, notifiers } = start(t, xmppSection(plain, { give_up_after_seconds: 6, timeout_seconds: 5, resource: 'auth-test' }), 'not-the-password');
-    receive(store, notifiers.router.statusEvents);
+    await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
     t.equal(outboxRows(store)[0]!.status, 'pending', 'queued before the give-up time');
@@ -172,7 +172,7 @@ t.test('a server down at first and up later gets the message exactly once', { sk
   const server = await prepareProsody({ users: USERS });
   t.teardown(() => server.stop());
   const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1);
   t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), { error: /ECONNREFUSED/ });
@@ -194,7 +194,7 @@ t.test('without stream management, a ping round trip confirms the message', { sk
   const bob = await receiver(server.port);
   t.teardown(() => bob.stop());
   const { store, metrics, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
-  receive(store, notifiers.router.statusEvents);
+  await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the message', () => bob.messages.length >= 1, 15_000);
   await waitFor('the confirmation', async () => (await count(metrics, 'chat', 'sent')) === 1);

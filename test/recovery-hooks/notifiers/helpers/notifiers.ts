@@ -9,7 +9,7 @@ import type { Problem } from '../../../../core/config/schema.js';
 import type { RecoveryMetrics } from '../../../../recovery-hooks/engine/metrics.js';
 import { type NotifiersConfig, notifiersSchema } from '../../../../recovery-hooks/notifiers/config.js';
 import { SqliteNotificationStore } from '../../../../recovery-hooks/store/sqlite.js';
-import type { NewNotification, Notification, OutboxInput } from '../../../../recovery-hooks/store/types.js';
+import type { NewNotification, Notification, OutboxBuilder } from '../../../../recovery-hooks/store/types.js';
 
 export const HOST = { name: 'host-1', uuid: '00000000-0000-4000-8000-000000000001' };
 export const POOL = 'pool-a';
@@ -43,7 +43,7 @@ export async function count(metrics: Pick<RecoveryMetrics, 'messages'>, channel:
   return values.find((v) => v.labels.channel === channel && v.labels.outcome === outcome)?.value ?? 0;
 }
 
-type Events = (n: Notification) => OutboxInput[];
+type Events = OutboxBuilder;
 
 export function hostFailure(over: Partial<NewNotification> = {}): NewNotification {
   return {
@@ -59,26 +59,31 @@ export function hostFailure(over: Partial<NewNotification> = {}): NewNotificatio
 }
 
 /** Record a notification as the intake does (its outbox messages in the same transaction). */
-export function receive(store: SqliteNotificationStore, events: Events, input: NewNotification = hostFailure()): Notification {
-  const result = store.create(input, { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, events);
+export async function receive(store: SqliteNotificationStore, events: Events, input: NewNotification = hostFailure()): Promise<Notification> {
+  const result = await store.create(input, { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, events);
   if (!result.notification) throw new Error(`not created: ${result.outcome}`);
   return result.notification;
 }
 
 /** Run a host recovery that fails at fence_host for good, as the engine records it. */
-export function failRecovery(store: SqliteNotificationStore, events: Events, n: Notification, error = 'BMC 10.0.0.11 did not answer: timed out after 30000 ms'): Notification {
+export async function failRecovery(
+  store: SqliteNotificationStore,
+  events: Events,
+  n: Notification,
+  error = 'BMC 10.0.0.11 did not answer: timed out after 30000 ms',
+): Promise<Notification> {
   const now = Date.now();
-  store.transition(n.uuid, { from: ['new'], to: 'running', startsRun: true }, now, events);
-  store.planTasks(n.uuid, ['confirm_host_down', 'fence_host', 'disable_host']);
-  store.startTask(n.uuid, 'confirm_host_down', now);
-  store.addProgress(n.uuid, 'confirm_host_down', `XAPI reports host ${HOST.name} not live`, 1, now);
-  store.finishTask(n.uuid, 'confirm_host_down', 'SUCCESS', null, now);
-  store.startTask(n.uuid, 'fence_host', now);
-  store.addProgress(n.uuid, 'fence_host', `failed: ${error}`, 1, now);
-  store.finishTask(n.uuid, 'fence_host', 'FAILURE', null, now);
+  await store.transition(n.uuid, { from: ['new'], to: 'running', startsRun: true }, now, events);
+  await store.planTasks(n.uuid, ['confirm_host_down', 'fence_host', 'disable_host']);
+  await store.startTask(n.uuid, 'confirm_host_down', now);
+  await store.addProgress(n.uuid, 'confirm_host_down', `XAPI reports host ${HOST.name} not live`, 1, now);
+  await store.finishTask(n.uuid, 'confirm_host_down', 'SUCCESS', null, now);
+  await store.startTask(n.uuid, 'fence_host', now);
+  await store.addProgress(n.uuid, 'fence_host', `failed: ${error}`, 1, now);
+  await store.finishTask(n.uuid, 'fence_host', 'FAILURE', null, now);
   const message = `fence_host failed: ${error}`;
-  store.transition(n.uuid, { from: ['running'], to: 'error', message, nextAttemptAt: null }, now, events);
-  return store.transition(n.uuid, { from: ['error'], to: 'failed', message: `${message} (after 1 run(s))` }, now, events)!;
+  await store.transition(n.uuid, { from: ['running'], to: 'error', message, nextAttemptAt: null }, now, events);
+  return (await store.transition(n.uuid, { from: ['error'], to: 'failed', message: `${message} (after 1 run(s))` }, now, events))!;
 }
 
 export interface OutboxRow {

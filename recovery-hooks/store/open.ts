@@ -1,0 +1,23 @@
+// Opens the configured store: PostgreSQL when `store.postgres` is set (several receivers share it), else the
+// embedded SQLite file. The PostgreSQL client is loaded only when it is used.
+import type { Logger } from '../../core/log.js';
+import type { RecoveryHookConfig } from '../config.js';
+import { SqliteNotificationStore } from './sqlite.js';
+import type { NotificationStore } from './store.js';
+
+export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | 'postgres'>, logger: Logger): Promise<NotificationStore> {
+  if (!config.postgres) return new SqliteNotificationStore(config.storePath);
+  const { PostgresNotificationStore } = await import('./postgres.js');
+  return PostgresNotificationStore.open(config.postgres, logger);
+}
+
+/** Where the store is, for logs: the SQLite path, or the PostgreSQL server without credentials. */
+export function describeStore(config: Pick<RecoveryHookConfig, 'storePath' | 'postgres'>): string {
+  if (!config.postgres) return config.storePath;
+  try {
+    const url = new URL(config.postgres.url.reveal());
+    return `postgresql://${url.host}${url.pathname}`;
+  } catch {
+    return 'postgresql';
+  }
+}

@@ -1,0 +1,133 @@
+// Schema of the PostgreSQL store: SQLite's migrations 1-4 (migrations.ts) in PostgreSQL's dialect, with the same
+// version numbers. Applied at open in one transaction holding an advisory lock, so receivers starting together
+// migrate once. Never edit a released migration: add the next one, here and in migrations.ts.
+//
+// Times are epoch milliseconds (BIGINT, read back as numbers). Text that lists sort or compare (uuid, type,
+// status, host, payload, host and pool names) uses the "C" collation: byte order, as SQLite compares text, whatever
+// the database's locale.
+import type { Migration } from './migrations.js';
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE notifications (
+        id BIGSERIAL PRIMARY KEY,
+        uuid TEXT COLLATE "C" NOT NULL UNIQUE,
+        type TEXT COLLATE "C" NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        host_uuid TEXT COLLATE "C" NOT NULL,
+        host_name TEXT NOT NULL,
+        pool_name TEXT NOT NULL,
+        generated_at BIGINT NOT NULL,
+        payload TEXT COLLATE "C" NOT NULL,
+        message TEXT,
+        source TEXT NOT NULL,
+        replay_key TEXT UNIQUE,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT
+      );
+      CREATE INDEX notifications_dedup ON notifications (type, host_uuid, generated_at);
+      CREATE INDEX notifications_status ON notifications (status);
+
+      CREATE TABLE tasks (
+        notification_uuid TEXT NOT NULL REFERENCES notifications (uuid),
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+        first_started_at BIGINT,
+        finished_at BIGINT,
+        result TEXT,
+        PRIMARY KEY (notification_uuid, name)
+      );
+      CREATE TABLE task_progress (
+        id BIGSERIAL PRIMARY KEY,
+        notification_uuid TEXT NOT NULL,
+        task_name TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        message TEXT NOT NULL,
+        progress DOUBLE PRECISION NOT NULL,
+        FOREIGN KEY (notification_uuid, task_name) REFERENCES tasks (notification_uuid, name)
+      );
+
+      CREATE TABLE vm_moves (
+        id BIGSERIAL PRIMARY KEY,
+        notification_uuid TEXT NOT NULL REFERENCES notifications (uuid),
+        vm_uuid TEXT NOT NULL,
+        vm_name TEXT NOT NULL,
+        source_host TEXT NOT NULL,
+        dest_host TEXT,
+        status TEXT NOT NULL,
+        message TEXT,
+        rank INTEGER NOT NULL,
+        start_time BIGINT,
+        end_time BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT,
+        UNIQUE (notification_uuid, vm_uuid)
+      );
+
+      CREATE TABLE hosts (
+        uuid TEXT PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL,
+        pool_name TEXT COLLATE "C" NOT NULL,
+        on_maintenance BOOLEAN NOT NULL DEFAULT false,
+        maintenance_by TEXT,
+        reason TEXT,
+        updated_at BIGINT NOT NULL
+      );
+
+      CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        channel TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        claimed_until BIGINT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        done_at BIGINT
+      );
+      CREATE INDEX outbox_ready ON outbox (channel, status, next_attempt_at);
+    `,
+  },
+  {
+    // The duplicate check's payload lookup. Not SQLite's btree on (type, host_uuid, payload, generated_at): a btree
+    // entry is limited to about 2.7 kB and a larger payload would fail to insert. A hash index has no such limit.
+    version: 2,
+    sql: `CREATE INDEX notifications_payload ON notifications USING hash (payload);`,
+  },
+  {
+    // Alert messages carry a dedup key (fingerprint, startsAt, status): Alertmanager's re-sends queue nothing twice.
+    version: 3,
+    sql: `
+      ALTER TABLE outbox ADD COLUMN dedup_key TEXT;
+      CREATE UNIQUE INDEX outbox_dedup ON outbox (channel, dedup_key);
+    `,
+  },
+  {
+    // Leases (one receiver at a time runs a host's workflow or drains a channel) and forwarded notifications.
+    version: 4,
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE TABLE forwards (
+        notification_uuid TEXT PRIMARY KEY REFERENCES notifications (uuid),
+        endpoint TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        remote_uuid TEXT,
+        remote_status TEXT,
+        reason TEXT,
+        remote_details TEXT,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,293 @@
+// What the SQLite and PostgreSQL stores share, as pure code: how rows map to the model, the canonical payload text,
+// the admission rules of create, and the statements whose text is the same in both dialects (written with `?`
+// placeholders; the PostgreSQL store numbers them).
+import type {
+  CreateOptions,
+  ForwardPatch,
+  ForwardState,
+  HostState,
+  ListFilter,
+  ListPage,
+  NewNotification,
+  Notification,
+  NotificationStatus,
+  OutboxMessage,
+  SortKey,
+  TaskRecord,
+  TaskState,
+  VmMove,
+} from './types.js';
+
+export type Row = Record<string, unknown>;
+
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** JSON with object keys sorted, so identical payloads compare equal as text (Masakari's duplicate rule). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** `column = ?` assignments for the defined values (undefined = leave the column as it is). */
+export function assignments(values: Record<string, unknown>): { sets: string[]; params: unknown[] } {
+  const defined = Object.entries(values).filter(([, v]) => v !== undefined);
+  return { sets: defined.map(([k]) => `${k} = ?`), params: defined.map(([, v]) => v) };
+}
+
+const parseJson = (text: unknown): unknown => (text === null || text === undefined ? null : (JSON.parse(text as string) as unknown));
+
+export function toNotification(r: Row): Notification {
+  return {
+    id: r.id as number,
+    uuid: r.uuid as string,
+    type: r.type as Notification['type'],
+    status: r.status as NotificationStatus,
+    hostUuid: r.host_uuid as string,
+    hostName: r.host_name as string,
+    poolName: r.pool_name as string,
+    generatedAt: r.generated_at as number,
+    payload: JSON.parse(r.payload as string) as Record<string, unknown>,
+    message: (r.message as string | null) ?? null,
+    source: r.source as Notification['source'],
+    createdAt: r.created_at as number,
+    updatedAt: (r.updated_at as number | null) ?? null,
+    attempts: r.attempts as number,
+    nextAttemptAt: (r.next_attempt_at as number | null) ?? null,
+  };
+}
+
+export function toMove(r: Row): VmMove {
+  return {
+    id: r.id as number,
+    notificationUuid: r.notification_uuid as string,
+    vmUuid: r.vm_uuid as string,
+    vmName: r.vm_name as string,
+    sourceHost: r.source_host as string,
+    destHost: (r.dest_host as string | null) ?? null,
+    status: r.status as VmMove['status'],
+    message: (r.message as string | null) ?? null,
+    rank: r.rank as number,
+    startTime: (r.start_time as number | null) ?? null,
+    endTime: (r.end_time as number | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: (r.updated_at as number | null) ?? null,
+  };
+}
+
+export function toForward(r: Row): ForwardState {
+  return {
+    notificationUuid: r.notification_uuid as string,
+    endpoint: r.endpoint as string,
+    outcome: r.outcome as ForwardState['outcome'],
+    remoteUuid: (r.remote_uuid as string | null) ?? null,
+    remoteStatus: (r.remote_status as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    remoteDetails: parseJson(r.remote_details),
+    updatedAt: r.updated_at as number,
+  };
+}
+
+/** `on_maintenance` is 0/1 in SQLite and a boolean in PostgreSQL. */
+export function toHost(r: Row): HostState {
+  return {
+    hostUuid: r.uuid as string,
+    hostName: r.name as string,
+    poolName: r.pool_name as string,
+    onMaintenance: Boolean(r.on_maintenance),
+    maintenanceBy: (r.maintenance_by as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+/** Task rows (by seq) with their progress rows (by id). */
+export function toTasks(tasks: Row[], progress: Row[]): TaskRecord[] {
+  const details = new Map<string, TaskRecord['details']>();
+  for (const r of progress) {
+    const list = details.get(r.task_name as string) ?? [];
+    list.push({ timestamp: r.at as number, message: r.message as string, progress: r.progress as number });
+    details.set(r.task_name as string, list);
+  }
+  return tasks.map((r) => ({
+    seq: r.seq as number,
+    name: r.name as string,
+    state: r.state as TaskState,
+    progress: r.progress as number,
+    details: details.get(r.name as string) ?? [],
+    firstStartedAt: (r.first_started_at as number | null) ?? null,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    result: parseJson(r.result),
+  }));
+}
+
+/** An outbox row as claimed (its `attempts` already counting this claim). */
+export function toMessage(r: Row): OutboxMessage {
+  return {
+    id: r.id as number,
+    channel: r.channel as string,
+    payload: JSON.parse(r.payload as string) as Record<string, unknown>,
+    attempts: r.attempts as number,
+    createdAt: r.created_at as number,
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+/** The outbox's dedup_key column of a message: a string `dedup_key` in its payload, else NULL (never collides). */
+export function dedupKey(payload: Record<string, unknown>): string | null {
+  return typeof payload.dedup_key === 'string' ? payload.dedup_key : null;
+}
+
+/** What create does with an input that is no replay, given its host's maintenance flag; undefined = refuse it. */
+export interface Admission {
+  /** Look for a Masakari duplicate first. */
+  checkDuplicate: boolean;
+  /** Record it as ignored, with this reason. */
+  ignoreReason: string | undefined;
+  /** Recorded because of the maintenance flag: the outcome is host-on-maintenance. */
+  maintenance: boolean;
+}
+
+export function admission(input: NewNotification, opts: CreateOptions, hostOnMaintenance: boolean): Admission | undefined {
+  if (hostOnMaintenance && opts.onMaintenance === 'refuse') return undefined;
+  const maintenance = hostOnMaintenance && opts.onMaintenance === 'record-ignored';
+  return {
+    checkDuplicate: opts.dedupWindowMs > 0 && !maintenance,
+    ignoreReason: maintenance ? `host ${input.hostName} is on maintenance: notification recorded, no recovery started` : input.ignoreReason,
+    maintenance,
+  };
+}
+
+/**
+ * Masakari's duplicate: a repeat of a failure still being handled (new, running, or error awaiting its retry).
+ * A notification that ended before the new one was generated does not absorb it: that is a new failure (a VM
+ * crashing again after its recovery); a re-send of the same report is still a duplicate.
+ */
+export function duplicateQuery(input: NewNotification, windowMs: number, payload: string): Statement {
+  return {
+    sql: `SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ?
+          AND (status IN ('new', 'running', 'error') OR updated_at >= ?) ORDER BY id LIMIT 1`,
+    params: [input.type, input.hostUuid, input.generatedAt - windowMs, payload, input.generatedAt],
+  };
+}
+
+export function notificationInsert(input: NewNotification, uuid: string, payload: string, ignoreReason: string | undefined, now: number): Statement {
+  return {
+    sql: `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    params: [
+      uuid,
+      input.type,
+      ignoreReason ? 'ignored' : 'new',
+      input.hostUuid,
+      input.hostName,
+      input.poolName,
+      input.generatedAt,
+      payload,
+      ignoreReason ?? null,
+      input.source,
+      input.replayKey ?? null,
+      now,
+    ],
+  };
+}
+
+/** Remember the host of a notification (its name and pool follow the latest one). */
+export function hostUpsert(input: NewNotification, now: number): Statement {
+  return {
+    sql: `INSERT INTO hosts (uuid, name, pool_name, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
+    params: [input.hostUuid, input.hostName, input.poolName, now],
+  };
+}
+
+/** Columns a forward record cannot be created without. */
+const FORWARD_REQUIRED = ['endpoint', 'outcome'];
+
+/**
+ * Insert the forward record of a notification, or update the fields the patch defines. Both databases check NOT
+ * NULL on the proposed row before they find the conflict, so a patch without a required column proposes the
+ * stored value (none when the record is new: the insert fails, as it should).
+ */
+export function forwardUpsert(uuid: string, patch: ForwardPatch, now: number): Statement {
+  const values: Record<string, unknown> = {
+    endpoint: patch.endpoint,
+    outcome: patch.outcome,
+    remote_uuid: patch.remoteUuid,
+    remote_status: patch.remoteStatus,
+    reason: patch.reason,
+    remote_details: patch.remoteDetails === undefined ? undefined : JSON.stringify(patch.remoteDetails),
+    updated_at: now,
+  };
+  const { sets, params } = assignments(values);
+  const stored = FORWARD_REQUIRED.filter((c) => values[c] === undefined);
+  const columns = ['notification_uuid', ...Object.keys(values).filter((k) => values[k] !== undefined), ...stored];
+  const placeholders = [...columns.slice(0, columns.length - stored.length).map(() => '?'), ...stored.map((c) => `(SELECT ${c} FROM forwards WHERE notification_uuid = ?)`)];
+  return {
+    sql: `INSERT INTO forwards (${columns.join(', ')}) VALUES (${placeholders.join(', ')})
+          ON CONFLICT (notification_uuid) DO UPDATE SET ${sets.join(', ')}`,
+    params: [uuid, ...params, ...stored.map(() => uuid), ...params],
+  };
+}
+
+const SORT_COLUMNS: Record<SortKey, string> = {
+  created_at: 'created_at',
+  type: 'type',
+  generated_time: 'generated_at',
+  updated_at: 'COALESCE(updated_at, -1)',
+  uuid: 'uuid',
+  payload: 'payload',
+  status: 'status',
+  source_host_uuid: 'host_uuid',
+  id: 'id',
+};
+
+export interface ListOrder {
+  sort: ListPage['sort'];
+  columns: string[];
+}
+
+/** Masakari's defaults: created_at then id are always appended, in the first given direction. */
+export function listOrder(page: ListPage): ListOrder {
+  const sort = [...page.sort];
+  const defaultDir = sort[0]?.dir ?? 'desc';
+  for (const key of ['created_at', 'id'] as const) if (!sort.some((s) => s.key === key)) sort.push({ key, dir: defaultDir });
+  return { sort, columns: sort.map((s) => SORT_COLUMNS[s.key]) };
+}
+
+/** The sort values of the marker row, selected by its id (one row of `columns`, in order). */
+export function markerQuery(order: ListOrder): string {
+  return `SELECT ${order.columns.join(', ')} FROM notifications WHERE id = ?`;
+}
+
+/** One page of notifications; with the marker's sort values, the rows strictly after it (keyset pagination). */
+export function listQuery(filter: ListFilter, limit: number, order: ListOrder, marker?: unknown[]): Statement {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const match = (clause: string, value: unknown) => {
+    if (value === undefined) return;
+    where.push(clause);
+    params.push(value);
+  };
+  match('status = ?', filter.status);
+  match('type = ?', filter.type);
+  match('host_uuid = ?', filter.hostUuid);
+  match('generated_at >= ?', filter.generatedSince);
+  const { sort, columns } = order;
+  if (marker) {
+    const ors = sort.map((s, i) => {
+      const eq = columns.slice(0, i).map((c) => `${c} = ?`);
+      return `(${[...eq, `${columns[i]} ${s.dir === 'asc' ? '>' : '<'} ?`].join(' AND ')})`;
+    });
+    where.push(`(${ors.join(' OR ')})`);
+    sort.forEach((_s, i) => params.push(...marker.slice(0, i + 1)));
+  }
+  const sql =
+    'SELECT * FROM notifications' +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY ${sort.map((s, i) => `${columns[i]} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ?`;
+  return { sql, params: [...params, limit] };
+}

@@ -1,0 +1,266 @@
+// The NotificationStore contract: what every backend must do, run against SQLite (store.test.ts) and PostgreSQL
+// (store-postgres.test.ts). `open` gives a new, empty store each time; the suite closes what it opens.
+import type { Test } from 'tap';
+import { canonicalJson } from '../../../recovery-hooks/store/rows.js';
+import { MarkerNotFoundError, type NotificationStore, StoreError } from '../../../recovery-hooks/store/store.js';
+import type { ListPage, NewNotification, RunHistory, SortKey } from '../../../recovery-hooks/store/types.js';
+import { HOST_1, HOST_2 } from './harness.js';
+
+export const T0 = Date.UTC(2026, 0, 1);
+export const opts = { now: T0, dedupWindowMs: 180_000, onMaintenance: 'refuse' as const };
+
+export function input(over: Partial<NewNotification> = {}): NewNotification {
+  return {
+    type: 'COMPUTE_HOST',
+    hostUuid: HOST_1.uuid,
+    hostName: HOST_1.name,
+    poolName: 'pool-a',
+    generatedAt: T0,
+    payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' },
+    source: 'api',
+    ...over,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function storeContract(t: Test, open: () => Promise<NotificationStore>): void {
+  const fresh = async (t: Test) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    return s;
+  };
+
+  t.test('tasks, progress, moves and status survive as written', async (t) => {
+    const s = await fresh(t);
+    const created = await s.create(input(), opts, (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }]);
+    t.equal(created.outcome, 'created');
+    const uuid = created.notification!.uuid;
+    await s.planTasks(uuid, ['one', 'two']);
+    await s.planTasks(uuid, ['one', 'two']);
+    await s.startTask(uuid, 'one', T0 + 1);
+    await s.addProgress(uuid, 'one', 'did a thing', 0.5, T0 + 2);
+    await s.finishTask(uuid, 'one', 'SUCCESS', { answer: 42 }, T0 + 3);
+    await s.planMoves(uuid, [{ vmUuid: 'vm-1', vmName: 'web', sourceHost: 'host-1', rank: 0, status: 'pending' }], T0);
+    await s.updateMove(uuid, 'vm-1', { status: 'ongoing', destHost: 'host-2', startTime: T0 + 4 }, T0 + 4);
+    await s.transition(uuid, { from: ['new'], to: 'running', startsRun: true }, T0 + 5);
+
+    t.match(await s.get(uuid), { status: 'running', attempts: 1, payload: { event: 'STOPPED' }, hostName: 'host-1', createdAt: T0, updatedAt: T0 + 5 });
+    t.equal(await s.get('no-such-uuid'), undefined);
+    t.match(await s.tasks(uuid), [
+      { seq: 0, name: 'one', state: 'SUCCESS', progress: 1, result: { answer: 42 }, firstStartedAt: T0 + 1, finishedAt: T0 + 3, details: [{ timestamp: T0 + 2, message: 'did a thing', progress: 0.5 }] },
+      { seq: 1, name: 'two', state: 'PENDING', result: null, details: [] },
+    ]);
+    t.match(await s.moves(uuid), [{ vmUuid: 'vm-1', status: 'ongoing', destHost: 'host-2', startTime: T0 + 4, rank: 0 }]);
+    t.match(await s.claimMessages('mail', 10, T0, 1000), [{ payload: { uuid }, attempts: 1 }]);
+    t.same((await s.unfinished()).map((x) => x.uuid), [uuid]);
+  });
+
+  t.test('exact replays return the first record; Masakari duplicates are detected on type, host, payload and window', async (t) => {
+    const s = await fresh(t);
+    const first = await s.create(input({ replayKey: 'am:abc:1:STOPPED' }), opts);
+    t.equal(first.outcome, 'created');
+    const replay = await s.create(input({ replayKey: 'am:abc:1:STOPPED', generatedAt: T0 + 999_999 }), opts);
+    t.equal(replay.outcome, 'replay');
+    t.equal(replay.notification!.uuid, first.notification!.uuid);
+
+    // Same payload with keys in another order, 100 s later: duplicate.
+    const dup = await s.create(input({ generatedAt: T0 + 100_000, payload: { cluster_status: 'OFFLINE', host_status: 'UNKNOWN', event: 'STOPPED' } }), opts);
+    t.equal(dup.outcome, 'duplicate');
+    t.equal(dup.notification!.uuid, first.notification!.uuid);
+    // Outside the window, another payload, another host or another type: new notifications.
+    t.equal((await s.create(input({ generatedAt: T0 + 181_000 }), opts)).outcome, 'created');
+    t.equal((await s.create(input({ payload: { event: 'STOPPED', host_status: 'NORMAL' } }), opts)).outcome, 'created');
+    t.equal((await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name }), opts)).outcome, 'created');
+    t.equal((await s.create(input({ type: 'COMPUTE_PROCESS', payload: { event: 'STOPPED', process_name: 'xapi' } }), opts)).outcome, 'created');
+    t.equal((await s.create(input(), { ...opts, dedupWindowMs: 0 })).outcome, 'created', 'a 0 window disables the check');
+    t.equal(canonicalJson({ b: 1, a: { d: 1, c: 2 } }), '{"a":{"c":2,"d":1},"b":1}');
+  });
+
+  t.test('a finished notification does not absorb a new failure generated after it ended', async (t) => {
+    const s = await fresh(t);
+    const { notification } = await s.create(input(), opts);
+    await s.transition(notification!.uuid, { from: ['new'], to: 'finished' }, T0 + 10_000);
+    t.equal((await s.create(input({ generatedAt: T0 + 20_000 }), opts)).outcome, 'created', 'generated after the first ended');
+    t.equal((await s.create(input({ generatedAt: T0 + 5_000 }), opts)).outcome, 'duplicate', 'a re-send of a report from before the end');
+  });
+
+  t.test('createMany: one result per input, in order, with extra messages in the same commit', async (t) => {
+    const s = await fresh(t);
+    const results = await s.createMany(
+      [input({ replayKey: 'k1' }), input({ replayKey: 'k1' }), input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name, replayKey: 'k2' })],
+      opts,
+      (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }],
+      [{ channel: 'mail', payload: { alert: 'x' } }],
+    );
+    t.same(results.map((r) => r.outcome), ['created', 'replay', 'created']);
+    t.equal(results[1]!.notification!.uuid, results[0]!.notification!.uuid);
+    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert), [results[0]!.notification!.uuid, results[2]!.notification!.uuid, 'x']);
+    t.same((await s.createMany([], opts)).length, 0);
+  });
+
+  t.test('a host on maintenance: refused, or recorded as ignored, or let through', async (t) => {
+    const s = await fresh(t);
+    await s.setMaintenance({ uuid: HOST_1.uuid, name: HOST_1.name, pool: 'pool-a' }, { notification: 'n-1', reason: 'recovery running' }, T0);
+    t.same(await s.create(input(), opts), { outcome: 'host-on-maintenance' });
+    const recorded = await s.create(input({ replayKey: 'am:x:1:STOPPED' }), { ...opts, onMaintenance: 'record-ignored' });
+    t.equal(recorded.outcome, 'host-on-maintenance');
+    t.match(recorded.notification, { status: 'ignored', message: /on maintenance/ });
+    t.equal((await s.create(input({ generatedAt: T0 + 1_000_000 }), { ...opts, onMaintenance: 'proceed' })).outcome, 'created');
+    t.match(await s.hosts(), [{ hostUuid: HOST_1.uuid, hostName: HOST_1.name, poolName: 'pool-a', onMaintenance: true, maintenanceBy: 'n-1', reason: 'recovery running', updatedAt: T0 }]);
+    await s.setMaintenance({ uuid: HOST_1.uuid, name: HOST_1.name, pool: 'pool-a' }, null, T0 + 1);
+    t.match(await s.hosts(), [{ onMaintenance: false, maintenanceBy: null, reason: null }]);
+    t.equal((await s.create(input({ generatedAt: T0 + 2_000_000 }), opts)).outcome, 'created');
+    t.equal((await s.create(input({ ignoreReason: 'notify-only pool', generatedAt: T0 + 3_000_000 }), opts)).notification!.status, 'ignored');
+  });
+
+  t.test('hosts are listed by pool then name', async (t) => {
+    const s = await fresh(t);
+    await s.create(input({ hostUuid: 'u-b', hostName: 'b', poolName: 'pool-b' }), opts);
+    await s.create(input({ hostUuid: 'u-z', hostName: 'Z', poolName: 'pool-a' }), opts);
+    await s.create(input({ hostUuid: 'u-a', hostName: 'a', poolName: 'pool-a' }), opts);
+    t.same((await s.hosts()).map((h) => h.hostName), ['Z', 'a', 'b'], 'byte order, as SQLite compares text');
+  });
+
+  t.test('transitions are compare-and-set', async (t) => {
+    const s = await fresh(t);
+    const { notification } = await s.create(input(), opts);
+    t.ok(await s.transition(notification!.uuid, { from: ['new'], to: 'running', startsRun: true }, T0));
+    t.equal(await s.transition(notification!.uuid, { from: ['new'], to: 'running', startsRun: true }, T0), undefined, 'a second claim loses');
+    t.match(await s.transition(notification!.uuid, { from: ['running'], to: 'error', message: 'boom', nextAttemptAt: T0 + 5 }, T0 + 1), {
+      status: 'error',
+      message: 'boom',
+      nextAttemptAt: T0 + 5,
+      attempts: 1,
+      updatedAt: T0 + 1,
+    });
+    t.same(await s.countByStatus(), { new: 0, running: 0, error: 1, failed: 0, ignored: 0, finished: 0 });
+    t.equal(await s.transition('no-such-uuid', { from: ['new'], to: 'running' }, T0), undefined);
+  });
+
+  t.test('a status change that ends a run hands its tasks and moves to the outbox builder, in the same commit', async (t) => {
+    const s = await fresh(t);
+    const { notification } = await s.create(input(), opts);
+    const uuid = notification!.uuid;
+    await s.planTasks(uuid, ['fence']);
+    await s.planMoves(uuid, [{ vmUuid: 'vm-1', vmName: 'web', sourceHost: 'host-1', rank: 0, status: 'pending' }], T0);
+    const seen: RunHistory[] = [];
+    const builder = (_n: unknown, history: RunHistory) => {
+      seen.push(history);
+      return [{ channel: 'mail', payload: { tasks: history.tasks.length } }];
+    };
+    await s.transition(uuid, { from: ['new'], to: 'running' }, T0 + 1, builder);
+    await s.finishTask(uuid, 'fence', 'SUCCESS', null, T0 + 2);
+    await s.transition(uuid, { from: ['running'], to: 'finished' }, T0 + 3, builder);
+    t.same(seen[0], { tasks: [], moves: [] }, 'not at the start of a run');
+    t.match(seen[1], { tasks: [{ name: 'fence', state: 'SUCCESS' }], moves: [{ vmUuid: 'vm-1' }] });
+    t.same((await s.claimMessages('mail', 10, T0 + 3, 1000)).map((m) => m.payload.tasks), [0, 1]);
+  });
+
+  t.test('list: filters, Masakari default sort (created_at desc, id desc), sort keys and marker paging', async (t) => {
+    const s = await fresh(t);
+    for (let i = 0; i < 5; i++) {
+      const type = i % 2 ? 'COMPUTE_PROCESS' : 'COMPUTE_HOST';
+      const payload = type === 'COMPUTE_HOST' ? { event: 'STOPPED', n: i } : { event: 'STOPPED', process_name: 'xapi', n: i };
+      await s.create(input({ type, payload, generatedAt: T0 + i * 1000 }), { ...opts, now: T0 + (i < 3 ? 0 : i) });
+    }
+    const page = (limit: number, markerId?: number, sort: { key: SortKey; dir: 'asc' | 'desc' }[] = []): ListPage => ({ limit, markerId, sort });
+    const ids = async (filter: Parameters<NotificationStore['list']>[0], p: ListPage) => (await s.list(filter, p)).map((n) => n.id);
+    t.same(await ids({}, page(10)), [5, 4, 3, 2, 1], 'created_at desc then id desc');
+    t.same(await ids({}, page(2)), [5, 4]);
+    t.same(await ids({}, page(2, 4)), [3, 2], 'after marker 4');
+    t.same(await ids({}, page(10, 2)), [1]);
+    t.same(await ids({}, page(10, undefined, [{ key: 'generated_time', dir: 'asc' }])), [1, 2, 3, 4, 5]);
+    // type asc, generated desc: 5, 3, 1 (hosts), 4, 2 (processes).
+    t.same(await ids({}, page(2, 3, [{ key: 'type', dir: 'asc' }, { key: 'generated_time', dir: 'desc' }])), [1, 4]);
+    t.same(await ids({}, page(10, 3, [{ key: 'updated_at', dir: 'asc' }])), [4, 5], 'ties on updated_at (none set yet) fall back to created_at, then id');
+    t.same(await ids({ type: 'COMPUTE_PROCESS' }, page(10)), [4, 2]);
+    t.same(await ids({ generatedSince: T0 + 3000 }, page(10)), [5, 4]);
+    t.same(await ids({ hostUuid: HOST_1.uuid, status: 'new' }, page(1)), [5]);
+    t.same(await s.list({ status: 'running' }, page(10)), []);
+    t.same(await s.list({ hostUuid: HOST_1.uuid }, page(0)), [], 'limit 0 answers nothing');
+    await t.rejects(s.list({}, page(10, 99)), MarkerNotFoundError);
+  });
+
+  t.test('outbox: claim leases messages, ack, retry later, give up', async (t) => {
+    const s = await fresh(t);
+    await s.create(input(), opts, () => [
+      { channel: 'mail', payload: { n: 1 } },
+      { channel: 'mail', payload: { n: 2 } },
+      { channel: 'xmpp', payload: { n: 3 } },
+    ]);
+    const claimed = await s.claimMessages('mail', 10, T0, 60_000);
+    t.same(claimed.map((m) => m.payload.n), [1, 2]);
+    t.match(claimed[0], { channel: 'mail', attempts: 1, createdAt: T0, lastError: null });
+    t.same(await s.claimMessages('mail', 10, T0 + 1, 60_000), [], 'claimed messages are leased');
+    await s.ackMessage(claimed[0]!.id, T0 + 2);
+    await s.retryMessageAt(claimed[1]!.id, T0 + 10_000, 'smtp 451');
+    t.same(await s.claimMessages('mail', 10, T0 + 5_000, 60_000), [], 'not before its retry time');
+    const again = await s.claimMessages('mail', 10, T0 + 10_000, 60_000);
+    t.match(again, [{ payload: { n: 2 }, attempts: 2, lastError: 'smtp 451' }]);
+    await s.giveUpMessage(again[0]!.id, 'smtp 550', T0 + 10_001);
+    t.same(await s.claimMessages('mail', 10, T0 + 999_999, 60_000), []);
+    t.same((await s.claimMessages('xmpp', 10, T0, 1)).map((m) => m.payload.n), [3]);
+    t.same((await s.claimMessages('xmpp', 10, T0 + 2, 1)).map((m) => m.payload.n), [3], 'an expired lease (crashed notifier) frees the message');
+  });
+
+  t.test('outbox: a message whose dedup_key is already queued on its channel is dropped', async (t) => {
+    const s = await fresh(t);
+    const alert = (status: string) => ({ channel: 'mail', payload: { dedup_key: `fp:1:${status}`, status } });
+    await s.createMany([], opts, undefined, [alert('firing'), alert('firing'), { channel: 'xmpp', payload: { dedup_key: 'fp:1:firing' } }]);
+    await s.createMany([], opts, undefined, [alert('firing'), alert('resolved'), { channel: 'mail', payload: { no: 'key' } }, { channel: 'mail', payload: { no: 'key' } }]);
+    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.status ?? m.payload.no), ['firing', 'resolved', 'key', 'key'], 'messages without a key never collide');
+    t.equal((await s.claimMessages('xmpp', 10, T0, 1000)).length, 1, 'the same key on another channel is another message');
+  });
+
+  t.test('claimMessages honours its limit, oldest first', async (t) => {
+    const s = await fresh(t);
+    await s.createMany([], opts, undefined, [1, 2, 3, 4, 5].map((n) => ({ channel: 'mail', payload: { n } })));
+    t.same((await s.claimMessages('mail', 2, T0, 1000)).map((m) => m.payload.n), [1, 2]);
+    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.n), [3, 4, 5]);
+  });
+
+  t.test('leases: granted, renewed by their owner, refused to another until they expire, released', async (t) => {
+    const s = await fresh(t);
+    const ttl = 1000;
+    t.equal(await s.acquireLease('host:1', 'receiver-a', Date.now(), ttl), true, 'granted when free');
+    t.equal(await s.acquireLease('host:1', 'receiver-b', Date.now(), ttl), false, 'refused to another owner');
+    t.equal(await s.acquireLease('host:2', 'receiver-b', Date.now(), ttl), true, 'another name is another lease');
+    await sleep(ttl / 2);
+    t.equal(await s.acquireLease('host:1', 'receiver-a', Date.now(), ttl), true, 'renewed by its owner');
+    await sleep(ttl / 2 + 100);
+    t.equal(await s.acquireLease('host:1', 'receiver-b', Date.now(), ttl), false, 'the renewal pushed the expiry back');
+    await sleep(ttl);
+    t.equal(await s.acquireLease('host:1', 'receiver-b', Date.now(), ttl), true, 'granted to another once expired');
+    t.equal(await s.acquireLease('host:1', 'receiver-a', Date.now(), ttl), false, 'the former owner lost it');
+    await s.releaseLease('host:1', 'receiver-a');
+    t.equal(await s.acquireLease('host:1', 'receiver-a', Date.now(), ttl), false, 'only the owner can release');
+    await s.releaseLease('host:1', 'receiver-b');
+    t.equal(await s.acquireLease('host:1', 'receiver-a', Date.now(), ttl), true, 'free again once released');
+  });
+
+  t.test('forwards: saved, read back and updated field by field', async (t) => {
+    const s = await fresh(t);
+    const { notification } = await s.create(input(), opts);
+    const uuid = notification!.uuid;
+    t.equal(await s.getForward(uuid), undefined);
+    await s.saveForward(uuid, { endpoint: 'https://masakari.example/v1', outcome: 'queued' }, T0);
+    t.same(await s.getForward(uuid), {
+      notificationUuid: uuid,
+      endpoint: 'https://masakari.example/v1',
+      outcome: 'queued',
+      remoteUuid: null,
+      remoteStatus: null,
+      reason: null,
+      remoteDetails: null,
+      updatedAt: T0,
+    });
+    await s.saveForward(uuid, { outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'running', remoteDetails: [{ name: 'Task', progress: 0.5 }] }, T0 + 1);
+    t.match(await s.getForward(uuid), { endpoint: 'https://masakari.example/v1', outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'running', remoteDetails: [{ name: 'Task', progress: 0.5 }], updatedAt: T0 + 1 });
+    await s.saveForward(uuid, { remoteStatus: 'finished', reason: null }, T0 + 2);
+    t.match(await s.getForward(uuid), { outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'finished', updatedAt: T0 + 2 }, 'undefined fields are left as they are');
+    const other = (await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name }), opts)).notification!.uuid;
+    await t.rejects(s.saveForward(other, { remoteStatus: 'running' }, T0), StoreError, 'a new record needs its endpoint and outcome');
+    t.equal(await s.getForward(other), undefined);
+  });
+}

@@ -1,0 +1,185 @@
+// The PostgreSQL store against a real server (Debian's postgresql, a throwaway cluster for this file): the shared
+// contract on a fresh database per subtest, then what only a shared database has to get right: receivers (one
+// store, one pool each) racing on the same alerts, messages and migrations, and a server that goes away.
+import { inspect } from 'node:util';
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { Secret } from '../../core/config/secret.js';
+import { memoryLogger } from '../../core/log.js';
+import type { PostgresStoreConfig } from '../../recovery-hooks/config.js';
+import { PostgresNotificationStore } from '../../recovery-hooks/store/postgres.js';
+import { POSTGRES_MIGRATIONS } from '../../recovery-hooks/store/postgres-migrations.js';
+import { StoreError } from '../../recovery-hooks/store/store.js';
+import type { OutboxInput } from '../../recovery-hooks/store/types.js';
+import { type TestPostgres, postgresSkip, startPostgres } from '../helpers/postgres.js';
+import { HOST_1, HOST_2, HOST_3 } from './helpers/harness.js';
+import { T0, input, opts, storeContract } from './helpers/store-contract.js';
+
+function config(url: string, over: Partial<PostgresStoreConfig> = {}): PostgresStoreConfig {
+  return { url: new Secret(url), poolSize: 4, connectTimeoutMs: 3000, statementTimeoutMs: 5000, ...over };
+}
+
+if (postgresSkip) {
+  t.plan(0, `skipped: ${postgresSkip}`);
+} else {
+  const server: TestPostgres = await startPostgres();
+  t.teardown(() => server.stop());
+  const logger = memoryLogger('debug');
+
+  /** Two receivers sharing a new database. */
+  const receivers = async (t: Test) => {
+    const url = await server.createDatabase();
+    const [a, b] = await Promise.all([PostgresNotificationStore.open(config(url), logger), PostgresNotificationStore.open(config(url), logger)]);
+    t.teardown(() => Promise.all([a.close(), b.close()]));
+    return { url, a, b };
+  };
+
+  t.test('the store contract, on PostgreSQL', async (t) => {
+    storeContract(t, async () => PostgresNotificationStore.open(config(await server.createDatabase()), logger));
+  });
+
+  t.test('receivers opening a new database together migrate it once; a reopened store sees what the others wrote', async (t) => {
+    const url = await server.createDatabase();
+    const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresNotificationStore.open(config(url), logger)));
+    for (const s of stores) t.same(await s.schemaVersions(), POSTGRES_MIGRATIONS.map((m) => m.version));
+    const { notification } = await stores[0]!.create(input(), opts);
+    await Promise.all(stores.map((s) => s.close()));
+    const again = await PostgresNotificationStore.open(config(url), logger);
+    t.teardown(() => again.close());
+    t.same(await again.schemaVersions(), [1, 2, 3, 4]);
+    t.match(await again.get(notification!.uuid), { status: 'new', id: 1, generatedAt: T0 });
+  });
+
+  t.test('BIGINT columns come back as numbers, without touching pg’s global type parsers', async (t) => {
+    const { a } = await receivers(t);
+    const { notification } = await a.create(input({ generatedAt: 2 ** 52 }), opts);
+    t.equal((await a.get(notification!.uuid))!.generatedAt, 2 ** 52);
+    t.same(await a.countByStatus(), { new: 1, running: 0, error: 0, failed: 0, ignored: 0, finished: 0 });
+    t.equal(pg.types.getTypeParser(pg.types.builtins.INT8)('5'), '5', 'the global INT8 parser still answers strings');
+  });
+
+  t.test('two receivers recording the same alerts at the same moment create one notification per alert', async (t) => {
+    const { a, b } = await receivers(t);
+    const hosts = [HOST_1, HOST_2, HOST_3];
+    const rounds = 40;
+    for (let i = 0; i < rounds; i++) {
+      // Alertmanager's webhook (replay key) and a Masakari client's POST (no key: the duplicate rule) for each host,
+      // the two receivers holding the hosts in opposite orders.
+      const batch = hosts.flatMap((h) => [
+        input({ hostUuid: h.uuid, hostName: h.name, replayKey: `am:${h.uuid}:${i}:STOPPED`, generatedAt: T0 + i * 1_000_000, source: 'alertmanager' }),
+        input({ hostUuid: h.uuid, hostName: h.name, generatedAt: T0 + i * 1_000_000, payload: { event: 'STOPPED', round: i } }),
+      ]);
+      const announce = (n: { uuid: string }): OutboxInput[] => [{ channel: 'mail', payload: { dedup_key: `created:${n.uuid}` } }];
+      const [ra, rb] = await Promise.all([a.createMany(batch, opts, announce), b.createMany([...batch].reverse(), opts, announce)]);
+      const outcomes = [...ra, ...rb].map((r) => r.outcome).sort();
+      t.same(outcomes, [...Array(6).fill('created'), ...Array(3).fill('duplicate'), ...Array(3).fill('replay')], `round ${i}`);
+    }
+    t.equal((await a.countByStatus()).new, rounds * hosts.length * 2, 'exactly one notification per alert');
+    const mails = await a.claimMessages('mail', 10_000, T0, 1000);
+    t.equal(mails.length, rounds * hosts.length * 2, 'each announced once');
+  });
+
+  t.test('a replay key met under another host still answers replay (the unique index, not the host lock)', async (t) => {
+    const { a, b } = await receivers(t);
+    const [ra, rb] = await Promise.all([
+      a.create(input({ replayKey: 'am:shared:1' }), opts),
+      b.create(input({ replayKey: 'am:shared:1', hostUuid: HOST_2.uuid, hostName: HOST_2.name }), opts),
+    ]);
+    t.same([ra.outcome, rb.outcome].sort(), ['created', 'replay']);
+    t.equal(ra.notification!.uuid, rb.notification!.uuid);
+  });
+
+  t.test('two receivers claiming the same channel never claim a message twice', async (t) => {
+    const { a, b } = await receivers(t);
+    const total = 1000;
+    await a.createMany([], opts, undefined, Array.from({ length: total }, (_, n) => ({ channel: 'mail', payload: { n } })));
+    const drain = async (s: PostgresNotificationStore) => {
+      const ids: number[] = [];
+      for (;;) {
+        const got = await s.claimMessages('mail', 5, T0, 60_000);
+        if (!got.length) return ids;
+        ids.push(...got.map((m) => m.id));
+      }
+    };
+    // As many claimers as each pool has connections, so claims really overlap.
+    const claimers = (s: PostgresNotificationStore) => Promise.all([1, 2, 3, 4].map(() => drain(s))).then((lists) => lists.flat());
+    const [fromA, fromB] = await Promise.all([claimers(a), claimers(b)]);
+    const all = [...fromA, ...fromB];
+    t.equal(new Set(all).size, all.length, 'no id claimed twice');
+    t.equal(all.length, total, 'every message claimed');
+    t.ok(fromA.length > 0 && fromB.length > 0, 'both receivers got some');
+  });
+
+  t.test('status changes and leases are decided once between receivers', async (t) => {
+    const { a, b } = await receivers(t);
+    for (let i = 0; i < 20; i++) {
+      const { notification } = await a.create(input({ generatedAt: T0 + i * 1_000_000 }), opts);
+      const won = await Promise.all([a, b].map((s) => s.transition(notification!.uuid, { from: ['new'], to: 'running', startsRun: true }, T0)));
+      t.equal(won.filter(Boolean).length, 1, `one receiver runs notification ${i}`);
+      const leased = await Promise.all([a, b].map((s, k) => s.acquireLease(`host:${i}`, `receiver-${k}`, T0, 60_000)));
+      t.equal(leased.filter(Boolean).length, 1, `one receiver holds lease ${i}`);
+    }
+  });
+
+  t.test("a lease ignores the caller's clock: the database's decides", async (t) => {
+    const { a, b } = await receivers(t);
+    t.equal(await a.acquireLease('host:1', 'receiver-a', Date.now(), 60_000), true);
+    t.equal(await b.acquireLease('host:1', 'receiver-b', Date.now() + 3_600_000, 60_000), false, 'a receiver whose clock runs an hour ahead');
+  });
+
+  t.test('a failed transaction leaves nothing behind and the store keeps working', async (t) => {
+    const { url, a } = await receivers(t);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`CREATE FUNCTION fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$ LANGUAGE plpgsql`);
+    await admin.query('CREATE TRIGGER fail_host_upsert BEFORE INSERT ON hosts FOR EACH ROW EXECUTE FUNCTION fail()');
+    const err = await a.create(input(), opts, () => [{ channel: 'mail', payload: {} }]).catch((e: unknown) => e);
+    t.type(err, StoreError);
+    t.match((err as StoreError).message, /store create failed: disk full \(simulated\)/);
+    t.same(await a.list({}, { limit: 10, sort: [] }), [], 'the notification insert was rolled back with the failed host upsert');
+    t.same(await a.claimMessages('mail', 10, T0, 1000), [], 'and its messages');
+    await admin.query('DROP TRIGGER fail_host_upsert ON hosts');
+    await admin.end();
+    t.equal((await a.create(input(), opts)).outcome, 'created');
+  });
+
+  t.test('open fails with StoreError, never naming the password', async (t) => {
+    const wrong = server.url.replace(/:[0-9a-f]+@/, ':hunter2-wrong@');
+    const bad = await PostgresNotificationStore.open(config(wrong), logger).catch((e: unknown) => e);
+    t.type(bad, StoreError);
+    t.match((bad as StoreError).message, /store open failed: .*password authentication failed/);
+    const unparsable = await PostgresNotificationStore.open(config('postgres://sentinel:hunter2@[::1/db'), logger).catch((e: unknown) => e);
+    t.type(unparsable, StoreError);
+    t.notMatch(inspect(unparsable, { depth: 6 }), /hunter2/, 'neither in the message nor in the cause');
+    const refused = await PostgresNotificationStore.open(config('postgres://sentinel:hunter2@127.0.0.1:1/db'), logger).catch((e: unknown) => e);
+    t.type(refused, StoreError);
+    t.notMatch(inspect(refused, { depth: 6 }), /hunter2/);
+  });
+
+  t.test('a stopped server: StoreError at once (no crash, no hang), one log line, and work again once it is back', async (t) => {
+    const own = memoryLogger('debug');
+    const a = await PostgresNotificationStore.open(config(await server.createDatabase()), own);
+    t.teardown(() => a.close());
+    const { notification } = await a.create(input(), opts);
+    await Promise.all([1, 2, 3].map(() => a.get(notification!.uuid)));
+    const lostLines = () => own.lines.filter((l) => /lost an idle PostgreSQL connection/.test(String(l.msg))).length;
+    const before = lostLines();
+
+    await server.stopServer('fast');
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(lostLines() - before, 1, 'the idle connections dropped by the server are logged once');
+    const started = Date.now();
+    await t.rejects(a.get(notification!.uuid), StoreError);
+    await t.rejects(a.create(input({ generatedAt: T0 + 1_000_000 }), opts), StoreError);
+    t.ok(Date.now() - started < 3000, 'answered without waiting for a timeout');
+
+    await server.startServer();
+    t.match(await a.get(notification!.uuid), { status: 'new' }, 'the pool reconnects');
+    t.equal((await a.create(input({ generatedAt: T0 + 1_000_000 }), opts)).outcome, 'created');
+
+    // A crash (immediate shutdown) loses nothing that was committed.
+    await server.stopServer('immediate');
+    await server.startServer();
+    t.equal((await a.countByStatus()).new, 2);
+  });
+}
