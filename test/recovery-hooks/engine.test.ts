@@ -189,3 +189,59 @@ t.test('task timeout and retries', async (t) => {
   await engine.stop(100);
   await store.close();
 });
+
+t.test('a receiver that loses its lease abandons the workflow before its next action; the other resumes it once', async (t) => {
+  const store = new SqliteNotificationStore(':memory:');
+  const metrics = createRecoveryMetrics(store);
+  const events: EventMessages = () => [];
+  const cfg = config({ leaseMs: 300 });
+  const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: 0, now: Date.now });
+  const acted: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const tasks = (who: string): Task[] => [
+    {
+      name: 'prepare',
+      async run() {
+        if (who === 'a') await gate; // receiver a is slow here…
+        return null;
+      },
+    },
+    {
+      name: 'act',
+      async run(ctx) {
+        await ctx.act({ method: 'vm.start', params: {}, description: `start (${who})` }, async () => void acted.push(who));
+        return null;
+      },
+    },
+  ];
+  // …and its store connection stops granting its lease (a partition, a takeover): it must notice and stop.
+  let partitioned = false;
+  const storeOfA = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'acquireLease') return async (...args: Parameters<typeof store.acquireLease>) => (partitioned ? false : target.acquireLease(...args));
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const engine = (who: string, s: typeof store) =>
+    new RecoveryEngine({ store: s, recorder, metrics, events, logger: memoryLogger(), config: cfg, workflows: workflowOf(tasks(who)) as any, owner: who });
+  const a = engine('a', storeOfA);
+  a.start();
+  const uuid = (await recorder.record(hostDown(), 'refuse')).notification!.uuid;
+  await until(store, uuid, (n) => n.status === 'running');
+  const b = engine('b', store);
+  b.start();
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal((await store.get(uuid))!.status, 'running', 'b waits while a holds the lease');
+  t.same(acted, []);
+
+  partitioned = true;
+  release();
+  const done = await until(store, uuid, (n) => n.status === 'finished');
+  t.same(acted, ['b'], 'the action ran once, by the receiver holding the lease');
+  t.equal(done.attempts, 1, 'resumed, not restarted');
+  t.match(await store.tasks(uuid), [{ name: 'prepare', state: 'SUCCESS' }, { name: 'act', state: 'SUCCESS' }]);
+  await Promise.all([a.stop(100), b.stop(100)]);
+  await store.close();
+});
