@@ -1,5 +1,6 @@
 // Intake: Alertmanager webhooks (10 alerts each) that the receiver accepts durably, at 16 concurrent senders.
-// The receiver runs in its own process (the real CLI) with its SQLite store on disk, synchronous=FULL.
+// The receiver runs in its own process (the real CLI) with its SQLite store on disk (synchronous=FULL), or on a
+// throwaway PostgreSQL cluster (Debian's server, default durability: fsync on, synchronous_commit on).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startPostgres } from '../test/helpers/postgres.js';
 import { summary } from './lib/stats.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -34,9 +36,13 @@ function webhook(n: number): string {
   return JSON.stringify({ version: '4', groupKey: `{}:{n="${n}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'recovery', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', alerts });
 }
 
-export async function benchIntake(total: number, concurrency: number) {
+export type IntakeStore = 'sqlite' | 'postgres';
+
+export async function benchIntake(total: number, concurrency: number, storeKind: IntakeStore = 'sqlite') {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-intake-'));
   const port = 30000 + Math.floor(Math.random() * 20000);
+  const cluster = storeKind === 'postgres' ? await startPostgres({ durable: true }) : undefined;
+  const store = cluster ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }` : `store_path: ${join(dir, 'store.sqlite')}`;
   writeFileSync(
     join(dir, 'sentinel.yml'),
     `log: { level: warn }
@@ -44,7 +50,7 @@ pools:
   - { name: bench, url: "http://127.0.0.1:9", username: root, password: x }
 recovery_hook:
   listen: 127.0.0.1:${port}
-  store_path: ${join(dir, 'store.sqlite')}
+  ${store}
   tokens: [{ name: bench, token: bench-token }]
   pools: { bench: { mode: notify-only } }
 `,
@@ -87,6 +93,7 @@ recovery_hook:
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -15,13 +15,10 @@ import {
   assignments,
   canonicalJson,
   dedupKey,
-  duplicateQuery,
   forwardUpsert,
-  hostUpsert,
   listOrder,
   listQuery,
   markerQuery,
-  notificationInsert,
   toForward,
   toHost,
   toMessage,
@@ -99,6 +96,67 @@ function secretsOf(url: string): string[] {
     // unparsable, or a malformed escape: what was found so far
   }
   return secrets.filter((s) => s.length > 0);
+}
+
+/** A row createMany inserts: the input at `index`, as admitted. */
+interface Insert {
+  index: number;
+  payload: string;
+  ignoreReason: string | undefined;
+  maintenance: boolean;
+}
+
+/** A stored row, or the row of an insert of the batch (its slot). */
+type Ref = Row | number;
+
+type Decision = { outcome: 'refused' } | { outcome: 'replay' | 'duplicate'; ref: Ref } | { outcome: 'insert'; slot: number };
+
+/**
+ * The inputs of a batch decided in order, as one create after the other would decide them, from what was stored
+ * before the batch (rows by replay key, hosts on maintenance, each input's first stored duplicate) and the rows the
+ * batch inserts before each input.
+ */
+function decide(
+  inputs: NewNotification[],
+  payloads: string[],
+  opts: CreateOptions,
+  known: ReadonlyMap<string, Row>,
+  onMaintenance: ReadonlySet<string>,
+  duplicates: ReadonlyMap<number, Row>,
+): { decisions: Decision[]; inserts: Insert[] } {
+  const keys = new Map<string, Ref>(known);
+  const inserts: Insert[] = [];
+  const decisions = inputs.map((input, index): Decision => {
+    const key = input.replayKey;
+    // The replay lookup (a non-empty key), then, at the insert, the unique index (any key).
+    if (key) {
+      const ref = keys.get(key);
+      if (ref !== undefined) return { outcome: 'replay', ref };
+    }
+    const admit = admission(input, opts, onMaintenance.has(input.hostUuid));
+    if (!admit) return { outcome: 'refused' };
+    const payload = payloads[index]!;
+    if (admit.checkDuplicate) {
+      // duplicateQuery: stored rows come first (lower ids), then the batch's own, in order. A row of the batch is
+      // new or ignored, never updated: it matches when new.
+      const stored = duplicates.get(index);
+      if (stored) return { outcome: 'duplicate', ref: stored };
+      const since = input.generatedAt - opts.dedupWindowMs;
+      const slot = inserts.findIndex((s) => {
+        const other = inputs[s.index]!;
+        return !s.ignoreReason && other.type === input.type && other.hostUuid === input.hostUuid && other.generatedAt >= since && s.payload === payload;
+      });
+      if (slot >= 0) return { outcome: 'duplicate', ref: slot };
+    }
+    if (key !== undefined) {
+      const ref = keys.get(key);
+      if (ref !== undefined) return { outcome: 'replay', ref };
+    }
+    const slot = inserts.push({ index, payload, ignoreReason: admit.ignoreReason, maintenance: admit.maintenance }) - 1;
+    if (key !== undefined) keys.set(key, slot);
+    return { outcome: 'insert', slot };
+  });
+  return { decisions, inserts };
 }
 
 export class PostgresNotificationStore implements NotificationStore {
@@ -243,43 +301,155 @@ export class PostgresNotificationStore implements NotificationStore {
     return this.#tx('create', async (c) => {
       // Another receiver recording the same host waits here until this transaction ends, then sees its rows: the
       // replay and duplicate checks below are decided one receiver at a time. Sorted, so two batches never deadlock.
-      for (const host of [...new Set(inputs.map((i) => i.hostUuid))].sort())
-        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [HOST_LOCK_SPACE, host]);
-      const results: CreateResult[] = [];
-      for (const input of inputs) results.push(await this.#createOne(c, input, opts, outbox));
-      await this.#enqueue(c, extra, opts.now);
-      return results;
+      // One statement takes them all, in the array's order (a function scan yields its rows in order).
+      const hosts = [...new Set(inputs.map((i) => i.hostUuid))].sort();
+      if (hosts.length) await c.query({ name: 'xs_lock_hosts', text: 'SELECT pg_advisory_xact_lock($1, hashtext(h)) FROM unnest($2::text[]) AS h', values: [HOST_LOCK_SPACE, hosts] });
+      const results = inputs.length ? await this.#createBatch(c, inputs, hosts, opts, outbox) : { results: [], messages: [] };
+      await this.#enqueue(c, [...results.messages, ...extra], opts.now);
+      return results.results;
     });
   }
 
-  async #replay(c: pg.PoolClient, replayKey: string): Promise<CreateResult | undefined> {
-    const r = await one(c, q('SELECT * FROM notifications WHERE replay_key = ?', replayKey));
-    return r && { outcome: 'replay', notification: toNotification(r) };
+  /**
+   * The batch in a handful of statements, whatever its size: what the database already holds (replay keys, the
+   * hosts' maintenance flags, the first duplicate of each input) is read once, then the inputs are decided in order
+   * in memory exactly as one create after the other would decide them (an input meets the rows the batch inserted
+   * before it), and the rows to insert go in one statement. The host locks keep every other receiver's rows of
+   * these hosts out meanwhile; only a replay key under another host can still be inserted by someone else, which
+   * the insert finds as a conflict: the batch's rows are then deleted and the batch decided again knowing the winner.
+   */
+  async #createBatch(c: pg.PoolClient, inputs: NewNotification[], hosts: string[], opts: CreateOptions, outbox?: OutboxBuilder): Promise<{ results: CreateResult[]; messages: OutboxInput[] }> {
+    const keys = [...new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))];
+    const known = new Map<string, Row>();
+    if (keys.length)
+      for (const r of (await c.query<Row>({ text: 'SELECT * FROM notifications WHERE replay_key = ANY($1::text[])', values: [keys] })).rows)
+        known.set(r.replay_key as string, r);
+    // Lookups are unnamed statements, planned for their arguments each time: a plan cached while the table was
+    // small would scan it whole once it has grown.
+    const onMaintenance = new Set<string>();
+    for (const r of (await c.query<Row>({ text: 'SELECT uuid FROM hosts WHERE uuid = ANY($1::text[]) AND on_maintenance', values: [hosts] })).rows)
+      onMaintenance.add(r.uuid as string);
+    const payloads = inputs.map((i) => canonicalJson(i.payload));
+    const duplicates = await this.#duplicates(c, inputs, payloads, opts, known, onMaintenance);
+    for (;;) {
+      const plan = decide(inputs, payloads, opts, known, onMaintenance, duplicates);
+      const inserted = plan.inserts.length ? await this.#insertBatch(c, inputs, plan.inserts, opts.now) : [];
+      const conflicted = plan.inserts.filter((_s, k) => !inserted[k]);
+      if (conflicted.length) {
+        // Another receiver inserted these replay keys meanwhile: decide again with its rows known.
+        const ids = inserted.flatMap((r) => (r ? [r.id] : []));
+        if (ids.length) await c.query({ text: 'DELETE FROM notifications WHERE id = ANY($1::bigint[])', values: [ids] });
+        const lost = conflicted.map((s) => inputs[s.index]!.replayKey!);
+        // decide() inserts no key it knows: a known key conflicting again would loop forever.
+        if (lost.some((k) => known.has(k))) throw new Error('a replay key conflicted twice');
+        for (const r of (await c.query<Row>({ text: 'SELECT * FROM notifications WHERE replay_key = ANY($1::text[])', values: [lost] })).rows)
+          known.set(r.replay_key as string, r);
+        const missing = lost.findIndex((k) => !known.has(k));
+        if (missing >= 0) throw new Error(`replay key ${lost[missing]} conflicted but names no notification`);
+        continue;
+      }
+      const upserts = new Map<string, NewNotification>();
+      for (const s of plan.inserts) {
+        const input = inputs[s.index]!;
+        if (!input.hostUuid) continue;
+        upserts.delete(input.hostUuid); // the latest name and pool win
+        upserts.set(input.hostUuid, input);
+      }
+      if (upserts.size) await this.#upsertHosts(c, [...upserts.values()], opts.now);
+      const rowOf = (ref: Ref) => (typeof ref === 'number' ? inserted[ref]! : ref);
+      const messages: OutboxInput[] = [];
+      if (outbox) for (const row of inserted) messages.push(...outbox(toNotification(row!), { tasks: [], moves: [] }));
+      const results = plan.decisions.map((d): CreateResult => {
+        switch (d.outcome) {
+          case 'refused':
+            return { outcome: 'host-on-maintenance' };
+          case 'replay':
+          case 'duplicate':
+            return { outcome: d.outcome, notification: toNotification(rowOf(d.ref)) };
+          case 'insert': {
+            const notification = toNotification(inserted[d.slot]!);
+            return plan.inserts[d.slot]!.maintenance ? { outcome: 'host-on-maintenance', notification } : { outcome: 'created', notification };
+          }
+        }
+      });
+      return { results, messages };
+    }
   }
 
-  async #createOne(c: pg.PoolClient, input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult> {
-    const replay = input.replayKey ? await this.#replay(c, input.replayKey) : undefined;
-    if (replay) return replay;
-    const host = await one(c, q('SELECT on_maintenance FROM hosts WHERE uuid = ?', input.hostUuid));
-    const admit = admission(input, opts, host?.on_maintenance === true);
-    if (!admit) return { outcome: 'host-on-maintenance' };
-    const payload = canonicalJson(input.payload);
-    if (admit.checkDuplicate) {
-      const dup = await one(c, duplicateQuery(input, opts.dedupWindowMs, payload));
-      if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
-    }
-    const insert = notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now);
-    // The host lock orders receivers on one host; the same replay key under another host still meets here.
-    const row = await one(c, { sql: `${insert.sql} ON CONFLICT (replay_key) DO NOTHING RETURNING *`, params: insert.params });
-    if (!row) {
-      const winner = await this.#replay(c, input.replayKey!);
-      if (!winner) throw new Error(`replay key ${input.replayKey} conflicted but names no notification`);
-      return winner;
-    }
-    if (input.hostUuid) await rows(c, hostUpsert(input, opts.now));
-    const created = toNotification(row);
-    if (outbox) await this.#enqueue(c, outbox(created, { tasks: [], moves: [] }), opts.now);
-    return admit.maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
+  /** For each input that may be checked for duplicates, the first stored duplicate (rows, by input index). */
+  async #duplicates(c: pg.PoolClient, inputs: NewNotification[], payloads: string[], opts: CreateOptions, known: Map<string, Row>, onMaintenance: Set<string>): Promise<Map<number, Row>> {
+    const found = new Map<number, Row>();
+    if (opts.dedupWindowMs <= 0) return found;
+    const asked = inputs.flatMap((input, index) => {
+      if (input.replayKey && known.has(input.replayKey)) return []; // a replay, whatever else is stored
+      const admit = admission(input, opts, onMaintenance.has(input.hostUuid));
+      return admit?.checkDuplicate ? [index] : [];
+    });
+    if (!asked.length) return found;
+    const { rows: dups } = await c.query<Row>({
+      // duplicateQuery (rows.ts), for each input at once, through the payload's hash index: behind the OFFSET 0 fence
+      // the planner cannot pick the (type, host_uuid, generated_at) index instead, which it does on a table not yet
+      // analyzed, and which reads every row of the host in the window (all of them, in a burst of alerts).
+      text: `SELECT d.i, n.* FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) AS d (i, type, host_uuid, since, payload, generated_at)
+             CROSS JOIN LATERAL (
+               SELECT * FROM (SELECT * FROM notifications WHERE payload = d.payload OFFSET 0) AS same
+               WHERE same.type = d.type AND same.host_uuid = d.host_uuid AND same.generated_at >= d.since
+                 AND (same.status IN ('new', 'running', 'error') OR same.updated_at >= d.generated_at)
+               ORDER BY same.id LIMIT 1) AS n`,
+      values: [
+        asked,
+        asked.map((k) => inputs[k]!.type),
+        asked.map((k) => inputs[k]!.hostUuid),
+        asked.map((k) => inputs[k]!.generatedAt - opts.dedupWindowMs),
+        asked.map((k) => payloads[k]!),
+        asked.map((k) => inputs[k]!.generatedAt),
+      ],
+    });
+    for (const { i, ...row } of dups) found.set(i as number, row);
+    return found;
+  }
+
+  /** Insert the planned rows in one statement, in order; by slot, the inserted row, or undefined for a replay key met. */
+  async #insertBatch(c: pg.PoolClient, inputs: NewNotification[], inserts: Insert[], now: number): Promise<(Row | undefined)[]> {
+    const uuids = inserts.map(() => randomUUID());
+    const at = <T>(f: (input: NewNotification, s: Insert) => T) => inserts.map((s) => f(inputs[s.index]!, s));
+    const { rows: inserted } = await c.query<Row>({
+      name: 'xs_insert',
+      // notificationInsert (rows.ts), for each row at once; ids are drawn in the order of the rows.
+      text: `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
+             SELECT r.uuid, r.type, r.status, r.host_uuid, r.host_name, r.pool_name, r.generated_at, r.payload, r.message, r.source, r.replay_key, $12::bigint
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])
+               WITH ORDINALITY AS r (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, n)
+             ORDER BY r.n
+             ON CONFLICT (replay_key) DO NOTHING RETURNING *`,
+      values: [
+        uuids,
+        at((i) => i.type),
+        at((_i, s) => (s.ignoreReason ? 'ignored' : 'new')),
+        at((i) => i.hostUuid),
+        at((i) => i.hostName),
+        at((i) => i.poolName),
+        at((i) => i.generatedAt),
+        at((_i, s) => s.payload),
+        at((_i, s) => s.ignoreReason ?? null),
+        at((i) => i.source),
+        at((i) => i.replayKey ?? null),
+        now,
+      ],
+    });
+    const byUuid = new Map(inserted.map((r) => [r.uuid as string, r]));
+    return uuids.map((u) => byUuid.get(u));
+  }
+
+  /** hostUpsert (rows.ts) for each host at once (one row per host: a statement may not update a row twice). */
+  async #upsertHosts(c: pg.PoolClient, inputs: NewNotification[], now: number): Promise<void> {
+    await c.query({
+      name: 'xs_hosts',
+      text: `INSERT INTO hosts (uuid, name, pool_name, updated_at)
+             SELECT h.uuid, h.name, h.pool_name, $4::bigint FROM unnest($1::text[], $2::text[], $3::text[]) AS h (uuid, name, pool_name)
+             ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
+      values: [inputs.map((i) => i.hostUuid), inputs.map((i) => i.hostName), inputs.map((i) => i.poolName), now],
+    });
   }
 
   async get(uuid: string): Promise<Notification | undefined> {

@@ -109,8 +109,8 @@ export class SqliteNotificationStore implements NotificationStore {
     return this.#sql(st.sql).get(...st.params) as Row | undefined;
   }
 
-  #run(st: Statement): void {
-    this.#sql(st.sql).run(...st.params);
+  #run(st: Statement): Database.RunResult {
+    return this.#sql(st.sql).run(...st.params);
   }
 
   #row(uuid: string): Notification | undefined {
@@ -158,9 +158,10 @@ export class SqliteNotificationStore implements NotificationStore {
       const dup = this.#get(duplicateQuery(input, opts.dedupWindowMs, payload));
       if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
     }
-    this.#run(notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now));
+    // The new row's id from its own insert: the hosts upsert after it moves last_insert_rowid() to the hosts table.
+    const { lastInsertRowid } = this.#run(notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now));
     if (input.hostUuid) this.#run(hostUpsert(input, opts.now));
-    const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = last_insert_rowid()').get() as Row);
+    const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row);
     if (outbox) this.#enqueue(outbox(created, { tasks: [], moves: [] }), opts.now);
     return admit.maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
   }

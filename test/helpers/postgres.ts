@@ -88,7 +88,12 @@ function initCluster(dir: string, user: string, password: string): string {
   return data;
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export interface PostgresOptions {
+  /** fsync on, as in production (benchmarks); tests run with fsync off. */
+  durable?: boolean;
+}
+
+export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPostgres> {
   if (postgresSkip) throw new Error(postgresSkip);
   const dir = mkdtempSync(join(tmpdir(), 'xcp-pg-'));
   const user = 'sentinel';
@@ -113,9 +118,9 @@ export async function startPostgres(): Promise<TestPostgres> {
   const url = `postgres://${user}:${password}@127.0.0.1:${port}/postgres`;
 
   const startServer = async () => {
-    // fsync off: a test cluster needs no protection from power loss, and committed data still survives a crashed
-    // (immediate) shutdown because every commit is written to the OS before it returns.
-    const [file, args] = command('postgres', ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'fsync=off', '-c', 'max_connections=100']);
+    // fsync off for tests: a test cluster needs no protection from power loss, and committed data still survives a
+    // crashed (immediate) shutdown because every commit is written to the OS before it returns.
+    const [file, args] = command('postgres', ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', `fsync=${opts.durable ? 'on' : 'off'}`, '-c', 'max_connections=100']);
     const proc = spawn(file, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     const ready = new Promise<void>((resolve, reject) => {

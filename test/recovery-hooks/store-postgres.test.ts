@@ -89,6 +89,45 @@ if (postgresSkip) {
     t.equal(ra.notification!.uuid, rb.notification!.uuid);
   });
 
+  t.test('a replay key another receiver inserts while a batch is being recorded: the batch is decided again knowing it', async (t) => {
+    const { url, a } = await receivers(t);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    t.teardown(() => other.end());
+    // The other receiver's row, under a host the batch does not lock, not yet committed when the batch inserts.
+    const race = async (end: 'COMMIT' | 'ROLLBACK') => {
+      const key = `am:race:${end}`;
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, source, replay_key, created_at)
+         VALUES ($1, 'COMPUTE_HOST', 'new', $2, $3, 'pool-a', $4, '{}', 'alertmanager', $5, $4)`,
+        [`other-${end}`, HOST_3.uuid, HOST_3.name, T0, key],
+      );
+      const payload = { event: 'STOPPED', race: end };
+      const batch = a.createMany([input({ replayKey: key, payload }), input({ generatedAt: T0 + 1000, payload }), input({ replayKey: key, hostUuid: HOST_2.uuid, hostName: HOST_2.name })], opts, (n) => [
+        { channel: 'mail', payload: { uuid: n.uuid } },
+      ]);
+      for (let i = 0; ; i++) {
+        const waiting = await other.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid' AND datname = current_database()`);
+        if (waiting.rowCount) break;
+        if (i > 500) throw new Error('the batch never waited for the other insert');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await other.query(end);
+      return batch;
+    };
+    const lost = await race('COMMIT');
+    t.same(lost.map((r) => r.outcome), ['replay', 'created', 'replay'], 'the other row won: the second input is no duplicate of a row never inserted');
+    t.same([lost[0]!.notification!.uuid, lost[2]!.notification!.uuid], ['other-COMMIT', 'other-COMMIT']);
+    const won = await race('ROLLBACK');
+    t.same(won.map((r) => r.outcome), ['created', 'duplicate', 'replay']);
+    t.equal(won[1]!.notification!.uuid, won[0]!.notification!.uuid);
+    t.equal(won[2]!.notification!.uuid, won[0]!.notification!.uuid);
+    const mails = (await a.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid);
+    t.same(mails, [lost[1]!.notification!.uuid, won[0]!.notification!.uuid], 'only what was kept is announced');
+    t.same((await a.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid), ['other-COMMIT', lost[1]!.notification!.uuid, won[0]!.notification!.uuid]);
+  });
+
   t.test('two receivers claiming the same channel never claim a message twice', async (t) => {
     const { a, b } = await receivers(t);
     const total = 1000;

@@ -4,7 +4,7 @@ import type { Test } from 'tap';
 import { canonicalJson } from '../../../recovery-hooks/store/rows.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from '../../../recovery-hooks/store/store.js';
 import type { ListPage, NewNotification, RunHistory, SortKey } from '../../../recovery-hooks/store/types.js';
-import { HOST_1, HOST_2 } from './harness.js';
+import { HOST_1, HOST_2, HOST_3 } from './harness.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const opts = { now: T0, dedupWindowMs: 180_000, onMaintenance: 'refuse' as const };
@@ -97,6 +97,149 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.equal(results[1]!.notification!.uuid, results[0]!.notification!.uuid);
     t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert), [results[0]!.notification!.uuid, results[2]!.notification!.uuid, 'x']);
     t.same((await s.createMany([], opts)).length, 0);
+  });
+
+  t.test('the result of a create is the row it inserted, also for the first notification of a host', async (t) => {
+    const s = await fresh(t);
+    for (let i = 0; i < 3; i++) await s.create(input({ generatedAt: T0 + i * 1_000_000 }), opts);
+    await s.setMaintenance({ uuid: HOST_3.uuid, name: HOST_3.name, pool: 'pool-a' }, null, T0);
+    const one = await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name, replayKey: 'h2' }), opts);
+    t.match(one.notification, { id: 4, hostUuid: HOST_2.uuid, generatedAt: T0 });
+    const many = await s.createMany([input({ generatedAt: T0 + 5_000_000 }), input({ hostUuid: 'new-host', hostName: 'new' }), input({ hostUuid: 'other-host', hostName: 'other' })], opts);
+    t.match(many.map((r) => r.notification), [{ id: 5, hostUuid: HOST_1.uuid }, { id: 6, hostUuid: 'new-host' }, { id: 7, hostUuid: 'other-host' }]);
+    for (const r of [one, ...many]) t.same(await s.get(r.notification!.uuid), r.notification);
+  });
+
+  t.test('createMany: inputs meet the rows inserted before them in the batch, as one create after the other', async (t) => {
+    const s = await fresh(t);
+    const h2 = { hostUuid: HOST_2.uuid, hostName: HOST_2.name };
+    const results = await s.createMany(
+      [
+        input({ replayKey: 'k1' }),
+        input({ replayKey: 'k2', generatedAt: T0 + 1000 }), // same failure 1 s later: a duplicate of the first
+        input({ replayKey: 'k2', generatedAt: T0 + 2000 }), // k2 was never inserted: no replay, a duplicate again
+        input({ ...h2, replayKey: 'k3', ignoreReason: 'notify-only' }), // recorded as ignored
+        input({ ...h2, replayKey: 'k4', generatedAt: T0 + 1 }), // an ignored row absorbs nothing: created
+        input({ ...h2, replayKey: 'k1' }), // the first row's key, under another host: replay
+        input({ ...h2, generatedAt: T0 + 2 }), // a duplicate of the row created at index 4
+        input({ type: 'COMPUTE_PROCESS', payload: { event: 'STOPPED', process_name: 'xapi' } }),
+      ],
+      opts,
+      (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }],
+      [{ channel: 'mail', payload: { alert: 'x' } }],
+    );
+    t.same(
+      results.map((r) => r.outcome),
+      ['created', 'duplicate', 'duplicate', 'created', 'created', 'replay', 'duplicate', 'created'],
+    );
+    const uuid = (i: number) => results[i]!.notification!.uuid;
+    t.same([uuid(1), uuid(2), uuid(5)], [uuid(0), uuid(0), uuid(0)]);
+    t.equal(uuid(6), uuid(4));
+    t.equal(results[3]!.notification!.status, 'ignored');
+    t.match(results[5]!.notification, { hostUuid: HOST_1.uuid, generatedAt: T0 }, 'the replay answers the stored record');
+    t.same((await s.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid), [uuid(0), uuid(3), uuid(4), uuid(7)], 'ids in input order');
+    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert), [uuid(0), uuid(3), uuid(4), uuid(7), 'x'], 'announced in input order, then the extra messages');
+  });
+
+  t.test('createMany: stored rows and hosts on maintenance, in a batch of several hosts', async (t) => {
+    const s = await fresh(t);
+    const h2 = { hostUuid: HOST_2.uuid, hostName: HOST_2.name };
+    const h3 = { hostUuid: HOST_3.uuid, hostName: HOST_3.name };
+    const stored = (await s.create(input({ replayKey: 'old' }), opts)).notification!;
+    await s.create(input({ ...h3, type: 'COMPUTE_PROCESS', payload: { event: 'STOPPED', process_name: 'xapi' } }), opts);
+    await s.setMaintenance({ uuid: HOST_2.uuid, name: HOST_2.name, pool: 'pool-a' }, { notification: 'n-1', reason: 'recovery running' }, T0);
+    const batch = [
+      input({ generatedAt: T0 + 1000 }), // duplicate of the stored row
+      input({ replayKey: 'old', ...h3 }), // replay of the stored row, whatever the host
+      input({ ...h2, replayKey: 'm1' }), // host on maintenance
+      input({ ...h3, replayKey: 'm1' }), // m1 is free when the first was refused
+      input({ ...h2, replayKey: 'm1' }), // now taken: replay, before the maintenance check
+      input({ ...h2, replayKey: 'm2' }),
+      input({ ...h3, hostName: 'host-3-renamed', poolName: 'pool-b', generatedAt: T0 + 5_000_000 }),
+    ];
+    const refused = await s.createMany(batch, opts);
+    t.same(
+      refused.map((r) => r.outcome),
+      ['duplicate', 'replay', 'host-on-maintenance', 'created', 'replay', 'host-on-maintenance', 'created'],
+    );
+    t.equal(refused[0]!.notification!.uuid, stored.uuid);
+    t.equal(refused[1]!.notification!.uuid, stored.uuid);
+    t.equal(refused[4]!.notification!.uuid, refused[3]!.notification!.uuid);
+    t.equal(refused[2]!.notification, undefined);
+    t.match(await s.hosts(), [
+      { hostUuid: HOST_1.uuid, onMaintenance: false },
+      { hostUuid: HOST_2.uuid, onMaintenance: true, maintenanceBy: 'n-1' },
+      { hostUuid: HOST_3.uuid, hostName: 'host-3-renamed', poolName: 'pool-b', onMaintenance: false },
+    ], 'a host takes the name and pool of its latest notification');
+
+    // Recorded as ignored: no duplicate check for them, and they absorb nothing.
+    const recorded = await s.createMany(
+      [input({ ...h2, generatedAt: T0 + 9_000_000 }), input({ ...h2, generatedAt: T0 + 9_000_001 }), input({ ...h2, replayKey: 'm2' }), input({ generatedAt: T0 + 9_000_000 })],
+      { ...opts, onMaintenance: 'record-ignored' },
+    );
+    t.same(recorded.map((r) => r.outcome), ['host-on-maintenance', 'host-on-maintenance', 'host-on-maintenance', 'created']);
+    t.same(recorded.slice(0, 3).map((r) => r.notification!.status), ['ignored', 'ignored', 'ignored']);
+    t.equal(new Set(recorded.map((r) => r.notification!.uuid)).size, 4);
+    const proceed = await s.createMany([input({ ...h2, generatedAt: T0 + 9_000_000 }), input({ ...h2, generatedAt: T0 + 9_000_001 }), input({ ...h2, replayKey: 'm2' })], { ...opts, onMaintenance: 'proceed' });
+    t.same(proceed.map((r) => r.outcome), ['created', 'duplicate', 'replay']);
+  });
+
+  t.test('createMany decides a batch as creates one after the other would (random batches against a sequential twin)', async (t) => {
+    const batched = await fresh(t);
+    const sequential = await fresh(t);
+    let seed = 42;
+    const random = (n: number) => {
+      // mulberry32: a seeded generator, so that a failure can be replayed.
+      seed = (seed + 0x6d2b79f5) | 0;
+      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+      return Math.floor((((x ^ (x >>> 14)) >>> 0) / 2 ** 32) * n);
+    };
+    const hosts = [HOST_1, HOST_2, HOST_3];
+    const modes = ['refuse', 'record-ignored', 'proceed'] as const;
+    const announce = (n: { uuid: string }) => [{ channel: 'mail', payload: { uuid: n.uuid } }];
+    // The same history on both: a finished and an ignored notification, a host on maintenance.
+    for (const s of [batched, sequential]) {
+      const done = (await s.create(input({ replayKey: 'r0', payload: { event: 'STOPPED', n: 0 } }), opts, announce)).notification!;
+      await s.transition(done.uuid, { from: ['new'], to: 'finished' }, T0 + 50_000);
+      await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name, payload: { event: 'STOPPED', n: 1 }, ignoreReason: 'notify-only' }), opts, announce);
+      await s.setMaintenance({ uuid: HOST_3.uuid, name: HOST_3.name, pool: 'pool-a' }, { notification: 'n-0', reason: 'recovery running' }, T0);
+    }
+    const labels = new Map<string, string>();
+    const label = (uuid: string | undefined, mine: string) => {
+      if (uuid === undefined) return '-';
+      if (!labels.has(`${mine}:${uuid}`)) labels.set(`${mine}:${uuid}`, `#${[...labels.keys()].filter((k) => k.startsWith(`${mine}:`)).length}`);
+      return labels.get(`${mine}:${uuid}`)!;
+    };
+    for (let round = 0; round < 30; round++) {
+      const batch = Array.from({ length: 1 + random(24) }, () => {
+        const host = hosts[random(3)]!;
+        const key = random(3);
+        return input({
+          type: random(4) ? 'COMPUTE_HOST' : 'COMPUTE_INSTANCE',
+          hostUuid: host.uuid,
+          hostName: random(2) ? host.name : `${host.name}-renamed`,
+          generatedAt: T0 + (round * 4 + random(6)) * 60_000,
+          payload: { event: 'STOPPED', n: random(3) },
+          replayKey: key === 0 ? undefined : `r${round - random(2)}:${random(6)}`, // this round's keys, some of the last round's
+          ignoreReason: random(5) ? undefined : 'notify-only',
+        });
+      });
+      const o = { ...opts, now: T0 + round, dedupWindowMs: random(4) ? 180_000 : 0, onMaintenance: modes[random(3)]! };
+      const many = await batched.createMany(batch, o, announce, [{ channel: 'mail', payload: { round } }]);
+      const one = [];
+      for (const i of batch) one.push(await sequential.create(i, o, announce));
+      await sequential.createMany([], o, undefined, [{ channel: 'mail', payload: { round } }]);
+      const describe = (rs: typeof many, mine: string) => rs.map((r) => `${r.outcome} ${label(r.notification?.uuid, mine)} ${r.notification?.status ?? ''}`);
+      t.same(describe(many, 'b'), describe(one, 's'), `round ${round}: ${batch.length} inputs, ${o.onMaintenance}, window ${o.dedupWindowMs}`);
+    }
+    const state = async (s: NotificationStore, mine: string) => ({
+      counts: await s.countByStatus(),
+      hosts: await s.hosts(),
+      rows: (await s.list({}, { limit: 1000, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => [label(n.uuid, mine), n.status, n.message, n.hostName, n.generatedAt]),
+      mail: (await s.claimMessages('mail', 10_000, T0, 1000)).map((m) => (typeof m.payload.uuid === 'string' ? label(m.payload.uuid, mine) : m.payload.round)),
+    });
+    t.same(await state(batched, 'b'), await state(sequential, 's'), 'the same rows, hosts and messages');
   });
 
   t.test('a host on maintenance: refused, or recorded as ignored, or let through', async (t) => {
