@@ -27,7 +27,7 @@ if (want('scrape')) {
   out('## 1–2. Scrape and poll: 64 hosts × 160 VMs (2 disks, 2 VIFs, 4 vCPUs each)');
   out();
   const big = await benchPool({ hosts: 64, vmsPerHost: 160 }, 200, 5);
-  const base = await benchBaseline(big.families, 20);
+  const base = await benchBaseline(big.exposition(), 20);
   out(`Series: **${big.series.toLocaleString('en')}**.`);
   out();
   out('| what | p50 | p99 | bytes |');

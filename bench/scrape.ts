@@ -3,7 +3,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
-import type { Family } from '../exporter/metrics/families.js';
 import { startBenchExporter } from './lib/exporter.js';
 import { timedGets } from './lib/http.js';
 import { startSimProcess } from './lib/sim-process.js';
@@ -42,7 +41,8 @@ export async function benchPool(size: PoolSize, scrapes: number, polls: number) 
       pollWall: summary(pollRuns.map((r) => r.wall)),
       pollCpu: summary(pollRuns.map((r) => r.cpu)),
       rss,
-      families: snap.families,
+      /** The served text, for the baseline. */
+      exposition: () => Buffer.concat(snap.body('text').buffers).toString('utf8'),
     };
   } finally {
     await ex.stop();
@@ -50,15 +50,17 @@ export async function benchPool(size: PoolSize, scrapes: number, polls: number) 
   }
 }
 
-/** The naive exporter: prom-client Gauges holding the same series, rendered on every scrape. */
-export async function benchBaseline(families: Family[], scrapes: number) {
+/** The naive exporter: prom-client Gauges holding the same series (read from our exposition), rendered on every scrape. */
+export async function benchBaseline(exposition: string, scrapes: number) {
   const registry = new Registry();
-  for (const f of families) {
-    const lines = Buffer.concat(f.sampleBuffers()).toString('utf8').split('\n').filter(Boolean);
+  for (const block of exposition.split('# HELP ').slice(1)) {
+    const [head, , ...lines] = block.split('\n').filter(Boolean);
+    const name = head!.slice(0, head!.indexOf(' '));
+    const help = head!.slice(name.length + 1).replace(/\\n/g, '\n').replace(/\\\\/g, '\\');
     const values = lines.map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
     const parsed = lines.map((l) => parseLabels(l.slice(0, l.lastIndexOf(' '))));
     const labelNames = [...new Set(parsed.flatMap((l) => Object.keys(l)))];
-    const g = new Gauge({ name: f.name, help: f.help, labelNames, registers: [registry] });
+    const g = new Gauge({ name, help, labelNames, registers: [registry] });
     parsed.forEach((labels, i) => g.set(labels, values[i]!));
   }
   const server = http.createServer(async (_req, res) => {

@@ -3,6 +3,7 @@
 import type { BundleConfig } from '../core/config/bundle.js';
 import type { Logger } from '../core/log.js';
 import { PoolCollector } from './collector/pool.js';
+import { ChunkPool } from './metrics/chunks.js';
 import { FamilySet } from './metrics/families.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Snapshot } from './snapshot.js';
@@ -14,6 +15,7 @@ export class Exporter {
   private polling?: Promise<void>;
   private stopped = false;
   private readonly self = new SelfMetrics();
+  private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
 
   constructor(
@@ -54,7 +56,10 @@ export class Exporter {
     set.add('xcp_exporter_polls_total', 'counter', 'Polls completed since the exporter started', '', this.pollsTotal);
     set.add('xcp_exporter_snapshot_timestamp_seconds', 'gauge', 'Unix time at which the served metrics were collected; the cache age is time() minus this', '', Date.now() / 1000);
     set.add('xcp_exporter_series', 'gauge', 'Series in the served snapshot', '', set.seriesCount + 1);
-    this.snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount);
+    // Retired first so the new body is written into its chunks (unless a response is still reading them); both
+    // happen in one turn of the event loop, so no scrape sees the old body half overwritten.
+    this.snapshot?.retire();
+    this.snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }
 

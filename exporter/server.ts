@@ -46,7 +46,9 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     const format = openMetrics ? 'openmetrics' : 'text';
     const body = gzip ? await snap.gzip(format) : snap.body(format);
     if (gzip) ctx.set('Content-Encoding', 'gzip');
-    ctx.body = Readable.from(body.buffers, { objectMode: false });
+    const stream = Readable.from(body.buffers, { objectMode: false });
+    stream.once('close', snap.read());
+    ctx.body = stream;
     ctx.length = body.length;
   });
 

@@ -17,6 +17,7 @@ import { type FamilySet, labelString } from '../metrics/families.js';
 import { addInventoryMetrics } from '../metrics/inventory-metrics.js';
 import { Catalogue } from '../rrd/catalogue.js';
 import { CounterBank } from '../rrd/counters.js';
+import { LabelCache } from '../rrd/label-cache.js';
 import { fetchRrdUpdates } from '../rrd/fetch.js';
 import type { RrdUpdate } from '../rrd/parse.js';
 import { addRrdSamples } from '../rrd/samples.js';
@@ -37,6 +38,7 @@ export class PoolCollector {
   readonly hardware?: HardwareCollector;
   private readonly catalogue = new Catalogue();
   private readonly counters = new CounterBank();
+  private readonly labels = new LabelCache();
   connected = false;
 
   constructor(
@@ -125,9 +127,10 @@ export class PoolCollector {
     const inv = this.watcher.inventory;
     const hosts = [...inv.all('host')].map(([, h]) => h);
     const opts = { windowSeconds: this.config.rrd.window_seconds, timeoutMs: this.config.rrd.timeout_seconds * 1000, maxBodyBytes: this.config.rrd.max_body_bytes };
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, (h) => fetchRrdUpdates(this.xapi, h.address as string, opts));
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';
+    // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, opts), h, lookups, poolId));
     let failures = 0;
     results.forEach((r, i) => {
       const host = hosts[i]!;
@@ -137,8 +140,7 @@ export class PoolCollector {
       if (r.status === 'fulfilled') {
         state.up = true;
         state.lastError = undefined;
-        const t = this.addHost(set, r.value, host, lookups, poolId);
-        if (Number.isFinite(t)) state.lastRowT = t;
+        if (Number.isFinite(r.value)) state.lastRowT = r.value;
       } else {
         failures++;
         state.up = false;
@@ -158,9 +160,10 @@ export class PoolCollector {
     else this.health.failure('rrd', results.find((r) => r.status === 'rejected')?.reason ?? 'no host answered', duration);
   }
 
+  /** Maps one host's answer into `set`; returns the `t` of its newest row (NaN if it could not be mapped). */
   private addHost(set: FamilySet, update: RrdUpdate, host: Record<string, unknown> & { uuid: string }, lookups: ReturnType<InventoryWatcher['inventory']['lookups']>, poolId: string): number {
     try {
-      return addRrdSamples(set, update, { catalogue: this.catalogue, counters: this.counters, lookups, poolId, poolName: this.pool.name, host });
+      return addRrdSamples(set, update, { catalogue: this.catalogue, counters: this.counters, labels: this.labels, lookups, poolId, poolName: this.pool.name, host });
     } catch (err) {
       this.health.count('rrd', err);
       this.logger.warn('host RRD could not be mapped', { host: host.name_label, error: err });

@@ -1,5 +1,7 @@
 // The exporter's copy of a pool's XAPI objects, kept current by event.from, and the lookups the metric mapping
 // needs (by uuid, SR by the 8-character prefix rrdd uses, VM disk and network devices, host interfaces).
+// Only the fields the exporter reads are kept: a VM record has about a hundred, and a large pool has tens of
+// thousands of records.
 import { detach, detachDeep } from '../../core/strings.js';
 
 export type Rec = Record<string, unknown> & { uuid: string };
@@ -8,6 +10,39 @@ export type Rec = Record<string, unknown> & { uuid: string };
 export const WATCHED = ['pool', 'host', 'host_metrics', 'VM', 'VM_metrics', 'VM_guest_metrics', 'VBD', 'VDI', 'VIF', 'SR', 'PBD', 'PIF', 'network'] as const;
 export type Watched = (typeof WATCHED)[number];
 const CANONICAL = new Map<string, Watched>(WATCHED.map((c) => [c.toLowerCase(), c]));
+
+/** The fields read from each class (`uuid` always); a map field lists the keys kept from it. */
+const FIELDS: Record<Watched, readonly (string | readonly [string, readonly string[]])[]> = {
+  pool: ['master', 'ha_enabled'],
+  host: ['name_label', 'address', 'enabled', 'metrics', ['software_version', ['product_version']], ['other_config', ['boot_time']]],
+  host_metrics: ['live'],
+  VM: ['name_label', 'power_state', 'resident_on', 'metrics', 'guest_metrics', 'is_a_template', 'is_a_snapshot', 'is_control_domain', 'ha_restart_priority', 'order'],
+  VM_metrics: ['start_time'],
+  VM_guest_metrics: ['last_updated'],
+  VBD: ['VM', 'VDI', 'device'],
+  VDI: ['name_label', 'SR', 'VBDs', 'is_a_snapshot', 'virtual_size', 'physical_utilisation'],
+  VIF: ['VM', 'network', 'device'],
+  SR: ['name_label', 'shared', 'PBDs', 'content_type', 'type', 'physical_size', 'physical_utilisation', 'virtual_allocation'],
+  PBD: ['SR', 'host', 'currently_attached'],
+  PIF: ['host', 'network', 'device'],
+  network: ['name_label'],
+};
+
+/** A detached copy of the fields of `rec` the exporter reads. */
+function project(cls: Watched, rec: Rec): Rec {
+  const out: Rec = { uuid: detach(rec.uuid) };
+  for (const f of FIELDS[cls]) {
+    const [name, keys] = typeof f === 'string' ? [f, undefined] : f;
+    const v = rec[name];
+    if (v === undefined) continue;
+    if (keys && v && typeof v === 'object') {
+      const picked: Record<string, unknown> = {};
+      for (const k of keys) if ((v as Record<string, unknown>)[k] !== undefined) picked[k] = detachDeep((v as Record<string, unknown>)[k]);
+      out[name] = picked;
+    } else out[name] = detachDeep(v);
+  }
+  return out;
+}
 
 export interface XapiEventRecord {
   class: string;
@@ -24,10 +59,13 @@ export interface DiskInfo {
   srType?: string;
 }
 
+/** The classes the derived lookups read; metrics records change all the time and leave the lookups valid. */
+const DERIVED_FROM = new Set<Watched>(['host', 'VM', 'SR', 'VBD', 'VDI', 'VIF', 'PIF', 'network']);
+
 export class Inventory {
   readonly tables = new Map<Watched, Map<string, Rec>>(WATCHED.map((c) => [c, new Map()]));
-  /** Bumped on every change: derived lookups are rebuilt only when it moved. */
-  version = 0;
+  /** Bumped on every change to a class in DERIVED_FROM: the lookups are rebuilt only when it moved. */
+  private version = 0;
   private derivedAt = -1;
   private derived?: Derived;
 
@@ -43,9 +81,9 @@ export class Inventory {
       if (!cls) continue;
       const table = this.tables.get(cls)!;
       if (e.operation === 'del') table.delete(e.ref);
-      else if (e.snapshot) table.set(detach(e.ref), detachDeep(e.snapshot));
+      else if (e.snapshot) table.set(detach(e.ref), project(cls, e.snapshot));
+      if (DERIVED_FROM.has(cls)) this.version++;
     }
-    if (events.length) this.version++;
   }
 
   get(cls: Watched, ref: unknown): Rec | undefined {

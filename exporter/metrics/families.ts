@@ -1,11 +1,8 @@
-// Metric families as the exporter builds them once per poll. Each sample is written straight into the family's
-// byte chunks as its exposition line: nothing per sample is kept but those bytes, so a poll of half a million
-// series costs little garbage, and rendering a snapshot is joining buffers.
+// Metric families as the exporter builds them once per poll: each sample is its labels string (shared pieces,
+// never copied) and its value. The snapshot writes them out as exposition lines once; see render.ts.
+import type { ChunkWriter } from './chunks.js';
 
 export type MetricType = 'gauge' | 'counter';
-
-const FIRST_CHUNK = 4096;
-const MAX_CHUNK = 1 << 20;
 
 export function formatValue(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -15,11 +12,9 @@ export function formatValue(v: number): string {
 }
 
 export class Family {
-  private readonly chunks: Buffer[] = [];
-  private cur: Buffer = Buffer.allocUnsafe(0);
-  private pos = 0;
-  private nextSize = FIRST_CHUNK;
-  size = 0;
+  private readonly labels: string[] = [];
+  private readonly extras: string[] = [];
+  private readonly values: number[] = [];
 
   constructor(
     readonly name: string,
@@ -27,25 +22,41 @@ export class Family {
     readonly help: string,
   ) {}
 
-  /** `labels` is the inside of the braces, already escaped (see labelString). */
-  add(labels: string, value: number): void {
-    const line = labels ? `${this.name}{${labels}} ${formatValue(value)}\n` : `${this.name} ${formatValue(value)}\n`;
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    if (this.cur.length - this.pos < line.length * 3) this.grow(line.length * 3);
-    this.pos += this.cur.write(line, this.pos, 'utf8');
-    this.size++;
+  get size(): number {
+    return this.values.length;
   }
 
-  private grow(min: number): void {
-    if (this.pos) this.chunks.push(this.cur.subarray(0, this.pos));
-    this.cur = Buffer.allocUnsafe(Math.max(this.nextSize, min));
-    this.nextSize = Math.min(this.nextSize * 2, MAX_CHUNK);
-    this.pos = 0;
+  /**
+   * `labels` is the inside of the braces, already escaped (see labelString); `extra` more of them, kept apart so
+   * that one `labels` string is shared by all the series of an object instead of copied into each.
+   */
+  add(labels: string, value: number, extra = ''): void {
+    this.labels.push(labels);
+    this.extras.push(extra);
+    this.values.push(value);
   }
 
-  /** The sample lines, as written. */
-  sampleBuffers(): Buffer[] {
-    return this.pos ? [...this.chunks, this.cur.subarray(0, this.pos)] : this.chunks;
+  /** The sample lines, in the order added, written piece by piece: no string per line. */
+  writeSamples(out: ChunkWriter): void {
+    const name = Buffer.from(this.name);
+    for (let i = 0; i < this.values.length; i++) {
+      const labels = this.labels[i]!;
+      const extra = this.extras[i]!;
+      const value = formatValue(this.values[i]!);
+      // Names and values are ASCII; label values may not be.
+      out.reserve(name.length + (labels.length + extra.length) * 3 + value.length + 5);
+      out.putBytes(name);
+      if (labels || extra) {
+        out.putByte(0x7b); // {
+        if (labels) out.put(labels);
+        if (labels && extra) out.putByte(0x2c); // ,
+        if (extra) out.put(extra);
+        out.putByte(0x7d); // }
+      }
+      out.putByte(0x20);
+      out.put(value);
+      out.putByte(0x0a);
+    }
   }
 }
 
@@ -62,8 +73,8 @@ export class FamilySet {
   }
 
   /** Shorthand: add one sample to a family. */
-  add(name: string, type: MetricType, help: string, labels: string, value: number): void {
-    this.family(name, type, help).add(labels, value);
+  add(name: string, type: MetricType, help: string, labels: string, value: number, extra = ''): void {
+    this.family(name, type, help).add(labels, value, extra);
   }
 
   families(): Family[] {
@@ -85,13 +96,13 @@ export function escapeLabelValue(v: string): string {
 
 /** `k="v",…` with empty values omitted (as XO does). Keys must already be valid label names. */
 export function labelString(labels: Record<string, string | undefined>): string {
-  let out = '';
+  // Joined, not concatenated: a flat string, not a tree of pieces, is what gets kept and copied into each line.
+  const parts: string[] = [];
   for (const k in labels) {
     const v = labels[k];
-    if (v === undefined || v === '') continue;
-    out += (out ? ',' : '') + k + '="' + escapeLabelValue(v) + '"';
+    if (v !== undefined && v !== '') parts.push(`${k}="${escapeLabelValue(v)}"`);
   }
-  return out;
+  return parts.join(',');
 }
 
 /** Join a pre-rendered base label string with extra labels. */

@@ -3,7 +3,7 @@
 // `_total` names are integrated into true counters), plus the toolstack's own sources.
 
 import { detach } from '../../core/strings.js';
-import type { MetricType } from '../metrics/families.js';
+import { type MetricType, labelString } from '../metrics/families.js';
 
 /** Which extra labels a source carries, from the part of its name the rule captured. */
 export type LabelKind = 'none' | 'core' | 'pif' | 'sr' | 'vif' | 'vif_only' | 'vbd' | 'vbd_disk' | 'source_rrd';
@@ -27,6 +27,8 @@ export interface Mapped {
   rule: MetricRule;
   /** What the rule captured: core number, device, SR prefix… */
   key: string;
+  /** The extra labels when they depend on nothing but the source name (core, device…), rendered once. */
+  fixedLabels?: string;
 }
 
 const g = (metric: string, help: string, scale = 1, labels: LabelKind = 'none'): MetricRule => ({ metric, type: 'gauge', help, scale, labels });
@@ -133,12 +135,26 @@ export class Catalogue {
 function lookup(objectType: string, name: string): Mapped | null {
   const [exact, patterns] = objectType === 'host' ? [HOST_EXACT, HOST_PATTERNS] : objectType === 'vm' ? [VM_EXACT, VM_PATTERNS] : [undefined, undefined];
   if (!exact || !patterns) return null;
-  if (Object.hasOwn(exact, name)) return { rule: exact[name]!, key: '' };
+  if (Object.hasOwn(exact, name)) return withFixedLabels(exact[name]!, '');
   for (const p of patterns) {
     const m = p.re.exec(name);
-    if (m) return { rule: p, key: m[1]! };
+    if (m) return withFixedLabels(p, m[1]!);
   }
   return null;
+}
+
+/** The extra labels of the kinds that depend on nothing but what the rule captured. */
+const FIXED_LABELS: Partial<Record<LabelKind, (key: string) => Record<string, string>>> = {
+  none: () => ({}),
+  core: (key) => ({ core: key }),
+  vif_only: (key) => ({ vif: key }),
+  vbd: (key) => ({ device: key }),
+  source_rrd: () => ({ source: 'rrd' }),
+};
+
+function withFixedLabels(rule: MetricRule, key: string): Mapped {
+  const fixed = FIXED_LABELS[rule.labels];
+  return fixed ? { rule, key, fixedLabels: labelString(fixed(key)) } : { rule, key };
 }
 
 /** Every metric the catalogue can produce, for documentation and tests. */

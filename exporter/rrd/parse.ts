@@ -1,12 +1,13 @@
 // Parser for xcp-rrdd's /rrd_updates answer (reference §2.2–2.3). Pure: text in, typed arrays out.
 // Accepts every generation XAPI has served:
-//   legacy  (xcp-rrd ≤ 1.9)   {meta: {start:S,...},data:[{t:T,values:[0.1,NaN]}]}  unquoted keys, bare NaN → JSON5
+//   legacy  (xcp-rrd ≤ 1.9)   {meta: {start:S,...},data:[{t:T,values:[0.1,NaN]}]}  unquoted keys, bare NaN
 //   nested  (xcp-rrd 1.10–12) valid JSON, but `data` sits inside `meta`
 //   current (xapi ≥ 24.11)    valid JSON, every number a string
 //   XML     <xport><meta>…</meta><data><row><t>T</t><v>…</v></row></data></xport>
-import JSON5 from 'json5';
-import { parseString as parseXml } from 'xml2js';
 import { ProtocolError } from '../../core/errors.js';
+import { parseRrdJson } from './json.js';
+import { toNumber } from './numbers.js';
+import { readXmlDocument } from './xml.js';
 
 export interface RrdColumn {
   cf: string;
@@ -35,6 +36,8 @@ export interface NewestValues {
   /** Largest `t` of any row; NaN when the update has no rows. */
   t: number;
   columns: RrdColumn[];
+  /** `index[i]` is where `columns[i]` is in the update's columns and rows. */
+  index: number[];
   /** `values[i]` belongs to `columns[i]`; NaN = no finite sample in any row. */
   values: Float64Array;
   /** `times[i]` is the `t` of the row `values[i]` came from; NaN with the value. */
@@ -97,20 +100,15 @@ export function newestValues(update: RrdUpdate, cf = 'AVERAGE'): NewestValues {
       }
     }
   }
-  return { t: rows.length ? rows[0]!.t : NaN, columns, values, times };
+  return { t: rows.length ? rows[0]!.t : NaN, columns, index, values, times };
 }
 
 function readJson(text: string, contentType: string | undefined): RawUpdate {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseRrdJson(text);
   } catch (err) {
-    // Before xcp-rrd 1.10 the generator wrote unquoted keys and bare NaN/Infinity: JSON5 reads that.
-    try {
-      doc = JSON5.parse(text);
-    } catch {
-      throw new ProtocolError(`${WHAT}: body is neither JSON nor XML${describe(contentType)}: ${(err as Error).message}`);
-    }
+    throw new ProtocolError(`${WHAT}: body is neither JSON nor XML${describe(contentType)}: ${(err as Error).message}`);
   }
   if (!isObject(doc)) throw new ProtocolError(`${WHAT}: JSON body is not an object`);
   const meta = doc['meta'];
@@ -121,14 +119,13 @@ function readJson(text: string, contentType: string | undefined): RawUpdate {
 }
 
 function readXml(text: string, contentType: string | undefined): RawUpdate {
-  const out: { err: Error | null; doc: unknown } = { err: null, doc: undefined };
-  // With default options xml2js parses synchronously: the callback has run when parseString returns.
-  parseXml(text, (err, result) => {
-    out.err = err;
-    out.doc = result;
-  });
-  if (out.err) throw new ProtocolError(`${WHAT}: malformed XML${describe(contentType)}: ${firstLine(out.err.message)}`);
-  const xport = isObject(out.doc) ? out.doc['xport'] : undefined;
+  let doc: unknown;
+  try {
+    doc = readXmlDocument(text);
+  } catch (err) {
+    throw new ProtocolError(`${WHAT}: malformed XML${describe(contentType)}: ${(err as Error).message}`);
+  }
+  const xport = isObject(doc) ? doc['xport'] : undefined;
   if (!isObject(xport)) throw new ProtocolError(`${WHAT}: XML body is not an <xport> document`);
   const meta = child(xport, 'meta');
   if (!isObject(meta)) throw new ProtocolError(`${WHAT}: <xport> has no <meta>`);
@@ -158,14 +155,16 @@ function normalise(raw: RawUpdate): RrdUpdate {
     const t = toNumber(row['t']);
     if (t - t !== 0) throw new ProtocolError(`${WHAT}: data row ${i} has no numeric t (${JSON.stringify(row['t'])})`);
     const list = row['values'];
-    if (!Array.isArray(list)) throw new ProtocolError(`${WHAT}: data row ${i} (t=${t}) has no values list`);
+    // A Float64Array from the JSON reader, a list of strings from the XML one.
+    if (!Array.isArray(list) && !(list instanceof Float64Array)) throw new ProtocolError(`${WHAT}: data row ${i} (t=${t}) has no values list`);
     if (list.length !== width) {
       throw new ProtocolError(`${WHAT}: data row ${i} (t=${t}) has ${list.length} values, the legend has ${width} columns`);
     }
-    const values = new Float64Array(width);
+    // NaN and ±Infinity both mean "no sample".
+    const values = list instanceof Float64Array ? list : Float64Array.from(list, toNumber);
     for (let j = 0; j < width; j++) {
-      const v = toNumber(list[j]);
-      values[j] = v - v === 0 ? v : NaN; // NaN and ±Infinity both mean "no sample"
+      const v = values[j]!;
+      if (v - v !== 0) values[j] = NaN;
     }
     return { t, values };
   });
@@ -184,14 +183,6 @@ function parseLegend(entry: unknown, i: number): RrdColumn {
   return { cf: e.slice(0, a), objectType: e.slice(a + 1, b), uuid: e.slice(b + 1, c), name: e.slice(c + 1) };
 }
 
-/** A number as XAPI may write it (number or string); NaN for anything else, including '' and whitespace. */
-function toNumber(x: unknown): number {
-  if (typeof x === 'number') return x;
-  if (typeof x !== 'string') return NaN;
-  const n = +x;
-  return n === 0 && x.trim() === '' ? NaN : n;
-}
-
 function meta(x: unknown, key: string): number {
   const n = toNumber(x);
   if (n - n !== 0) throw new ProtocolError(`${WHAT}: meta.${key} is not a number (${JSON.stringify(x) ?? 'missing'})`);
@@ -202,12 +193,12 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** xml2js (explicitArray): every child element is a list, and an element's text is a string. */
+/** readXmlDocument: every child element is a list, and an element's text is a string. */
 function child(node: Record<string, unknown>, key: string): unknown {
   return children(node, key)[0];
 }
 
-/** The `key` children of an element; xml2js gives '' (no object) for an empty element such as <data/>. */
+/** The `key` children of an element; an empty element such as <data/> is '' (no object). */
 function children(node: unknown, key: string): unknown[] {
   const list = isObject(node) ? node[key] : undefined;
   return Array.isArray(list) ? list : [];
@@ -215,8 +206,4 @@ function children(node: unknown, key: string): unknown[] {
 
 function describe(contentType: string | undefined): string {
   return contentType ? ` (content-type ${contentType})` : '';
-}
-
-function firstLine(s: string): string {
-  return s.split('\n', 1)[0]!;
 }

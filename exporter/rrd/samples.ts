@@ -1,13 +1,15 @@
 // Turn one host's parsed /rrd_updates into samples of the XO catalogue, labelled from the inventory.
 import type { Derived, Rec } from '../inventory/inventory.js';
-import { type FamilySet, labelString, withLabels } from '../metrics/families.js';
-import type { Catalogue, LabelKind, Mapped } from './catalogue.js';
+import { type FamilySet, labelString } from '../metrics/families.js';
+import type { Catalogue, Mapped } from './catalogue.js';
 import type { CounterBank } from './counters.js';
+import type { LabelCache } from './label-cache.js';
 import { type RrdUpdate, newestValues } from './parse.js';
 
 export interface RrdContext {
   catalogue: Catalogue;
   counters: CounterBank;
+  labels: LabelCache;
   lookups: Derived;
   poolId: string;
   poolName: string;
@@ -21,8 +23,6 @@ const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs
 export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext): number {
   const newest = newestValues(update, 'AVERAGE');
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
-  const columnIndex = new Map<RrdUpdate['columns'][number], number>();
-  update.columns.forEach((c, i) => columnIndex.set(c, i));
   const bases = new Map<string, string | null>();
   const cpuCores = new Map<string, number[]>();
   const hasCpuUsage = new Set<string>();
@@ -33,20 +33,21 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
     if (!mapped) continue;
     let base = bases.get(col.uuid);
     if (base === undefined) {
-      base = baseLabels(col.objectType, col.uuid, ctx);
+      const { objectType, uuid } = col;
+      base = ctx.labels.get(ctx.lookups, `${ctx.host.uuid}/${uuid}`, () => baseLabels(objectType, uuid, ctx));
       bases.set(col.uuid, base);
     }
     if (base === null) continue;
     const { rule } = mapped;
     let value: number;
     if (rule.type === 'counter') {
-      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: columnIndex.get(col)! }) * rule.scale;
+      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]! }) * rule.scale;
     } else {
       value = newest.values[i]!;
       if (!Number.isFinite(value)) continue;
       value = rule.divisor ? value / rule.divisor : value * rule.scale;
     }
-    set.add(rule.metric, rule.type, rule.help, extraLabels(base, rule.labels, mapped, col.uuid, ctx), value);
+    set.add(rule.metric, rule.type, rule.help, base, value, extraLabels(mapped, col.uuid, ctx));
     if (col.objectType === 'vm') {
       if (col.name === 'cpu_usage') hasCpuUsage.add(col.uuid);
       else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);
@@ -83,40 +84,26 @@ function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string |
   return null;
 }
 
-function extraLabels(base: string, kind: LabelKind, mapped: Mapped, uuid: string, ctx: RrdContext): string {
-  const key = mapped.key;
-  let extra: Record<string, string | undefined>;
-  switch (kind) {
-    case 'none':
-      return base;
-    case 'core':
-      extra = { core: key };
-      break;
-    case 'pif':
-      extra = { interface: key, network_name: ctx.lookups.hostNetworks.get(`${uuid}/${key}`) };
-      break;
-    case 'sr': {
-      const sr = ctx.lookups.srByPrefix.get(key);
-      extra = { sr: key, sr_uuid: sr?.uuid, sr_name: sr?.name_label as string | undefined, sr_type: sr?.type as string | undefined };
-      break;
+/** The labels a source adds to its object's base labels. */
+function extraLabels(mapped: Mapped, uuid: string, ctx: RrdContext): string {
+  if (mapped.fixedLabels !== undefined) return mapped.fixedLabels;
+  const { key, rule } = mapped;
+  return ctx.labels.get(ctx.lookups, `${rule.labels}:${uuid}/${key}`, () => {
+    switch (rule.labels) {
+      case 'pif':
+        return labelString({ interface: key, network_name: ctx.lookups.hostNetworks.get(`${uuid}/${key}`) });
+      case 'sr': {
+        const sr = ctx.lookups.srByPrefix.get(key);
+        return labelString({ sr: key, sr_uuid: sr?.uuid, sr_name: sr?.name_label as string | undefined, sr_type: sr?.type as string | undefined });
+      }
+      case 'vif':
+        return labelString({ vif: key, network_name: ctx.lookups.vmNetworks.get(`${uuid}/${key}`) });
+      case 'vbd_disk': {
+        const d = ctx.lookups.vmDisks.get(`${uuid}/${key}`);
+        return labelString({ device: key, vdi_name: d?.vdiName, sr_name: d?.srName, sr_type: d?.srType });
+      }
+      default:
+        throw new Error(`labels ${rule.labels} should be fixed`);
     }
-    case 'vif':
-      extra = { vif: key, network_name: ctx.lookups.vmNetworks.get(`${uuid}/${key}`) };
-      break;
-    case 'vif_only':
-      extra = { vif: key };
-      break;
-    case 'vbd':
-      extra = { device: key };
-      break;
-    case 'source_rrd':
-      extra = { source: 'rrd' };
-      break;
-    case 'vbd_disk': {
-      const d = ctx.lookups.vmDisks.get(`${uuid}/${key}`);
-      extra = { device: key, vdi_name: d?.vdiName, sr_name: d?.srName, sr_type: d?.srType };
-      break;
-    }
-  }
-  return withLabels(base, extra);
+  });
 }

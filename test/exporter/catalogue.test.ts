@@ -6,6 +6,7 @@ import { FamilySet } from '../../exporter/metrics/families.js';
 import { renderText } from '../../exporter/metrics/render.js';
 import { Catalogue, catalogueMetrics } from '../../exporter/rrd/catalogue.js';
 import { CounterBank } from '../../exporter/rrd/counters.js';
+import { LabelCache } from '../../exporter/rrd/label-cache.js';
 import type { RrdUpdate } from '../../exporter/rrd/parse.js';
 import { addRrdSamples } from '../../exporter/rrd/samples.js';
 
@@ -52,7 +53,7 @@ function update(entries: [string, string, number][]): RrdUpdate {
 function collect(u: RrdUpdate, counters = new CounterBank()) {
   const inv = inventory();
   const set = new FamilySet();
-  addRrdSamples(set, u, { catalogue: new Catalogue(), counters, lookups: inv.lookups(), poolId: 'pool-uuid', poolName: 'lab', host: inv.get('host', 'H')! });
+  addRrdSamples(set, u, { catalogue: new Catalogue(), counters, labels: new LabelCache(), lookups: inv.lookups(), poolId: 'pool-uuid', poolName: 'lab', host: inv.get('host', 'H')! });
   const text = renderText(set.families());
   const sample = (metric: string, labelPart = '') => {
     const line = text.split('\n').find((l) => l.startsWith(metric + '{') && l.includes(labelPart));

@@ -1,0 +1,52 @@
+// Numbers as /rrd_updates writes them: JSON numbers, or strings holding one (every generation since xcp-rrd 1.10).
+
+/** A number as XAPI may write it (number or string); NaN for anything else, including '' and whitespace. */
+export function toNumber(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (typeof x !== 'string') return NaN;
+  const n = +x;
+  return n === 0 && x.trim() === '' ? NaN : n;
+}
+
+// 10^0 … 10^22: every one exactly representable as a double.
+const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+
+/**
+ * The number written in `s` from `start` to `end`, as `toNumber` reads it, without cutting a string out of `s`
+ * for the common case: a plain decimal of at most 15 digits and a small exponent (what rrdd's %0.15g writes) is
+ * exact as an integer, and one multiplication or division by an exact power of ten rounds it correctly
+ * (Clinger's fast path). Anything else goes through `toNumber`.
+ */
+export function numberAt(s: string, start: number, end: number): number {
+  let i = start;
+  const negative = s.charCodeAt(i) === 45; // -
+  if (negative) i++;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = 0;
+  let dot = false;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      if (dot) fraction++;
+    } else if (c === 46 && !dot) dot = true; // .
+    else break;
+  }
+  let exponent = 0;
+  if (i < end && (s.charCodeAt(i) | 32) === 101 /* e */) {
+    let j = i + 1;
+    const sign = s.charCodeAt(j) === 45 ? -1 : 1;
+    if (s.charCodeAt(j) === 45 || s.charCodeAt(j) === 43) j++;
+    const first = j;
+    for (; j < end && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57 && j - first < 4; j++) exponent = exponent * 10 + (s.charCodeAt(j) - 48);
+    if (j === first) return toNumber(s.slice(start, end));
+    exponent *= sign;
+    i = j;
+  }
+  const scale = exponent - fraction;
+  if (i !== end || digits === 0 || digits > 15 || scale < -22 || scale > 22) return toNumber(s.slice(start, end));
+  const v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
+  return negative ? -v : v;
+}
