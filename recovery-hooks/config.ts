@@ -87,6 +87,8 @@ export interface RecoveryHookConfig {
   dedupWindowMs: number;
   retry: { attempts: number; intervalMs: number };
   expireAfterMs: number;
+  /** Ended notifications (with their tasks, moves, forwards), delivered messages and stale leases older than this are purged. */
+  retentionMs: number;
   maxConcurrentWorkflows: number;
   tickMs: number;
   shutdownGraceMs: number;
@@ -172,6 +174,7 @@ const shape = obj({
     interval_seconds: 120,
   }),
   expire_after_seconds: withDefault(seconds({ min: 1 }), 86400),
+  retention_days: withDefault(num({ min: 1, max: 36500 }), 90),
   max_concurrent_workflows: withDefault(num({ min: 1, max: 256, integer: true }), 4),
   tick_seconds: withDefault(seconds({ min: 0.01, max: 600 }), 5),
   shutdown_grace_seconds: withDefault(seconds({ max: 3600 }), 30),
@@ -310,6 +313,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     dedupWindowMs: raw.dedup_window_seconds * 1000,
     retry: { attempts: raw.retry.attempts, intervalMs: raw.retry.interval_seconds * 1000 },
     expireAfterMs: raw.expire_after_seconds * 1000,
+    retentionMs: raw.retention_days * 86_400_000,
     maxConcurrentWorkflows: raw.max_concurrent_workflows,
     tickMs: raw.tick_seconds * 1000,
     shutdownGraceMs: raw.shutdown_grace_seconds * 1000,

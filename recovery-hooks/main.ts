@@ -16,6 +16,7 @@ import { type Forwarding, combineBuilders, forwardTaskSettings, startForwarding 
 import { type Notifiers, startNotifiers } from './notifiers/index.js';
 import { type HostDirectory, StaticHostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
+import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
 import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
@@ -141,6 +142,8 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
     engine.start();
+    // The holder of the lease `maintenance:retention` purges what ended more than `retention_days` ago, hourly.
+    const retention = startRetention({ store, retentionMs: rh.retentionMs, owner, leaseMs: rh.leaseMs, logger: log, now });
     log.info('recovery hook listening', { url, store: describeStore(rh), receiver: owner, pools: config.pools.map((p) => p.name) });
 
     let stopping: Promise<void> | undefined;
@@ -151,6 +154,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           await closed;
+          await retention.stop();
           await engine.stop(rh.shutdownGraceMs);
           await hooks.drain(rh.shutdownGraceMs);
           await notifiers!.stop();

@@ -19,6 +19,11 @@ import {
   listOrder,
   listQuery,
   markerQuery,
+  type PurgeCounts,
+  purgeCandidates,
+  purgeLeases,
+  purgeMessages,
+  purgeNotificationDeletes,
   toForward,
   toHost,
   toMessage,
@@ -695,6 +700,21 @@ export class PostgresNotificationStore implements NotificationStore {
 
   async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
     await this.#guard('saveForward', () => rows(this.#pool, forwardUpsert(uuid, patch, now)));
+  }
+
+  async purge(before: number, limit: number): Promise<PurgeCounts> {
+    return this.#tx('purge', async (c) => {
+      // The candidates are locked: a change of status by another receiver waits, and another purge skips them.
+      const candidates = purgeCandidates(before, limit);
+      const uuids = (await rows(c, { sql: `${candidates.sql} FOR UPDATE SKIP LOCKED`, params: candidates.params })).map((r) => r.uuid as string);
+      let notifications = 0;
+      if (uuids.length)
+        for (const sql of purgeNotificationDeletes('= ANY(?::text[])')) notifications = (await c.query(numbered(sql), [uuids])).rowCount ?? 0;
+      const count = async (st: Statement) => (await c.query(numbered(st.sql), st.params)).rowCount ?? 0;
+      const messages = await count(purgeMessages(before, limit));
+      const leases = await count(purgeLeases(before));
+      return { notifications, messages, leases };
+    });
   }
 
   async close(): Promise<void> {

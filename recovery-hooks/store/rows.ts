@@ -291,3 +291,46 @@ export function listQuery(filter: ListFilter, limit: number, order: ListOrder, m
     ` ORDER BY ${sort.map((s, i) => `${columns[i]} ${s.dir.toUpperCase()}`).join(', ')} LIMIT ?`;
   return { sql, params: [...params, limit] };
 }
+
+/** What one purge call deleted: notifications (with their tasks, progress, moves and forwards), outbox rows, leases. */
+export interface PurgeCounts {
+  notifications: number;
+  messages: number;
+  leases: number;
+}
+
+/**
+ * Retention: the oldest notifications that ended (finished, ignored, failed) before `before`, at most `limit`. New,
+ * running and error ones are never purged, however old: the engine still has to act on them.
+ */
+export function purgeCandidates(before: number, limit: number): Statement {
+  return {
+    sql: `SELECT uuid FROM notifications WHERE status IN ('finished', 'ignored', 'failed') AND COALESCE(updated_at, created_at) < ?
+          ORDER BY id LIMIT ?`,
+    params: [before, limit],
+  };
+}
+
+/**
+ * The deletes of purged notifications, children first (the foreign keys): `match` is the dialect's test of a uuid
+ * against the one parameter holding the list (SQLite: a JSON array, PostgreSQL: a text[]).
+ */
+export function purgeNotificationDeletes(match: string): string[] {
+  return [
+    ...['task_progress', 'tasks', 'vm_moves', 'forwards'].map((table) => `DELETE FROM ${table} WHERE notification_uuid ${match}`),
+    `DELETE FROM notifications WHERE uuid ${match}`,
+  ];
+}
+
+/** Outbox messages delivered (sent) or given up (dead) before `before`, the oldest first, at most `limit`. */
+export function purgeMessages(before: number, limit: number): Statement {
+  return {
+    sql: `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'dead') AND done_at < ? ORDER BY id LIMIT ?)`,
+    params: [before, limit],
+  };
+}
+
+/** Leases that expired before `before` (nobody holds them; a live one is never touched). */
+export function purgeLeases(before: number): Statement {
+  return { sql: 'DELETE FROM leases WHERE expires_at < ?', params: [before] };
+}

@@ -20,6 +20,11 @@ import {
   listQuery,
   markerQuery,
   notificationInsert,
+  type PurgeCounts,
+  purgeCandidates,
+  purgeLeases,
+  purgeMessages,
+  purgeNotificationDeletes,
   toForward,
   toHost,
   toMessage,
@@ -362,6 +367,23 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
     this.#guard('saveForward', () => this.#run(forwardUpsert(uuid, patch, now)));
+  }
+
+  async purge(before: number, limit: number): Promise<PurgeCounts> {
+    return this.#guard('purge', () =>
+      this.#db.transaction(() => {
+        const candidates = purgeCandidates(before, limit);
+        const uuids = (this.#sql(candidates.sql).all(...candidates.params) as Row[]).map((r) => r.uuid as string);
+        let notifications = 0;
+        if (uuids.length) {
+          const list = JSON.stringify(uuids);
+          for (const sql of purgeNotificationDeletes('IN (SELECT value FROM json_each(?))')) notifications = this.#sql(sql).run(list).changes;
+        }
+        const messages = this.#run(purgeMessages(before, limit)).changes;
+        const leases = this.#run(purgeLeases(before)).changes;
+        return { notifications, messages, leases };
+      })(),
+    );
   }
 
   async close(): Promise<void> {

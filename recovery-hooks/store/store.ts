@@ -22,6 +22,9 @@ import type {
   Transition,
   VmMove,
 } from './types.js';
+import type { PurgeCounts } from './rows.js';
+
+export type { PurgeCounts } from './rows.js';
 
 /** The backend failed (disk full, locked, corrupt, closed). The HTTP layer answers 5xx so that senders retry. */
 export class StoreError extends Error {
@@ -99,6 +102,13 @@ export interface NotificationStore {
   getForward(uuid: string): Promise<ForwardState | undefined>;
   /** Create or update the forward record of a notification. */
   saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void>;
+
+  /**
+   * Retention, one transaction: delete at most `limit` notifications that ended (finished, ignored, failed) before
+   * `before` (updated_at, else created_at) with their tasks, progress, moves and forwards; at most `limit` outbox
+   * messages sent or given up before `before`; and the leases that expired before it. Hosts stay (maintenance flags).
+   */
+  purge(before: number, limit: number): Promise<PurgeCounts>;
 
   close(): Promise<void>;
 }

@@ -143,3 +143,9 @@ t.test('store.postgres: the URL is a secret (file or environment), never shown; 
   t.notMatch(found.join('\n'), /pw@db/, 'the rejected URL is not echoed');
   t.match(problems(`recovery_hook:\n  store: { postgres: {} }\n`), ['recovery_hook.store.postgres: needs one of url, url_file, url_env']);
 });
+
+t.test('retention_days: 90 by default, at least 1', async (t) => {
+  t.equal(parseConfig(POOLS, '/etc/xcp-sentinel/config.yaml').recovery_hook.retentionMs, 90 * 86_400_000);
+  t.equal(parseConfig(POOLS + 'recovery_hook:\n  retention_days: 7\n', '/etc/xcp-sentinel/config.yaml').recovery_hook.retentionMs, 7 * 86_400_000);
+  t.match(problems('recovery_hook:\n  retention_days: 0\n'), [/^recovery_hook\.retention_days: expected a number >= 1/]);
+});

@@ -3,7 +3,7 @@
 import type { Test } from 'tap';
 import { canonicalJson } from '../../../recovery-hooks/store/rows.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from '../../../recovery-hooks/store/store.js';
-import type { ListPage, NewNotification, RunHistory, SortKey } from '../../../recovery-hooks/store/types.js';
+import type { ListPage, NewNotification, NotificationStatus, RunHistory, SortKey } from '../../../recovery-hooks/store/types.js';
 import { HOST_1, HOST_2, HOST_3 } from './harness.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -405,5 +405,88 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     const other = (await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name }), opts)).notification!.uuid;
     await t.rejects(s.saveForward(other, { remoteStatus: 'running' }, T0), StoreError, 'a new record needs its endpoint and outcome');
     t.equal(await s.getForward(other), undefined);
+  });
+
+  t.test('purge: ended notifications older than the cutoff go with all their rows; recent and unfinished ones stay', async (t) => {
+    const s = await fresh(t);
+    const o = { ...opts, dedupWindowMs: 0 };
+    const recent = Date.now() + 86_400_000;
+    const make = async (n: number, over: Partial<NewNotification> = {}) => (await s.create(input({ payload: { event: 'STOPPED', n }, ...over }), o)).notification!.uuid;
+    const end = async (uuid: string, path: NotificationStatus[], at: number) => {
+      for (let i = 1; i < path.length; i++) t.ok(await s.transition(uuid, { from: [path[i - 1]!], to: path[i]! }, at));
+    };
+    const withRows = async (uuid: string) => {
+      await s.planTasks(uuid, ['one', 'two']);
+      await s.startTask(uuid, 'one', T0 + 1);
+      await s.addProgress(uuid, 'one', 'half way', 0.5, T0 + 2);
+      await s.finishTask(uuid, 'one', 'SUCCESS', { ok: true }, T0 + 3);
+      await s.planMoves(uuid, [{ vmUuid: `vm-${uuid}`, vmName: 'web', sourceHost: 'host-1', rank: 0, status: 'pending' }], T0);
+      await s.saveForward(uuid, { endpoint: 'https://masakari.example/v1', outcome: 'queued' }, T0);
+    };
+    const oldFinished = await make(1);
+    await withRows(oldFinished);
+    await end(oldFinished, ['new', 'running', 'finished'], T0 + 10);
+    const oldFailed = await make(2);
+    await withRows(oldFailed);
+    await end(oldFailed, ['new', 'running', 'failed'], T0 + 10);
+    const oldIgnored = await make(3, { ignoreReason: 'not ours' }); // never updated: created_at counts
+    const oldNew = await make(4);
+    await withRows(oldNew);
+    const oldRunning = await make(5);
+    await end(oldRunning, ['new', 'running'], T0 + 10);
+    const oldError = await make(6);
+    await end(oldError, ['new', 'running', 'error'], T0 + 10);
+    const recentFinished = await make(7);
+    await withRows(recentFinished);
+    await end(recentFinished, ['new', 'running', 'finished'], recent);
+    t.match(await s.get(oldIgnored), { status: 'ignored', updatedAt: null });
+
+    // Outbox: old sent and dead rows go; a recent sent one, a claimed pending one and an unclaimed one stay.
+    await s.createMany([], o, undefined, [1, 2, 3, 4, 5].map((n) => ({ channel: 'mail', payload: { n } })));
+    const claimed = await s.claimMessages('mail', 4, T0, 60_000);
+    await s.ackMessage(claimed[0]!.id, T0 + 1);
+    await s.giveUpMessage(claimed[1]!.id, 'smtp 550', T0 + 1);
+    await s.ackMessage(claimed[2]!.id, recent);
+
+    t.equal(await s.acquireLease('old', 'receiver-a', Date.now(), 1), true);
+    await sleep(30);
+    t.equal(await s.acquireLease('live', 'receiver-a', Date.now(), 60_000), true);
+    const before = Date.now() - 10;
+
+    t.same(await s.purge(before, 100), { notifications: 3, messages: 2, leases: 1 });
+    for (const uuid of [oldFinished, oldFailed, oldIgnored]) {
+      t.equal(await s.get(uuid), undefined, `${uuid} purged`);
+      t.same(await s.tasks(uuid), []);
+      t.same(await s.moves(uuid), []);
+      t.equal(await s.getForward(uuid), undefined);
+    }
+    for (const uuid of [oldNew, oldRunning, oldError, recentFinished]) t.ok(await s.get(uuid), `${uuid} kept`);
+    for (const uuid of [oldNew, recentFinished]) {
+      t.match(await s.tasks(uuid), [{ name: 'one', state: 'SUCCESS', details: [{ message: 'half way' }] }, { name: 'two' }], 'tasks and progress kept');
+      t.equal((await s.moves(uuid)).length, 1);
+      t.ok(await s.getForward(uuid));
+    }
+    t.same((await s.hosts()).map((h) => h.hostUuid), [HOST_1.uuid], 'hosts stay');
+    t.same((await s.claimMessages('mail', 10, T0 + 120_000, 60_000)).map((m) => m.payload.n), [4, 5], 'pending messages stay');
+    t.equal(await s.acquireLease('live', 'receiver-b', Date.now(), 60_000), false, 'a live lease stays');
+    t.same(await s.purge(before, 100), { notifications: 0, messages: 0, leases: 0 }, 'nothing left to purge');
+  });
+
+  t.test('purge honours its limit, oldest first', async (t) => {
+    const s = await fresh(t);
+    const o = { ...opts, dedupWindowMs: 0 };
+    const uuids: string[] = [];
+    for (let n = 0; n < 5; n++) uuids.push((await s.create(input({ payload: { n }, ignoreReason: 'old' }), o)).notification!.uuid);
+    await s.createMany([], o, undefined, [1, 2, 3].map((n) => ({ channel: 'mail', payload: { n } })));
+    for (const m of await s.claimMessages('mail', 10, T0, 60_000)) await s.ackMessage(m.id, T0 + 1);
+    const before = T0 + 1000;
+    t.same(await s.purge(before, 2), { notifications: 2, messages: 2, leases: 0 });
+    t.same(await s.get(uuids[0]!), undefined);
+    t.same(await s.get(uuids[1]!), undefined);
+    t.ok(await s.get(uuids[2]!), 'the oldest went first');
+    t.same(await s.purge(before, 2), { notifications: 2, messages: 1, leases: 0 });
+    t.same(await s.purge(before, 2), { notifications: 1, messages: 0, leases: 0 });
+    t.same(await s.purge(before, 2), { notifications: 0, messages: 0, leases: 0 });
+    t.equal((await s.list({}, { limit: 10, sort: [] })).length, 0);
   });
 }
