@@ -57,14 +57,11 @@ export function startForwarding(store: NotificationStore, config: RecoveryHookCo
   if (pools.length) log.info('forwarding started', { pools: pools.map(([name, f]) => `${name} → ${f.notificationsUrl}`) });
 
   const queue = forwardEvents(new Set(pools.map(([name]) => name)));
+  // A notification is forwarded as soon as the transaction that queued it has committed, not at the next poll.
+  store.onMessagesQueued(() => workers.forEach((w) => w.wake()));
   let stopping: Promise<void> | undefined;
   return {
-    events(n, history) {
-      const messages = queue(n, history);
-      // Called inside the store's transaction: wake the workers after it.
-      if (messages.length) setImmediate(() => workers.forEach((w) => w.wake()));
-      return messages;
-    },
+    events: queue,
     workflows: forwardWorkflows({ store, remoteFor: (pool) => remotes.get(pool) }),
     stop: () =>
       (stopping ??= (async () => {

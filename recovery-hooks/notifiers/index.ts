@@ -6,7 +6,6 @@ import { Counter } from 'prom-client';
 import type { Logger } from '../../core/log.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { NotificationStore } from '../store/store.js';
-import type { OutboxInput } from '../store/types.js';
 import type { Channel } from './channels/channel.js';
 import { EmailChannel } from './channels/email.js';
 import { WebhookChannel } from './channels/webhook.js';
@@ -21,12 +20,9 @@ export type { AlertEventInput, NotifierRouter } from './router.js';
 
 export interface Notifiers {
   router: NotifierRouter;
-  /**
-   * router.statusEvents that also wakes the workers once the store's transaction has committed, so a message goes
-   * out at once instead of at the next poll. Pass it where engine/events.ts statusEvents(...) was passed.
-   */
+  /** router.statusEvents: the OutboxBuilder to give the store's create/transition (the workers wake after the commit). */
   statusEvents: NotifierRouter['statusEvents'];
-  /** router.alertEvents, waking the workers the same way. */
+  /** router.alertEvents. */
   alertEvents: NotifierRouter['alertEvents'];
   /** Look at the outbox now rather than at the next poll. */
   wake(): void;
@@ -90,17 +86,13 @@ export function startNotifiers(
   if (workers.length) log.info('notifiers started', { channels: config.channels.map((c) => `${c.name} (${c.type})`) });
 
   const wake = () => workers.forEach((w) => w.wake());
-  // The outbox callbacks run inside the store's transaction: wake the workers after it, not during it.
-  const waking = <A extends unknown[]>(events: (...args: A) => OutboxInput[]) => (...args: A) => {
-    const messages = events(...args);
-    if (messages.length) setImmediate(wake);
-    return messages;
-  };
+  // A message goes out as soon as the transaction that queued it has committed, not at the next poll.
+  store.onMessagesQueued(wake);
   let stopping: Promise<void> | undefined;
   return {
     router,
-    statusEvents: waking(router.statusEvents),
-    alertEvents: waking(router.alertEvents),
+    statusEvents: router.statusEvents,
+    alertEvents: router.alertEvents,
     wake,
     stop: () =>
       (stopping ??= (async () => {

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { QueuedSignal } from './queued.js';
 import {
   type Row,
   type Statement,
@@ -166,6 +167,9 @@ function decide(
 
 export class PostgresNotificationStore implements NotificationStore {
   readonly #pool: pg.Pool;
+  readonly #signal = new QueuedSignal();
+  /** Connections whose current transaction queued outbox messages (told to the listeners after its COMMIT). */
+  readonly #queuedOn = new WeakSet<pg.PoolClient>();
   readonly #secrets: string[];
   #closed = false;
 
@@ -257,8 +261,10 @@ export class PostgresNotificationStore implements NotificationStore {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
+      if (this.#queuedOn.delete(client)) this.#signal.fire();
       return result;
     } catch (err) {
+      this.#queuedOn.delete(client);
       // After a server-side error the connection is reusable once rolled back; after anything else (a lost
       // connection, a client-side timeout with the statement maybe still running) it is thrown away.
       const rolledBack = err instanceof pg.DatabaseError && (await client.query('ROLLBACK').then(() => true, () => false));
@@ -276,6 +282,7 @@ export class PostgresNotificationStore implements NotificationStore {
 
   async #enqueue(c: pg.PoolClient, messages: OutboxInput[], now: number): Promise<void> {
     if (!messages.length) return;
+    this.#queuedOn.add(c);
     // One statement for the batch, in order; a message whose dedup_key is already queued on its channel is dropped.
     await rows(
       c,
@@ -628,6 +635,10 @@ export class PostgresNotificationStore implements NotificationStore {
         ),
       ),
     );
+  }
+
+  onMessagesQueued(listener: () => void): void {
+    this.#signal.on(listener);
   }
 
   async claimMessages(channel: string, limit: number, now: number, leaseMs: number): Promise<OutboxMessage[]> {

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { QueuedSignal } from './queued.js';
 import {
   type Row,
   type Statement,
@@ -60,6 +61,9 @@ export class SqliteNotificationStore implements NotificationStore {
   readonly #db: Database.Database;
   /** Compiled statements, by SQL text: compiling costs more than running most of them. */
   readonly #statements = new Map<string, Database.Statement>();
+  readonly #signal = new QueuedSignal();
+  /** Set by #enqueue inside the current transaction. */
+  #queued = false;
 
   /** Open (creating if needed) the store file and migrate its schema. Throws StoreError when it cannot. */
   constructor(readonly path: string) {
@@ -128,7 +132,16 @@ export class SqliteNotificationStore implements NotificationStore {
     return { tasks: this.#tasks(n.uuid), moves: this.#moves(n.uuid) };
   }
 
+  /** Run `fn` in a transaction; after its commit, tell the listeners if it queued messages. */
+  #committing<T>(fn: () => T): T {
+    this.#queued = false;
+    const result = this.#db.transaction(fn)();
+    if (this.#queued) this.#signal.fire();
+    return result;
+  }
+
   #enqueue(messages: OutboxInput[], now: number): void {
+    if (messages.length) this.#queued = true;
     // A message with a dedup_key already queued on its channel is dropped (NULL keys never collide).
     const insert = this.#sql('INSERT OR IGNORE INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key) VALUES (?, ?, ?, ?, ?)');
     for (const m of messages) {
@@ -142,11 +155,11 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
     return this.#guard('create', () =>
-      this.#db.transaction(() => {
+      this.#committing(() => {
         const results = inputs.map((input) => this.#createOne(input, opts, outbox));
         this.#enqueue(extra, opts.now);
         return results;
-      })(),
+      }),
     );
   }
 
@@ -207,7 +220,7 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined> {
     return this.#guard('transition', () =>
-      this.#db.transaction(() => {
+      this.#committing(() => {
         const { sets, params } = assignments({ status: t.to, updated_at: now, message: t.message, next_attempt_at: t.nextAttemptAt });
         if (t.startsRun) sets.push('attempts = attempts + 1');
         const changed = this.#sql(`UPDATE notifications SET ${sets.join(', ')} WHERE uuid = ? AND status IN (${t.from.map(() => '?').join(', ')})`)
@@ -216,7 +229,7 @@ export class SqliteNotificationStore implements NotificationStore {
         const n = this.#row(uuid)!;
         if (outbox) this.#enqueue(outbox(n, this.#history(n)), now);
         return n;
-      })(),
+      }),
     );
   }
 
@@ -310,6 +323,10 @@ export class SqliteNotificationStore implements NotificationStore {
         )
         .run(host.uuid, host.name, host.pool, by ? 1 : 0, by?.notification ?? null, by?.reason ?? null, now),
     );
+  }
+
+  onMessagesQueued(listener: () => void): void {
+    this.#signal.on(listener);
   }
 
   async claimMessages(channel: string, limit: number, now: number, leaseMs: number): Promise<OutboxMessage[]> {

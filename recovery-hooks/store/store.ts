@@ -84,6 +84,8 @@ export interface NotificationStore {
   /** Put the host on maintenance for the recovery `by` (with a reason), or take it off (`by` null). */
   setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): Promise<void>;
 
+  /** Call `listener` after each commit that queued outbox messages (so workers need not wait for their next poll). */
+  onMessagesQueued(listener: () => void): void;
   /** Messages ready on `channel`, claimed for `leaseMs` (another claim skips them until then). */
   claimMessages(channel: string, limit: number, now: number, leaseMs: number): Promise<OutboxMessage[]>;
   ackMessage(id: number, now: number): Promise<void>;

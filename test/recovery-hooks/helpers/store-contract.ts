@@ -31,6 +31,21 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     return s;
   };
 
+  t.test('listeners hear of each commit that queued messages, after it, and of no other', async (t) => {
+    const s = await fresh(t);
+    const heard: number[] = [];
+    s.onMessagesQueued(async () => heard.push((await s.claimMessages('mail', 10, T0 + 10, 1000)).length));
+    const { notification } = await s.create(input(), opts);
+    await s.transition(notification!.uuid, { from: ['new'], to: 'running' }, T0 + 1, () => []);
+    t.same(heard, [], 'nothing queued, nobody told');
+    await s.transition(notification!.uuid, { from: ['running'], to: 'finished' }, T0 + 2, (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }]);
+    await sleep(50);
+    t.same(heard, [1], 'told once the transition committed: its message is claimable');
+    await s.createMany([input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name })], opts, undefined, [{ channel: 'mail', payload: { alert: 1 } }]);
+    await sleep(50);
+    t.same(heard, [1, 1], 'and again after the create');
+  });
+
   t.test('tasks, progress, moves and status survive as written', async (t) => {
     const s = await fresh(t);
     const created = await s.create(input(), opts, (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }]);
