@@ -1,25 +1,219 @@
-// Coverage thresholds, checked after tap on its json-summary report (tap only offers all-or-nothing).
-// The whole tree must keep 80% of lines. Pure parsers should keep 95% (they are where a wrong reading hides), but a
-// file's own figure is merged from every test process that loaded it and, with tap's TypeScript loader, shifts from
-// run to run when many processes load the same file; so a parser below 95% is printed as a warning, not a failure.
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+// Line coverage of the shipped sources, measured from every test process, and the thresholds `npm test` enforces.
+//
+// Why not tap's own report: tap (c8) merges the raw V8 coverage of all processes by file URL and then applies one
+// source map. Our test processes load the same TypeScript file through two transpilers (tap's ts-node in test
+// processes, tsx in the CLIs and receivers the tests spawn), so the merged byte ranges belonged to different
+// generated code: 152 of 178 files came out as "1 line, 100 %" and the figures changed from run to run. Here each
+// process's coverage is mapped to TypeScript lines through that process's own source map first, and only then are
+// the lines merged (a line is coverable if any process's mapping says so, covered if any process ran it).
+//
+// The gate fails when: a shipped source file with code is missing from the report or reports one line or fewer
+// (the measurement itself is broken); the whole tree is under OVERALL; a group (parsers, the safety-critical
+// recovery code, …) is under its floor. `node test/coverage-gate.mjs --list` prints every file's figure.
+import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import ts from 'typescript';
 
-const OVERALL_LINES = 80;
-const PARSER_LINES = 95;
-const PARSERS = [/^exporter\/rrd\/parse\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const COVERAGE_DIR = join(ROOT, '.tap/coverage');
+/** What ships: the parts, core, the CLI and the simulator (rules/grafana generators run in CI too). */
+const SHIPPED = /^(cli|core|exporter|recovery-hooks|simulator|rules|grafana)\/.+\.ts$/;
+/** Developer tools that need what CI does not install (a browser) — measured when run, not required. */
+const NOT_REQUIRED = [/^grafana\/preview\//];
 
-const summary = JSON.parse(readFileSync('.tap/report/coverage-summary.json', 'utf8'));
-const failures = [];
-const total = summary.total.lines.pct;
-if (total < OVERALL_LINES) failures.push(`overall line coverage ${total}% < ${OVERALL_LINES}%`);
-for (const [file, s] of Object.entries(summary)) {
-  if (file === 'total') continue;
-  const rel = relative(process.cwd(), file);
-  if (PARSERS.some((re) => re.test(rel)) && s.lines.pct < PARSER_LINES) console.warn(`warning: ${rel}: line coverage ${s.lines.pct}% < ${PARSER_LINES}% in this run`);
+/**
+ * Floors in % of lines, set from measured figures a few points below them (figures: the README's "Development").
+ * `floor` holds for the group's lines together, `fileFloor` for each of its files, so one uncovered function in a
+ * small safety-critical file fails the gate even when the group's total would absorb it. A file takes the first
+ * group it matches; the last group is everything else.
+ */
+const OVERALL = 94;
+const GROUPS = [
+  { name: 'parsers', floor: 97, fileFloor: 95, files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/] },
+  {
+    name: 'safety-critical recovery (fencing, host workflow, engine, store)',
+    floor: 97,
+    fileFloor: 90,
+    files: [/^recovery-hooks\/workflows\/(host|fence)\.ts$/, /^recovery-hooks\/engine\/[^/]+\.ts$/, /^recovery-hooks\/store\/[^/]+\.ts$/],
+  },
+  // The demo and the CLI's argument handling run in subprocesses the tests start only in part (issue #23).
+  { name: 'demo and CLI glue', floor: 0, fileFloor: 0, files: [/^cli\/demo(\.ts|\/)/, /^cli\/(usage|main|simulate)\.ts$/] },
+  { name: 'everything else', floor: OVERALL, fileFloor: 70, files: [/./] },
+];
+
+function shippedFiles() {
+  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
+  return out.split('\n').filter((f) => SHIPPED.test(f) && !f.endsWith('.d.ts'));
 }
-if (failures.length) {
-  console.error('coverage below the thresholds:\n  ' + failures.join('\n  '));
+
+/** Whether the file has any statement once its types are erased (a file of interfaces has nothing to cover). */
+function hasCode(file) {
+  const js = ts.transpileModule(readFileSync(join(ROOT, file), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } }).outputText;
+  return js.split('\n').some((l) => {
+    const s = l.trim();
+    return s && !s.startsWith('//') && !s.startsWith('export {}') && !/^import\b/.test(s) && !/^export \{[^}]*\} from/.test(s) && !/^export \* from/.test(s);
+  });
+}
+
+/** Base64 VLQ source-map mappings → [generated line, generated column, source index, original line] per segment. */
+function decodeMappings(mappings) {
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const out = [];
+  let genLine = 0;
+  let src = 0;
+  let origLine = 0;
+  let origCol = 0;
+  for (const line of mappings.split(';')) {
+    let genCol = 0;
+    for (const seg of line.split(',')) {
+      if (!seg) continue;
+      const fields = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of seg) {
+        const digit = B64.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) shift += 5;
+        else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      genCol += fields[0];
+      if (fields.length >= 4) {
+        src += fields[1];
+        origLine += fields[2];
+        origCol += fields[3];
+        out.push([genLine, genCol, src, origLine]);
+      }
+    }
+    genLine++;
+  }
+  return out;
+}
+
+/** Per source map: each segment's offset in the generated code (ascending) and the original line it maps to (1-based). */
+const segmentCache = new Map();
+function segmentsOf(map) {
+  const key = map.data.mappings + '|' + map.lineLengths.join(',');
+  let cached = segmentCache.get(key);
+  if (cached) return cached;
+  const lineStart = [0];
+  for (const n of map.lineLengths) lineStart.push(lineStart[lineStart.length - 1] + n + 1);
+  // tsx and ts-node name the file itself as the only source; a bundle would list several.
+  const own = map.data.sources.length === 1 ? 0 : map.data.sources.indexOf(map.url);
+  const segs = decodeMappings(map.data.mappings)
+    .filter(([, , src]) => src === own)
+    .map(([gl, gc, , ol]) => [lineStart[gl] + gc, ol + 1])
+    .sort((a, b) => a[0] - b[0]);
+  cached = { offsets: Int32Array.from(segs, (s) => s[0]), lines: Int32Array.from(segs, (s) => s[1]) };
+  segmentCache.set(key, cached);
+  return cached;
+}
+
+function lowerBound(arr, value) {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * file (relative) → { coverable: Set<line>, covered: Set<line> }, merged over every process. Each source-map segment
+ * (a piece of generated code and the TypeScript line it came from) takes the count of the innermost V8 range that
+ * contains it; a TypeScript line is coverable when a segment maps to it and covered when one of them ran. This works
+ * for any transpiler's output, whitespace-minified (tsx) or not (ts-node).
+ */
+function measure() {
+  const lines = new Map();
+  const root = pathToFileURL(ROOT).href;
+  for (const name of readdirSync(COVERAGE_DIR)) {
+    const data = JSON.parse(readFileSync(join(COVERAGE_DIR, name), 'utf8'));
+    const maps = data['source-map-cache'] ?? {};
+    for (const script of data.result) {
+      if (!script.url.startsWith(root)) continue;
+      const rel = script.url.slice(root.length);
+      if (!SHIPPED.test(rel)) continue;
+      const map = maps[script.url];
+      if (!map?.data?.mappings || !map.lineLengths) continue;
+      const { offsets, lines: origLines } = segmentsOf({ ...map, url: script.url });
+      const counts = new Float64Array(offsets.length).fill(0);
+      // Outer ranges first (start ascending, end descending): inner ranges paint over them.
+      const ranges = script.functions.flatMap((f) => f.ranges).sort((a, b) => a.startOffset - b.startOffset || b.endOffset - a.endOffset);
+      for (const r of ranges) counts.fill(r.count, lowerBound(offsets, r.startOffset), lowerBound(offsets, r.endOffset));
+      let entry = lines.get(rel);
+      if (!entry) lines.set(rel, (entry = { coverable: new Set(), covered: new Set() }));
+      for (let i = 0; i < offsets.length; i++) {
+        entry.coverable.add(origLines[i]);
+        if (counts[i] > 0) entry.covered.add(origLines[i]);
+      }
+    }
+  }
+  return lines;
+}
+
+const pct = (covered, total) => (total === 0 ? 100 : Math.floor((covered / total) * 10000) / 100);
+
+function summarize(files, lines) {
+  let total = 0;
+  let covered = 0;
+  for (const f of files) {
+    const e = lines.get(f);
+    if (!e) continue;
+    total += e.coverable.size;
+    covered += e.covered.size;
+  }
+  return { total, covered, pct: pct(covered, total) };
+}
+
+if (!existsSync(COVERAGE_DIR)) {
+  console.error('coverage gate: no .tap/coverage folder (run tap with coverage first)');
   process.exit(1);
 }
-console.log(`coverage ok: ${total}% of lines overall (>= ${OVERALL_LINES}%)`);
+const lines = measure();
+const files = shippedFiles();
+const failures = [];
+const report = {};
+for (const f of files) {
+  const e = lines.get(f);
+  report[f] = e ? { lines: e.coverable.size, covered: e.covered.size, pct: pct(e.covered.size, e.coverable.size) } : null;
+  if (NOT_REQUIRED.some((re) => re.test(f)) || !hasCode(f)) continue;
+  if (!e) failures.push(`${f}: not loaded by any test (no coverage at all)`);
+  else if (e.coverable.size <= 1) failures.push(`${f}: reports ${e.coverable.size} line(s): the measurement is broken for this file`);
+}
+const measured = files.filter((f) => lines.has(f));
+const overall = summarize(measured, lines);
+if (overall.pct < OVERALL) failures.push(`overall line coverage ${overall.pct}% < ${OVERALL}%`);
+const groupOf = (f) => GROUPS.find((g) => g.files.some((re) => re.test(f)));
+const groupFigures = GROUPS.map((g) => {
+  const members = measured.filter((f) => groupOf(f) === g);
+  const s = summarize(members, lines);
+  if (s.pct < g.floor) failures.push(`${g.name}: ${s.pct}% < ${g.floor}% of lines`);
+  for (const f of members) if (report[f].pct < g.fileFloor) failures.push(`${f}: ${report[f].pct}% < ${g.fileFloor}% of lines (${g.name})`);
+  return { ...g, ...s, members: members.length };
+});
+
+mkdirSync(join(ROOT, '.tap/report'), { recursive: true });
+writeFileSync(join(ROOT, '.tap/report/line-coverage.json'), JSON.stringify({ overall, groups: groupFigures.map(({ files: _f, ...g }) => g), files: report }, null, 1));
+
+if (process.argv.includes('--list'))
+  for (const f of files) console.log(report[f] ? `${String(report[f].pct).padStart(6)}% ${String(report[f].lines).padStart(5)}  ${f}` : `     -        ${f}`);
+const byPart = {};
+for (const f of measured) (byPart[f.split('/')[0]] ??= []).push(f);
+console.log(`line coverage of ${measured.length} source files (${overall.covered}/${overall.total} lines): ${overall.pct}% overall (floor ${OVERALL}%)`);
+console.log('  ' + Object.entries(byPart).map(([part, fs]) => `${part} ${summarize(fs, lines).pct}%`).join(', '));
+for (const g of groupFigures) console.log(`  ${g.name}: ${g.pct}% of ${g.total} lines in ${g.members} files (floor ${g.floor}%, each file ${g.fileFloor}%)`);
+const lowest = measured.filter((f) => report[f].lines > 1).sort((a, b) => report[a].pct - report[b].pct).slice(0, 8);
+console.log('  lowest: ' + lowest.map((f) => `${relative('.', f)} ${report[f].pct}%`).join(', '));
+if (failures.length) {
+  console.error('coverage gate FAILED:\n  ' + failures.join('\n  '));
+  process.exit(1);
+}
+console.log('coverage gate ok');
