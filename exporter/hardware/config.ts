@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { type Ctx, type Path, type Schema, bool, dict, num, obj, oneOf, optional, report, str, withDefault } from '../../core/config/schema.js';
 
 export type HardwareTransport = 'ssh' | 'plugin' | 'none';
-export type IpmiCommand = 'sensor' | 'sdr-elist';
+/** `sensor`, `sdr-elist`: ipmitool; `freeipmi`: FreeIPMI's ipmi-sensors, for hosts without ipmitool (no DCMI then). */
+export type IpmiCommand = 'sensor' | 'sdr-elist' | 'freeipmi';
 
 export interface HardwareSshConfig {
   user: string;
@@ -42,7 +43,7 @@ const shape = obj({
     obj({
       enabled: withDefault(bool(), true),
       interval_seconds: withDefault(num({ min: 1, max: 86400 }), IPMI_DEFAULTS.interval_seconds),
-      command: withDefault(oneOf(['sensor', 'sdr-elist'] as const), 'sensor'),
+      command: withDefault(oneOf(['sensor', 'sdr-elist', 'freeipmi'] as const), 'sensor'),
       dcmi: withDefault(bool(), true),
     }),
     IPMI_DEFAULTS,

@@ -1,7 +1,8 @@
 // IPMI and SMART over SSH: ipmitool and smartctl run on dom0, on one reused connection per host, each under
 // coreutils `timeout` (see run()).
 //
-// Commands: `ipmitool sensor` (or `ipmitool sdr elist`), `ipmitool dcmi power reading`, `smartctl --scan-open
+// Commands: `ipmitool sensor` (or `ipmitool sdr elist`, or FreeIPMI's `ipmi-sensors --output-sensor-state` on hosts
+// without ipmitool), `ipmitool dcmi power reading`, `smartctl --scan-open
 // --json`, then `smartctl --json -a --nocheck=standby -d TYPE DEV` per device — `--nocheck=standby` makes smartctl
 // leave a sleeping disk asleep (it answers "Device is in STANDBY mode" instead). smartctl 6.x (XCP-ng 8.2) has no
 // --json: the text forms are used instead, once the host said so. Device names and types from the scan are
@@ -9,8 +10,16 @@
 import { errorKind } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { HostKeyError, SshAuthError, SshClient, type SshResult, type SshTarget } from '../../core/ssh/index.js';
-import type { HardwareConfig, HardwareSshConfig } from './config.js';
-import { type DcmiPowerReading, parseDcmiPowerReading, parseIpmitoolSensor, parseSdrElist, pickHostPower } from './ipmi/parse.js';
+import type { HardwareConfig, HardwareSshConfig, IpmiCommand } from './config.js';
+import {
+  type DcmiPowerReading,
+  type SensorListing,
+  parseDcmiPowerReading,
+  parseFreeIpmiSensors,
+  parseIpmitoolSensor,
+  parseSdrElist,
+  pickHostPower,
+} from './ipmi/parse.js';
 import { failedDisk } from './smart/disk.js';
 import { type DeviceScan, type SmartDisk, isSafeDevice, parseScanJson, parseScanText, parseSmartctlJson, parseSmartctlText } from './smart/parse.js';
 import { type HardwareHost, type HardwareTransport, HardwareUnavailable, type IpmiReading, type SmartReading } from './transport.js';
@@ -19,6 +28,14 @@ import { type HardwareHost, type HardwareTransport, HardwareUnavailable, type Ip
 const GIVE_UP_AFTER = 2;
 /** The host-side `timeout` fires this long after ours, so what we report is our TimeoutError. */
 const REMOTE_TIMEOUT_GRACE_S = 2;
+
+/** The sensor listing of `ipmi.command`: the command line, the tool it runs and the parser of its output. */
+const SENSOR_COMMANDS: Record<IpmiCommand, { line: string; tool: string; parse: (text: string) => SensorListing }> = {
+  sensor: { line: 'ipmitool sensor', tool: 'ipmitool', parse: parseIpmitoolSensor },
+  'sdr-elist': { line: 'ipmitool sdr elist', tool: 'ipmitool', parse: parseSdrElist },
+  // FreeIPMI's own state column (Nominal/Warning/Critical) judges its rows like ipmitool's status.
+  freeipmi: { line: 'ipmi-sensors --output-sensor-state', tool: 'ipmi-sensors', parse: parseFreeIpmiSensors },
+};
 
 const firstLine = (text: string) => text.trim().split('\n')[0]?.slice(0, 200) ?? '';
 
@@ -86,18 +103,20 @@ export class SshHardwareTransport implements HardwareTransport {
   }
 
   async ipmi(host: HardwareHost): Promise<IpmiReading> {
-    const command = this.hw.ipmi.command === 'sdr-elist' ? 'ipmitool sdr elist' : 'ipmitool sensor';
-    const result = await this.run(host, command);
-    const listing = this.hw.ipmi.command === 'sdr-elist' ? parseSdrElist(result.stdout) : parseIpmitoolSensor(result.stdout);
+    const sensors = SENSOR_COMMANDS[this.hw.ipmi.command];
+    const result = await this.run(host, sensors.line);
+    const listing = sensors.parse(result.stdout);
     if (listing.sensors.length === 0) {
-      if (/Could not open device/i.test(result.stderr)) {
+      // ipmitool: "Could not open device at /dev/ipmi0"; FreeIPMI: "could not find inband device".
+      if (/Could not open device|could not find inband device/i.test(result.stderr)) {
         throw new HardwareUnavailable(`no IPMI device on the host (${firstLine(result.stderr)})`);
       }
-      throw result.code === 0 ? new CommandFailed(`"${command}" listed no sensor: ${firstLine(result.stdout) || 'empty output'}`) : this.failure(result, 'ipmitool', command);
+      throw result.code === 0 ? new CommandFailed(`"${sensors.line}" listed no sensor: ${firstLine(result.stdout) || 'empty output'}`) : this.failure(result, sensors.tool, sensors.line);
     }
     const errors: unknown[] = [];
     let dcmi: DcmiPowerReading | null = null;
-    if (this.hw.ipmi.dcmi && !this.noDcmi.has(host.uuid)) {
+    // DCMI is read with ipmitool: a FreeIPMI host takes its power from its power sensors.
+    if (this.hw.ipmi.dcmi && sensors.tool === 'ipmitool' && !this.noDcmi.has(host.uuid)) {
       try {
         dcmi = await this.dcmi(host);
       } catch (err) {

@@ -8,12 +8,10 @@ import {
   type SmartctlExitStatus,
   decodeExitStatus,
   isSafeDevice,
-  parsePluginHealth,
   parsePluginInformation,
   parseScanJson,
   parseScanText,
   parseSmartctlJson,
-  parseSmartctlOutput,
   parseSmartctlText,
 } from '../../exporter/hardware/smart/parse.js';
 
@@ -28,9 +26,12 @@ function setBits(exit: SmartctlExitStatus | null): string[] {
 const HEALTHY_NVME = { criticalWarning: 0, mediaErrors: 0 };
 const UNREPORTED = { reallocatedSectors: null, pendingSectors: null, offlineUncorrectableSectors: null };
 
-/** Assertions shared by every disk: usable data, and the text/JSON parsers agree on the entry point. */
+/** The parser of the output a fixture holds: smartctl's JSON (`--json`) or its text. */
+const parseSmartctl = (text: string): SmartDisk => (text.trimStart().startsWith('{') ? parseSmartctlJson(text) : parseSmartctlText(text));
+
+/** Assertions shared by every disk: usable data and the exit status bits. */
 function disk(t: Test, text: string, want: Partial<SmartDisk>, bits: string[] = []): SmartDisk {
-  const d = parseSmartctlOutput(text);
+  const d = parseSmartctl(text);
   t.hasStrict(d, want);
   t.same(setBits(d.exitStatus), bits, 'exit status bits');
   return d;
@@ -957,13 +958,6 @@ t.test('the XCP-ng smartctl.py plugin answers', async (t) => {
   const alone = parseSmartctlJson(read('xcpng83_smartctl7.0_sat+megaraid0_kingston_ssd_-j-a.json'));
   t.same(disks[0], { ...alone, deviceType: 'megaraid,0' }, 'same model as the document alone, keyed by the scan type');
 
-  const health = parsePluginHealth('{"/dev/sda:sat": "PASSED", "/dev/nvme1:nvme": "FAILED", "/dev/bus/0:megaraid,1": {"status": "UNKNOWN"}}');
-  t.same(health, [
-    { device: '/dev/sda', deviceType: 'sat', healthy: true },
-    { device: '/dev/nvme1', deviceType: 'nvme', healthy: false },
-    { device: '/dev/bus/0', deviceType: 'megaraid,1', healthy: null },
-  ]);
-  t.throws(() => parsePluginHealth('Traceback (most recent call last):'), { name: 'ProtocolError', message: 'smartctl.py health: no JSON object in the output' });
 });
 
 t.test('exit status bits', async (t) => {
@@ -995,7 +989,7 @@ t.test('JSON standby (--nocheck=standby) is not a failure', async (t) => {
 });
 
 t.test('outputs without usable data become a disk with an error', async (t) => {
-  t.hasStrict(parseSmartctlOutput('', { device: '/dev/sda', deviceType: 'sat' }), { device: '/dev/sda', type: 'sat', error: 'empty output' });
+  t.hasStrict(parseSmartctlText('', { device: '/dev/sda', deviceType: 'sat' }), { device: '/dev/sda', type: 'sat', error: 'empty output' });
   t.match(parseSmartctlJson('{"smartctl": '), { error: /^invalid JSON: / });
   t.hasStrict(parseSmartctlJson('[1]'), { error: 'no JSON object in the output' });
   const openFailed = 'smartctl 6.5 2016-05-07 r4318 [x86_64-linux-4.19.0+1] (local build)\n\nSmartctl open device: /dev/sdq failed: No such device\n';
@@ -1022,10 +1016,10 @@ t.test('text: the old (-a) attribute table and -H alone', async (t) => {
     '197 Current_Pending_Sector  0x0012   100   100   000    Old_age   Always   In_the_past 3',
     '',
   ].join('\n');
-  const d = parseSmartctlOutput(old);
+  const d = parseSmartctlText(old);
   t.hasStrict(d, { type: 'ata', reallocatedSectors: 12, pendingSectors: 3, temperatureCelsius: 36, powerOnSeconds: 600 * 60 });
   t.same(d.ataAttributes.map((a) => a.failed), ['now', null, null, 'past']);
-  const healthOnly = parseSmartctlOutput(
+  const healthOnly = parseSmartctlText(
     'smartctl 6.5\n=== START OF READ SMART DATA SECTION ===\nSMART Health Status: LOGICAL UNIT FAILURE PREDICTION THRESHOLD EXCEEDED\n',
   );
   t.hasStrict(healthOnly, { healthy: false, error: null });

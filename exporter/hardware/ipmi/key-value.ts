@@ -8,7 +8,7 @@ export interface KeyValue {
 }
 
 /** The value may itself contain colons (MAC addresses, times); a line without a key (`   : User : MD5`) is null. */
-export function keyValueOf(line: string): KeyValue | null {
+function keyValueOf(line: string): KeyValue | null {
   const m = /^\s*([^\s:][^:]*?)\s*:\s*(.*?)\s*$/.exec(line);
   return m ? { name: m[1]!, value: m[2]! } : null;
 }

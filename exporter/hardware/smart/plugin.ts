@@ -7,13 +7,6 @@ import { obj, parseJsonObject } from './json-fields.js';
 import { diskFromSmartctlJson } from './json.js';
 import type { SmartDisk } from './model.js';
 
-export interface PluginHealth {
-  device: string;
-  deviceType: string | null;
-  /** PASSED → true, FAILED → false; anything else (a string or `{status}` some versions give) → null. */
-  healthy: boolean | null;
-}
-
 /** "/dev/bus/0:megaraid,1" → name and type, split at the last `:` (types never contain one; by-path names may). */
 function splitKey(key: string): { device: string; deviceType?: string } {
   const at = key.lastIndexOf(':');
@@ -32,13 +25,5 @@ export function parsePluginInformation(answer: string): SmartDisk[] {
     const doc = obj(value);
     const hint = splitKey(key);
     return doc ? diskFromSmartctlJson(doc, hint) : failedDisk(hint, `plugin returned ${JSON.stringify(value)} instead of smartctl JSON`);
-  });
-}
-
-/** `smartctl.py health`: `smartctl -j -H` per device, reduced by the plugin to "PASSED" / "FAILED". */
-export function parsePluginHealth(answer: string): PluginHealth[] {
-  return entries(answer, 'health').map(([key, value]) => {
-    const { device, deviceType } = splitKey(key);
-    return { device, deviceType: deviceType ?? null, healthy: value === 'PASSED' ? true : value === 'FAILED' ? false : null };
   });
 }
