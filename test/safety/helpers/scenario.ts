@@ -153,6 +153,11 @@ export function runElsewhere(ctx: ScenarioContext, vms: { ref: string; name: str
   return Object.values(whereVmsRun(ctx, vms)).filter((hosts) => hosts.length === 1 && hosts[0] !== notOn.name).length;
 }
 
+/** The VMs that run on exactly one host (any). */
+export function runOnce(ctx: ScenarioContext, vms: { ref: string; name: string }[]): number {
+  return Object.values(whereVmsRun(ctx, vms)).filter((hosts) => hosts.length === 1).length;
+}
+
 /** The operator pulls the plug (the BMC cannot be used): the chassis power goes off, as XAPI's host sees it. */
 export async function pullPlug(ctx: ScenarioContext, host: SimHost): Promise<void> {
   ctx.rig.sim.pool.powerOff(ctx.runtime(host));
