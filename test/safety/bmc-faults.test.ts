@@ -8,8 +8,8 @@ for (const mode of ['unreachable', 'lying-off', 'hang'] as const) {
   scenario({
     name: `BMC ${mode === 'lying-off' ? 'lying "off"' : mode}`,
     expected: 'waits for an operator (fence_confirmation), nothing restarted; after the host is powered off and confirm-fenced, every VM runs elsewhere',
-    // A hanging BMC command is killed after command_timeout_seconds.
-    rig: { fencing: { command_timeout_seconds: 2, confirm_timeout_seconds: 2 } },
+    // A hanging BMC command is killed after command_timeout_seconds (room for the simulator CLI's start on a loaded box).
+    rig: { fencing: { command_timeout_seconds: 8, confirm_timeout_seconds: 3 } },
     async run(ctx) {
       const { t, rig } = ctx;
       const victim = memberWithVms(rig);

@@ -4,9 +4,10 @@
 //    be powered off, and its VMs keep running on it;
 //  - during the power-off: the host thaws after the power-off was sent, before it lands — the power goes off, the
 //    VMs recorded at confirmation are restarted elsewhere;
-//  - after the power-off: the host boots again right after the power-off landed (resync halts what the database
-//    lists on it) — its VMs are restarted elsewhere all the same, none left down.
-import { fire, hostDownAlert, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
+//  - right after the power-off landed, before the BMC confirmed it: the host boots again (resync halts what the
+//    database lists on it) — its VMs are restarted all the same, none left down;
+//  - after the fence completed: the host boots again while its VMs are restarted — none left down, none twice.
+import { fire, hostDownAlert, notification, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
 import { type ScenarioContext, describe, failHost, memberWithVms, runElsewhere, runOnce, scenario, untilSettledOrWaiting, whereVmsRun } from './helpers/scenario.js';
 
 const SLOW_BMC_MS = 1500;
@@ -57,7 +58,7 @@ scenario({
 });
 
 scenario({
-  name: 'flapping host back after the power-off',
+  name: 'flapping host back right after the power-off landed',
   expected: 'the host boots again; its VMs restarted elsewhere, none left down',
   async run(ctx) {
     const { t, rig } = ctx;
@@ -66,6 +67,24 @@ scenario({
     await failHost(ctx, victim);
     const uuid = await fire(rig.hook!, hostDownAlert(rig, victim));
     await waitUntil('the power-off to land', () => rig.sim.pool.truth.powerOffs.some((p) => p.host === victim.ref), 45_000, 5);
+    await rig.control(`/sim/hosts/${victim.name}/recover`, {});
+    const n = await untilSettledOrWaiting(rig.hook!, uuid);
+    t.equal(n.status, 'finished', describe(n));
+    const running = runOnce(ctx, vms);
+    t.equal(running, vms.length, 'every VM runs (on one host; the rebooted one may take some back)');
+    return `${describe(n)}; ${running}/${vms.length} VMs running`;
+  },
+});
+scenario({
+  name: 'flapping host back after the fence',
+  expected: 'the host boots again; its VMs restarted elsewhere, none left down',
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const victim = memberWithVms(rig);
+    const vms = rig.residentVms(victim);
+    await failHost(ctx, victim);
+    const uuid = await fire(rig.hook!, hostDownAlert(rig, victim));
+    await waitUntil('the fence to complete', async () => (await notification(rig.hook!, uuid)).recovery_workflow_details?.some((task: any) => task.name === 'fence_host' && task.state === 'SUCCESS'), 45_000, 20);
     await rig.control(`/sim/hosts/${victim.name}/recover`, {});
     const n = await untilSettledOrWaiting(rig.hook!, uuid);
     t.equal(n.status, 'finished', describe(n));

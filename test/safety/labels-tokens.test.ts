@@ -1,5 +1,5 @@
 // Safety matrix: labels that contradict their UUIDs, and a fence assertion from a token without the scope.
-import { fire, hostDownAlert, instanceAlert, postWebhook, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
+import { hostDownAlert, instanceAlert, postWebhook, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
 import { TOKEN } from '../recovery-hooks/helpers/sim-rig.js';
 import { WRITER_TOKEN, describe, failHost, memberWithVms, runElsewhere, scenario, untilSettledOrWaiting } from './helpers/scenario.js';
 

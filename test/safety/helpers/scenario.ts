@@ -39,6 +39,8 @@ export interface ScenarioDef {
   /** The expected outcome, in words (it is printed in the table). */
   expected: string;
   rig?: RigOptions;
+  /** Why it cannot run here (a missing peer), or false. */
+  skip?: string | false;
   /** Runs the scenario, asserts its expected outcome; returns the outcome as measured, in a few words. */
   run(ctx: ScenarioContext): Promise<string>;
 }
@@ -66,7 +68,7 @@ async function rigWithTokens(t: Test, o: RigOptions = {}): Promise<{ rig: Rig; s
 }
 
 export function scenario(def: ScenarioDef): void {
-  t.test(def.name, async (t) => {
+  t.test(def.name, { skip: def.skip }, async (t) => {
     const started = Date.now();
     const { rig, scoped } = await rigWithTokens(t, def.rig);
     const monitor = new SafetyMonitor(rig.sim.pool);
@@ -168,4 +170,23 @@ export async function pullPlug(ctx: ScenarioContext, host: SimHost): Promise<voi
 export function describe(n: any): string {
   if (n.operator_wait) return `waits for operator (${n.operator_wait.kind})`;
   return `${n.status}${n.message ? `: ${String(n.message).slice(0, 90)}` : ''}`;
+}
+
+/** A receiver in a child process, seen through the same `request` as an in-process one. */
+export function remoteHook(url: string): Hook {
+  const request: Hook['request'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.auth === false ? {} : { 'X-Auth-Token': TOKEN }), ...opts.headers };
+    const body = opts.body !== undefined ? JSON.stringify(opts.body) : opts.raw;
+    if (opts.body !== undefined) headers['Content-Type'] ??= 'application/json';
+    const res = await fetch(url + path, { method, headers, body, signal: AbortSignal.timeout(20_000) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, json, text };
+  };
+  return { url, request } as unknown as Hook;
 }
