@@ -1,7 +1,6 @@
 // `xcp-sentinel simulate`: run a simulated pool, or inject a fault into a running one through its control API.
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../core/log.js';
-import { startSimulation } from '../simulator/run.js';
 import type { RrdShape } from '../simulator/rrd/render.js';
 import { UsageError, parse, untilSignal } from './usage.js';
 
@@ -107,6 +106,8 @@ export async function simulateCommand(args: string[]): Promise<number> {
   const first4 = v['first-address'] ?? '127.0.0.2';
   if (!/^127\.\d+\.\d+\.\d+$/.test(first4)) throw new UsageError('--first-address must be a loopback address (127.x.y.z)');
   const logger = createLogger();
+  // Loaded here, not at the top: fault commands (run once per BMC call when the simulator is the BMC) stay light.
+  const { startSimulation } = await import('../simulator/run.js');
   const sim = await startSimulation({
     logger,
     port: int('port', v.port, DEFAULT_SIM_PORT, 0, 65535),

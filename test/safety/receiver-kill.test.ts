@@ -41,6 +41,7 @@ scenario({
     }
     const n = await untilSettledOrWaiting(remoteHook(receiver.url), uuid);
     t.equal(n.status, 'finished', describe(n));
+    if (n.status !== 'finished') t.comment(JSON.stringify(receiver.log.filter((l) => l.level !== 'debug').slice(-25), null, 1));
     t.ok(killedAfter.length >= 3, `killed after: ${killedAfter.join(', ')}`);
     t.same(rig.calls.powerOffs, [victim.name], 'fenced once');
     t.same(countBy(rig.calls.starts), Object.fromEntries(vms.map((v) => [v.uuid, 1])), 'each VM started exactly once');

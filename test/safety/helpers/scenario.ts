@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import t from 'tap';
 import type { HostRuntime } from '../../../simulator/pool.js';
@@ -57,7 +58,25 @@ export interface ScenarioRow {
   violations: { twice: Record<string, string[]>; healthyOff: string[]; leftDown: string[] };
 }
 
-async function rigWithTokens(t: Test, o: RigOptions = {}): Promise<{ rig: Rig; scoped: boolean }> {
+const BMC_CLI = `${process.execPath} --import tsx ${fileURLToPath(new URL('./bmc-cli.ts', import.meta.url))}`;
+
+/** The simulator as every host's BMC, through the light CLI entry; the scenario's own fencing keys win. */
+function withMatrixDefaults(o: RigOptions): RigOptions {
+  const fencing = o.fencing;
+  return {
+    ...o,
+    fencing: (controlUrl) => ({
+      power_off_command: `${BMC_CLI} power-off {bmc} --control ${controlUrl} --ipmitool-output`,
+      power_status_command: `${BMC_CLI} power-status {bmc} --control ${controlUrl} --ipmitool-output`,
+      ...(typeof fencing === 'function' ? fencing(controlUrl) : fencing),
+    }),
+    // Room for slow BMC commands on a loaded machine: a task timeout is not what the matrix measures.
+    recoveryHook: { task_defaults: { timeout_seconds: 90, retries: 0, retry_delay_seconds: 0.1 }, ...o.recoveryHook },
+  };
+}
+
+async function rigWithTokens(t: Test, given: RigOptions = {}): Promise<{ rig: Rig; scoped: boolean }> {
+  const o = withMatrixDefaults(given);
   try {
     return { rig: await startRig(t, { ...o, recoveryHook: { tokens: SCOPED_TOKENS, ...o.recoveryHook } }), scoped: true };
   } catch (err) {
