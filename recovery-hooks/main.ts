@@ -139,6 +139,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       metrics,
       logger: log,
       now,
+      onConfirmed: () => engine.wake(),
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
     engine.start();
