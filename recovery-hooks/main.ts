@@ -127,6 +127,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       forwardWorkflows: forwarding.workflows,
       owner,
       hooks,
+      waitEvents: notifiers.waitEvents,
       now,
     });
     const app = createApp({
