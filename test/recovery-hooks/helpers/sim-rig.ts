@@ -382,6 +382,19 @@ export async function settled(hook: Hook, uuid: string, statuses = TERMINAL, tim
   );
 }
 
+/** Wait until the notification waits for an operator (operator_wait set); its 1.1 view. Fails if it ends first. */
+export async function untilWaiting(rig: Rig, uuid: string): Promise<any> {
+  return waitUntil(
+    `notification ${uuid} to wait for an operator`,
+    async () => {
+      const n = await notification(rig.hook!, uuid);
+      if (TERMINAL.includes(n.status)) throw new Error(`ended ${n.status}: ${n.message}`);
+      return n.operator_wait ? n : undefined;
+    },
+    30_000,
+  );
+}
+
 /** Every progress message of a notification's workflow, as "task: message". */
 export function progressLines(n: any): string[] {
   return (n.recovery_workflow_details as any[]).flatMap((task) => (task.progress_details as any[]).map((d) => `${task.name}: ${d.message}`));
