@@ -64,7 +64,7 @@ recovery_hook:
     ['alertmanager', 's3cret-from-file'],
     ['ops', 'ops-token'],
   ]);
-  t.equal(JSON.stringify(rh.tokens), '[{"name":"alertmanager","token":"[secret]"},{"name":"ops","token":"[secret]"}]');
+  t.equal(JSON.stringify(rh.tokens), '[{"name":"alertmanager","token":"[secret]","scopes":["alertmanager","notifications:read"]},{"name":"ops","token":"[secret]","scopes":["alertmanager","notifications:read"]}]', 'without scopes: the defaults');
   t.match(rh.tasks.restart_vms, { timeoutMs: 900_000, retries: 2 });
   const pool = rh.pools['pool-a']!;
   t.match(pool, { mode: 'dry-run', fencing: { user: 'ADMIN', passwordEnv: 'IPMI_PASSWORD', bmc: { 'host-1': '10.1.1.1' } }, ssh: { user: 'root', port: 22, restartCommand: 'xe-toolstack-restart' } });

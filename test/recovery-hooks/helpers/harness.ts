@@ -9,6 +9,8 @@ import { memoryLogger } from '../../../core/log.js';
 import { type RecoveryHookOptions, type RunningRecoveryHook, startRecoveryHook } from '../../../recovery-hooks/main.js';
 
 export const TOKEN = 'test-token-0123456789';
+/** The test token may do everything (tests of the scopes configure tokens of their own). */
+export const ALL_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm'];
 export const HOST_1 = { name: 'host-1', uuid: '00000000-0000-4000-8000-000000000001' };
 export const HOST_2 = { name: 'host-2', uuid: '00000000-0000-4000-8000-000000000002' };
 export const HOST_3 = { name: 'host-3', uuid: '00000000-0000-4000-8000-000000000003' };
@@ -31,6 +33,7 @@ recovery_hook:
   tokens:
     - name: test
       token: ${TOKEN}
+      scopes: [${ALL_SCOPES.join(', ')}]
   tick_seconds: 0.02
   shutdown_grace_seconds: 2
   task_defaults: { timeout_seconds: 5, retries: 0, retry_delay_seconds: 0.01 }
