@@ -75,11 +75,12 @@ export function createApp(deps: ServerDeps): Koa {
   });
 
   const webhook = new Router();
+  const poolNames = new Set(deps.pools.map((p) => p.name));
   webhook.post(deps.config.alertmanagerPath, async (ctx) => {
     try {
       const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
       ctx.status = 202;
-      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now, alertEvents: deps.alertEvents });
+      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, pools: poolNames, metrics: deps.metrics, logger: deps.logger, now: deps.now, alertEvents: deps.alertEvents });
     } catch (err) {
       deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
       throw err;

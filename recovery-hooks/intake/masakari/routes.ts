@@ -8,6 +8,7 @@ import type { Notification } from '../../store/types.js';
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../body.js';
 import type { NotificationRecorder } from '../recorder.js';
+import { UUID } from '../validate.js';
 import { parseCreateRequest } from './create-request.js';
 import { parseListQuery } from './list-query.js';
 import { type Microversion, atLeast, formatVersion, requestedVersion } from './microversion.js';
@@ -22,7 +23,6 @@ export interface MasakariDeps {
   startedAt: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const READ_ONLY = 'Segments and hosts are read-only here: they are the configured pools and their hosts (edit the configuration instead).';
 
 function version(ctx: Context): Microversion {
