@@ -40,6 +40,11 @@ function errorHandler(logger: Logger): Koa.Middleware {
       let headers: Record<string, string> = {};
       if (err instanceof ApiError) {
         ({ status, message, headers } = err);
+      } else if (err instanceof StoreError && err.refusedInput) {
+        // Bad input the edge validator let through: the store refuses it every time, so never a 5xx (a retry loop).
+        status = 400;
+        message = 'A value of this request cannot be stored (it was refused by the store); nothing was acknowledged';
+        logger.warn('the store refused a value the validator let through', { method: ctx.method, path: ctx.path, error: err });
       } else if (err instanceof StoreError) {
         status = 503;
         message = 'The notification store is unavailable; nothing was acknowledged, retry later';

@@ -16,6 +16,7 @@ import { type Notification, type NotificationType, TERMINAL_STATUSES, type Trans
 import type { EventMessages } from './events.js';
 import type { RecoveryMetrics } from './metrics.js';
 import { LeaseKeeper } from './lease.js';
+import { RunBackoff, failedRunTransitions, failureMessage } from './run-failures.js';
 import { type RunOutcome, type RunnerOptions, WorkflowRunner } from './runner.js';
 import type { Workflow } from './task.js';
 
@@ -47,6 +48,7 @@ export class RecoveryEngine {
   readonly #runner: WorkflowRunner;
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #busyHosts = new Set<string>();
+  readonly #backoff: RunBackoff;
   readonly #stopping = new AbortController();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
@@ -68,6 +70,7 @@ export class RecoveryEngine {
       hooks: opts.hooks,
     });
     opts.recorder.onCreated(() => this.wake());
+    this.#backoff = new RunBackoff({ baseMs: Math.max(opts.config.tickMs, 1000), maxMs: Math.max(opts.config.retry.intervalMs, 60_000) });
   }
 
   start(): void {
@@ -118,6 +121,7 @@ export class RecoveryEngine {
       if (this.#inFlight.has(listed.uuid) || this.#busyHosts.has(listed.hostUuid)) continue;
       const expired = listed.generatedAt < this.#now() - config.expireAfterMs;
       if (!expired && this.#inFlight.size >= config.maxConcurrentWorkflows) continue;
+      if (!expired && this.#backoff.waiting(listed.uuid, this.#now())) continue;
       if (listed.status === 'error' && (listed.nextAttemptAt ?? 0) > this.#now() && listed.attempts <= config.retry.attempts && !expired) continue;
       const lease = hostLease(listed.hostUuid);
       // Another receiver runs a workflow of this host: it is its business until its lease expires.
@@ -149,7 +153,8 @@ export class RecoveryEngine {
     this.#busyHosts.add(n.hostUuid);
     const ownership = new LeaseKeeper(this.#o.store, lease, { owner: this.#o.owner, leaseMs: this.#o.config.leaseMs }, this.#now, this.#o.logger.child({ notification: n.uuid, lease }));
     const run = this.#process(n, ownership)
-      .catch((err) => this.#o.logger.error('workflow run failed; it is retried at the next tick', { notification: n.uuid, error: err }))
+      .then(() => this.#backoff.succeeded(n.uuid))
+      .catch((err) => this.#runFailed(n, err))
       .finally(async () => {
         await ownership.release();
         this.#inFlight.delete(n.uuid);
@@ -207,6 +212,22 @@ export class RecoveryEngine {
     else if (errored) {
       log.error('notification failed: no retries left', { reason: outcome.message, attempts: n.attempts });
       await this.#transition(errored, { from: ['error'], to: 'failed', message: `${outcome.message} (after ${n.attempts} run(s))` });
+    }
+  }
+
+  /** A run that threw: back off, and end it in `error` (then `failed` when no retry is left) if the store lets us. */
+  async #runFailed(queued: Notification, err: unknown): Promise<void> {
+    const delay = this.#backoff.failed(queued.uuid, this.#now());
+    const message = failureMessage(err);
+    this.#o.logger.error(`workflow run failed; not retried for ${delay / 1000} s`, { notification: queued.uuid, host: queued.hostName, error: err });
+    try {
+      const n = await this.#o.store.get(queued.uuid);
+      if (n?.status !== 'running') return;
+      const { error, failed } = failedRunTransitions(n, message, this.#o.config.retry, this.#now());
+      const errored = await this.#transition(n, error);
+      if (errored && failed) await this.#transition(errored, failed);
+    } catch (again) {
+      this.#o.logger.warn('could not record the failed run; it is retried after the delay', { notification: queued.uuid, error: again });
     }
   }
 

@@ -238,7 +238,8 @@ export class PostgresNotificationStore implements NotificationStore {
   }
 
   #fail(operation: string, err: unknown): StoreError {
-    return err instanceof StoreError ? err : new StoreError(operation, this.#safe(err));
+    const dataException = err instanceof pg.DatabaseError && typeof err.code === 'string' && err.code.startsWith('22');
+    return err instanceof StoreError ? err : new StoreError(operation, this.#safe(err), dataException);
   }
 
   async #guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {

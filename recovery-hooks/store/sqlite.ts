@@ -110,7 +110,7 @@ export class SqliteNotificationStore implements NotificationStore {
       return fn();
     } catch (err) {
       if (err instanceof MarkerNotFoundError || err instanceof StoreError) throw err;
-      throw new StoreError(operation, err);
+      throw new StoreError(operation, err, (err as { code?: unknown }).code === 'SQLITE_TOOBIG');
     }
   }
 

@@ -26,12 +26,17 @@ import type { PurgeCounts } from './rows.js';
 
 export type { PurgeCounts } from './rows.js';
 
-/** The backend failed (disk full, locked, corrupt, closed). The HTTP layer answers 5xx so that senders retry. */
+/**
+ * The backend failed (disk full, locked, corrupt, closed). The HTTP layer answers 5xx so that senders retry, unless
+ * `refusedInput`: the backend refused the data itself (PostgreSQL's data exceptions, SQLSTATE class 22; SQLite's
+ * "too big"), which fails again however often it is sent, so it is answered 400.
+ */
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
     readonly operation: string,
     override readonly cause: unknown,
+    readonly refusedInput = false,
   ) {
     super(`store ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
