@@ -88,7 +88,7 @@ t.test('a run whose progress writes always fail: error, one retry after a delay,
   t.match(failed, { attempts: 2, message: /workflow run failed: store addProgress failed: invalid byte sequence.*\(after 2 run\(s\)\)/ });
   t.equal(runs, 3, 'two runs of the poisoned notification (the first and its one retry) and one of the other');
   t.ok(Date.now() - started >= 900, 'the retry waited for the backoff, not the next tick');
-  const failures = logger.lines.filter((l) => /workflow run failed/.test(l.msg));
+  const failures = logger.lines.filter((l) => /workflow run failed/.test(String(l.msg)));
   t.equal(failures.length, 2, 'one error line per failed run, not a hot loop');
   t.ok(refusedWrites <= 4, `refused writes stay few (${refusedWrites})`);
 });
