@@ -22,6 +22,7 @@ import {
   markerQuery,
   type PurgeCounts,
   purgeCandidates,
+  purgeHosts,
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
@@ -725,7 +726,8 @@ export class PostgresNotificationStore implements NotificationStore {
       const count = async (st: Statement) => (await c.query(numbered(st.sql), st.params)).rowCount ?? 0;
       const messages = await count(purgeMessages(before, limit));
       const leases = await count(purgeLeases(before));
-      return { notifications, messages, leases };
+      const hosts = await count(purgeHosts(before, limit));
+      return { notifications, messages, leases, hosts };
     });
   }
 

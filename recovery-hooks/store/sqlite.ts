@@ -23,6 +23,7 @@ import {
   notificationInsert,
   type PurgeCounts,
   purgeCandidates,
+  purgeHosts,
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
@@ -398,7 +399,8 @@ export class SqliteNotificationStore implements NotificationStore {
         }
         const messages = this.#run(purgeMessages(before, limit)).changes;
         const leases = this.#run(purgeLeases(before)).changes;
-        return { notifications, messages, leases };
+        const hosts = this.#run(purgeHosts(before, limit)).changes;
+        return { notifications, messages, leases, hosts };
       })(),
     );
   }

@@ -113,7 +113,8 @@ export interface NotificationStore {
   /**
    * Retention, one transaction: delete at most `limit` notifications that ended (finished, ignored, failed) before
    * `before` (updated_at, else created_at) with their tasks, progress, moves and forwards; at most `limit` outbox
-   * messages sent or given up before `before`; and the leases that expired before it. Hosts stay (maintenance flags).
+   * messages sent or given up before `before`; the leases that expired before it; and at most `limit` hosts no
+   * notification names any more (a host on maintenance stays).
    */
   purge(before: number, limit: number): Promise<PurgeCounts>;
 
