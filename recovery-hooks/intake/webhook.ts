@@ -58,7 +58,7 @@ export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<
       continue;
     }
     if (mapping.unknownHost)
-      deps.logger.warn('recovery alert names a host not in the host directory (its pool inventory is not loaded): recorded, not learned', {
+      deps.logger.info('recovery alert names a host not in the host directory (its pool inventory is not loaded): recorded, not learned', {
         ...base,
         host: mapping.input.hostName,
         host_uuid: mapping.input.hostUuid,
