@@ -59,7 +59,7 @@ export interface SshConfig {
 
 export interface PoolRecoveryConfig {
   mode: PoolMode;
-  /** Hosts of the pool for the static host directory (more are learned from alerts). */
+  /** Hosts of the pool known without XAPI (the rest come from the pool's XAPI inventory, xapi-hosts.ts). */
   hosts: { name: string; uuid: string }[];
   fencing?: FencingConfig;
   ssh?: SshConfig;

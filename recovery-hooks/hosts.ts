@@ -1,5 +1,5 @@
-// Which hosts each pool (Masakari segment) has. The static directory knows the hosts listed in the config and learns
-// the ones named by alerts and notifications; an inventory-backed directory (from XAPI) can replace it.
+// Which hosts each pool (Masakari segment) has: the configured `hosts:` and each pool's XAPI inventory
+// (xapi-hosts.ts). Never learned from alert labels: identity comes from XAPI.
 
 export interface KnownHost {
   uuid: string;
@@ -10,27 +10,6 @@ export interface KnownHost {
 export interface HostDirectory {
   hostsOf(pool: string): KnownHost[];
   findHost(name: string): KnownHost | undefined;
-  /** Remember a host seen in an alert (directories that learn implement it). */
-  learn?(host: KnownHost): void;
-}
-
-export class StaticHostDirectory implements HostDirectory {
-  readonly #byUuid = new Map<string, KnownHost>();
-
-  constructor(hosts: KnownHost[]) {
-    for (const h of hosts) this.learn(h);
-  }
-
-  hostsOf(pool: string): KnownHost[] {
-    return [...this.#byUuid.values()].filter((h) => h.pool === pool).sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  findHost(name: string): KnownHost | undefined {
-    for (const h of this.#byUuid.values()) if (h.name === name) return h;
-    return undefined;
-  }
-
-  learn(host: KnownHost): void {
-    if (host.uuid && host.name && host.pool) this.#byUuid.set(host.uuid, { ...host });
-  }
+  /** Whether the pool's host list comes from its XAPI inventory (then a host it lacks does not exist). */
+  inventoryLoaded?(pool: string): boolean;
 }

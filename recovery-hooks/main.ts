@@ -14,10 +14,11 @@ import { RecoveryEngine } from './engine/engine.js';
 import { createRecoveryMetrics } from './engine/metrics.js';
 import { type Forwarding, combineBuilders, forwardTaskSettings, startForwarding } from './forward/index.js';
 import { type Notifiers, startNotifiers } from './notifiers/index.js';
-import { type HostDirectory, StaticHostDirectory } from './hosts.js';
+import type { HostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
 import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
+import { XapiHostDirectory } from './xapi-hosts.js';
 import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
 import type { WorkflowDeps } from './workflows/deps.js';
@@ -28,8 +29,10 @@ import type { Xapi } from './workflows/xapi.js';
 export interface RecoveryHookOptions {
   /** The XAPI client of a pool; defaults to core/xapi's XapiClient, one per pool, logged out at stop. */
   xapiFor?: (pool: PoolConfig) => Xapi;
-  /** Defaults to the static directory: configured hosts plus the hosts known from notifications. */
+  /** Defaults to each pool's hosts from XAPI plus the configured `hosts:`. */
   hosts?: HostDirectory;
+  /** How often the default host directory reads the pools' inventories again (default 60 s). */
+  hostRefreshMs?: number;
   /** Defaults to the ipmitool command fencer of `recovery_hook.pools.<name>.fencing`. */
   fencerFor?: (pool: string) => Fencer | undefined;
   /** Defaults to core/ssh's SshClient with the pinned host keys of `recovery_hook.pools.<name>.ssh`. */
@@ -64,13 +67,6 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
     forwarding = startForwarding(store, rh, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     const events = combineBuilders(notifiers.statusEvents, forwarding.events);
     const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now, modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto' });
-    const hosts =
-      options.hosts ??
-      new StaticHostDirectory([
-        ...Object.entries(rh.pools).flatMap(([pool, p]) => p.hosts.map((h) => ({ ...h, pool }))),
-        ...(await store.hosts()).map((h) => ({ uuid: h.hostUuid, name: h.hostName, pool: h.poolName })),
-      ]);
-
     const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     const fencers = new Map(Object.entries(rh.pools).flatMap(([name, p]) => (p.fencing ? [[name, new CommandFencer(p.fencing)] as const] : [])));
     const shells = new Map(
@@ -123,6 +119,13 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
     };
 
+    // Segments and hosts from each pool's XAPI inventory (plus the configured `hosts:`), kept current.
+    const xapiHosts = options.hosts
+      ? undefined
+      : new XapiHostDirectory({ pools: config.pools.map((p) => ({ name: p.name, hosts: rh.pools[p.name]?.hosts ?? [] })), xapiFor: (pool) => deps.xapiFor(pool), logger: log, refreshMs: options.hostRefreshMs });
+    const hosts = options.hosts ?? xapiHosts!;
+    await xapiHosts?.start();
+
     const hooks = new ActionHooks(rh.actionHooks, { logger: log, now, counter: createActionHookCounter([metrics.registry]) });
     const engine = new RecoveryEngine({
       store,
@@ -164,6 +167,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           await closed;
+          xapiHosts?.stop();
           await retention.stop();
           await engine.stop(rh.shutdownGraceMs);
           await hooks.drain(rh.shutdownGraceMs);

@@ -41,7 +41,7 @@ export function startRetention(opts: RetentionOptions): Retention {
   let running: Promise<void> | undefined;
 
   async function purge(): Promise<void> {
-    const total: PurgeCounts = { notifications: 0, messages: 0, leases: 0 };
+    const total: PurgeCounts = { notifications: 0, messages: 0, leases: 0, hosts: 0 };
     const started = now();
     const before = started - retentionMs;
     try {
@@ -51,7 +51,8 @@ export function startRetention(opts: RetentionOptions): Retention {
         total.notifications += r.notifications;
         total.messages += r.messages;
         total.leases += r.leases;
-        if (stopped || (r.notifications < batch && r.messages < batch)) break;
+        total.hosts += r.hosts;
+        if (stopped || (r.notifications < batch && r.messages < batch && r.hosts < batch)) break;
         // Intake and workflows run between batches; the lease is renewed (or lost to another receiver: it goes on).
         await yieldToEventLoop();
         if (stopped || !(await store.acquireLease(RETENTION_LEASE, owner, now(), leaseMs))) break;
@@ -59,7 +60,7 @@ export function startRetention(opts: RetentionOptions): Retention {
     } catch (err) {
       logger.warn('retention: purge failed; trying again at the next interval', { error: err instanceof Error ? err.message : String(err) });
     } finally {
-      if (total.notifications + total.messages + total.leases > 0)
+      if (total.notifications + total.messages + total.leases + total.hosts > 0)
         logger.info('retention: purged old records', { ...total, before: new Date(before).toISOString(), retention_days: retentionMs / 86_400_000 });
     }
   }

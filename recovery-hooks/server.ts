@@ -43,6 +43,11 @@ function errorHandler(logger: Logger): Koa.Middleware {
       let headers: Record<string, string> = {};
       if (err instanceof ApiError) {
         ({ status, message, headers } = err);
+      } else if (err instanceof StoreError && err.refusedInput) {
+        // Bad input the edge validator let through: the store refuses it every time, so never a 5xx (a retry loop).
+        status = 400;
+        message = 'A value of this request cannot be stored (it was refused by the store); nothing was acknowledged';
+        logger.warn('the store refused a value the validator let through', { method: ctx.method, path: ctx.path, error: err });
       } else if (err instanceof StoreError) {
         status = 503;
         message = 'The notification store is unavailable; nothing was acknowledged, retry later';
@@ -78,11 +83,12 @@ export function createApp(deps: ServerDeps): Koa {
   });
 
   const webhook = new Router();
+  const poolNames = new Set(deps.pools.map((p) => p.name));
   webhook.post(deps.config.alertmanagerPath, async (ctx) => {
     try {
       const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
       ctx.status = 202;
-      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, metrics: deps.metrics, logger: deps.logger, now: deps.now, alertEvents: deps.alertEvents });
+      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, pools: poolNames, metrics: deps.metrics, logger: deps.logger, now: deps.now, alertEvents: deps.alertEvents });
     } catch (err) {
       deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
       throw err;

@@ -20,6 +20,7 @@ import { type LeaseConflicts, type Notification, type NotificationType, TERMINAL
 import type { EventMessages } from './events.js';
 import type { RecoveryMetrics } from './metrics.js';
 import { LeaseKeeper } from './lease.js';
+import { RunBackoff, failedRunTransitions, failureMessage } from './run-failures.js';
 import { type RunOutcome, type RunnerOptions, WorkflowRunner } from './runner.js';
 import type { Workflow } from './task.js';
 
@@ -54,6 +55,7 @@ export class RecoveryEngine {
   readonly #inFlight = new Map<string, Promise<void>>();
   /** Leases of the workflows this receiver runs (the store's leases cannot tell two workflows of one owner apart). */
   readonly #busy = new Set<string>();
+  readonly #backoff: RunBackoff;
   readonly #stopping = new AbortController();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
@@ -76,6 +78,7 @@ export class RecoveryEngine {
       waitEvents: opts.waitEvents,
     });
     opts.recorder.onCreated(() => this.wake());
+    this.#backoff = new RunBackoff({ baseMs: Math.max(opts.config.tickMs, 1000), maxMs: Math.max(opts.config.retry.intervalMs, 60_000) });
   }
 
   start(): void {
@@ -130,6 +133,7 @@ export class RecoveryEngine {
       // Parked for an operator: nothing to run until the confirmation is stored (expiry still ends it).
       if (waiting.has(listed.uuid) && !expired) continue;
       if (!expired && this.#inFlight.size >= config.maxConcurrentWorkflows) continue;
+      if (!expired && this.#backoff.waiting(listed.uuid, this.#now())) continue;
       if (listed.status === 'error' && (listed.nextAttemptAt ?? 0) > this.#now() && listed.attempts <= config.retry.attempts && !expired) continue;
       // Another receiver runs a workflow of this host (or of this VM): its business until its lease expires.
       if (!(await store.acquireLease(lease.name, this.#o.owner, this.#now(), config.leaseMs, lease.conflicts))) continue;
@@ -168,7 +172,8 @@ export class RecoveryEngine {
     this.#busy.add(lease);
     const ownership = new LeaseKeeper(this.#o.store, lease, { owner: this.#o.owner, leaseMs: this.#o.config.leaseMs }, this.#now, this.#o.logger.child({ notification: n.uuid, lease }));
     const run = this.#process(n, ownership)
-      .catch((err) => this.#o.logger.error('workflow run failed; it is retried at the next tick', { notification: n.uuid, error: err }))
+      .then(() => this.#backoff.succeeded(n.uuid))
+      .catch((err) => this.#runFailed(n, err))
       .finally(async () => {
         await ownership.release();
         this.#inFlight.delete(n.uuid);
@@ -230,6 +235,22 @@ export class RecoveryEngine {
     else if (errored) {
       log.error('notification failed: no retries left', { reason: outcome.message, attempts: n.attempts });
       await this.#transition(errored, { from: ['error'], to: 'failed', message: `${outcome.message} (after ${n.attempts} run(s))` });
+    }
+  }
+
+  /** A run that threw: back off, and end it in `error` (then `failed` when no retry is left) if the store lets us. */
+  async #runFailed(queued: Notification, err: unknown): Promise<void> {
+    const delay = this.#backoff.failed(queued.uuid, this.#now());
+    const message = failureMessage(err);
+    this.#o.logger.error(`workflow run failed; not retried for ${delay / 1000} s`, { notification: queued.uuid, host: queued.hostName, error: err });
+    try {
+      const n = await this.#o.store.get(queued.uuid);
+      if (n?.status !== 'running') return;
+      const { error, failed } = failedRunTransitions(n, message, this.#o.config.retry, this.#now());
+      const errored = await this.#transition(n, error);
+      if (errored && failed) await this.#transition(errored, failed);
+    } catch (again) {
+      this.#o.logger.warn('could not record the failed run; it is retried after the delay', { notification: queued.uuid, error: again });
     }
   }
 

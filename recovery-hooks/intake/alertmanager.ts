@@ -8,6 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { HostDirectory, KnownHost } from '../hosts.js';
 import { type NewNotification, type NotificationType, canonicalType } from '../store/types.js';
+import { parseMasakariTime } from './masakari/time.js';
+import { LIMITS, describe, nameProblem, textProblem, truncate, uuidProblem } from './validate.js';
 
 export interface WebhookAlert {
   status: 'firing' | 'resolved';
@@ -26,47 +28,79 @@ export interface WebhookPayload {
   alerts: WebhookAlert[];
 }
 
-export type ParseResult = { ok: true; payload: WebhookPayload } | { ok: false; reason: string };
+/** One alert of a delivery: usable, or refused alone (with why) so the other alerts of the delivery still count. */
+export type ParsedAlert = { ok: true; alert: WebhookAlert } | { ok: false; fingerprint: string; status: string; reason: string };
+
+export type ParseResult = { ok: true; payload: Omit<WebhookPayload, 'alerts'> & { alerts: ParsedAlert[] } } | { ok: false; reason: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function parseAlert(v: unknown, i: number): WebhookAlert | string {
-  if (!isObject(v)) return `alerts[${i}] is not an object`;
-  if (v.status !== 'firing' && v.status !== 'resolved') return `alerts[${i}].status must be "firing" or "resolved"`;
-  if (!isObject(v.labels) || !Object.values(v.labels).every((l) => typeof l === 'string')) return `alerts[${i}].labels must map names to strings`;
-  if (typeof v.startsAt !== 'string' || Number.isNaN(Date.parse(v.startsAt))) return `alerts[${i}].startsAt must be an RFC 3339 time`;
-  if (v.endsAt !== undefined && typeof v.endsAt !== 'string') return `alerts[${i}].endsAt must be a string`;
-  if (v.fingerprint !== undefined && typeof v.fingerprint !== 'string') return `alerts[${i}].fingerprint must be a string`;
-  // Annotations and the generator URL only feed messages: kept when well-formed, never a reason to refuse.
-  const annotations = isObject(v.annotations) ? Object.fromEntries(Object.entries(v.annotations).filter(([, x]) => typeof x === 'string')) : undefined;
+/** Label or annotation map: bounded entries, keys without controls, values without NUL and bounded. */
+function mapProblem(v: unknown, what: string, maxValue: number): string | undefined {
+  if (!isObject(v)) return `${what} must map names to strings`;
+  for (const [key, value] of Object.entries(v)) {
+    const keyProblem = textProblem(key, LIMITS.key, { min: 1 });
+    if (keyProblem) return `${what} name ${describe(key)} ${keyProblem}`;
+    const valueProblem = textProblem(value, maxValue, { controls: 'nul-only' });
+    if (valueProblem) return `${what}.${truncate(key, 64)} ${valueProblem}`;
+  }
+  return undefined;
+}
+
+function alertProblem(v: Record<string, unknown>, at: string): string | undefined {
+  if (v.status !== 'firing' && v.status !== 'resolved') return `${at}.status must be "firing" or "resolved"`;
+  const labels = mapProblem(v.labels, `${at}.labels`, LIMITS.labelValue);
+  if (labels) return labels;
+  if (v.annotations !== undefined) {
+    const annotations = mapProblem(v.annotations, `${at}.annotations`, LIMITS.annotation);
+    if (annotations) return annotations;
+  }
+  if (Object.keys(v.labels as object).length + Object.keys((v.annotations as object | undefined) ?? {}).length > LIMITS.entries)
+    return `${at} has more than ${LIMITS.entries} labels and annotations`;
+  if (typeof v.startsAt !== 'string' || parseMasakariTime(v.startsAt) === undefined) return `${at}.startsAt ${describe(v.startsAt)} is not an RFC 3339 time`;
+  if (v.endsAt !== undefined && typeof v.endsAt !== 'string') return `${at}.endsAt must be a string`;
+  if (v.fingerprint !== undefined) {
+    const problem = textProblem(v.fingerprint, LIMITS.key);
+    if (problem) return `${at}.fingerprint ${problem}`;
+  }
+  return undefined;
+}
+
+function parseAlert(v: unknown, i: number): ParsedAlert {
+  const at = `alerts[${i}]`;
+  if (!isObject(v)) return { ok: false, fingerprint: '', status: '', reason: `${at} is not an object` };
+  const problem = alertProblem(v, at);
+  const status = typeof v.status === 'string' ? truncate(v.status, 16) : '';
+  if (problem) return { ok: false, fingerprint: typeof v.fingerprint === 'string' ? truncate(v.fingerprint, 64) : '', status, reason: problem };
+  // The generator URL only feeds messages: kept when well-formed, never a reason to refuse.
+  const url = typeof v.generatorURL === 'string' && !textProblem(v.generatorURL, LIMITS.labelValue) ? v.generatorURL : undefined;
   return {
-    status: v.status,
-    labels: v.labels as Record<string, string>,
-    annotations: annotations as Record<string, string> | undefined,
-    generatorURL: typeof v.generatorURL === 'string' ? v.generatorURL : undefined,
-    startsAt: v.startsAt,
-    endsAt: v.endsAt as string | undefined,
-    fingerprint: v.fingerprint as string | undefined,
+    ok: true,
+    alert: {
+      status: v.status as WebhookAlert['status'],
+      labels: v.labels as Record<string, string>,
+      annotations: v.annotations as Record<string, string> | undefined,
+      generatorURL: url,
+      startsAt: v.startsAt as string,
+      endsAt: v.endsAt as string | undefined,
+      fingerprint: v.fingerprint as string | undefined,
+    },
   };
 }
 
+/** The delivery, or why it is no webhook at all. An unusable alert does not refuse the delivery: it is one receipt. */
 export function parseWebhook(body: unknown): ParseResult {
   if (!isObject(body)) return { ok: false, reason: 'not an Alertmanager webhook payload: expected a JSON object' };
-  if (body.version !== undefined && body.version !== '4') return { ok: false, reason: `unsupported webhook payload version ${JSON.stringify(body.version)} (expected "4")` };
+  if (body.version !== undefined && body.version !== '4') return { ok: false, reason: `unsupported webhook payload version ${describe(body.version)} (expected "4")` };
   if (!Array.isArray(body.alerts)) return { ok: false, reason: 'not an Alertmanager webhook payload: "alerts" must be a list' };
-  const alerts: WebhookAlert[] = [];
-  for (const [i, a] of body.alerts.entries()) {
-    const parsed = parseAlert(a, i);
-    if (typeof parsed === 'string') return { ok: false, reason: parsed };
-    alerts.push(parsed);
-  }
+  const bounded = (v: unknown) => (typeof v === 'string' && !textProblem(v, LIMITS.labelValue) ? v : undefined);
   return {
     ok: true,
     payload: {
       version: body.version as string | undefined,
-      groupKey: typeof body.groupKey === 'string' ? body.groupKey : undefined,
-      receiver: typeof body.receiver === 'string' ? body.receiver : undefined,
-      alerts,
+      groupKey: bounded(body.groupKey),
+      receiver: bounded(body.receiver),
+      alerts: body.alerts.map(parseAlert),
     },
   };
 }
@@ -79,7 +113,7 @@ export function alertFingerprint(alert: WebhookAlert): string {
 }
 
 export type AlertMapping =
-  | { kind: 'notification'; input: NewNotification; host?: KnownHost }
+  | { kind: 'notification'; input: NewNotification; host?: KnownHost; unknownHost?: true }
   | { kind: 'skip'; reason: string }
   | { kind: 'invalid'; reason: string };
 
@@ -104,15 +138,62 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
   }
 }
 
+/** The recovery labels, checked as the store will keep them: names, UUIDs, a process name. */
+function recoveryLabelProblem(l: Record<string, string>): string | undefined {
+  const checks: [string, (v: unknown) => string | undefined][] = [
+    ['pool_name', nameProblem],
+    ['host_name', nameProblem],
+    ['host_uuid', uuidProblem],
+    ['vm_uuid', uuidProblem],
+    ['process_name', (v) => textProblem(v, LIMITS.processName, { min: 1 })],
+  ];
+  for (const [label, problem] of checks) {
+    const found = l[label] !== undefined ? problem(l[label]) : undefined;
+    if (found) return `label ${label}: ${describe(l[label])} ${found.replace(/^'.*' /, '')}`;
+  }
+  return undefined;
+}
+
+/**
+ * The host an alert names, identity from the host directory (XAPI's inventory, the configured hosts), never learned
+ * from labels. A host the directory does not know is refused when its pool's inventory is loaded (a label naming a
+ * host XAPI does not have); otherwise (inventory not reached yet) the alert is taken with its labels' identity,
+ * recorded with the notification (purged with it), and the directory does not learn it.
+ */
+function resolveHost(l: Record<string, string>, hosts: HostDirectory, pools: ReadonlySet<string>): { host?: KnownHost; unknown?: true } | string {
+  const pool = l.pool_name;
+  if (pool !== undefined && !pools.has(pool)) return `pool_name ${describe(pool)} is not a configured pool`;
+  const candidates = pool !== undefined ? hosts.hostsOf(pool) : [...pools].flatMap((p) => hosts.hostsOf(p));
+  const byUuid = l.host_uuid ? candidates.find((h) => h.uuid === l.host_uuid) : undefined;
+  const byName = l.host_name ? candidates.find((h) => h.name === l.host_name) : undefined;
+  if (byUuid) return { host: byUuid };
+  if (byName && l.host_uuid) return `host_uuid ${l.host_uuid} is not the uuid of ${byName.name} (${byName.uuid}) in pool ${byName.pool}`;
+  if (byName) return { host: byName };
+  if (!l.host_uuid && !l.host_name) return {};
+  if (pool !== undefined && hosts.inventoryLoaded?.(pool)) return `host ${describe(l.host_name ?? l.host_uuid)} is not a host of pool ${pool} in its XAPI inventory`;
+  if (l.host_uuid && l.host_name && pool) return { host: { uuid: l.host_uuid, name: l.host_name, pool }, unknown: true };
+  return {};
+}
+
+export interface MapContext {
+  hosts: HostDirectory;
+  /** The configured pools (segments): an alert of another pool is refused. */
+  pools: ReadonlySet<string>;
+  now: number;
+}
+
 /** Map one alert to the notification it stands for (with its exact-replay key), or say why not. */
-export function mapAlert(alert: WebhookAlert, hosts: HostDirectory, now: number): AlertMapping {
+export function mapAlert(alert: WebhookAlert, ctx: MapContext): AlertMapping {
   const l = alert.labels;
   if (!l.xcp_notification_type) return { kind: 'skip', reason: 'no xcp_notification_type label: not a recovery alert' };
   const type = canonicalType(l.xcp_notification_type);
-  if (!type) return { kind: 'invalid', reason: `xcp_notification_type ${JSON.stringify(l.xcp_notification_type)} is not COMPUTE_HOST, COMPUTE_INSTANCE or COMPUTE_PROCESS` };
+  if (!type) return { kind: 'invalid', reason: `xcp_notification_type ${describe(l.xcp_notification_type)} is not COMPUTE_HOST, COMPUTE_INSTANCE or COMPUTE_PROCESS` };
+  const labelProblem = recoveryLabelProblem(l);
+  if (labelProblem) return { kind: 'invalid', reason: labelProblem };
 
-  const known = l.host_name ? hosts.findHost(l.host_name) : undefined;
-  const host = l.host_uuid && l.host_name && l.pool_name ? { uuid: l.host_uuid, name: l.host_name, pool: l.pool_name } : known;
+  const resolved = resolveHost(l, ctx.hosts, ctx.pools);
+  if (typeof resolved === 'string') return { kind: 'invalid', reason: resolved };
+  const { host, unknown } = resolved;
   const pool = host?.pool ?? l.pool_name;
   if (!pool) return { kind: 'invalid', reason: 'no pool_name label and the host is unknown' };
   if (!host && type !== 'COMPUTE_INSTANCE') return { kind: 'invalid', reason: `${type} alert without host_uuid/host_name/pool_name labels of a known host` };
@@ -120,17 +201,18 @@ export function mapAlert(alert: WebhookAlert, hosts: HostDirectory, now: number)
   const payload = payloadFor(type, alert);
   if (typeof payload === 'string') return { kind: 'invalid', reason: payload };
   const firing = alert.status === 'firing';
-  const ended = alert.endsAt ? Date.parse(alert.endsAt) : NaN;
-  const startsAt = Date.parse(alert.startsAt);
+  const ended = alert.endsAt ? (parseMasakariTime(alert.endsAt) ?? NaN) : NaN;
+  const startsAt = parseMasakariTime(alert.startsAt)!;
   return {
     kind: 'notification',
     host,
+    unknownHost: unknown,
     input: {
       type,
       hostUuid: host?.uuid ?? '',
       hostName: host?.name ?? '',
       poolName: pool,
-      generatedAt: firing ? startsAt : Number.isNaN(ended) || ended <= 0 ? now : ended,
+      generatedAt: firing ? startsAt : Number.isNaN(ended) || ended <= 0 ? ctx.now : ended,
       payload,
       source: 'alertmanager',
       replayKey: `am:${alertFingerprint(alert)}:${startsAt}:${String(payload.event)}`,

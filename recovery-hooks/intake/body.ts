@@ -1,8 +1,23 @@
-// Request bodies: JSON only, refused above the configured size before being read whole.
+// Request bodies: JSON only (by Content-Type, 415 otherwise), refused above the configured size before being read
+// whole, and above LIMITS.depth of nesting before being parsed.
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
+import { LIMITS, jsonTextDepth, truncate } from './validate.js';
+
+/**
+ * Masakari's media types, and any `+json` type. No Content-Type at all is taken as JSON, as Masakari does; text/plain
+ * (which Masakari also lets through) is refused: a JSON body declared as text is a client bug worth saying.
+ */
+const JSON_TYPE = /^application\/(json|[a-z0-9.+-]*\+json)$/;
+
+export function checkJsonContentType(header: string | undefined): void {
+  if (header === undefined) return;
+  const type = header.split(';')[0]!.trim().toLowerCase();
+  if (!JSON_TYPE.test(type)) throw new ApiError(415, `Unsupported Content-Type ${JSON.stringify(truncate(header, 80))}: send application/json`);
+}
 
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  checkJsonContentType(req.headers['content-type']);
   const tooLarge = () => new ApiError(413, `Request body is larger than ${limitBytes} bytes`);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge();
@@ -15,6 +30,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (!text.trim()) throw new ApiError(400, 'Malformed request body: the body is empty');
+  if (jsonTextDepth(text, LIMITS.depth) > LIMITS.depth) throw new ApiError(400, `Malformed request body: JSON nested deeper than ${LIMITS.depth} levels`);
   try {
     return JSON.parse(text) as unknown;
   } catch {

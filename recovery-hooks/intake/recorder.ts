@@ -42,8 +42,9 @@ export class NotificationRecorder {
 
   /**
    * Group commit for webhook deliveries: every delivery that arrives while the event loop is busy is recorded in
-   * one transaction (one fsync), and each caller is answered after that commit. Failure rejects them all, so each
-   * sender gets a 5xx and retries; nothing is acknowledged that was not committed.
+   * one transaction (one fsync), and each caller is answered after that commit. When the group fails, each delivery
+   * is committed again alone, so a poison delivery fails only itself (400 when the store refused its data, 5xx when
+   * the store is unavailable) and its neighbours commit; nothing is acknowledged that was not committed.
    */
   recordDelivery(inputs: NewNotification[], messages: OutboxInput[] = []): Promise<CreateResult[]> {
     if (!inputs.length && !messages.length) return Promise.resolve([]);
@@ -72,7 +73,9 @@ export class NotificationRecorder {
     try {
       results = await this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored', batch.flatMap((p) => p.messages));
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      if (batch.length === 1) return batch[0]!.reject(err);
+      // One by one, in arrival order (dedup decides as the group would have).
+      for (const p of batch) await this.recordAll(p.inputs, 'record-ignored', p.messages).then(p.resolve, p.reject);
       return;
     }
     let at = 0;

@@ -1,6 +1,8 @@
 // POST /alertmanager: record the recovery alerts of one webhook delivery, then answer. 2xx only once every
 // notification is committed; a store failure propagates (→ 503) so that Alertmanager sends the group again, and the
-// alerts already committed come back as replays. Replays and duplicates answer 2xx too, so the sender stops.
+// alerts already committed come back as replays. Replays and duplicates answer 2xx too, so the sender stops. Bad
+// input is decided per alert: an alert that cannot be used gets an `invalid` receipt saying why (not stored, not
+// announced) and the other alerts of the delivery count; only a body that is no webhook at all gets a 400.
 import type { Logger } from '../../core/log.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { HostDirectory } from '../hosts.js';
@@ -8,6 +10,7 @@ import type { OutboxInput } from '../store/types.js';
 import { type WebhookAlert, alertFingerprint, mapAlert, parseWebhook } from './alertmanager.js';
 import { ApiError } from './errors.js';
 import type { NotificationRecorder } from './recorder.js';
+import { labelsForLog } from './validate.js';
 
 export type AlertOutcome = 'created' | 'replay' | 'duplicate' | 'host-on-maintenance' | 'skipped' | 'invalid';
 
@@ -22,6 +25,8 @@ export interface AlertReceipt {
 export interface WebhookDeps {
   recorder: NotificationRecorder;
   hosts: HostDirectory;
+  /** The configured pools: alerts of other pools are refused. */
+  pools: ReadonlySet<string>;
   metrics: RecoveryMetrics;
   logger: Logger;
   now: () => number;
@@ -33,22 +38,39 @@ export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<
   const parsed = parseWebhook(body);
   if (!parsed.ok) throw new ApiError(400, parsed.reason);
   const receipts: AlertReceipt[] = [];
+  const usable: WebhookAlert[] = [];
   const pending: { receipt: AlertReceipt; input: Extract<ReturnType<typeof mapAlert>, { kind: 'notification' }>['input'] }[] = [];
-  for (const alert of parsed.payload.alerts) {
+  const ctx = { hosts: deps.hosts, pools: deps.pools, now: deps.now() };
+  for (const entry of parsed.payload.alerts) {
+    // An alert that cannot be read is answered alone (2xx for the delivery: Alertmanager would re-send it forever).
+    if (!entry.ok) {
+      deps.logger.warn('alert refused', { fingerprint: entry.fingerprint, reason: entry.reason });
+      receipts.push({ fingerprint: entry.fingerprint, status: entry.status as AlertReceipt['status'], outcome: 'invalid', reason: entry.reason });
+      continue;
+    }
+    const alert = entry.alert;
     const base = { fingerprint: alertFingerprint(alert), status: alert.status };
-    const mapping = mapAlert(alert, deps.hosts, deps.now());
+    const mapping = mapAlert(alert, ctx);
     if (mapping.kind !== 'notification') {
-      if (mapping.kind === 'invalid') deps.logger.warn('recovery alert not usable', { ...base, reason: mapping.reason, labels: alert.labels });
+      if (mapping.kind === 'invalid') deps.logger.warn('recovery alert not usable', { ...base, reason: mapping.reason, labels: labelsForLog(alert.labels) });
+      else usable.push(alert);
       receipts.push({ ...base, outcome: mapping.kind === 'skip' ? 'skipped' : 'invalid', reason: mapping.reason });
       continue;
     }
-    if (mapping.host) deps.hosts.learn?.(mapping.host);
+    if (mapping.unknownHost)
+      deps.logger.info('recovery alert names a host not in the host directory (its pool inventory is not loaded): recorded, not learned', {
+        ...base,
+        host: mapping.input.hostName,
+        host_uuid: mapping.input.hostUuid,
+        pool: mapping.input.poolName,
+      });
+    usable.push(alert);
     const receipt: AlertReceipt = { ...base, outcome: 'created' };
     receipts.push(receipt);
     pending.push({ receipt, input: mapping.input });
   }
   // The whole delivery is committed (with any others arriving at the same time) before the answer, all or nothing.
-  const announcements = deps.alertEvents ? parsed.payload.alerts.flatMap((a) => deps.alertEvents!(a)) : [];
+  const announcements = deps.alertEvents ? usable.flatMap((a) => deps.alertEvents!(a)) : [];
   const results = await deps.recorder.recordDelivery(pending.map((p) => p.input), announcements);
   results.forEach((result, i) => {
     const { receipt, input } = pending[i]!;

@@ -22,6 +22,7 @@ import {
   markerQuery,
   type PurgeCounts,
   purgeCandidates,
+  purgeHosts,
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
@@ -253,7 +254,8 @@ export class PostgresNotificationStore implements NotificationStore {
   }
 
   #fail(operation: string, err: unknown): StoreError {
-    return err instanceof StoreError ? err : new StoreError(operation, this.#safe(err));
+    const dataException = err instanceof pg.DatabaseError && typeof err.code === 'string' && err.code.startsWith('22');
+    return err instanceof StoreError ? err : new StoreError(operation, this.#safe(err), dataException);
   }
 
   async #guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -806,7 +808,8 @@ export class PostgresNotificationStore implements NotificationStore {
       const count = async (st: Statement) => (await c.query(numbered(st.sql), st.params)).rowCount ?? 0;
       const messages = await count(purgeMessages(before, limit));
       const leases = await count(purgeLeases(before));
-      return { notifications, messages, leases };
+      const hosts = await count(purgeHosts(before, limit));
+      return { notifications, messages, leases, hosts };
     });
   }
 

@@ -301,6 +301,7 @@ export interface PurgeCounts {
   notifications: number;
   messages: number;
   leases: number;
+  hosts: number;
 }
 
 /**
@@ -330,6 +331,18 @@ export function purgeNotificationDeletes(match: string): string[] {
 export function purgeMessages(before: number, limit: number): Statement {
   return {
     sql: `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'dead') AND done_at < ? ORDER BY id LIMIT ?)`,
+    params: [before, limit],
+  };
+}
+
+/**
+ * Host rows that no notification references any more, not on maintenance and unchanged since before `before`, at
+ * most `limit`: hosts named by alerts (while a pool's inventory could not be read) do not pile up for good.
+ */
+export function purgeHosts(before: number, limit: number): Statement {
+  return {
+    sql: `DELETE FROM hosts WHERE uuid IN (SELECT h.uuid FROM hosts h WHERE NOT h.on_maintenance AND h.updated_at < ?
+            AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.host_uuid = h.uuid) ORDER BY h.updated_at LIMIT ?)`,
     params: [before, limit],
   };
 }

@@ -26,6 +26,7 @@ import {
   notificationInsert,
   type PurgeCounts,
   purgeCandidates,
+  purgeHosts,
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
@@ -122,7 +123,7 @@ export class SqliteNotificationStore implements NotificationStore {
       return fn();
     } catch (err) {
       if (err instanceof MarkerNotFoundError || err instanceof StoreError) throw err;
-      throw new StoreError(operation, err);
+      throw new StoreError(operation, err, (err as { code?: unknown }).code === 'SQLITE_TOOBIG');
     }
   }
 
@@ -478,7 +479,8 @@ export class SqliteNotificationStore implements NotificationStore {
         }
         const messages = this.#run(purgeMessages(before, limit)).changes;
         const leases = this.#run(purgeLeases(before)).changes;
-        return { notifications, messages, leases };
+        const hosts = this.#run(purgeHosts(before, limit)).changes;
+        return { notifications, messages, leases, hosts };
       })(),
     );
   }

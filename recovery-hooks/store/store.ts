@@ -31,12 +31,17 @@ import type { PurgeCounts } from './rows.js';
 
 export type { PurgeCounts } from './rows.js';
 
-/** The backend failed (disk full, locked, corrupt, closed). The HTTP layer answers 5xx so that senders retry. */
+/**
+ * The backend failed (disk full, locked, corrupt, closed). The HTTP layer answers 5xx so that senders retry, unless
+ * `refusedInput`: the backend refused the data itself (PostgreSQL's data exceptions, SQLSTATE class 22; SQLite's
+ * "too big"), which fails again however often it is sent, so it is answered 400.
+ */
 export class StoreError extends Error {
   override name = 'StoreError';
   constructor(
     readonly operation: string,
     override readonly cause: unknown,
+    readonly refusedInput = false,
   ) {
     super(`store ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
@@ -139,7 +144,8 @@ export interface NotificationStore {
   /**
    * Retention, one transaction: delete at most `limit` notifications that ended (finished, ignored, failed) before
    * `before` (updated_at, else created_at) with their tasks, progress, moves and forwards; at most `limit` outbox
-   * messages sent or given up before `before`; and the leases that expired before it. Hosts stay (maintenance flags).
+   * messages sent or given up before `before`; the leases that expired before it; and at most `limit` hosts no
+   * notification names any more (a host on maintenance stays).
    */
   purge(before: number, limit: number): Promise<PurgeCounts>;
 

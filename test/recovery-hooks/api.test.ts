@@ -95,7 +95,8 @@ t.test('every 4xx answers JSON in Masakari\'s error shape', async (t) => {
   const good = () => sample('notifications__host-notification-create-req.json');
   const cases: [string, string, { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: boolean }, number, string, RegExp][] = [
     ['POST', '/v1/notifications', { raw: '{not json', headers: { 'Content-Type': 'application/json' } }, 400, 'badRequest', /not valid JSON/],
-    ['POST', '/v1/notifications', { raw: '' }, 400, 'badRequest', /empty/],
+    ['POST', '/v1/notifications', { raw: '', headers: { 'Content-Type': 'application/json' } }, 400, 'badRequest', /empty/],
+    ['POST', '/v1/notifications', { raw: JSON.stringify(good()), headers: { 'Content-Type': 'text/plain' } }, 415, 'badMediaType', /Unsupported Content-Type/],
     ['POST', '/v1/notifications', { body: { ...good(), extra: 1 } }, 400, 'badRequest', /Additional properties are not allowed \('extra' was unexpected\)/],
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, foo: 1 } } }, 400, 'badRequest', /'foo' was unexpected/],
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, type: 'DISK' } } }, 400, 'badRequest', /'DISK' is not one of/],
@@ -105,7 +106,7 @@ t.test('every 4xx answers JSON in Masakari\'s error shape', async (t) => {
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, payload: { event: 'STOPPED', why: 'x' } } } }, 400, 'badRequest', /'why' was unexpected/],
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, type: 'VM', payload: { instance_uuid: 'nope', vir_domain_event: 'X', event: 'Y' } } } }, 400, 'badRequest', /is not a 'uuid'/],
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, hostname: 'ghost' } } }, 400, 'badRequest', /Host with name ghost could not be found/],
-    ['POST', '/v1/notifications', { raw: JSON.stringify({ notification: { ...good().notification, pad: 'x'.repeat(4096) } }) }, 413, 'overLimit', /larger than 2048 bytes/],
+    ['POST', '/v1/notifications', { raw: JSON.stringify({ notification: { ...good().notification, pad: 'x'.repeat(4096) } }), headers: { 'Content-Type': 'application/json' } }, 413, 'overLimit', /larger than 2048 bytes/],
     ['GET', '/v1/notifications?limit=x', {}, 400, 'badRequest', /limit must be an integer/],
     ['GET', '/v1/notifications?limit=-1', {}, 400, 'badRequest', /limit must be >= 0/],
     ['GET', '/v1/notifications?marker=999', {}, 400, 'badRequest', /Marker 999 could not be found/],
@@ -128,9 +129,6 @@ t.test('every 4xx answers JSON in Masakari\'s error shape', async (t) => {
     ['POST', '/alertmanager', { body: { receiver: 'x' } }, 400, 'badRequest', /"alerts" must be a list/],
     ['POST', '/alertmanager', { body: { version: '3', alerts: [] } }, 400, 'badRequest', /unsupported webhook payload version/],
     ['POST', '/alertmanager', { body: [] }, 400, 'badRequest', /expected a JSON object/],
-    ['POST', '/alertmanager', { body: { alerts: [{ status: 'burning', labels: {}, startsAt: recent() }] } }, 400, 'badRequest', /alerts\[0\].status/],
-    ['POST', '/alertmanager', { body: { alerts: [{ status: 'firing', labels: { a: 1 }, startsAt: recent() }] } }, 400, 'badRequest', /labels must map names to strings/],
-    ['POST', '/alertmanager', { body: { alerts: [{ status: 'firing', labels: {}, startsAt: 'then' }] } }, 400, 'badRequest', /startsAt/],
     ['GET', '/alertmanager', {}, 405, 'badMethod', /not allowed/],
   ];
   for (const [method, path, opts, status, fault, message] of cases) {

@@ -1,5 +1,5 @@
 // The real OpenStack CLI (Debian python3-openstackclient + python3-masakariclient) against the running receiver:
-// notification create / list / show. masakariclient sends `OpenStack-API-Version: instance-ha 1.2` and X-Auth-Token,
+// notification create / list / show, and segment / host lists paged with --limit 1 and filtered. masakariclient sends `OpenStack-API-Version: instance-ha 1.2` and X-Auth-Token,
 // and discovers the API with an unauthenticated GET /v1.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -66,4 +66,24 @@ t.test('openstack notification create | list | show', { skip: available ? false 
     (err: { stderr: string }) => err.stderr,
   );
   t.match(denied, /401|not valid|Unauthorized/i);
+});
+
+t.test('openstack segment list | segment host list: --limit 1 pages, --filters filter', { skip: available ? false : 'openstack CLI not installed' }, async (t) => {
+  const hook = await startHook(testConfig(tempDir()));
+  t.teardown(() => hook.stop());
+  const openstack = async (...args: string[]) => {
+    const { stdout } = await run('openstack', ['--os-auth-type', 'admin_token', '--os-token', TOKEN, '--os-endpoint', `${hook.url}/v1`, ...args, '-f', 'json'], { timeout: 60_000 });
+    return JSON.parse(stdout);
+  };
+  // openstacksdk follows pages of `limit` items with marker = the last id until a short page: a server ignoring
+  // limit/marker makes it abort with "Endless pagination loop detected".
+  const segments = await openstack('segment', 'list', '--limit', '1');
+  t.same(segments.map((s: any) => s.name), ['pool-a']);
+  const segment = segments[0].uuid;
+  const hosts = await openstack('segment', 'host', 'list', segment, '--limit', '1');
+  t.same(hosts.map((h: any) => h.name), ['host-1', 'host-2', 'host-3'], 'three pages of one host each, in order');
+  t.same(await openstack('segment', 'host', 'list', segment, '--filters', 'on_maintenance=True'), [], 'no host is on maintenance');
+  t.equal((await openstack('segment', 'host', 'list', segment, '--filters', 'on_maintenance=False')).length, 3);
+  const sorted = await openstack('segment', 'host', 'list', segment, '--sort', 'name:desc', '--limit', '2');
+  t.same(sorted.map((h: any) => h.name), ['host-3', 'host-2', 'host-1'], 'sorted, and paged in the sorted order');
 });

@@ -95,7 +95,7 @@ t.test('a failing store is a warning, and the purge is tried again at the next i
 t.test('stop(): prompt when idle, and waits for a purge in progress', async (t) => {
   const store = openStore(t);
   let purges = 0;
-  const idle = startRetention({ store: withPurge(store, async () => (purges++, { notifications: 0, messages: 0, leases: 0 })), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
+  const idle = startRetention({ store: withPurge(store, async () => (purges++, { notifications: 0, messages: 0, leases: 0, hosts: 0 })), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
   const started = Date.now();
   await idle.stop();
   t.ok(Date.now() - started < 100, 'stopped at once');
@@ -107,7 +107,7 @@ t.test('stop(): prompt when idle, and waits for a purge in progress', async (t) 
   const slow = withPurge(store, async () => {
     entered();
     await new Promise<void>((r) => (release = r));
-    return { notifications: 0, messages: 0, leases: 0 };
+    return { notifications: 0, messages: 0, leases: 0, hosts: 0 };
   });
   // Retention's timers are unref'd: something else keeps the process alive until its first purge starts.
   const keepAlive = setInterval(() => undefined, 1000);

@@ -2,6 +2,7 @@
 // payload schema per type). Messages follow Masakari's "Invalid input for field/attribute …" wording.
 import { type NotificationType, canonicalType } from '../../store/types.js';
 import { ApiError } from '../errors.js';
+import { HOSTNAME, describe, textProblem } from '../validate.js';
 import { parseMasakariTime } from './time.js';
 
 export interface CreateRequest {
@@ -12,14 +13,16 @@ export interface CreateRequest {
 }
 
 const ACCEPTED_TYPES = ['COMPUTE_HOST', 'VM', 'PROCESS', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS'];
-const HOSTNAME = /^[a-zA-Z0-9._-]{1,255}$/;
+/** Masakari's 'uuid' format: dashes optional. */
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 type Field = { required: boolean; check: (v: unknown) => string | undefined };
 
 const enumOf = (values: string[]) => (v: unknown) => (typeof v === 'string' && values.includes(v) ? undefined : `${show(v)} is not one of ${pyList(values)}`);
-const text = (min: number, max: number) => (v: unknown) =>
-  typeof v !== 'string' ? `${show(v)} is not of type 'string'` : v.length < min ? `${show(v)} is too short` : v.length > max ? `${show(v)} is too long` : undefined;
+const text = (min: number, max: number) => (v: unknown) => {
+  const problem = textProblem(v, max, { min });
+  return problem === undefined || typeof v !== 'string' ? problem : `${show(v)} ${problem}`;
+};
 
 /** Payload schemas per type (Masakari's schemas/payload.py). The event enums are compared upper-cased, like its engine. */
 const PAYLOADS: Record<NotificationType, Record<string, Field>> = {
@@ -43,23 +46,23 @@ function upperEnum(values: string[]) {
   return (v: unknown) => (typeof v === 'string' && values.includes(v.toUpperCase()) ? undefined : `${show(v)} is not one of ${pyList(values)}`);
 }
 
-function show(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v);
-}
+/** A value in a message: bounded, whatever its size (a huge or deeply nested value never makes a huge message). */
+const show = (v: unknown) => describe(v);
 
 function pyList(values: string[]): string {
   return `[${values.map((v) => `'${v}'`).join(', ')}]`;
 }
 
 function invalid(path: string, value: unknown, message: string): ApiError {
-  return new ApiError(400, `Invalid input for field/attribute ${path}. Value: ${JSON.stringify(value)}. ${message}`);
+  return new ApiError(400, `Invalid input for field/attribute ${path}. Value: ${describe(value, 200)}. ${message}`);
 }
 
 function checkObject(value: unknown, path: string, fields: Record<string, Field>): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(path, value, `${show(value)} is not of type 'object'`);
   const obj = value as Record<string, unknown>;
   const extra = Object.keys(obj).filter((k) => !(k in fields));
-  if (extra.length) throw invalid(path, value, `Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
+  if (extra.length)
+    throw invalid(path, value, `Additional properties are not allowed (${extra.slice(0, 5).map((k) => describe(k)).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
   for (const [key, field] of Object.entries(fields)) {
     if (!(key in obj)) {
       if (field.required) throw invalid(path, value, `'${key}' is a required property`);

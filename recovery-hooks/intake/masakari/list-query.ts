@@ -1,31 +1,39 @@
 // Query parameters of GET /v1/notifications: filters, paging and sorting with Masakari's rules and 400 messages.
 import { type ListFilter, type ListPage, NOTIFICATION_STATUSES, type NotificationStatus, SORT_KEYS, type SortKey, canonicalType } from '../../store/types.js';
 import { ApiError } from '../errors.js';
+import { checkQuery } from '../validate.js';
 import { parseMasakariTime } from './time.js';
 
 export const MAX_LIMIT = 1000;
 
-type Query = Record<string, string | string[] | undefined>;
+export type Query = Record<string, string | string[] | undefined>;
 
-const all = (q: Query, key: string): string[] => {
+export const all = (q: Query, key: string): string[] => {
   const v = q[key];
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 };
-const last = (q: Query, key: string): string | undefined => all(q, key).at(-1);
+export const last = (q: Query, key: string): string | undefined => all(q, key).at(-1);
 
-function integer(name: string, value: string): number {
+export function integer(name: string, value: string): number {
   if (!/^\s*\d+\s*$/.test(value)) throw new ApiError(400, /^\s*-\d+\s*$/.test(value) ? `${name} must be >= 0` : `${name} must be an integer`);
   return Number(value);
 }
 
+/** A marker is a notification id: an integer the stores can compare (beyond 2^53 it names no notification). */
+function markerId(text: string): number {
+  const id = /^\s*\d{1,16}\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(id)) throw new ApiError(400, `Marker ${text} could not be found.`);
+  return id;
+}
+
 /** The filter and page, or `undefined` filter when a filter value can match nothing (unknown status or type). */
 export function parseListQuery(q: Query): { filter: ListFilter | undefined; page: ListPage } {
+  checkQuery(q);
   const limitText = last(q, 'limit');
   const markerText = last(q, 'marker');
   const page: ListPage = { limit: limitText === undefined ? MAX_LIMIT : Math.min(integer('limit', limitText), MAX_LIMIT), sort: [] };
   if (markerText !== undefined) {
-    if (!/^\d+$/.test(markerText.trim())) throw new ApiError(400, `Marker ${markerText} could not be found.`);
-    page.markerId = Number(markerText);
+    page.markerId = markerId(markerText);
   }
 
   const keys = all(q, 'sort_key').map((k) => k.trim());

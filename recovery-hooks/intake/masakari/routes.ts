@@ -9,7 +9,9 @@ import { type Caller, requireScope } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../body.js';
 import type { NotificationRecorder } from '../recorder.js';
+import { UUID } from '../validate.js';
 import { parseCreateRequest } from './create-request.js';
+import { type ListSpec, listPage } from './list-page.js';
 import { parseListQuery } from './list-query.js';
 import { type Microversion, atLeast, formatVersion, requestedVersion } from './microversion.js';
 import { parseConfirmFenced } from './confirm-fenced.js';
@@ -27,7 +29,20 @@ export interface MasakariDeps {
   onConfirmed?: () => void;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** What `openstack segment list` and `segment host list` filter and sort on (masakari segments.py / hosts.py). */
+const SEGMENT_LIST: ListSpec = {
+  sortKeys: ['created_at', 'description', 'name', 'updated_at', 'uuid', 'recovery_method', 'service_type', 'id'],
+  filters: { recovery_method: { field: 'recovery_method', kind: 'text' }, service_type: { field: 'service_type', kind: 'text' }, enabled: { field: 'enabled', kind: 'bool' } },
+};
+const HOST_LIST: ListSpec = {
+  sortKeys: ['created_at', 'type', 'name', 'updated_at', 'uuid', 'reserved', 'on_maintenance', 'id'],
+  filters: {
+    failover_segment_id: { field: 'failover_segment_id', kind: 'text' },
+    type: { field: 'type', kind: 'text' },
+    on_maintenance: { field: 'on_maintenance', kind: 'bool' },
+    reserved: { field: 'reserved', kind: 'bool' },
+  },
+};
 const READ_ONLY = 'Segments and hosts are read-only here: they are the configured pools and their hosts (edit the configuration instead).';
 
 function version(ctx: Context): Microversion {
@@ -133,7 +148,7 @@ export function masakariRouter(deps: MasakariDeps): Router {
 
   router.get('/segments', (ctx) => {
     const v = version(ctx);
-    ctx.body = { segments: segments.map((s) => segmentView(s, atLeast(v, 2))) };
+    ctx.body = { segments: listPage(segments.map((s) => segmentView(s, atLeast(v, 2))), ctx.query, SEGMENT_LIST) };
   });
   router.get('/segments/:id', (ctx) => {
     const v = version(ctx);
@@ -146,7 +161,7 @@ export function masakariRouter(deps: MasakariDeps): Router {
   };
   router.get('/segments/:id/hosts', async (ctx) => {
     const v = version(ctx);
-    ctx.body = { hosts: await hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)) };
+    ctx.body = { hosts: listPage(await hostsOf(segmentOf(ctx.params.id!), atLeast(v, 2)), ctx.query, HOST_LIST) };
   });
   router.get('/segments/:id/hosts/:host', async (ctx) => {
     const v = version(ctx);

@@ -468,7 +468,7 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.equal(await s.acquireLease('live', 'receiver-a', Date.now(), 60_000), true);
     const before = Date.now() - 10;
 
-    t.same(await s.purge(before, 100), { notifications: 3, messages: 2, leases: 1 });
+    t.same(await s.purge(before, 100), { notifications: 3, messages: 2, leases: 1, hosts: 0 }, 'host-1 stays: notifications name it');
     for (const uuid of [oldFinished, oldFailed, oldIgnored]) {
       t.equal(await s.get(uuid), undefined, `${uuid} purged`);
       t.same(await s.tasks(uuid), []);
@@ -481,10 +481,10 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
       t.equal((await s.moves(uuid)).length, 1);
       t.ok(await s.getForward(uuid));
     }
-    t.same((await s.hosts()).map((h) => h.hostUuid), [HOST_1.uuid], 'hosts stay');
+    t.same((await s.hosts()).map((h) => h.hostUuid), [HOST_1.uuid], 'hosts still named by a notification stay');
     t.same((await s.claimMessages('mail', 10, T0 + 120_000, 60_000)).map((m) => m.payload.n), [4, 5], 'pending messages stay');
     t.equal(await s.acquireLease('live', 'receiver-b', Date.now(), 60_000), false, 'a live lease stays');
-    t.same(await s.purge(before, 100), { notifications: 0, messages: 0, leases: 0 }, 'nothing left to purge');
+    t.same(await s.purge(before, 100), { notifications: 0, messages: 0, leases: 0, hosts: 0 }, 'nothing left to purge');
   });
 
   t.test('purge honours its limit, oldest first', async (t) => {
@@ -495,14 +495,15 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     await s.createMany([], o, undefined, [1, 2, 3].map((n) => ({ channel: 'mail', payload: { n } })));
     for (const m of await s.claimMessages('mail', 10, T0, 60_000)) await s.ackMessage(m.id, T0 + 1);
     const before = T0 + 1000;
-    t.same(await s.purge(before, 2), { notifications: 2, messages: 2, leases: 0 });
+    t.same(await s.purge(before, 2), { notifications: 2, messages: 2, leases: 0, hosts: 0 });
     t.same(await s.get(uuids[0]!), undefined);
     t.same(await s.get(uuids[1]!), undefined);
     t.ok(await s.get(uuids[2]!), 'the oldest went first');
-    t.same(await s.purge(before, 2), { notifications: 2, messages: 1, leases: 0 });
-    t.same(await s.purge(before, 2), { notifications: 1, messages: 0, leases: 0 });
-    t.same(await s.purge(before, 2), { notifications: 0, messages: 0, leases: 0 });
+    t.same(await s.purge(before, 2), { notifications: 2, messages: 1, leases: 0, hosts: 0 });
+    t.same(await s.purge(before, 2), { notifications: 1, messages: 0, leases: 0, hosts: 1 }, 'the host no notification names any more goes with the last one');
+    t.same(await s.purge(before, 2), { notifications: 0, messages: 0, leases: 0, hosts: 0 });
     t.equal((await s.list({}, { limit: 10, sort: [] })).length, 0);
+    t.same(await s.hosts(), []);
   });
 
   t.test('operator waits: parked with a reason, listed while open, confirmed once, replaced after a confirmation', async (t) => {
