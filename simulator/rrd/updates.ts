@@ -1,6 +1,7 @@
 // /rrd_updates as xcp-rrdd answers it (rrdd_http_handler.ml, rrd_updates.ml): the archive chosen by `interval`,
 // rows from the newest back to `start` (negative = relative to the last update), the host's own RRD with
 // host=true, its resident VMs (or those named by vm_uuid), SRs named by sr_uuid.
+import type { GuestAgents } from '../guest-agent.js';
 import type { ObjectStore } from '../model/store.js';
 import type { Ref } from '../model/types.js';
 import { type SourceSet, hostSources, isRunningGuestOrDom0, srSources, vmSources } from './sources.js';
@@ -55,6 +56,7 @@ export class SourceCache {
   constructor(
     private readonly store: ObjectStore,
     private readonly hostCpus: number,
+    private readonly agents?: GuestAgents,
   ) {}
 
   host(hostRef: Ref): SourceSet {
@@ -73,10 +75,10 @@ export class SourceCache {
     const key = `vms:${hostRef}`;
     const hit = this.cache.get(key);
     if (hit && hit.residents === host.resident_VMs) return hit.sources as unknown as SourceSet[];
+    const agents = this.agents;
     const sets = (host.resident_VMs as Ref[])
-      .map((r) => this.store.get('VM', r))
-      .filter(isRunningGuestOrDom0)
-      .map((vm) => vmSources(this.store, vm));
+      .filter((r) => isRunningGuestOrDom0(this.store.get('VM', r)))
+      .map((r) => vmSources(this.store, this.store.get('VM', r)!, agents && ((phase, t) => agents.lastMemoryWrite(r, phase, t))));
     this.cache.set(key, { residents: host.resident_VMs, sources: sets as unknown as SourceSet });
     return sets;
   }
