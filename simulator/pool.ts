@@ -5,6 +5,7 @@ import { type BuildOptions, DEFAULT_SIZE, type PoolSize, buildPool, recomputeHos
 import { crashAction, startSetsAlwaysRun } from './crash.js';
 import { GuestAgents } from './guest-agent.js';
 import type { ObjectStore } from './model/store.js';
+import { RrdGaps } from './rrd/gaps.js';
 import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
 import type { RrdShape } from './rrd/render.js';
 
@@ -72,6 +73,8 @@ export class SimulatedPool {
   /** The guest agents; `frozenHeartbeats`: VMs whose agent stopped (the VM still runs), since when (ms). */
   readonly agents: GuestAgents;
   readonly frozenHeartbeats: Map<Ref, number>;
+  /** When each host was down: its RRD rows for that time are NaN. */
+  readonly rrdGaps = new RrdGaps();
   private timers: NodeJS.Timeout[] = [];
 
   constructor(readonly options: SimOptions) {
@@ -338,12 +341,14 @@ export class SimulatedPool {
   /** The host hangs (powered, not answering); its VMs stay Running in the database, as in XAPI without HA. */
   failHost(h: HostRuntime): void {
     h.crashed = true;
+    this.rrdGaps.down(h.ref);
     for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.agents.freeze(vmRef);
   }
 
   /** The BMC powers the host off (fencing). */
   powerOff(h: HostRuntime): void {
     h.powered = false;
+    this.rrdGaps.down(h.ref);
     for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.agents.freeze(vmRef);
   }
 
@@ -355,6 +360,7 @@ export class SimulatedPool {
     h.toolstackUp = true;
     h.lastHeartbeat = Date.now();
     if (!wasDown) return;
+    this.rrdGaps.up(h.ref);
     const host = this.store.get('host', h.ref)!;
     for (const vmRef of [...(host.resident_VMs as Ref[])]) {
       const vm = this.store.get('VM', vmRef)!;

@@ -134,7 +134,7 @@ export class PoolCollector {
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';
     // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, opts), h, lookups, poolId));
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.lastRowT }), h, lookups, poolId));
     let failures = 0;
     results.forEach((r, i) => {
       const host = hosts[i]!;

@@ -49,7 +49,7 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
     const { rule } = mapped;
     let value: number;
     if (rule.type === 'counter') {
-      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]! }) * rule.scale;
+      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]!, step: update.step }) * rule.scale;
     } else {
       value = newest.values[i]!;
       if (!Number.isFinite(value)) continue;
