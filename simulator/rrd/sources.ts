@@ -141,7 +141,9 @@ export function hostSources(store: ObjectStore, hostRef: Ref, hostCpus: number, 
   const txs: ValueFn[] = [];
   for (const pifRef of host.PIFs as Ref[]) {
     const dev = store.get('PIF', pifRef)?.device as string;
-    const rx = wave(seed, 200 + dev.charCodeAt(3), 2e6 + guests.length * 2e5, 0.6, 0.4);
+    // Traffic does not follow residency: a row once served keeps its value (rrdd's rows never change after the
+    // fact), whatever moves later. Only the count gauges (running_vcpus, running_domains) take the current residents.
+    const rx = wave(seed, 200 + dev.charCodeAt(3), 2e6 + Math.floor(noise(seed, 9) * 20) * 2e5, 0.6, 0.4);
     const tx: ValueFn = (t) => rx(t) * 0.7;
     rxs.push(rx);
     txs.push(tx);
@@ -154,7 +156,7 @@ export function hostSources(store: ObjectStore, hostRef: Ref, hostCpus: number, 
     const sr = store.get('SR', store.get('PBD', pbdRef)?.SR as Ref);
     if (!sr) continue;
     const short = (sr.uuid as string).slice(0, 8);
-    iostat(b, (k) => `${k}_${short}`, seed, 400 + short.charCodeAt(0), 1 + guests.length / 20);
+    iostat(b, (k) => `${k}_${short}`, seed, 400 + short.charCodeAt(0), 1 + noise(seed, 10));
   }
   // The toolstack's own sources (xapi-stats plugin, reference fixture rrdd-plugin-v2 xapi-stats).
   b.add('xapi_memory_usage_kib', wave(seed, 500, 180_000, 0.1, 0.05));
