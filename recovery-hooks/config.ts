@@ -219,8 +219,8 @@ const shape = obj({
     { restart_unprotected: true, parallel_starts: 8, start_timeout_seconds: 300 },
   ),
   instance_failure: withDefault(
-    obj({ heartbeat_timeout_seconds: withDefault(seconds({ min: 1 }), 120), confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 180) }),
-    { heartbeat_timeout_seconds: 120, confirm_timeout_seconds: 180 },
+    obj({ heartbeat_timeout_seconds: withDefault(seconds({ min: 1 }), 600), confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 180) }),
+    { heartbeat_timeout_seconds: 600, confirm_timeout_seconds: 180 },
   ),
   process_failure: withDefault(obj({ confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 120) }), { confirm_timeout_seconds: 120 }),
   pools: withDefault(dict(poolShape), {}),

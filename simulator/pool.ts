@@ -2,7 +2,10 @@
 // guest heartbeats) and the faults a test or an operator injects.
 import { XapiError } from '../core/errors.js';
 import { type BuildOptions, DEFAULT_SIZE, type PoolSize, buildPool, recomputeHostMemory } from './model/build.js';
+import { crashAction, startSetsAlwaysRun } from './crash.js';
+import { GuestAgents } from './guest-agent.js';
 import type { ObjectStore } from './model/store.js';
+import { RrdGaps } from './rrd/gaps.js';
 import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
 import type { RrdShape } from './rrd/render.js';
 import { GroundTruth } from './truth.js';
@@ -18,7 +21,11 @@ export interface SimOptions {
   authFailureDelayMs: number;
   /** How long a host that stopped answering stays `live` in the master's view (XAPI: host_assumed_dead_interval). */
   hostDeadAfterMs: number;
-  /** How often a healthy guest agent refreshes VM_guest_metrics.last_updated (XAPI guests: about 60 s). */
+  /**
+   * How often a healthy guest agent rewrites data/meminfo_free, which rrdd serves as memory_internal_free (xe-daemon:
+   * 120 s). VM_guest_metrics.last_updated does not follow it: xapi writes it only when the agent's data changes
+   * (simulator/guest-agent.ts).
+   */
   guestHeartbeatMs: number;
   /** How long VM.start / hard_reboot take. */
   vmBootMs: number;
@@ -35,7 +42,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   password: 'simulated',
   authFailureDelayMs: 5000,
   hostDeadAfterMs: 30_000,
-  guestHeartbeatMs: 60_000,
+  guestHeartbeatMs: 120_000,
   vmBootMs: 200,
   rrdShape: 'current',
 };
@@ -66,18 +73,22 @@ export class SimulatedPool {
   readonly poolRef: Ref;
   readonly hosts: HostRuntime[] = [];
   readonly sessions = new Map<Ref, { user: string; originator: string; created: number }>();
-  /** VMs whose guest agent stopped (the VM still runs): their heartbeat freezes. */
-  readonly frozenHeartbeats = new Set<Ref>();
   /** What each host's hypervisor actually runs (truth.ts). */
   readonly truth: GroundTruth;
+  /** The guest agents; `frozenHeartbeats`: VMs whose agent stopped (the VM still runs), since when (ms). */
+  readonly agents: GuestAgents;
+  readonly frozenHeartbeats: Map<Ref, number>;
+  /** When each host was down: its RRD rows for that time are NaN. */
+  readonly rrdGaps = new RrdGaps();
   private timers: NodeJS.Timeout[] = [];
-  private heartbeatCursor = 0;
 
   constructor(readonly options: SimOptions) {
     const build: BuildOptions = { ...options.size, name: options.name, seed: options.seed, firstAddress: options.firstAddress, now: Date.now() };
     const { store, poolRef } = buildPool(build);
     this.store = store;
     this.poolRef = poolRef;
+    this.agents = new GuestAgents(options.guestHeartbeatMs);
+    this.frozenHeartbeats = this.agents.frozen;
     let i = 0;
     for (const [ref, rec] of store.table('host')) {
       this.hosts.push({ ref, index: i++, address: rec.address as string, powered: true, crashed: false, partitioned: false, toolstackUp: true, slowMs: 0, malformed: false, lastHeartbeat: Date.now() });
@@ -89,8 +100,6 @@ export class SimulatedPool {
 
   start(): void {
     this.timers.push(setInterval(() => this.tickLiveness(), 500));
-    const slices = 12;
-    this.timers.push(setInterval(() => this.tickHeartbeats(slices), Math.max(50, this.options.guestHeartbeatMs / slices)));
     for (const t of this.timers) t.unref();
   }
 
@@ -180,19 +189,9 @@ export class SimulatedPool {
     }
   }
 
-  /** Each tick refreshes one slice of the running VMs, so every guest reports once per guestHeartbeatMs. */
-  private tickHeartbeats(slices: number): void {
-    const now = xapiDate(Date.now());
-    const slice = this.heartbeatCursor++ % slices;
-    let i = 0;
-    for (const [ref, vm] of this.store.table('VM')) {
-      if (i++ % slices !== slice) continue;
-      if (vm.power_state !== 'Running' || vm.is_control_domain || this.frozenHeartbeats.has(ref)) continue;
-      const host = this.hostByRef(vm.resident_on as Ref);
-      if (!host || !host.powered || host.crashed || host.partitioned) continue;
-      this.store.mod('VM_guest_metrics', vm.guest_metrics as Ref, { last_updated: now });
-    }
-  }
+  // Guest heartbeats: no timer. A healthy agent's data/meminfo_free reaches the RRDs (simulator/guest-agent.ts);
+  // VM_guest_metrics.last_updated moves only when a new domain's agent first reports (start, reboot: place() and
+  // vmHardReboot()), as xapi_guest_agent.ml writes it only when the agent's static data changed.
 
   // ---- VM power operations, with XAPI's errors ----------------------------------------------------------
 
@@ -248,6 +247,7 @@ export class SimulatedPool {
       if (!target) throw new XapiError('NO_HOSTS_AVAILABLE', [], method);
     }
     // Reserve the host at once, as XAPI does, so concurrent starts see the memory as taken.
+    if (startSetsAlwaysRun(vm)) this.store.mod('VM', vmRef, { ha_always_run: true });
     this.place(vmRef, target, 'Running');
     this.truth.start(vmRef, target);
     await new Promise((r) => setTimeout(r, this.options.vmBootMs));
@@ -271,6 +271,8 @@ export class SimulatedPool {
     const host = this.hostByRef(vm.resident_on as Ref);
     if (!host || !this.answers(host)) throw new XapiError('HOST_OFFLINE', [vm.resident_on as Ref], method);
     this.truth.stop(vmRef, host.ref);
+    // xapi_vm.ml hard_shutdown / clean_shutdown: an API shutdown clears ha_always_run before the domain stops.
+    this.store.mod('VM', vmRef, { ha_always_run: false });
     this.place(vmRef, null, 'Halted');
   }
 
@@ -356,14 +358,16 @@ export class SimulatedPool {
   /** The host hangs (powered, not answering); its VMs stay Running in the database, as in XAPI without HA. */
   failHost(h: HostRuntime): void {
     h.crashed = true;
-    for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.frozenHeartbeats.add(vmRef);
+    this.rrdGaps.down(h.ref);
+    for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.agents.freeze(vmRef);
   }
 
   /** The BMC powers the host off (fencing). */
   powerOff(h: HostRuntime): void {
     this.truth.poweredOff(h.ref, { powered: h.powered, up: h.powered && !h.crashed && !h.partitioned, live: this.isLive(h.ref) });
     h.powered = false;
-    for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.frozenHeartbeats.add(vmRef);
+    this.rrdGaps.down(h.ref);
+    for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.agents.freeze(vmRef);
   }
 
   /** Power on / reset: the host boots, XAPI resyncs — VMs it still lists as resident are Halted now. */
@@ -376,6 +380,7 @@ export class SimulatedPool {
     if (!wasDown) return;
     // A reset of a hung box ends its domains as a power-off does (the BMC reset is a cold boot).
     this.truth.clear(h.ref);
+    this.rrdGaps.up(h.ref);
     // Cut off from the master, the booted host cannot resync yet: faults/host.ts heal() does it on reconnection.
     if (h.partitioned) return;
     const host = this.store.get('host', h.ref)!;
@@ -398,14 +403,27 @@ export class SimulatedPool {
     this.store.mod('host', h.ref, { enabled: true, other_config: { ...(host.other_config as object), agent_start_time: String(Math.floor(Date.now() / 1000)) } });
   }
 
-  /** The VM's domain dies: `halt` — XAPI sees it Halted; `heartbeat` — it runs but the guest stopped reporting. */
+  /**
+   * `halt`: the VM's domain crashes and xenopsd applies its actions_after_crash (restarted in place, or Halted —
+   * simulator/crash.ts); `heartbeat`: it runs but the guest agent stopped reporting.
+   */
   crashVm(vmRef: Ref, mode: 'halt' | 'heartbeat'): void {
     const vm = this.vm(vmRef, 'sim.crash_vm');
     if (vm.power_state !== 'Running') throw new Error(`VM ${vm.name_label} is ${vm.power_state}, not Running`);
-    if (mode === 'halt') {
+    if (mode === 'heartbeat') this.agents.freeze(vmRef);
+    else if (crashAction(vm, this.store.get('VM_metrics', vm.metrics as Ref), Date.now()) === 'restart') this.rebootInPlace(vmRef);
+    else {
       this.truth.stop(vmRef, vm.resident_on as Ref);
       this.place(vmRef, null, 'Halted');
     }
-    else this.frozenHeartbeats.add(vmRef);
+  }
+
+  /** A new domain on the same host (xenopsd VM_reboot): power_state stays Running, start_time and domid change. */
+  private rebootInPlace(vmRef: Ref): void {
+    const vm = this.store.get('VM', vmRef)!;
+    this.agents.thaw(vmRef);
+    this.store.mod('VM', vmRef, { domid: 100 + Math.floor(Math.random() * 900) });
+    this.store.mod('VM_metrics', vm.metrics as Ref, { start_time: xapiDate(Date.now()) });
+    if (vm.guest_metrics !== NULL_REF) this.store.mod('VM_guest_metrics', vm.guest_metrics as Ref, { last_updated: xapiDate(Date.now()) });
   }
 }

@@ -41,7 +41,7 @@ export class SimServer {
     readonly pool: SimulatedPool,
     readonly options: SimServerOptions,
   ) {
-    this.cache = new SourceCache(pool.store, pool.options.size.hostCpus);
+    this.cache = new SourceCache(pool.store, pool.options.size.hostCpus, pool.agents);
     this.plugins = options.plugins ?? new Map();
     this.port = options.port;
   }
@@ -183,7 +183,7 @@ export class SimServer {
       if (err instanceof RrdQueryError) return send(res, 400, 'text/html', `<html><body><h1>HTTP 400 bad request</h1>${err.message}</body></html>`);
       throw err;
     }
-    const window = buildWindow(this.pool.store, this.cache, host.ref, query, Date.now() / 1000);
+    const window = buildWindow(this.pool.store, this.cache, host.ref, query, Date.now() / 1000, this.pool.rrdGaps);
     const json = prefersJson(req.headers.accept, url.searchParams.has('json'));
     const shape = json ? this.pool.options.rrdShape : 'xml';
     // The legacy generator indexed the last row unconditionally: an empty window was a server-side exception.

@@ -14,9 +14,11 @@ import { SshHardwareTransport } from '../hardware/ssh-transport.js';
 import type { HardwareHost } from '../hardware/transport.js';
 import { InventoryWatcher } from '../inventory/watcher.js';
 import { type FamilySet, labelString } from '../metrics/families.js';
+import { addHaltMetrics } from '../metrics/halt-metrics.js';
 import { addInventoryMetrics } from '../metrics/inventory-metrics.js';
 import { Catalogue } from '../rrd/catalogue.js';
 import { CounterBank } from '../rrd/counters.js';
+import { GuestReports } from '../rrd/guest-reports.js';
 import { LabelCache } from '../rrd/label-cache.js';
 import { fetchRrdUpdates } from '../rrd/fetch.js';
 import type { RrdUpdate } from '../rrd/parse.js';
@@ -38,6 +40,7 @@ export class PoolCollector {
   readonly hardware?: HardwareCollector;
   private readonly catalogue = new Catalogue();
   private readonly counters = new CounterBank();
+  private readonly guestReports = new GuestReports();
   private readonly labels = new LabelCache();
   connected = false;
 
@@ -108,6 +111,7 @@ export class PoolCollector {
     // Known objects stay visible while the master is away (as XO does); alerts on this pool are inhibited by
     // the pool-disconnected alert.
     if (inv.pool) addInventoryMetrics(set, inv, this.pool.name, Date.now());
+    if (inv.pool) addHaltMetrics(set, this.watcher.halts, inv, this.pool.name);
     if (this.hardware && inv.pool) {
       // Only the collectors' latest results: IPMI and SMART run in the background and are never waited for.
       const { hostByUuid } = inv.lookups();
@@ -130,7 +134,7 @@ export class PoolCollector {
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';
     // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, opts), h, lookups, poolId));
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.lastRowT }), h, lookups, poolId));
     let failures = 0;
     results.forEach((r, i) => {
       const host = hosts[i]!;
@@ -153,6 +157,7 @@ export class PoolCollector {
     });
     // Counters of objects that left the pool go away with them.
     this.counters.prune((uuid) => lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid));
+    this.guestReports.prune((uuid) => lookups.vmByUuid.has(uuid));
     for (const uuid of this.hosts.keys()) if (!lookups.hostByUuid.has(uuid)) this.hosts.delete(uuid);
     const duration = (performance.now() - started) / 1000;
     // The collector is up when at least one host answered; each host's state is in xcp_host_rrd_up.
@@ -163,7 +168,7 @@ export class PoolCollector {
   /** Maps one host's answer into `set`; returns the `t` of its newest row (NaN if it could not be mapped). */
   private addHost(set: FamilySet, update: RrdUpdate, host: Record<string, unknown> & { uuid: string }, lookups: ReturnType<InventoryWatcher['inventory']['lookups']>, poolId: string): number {
     try {
-      return addRrdSamples(set, update, { catalogue: this.catalogue, counters: this.counters, labels: this.labels, lookups, poolId, poolName: this.pool.name, host });
+      return addRrdSamples(set, update, { catalogue: this.catalogue, counters: this.counters, guestReports: this.guestReports, labels: this.labels, lookups, poolId, poolName: this.pool.name, host });
     } catch (err) {
       this.health.count('rrd', err);
       this.logger.warn('host RRD could not be mapped', { host: host.name_label, error: err });

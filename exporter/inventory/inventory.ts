@@ -16,7 +16,7 @@ const FIELDS: Record<Watched, readonly (string | readonly [string, readonly stri
   pool: ['master', 'ha_enabled'],
   host: ['name_label', 'address', 'enabled', 'metrics', ['software_version', ['product_version']], ['other_config', ['boot_time']]],
   host_metrics: ['live'],
-  VM: ['name_label', 'power_state', 'resident_on', 'metrics', 'guest_metrics', 'is_a_template', 'is_a_snapshot', 'is_control_domain', 'ha_restart_priority', 'order'],
+  VM: ['name_label', 'power_state', 'resident_on', 'metrics', 'guest_metrics', 'is_a_template', 'is_a_snapshot', 'is_control_domain', 'ha_restart_priority', 'ha_always_run', 'order'],
   VM_metrics: ['start_time'],
   VM_guest_metrics: ['last_updated'],
   VBD: ['VM', 'VDI', 'device'],

@@ -4,6 +4,7 @@ import { XapiError, errorKind } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/concurrency.js';
 import type { XapiClient } from '../../core/xapi/client.js';
+import { HaltTracker } from './halts.js';
 import { Inventory, WATCHED, type XapiEventRecord } from './inventory.js';
 
 interface EventBatch {
@@ -21,6 +22,8 @@ const EVENT_TIMEOUT_S = 30;
 
 export class InventoryWatcher {
   readonly inventory = new Inventory();
+  /** Unexpected VM halts, seen in the VM events as they come. */
+  readonly halts = new HaltTracker();
   readonly status: WatcherStatus = { synced: false };
   private token = '';
   private running?: Promise<void>;
@@ -86,6 +89,7 @@ export class InventoryWatcher {
     const batch = await this.xapi.callWithTimeout<EventBatch>((timeout + 30) * 1000, 'event.from', [...WATCHED], this.token, timeout);
     if (full) this.inventory.reset();
     this.inventory.apply(batch.events);
+    this.halts.observe(this.inventory, batch.events, Date.now());
     this.token = batch.token;
     this.status.lastSuccess = Date.now();
     if (full) {

@@ -54,7 +54,13 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
     if (started) set.add('xcp_vm_uptime_seconds', 'gauge', 'Seconds since the VM started', labels, Math.max(0, (nowMs - started) / 1000));
     const heartbeat = parseXapiDate(inv.get('VM_guest_metrics', vm.guest_metrics)?.last_updated);
     if (heartbeat)
-      set.add('xcp_vm_guest_heartbeat_age_seconds', 'gauge', 'Seconds since the guest agent last reported (VM_guest_metrics.last_updated)', labels, Math.max(0, (nowMs - heartbeat) / 1000));
+      set.add(
+        'xcp_vm_guest_heartbeat_age_seconds',
+        'gauge',
+        "Seconds since XAPI last changed VM_guest_metrics.last_updated, which it writes only when the guest agent's static data (OS, addresses, drivers) changes: it grows without end on a healthy guest, so it is no liveness signal (see xcp_vm_guest_memory_report_age_seconds)",
+        labels,
+        Math.max(0, (nowMs - heartbeat) / 1000),
+      );
   }
   for (const [ref, labels] of hostLabels) set.add('xcp_host_resident_vms', 'gauge', 'Running guest VMs resident on the host (control domain excluded)', labels, residents.get(ref) ?? 0);
 

@@ -1,20 +1,19 @@
 // rrdd publishes rates (bytes/second) for network and disk traffic; XO exports them under `_total` names as if
-// they were counters. We make them true counters: each row's rate × its step is added to a running total, so
-// rate(xcp_vm_network_receive_bytes_total[5m]) means what it says.
+// they were counters. We make them true counters: each row rrdd serves adds its rate × the time it covers, once, so
+// rate(xcp_vm_network_receive_bytes_total[5m]) means what it says and agrees with the RRD to the byte.
 import { detach } from '../../core/strings.js';
-
-const MAX_GAP_S = 600;
 
 interface CounterState {
   value: number;
-  /** `t` of the last row integrated. */
+  /** `t` of the newest row integrated (or seen, on first sight). */
   lastT: number;
 }
 
-/** Rows of one poll, oldest first, and which column to read. */
+/** Rows of one poll, oldest first, which column to read, and the archive's step (seconds per row). */
 export interface RateRows {
   rows: readonly { t: number; values: Float64Array }[];
   column: number;
+  step: number;
 }
 
 export class CounterBank {
@@ -22,30 +21,26 @@ export class CounterBank {
   private readonly state = new Map<string, Map<string, CounterState>>();
 
   /**
-   * Advance the counter of (`uuid`, `source`) with this poll's rows (`rows` ascending by t; NaN = no sample).
-   * The first sight starts at 0. Rows older than what was integrated are skipped; a gap between the last
-   * integrated row and this window (a missed poll, or a window shorter than the poll interval) is filled with the
-   * oldest known rate of the window, up to 10 minutes.
+   * Advance the counter of (`uuid`, `source`) with this poll's rows (`rows` ascending by t; NaN = no sample). The
+   * first sight starts at 0 after the window's newest row. Each later row adds rate × the seconds it covers that no
+   * earlier row did: min(step, t − last t), so a row of a coarser archive overlapping rows already counted adds only
+   * its new part. A NaN row, or a row rrdd does not serve (host down, VM halted), adds nothing: a gap shows as no
+   * increase, never as an invented rate × gap.
    */
-  advance(uuid: string, source: string, { rows, column }: RateRows): number {
+  advance(uuid: string, source: string, { rows, column, step }: RateRows): number {
     let byName = this.state.get(uuid);
     if (!byName) this.state.set(detach(uuid), (byName = new Map()));
     let s = byName.get(source);
     if (!s) {
-      let newest = -Infinity;
-      for (let i = rows.length - 1; i >= 0; i--)
-        if (Number.isFinite(rows[i]!.values[column]!)) {
-          newest = rows[i]!.t;
-          break;
-        }
+      const newest = rows.length ? rows[rows.length - 1]!.t : -Infinity;
       byName.set(detach(source), { value: 0, lastT: newest });
       return 0;
     }
     for (let i = 0; i < rows.length; i++) {
       const t = rows[i]!.t;
+      if (t <= s.lastT) continue;
       const r = rows[i]!.values[column]!;
-      if (t <= s.lastT || !Number.isFinite(r) || r < 0) continue;
-      s.value += r * (Number.isFinite(s.lastT) ? Math.min(t - s.lastT, MAX_GAP_S) : 0);
+      if (Number.isFinite(r) && r >= 0) s.value += r * (Number.isFinite(s.lastT) ? Math.min(step, t - s.lastT) : step);
       s.lastT = t;
     }
     return s.value;

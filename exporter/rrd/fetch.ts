@@ -1,11 +1,16 @@
-// Fetch one host's /rrd_updates with the pool's session: a negative `start` (relative to the host's last update,
-// so host and exporter clocks never matter), the finest archive, the host's own RRD and its resident VMs.
+// Fetch one host's /rrd_updates with the pool's session: the finest archive, the host's own RRD and its resident VMs.
+// The rows from the newest one already read on (`sinceT`, the host's own row time, so host and exporter clocks never
+// matter; rrdd answers rows with t >= start, ocaml/libs/xapi-rrd/lib/rrd_updates.ml, so that row comes again and the
+// gauges always have a newest row), or on the first poll the last `windowSeconds` (a negative start is relative to
+// the host's last update): no row is missed whatever the poll interval, and the counters skip the ones they had.
 import { HttpError } from '../../core/errors.js';
 import type { XapiClient } from '../../core/xapi/client.js';
 import { type RrdUpdate, parseRrdUpdates } from './parse.js';
 
 export interface FetchOptions {
   windowSeconds: number;
+  /** `t` of the newest row already read from this host. */
+  sinceT?: number;
   timeoutMs: number;
   maxBodyBytes: number;
 }
@@ -13,7 +18,7 @@ export interface FetchOptions {
 export async function fetchRrdUpdates(xapi: XapiClient, address: string, o: FetchOptions): Promise<RrdUpdate> {
   const get = async (session: string) => {
     const url = xapi.hostUrl(address, '/rrd_updates');
-    url.search = new URLSearchParams({ start: String(-o.windowSeconds), cf: 'AVERAGE', interval: '5', host: 'true', json: 'true', session_id: session }).toString();
+    url.search = new URLSearchParams({ start: String(o.sinceT ?? -o.windowSeconds), cf: 'AVERAGE', interval: '5', host: 'true', json: 'true', session_id: session }).toString();
     return xapi.http.request(url, { timeoutMs: o.timeoutMs, maxBodyBytes: o.maxBodyBytes, headers: { accept: 'application/json' } });
   };
   let res = await get(xapi.sessionId ?? (await xapi.login()));

@@ -3,12 +3,15 @@ import type { Derived, Rec } from '../inventory/inventory.js';
 import { type FamilySet, labelString } from '../metrics/families.js';
 import type { Catalogue, Mapped } from './catalogue.js';
 import type { CounterBank } from './counters.js';
+import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
 import { type RrdUpdate, newestValues } from './parse.js';
 
 export interface RrdContext {
   catalogue: Catalogue;
   counters: CounterBank;
+  /** When each guest's memory report last changed: the guest agent's liveness (see guest-reports.ts). */
+  guestReports?: GuestReports;
   labels: LabelCache;
   lookups: Derived;
   poolId: string;
@@ -18,6 +21,11 @@ export interface RrdContext {
 }
 
 const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs (ratio 0-1)' };
+const GUEST_REPORT_AGE = {
+  metric: 'xcp_vm_guest_memory_report_age_seconds',
+  help:
+    "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
+};
 
 /** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
 export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext): number {
@@ -41,13 +49,17 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
     const { rule } = mapped;
     let value: number;
     if (rule.type === 'counter') {
-      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]! }) * rule.scale;
+      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]!, step: update.step }) * rule.scale;
     } else {
       value = newest.values[i]!;
       if (!Number.isFinite(value)) continue;
       value = rule.divisor ? value / rule.divisor : value * rule.scale;
     }
     set.add(rule.metric, rule.type, rule.help, base, value, extraLabels(mapped, col.uuid, ctx));
+    if (col.objectType === 'vm' && col.name === 'memory_internal_free' && ctx.guestReports && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false) {
+      const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
+      if (age !== undefined) set.add(GUEST_REPORT_AGE.metric, 'gauge', GUEST_REPORT_AGE.help, base, age);
+    }
     if (col.objectType === 'vm') {
       if (col.name === 'cpu_usage') hasCpuUsage.add(col.uuid);
       else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);

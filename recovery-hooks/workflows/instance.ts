@@ -2,6 +2,7 @@
 // confirm it runs and its guest heartbeat is back. A VM an operator paused, suspended or shut down is never touched.
 import { Finish, Ignore, type Precheck, type Task, type TaskContext } from '../engine/task.js';
 import type { WorkflowDeps } from './deps.js';
+import { guestMemoryReport } from './guest-report.js';
 import type { INSTANCE_TASKS } from './names.js';
 import { type VmRecord, type Xapi, guestHeartbeat, isXapiError, vmByUuid, waitFor, xapiTime } from './xapi.js';
 
@@ -57,11 +58,11 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
         await ctx.progress(`VM ${vm.name_label} is Halted after a crash: it will be started`, 1);
         return { action: 'start' };
       }
-      const heartbeat = await guestHeartbeat(xapiOf(ctx), vm);
-      if (heartbeat === undefined) throw new Ignore(`VM ${vm.name_label} runs without guest metrics: a dead guest cannot be told from a live one`);
-      const age = ctx.now() - heartbeat;
-      if (age < deps.settings.instanceFailure.heartbeatTimeoutMs) throw new Finish(`VM ${vm.name_label} runs and its guest reported ${Math.round(age / 1000)} s ago: nothing to do`);
-      await ctx.progress(`VM ${vm.name_label} runs but its guest last reported ${Math.round(age / 1000)} s ago: it will be hard-rebooted`, 1);
+      // The guest's memory report in its RRD, not VM_guest_metrics.last_updated (see guest-report.ts).
+      const report = await guestMemoryReport(xapiOf(ctx), vm, deps.settings.instanceFailure.heartbeatTimeoutMs / 1000, deps.probeTimeoutMs);
+      if (report.kind === 'unknown') throw new Ignore(`VM ${vm.name_label} runs, ${report.reason}: a hung guest cannot be told from a live one`);
+      if (report.kind === 'changing') throw new Finish(`VM ${vm.name_label} runs and its guest's memory report changed ${report.ageS} s ago: nothing to do`);
+      await ctx.progress(`VM ${vm.name_label} runs but its guest's memory report has not changed for ${report.forS} s: it will be hard-rebooted`, 1);
       return { action: 'hard_reboot' };
     },
   };

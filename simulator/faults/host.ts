@@ -12,7 +12,7 @@ import type { HostRuntime, SimulatedPool } from '../pool.js';
 export function partitionHost(pool: SimulatedPool, h: HostRuntime): void {
   if (h.ref === pool.master.ref) throw new Error('partitioning the master is not modelled: partition its members instead');
   h.partitioned = true;
-  for (const vm of pool.truth.domainsOn(h.ref)) pool.frozenHeartbeats.add(vm);
+  for (const vm of pool.truth.domainsOn(h.ref)) pool.agents.freeze(vm);
 }
 
 /**
@@ -51,7 +51,7 @@ export function resyncResidentOn(pool: SimulatedPool, h: HostRuntime): void {
       continue;
     }
     if (resident !== h.ref || (rec.power_state !== 'Running' && rec.power_state !== 'Paused')) pool.place(vm, h.ref, 'Running');
-    pool.frozenHeartbeats.delete(vm);
+    pool.agents.thaw(vm);
   }
   const host = store.get('host', h.ref)!;
   for (const vm of [...(host.resident_VMs as Ref[])]) {

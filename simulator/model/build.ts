@@ -305,6 +305,11 @@ export function buildPool(o: BuildOptions): { store: ObjectStore; poolRef: Ref }
         VCPUs_max: o.vcpusPerVm,
         VCPUs_at_startup: o.vcpusPerVm,
         ha_restart_priority: priority,
+        // VM.start sets it for "restart" VMs (simulator/crash.ts); crashes leave it, API shutdowns clear it.
+        ha_always_run: running && priority === 'restart',
+        // Deliberate simplification (simulator/FIDELITY.md): a crash leaves the VM Halted; set "restart" to model a
+        // VM the hypervisor restarts by itself (xenopsd VM_check_state).
+        actions_after_crash: 'destroy',
         order: priority === 'restart' ? 1 : priority === 'best-effort' ? 2 : 3,
         start_delay: 0,
         tags: [],

@@ -61,7 +61,11 @@ function iostat(b: Builder, prefixFor: (key: string) => string, seed: number, sa
   b.add(prefixFor('avgqu_sz'), wave(seed, salt + 50, 0.4 * scale, 0.8, 0.6));
 }
 
-export function vmSources(store: ObjectStore, vm: XapiRecord): SourceSet {
+/**
+ * The VM's sources. `agentWrite(phase, t)`, when given, is the time of the guest agent's last data/meminfo_free write
+ * at or before t (simulator/guest-agent.ts): memory_internal_free holds that write's value, as rrdd serves it.
+ */
+export function vmSources(store: ObjectStore, vm: XapiRecord, agentWrite?: (phase: number, tS: number) => number): SourceSet {
   const b = new Builder(`vm:${vm.uuid}`);
   const seed = seedOf(vm.uuid);
   const vcpus = Number(vm.VCPUs_at_startup) || 1;
@@ -76,7 +80,13 @@ export function vmSources(store: ObjectStore, vm: XapiRecord): SourceSet {
   const memory = Number(vm.memory_static_max) || 0;
   b.add('memory', () => memory);
   b.add('memory_target', () => memory);
-  if (!vm.is_control_domain) b.add('memory_internal_free', (t) => (memory / KiB) * Math.min(0.9, wave(seed, 3, 0.35, 0.3, 0.1)(t)));
+  if (!vm.is_control_domain) {
+    const free = wave(seed, 3, 0.35, 0.3, 0.1);
+    const phase = noise(seed, 7);
+    const at = agentWrite ? (t: number) => agentWrite(phase, t) : (t: number) => t;
+    // xenstore holds whole KiB.
+    b.add('memory_internal_free', (t) => Math.round((memory / KiB) * Math.min(0.9, free(at(t)))));
+  }
   const run = (t: number) => cores[0]!(t);
   b.add('runstate_fullrun', run);
   b.add('runstate_full_contention', (t) => run(t) * 0.02);
@@ -131,7 +141,9 @@ export function hostSources(store: ObjectStore, hostRef: Ref, hostCpus: number, 
   const txs: ValueFn[] = [];
   for (const pifRef of host.PIFs as Ref[]) {
     const dev = store.get('PIF', pifRef)?.device as string;
-    const rx = wave(seed, 200 + dev.charCodeAt(3), 2e6 + guests.length * 2e5, 0.6, 0.4);
+    // Traffic does not follow residency: a row once served keeps its value (rrdd's rows never change after the
+    // fact), whatever moves later. Only the count gauges (running_vcpus, running_domains) take the current residents.
+    const rx = wave(seed, 200 + dev.charCodeAt(3), 2e6 + Math.floor(noise(seed, 9) * 20) * 2e5, 0.6, 0.4);
     const tx: ValueFn = (t) => rx(t) * 0.7;
     rxs.push(rx);
     txs.push(tx);
@@ -144,7 +156,7 @@ export function hostSources(store: ObjectStore, hostRef: Ref, hostCpus: number, 
     const sr = store.get('SR', store.get('PBD', pbdRef)?.SR as Ref);
     if (!sr) continue;
     const short = (sr.uuid as string).slice(0, 8);
-    iostat(b, (k) => `${k}_${short}`, seed, 400 + short.charCodeAt(0), 1 + guests.length / 20);
+    iostat(b, (k) => `${k}_${short}`, seed, 400 + short.charCodeAt(0), 1 + noise(seed, 10));
   }
   // The toolstack's own sources (xapi-stats plugin, reference fixture rrdd-plugin-v2 xapi-stats).
   b.add('xapi_memory_usage_kib', wave(seed, 500, 180_000, 0.1, 0.05));

@@ -1,7 +1,9 @@
 // /rrd_updates as xcp-rrdd answers it (rrdd_http_handler.ml, rrd_updates.ml): the archive chosen by `interval`,
 // rows from the newest back to `start` (negative = relative to the last update), the host's own RRD with
 // host=true, its resident VMs (or those named by vm_uuid), SRs named by sr_uuid.
+import type { GuestAgents } from '../guest-agent.js';
 import type { ObjectStore } from '../model/store.js';
+import type { RrdGaps } from './gaps.js';
 import type { Ref } from '../model/types.js';
 import { type SourceSet, hostSources, isRunningGuestOrDom0, srSources, vmSources } from './sources.js';
 
@@ -55,6 +57,7 @@ export class SourceCache {
   constructor(
     private readonly store: ObjectStore,
     private readonly hostCpus: number,
+    private readonly agents?: GuestAgents,
   ) {}
 
   host(hostRef: Ref): SourceSet {
@@ -73,19 +76,32 @@ export class SourceCache {
     const key = `vms:${hostRef}`;
     const hit = this.cache.get(key);
     if (hit && hit.residents === host.resident_VMs) return hit.sources as unknown as SourceSet[];
+    const agents = this.agents;
     const sets = (host.resident_VMs as Ref[])
-      .map((r) => this.store.get('VM', r))
-      .filter(isRunningGuestOrDom0)
-      .map((vm) => vmSources(this.store, vm));
+      .filter((r) => isRunningGuestOrDom0(this.store.get('VM', r)))
+      .map((r) => vmSources(this.store, this.store.get('VM', r)!, agents && ((phase, t) => agents.lastMemoryWrite(r, phase, t))));
     this.cache.set(key, { residents: host.resident_VMs, sources: sets as unknown as SourceSet });
     return sets;
   }
 }
 
-export function buildWindow(store: ObjectStore, cache: SourceCache, hostRef: Ref, q: RrdQuery, nowS: number): RrdWindow {
+/** Seconds since 1970 of a VM's current domain start (VM_metrics.start_time), or -Infinity. */
+function domainStartS(store: ObjectStore, set: SourceSet): number {
+  const [type, uuid] = set.keys[0]!.split(':');
+  if (type !== 'vm') return -Infinity;
+  const hit = store.byUuid(uuid!);
+  const vm = hit?.cls === 'VM' ? store.get('VM', hit.ref) : undefined;
+  const start = String(store.get('VM_metrics', vm?.metrics as Ref)?.start_time ?? '');
+  const ms = Date.parse(start.replace(/^(\d{4})(\d{2})(\d{2})T/, '$1-$2-$3T'));
+  return Number.isFinite(ms) && ms > 0 ? ms / 1000 : -Infinity;
+}
+
+export function buildWindow(store: ObjectStore, cache: SourceCache, hostRef: Ref, q: RrdQuery, nowS: number, gaps?: RrdGaps): RrdWindow {
   const lastUpdate = Math.floor(nowS / 5) * 5;
   const from = q.start < 0 ? lastUpdate + q.start : q.start;
   const span = Math.max(0, lastUpdate - from);
+  // rrd.ml find_best_rras: the first archive, fine enough, whose rows reach back to start (xapi compares with `>`
+  // against its float last_updated, a little after the last PDP: a start of exactly -rows×step still fits).
   const archive = ARCHIVES.find((a) => a.step >= q.interval && a.step * a.rows >= span) ?? ARCHIVES[ARCHIVES.length - 1]!;
   const step = archive.step;
   const end = Math.floor(lastUpdate / step) * step;
@@ -105,20 +121,26 @@ export function buildWindow(store: ObjectStore, cache: SourceCache, hostRef: Ref
   const cfs = !q.cf || !['AVERAGE', 'MIN', 'MAX', 'LAST'].includes(q.cf) ? ['AVERAGE'] : q.cf === 'AVERAGE' ? ['AVERAGE'] : [];
   const legend: string[] = [];
   const fns: ((t: number) => number)[] = [];
+  /** Per column: the row time from which it has samples (NaN before: simulator/rrd/gaps.ts). */
+  const from0: number[] = [];
   for (const cf of cfs)
     for (const set of sets) {
       for (const k of set.keys) legend.push(`${cf}:${k}`);
       fns.push(...set.fns);
+      const since = domainStartS(store, set);
+      for (let i = 0; i < set.keys.length; i++) from0.push(since);
     }
 
   const rows: RrdWindow['rows'] = [];
-  for (let t = end; t > from && rows.length < archive.rows; t -= step) {
+  // rrd_updates.ml create: rows from the last CDP back while time >= start, at most the archive's row count.
+  for (let t = end; t >= from && rows.length < archive.rows; t -= step) {
     const values = new Float64Array(fns.length);
     // A consolidated row holds the mean over its step; sampling mid-step is close enough.
     const at = step === 5 ? t : t - step / 2;
-    for (let i = 0; i < fns.length; i++) values[i] = fns[i]!(at);
+    const hostDown = gaps?.hostGap(hostRef, t, step) ?? false;
+    for (let i = 0; i < fns.length; i++) values[i] = hostDown || t - step < from0[i]! ? NaN : fns[i]!(at);
     rows.push({ t, values });
   }
-  const first = rows.length ? rows[rows.length - 1]!.t : from + step;
-  return { start: first, end, step, legend, rows };
+  // meta start: the CDP after the one at or before start (create_multi's first_cdp_time), even when a row sits on start.
+  return { start: Math.floor(from / step) * step + step, end, step, legend, rows };
 }

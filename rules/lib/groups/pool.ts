@@ -35,7 +35,7 @@ export function poolGroup(v: Values): RuleGroup {
       expr: `absent(${up})`,
       summary: 'Prometheus does not scrape the xcp-sentinel exporter.',
       description:
-        'No target of {{ $labels.job }} has been scraped for ' +
+        `No target of the exporter's scrape job (${v.exporter_job_selector}) has been scraped for ` +
         `${a.XcpExporterNotScraped.for}: check the scrape configuration. No XCP-ng alert can fire.`,
     },
     {

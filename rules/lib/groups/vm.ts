@@ -1,7 +1,7 @@
 // VM state and VM resources. VM alerts carry vm_uuid/vm_name and the host they run (or last ran) on as
 // host_uuid/host_name, so that a host-down alert can inhibit them.
 import { type RuleGroup, copyLabel, group, indent, lit, sel } from '../rule.js';
-import type { Values } from '../values.js';
+import { type Values, durationSeconds } from '../values.js';
 
 /** `uuid` → `vm_uuid`, `host_id` → `host_uuid`. */
 const vmLabels = (expr: string) => copyLabel(copyLabel(expr, 'vm_uuid', 'uuid'), 'host_uuid', 'host_id');
@@ -14,10 +14,10 @@ export function vmGroup(v: Values): RuleGroup {
   const lookback = a.XcpVmHaltedUnexpectedly.lookback;
   return group(v, 'xcp-vm', [
     {
-      // "Unexpected" = the VM is halted now, it is protected (it should run), and it was running within the
-      // lookback: a transition, not a VM that has been off for days. The newest xcp_vm_uptime_seconds series
-      // (one per resident host) gives the host it last ran on, so the alert carries that host and is inhibited
-      // by that host's XcpHostDown (the host workflow restarts those VMs). See the runbook for why.
+      // "Unexpected" is XAPI's own word for it: the exporter saw the VM go Halted while VM.ha_always_run was still set
+      // (a crash or a halt from inside the guest; an API shutdown clears the flag first, see
+      // exporter/inventory/halts.ts), on a live host. The halt's timestamp carries the host it ran on, so the
+      // alert is inhibited by that host's XcpHostDown. No sampling of the power state: it fires on the first crash.
       name: 'XcpVmHaltedUnexpectedly',
       component: 'vm',
       notification: 'COMPUTE_INSTANCE',
@@ -26,30 +26,30 @@ export function vmGroup(v: Values): RuleGroup {
       expr: `
 max by (${VM_IDENTITY}) (
   ${indent(vmLabels(`
-    ${m('xcp_vm_status', 'power_state=~"(?i)halted"')}
-    * on (pool_id, uuid) group_left ()
-      max by (pool_id, uuid) (${protectedVms})
-    * on (pool_id, uuid) group_left (host_id, host_name)
-      (0 * topk by (pool_id, uuid) (1, max_over_time(timestamp(${m('xcp_vm_uptime_seconds')})[${lookback}:1m])) + 1)
+    ${m('xcp_vm_last_unexpected_halt_timestamp_seconds')} > time() - ${lit(durationSeconds(lookback))}
+    and on (pool_id, uuid) ${m('xcp_vm_status', 'power_state=~"(?i)halted"')}
+    and on (pool_id, uuid) ${protectedVms}
   `), 2)}
 )`,
       summary: 'A protected VM halted unexpectedly.',
       description:
-        'VM {{ $labels.vm_name }} ({{ $labels.vm_uuid }}, pool {{ $labels.pool_name }}) should run (protected) but has been ' +
-        `halted for ${a.XcpVmHaltedUnexpectedly.for}; it last ran on host {{ $labels.host_name }}.`,
+        'VM {{ $labels.vm_name }} ({{ $labels.vm_uuid }}, pool {{ $labels.pool_name }}) should run (protected) but halted without ' +
+        'anyone asking XAPI to stop it (a crash, or a shutdown from inside the guest); it ran on host {{ $labels.host_name }}.',
     },
     {
-      // Only protected VMs: a dead guest agent in an unprotected VM is not worth a hard reboot. VMs on a dead
-      // host are the host workflow's (their agent is silent too).
+      // What it measures: rrdd's memory_internal_free of the VM, which the guest agent rewrites about every 2 minutes
+      // while the guest lives, has not changed for max_age_seconds. VM_guest_metrics.last_updated is no heartbeat
+      // (xapi writes it only when the agent's static data changes). Only protected VMs; VMs on a dead host are the
+      // host workflow's. Notify only by default (`recovery: false`): the signal is not yet proven on real pools.
       name: 'XcpVmGuestHeartbeatLost',
       component: 'vm',
       notification: 'COMPUTE_INSTANCE',
-      // A hung guest: the receiver hard-reboots it if it still runs, and leaves it alone if it was shut down since.
+      // A hung guest: with recovery enabled, the receiver hard-reboots it after checking the VM's RRD itself.
       labels: { xcp_instance_event: 'heartbeat' },
       expr: `
 max by (${VM_IDENTITY}) (
   ${indent(vmLabels(`
-    ${m('xcp_vm_guest_heartbeat_age_seconds')} > ${lit(a.XcpVmGuestHeartbeatLost.max_age_seconds)}
+    ${m('xcp_vm_guest_memory_report_age_seconds')} > ${lit(a.XcpVmGuestHeartbeatLost.max_age_seconds)}
     and on (pool_id, uuid) ${protectedVms}
     and on (pool_id, uuid) ${m('xcp_vm_status', 'power_state=~"(?i)running"')}
     unless on (pool_id, uuid) ${m('xcp_vm_resident_host_live')} == 0
@@ -58,7 +58,8 @@ max by (${VM_IDENTITY}) (
       summary: 'The guest agent of a protected VM stopped reporting.',
       description:
         'VM {{ $labels.vm_name }} ({{ $labels.vm_uuid }}) on host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) is running ' +
-        'but its guest agent last reported {{ $value | humanizeDuration }} ago: the guest is hung or crashed.',
+        "but the memory report of its guest agent (rrdd memory_internal_free, rewritten about every 2 minutes by a live agent) " +
+        'has not changed for {{ $value | humanizeDuration }}: the guest or its agent is hung.',
     },
     {
       // XO: `xcp_vm_cpu_usage > 0.95` for 10m, which included dom0 (a host matter) and restarted on every dip.

@@ -2,6 +2,8 @@
 // end-to-end tests run against simulator/). It keeps hosts and VMs, answers the calls the workflows make with XAPI's
 // error codes, and logs every state-changing call.
 import { XapiError } from '../../../core/errors.js';
+import type { RrdUpdate } from '../../../exporter/rrd/parse.js';
+import type { RrdSource } from '../../../recovery-hooks/workflows/guest-report.js';
 import type { PowerState, Xapi } from '../../../recovery-hooks/workflows/xapi.js';
 
 export const NULL = 'OpaqueRef:NULL';
@@ -27,6 +29,7 @@ export interface FakeVm {
   priority: string;
   order: number;
   memory: number;
+  /** When the guest agent last reported (ms): its memory report in the RRD changes every 5 s until then; null: no agent. */
   heartbeat: number | null;
   startTime: number;
   blockedOperations?: Record<string, string>;
@@ -34,7 +37,7 @@ export interface FakeVm {
 
 const xapiDate = (ms: number) => new Date(ms).toISOString().replace(/[-]/g, '').replace(/\.\d{3}Z$/, 'Z');
 
-export class FakePool implements Xapi {
+export class FakePool implements Xapi, RrdSource {
   hosts = new Map<string, FakeHost>();
   vms = new Map<string, FakeVm>();
   /** State-changing calls, as "method arg1 [arg2]". */
@@ -43,6 +46,16 @@ export class FakePool implements Xapi {
   failures = new Map<string, XapiError[]>();
   /** Run after a state-changing call succeeded (tests simulate a kill here). */
   afterAction?: (action: string) => void;
+
+  /** The host's /rrd_updates: memory_internal_free of its running VMs with an agent, 5 s rows over the window. */
+  async rrdUpdates(address: string, o: { windowSeconds: number }): Promise<RrdUpdate> {
+    const host = [...this.hosts.values()].find((h) => h.address === address);
+    const vms = [...this.vms.values()].filter((v) => v.residentOn === host?.ref && v.power === 'Running' && v.heartbeat !== null);
+    const end = Math.floor(Date.now() / 5000) * 5;
+    const rows = [];
+    for (let t = end; t > end - o.windowSeconds; t -= 5) rows.push({ t, values: Float64Array.from(vms, (v) => Math.floor(Math.min(t, v.heartbeat! / 1000) / 5)) });
+    return { start: end - o.windowSeconds + 5, end, step: 5, columns: vms.map((v) => ({ cf: 'AVERAGE', objectType: 'vm', uuid: v.uuid, name: 'memory_internal_free' })), rows };
+  }
 
   addHost(name: string, opts: Partial<FakeHost> = {}): FakeHost {
     const i = this.hosts.size + 1;
