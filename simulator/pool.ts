@@ -2,6 +2,7 @@
 // guest heartbeats) and the faults a test or an operator injects.
 import { XapiError } from '../core/errors.js';
 import { type BuildOptions, DEFAULT_SIZE, type PoolSize, buildPool, recomputeHostMemory } from './model/build.js';
+import { PoolRoles } from './master-loss.js';
 import type { ObjectStore } from './model/store.js';
 import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
 import type { RrdShape } from './rrd/render.js';
@@ -23,6 +24,11 @@ export interface SimOptions {
   vmBootMs: number;
   /** JSON generation of /rrd_updates (XML is always available through the Accept header). */
   rrdShape: RrdShape;
+  /** After a role change, how long until xapi exits (xapi: Constants.fuse_time, 10 s) and how long it takes to start. */
+  xapiFuseMs: number;
+  xapiStartMs: number;
+  /** What a host-to-host call costs when the peer hangs (pool.recover_slaves on a dead member). */
+  remoteTimeoutMs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -37,6 +43,9 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   guestHeartbeatMs: 60_000,
   vmBootMs: 200,
   rrdShape: 'current',
+  xapiFuseMs: 10_000,
+  xapiStartMs: 5_000,
+  remoteTimeoutMs: 10_000,
 };
 
 export interface HostRuntime {
@@ -65,6 +74,10 @@ export class SimulatedPool {
   readonly sessions = new Map<Ref, { user: string; originator: string; created: number }>();
   /** VMs whose guest agent stopped (the VM still runs): their heartbeat freezes. */
   readonly frozenHeartbeats = new Set<Ref>();
+  /** pool.conf of each host, local sessions, emergency mode (master loss). */
+  readonly roles: PoolRoles;
+  /** Set by the server: a host's xapi stopped or started on its own (a restart after a role change). */
+  onWireChange?: () => void;
   private timers: NodeJS.Timeout[] = [];
   private heartbeatCursor = 0;
 
@@ -77,6 +90,7 @@ export class SimulatedPool {
     for (const [ref, rec] of store.table('host')) {
       this.hosts.push({ ref, index: i++, address: rec.address as string, powered: true, crashed: false, toolstackUp: true, slowMs: 0, malformed: false, lastHeartbeat: Date.now() });
     }
+    this.roles = new PoolRoles(this);
   }
 
   start(): void {
@@ -89,6 +103,7 @@ export class SimulatedPool {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.roles.stop();
     this.store.wakeAll();
   }
 
@@ -121,7 +136,20 @@ export class SimulatedPool {
 
   /** Does the host's XAPI answer HTTP at all? */
   answers(h: HostRuntime): boolean {
-    return h.powered && !h.crashed && h.toolstackUp;
+    return h.powered && !h.crashed && h.toolstackUp && !this.roles.isRestarting(h);
+  }
+
+  wireChanged(): void {
+    this.onWireChange?.();
+  }
+
+  /** `h` starts as master: the pool record names it, it is live, and every other host gets a fresh heartbeat
+   * deadline — a dead old master stays live in this view until then (ocaml/xapi/dbsync_master.ml, db_gc.ml). */
+  takeOverDatabase(h: HostRuntime): void {
+    const now = Date.now();
+    this.store.mod('pool', this.poolRef, { master: h.ref });
+    for (const o of this.hosts) o.lastHeartbeat = now;
+    this.store.mod('host_metrics', this.store.get('host', h.ref)!.metrics as Ref, { live: true });
   }
 
   /** How a non-answering host behaves on the wire: a dead box blackholes, a dead toolstack refuses. */
@@ -137,7 +165,8 @@ export class SimulatedPool {
   // ---- sessions ----------------------------------------------------------------------------------------
 
   async login(user: string, password: string, originator: string, on: HostRuntime): Promise<Ref> {
-    if (on.ref !== this.master.ref) throw new XapiError('HOST_IS_SLAVE', [this.master.address], 'session.login_with_password');
+    const redirect = this.roles.hostIsSlave(on, 'session.login_with_password');
+    if (redirect) throw redirect;
     if (user !== this.options.username || password !== this.options.password) {
       await new Promise((r) => setTimeout(r, this.options.authFailureDelayMs));
       throw new XapiError('SESSION_AUTHENTICATION_FAILED', [user, 'Authentication failure'], 'session.login_with_password');
@@ -147,7 +176,8 @@ export class SimulatedPool {
     return ref;
   }
 
-  checkSession(ref: unknown, method: string): void {
+  checkSession(ref: unknown, method: string, on?: HostRuntime): void {
+    if (on && this.roles.isLocalSession(on, ref)) return;
     if (typeof ref !== 'string' || !this.sessions.has(ref)) throw new XapiError('SESSION_INVALID', [String(ref)], method);
   }
 
@@ -161,10 +191,14 @@ export class SimulatedPool {
 
   private tickLiveness(): void {
     const now = Date.now();
+    // The master computes liveness: while it does not answer, its database does not change.
+    const master = this.master;
+    if (!this.answers(master) || !this.roles.isMaster(master)) return;
     for (const h of this.hosts) {
       // A dead toolstack alone keeps the host in the live set (its heartbeat daemon still runs); a hung or
-      // powered-off host is declared dead after hostDeadAfterMs.
-      if (h.powered && !h.crashed) h.lastHeartbeat = now;
+      // powered-off host is declared dead after hostDeadAfterMs. Only hosts whose pool.conf names this master
+      // heartbeat to it.
+      if (h === master || (h.powered && !h.crashed && this.roles.heartbeats(h))) h.lastHeartbeat = now;
       const live = now - h.lastHeartbeat <= this.options.hostDeadAfterMs;
       const metricsRef = this.store.get('host', h.ref)!.metrics as Ref;
       this.store.mod('host_metrics', metricsRef, { live });
@@ -276,13 +310,14 @@ export class SimulatedPool {
     this.store.mod('VM', vmRef, { power_state: 'Running' });
   }
 
-  /** DB-only reset to Halted. XAPI refuses it while the resident host is alive and could still run the domain. */
+  /** DB-only reset to Halted. XAPI refuses it while the resident host is marked live and answers when asked
+   * (ocaml/xapi/xapi_vm.ml power_state_reset, xapi_host.ml is_host_alive): HOST_IS_LIVE. */
   vmPowerStateReset(vmRef: Ref, method: string): void {
     const vm = this.vm(vmRef, method);
+    if (vm.is_control_domain) throw new XapiError('CANNOT_RESET_CONTROL_DOMAIN', [vmRef], method);
     const hostRef = vm.resident_on as Ref;
     const host = this.hostByRef(hostRef);
-    if (vm.power_state !== 'Halted' && host && this.isLive(hostRef) && this.answers(host))
-      throw new XapiError('OPERATION_NOT_ALLOWED', [`VM ${vm.uuid} is running on live host ${hostRef}; power_state_reset is only for VMs of dead hosts`], method);
+    if (vm.power_state !== 'Halted' && host && this.isLive(hostRef) && this.answers(host)) throw new XapiError('HOST_IS_LIVE', [hostRef], method);
     this.place(vmRef, null, 'Halted');
   }
 
@@ -350,11 +385,13 @@ export class SimulatedPool {
 
   /** Power on / reset: the host boots, XAPI resyncs — VMs it still lists as resident are Halted now. */
   powerOn(h: HostRuntime): void {
+    const xapiWasDown = !this.answers(h);
     const wasDown = !h.powered || h.crashed;
     h.powered = true;
     h.crashed = false;
     h.toolstackUp = true;
     h.lastHeartbeat = Date.now();
+    if (xapiWasDown) this.roles.xapiStarted(h);
     if (!wasDown) return;
     const host = this.store.get('host', h.ref)!;
     for (const vmRef of [...(host.resident_VMs as Ref[])]) {
@@ -372,6 +409,7 @@ export class SimulatedPool {
   restartToolstack(h: HostRuntime): void {
     if (!h.powered || h.crashed) throw new Error(`host ${h.address} is down`);
     h.toolstackUp = true;
+    this.roles.xapiStarted(h);
     const host = this.store.get('host', h.ref)!;
     this.store.mod('host', h.ref, { enabled: true, other_config: { ...(host.other_config as object), agent_start_time: String(Math.floor(Date.now() / 1000)) } });
   }

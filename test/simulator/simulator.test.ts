@@ -108,7 +108,8 @@ t.test('recovery calls change state as XAPI would, with its errors', async (t) =
   t.equal(e1?.code, 'VM_BAD_POWER_STATE');
   t.same(e1?.params, [vmRef, 'halted', 'running']);
   const e2 = await err(xapi.call('VM.power_state_reset', vmRef));
-  t.equal(e2?.code, 'OPERATION_NOT_ALLOWED', 'no power_state_reset while the host is alive');
+  t.equal(e2?.code, 'HOST_IS_LIVE', 'no power_state_reset while the host is alive (xapi_vm.ml)');
+  t.same(e2?.params, [vm.resident_on]);
   await xapi.call('VM.hard_shutdown', vmRef);
   t.equal(await xapi.call('VM.get_power_state', vmRef), 'Halted');
   const other = sim.pool.hosts.find((h) => h.ref !== vm.resident_on)!;
