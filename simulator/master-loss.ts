@@ -25,7 +25,10 @@ const EMERGENCY_CALLS = new Set([
 const MASTER_WAIT_CAP_MS = 10 * 60_000;
 
 export class PoolRoles {
+  /** The role the running xapi acts on: read from pool.conf once, at start (Pool_role caches it). */
   private readonly roles = new Map<Ref, PoolRole>();
+  /** pool.conf written since the running xapi started: applied at its next start. */
+  private readonly onDisk = new Map<Ref, PoolRole>();
   /** Local sessions per host (ocaml/xapi/xapi_local_session.ml: an in-memory table on that host only). */
   private readonly local = new Map<Ref, Set<string>>();
   /** Hosts in slave emergency mode, with the error they answer (ocaml/xapi/xapi.ml server_run_in_emergency_mode). */
@@ -54,9 +57,18 @@ export class PoolRoles {
     return this.roleOf(h).kind === 'master';
   }
 
-  /** The hosts whose pool.conf says master: more than one after a failover that went wrong. */
+  /** The hosts acting as master now (answering, running as master): more than one after a failover gone wrong. */
   masters(): HostRuntime[] {
-    return this.pool.hosts.filter((h) => this.isMaster(h));
+    return this.pool.hosts.filter((h) => this.isMaster(h) && this.pool.answers(h));
+  }
+
+  /** A hung host resumes without a reboot (a stall that ended): xapi never restarted, so it still acts on the role
+   * it had — an old master still believes it is master; its domains kept running. */
+  resume(h: HostRuntime): void {
+    if (!h.powered) throw new Error(`host ${h.address} is powered off`);
+    h.crashed = false;
+    h.lastHeartbeat = Date.now();
+    for (const vmRef of this.pool.store.get('host', h.ref)!.resident_VMs as Ref[]) this.pool.frozenHeartbeats.delete(vmRef);
   }
 
   isRestarting(h: HostRuntime): boolean {
@@ -197,7 +209,7 @@ export class PoolRoles {
   /** pool.emergency_transition_to_master: pool.conf := master, then xapi restarts (Xapi_fuse, 10 s) and comes up
    * as master (ocaml/xapi/xapi_pool.ml, ocaml/xapi/xapi_pool_transition.ml become_master). */
   private transitionToMaster(h: HostRuntime): void {
-    this.roles.set(h.ref, { kind: 'master' });
+    this.onDisk.set(h.ref, { kind: 'master' });
     this.restartXapi(h);
   }
 
@@ -206,7 +218,7 @@ export class PoolRoles {
   resetMaster(h: HostRuntime, address: string): void {
     const role = this.roleOf(h);
     if (role.kind === 'slave' && role.master === address) return;
-    this.roles.set(h.ref, { kind: 'slave', master: address });
+    this.onDisk.set(h.ref, { kind: 'slave', master: address });
     this.restartXapi(h);
   }
 
@@ -257,6 +269,9 @@ export class PoolRoles {
     if (!this.pool.answers(h)) return;
     this.local.delete(h.ref);
     this.emergency.delete(h.ref);
+    const written = this.onDisk.get(h.ref);
+    if (written) this.roles.set(h.ref, written);
+    this.onDisk.delete(h.ref);
     const role = this.roleOf(h);
     if (role.kind === 'master') {
       const other = this.pool.hosts.find((o) => o !== h && this.pool.answers(o) && this.isMaster(o));
