@@ -103,8 +103,7 @@ export class PoolRoles {
   async waitForMaster(h: HostRuntime, method: string): Promise<void> {
     const deadline = Date.now() + MASTER_WAIT_CAP_MS;
     while (!this.reachesMaster(h)) {
-      if (this.stopped || !this.pool.answers(h)) throw new XapiError('INTERNAL_ERROR', ['simulator stopped waiting for the master'], method);
-      if (Date.now() > deadline) throw new XapiError('INTERNAL_ERROR', [`no master at ${this.roleOf(h).kind === 'slave' ? (this.roleOf(h) as { master: string }).master : '?'}`], method);
+      if (this.stopped || !this.pool.answers(h) || Date.now() > deadline) throw new XapiError('INTERNAL_ERROR', ['the simulator stopped waiting for the master'], method);
       await new Promise((r) => setTimeout(r, 100).unref());
     }
   }
@@ -161,12 +160,10 @@ export class PoolRoles {
       return this.localLogin(h, params[0], params[1], method);
     }
     const session = params[0];
-    // Emergency calls are made with a local session (pool sessions would need the master's database).
-    if (!this.isLocalSession(h, session)) {
-      if (typeof session === 'string' && this.pool.sessions.has(session) && this.isMaster(h)) {
-        // A pool session on the master itself is fine.
-      } else throw new XapiError('SESSION_INVALID', [String(session)], method);
-    }
+    // Emergency calls are made with a local session; a pool session is good only on the master itself (elsewhere
+    // checking it would need the master's database).
+    const poolSessionOnMaster = typeof session === 'string' && this.pool.sessions.has(session) && this.isMaster(h);
+    if (!this.isLocalSession(h, session) && !poolSessionOnMaster) throw new XapiError('SESSION_INVALID', [String(session)], method);
     switch (name) {
       case 'session.local_logout':
         this.local.get(h.ref)?.delete(session as string);
@@ -229,7 +226,8 @@ export class PoolRoles {
    * were successfully reset"). A host that hangs costs the caller `remoteTimeoutMs`.
    */
   async recoverSlaves(h: HostRuntime, method: string): Promise<Ref[]> {
-    if (!this.isMaster(h)) throw new XapiError('HOST_IS_SLAVE', [(this.roleOf(h) as { master: string }).master], method);
+    const redirect = this.hostIsSlave(h, method);
+    if (redirect) throw redirect;
     const recovered: Ref[] = [];
     for (const other of this.pool.hosts) {
       if (other === h) continue;
