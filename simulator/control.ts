@@ -48,6 +48,9 @@ export class ControlServer {
         address: h.address,
         url: this.sim.urlOf(h),
         master: h.ref === this.pool.master.ref,
+        // pool.conf: what the host itself believes (two "master" roles = two masters).
+        role: ((r) => (r.kind === 'master' ? 'master' : `slave of ${r.master}`))(this.pool.roles.roleOf(h)),
+        emergency_mode: this.pool.roles.inEmergencyMode(h),
         power: h.powered ? 'on' : 'off',
         crashed: h.crashed,
         partitioned: h.partitioned,
@@ -62,7 +65,8 @@ export class ControlServer {
     });
     const vms: Record<string, number> = {};
     for (const [, vm] of store.table('VM')) if (!vm.is_a_template && !vm.is_control_domain) vms[vm.power_state as string] = (vms[vm.power_state as string] ?? 0) + 1;
-    return { pool: this.pool.options.name, url: this.sim.url, username: this.pool.options.username, hosts, vms };
+    const masters = this.pool.roles.masters().map((h) => h.address);
+    return { pool: this.pool.options.name, url: this.sim.url, username: this.pool.options.username, masters, hosts, vms };
   }
 
   vmStatus(ref: Ref) {
@@ -166,6 +170,9 @@ export class ControlServer {
         h.slowMs = 0;
         h.malformed = false;
         pool.powerOn(h);
+        break;
+      case 'resume':
+        pool.roles.resume(h);
         break;
       case 'kill-toolstack':
         pool.killToolstack(h);

@@ -4,6 +4,7 @@ import { XapiError } from '../core/errors.js';
 import { type BuildOptions, DEFAULT_SIZE, type PoolSize, buildPool, recomputeHostMemory } from './model/build.js';
 import { crashAction, startSetsAlwaysRun } from './crash.js';
 import { GuestAgents } from './guest-agent.js';
+import { PoolRoles } from './master-loss.js';
 import type { ObjectStore } from './model/store.js';
 import { RrdGaps } from './rrd/gaps.js';
 import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
@@ -31,6 +32,11 @@ export interface SimOptions {
   vmBootMs: number;
   /** JSON generation of /rrd_updates (XML is always available through the Accept header). */
   rrdShape: RrdShape;
+  /** After a role change, how long until xapi exits (xapi: Constants.fuse_time, 10 s) and how long it takes to start. */
+  xapiFuseMs: number;
+  xapiStartMs: number;
+  /** What a host-to-host call costs when the peer hangs (pool.recover_slaves on a dead member). */
+  remoteTimeoutMs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -45,6 +51,9 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   guestHeartbeatMs: 120_000,
   vmBootMs: 200,
   rrdShape: 'current',
+  xapiFuseMs: 10_000,
+  xapiStartMs: 5_000,
+  remoteTimeoutMs: 10_000,
 };
 
 export interface HostRuntime {
@@ -80,6 +89,10 @@ export class SimulatedPool {
   readonly frozenHeartbeats: Map<Ref, number>;
   /** When each host was down: its RRD rows for that time are NaN. */
   readonly rrdGaps = new RrdGaps();
+  /** pool.conf of each host, local sessions, emergency mode (master loss). */
+  readonly roles: PoolRoles;
+  /** Set by the server: a host's xapi stopped or started on its own (a restart after a role change). */
+  onWireChange?: () => void;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(readonly options: SimOptions) {
@@ -96,6 +109,7 @@ export class SimulatedPool {
     this.truth = new GroundTruth(this.hosts.map((h) => h.ref));
     for (const [ref, vm] of store.table('VM'))
       if (!vm.is_control_domain && (vm.power_state === 'Running' || vm.power_state === 'Paused')) this.truth.start(ref, vm.resident_on as Ref);
+    this.roles = new PoolRoles(this);
   }
 
   start(): void {
@@ -106,6 +120,7 @@ export class SimulatedPool {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.roles.stop();
     this.store.wakeAll();
   }
 
@@ -138,7 +153,20 @@ export class SimulatedPool {
 
   /** Does the host's XAPI answer HTTP at all? */
   answers(h: HostRuntime): boolean {
-    return h.powered && !h.crashed && !h.partitioned && h.toolstackUp;
+    return h.powered && !h.crashed && !h.partitioned && h.toolstackUp && !this.roles.isRestarting(h);
+  }
+
+  wireChanged(): void {
+    this.onWireChange?.();
+  }
+
+  /** `h` starts as master: the pool record names it, it is live, and every other host gets a fresh heartbeat
+   * deadline — a dead old master stays live in this view until then (ocaml/xapi/dbsync_master.ml, db_gc.ml). */
+  takeOverDatabase(h: HostRuntime): void {
+    const now = Date.now();
+    this.store.mod('pool', this.poolRef, { master: h.ref });
+    for (const o of this.hosts) o.lastHeartbeat = now;
+    this.store.mod('host_metrics', this.store.get('host', h.ref)!.metrics as Ref, { live: true });
   }
 
   /** How a non-answering host behaves on the wire: a dead box blackholes, a dead toolstack refuses. */
@@ -154,7 +182,8 @@ export class SimulatedPool {
   // ---- sessions ----------------------------------------------------------------------------------------
 
   async login(user: string, password: string, originator: string, on: HostRuntime): Promise<Ref> {
-    if (on.ref !== this.master.ref) throw new XapiError('HOST_IS_SLAVE', [this.master.address], 'session.login_with_password');
+    const redirect = this.roles.hostIsSlave(on, 'session.login_with_password');
+    if (redirect) throw redirect;
     if (user !== this.options.username || password !== this.options.password) {
       await new Promise((r) => setTimeout(r, this.options.authFailureDelayMs));
       throw new XapiError('SESSION_AUTHENTICATION_FAILED', [user, 'Authentication failure'], 'session.login_with_password');
@@ -164,7 +193,8 @@ export class SimulatedPool {
     return ref;
   }
 
-  checkSession(ref: unknown, method: string): void {
+  checkSession(ref: unknown, method: string, on?: HostRuntime): void {
+    if (on && this.roles.isLocalSession(on, ref)) return;
     if (typeof ref !== 'string' || !this.sessions.has(ref)) throw new XapiError('SESSION_INVALID', [String(ref)], method);
   }
 
@@ -178,10 +208,14 @@ export class SimulatedPool {
 
   private tickLiveness(): void {
     const now = Date.now();
+    // The master computes liveness: while it does not answer, its database does not change.
+    const master = this.master;
+    if (!this.answers(master) || !this.roles.isMaster(master)) return;
     for (const h of this.hosts) {
       // A dead toolstack alone keeps the host in the live set (its heartbeat daemon still runs); a hung or
-      // powered-off host is declared dead after hostDeadAfterMs.
-      if (h.powered && !h.crashed && !h.partitioned) h.lastHeartbeat = now;
+      // powered-off host is declared dead after hostDeadAfterMs. Only hosts whose pool.conf names this master
+      // heartbeat to it; a partitioned host's heartbeats do not reach it.
+      if (h === master || (h.powered && !h.crashed && !h.partitioned && this.roles.heartbeats(h))) h.lastHeartbeat = now;
       const live = now - h.lastHeartbeat <= this.options.hostDeadAfterMs;
       const metricsRef = this.store.get('host', h.ref)!.metrics as Ref;
       this.store.mod('host_metrics', metricsRef, { live });
@@ -372,11 +406,13 @@ export class SimulatedPool {
 
   /** Power on / reset: the host boots, XAPI resyncs — VMs it still lists as resident are Halted now. */
   powerOn(h: HostRuntime): void {
+    const xapiWasDown = !this.answers(h);
     const wasDown = !h.powered || h.crashed;
     h.powered = true;
     h.crashed = false;
     h.toolstackUp = true;
     h.lastHeartbeat = Date.now();
+    if (xapiWasDown) this.roles.xapiStarted(h);
     if (!wasDown) return;
     // A reset of a hung box ends its domains as a power-off does (the BMC reset is a cold boot).
     this.truth.clear(h.ref);
@@ -399,6 +435,7 @@ export class SimulatedPool {
   restartToolstack(h: HostRuntime): void {
     if (!h.powered || h.crashed) throw new Error(`host ${h.address} is down`);
     h.toolstackUp = true;
+    this.roles.xapiStarted(h);
     const host = this.store.get('host', h.ref)!;
     this.store.mod('host', h.ref, { enabled: true, other_config: { ...(host.other_config as object), agent_start_time: String(Math.floor(Date.now() / 1000)) } });
   }

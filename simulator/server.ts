@@ -78,6 +78,7 @@ export class SimServer {
       this.port = (first.server.address() as AddressInfo).port;
     }
     await this.sync();
+    this.pool.onWireChange = () => void this.sync();
     this.pool.start();
   }
 
@@ -121,6 +122,8 @@ export class SimServer {
   private async handle(host: HostRuntime, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     // A hung host accepts the connection and then says nothing, like a box that stopped mid-flight.
     if (!this.pool.answers(host)) return;
+    // A member checks the session in its master's database: it waits while the master does not answer.
+    if (req.url?.startsWith('/rrd_updates') && !this.pool.roles.isMaster(host) && !(await this.pool.roles.waitForMaster(host, 'rrd_updates').then(() => true, () => false))) return;
     if (host.slowMs) await new Promise((r) => setTimeout(r, host.slowMs));
     const url = new URL(req.url ?? '/', 'http://x');
     try {

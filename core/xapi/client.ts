@@ -30,6 +30,17 @@ export interface XapiCaller {
 
 const MAX_REDIRECTS = 3;
 
+/**
+ * What one host's XAPI said to a login (XapiClient.probe): it is a master (accepted the login), a member naming its
+ * master (HOST_IS_SLAVE), another XAPI error (e.g. a member in emergency mode: its toolstack answers all the same),
+ * or nothing usable (timeout, refused, not XAPI).
+ */
+export type ProbeResult =
+  | { state: 'master' }
+  | { state: 'member'; master: string }
+  | { state: 'answers'; code: string }
+  | { state: 'silent'; error: Error };
+
 export class XapiClient implements XapiCaller {
   readonly http: HttpClient;
   private base: URL;
@@ -38,6 +49,8 @@ export class XapiClient implements XapiCaller {
   private nextId = 1;
   private readonly loginTimeoutMs: number;
   private readonly callTimeoutMs: number;
+  /** Aborted when the client moves to another master: calls still waiting on the old one end at once. */
+  private moved = new AbortController();
 
   constructor(private readonly o: XapiClientOptions) {
     this.base = new URL(o.url);
@@ -73,6 +86,39 @@ export class XapiClient implements XapiCaller {
     u.hostname = address.includes(':') ? `[${address}]` : address;
     u.pathname = path;
     return u;
+  }
+
+  /** Follow a new master at `address` (found by probing the members): drop the session, end the calls still
+   * waiting on the old master, log in there on the next call. */
+  follow(address: string): void {
+    this.base = this.hostUrl(address, '/');
+    this.session = undefined;
+    this.endPendingCalls();
+    this.o.logger?.info('XAPI following the new pool master', { master: this.masterUrl });
+  }
+
+  /** End every call still waiting for an answer (e.g. sent to a master that hung and was rebooted since: its
+   * connection will never answer); they fail with an HttpError and can be made again. */
+  endPendingCalls(): void {
+    this.moved.abort();
+    this.moved = new AbortController();
+  }
+
+  /**
+   * Ask the XAPI of one host (by address) who it is, with a login: a member refuses with HOST_IS_SLAVE before
+   * checking the password, which proves its toolstack answers; a master accepts (the session is closed again).
+   * Never follows redirects, never throws.
+   */
+  async probe(address: string, timeoutMs: number): Promise<ProbeResult> {
+    const base = this.hostUrl(address, '/');
+    try {
+      const session = await this.rpc<string>('session.login_with_password', [this.o.username, this.o.password.reveal(), '1.0', this.o.originator ?? ORIGINATOR], timeoutMs, base);
+      await this.rpc('session.logout', [session], timeoutMs, base).catch(() => undefined);
+      return { state: 'master' };
+    } catch (err) {
+      if (err instanceof XapiError) return err.code === 'HOST_IS_SLAVE' && err.params[0] ? { state: 'member', master: err.params[0] } : { state: 'answers', code: err.code };
+      return { state: 'silent', error: err as Error };
+    }
   }
 
   async login(): Promise<string> {
@@ -143,13 +189,14 @@ export class XapiClient implements XapiCaller {
     this.http.close();
   }
 
-  private async rpc<T>(method: string, params: unknown[], timeoutMs: number): Promise<T> {
+  private async rpc<T>(method: string, params: unknown[], timeoutMs: number, base = this.base): Promise<T> {
     const id = this.nextId++;
-    const res = await this.http.request(new URL('/jsonrpc', this.base), {
+    const res = await this.http.request(new URL('/jsonrpc', base), {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', method, params, id }),
       timeoutMs,
+      signal: base === this.base ? this.moved.signal : undefined,
     });
     if (res.status === 401) throw new HttpError(`${method}: HTTP 401`, 401, this.masterUrl);
     if (res.status !== 200) throw new HttpError(`${method}: HTTP ${res.status}`, res.status, this.masterUrl);

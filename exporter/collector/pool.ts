@@ -2,7 +2,8 @@
 // of the next snapshot; a failure of one host or one collector never fails the others.
 import { mapSettledLimit } from '../../core/concurrency.js';
 import type { PoolConfig } from '../../core/config/pool.js';
-import { errorKind } from '../../core/errors.js';
+import { XapiError, errorKind } from '../../core/errors.js';
+import { OutageLog } from '../../core/outage-log.js';
 import type { Logger } from '../../core/log.js';
 import { XapiClient } from '../../core/xapi/client.js';
 import type { ExporterConfig } from '../config.js';
@@ -23,6 +24,7 @@ import { LabelCache } from '../rrd/label-cache.js';
 import { fetchRrdUpdates } from '../rrd/fetch.js';
 import type { RrdUpdate } from '../rrd/parse.js';
 import { addRrdSamples } from '../rrd/samples.js';
+import { type HostProbe, type KnownHost, newMaster, probeHosts, toolstackAnswers } from './members.js';
 import { CollectorHealth } from './status.js';
 
 export interface HostRrdState {
@@ -42,7 +44,11 @@ export class PoolCollector {
   private readonly counters = new CounterBank();
   private readonly guestReports = new GuestReports();
   private readonly labels = new LabelCache();
+  /** One log line when something fails, a reminder now and then, one when it is back. */
+  private readonly outages: OutageLog;
   connected = false;
+  /** The pool's master answered XAPI in the last poll (any XAPI answer, even an error). */
+  masterReachable = false;
 
   constructor(
     readonly pool: PoolConfig,
@@ -51,6 +57,7 @@ export class PoolCollector {
   ) {
     this.xapi = XapiClient.forPool(pool, logger);
     this.health = new CollectorHealth(pool.name);
+    this.outages = new OutageLog(logger);
     this.watcher = new InventoryWatcher(this.xapi, logger, (err) => this.health.count('xapi', err));
     const hw = pool.hardware;
     if (hardwareEnabled(hw)) {
@@ -90,28 +97,83 @@ export class PoolCollector {
     return [...inv.all('host')].map(([ref, h]) => ({ uuid: h.uuid, ref, name: String(h.name_label ?? h.uuid), address: String(h.address ?? '') }));
   }
 
-  /** Collect this pool into `set`. Never throws. */
-  async poll(set: FamilySet): Promise<void> {
-    const timeoutMs = this.config.rrd.timeout_seconds * 1000;
+  /** Every host of the last inventory with an address, except the master the client talks to. */
+  private members(): KnownHost[] {
+    const inv = this.watcher.inventory;
+    const current = this.masterAddress();
+    const out: KnownHost[] = [];
+    for (const [ref, h] of inv.all('host')) {
+      const address = String(h.address ?? '');
+      if (address && address !== current && ref !== inv.pool?.master) out.push({ uuid: h.uuid, name: String(h.name_label ?? h.uuid), address });
+    }
+    return out;
+  }
+
+  /** The address the client calls the master at (host.address form: IPv6 without brackets). */
+  private masterAddress(): string {
+    return new URL(this.xapi.masterUrl).hostname.replace(/^\[|\]$/g, '');
+  }
+
+  /** Is the master there? Sets connected and masterReachable. A cheap call proves the master answers now; the
+   * watcher's long poll would notice only after its timeout. */
+  private async checkMaster(): Promise<void> {
     const started = performance.now();
-    // A cheap call proves the master answers now; the watcher's long poll would notice only after its timeout.
+    const callMs = this.pool.timeouts.callMs;
     try {
-      await this.xapi.callWithTimeout(timeoutMs, 'pool.get_all');
-      this.connected = await this.watcher.whenSynced(timeoutMs);
+      await this.xapi.call('pool.get_all');
+      this.masterReachable = true;
+      // The master answers: the watcher need not sit out its backoff, nor wait on a call sent before it hung.
+      if (!this.watcher.status.synced) {
+        this.xapi.endPendingCalls();
+        this.watcher.retryNow();
+      }
+      this.connected = await this.watcher.whenSynced(callMs);
       if (this.connected) this.health.success('xapi', (performance.now() - started) / 1000);
       else this.health.failure('xapi', this.watcher.status.lastError?.message ?? 'inventory not read yet', (performance.now() - started) / 1000);
     } catch (err) {
       this.connected = false;
+      // Any XAPI answer (a wrong password, HOST_IS_SLAVE from a member that a redirect led to) means it answers.
+      this.masterReachable = err instanceof XapiError;
       this.health.failure('xapi', err, (performance.now() - started) / 1000);
-      this.logger.warn('pool master does not answer', { error: err });
+      this.outages.failed('xapi', 'pool master does not answer', { master: this.xapi.masterUrl, error: err });
     }
+    if (this.connected) this.outages.recovered('xapi', 'pool master answers again', { master: this.xapi.masterUrl });
+  }
+
+  /** Collect this pool into `set`. Never throws. */
+  async poll(set: FamilySet): Promise<void> {
+    // The members are asked while the master is: a dead master costs one call timeout, not two.
+    const members = this.members();
+    const probing = probeHosts(this.xapi, members, this.pool.timeouts.loginMs, this.config.rrd.concurrency);
+    await this.checkMaster();
+    const probes = await probing;
+    if (!this.masterReachable) {
+      const next = newMaster(probes, this.masterAddress());
+      if (next === 'ambiguous') this.outages.failed('masters', 'several hosts answer as pool master: not following any', { masters: probes.filter((p) => p.result.state === 'master').map((p) => p.address) });
+      else if (next) {
+        // A member was promoted: follow it now, without waiting for a restart or the next poll. The former master
+        // was not probed (it was the master): it did not answer the master check.
+        const former = this.watcher.inventory.get('host', this.watcher.inventory.pool?.master);
+        if (former) probes.push({ uuid: former.uuid, name: String(former.name_label), address: String(former.address), result: { state: 'silent', error: new Error('the former master did not answer') } });
+        this.xapi.follow(next.address);
+        this.watcher.retryNow();
+        await this.checkMaster();
+      }
+    }
+    this.logProbes(probes);
     const inv = this.watcher.inventory;
     const poolLabels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.pool.name });
     set.add('xcp_pool_connected', 'gauge', 'The exporter has a working XAPI session to the pool master (1) or not (0)', poolLabels, this.connected ? 1 : 0);
-    // Known objects stay visible while the master is away (as XO does); alerts on this pool are inhibited by
-    // the pool-disconnected alert.
-    if (inv.pool) addInventoryMetrics(set, inv, this.pool.name, Date.now());
-    if (inv.pool) addHaltMetrics(set, this.watcher.halts, inv, this.pool.name);
+    set.add('xcp_pool_master_reachable', 'gauge', "The pool master's XAPI answered in the last poll (1) or not (0)", poolLabels, this.masterReachable ? 1 : 0);
+    const toolstack = new Map(probes.map((p) => [p.uuid, toolstackAnswers(p)]));
+    // Known objects stay visible while the master is away (as XO does). Their liveness is the master's last view,
+    // except that a host whose XAPI does not answer is not reported live from that stale view.
+    if (inv.pool) {
+      const stale = this.connected ? undefined : (uuid: string) => (toolstack.get(uuid) ?? (uuid === this.masterUuid() ? this.masterReachable : undefined)) === false;
+      addInventoryMetrics(set, inv, this.pool.name, Date.now(), stale);
+      addHaltMetrics(set, this.watcher.halts, inv, this.pool.name);
+      this.addToolstackMetrics(set, toolstack);
+    }
     if (this.hardware && inv.pool) {
       // Only the collectors' latest results: IPMI and SMART run in the background and are never waited for.
       const { hostByUuid } = inv.lookups();
@@ -121,9 +183,36 @@ export class PoolCollector {
         return host && labelString({ pool_id: poolId, pool_name: this.pool.name, uuid, host_name: host.name_label as string });
       });
     }
-    if (this.connected) await this.pollRrd(set);
+    // Without a master, members' /rrd_updates are still tried with the session we have: they answer when only the
+    // exporter lost the master (their session checks still reach it), and stall when the master is really gone.
+    if (this.connected || (this.xapi.sessionId && inv.pool)) await this.pollRrd(set);
     else this.health.failure('rrd', 'pool not connected', 0);
     this.health.addMetrics(set);
+  }
+
+  private masterUuid(): string | undefined {
+    const inv = this.watcher.inventory;
+    return inv.get('host', inv.pool?.master)?.uuid;
+  }
+
+  /** xcp_host_toolstack_up: the master from the master check, every other host from its probe. */
+  private addToolstackMetrics(set: FamilySet, probed: Map<string, boolean>): void {
+    const inv = this.watcher.inventory;
+    const masterUuid = this.masterUuid();
+    for (const [, h] of inv.all('host')) {
+      const up = h.uuid === masterUuid ? this.masterReachable : probed.get(h.uuid);
+      if (up === undefined) continue;
+      const labels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.pool.name, uuid: h.uuid, host_name: h.name_label as string });
+      set.add('xcp_host_toolstack_up', 'gauge', "The host's XAPI answered in the last poll (1) or not (0): a member's HOST_IS_SLAVE counts", labels, up ? 1 : 0);
+    }
+  }
+
+  private logProbes(probes: HostProbe[]): void {
+    for (const p of probes) {
+      const key = `toolstack:${p.uuid}`;
+      if (toolstackAnswers(p)) this.outages.recovered(key, 'host XAPI answers again', { host: p.name, address: p.address });
+      else this.outages.failed(key, 'host XAPI does not answer', { host: p.name, address: p.address, error: (p.result as { error: Error }).error });
+    }
   }
 
   private async pollRrd(set: FamilySet): Promise<void> {
@@ -150,8 +239,9 @@ export class PoolCollector {
         state.up = false;
         state.lastError = `${errorKind(r.reason)}: ${(r.reason as Error).message}`;
         this.health.count('rrd', r.reason);
-        this.logger.warn('host RRD not collected', { host: host.name_label, address: host.address, error: r.reason });
+        this.outages.failed(`rrd:${host.uuid}`, 'host RRD not collected', { host: host.name_label, address: host.address, error: r.reason });
       }
+      if (r.status === 'fulfilled') this.outages.recovered(`rrd:${host.uuid}`, 'host RRD collected again', { host: host.name_label, address: host.address });
       set.add('xcp_host_rrd_up', 'gauge', "The host's own /rrd_updates answered in the last poll (1) or not (0): its toolstack answers", labels, state.up ? 1 : 0);
       if (state.lastRowT) set.add('xcp_exporter_rrd_last_row_timestamp_seconds', 'gauge', 'Unix time of the newest RRD row used for the host', labels, state.lastRowT);
     });
@@ -159,6 +249,7 @@ export class PoolCollector {
     this.counters.prune((uuid) => lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid));
     this.guestReports.prune((uuid) => lookups.vmByUuid.has(uuid));
     for (const uuid of this.hosts.keys()) if (!lookups.hostByUuid.has(uuid)) this.hosts.delete(uuid);
+    this.outages.retain((key) => !key.includes(':') || lookups.hostByUuid.has(key.slice(key.indexOf(':') + 1)));
     const duration = (performance.now() - started) / 1000;
     // The collector is up when at least one host answered; each host's state is in xcp_host_rrd_up.
     if (failures < hosts.length || hosts.length === 0) this.health.success('rrd', duration);

@@ -3,6 +3,7 @@
 import { XapiError, errorKind } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { sleep } from '../../core/concurrency.js';
+import { OutageLog } from '../../core/outage-log.js';
 import type { XapiClient } from '../../core/xapi/client.js';
 import { HaltTracker } from './halts.js';
 import { Inventory, WATCHED, type XapiEventRecord } from './inventory.js';
@@ -28,6 +29,10 @@ export class InventoryWatcher {
   private token = '';
   private running?: Promise<void>;
   private readonly stopper = new AbortController();
+  /** Cuts the backoff sleep short (retryNow). */
+  private nap?: AbortController;
+  private retrySoon = false;
+  private readonly outage: OutageLog;
   /** Resolves waiters of the first full snapshot. */
   private syncedWaiters: (() => void)[] = [];
 
@@ -35,7 +40,9 @@ export class InventoryWatcher {
     private readonly xapi: XapiClient,
     private readonly logger: Logger,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.outage = new OutageLog(logger);
+  }
 
   start(): void {
     this.running ??= this.loop();
@@ -44,6 +51,12 @@ export class InventoryWatcher {
   async stop(): Promise<void> {
     this.stopper.abort();
     await this.running;
+  }
+
+  /** Read again at once, from a fresh snapshot: the client now talks to a new pool master. */
+  retryNow(): void {
+    this.retrySoon = true;
+    this.nap?.abort();
   }
 
   /** Wait until a full snapshot has been read (or `ms` passed). */
@@ -74,11 +87,14 @@ export class InventoryWatcher {
         this.status.synced = false;
         this.status.lastError = { at: Date.now(), kind: errorKind(err), message: (err as Error).message };
         this.onError(err);
-        this.logger.warn('inventory update failed', { error: err, retry_in_ms: backoff });
+        this.outage.failed('inventory', 'inventory update failed', { error: err, retry_in_ms: backoff });
         // Start from a fresh snapshot after any failure: objects may have changed while we could not see.
         this.token = '';
-        await sleep(backoff, this.stopper.signal);
-        backoff = Math.min(backoff * 2, 30_000);
+        this.nap = new AbortController();
+        if (!this.retrySoon) await sleep(backoff, AbortSignal.any([this.stopper.signal, this.nap.signal]));
+        backoff = this.retrySoon || this.nap.signal.aborted ? 1000 : Math.min(backoff * 2, 30_000);
+        this.nap = undefined;
+        this.retrySoon = false;
       }
     }
   }
@@ -92,6 +108,7 @@ export class InventoryWatcher {
     this.halts.observe(this.inventory, batch.events, Date.now());
     this.token = batch.token;
     this.status.lastSuccess = Date.now();
+    this.outage.recovered('inventory', 'inventory updates work again');
     if (full) {
       this.status.synced = true;
       this.logger.info('inventory read', { objects: batch.events.length });

@@ -15,7 +15,9 @@ export function parseXapiDate(v: unknown): number {
 const isGuest = (vm: Rec) => !vm.is_a_template && !vm.is_a_snapshot && !vm.is_control_domain;
 const running = (vm: Rec) => vm.power_state === 'Running' || vm.power_state === 'Paused';
 
-export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: string, nowMs: number): void {
+/** `unreachable(uuid)`: while the master is away, true for a host whose own XAPI does not answer either — it is not
+ * reported live from the master's stale view. */
+export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: string, nowMs: number, unreachable?: (uuid: string) => boolean): void {
   const pool = inv.pool;
   const poolId = pool?.uuid;
   const poolLabels = labelString({ pool_id: poolId, pool_name: poolName });
@@ -27,7 +29,7 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
   for (const [ref, host] of inv.all('host')) {
     const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: host.uuid, host_name: host.name_label as string });
     hostLabels.set(ref, labels);
-    const live = Boolean(inv.get('host_metrics', host.metrics)?.live);
+    const live = Boolean(inv.get('host_metrics', host.metrics)?.live) && !unreachable?.(host.uuid);
     hostLive.set(ref, live);
     set.add('xcp_host_status', 'gauge', 'Host status (always 1); power_state and enabled as labels, as Xen Orchestra exports it', withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }), 1);
     set.add('xcp_host_live', 'gauge', 'Host is live in the pool master view (host_metrics.live): 1 live, 0 dead', labels, live ? 1 : 0);

@@ -61,6 +61,8 @@ export const valuesSchema = obj({
     VMHighCPU: alert({ threshold: ratio(), smoothing: duration() }),
     XcpVmOnDeadHost: alert({}),
     XcpToolstackDown: recoveryAlert({}),
+    XcpPoolMasterLost: recoveryAlert({}),
+    XcpPoolMasterNotRecovered: alert({}),
     HighDiskLatency: alert({ threshold_seconds: num({ min: 0 }), min_iops: num({ min: 0 }), smoothing: duration() }),
     XcpSrFillingUp: alert({ min_ratio: ratio(), lookback: duration(), horizon: duration() }),
     XcpSrAlmostFull: alert({ threshold: ratio() }),

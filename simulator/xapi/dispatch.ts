@@ -34,6 +34,10 @@ export async function dispatch(ctx: DispatchContext, method: string, params: unk
   const clsName = method.slice(0, dot);
   const op = method.slice(dot + 1);
 
+  // Emergency mode, local logins and the emergency calls (simulator/master-loss.ts).
+  const emergency = await pool.roles.dispatch(on, method, params);
+  if (emergency !== undefined) return emergency;
+
   if (clsName === 'session') {
     if (op === 'login_with_password') {
       expectArgs(method, params, [2, 4]);
@@ -46,9 +50,9 @@ export async function dispatch(ctx: DispatchContext, method: string, params: unk
       return '';
     }
   }
-  // Members answer API calls only with a redirect to the master.
-  if (on.ref !== pool.master.ref) throw new XapiError('HOST_IS_SLAVE', [pool.master.address], method);
-  pool.checkSession(params[0], method);
+  // Members redirect pool sessions to the master once they reach it; local sessions they serve.
+  await pool.roles.serveAsMember(on, params[0], method);
+  pool.checkSession(params[0], method, on);
   const args = params.slice(1);
 
   if (clsName === 'event' && op === 'from') {
@@ -119,6 +123,10 @@ function accessor(ctx: DispatchContext, cls: XapiClass, method: string, op: stri
 async function dispatchAction(ctx: DispatchContext, method: string, cls: string, op: string, args: unknown[]): Promise<XapiValue | undefined> {
   const { pool } = ctx;
   const ref = () => str(method, args[0]);
+  if (cls === 'pool' && op === 'recover_slaves') {
+    expectArgs(method, args, 0);
+    return pool.roles.recoverSlaves(ctx.on, method);
+  }
   if (cls === 'vm') {
     switch (op) {
       case 'start':

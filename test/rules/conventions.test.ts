@@ -34,13 +34,15 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
     XcpVmHaltedUnexpectedly: 'COMPUTE_INSTANCE',
     XcpVmGuestHeartbeatLost: 'COMPUTE_INSTANCE',
     XcpToolstackDown: 'COMPUTE_PROCESS',
+    XcpPoolMasterLost: 'COMPUTE_HOST',
   };
   const recovery = alerts.filter((a) => a.labels.xcp_notification_type);
   t.same(Object.fromEntries(recovery.map((a) => [a.alert, a.labels.xcp_notification_type])), expected);
   for (const a of recovery) {
-    // The heartbeat alert is notify-only by default until its signal is proven on real pools (opt-in: recovery: true).
-    if (a.alert === 'XcpVmGuestHeartbeatLost') t.equal(a.labels.recovery, undefined, `${a.alert}: not routed to the recovery hook by default`);
-    else t.equal(a.labels.recovery, 'true', `${a.alert}: routed to the recovery hook`);
+    // Routed to the recovery hook when its values say so: XcpVmGuestHeartbeatLost is notify-only by default until
+    // its signal is proven on real pools; XcpPoolMasterLost ships off until its workflow exists.
+    const on = (values.alerts as Record<string, { recovery?: boolean }>)[a.alert]!.recovery;
+    t.equal(a.labels.recovery, on ? 'true' : undefined, `${a.alert}: recovery label as in values`);
     // The expression aggregates to exactly the identity labels (the promtool tests check the values).
     const by = a.expr.match(/^max by \(([^)]*)\)/)?.[1]?.split(/,\s*/) ?? [];
     for (const l of ['pool_id', 'pool_name', 'host_uuid', 'host_name']) t.ok(by.includes(l), `${a.alert}: keeps ${l}`);
@@ -48,6 +50,8 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
       for (const l of ['vm_uuid', 'vm_name']) t.ok(by.includes(l), `${a.alert}: keeps ${l}`);
   }
   t.equal(alerts.find((a) => a.alert === 'XcpToolstackDown')!.labels.process_name, 'xapi');
+  t.equal(alerts.find((a) => a.alert === 'XcpPoolMasterLost')!.labels.xcp_failure, 'pool_master', 'a master loss is told apart from a host failure');
+  t.not(values.alerts.XcpPoolMasterLost.recovery, true, 'not routed to the receiver until it has a master-failover workflow');
 });
 
 t.test('every alert has a runbook with the three sections, and every runbook an alert', async (t) => {

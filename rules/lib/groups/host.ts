@@ -13,10 +13,13 @@ export function hostGroup(v: Values): RuleGroup {
       name: 'XcpHostDown',
       component: 'host',
       notification: 'COMPUTE_HOST',
+      // Not while the pool is disconnected: the master's view is stale then, and a lost master is
+      // XcpPoolMasterLost's (the exporter reports a host that answers nothing as not live).
       expr: `
 max by (pool_id, pool_name, host_uuid, host_name) (
   ${copyLabel(m('xcp_host_live'), 'host_uuid', 'uuid')}
-) == 0`,
+) == 0
+unless on (pool_id) ${m('xcp_pool_connected')} == 0`,
       summary: 'An XCP-ng host is down.',
       description:
         'The master of pool {{ $labels.pool_name }} has reported host {{ $labels.host_name }} ({{ $labels.host_uuid }}) ' +
