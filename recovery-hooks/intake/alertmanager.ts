@@ -132,11 +132,14 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
   }
 }
 
-/** The recovery labels, checked as the store will keep them: names, UUIDs, a process name. */
+/**
+ * The recovery labels, checked as the store will keep them: names, UUIDs, a process name. A host name is XAPI's
+ * name_label, which may hold spaces: bounded and printable, not Masakari's hostname pattern.
+ */
 function recoveryLabelProblem(l: Record<string, string>): string | undefined {
   const checks: [string, (v: unknown) => string | undefined][] = [
     ['pool_name', nameProblem],
-    ['host_name', nameProblem],
+    ['host_name', (v) => textProblem(v, LIMITS.name, { min: 1 })],
     ['host_uuid', uuidProblem],
     ['vm_uuid', uuidProblem],
     ['process_name', (v) => textProblem(v, LIMITS.processName, { min: 1 })],
