@@ -142,6 +142,7 @@ function recoveryLabelProblem(l: Record<string, string>): string | undefined {
     ['host_name', (v) => textProblem(v, LIMITS.name, { min: 1 })],
     ['host_uuid', uuidProblem],
     ['vm_uuid', uuidProblem],
+    ['vm_name', (v) => textProblem(v, LIMITS.labelValue, { min: 1 })],
     ['process_name', (v) => textProblem(v, LIMITS.processName, { min: 1 })],
   ];
   for (const [label, problem] of checks) {
