@@ -8,7 +8,7 @@ import t from 'tap';
 import { startBothStores } from './helpers/both-stores.js';
 import { HOST_1, HOST_2, TOKEN } from './helpers/harness.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
 // Strings a careless or hostile sender produces.
