@@ -164,7 +164,9 @@ function resolveHost(l: Record<string, string>, hosts: HostDirectory, pools: Rea
   const candidates = pool !== undefined ? hosts.hostsOf(pool) : [...pools].flatMap((p) => hosts.hostsOf(p));
   const byUuid = l.host_uuid ? candidates.find((h) => h.uuid === l.host_uuid) : undefined;
   const byName = l.host_name ? candidates.find((h) => h.name === l.host_name) : undefined;
-  if (byUuid) return { host: byUuid };
+  // A host_name label that is not the name of host_uuid is kept as sent: the workflow compares it with XAPI and
+  // ignores the notification with the reason (identity is the uuid's, and a mismatch is never acted on).
+  if (byUuid) return { host: l.host_name && l.host_name !== byUuid.name ? { ...byUuid, name: l.host_name } : byUuid };
   if (byName && l.host_uuid) return `host_uuid ${l.host_uuid} is not the uuid of ${byName.name} (${byName.uuid}) in pool ${byName.pool}`;
   if (byName) return { host: byName };
   if (!l.host_uuid && !l.host_name) return {};
