@@ -138,13 +138,17 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
   }
 }
 
-/** The recovery labels, checked as the store will keep them: names, UUIDs, a process name. */
+/**
+ * The recovery labels, checked as the store will keep them: names, UUIDs, a process name. A host name is XAPI's
+ * name_label, which may hold spaces: bounded and printable, not Masakari's hostname pattern.
+ */
 function recoveryLabelProblem(l: Record<string, string>): string | undefined {
   const checks: [string, (v: unknown) => string | undefined][] = [
     ['pool_name', nameProblem],
-    ['host_name', nameProblem],
+    ['host_name', (v) => textProblem(v, LIMITS.name, { min: 1 })],
     ['host_uuid', uuidProblem],
     ['vm_uuid', uuidProblem],
+    ['vm_name', (v) => textProblem(v, LIMITS.labelValue, { min: 1 })],
     ['process_name', (v) => textProblem(v, LIMITS.processName, { min: 1 })],
   ];
   for (const [label, problem] of checks) {
@@ -166,7 +170,9 @@ function resolveHost(l: Record<string, string>, hosts: HostDirectory, pools: Rea
   const candidates = pool !== undefined ? hosts.hostsOf(pool) : [...pools].flatMap((p) => hosts.hostsOf(p));
   const byUuid = l.host_uuid ? candidates.find((h) => h.uuid === l.host_uuid) : undefined;
   const byName = l.host_name ? candidates.find((h) => h.name === l.host_name) : undefined;
-  if (byUuid) return { host: byUuid };
+  // A host_name label that is not the name of host_uuid is kept as sent: the workflow compares it with XAPI and
+  // ignores the notification with the reason (identity is the uuid's, and a mismatch is never acted on).
+  if (byUuid) return { host: l.host_name && l.host_name !== byUuid.name ? { ...byUuid, name: l.host_name } : byUuid };
   if (byName && l.host_uuid) return `host_uuid ${l.host_uuid} is not the uuid of ${byName.name} (${byName.uuid}) in pool ${byName.pool}`;
   if (byName) return { host: byName };
   if (!l.host_uuid && !l.host_name) return {};

@@ -156,6 +156,26 @@ t.test('409: duplicate notification, and a host on maintenance', async (t) => {
   t.match(hosts.json.hosts.find((h: any) => h.name === 'host-2'), { on_maintenance: true });
 });
 
+t.test('segments and hosts lists: limit and marker page, sort_key/sort_dir order, filters filter', async (t) => {
+  const seg = (await hook.request('GET', '/v1/segments?limit=1&recovery_method=auto&service_type=COMPUTE')).json.segments[0];
+  t.equal(seg.name, 'pool-a');
+  t.same((await hook.request('GET', `/v1/segments?marker=${seg.id}`)).json.segments, [], 'after the last segment: an empty page');
+  t.same((await hook.request('GET', '/v1/segments?enabled=false', { headers: { 'OpenStack-API-Version': 'instance-ha 1.2' } })).json.segments, []);
+  const names = async (q: string) => (await hook.request('GET', `/v1/segments/${seg.uuid}/hosts?${q}`)).json.hosts.map((h: any) => h.name);
+  t.same(await names('sort_key=name&sort_dir=desc'), ['host-3', 'host-2', 'host-1']);
+  const all = (await hook.request('GET', `/v1/segments/${seg.uuid}/hosts`)).json.hosts as { name: string; on_maintenance: boolean }[];
+  const busy = all.filter((h) => h.on_maintenance).map((h) => h.name);
+  const idle = all.filter((h) => !h.on_maintenance).map((h) => h.name);
+  t.ok(busy.length && idle.length, `hosts on maintenance (${busy}) and not (${idle}) from the tests above`);
+  t.same(await names('sort_key=on_maintenance&sort_key=name&sort_dir=desc&sort_dir=asc'), [...busy, ...idle], 'on maintenance first, then by name');
+  const first = (await hook.request('GET', `/v1/segments/${seg.uuid}/hosts?limit=1`)).json.hosts[0];
+  t.same(await names(`limit=1&marker=${first.id}`), ['host-2'], 'marker: the id of the last host seen');
+  t.same(await names(`limit=5&marker=${first.uuid}`), ['host-2', 'host-3'], 'or its uuid');
+  t.same(await names('on_maintenance=True'), busy);
+  t.same(await names('on_maintenance=0&reserved=no&type=COMPUTE_HOST'), idle);
+  t.same(await names(`failover_segment_id=${seg.uuid}&limit=0`), []);
+});
+
 t.test('both auth headers work; Bearer is case-insensitive', async (t) => {
   t.equal((await hook.request('GET', '/v1/notifications', { auth: false, headers: { Authorization: `Bearer ${TOKEN}` } })).status, 200);
   t.equal((await hook.request('GET', '/v1/notifications', { auth: false, headers: { Authorization: `bearer ${TOKEN}` } })).status, 200);

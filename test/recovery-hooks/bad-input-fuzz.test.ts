@@ -8,7 +8,7 @@ import t from 'tap';
 import { startBothStores } from './helpers/both-stores.js';
 import { HOST_1, HOST_2, TOKEN } from './helpers/harness.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
 // Strings a careless or hostile sender produces.
@@ -85,7 +85,14 @@ interface Req {
   raw?: string;
   headers: Record<string, string>;
 }
-const request: fc.Arbitrary<Req> = fc.oneof(
+// Now and then a wrong or hostile credential (printable: fetch refuses other header bytes before sending).
+const printable = (max: number) => fc.string({ maxLength: max }).filter((v) => /^[\x21-\x7e]+$/.test(v));
+const credentials = fc.option(
+  fc.oneof(printable(80).map((v) => ({ 'X-Auth-Token': v })), printable(80).map((v) => ({ Authorization: `Bearer ${v}` })), fc.constant({ Authorization: 'Basic Zm9vOmJhcg==' })),
+  { nil: undefined, freq: 10 },
+);
+
+const requestOf: fc.Arbitrary<Req> = fc.oneof(
   fc.tuple(fc.oneof(webhookBody.map((b) => JSON.stringify(b)), rawText), contentType).map(([raw, type]) => ({ method: 'POST', path: '/alertmanager', raw, headers: { 'Content-Type': type } })),
   fc.tuple(fc.oneof(notificationBody.map((b) => JSON.stringify(b)), rawText), contentType, apiVersion).map(([raw, type, v]) => ({
     method: 'POST',
@@ -100,6 +107,8 @@ const request: fc.Arbitrary<Req> = fc.oneof(
   })),
   fc.tuple(fc.constantFrom('/v1/notifications/', '/v1/segments/', '/v1/segments/SEGMENT/hosts/'), hostile).map(([path, id]) => ({ method: 'GET', path: path + enc(id), headers: {} })),
 );
+
+const request: fc.Arbitrary<Req> = fc.tuple(requestOf, credentials).map(([r, auth]) => (auth ? { ...r, headers: { ...r.headers, ...auth } } : r));
 
 t.test(`${RUNS} hostile requests on both stores, with a stream of valid webhooks (seed ${SEED})`, async (t) => {
   const { hooks } = await startBothStores(t);
