@@ -62,6 +62,15 @@ t.test('a healthy pool: the master reachable, every toolstack up, the master nam
   t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(a)}"`));
 });
 
+t.test('a master slower than the RRD timeout but within call_seconds stays connected', async (t) => {
+  a.slowMs = 2500; // rrd.timeout_seconds 2, timeouts.call_seconds 3
+  t.teardown(() => (a.slowMs = 0));
+  const text = await pollAndScrape();
+  t.equal(sample(text, 'xcp_pool_connected', {}), 1, 'the master check uses call_seconds, not the RRD timeout');
+  t.equal(sample(text, 'xcp_pool_master_reachable', {}), 1);
+  t.equal(host(text, 'xcp_host_rrd_up', a), 0, "its own RRD, bounded by the RRD timeout, is late");
+});
+
 t.test('the master hangs: members kept and probed, the master unreachable and not live, RRD state per host', async (t) => {
   sim.pool.failHost(a);
   await sim.server.sync();
