@@ -124,3 +124,17 @@ t.test('the old master boots, finds the new master and follows it: its toolstack
   t.equal(sample(text, 'xcp_pool_connected', {}), 1);
   t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(b)}"`));
 });
+
+t.test('two masters: a new master promoted while the old one hung, which then resumes without a reboot', async (t) => {
+  sim.pool.failHost(b);
+  await sim.server.sync();
+  const local = await rpc<string>(c, 'session.slave_local_login_with_password', ['root', 'simulated']);
+  await rpc(c, 'pool.emergency_transition_to_master', [local]);
+  await pollUntil('the exporter to follow the newest master', (x) => sample(x, 'xcp_pool_connected', {}) === 1 && collector.xapi.masterUrl === sim.server.urlOf(c));
+  t.equal(sample(await pollAndScrape(), 'xcp_pool_masters', {}), 1, 'one master');
+  sim.pool.roles.resume(b);
+  await sim.server.sync();
+  const text = await pollAndScrape();
+  t.equal(sample(text, 'xcp_pool_masters', {}), 2, 'the resumed old master still accepts logins as master');
+  t.equal(collector.xapi.masterUrl, sim.server.urlOf(c), 'the exporter stays with the master it follows');
+});
