@@ -89,6 +89,8 @@ t.test('the master hangs: members kept and probed, the master unreachable and no
   t.equal(host(text, 'xcp_host_rrd_up', b), 0);
   t.ok(lines(text, 'xcp_host_info').some((l) => l.includes(`host_name="${name(b)}"`)), 'every member still listed');
   t.ok(took < 3000 + 6000 + 2000 + 2000, `one poll bounded by the call, probe and RRD timeouts (${took} ms)`);
+  const health = (await (await fetch(ex.url + '/health')).json()) as { pools: Record<string, { master: string; master_reachable: boolean }> };
+  t.match(health.pools['sim-pool'], { master: sim.server.urlOf(a), master_reachable: false }, '/health names the master it follows and says it does not answer');
   // A second poll logs no new warning for the same outage.
   const before = logger.lines.filter((l) => l.level === 'warn').length;
   await ex.exporter.pollOnce();
