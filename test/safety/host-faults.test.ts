@@ -1,6 +1,6 @@
 // Safety matrix: hosts that hang or are cut off, alone, two at once, or more than half of the pool.
 import { fire, hostDownAlert } from '../recovery-hooks/helpers/sim-rig.js';
-import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting, waitingGauge } from './helpers/scenario.js';
 
 const FIVE_HOSTS = { sim: { size: { hosts: 5, vmsPerHost: 3, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 } } };
 
@@ -41,6 +41,7 @@ scenario({
     t.equal(ends[waiting]?.operator_wait?.kind, 'blast_radius', 'the other waits for an operator: blast radius');
     if (waiting < 0) return ends.map(describe).join(' / ');
     const held = [a, b][waiting]!;
+    t.equal(await waitingGauge(rig.hook!, held, 'blast_radius'), 1, 'the gauge says it waits (alertable)');
     t.notOk(rig.calls.powerOffs.includes(held.name), 'the held host was not powered off');
     await pullPlug(ctx, held);
     t.equal((await confirmFenced(rig.hook!, uuids[waiting]!, held.uuid)).status, 202, 'confirm-fenced accepted');
@@ -67,6 +68,7 @@ scenario({
     t.same(rig.calls.powerOffs, [], 'no host powered off');
     t.same(rig.calls.starts, [], 'no VM started');
     t.same(ends.map((n) => n.operator_wait?.kind ?? n.status), cut.map(() => 'blast_radius'), 'every one waits for an operator');
+    for (const h of cut) t.equal(await waitingGauge(rig.hook!, h, 'blast_radius'), 1, `the gauge says ${h.name} waits`);
     // The network heals: the hosts reconnect and keep their VMs (those still powered).
     for (const h of cut) if (ctx.runtime(h).powered) await rig.control(`/sim/hosts/${h.name}/heal`, {});
     return ends.map(describe).join(' / ');

@@ -196,3 +196,10 @@ export function describe(n: any): string {
 export function remoteHook(url: string): Hook {
   return { url, request: requestTo(url) } as unknown as Hook;
 }
+
+/** The receiver's xcp_recovery_waiting_for_operator gauge for a host and kind (undefined when absent). */
+export async function waitingGauge(hook: Hook, host: SimHost, kind: string): Promise<number | undefined> {
+  const text = await (await fetch(`${hook.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('xcp_recovery_waiting_for_operator{') && l.includes(`host_uuid="${host.uuid}"`) && l.includes(`kind="${kind}"`));
+  return line ? Number(line.split(' ').pop()) : undefined;
+}
