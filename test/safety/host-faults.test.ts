@@ -74,3 +74,23 @@ scenario({
     return ends.map(describe).join(' / ');
   },
 });
+
+scenario({
+  name: 'host reported down while only its toolstack is dead',
+  expected: 'ignored: XAPI still sees the host live; nothing powered off, nothing restarted',
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const host = memberWithVms(rig);
+    // xapi stops on the host (connections refused) but the host and its VMs run on, and it stays live in the master's
+    // view: an alert calling it down (a scrape that failed) must not lead to a fence.
+    ctx.monitor.fault(ctx.runtime(host), { mayFence: false });
+    await rig.control(`/sim/hosts/${host.name}/kill-toolstack`, {});
+    const uuid = await fire(rig.hook!, hostDownAlert(rig, host));
+    const n = await untilSettledOrWaiting(rig.hook!, uuid);
+    t.equal(n.status, 'ignored', describe(n));
+    t.same(rig.calls.powerOffs, [], 'no host powered off');
+    t.same(rig.calls.starts, [], 'no VM started');
+    await rig.control(`/sim/hosts/${host.name}/restart-toolstack`, {});
+    return describe(n);
+  },
+});
