@@ -13,6 +13,7 @@ Commands:
   recovery-hook --config F   receive Alertmanager webhooks and Masakari notifications, and recover
   simulate [options]         run a simulated XCP-ng pool on loopback (see: xcp-sentinel simulate --help)
   simulate <fault> ...       inject a fault into a running simulator (fail-host, crash-vm, kill-toolstack, ...)
+  confirm-fenced UUID --host-uuid U --url URL   tell a waiting host recovery that its host is off
   demo                       run the whole bundle on a simulated pool
   check-config --config F    validate a configuration file and exit (0 valid, 2 invalid)
 `;
@@ -31,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./exporter.js')).exporterCommand(rest);
       case 'recovery-hook':
         return await (await import('./recovery-hook.js')).recoveryHookCommand(rest);
+      case 'confirm-fenced':
+        return await (await import('./confirm-fenced.js')).confirmFencedCommand(rest);
       case undefined:
       case '-h':
       case '--help':

@@ -1,7 +1,6 @@
 // `xcp-sentinel simulate`: run a simulated pool, or inject a fault into a running one through its control API.
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../core/log.js';
-import { startSimulation } from '../simulator/run.js';
 import type { RrdShape } from '../simulator/rrd/render.js';
 import { UsageError, parse, untilSignal } from './usage.js';
 
@@ -30,12 +29,16 @@ Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_UR
   status | fail-host HOST | power-off HOST | power-on HOST | power-status HOST | recover-host HOST
   resume-host HOST     a hung host resumes without a reboot (an old master still believes it is master)
   kill-toolstack HOST | restart-toolstack HOST | slow-host HOST [--ms N] | malform HOST [--off]
-  crash-vm VM [--heartbeat] | vm-status VM | expire-sessions
+  crash-vm VM [--heartbeat] | vm-status VM | expire-sessions | truth
+  partition HOST       the host keeps running its VMs but nobody reaches it; heal HOST: it answers again (no reboot)
+  bmc-fault HOST MODE [--delay-ms N]   the host's BMC: ok, unreachable, lying-off (always "off", power off does
+                       nothing) or hang (never answers); --delay-ms delays every BMC answer
 HOST is a name, uuid or address; VM a name or uuid.
   --ipmitool-output    power-status/power-off/power-on print what ipmitool prints ("Chassis Power is off",
                        "Chassis Power Control: Down/Off"; errors on stderr, exit 1), so the recovery hook's
                        fencing commands can use the simulator as the BMC:
                        power_status_command: xcp-sentinel simulate power-status {bmc} --control URL --ipmitool-output
+                       (no time limit then, like a BMC: a hanging BMC is ended by the caller's timeout)
 `;
 
 const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { path: string; body?: unknown; method?: string }> = {
@@ -53,6 +56,10 @@ const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { p
   'crash-vm': (vm, v) => ({ path: `/sim/vms/${vm}/crash`, body: { mode: v.heartbeat ? 'heartbeat' : 'halt' } }),
   'vm-status': (vm) => ({ path: `/sim/vms/${vm}`, method: 'GET' }),
   'expire-sessions': () => ({ path: '/sim/sessions/expire' }),
+  truth: () => ({ path: '/sim/truth', method: 'GET' }),
+  partition: (h) => ({ path: `/sim/hosts/${h}/partition` }),
+  heal: (h) => ({ path: `/sim/hosts/${h}/heal` }),
+  'bmc-fault': (h, v) => ({ path: `/sim/hosts/${h}/bmc`, body: { mode: v.mode, delay_ms: Number(v['delay-ms'] ?? 0) } }),
 };
 
 /** `ipmitool chassis power …` wording for the BMC faults (--ipmitool-output). */
@@ -101,6 +108,8 @@ export async function simulateCommand(args: string[]): Promise<number> {
   const first4 = v['first-address'] ?? '127.0.0.2';
   if (!/^127\.\d+\.\d+\.\d+$/.test(first4)) throw new UsageError('--first-address must be a loopback address (127.x.y.z)');
   const logger = createLogger();
+  // Loaded here, not at the top: fault commands (run once per BMC call when the simulator is the BMC) stay light.
+  const { startSimulation } = await import('../simulator/run.js');
   const sim = await startSimulation({
     logger,
     port: int('port', v.port, DEFAULT_SIM_PORT, 0, 65535),
@@ -135,30 +144,35 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
   if (!make) throw new UsageError(`unknown fault "${name}"\n\n${SERVE_HELP}`);
   const { values, positionals } = parse(
     args,
-    { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' }, 'ipmitool-output': { type: 'boolean' } },
+    { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' }, 'ipmitool-output': { type: 'boolean' }, 'delay-ms': { type: 'string' } },
     true,
   );
-  const needsTarget = !['status', 'expire-sessions'].includes(name);
-  if (needsTarget && positionals.length !== 1) throw new UsageError(`${name} takes exactly one target`);
-  const { path, body, method } = make(encodeURIComponent(positionals[0] ?? ''), values);
+  const needsTarget = !['status', 'expire-sessions', 'truth'].includes(name);
+  if (name === 'bmc-fault') {
+    if (positionals.length !== 2) throw new UsageError('bmc-fault takes a host and a mode (ok, unreachable, lying-off, hang)');
+  } else if (needsTarget && positionals.length !== 1) throw new UsageError(`${name} takes exactly one target`);
+  const { path, body, method } = make(encodeURIComponent(positionals[0] ?? ''), { ...values, mode: positionals[1] });
   const base = values.control ?? process.env.XCP_SENTINEL_SIM_CONTROL ?? DEFAULT_CONTROL_URL;
+  const ipmitool = values['ipmitool-output'] ? IPMITOOL_OUTPUT[name] : undefined;
   let res: Response;
   try {
     res = await fetch(base + path, {
       method: method ?? 'POST',
       headers: { 'content-type': 'application/json' },
       body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
-      signal: AbortSignal.timeout(10_000),
+      // As ipmitool: the BMC's own pace (a hanging BMC hangs the command); everything else gives up after 10 s.
+      signal: ipmitool ? undefined : AbortSignal.timeout(10_000),
     });
   } catch (err) {
     throw new UsageError(`cannot reach the simulator's control API at ${base}: ${(err as Error).cause ?? (err as Error).message}`);
   }
   const text = await res.text();
-  const ipmitool = values['ipmitool-output'] ? IPMITOOL_OUTPUT[name] : undefined;
   if (ipmitool) {
-    // Like ipmitool: the answer on stdout, an error on stderr and exit status 1.
-    if (res.ok) process.stdout.write(ipmitool(JSON.parse(text)) + '\n');
-    else process.stderr.write(`Error: ${(JSON.parse(text) as { error?: string }).error ?? text}\n`);
+    // Like ipmitool: the answer on stdout, an error on stderr and exit status 1 (an unreachable BMC's error is
+    // already ipmitool's own wording).
+    const failure = res.ok ? undefined : (JSON.parse(text) as { error?: string; bmc?: string });
+    if (!failure) process.stdout.write(ipmitool(JSON.parse(text)) + '\n');
+    else process.stderr.write(`${failure.bmc === 'unreachable' ? '' : 'Error: '}${failure.error ?? text}\n`);
     return res.ok ? 0 : 1;
   }
   process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');

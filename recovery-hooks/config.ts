@@ -15,9 +15,15 @@ import { TASKS_BY_TYPE } from './workflows/names.js';
 
 export type PoolMode = 'auto' | 'dry-run' | 'notify-only' | 'forward';
 
+/** What a token may do (`recovery_hook.tokens[].scopes`); without `scopes`, DEFAULT_SCOPES. */
+export const TOKEN_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+export const DEFAULT_SCOPES: readonly TokenScope[] = ['alertmanager', 'notifications:read'];
+
 export interface ApiToken {
   name: string;
   token: Secret;
+  scopes: TokenScope[];
 }
 
 export interface FencingConfig {
@@ -33,6 +39,11 @@ export interface FencingConfig {
   commandTimeoutMs: number;
   /** How long to wait for the BMC to report power off after the power-off command. */
   confirmTimeoutMs: number;
+  /** Blast radius: at most this many power-offs per pool within fenceWindowMs (across every receiver of the store). */
+  maxHostsFenced: number;
+  fenceWindowMs: number;
+  /** No fence while more than this share of the pool's hosts are not live in XAPI (a partition is likelier). */
+  maxDownShare: number;
 }
 
 export interface SshConfig {
@@ -124,6 +135,9 @@ const fencingShape = obj({
   bmc: dict(str({ minLength: 1 })),
   command_timeout_seconds: withDefault(seconds({ min: 1, max: 600 }), 30),
   confirm_timeout_seconds: withDefault(seconds({ min: 0, max: 600 }), 60),
+  max_hosts_fenced: withDefault(num({ min: 1, max: 1000, integer: true }), 1),
+  fence_window_seconds: withDefault(seconds({ min: 1, max: 7 * 86400 }), 600),
+  max_down_share: withDefault(num({ min: 0, max: 1 }), 0.5),
 });
 
 const sshShape = obj({
@@ -167,7 +181,7 @@ const shape = obj({
   lease_seconds: withDefault(seconds({ min: 1, max: 3600 }), 30),
   alertmanager_path: withDefault(str({ pattern: HTTP_PATH, patternHint: 'a URL path like /alertmanager' }), '/alertmanager'),
   max_body_bytes: withDefault(num({ min: 1024, max: 64 * 1024 * 1024, integer: true }), 1024 * 1024),
-  tokens: withDefault(list(obj({ name: str({ minLength: 1 }), ...secretKeys('token') })), []),
+  tokens: withDefault(list(obj({ name: str({ minLength: 1 }), ...secretKeys('token'), scopes: optional(list(oneOf(TOKEN_SCOPES), { minItems: 1 })) })), []),
   dedup_window_seconds: withDefault(seconds(), 180),
   retry: withDefault(obj({ attempts: withDefault(num({ min: 0, max: 100, integer: true }), 1), interval_seconds: withDefault(seconds(), 120) }), {
     attempts: 1,
@@ -242,6 +256,9 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
         bmc: f.bmc,
         commandTimeoutMs: f.command_timeout_seconds * 1000,
         confirmTimeoutMs: f.confirm_timeout_seconds * 1000,
+        maxHostsFenced: f.max_hosts_fenced,
+        fenceWindowMs: f.fence_window_seconds * 1000,
+        maxDownShare: f.max_down_share,
       };
   }
   if (raw.ssh) {
@@ -261,12 +278,20 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
   return pool;
 }
 
-/** VMs of a failed host are reset or started only after the host was fenced and the restart plan recorded. */
+/**
+ * VMs of a failed host are reset or started only after the host was fenced and the restart plan recorded; the host is
+ * fenced only after it was confirmed down and what ran on it was recorded (the plan is the fence's commit point).
+ */
 function checkHostWorkflowOrder(tasks: string[], path: Path, ctx: Ctx): void {
-  for (const acting of ['reset_vm_power_states', 'restart_vms']) {
+  const needs: [string, string[]][] = [
+    ['fence_host', ['confirm_host_down', 'plan_vm_restarts']],
+    ['reset_vm_power_states', ['fence_host', 'plan_vm_restarts']],
+    ['restart_vms', ['fence_host', 'plan_vm_restarts']],
+  ];
+  for (const [acting, neededList] of needs) {
     const at = tasks.indexOf(acting);
     if (at < 0) continue;
-    for (const needed of ['fence_host', 'plan_vm_restarts']) {
+    for (const needed of neededList) {
       const before = tasks.indexOf(needed);
       if (before < 0 || before > at) report(ctx, path, `${acting} needs ${needed} before it`);
     }
@@ -280,7 +305,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     if (names.has(t.name)) report(ctx, [...path, 'tokens', i, 'name'], `duplicate token name "${t.name}"`);
     names.add(t.name);
     const token = readSecret(t as unknown as Record<string, unknown>, 'token', [...path, 'tokens', i], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
-    if (token) tokens.push({ name: t.name, token });
+    if (token) tokens.push({ name: t.name, token, scopes: [...new Set(t.scopes ?? DEFAULT_SCOPES)] });
   });
   const pools: Record<string, PoolRecoveryConfig> = {};
   for (const [name, p] of Object.entries(raw.pools)) {

@@ -103,7 +103,15 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       },
       fencerFor(pool) {
         const fencer = options.fencerFor ? options.fencerFor(pool) : fencers.get(pool);
-        return fencer ? { fencer, confirmTimeoutMs: rh.pools[pool]?.fencing?.confirmTimeoutMs ?? 60_000 } : undefined;
+        const f = rh.pools[pool]?.fencing;
+        return fencer
+          ? {
+              fencer,
+              confirmTimeoutMs: f?.confirmTimeoutMs ?? 60_000,
+              bmc: f?.bmc ?? {},
+              limits: { maxHostsFenced: f?.maxHostsFenced ?? 1, fenceWindowMs: f?.fenceWindowMs ?? 600_000, maxDownShare: f?.maxDownShare ?? 0.5 },
+            }
+          : undefined;
       },
       toolstackRestartFor(pool) {
         const ssh = rh.pools[pool]?.ssh;
@@ -127,6 +135,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       forwardWorkflows: forwarding.workflows,
       owner,
       hooks,
+      waitEvents: notifiers.waitEvents,
       now,
     });
     const app = createApp({
@@ -139,6 +148,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       metrics,
       logger: log,
       now,
+      onConfirmed: () => engine.wake(),
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
     engine.start();

@@ -7,7 +7,8 @@ import type { Logger } from '../core/log.js';
 import type { PoolMode, RecoveryHookConfig } from './config.js';
 import type { RecoveryMetrics } from './engine/metrics.js';
 import type { HostDirectory } from './hosts.js';
-import { TokenAuthenticator } from './intake/auth.js';
+import { TokenAuthenticator, requireScope } from './intake/auth.js';
+import { routeScope } from './intake/scopes.js';
 import { readJsonBody } from './intake/body.js';
 import { ApiError, faultBody } from './intake/errors.js';
 import { masakariRouter } from './intake/masakari/routes.js';
@@ -27,6 +28,8 @@ export interface ServerDeps {
   metrics: RecoveryMetrics;
   logger: Logger;
   now: () => number;
+  /** An operator confirmed a fence: wake the engine. */
+  onConfirmed?: () => void;
 }
 
 function errorHandler(logger: Logger): Koa.Middleware {
@@ -93,6 +96,8 @@ export function createApp(deps: ServerDeps): Koa {
     pools: deps.pools,
     maxBodyBytes: deps.config.maxBodyBytes,
     startedAt: deps.now(),
+    now: deps.now,
+    onConfirmed: deps.onConfirmed,
   });
   const methodNotAllowed = () => new ApiError(405, 'Method not allowed on this resource');
   const notImplemented = () => new ApiError(501, 'Method not implemented');
@@ -100,7 +105,10 @@ export function createApp(deps: ServerDeps): Koa {
   app.use(errorHandler(deps.logger));
   app.use(publicRoutes.routes());
   app.use(async (ctx, next) => {
-    ctx.state.tokenName = auth.authenticate(ctx.headers);
+    const caller = auth.authenticate(ctx.headers);
+    const needed = routeScope(ctx.method, ctx.path, deps.config.alertmanagerPath);
+    if (needed) requireScope(caller, needed.scope, needed.what);
+    ctx.state.caller = caller;
     await next();
   });
   app.use(webhook.routes()).use(webhook.allowedMethods({ throw: true, methodNotAllowed, notImplemented }));

@@ -3,18 +3,24 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/log.js';
+import { Aborted, BMC_MODES, type BmcMode, BmcUnreachable, SimulatedBmcs } from './faults/bmc.js';
+import { healHost, partitionHost } from './faults/host.js';
 import type { Ref } from './model/types.js';
 import type { HostRuntime, SimulatedPool } from './pool.js';
 import type { SimServer } from './server.js';
 
 export class ControlServer {
   private server?: http.Server;
+  /** The hosts' BMCs, as `xcp-sentinel simulate power-off|power-status` (and fencing through it) reach them. */
+  readonly bmc: SimulatedBmcs;
 
   constructor(
     private readonly pool: SimulatedPool,
     private readonly sim: SimServer,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.bmc = new SimulatedBmcs(pool);
+  }
 
   async start(port: number, host = '127.0.0.1'): Promise<string> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -47,6 +53,8 @@ export class ControlServer {
         emergency_mode: this.pool.roles.inEmergencyMode(h),
         power: h.powered ? 'on' : 'off',
         crashed: h.crashed,
+        partitioned: h.partitioned,
+        bmc: this.bmc.state(h).mode,
         toolstack: h.toolstackUp ? 'up' : 'down',
         live: this.pool.isLive(h.ref),
         enabled: rec.enabled,
@@ -100,11 +108,28 @@ export class ControlServer {
     try {
       if (parts[0] !== 'sim') return reply(404, { error: 'not found' });
       if (req.method === 'GET' && parts.length === 1) return reply(200, this.status());
+      if (req.method === 'GET' && parts[1] === 'truth' && parts.length === 2) return reply(200, truthView(this.pool));
       if (parts[1] === 'sessions' && parts[2] === 'expire' && req.method === 'POST') return reply(200, { expired: this.pool.expireSessions() });
       if (parts[1] === 'hosts' && parts[2]) {
         const h = this.pool.findHost(parts[2]);
         if (!h) return reply(404, { error: `no host ${parts[2]}` });
         if (req.method === 'GET' && !parts[3]) return reply(200, this.status().hosts.find((x) => x.address === h.address));
+        if (req.method === 'POST' && (parts[3] === 'power-off' || parts[3] === 'power-status')) {
+          // The BMC: may fail like ipmitool (502), or hang until the caller goes away.
+          const gone = new AbortController();
+          res.once('close', () => gone.abort());
+          try {
+            if (parts[3] === 'power-status') return reply(200, { power: await this.bmc.powerStatus(h, gone.signal) });
+            await this.bmc.powerOff(h, gone.signal);
+            await this.sim.sync();
+            return reply(200, this.status().hosts.find((x) => x.address === h.address));
+          } catch (err) {
+            if (err instanceof Aborted) return;
+            if (err instanceof BmcUnreachable) return reply(502, { error: err.message, bmc: 'unreachable' });
+            throw err;
+          }
+        }
+        if (parts[3] === 'bmc' && !BMC_MODES.includes(body.mode as BmcMode)) return reply(400, { error: `mode must be one of ${BMC_MODES.join(', ')}`, field: 'mode' });
         if (req.method === 'POST' && parts[3]) return reply(200, await this.hostAction(h, parts[3], body));
       }
       if (parts[1] === 'vms' && parts[2]) {
@@ -131,8 +156,14 @@ export class ControlServer {
       case 'fail':
         pool.failHost(h);
         break;
-      case 'power-off':
-        pool.powerOff(h);
+      case 'partition':
+        partitionHost(pool, h);
+        break;
+      case 'heal':
+        healHost(pool, h);
+        break;
+      case 'bmc':
+        this.bmc.set(h, String(body.mode ?? 'ok') as BmcMode, Number(body.delay_ms ?? 0));
         break;
       case 'power-on':
       case 'recover':
@@ -140,8 +171,6 @@ export class ControlServer {
         h.malformed = false;
         pool.powerOn(h);
         break;
-      case 'power-status':
-        return { power: h.powered ? 'on' : 'off' };
       case 'resume':
         pool.roles.resume(h);
         break;
@@ -167,4 +196,28 @@ export class ControlServer {
     await this.sim.sync();
     return this.status().hosts.find((x) => x.address === h.address);
   }
+}
+
+/** GET /sim/truth: per host, what physically runs and how the host stands (truth.ts), plus the power-offs, double
+ * starts and BMC commands seen so far. */
+export function truthView(pool: SimulatedPool) {
+  const { store, truth } = pool;
+  const name = (cls: 'host' | 'VM', ref: Ref) => String(store.get(cls, ref)?.name_label ?? ref);
+  const uuid = (cls: 'host' | 'VM', ref: Ref) => String(store.get(cls, ref)?.uuid ?? ref);
+  return {
+    at: new Date().toISOString(),
+    hosts: pool.hosts.map((h) => ({
+      name: name('host', h.ref),
+      uuid: uuid('host', h.ref),
+      powered: h.powered,
+      hung: h.crashed,
+      partitioned: h.partitioned,
+      answering: pool.answers(h),
+      live: pool.isLive(h.ref),
+      domains: truth.domainsOn(h.ref).map((vm) => ({ uuid: uuid('VM', vm), name: name('VM', vm) })),
+    })),
+    power_offs: truth.powerOffs.map((p) => ({ ...p, host: name('host', p.host), requestedAt: new Date(p.requestedAt).toISOString(), landedAt: new Date(p.landedAt).toISOString() })),
+    overlaps: truth.overlaps.map((o) => ({ vm: name('VM', o.vm), hosts: o.hosts.map((r) => name('host', r)), at: new Date(o.at).toISOString() })),
+    bmc_calls: truth.bmcCalls.map((c) => ({ host: name('host', c.host), command: c.command, at: new Date(c.at).toISOString() })),
+  };
 }

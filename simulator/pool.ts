@@ -6,6 +6,7 @@ import { PoolRoles } from './master-loss.js';
 import type { ObjectStore } from './model/store.js';
 import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
 import type { RrdShape } from './rrd/render.js';
+import { GroundTruth } from './truth.js';
 
 export interface SimOptions {
   name: string;
@@ -56,6 +57,8 @@ export interface HostRuntime {
   powered: boolean;
   /** Powered but hung (kernel panic, hardware fault): answers nothing. */
   crashed: boolean;
+  /** Running (its domains too) but cut off: neither the master nor anyone else reaches it (faults/host.ts). */
+  partitioned: boolean;
   /** xapi (and stunnel) running. */
   toolstackUp: boolean;
   /** Extra delay before each HTTP answer. */
@@ -74,6 +77,8 @@ export class SimulatedPool {
   readonly sessions = new Map<Ref, { user: string; originator: string; created: number }>();
   /** VMs whose guest agent stopped (the VM still runs): their heartbeat freezes. */
   readonly frozenHeartbeats = new Set<Ref>();
+  /** What each host's hypervisor actually runs (truth.ts). */
+  readonly truth: GroundTruth;
   /** pool.conf of each host, local sessions, emergency mode (master loss). */
   readonly roles: PoolRoles;
   /** Set by the server: a host's xapi stopped or started on its own (a restart after a role change). */
@@ -88,8 +93,11 @@ export class SimulatedPool {
     this.poolRef = poolRef;
     let i = 0;
     for (const [ref, rec] of store.table('host')) {
-      this.hosts.push({ ref, index: i++, address: rec.address as string, powered: true, crashed: false, toolstackUp: true, slowMs: 0, malformed: false, lastHeartbeat: Date.now() });
+      this.hosts.push({ ref, index: i++, address: rec.address as string, powered: true, crashed: false, partitioned: false, toolstackUp: true, slowMs: 0, malformed: false, lastHeartbeat: Date.now() });
     }
+    this.truth = new GroundTruth(this.hosts.map((h) => h.ref));
+    for (const [ref, vm] of store.table('VM'))
+      if (!vm.is_control_domain && (vm.power_state === 'Running' || vm.power_state === 'Paused')) this.truth.start(ref, vm.resident_on as Ref);
     this.roles = new PoolRoles(this);
   }
 
@@ -136,7 +144,7 @@ export class SimulatedPool {
 
   /** Does the host's XAPI answer HTTP at all? */
   answers(h: HostRuntime): boolean {
-    return h.powered && !h.crashed && h.toolstackUp && !this.roles.isRestarting(h);
+    return h.powered && !h.crashed && !h.partitioned && h.toolstackUp && !this.roles.isRestarting(h);
   }
 
   wireChanged(): void {
@@ -154,7 +162,7 @@ export class SimulatedPool {
 
   /** How a non-answering host behaves on the wire: a dead box blackholes, a dead toolstack refuses. */
   unansweredMode(h: HostRuntime): UnansweredMode {
-    return h.powered && !h.crashed ? 'refuse' : 'hang';
+    return h.powered && !h.crashed && !h.partitioned ? 'refuse' : 'hang';
   }
 
   isLive(hostRef: Ref): boolean {
@@ -198,7 +206,7 @@ export class SimulatedPool {
       // A dead toolstack alone keeps the host in the live set (its heartbeat daemon still runs); a hung or
       // powered-off host is declared dead after hostDeadAfterMs. Only hosts whose pool.conf names this master
       // heartbeat to it.
-      if (h === master || (h.powered && !h.crashed && this.roles.heartbeats(h))) h.lastHeartbeat = now;
+      if (h === master || (h.powered && !h.crashed && !h.partitioned && this.roles.heartbeats(h))) h.lastHeartbeat = now;
       const live = now - h.lastHeartbeat <= this.options.hostDeadAfterMs;
       const metricsRef = this.store.get('host', h.ref)!.metrics as Ref;
       this.store.mod('host_metrics', metricsRef, { live });
@@ -215,7 +223,7 @@ export class SimulatedPool {
       if (i++ % slices !== slice) continue;
       if (vm.power_state !== 'Running' || vm.is_control_domain || this.frozenHeartbeats.has(ref)) continue;
       const host = this.hostByRef(vm.resident_on as Ref);
-      if (!host || !host.powered || host.crashed) continue;
+      if (!host || !host.powered || host.crashed || host.partitioned) continue;
       this.store.mod('VM_guest_metrics', vm.guest_metrics as Ref, { last_updated: now });
     }
   }
@@ -275,6 +283,7 @@ export class SimulatedPool {
     }
     // Reserve the host at once, as XAPI does, so concurrent starts see the memory as taken.
     this.place(vmRef, target, 'Running');
+    this.truth.start(vmRef, target);
     await new Promise((r) => setTimeout(r, this.options.vmBootMs));
   }
 
@@ -295,6 +304,7 @@ export class SimulatedPool {
     this.expectPower(vmRef, vm, ['Running', 'Paused'], method);
     const host = this.hostByRef(vm.resident_on as Ref);
     if (!host || !this.answers(host)) throw new XapiError('HOST_OFFLINE', [vm.resident_on as Ref], method);
+    this.truth.stop(vmRef, host.ref);
     this.place(vmRef, null, 'Halted');
   }
 
@@ -310,19 +320,25 @@ export class SimulatedPool {
     this.store.mod('VM', vmRef, { power_state: 'Running' });
   }
 
-  /** DB-only reset to Halted. XAPI refuses it while the resident host is marked live and answers when asked
-   * (ocaml/xapi/xapi_vm.ml power_state_reset, xapi_host.ml is_host_alive): HOST_IS_LIVE. */
+  /** DB-only reset to Halted: the domain, wherever it runs, is not touched. As xen-api ocaml/xapi/xapi_vm.ml
+   * power_state_reset: refused for a control domain; for a Running/Paused VM resident on the master when xenopsd
+   * still runs it (DOMAIN_EXISTS), or resident on another host that is alive (Xapi_host.is_host_alive: live in the
+   * database and answering the master — HOST_IS_LIVE). A host that is marked live but does not answer counts as dead. */
   vmPowerStateReset(vmRef: Ref, method: string): void {
     const vm = this.vm(vmRef, method);
     if (vm.is_control_domain) throw new XapiError('CANNOT_RESET_CONTROL_DOMAIN', [vmRef], method);
     const hostRef = vm.resident_on as Ref;
     const host = this.hostByRef(hostRef);
-    if (vm.power_state !== 'Halted' && host && this.isLive(hostRef) && this.answers(host)) throw new XapiError('HOST_IS_LIVE', [hostRef], method);
+    if ((vm.power_state === 'Running' || vm.power_state === 'Paused') && host) {
+      if (host.ref === this.master.ref) {
+        if (this.truth.runs(vmRef, hostRef)) throw new XapiError('DOMAIN_EXISTS', [vmRef], method);
+      } else if (this.isLive(hostRef) && this.answers(host)) throw new XapiError('HOST_IS_LIVE', [hostRef], method);
+    }
     this.place(vmRef, null, 'Halted');
   }
 
   /** Move a VM's residency and power state, keeping host.resident_VMs, metrics and free memory consistent. */
-  private place(vmRef: Ref, hostRef: Ref | null, power: PowerState): void {
+  place(vmRef: Ref, hostRef: Ref | null, power: PowerState): void {
     const vm = this.store.get('VM', vmRef)!;
     const old = vm.resident_on as Ref;
     if (old && old !== NULL_REF) {
@@ -379,6 +395,7 @@ export class SimulatedPool {
 
   /** The BMC powers the host off (fencing). */
   powerOff(h: HostRuntime): void {
+    this.truth.poweredOff(h.ref, { powered: h.powered, up: h.powered && !h.crashed && !h.partitioned, live: this.isLive(h.ref) });
     h.powered = false;
     for (const vmRef of this.store.get('host', h.ref)!.resident_VMs as Ref[]) this.frozenHeartbeats.add(vmRef);
   }
@@ -393,6 +410,10 @@ export class SimulatedPool {
     h.lastHeartbeat = Date.now();
     if (xapiWasDown) this.roles.xapiStarted(h);
     if (!wasDown) return;
+    // A reset of a hung box ends its domains as a power-off does (the BMC reset is a cold boot).
+    this.truth.clear(h.ref);
+    // Cut off from the master, the booted host cannot resync yet: faults/host.ts heal() does it on reconnection.
+    if (h.partitioned) return;
     const host = this.store.get('host', h.ref)!;
     for (const vmRef of [...(host.resident_VMs as Ref[])]) {
       const vm = this.store.get('VM', vmRef)!;
@@ -418,7 +439,10 @@ export class SimulatedPool {
   crashVm(vmRef: Ref, mode: 'halt' | 'heartbeat'): void {
     const vm = this.vm(vmRef, 'sim.crash_vm');
     if (vm.power_state !== 'Running') throw new Error(`VM ${vm.name_label} is ${vm.power_state}, not Running`);
-    if (mode === 'halt') this.place(vmRef, null, 'Halted');
+    if (mode === 'halt') {
+      this.truth.stop(vmRef, vm.resident_on as Ref);
+      this.place(vmRef, null, 'Halted');
+    }
     else this.frozenHeartbeats.add(vmRef);
   }
 }

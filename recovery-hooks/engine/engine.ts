@@ -4,15 +4,19 @@
 // At most one workflow per host at a time and max_concurrent_workflows in all. On start, `running` notifications
 // (interrupted by a stop or a kill) resume at their first unfinished task, and `new` ones start.
 //
-// Several receivers may share one store: a workflow runs only under the lease `host:<uuid>` of its host, renewed
-// while it runs and checked again before every action. A receiver that dies stops renewing; once its lease
+// Several receivers may share one store: a workflow runs only under its lease, renewed while it runs and checked
+// again before every action. Host-level workflows (host, toolstack) hold `host:<uuid>`; VM workflows hold
+// `host:<uuid>/vm:<vm uuid>`, so crashed VMs of one host recover in parallel (within max_concurrent_workflows) while
+// a host-level workflow and the VM workflows of its host exclude each other (the store checks both in one step).
+// A workflow that waits for an operator is parked: it holds no lease and no slot until the confirmation is stored. A receiver that dies stops renewing; once its lease
 // expires another one takes the notification over at its first unfinished task. A receiver that cannot renew
 // (lost lease, store unreachable for the lease's length) abandons the workflow at once.
 import type { Logger } from '../../core/log.js';
+import type { OperatorWait, OutboxInput } from '../store/types.js';
 import type { PoolMode, RecoveryHookConfig, TaskSettings } from '../config.js';
 import type { NotificationRecorder } from '../intake/recorder.js';
 import type { NotificationStore } from '../store/store.js';
-import { type Notification, type NotificationType, TERMINAL_STATUSES, type Transition } from '../store/types.js';
+import { type LeaseConflicts, type Notification, type NotificationType, TERMINAL_STATUSES, type Transition } from '../store/types.js';
 import type { EventMessages } from './events.js';
 import type { RecoveryMetrics } from './metrics.js';
 import { LeaseKeeper } from './lease.js';
@@ -38,6 +42,8 @@ export interface EngineOptions {
   owner: string;
   /** Web hooks around each recovery action. */
   hooks?: RunnerOptions['hooks'];
+  /** Messages telling the channels that a notification waits for an operator. */
+  waitEvents?: (n: Notification, wait: OperatorWait) => OutboxInput[];
   now?: () => number;
 }
 
@@ -46,7 +52,8 @@ export class RecoveryEngine {
   readonly #now: () => number;
   readonly #runner: WorkflowRunner;
   readonly #inFlight = new Map<string, Promise<void>>();
-  readonly #busyHosts = new Set<string>();
+  /** Leases of the workflows this receiver runs (the store's leases cannot tell two workflows of one owner apart). */
+  readonly #busy = new Set<string>();
   readonly #stopping = new AbortController();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
@@ -66,6 +73,7 @@ export class RecoveryEngine {
       settingsFor: (task) => this.#settings(task),
       escalate: (from, type, payload) => this.#escalate(from, type, payload),
       hooks: opts.hooks,
+      waitEvents: opts.waitEvents,
     });
     opts.recorder.onCreated(() => this.wake());
   }
@@ -113,47 +121,58 @@ export class RecoveryEngine {
   /** One pass: expire old notifications, then start what may run (one tick at a time). */
   async tick(): Promise<void> {
     const { config, store } = this.#o;
+    const waiting = new Set((await store.openOperatorWaits()).map((w) => w.notificationUuid));
     for (const listed of await store.unfinished()) {
       if (this.#stopped) return;
-      if (this.#inFlight.has(listed.uuid) || this.#busyHosts.has(listed.hostUuid)) continue;
+      const lease = workflowLease(listed);
+      if (this.#inFlight.has(listed.uuid) || this.#conflictsHere(lease)) continue;
       const expired = listed.generatedAt < this.#now() - config.expireAfterMs;
+      // Parked for an operator: nothing to run until the confirmation is stored (expiry still ends it).
+      if (waiting.has(listed.uuid) && !expired) continue;
       if (!expired && this.#inFlight.size >= config.maxConcurrentWorkflows) continue;
       if (listed.status === 'error' && (listed.nextAttemptAt ?? 0) > this.#now() && listed.attempts <= config.retry.attempts && !expired) continue;
-      const lease = hostLease(listed.hostUuid);
-      // Another receiver runs a workflow of this host: it is its business until its lease expires.
-      if (!(await store.acquireLease(lease, this.#o.owner, this.#now(), config.leaseMs))) continue;
+      // Another receiver runs a workflow of this host (or of this VM): its business until its lease expires.
+      if (!(await store.acquireLease(lease.name, this.#o.owner, this.#now(), config.leaseMs, lease.conflicts))) continue;
       // Read again under the lease: the receiver that held it may have moved the notification meanwhile.
       const n = await store.get(listed.uuid);
       if (!n || TERMINAL_STATUSES.includes(n.status)) {
-        await store.releaseLease(lease, this.#o.owner);
+        await store.releaseLease(lease.name, this.#o.owner);
         continue;
       }
       if (expired) {
         const message = `expired: generated more than ${config.expireAfterMs / 1000} s ago`;
         this.#o.logger.warn(`notification failed: ${message}`, { notification: n.uuid, type: n.type, host: n.hostName, status: n.status });
         await this.#transition(n, { from: [n.status], to: 'failed', message });
-        await store.releaseLease(lease, this.#o.owner);
+        await store.releaseLease(lease.name, this.#o.owner);
         continue;
       }
       if (n.status === 'error' && n.attempts > config.retry.attempts) {
         // Stopped between the error and the failed transitions: finish the job.
         await this.#transition(n, { from: ['error'], to: 'failed', message: `${n.message ?? 'error'} (after ${n.attempts} run(s))` });
-        await store.releaseLease(lease, this.#o.owner);
+        await store.releaseLease(lease.name, this.#o.owner);
         continue;
       }
-      this.#launch(n, lease);
+      this.#launch(n, lease.name);
     }
   }
 
+  /** Does a workflow this receiver runs hold `lease`, or one it excludes? */
+  #conflictsHere(lease: WorkflowLease): boolean {
+    if (this.#busy.has(lease.name)) return true;
+    if (lease.conflicts.names?.some((name) => this.#busy.has(name))) return true;
+    const prefix = lease.conflicts.prefix;
+    return prefix !== undefined && [...this.#busy].some((name) => name.startsWith(prefix));
+  }
+
   #launch(n: Notification, lease: string): void {
-    this.#busyHosts.add(n.hostUuid);
+    this.#busy.add(lease);
     const ownership = new LeaseKeeper(this.#o.store, lease, { owner: this.#o.owner, leaseMs: this.#o.config.leaseMs }, this.#now, this.#o.logger.child({ notification: n.uuid, lease }));
     const run = this.#process(n, ownership)
       .catch((err) => this.#o.logger.error('workflow run failed; it is retried at the next tick', { notification: n.uuid, error: err }))
       .finally(async () => {
         await ownership.release();
         this.#inFlight.delete(n.uuid);
-        this.#busyHosts.delete(n.hostUuid);
+        this.#busy.delete(lease);
         this.wake();
       });
     this.#inFlight.set(n.uuid, run);
@@ -187,6 +206,10 @@ export class RecoveryEngine {
     if (outcome.kind === 'handed-back') {
       if (ownership.lost.aborted) log.warn('workflow abandoned: this receiver no longer holds its lease', { reason: String(ownership.lost.reason) });
       else log.info('workflow handed back to the store; it resumes at the next start');
+      return;
+    }
+    if (outcome.kind === 'parked') {
+      log.warn('workflow parked until an operator confirms the host is off', { reason: outcome.reason });
       return;
     }
     this.#o.metrics.workflowDuration.observe({ type: n.type, status: outcome.status }, (this.#now() - started) / 1000);
@@ -239,8 +262,20 @@ export class RecoveryEngine {
   }
 }
 
-export function hostLease(hostUuid: string): string {
-  return `host:${hostUuid}`;
+interface WorkflowLease {
+  name: string;
+  conflicts: LeaseConflicts;
+}
+
+/**
+ * The lease a workflow runs under, and the leases it excludes: a VM workflow its host's, a host-level workflow every
+ * VM workflow of its host. A VM alert without a host label locks the VM alone.
+ */
+export function workflowLease(n: Pick<Notification, 'type' | 'hostUuid' | 'payload'>): WorkflowLease {
+  const host = `host:${n.hostUuid}`;
+  if (n.type !== 'COMPUTE_INSTANCE') return { name: host, conflicts: { prefix: `${host}/` } };
+  const vm = `vm:${String(n.payload.instance_uuid ?? '')}`;
+  return n.hostUuid ? { name: `${host}/${vm}`, conflicts: { names: [host] } } : { name: vm, conflicts: {} };
 }
 
 function hostOf(n: Notification): { uuid: string; name: string; pool: string } {

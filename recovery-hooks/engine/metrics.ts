@@ -25,6 +25,16 @@ export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics
       for (const status of NOTIFICATION_STATUSES) this.set({ status }, counts[status]);
     },
   });
+  new Gauge({
+    name: 'xcp_recovery_waiting_for_operator',
+    help: 'Host recoveries waiting for an operator (1 per waiting notification): the fence cannot be proven, or a blast-radius limit holds it. Nothing restarts until someone runs confirm-fenced.',
+    labelNames: ['pool_name', 'host_name', 'host_uuid', 'kind'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const w of await store.openOperatorWaits()) this.set({ pool_name: w.poolName, host_name: w.hostName, host_uuid: w.hostUuid, kind: w.kind }, 1);
+    },
+  });
   const metrics: RecoveryMetrics = {
     registry,
     notifications: new Counter({

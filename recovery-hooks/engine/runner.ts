@@ -7,12 +7,15 @@ import type { PoolMode, TaskSettings } from '../config.js';
 import type { NotificationStore } from '../store/store.js';
 import type { Notification, NotificationType } from '../store/types.js';
 import type { RecoveryMetrics } from './metrics.js';
-import { Finish, Ignore, type Task, type TaskContext, type Workflow } from './task.js';
+import type { Notification as N, OperatorWait, OutboxInput } from '../store/types.js';
+import { Finish, Ignore, type Task, type TaskContext, WaitForOperator, type Workflow } from './task.js';
 
 export type RunOutcome =
   | { kind: 'done'; status: 'finished' | 'ignored' | 'error'; message: string | null }
   /** Stopped between tasks (or a task was aborted) at shutdown: the notification stays `running` and resumes later. */
-  | { kind: 'handed-back' };
+  | { kind: 'handed-back' }
+  /** Waiting for an operator: stays `running`, resumed by the engine once the confirmation is stored. */
+  | { kind: 'parked'; reason: string };
 
 /**
  * `stopping`: start no further task; `abort`: abort the running one (shutdown grace elapsed, lease lost);
@@ -33,6 +36,8 @@ export interface RunnerOptions {
   escalate(from: Notification, type: NotificationType, payload: Record<string, unknown>): Promise<Notification>;
   /** Web hooks around each action (`recovery_hook.action_hooks`). */
   hooks?: Pick<ActionHooks, 'around'>;
+  /** Messages telling the channels a notification waits for an operator (notifiers' recovery.waiting). */
+  waitEvents?: (n: N, wait: OperatorWait) => OutboxInput[];
 }
 
 /** Sleep `ms`, rejecting with the signal's reason when it aborts. */
@@ -69,7 +74,7 @@ export class WorkflowRunner {
       const started = this.opts.now();
       await store.startTask(n.uuid, task.name, started);
       const outcome = await this.#runTask(n, task, mode, results, record.firstStartedAt ?? started, control);
-      if (outcome.kind === 'handed-back') return outcome;
+      if (outcome.kind === 'handed-back' || outcome.kind === 'parked') return outcome;
       if (outcome.kind === 'stop') return { kind: 'done', status: outcome.status, message: outcome.message };
       results[task.name] = outcome.result;
     }
@@ -83,7 +88,9 @@ export class WorkflowRunner {
     results: Record<string, unknown>,
     firstStartedAt: number,
     control: RunControl,
-  ): Promise<{ kind: 'ok'; result: unknown } | { kind: 'stop'; status: 'finished' | 'ignored' | 'error'; message: string } | { kind: 'handed-back' }> {
+  ): Promise<
+    { kind: 'ok'; result: unknown } | { kind: 'stop'; status: 'finished' | 'ignored' | 'error'; message: string } | { kind: 'handed-back' } | { kind: 'parked'; reason: string }
+  > {
     const { store, metrics, now } = this.opts;
     const settings = this.opts.settingsFor(task.name);
     const log = this.opts.logger.child({ notification: n.uuid, task: task.name });
@@ -108,6 +115,20 @@ export class WorkflowRunner {
           await store.finishTask(n.uuid, task.name, 'SUCCESS', null, now());
           metrics.taskRuns.inc({ task: task.name, outcome: 'finish' });
           return { kind: 'stop', status: 'finished', message: err.message };
+        }
+        if (err instanceof WaitForOperator) {
+          if (mode === 'dry-run') {
+            const message = `dry-run: would wait for an operator (${err.kind}): ${err.message}`;
+            await ctx.progress(message, 1);
+            await store.finishTask(n.uuid, task.name, 'FAILURE', null, now());
+            return { kind: 'stop', status: 'ignored', message };
+          }
+          // The task stays RUNNING: the workflow resumes here once an operator's confirmation is stored.
+          await store.waitForOperator(n.uuid, { kind: err.kind, reason: err.message }, now(), this.opts.waitEvents);
+          await ctx.progress(`waiting for an operator (${err.kind}): ${err.message}`, 0.5);
+          metrics.taskRuns.inc({ task: task.name, outcome: 'wait' });
+          log.warn('workflow waits for an operator', { kind: err.kind, reason: err.message });
+          return { kind: 'parked', reason: err.message };
         }
         if (err instanceof Ignore) {
           await ctx.progress(err.message, 1);
@@ -161,6 +182,11 @@ export class WorkflowRunner {
         plan: (moves) => store.planMoves(n.uuid, moves, now()),
         list: () => store.moves(n.uuid),
         update: (vmUuid, patch) => store.updateMove(n.uuid, vmUuid, patch, now()),
+      },
+      fence: {
+        reserve: (limits) => store.reserveFence({ poolName: n.poolName, hostUuid: n.hostUuid, notificationUuid: n.uuid }, limits, now()),
+        recorded: () => store.fenceOf(n.uuid),
+        operatorWait: () => store.operatorWait(n.uuid),
       },
       progress,
       act: async (action, run) => {

@@ -2,7 +2,7 @@
 // reports progress, and may end the whole workflow early with Ignore or Finish.
 import type { ActionMethod } from '../action-hooks/config.js';
 import type { PoolMode } from '../config.js';
-import type { MovePatch, Notification, NotificationType, PlannedMove, VmMove } from '../store/types.js';
+import type { FenceRecord, FenceReservation, MovePatch, Notification, NotificationType, OperatorWait, OperatorWaitKind, PlannedMove, VmMove } from '../store/types.js';
 
 /** Nothing must be done, on purpose (no confirmed fence, VM paused by an operator…): the notification is `ignored`. */
 export class Ignore extends Error {
@@ -12,6 +12,31 @@ export class Ignore extends Error {
 /** The recovery is complete before the last task (nothing to do, toolstack already answers…): `finished`. */
 export class Finish extends Error {
   override name = 'Finish';
+}
+
+/**
+ * Proof is missing and a person must decide (the BMC cannot prove the fence, a blast-radius limit holds): the workflow
+ * is parked — the notification stays `running`, no lease or timeout is held — until an operator's confirmation is
+ * stored; the engine then resumes it at this task. In dry-run the notification is `ignored` with "would wait".
+ */
+export class WaitForOperator extends Error {
+  override name = 'WaitForOperator';
+  constructor(
+    readonly kind: OperatorWaitKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The store's record of the fence of this notification's host, and of an operator's confirmation. */
+export interface FenceLog {
+  /** Record the power-off about to be sent, unless the pool's blast-radius limit is reached (store-wide). */
+  reserve(limits: { windowMs: number; max: number }): Promise<FenceReservation>;
+  /** The power-off recorded by an earlier run of this notification, if any. */
+  recorded(): Promise<FenceRecord | undefined>;
+  /** This notification's operator wait (open or confirmed). */
+  operatorWait(): Promise<OperatorWait | undefined>;
 }
 
 /** The per-VM move records of a host recovery, bound to the notification. */
@@ -38,6 +63,7 @@ export interface TaskContext {
   /** Aborted on timeout or shutdown. */
   readonly signal: AbortSignal;
   readonly moves: MoveLog;
+  readonly fence: FenceLog;
   progress(message: string, fraction: number): Promise<void>;
   /**
    * Take an action on the pool: record it, run the action hooks around it, and run it — or, in dry-run mode, record

@@ -3,7 +3,7 @@
 // alerts. Firing → a STOPPED notification; resolved → a STARTED event (recorded, never taken as proof of recovery).
 //
 // Labels read (set by rules/): xcp_notification_type (COMPUTE_HOST | COMPUTE_INSTANCE | COMPUTE_PROCESS, or VM /
-// PROCESS), pool_name, host_uuid, host_name, vm_uuid (instances), process_name (processes, default "xapi"),
+// PROCESS), pool_name, host_uuid, host_name, vm_uuid and vm_name (instances), process_name (processes, default "xapi"),
 // xcp_instance_event (instances: "crashed" (default) or "heartbeat").
 import { createHash } from 'node:crypto';
 import type { HostDirectory, KnownHost } from '../hosts.js';
@@ -91,8 +91,14 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
       return firing ? { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' } : { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' };
     case 'COMPUTE_INSTANCE':
       if (!l.vm_uuid) return 'a COMPUTE_INSTANCE alert needs a vm_uuid label';
-      if (!firing) return { instance_uuid: l.vm_uuid, vir_domain_event: 'STARTED_BOOTED', event: 'STARTED' };
-      return { instance_uuid: l.vm_uuid, vir_domain_event: 'STOPPED_FAILED', event: l.xcp_instance_event === 'heartbeat' ? 'QEMU_GUEST_AGENT_ERROR' : 'LIFECYCLE' };
+      // vm_name goes along so that the workflow can check it names the VM XAPI knows by vm_uuid.
+      if (!firing) return { instance_uuid: l.vm_uuid, vir_domain_event: 'STARTED_BOOTED', event: 'STARTED', ...(l.vm_name ? { vm_name: l.vm_name } : {}) };
+      return {
+        instance_uuid: l.vm_uuid,
+        vir_domain_event: 'STOPPED_FAILED',
+        event: l.xcp_instance_event === 'heartbeat' ? 'QEMU_GUEST_AGENT_ERROR' : 'LIFECYCLE',
+        ...(l.vm_name ? { vm_name: l.vm_name } : {}),
+      };
     case 'COMPUTE_PROCESS':
       return { process_name: l.process_name || 'xapi', event: firing ? 'STOPPED' : 'STARTED' };
   }

@@ -11,6 +11,8 @@ export const NOTIFIER_EVENTS = [
   'recovery.error',
   /** Terminal: no run left, or the notification expired. */
   'recovery.failed',
+  /** A host recovery waits for an operator (fence not provable, or a blast-radius limit): someone must act. */
+  'recovery.waiting',
   'alert.firing',
   'alert.resolved',
 ] as const;

@@ -24,6 +24,8 @@ export interface Notifiers {
   statusEvents: NotifierRouter['statusEvents'];
   /** router.alertEvents. */
   alertEvents: NotifierRouter['alertEvents'];
+  /** router.waitEvents. */
+  waitEvents: NotifierRouter['waitEvents'];
   /** Look at the outbox now rather than at the next poll. */
   wake(): void;
   /** Stop claiming, wait for the sends in flight, close the connections. */
@@ -93,6 +95,7 @@ export function startNotifiers(
     router,
     statusEvents: router.statusEvents,
     alertEvents: router.alertEvents,
+    waitEvents: router.waitEvents,
     wake,
     stop: () =>
       (stopping ??= (async () => {

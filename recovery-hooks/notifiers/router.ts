@@ -9,7 +9,7 @@
 import type { WebhookAlert } from '../intake/alertmanager.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import { alertFingerprint } from '../intake/alertmanager.js';
-import type { Notification, NotificationType, OutboxBuilder, OutboxInput, TaskRecord, VmMove } from '../store/types.js';
+import type { Notification, NotificationType, OperatorWait, OutboxBuilder, OutboxInput, TaskRecord, VmMove } from '../store/types.js';
 import type { ChannelConfig } from './config.js';
 import { type NotifierEvent, STATUS_EVENTS, type Severity, alertSeverity, severityRank } from './events.js';
 
@@ -22,6 +22,8 @@ export interface NotifierRouter {
   statusEvents: OutboxBuilder;
   /** Messages for one alert that reached the receiver (only channels subscribed to alert.* get one). */
   alertEvents(alert: AlertEventInput): OutboxInput[];
+  /** Messages saying a recovery waits for an operator (queued by the store in the commit that parks it). */
+  waitEvents(n: Notification, wait: OperatorWait): OutboxInput[];
 }
 
 export interface RouterOptions {
@@ -110,6 +112,38 @@ export function createRouter(channels: readonly ChannelConfig[], opts: RouterOpt
         tasks: taskSummary(tasks),
         failed_task: n.status === 'error' || n.status === 'failed' ? failedTask(tasks) : null,
         vms: vmSummary(moves),
+      });
+    },
+
+    waitEvents(n, wait) {
+      const to = subscribers('recovery.waiting', 'critical');
+      if (to.length === 0) return [];
+      return messages(to, {
+        event: 'recovery.waiting',
+        severity: 'critical',
+        at: iso(wait.since),
+        notification_uuid: n.uuid,
+        type: n.type,
+        type_label: TYPE_LABELS[n.type],
+        status: n.status,
+        source: n.source,
+        signal: text(n.payload.event),
+        host_name: n.hostName || null,
+        host_uuid: n.hostUuid || null,
+        pool_name: n.poolName,
+        generated_at: iso(n.generatedAt),
+        vm_uuid: null,
+        process_name: null,
+        attempts: n.attempts,
+        message: wait.reason,
+        wait_kind: wait.kind,
+        waiting_since: iso(wait.since),
+        next_attempt_at: null,
+        tasks: [],
+        failed_task: null,
+        vms: [],
+        // One message per wait, however often the fence task re-parks it with a new reason.
+        dedup_key: `wait:${n.uuid}:${wait.since}`,
       });
     },
 

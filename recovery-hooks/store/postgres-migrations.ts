@@ -130,4 +130,29 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Operator waits (a host recovery parked until a person confirms the host is off) and the fences sent, which the
+    // blast-radius limits count per pool across every receiver sharing the store.
+    version: 5,
+    sql: `
+      CREATE TABLE operator_waits (
+        notification_uuid TEXT PRIMARY KEY REFERENCES notifications (uuid),
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        since BIGINT NOT NULL,
+        pool_name TEXT NOT NULL,
+        host_uuid TEXT NOT NULL,
+        host_name TEXT NOT NULL,
+        confirmed_at BIGINT,
+        confirmed_by TEXT
+      );
+      CREATE TABLE fences (
+        notification_uuid TEXT PRIMARY KEY,
+        pool_name TEXT NOT NULL,
+        host_uuid TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE INDEX fences_pool ON fences (pool_name, at);
+    `,
+  },
 ];

@@ -25,20 +25,30 @@ import {
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
+  leaseConflictQuery,
+  OPEN_WAITS_SQL,
+  recentFences,
+  toFence,
   toForward,
   toHost,
   toMessage,
   toMove,
   toNotification,
+  toOperatorWait,
   toTasks,
+  waitConfirm,
+  waitUpsert,
 } from './rows.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import {
   type CreateOptions,
   type CreateResult,
+  type FenceRecord,
+  type FenceReservation,
   type ForwardPatch,
   type ForwardState,
   type HostState,
+  type LeaseConflicts,
   type ListFilter,
   type ListPage,
   type MovePatch,
@@ -46,6 +56,8 @@ import {
   type Notification,
   NOTIFICATION_STATUSES,
   type NotificationStatus,
+  type OperatorWait,
+  type OperatorWaitKind,
   type OutboxBuilder,
   type OutboxInput,
   type OutboxMessage,
@@ -61,6 +73,9 @@ const APPLICATION_NAME = 'xcp-sentinel-recovery-hook';
 /** Advisory lock keys. The one-key (migrations) and two-key (hosts) forms never collide with each other. */
 const MIGRATION_LOCK = 0x78637073;
 const HOST_LOCK_SPACE = 0x786370;
+/** Two-key advisory locks serializing the fences of a pool, and the conflicting leases of a host. */
+const FENCE_LOCK_SPACE = 0x786371;
+const LEASE_LOCK_SPACE = 0x786372;
 /** The client gives up this long after the server's statement_timeout should have answered (a hung server). */
 const CLIENT_TIMEOUT_MARGIN_MS = 1000;
 /** Now, in epoch milliseconds, by the database's clock. */
@@ -680,21 +695,88 @@ export class PostgresNotificationStore implements NotificationStore {
    * Expiry is reckoned by the database's clock, not the caller's `now`: the receivers sharing the database run on
    * different machines whose clocks may differ, and one that runs ahead would take leases that have not expired.
    */
-  async acquireLease(name: string, owner: string, _now: number, ttlMs: number): Promise<boolean> {
-    return this.#guard('acquireLease', async () => {
-      const granted = await rows(
-        this.#pool,
-        q(
-          `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ${DB_NOW} + ?)
-           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-           WHERE leases.owner = excluded.owner OR leases.expires_at <= ${DB_NOW}
-           RETURNING name`,
-          name,
-          owner,
-          ttlMs,
-        ),
-      );
-      return granted.length > 0;
+  async acquireLease(name: string, owner: string, _now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean> {
+    const take = async (c: Db) =>
+      (
+        await rows(
+          c,
+          q(
+            `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ${DB_NOW} + ?)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+             WHERE leases.owner = excluded.owner OR leases.expires_at <= ${DB_NOW}
+             RETURNING name`,
+            name,
+            owner,
+            ttlMs,
+          ),
+        )
+      ).length > 0;
+    const conflict = conflicts && leaseConflictQuery(conflicts, owner, DB_NOW, []);
+    if (!conflict) return this.#guard('acquireLease', () => take(this.#pool));
+    // Leases that exclude each other (a host's and its VMs') are taken under one lock: the group is the name's
+    // first segment ("host:<uuid>" of "host:<uuid>/vm:<uuid>"), so two receivers cannot both pass the check.
+    return this.#tx('acquireLease', async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEASE_LOCK_SPACE, name.split('/')[0]]);
+      if (await one(c, conflict)) return false;
+      return take(c);
+    });
+  }
+
+  async waitForOperator(
+    uuid: string,
+    wait: { kind: OperatorWaitKind; reason: string },
+    now: number,
+    messages?: (n: Notification, wait: OperatorWait) => OutboxInput[],
+  ): Promise<OperatorWait | undefined> {
+    return this.#tx('waitForOperator', async (c) => {
+      const r = await one(c, q('SELECT * FROM notifications WHERE uuid = ? FOR UPDATE', uuid));
+      if (!r) return undefined;
+      const n = toNotification(r);
+      const beforeRow = await one(c, q('SELECT * FROM operator_waits WHERE notification_uuid = ?', uuid));
+      const before = beforeRow && toOperatorWait(beforeRow);
+      await rows(c, waitUpsert(uuid, { ...wait, poolName: n.poolName, hostUuid: n.hostUuid, hostName: n.hostName }, now));
+      const after = toOperatorWait((await one(c, q('SELECT * FROM operator_waits WHERE notification_uuid = ?', uuid)))!);
+      const isNew = !before || before.confirmedAt !== null || before.kind !== after.kind;
+      if (isNew && messages) await this.#enqueue(c, messages(n, after), now);
+      return after;
+    });
+  }
+
+  async operatorWait(uuid: string): Promise<OperatorWait | undefined> {
+    return this.#guard('operatorWait', async () => {
+      const r = await one(this.#pool, q('SELECT * FROM operator_waits WHERE notification_uuid = ?', uuid));
+      return r && toOperatorWait(r);
+    });
+  }
+
+  async openOperatorWaits(): Promise<OperatorWait[]> {
+    return this.#guard('openOperatorWaits', async () => (await rows(this.#pool, q(OPEN_WAITS_SQL))).map(toOperatorWait));
+  }
+
+  async confirmFenced(uuid: string, by: string, now: number): Promise<OperatorWait | undefined> {
+    return this.#guard('confirmFenced', async () => {
+      const st = waitConfirm(uuid, by, now);
+      const r = await one(this.#pool, { sql: `${st.sql} RETURNING *`, params: st.params });
+      return r && toOperatorWait(r);
+    });
+  }
+
+  async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
+    return this.#tx('reserveFence', async (c): Promise<FenceReservation> => {
+      // Every receiver reserving a fence in this pool waits here: the count and the insert are one step.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [FENCE_LOCK_SPACE, fence.poolName]);
+      if (await one(c, q('SELECT 1 FROM fences WHERE notification_uuid = ?', fence.notificationUuid))) return { granted: true };
+      const recent = (await rows(c, recentFences(fence.poolName, now - limits.windowMs))).map(toFence);
+      if (recent.length >= limits.max) return { granted: false, recent };
+      await rows(c, q('INSERT INTO fences (notification_uuid, pool_name, host_uuid, at) VALUES (?, ?, ?, ?)', fence.notificationUuid, fence.poolName, fence.hostUuid, now));
+      return { granted: true };
+    });
+  }
+
+  async fenceOf(uuid: string): Promise<FenceRecord | undefined> {
+    return this.#guard('fenceOf', async () => {
+      const r = await one(this.#pool, q('SELECT * FROM fences WHERE notification_uuid = ?', uuid));
+      return r && toFence(r);
     });
   }
 

@@ -3,6 +3,10 @@
 // placeholders; the PostgreSQL store numbers them).
 import type {
   CreateOptions,
+  FenceRecord,
+  LeaseConflicts,
+  OperatorWait,
+  OperatorWaitKind,
   ForwardPatch,
   ForwardState,
   HostState,
@@ -317,7 +321,7 @@ export function purgeCandidates(before: number, limit: number): Statement {
  */
 export function purgeNotificationDeletes(match: string): string[] {
   return [
-    ...['task_progress', 'tasks', 'vm_moves', 'forwards'].map((table) => `DELETE FROM ${table} WHERE notification_uuid ${match}`),
+    ...['task_progress', 'tasks', 'vm_moves', 'forwards', 'operator_waits'].map((table) => `DELETE FROM ${table} WHERE notification_uuid ${match}`),
     `DELETE FROM notifications WHERE uuid ${match}`,
   ];
 }
@@ -333,4 +337,72 @@ export function purgeMessages(before: number, limit: number): Statement {
 /** Leases that expired before `before` (nobody holds them; a live one is never touched). */
 export function purgeLeases(before: number): Statement {
   return { sql: 'DELETE FROM leases WHERE expires_at < ?', params: [before] };
+}
+
+export function toOperatorWait(r: Row): OperatorWait {
+  return {
+    notificationUuid: r.notification_uuid as string,
+    kind: r.kind as OperatorWaitKind,
+    reason: r.reason as string,
+    since: r.since as number,
+    poolName: r.pool_name as string,
+    hostUuid: r.host_uuid as string,
+    hostName: r.host_name as string,
+    confirmedAt: (r.confirmed_at as number | null) ?? null,
+    confirmedBy: (r.confirmed_by as string | null) ?? null,
+  };
+}
+
+export function toFence(r: Row): FenceRecord {
+  return { poolName: r.pool_name as string, hostUuid: r.host_uuid as string, notificationUuid: r.notification_uuid as string, at: r.at as number };
+}
+
+/** Waits not yet confirmed, of notifications still in the engine's hands (what the gauge and the engine's tick read). */
+export const OPEN_WAITS_SQL = `SELECT w.* FROM operator_waits w JOIN notifications n ON n.uuid = w.notification_uuid
+  WHERE w.confirmed_at IS NULL AND n.status IN ('new', 'running', 'error') ORDER BY w.since`;
+
+/**
+ * Park a notification: a new wait, or a new reason for one not yet confirmed (its `since` kept). A confirmed wait is
+ * replaced (the fence task found a new reason to wait after the confirmation was used).
+ */
+export function waitUpsert(uuid: string, w: { kind: OperatorWaitKind; reason: string; poolName: string; hostUuid: string; hostName: string }, now: number): Statement {
+  return {
+    sql: `INSERT INTO operator_waits (notification_uuid, kind, reason, since, pool_name, host_uuid, host_name, confirmed_at, confirmed_by)
+          VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+          ON CONFLICT (notification_uuid) DO UPDATE SET kind = excluded.kind, reason = excluded.reason,
+            since = CASE WHEN operator_waits.confirmed_at IS NULL THEN operator_waits.since ELSE excluded.since END,
+            confirmed_at = NULL, confirmed_by = NULL`,
+    params: [uuid, w.kind, w.reason, now, w.poolName, w.hostUuid, w.hostName],
+  };
+}
+
+/** Confirm a wait that is open and whose notification still runs. */
+export function waitConfirm(uuid: string, by: string, now: number): Statement {
+  return {
+    sql: `UPDATE operator_waits SET confirmed_at = ?, confirmed_by = ?
+          WHERE notification_uuid = ? AND confirmed_at IS NULL
+            AND EXISTS (SELECT 1 FROM notifications n WHERE n.uuid = operator_waits.notification_uuid AND n.status IN ('new', 'running', 'error'))`,
+    params: [now, by, uuid],
+  };
+}
+
+/** The pool's fences since `since`, oldest first. */
+export function recentFences(pool: string, since: number): Statement {
+  return { sql: 'SELECT * FROM fences WHERE pool_name = ? AND at > ? ORDER BY at', params: [pool, since] };
+}
+
+/** The condition under which a lease conflicts: another owner's unexpired lease named in `c`. */
+export function leaseConflictQuery(c: LeaseConflicts, owner: string, nowSql: string, nowParams: unknown[]): Statement | undefined {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (const name of c.names ?? []) {
+    parts.push('name = ?');
+    params.push(name);
+  }
+  if (c.prefix !== undefined) {
+    parts.push('substr(name, 1, ?) = ?');
+    params.push(c.prefix.length, c.prefix);
+  }
+  if (!parts.length) return undefined;
+  return { sql: `SELECT name FROM leases WHERE (${parts.join(' OR ')}) AND owner <> ? AND expires_at > ${nowSql} LIMIT 1`, params: [...params, owner, ...nowParams] };
 }

@@ -17,6 +17,9 @@ import {
   duplicateQuery,
   forwardUpsert,
   hostUpsert,
+  leaseConflictQuery,
+  OPEN_WAITS_SQL,
+  recentFences,
   listOrder,
   listQuery,
   markerQuery,
@@ -26,19 +29,26 @@ import {
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
+  toFence,
   toForward,
   toHost,
   toMessage,
   toMove,
   toNotification,
+  toOperatorWait,
   toTasks,
+  waitConfirm,
+  waitUpsert,
 } from './rows.js';
 import {
   type CreateOptions,
   type CreateResult,
+  type FenceRecord,
+  type FenceReservation,
   type ForwardPatch,
   type ForwardState,
   type HostState,
+  type LeaseConflicts,
   type ListFilter,
   type ListPage,
   type MovePatch,
@@ -46,6 +56,8 @@ import {
   type Notification,
   NOTIFICATION_STATUSES,
   type NotificationStatus,
+  type OperatorWait,
+  type OperatorWaitKind,
   type OutboxBuilder,
   type OutboxInput,
   RUN_END_STATUSES,
@@ -116,6 +128,10 @@ export class SqliteNotificationStore implements NotificationStore {
 
   #get(st: Statement): Row | undefined {
     return this.#sql(st.sql).get(...st.params) as Row | undefined;
+  }
+
+  #all(st: Statement): Row[] {
+    return this.#sql(st.sql).all(...st.params) as Row[];
   }
 
   #run(st: Statement): Database.RunResult {
@@ -360,19 +376,83 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  async acquireLease(name: string, owner: string, now: number, ttlMs: number): Promise<boolean> {
-    return this.#guard('acquireLease', () => {
-      const granted = this.#sql(
-        `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-         WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
-      ).run(name, owner, now + ttlMs, now).changes;
-      return granted > 0;
-    });
+  async acquireLease(name: string, owner: string, now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean> {
+    return this.#guard('acquireLease', () =>
+      this.#db.transaction(() => {
+        const conflict = conflicts && leaseConflictQuery(conflicts, owner, '?', [now]);
+        if (conflict && this.#get(conflict)) return false;
+        const granted = this.#sql(
+          `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+           WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
+        ).run(name, owner, now + ttlMs, now).changes;
+        return granted > 0;
+      }).immediate(),
+    );
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
     this.#guard('releaseLease', () => this.#sql('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner));
+  }
+
+  async waitForOperator(
+    uuid: string,
+    wait: { kind: OperatorWaitKind; reason: string },
+    now: number,
+    messages?: (n: Notification, wait: OperatorWait) => OutboxInput[],
+  ): Promise<OperatorWait | undefined> {
+    return this.#guard('waitForOperator', () =>
+      this.#committing(() => {
+        const n = this.#row(uuid);
+        if (!n) return undefined;
+        const before = this.#waitRow(uuid);
+        this.#run(waitUpsert(uuid, { ...wait, poolName: n.poolName, hostUuid: n.hostUuid, hostName: n.hostName }, now));
+        const after = this.#waitRow(uuid)!;
+        const isNew = !before || before.confirmedAt !== null || before.kind !== after.kind;
+        if (isNew && messages) this.#enqueue(messages(n, after), now);
+        return after;
+      }),
+    );
+  }
+
+  #waitRow(uuid: string): OperatorWait | undefined {
+    const r = this.#sql('SELECT * FROM operator_waits WHERE notification_uuid = ?').get(uuid) as Row | undefined;
+    return r && toOperatorWait(r);
+  }
+
+  async operatorWait(uuid: string): Promise<OperatorWait | undefined> {
+    return this.#guard('operatorWait', () => this.#waitRow(uuid));
+  }
+
+  async openOperatorWaits(): Promise<OperatorWait[]> {
+    return this.#guard('openOperatorWaits', () => (this.#sql(OPEN_WAITS_SQL).all() as Row[]).map(toOperatorWait));
+  }
+
+  async confirmFenced(uuid: string, by: string, now: number): Promise<OperatorWait | undefined> {
+    return this.#guard('confirmFenced', () =>
+      this.#db.transaction(() => (this.#run(waitConfirm(uuid, by, now)).changes ? this.#waitRow(uuid) : undefined))(),
+    );
+  }
+
+  async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
+    return this.#guard('reserveFence', () =>
+      this.#db
+        .transaction((): FenceReservation => {
+          if (this.#sql('SELECT 1 FROM fences WHERE notification_uuid = ?').get(fence.notificationUuid)) return { granted: true };
+          const recent = this.#all(recentFences(fence.poolName, now - limits.windowMs)).map(toFence);
+          if (recent.length >= limits.max) return { granted: false, recent };
+          this.#sql('INSERT INTO fences (notification_uuid, pool_name, host_uuid, at) VALUES (?, ?, ?, ?)').run(fence.notificationUuid, fence.poolName, fence.hostUuid, now);
+          return { granted: true };
+        })
+        .immediate(),
+    );
+  }
+
+  async fenceOf(uuid: string): Promise<FenceRecord | undefined> {
+    return this.#guard('fenceOf', () => {
+      const r = this.#sql('SELECT * FROM fences WHERE notification_uuid = ?').get(uuid) as Row | undefined;
+      return r && toFence(r);
+    });
   }
 
   async getForward(uuid: string): Promise<ForwardState | undefined> {

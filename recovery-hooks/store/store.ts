@@ -6,13 +6,18 @@ import type {
   ForwardPatch,
   ForwardState,
   CreateResult,
+  FenceRecord,
+  FenceReservation,
   HostState,
+  LeaseConflicts,
   ListFilter,
   ListPage,
   MovePatch,
   NewNotification,
   Notification,
   NotificationStatus,
+  OperatorWait,
+  OperatorWaitKind,
   OutboxBuilder,
   OutboxInput,
   OutboxMessage,
@@ -94,11 +99,37 @@ export interface NotificationStore {
 
   /**
    * Take, or renew, the lease `name` for `owner` until `now + ttlMs`: false while another owner holds it unexpired.
-   * Leases make one receiver at a time run a host's workflow or drain a channel of the outbox.
+   * Leases make one receiver at a time run a host's workflow or drain a channel of the outbox. With `conflicts`, the
+   * lease is also refused while another owner holds an unexpired lease named there (checked in the same transaction).
    */
-  acquireLease(name: string, owner: string, now: number, ttlMs: number): Promise<boolean>;
+  acquireLease(name: string, owner: string, now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean>;
   /** Give the lease up, if `owner` holds it. */
   releaseLease(name: string, owner: string): Promise<void>;
+
+  /**
+   * Park the notification for an operator (a new wait, or a new reason for one not yet confirmed), queueing
+   * `messages(n, wait)` in the same transaction when the wait is new. Undefined when the notification does not exist.
+   */
+  waitForOperator(
+    uuid: string,
+    wait: { kind: OperatorWaitKind; reason: string },
+    now: number,
+    messages?: (n: Notification, wait: OperatorWait) => OutboxInput[],
+  ): Promise<OperatorWait | undefined>;
+  /** The notification's wait, open or confirmed. */
+  operatorWait(uuid: string): Promise<OperatorWait | undefined>;
+  /** Waits not confirmed yet, of notifications not ended. */
+  openOperatorWaits(): Promise<OperatorWait[]>;
+  /** An operator confirms the host is off: the open wait, now confirmed; undefined when the notification is not waiting. */
+  confirmFenced(uuid: string, by: string, now: number): Promise<OperatorWait | undefined>;
+  /**
+   * Record a fence of `fence.hostUuid` by `fence.notificationUuid` unless the pool already had `max` fences in the
+   * `windowMs` before now (one transaction, serialized per store, so receivers sharing it cannot both pass the limit).
+   * A notification that already recorded its fence is granted again (a resumed workflow).
+   */
+  reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation>;
+  /** Whether this notification recorded a fence (it sent, or was about to send, the power-off). */
+  fenceOf(uuid: string): Promise<FenceRecord | undefined>;
 
   /** What became of a notification forwarded to a remote Instance-HA API. */
   getForward(uuid: string): Promise<ForwardState | undefined>;

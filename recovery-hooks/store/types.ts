@@ -210,3 +210,41 @@ export interface ForwardState {
 
 /** Fields to set (undefined = leave as is); `endpoint` and `outcome` are required when the record is created. */
 export type ForwardPatch = Partial<Omit<ForwardState, 'notificationUuid' | 'updatedAt'>>;
+
+/** Why a notification waits for a person: the fence cannot be proven, or a blast-radius limit holds it back. */
+export const OPERATOR_WAIT_KINDS = ['fence_confirmation', 'blast_radius'] as const;
+export type OperatorWaitKind = (typeof OPERATOR_WAIT_KINDS)[number];
+
+/**
+ * A host recovery parked until an operator confirms the host is off (`confirm-fenced`). The row stays after the
+ * confirmation (confirmedAt set): the fence task reads it as its proof when the workflow resumes.
+ */
+export interface OperatorWait {
+  notificationUuid: string;
+  kind: OperatorWaitKind;
+  reason: string;
+  since: number;
+  poolName: string;
+  hostUuid: string;
+  hostName: string;
+  confirmedAt: number | null;
+  /** The name of the token that confirmed. */
+  confirmedBy: string | null;
+}
+
+/** A power-off this receiver (or another sharing the store) sent, counted against the pool's blast-radius limit. */
+export interface FenceRecord {
+  poolName: string;
+  hostUuid: string;
+  notificationUuid: string;
+  at: number;
+}
+
+/** Atomically: record the fence unless `max` fences of the pool already happened within `windowMs` before `now`. */
+export type FenceReservation = { granted: true } | { granted: false; recent: FenceRecord[] };
+
+/** Other leases that keep `acquireLease` from granting: exact names, and/or every name under a prefix. */
+export interface LeaseConflicts {
+  names?: string[];
+  prefix?: string;
+}

@@ -1,5 +1,5 @@
 // What the workflows need from the outside world, per pool. main.ts wires the real clients; tests pass fakes.
-import type { RecoveryHookConfig } from '../config.js';
+import type { FencingConfig, RecoveryHookConfig } from '../config.js';
 import type { Fencer } from './fence.js';
 import type { RemoteShell } from './ssh.js';
 import type { Xapi } from './xapi.js';
@@ -10,9 +10,17 @@ export interface ToolstackRestart {
   timeoutMs: number;
 }
 
+/** A pool's fencing: the fencer, how long to wait for "off", the BMC map (by name or uuid) and the blast-radius limits. */
+export interface PoolFencing {
+  fencer: Fencer;
+  confirmTimeoutMs: number;
+  bmc: Record<string, string>;
+  limits: Pick<FencingConfig, 'maxHostsFenced' | 'fenceWindowMs' | 'maxDownShare'>;
+}
+
 export interface WorkflowDeps {
   xapiFor(pool: string): Xapi;
-  fencerFor(pool: string): { fencer: Fencer; confirmTimeoutMs: number } | undefined;
+  fencerFor(pool: string): PoolFencing | undefined;
   toolstackRestartFor(pool: string): ToolstackRestart | undefined;
   settings: Pick<RecoveryHookConfig, 'hostFailure' | 'instanceFailure' | 'processFailure'>;
   /** Interval of the state polls (power state, heartbeat, BMC status, toolstack). */

@@ -46,6 +46,9 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
     name: 'check_instance',
     async run(ctx): Promise<{ action: InstanceAction }> {
       const { record: vm } = await vmOf(ctx);
+      const named = ctx.notification.payload.vm_name;
+      if (typeof named === 'string' && named && named !== vm.name_label)
+        throw new Ignore(`VM name "${named}" in the notification does not match XAPI's name_label "${vm.name_label}" for VM uuid ${vm.uuid}: identity unclear, nothing done`);
       refuseOperatorState(vm);
       const event = String(ctx.notification.payload.event ?? '').toUpperCase();
       if (vm.power_state === 'Halted') {

@@ -2,7 +2,7 @@
 // workflows/catalog.ts maps each name to its implementation.
 import type { NotificationType } from '../store/types.js';
 
-export const HOST_TASKS = ['confirm_host_down', 'fence_host', 'disable_host', 'plan_vm_restarts', 'reset_vm_power_states', 'restart_vms'] as const;
+export const HOST_TASKS = ['confirm_host_down', 'plan_vm_restarts', 'fence_host', 'disable_host', 'reset_vm_power_states', 'restart_vms'] as const;
 export const INSTANCE_TASKS = ['check_instance', 'recover_instance', 'confirm_instance_running'] as const;
 export const PROCESS_TASKS = ['check_toolstack', 'restart_toolstack', 'confirm_toolstack'] as const;
 

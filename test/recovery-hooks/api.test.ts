@@ -170,11 +170,11 @@ t.test('token comparison: digests with timingSafeEqual against every token', asy
   t.match(source, /timingSafeEqual\(presented, t\.digest\)/, 'constant-time compare of equal-length SHA-256 digests');
   const { Secret } = await import('../../core/config/secret.js');
   const auth = new TokenAuthenticator([
-    { name: 'am', token: new Secret('alpha') },
-    { name: 'ops', token: new Secret('beta') },
+    { name: 'am', token: new Secret('alpha'), scopes: ['alertmanager'] },
+    { name: 'ops', token: new Secret('beta'), scopes: ['notifications:read', 'fence:confirm'] },
   ]);
-  t.equal(auth.authenticate({ authorization: 'Bearer beta' }), 'ops');
-  t.equal(auth.authenticate({ 'x-auth-token': 'alpha' }), 'am');
+  t.same(auth.authenticate({ authorization: 'Bearer beta' }), { name: 'ops', scopes: ['notifications:read', 'fence:confirm'] });
+  t.same(auth.authenticate({ 'x-auth-token': 'alpha' }), { name: 'am', scopes: ['alertmanager'] });
   t.throws(() => auth.authenticate({ 'x-auth-token': 'alph' }), { name: 'ApiError', message: 'The token is not valid' });
 });
 

@@ -48,7 +48,7 @@ t.test('crashed VM (halted): started again with a fresh guest heartbeat — and 
     t.equal(receipt!.outcome, 'created', `crash ${round}: a new notification, not a duplicate of the finished recovery`);
     const n = await settled(hook, receipt!.notification_uuid!);
     t.equal(n.status, 'finished', `crash ${round}: ${n.message ?? 'finished'}`);
-    t.same(n.payload, { instance_uuid: vm.uuid, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' });
+    t.same(n.payload, { instance_uuid: vm.uuid, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE', vm_name: vm.name });
     t.same(taskStates(n), ALL_SUCCESS);
     t.same(progressLines(n), [
       `check_instance: VM ${vm.name} is Halted after a crash: it will be started`,
@@ -87,7 +87,7 @@ t.test('frozen guest heartbeat: hard reboot, then the heartbeat is back; a live 
   const uuid = await fire(hook, instanceAlert(rig, vm, host, 'heartbeat'));
   const n = await settled(hook, uuid);
   t.equal(n.status, 'finished', n.message ?? 'finished');
-  t.same(n.payload, { instance_uuid: vm.uuid, vir_domain_event: 'STOPPED_FAILED', event: 'QEMU_GUEST_AGENT_ERROR' });
+  t.same(n.payload, { instance_uuid: vm.uuid, vir_domain_event: 'STOPPED_FAILED', event: 'QEMU_GUEST_AGENT_ERROR', vm_name: vm.name });
   t.same(taskStates(n), ALL_SUCCESS);
   const lines = progressLines(n);
   t.match(lines[0], new RegExp(`^check_instance: VM ${vm.name} runs but its guest last reported \\d+ s ago: it will be hard-rebooted$`));

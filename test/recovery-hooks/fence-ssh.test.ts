@@ -20,6 +20,9 @@ const fencing: FencingConfig = {
   bmc: { 'host-1': '192.0.2.10' },
   commandTimeoutMs: 1000,
   confirmTimeoutMs: 1000,
+  maxHostsFenced: 1,
+  fenceWindowMs: 600_000,
+  maxDownShare: 0.5,
 };
 
 t.test('the fencer runs the command with the password in the environment only', async (t) => {

@@ -4,14 +4,16 @@ import type { Context } from 'koa';
 import type { PoolMode } from '../../config.js';
 import type { HostDirectory } from '../../hosts.js';
 import { MarkerNotFoundError, type NotificationStore } from '../../store/store.js';
-import type { Notification } from '../../store/types.js';
+import { type Notification, TERMINAL_STATUSES } from '../../store/types.js';
+import { type Caller, requireScope } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../body.js';
 import type { NotificationRecorder } from '../recorder.js';
 import { parseCreateRequest } from './create-request.js';
 import { parseListQuery } from './list-query.js';
 import { type Microversion, atLeast, formatVersion, requestedVersion } from './microversion.js';
-import { type Segment, forwardView, hostView, notificationView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
+import { parseConfirmFenced } from './confirm-fenced.js';
+import { type Segment, forwardView, hostView, notificationView, operatorWaitView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
 
 export interface MasakariDeps {
   store: NotificationStore;
@@ -20,6 +22,9 @@ export interface MasakariDeps {
   pools: { name: string; mode: PoolMode }[];
   maxBodyBytes: number;
   startedAt: number;
+  now: () => number;
+  /** Called after an operator's confirmation was stored: the engine resumes the parked workflow. */
+  onConfirmed?: () => void;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,6 +54,9 @@ export function masakariRouter(deps: MasakariDeps): Router {
   router.post('/notifications', async (ctx) => {
     version(ctx);
     const request = parseCreateRequest(await readJsonBody(ctx.req, deps.maxBodyBytes));
+    // host_status NORMAL says "this host is off": a fence assertion, honoured only from a token trusted to make it.
+    if (request.type === 'COMPUTE_HOST' && String(request.payload.host_status ?? '').toUpperCase() === 'NORMAL')
+      requireScope(ctx.state.caller as Caller, 'fence:assert', 'a COMPUTE_HOST notification with host_status NORMAL (an assertion that the host is off)');
     const host = deps.hosts.findHost(request.hostname);
     if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
     const result = await deps.recorder.record(
@@ -75,13 +83,33 @@ export function masakariRouter(deps: MasakariDeps): Router {
     ctx.body = { notifications: list.map(notificationView) };
   });
 
+  /** The notification's view with its operator wait (null when it waits for nobody). */
+  const withWait = async (n: Notification) => {
+    const wait = await deps.store.operatorWait(n.uuid);
+    const open = wait && wait.confirmedAt === null && !TERMINAL_STATUSES.includes(n.status) ? wait : undefined;
+    return { ...notificationView(n), operator_wait: open ? operatorWaitView(open) : null };
+  };
+
+  router.post('/notifications/:id/confirm-fenced', async (ctx) => {
+    version(ctx);
+    const n = await notificationOf(ctx.params.id!);
+    const { hostUuid } = parseConfirmFenced(await readJsonBody(ctx.req, deps.maxBodyBytes));
+    if (hostUuid.toLowerCase() !== n.hostUuid.toLowerCase())
+      throw new ApiError(400, `Invalid input for field/attribute host_uuid. Value: ${JSON.stringify(hostUuid)}. It is not the host of notification ${n.uuid} (${n.hostUuid}).`);
+    const confirmed = await deps.store.confirmFenced(n.uuid, (ctx.state.caller as Caller).name, deps.now());
+    if (!confirmed) throw new ApiError(409, `Notification ${n.uuid} is ${n.status} and not waiting for an operator: nothing to confirm.`);
+    deps.onConfirmed?.();
+    ctx.status = 202;
+    ctx.body = { notification: await withWait((await deps.store.get(n.uuid)) ?? n) };
+  });
+
   router.get('/notifications/:id', async (ctx) => {
     const v = version(ctx);
     const n = await notificationOf(ctx.params.id!);
     const forward = await deps.store.getForward(n.uuid);
     ctx.body = {
       notification: {
-        ...notificationView(n),
+        ...(await withWait(n)),
         ...(atLeast(v, 1) ? { recovery_workflow_details: workflowDetailsView(await deps.store.tasks(n.uuid)) } : {}),
         ...(forward ? { forward: forwardView(forward) } : {}),
       },

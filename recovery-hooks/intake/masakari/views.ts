@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { PoolMode } from '../../config.js';
 import type { KnownHost } from '../../hosts.js';
-import type { ForwardState, HostState, Notification, TaskRecord, VmMove } from '../../store/types.js';
+import type { ForwardState, HostState, Notification, OperatorWait, TaskRecord, VmMove } from '../../store/types.js';
 import { MAX_VERSION, MIN_VERSION } from './microversion.js';
 import { formatDetailTime, formatMasakariTime } from './time.js';
 
@@ -38,6 +38,11 @@ export function notificationView(n: Notification): Record<string, unknown> {
     failover_segment_uuid: stableUuid('segment', n.poolName),
     message: n.message,
   };
+}
+
+/** Why a notification waits for a person (our key: `operator_wait`), since when (ISO 8601). */
+export function operatorWaitView(w: OperatorWait): Record<string, unknown> {
+  return { kind: w.kind, reason: w.reason, since: new Date(w.since).toISOString() };
 }
 
 /** What became of a notification forwarded to a remote Instance-HA API (our key: OpenStack clients ignore it). */

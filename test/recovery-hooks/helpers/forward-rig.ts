@@ -10,7 +10,7 @@ import type { Test } from 'tap';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../../core/config/load.js';
 import { spawnReceiver } from './receiver-process.js';
-import { HOST_1, HOST_2, HOST_3, type Hook, TOKEN, startHook, tempDir } from './harness.js';
+import { ALL_SCOPES, HOST_1, HOST_2, HOST_3, type Hook, TOKEN, startHook, tempDir } from './harness.js';
 
 export { HOST_1, HOST_2, HOST_3 };
 /** Known to the forwarding receiver only: the remote answers 400 for it. */
@@ -47,7 +47,7 @@ export async function startRemote(t: Test): Promise<Remote> {
     recovery_hook: {
       listen: '127.0.0.1:0',
       store_path: join(dir, 'remote.sqlite'),
-      tokens: [{ name: 'forwarder', token: REMOTE_TOKEN }],
+      tokens: [{ name: 'forwarder', token: REMOTE_TOKEN, scopes: ['notifications:read', 'notifications:write'] }],
       tick_seconds: 0.05,
       // An error is retried once, 2 s later: long enough for the forwarder to see the (non-terminal) `error`.
       retry: { attempts: 1, interval_seconds: 2 },
@@ -167,7 +167,7 @@ export async function startForwarder(t: Test, url: string, forward: Record<strin
     recovery_hook: {
       listen: '127.0.0.1:0',
       store_path: storePath,
-      tokens: [{ name: 'test', token: TOKEN }],
+      tokens: [{ name: 'test', token: TOKEN, scopes: ALL_SCOPES }],
       tick_seconds: 0.02,
       shutdown_grace_seconds: 1,
       max_concurrent_workflows: 16,

@@ -9,6 +9,8 @@ import { memoryLogger } from '../../../core/log.js';
 import { type RecoveryHookOptions, type RunningRecoveryHook, startRecoveryHook } from '../../../recovery-hooks/main.js';
 
 export const TOKEN = 'test-token-0123456789';
+/** The test token may do everything (tests of the scopes configure tokens of their own). */
+export const ALL_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm'];
 export const HOST_1 = { name: 'host-1', uuid: '00000000-0000-4000-8000-000000000001' };
 export const HOST_2 = { name: 'host-2', uuid: '00000000-0000-4000-8000-000000000002' };
 export const HOST_3 = { name: 'host-3', uuid: '00000000-0000-4000-8000-000000000003' };
@@ -31,6 +33,7 @@ recovery_hook:
   tokens:
     - name: test
       token: ${TOKEN}
+      scopes: [${ALL_SCOPES.join(', ')}]
   tick_seconds: 0.02
   shutdown_grace_seconds: 2
   task_defaults: { timeout_seconds: 5, retries: 0, retry_delay_seconds: 0.01 }
@@ -52,25 +55,26 @@ export interface Hook extends RunningRecoveryHook {
 export async function startHook(config: BundleConfig, options: RecoveryHookOptions = {}): Promise<Hook> {
   const logger = memoryLogger('debug');
   const running = await startRecoveryHook(config, logger, { pollIntervalMs: 10, probeTimeoutMs: 200, ...options });
-  return {
-    ...running,
-    logger,
-    async request(method, path, opts = {}) {
-      const headers: Record<string, string> = { ...(opts.auth === false ? {} : { 'X-Auth-Token': TOKEN }), ...opts.headers };
-      let body: string | undefined = opts.raw;
-      if (opts.body !== undefined) {
-        body = JSON.stringify(opts.body);
-        headers['Content-Type'] ??= 'application/json';
-      }
-      const res = await fetch(running.url + path, { method, headers, body });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, json, text };
-    },
+  return { ...running, logger, request: requestTo(running.url) };
+}
+
+/** HTTP requests to a receiver at `url` (in this process or another), as TOKEN unless told otherwise. */
+export function requestTo(url: string): Hook['request'] {
+  return async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.auth === false ? {} : { 'X-Auth-Token': TOKEN }), ...opts.headers };
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, body });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, json, text };
   };
 }

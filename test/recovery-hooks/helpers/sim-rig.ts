@@ -16,7 +16,7 @@ import type { Ref } from '../../../simulator/model/types.js';
 import type { Simulation, SimulationOptions } from '../../../simulator/run.js';
 import { stockPlugins } from '../../../simulator/xapi/stock-plugins.js';
 import { poolConfigFor, startSim } from '../../helpers/sim.js';
-import { type Hook, TOKEN, startHook, tempDir } from './harness.js';
+import { ALL_SCOPES, type Hook, TOKEN, startHook, tempDir } from './harness.js';
 
 export { TOKEN };
 
@@ -180,7 +180,7 @@ export async function startRig(t: Test, o: RigOptions = {}): Promise<Rig> {
       {
         listen: '127.0.0.1:0',
         store_path: join(dir, 'recovery.sqlite'),
-        tokens: [{ name: 'test', token: TOKEN }],
+        tokens: [{ name: 'test', token: TOKEN, scopes: ALL_SCOPES }],
         tick_seconds: 0.05,
         shutdown_grace_seconds: 2,
         task_defaults: { timeout_seconds: 30, retries: 0, retry_delay_seconds: 0.1 },
@@ -379,6 +379,19 @@ export async function settled(hook: Hook, uuid: string, statuses = TERMINAL, tim
       return statuses.includes(n.status) ? n : undefined;
     },
     timeoutMs,
+  );
+}
+
+/** Wait until the notification waits for an operator (operator_wait set); its 1.1 view. Fails if it ends first. */
+export async function untilWaiting(rig: Rig, uuid: string): Promise<any> {
+  return waitUntil(
+    `notification ${uuid} to wait for an operator`,
+    async () => {
+      const n = await notification(rig.hook!, uuid);
+      if (TERMINAL.includes(n.status)) throw new Error(`ended ${n.status}: ${n.message}`);
+      return n.operator_wait ? n : undefined;
+    },
+    30_000,
   );
 }
 

@@ -504,4 +504,75 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.same(await s.purge(before, 2), { notifications: 0, messages: 0, leases: 0 });
     t.equal((await s.list({}, { limit: 10, sort: [] })).length, 0);
   });
+
+  t.test('operator waits: parked with a reason, listed while open, confirmed once, replaced after a confirmation', async (t) => {
+    const s = await fresh(t);
+    const { notification } = await s.create(input(), opts);
+    const uuid = notification!.uuid;
+    await s.transition(uuid, { from: ['new'], to: 'running', startsRun: true }, T0 + 1);
+    t.equal(await s.waitForOperator('00000000-0000-4000-8000-00000000dead', { kind: 'fence_confirmation', reason: 'x' }, T0), undefined, 'unknown notification');
+    t.equal(await s.confirmFenced(uuid, 'ops', T0 + 2), undefined, 'not waiting: nothing to confirm');
+    const told: string[] = [];
+    const messages = (n: { uuid: string }, w: { kind: string; reason: string }) => (told.push(`${n.uuid} ${w.kind}`), [{ channel: 'mail', payload: { waiting: w.reason } }]);
+    const w1 = await s.waitForOperator(uuid, { kind: 'fence_confirmation', reason: 'BMC unreachable' }, T0 + 10, messages);
+    t.match(w1, { notificationUuid: uuid, kind: 'fence_confirmation', reason: 'BMC unreachable', since: T0 + 10, hostUuid: HOST_1.uuid, hostName: HOST_1.name, poolName: 'pool-a', confirmedAt: null, confirmedBy: null });
+    const w2 = await s.waitForOperator(uuid, { kind: 'fence_confirmation', reason: 'BMC still unreachable' }, T0 + 20, messages);
+    t.match(w2, { reason: 'BMC still unreachable', since: T0 + 10 }, 'a new reason keeps the time the wait began');
+    t.same(told, [`${uuid} fence_confirmation`], 'the channels are told once per wait');
+    t.match(await s.claimMessages('mail', 10, T0 + 30, 1000), [{ payload: { waiting: 'BMC unreachable' } }], 'queued in the same commit');
+    t.match(await s.openOperatorWaits(), [{ notificationUuid: uuid, kind: 'fence_confirmation' }]);
+
+    const confirmed = await s.confirmFenced(uuid, 'ops', T0 + 40);
+    t.match(confirmed, { confirmedAt: T0 + 40, confirmedBy: 'ops' });
+    t.equal(await s.confirmFenced(uuid, 'ops2', T0 + 41), undefined, 'confirmed once');
+    t.same(await s.openOperatorWaits(), [], 'a confirmed wait is not open');
+    t.match(await s.operatorWait(uuid), { confirmedBy: 'ops' }, 'but kept: the fence task reads it');
+
+    const w3 = await s.waitForOperator(uuid, { kind: 'blast_radius', reason: 'too many hosts down' }, T0 + 50, messages);
+    t.match(w3, { kind: 'blast_radius', since: T0 + 50, confirmedAt: null }, 'a new wait after a confirmation starts afresh');
+    t.equal(told.length, 2);
+    await s.transition(uuid, { from: ['running'], to: 'failed', message: 'expired' }, T0 + 60);
+    t.same(await s.openOperatorWaits(), [], 'an ended notification waits no more');
+    t.equal(await s.confirmFenced(uuid, 'ops', T0 + 61), undefined, 'and cannot be confirmed');
+  });
+
+  t.test("fences: at most max per pool in the window, a notification's own fence granted again, pools apart", async (t) => {
+    const s = await fresh(t);
+    const limits = { windowMs: 600_000, max: 1 };
+    const a = { poolName: 'pool-a', hostUuid: HOST_1.uuid, notificationUuid: '00000000-0000-4000-8000-0000000000a1' };
+    const b = { poolName: 'pool-a', hostUuid: HOST_2.uuid, notificationUuid: '00000000-0000-4000-8000-0000000000b1' };
+    t.same(await s.reserveFence(a, limits, T0), { granted: true });
+    t.same(await s.reserveFence(a, limits, T0 + 5), { granted: true }, 'the same notification again (a resumed workflow)');
+    t.match(await s.reserveFence(b, limits, T0 + 10), { granted: false, recent: [{ hostUuid: HOST_1.uuid, notificationUuid: a.notificationUuid, at: T0 }] });
+    t.same(await s.reserveFence({ ...b, poolName: 'pool-b', notificationUuid: '00000000-0000-4000-8000-0000000000b2' }, limits, T0 + 10), { granted: true }, 'another pool has its own limit');
+    t.same(await s.reserveFence(b, { windowMs: 600_000, max: 2 }, T0 + 10), { granted: true }, 'a higher limit');
+    t.match(await s.fenceOf(a.notificationUuid), { at: T0, hostUuid: HOST_1.uuid });
+    t.equal(await s.fenceOf('00000000-0000-4000-8000-0000000000c1'), undefined);
+    const c = { poolName: 'pool-a', hostUuid: HOST_3.uuid, notificationUuid: '00000000-0000-4000-8000-0000000000c1' };
+    t.match(await s.reserveFence(c, { windowMs: 600_000, max: 2 }, T0 + 20), { granted: false });
+    t.same(await s.reserveFence(c, { windowMs: 600_000, max: 2 }, T0 + 600_001), { granted: true }, 'the window slides');
+    // Concurrent reservations of different hosts: exactly max granted.
+    const many = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((i) => s.reserveFence({ poolName: 'pool-c', hostUuid: `h${i}`, notificationUuid: `00000000-0000-4000-8000-00000000000${i}` }, { windowMs: 1000, max: 2 }, T0)),
+    );
+    t.equal(many.filter((r) => r.granted).length, 2, 'two of six concurrent reservations granted');
+  });
+
+  t.test("leases with conflicts: a host's lease and its VMs' leases exclude each other; VMs of one host do not", async (t) => {
+    const s = await fresh(t);
+    const now = Date.now();
+    const host = 'host:h1';
+    const vm = (v: string) => `host:h1/vm:${v}`;
+    t.equal(await s.acquireLease(vm('a'), 'r1', now, 60_000, { names: [host] }), true);
+    t.equal(await s.acquireLease(vm('b'), 'r2', now, 60_000, { names: [host] }), true, 'two VMs of one host, two receivers');
+    t.equal(await s.acquireLease(host, 'r3', now, 60_000, { prefix: `${host}/` }), false, 'the host waits for its VM workflows');
+    t.equal(await s.acquireLease(host, 'r1', now, 60_000, { prefix: `${host}/` }), false, 'even for the owner of one of them, while another holds one');
+    await s.releaseLease(vm('b'), 'r2');
+    t.equal(await s.acquireLease(host, 'r1', now, 60_000, { prefix: `${host}/` }), true, "the owner's own VM lease does not conflict");
+    await s.releaseLease(vm('a'), 'r1');
+    t.equal(await s.acquireLease(vm('c'), 'r2', now, 60_000, { names: [host] }), false, 'a VM waits for the host workflow');
+    t.equal(await s.acquireLease('host:h10/vm:x', 'r2', now, 60_000, { names: ['host:h10'] }), true, 'another host (h10 is not h1/)');
+    await s.releaseLease(host, 'r1');
+    t.equal(await s.acquireLease(vm('c'), 'r2', now, 60_000, { names: [host] }), true);
+  });
 }

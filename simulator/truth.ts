@@ -1,0 +1,93 @@
+// What physically runs, as opposed to what XAPI's database says: per host, the VM domains its hypervisor runs.
+// The two views differ exactly where recovery can go wrong: a hung or partitioned host keeps running its domains
+// while the master's database (after VM.power_state_reset) says Halted, and a VM started elsewhere then runs twice.
+// The safety matrix (test/safety/) samples this view; nothing in the simulated XAPI reads it except the resync of a
+// host that reconnects (xenopsd's list of domains, see heal() in faults/host.ts).
+import type { Ref } from './model/types.js';
+
+/** The host's state when a power-off was asked of its BMC (or, without a BMC, when it landed). */
+export interface PowerOffRecord {
+  host: Ref;
+  /** When the BMC got the command. */
+  requestedAt: number;
+  /** When the chassis power went off. */
+  landedAt: number;
+  /** Powered, not hung, not partitioned when the command was asked: a running, reachable box. */
+  upWhenRequested: boolean;
+  /** host_metrics.live in the master's view when the command was asked. */
+  liveWhenRequested: boolean;
+}
+
+/** A domain started while the same VM's domain still ran on another (powered) host. */
+export interface OverlapRecord {
+  vm: Ref;
+  hosts: [Ref, Ref];
+  at: number;
+}
+
+/** One command as the simulated BMC received it. */
+export interface BmcCall {
+  host: Ref;
+  command: 'power-off' | 'power-status';
+  at: number;
+}
+
+export interface HostState {
+  powered: boolean;
+  up: boolean;
+  live: boolean;
+}
+
+export class GroundTruth {
+  private readonly domains = new Map<Ref, Set<Ref>>();
+  private readonly pendingPowerOffs = new Map<Ref, Omit<PowerOffRecord, 'landedAt'>>();
+  readonly powerOffs: PowerOffRecord[] = [];
+  readonly overlaps: OverlapRecord[] = [];
+  readonly bmcCalls: BmcCall[] = [];
+
+  constructor(hosts: Ref[]) {
+    for (const h of hosts) this.domains.set(h, new Set());
+  }
+
+  /** A domain of `vm` now runs on `host` (VM.start / start_on, or found running at build time). */
+  start(vm: Ref, host: Ref, now = Date.now()): void {
+    for (const other of this.hostsRunning(vm)) if (other !== host) this.overlaps.push({ vm, hosts: [other, host], at: now });
+    this.domains.get(host)?.add(vm);
+  }
+
+  /** The domain of `vm` on `host` is gone (hard/clean shutdown, crash to Halted, resync kill). */
+  stop(vm: Ref, host: Ref): void {
+    this.domains.get(host)?.delete(vm);
+  }
+
+  /** The host lost power or rebooted: every domain on it is gone. */
+  clear(host: Ref): void {
+    this.domains.get(host)?.clear();
+  }
+
+  domainsOn(host: Ref): Ref[] {
+    return [...(this.domains.get(host) ?? [])];
+  }
+
+  hostsRunning(vm: Ref): Ref[] {
+    return [...this.domains].filter(([, set]) => set.has(vm)).map(([h]) => h);
+  }
+
+  runs(vm: Ref, host: Ref): boolean {
+    return this.domains.get(host)?.has(vm) ?? false;
+  }
+
+  /** The BMC accepted a power-off: the host's state now is what the command was decided on. */
+  powerOffRequested(host: Ref, state: HostState, now = Date.now()): void {
+    this.pendingPowerOffs.set(host, { host, requestedAt: now, upWhenRequested: state.up, liveWhenRequested: state.live });
+  }
+
+  /** The chassis power went off; `state` is the host's state just before (used when no BMC request preceded). */
+  poweredOff(host: Ref, state: HostState, now = Date.now()): void {
+    if (!state.powered) return;
+    const requested = this.pendingPowerOffs.get(host) ?? { host, requestedAt: now, upWhenRequested: state.up, liveWhenRequested: state.live };
+    this.pendingPowerOffs.delete(host);
+    this.powerOffs.push({ ...requested, landedAt: now });
+    this.clear(host);
+  }
+}
