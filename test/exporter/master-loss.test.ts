@@ -5,6 +5,7 @@ import t from 'tap';
 import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
+import { healHost } from '../../simulator/faults/host.js';
 import type { HostRuntime } from '../../simulator/pool.js';
 import { lines, sample } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
@@ -134,7 +135,7 @@ t.test('two masters: a new master promoted while the old one hung, which then re
   await rpc(c, 'pool.emergency_transition_to_master', [local]);
   await pollUntil('the exporter to follow the newest master', (x) => sample(x, 'xcp_pool_connected', {}) === 1 && collector.xapi.masterUrl === sim.server.urlOf(c));
   t.equal(sample(await pollAndScrape(), 'xcp_pool_masters', {}), 1, 'one master');
-  sim.pool.roles.resume(b);
+  healHost(sim.pool, b);
   await sim.server.sync();
   const text = await pollAndScrape();
   t.equal(sample(text, 'xcp_pool_masters', {}), 2, 'the resumed old master still accepts logins as master');

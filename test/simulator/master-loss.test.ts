@@ -109,7 +109,7 @@ t.test('trap: an old master that resumes without a reboot still acts as master; 
   await fail(a);
   await rpc(sim, b, 'pool.emergency_transition_to_master', [await localLogin(b)]);
   await until('the new master', () => sim.pool.master === b && sim.pool.answers(b));
-  const resumed = await fetch(`${sim.controlUrl}/sim/hosts/${a.address}/resume`, { method: 'POST' });
+  const resumed = await fetch(`${sim.controlUrl}/sim/hosts/${a.address}/heal`, { method: 'POST' });
   t.equal(resumed.status, 200);
   t.same(((await (await fetch(`${sim.controlUrl}/sim`)).json()) as { masters: string[] }).masters.sort(), [a.address, b.address].sort(), 'two masters: nothing restarted, so nothing checked');
   t.equal(code(await rpc(sim, a, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])), 'ok', 'the old master accepts logins');
