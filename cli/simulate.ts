@@ -27,7 +27,6 @@ const SERVE_HELP = `Usage: xcp-sentinel simulate [options]
 
 Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_URL}):
   status | fail-host HOST | power-off HOST | power-on HOST | power-status HOST | recover-host HOST
-  resume-host HOST     a hung host resumes without a reboot (an old master still believes it is master)
   kill-toolstack HOST | restart-toolstack HOST | slow-host HOST [--ms N] | malform HOST [--off]
   crash-vm VM [--heartbeat] | vm-status VM | expire-sessions | truth
   partition HOST       the host keeps running its VMs but nobody reaches it; heal HOST: it answers again (no reboot)
@@ -48,7 +47,6 @@ const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { p
   'power-on': (h) => ({ path: `/sim/hosts/${h}/power-on` }),
   'power-status': (h) => ({ path: `/sim/hosts/${h}/power-status` }),
   'recover-host': (h) => ({ path: `/sim/hosts/${h}/recover` }),
-  'resume-host': (h) => ({ path: `/sim/hosts/${h}/resume` }),
   'kill-toolstack': (h) => ({ path: `/sim/hosts/${h}/kill-toolstack` }),
   'restart-toolstack': (h) => ({ path: `/sim/hosts/${h}/restart-toolstack` }),
   'slow-host': (h, v) => ({ path: `/sim/hosts/${h}/slow`, body: { ms: Number(v.ms ?? 5000) } }),

@@ -82,7 +82,7 @@ export class Exporter {
         };
       }
       const hostsDown = [...p.hosts.entries()].filter(([, h]) => !h.up).map(([uuid, h]) => ({ uuid, error: h.lastError }));
-      pools[p.pool.name] = { connected: p.connected, collectors, hosts_down: hostsDown };
+      pools[p.pool.name] = { connected: p.connected, master: p.xapi.masterUrl, master_reachable: p.masterReachable, collectors, hosts_down: hostsDown };
       if (!p.connected) ok = false;
     }
     return { ok, body: ok ? { status: 'ok' } : { status: 'failing', pools } };

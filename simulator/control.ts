@@ -171,9 +171,6 @@ export class ControlServer {
         h.malformed = false;
         pool.powerOn(h);
         break;
-      case 'resume':
-        pool.roles.resume(h);
-        break;
       case 'kill-toolstack':
         pool.killToolstack(h);
         break;

@@ -62,15 +62,6 @@ export class PoolRoles {
     return this.pool.hosts.filter((h) => this.isMaster(h) && this.pool.answers(h));
   }
 
-  /** A hung host resumes without a reboot (a stall that ended): xapi never restarted, so it still acts on the role
-   * it had — an old master still believes it is master; its domains kept running. */
-  resume(h: HostRuntime): void {
-    if (!h.powered) throw new Error(`host ${h.address} is powered off`);
-    h.crashed = false;
-    h.lastHeartbeat = Date.now();
-    for (const vmRef of this.pool.store.get('host', h.ref)!.resident_VMs as Ref[]) this.pool.frozenHeartbeats.delete(vmRef);
-  }
-
   isRestarting(h: HostRuntime): boolean {
     return this.restarting.has(h.ref);
   }

@@ -150,7 +150,8 @@ export class PoolCollector {
     if (!this.masterReachable) {
       const next = newMaster(probes, this.masterAddress());
       if (next === 'ambiguous') this.outages.failed('masters', 'several hosts answer as pool master: not following any', { masters: probes.filter((p) => p.result.state === 'master').map((p) => p.address) });
-      else if (next) {
+      else this.outages.recovered('masters', 'no longer several hosts answering as pool master');
+      if (next && next !== 'ambiguous') {
         // A member was promoted: follow it now, without waiting for a restart or the next poll. The former master
         // was not probed (it was the master): it did not answer the master check.
         const former = this.watcher.inventory.get('host', this.watcher.inventory.pool?.master);
@@ -165,6 +166,9 @@ export class PoolCollector {
     const poolLabels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.pool.name });
     set.add('xcp_pool_connected', 'gauge', 'The exporter has a working XAPI session to the pool master (1) or not (0)', poolLabels, this.connected ? 1 : 0);
     set.add('xcp_pool_master_reachable', 'gauge', "The pool master's XAPI answered in the last poll (1) or not (0)", poolLabels, this.masterReachable ? 1 : 0);
+    // An old master that came back without noticing the new one still accepts logins: two masters.
+    const otherMasters = probes.filter((p) => p.result.state === 'master' && p.address !== this.masterAddress()).length;
+    set.add('xcp_pool_masters', 'gauge', 'Hosts of the pool acting as master in the last poll (the followed master if it answers, and any other host accepting a login as master): more than 1 is two masters', poolLabels, (this.masterReachable ? 1 : 0) + otherMasters);
     const toolstack = new Map(probes.map((p) => [p.uuid, toolstackAnswers(p)]));
     // Known objects stay visible while the master is away (as XO does). Their liveness is the master's last view,
     // except that a host whose XAPI does not answer is not reported live from that stale view.

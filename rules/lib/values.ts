@@ -63,6 +63,7 @@ export const valuesSchema = obj({
     XcpToolstackDown: recoveryAlert({}),
     XcpPoolMasterLost: recoveryAlert({}),
     XcpPoolMasterNotRecovered: alert({}),
+    XcpPoolMasterConflict: alert({}),
     HighDiskLatency: alert({ threshold_seconds: num({ min: 0 }), min_iops: num({ min: 0 }), smoothing: duration() }),
     XcpSrFillingUp: alert({ min_ratio: ratio(), lookback: duration(), horizon: duration() }),
     XcpSrAlmostFull: alert({ threshold: ratio() }),

@@ -28,7 +28,15 @@ export function healHost(pool: SimulatedPool, h: HostRuntime): void {
   h.crashed = false;
   h.toolstackUp = true;
   h.lastHeartbeat = Date.now();
+  // A master has no master connection to lose: its xapi does not restart, so it neither resyncs nor looks for
+  // another master (ocaml/xapi/xapi.ml check_no_other_masters runs only at start) — an old master still acts as
+  // master and its domains keep running (simulator/master-loss.ts).
+  if (pool.roles.isMaster(h)) {
+    for (const vm of pool.truth.domainsOn(h.ref)) pool.frozenHeartbeats.delete(vm);
+    return;
+  }
   if (wasCut) resyncResidentOn(pool, h);
+  pool.roles.xapiStarted(h);
 }
 
 /**

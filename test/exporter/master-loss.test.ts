@@ -5,6 +5,7 @@ import t from 'tap';
 import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
+import { healHost } from '../../simulator/faults/host.js';
 import type { HostRuntime } from '../../simulator/pool.js';
 import { lines, sample } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
@@ -62,6 +63,15 @@ t.test('a healthy pool: the master reachable, every toolstack up, the master nam
   t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(a)}"`));
 });
 
+t.test('a master slower than the RRD timeout but within call_seconds stays connected', async (t) => {
+  a.slowMs = 2500; // rrd.timeout_seconds 2, timeouts.call_seconds 3
+  t.teardown(() => (a.slowMs = 0));
+  const text = await pollAndScrape();
+  t.equal(sample(text, 'xcp_pool_connected', {}), 1, 'the master check uses call_seconds, not the RRD timeout');
+  t.equal(sample(text, 'xcp_pool_master_reachable', {}), 1);
+  t.equal(host(text, 'xcp_host_rrd_up', a), 0, "its own RRD, bounded by the RRD timeout, is late");
+});
+
 t.test('the master hangs: members kept and probed, the master unreachable and not live, RRD state per host', async (t) => {
   sim.pool.failHost(a);
   await sim.server.sync();
@@ -80,6 +90,8 @@ t.test('the master hangs: members kept and probed, the master unreachable and no
   t.equal(host(text, 'xcp_host_rrd_up', b), 0);
   t.ok(lines(text, 'xcp_host_info').some((l) => l.includes(`host_name="${name(b)}"`)), 'every member still listed');
   t.ok(took < 3000 + 6000 + 2000 + 2000, `one poll bounded by the call, probe and RRD timeouts (${took} ms)`);
+  const health = (await (await fetch(ex.url + '/health')).json()) as { pools: Record<string, { master: string; master_reachable: boolean }> };
+  t.match(health.pools['sim-pool'], { master: sim.server.urlOf(a), master_reachable: false }, '/health names the master it follows and says it does not answer');
   // A second poll logs no new warning for the same outage.
   const before = logger.lines.filter((l) => l.level === 'warn').length;
   await ex.exporter.pollOnce();
@@ -114,4 +126,18 @@ t.test('the old master boots, finds the new master and follows it: its toolstack
   const text = await pollUntil('the old master toolstack', (x) => host(x, 'xcp_host_toolstack_up', a) === 1);
   t.equal(sample(text, 'xcp_pool_connected', {}), 1);
   t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(b)}"`));
+});
+
+t.test('two masters: a new master promoted while the old one hung, which then resumes without a reboot', async (t) => {
+  sim.pool.failHost(b);
+  await sim.server.sync();
+  const local = await rpc<string>(c, 'session.slave_local_login_with_password', ['root', 'simulated']);
+  await rpc(c, 'pool.emergency_transition_to_master', [local]);
+  await pollUntil('the exporter to follow the newest master', (x) => sample(x, 'xcp_pool_connected', {}) === 1 && collector.xapi.masterUrl === sim.server.urlOf(c));
+  t.equal(sample(await pollAndScrape(), 'xcp_pool_masters', {}), 1, 'one master');
+  healHost(sim.pool, b);
+  await sim.server.sync();
+  const text = await pollAndScrape();
+  t.equal(sample(text, 'xcp_pool_masters', {}), 2, 'the resumed old master still accepts logins as master');
+  t.equal(collector.xapi.masterUrl, sim.server.urlOf(c), 'the exporter stays with the master it follows');
 });

@@ -29,8 +29,8 @@ t.test('defaults', async (t) => {
     retry: { attempts: 1, intervalMs: 120_000 },
     expireAfterMs: 86_400_000,
     maxConcurrentWorkflows: 4,
-    workflows: { COMPUTE_HOST: ['confirm_host_down', 'fence_host', 'disable_host', 'plan_vm_restarts', 'reset_vm_power_states', 'restart_vms'] },
-    hostFailure: { restartUnprotected: true, parallelStarts: 8 },
+    workflows: { COMPUTE_HOST: ['confirm_host_down', 'plan_vm_restarts', 'fence_host', 'disable_host', 'reset_vm_power_states', 'restart_vms'] },
+    hostFailure: { restartUnprotected: true, parallelStarts: 8, startTimeoutMs: 300_000 },
     pools: {},
     leaseMs: 30_000,
     actionHooks: [],
@@ -121,6 +121,41 @@ recovery_hook:
   ])
     t.ok(second.some((p) => re.test(p)), String(re));
   t.notMatch(second.join('\n'), /\bx\b.*secret|\bp\b/, 'no secret value in the messages');
+});
+
+t.test('#16 keys: token scopes, blast-radius limits, the fence after the plan', async (t) => {
+  const found = problems(`
+recovery_hook:
+  tokens: [{ name: a, token: x, scopes: [alertmanager, fence:everything] }, { name: b, token: y, scopes: [] }]
+  pools:
+    pool-a:
+      fencing: { user: u, password: p, bmc: {}, max_hosts_fenced: 0, fence_window_seconds: 0, max_down_share: 1.5 }
+`);
+  for (const re of [
+    /^recovery_hook\.tokens\[0\]\.scopes\[1\]: expected one of alertmanager, notifications:read, notifications:write, fence:assert, fence:confirm/,
+    /^recovery_hook\.tokens\[1\]\.scopes: /,
+    /^recovery_hook\.pools\.pool-a\.fencing\.max_hosts_fenced: expected an integer >= 1/,
+    /^recovery_hook\.pools\.pool-a\.fencing\.fence_window_seconds: /,
+    /^recovery_hook\.pools\.pool-a\.fencing\.max_down_share: /,
+  ])
+    t.ok(found.some((p) => re.test(p)), String(re));
+  // The plan records what ran on the host: it is the fence's commit point.
+  t.match(problems(`
+recovery_hook:
+  workflows: { host: [confirm_host_down, fence_host, plan_vm_restarts, reset_vm_power_states, restart_vms] }
+`), [/^recovery_hook\.workflows\.host: fence_host needs plan_vm_restarts before it/]);
+  const rh = parseConfig(
+    `${POOLS}
+recovery_hook:
+  tokens: [{ name: a, token: x }, { name: ops, token: y, scopes: [fence:confirm, notifications:read, fence:confirm] }]
+  pools:
+    pool-a:
+      fencing: { user: u, password: p, bmc: { host-1: 10.0.0.1 } }
+`,
+    '/etc/xcp-sentinel/config.yaml',
+  ).recovery_hook;
+  t.same(rh.tokens.map((x) => x.scopes), [['alertmanager', 'notifications:read'], ['fence:confirm', 'notifications:read']], 'defaults; duplicates dropped');
+  t.match(rh.pools['pool-a']!.fencing, { maxHostsFenced: 1, fenceWindowMs: 600_000, maxDownShare: 0.5 });
 });
 
 t.test('store.postgres: the URL is a secret (file or environment), never shown; a bad one names its key', async (t) => {

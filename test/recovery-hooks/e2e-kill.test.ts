@@ -55,9 +55,9 @@ t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same s
     atKill.tasks.map((x) => [x.name, x.state]),
     [
       ['confirm_host_down', 'SUCCESS'],
+      ['plan_vm_restarts', 'SUCCESS'],
       ['fence_host', 'SUCCESS'],
       ['disable_host', 'SUCCESS'],
-      ['plan_vm_restarts', 'SUCCESS'],
       ['reset_vm_power_states', 'SUCCESS'],
       ['restart_vms', 'RUNNING'],
     ],

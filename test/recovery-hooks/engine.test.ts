@@ -7,7 +7,7 @@ import type { RecoveryHookConfig } from '../../recovery-hooks/config.js';
 import { RecoveryEngine } from '../../recovery-hooks/engine/engine.js';
 import type { EventMessages } from '../../recovery-hooks/engine/events.js';
 import { createRecoveryMetrics } from '../../recovery-hooks/engine/metrics.js';
-import { Ignore, type Task, type Workflow } from '../../recovery-hooks/engine/task.js';
+import { Ignore, type Task, WaitForOperator, type Workflow } from '../../recovery-hooks/engine/task.js';
 import { NotificationRecorder } from '../../recovery-hooks/intake/recorder.js';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { NewNotification, Notification } from '../../recovery-hooks/store/types.js';
@@ -124,6 +124,80 @@ t.test('one workflow per host at a time, a global cap across hosts', async (t) =
   t.equal(peak, 2, 'max_concurrent_workflows');
   await engine.stop(100);
   await store.close();
+});
+
+t.test('VM workflows of one host run in parallel; a host-level workflow of that host excludes them, and the other way round', async (t) => {
+  const active = new Map<string, string>(); // uuid → type
+  const overlaps: string[] = [];
+  let peakVm = 0;
+  const task: Task = {
+    name: 'slow',
+    async run(ctx) {
+      const me = ctx.notification;
+      for (const [uuid, type] of active)
+        if (type !== 'COMPUTE_INSTANCE' || me.type !== 'COMPUTE_INSTANCE') overlaps.push(`${me.type} ${me.uuid} with ${type} ${uuid}`);
+      active.set(me.uuid, me.type);
+      peakVm = Math.max(peakVm, [...active.values()].filter((x) => x === 'COMPUTE_INSTANCE').length);
+      await ctx.sleep(80);
+      active.delete(me.uuid);
+      return null;
+    },
+  };
+  const { store, recorder, engine } = setup(':memory:', [task], config({ maxConcurrentWorkflows: 3 }));
+  const vm = (i: number): NewNotification => ({ ...hostDown(), type: 'COMPUTE_INSTANCE', payload: { instance_uuid: `vm-${i}`, event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' } });
+  const inputs = [vm(1), vm(2), vm(3), { ...hostDown(), type: 'COMPUTE_PROCESS' as const, payload: { process_name: 'xapi', event: 'STOPPED' } }, vm(4), vm(5)];
+  const uuids: string[] = [];
+  for (const i of inputs) uuids.push((await recorder.record(i, 'proceed')).notification!.uuid);
+  engine.start();
+  for (const u of uuids) await until(store, u, (n) => n.status === 'finished');
+  t.same(overlaps, [], 'the toolstack workflow never ran with a VM workflow of its host');
+  t.equal(peakVm, 3, 'VM workflows of one host ran three at a time (max_concurrent_workflows)');
+  await engine.stop(100);
+  await store.close();
+});
+
+t.test('a workflow waiting for an operator is parked, survives a restart, and resumes at its task once confirmed', async (t) => {
+  const file = join(tempDir(), 'park.sqlite');
+  const log: string[] = [];
+  const tasks = (label: string): Task[] => [
+    { name: 'plan', run: async () => void log.push(`${label}:plan`) },
+    {
+      name: 'fence',
+      async run(ctx) {
+        log.push(`${label}:fence`);
+        const wait = await ctx.fence.operatorWait();
+        if (!wait?.confirmedAt) throw new WaitForOperator('fence_confirmation', 'BMC unreachable');
+        return { by: wait.confirmedBy };
+      },
+    },
+    { name: 'restart', run: async (ctx) => void log.push(`${label}:restart:${JSON.stringify(ctx.results.fence)}`) },
+  ];
+  const a = setup(file, tasks('a'));
+  a.engine.start();
+  const uuid = (await a.recorder.record(hostDown(), 'refuse')).notification!.uuid;
+  await until(a.store, uuid, () => log.includes('a:fence'));
+  for (let i = 0; i < 50 && !(await a.store.openOperatorWaits()).length; i++) await new Promise((r) => setTimeout(r, 10));
+  t.match(await a.store.openOperatorWaits(), [{ notificationUuid: uuid, kind: 'fence_confirmation', reason: 'BMC unreachable' }]);
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(log, ['a:plan', 'a:fence'], 'parked: not run again tick after tick');
+  t.equal((await a.store.get(uuid))!.status, 'running');
+  t.match(await a.metrics.registry.metrics(), new RegExp(`xcp_recovery_waiting_for_operator\\{pool_name="pool-a",host_name="${HOST_1.name}",host_uuid="${HOST_1.uuid}",kind="fence_confirmation"\\} 1`));
+  t.equal(await a.store.acquireLease(`host:${HOST_1.uuid}`, 'someone-else', Date.now(), 1000), true, 'no lease held while parked');
+  await a.store.releaseLease(`host:${HOST_1.uuid}`, 'someone-else');
+  await a.engine.stop(100);
+  await a.store.close();
+
+  const b = setup(file, tasks('b'));
+  b.engine.start();
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(log, ['a:plan', 'a:fence'], 'still parked after a restart');
+  t.ok(await b.store.confirmFenced(uuid, 'ops', Date.now()));
+  b.engine.wake();
+  await until(b.store, uuid, (n) => n.status === 'finished');
+  t.same(log, ['a:plan', 'a:fence', 'b:fence', 'b:restart:{"by":"ops"}'], 'resumed at the parked task, finished tasks not run again');
+  t.notMatch(await b.metrics.registry.metrics(), /xcp_recovery_waiting_for_operator\{/, 'the gauge is gone');
+  await b.engine.stop(100);
+  await b.store.close();
 });
 
 t.test('stopped between tasks, a fresh engine on the reopened file resumes at the first unfinished task', async (t) => {

@@ -78,6 +78,16 @@ async function settled(hook: Hook, uuid: string): Promise<any> {
 
 const hostDown = { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' };
 
+async function untilWaiting(hook: Hook, uuid: string): Promise<any> {
+  for (let i = 0; i < 500; i++) {
+    const n = (await hook.request('GET', `/v1/notifications/${uuid}`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.1' } })).json.notification;
+    if (n.operator_wait) return n;
+    if (['finished', 'ignored', 'failed'].includes(n.status)) throw new Error(`ended ${n.status}: ${n.message}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`notification ${uuid} did not wait for an operator`);
+}
+
 function deadHost1(xapi: FakePool): void {
   const h = xapi.hosts.get('OpaqueRef:host-1')!;
   h.live = false;
@@ -107,9 +117,9 @@ t.test('host failure: confirmed down, fenced, VMs restarted by priority and orde
   t.equal(xapi.vm('paused').power, 'Paused', 'a paused VM is never touched');
   t.same(n.recovery_workflow_details.map((d: any) => [d.name, d.state]), [
     ['confirm_host_down', 'SUCCESS'],
+    ['plan_vm_restarts', 'SUCCESS'],
     ['fence_host', 'SUCCESS'],
     ['disable_host', 'SUCCESS'],
-    ['plan_vm_restarts', 'SUCCESS'],
     ['reset_vm_power_states', 'SUCCESS'],
     ['restart_vms', 'SUCCESS'],
   ]);
@@ -129,23 +139,34 @@ t.test('host failure: confirmed down, fenced, VMs restarted by priority and orde
 });
 
 t.test('no start elsewhere without a confirmed fence', async (t) => {
-  t.test('no fencing configured and host_status UNKNOWN → ignored, nothing touched', async (t) => {
+  t.test('no fencing configured and host_status UNKNOWN → waits for an operator, nothing touched', async (t) => {
     const { hook, xapi } = await env(t, { fencer: false });
     xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
     deadHost1(xapi);
-    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
-    t.match(n, { status: 'ignored', message: /not proven off, nothing restarted/ });
+    const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n, { status: 'running', operator_wait: { kind: 'fence_confirmation', reason: /no fencing configured for pool pool-a: host-1 cannot be proven off/ } });
     t.same(xapi.actions, []);
   });
-  t.test('the BMC never reports power off → ignored, nothing touched', async (t) => {
+  t.test('the BMC never reports power off → waits for an operator, nothing touched', async (t) => {
     const { hook, xapi, bmc } = await env(t, { extra: '  tasks: { fence_host: { retries: 1, retry_delay_seconds: 0.01 } }\n' });
     bmc.obeys = false;
     xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
     deadHost1(xapi);
-    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
-    t.match(n, { status: 'ignored', message: /fence_host failed: .*does not report power off/ });
+    const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n.operator_wait, { kind: 'fence_confirmation', reason: /does not report power off within 0\.1 s of the power-off/ });
     t.same(xapi.actions, []);
-    t.equal(bmc.calls.filter((c) => c.startsWith('off')).length, 2, 'the task retried once');
+    t.equal(bmc.calls.filter((c) => c.startsWith('off')).length, 1, 'a wait is not a failure: no retry of the power-off');
+  });
+  t.test('a BMC that reports off before any power-off from us proves nothing → waits', async (t) => {
+    const { hook, xapi, bmc } = await env(t);
+    bmc.power = 'off';
+    bmc.obeys = false;
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n.operator_wait, { reason: /reports power off although we sent no power-off: not proof/ });
+    t.same(bmc.calls, ['status host-1'], 'no power-off sent, nothing else asked');
+    t.same(xapi.actions, []);
   });
   t.test('XAPI says the host is live, or the host still answers → ignored, not fenced', async (t) => {
     const { hook, xapi, bmc } = await env(t);

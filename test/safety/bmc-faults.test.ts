@@ -2,7 +2,7 @@
 // restart while the host may still run its VMs: the notification waits for a person (fence_confirmation); once the
 // operator has powered the host off by hand and confirmed it, the VMs run elsewhere.
 import { fire, hostDownAlert } from '../recovery-hooks/helpers/sim-rig.js';
-import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting, waitingGauge } from './helpers/scenario.js';
 
 for (const mode of ['unreachable', 'lying-off', 'hang'] as const) {
   scenario({
@@ -23,6 +23,7 @@ for (const mode of ['unreachable', 'lying-off', 'hang'] as const) {
       t.same(rig.calls.starts, [], 'no VM started');
       t.ok(ctx.runtime(victim).powered, 'the host is still powered (the BMC did nothing)');
       if (!n.operator_wait) return describe(n);
+      t.equal(await waitingGauge(rig.hook!, victim, 'fence_confirmation'), 1, 'the gauge says it waits (alertable)');
       await pullPlug(ctx, victim);
       const confirmed = await confirmFenced(rig.hook!, uuid, victim.uuid);
       t.equal(confirmed.status, 202, 'confirm-fenced accepted');

@@ -45,6 +45,18 @@ max by (pool_id, pool_name, host_uuid, host_name) (
         'Without a master nothing in the pool can be started or moved.',
     },
     {
+      // Two hosts accept logins as master: an old master that came back without seeing the new one (it checks for
+      // other masters only when xapi starts, and skips hosts that do not answer then). Each has its own database
+      // and may start the same VM.
+      name: 'XcpPoolMasterConflict',
+      component: 'pool',
+      expr: `max by (pool_id, pool_name) (${m('xcp_pool_masters')}) > 1`,
+      summary: 'Two hosts of an XCP-ng pool act as master.',
+      description:
+        'In pool {{ $labels.pool_name }}, {{ $value }} hosts have accepted logins as pool master for ' +
+        `${a.XcpPoolMasterConflict.for}. Each has its own database and may start the same VMs: demote one now (see the runbook).`,
+    },
+    {
       name: 'XcpPoolMasterNotRecovered',
       component: 'pool',
       expr: `

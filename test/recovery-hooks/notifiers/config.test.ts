@@ -123,7 +123,7 @@ t.test('problems name the key path', async (t) => {
   t.same(problems({ channels: { w: { type: 'webhook', url: 'http://h', token: 't', headers: { authorization: 'x' } } } }), [`${at}.w.headers: sets Authorization, which token already sets`]);
   t.same(problems({ channels: { w: { type: 'webhook', url: 'http://h', backoff: { initial_seconds: 60, max_seconds: 10 } } } }), [`${at}.w.backoff.max_seconds: must be at least initial_seconds`]);
   t.same(problems({ channels: { w: { type: 'webhook', url: 'http://h', events: ['recovery.done'] } } }), [
-    `${at}.w.events[0]: expected one of notification.received, recovery.started, recovery.finished, recovery.ignored, recovery.error, recovery.failed, alert.firing, alert.resolved, got "recovery.done"`,
+    `${at}.w.events[0]: expected one of notification.received, recovery.started, recovery.finished, recovery.ignored, recovery.error, recovery.failed, recovery.waiting, alert.firing, alert.resolved, got "recovery.done"`,
   ]);
   t.match(problems({ channels: { w: { type: 'webhook', url: 'http://h', tls: { ca_file: '/nonexistent/ca.pem' } } } }), [`${at}.w.tls.ca_file: cannot read /nonexistent/ca.pem: ENOENT`]);
   t.same(problems({ links: { api_base_url: 'not a url' } }), ['recovery_hook.notifiers.links.api_base_url: expected a URL (http:// or https://…), got "not a url"']);

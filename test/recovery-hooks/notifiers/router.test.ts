@@ -143,3 +143,26 @@ t.test('alerts go to the channels subscribed to alert events, at their severity'
   t.match(unlabelled[0]!.payload, { severity: 'warning', fingerprint: /^[0-9a-f]{16}$/ }, 'no severity label: warning; no fingerprint: a hash of the labels');
   t.equal(await count(metrics, 'alerts', 'queued'), 3);
 });
+
+t.test('a recovery waiting for an operator: one critical recovery.waiting message per wait, with the reason', async (t) => {
+  const { store, router, events } = setup();
+  t.teardown(() => store.close());
+  const n = await receive(store, events);
+  const since = Date.UTC(2026, 0, 1, 0, 5);
+  await store.waitForOperator(n.uuid, { kind: 'fence_confirmation', reason: 'the BMC of host-1 does not answer' }, since, router.waitEvents);
+  await store.waitForOperator(n.uuid, { kind: 'fence_confirmation', reason: 'the BMC of host-1 still does not answer' }, since + 1000, router.waitEvents);
+  const queued = await store.claimMessages('all', 100, Date.now(), 1000);
+  const waiting = queued.filter((m) => m.payload.event === 'recovery.waiting');
+  t.equal(waiting.length, 1, 'a new reason for the same wait is not a new message');
+  t.match(waiting[0]!.payload, {
+    severity: 'critical',
+    notification_uuid: n.uuid,
+    host_name: HOST.name,
+    host_uuid: HOST.uuid,
+    message: 'the BMC of host-1 does not answer',
+    wait_kind: 'fence_confirmation',
+    waiting_since: '2026-01-01T00:05:00.000Z',
+  });
+  t.equal((await store.claimMessages('critical', 100, Date.now(), 1000)).filter((m) => m.payload.event === 'recovery.waiting').length, 1, 'critical: the critical-only channel hears it');
+  t.same(router.waitEvents(n, { ...(await store.operatorWait(n.uuid))!, kind: 'blast_radius' }).map((m) => m.channel), ['all', 'critical']);
+});

@@ -92,6 +92,10 @@ t.test('every built-in event renders a subject, text, HTML and chat; values are 
     t.notOk(/\{\{|\}\}/.test(m.text + m.html + m.chat), `${event}: no tag left`);
     t.equal(m.key, 'xcp-sentinel.1767225600000.42');
   }
+  const waiting = r.render(message({ ...HOST_FAILED, event: 'recovery.waiting', wait_kind: 'fence_confirmation', waiting_since: '2026-01-01T00:05:00.000Z' }));
+  t.match(waiting.subject, /^\[xcp-sentinel\] ACTION NEEDED: recovery of host /);
+  t.match(waiting.text, /xcp-sentinel confirm-fenced f1e2d3c4-0000-4000-8000-000000000001 --host-uuid /, 'the message says what to run');
+  t.match(waiting.chat, /^\[CRITICAL\] Recovery of host .* waits for an operator: /);
   const m = r.render(message(HOST_FAILED));
   t.match(m.html, '&lt;script&gt;alert(1)&lt;/script&gt;');
   t.notOk(m.html.includes('<script>'), 'no markup from data');
