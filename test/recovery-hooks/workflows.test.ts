@@ -37,7 +37,7 @@ interface Env {
   shellCalls: string[];
 }
 
-async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string; fencing?: string } = {}): Promise<Env> {
+async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string; fencing?: string; bmc?: string } = {}): Promise<Env> {
   const xapi = opts.xapi ?? pool();
   const bmc = new FakeBmc();
   const shellCalls: string[] = [];
@@ -48,7 +48,7 @@ async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: Fake
     },
   };
   // The fencing section only sets the confirm timeout here: the fencer itself is the fake BMC.
-  const modeLine = `${opts.mode ? `      mode: ${opts.mode}\n` : ''}      fencing: { user: admin, password: bmc-secret, bmc: { host-1: 192.0.2.1 }, confirm_timeout_seconds: 0.1${opts.fencing ?? ''} }\n`;
+  const modeLine = `${opts.mode ? `      mode: ${opts.mode}\n` : ''}      fencing: { user: admin, password: bmc-secret, bmc: ${opts.bmc ?? '{ host-1: 192.0.2.1 }'}, confirm_timeout_seconds: 0.1${opts.fencing ?? ''} }\n`;
   const config = testConfig(tempDir(), `${modeLine}  instance_failure: { heartbeat_timeout_seconds: 60, confirm_timeout_seconds: 1 }\n  process_failure: { confirm_timeout_seconds: 0.2 }\n  retry: { attempts: 1, interval_seconds: 0.05 }\n${opts.extra ?? ''}`);
   const hook = await startHook(config, {
     xapiFor: () => xapi,
@@ -231,7 +231,7 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
   });
   t.test('an ambiguous BMC map (a key that is one host\'s name and another\'s uuid) → waits, nothing asked of any BMC', async (t) => {
     const xapi = pool();
-    const { hook, bmc } = await env(t, { xapi, fencing: `, bmc: { host-1: 192.0.2.1, '${xapi.hosts.get('OpaqueRef:host-1')!.uuid}': 192.0.2.9 }` });
+    const { hook, bmc } = await env(t, { xapi, bmc: `{ host-1: 192.0.2.1, '${xapi.hosts.get('OpaqueRef:host-1')!.uuid}': 192.0.2.9 }` });
     xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
     deadHost1(xapi);
     const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
@@ -240,7 +240,7 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
     t.same(xapi.actions, []);
   });
   t.test('a host without a BMC entry → waits', async (t) => {
-    const { hook, xapi, bmc } = await env(t, { fencing: ', bmc: { host-2: 192.0.2.2 }' });
+    const { hook, xapi, bmc } = await env(t, { bmc: '{ host-2: 192.0.2.2 }' });
     xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
     deadHost1(xapi);
     const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
@@ -264,8 +264,11 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
     let statusCalls = 0;
     const status = bmc.powerStatus.bind(bmc);
     bmc.powerStatus = async (host) => {
-      // At the first look the host starts to answer; at the next attempt it is gone again.
-      h1.answers = ++statusCalls === 1;
+      // At the first look the host starts to answer, for a moment; then it is gone again.
+      if (++statusCalls === 1) {
+        h1.answers = true;
+        setTimeout(() => (h1.answers = false), 120);
+      }
       return status(host);
     };
     const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
