@@ -298,6 +298,29 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
   t.end();
 });
 
+t.test('host_failure.start_timeout_seconds bounds each start: a start without an answer is failed, looked at again, never doubled', async (t) => {
+  class SlowStart extends FakePool {
+    delayed = 0;
+    override async call<T>(method: string, ...params: unknown[]): Promise<T> {
+      // The first VM.start_on answers after 1.5 s (and only then takes effect), past the 1 s deadline.
+      if (method === 'VM.start_on' && this.delayed++ === 0) await new Promise((r) => setTimeout(r, 1500));
+      return super.call<T>(method, ...params);
+    }
+  }
+  const xapi = new SlowStart();
+  for (const [name, o] of [['host-1', {}], ['host-2', { memoryFree: 8 * GiB }], ['host-3', { memoryFree: 4 * GiB }]] as const) xapi.addHost(name, o);
+  const { hook } = await env(t, { xapi, extra: '  host_failure: { start_timeout_seconds: 1 }\n' });
+  xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+  deadHost1(xapi);
+  const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+  t.equal(n.status, 'finished', n.message);
+  const restart = n.recovery_workflow_details.find((d: any) => d.name === 'restart_vms').progress_details.map((p: any) => p.message);
+  t.ok(restart.some((m: string) => /web \(VM\.start did not return within host_failure\.start_timeout_seconds \(1 s\); now Halted\)/.test(m)), 'the first run says why');
+  await new Promise((r) => setTimeout(r, 1000));
+  t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), ['VM.start_on web host-2'], 'started once: the late answer found it running and changed nothing');
+  t.equal(xapi.vm('web').power, 'Running');
+});
+
 t.test('dry-run: every decision is recorded, no action is taken', async (t) => {
   const { hook, xapi, bmc } = await env(t, { mode: 'dry-run' });
   xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
