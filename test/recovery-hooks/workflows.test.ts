@@ -277,6 +277,23 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
     t.ok(fence.some((m: string) => /half back \(live in XAPI or answering, not both\): not powered off/.test(m)), 'the first attempt did not power off');
     t.equal(bmc.calls.filter((c) => c.startsWith('off')).length, 1, 'one power-off, at the second attempt');
   });
+  t.test('a host that reboots right after our power-off (the BMC never says off): its halted VMs are started again', async (t) => {
+    const { hook, xapi, bmc } = await env(t);
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    xapi.addVm('web', h1);
+    deadHost1(xapi);
+    bmc.powerOff = async (host) => {
+      bmc.calls.push(`off ${host.name}`);
+      // Powered off and booted again at once: the resync halts what it listed; the BMC reports on.
+      Object.assign(h1, { live: true, answers: true });
+      Object.assign(xapi.vm('web'), { power: 'Halted', residentOn: 'OpaqueRef:NULL' });
+    };
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.equal(n.status, 'finished', n.message);
+    t.match(n.message, /^host host-1 came back after our power-off \(it rebooted\): not powered off again; web started again on host-\d$/);
+    t.same(xapi.actions, ['VM.start web'], 'started once, no reset needed');
+    t.same(bmc.calls, ['status host-1', 'off host-1', 'status host-1']);
+  });
   t.test('a host back before the fence: paused and elsewhere-running VMs are left as they are, halted ones started again', async (t) => {
     const { hook, xapi, bmc } = await env(t);
     const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
