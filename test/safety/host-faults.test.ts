@@ -1,6 +1,6 @@
 // Safety matrix: hosts that hang or are cut off, alone, two at once, or more than half of the pool.
 import { fire, hostDownAlert } from '../recovery-hooks/helpers/sim-rig.js';
-import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting, waitingGauge } from './helpers/scenario.js';
 
 const FIVE_HOSTS = { sim: { size: { hosts: 5, vmsPerHost: 3, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 } } };
 
@@ -41,6 +41,7 @@ scenario({
     t.equal(ends[waiting]?.operator_wait?.kind, 'blast_radius', 'the other waits for an operator: blast radius');
     if (waiting < 0) return ends.map(describe).join(' / ');
     const held = [a, b][waiting]!;
+    t.equal(await waitingGauge(rig.hook!, held, 'blast_radius'), 1, 'the gauge says it waits (alertable)');
     t.notOk(rig.calls.powerOffs.includes(held.name), 'the held host was not powered off');
     await pullPlug(ctx, held);
     t.equal((await confirmFenced(rig.hook!, uuids[waiting]!, held.uuid)).status, 202, 'confirm-fenced accepted');
@@ -67,8 +68,29 @@ scenario({
     t.same(rig.calls.powerOffs, [], 'no host powered off');
     t.same(rig.calls.starts, [], 'no VM started');
     t.same(ends.map((n) => n.operator_wait?.kind ?? n.status), cut.map(() => 'blast_radius'), 'every one waits for an operator');
+    for (const h of cut) t.equal(await waitingGauge(rig.hook!, h, 'blast_radius'), 1, `the gauge says ${h.name} waits`);
     // The network heals: the hosts reconnect and keep their VMs (those still powered).
     for (const h of cut) if (ctx.runtime(h).powered) await rig.control(`/sim/hosts/${h.name}/heal`, {});
     return ends.map(describe).join(' / ');
+  },
+});
+
+scenario({
+  name: 'host reported down while only its toolstack is dead',
+  expected: 'ignored: XAPI still sees the host live; nothing powered off, nothing restarted',
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const host = memberWithVms(rig);
+    // xapi stops on the host (connections refused) but the host and its VMs run on, and it stays live in the master's
+    // view: an alert calling it down (a scrape that failed) must not lead to a fence.
+    ctx.monitor.fault(ctx.runtime(host), { mayFence: false });
+    await rig.control(`/sim/hosts/${host.name}/kill-toolstack`, {});
+    const uuid = await fire(rig.hook!, hostDownAlert(rig, host));
+    const n = await untilSettledOrWaiting(rig.hook!, uuid);
+    t.equal(n.status, 'ignored', describe(n));
+    t.same(rig.calls.powerOffs, [], 'no host powered off');
+    t.same(rig.calls.starts, [], 'no VM started');
+    await rig.control(`/sim/hosts/${host.name}/restart-toolstack`, {});
+    return describe(n);
   },
 });

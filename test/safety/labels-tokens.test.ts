@@ -1,7 +1,17 @@
 // Safety matrix: labels that contradict their UUIDs, and a fence assertion from a token without the scope.
-import { hostDownAlert, instanceAlert, postWebhook, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
+import { type AlertSpec, hostDownAlert, instanceAlert, postWebhook, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
 import { TOKEN } from '../recovery-hooks/helpers/sim-rig.js';
-import { ASSERT_TOKEN, WRITER_TOKEN, describe, failHost, memberWithVms, runElsewhere, scenario, untilSettledOrWaiting } from './helpers/scenario.js';
+import { ASSERT_TOKEN, type ScenarioContext, WRITER_TOKEN, describe, failHost, memberWithVms, runElsewhere, scenario, untilSettledOrWaiting } from './helpers/scenario.js';
+
+/** Post the alert: it must be refused at intake or end `ignored`, with a reason that names the mismatch. */
+async function refusedOrIgnored(ctx: ScenarioContext, alert: AlertSpec): Promise<string> {
+  const [receipt] = await postWebhook(ctx.rig.hook!, webhookBody([alert]));
+  if (!receipt?.notification_uuid) return `refused at intake: ${receipt?.outcome ?? receipt?.status} ${receipt?.reason ?? ''}`;
+  const n = await untilSettledOrWaiting(ctx.rig.hook!, receipt.notification_uuid);
+  ctx.t.equal(n.status, 'ignored', `ignored (${describe(n)})`);
+  ctx.t.match(String(n.message), /name|label|mismatch|does not match/i, 'the reason names the mismatch');
+  return describe(n);
+}
 
 scenario({
   name: 'host_name / host_uuid mismatch',
@@ -12,14 +22,8 @@ scenario({
     const healthy = rig.hosts.find((h) => !h.master && h !== victim)!;
     await failHost(ctx, victim);
     // The UUID is the failed host's, the name a healthy host's (a renamed host, a relabelling mistake).
-    const [receipt] = await postWebhook(rig.hook!, webhookBody([hostDownAlert(rig, victim, { labels: { ...hostDownAlert(rig, victim).labels, host_name: healthy.name } })]));
-    let outcome = `receipt ${receipt?.outcome ?? receipt?.status}${receipt?.reason ? `: ${receipt.reason}` : ''}`;
-    if (receipt?.notification_uuid) {
-      const n = await untilSettledOrWaiting(rig.hook!, receipt.notification_uuid);
-      outcome = describe(n);
-      t.equal(n.status, 'ignored', `ignored (${describe(n)})`);
-      t.match(String(n.message), /name|label|mismatch|does not match/i, 'the reason names the mismatch');
-    }
+    const alert = hostDownAlert(rig, victim);
+    const outcome = await refusedOrIgnored(ctx, { ...alert, labels: { ...alert.labels, host_name: healthy.name } });
     t.same(rig.calls.powerOffs, [], 'no host powered off');
     t.same(rig.calls.starts, [], 'no VM started');
     return outcome;
@@ -35,13 +39,7 @@ scenario({
     const [crashed, other] = rig.residentVms(host) as [any, any];
     await rig.control(`/sim/vms/${crashed.uuid}/crash`, { mode: 'halt' });
     const alert = instanceAlert(rig, crashed, host, 'crashed');
-    const [receipt] = await postWebhook(rig.hook!, webhookBody([{ ...alert, labels: { ...alert.labels, vm_name: other.name } }]));
-    let outcome = `receipt ${receipt?.outcome ?? receipt?.status}${receipt?.reason ? `: ${receipt.reason}` : ''}`;
-    if (receipt?.notification_uuid) {
-      const n = await untilSettledOrWaiting(rig.hook!, receipt.notification_uuid);
-      outcome = describe(n);
-      t.equal(n.status, 'ignored', `ignored (${describe(n)})`);
-    }
+    const outcome = await refusedOrIgnored(ctx, { ...alert, labels: { ...alert.labels, vm_name: other.name } });
     t.same(rig.calls.starts, [], 'no VM started');
     t.same(rig.calls.reboots, [], 'no VM rebooted');
     return outcome;

@@ -55,25 +55,26 @@ export interface Hook extends RunningRecoveryHook {
 export async function startHook(config: BundleConfig, options: RecoveryHookOptions = {}): Promise<Hook> {
   const logger = memoryLogger('debug');
   const running = await startRecoveryHook(config, logger, { pollIntervalMs: 10, probeTimeoutMs: 200, ...options });
-  return {
-    ...running,
-    logger,
-    async request(method, path, opts = {}) {
-      const headers: Record<string, string> = { ...(opts.auth === false ? {} : { 'X-Auth-Token': TOKEN }), ...opts.headers };
-      let body: string | undefined = opts.raw;
-      if (opts.body !== undefined) {
-        body = JSON.stringify(opts.body);
-        headers['Content-Type'] ??= 'application/json';
-      }
-      const res = await fetch(running.url + path, { method, headers, body });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, json, text };
-    },
+  return { ...running, logger, request: requestTo(running.url) };
+}
+
+/** HTTP requests to a receiver at `url` (in this process or another), as TOKEN unless told otherwise. */
+export function requestTo(url: string): Hook['request'] {
+  return async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.auth === false ? {} : { 'X-Auth-Token': TOKEN }), ...opts.headers };
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] ??= 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, body });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, json, text };
   };
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import t from 'tap';
 import type { HostRuntime } from '../../../simulator/pool.js';
-import type { Hook } from '../../recovery-hooks/helpers/harness.js';
+import { type Hook, requestTo } from '../../recovery-hooks/helpers/harness.js';
 import { type Rig, type RigOptions, type SimHost, TOKEN, TERMINAL, notification, startRig, untilNotLive, waitUntil } from '../../recovery-hooks/helpers/sim-rig.js';
 import { type Counts, SafetyMonitor } from './monitor.js';
 
@@ -58,7 +58,8 @@ export interface ScenarioRow {
   violations: { twice: Record<string, string[]>; healthyOff: string[]; leftDown: string[] };
 }
 
-const BMC_CLI = `${process.execPath} --import tsx ${fileURLToPath(new URL('./bmc-cli.ts', import.meta.url))}`;
+/** The simulator's CLI as a BMC tool, loading only the simulate command. */
+export const BMC_CLI = `${process.execPath} --import tsx ${fileURLToPath(new URL('./bmc-cli.ts', import.meta.url))}`;
 
 /** The simulator as every host's BMC, through the light CLI entry; the scenario's own fencing keys win. */
 function withMatrixDefaults(o: RigOptions): RigOptions {
@@ -194,19 +195,12 @@ export function describe(n: any): string {
 
 /** A receiver in a child process, seen through the same `request` as an in-process one. */
 export function remoteHook(url: string): Hook {
-  const request: Hook['request'] = async (method, path, opts = {}) => {
-    const headers: Record<string, string> = { ...(opts.auth === false ? {} : { 'X-Auth-Token': TOKEN }), ...opts.headers };
-    const body = opts.body !== undefined ? JSON.stringify(opts.body) : opts.raw;
-    if (opts.body !== undefined) headers['Content-Type'] ??= 'application/json';
-    const res = await fetch(url + path, { method, headers, body, signal: AbortSignal.timeout(20_000) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, json, text };
-  };
-  return { url, request } as unknown as Hook;
+  return { url, request: requestTo(url) } as unknown as Hook;
+}
+
+/** The receiver's xcp_recovery_waiting_for_operator gauge for a host and kind (undefined when absent). */
+export async function waitingGauge(hook: Hook, host: SimHost, kind: string): Promise<number | undefined> {
+  const text = await (await fetch(`${hook.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('xcp_recovery_waiting_for_operator{') && l.includes(`host_uuid="${host.uuid}"`) && l.includes(`kind="${kind}"`));
+  return line ? Number(line.split(' ').pop()) : undefined;
 }
