@@ -84,9 +84,9 @@ export class GroundTruth {
 
   /** The chassis power went off; `state` is the host's state just before (used when no BMC request preceded). */
   poweredOff(host: Ref, state: HostState, now = Date.now()): void {
-    if (!state.powered) return;
     const requested = this.pendingPowerOffs.get(host) ?? { host, requestedAt: now, upWhenRequested: state.up, liveWhenRequested: state.live };
     this.pendingPowerOffs.delete(host);
+    if (!state.powered) return;
     this.powerOffs.push({ ...requested, landedAt: now });
     this.clear(host);
   }

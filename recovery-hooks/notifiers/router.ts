@@ -66,6 +66,25 @@ function vmSummary(moves: VmMove[]) {
   return moves.map((m) => ({ vm_name: m.vmName, vm_uuid: m.vmUuid, status: m.status, dest_host: m.destHost, message: m.message }));
 }
 
+/** What every notification event says about its notification. */
+function notificationFields(n: Notification): Record<string, unknown> {
+  return {
+    notification_uuid: n.uuid,
+    type: n.type,
+    type_label: TYPE_LABELS[n.type],
+    status: n.status,
+    source: n.source,
+    signal: text(n.payload.event),
+    host_name: n.hostName || null,
+    host_uuid: n.hostUuid || null,
+    pool_name: n.poolName,
+    generated_at: iso(n.generatedAt),
+    vm_uuid: text(n.payload.instance_uuid),
+    process_name: text(n.payload.process_name),
+    attempts: n.attempts,
+  };
+}
+
 export function createRouter(channels: readonly ChannelConfig[], opts: RouterOptions = {}): NotifierRouter {
   const subscribers = (event: NotifierEvent, severity: Severity) =>
     channels.filter((c) => c.events.includes(event) && severityRank(severity) >= severityRank(c.minSeverity));
@@ -94,19 +113,7 @@ export function createRouter(channels: readonly ChannelConfig[], opts: RouterOpt
         event,
         severity,
         at: iso(n.updatedAt ?? n.createdAt),
-        notification_uuid: n.uuid,
-        type: n.type,
-        type_label: TYPE_LABELS[n.type],
-        status: n.status,
-        source: n.source,
-        signal: text(n.payload.event),
-        host_name: n.hostName || null,
-        host_uuid: n.hostUuid || null,
-        pool_name: n.poolName,
-        generated_at: iso(n.generatedAt),
-        vm_uuid: text(n.payload.instance_uuid),
-        process_name: text(n.payload.process_name),
-        attempts: n.attempts,
+        ...notificationFields(n),
         message: n.message,
         next_attempt_at: iso(n.nextAttemptAt),
         tasks: taskSummary(tasks),
@@ -122,19 +129,7 @@ export function createRouter(channels: readonly ChannelConfig[], opts: RouterOpt
         event: 'recovery.waiting',
         severity: 'critical',
         at: iso(wait.since),
-        notification_uuid: n.uuid,
-        type: n.type,
-        type_label: TYPE_LABELS[n.type],
-        status: n.status,
-        source: n.source,
-        signal: text(n.payload.event),
-        host_name: n.hostName || null,
-        host_uuid: n.hostUuid || null,
-        pool_name: n.poolName,
-        generated_at: iso(n.generatedAt),
-        vm_uuid: null,
-        process_name: null,
-        attempts: n.attempts,
+        ...notificationFields(n),
         message: wait.reason,
         wait_kind: wait.kind,
         waiting_since: iso(wait.since),

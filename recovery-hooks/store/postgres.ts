@@ -26,6 +26,7 @@ import {
   purgeLeases,
   purgeMessages,
   purgeNotificationDeletes,
+  isNewWait,
   leaseConflictQuery,
   OPEN_WAITS_SQL,
   recentFences,
@@ -738,8 +739,7 @@ export class PostgresNotificationStore implements NotificationStore {
       const before = beforeRow && toOperatorWait(beforeRow);
       await rows(c, waitUpsert(uuid, { ...wait, poolName: n.poolName, hostUuid: n.hostUuid, hostName: n.hostName }, now));
       const after = toOperatorWait((await one(c, q('SELECT * FROM operator_waits WHERE notification_uuid = ?', uuid)))!);
-      const isNew = !before || before.confirmedAt !== null || before.kind !== after.kind;
-      if (isNew && messages) await this.#enqueue(c, messages(n, after), now);
+      if (isNewWait(before, after) && messages) await this.#enqueue(c, messages(n, after), now);
       return after;
     });
   }

@@ -389,6 +389,11 @@ export function waitUpsert(uuid: string, w: { kind: OperatorWaitKind; reason: st
   };
 }
 
+/** Whether parking made a new wait (the channels are told once per wait, not at each new reason). */
+export function isNewWait(before: OperatorWait | undefined, after: OperatorWait): boolean {
+  return !before || before.confirmedAt !== null || before.kind !== after.kind;
+}
+
 /** Confirm a wait that is open and whose notification still runs. */
 export function waitConfirm(uuid: string, by: string, now: number): Statement {
   return {

@@ -17,6 +17,7 @@ import {
   duplicateQuery,
   forwardUpsert,
   hostUpsert,
+  isNewWait,
   leaseConflictQuery,
   OPEN_WAITS_SQL,
   recentFences,
@@ -409,8 +410,7 @@ export class SqliteNotificationStore implements NotificationStore {
         const before = this.#waitRow(uuid);
         this.#run(waitUpsert(uuid, { ...wait, poolName: n.poolName, hostUuid: n.hostUuid, hostName: n.hostName }, now));
         const after = this.#waitRow(uuid)!;
-        const isNew = !before || before.confirmedAt !== null || before.kind !== after.kind;
-        if (isNew && messages) this.#enqueue(messages(n, after), now);
+        if (isNewWait(before, after) && messages) this.#enqueue(messages(n, after), now);
         return after;
       }),
     );

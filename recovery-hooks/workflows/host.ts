@@ -79,6 +79,10 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
   };
 
   /** Is the host back (live in XAPI and answering its own XAPI), gone (neither), or in between? */
+  /** Live and answering: cheap first (the master's view), the probe only then. */
+  const isBack = async (xapi: Xapi, ref: string, host: HostRecord): Promise<boolean> =>
+    (await xapi.call<boolean>('host_metrics.get_live', host.metrics)) && (await hostAnswers(xapi, ref, deps.probeTimeoutMs));
+
   const hostState = async (xapi: Xapi, ref: string, host: HostRecord): Promise<'back' | 'down' | 'between'> => {
     const live = await xapi.call<boolean>('host_metrics.get_live', host.metrics);
     const answers = await hostAnswers(xapi, ref, deps.probeTimeoutMs);
@@ -93,7 +97,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       const { ref, record: host } = await hostByUuid(xapi, n.hostUuid);
       const recheck = async () => {
         const state = await hostState(xapi, ref, host);
-        if (state === 'back') await hostCameBack(ctx, xapi, host);
+        if (state === 'back') await hostCameBack(ctx, xapi, host, 'before the fence: not powered off');
         if (state === 'between')
           throw new Error(`host ${host.name_label} is half back (live in XAPI or answering, not both): not powered off; checked again at the next attempt`);
       };
@@ -147,20 +151,25 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
         description: `power off ${host.name_label} through its BMC and wait for it to report power off`,
       } as const;
       let failure: string | undefined;
-      await ctx.act(fence, async () => {
+      const outcome = await ctx.act(fence, async () => {
         try {
           await fencing.fencer.powerOff(target);
         } catch (err) {
           // A failed or timed-out command may still have landed (its process group is killed): read the state again.
           failure = err instanceof Error ? err.message : String(err);
         }
-        const off = await wait(ctx, fencing.confirmTimeoutMs, async () => ((await readPower(fencing, target)).status === 'off' ? true : undefined));
-        if (!off)
+        // Off, or back: a host that answers again after our power-off has rebooted (its resync halted its VMs).
+        const seen = await wait(ctx, fencing.confirmTimeoutMs, async () =>
+          (await readPower(fencing, target)).status === 'off' ? 'off' : (await isBack(xapi, ref, host)) ? 'back' : undefined,
+        );
+        if (!seen)
           throw new WaitForOperator(
             'fence_confirmation',
             `the BMC of ${host.name_label} does not report power off within ${fencing.confirmTimeoutMs / 1000} s of the power-off${failure ? ` (${failure})` : ''}: confirm ${host.name_label} is off`,
           );
+        return seen;
       });
+      if (outcome === 'back') await hostCameBack(ctx, xapi, host, 'after our power-off (it rebooted): not powered off again');
       if (ctx.mode === 'dry-run') {
         await ctx.progress(`dry-run: ${host.name_label} was not powered off; what follows is what a confirmed power-off would lead to`, 1);
         return { fencedBy: 'bmc' };
@@ -211,8 +220,9 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
    * resident_on and power_state"), so recorded VMs now Halted in XAPI's database are started again: safe, since the
    * host answers and its own database says they do not run.
    */
-  async function hostCameBack(ctx: TaskContext, xapi: Xapi, host: HostRecord): Promise<never> {
-    await ctx.progress(`host ${host.name_label} is back (live in XAPI and answering): not powered off`, 0.5);
+  /** `when`: the moment and what it means, e.g. "before the fence: not powered off". */
+  async function hostCameBack(ctx: TaskContext, xapi: Xapi, host: HostRecord, when: string): Promise<never> {
+    await ctx.progress(`host ${host.name_label} is back (live in XAPI and answering) ${when}`, 0.5);
     const outcomes: string[] = [];
     for (const move of (await ctx.moves.list()).filter((m) => m.status !== 'ignored' && m.status !== 'succeeded')) {
       const { ref, record: vm } = await vmByUuid(xapi, move.vmUuid);
@@ -242,7 +252,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       outcomes.push(`${vm.name_label} started again on ${where}`);
     }
     await verifyRunning(ctx, xapi);
-    throw new Finish(`host ${host.name_label} came back before the fence: not powered off${outcomes.length ? `; ${outcomes.join(', ')}` : ''}`);
+    throw new Finish(`host ${host.name_label} came back ${when}${outcomes.length ? `; ${outcomes.join(', ')}` : ''}`);
   }
 
   const disableHost: Task = {

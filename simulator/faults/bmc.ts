@@ -61,7 +61,7 @@ export class SimulatedBmcs {
     const { mode } = this.state(h);
     if (mode === 'ok') this.pool.truth.powerOffRequested(h.ref, { powered: h.powered, up: h.powered && !h.crashed && !h.partitioned, live: this.pool.isLive(h.ref) });
     await this.answer(h, 'power-off', signal);
-    if (mode === 'ok' && h.powered) this.pool.powerOff(h);
+    if (mode === 'ok') this.pool.powerOff(h);
   }
 
   private async answer(h: HostRuntime, command: keyof typeof IPMITOOL_ERRORS, signal?: AbortSignal): Promise<BmcState> {

@@ -111,7 +111,7 @@ t.test('a host back right before the fence is not powered off; the VMs its resyn
 
   t.equal(n.status, 'finished', n.message);
   t.match(n.message, new RegExp(`^host ${victim.name} came back before the fence: not powered off; .*started again on `));
-  t.ok(progressLines(n).includes(`fence_host: host ${victim.name} is back (live in XAPI and answering): not powered off`));
+  t.ok(progressLines(n).includes(`fence_host: host ${victim.name} is back (live in XAPI and answering) before the fence: not powered off`));
   t.same(rig.calls.powerOffs, [], 'the healthy host was not powered off');
   t.notOk(bmc.calls.some((c) => c.startsWith('power-off')), 'no power-off sent');
   t.match(await rig.hostStatus(victim.name), { power: 'on', live: true });

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { ALL_SCOPES } from './helpers/harness.js';
+import { ALL_SCOPES, tempDir } from './helpers/harness.js';
 import {
   CLI,
   type Rig,
@@ -161,4 +161,27 @@ t.test('a host that is not really down: the alert fires but XAPI reports it live
     before,
   );
   t.same((await notification(hook, uuid)).recovery_workflow_details.length, 6);
+});
+
+t.test('a fence command that times out is killed with its process group: its delayed power-off never lands', async (t) => {
+  // A wrapper whose child runs the real power-off 5 s later, while the wrapper itself hangs past the 3 s timeout. The
+  // status is read with curl on the simulator's BMC (fast, so that only the power-off meets the timeout).
+  const dir = tempDir();
+  const wrapper = join(dir, 'slow-bmc.sh');
+  writeFileSync(wrapper, '#!/bin/sh\n( sleep 5; exec "$@" ) &\nsleep 60\n', { mode: 0o755 });
+  const status = join(dir, 'bmc-status.sh');
+  const { rig, victim } = await waiting(
+    t,
+    {
+      fencing: (control) => {
+        writeFileSync(status, `#!/bin/sh\ncurl -s -m 5 -X POST ${control}/sim/hosts/$1/power-status | sed 's/.*"power":"\\([a-z]*\\)".*/Chassis Power is \\1/'\n`, { mode: 0o755 });
+        return { power_off_command: `${wrapper} ${SIM_CLI} power-off {bmc} --control ${control} --ipmitool-output`, power_status_command: `${status} {bmc}`, command_timeout_seconds: 3, confirm_timeout_seconds: 1 };
+      },
+    },
+    /^the BMC of xcp-host-\d+ does not report power off within 1 s of the power-off \(fencing xcp-host-\d+: power-off command exited with a signal or timeout: command timed out after 3000 ms: process group killed\): confirm xcp-host-\d+ is off$/,
+  );
+  // Long after the child would have powered the host off:
+  await new Promise((r) => setTimeout(r, 4000));
+  t.same(rig.calls.powerOffs, [], 'the power-off never happened');
+  t.match(await rig.hostStatus(victim.name), { power: 'on' });
 });

@@ -37,7 +37,7 @@ interface Env {
   shellCalls: string[];
 }
 
-async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string } = {}): Promise<Env> {
+async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string; fencing?: string; bmc?: string } = {}): Promise<Env> {
   const xapi = opts.xapi ?? pool();
   const bmc = new FakeBmc();
   const shellCalls: string[] = [];
@@ -48,7 +48,7 @@ async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: Fake
     },
   };
   // The fencing section only sets the confirm timeout here: the fencer itself is the fake BMC.
-  const modeLine = `${opts.mode ? `      mode: ${opts.mode}\n` : ''}      fencing: { user: admin, password: bmc-secret, bmc: { host-1: 192.0.2.1 }, confirm_timeout_seconds: 0.1 }\n`;
+  const modeLine = `${opts.mode ? `      mode: ${opts.mode}\n` : ''}      fencing: { user: admin, password: bmc-secret, bmc: ${opts.bmc ?? '{ host-1: 192.0.2.1 }'}, confirm_timeout_seconds: 0.1${opts.fencing ?? ''} }\n`;
   const config = testConfig(tempDir(), `${modeLine}  instance_failure: { heartbeat_timeout_seconds: 60, confirm_timeout_seconds: 1 }\n  process_failure: { confirm_timeout_seconds: 0.2 }\n  retry: { attempts: 1, interval_seconds: 0.05 }\n${opts.extra ?? ''}`);
   const hook = await startHook(config, {
     xapiFor: () => xapi,
@@ -214,6 +214,128 @@ t.test('a VM started before the receiver lost track is never started again', asy
   );
   const moves = (await hook.request('GET', `/v1/notifications/${n.notification_uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json.vmoves;
   t.match(moves, [{ instance_name: 'a', status: 'succeeded', message: /already running on host-2/ }, { instance_name: 'b', status: 'succeeded' }]);
+});
+
+t.test('fencing edge cases: each either proves the fence or waits for an operator, and never powers off a host that is back', async (t) => {
+  t.test('host_status NORMAL (fence:assert) is taken when the BMC does not answer', async (t) => {
+    const { hook, xapi, bmc } = await env(t);
+    bmc.powerStatus = async () => {
+      throw new Error('BMC 192.0.2.1 timed out');
+    };
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', { event: 'STOPPED', host_status: 'NORMAL' }));
+    t.equal(n.status, 'finished', n.message);
+    t.ok(n.recovery_workflow_details.find((d: any) => d.name === 'fence_host').progress_details.some((p: any) => /fence asserted by the sender .* the BMC does not answer \(BMC 192\.0\.2\.1 timed out\)/.test(p.message)));
+    t.same(xapi.actions, ['VM.power_state_reset web', 'VM.start_on web host-2']);
+  });
+  t.test('an ambiguous BMC map (a key that is one host\'s name and another\'s uuid) → waits, nothing asked of any BMC', async (t) => {
+    const xapi = pool();
+    const { hook, bmc } = await env(t, { xapi, bmc: `{ host-1: 192.0.2.1, '${xapi.hosts.get('OpaqueRef:host-1')!.uuid}': 192.0.2.9 }` });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n.operator_wait, { kind: 'fence_confirmation', reason: /fencing\.bmc gives host host-1 .* two addresses: 192\.0\.2\.1 and 192\.0\.2\.9/ });
+    t.same(bmc.calls, []);
+    t.same(xapi.actions, []);
+  });
+  t.test('a host without a BMC entry → waits', async (t) => {
+    const { hook, xapi, bmc } = await env(t, { bmc: '{ host-2: 192.0.2.2 }' });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n.operator_wait, { reason: /^fencing\.bmc has no entry for host-1 / });
+    t.same(bmc.calls, []);
+  });
+  t.test('never the last live host: the only other hosts are down too → blast_radius wait', async (t) => {
+    const { hook, xapi, bmc } = await env(t, { fencing: ', max_down_share: 1' });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    for (const ref of ['OpaqueRef:host-2', 'OpaqueRef:host-3']) xapi.hosts.get(ref)!.live = false;
+    const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.match(n.operator_wait, { kind: 'blast_radius', reason: /^no other host of pool pool-a is live: host-1 is not powered off automatically \(never the last live host\)/ });
+    t.same(bmc.calls, ['status host-1'], 'asked the state only');
+  });
+  t.test('half back (answers, not yet live) right before the power-off → not powered off, checked again, then recovered', async (t) => {
+    const { hook, xapi, bmc } = await env(t, { extra: '  tasks: { fence_host: { retries: 3, retry_delay_seconds: 0.05 } }\n' });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    let statusCalls = 0;
+    const status = bmc.powerStatus.bind(bmc);
+    bmc.powerStatus = async (host) => {
+      // At the first look the host starts to answer, for a moment; then it is gone again.
+      if (++statusCalls === 1) {
+        h1.answers = true;
+        setTimeout(() => (h1.answers = false), 120);
+      }
+      return status(host);
+    };
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.equal(n.status, 'finished', n.message);
+    const fence = n.recovery_workflow_details.find((d: any) => d.name === 'fence_host').progress_details.map((p: any) => p.message);
+    t.ok(fence.some((m: string) => /half back \(live in XAPI or answering, not both\): not powered off/.test(m)), 'the first attempt did not power off');
+    t.equal(bmc.calls.filter((c) => c.startsWith('off')).length, 1, 'one power-off, at the second attempt');
+  });
+  t.test('a host that reboots right after our power-off (the BMC never says off): its halted VMs are started again', async (t) => {
+    const { hook, xapi, bmc } = await env(t);
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    xapi.addVm('web', h1);
+    deadHost1(xapi);
+    bmc.powerOff = async (host) => {
+      bmc.calls.push(`off ${host.name}`);
+      // Powered off and booted again at once: the resync halts what it listed; the BMC reports on.
+      Object.assign(h1, { live: true, answers: true });
+      Object.assign(xapi.vm('web'), { power: 'Halted', residentOn: 'OpaqueRef:NULL' });
+    };
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.equal(n.status, 'finished', n.message);
+    t.match(n.message, /^host host-1 came back after our power-off \(it rebooted\): not powered off again; web started again on host-\d$/);
+    t.same(xapi.actions, ['VM.start web'], 'started once, no reset needed');
+    t.same(bmc.calls, ['status host-1', 'off host-1', 'status host-1']);
+  });
+  t.test('a host back before the fence: paused and elsewhere-running VMs are left as they are, halted ones started again', async (t) => {
+    const { hook, xapi, bmc } = await env(t);
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    xapi.addVm('halted-by-resync', h1);
+    xapi.addVm('still-here', h1);
+    deadHost1(xapi);
+    bmc.powerStatus = async () => {
+      // The host boots: its resync halted one VM, the other runs on it again.
+      Object.assign(h1, { live: true, answers: true });
+      Object.assign(xapi.vm('halted-by-resync'), { power: 'Halted', residentOn: 'OpaqueRef:NULL' });
+      return 'on';
+    };
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.equal(n.status, 'finished');
+    t.match(n.message, /^host host-1 came back before the fence: not powered off; halted-by-resync started again on host-\d, still-here runs on host-1$/);
+    t.same(xapi.actions, ['VM.start halted-by-resync'], 'the halted VM started once, nothing else');
+    t.same(bmc.calls, [], 'no power-off');
+  });
+  t.end();
+});
+
+t.test('host_failure.start_timeout_seconds bounds each start: a start without an answer is failed, looked at again, never doubled', async (t) => {
+  class SlowStart extends FakePool {
+    delayed = 0;
+    override async call<T>(method: string, ...params: unknown[]): Promise<T> {
+      // The first VM.start_on answers after 1.5 s (and only then takes effect), past the 1 s deadline.
+      if (method === 'VM.start_on' && this.delayed++ === 0) await new Promise((r) => setTimeout(r, 1500));
+      return super.call<T>(method, ...params);
+    }
+  }
+  const xapi = new SlowStart();
+  for (const [name, o] of [['host-1', {}], ['host-2', { memoryFree: 8 * GiB }], ['host-3', { memoryFree: 4 * GiB }]] as const) xapi.addHost(name, o);
+  const { hook } = await env(t, { xapi, extra: '  host_failure: { start_timeout_seconds: 1 }\n' });
+  xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+  deadHost1(xapi);
+  const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+  t.equal(n.status, 'finished', n.message);
+  const restart = n.recovery_workflow_details.find((d: any) => d.name === 'restart_vms').progress_details.map((p: any) => p.message);
+  t.ok(restart.some((m: string) => /web \(VM\.start did not return within host_failure\.start_timeout_seconds \(1 s\); now Halted\)/.test(m)), 'the first run says why');
+  await new Promise((r) => setTimeout(r, 1000));
+  t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), ['VM.start_on web host-2'], 'started once: the late answer found it running and changed nothing');
+  t.equal(xapi.vm('web').power, 'Running');
 });
 
 t.test('dry-run: every decision is recorded, no action is taken', async (t) => {

@@ -58,7 +58,8 @@ export interface ScenarioRow {
   violations: { twice: Record<string, string[]>; healthyOff: string[]; leftDown: string[] };
 }
 
-const BMC_CLI = `${process.execPath} --import tsx ${fileURLToPath(new URL('./bmc-cli.ts', import.meta.url))}`;
+/** The simulator's CLI as a BMC tool, loading only the simulate command. */
+export const BMC_CLI = `${process.execPath} --import tsx ${fileURLToPath(new URL('./bmc-cli.ts', import.meta.url))}`;
 
 /** The simulator as every host's BMC, through the light CLI entry; the scenario's own fencing keys win. */
 function withMatrixDefaults(o: RigOptions): RigOptions {
