@@ -28,9 +28,12 @@ export class HaltTracker {
   readonly halts = new Map<string, HaltRecord>();
   /** VM uuid → what it was at the previous batch. Survives a re-read, so a crash while disconnected still counts. */
   private readonly last = new Map<string, LastSeen>();
+  /** Told after a batch with an unexpected halt (the exporter polls at once). */
+  onHalt?: () => void;
 
   /** Compare the VMs this batch touched with what they were; call after the batch was applied. */
   observe(inv: Inventory, events: readonly XapiEventRecord[], nowMs: number): void {
+    let halted = false;
     for (const e of events) {
       if (e.class.toLowerCase() !== 'vm') continue;
       const vm = inv.get('VM', e.ref);
@@ -47,10 +50,12 @@ export class HaltTracker {
           h.hostUuid = host!.uuid;
           h.hostName = host!.name_label as string | undefined;
           this.halts.set(detach(vm.uuid), h);
+          halted = true;
         }
       }
       this.last.set(detach(vm.uuid), { running, hostRef: running ? detach(String(vm.resident_on)) : (prev?.hostRef ?? '') });
     }
+    if (halted) this.onHalt?.();
   }
 
   /** Forget VMs that left the pool. */
