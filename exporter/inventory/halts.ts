@@ -6,6 +6,9 @@
 // ha_always_run still true, stopped without anyone asking XAPI to stop it. VMs of a host that is not live are left
 // out: the host workflow owns them (power_state_reset after the fence halts them too).
 // A domain the hypervisor restarts by itself (actions_after_crash=restart) never shows Halted: nothing is counted.
+// XAPI's messages are not used: VM_CRASHED is defined (ocaml/xapi-consts/api_messages.ml) but nothing in xapi creates it
+// any more, and VM_SHUTDOWN is created after an API shutdown (ocaml/xapi/message_forwarding.ml), after the power state
+// changed; ha_always_run is set before the power state changes, so one snapshot tells.
 import { detach } from '../../core/strings.js';
 import type { Inventory, XapiEventRecord } from './inventory.js';
 
