@@ -74,8 +74,10 @@ t.test('a protected VM crashing 10 s after its start is running again within 20 
     const startsBefore = rig.calls.starts.length;
     await rig.control(`/sim/vms/${selfRestarting.uuid}/crash`, { mode: 'halt' });
     t.equal((await rig.vmStatus(selfRestarting.uuid)).power_state, 'Running', 'restarted in place by the hypervisor');
-    // Three poll/scrape/evaluation rounds and the route's wait: long enough for a wrong alert to reach the receiver.
-    await new Promise((r) => setTimeout(r, 25_000));
+    // Prometheus has scraped the new domain (its uptime restarted), then two more evaluations and the route's wait:
+    // long enough for a wrong alert to reach the receiver.
+    await waitUntil('Prometheus to see the new domain', async () => (await prom.query<{ result: unknown[] }>(`xcp_vm_uptime_seconds{uuid="${selfRestarting.uuid}"} < 60`)).result.length > 0, 30_000, 250);
+    await new Promise((r) => setTimeout(r, 12_000));
     const halts = await prom.query<{ result: { value: [number, string] }[] }>(`xcp_vm_unexpected_halts_total{uuid="${selfRestarting.uuid}"}`);
     t.equal(halts.result[0]?.value[1], '0', 'no unexpected halt counted');
     t.same(await instanceNotifications(selfRestarting.uuid), [], 'no recovery notification');
