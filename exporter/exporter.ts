@@ -1,5 +1,6 @@
 // The exporter: polls every configured pool on its interval (never overlapping itself), builds one snapshot per
-// poll and hands it to the HTTP server.
+// poll and hands it to the HTTP server. An unexpected VM halt seen in XAPI's events starts the next poll at once, so
+// the crash is in the served metrics within a poll's duration, not an interval.
 import type { BundleConfig } from '../core/config/bundle.js';
 import type { Logger } from '../core/log.js';
 import { PoolCollector } from './collector/pool.js';
@@ -17,6 +18,8 @@ export class Exporter {
   private readonly self = new SelfMetrics();
   private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
+  /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
+  private pollAgain = false;
 
   constructor(
     readonly config: BundleConfig,
@@ -26,16 +29,33 @@ export class Exporter {
   }
 
   start(): void {
-    for (const p of this.pools) p.start();
-    const loop = async () => {
-      const started = Date.now();
-      this.polling = this.pollOnce();
-      await this.polling;
-      if (this.stopped) return;
-      const wait = Math.max(0, this.config.exporter.poll_interval_seconds * 1000 - (Date.now() - started));
-      this.timer = setTimeout(loop, wait);
-    };
-    void loop();
+    for (const p of this.pools) {
+      p.start();
+      p.watcher.halts.onHalt = () => this.pollSoon();
+    }
+    void this.cycle();
+  }
+
+  private async cycle(): Promise<void> {
+    const started = Date.now();
+    this.pollAgain = false;
+    this.polling = this.pollOnce();
+    await this.polling;
+    this.polling = undefined;
+    if (this.stopped) return;
+    const wait = this.pollAgain ? 0 : Math.max(0, this.config.exporter.poll_interval_seconds * 1000 - (Date.now() - started));
+    this.timer = setTimeout(() => void this.cycle(), wait);
+  }
+
+  /** Start the next poll now, or right after the running one. */
+  private pollSoon(): void {
+    if (this.stopped) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    void this.cycle();
   }
 
   async stop(): Promise<void> {

@@ -30,6 +30,11 @@ import { CollectorHealth } from './status.js';
 export interface HostRrdState {
   up: boolean;
   lastRowT?: number;
+  /**
+   * Where the next poll starts (`start=` this row's t, which comes again): the newest row read, or undefined (the
+   * relative window) after an answer without rows — the host's clock went back or the row left its archive.
+   */
+  cursorT?: number;
   lastError?: string;
 }
 
@@ -227,7 +232,7 @@ export class PoolCollector {
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';
     // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.lastRowT }), h, lookups, poolId));
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }), h, lookups, poolId));
     let failures = 0;
     results.forEach((r, i) => {
       const host = hosts[i]!;
@@ -238,6 +243,7 @@ export class PoolCollector {
         state.up = true;
         state.lastError = undefined;
         if (Number.isFinite(r.value)) state.lastRowT = r.value;
+        state.cursorT = Number.isFinite(r.value) ? r.value : undefined;
       } else {
         failures++;
         state.up = false;

@@ -6,6 +6,9 @@
 // ha_always_run still true, stopped without anyone asking XAPI to stop it. VMs of a host that is not live are left
 // out: the host workflow owns them (power_state_reset after the fence halts them too).
 // A domain the hypervisor restarts by itself (actions_after_crash=restart) never shows Halted: nothing is counted.
+// XAPI's messages are not used: VM_CRASHED is defined (ocaml/xapi-consts/api_messages.ml) but nothing in xapi creates it
+// any more, and VM_SHUTDOWN is created after an API shutdown (ocaml/xapi/message_forwarding.ml), after the power state
+// changed; ha_always_run is set before the power state changes, so one snapshot tells.
 import { detach } from '../../core/strings.js';
 import type { Inventory, XapiEventRecord } from './inventory.js';
 
@@ -28,9 +31,12 @@ export class HaltTracker {
   readonly halts = new Map<string, HaltRecord>();
   /** VM uuid → what it was at the previous batch. Survives a re-read, so a crash while disconnected still counts. */
   private readonly last = new Map<string, LastSeen>();
+  /** Told after a batch with an unexpected halt (the exporter polls at once). */
+  onHalt?: () => void;
 
   /** Compare the VMs this batch touched with what they were; call after the batch was applied. */
   observe(inv: Inventory, events: readonly XapiEventRecord[], nowMs: number): void {
+    let halted = false;
     for (const e of events) {
       if (e.class.toLowerCase() !== 'vm') continue;
       const vm = inv.get('VM', e.ref);
@@ -47,10 +53,12 @@ export class HaltTracker {
           h.hostUuid = host!.uuid;
           h.hostName = host!.name_label as string | undefined;
           this.halts.set(detach(vm.uuid), h);
+          halted = true;
         }
       }
       this.last.set(detach(vm.uuid), { running, hostRef: running ? detach(String(vm.resident_on)) : (prev?.hostRef ?? '') });
     }
+    if (halted) this.onHalt?.();
   }
 
   /** Forget VMs that left the pool. */

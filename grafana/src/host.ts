@@ -323,7 +323,7 @@ export function hostDashboard(): BuiltDashboard {
               { expr: byVm(`xcp_vm_memory_bytes{${HOST}, ${GUEST}}`) },
               { expr: byVm(`1 - xcp_vm_memory_internal_free_bytes{${HOST}, ${GUEST}} / xcp_vm_memory_bytes{${HOST}, ${GUEST}}`) },
               { expr: byVm(`xcp_vm_uptime_seconds{${HOST}}`) },
-              { expr: byVm(`xcp_vm_guest_heartbeat_age_seconds{${HOST}}`) },
+              { expr: byVm(`xcp_vm_guest_memory_report_age_seconds{${HOST}}`) },
             ],
             columns: [
               { field: 'vm_name', title: 'VM', links: [vmCell] },
@@ -332,7 +332,7 @@ export function hostDashboard(): BuiltDashboard {
               { field: 'Value #C', title: 'Memory', unit: 'bytes' },
               { field: 'Value #D', title: 'Used inside', unit: 'percentunit', min: 0, max: 1, thresholds: steps(GREEN, [0.85, YELLOW], [0.95, RED]), cell: 'gauge' },
               { field: 'Value #E', title: 'Uptime', unit: 'dtdurations' },
-              { field: 'Value #F', title: 'Heartbeat age', unit: 's', decimals: 0, thresholds: steps(GREEN, [120, YELLOW], [300, RED]), cell: 'color-text' },
+              { field: 'Value #F', title: 'Heartbeat age', unit: 's', decimals: 0, thresholds: steps(GREEN, [300, YELLOW], [600, RED]), cell: 'color-text' },
             ],
             sortBy: { title: 'CPU', desc: true },
           },

@@ -5,7 +5,8 @@ import { type BuiltDashboard, UID, VM, dashboard, datasourceVar, hostVar, poolVa
 import { usageSteps } from './pools.js';
 
 const RATE = '$__rate_interval';
-const heartbeatSteps = steps(GREEN, [120, YELLOW], [300, RED]);
+// The agent rewrites its memory report about every 120 s; the alert fires after 600 s.
+const heartbeatSteps = steps(GREEN, [300, YELLOW], [600, RED]);
 
 export function vmDashboard(): BuiltDashboard {
   return dashboard({
@@ -64,10 +65,11 @@ export function vmDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Guest heartbeat',
-            description: 'Seconds since the guest agent (PV tools) last reported. A frozen or crashed guest stops reporting while XAPI still says Running.',
+            description:
+              "Seconds since the guest agent's memory report (rrdd memory_internal_free, rewritten about every 2 minutes by a live agent) last changed. A hung guest stops changing it while XAPI still says Running.",
             w: 3,
             h: 4,
-            targets: [{ expr: `xcp_vm_guest_heartbeat_age_seconds{${VM}}` }],
+            targets: [{ expr: `xcp_vm_guest_memory_report_age_seconds{${VM}}` }],
             unit: 's',
             decimals: 0,
             thresholds: heartbeatSteps,
@@ -159,10 +161,10 @@ export function vmDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Guest heartbeat age',
-            description: 'Seconds since the guest agent last reported; it should stay well under a minute on a healthy guest.',
+            description: "Seconds since the guest agent's memory report last changed; it stays under about 2 minutes on a healthy guest. (VM_guest_metrics.last_updated is no heartbeat: XAPI changes it only when the agent's static data changes.)",
             w: 12,
             h: 8,
-            targets: [{ expr: `xcp_vm_guest_heartbeat_age_seconds{${VM}}`, legend: 'heartbeat age' }],
+            targets: [{ expr: `xcp_vm_guest_memory_report_age_seconds{${VM}}`, legend: 'memory report age' }],
             unit: 's',
             min: 0,
             thresholds: heartbeatSteps,

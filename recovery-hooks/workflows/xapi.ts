@@ -61,7 +61,11 @@ export async function vmByUuid(xapi: Xapi, uuid: string): Promise<{ ref: string;
   return { ref, record: await xapi.call<VmRecord>('VM.get_record', ref) };
 }
 
-/** When the guest agent last reported (VM_guest_metrics.last_updated), or undefined without guest tools. */
+/**
+ * VM_guest_metrics.last_updated, or undefined without guest tools. xapi writes it when a new domain's agent first
+ * reports and when the agent's static data changes, not periodically (xapi_guest_agent.ml): it confirms that a VM
+ * just started or rebooted has a live agent; it says nothing about a guest that has run for a while.
+ */
 export async function guestHeartbeat(xapi: Xapi, vm: VmRecord): Promise<number | undefined> {
   if (!vm.guest_metrics || vm.guest_metrics === NULL_REF) return undefined;
   const t = xapiTime(await xapi.call<string>('VM_guest_metrics.get_last_updated', vm.guest_metrics));

@@ -140,3 +140,17 @@ t.test('exporter run 2: a restarted exporter starts its counters at 0 and counts
   await record(master.address);
   close(t, vmCounter(steady), expected(master.address, `${steady.uuid}/${VIF_RX}`, first, lastRow(master.uuid)), 'after the restart');
 });
+
+t.test("a host whose clock went back answers no rows from the cursor on: the next poll starts from its window again", async (t) => {
+  const state = ex.exporter.pools[0]!.hosts.get(master.uuid)!;
+  const before = vmCounter(steady)!;
+  // As if the host's clock had been set back an hour: rows from the cursor on do not exist there.
+  state.cursorT = lastRow(master.uuid) + 3600;
+  await poll();
+  t.equal(sample(text, 'xcp_host_cpu_average', { uuid: master.uuid }), undefined, 'an answer without rows: no host gauges this poll');
+  t.equal(state.cursorT, undefined, 'the cursor is dropped');
+  await sleep(5500);
+  await poll();
+  t.ok(sample(text, 'xcp_host_cpu_average', { uuid: master.uuid }) !== undefined, 'the next poll reads the newest rows again');
+  t.ok(vmCounter(steady)! >= before, 'the counters carry on');
+});

@@ -109,8 +109,8 @@ t.test('one VM crash reported by two Prometheus replicas: one recovery, the VM s
   const host = rig.hosts.find((h) => !h.master)!;
   const vm = rig.residentVms(host)[0]!;
   await rig.control(`/sim/vms/${vm.uuid}/crash`, { mode: 'halt' });
-  // XcpVmHaltedUnexpectedly fires after `for: 1m`; each replica's alert is active from its own first evaluation
-  // after the crash, so the two startsAt differ by a few seconds, both before the recovery.
+  // Each replica's XcpVmHaltedUnexpectedly is active from its own first evaluation after the crash, so the two
+  // startsAt differ by a few seconds, both before the recovery.
   const crashedAt = Date.now() - 65_000;
   const a = instanceAlert(rig, vm, host, 'crashed', { startsAt: iso(crashedAt + 5_000) });
   const b = instanceAlert(rig, vm, host, 'crashed', { startsAt: iso(crashedAt + 12_000) });

@@ -389,6 +389,20 @@ t.test('instance failure', async (t) => {
     }
     t.same(xapi.actions, []);
   });
+  t.test('no reboot without proof from the RRD: no guest agent, or too little history', async (t) => {
+    const { hook, xapi } = await env(t);
+    const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+    const noAgent = xapi.addVm('bare', h1, { heartbeat: null });
+    const n1 = await settled(hook, await notify(hook, 'VM', heartbeat(noAgent.uuid)));
+    t.match(n1, { status: 'ignored', message: /no memory report in its RRD .*a hung guest cannot be told from a live one/ });
+    // A guest that stopped reporting, but the RRD served only 10 s of rows (the window is 60 s here).
+    const young = xapi.addVm('young', h1, { heartbeat: Date.now() - 600_000 });
+    const rrd = xapi.rrdUpdates.bind(xapi);
+    xapi.rrdUpdates = async (address, o) => rrd(address, { ...o, windowSeconds: 10 });
+    const n2 = await settled(hook, await notify(hook, 'VM', heartbeat(young.uuid)));
+    t.match(n2, { status: 'ignored', message: /only \d+ s of memory reports in its RRD, fewer than 60 s/ });
+    t.same(xapi.actions, [], 'nothing rebooted');
+  });
   t.test('a running VM with a current heartbeat needs nothing', async (t) => {
     const { hook, xapi } = await env(t);
     const vm = xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);

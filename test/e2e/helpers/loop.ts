@@ -50,7 +50,7 @@ export function startLoopPrometheus(o: LoopPrometheusOptions): Promise<RunningPr
  * recovery route keeps its webhook exactly as shipped (send_resolved, max_alerts); only the email receiver loses its
  * email_configs (no SMTP for Alertmanager here: humans are informed by the receiver's own notifiers).
  */
-export function loopAlertmanagerConfig(o: { webhookUrl: string; tokenFile: string; groupWait?: string; groupInterval?: string }): string {
+export function loopAlertmanagerConfig(o: { webhookUrl: string; tokenFile: string; groupWait?: string; groupInterval?: string; keep?: string[] }): string {
   const doc = parse(readFileSync(AM_EXAMPLE, 'utf8')) as Record<string, unknown> & {
     receivers: { name: string; webhook_configs?: Record<string, unknown>[]; email_configs?: unknown }[];
     route: Record<string, unknown>;
@@ -64,8 +64,10 @@ export function loopAlertmanagerConfig(o: { webhookUrl: string; tokenFile: strin
     }
     delete r.email_configs;
   }
+  // Routes of the alerts in `keep` (matched by alertname) keep their shipped waits.
+  const kept = (route: Record<string, unknown>) => ((route.matchers as string[] | undefined) ?? []).some((m) => (o.keep ?? []).some((a) => m === `alertname="${a}"`));
   const hurry = (route: Record<string, unknown>) => {
-    Object.assign(route, { group_wait: o.groupWait ?? '1s', group_interval: o.groupInterval ?? '2s' });
+    if (!kept(route)) Object.assign(route, { group_wait: o.groupWait ?? '1s', group_interval: o.groupInterval ?? '2s' });
     for (const child of (route.routes as Record<string, unknown>[] | undefined) ?? []) hurry(child);
   };
   hurry(doc.route);
