@@ -69,9 +69,11 @@ export function masakariRouter(deps: MasakariDeps): Router {
   router.post('/notifications', async (ctx) => {
     version(ctx);
     const request = parseCreateRequest(await readJsonBody(ctx.req, deps.maxBodyBytes));
-    // host_status NORMAL says "this host is off": a fence assertion, honoured only from a token trusted to make it.
-    if (request.type === 'COMPUTE_HOST' && String(request.payload.host_status ?? '').toUpperCase() === 'NORMAL')
-      requireScope(ctx.state.caller as Caller, 'fence:assert', 'a COMPUTE_HOST notification with host_status NORMAL (an assertion that the host is off)');
+    // A STOPPED event with host_status NORMAL says "this host is off" (pacemaker fenced it): a fence assertion,
+    // honoured only from a token trusted to make it. A STARTED event never fences anything (the host is back).
+    const upper = (v: unknown) => String(v ?? '').toUpperCase();
+    if (request.type === 'COMPUTE_HOST' && upper(request.payload.event) === 'STOPPED' && upper(request.payload.host_status) === 'NORMAL')
+      requireScope(ctx.state.caller as Caller, 'fence:assert', 'a COMPUTE_HOST STOPPED notification with host_status NORMAL (an assertion that the host is off)');
     const host = deps.hosts.findHost(request.hostname);
     if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
     const result = await deps.recorder.record(
