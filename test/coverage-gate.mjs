@@ -9,7 +9,8 @@
 //
 // The gate fails when: a shipped source file with code is missing from the report or reports one line or fewer
 // (the measurement itself is broken); the whole tree is under OVERALL; a group (parsers, the safety-critical
-// recovery code, …) is under its floor. `node test/coverage-gate.mjs --list` prints every file's figure.
+// recovery code, …) is under its floor. `node test/coverage-gate.mjs --list` prints every file's figure,
+// `--uncovered FILE` the lines of FILE no test ran.
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join, relative } from 'node:path';
@@ -203,6 +204,12 @@ const groupFigures = GROUPS.map((g) => {
 mkdirSync(join(ROOT, '.tap/report'), { recursive: true });
 writeFileSync(join(ROOT, '.tap/report/line-coverage.json'), JSON.stringify({ overall, groups: groupFigures.map(({ files: _f, ...g }) => g), files: report }, null, 1));
 
+const uncoveredOf = process.argv.indexOf('--uncovered');
+if (uncoveredOf > 0) {
+  const f = process.argv[uncoveredOf + 1];
+  const e = lines.get(f);
+  console.log(e ? `${f}: lines not covered: ${[...e.coverable].filter((l) => !e.covered.has(l)).sort((a, b) => a - b).join(', ')}` : `${f}: not measured`);
+}
 if (process.argv.includes('--list'))
   for (const f of files) console.log(report[f] ? `${String(report[f].pct).padStart(6)}% ${String(report[f].lines).padStart(5)}  ${f}` : `     -        ${f}`);
 const byPart = {};

@@ -101,6 +101,15 @@ t.test('the format is decided by content, not by content-type', async (t) => {
   t.equal(parseRrdUpdates(Buffer.from(`\n  ${xml}`)).columns.length, 1, 'XML after leading whitespace');
 });
 
+t.test('XML markup the reader skips or refuses: CDATA, quoted ">" in attributes, broken tags', async (t) => {
+  const doc = (entry: string, attrs = '') =>
+    `<xport${attrs}><meta><start>0</start><step>5</step><end>5</end><legend><entry>${entry}</entry></legend></meta><data><row><t>5</t><v>0.5</v></row></data></xport>`;
+  t.same(parseRrdUpdates(doc('<![CDATA[AVERAGE:host:h:cpu0]]>')).columns.map((c) => c.name), ['cpu0'], 'CDATA is text');
+  t.equal(parseRrdUpdates(doc('AVERAGE:host:h:cpu0', ' note="a > b" other=\'<\'')).rows[0]!.values[0], 0.5, 'a ">" inside a quoted attribute value');
+  rejects(t, `<![CDATA[x]]>${doc('AVERAGE:host:h:cpu0')}`, /CDATA outside the root element/, 'CDATA before the root');
+  rejects(t, '<xport><meta <start>0</start></meta></xport>', /unterminated tag/, 'a tag without its ">"');
+});
+
 t.test('current shape: strings everywhere, newest sample by max t whatever the row order', async (t) => {
   const legend = ['AVERAGE:host:h1:cpu0', 'AVERAGE:host:h1:memory_free_kib', 'AVERAGE:vm:v1:cpu0', 'AVERAGE:vm:v1:vbd_xvda_read', 'AVERAGE:vm:v1:gone'];
   const rows = {

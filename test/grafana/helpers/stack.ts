@@ -42,6 +42,9 @@ export interface StackOptions {
   size?: Parameters<typeof startSim>[0];
 }
 
+/** A configured pool whose XAPI never answers. */
+const UNREACHABLE_POOL = 'unreachable-pool';
+
 function bundleYaml(sim: Simulation, storePath: string): string {
   const pool = sim.pool.options.name;
   const recovery = [
@@ -61,7 +64,11 @@ function bundleYaml(sim: Simulation, storePath: string): string {
   ].join('\n');
   // IPMI and SMART through the simulator's XCP-ng XAPI plugins (ipmitool.py, smartctl.py), read every few seconds.
   const hardware = '    hardware:\n      transport: plugin\n      ipmi: { interval_seconds: 2 }\n      smart: { interval_seconds: 2 }\n      plugin: { call_timeout_seconds: 5, concurrency: 2 }\n';
-  return exporterConfigYaml([sim], recovery).replace(/( {4}timeouts: .*\n)/, `$1${hardware}`);
+  // A second pool whose master never answers (nothing listens on port 9): its recoveries end in error.
+  const unreachable = `  - { name: ${UNREACHABLE_POOL}, url: "http://127.0.0.1:9", username: root, password: unused, timeouts: { login_seconds: 6, call_seconds: 2 } }\n`;
+  return exporterConfigYaml([sim], recovery)
+    .replace(/( {4}timeouts: .*\n)/, `$1${hardware}`)
+    .replace(/^exporter:/m, `${unreachable}exporter:`);
 }
 
 /** The exporter, configured for the simulated pool (the exporter's own API: exporter/main.ts). */
@@ -155,7 +162,7 @@ export async function simControl(stack: Stack, path: string, body: unknown = {})
 /**
  * Give the recovery hook real work: crash a VM in the simulator and send the alert Alertmanager would send for it
  * (the hook restarts the VM through XAPI: finished), an alert for a VM that does not exist (ignored), one for a pool
- * the hook does not manage (error), and a malformed payload (rejected). Resolves when the three notifications are done.
+ * whose XAPI never answers (error), and a malformed payload (rejected). Resolves when the three notifications are done.
  */
 export async function exerciseRecovery(stack: Stack, vmName: string, timeoutMs = 20_000): Promise<Record<string, number>> {
   if (!stack.recovery) throw new Error('no recovery hook');
@@ -179,8 +186,8 @@ export async function exerciseRecovery(stack: Stack, vmName: string, timeoutMs =
       alerts: [
         alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: vm.uuid, vm_name: vm.name }),
         alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: '00000000-0000-4000-8000-00000000dead', vm_name: 'gone' }),
-        // Routed here by mistake: a pool the hook does not manage. Its workflow cannot reach XAPI: error.
-        alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: '00000000-0000-4000-8000-0000000000ff', vm_name: 'elsewhere', pool_name: 'unmanaged-pool' }),
+        // A pool whose master does not answer: its workflow cannot reach XAPI: error.
+        alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: '00000000-0000-4000-8000-0000000000ff', vm_name: 'elsewhere', pool_name: UNREACHABLE_POOL }),
       ],
     },
     auth,
