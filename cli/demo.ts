@@ -16,9 +16,23 @@ import { stockPlugins } from '../simulator/xapi/stock-plugins.js';
 import { packageRoot, selfCommand } from './demo/paths.js';
 import { type Peer, demoRules, findBinary, startAlertmanager, startPrometheus } from './demo/peers.js';
 import { DEFAULT_CONTROL_URL, DEFAULT_SIM_PORT } from './simulate.js';
-import { parse, untilSignal } from './usage.js';
+import { UsageError, parse, untilSignal } from './usage.js';
 
 const TOKEN = 'demo-token';
+
+const USAGE = `Usage: xcp-sentinel demo [options]
+
+Run the whole bundle on loopback: a simulated pool, the exporter, the recovery hook (fencing through the simulated
+BMC) and, when Debian's prometheus and prometheus-alertmanager are installed, Prometheus with the bundled rules and
+Alertmanager. Prints what runs where and how to break something; Ctrl-C stops everything.
+  --hosts N            hosts in the simulated pool (default 3)
+  --vms-per-host N     guest VMs per host (default 8)
+  --sim-port P         the simulated XAPI's port on every host (default ${DEFAULT_SIM_PORT})
+  --control-port P     the simulator's control API port on 127.0.0.1 (default ${Number(new URL(DEFAULT_CONTROL_URL).port)})
+  --no-prometheus      do not start Prometheus and Alertmanager even when installed
+The exporter (9004), the recovery hook (15868), Prometheus (9090) and Alertmanager (9093) take another free port
+when theirs is in use; the banner says which.
+`;
 
 /** `preferred` if free on 127.0.0.1, else any free port. */
 async function port(preferred: number): Promise<number> {
@@ -35,21 +49,36 @@ async function port(preferred: number): Promise<number> {
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { hosts: { type: 'string' }, 'vms-per-host': { type: 'string' }, 'no-prometheus': { type: 'boolean' } });
+  const { values } = parse(
+    args,
+    { hosts: { type: 'string' }, 'vms-per-host': { type: 'string' }, 'sim-port': { type: 'string' }, 'control-port': { type: 'string' }, 'no-prometheus': { type: 'boolean' } },
+    USAGE,
+  );
+  const int = (name: string, value: string | undefined, def: number, min: number, max: number) => {
+    if (value === undefined) return def;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    return n;
+  };
+  const simPort = int('sim-port', values['sim-port'], DEFAULT_SIM_PORT, 1, 65535);
+  const controlPort = int('control-port', values['control-port'], Number(new URL(DEFAULT_CONTROL_URL).port), 1, 65535);
+  const size = { hosts: int('hosts', values.hosts, 3, 2, 250), vmsPerHost: int('vms-per-host', values['vms-per-host'], 8, 1, 1000) };
   const logger = createLogger({ level: (process.env.XCP_SENTINEL_LOG_LEVEL as 'info' | undefined) ?? 'info' });
   const root = packageRoot();
   const dir = mkdtempSync(join(tmpdir(), 'xcp-sentinel-demo-'));
   const stops: (() => Promise<void>)[] = [];
   try {
-    const controlPort = Number(new URL(DEFAULT_CONTROL_URL).port);
     const sim = await startSimulation({
       logger: logger.child({ component: 'simulator' }),
-      port: DEFAULT_SIM_PORT,
+      port: simPort,
       controlPort,
       hostDeadAfterMs: 20_000,
       guestHeartbeatMs: 15_000,
       plugins: stockPlugins(),
-      size: { hosts: Number(values.hosts ?? 3), vmsPerHost: Number(values['vms-per-host'] ?? 8), disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
+      size: { ...size, disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
+    }).catch((err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
+      if (err.code !== 'EADDRINUSE') throw err;
+      throw new UsageError(`the simulator cannot listen on ${err.address}:${err.port}: the port is in use; move it with --sim-port P / --control-port P`);
     });
     stops.push(() => sim.stop());
     const status = sim.control.status();

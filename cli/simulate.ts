@@ -90,12 +90,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     'tls-key': { type: 'string' },
     seed: { type: 'string' },
     'no-hardware': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (v.help) {
-    process.stdout.write(SERVE_HELP);
-    return 0;
-  }
+  }, SERVE_HELP);
   const int = (name: string, value: string | undefined, def: number, min = 0, max = 1e9) => {
     if (value === undefined) return def;
     const n = Number(value);
@@ -145,6 +140,7 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
     { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' }, 'ipmitool-output': { type: 'boolean' }, 'delay-ms': { type: 'string' } },
+    SERVE_HELP,
     true,
   );
   const needsTarget = !['status', 'expire-sessions', 'truth'].includes(name);
