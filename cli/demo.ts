@@ -13,6 +13,7 @@ import { startRecoveryHook } from '../recovery-hooks/main.js';
 import { startSimulation } from '../simulator/run.js';
 import { SimulatorToolstackShell } from '../simulator/toolstack-shell.js';
 import { stockPlugins } from '../simulator/xapi/stock-plugins.js';
+import { findFixturesDir } from '../simulator/hardware/plugins.js';
 import { packageRoot, selfCommand } from './demo/paths.js';
 import { type Peer, demoRules, findBinary, startAlertmanager, startPrometheus } from './demo/peers.js';
 import { DEFAULT_CONTROL_URL, DEFAULT_SIM_PORT } from './simulate.js';
@@ -33,6 +34,16 @@ Alertmanager. Prints what runs where and how to break something; Ctrl-C stops ev
 The exporter (9004), the recovery hook (15868), Prometheus (9090) and Alertmanager (9093) take another free port
 when theirs is in use; the banner says which.
 `;
+
+/** The alerts page of this Prometheus: \`/alerts\` (upstream builds), \`/classic/alerts\` (Debian's 2.x, built without
+ * the React UI, answers 404 on \`/alerts\`); undefined when neither answers. */
+async function alertsPageOf(url: string): Promise<string | undefined> {
+  for (const path of ['/alerts', '/classic/alerts']) {
+    const res = await fetch(url + path, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    if (res?.ok) return path;
+  }
+  return undefined;
+}
 
 /** `preferred` if free on 127.0.0.1, else any free port. */
 async function port(preferred: number): Promise<number> {
@@ -75,6 +86,9 @@ export async function demoCommand(args: string[]): Promise<number> {
       hostDeadAfterMs: 20_000,
       guestHeartbeatMs: 15_000,
       plugins: stockPlugins(),
+      // A healthy pool: the hardware profiles without faults (the Supermicro with failed fans and a failing disk,
+      // profile 2, stays in \`xcp-sentinel simulate\`).
+      hardware: findFixturesDir() ? { profiles: [0, 1] } : false,
       size: { ...size, disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
     }).catch((err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
       if (err.code !== 'EADDRINUSE') throw err;
@@ -147,6 +161,15 @@ recovery_hook:
     }
 
     const h = status.hosts;
+    // The VMs VmHaltedUnexpectedly acts on: HA-protected (ha_restart_priority "restart", so ha_always_run is set).
+    const protectedVms = [...sim.pool.store.table('VM').values()]
+      .filter((vm) => !vm.is_control_domain && !vm.is_a_template && vm.ha_always_run === true)
+      .map((vm) => String(vm.name_label))
+      .sort();
+    const crashExample = protectedVms[0] ?? 'vm-01-001';
+    const control = controlPort === Number(new URL(DEFAULT_CONTROL_URL).port) ? '' : ` --control ${sim.controlUrl}`;
+    const prometheus = peers.find((p) => p.name === 'prometheus');
+    const alertsPage = prometheus ? await alertsPageOf(prometheus.url) : undefined;
     const cli = process.argv[1]?.endsWith('.ts') ? 'npm run xcp-sentinel --' : 'npx xcp-sentinel';
     process.stdout.write(`
 xcp-sentinel demo — simulated pool "${status.pool}": ${h.length} hosts, ${Object.values(status.vms).reduce((a, b) => a + b, 0)} VMs, all on loopback
@@ -158,19 +181,27 @@ xcp-sentinel demo — simulated pool "${status.pool}": ${h.length} hosts, ${Obje
 ${peers.map((p) => `  ${p.name.padEnd(24)} ${p.url}`).join('\n')}
 ${missing.length ? `\n  Not running: ${missing.join(', ')} (install Debian's prometheus and prometheus-alertmanager for the full loop:\n  apt-get install prometheus prometheus-alertmanager). Without them, post alerts to the recovery hook yourself.\n` : ''}
 Break something (in another terminal):
-  ${cli} simulate fail-host ${h[1]?.name}        a host hangs: HostDown → fenced through the simulated BMC → its VMs restart elsewhere
-  ${cli} simulate crash-vm vm-01-001           a VM halts: VmHaltedUnexpectedly (if HA-protected) → started again
-  ${cli} simulate kill-toolstack ${h[2]?.name ?? h[0]?.name}   xapi dies: ToolstackDown → xe-toolstack-restart → XAPI answers
-  ${cli} simulate status                      what the pool looks like now; power-on HOST brings a host back
+  ${cli} simulate fail-host ${h[1]?.name}${control}        a host hangs: HostDown → fenced through the simulated BMC → its VMs restart elsewhere
+  ${cli} simulate crash-vm ${crashExample}${control}           a VM halts: VmHaltedUnexpectedly → started again
+  ${cli} simulate kill-toolstack ${h[2]?.name ?? h[0]?.name}${control}   xapi dies: ToolstackDown → xe-toolstack-restart → XAPI answers
+  ${cli} simulate status${control}                      what the pool looks like now; power-on HOST brings a host back
+  HA-protected VMs (a crash of any other VM is only reported): ${protectedVms.length ? protectedVms.join(', ') : 'none'}
 
 Watch the recovery:
   curl -s -H 'X-Auth-Token: ${TOKEN}' -H 'OpenStack-API-Version: instance-ha 1.1' ${receiver.url}/v1/notifications
   curl -s ${exporter.url}/metrics | grep -E '^xcp_(host_live|host_rrd_up|vm_resident_host_live)'
-${peers.some((p) => p.name === 'prometheus') ? `  ${peers.find((p) => p.name === 'prometheus')!.url}/alerts   (alerts fire after 20 s here; the bundled rules wait longer)\n` : ''}  and the logs below.
+${prometheus ? `  ${alertsPage ? `${prometheus.url}${alertsPage}   ` : ''}${prometheus.url}/api/v1/alerts   (alerts fire after 20 s here; the bundled rules wait longer)\n` : ''}  and the logs below.
 
+Configuration and state: ${dir} (removed when the demo stops)
 Ctrl-C stops everything.
 `);
     await untilSignal();
+    // A second Ctrl-C while stopping: stop at once, but leave no temporary folder (peers die with the process).
+    const now = () => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    };
+    process.once('SIGINT', now).once('SIGTERM', now);
     return 0;
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err) => logger.warn('stop failed', { error: err }));

@@ -99,6 +99,8 @@ export interface HardwareSimOptions {
   withoutIpmi?: number[];
   /** Where test/fixtures is (default: found from this module). */
   fixturesDir?: string;
+  /** Indexes into PROFILES, given to the hosts in turn (default 0, 1, 2; the demo's healthy pool: 0, 1). */
+  profiles?: number[];
 }
 
 /** The answers of every host, changeable at run time (a disk pulled, a BMC gone). */
@@ -107,6 +109,7 @@ export class SimulatedHardware {
   /** Per host index: disks removed from its answers. */
   readonly removedDisks = new Map<number, Set<string>>();
   private readonly dir: string;
+  private readonly profiles: number[];
   private readonly cache = new Map<string, string>();
 
   constructor(o: HardwareSimOptions = {}) {
@@ -114,6 +117,7 @@ export class SimulatedHardware {
     if (!dir) throw new Error('simulated hardware needs the fixtures in test/fixtures (not in this installation)');
     this.dir = dir;
     this.withoutIpmi = new Set(o.withoutIpmi ?? []);
+    this.profiles = o.profiles?.length ? o.profiles : PROFILES.map((_, i) => i);
   }
 
   private read(file: string): string {
@@ -126,7 +130,7 @@ export class SimulatedHardware {
   }
 
   profile(host: HostRuntime): Profile {
-    return PROFILES[host.index % PROFILES.length]!;
+    return PROFILES[this.profiles[host.index % this.profiles.length]!]!;
   }
 
   sensors(host: HostRuntime): SdrRow[] {
