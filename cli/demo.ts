@@ -13,7 +13,6 @@ import { startRecoveryHook } from '../recovery-hooks/main.js';
 import { startSimulation } from '../simulator/run.js';
 import { SimulatorToolstackShell } from '../simulator/toolstack-shell.js';
 import { stockPlugins } from '../simulator/xapi/stock-plugins.js';
-import { findFixturesDir } from '../simulator/hardware/plugins.js';
 import { packageRoot, selfCommand } from './demo/paths.js';
 import { type Peer, demoRules, findBinary, startAlertmanager, startPrometheus } from './demo/peers.js';
 import { DEFAULT_CONTROL_URL, DEFAULT_SIM_PORT } from './simulate.js';
@@ -88,7 +87,7 @@ export async function demoCommand(args: string[]): Promise<number> {
       plugins: stockPlugins(),
       // A healthy pool: the hardware profiles without faults (the Supermicro with failed fans and a failing disk,
       // profile 2, stays in \`xcp-sentinel simulate\`).
-      hardware: findFixturesDir() ? { profiles: [0, 1] } : false,
+      hardware: { profiles: [0, 1] },
       size: { ...size, disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
     }).catch((err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
       if (err.code !== 'EADDRINUSE') throw err;

@@ -18,6 +18,8 @@ Commands:
   simulate <fault> ...       inject a fault into a running simulator (fail-host, crash-vm, kill-toolstack, ...)
   confirm-fenced UUID --host-uuid U --url URL   tell a waiting host recovery that its host is off
   demo                       run the whole bundle on a simulated pool
+  rules generate [--values F] [--out F]   generate the Prometheus alerting rules (your values over the defaults)
+  grafana build [--out DIR]  write the Grafana dashboards
   check-config --config F    validate a configuration file as the daemons do and exit (0 valid, 2 invalid)
   --version                  print the version
 
@@ -40,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./recovery-hook.js')).recoveryHookCommand(rest);
       case 'confirm-fenced':
         return await (await import('./confirm-fenced.js')).confirmFencedCommand(rest);
+      case 'rules':
+        return await (await import('./tools.js')).rulesCommand(rest);
+      case 'grafana':
+        return await (await import('./tools.js')).grafanaCommand(rest);
       case '-V':
       case '--version':
         process.stdout.write(`xcp-sentinel ${(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version}\n`);

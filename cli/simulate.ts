@@ -23,7 +23,7 @@ const SERVE_HELP = `Usage: xcp-sentinel simulate [options]
   --tls-cert F --tls-key F          serve HTTPS
   --seed N             deterministic pool layout and metric curves (default 42)
   --no-hardware        no ipmitool.py / smartctl.py plugins (hosts answer XENAPI_MISSING_PLUGIN); by default
-                       they answer from the saved IPMI and SMART outputs in test/fixtures
+                       they answer from saved real IPMI and SMART outputs (simulator/hardware/data)
 
 Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_URL}):
   status | fail-host HOST | power-off HOST | power-on HOST | power-status HOST | recover-host HOST
