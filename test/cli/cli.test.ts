@@ -32,7 +32,7 @@ t.test('--version prints the package version', async (t) => {
 });
 
 t.test('--help on every subcommand: its usage on stdout, exit 0', async (t) => {
-  const asks = ['exporter', 'recovery-hook', 'check-config', 'demo', 'simulate', 'confirm-fenced'].map((command, i) => [command, i % 2 ? '-h' : '--help'] as const);
+  const asks = ['exporter', 'recovery-hook', 'check-config', 'demo', 'simulate', 'confirm-fenced', 'rules', 'grafana'].map((command, i) => [command, i % 2 ? '-h' : '--help'] as const);
   const answers = await Promise.all(asks.map((args) => run([...args])));
   asks.forEach(([command, flag], i) => {
     const r = answers[i]!;
@@ -111,4 +111,26 @@ t.test('a port in use: one line naming the port and the key, exit 1, no stack tr
     t.equal(r.err, `xcp-sentinel ${c.command}: cannot listen on 127.0.0.1:${port} (${c.key}): the port is already in use (another process listens there); change ${c.key} in the config\n`, `${c.command}: one line on stderr`);
     t.notMatch(r.err + r.out, /\n\s+at /, `${c.command}: no stack trace`);
   }
+});
+
+t.test('rules generate / grafana build (in process; the packaged CLI: package.test.ts)', async (t) => {
+  const { rulesCommand, grafanaCommand } = await import('../../cli/tools.js');
+  const { UsageError } = await import('../../cli/usage.js');
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  t.equal(await rulesCommand(['generate', '--out', join(dir, 'rules.yml')]), 0);
+  t.equal(readFileSync(join(dir, 'rules.yml'), 'utf8'), readFileSync(join(root, 'rules/xcp-alerts.yml'), 'utf8'), 'default values: the committed rules');
+  t.equal(await rulesCommand(['generate', '--values', file('bad-values.yml', 'colour: blue\n')]), 2, 'bad values: exit 2');
+  await t.rejects(rulesCommand(['frobnicate']), UsageError);
+  t.equal(await rulesCommand([]), 1, 'no subcommand: usage on stderr, exit 1');
+  await t.rejects(grafanaCommand(['frobnicate']), UsageError);
+  t.equal(await grafanaCommand(['build', '--out', join(dir, 'dash')]), 0);
+  t.equal(readFileSync(join(dir, 'dash/xcp-pools.json'), 'utf8'), readFileSync(join(root, 'grafana/dashboards/xcp-pools.json'), 'utf8'), 'dashboards as committed');
+});
+
+t.test('listenFailure: only listen errors become the one line', async (t) => {
+  const { listenFailure } = await import('../../cli/daemon-config.js');
+  const at = { host: '0.0.0.0', port: 80 };
+  t.match(listenFailure(Object.assign(new Error('x'), { code: 'EACCES' }), 'exporter.listen', at), 'cannot listen on 0.0.0.0:80 (exporter.listen): not allowed');
+  t.match(listenFailure(Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }), 'recovery_hook.listen', at), 'not one of this machine');
+  t.equal(listenFailure(new Error('something else'), 'exporter.listen', at), undefined);
 });
