@@ -17,13 +17,10 @@ VMs elsewhere. Only confirm a host you made sure is off: a VM must never run on 
 export async function confirmFencedCommand(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { 'host-uuid': { type: 'string' }, url: { type: 'string' }, 'token-file': { type: 'string' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { 'host-uuid': { type: 'string' }, url: { type: 'string' }, 'token-file': { type: 'string' }, timeout: { type: 'string' } },
+    HELP,
     true,
   );
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
   const [uuid, ...extra] = positionals;
   if (!uuid || extra.length) throw new UsageError('give exactly one notification uuid');
   if (!values['host-uuid']) throw new UsageError('--host-uuid is required');

@@ -4,7 +4,10 @@ import { ConfigError } from '../core/config/load.js';
 import { checkConfigCommand } from './check-config.js';
 import { demoCommand } from './demo.js';
 import { simulateCommand } from './simulate.js';
-import { UsageError } from './usage.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './demo/paths.js';
+import { HelpRequested, UsageError } from './usage.js';
 
 const USAGE = `Usage: xcp-sentinel <command> [options]
 
@@ -15,7 +18,12 @@ Commands:
   simulate <fault> ...       inject a fault into a running simulator (fail-host, crash-vm, kill-toolstack, ...)
   confirm-fenced UUID --host-uuid U --url URL   tell a waiting host recovery that its host is off
   demo                       run the whole bundle on a simulated pool
-  check-config --config F    validate a configuration file and exit (0 valid, 2 invalid)
+  rules generate [--values F] [--out F]   generate the Prometheus alerting rules (your values over the defaults)
+  grafana build [--out DIR]  write the Grafana dashboards
+  check-config --config F    validate a configuration file as the daemons do and exit (0 valid, 2 invalid)
+  --version                  print the version
+
+Every command answers --help.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -34,6 +42,14 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./recovery-hook.js')).recoveryHookCommand(rest);
       case 'confirm-fenced':
         return await (await import('./confirm-fenced.js')).confirmFencedCommand(rest);
+      case 'rules':
+        return await (await import('./tools.js')).rulesCommand(rest);
+      case 'grafana':
+        return await (await import('./tools.js')).grafanaCommand(rest);
+      case '-V':
+      case '--version':
+        process.stdout.write(`xcp-sentinel ${(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version}\n`);
+        return 0;
       case undefined:
       case '-h':
       case '--help':
@@ -49,8 +65,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(err.message + '\n');
       return err.exitCode;
     }
+    if (err instanceof HelpRequested) {
+      process.stdout.write(err.usage);
+      return 0;
+    }
     if (err instanceof UsageError) {
-      process.stderr.write(`xcp-sentinel ${command}: ${err.message}\n`);
+      process.stderr.write(`xcp-sentinel ${command}: ${err.message} (see: xcp-sentinel ${command} --help)\n`);
       return 1;
     }
     throw err;

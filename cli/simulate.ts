@@ -23,7 +23,7 @@ const SERVE_HELP = `Usage: xcp-sentinel simulate [options]
   --tls-cert F --tls-key F          serve HTTPS
   --seed N             deterministic pool layout and metric curves (default 42)
   --no-hardware        no ipmitool.py / smartctl.py plugins (hosts answer XENAPI_MISSING_PLUGIN); by default
-                       they answer from the saved IPMI and SMART outputs in test/fixtures
+                       they answer from saved real IPMI and SMART outputs (simulator/hardware/data)
 
 Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_URL}):
   status | fail-host HOST | power-off HOST | power-on HOST | power-status HOST | recover-host HOST
@@ -88,12 +88,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
     'tls-key': { type: 'string' },
     seed: { type: 'string' },
     'no-hardware': { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (v.help) {
-    process.stdout.write(SERVE_HELP);
-    return 0;
-  }
+  }, SERVE_HELP);
   const int = (name: string, value: string | undefined, def: number, min = 0, max = 1e9) => {
     if (value === undefined) return def;
     const n = Number(value);
@@ -143,6 +138,7 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
     { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' }, 'ipmitool-output': { type: 'boolean' }, 'delay-ms': { type: 'string' } },
+    SERVE_HELP,
     true,
   );
   const needsTarget = !['status', 'expire-sessions', 'truth'].includes(name);

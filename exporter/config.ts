@@ -30,11 +30,12 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     rrd: withDefault(
       obj({
         concurrency: withDefault(num({ min: 1, max: 64, integer: true }), RRD_DEFAULTS.concurrency),
-        timeout_seconds: withDefault(num({ min: 1, max: 120 }), RRD_DEFAULTS.timeout_seconds),
+        // Default: 10 s, or half the poll interval when that is shorter (a default the check below never rejects).
+        timeout_seconds: optional(num({ min: 1, max: 120 })),
         window_seconds: withDefault(num({ min: 10, max: 600, integer: true }), RRD_DEFAULTS.window_seconds),
         max_body_bytes: withDefault(num({ min: 1024, integer: true }), RRD_DEFAULTS.max_body_bytes),
       }),
-      RRD_DEFAULTS,
+      { ...RRD_DEFAULTS, timeout_seconds: undefined },
     ),
     ...secretKeys('token'),
     tls: optional(obj({ cert_file: str({ minLength: 1 }), key_file: str({ minLength: 1 }) })),
@@ -44,12 +45,13 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     const raw = shape.parse(value, path, ctx);
     if (!raw) return undefined;
     const token = readSecret(raw as unknown as Record<string, unknown>, 'token', path, ctx, { required: false, baseDir: sc.baseDir, env: sc.env });
-    if (raw.rrd.timeout_seconds >= raw.poll_interval_seconds) report(ctx, [...path, 'rrd', 'timeout_seconds'], `must be shorter than poll_interval_seconds (${raw.poll_interval_seconds})`);
+    const rrd = { ...raw.rrd, timeout_seconds: raw.rrd.timeout_seconds ?? Math.min(RRD_DEFAULTS.timeout_seconds, raw.poll_interval_seconds / 2) };
+    if (rrd.timeout_seconds >= raw.poll_interval_seconds) report(ctx, [...path, 'rrd', 'timeout_seconds'], `must be shorter than poll_interval_seconds (${raw.poll_interval_seconds})`);
     const resolve = (f: string) => (f.startsWith('/') ? f : `${sc.baseDir}/${f}`);
     return {
       listen: raw.listen,
       poll_interval_seconds: raw.poll_interval_seconds,
-      rrd: raw.rrd,
+      rrd,
       token,
       tls: raw.tls ? { cert_file: resolve(raw.tls.cert_file), key_file: resolve(raw.tls.key_file) } : undefined,
       stale_after_seconds: raw.stale_after_seconds ?? raw.poll_interval_seconds * 3,

@@ -1,7 +1,7 @@
 // Start a whole simulated pool: the pool model, its hosts' listeners and the control API.
 import type { Logger } from '../core/log.js';
 import { ControlServer } from './control.js';
-import { type HardwareSimOptions, SimulatedHardware, findFixturesDir } from './hardware/plugins.js';
+import { type HardwareSimOptions, SimulatedHardware } from './hardware/plugins.js';
 import { DEFAULT_SIM_OPTIONS, type SimOptions, SimulatedPool } from './pool.js';
 import { SimServer } from './server.js';
 import type { PluginHandler } from './xapi/dispatch.js';
@@ -12,8 +12,8 @@ export interface SimulationOptions extends Partial<SimOptions> {
   tls?: { cert: string; key: string };
   /** More plugins; they win over the hardware ones of the same name. */
   plugins?: Map<string, PluginHandler>;
-  /** The XCP-ng hardware plugins ipmitool.py and smartctl.py, answering from the fixtures (default on when
-   * test/fixtures is present; false: hosts answer XENAPI_MISSING_PLUGIN). */
+  /** The XCP-ng hardware plugins ipmitool.py and smartctl.py, answering from simulator/hardware/data (default on;
+   * false: hosts answer XENAPI_MISSING_PLUGIN). */
   hardware?: boolean | HardwareSimOptions;
   logger: Logger;
 }
@@ -33,8 +33,7 @@ export interface Simulation {
 export async function startSimulation(o: SimulationOptions): Promise<Simulation> {
   const { port, controlPort = 0, tls, plugins, hardware: hardwareOption, logger, ...rest } = o;
   const pool = new SimulatedPool({ ...DEFAULT_SIM_OPTIONS, ...rest, size: { ...DEFAULT_SIM_OPTIONS.size, ...rest.size } });
-  // Asked for explicitly: missing fixtures are an error. By default: hardware only where the fixtures are.
-  const wantHardware = hardwareOption === undefined ? findFixturesDir() !== undefined : hardwareOption !== false;
+  const wantHardware = hardwareOption !== false;
   const hardware = wantHardware ? new SimulatedHardware(typeof hardwareOption === 'object' ? hardwareOption : {}) : undefined;
   const allPlugins = new Map([...(hardware?.plugins() ?? []), ...(plugins ?? [])]);
   const server = new SimServer(pool, { port, tls, logger, plugins: allPlugins });

@@ -316,7 +316,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
           description: `reset the power state of VM ${vm.name_label} (VM.power_state_reset: ${vm.power_state} on the dead host → Halted)`,
         } as const;
         await ctx.act(reset, () => xapi.call('VM.power_state_reset', ref));
-        await ctx.progress(`VM ${vm.name_label} reset`, (i + 1) / todo.length);
+        if (ctx.mode !== 'dry-run') await ctx.progress(`VM ${vm.name_label} reset`, (i + 1) / todo.length);
       }
       return null;
     },

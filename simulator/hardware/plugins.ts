@@ -1,5 +1,5 @@
 // The XCP-ng 8.3 hardware plugins, simulated: `ipmitool.py` and `smartctl.py` answering host.call_plugin like
-// the real ones (xcp-ng/xcp-ng-xapi-plugins), from the project's saved real outputs (test/fixtures/ipmi, smart).
+// the real ones (xcp-ng/xcp-ng-xapi-plugins), from the project's saved real outputs (simulator/hardware/data, copied from test/fixtures/ipmi, smart).
 //
 //   ipmitool.py is_ipmi_device_available → "true" / "false" (json.dumps of a bool)
 //   ipmitool.py get_all_sensors          → JSON [{name, value, event}], `ipmitool sdr list` split on "|";
@@ -13,7 +13,7 @@
 // 0 a Dell with a MegaRAID SATA SSD and an Intel NVMe (the plugin's own test data), 1 an IBM System x with two
 // SATA disks and a worn-in NVMe, 2 a Supermicro with failed fans, a USB disk that FAILS its SMART check with
 // reallocated sectors and an NVMe in critical warning. Fixtures are read once, on first use.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XapiError } from '../../core/errors.js';
@@ -59,16 +59,9 @@ export const PROFILES: readonly Profile[] = [
   },
 ];
 
-/** test/fixtures, found from this module (source or dist/) upwards; undefined in a package without tests. */
-export function findFixturesDir(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'test', 'fixtures');
-    if (existsSync(join(candidate, 'ipmi')) && existsSync(join(candidate, 'smart'))) return candidate;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
+/** The saved outputs the plugins answer from: simulator/hardware/data (copied into dist/ by the build), each file
+ * copied unchanged from test/fixtures, origins in data/ORIGIN.md. */
+export const HARDWARE_DATA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'data');
 
 /** `ipmitool sdr list` rows as the plugin builds them: each non-empty line split on "|", trimmed. */
 export function sdrRows(text: string): SdrRow[] {
@@ -97,8 +90,10 @@ export function sensorRowsAsSdr(text: string): SdrRow[] {
 export interface HardwareSimOptions {
   /** Indexes of hosts without a BMC (is_ipmi_device_available → false). */
   withoutIpmi?: number[];
-  /** Where test/fixtures is (default: found from this module). */
-  fixturesDir?: string;
+  /** Where the saved outputs are (default HARDWARE_DATA_DIR). */
+  dataDir?: string;
+  /** Indexes into PROFILES, given to the hosts in turn (default 0, 1, 2; the demo's healthy pool: 0, 1). */
+  profiles?: number[];
 }
 
 /** The answers of every host, changeable at run time (a disk pulled, a BMC gone). */
@@ -107,13 +102,13 @@ export class SimulatedHardware {
   /** Per host index: disks removed from its answers. */
   readonly removedDisks = new Map<number, Set<string>>();
   private readonly dir: string;
+  private readonly profiles: number[];
   private readonly cache = new Map<string, string>();
 
   constructor(o: HardwareSimOptions = {}) {
-    const dir = o.fixturesDir ?? findFixturesDir();
-    if (!dir) throw new Error('simulated hardware needs the fixtures in test/fixtures (not in this installation)');
-    this.dir = dir;
+    this.dir = o.dataDir ?? HARDWARE_DATA_DIR;
     this.withoutIpmi = new Set(o.withoutIpmi ?? []);
+    this.profiles = o.profiles?.length ? o.profiles : PROFILES.map((_, i) => i);
   }
 
   private read(file: string): string {
@@ -126,7 +121,7 @@ export class SimulatedHardware {
   }
 
   profile(host: HostRuntime): Profile {
-    return PROFILES[host.index % PROFILES.length]!;
+    return PROFILES[this.profiles[host.index % this.profiles.length]!]!;
   }
 
   sensors(host: HostRuntime): SdrRow[] {

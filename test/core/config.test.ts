@@ -113,9 +113,9 @@ t.test('check-config CLI: exit 2, problems name the file and the key', async (t)
   t.match(r1.err, `${bad}: pools[0].colour: unknown key`);
   t.notMatch(r1.err, /topsecret/);
   const good = file('good.yml', 'pools:\n  - name: lab\n    url: https://h\n    username: root\n    password_file: lab.password\n');
-  const r2 = await run(['check-config', '--config', good]);
+  const r2 = await run(['check-config', '--config', good, '--for', 'exporter']);
   t.equal(r2.code, 0);
-  t.match(r2.out, 'OK (1 pool(s): lab)');
+  t.match(r2.out, 'OK for exporter (1 pool(s): lab)');
   const r3 = await run(['check-config', '--config', join(dir, 'missing.yml')]);
   t.equal(r3.code, 2);
   t.match(r3.err, 'missing.yml: (file): cannot read: ENOENT');

@@ -349,6 +349,10 @@ t.test('dry-run: every decision is recorded, no action is taken', async (t) => {
   const messages = n.recovery_workflow_details.flatMap((d: any) => d.progress_details.map((p: any) => p.message));
   t.ok(messages.some((m: string) => /dry-run: would power off host-1/.test(m)));
   t.ok(messages.some((m: string) => /dry-run: would start VM web on host-2/.test(m)));
+  t.ok(messages.some((m: string) => /dry-run: would reset the power state of VM web/.test(m)));
+  // Nothing reads as done: no "fenced", "VM … reset", "restarted" line outside a "dry-run:" one.
+  const acted = messages.filter((m: string) => !m.startsWith('dry-run') && /\b(fenced|reset|restarted|powered off|started)\b/.test(m) && !/not powered off/.test(m));
+  t.same(acted, [], 'no progress line claims an action');
 });
 
 t.test('instance failure', async (t) => {
