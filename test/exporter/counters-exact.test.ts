@@ -13,13 +13,13 @@ import type { Ref } from '../../simulator/model/types.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { sample } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
+import { sleep } from '../../core/concurrency.js';
 
 const sim = await startSim({ hostDeadAfterMs: 1000 });
 t.teardown(() => sim.stop());
 const xapi = new XapiClient({ url: sim.url, username: 'root', password: new Secret('simulated'), callTimeoutMs: 3000 });
 t.teardown(() => xapi.logout());
 await xapi.login();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const { store } = sim.pool;
 
 // The exporter polls only when the test says so (window 30 s; the polls below are 1–14 s apart).

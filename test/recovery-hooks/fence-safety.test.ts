@@ -8,8 +8,8 @@ import { parseConfirmFenced } from '../../recovery-hooks/intake/masakari/confirm
 import { routeScope } from '../../recovery-hooks/intake/scopes.js';
 import { resolveBmcMap, runCommand } from '../../recovery-hooks/workflows/fence.js';
 import { tempDir } from './helpers/harness.js';
+import { sleep } from '../../core/concurrency.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const A = { uuid: 'aaaaaaaa-0000-4000-8000-000000000001', name_label: 'xcp-host-01' };
 const B = { uuid: 'bbbbbbbb-0000-4000-8000-000000000002', name_label: 'xcp-host-02' };
 

@@ -8,6 +8,7 @@ import type { RrdUpdate } from '../../exporter/rrd/parse.js';
 import { CRASH_RESTART_MIN_RUN_MS } from '../../simulator/crash.js';
 import { xapiDate } from '../../simulator/model/types.js';
 import { startSim } from '../helpers/sim.js';
+import { sleep } from '../../core/concurrency.js';
 
 // The agent rewrites data/meminfo_free every 1 s here (xe-daemon: 120 s).
 const sim = await startSim({ guestHeartbeatMs: 1000 });
@@ -19,7 +20,6 @@ await xapi.login();
 type Rec = Record<string, unknown>;
 const running = async () =>
   Object.entries(await xapi.getAllRecords<Rec>('VM')).filter(([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The VM's memory_internal_free column from its host's /rrd_updates, oldest first (NaN rows dropped). */
 async function memoryReports(vm: Rec, windowSeconds: number): Promise<{ t: number; v: number }[]> {
