@@ -8,7 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPostgres } from '../test/helpers/postgres.js';
+import { startPostgres } from './lib/postgres.js';
 import { summary } from './lib/stats.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));

@@ -3,13 +3,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../core/config/load.js';
 import { createLogger } from '../core/log.js';
 import { startRecoveryHook } from '../recovery-hooks/main.js';
 import { SimBmc } from '../simulator/bmc.js';
 import type { Ref } from '../simulator/model/types.js';
 import { startSimulation } from '../simulator/run.js';
 import { stockPlugins } from '../simulator/xapi/stock-plugins.js';
+import { parseConfig } from '../cli/config/bundle.js';
 
 export async function benchRecovery(vms: number) {
   const logger = createLogger({ level: 'warn' });

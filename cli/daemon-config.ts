@@ -1,8 +1,8 @@
 // The configuration as the daemons accept it: the file's validation plus what only a daemon needs (the receiver's
 // token and pool names, listen ports that do not collide). `check-config` runs exactly this, so a config it passes is
 // one the daemons start with.
-import { ConfigError, loadConfig } from '../core/config/load.js';
-import type { BundleConfig } from '../core/config/bundle.js';
+import { ConfigError } from '../core/config/load.js';
+import { type BundleConfig, loadConfig } from './config/bundle.js';
 import { type ListenAddress, formatListen } from '../core/config/listen.js';
 import type { Problem } from '../core/config/schema.js';
 import { crossCheckRecoveryHook } from '../recovery-hooks/config.js';

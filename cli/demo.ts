@@ -3,10 +3,8 @@
 // prometheus-alertmanager are installed, Prometheus with the bundled rules (shorter `for:`) and Alertmanager with the
 // example routing. Ctrl-C stops everything.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../core/config/load.js';
 import { createLogger } from '../core/log.js';
 import { startExporter } from '../exporter/main.js';
 import { startRecoveryHook } from '../recovery-hooks/main.js';
@@ -17,6 +15,8 @@ import { packageRoot, selfCommand } from './demo/paths.js';
 import { type Peer, demoRules, findBinary, startAlertmanager, startPrometheus } from './demo/peers.js';
 import { DEFAULT_CONTROL_URL, DEFAULT_SIM_PORT } from './simulate.js';
 import { UsageError, parse, untilSignal } from './usage.js';
+import { parseConfig } from './config/bundle.js';
+import { freePort } from '../core/net.js';
 
 const TOKEN = 'demo-token';
 
@@ -42,20 +42,6 @@ async function alertsPageOf(url: string): Promise<string | undefined> {
     if (res?.ok) return path;
   }
   return undefined;
-}
-
-/** `preferred` if free on 127.0.0.1, else any free port. */
-async function port(preferred: number): Promise<number> {
-  const tryListen = (p: number) =>
-    new Promise<number | null>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(null));
-      s.listen(p, '127.0.0.1', () => {
-        const got = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(got));
-      });
-    });
-  return (await tryListen(preferred)) ?? (await tryListen(0))!;
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
@@ -99,8 +85,8 @@ export async function demoCommand(args: string[]): Promise<number> {
     writeFileSync(tokenFile, TOKEN + '\n');
     const self = selfCommand().join(' ');
     const bmc = Object.fromEntries(status.hosts.map((h) => [h.name, h.name]));
-    const exporterPort = await port(9004);
-    const receiverPort = await port(15868);
+    const exporterPort = await freePort(9004);
+    const receiverPort = await freePort(15868);
     const config = parseConfig(
       `pools:
   - name: ${status.pool}
@@ -140,14 +126,14 @@ recovery_hook:
     if (!promBin) missing.push('prometheus');
     if (!amBin) missing.push('prometheus-alertmanager');
     if (amBin) {
-      const am = await startAlertmanager(amBin, { dir, port: await port(9093), exampleFile: join(root, 'rules/alertmanager.example.yml'), webhookUrl: `${receiver.url}/alertmanager`, tokenFile });
+      const am = await startAlertmanager(amBin, { dir, port: await freePort(9093), exampleFile: join(root, 'rules/alertmanager.example.yml'), webhookUrl: `${receiver.url}/alertmanager`, tokenFile });
       stops.push(() => am.stop());
       peers.push(am);
     }
     if (promBin) {
       const prom = await startPrometheus(promBin, {
         dir,
-        port: await port(9090),
+        port: await freePort(9090),
         alertmanagerUrl: peers.find((p) => p.name === 'alertmanager')?.url,
         rules: demoRules(join(root, 'rules/xcp-alerts.yml'), '20s'),
         targets: [

@@ -15,6 +15,15 @@ export async function mapSettledLimit<T, R>(items: readonly T[], limit: number, 
   return results;
 }
 
+/** Run `fn` over `items` with at most `limit` in flight; rejects with the first failure (the others still run). */
+export async function mapBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** Sleep that an AbortSignal can cut short. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

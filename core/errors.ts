@@ -70,3 +70,10 @@ export function errorKind(err: unknown): 'timeout' | 'auth' | 'tls' | 'http' | '
   }
   return 'other';
 }
+
+/** An error message with the Node/library code in front when there is one: "ECONNREFUSED: connect …". */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}

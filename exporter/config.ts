@@ -1,8 +1,15 @@
 // The `exporter:` section of the config.
-import type { SchemaContext } from '../core/config/bundle.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
-import { type Schema, num, obj, optional, report, str, withDefault } from '../core/config/schema.js';
+import type { PoolConfig } from '../core/config/pool.js';
+import { type Schema, type SchemaContext, num, obj, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
+import type { HardwareConfig } from './hardware/config.js';
+
+/** What the exporter reads of the bundle's config (cli/config/bundle.ts composes the whole). */
+export interface ExporterBundleConfig {
+  pools: PoolConfig<HardwareConfig>[];
+  exporter: ExporterConfig;
+}
 
 export interface ExporterConfig {
   listen: ListenAddress;

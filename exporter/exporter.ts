@@ -1,7 +1,7 @@
 // The exporter: polls every configured pool on its interval (never overlapping itself), builds one snapshot per
 // poll and hands it to the HTTP server. An unexpected VM halt seen in XAPI's events starts the next poll at once, so
 // the crash is in the served metrics within a poll's duration, not an interval.
-import type { BundleConfig } from '../core/config/bundle.js';
+import type { ExporterBundleConfig } from './config.js';
 import type { Logger } from '../core/log.js';
 import { PoolCollector } from './collector/pool.js';
 import { ChunkPool } from './metrics/chunks.js';
@@ -22,7 +22,7 @@ export class Exporter {
   private pollAgain = false;
 
   constructor(
-    readonly config: BundleConfig,
+    readonly config: ExporterBundleConfig,
     private readonly logger: Logger,
   ) {
     this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));

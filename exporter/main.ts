@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { BundleConfig } from '../core/config/bundle.js';
+import type { ExporterBundleConfig } from './config.js';
 import { formatListen } from '../core/config/listen.js';
 import type { Logger } from '../core/log.js';
 import { Exporter } from './exporter.js';
@@ -15,7 +15,7 @@ export interface RunningExporter {
   stop(): Promise<void>;
 }
 
-export async function startExporter(config: BundleConfig, logger: Logger): Promise<RunningExporter> {
+export async function startExporter(config: ExporterBundleConfig, logger: Logger): Promise<RunningExporter> {
   const exporter = new Exporter(config, logger);
   const app = exporterApp(exporter, config.exporter.token);
   const { tls, listen } = config.exporter;

@@ -2,18 +2,11 @@
 // Bearer token) and GET /health (unauthenticated, per pool and per collector when something is wrong).
 import Router from '@koa/router';
 import Koa from 'koa';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Secret } from '../core/config/secret.js';
+import { tokenMatches } from '../core/tokens.js';
 import type { Exporter } from './exporter.js';
 import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
-
-/** Constant-time comparison of the presented token with the configured one (digests have equal length). */
-export function tokenMatches(presented: string, expected: Secret): boolean {
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(expected.reveal()).digest();
-  return timingSafeEqual(a, b);
-}
 
 export function exporterApp(exporter: Exporter, token?: Secret): Koa {
   const app = new Koa();
@@ -31,7 +24,7 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
       const header = ctx.get('authorization').trim();
       if (!header) return json(ctx, 401, { error: 'Query is not authenticated' });
       const m = /^Bearer\s+(.+)$/i.exec(header);
-      if (!m || !tokenMatches(m[1]!, token)) return json(ctx, 401, { error: 'Query authentication does not match server setting' });
+      if (!m || !tokenMatches(m[1]!, token.reveal())) return json(ctx, 401, { error: 'Query authentication does not match server setting' });
     }
     const snap = exporter.snapshot;
     if (!snap) {

@@ -2,16 +2,21 @@
 // in milliseconds. Secrets (API tokens, the BMC password) are read at load time and kept as Secret.
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import type { SchemaContext } from '../core/config/bundle.js';
 import { type ActionHookConfig, actionHooksSchema } from './action-hooks/config.js';
 import { FORWARD_TASKS, type ForwardConfig, forwardShape, resolveForward } from './forward/config.js';
 import { type NotifiersConfig, notifiersSchema } from './notifiers/config.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
-import { POOL_NAME } from '../core/config/pool.js';
-import { type Ctx, type Path, type Problem, type Schema, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
+import { POOL_NAME, type PoolConfig } from '../core/config/pool.js';
+import { type Ctx, type Path, type Problem, type Schema, type SchemaContext, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { NotificationType } from './store/types.js';
 import { TASKS_BY_TYPE } from './workflows/names.js';
+
+/** What the recovery hook reads of the bundle's config (cli/config/bundle.ts composes the whole). */
+export interface RecoveryHookBundleConfig {
+  pools: PoolConfig[];
+  recovery_hook: RecoveryHookConfig;
+}
 
 export type PoolMode = 'auto' | 'dry-run' | 'notify-only' | 'forward';
 

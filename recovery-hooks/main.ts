@@ -2,13 +2,12 @@
 // HTTP intake. stop() stops the intake first, lets the running tasks finish (or hands them back to the store after
 // the shutdown grace), then closes the store.
 import { randomBytes } from 'node:crypto';
-import type { BundleConfig } from '../core/config/bundle.js';
 import { ConfigError } from '../core/config/load.js';
 import type { PoolConfig } from '../core/config/pool.js';
 import type { Logger } from '../core/log.js';
 import { SshClient } from '../core/ssh/index.js';
 import { XapiClient } from '../core/xapi/client.js';
-import { crossCheckRecoveryHook } from './config.js';
+import { type RecoveryHookBundleConfig, crossCheckRecoveryHook } from './config.js';
 import { ActionHooks, createActionHookCounter } from './action-hooks/index.js';
 import { RecoveryEngine } from './engine/engine.js';
 import { createRecoveryMetrics } from './engine/metrics.js';
@@ -22,9 +21,10 @@ import { XapiHostDirectory } from './xapi-hosts.js';
 import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
 import type { WorkflowDeps } from './workflows/deps.js';
-import { CommandFencer, type Fencer } from './workflows/fence.js';
-import type { RemoteShell } from './workflows/ssh.js';
+import { CommandFencer } from './workflows/fence.js';
 import type { Xapi } from './workflows/xapi.js';
+import type { Fencer } from '../core/fencing.js';
+import type { RemoteShell } from '../core/ssh/shell.js';
 
 export interface RecoveryHookOptions {
   /** The XAPI client of a pool; defaults to core/xapi's XapiClient, one per pool, logged out at stop. */
@@ -47,7 +47,7 @@ export interface RunningRecoveryHook {
   stop(): Promise<void>;
 }
 
-export async function startRecoveryHook(config: BundleConfig, logger: Logger, options: RecoveryHookOptions = {}): Promise<RunningRecoveryHook> {
+export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger: Logger, options: RecoveryHookOptions = {}): Promise<RunningRecoveryHook> {
   const rh = config.recovery_hook;
   const problems = crossCheckRecoveryHook(rh, config.pools.map((p) => p.name));
   if (problems.length) throw new ConfigError('configuration', problems);

@@ -4,10 +4,10 @@
 //   node --import tsx scripts/metrics-doc.ts [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../core/config/load.js';
 import { createLogger } from '../core/log.js';
 import { startExporter } from '../exporter/main.js';
 import { startSimulation } from '../simulator/run.js';
+import { parseConfig } from '../cli/config/bundle.js';
 
 export const METRICS_MD = fileURLToPath(new URL('../docs/METRICS.md', import.meta.url));
 const BEGIN = '<!-- BEGIN GENERATED FAMILIES (scripts/metrics-doc.ts) -->';

@@ -1,8 +1,7 @@
+import { type FenceTarget, type Fencer, type PowerStatus, FenceError } from '../core/fencing.js';
 // The simulated pool's BMC as a Fencer: calls the simulator control API's power-off and
 // power-status. The fencing end-to-end tests use the real CommandFencer with the simulator's CLI as the BMC tool
 // (see sim-rig.ts); this one is for tests about what happens after the fence, without a process per BMC call.
-import type { FenceTarget, Fencer, PowerStatus } from '../recovery-hooks/workflows/fence.js';
-import { FenceError } from '../recovery-hooks/workflows/fence.js';
 
 export class SimBmc implements Fencer {
   readonly calls: string[] = [];

@@ -1,7 +1,7 @@
+import type { RemoteShell, ShellResult, ShellTarget } from '../core/ssh/shell.js';
 // The simulated hosts' answer to the receiver's toolstack restart: a RemoteShell whose `xe-toolstack-restart` is the
 // control API's restart-toolstack for that host. It is not SSH: the demo uses it because simulated hosts have no
 // sshd; the end-to-end test runs a real sshd whose xe-toolstack-restart script calls the same control API.
-import type { RemoteShell, ShellResult, ShellTarget } from '../recovery-hooks/workflows/ssh.js';
 
 export class SimulatorToolstackShell implements RemoteShell {
   readonly calls: { host: ShellTarget; command: string }[] = [];

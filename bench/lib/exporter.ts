@@ -1,7 +1,7 @@
 // An exporter in this process, pointed at a simulator process.
-import { parseConfig } from '../../core/config/load.js';
 import { createLogger } from '../../core/log.js';
 import { type RunningExporter, startExporter } from '../../exporter/main.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 export async function startBenchExporter(simUrl: string, opts: { window?: number } = {}): Promise<RunningExporter> {
   const yaml = `pools:

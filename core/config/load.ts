@@ -1,10 +1,10 @@
-// Load and validate the one YAML config file of the bundle. Every problem is collected and reported together,
-// each line naming the file and the key path; the exit code for a bad config is 2.
+// Load and validate a YAML config file against a schema. Every problem is collected and reported together, each
+// line naming the file and the key path; the exit code for a bad config is 2. The bundle's schema (every part's
+// section) is composed in cli/config/bundle.ts: core knows no part.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { type Problem } from './schema.js';
-import { type BundleConfig, bundleSchema } from './bundle.js';
+import type { Problem, Schema, SchemaContext } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -17,7 +17,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): BundleConfig {
+export function parseYamlConfig<T>(text: string, file: string, schema: (sc: SchemaContext) => Schema<T>, env: NodeJS.ProcessEnv = process.env): T {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
     throw new ConfigError(
@@ -27,17 +27,17 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const value = doc.toJS() ?? {};
   const ctx = { problems: [] as Problem[] };
-  const config = bundleSchema({ baseDir: dirname(resolve(file)), env }).parse(value, [], ctx);
+  const config = schema({ baseDir: dirname(resolve(file)), env }).parse(value, [], ctx);
   if (ctx.problems.length || !config) throw new ConfigError(file, ctx.problems);
   return config;
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): BundleConfig {
+export function loadYamlConfig<T>(file: string, schema: (sc: SchemaContext) => Schema<T>, env: NodeJS.ProcessEnv = process.env): T {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '(file)', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
   }
-  return parseConfig(text, file, env);
+  return parseYamlConfig(text, file, schema, env);
 }

@@ -1,8 +1,8 @@
-// Pool connection settings, shared by the exporter and the recovery hooks.
+// Pool connection settings, shared by the exporter and the recovery hooks. A pool's `hardware` section belongs to the
+// exporter: its schema is passed in by the composition root (cli/config/bundle.ts), core knows no part.
 import { readFileSync } from 'node:fs';
-import { type HardwareConfig, hardwareSchema } from '../../exporter/hardware/config.js';
 import type { TlsOptions } from '../http/client.js';
-import { type Ctx, type Path, type Schema, bool, num, obj, optional, report, str, url, withDefault } from './schema.js';
+import { type Ctx, type Path, type Schema, type SchemaContext, bool, num, obj, optional, report, str, url, withDefault } from './schema.js';
 import { type Secret, readSecret, secretKeys } from './secret.js';
 
 export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -28,11 +28,12 @@ const poolShape = obj({
     }),
     { login_seconds: 15, call_seconds: 30 },
   ),
-  // Checked by hardwareSchema in poolSchema, which knows the config file's folder (relative key files).
+  // Checked by the hardware schema given to poolSchema, which knows the config file's folder (relative key files).
   hardware: optional<unknown>({ describe: 'the hardware (IPMI, SMART) settings', parse: (v) => v }),
 });
 
-export interface PoolConfig {
+/** `Hardware`: the exporter's per-pool hardware settings (exporter/hardware/config.ts); opaque to core. */
+export interface PoolConfig<Hardware = unknown> {
   name: string;
   url: string;
   username: string;
@@ -40,7 +41,7 @@ export interface PoolConfig {
   tls: TlsOptions;
   timeouts: { loginMs: number; callMs: number };
   /** IPMI and SMART collection (exporter); absent means none. */
-  hardware?: HardwareConfig;
+  hardware?: Hardware;
 }
 
 /** Read the TLS client settings, loading the CA file now so a bad path fails at start, naming the key. */
@@ -63,7 +64,7 @@ export function resolveTlsClient(
   return tls;
 }
 
-export function poolSchema(sc: { baseDir: string; env: NodeJS.ProcessEnv }): Schema<PoolConfig> {
+export function poolSchema<Hardware>(sc: SchemaContext, hardwareSchema: (sc: { baseDir: string }) => Schema<Hardware>): Schema<PoolConfig<Hardware>> {
   const { baseDir } = sc;
   return {
     describe: 'a pool',

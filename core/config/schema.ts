@@ -3,6 +3,13 @@
 
 export type Path = (string | number)[];
 
+/** What a part's schema needs from the config file: its folder (relative `*_file` paths) and the environment. */
+export interface SchemaContext {
+  /** Folder of the config file: relative `*_file` paths are resolved against it. */
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
 export interface Problem {
   path: string;
   message: string;

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/log.js';
 import { XapiClient } from '../../core/xapi/client.js';
 import type { ExporterConfig } from '../config.js';
 import { HardwareCollector } from '../hardware/collector.js';
-import { hardwareEnabled } from '../hardware/config.js';
+import { type HardwareConfig, hardwareEnabled } from '../hardware/config.js';
 import { addHardwareMetrics } from '../hardware/metrics.js';
 import { PluginHardwareTransport } from '../hardware/plugin-transport.js';
 import { SshHardwareTransport } from '../hardware/ssh-transport.js';
@@ -56,7 +56,7 @@ export class PoolCollector {
   masterReachable = false;
 
   constructor(
-    readonly pool: PoolConfig,
+    readonly pool: PoolConfig<HardwareConfig>,
     private readonly config: ExporterConfig,
     private readonly logger: Logger,
   ) {

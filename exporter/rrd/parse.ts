@@ -8,6 +8,7 @@ import { ProtocolError } from '../../core/errors.js';
 import { parseRrdJson } from './json.js';
 import { toNumber } from './numbers.js';
 import { readXmlDocument } from './xml.js';
+import { isObject } from '../../core/guards.js';
 
 export interface RrdColumn {
   cf: string;
@@ -187,10 +188,6 @@ function meta(x: unknown, key: string): number {
   const n = toNumber(x);
   if (n - n !== 0) throw new ProtocolError(`${WHAT}: meta.${key} is not a number (${JSON.stringify(x) ?? 'missing'})`);
   return n;
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** readXmlDocument: every child element is a list, and an element's text is a string. */

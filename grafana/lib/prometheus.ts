@@ -2,10 +2,10 @@
 // watchdog so the server dies with us even if we are killed. Plus a tiny HTTP API client.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from '../../core/net.js';
 
 export interface ScrapeTarget {
   job: string;
@@ -81,17 +81,6 @@ export interface RunningPrometheus extends PrometheusClient {
   stop(): Promise<void>;
   /** The last lines Prometheus logged (for failure messages). */
   log(): string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const live = new Set<ChildProcess>();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { exerciseRecovery, simControl, startStack } from '../../test/grafana/helpers/stack.js';
+import { exerciseRecovery, simControl, startStack } from './stack.js';
 import type { Dashboard } from '../lib/model.js';
 import { type Builtins, allPanels, interpolate } from '../lib/promql.js';
 import type { PrometheusClient } from '../lib/prometheus.js';

@@ -1,9 +1,8 @@
 // The `recovery_hook.action_hooks:` list: HTTP hooks around recovery actions, after Xen Orchestra's web-hooks plugin.
 // YAML keys are snake_case; the parsed value is camelCase with durations in milliseconds. The token and the CA file
 // are read at load time, so a bad path fails at start with the key that names it.
-import type { SchemaContext } from '../../core/config/bundle.js';
 import { resolveTlsClient, tlsClientShape } from '../../core/config/pool.js';
-import { type Ctx, type Path, type Schema, bool, list, num, obj, oneOf, report, url, withDefault } from '../../core/config/schema.js';
+import { type Ctx, type Path, type Schema, type SchemaContext, bool, list, num, obj, oneOf, report, url, withDefault } from '../../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../../core/config/secret.js';
 import type { TlsOptions } from '../../core/http/client.js';
 

@@ -2,8 +2,8 @@
 // timeouts and 5xx (a 4xx is the receiver's answer and stands). Never throws: the outcome is a value.
 import { sleep } from '../../core/concurrency.js';
 import { HttpClient } from '../../core/http/client.js';
-import { describeError } from '../notifiers/channels/channel.js';
 import type { ActionHookConfig, ActionMethod } from './config.js';
+import { describeError } from '../../core/errors.js';
 
 export type Phase = 'pre' | 'post';
 

@@ -5,9 +5,9 @@ import type { Logger } from '../../core/log.js';
 import type { Channel, Refusal } from '../notifiers/channels/channel.js';
 import type { NotificationStore } from '../store/store.js';
 import type { OutboxMessage } from '../store/types.js';
-import { describeError } from '../notifiers/channels/channel.js';
 import type { RemoteApi } from './remote.js';
 import { UnforwardableError, masakariRequest } from './request.js';
+import { describeError } from '../../core/errors.js';
 
 export type ForwardStore = Pick<NotificationStore, 'get' | 'getForward' | 'saveForward'>;
 

@@ -1,7 +1,6 @@
 // `recovery_hook.pools.<pool>.forward`: the remote Instance-HA (Masakari) API a pool in `mode: forward` feeds.
-import type { SchemaContext } from '../../core/config/bundle.js';
 import { resolveTlsClient, tlsClientShape } from '../../core/config/pool.js';
-import { type Ctx, type Path, num, obj, oneOf, report, url, withDefault } from '../../core/config/schema.js';
+import { type Ctx, type Path, type SchemaContext, num, obj, oneOf, report, url, withDefault } from '../../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../../core/config/secret.js';
 import type { TlsOptions } from '../../core/http/client.js';
 

@@ -4,11 +4,11 @@
 //                          400, given up → error (then failed, through the engine's retries)
 //   await_remote_recovery  poll the remote notification until it is finished, ignored or failed (Masakari's `error`
 //                          is retried by its engine, so it is not an end), mirroring its status and task progress.
-import { describeError } from '../notifiers/channels/channel.js';
 import { Ignore, type Task, type TaskContext, type Workflow } from '../engine/task.js';
 import type { NotificationStore } from '../store/store.js';
 import type { NotificationType } from '../store/types.js';
 import { RemoteError, type RemoteApi, type RemoteTask } from './remote.js';
+import { describeError } from '../../core/errors.js';
 
 /** Forwarding or the remote recovery ended badly: our notification errors with this reason. */
 export class ForwardFailure extends Error {

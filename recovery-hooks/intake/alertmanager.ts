@@ -10,6 +10,7 @@ import type { HostDirectory, KnownHost } from '../hosts.js';
 import { type NewNotification, type NotificationType, canonicalType } from '../store/types.js';
 import { parseMasakariTime } from './masakari/time.js';
 import { LIMITS, describe, nameProblem, textProblem, truncate, uuidProblem } from './validate.js';
+import { isObject } from '../../core/guards.js';
 
 export interface WebhookAlert {
   status: 'firing' | 'resolved';
@@ -33,7 +34,6 @@ export type ParsedAlert = { ok: true; alert: WebhookAlert } | { ok: false; finge
 
 export type ParseResult = { ok: true; payload: Omit<WebhookPayload, 'alerts'> & { alerts: ParsedAlert[] } } | { ok: false; reason: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Label or annotation map: bounded entries, keys without controls, values without NUL and bounded. */
 function mapProblem(v: unknown, what: string, maxValue: number): string | undefined {

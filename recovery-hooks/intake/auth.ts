@@ -1,13 +1,11 @@
 // API authentication: `Authorization: Bearer <token>` or `X-Auth-Token: <token>` (what OpenStack clients send).
-// Tokens are compared as SHA-256 digests with crypto.timingSafeEqual, against every configured token without an early
+// Tokens are compared as SHA-256 digests in constant time (core/tokens.ts), against every configured token without an early
 // exit, so the time taken says nothing about how much of a token matched or which one. Each token carries scopes
 // (`recovery_hook.tokens[].scopes`); a request outside them is refused with 403, as Masakari's policy checks do.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiToken, TokenScope } from '../config.js';
 import { ApiError } from './errors.js';
-
-const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+import { digestsMatch, tokenDigest } from '../../core/tokens.js';
 
 /** The token presented in the headers, if any. */
 export function presentedToken(headers: IncomingHttpHeaders): string | undefined {
@@ -36,7 +34,7 @@ export class TokenAuthenticator {
   readonly #tokens: { caller: Caller; digest: Buffer }[];
 
   constructor(tokens: ApiToken[]) {
-    this.#tokens = tokens.map((t) => ({ caller: { name: t.name, scopes: t.scopes }, digest: digest(t.token.reveal()) }));
+    this.#tokens = tokens.map((t) => ({ caller: { name: t.name, scopes: t.scopes }, digest: tokenDigest(t.token.reveal()) }));
   }
 
   /** The token the request carries (name and scopes); throws a 401 ApiError otherwise. */
@@ -44,9 +42,9 @@ export class TokenAuthenticator {
     const challenge = { 'WWW-Authenticate': 'Bearer realm="xcp-sentinel recovery hook"' };
     const token = presentedToken(headers);
     if (!token) throw new ApiError(401, 'Authentication required: send "Authorization: Bearer <token>" or "X-Auth-Token: <token>"', challenge);
-    const presented = digest(token);
+    const presented = tokenDigest(token);
     let match: Caller | undefined;
-    for (const t of this.#tokens) if (timingSafeEqual(presented, t.digest) && match === undefined) match = t.caller;
+    for (const t of this.#tokens) if (digestsMatch(presented, t.digest) && match === undefined) match = t.caller;
     if (match === undefined) throw new ApiError(401, 'The token is not valid', challenge);
     return match;
   }

@@ -4,8 +4,7 @@
 // with the key that names it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { SchemaContext } from '../../core/config/bundle.js';
-import { type Ctx, type Path, type Schema, bool, dict, list, num, obj, oneOf, optional, report, str, url, withDefault } from '../../core/config/schema.js';
+import { type Ctx, type Path, type Schema, type SchemaContext, bool, dict, list, num, obj, oneOf, optional, report, str, url, withDefault } from '../../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../../core/config/secret.js';
 import { DEFAULT_EVENTS, NOTIFIER_EVENTS, type NotifierEvent, SEVERITIES, type Severity } from './events.js';
 

@@ -13,9 +13,10 @@ import type { Logger } from '../../core/log.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { NotificationStore } from '../store/store.js';
 import type { OutboxMessage } from '../store/types.js';
-import { type Channel, describeError } from './channels/channel.js';
+import { type Channel } from './channels/channel.js';
 import type { DeliveryPolicy } from './config.js';
 import type { RenderedMessage } from './render.js';
+import { describeError } from '../../core/errors.js';
 
 export type OutboxStore = Pick<NotificationStore, 'claimMessages' | 'ackMessage' | 'retryMessageAt' | 'giveUpMessage' | 'acquireLease' | 'releaseLease'>;
 

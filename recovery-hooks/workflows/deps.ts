@@ -1,8 +1,8 @@
 // What the workflows need from the outside world, per pool. main.ts wires the real clients; tests pass fakes.
 import type { FencingConfig, RecoveryHookConfig } from '../config.js';
-import type { Fencer } from './fence.js';
-import type { RemoteShell } from './ssh.js';
 import type { Xapi } from './xapi.js';
+import type { Fencer } from '../../core/fencing.js';
+import type { RemoteShell } from '../../core/ssh/shell.js';
 
 export interface ToolstackRestart {
   shell: RemoteShell;

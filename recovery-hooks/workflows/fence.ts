@@ -3,32 +3,8 @@
 // command line, never in a log line or an error message. Each command runs in a process group of its own: on timeout
 // the whole group is killed, so a wrapper script's child cannot power a host off later, unseen.
 import { spawn } from 'node:child_process';
+import { FenceError, type FenceTarget, type Fencer, type PowerStatus } from '../../core/fencing.js';
 import type { FencingConfig } from '../config.js';
-
-/** The host to fence, as XAPI knows it (name_label and uuid), with its BMC address resolved from fencing.bmc. */
-export interface FenceTarget {
-  name: string;
-  uuid: string;
-  bmc?: string;
-}
-
-export type PowerStatus = 'on' | 'off' | 'unknown';
-
-export interface Fencer {
-  powerOff(host: FenceTarget): Promise<void>;
-  powerStatus(host: FenceTarget): Promise<PowerStatus>;
-}
-
-/** The fence command failed (exit code, timeout, no BMC configured for the host). */
-export class FenceError extends Error {
-  override name = 'FenceError';
-  constructor(
-    readonly host: string,
-    message: string,
-  ) {
-    super(`fencing ${host}: ${message}`);
-  }
-}
 
 export interface CommandOutput {
   code: number | null;

@@ -15,7 +15,7 @@
 import { Finish, Ignore, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
 import type { VmMove } from '../store/types.js';
 import type { PoolFencing, WorkflowDeps } from './deps.js';
-import { type FenceTarget, type PowerStatus, resolveBmcMap } from './fence.js';
+import { resolveBmcMap } from './fence.js';
 import type { HOST_TASKS } from './names.js';
 import {
   type HostRecord,
@@ -29,6 +29,8 @@ import {
   waitFor,
   xapiNumber,
 } from './xapi.js';
+import type { FenceTarget, PowerStatus } from '../../core/fencing.js';
+import { mapBounded } from '../../core/concurrency.js';
 
 type HostTaskName = (typeof HOST_TASKS)[number];
 
@@ -484,14 +486,6 @@ function groupByRank(moves: VmMove[]): VmMove[][] {
   const groups = new Map<number, VmMove[]>();
   for (const m of [...moves].sort((a, b) => a.rank - b.rank)) groups.set(m.rank, [...(groups.get(m.rank) ?? []), m]);
   return [...groups.values()];
-}
-
-async function mapBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Live, enabled hosts other than the failed one, most free memory first. */

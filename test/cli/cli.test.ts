@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { parseConfig } from '../../core/config/load.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -2,19 +2,11 @@
 // VMs are listed; the healthy pool has no critical hardware reading; a second Ctrl-C leaves no temporary folder.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freePort } from '../../core/net.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 90_000): Promise<T> {
   const deadline = Date.now() + ms;

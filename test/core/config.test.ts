@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { ConfigError, loadConfig, parseConfig } from '../../core/config/load.js';
+import { ConfigError } from '../../core/config/load.js';
+import { loadConfig, parseConfig } from '../../cli/config/bundle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xcp-config-'));
 const file = (name: string, text: string) => {

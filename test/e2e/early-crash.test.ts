@@ -7,13 +7,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import type { Ref } from '../../simulator/model/types.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { TOKEN, settled, startRig, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
 import { ALERTMANAGER, PROMETHEUS, loopAlertmanagerConfig, loopRules, startLoopAlertmanager, startLoopPrometheus } from './helpers/loop.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const skip = (!PROMETHEUS && 'prometheus not found (Debian package prometheus)') || (!ALERTMANAGER && 'alertmanager not found (Debian package prometheus-alertmanager)') || false;
 const secondsSince = (t0: number, t1 = Date.now()) => ((t1 - t0) / 1000).toFixed(1);

@@ -11,17 +11,18 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Element, client, xml } from '@xmpp/client';
 import t from 'tap';
-import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import type { SshConfig } from '../../recovery-hooks/config.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { DOMAIN, prepareProsody, prosodySkip } from '../helpers/prosody.js';
-import { freePort, startSmtp } from '../helpers/smtp.js';
+import { startSmtp } from '../helpers/smtp.js';
 import { sshdMissing, startSshd } from '../helpers/sshd.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { TOKEN, type SimHost, notification, progressLines, settled, startRig, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
 import { ALERTMANAGER, PROMETHEUS, loopAlertmanagerConfig, loopRules, startLoopAlertmanager, startLoopPrometheus, toolstackRestartScript } from './helpers/loop.js';
+import { parseConfig } from '../../cli/config/bundle.js';
+import { freePort } from '../../core/net.js';
 
 const skip =
   (!PROMETHEUS && 'prometheus not found (Debian package prometheus)') ||

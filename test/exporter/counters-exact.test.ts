@@ -3,7 +3,6 @@
 // NaN rows adding nothing, across polls at irregular intervals (shorter and longer than window_seconds), a VM
 // restarted on another host, a host outage (NaN rows for its downtime), and an exporter restart (a reset to 0).
 import t, { type Test } from 'tap';
-import { parseConfig } from '../../core/config/load.js';
 import { Secret } from '../../core/config/secret.js';
 import { memoryLogger } from '../../core/log.js';
 import { XapiClient } from '../../core/xapi/client.js';
@@ -14,6 +13,7 @@ import { exporterConfigYaml } from '../helpers/exporter.js';
 import { sample } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
 import { sleep } from '../../core/concurrency.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const sim = await startSim({ hostDeadAfterMs: 1000 });
 t.teardown(() => sim.stop());

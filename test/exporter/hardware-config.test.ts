@@ -3,7 +3,8 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../../core/config/load.js';
+import { ConfigError } from '../../core/config/load.js';
+import { loadConfig, parseConfig } from '../../cli/config/bundle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xcp-hw-config-'));
 writeFileSync(join(dir, 'id_ed25519'), 'not really a key, but readable\n');

@@ -3,13 +3,13 @@
 // at all — so the DCMI reading, which needs ipmitool, must not be asked for.
 import { join } from 'node:path';
 import t from 'tap';
-import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { sample, until } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
 import { fakeCommandScript, sshdMissing, startSshd } from '../helpers/sshd.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const IPMI = join(import.meta.dirname, '../fixtures/ipmi');
 const missing = sshdMissing();

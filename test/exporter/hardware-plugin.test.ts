@@ -3,7 +3,6 @@
 // without the plugins, a host whose toolstack stops, a disk that disappears.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import { FORGET_AFTER_CYCLES } from '../../exporter/hardware/collector.js';
@@ -11,6 +10,7 @@ import type { Simulation } from '../../simulator/run.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { startSim } from '../helpers/sim.js';
 import { lines, sample, until, value } from '../helpers/exposition.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const HARDWARE = `    hardware:
       transport: plugin

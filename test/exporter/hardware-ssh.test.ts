@@ -7,13 +7,13 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { startSim } from '../helpers/sim.js';
 import { type FakeAnswer, fakeCommandScript, markedPids, sshdMissing, startSshd } from '../helpers/sshd.js';
 import { lines, sample, until, value } from '../helpers/exposition.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const IPMI = join(import.meta.dirname, '../fixtures/ipmi');
 const SMART = join(import.meta.dirname, '../fixtures/smart');

@@ -2,13 +2,13 @@
 // reports the master unreachable and the members' toolstacks up, does not call the dead master live, and follows a
 // member promoted with pool.emergency_transition_to_master without a restart.
 import t from 'tap';
-import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import { healHost } from '../../simulator/faults/host.js';
 import type { HostRuntime } from '../../simulator/pool.js';
 import { lines, sample } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const sim = await startSim({ xapiFuseMs: 100, xapiStartMs: 150, remoteTimeoutMs: 300, hostDeadAfterMs: 60_000 });
 // A long interval: the test runs every poll itself.

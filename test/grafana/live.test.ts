@@ -13,7 +13,7 @@ import { type Builtins, allPanels, interpolate } from '../../grafana/lib/promql.
 import { describeValues, resolveVariables } from '../../grafana/lib/resolve.js';
 import { type TargetData, renderDashboardHtml } from '../../grafana/preview/render.js';
 import type { PrometheusClient, QueryResult, Sample } from '../../grafana/lib/prometheus.js';
-import { EXPORTER_JOB, RECOVERY_JOB, type Stack, exerciseRecovery, simControl, startStack } from './helpers/stack.js';
+import { EXPORTER_JOB, RECOVERY_JOB, type Stack, exerciseRecovery, simControl, startStack } from '../../grafana/preview/stack.js';
 
 t.setTimeout(90_000);
 

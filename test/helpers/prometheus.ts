@@ -2,9 +2,9 @@
 // and killed if the test process exits first.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../core/net.js';
 
 export interface RunningPrometheus {
   url: string;
@@ -12,17 +12,6 @@ export interface RunningPrometheus {
   query<T = unknown>(expr: string): Promise<T>;
   api<T = unknown>(path: string): Promise<T>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** `config` is prometheus.yml text; `files` are written beside it (rules, token files). */

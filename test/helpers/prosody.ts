@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './smtp.js';
 import { selfSignedCert } from './tls.js';
+import { freePort } from '../../core/net.js';
 
 export const PROSODY = ['/usr/bin/prosody', '/usr/sbin/prosody'].find((p) => existsSync(p));
 const PROSODYCTL = ['/usr/bin/prosodyctl', '/usr/sbin/prosodyctl'].find((p) => existsSync(p));

@@ -1,6 +1,5 @@
 // A real SMTP server (the smtp-server package) on loopback for the email notifier tests: STARTTLS with a throwaway
 // certificate, AUTH required and only allowed after STARTTLS, every accepted mail kept parsed.
-import { createServer } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedMail {
@@ -23,15 +22,6 @@ export interface SmtpServer {
   mails: ReceivedMail[];
   authFailures: number;
   stop(): Promise<void>;
-}
-
-/** A free loopback port (bound then released), for a server that starts later. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 export async function startSmtp(opts: { tls: { key: string; cert: string }; users: Record<string, string>; port?: number }): Promise<SmtpServer> {

@@ -13,9 +13,9 @@
 // keys only. As another user: sshd runs as that user, who is the only one who can log in.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../core/net.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -66,17 +66,6 @@ export interface Sshd {
 }
 
 const MARKER = 'XCP_SENTINEL_TEST_SSHD';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function keygen(file: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'xcp-sentinel-test', '-f', file], { stdio: 'ignore' });

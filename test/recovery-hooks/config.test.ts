@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigError, parseConfig } from '../../core/config/load.js';
+import { ConfigError } from '../../core/config/load.js';
 import { crossCheckRecoveryHook } from '../../recovery-hooks/config.js';
 import { HOST_1, tempDir } from './helpers/harness.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const POOLS = 'pools:\n  - { name: pool-a, url: https://a.example, username: root, password: x }\n';
 

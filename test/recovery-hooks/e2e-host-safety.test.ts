@@ -4,7 +4,6 @@
 // simulator says ran where is checked: no healthy host powered off, no VM started twice, none left halted.
 import t, { type Test } from 'tap';
 import { SimBmc } from '../../simulator/bmc.js';
-import type { FenceTarget, Fencer } from '../../recovery-hooks/workflows/fence.js';
 import { ALL_SCOPES } from './helpers/harness.js';
 import {
   type Rig,
@@ -24,6 +23,7 @@ import {
   vmoves,
   waitUntil,
 } from './helpers/sim-rig.js';
+import type { FenceTarget, Fencer } from '../../core/fencing.js';
 
 const WRITER_TOKEN = 'writer-token-0123456789';
 

@@ -7,9 +7,10 @@ import t from 'tap';
 import { Secret } from '../../core/config/secret.js';
 import { HostKeyError, SshClient, type SshOptions, sshFingerprint } from '../../core/ssh/index.js';
 import type { FencingConfig } from '../../recovery-hooks/config.js';
-import { CommandFencer, type CommandRunner, FenceError, parsePowerStatus, runCommand } from '../../recovery-hooks/workflows/fence.js';
-import type { RemoteShell } from '../../recovery-hooks/workflows/ssh.js';
+import { CommandFencer, type CommandRunner, parsePowerStatus, runCommand } from '../../recovery-hooks/workflows/fence.js';
 import { tempDir } from './helpers/harness.js';
+import { FenceError } from '../../core/fencing.js';
+import type { RemoteShell } from '../../core/ssh/shell.js';
 
 const fencing: FencingConfig = {
   user: 'ADMIN',

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigError, parseConfig } from '../../core/config/load.js';
+import { ConfigError } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { Secret } from '../../core/config/secret.js';
 import { ForwardChannel } from '../../recovery-hooks/forward/channel.js';
@@ -19,6 +19,7 @@ import { DeliveryWorker, RAW_MESSAGES } from '../../recovery-hooks/notifiers/del
 import type { Notification, OutboxMessage } from '../../recovery-hooks/store/types.js';
 import { count, hostFailure, messagesCounter, openStore, outboxRows, waitFor } from './notifiers/helpers/notifiers.js';
 import { tempDir } from './helpers/harness.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
 const base: Notification = {
   id: 7,

@@ -2,10 +2,10 @@
 // fake BMC and a fake SSH shell (end-to-end runs against simulator/ are separate). Notifications go in through the
 // real API; the receiver runs with its real store and engine.
 import t, { type Test } from 'tap';
-import type { Fencer, PowerStatus } from '../../recovery-hooks/workflows/fence.js';
-import type { RemoteShell } from '../../recovery-hooks/workflows/ssh.js';
 import { FakePool, GiB } from './helpers/fake-xapi.js';
 import { HOST_1, type Hook, startHook, tempDir, testConfig } from './helpers/harness.js';
+import type { Fencer, PowerStatus } from '../../core/fencing.js';
+import type { RemoteShell } from '../../core/ssh/shell.js';
 
 class FakeBmc implements Fencer {
   power: PowerStatus = 'on';

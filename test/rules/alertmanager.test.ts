@@ -6,13 +6,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, createServer } from 'node:http';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { RULES_DIR, alertmanager, amtool, run } from './helpers/tools.js';
+import { freePort } from '../../core/net.js';
 
 const EXAMPLE = join(RULES_DIR, 'alertmanager.example.yml');
 
@@ -38,15 +39,6 @@ interface Delivery {
   path: string;
   authorization: string | undefined;
   body: { version: string; receiver: string; status: string; groupLabels: Record<string, string>; alerts: { labels: Record<string, string> }[] };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as AddressInfo;
-  srv.close();
-  await once(srv, 'close');
-  return port;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

@@ -4,6 +4,7 @@ import { type NotificationType, canonicalType } from '../../store/types.js';
 import { ApiError } from '../errors.js';
 import { HOSTNAME, describe, textProblem } from '../validate.js';
 import { parseMasakariTime } from './time.js';
+import { isObject } from '../../../core/guards.js';
 
 export interface CreateRequest {
   type: NotificationType;
@@ -73,8 +74,6 @@ function checkObject(value: unknown, path: string, fields: Record<string, Field>
   }
   return obj;
 }
-
-const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseCreateRequest(body: unknown): CreateRequest {
   const top = checkObject(body, 'notification', { notification: { required: true, check: (v) => (isObject(v) ? undefined : `${show(v)} is not of type 'object'`) } });

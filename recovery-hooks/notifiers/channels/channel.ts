@@ -18,10 +18,3 @@ export interface Channel<M = RenderedMessage> {
   /** Close connections; a send still in flight may fail (its message is retried later). */
   close(): Promise<void>;
 }
-
-/** An error message with the Node/library code in front when there is one: "ECONNREFUSED: connect …". */
-export function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
-}

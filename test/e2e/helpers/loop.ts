@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { demoRules, findBinary } from '../../../cli/demo/peers.js';
-import { type RunningPrometheus, freePort, startPrometheus } from '../../helpers/prometheus.js';
+import { type RunningPrometheus, startPrometheus } from '../../helpers/prometheus.js';
+import { freePort } from '../../../core/net.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const RULES_FILE = join(ROOT, 'rules/xcp-alerts.yml');

@@ -9,8 +9,6 @@
 import Database from 'better-sqlite3';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { HOST_1, tempDir } from './harness.js';
@@ -28,19 +26,12 @@ from masakari.cmd.api import main
 sys.argv = ['masakari-api'] + sys.argv[1:]
 sys.exit(main())
 `;
+import { freePort } from '../../../core/net.js';
 
 /** Why the real Masakari API cannot run here, or undefined when it can. */
 export function masakariMissing(): string | undefined {
   if (!existsSync('/usr/bin/masakari-api') || !existsSync('/usr/bin/masakari-manage')) return 'masakari-api is not installed (apt-get install masakari-api)';
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 export interface Masakari {

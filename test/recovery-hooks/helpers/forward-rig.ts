@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../../core/config/load.js';
 import { spawnReceiver } from './receiver-process.js';
 import { ALL_SCOPES, HOST_1, HOST_2, HOST_3, type Hook, TOKEN, startHook, tempDir } from './harness.js';
+import { parseConfig } from '../../../cli/config/bundle.js';
 
 export { HOST_1, HOST_2, HOST_3 };
 /** Known to the forwarding receiver only: the remote answers 400 for it. */

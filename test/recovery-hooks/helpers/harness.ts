@@ -3,10 +3,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BundleConfig } from '../../../core/config/bundle.js';
-import { parseConfig } from '../../../core/config/load.js';
 import { memoryLogger } from '../../../core/log.js';
 import { type RecoveryHookOptions, type RunningRecoveryHook, startRecoveryHook } from '../../../recovery-hooks/main.js';
+import { type BundleConfig, parseConfig } from '../../../cli/config/bundle.js';
 
 export const TOKEN = 'test-token-0123456789';
 /** The test token may do everything (tests of the scopes configure tokens of their own). */

@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { stringify } from 'yaml';
-import type { BundleConfig } from '../../../core/config/bundle.js';
-import { parseConfig } from '../../../core/config/load.js';
 import { XapiClient } from '../../../core/xapi/client.js';
 import type { RecoveryHookOptions } from '../../../recovery-hooks/main.js';
 import type { Ref } from '../../../simulator/model/types.js';
@@ -17,6 +15,8 @@ import type { Simulation, SimulationOptions } from '../../../simulator/run.js';
 import { stockPlugins } from '../../../simulator/xapi/stock-plugins.js';
 import { poolConfigFor, startSim } from '../../helpers/sim.js';
 import { ALL_SCOPES, type Hook, TOKEN, startHook, tempDir } from './harness.js';
+import { type BundleConfig, parseConfig } from '../../../cli/config/bundle.js';
+import { isObject } from '../../../core/guards.js';
 
 export { TOKEN };
 
@@ -100,10 +100,6 @@ export interface Rig {
   control(path: string, body?: unknown): Promise<any>;
   /** Start another receiver on the same store file (after a kill or a stop). */
   startHook(options?: RecoveryHookOptions): Promise<Hook>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown> | undefined): Record<string, unknown> {

@@ -6,9 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../../core/config/load.js';
 import { memoryLogger } from '../../../core/log.js';
 import { startRecoveryHook } from '../../../recovery-hooks/main.js';
+import { parseConfig } from '../../../cli/config/bundle.js';
 
 const received: { event: string; labels?: Record<string, string>; text?: string }[] = [];
 const hook = http.createServer((req, res) => {

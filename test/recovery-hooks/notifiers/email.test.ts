@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { memoryLogger } from '../../../core/log.js';
 import { startNotifiers } from '../../../recovery-hooks/notifiers/index.js';
-import { type SmtpServer, freePort, startSmtp } from '../../helpers/smtp.js';
+import { type SmtpServer, startSmtp } from '../../helpers/smtp.js';
 import { selfSignedCert } from '../../helpers/tls.js';
 import { HOST, count, failRecovery, messagesCounter, mustParse, openStore, outboxRows, receive, sleep, tempDir, waitFor } from './helpers/notifiers.js';
+import { freePort } from '../../../core/net.js';
 
 const tls = selfSignedCert('localhost', '127.0.0.1');
 const USER = 'mailer';

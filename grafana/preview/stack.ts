@@ -6,18 +6,17 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../../../core/config/load.js';
-import type { PoolConfig } from '../../../core/config/pool.js';
-import { type Logger, memoryLogger } from '../../../core/log.js';
-import { XapiClient } from '../../../core/xapi/client.js';
-import { type RunningExporter, startExporter } from '../../../exporter/main.js';
-import { type RunningPrometheus, type ScrapeTarget, startPrometheus } from '../../../grafana/lib/prometheus.js';
-import { type RunningRecoveryHook, startRecoveryHook } from '../../../recovery-hooks/main.js';
-import type { Simulation } from '../../../simulator/run.js';
-import { exporterConfigYaml } from '../../helpers/exporter.js';
-import { startSim } from '../../helpers/sim.js';
+import type { PoolConfig } from '../../core/config/pool.js';
+import { type Logger, memoryLogger } from '../../core/log.js';
+import { XapiClient } from '../../core/xapi/client.js';
+import { type RunningExporter, startExporter } from '../../exporter/main.js';
+import { type RunningPrometheus, type ScrapeTarget, startPrometheus } from '../lib/prometheus.js';
+import { type RunningRecoveryHook, startRecoveryHook } from '../../recovery-hooks/main.js';
+import { exporterConfigYaml, startSim } from '../../simulator/loopback.js';
+import type { Simulation } from '../../simulator/run.js';
+import { parseConfig } from '../../cli/config/bundle.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RULES_FILE = join(ROOT, 'rules', 'xcp-alerts.yml');
 export const EXPORTER_JOB = 'xcp-sentinel';
 export const RECOVERY_JOB = 'xcp-recovery-hook';
@@ -38,7 +37,7 @@ export interface Stack {
 export interface StackOptions {
   logger?: Logger;
   scrapeIntervalSeconds?: number;
-  /** Simulated pool size (defaults to the test helper's 3 hosts × 4 VMs). */
+  /** Simulated pool size (defaults to simulator/loopback's 3 hosts × 4 VMs). */
   size?: Parameters<typeof startSim>[0];
 }
 
