@@ -7,17 +7,26 @@
 // process's coverage is mapped to TypeScript lines through that process's own source map first, and only then are
 // the lines merged (a line is coverable if any process's mapping says so, covered if any process ran it).
 //
+// Functions are measured too: V8 reports every function it compiled with its call count; each is placed at the
+// TypeScript line and column its first source-map segment points to, and a function counts as run when any process
+// ran it. In the groups that say `everyFunction: true` (parsers, the safety-critical recovery code) one function that
+// no test ever called fails the gate, whatever the line figures: a dead branch handler is exactly what a line
+// percentage absorbs.
+//
 // The gate fails when: a shipped source file with code is missing from the report or reports one line or fewer
 // (the measurement itself is broken); the whole tree is under OVERALL; a group (parsers, the safety-critical
-// recovery code, …) is under its floor. `node test/coverage-gate.mjs --list` prints every file's figure,
-// `--uncovered FILE` the lines of FILE no test ran.
+// recovery code, …) is under its floor; a function of an `everyFunction` group never ran.
+// `node test/coverage-gate.mjs --list` prints every file's figure, `--uncovered FILE` the lines and functions of FILE
+// no test ran, `--functions` every function no test ran in the whole tree. `--root DIR` measures another checkout
+// (its .tap/coverage; test/coverage-gate.test.ts feeds the gate a synthetic one).
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const rootOf = process.argv.indexOf('--root');
+const ROOT = rootOf > 0 ? resolve(process.argv[rootOf + 1]) + '/' : fileURLToPath(new URL('..', import.meta.url));
 const COVERAGE_DIR = join(ROOT, '.tap/coverage');
 /** What ships: the parts, core, the CLI and the simulator (rules/grafana generators run in CI too). */
 const SHIPPED = /^(cli|core|exporter|recovery-hooks|simulator|rules|grafana)\/.+\.ts$/;
@@ -32,11 +41,12 @@ const NOT_REQUIRED = [/^grafana\/preview\//];
  */
 const OVERALL = 94;
 const GROUPS = [
-  { name: 'parsers', floor: 97, fileFloor: 95, files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/] },
+  { name: 'parsers', floor: 97, fileFloor: 95, everyFunction: true, files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/] },
   {
     name: 'safety-critical recovery (fencing, host workflow, engine, store)',
     floor: 97,
     fileFloor: 90,
+    everyFunction: true,
     files: [/^recovery-hooks\/workflows\/(host|fence)\.ts$/, /^recovery-hooks\/engine\/[^/]+\.ts$/, /^recovery-hooks\/store\/[^/]+\.ts$/],
   },
   // The demo and the CLI's argument handling run in subprocesses the tests start only in part (issue #23).
@@ -58,7 +68,7 @@ function hasCode(file) {
   });
 }
 
-/** Base64 VLQ source-map mappings → [generated line, generated column, source index, original line] per segment. */
+/** Base64 VLQ source-map mappings → [generated line, generated column, source index, original line, original column] per segment. */
 function decodeMappings(mappings) {
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   const out = [];
@@ -88,7 +98,7 @@ function decodeMappings(mappings) {
         src += fields[1];
         origLine += fields[2];
         origCol += fields[3];
-        out.push([genLine, genCol, src, origLine]);
+        out.push([genLine, genCol, src, origLine, origCol]);
       }
     }
     genLine++;
@@ -96,7 +106,7 @@ function decodeMappings(mappings) {
   return out;
 }
 
-/** Per source map: each segment's offset in the generated code (ascending) and the original line it maps to (1-based). */
+/** Per source map: each segment's offset in the generated code (ascending) and the original line (1-based) and column (0-based) it maps to. */
 const segmentCache = new Map();
 function segmentsOf(map) {
   const key = map.data.mappings + '|' + map.lineLengths.join(',');
@@ -108,9 +118,9 @@ function segmentsOf(map) {
   const own = map.data.sources.length === 1 ? 0 : map.data.sources.indexOf(map.url);
   const segs = decodeMappings(map.data.mappings)
     .filter(([, , src]) => src === own)
-    .map(([gl, gc, , ol]) => [lineStart[gl] + gc, ol + 1])
+    .map(([gl, gc, , ol, oc]) => [lineStart[gl] + gc, ol + 1, oc])
     .sort((a, b) => a[0] - b[0]);
-  cached = { offsets: Int32Array.from(segs, (s) => s[0]), lines: Int32Array.from(segs, (s) => s[1]) };
+  cached = { offsets: Int32Array.from(segs, (s) => s[0]), lines: Int32Array.from(segs, (s) => s[1]), columns: Int32Array.from(segs, (s) => s[2]) };
   segmentCache.set(key, cached);
   return cached;
 }
@@ -127,7 +137,8 @@ function lowerBound(arr, value) {
 }
 
 /**
- * file (relative) → { coverable: Set<line>, covered: Set<line> }, merged over every process. Each source-map segment
+ * file (relative) → { coverable: Set<line>, covered: Set<line>, functions: Map<"line:column", {line, column, name, ran}> },
+ * merged over every process. Each source-map segment
  * (a piece of generated code and the TypeScript line it came from) takes the count of the innermost V8 range that
  * contains it; a TypeScript line is coverable when a segment maps to it and covered when one of them ran. This works
  * for any transpiler's output, whitespace-minified (tsx) or not (ts-node).
@@ -144,20 +155,46 @@ function measure() {
       if (!SHIPPED.test(rel)) continue;
       const map = maps[script.url];
       if (!map?.data?.mappings || !map.lineLengths) continue;
-      const { offsets, lines: origLines } = segmentsOf({ ...map, url: script.url });
+      const { offsets, lines: origLines, columns: origColumns } = segmentsOf({ ...map, url: script.url });
       const counts = new Float64Array(offsets.length).fill(0);
       // Outer ranges first (start ascending, end descending): inner ranges paint over them.
       const ranges = script.functions.flatMap((f) => f.ranges).sort((a, b) => a.startOffset - b.startOffset || b.endOffset - a.endOffset);
       for (const r of ranges) counts.fill(r.count, lowerBound(offsets, r.startOffset), lowerBound(offsets, r.endOffset));
       let entry = lines.get(rel);
-      if (!entry) lines.set(rel, (entry = { coverable: new Set(), covered: new Set() }));
+      if (!entry) lines.set(rel, (entry = { coverable: new Set(), covered: new Set(), functions: new Map() }));
       for (let i = 0; i < offsets.length; i++) {
         entry.coverable.add(origLines[i]);
         if (counts[i] > 0) entry.covered.add(origLines[i]);
       }
+      // Each function's first range is the whole function with its call count. The module's own top level (offset
+      // 0) is not a function of the source; a function with no segment of this file is the transpiler's own helper.
+      for (const fn of script.functions) {
+        const whole = fn.ranges[0];
+        if (!whole || whole.startOffset === 0) continue;
+        const i = lowerBound(offsets, whole.startOffset);
+        if (i >= offsets.length || offsets[i] >= whole.endOffset) continue;
+        const key = `${origLines[i]}:${origColumns[i]}`;
+        const known = entry.functions.get(key);
+        if (known) known.ran ||= whole.count > 0;
+        else entry.functions.set(key, { line: origLines[i], column: origColumns[i], name: fn.functionName, ran: whole.count > 0 });
+      }
     }
   }
   return lines;
+}
+
+/** The functions of `file` that no process ran, in source order. */
+function neverRan(file) {
+  const e = lines.get(file);
+  return e ? [...e.functions.values()].filter((fn) => !fn.ran).sort((a, b) => a.line - b.line || a.column - b.column) : [];
+}
+
+const sourceLines = new Map();
+/** "file:line:column name — `the source line`", to find the function without opening a report. */
+function describeFunction(file, fn) {
+  if (!sourceLines.has(file)) sourceLines.set(file, readFileSync(join(ROOT, file), 'utf8').split('\n'));
+  const text = (sourceLines.get(file)[fn.line - 1] ?? '').trim();
+  return `${file}:${fn.line}:${fn.column + 1} ${fn.name || '(anonymous)'} — \`${text.length > 90 ? text.slice(0, 87) + '...' : text}\``;
 }
 
 const pct = (covered, total) => (total === 0 ? 100 : Math.floor((covered / total) * 10000) / 100);
@@ -198,7 +235,10 @@ const groupFigures = GROUPS.map((g) => {
   const s = summarize(members, lines);
   if (s.pct < g.floor) failures.push(`${g.name}: ${s.pct}% < ${g.floor}% of lines`);
   for (const f of members) if (report[f].pct < g.fileFloor) failures.push(`${f}: ${report[f].pct}% < ${g.fileFloor}% of lines (${g.name})`);
-  return { ...g, ...s, members: members.length };
+  const fns = members.flatMap((f) => [...lines.get(f).functions.values()]);
+  const functions = { total: fns.length, ran: fns.filter((fn) => fn.ran).length };
+  if (g.everyFunction) for (const f of members) for (const fn of neverRan(f)) failures.push(`${describeFunction(f, fn)} never ran (${g.name}: every function must)`);
+  return { ...g, ...s, members: members.length, functions };
 });
 
 mkdirSync(join(ROOT, '.tap/report'), { recursive: true });
@@ -209,14 +249,17 @@ if (uncoveredOf > 0) {
   const f = process.argv[uncoveredOf + 1];
   const e = lines.get(f);
   console.log(e ? `${f}: lines not covered: ${[...e.coverable].filter((l) => !e.covered.has(l)).sort((a, b) => a - b).join(', ')}` : `${f}: not measured`);
+  for (const fn of neverRan(f)) console.log(`  function never run: ${describeFunction(f, fn)}`);
 }
+if (process.argv.includes('--functions')) for (const f of measured) for (const fn of neverRan(f)) console.log(`function never run: ${describeFunction(f, fn)}`);
 if (process.argv.includes('--list'))
   for (const f of files) console.log(report[f] ? `${String(report[f].pct).padStart(6)}% ${String(report[f].lines).padStart(5)}  ${f}` : `     -        ${f}`);
 const byPart = {};
 for (const f of measured) (byPart[f.split('/')[0]] ??= []).push(f);
 console.log(`line coverage of ${measured.length} source files (${overall.covered}/${overall.total} lines): ${overall.pct}% overall (floor ${OVERALL}%)`);
 console.log('  ' + Object.entries(byPart).map(([part, fs]) => `${part} ${summarize(fs, lines).pct}%`).join(', '));
-for (const g of groupFigures) console.log(`  ${g.name}: ${g.pct}% of ${g.total} lines in ${g.members} files (floor ${g.floor}%, each file ${g.fileFloor}%)`);
+for (const g of groupFigures)
+  console.log(`  ${g.name}: ${g.pct}% of ${g.total} lines in ${g.members} files (floor ${g.floor}%, each file ${g.fileFloor}%); ${g.functions.ran}/${g.functions.total} functions ran${g.everyFunction ? ' (every one must)' : ''}`);
 const lowest = measured.filter((f) => report[f].lines > 1).sort((a, b) => report[a].pct - report[b].pct).slice(0, 8);
 console.log('  lowest: ' + lowest.map((f) => `${relative('.', f)} ${report[f].pct}%`).join(', '));
 if (failures.length) {

@@ -346,3 +346,19 @@ t.test('unique keys never collide with a real name', async (t) => {
 t.test('a DCMI failure is rejected with the reason', async (t) => {
   t.throws(() => parseDcmiPowerReading('DCMI request failed because: Invalid command (c1)'), { name: 'ProtocolError', message: /not a DCMI power reading/ });
 });
+
+t.test('temperatures in degrees F and K are read in Celsius, thresholds too', async (t) => {
+  // ipmitool's `sensor` columns: name | reading | unit | status | lnr | lcr | lnc | unc | ucr | unr (ipmitool's
+  // unit names, lib/ipmi_sdr.c unit_desc: "degrees C", "degrees F", "degrees K").
+  const { sensors } = parseIpmitoolSensor(
+    ['Inlet F | 77.000 | degrees F | ok | na | na | na | 104.000 | 113.000 | na', 'Inlet K | 300.150 | degrees K | ok | na | na | na | 313.150 | 318.150 | na'].join('\n'),
+  );
+  const round = (v: number | null | undefined) => (v == null ? v : Math.round(v * 1000) / 1000);
+  t.same(
+    sensors.map((s) => [s.sensor, s.kind, s.unit, round(s.value), round(s.thresholds?.upperNonCritical), round(s.thresholds?.upperCritical)]),
+    [
+      ['Inlet F', 'temperature', 'celsius', 25, 40, 45],
+      ['Inlet K', 'temperature', 'celsius', 27, 40, 45],
+    ],
+  );
+});

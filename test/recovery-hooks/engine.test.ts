@@ -319,3 +319,24 @@ t.test('a receiver that loses its lease abandons the workflow before its next ac
   await Promise.all([a.stop(100), b.stop(100)]);
   await store.close();
 });
+
+t.test('a tick that fails (the store cannot be read) is logged once and retried at the next tick', async (t) => {
+  let runs = 0;
+  const { store, recorder, engine, logger } = setup(':memory:', [{ name: 'counts', run: async () => void runs++ }]);
+  const { notification } = await recorder.record(hostDown(), 'refuse');
+  // The first read of the unfinished list fails as a locked or unreachable database would; later reads succeed.
+  const unfinished = store.unfinished.bind(store);
+  let failures = 0;
+  store.unfinished = async () => {
+    if (failures++ === 0) throw new Error('SQLITE_BUSY: database is locked');
+    return unfinished();
+  };
+  engine.start();
+  t.match(await until(store, notification!.uuid, (n) => n.status === 'finished'), { attempts: 1 });
+  t.equal(runs, 1, 'the workflow ran once, at the tick after the failed one');
+  const failed = logger.lines.filter((l) => l.msg === 'recovery engine tick failed; retrying at the next tick');
+  t.equal(failed.length, 1, 'the failure is logged once');
+  t.match(failed[0], { level: 'error', error: { message: 'SQLITE_BUSY: database is locked' } });
+  await engine.stop(100);
+  await store.close();
+});

@@ -6,7 +6,8 @@ import t from 'tap';
 import { workflowLease } from '../../recovery-hooks/engine/engine.js';
 import { parseConfirmFenced } from '../../recovery-hooks/intake/masakari/confirm-fenced.js';
 import { routeScope } from '../../recovery-hooks/intake/scopes.js';
-import { resolveBmcMap, runCommand } from '../../recovery-hooks/workflows/fence.js';
+import { Secret } from '../../core/config/secret.js';
+import { CommandFencer, resolveBmcMap, runCommand } from '../../recovery-hooks/workflows/fence.js';
 import { tempDir } from './helpers/harness.js';
 import { sleep } from '../../core/concurrency.js';
 
@@ -43,6 +44,29 @@ t.test('a fence command that times out is killed with its whole process group: i
   t.ok(Date.now() - started < 5000, 'answered at the timeout, not when the wrapper would have ended');
   await sleep(1800);
   t.notOk(existsSync(marker), "the wrapper's child was killed with it");
+});
+
+t.test('a fence command that cannot be started is a failed fence naming why, never a powered-off host', async (t) => {
+  const missing = join(tempDir(), 'no-such-ipmitool');
+  const out = await runCommand([missing, 'chassis', 'power', 'off'], {}, 5000);
+  t.equal(out.code, null, 'no exit code: the command never ran');
+  t.match(out.stderr, /ENOENT/);
+  const fencer = new CommandFencer({
+    user: 'admin',
+    password: new Secret('bmc-Pa55'),
+    passwordEnv: 'IPMI_PASSWORD',
+    powerOffCommand: [missing, '-H', '{bmc}', 'chassis', 'power', 'off'],
+    powerStatusCommand: [missing, '-H', '{bmc}', 'chassis', 'power', 'status'],
+    bmc: { 'xcp-host-01': '10.0.0.1' },
+    commandTimeoutMs: 5000,
+    confirmTimeoutMs: 5000,
+    maxHostsFenced: 1,
+    fenceWindowMs: 60_000,
+    maxDownShare: 0.5,
+  });
+  const host = { name: 'xcp-host-01', uuid: 'uuid-1' };
+  await t.rejects(fencer.powerOff(host), { name: 'FenceError', message: /power-off command exited with a signal or timeout: .*ENOENT/ });
+  await t.rejects(fencer.powerStatus(host), { name: 'FenceError', message: /power-status command exited with a signal or timeout: .*ENOENT/ });
 });
 
 t.test('a fence command that exits leaves nothing running behind it', async (t) => {

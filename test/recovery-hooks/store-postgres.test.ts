@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { Secret } from '../../core/config/secret.js';
 import { memoryLogger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../../recovery-hooks/config.js';
+import { describeStore, openStore } from '../../recovery-hooks/store/open.js';
 import { PostgresNotificationStore } from '../../recovery-hooks/store/postgres.js';
 import { POSTGRES_MIGRATIONS } from '../../recovery-hooks/store/postgres-migrations.js';
 import { StoreError } from '../../recovery-hooks/store/store.js';
@@ -220,5 +221,45 @@ if (postgresSkip) {
     await server.stopServer('immediate');
     await server.startServer();
     t.equal((await a.countByStatus()).new, 2);
+  });
+
+  t.test('a connection lost inside a transaction: StoreError for that call, no crash, and the next call works', async (t) => {
+    const { url, a } = await receivers(t);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    t.teardown(() => admin.end());
+    // Hold the table so the store's create waits inside its transaction, then end its connection as an operator's
+    // pg_terminate_backend (or a failover) would.
+    await admin.query('BEGIN');
+    await admin.query('LOCK TABLE notifications IN ACCESS EXCLUSIVE MODE');
+    const pending = a.create(input(), opts).catch((e: unknown) => e);
+    let terminated = 0;
+    for (const deadline = Date.now() + 20_000; !terminated && Date.now() < deadline; ) {
+      const r = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
+      terminated = r.rowCount ?? 0;
+      if (!terminated) await new Promise((r) => setTimeout(r, 20));
+    }
+    t.equal(terminated, 1, "the store's waiting connection was terminated");
+    const err = await pending;
+    t.type(err, StoreError);
+    t.match((err as StoreError).message, /store create failed: .*terminat/i);
+    await admin.query('ROLLBACK');
+    t.equal((await a.create(input(), opts)).outcome, 'created', 'the broken connection was thrown away, a new one works');
+    t.equal((await a.countByStatus()).new, 1, 'the interrupted create left nothing behind');
+  });
+
+  t.test('openStore opens PostgreSQL when store.postgres is set; describeStore names the server, not the password', async (t) => {
+    const url = await server.createDatabase();
+    const cfg = { storePath: '/nonexistent/never-opened.sqlite', postgres: config(url) };
+    const first = await openStore(cfg, logger);
+    t.type(first, PostgresNotificationStore);
+    const { notification } = await first.create(input(), opts);
+    await first.close();
+    const again = await openStore(cfg, logger);
+    t.teardown(() => again.close());
+    t.match(await again.get(notification!.uuid), { status: 'new' }, 'a second open sees the same database');
+    const described = describeStore(cfg);
+    t.match(described, /^postgresql:\/\/127\.0\.0\.1:\d+\//);
+    t.notMatch(described, new URL(url).password);
   });
 }

@@ -216,6 +216,36 @@ t.test('a VM started before the receiver lost track is never started again', asy
   t.match(moves, [{ instance_name: 'a', status: 'succeeded', message: /already running on host-2/ }, { instance_name: 'b', status: 'succeeded' }]);
 });
 
+t.test('host failure: when no planned host takes a VM, XAPI chooses (VM.start); when no host can, the move fails and says why', async (t) => {
+  const moves = async (hook: Hook, uuid: string) =>
+    (await hook.request('GET', `/v1/notifications/${uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json.vmoves;
+  t.test('the planned hosts refuse (their memory was taken meanwhile): VM.start, on the host XAPI picks', async (t) => {
+    const { hook, xapi } = await env(t);
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    // Both candidates had room when read, and refuse at VM.start_on as xapi does when another start got there first.
+    xapi.fail('VM.start_on', 'HOST_NOT_ENOUGH_FREE_MEMORY', [String(GiB), '0']);
+    xapi.fail('VM.start_on', 'HOST_NOT_ENOUGH_FREE_MEMORY', [String(GiB), '0']);
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.equal(n.status, 'finished', n.message);
+    t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), ['VM.start web'], 'one start, placed by XAPI');
+    t.match(await moves(hook, n.notification_uuid), [{ instance_name: 'web', status: 'succeeded', dest_host: 'host-2' }]);
+  });
+  t.test('no live host has the memory: XAPI refuses VM.start too, the move is failed with its reason, nothing started', async (t) => {
+    const xapi = pool();
+    xapi.hosts.get('OpaqueRef:host-2')!.memoryFree = GiB / 2;
+    xapi.hosts.get('OpaqueRef:host-3')!.memoryFree = GiB / 2;
+    const { hook } = await env(t, { xapi });
+    xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
+    deadHost1(xapi);
+    const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+    t.equal(n.status, 'failed', 'a VM left down is never a finished recovery');
+    t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), []);
+    t.match(await moves(hook, n.notification_uuid), [{ instance_name: 'web', status: 'failed', message: /NO_HOSTS_AVAILABLE/ }]);
+  });
+  t.end();
+});
+
 t.test('fencing edge cases: each either proves the fence or waits for an operator, and never powers off a host that is back', async (t) => {
   t.test('host_status NORMAL (fence:assert) is taken when the BMC does not answer', async (t) => {
     const { hook, xapi, bmc } = await env(t);
