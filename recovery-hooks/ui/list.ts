@@ -4,13 +4,14 @@
 // notifications per request (the page then offers to go on from where the reading stopped).
 import type { HostDirectory } from '../hosts.js';
 import { ApiError } from '../intake/errors.js';
-import { parseListQuery, type Query, last } from '../intake/masakari/list-query.js';
+import { type Query, integer, last, parseListQuery } from '../intake/masakari/list-query.js';
 import { parseMasakariTime } from '../intake/masakari/time.js';
 import { UUID, checkQuery, describe } from '../intake/validate.js';
 import { MarkerNotFoundError, type NotificationStore } from '../store/store.js';
 import type { ListFilter, ListPage, Notification } from '../store/types.js';
 
-export const PAGE_SIZES = [25, 50, 100, 200];
+export const PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 200;
 const BATCH = 200;
 const SCAN_MAX = 5000;
 
@@ -52,10 +53,8 @@ export function readListForm(q: Query): ListForm {
 export async function listNotifications(form: ListForm, deps: { store: NotificationStore; hosts: HostDirectory; pools: string[] }): Promise<ListResult> {
   const apiQuery: Query = { limit: String(BATCH) };
   for (const key of ['type', 'status', 'generated-since', 'marker'] as const) if (form[key] !== undefined) apiQuery[key] = form[key];
-  if (form.limit !== undefined) {
-    if (!PAGE_SIZES.map(String).includes(form.limit)) throw new ApiError(400, `Invalid value for limit: ${describe(form.limit)} is not one of ${PAGE_SIZES.join(', ')}`);
-  }
-  const pageSize = Number(form.limit ?? PAGE_SIZES[0]);
+  const pageSize = form.limit === undefined ? PAGE_SIZE : integer('limit', form.limit);
+  if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new ApiError(400, `Invalid value for limit: ${describe(form.limit)} is not between 1 and ${MAX_PAGE_SIZE}`);
   if (form.pool !== undefined && !deps.pools.includes(form.pool))
     throw new ApiError(400, `Invalid value for pool: ${describe(form.pool)} is not a configured pool (${deps.pools.join(', ')})`);
   if (form.host !== undefined) {

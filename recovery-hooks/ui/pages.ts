@@ -15,7 +15,7 @@ import {
   type VmMove,
 } from '../store/types.js';
 import { Html, html } from './html.js';
-import { type ListResult, PAGE_SIZES } from './list.js';
+import { type ListResult, PAGE_SIZE } from './list.js';
 import type { Session } from './sessions.js';
 
 export const UI = '/ui';
@@ -43,6 +43,7 @@ function layout(o: { title: string; session?: Session; body: Html; status?: numb
 <meta name="referrer" content="same-origin">
 <title>${o.title} · xcp-sentinel recovery</title>
 <link rel="stylesheet" href="${UI}/static/ui.css">
+<link rel="icon" href="${UI}/static/favicon.svg" type="image/svg+xml">
 ${s ? html`<script src="${UI}/static/ui.js" defer></script>` : ''}
 </head>
 <body>
@@ -155,7 +156,7 @@ ${select('pool', 'Pool', o.pools, f.pool)}
 <datalist id="known-hosts">${o.hosts.map((h) => html`<option value="${h.name}">`)}</datalist>
 <label>Generated since <input name="generated-since" value="${f['generated-since'] ?? ''}" placeholder="2026-12-06T08:00:00Z" size="20"></label>
 <label>until <input name="generated-until" value="${f['generated-until'] ?? ''}" placeholder="(now)" size="20"></label>
-${select('limit', 'Per page', PAGE_SIZES.map(String), f.limit, String(PAGE_SIZES[0]))}
+<label>Per page <input name="limit" type="number" min="1" max="200" value="${f.limit ?? ''}" placeholder="${String(PAGE_SIZE)}" size="4"></label>
 <button type="submit">Filter</button>
 <a href="${UI}/notifications">Clear</a>
 </form>

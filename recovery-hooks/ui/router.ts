@@ -46,6 +46,7 @@ const CSP = [
 
 const STATIC: Record<string, { type: string; body: Buffer; public: boolean }> = {
   'ui.css': { type: 'text/css; charset=utf-8', body: readFileSync(new URL('./static/ui.css', import.meta.url)), public: true },
+  'favicon.svg': { type: 'image/svg+xml', body: readFileSync(new URL('./static/favicon.svg', import.meta.url)), public: true },
   'ui.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./static/ui.js', import.meta.url)), public: false },
 };
 
