@@ -62,7 +62,9 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
   try {
     const metrics = createRecoveryMetrics(store);
     // Delivery workers drain the outbox; status changes enqueue their messages in the same transaction.
-    notifiers = startNotifiers(store, rh.notifiers, log, metrics, { now, owner, leaseMs: rh.leaseMs });
+    // Messages link each notification's page of the web UI when its external URL is known.
+    const links = { ...rh.notifiers.links, uiBaseUrl: rh.ui.enabled ? rh.ui.externalUrl : undefined };
+    notifiers = startNotifiers(store, { ...rh.notifiers, links }, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     // Pools in `forward` mode queue each new notification for their remote Instance-HA API in the same commit.
     forwarding = startForwarding(store, rh, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     const events = combineBuilders(notifiers.statusEvents, forwarding.events);
