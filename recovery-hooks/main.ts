@@ -18,6 +18,7 @@ import type { HostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
 import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
+import { registerUiInfo } from './ui/metrics.js';
 import { XapiHostDirectory } from './xapi-hosts.js';
 import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
@@ -156,6 +157,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
       onConfirmed: () => engine.wake(),
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
+    if (rh.ui.enabled) registerUiInfo(metrics.registry, rh.ui.externalUrl ?? url);
     engine.start();
     // The holder of the lease `maintenance:retention` purges what ended more than `retention_days` ago, hourly.
     const retention = startRetention({ store, retentionMs: rh.retentionMs, owner, leaseMs: rh.leaseMs, logger: log, now });
