@@ -11,6 +11,7 @@ import { type Ctx, type Path, type Problem, type Schema, type SchemaContext, boo
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { NotificationType } from './store/types.js';
 import { TASKS_BY_TYPE } from './workflows/names.js';
+import { type UiConfig, uiShape } from './ui/config.js';
 
 /** What the recovery hook reads of the bundle's config (cli/config/bundle.ts composes the whole). */
 export interface RecoveryHookBundleConfig {
@@ -118,6 +119,8 @@ export interface RecoveryHookConfig {
   instanceFailure: { heartbeatTimeoutMs: number; confirmTimeoutMs: number };
   processFailure: { confirmTimeoutMs: number };
   pools: Record<string, PoolRecoveryConfig>;
+  /** The notifications web UI under /ui/. */
+  ui: UiConfig;
 }
 
 const seconds = (opts: { min?: number; max?: number } = {}) => num({ min: opts.min ?? 0, max: opts.max ?? 7 * 86400 });
@@ -229,6 +232,7 @@ const shape = obj({
   ),
   process_failure: withDefault(obj({ confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 120) }), { confirm_timeout_seconds: 120 }),
   pools: withDefault(dict(poolShape), {}),
+  ui: uiShape,
 });
 
 type Raw = NonNullable<ReturnType<typeof shape.parse>>;
@@ -363,6 +367,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     },
     processFailure: { confirmTimeoutMs: raw.process_failure.confirm_timeout_seconds * 1000 },
     pools,
+    ui: raw.ui,
   };
 }
 

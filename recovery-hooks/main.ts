@@ -17,6 +17,7 @@ import type { HostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
 import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
+import { registerUiInfo } from './ui/metrics.js';
 import { XapiHostDirectory } from './xapi-hosts.js';
 import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
@@ -62,7 +63,9 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
   try {
     const metrics = createRecoveryMetrics(store);
     // Delivery workers drain the outbox; status changes enqueue their messages in the same transaction.
-    notifiers = startNotifiers(store, rh.notifiers, log, metrics, { now, owner, leaseMs: rh.leaseMs });
+    // Messages link each notification's page of the web UI when its external URL is known.
+    const links = { ...rh.notifiers.links, uiBaseUrl: rh.ui.enabled ? rh.ui.externalUrl : undefined };
+    notifiers = startNotifiers(store, { ...rh.notifiers, links }, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     // Pools in `forward` mode queue each new notification for their remote Instance-HA API in the same commit.
     forwarding = startForwarding(store, rh, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     const events = combineBuilders(notifiers.statusEvents, forwarding.events);
@@ -154,6 +157,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
       onConfirmed: () => engine.wake(),
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
+    if (rh.ui.enabled) registerUiInfo(metrics.registry, rh.ui.externalUrl ?? url);
     engine.start();
     // The holder of the lease `maintenance:retention` purges what ended more than `retention_days` ago, hourly.
     const retention = startRetention({ store, retentionMs: rh.retentionMs, owner, leaseMs: rh.leaseMs, logger: log, now });

@@ -1,5 +1,5 @@
 // The receiver's HTTP server (koa). Public: version discovery (GET /, /v1), GET /health, GET /metrics. Everything
-// else needs a token: the Alertmanager webhook and the Masakari API. Every error answers JSON in Masakari's shape.
+// else needs a token: the Alertmanager webhook and the Masakari API; the web UI under /ui/ its session (ui/router.ts). Every error answers JSON in Masakari's shape.
 import type { Server } from 'node:http';
 import { Router } from '@koa/router';
 import Koa from 'koa';
@@ -16,9 +16,10 @@ import { versionView, versionsView } from './intake/masakari/views.js';
 import type { NotificationRecorder } from './intake/recorder.js';
 import { type WebhookDeps, receiveWebhook } from './intake/webhook.js';
 import { type NotificationStore, StoreError } from './store/store.js';
+import { uiRouter } from './ui/router.js';
 
 export interface ServerDeps {
-  config: Pick<RecoveryHookConfig, 'alertmanagerPath' | 'maxBodyBytes' | 'tokens'>;
+  config: Pick<RecoveryHookConfig, 'alertmanagerPath' | 'maxBodyBytes' | 'tokens' | 'ui'>;
   pools: { name: string; mode: PoolMode }[];
   store: NotificationStore;
   recorder: NotificationRecorder;
@@ -110,6 +111,9 @@ export function createApp(deps: ServerDeps): Koa {
 
   app.use(errorHandler(deps.logger));
   app.use(publicRoutes.routes());
+  // The web UI authenticates with its own session cookie (logging in takes an API token), before the API's check.
+  if (deps.config.ui.enabled)
+    app.use(uiRouter({ ...deps, config: deps.config.ui, tokens: deps.config.tokens, maxBodyBytes: deps.config.maxBodyBytes }).routes());
   app.use(async (ctx, next) => {
     const caller = auth.authenticate(ctx.headers);
     const needed = routeScope(ctx.method, ctx.path, deps.config.alertmanagerPath);

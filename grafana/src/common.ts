@@ -73,6 +73,15 @@ export const vmVar = queryVar(
   { multi: false, all: false },
 );
 
+/** The recovery hook's web UI (xcp_recovery_ui_info{url}): panels link its notification pages. Hidden. */
+export const recoveryUiVar: Variable = {
+  ...queryVar('ui_url', 'Recovery UI', 'Base URL of the recovery hook\'s web UI (recovery_hook.ui.external_url), read from xcp_recovery_ui_info.', 'label_values(xcp_recovery_ui_info{instance=~"$instance"}, url)', {
+    multi: false,
+    all: false,
+  }),
+  hide: 2,
+};
+
 export const recoveryInstanceVar = queryVar(
   'instance',
   'Recovery hook',
@@ -112,7 +121,18 @@ export interface BuiltDashboard {
   checks: PanelCheck[];
 }
 
-export function dashboard(o: { file: string; uid: string; title: string; description: string; tags: string[]; variables: Variable[]; rows: RowSpec[]; time?: string }): BuiltDashboard {
+export function dashboard(o: {
+  file: string;
+  uid: string;
+  title: string;
+  description: string;
+  tags: string[];
+  variables: Variable[];
+  rows: RowSpec[];
+  time?: string;
+  /** Links of this dashboard, after the ones to the other dashboards. */
+  links?: DashboardLink[];
+}): BuiltDashboard {
   const { panels, checks } = layout(o.rows);
   return {
     file: o.file,
@@ -146,7 +166,7 @@ export function dashboard(o: { file: string; uid: string; title: string; descrip
           },
         ],
       },
-      links,
+      links: [...links, ...(o.links ?? [])],
       templating: { list: o.variables },
       panels,
     },

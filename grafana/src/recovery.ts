@@ -1,7 +1,7 @@
 // Recovery: what the recovery hook received (Alertmanager webhooks, Masakari notifications), what its workflows
 // did and how long they took, which recoveries failed, and whether its messages (email, chat) went out.
 import { BLUE, GREEN, RED, YELLOW, steps } from '../lib/panels.js';
-import { type BuiltDashboard, UID, dashboard, datasourceVar, recoveryInstanceVar } from './common.js';
+import { type BuiltDashboard, UID, dashboard, datasourceVar, recoveryInstanceVar, recoveryUiVar } from './common.js';
 
 const SEL = 'instance=~"$instance"';
 const RATE = '$__rate_interval';
@@ -26,8 +26,9 @@ export function recoveryDashboard(): BuiltDashboard {
     title: 'xcp-sentinel / Recovery',
     description: 'The recovery hook: notifications by type and status, workflow durations and outcomes, failed recoveries and message delivery.',
     tags: ['recovery'],
-    variables: [datasourceVar, recoveryInstanceVar],
+    variables: [datasourceVar, recoveryInstanceVar, recoveryUiVar],
     time: 'now-24h',
+    links: [{ title: 'Notifications (web UI)', type: 'link', url: '${ui_url}/ui/notifications', tags: [], asDropdown: false, includeVars: false, keepTime: false, icon: 'external link', targetBlank: true }],
     rows: [
       {
         title: 'Notifications',
@@ -42,6 +43,22 @@ export function recoveryDashboard(): BuiltDashboard {
             thresholds: steps(BLUE),
             textMode: 'value_and_name',
             colorMode: 'value',
+            links: [{ title: 'These notifications (web UI)', url: '${ui_url}/ui/notifications?status=${__field.labels.status}', targetBlank: true }],
+            needs: 'recovery',
+          },
+          {
+            kind: 'table',
+            title: 'Waiting for an operator',
+            description:
+              'Host recoveries waiting for a person: the fence cannot be proven (fence_confirmation) or a blast-radius limit holds them. Nothing restarts until someone confirms; the host links to its recovery in the web UI. Empty is good.',
+            w: 24,
+            h: 5,
+            targets: [{ expr: `xcp_recovery_waiting_for_operator{${SEL}} == 1`, optional: 'only while a recovery waits for a person' }],
+            columns: [
+              { field: 'pool_name', title: 'Pool' },
+              { field: 'host_name', title: 'Host', links: [{ title: 'Recovery of this host (web UI)', url: '${ui_url}/ui/hosts/${__value.raw}/latest', targetBlank: true }] },
+              { field: 'kind', title: 'Waits for' },
+            ],
             needs: 'recovery',
           },
           {

@@ -85,6 +85,8 @@ export interface NotifierLinks {
   /** Base URL of the receiver's API as operators reach it, e.g. https://recovery.example.org:15868. */
   apiBaseUrl?: string;
   grafanaBaseUrl?: string;
+  /** Base URL of the web UI (`recovery_hook.ui.external_url`): messages link the notification's page. */
+  uiBaseUrl?: string;
 }
 
 export interface NotifiersConfig {

@@ -75,6 +75,7 @@ function templateData(payload: Record<string, unknown>, links: NotifierLinks): R
   const grafana = links.grafanaBaseUrl;
   const derived: Record<string, unknown> = {
     notification_url: links.apiBaseUrl && uuid ? joinUrl(links.apiBaseUrl, `/v1/notifications/${encodeURIComponent(uuid)}`) : null,
+    notification_page_url: links.uiBaseUrl && uuid ? joinUrl(links.uiBaseUrl, `/ui/notifications/${encodeURIComponent(uuid)}`) : null,
     grafana_host_url: grafana && s('host_name') ? joinUrl(grafana, '/d/xcp-host', { 'var-pool': s('pool_name'), 'var-host': s('host_name') }) : null,
     grafana_vm_url: grafana && s('vm_name') ? joinUrl(grafana, '/d/xcp-vm', { 'var-pool': s('pool_name'), 'var-vm': s('vm_name') }) : null,
     grafana_recovery_url: grafana && uuid ? joinUrl(grafana, '/d/xcp-recovery') : null,

@@ -4,18 +4,16 @@ import type { Context } from 'koa';
 import type { PoolMode } from '../../config.js';
 import type { HostDirectory } from '../../hosts.js';
 import { MarkerNotFoundError, type NotificationStore } from '../../store/store.js';
-import { type Notification, TERMINAL_STATUSES } from '../../store/types.js';
-import { type Caller, requireScope } from '../auth.js';
+import type { Notification } from '../../store/types.js';
+import type { Caller } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../body.js';
 import type { NotificationRecorder } from '../recorder.js';
-import { UUID } from '../validate.js';
-import { parseCreateRequest } from './create-request.js';
+import { confirmFenced, createNotification, notificationOf as notificationOfStore, withWait } from './actions.js';
 import { type ListSpec, listPage } from './list-page.js';
 import { parseListQuery } from './list-query.js';
 import { type Microversion, atLeast, formatVersion, requestedVersion } from './microversion.js';
-import { parseConfirmFenced } from './confirm-fenced.js';
-import { type Segment, forwardView, hostView, notificationView, operatorWaitView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
+import { type Segment, forwardView, hostView, notificationView, segmentView, stableUuid, vmoveView, workflowDetailsView } from './views.js';
 
 export interface MasakariDeps {
   store: NotificationStore;
@@ -60,31 +58,13 @@ export function masakariRouter(deps: MasakariDeps): Router {
     if (!s) throw new ApiError(404, `Failover segment ${id} could not be found.`);
     return s;
   };
-  const notificationOf = async (id: string) => {
-    const n = UUID.test(id) ? await deps.store.get(id) : undefined;
-    if (!n) throw new ApiError(404, `No notification with id ${id}.`);
-    return n;
-  };
+  const notificationOf = (id: string) => notificationOfStore(deps.store, id);
 
   router.post('/notifications', async (ctx) => {
     version(ctx);
-    const request = parseCreateRequest(await readJsonBody(ctx.req, deps.maxBodyBytes));
-    // A STOPPED event with host_status NORMAL says "this host is off" (pacemaker fenced it): a fence assertion,
-    // honoured only from a token trusted to make it. A STARTED event never fences anything (the host is back).
-    const upper = (v: unknown) => String(v ?? '').toUpperCase();
-    if (request.type === 'COMPUTE_HOST' && upper(request.payload.event) === 'STOPPED' && upper(request.payload.host_status) === 'NORMAL')
-      requireScope(ctx.state.caller as Caller, 'fence:assert', 'a COMPUTE_HOST STOPPED notification with host_status NORMAL (an assertion that the host is off)');
-    const host = deps.hosts.findHost(request.hostname);
-    if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
-    const result = await deps.recorder.record(
-      { type: request.type, hostUuid: host.uuid, hostName: host.name, poolName: host.pool, generatedAt: request.generatedAt, payload: request.payload, source: 'api' },
-      'refuse',
-    );
-    if (result.outcome === 'host-on-maintenance')
-      throw new ApiError(409, `Notification received from host ${host.name} of type '${request.type}' is ignored as the host is already under maintenance.`);
-    if (result.outcome !== 'created') throw new ApiError(409, `Duplicate notification received for type: ${request.type}`);
+    const created = await createNotification(deps, ctx.state.caller as Caller, await readJsonBody(ctx.req, deps.maxBodyBytes));
     ctx.status = 202;
-    ctx.body = { notification: notificationView(result.notification) };
+    ctx.body = { notification: notificationView(created) };
   });
 
   router.get('/notifications', async (ctx) => {
@@ -100,24 +80,11 @@ export function masakariRouter(deps: MasakariDeps): Router {
     ctx.body = { notifications: list.map(notificationView) };
   });
 
-  /** The notification's view with its operator wait (null when it waits for nobody). */
-  const withWait = async (n: Notification) => {
-    const wait = await deps.store.operatorWait(n.uuid);
-    const open = wait && wait.confirmedAt === null && !TERMINAL_STATUSES.includes(n.status) ? wait : undefined;
-    return { ...notificationView(n), operator_wait: open ? operatorWaitView(open) : null };
-  };
-
   router.post('/notifications/:id/confirm-fenced', async (ctx) => {
     version(ctx);
-    const n = await notificationOf(ctx.params.id!);
-    const { hostUuid } = parseConfirmFenced(await readJsonBody(ctx.req, deps.maxBodyBytes));
-    if (hostUuid.toLowerCase() !== n.hostUuid.toLowerCase())
-      throw new ApiError(400, `Invalid input for field/attribute host_uuid. Value: ${JSON.stringify(hostUuid)}. It is not the host of notification ${n.uuid} (${n.hostUuid}).`);
-    const confirmed = await deps.store.confirmFenced(n.uuid, (ctx.state.caller as Caller).name, deps.now());
-    if (!confirmed) throw new ApiError(409, `Notification ${n.uuid} is ${n.status} and not waiting for an operator: nothing to confirm.`);
-    deps.onConfirmed?.();
+    const n = await confirmFenced(deps, ctx.state.caller as Caller, ctx.params.id!, await readJsonBody(ctx.req, deps.maxBodyBytes));
     ctx.status = 202;
-    ctx.body = { notification: await withWait((await deps.store.get(n.uuid)) ?? n) };
+    ctx.body = { notification: await withWait(deps.store, n) };
   });
 
   router.get('/notifications/:id', async (ctx) => {
@@ -126,7 +93,7 @@ export function masakariRouter(deps: MasakariDeps): Router {
     const forward = await deps.store.getForward(n.uuid);
     ctx.body = {
       notification: {
-        ...(await withWait(n)),
+        ...(await withWait(deps.store, n)),
         ...(atLeast(v, 1) ? { recovery_workflow_details: workflowDetailsView(await deps.store.tasks(n.uuid)) } : {}),
         ...(forward ? { forward: forwardView(forward) } : {}),
       },

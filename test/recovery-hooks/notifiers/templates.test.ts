@@ -123,3 +123,17 @@ t.test('a user folder overrides single files; a broken one fails at start with i
   writeFileSync(join(dir, 'recovery.failed', 'body.html'), '<p>\n{{#tasks}}\n');
   t.throws(() => new Renderer({}, dir), { name: 'TemplateError', message: `${join(dir, 'recovery.failed', 'body.html')}:2: {{#tasks}} is never closed` });
 });
+
+t.test('with the external URL of the web UI, messages link the notification page (chat: the page instead of the API)', async (t) => {
+  const page = 'https://rh.example/ui/notifications/f1e2d3c4-0000-4000-8000-000000000001';
+  const api = 'https://rh.example:15868/v1/notifications/f1e2d3c4-0000-4000-8000-000000000001';
+  const both = new Renderer({ apiBaseUrl: 'https://rh.example:15868', uiBaseUrl: 'https://rh.example' });
+  for (const event of NOTIFIER_EVENTS.filter((e) => !e.startsWith('alert.'))) {
+    const m = both.render(message({ ...HOST_FAILED, event }));
+    t.match(m.text, `Notification page:    ${page}`, `${event}: text`);
+    t.match(m.html, `<a href="${page}">Notification page</a>`, `${event}: HTML`);
+    t.ok(m.chat.includes(page) && !m.chat.includes(api), `${event}: chat links the page only`);
+  }
+  const apiOnly = new Renderer({ apiBaseUrl: 'https://rh.example:15868' }).render(message({ ...HOST_FAILED, event: 'recovery.failed' }));
+  t.ok(apiOnly.chat.includes(api) && !apiOnly.chat.includes('/ui/'), 'without it, chat links the API as before');
+});
