@@ -8,16 +8,13 @@ import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { NotificationStore, PurgeCounts } from '../../recovery-hooks/store/store.js';
 import { tempDir } from './helpers/harness.js';
 import { input, opts } from './helpers/store-contract.js';
+import { waitFor } from '../../core/concurrency.js';
 
 const DAY_MS = 86_400_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(t: Test, what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) return void t.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  await waitFor(what, check, { timeoutMs, everyMs: 10 }).catch((err: Error) => t.fail(err.message));
 }
 
 function openStore(t: Test): SqliteNotificationStore {
