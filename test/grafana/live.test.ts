@@ -119,7 +119,7 @@ async function checkDashboard(
     if (p.type === 'table' && panelHasData && Object.keys(check.optional).length === 0) {
       const names = ((p.transformations?.find((x) => x.id === 'filterFieldsByName')?.options.include as { names: string[] }) ?? { names: [] }).names;
       const labels = new Set<string>();
-      for (const target of p.targets ?? []) for (const s of series(await prom.query(interpolate(target.expr, vars, values, BUILTINS), now))) Object.keys(s.metric).forEach((k) => labels.add(k));
+      for (const target of p.targets ?? []) for (const s of series(await prom.query(interpolate(target.expr, vars, values, BUILTINS), now))) for (const k of Object.keys(s.metric)) labels.add(k);
       for (const n of names) if (!n.startsWith('Value') && !labels.has(n)) problems.push(`"${p.title}": column ${n} is in no result`);
     }
     if (mustHaveData && !panelHasData) problems.push(`"${p.title}": the panel shows no data`);

@@ -92,7 +92,10 @@ t.test('a failing store is a warning, and the purge is tried again at the next i
 t.test('stop(): prompt when idle, and waits for a purge in progress', async (t) => {
   const store = openStore(t);
   let purges = 0;
-  const idle = startRetention({ store: withPurge(store, async () => (purges++, { notifications: 0, messages: 0, leases: 0, hosts: 0 })), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
+  const idle = startRetention({ store: withPurge(store, async () => {
+      purges++;
+      return { notifications: 0, messages: 0, leases: 0, hosts: 0 };
+    }), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
   const started = Date.now();
   await idle.stop();
   t.ok(Date.now() - started < 100, 'stopped at once');
