@@ -57,15 +57,20 @@ async function launch(o: PeerOptions, port: number): Promise<Peer> {
   watchdog.unref();
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-8000)));
-  child.once('error', (err) => (log += `\nspawn error: ${err.message}`));
   let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('close', () => {
+  const exit = new Promise<void>((resolve) => {
+    const ended = () => {
       exited = true;
       live.delete(child);
       resolve();
-    }),
-  );
+    };
+    child.once('close', ended);
+    // A binary that cannot be started (ENOENT) may never emit 'close'.
+    child.once('error', (err) => {
+      log += `\nspawn error: ${err.message}`;
+      ended();
+    });
+  });
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
@@ -84,8 +89,9 @@ async function launch(o: PeerOptions, port: number): Promise<Peer> {
     { timeoutMs: o.startTimeoutMs ?? 30_000, everyMs: 100 },
   ).catch(() => false);
   if (ready && !exited) return peer;
+  const why = exited ? 'exited' : 'did not become ready';
   await stop();
-  throw new Error(`${o.name} ${exited ? 'exited' : 'did not become ready'}: ${log.trim().split('\n').slice(-5).join('\n')}`);
+  throw new Error(`${o.name} ${why}: ${log.trim().split('\n').slice(-5).join('\n')}`);
 }
 
 /** Prometheus with `dir/prometheus.yml`, its data in `dir/prometheus-data`. */
