@@ -61,7 +61,9 @@ export async function benchBaseline(exposition: string, scrapes: number) {
     const parsed = lines.map((l) => parseLabels(l.slice(0, l.lastIndexOf(' '))));
     const labelNames = [...new Set(parsed.flatMap((l) => Object.keys(l)))];
     const g = new Gauge({ name, help, labelNames, registers: [registry] });
-    parsed.forEach((labels, i) => g.set(labels, values[i]!));
+    parsed.forEach((labels, i) => {
+      g.set(labels, values[i]!);
+    });
   }
   const server = http.createServer(async (_req, res) => {
     const body = await registry.metrics();

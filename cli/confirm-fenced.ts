@@ -43,6 +43,7 @@ export async function confirmFencedCommand(args: string[], env: NodeJS.ProcessEn
     process.stderr.write(`xcp-sentinel confirm-fenced: ${values.url} did not answer: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+  // biome-ignore lint/suspicious/noExplicitAny: the receiver's JSON answer, read field by field below
   const body = (await res.json().catch(() => undefined)) as Record<string, any> | undefined;
   if (res.status === 202) {
     const n = body?.notification ?? {};

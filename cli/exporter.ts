@@ -15,7 +15,7 @@ export async function exporterCommand(args: string[]): Promise<number> {
   if (!values.config) throw new UsageError('--config FILE is required');
   const config = loadDaemonConfig(values.config, ['exporter']);
   const logger = createLogger({ level: config.log.level });
-  let running;
+  let running: Awaited<ReturnType<typeof startExporter>>;
   try {
     running = await startExporter(config, logger);
   } catch (err) {

@@ -17,7 +17,7 @@ export async function recoveryHookCommand(args: string[]): Promise<number> {
   // What only the receiver needs (an API token, pool settings naming real pools), reported against the file.
   const config = loadDaemonConfig(values.config, ['recovery-hook']);
   const logger = createLogger({ level: config.log.level });
-  let running;
+  let running: Awaited<ReturnType<typeof startRecoveryHook>>;
   try {
     running = await startRecoveryHook(config, logger);
   } catch (err) {

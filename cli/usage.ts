@@ -19,7 +19,7 @@ export class HelpRequested extends Error {
  */
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, usage: string, allowPositionals = false) {
   const withHelp = { ...options, help: { type: 'boolean', short: 'h' } } as const;
-  let parsed;
+  let parsed: { values: object };
   try {
     parsed = parseArgs({ args, options: withHelp, allowPositionals, strict: true });
   } catch (err) {

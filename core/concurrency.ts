@@ -37,3 +37,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
   });
 }
+
+/**
+ * Poll `probe` every `everyMs` until it returns something other than undefined or false, and resolve with that. A
+ * probe that throws counts as "not yet" (a peer still starting refuses connections); after `timeoutMs` the promise
+ * rejects naming `what` and the last error.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  o: { timeoutMs?: number; everyMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const got = await probe();
+      if (got !== undefined && got !== false) return got;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
+    await sleep(o.everyMs ?? 100);
+  }
+}

@@ -126,7 +126,7 @@ export interface RecoveryHookConfig {
 const seconds = (opts: { min?: number; max?: number } = {}) => num({ min: opts.min ?? 0, max: opts.max ?? 7 * 86400 });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SSH_FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-const HTTP_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+const HTTP_PATH = /^\/[A-Za-z0-9._~/-]*$/;
 
 const taskSettingsShape = obj({
   timeout_seconds: optional(seconds({ min: 0.01 })),

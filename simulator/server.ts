@@ -130,7 +130,10 @@ export class SimServer {
       if (req.method === 'POST' && url.pathname === '/jsonrpc') return await this.jsonRpc(host, req, res);
       if (req.method === 'POST' && (url.pathname === '/' || url.pathname === '/RPC2')) return await this.xmlRpc(host, req, res);
       if (req.method === 'GET' && url.pathname === '/rrd_updates') return this.rrdUpdates(host, req, url, res);
-      if (req.method === 'GET' && url.pathname === '/') return send(res, 200, 'text/html', '<!doctype html><title>XO Lite</title><p>Simulated XCP-ng host</p>');
+      if (req.method === 'GET' && url.pathname === '/') {
+        send(res, 200, 'text/html', '<!doctype html><title>XO Lite</title><p>Simulated XCP-ng host</p>');
+        return;
+      }
       send(res, 404, 'text/plain', 'Not found');
     } catch (err) {
       this.options.logger.warn('simulator request failed', { host: host.address, path: url.pathname, error: err });
@@ -144,7 +147,7 @@ export class SimServer {
 
   private async jsonRpc(host: HostRuntime, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
-    let call;
+    let call: ReturnType<typeof decodeJsonRpc>;
     try {
       call = decodeJsonRpc(body);
     } catch {
@@ -161,7 +164,7 @@ export class SimServer {
 
   private async xmlRpc(host: HostRuntime, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
-    let call;
+    let call: Awaited<ReturnType<typeof decodeCall>>;
     try {
       call = await decodeCall(body);
     } catch {
@@ -178,19 +181,28 @@ export class SimServer {
 
   private rrdUpdates(host: HostRuntime, req: http.IncomingMessage, url: URL, res: http.ServerResponse): void {
     const session = url.searchParams.get('session_id') ?? /(?:^|;\s*)session_id=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    if (!session || !this.pool.sessions.has(session)) return send(res, 401, 'text/html', '<html><body><h1>HTTP 401 unauthorised</h1></body></html>');
-    let query;
+    if (!session || !this.pool.sessions.has(session)) {
+      send(res, 401, 'text/html', '<html><body><h1>HTTP 401 unauthorised</h1></body></html>');
+      return;
+    }
+    let query: ReturnType<typeof parseRrdQuery>;
     try {
       query = parseRrdQuery(url.searchParams);
     } catch (err) {
-      if (err instanceof RrdQueryError) return send(res, 400, 'text/html', `<html><body><h1>HTTP 400 bad request</h1>${err.message}</body></html>`);
+      if (err instanceof RrdQueryError) {
+        send(res, 400, 'text/html', `<html><body><h1>HTTP 400 bad request</h1>${err.message}</body></html>`);
+        return;
+      }
       throw err;
     }
     const window = buildWindow(this.pool.store, this.cache, host.ref, query, Date.now() / 1000, this.pool.rrdGaps);
     const json = prefersJson(req.headers.accept, url.searchParams.has('json'));
     const shape = json ? this.pool.options.rrdShape : 'xml';
     // The legacy generator indexed the last row unconditionally: an empty window was a server-side exception.
-    if (shape === 'legacy' && window.rows.length === 0) return send(res, 500, 'text/html', '<html><body><h1>HTTP 500 internal server error</h1></body></html>');
+    if (shape === 'legacy' && window.rows.length === 0) {
+      send(res, 500, 'text/html', '<html><body><h1>HTTP 500 internal server error</h1></body></html>');
+      return;
+    }
     let body = renderRrdUpdates(window, shape);
     if (host.malformed) body = body.slice(0, Math.floor(body.length / 2));
     res.setHeader('Access-Control-Allow-Origin', '*');

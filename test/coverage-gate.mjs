@@ -7,9 +7,10 @@
 // process's coverage is mapped to TypeScript lines through that process's own source map first, and only then are
 // the lines merged (a line is coverable if any process's mapping says so, covered if any process ran it).
 //
-// Functions are measured too: V8 reports every function it compiled with its call count; each is placed at the
-// TypeScript line and column its first source-map segment points to, and a function counts as run when any process
-// ran it. In the groups that say `everyFunction: true` (parsers, the safety-critical recovery code) one function that
+// Functions are measured too: V8 reports every function with its call count. Each is matched to the function of
+// the TypeScript source (declaration, arrow, method, accessor, class) its first source-map segments fall in — the
+// outermost of them, as a function's own code comes before its nested ones — so that the same function transpiled
+// by ts-node in one process and by tsx in another is one function; it counts as run when any process ran it. In the groups that say `everyFunction: true` (parsers, the safety-critical recovery code) one function that
 // no test ever called fails the gate, whatever the line figures: a dead branch handler is exactly what a line
 // percentage absorbs.
 //
@@ -125,6 +126,53 @@ function segmentsOf(map) {
   return cached;
 }
 
+const FUNCTION_KINDS = new Set([
+  ts.SyntaxKind.FunctionDeclaration,
+  ts.SyntaxKind.FunctionExpression,
+  ts.SyntaxKind.ArrowFunction,
+  ts.SyntaxKind.MethodDeclaration,
+  ts.SyntaxKind.Constructor,
+  ts.SyntaxKind.GetAccessor,
+  ts.SyntaxKind.SetAccessor,
+  // V8's implicit constructor and field initializers of a class map to the class itself.
+  ts.SyntaxKind.ClassDeclaration,
+  ts.SyntaxKind.ClassExpression,
+]);
+
+/**
+ * The functions of a TypeScript source: `nodes` (start line/column, name, nesting depth) and `at(line, column)`, the
+ * innermost function containing that position (-1 outside every function).
+ */
+const functionIndexCache = new Map();
+function functionIndexOf(file) {
+  let cached = functionIndexCache.get(file);
+  if (cached) return cached;
+  const sf = ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const nodes = [];
+  const innermost = new Int32Array(sf.text.length + 1).fill(-1);
+  const visit = (node, depth) => {
+    let inner = depth;
+    if (FUNCTION_KINDS.has(node.kind)) {
+      const start = node.getStart(sf);
+      const { line, character } = sf.getLineAndCharacterOfPosition(start);
+      const name = node.name && ts.isIdentifier(node.name) ? node.name.text : ts.isConstructorDeclaration(node) ? 'constructor' : '';
+      innermost.fill(nodes.length, start, node.end);
+      nodes.push({ line: line + 1, column: character, name, depth });
+      inner = depth + 1;
+    }
+    ts.forEachChild(node, (child) => visit(child, inner));
+  };
+  visit(sf, 0);
+  const lineStarts = sf.getLineStarts();
+  const at = (line, column) => {
+    const start = lineStarts[line - 1];
+    return start === undefined ? -1 : (innermost[Math.min(start + column, sf.text.length)] ?? -1);
+  };
+  cached = { nodes, at };
+  functionIndexCache.set(file, cached);
+  return cached;
+}
+
 function lowerBound(arr, value) {
   let lo = 0;
   let hi = arr.length;
@@ -137,7 +185,7 @@ function lowerBound(arr, value) {
 }
 
 /**
- * file (relative) → { coverable: Set<line>, covered: Set<line>, functions: Map<"line:column", {line, column, name, ran}> },
+ * file (relative) → { coverable: Set<line>, covered: Set<line>, functions: Map<function index, {line, column, name, ran}> },
  * merged over every process. Each source-map segment
  * (a piece of generated code and the TypeScript line it came from) takes the count of the innermost V8 range that
  * contains it; a TypeScript line is coverable when a segment maps to it and covered when one of them ran. This works
@@ -167,16 +215,21 @@ function measure() {
         if (counts[i] > 0) entry.covered.add(origLines[i]);
       }
       // Each function's first range is the whole function with its call count. The module's own top level (offset
-      // 0) is not a function of the source; a function with no segment of this file is the transpiler's own helper.
+      // 0) is not a function of the source; one whose segments fall in no function of the source is the
+      // transpiler's own helper.
+      const index = functionIndexOf(rel);
       for (const fn of script.functions) {
         const whole = fn.ranges[0];
         if (!whole || whole.startOffset === 0) continue;
-        const i = lowerBound(offsets, whole.startOffset);
-        if (i >= offsets.length || offsets[i] >= whole.endOffset) continue;
-        const key = `${origLines[i]}:${origColumns[i]}`;
-        const known = entry.functions.get(key);
+        let own = -1;
+        for (let i = lowerBound(offsets, whole.startOffset), seen = 0; i < offsets.length && offsets[i] < whole.endOffset && seen < 6; i++, seen++) {
+          const node = index.at(origLines[i], origColumns[i]);
+          if (node >= 0 && (own < 0 || index.nodes[node].depth < index.nodes[own].depth)) own = node;
+        }
+        if (own < 0) continue;
+        const known = entry.functions.get(own);
         if (known) known.ran ||= whole.count > 0;
-        else entry.functions.set(key, { line: origLines[i], column: origColumns[i], name: fn.functionName, ran: whole.count > 0 });
+        else entry.functions.set(own, { ...index.nodes[own], name: index.nodes[own].name || fn.functionName, ran: whole.count > 0 });
       }
     }
   }

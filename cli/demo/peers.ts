@@ -1,15 +1,12 @@
 // Prometheus and Alertmanager for the demo, from Debian's packages when installed: started on loopback with
 // configs written to a temporary folder, stopped with the demo.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { type Peer, startAlertmanagerPeer, startPrometheusPeer } from '../../core/peer.js';
 
-export interface Peer {
-  name: string;
-  url: string;
-  stop(): Promise<void>;
-}
+export type { Peer };
 
 /** The first of `names` on PATH, or undefined. */
 export function findBinary(...names: string[]): string | undefined {
@@ -18,36 +15,6 @@ export function findBinary(...names: string[]): string | undefined {
     if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
   }
   return undefined;
-}
-
-async function startPeer(name: string, bin: string, args: string[], url: string, readyPath: string): Promise<Peer> {
-  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-2000)));
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr.trim()}`);
-    try {
-      if ((await fetch(url + readyPath, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      /* starting */
-    }
-    if (i > 150) throw new Error(`${name} did not become ready: ${stderr.trim()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    name,
-    url,
-    async stop() {
-      process.off('exit', kill);
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
 }
 
 /**
@@ -84,14 +51,7 @@ export function startPrometheus(bin: string, o: PrometheusOptions): Promise<Peer
     })),
   };
   writeFileSync(join(o.dir, 'prometheus.yml'), stringify(config));
-  const url = `http://127.0.0.1:${o.port}`;
-  return startPeer(
-    'prometheus',
-    bin,
-    [`--config.file=${join(o.dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(o.dir, 'prometheus-data')}`, `--web.listen-address=127.0.0.1:${o.port}`, '--log.level=warn'],
-    url,
-    '/-/ready',
-  );
+  return startPrometheusPeer({ dir: o.dir, bin, port: o.port });
 }
 
 export interface AlertmanagerOptions {
@@ -126,12 +86,5 @@ export function demoAlertmanagerConfig(o: AlertmanagerOptions): string {
 
 export function startAlertmanager(bin: string, o: AlertmanagerOptions): Promise<Peer> {
   writeFileSync(join(o.dir, 'alertmanager.yml'), demoAlertmanagerConfig(o));
-  const url = `http://127.0.0.1:${o.port}`;
-  return startPeer(
-    'alertmanager',
-    bin,
-    [`--config.file=${join(o.dir, 'alertmanager.yml')}`, `--storage.path=${join(o.dir, 'alertmanager-data')}`, `--web.listen-address=127.0.0.1:${o.port}`, '--cluster.listen-address=', '--log.level=warn'],
-    url,
-    '/-/ready',
-  );
+  return startAlertmanagerPeer({ dir: o.dir, bin, port: o.port });
 }

@@ -61,7 +61,7 @@ export interface HostSmartState {
 
 /** Many disks share `/dev/bus/0` behind a MegaRAID controller; the type (`megaraid,1`) tells them apart. */
 export function deviceLabel(name: string, type: string | null): string {
-  return type && type.includes(',') ? `${name}:${type}` : name;
+  return type?.includes(',') ? `${name}:${type}` : name;
 }
 
 export interface HardwareCollectorOptions {
@@ -143,10 +143,10 @@ export class HardwareCollector {
   private report(kind: HardwareKind, failures: unknown[], attempted: number, started: number): void {
     const duration = (performance.now() - started) / 1000;
     if (failures.length > 0 && failures.length === attempted) {
-      failures.slice(0, -1).forEach((err) => this.o.health.count(kind, err));
+      for (const err of failures.slice(0, -1)) this.o.health.count(kind, err);
       this.o.health.failure(kind, failures.at(-1), duration);
     } else {
-      failures.forEach((err) => this.o.health.count(kind, err));
+      for (const err of failures) this.o.health.count(kind, err);
       this.o.health.success(kind, duration);
     }
     this.cycles[kind]++;
@@ -167,7 +167,7 @@ export class HardwareCollector {
       const at = Date.now();
       if (r.status === 'fulfilled') {
         this.ipmi.set(host.uuid, { up: true, reading: r.value, unavailable: false, at });
-        r.value.errors.forEach((err) => this.o.health.count('ipmi', err));
+        for (const err of r.value.errors) this.o.health.count('ipmi', err);
         this.logOnce(key, null, fields);
         if (r.value.warnings.length) this.logOnce(`${host.uuid}/IPMI listing`, 'IPMI listing has lines that are not sensors', { ...fields, warnings: r.value.warnings.slice(0, 5) }, 'info');
         return;
@@ -203,7 +203,7 @@ export class HardwareCollector {
         state.reason = undefined;
         state.unavailable = false;
         this.applyDisks(host, state, r.value, cycle);
-        r.value.errors.forEach((err) => this.o.health.count('smart', err));
+        for (const err of r.value.errors) this.o.health.count('smart', err);
         this.logOnce(`${host.uuid}/SMART`, null, fields);
       } else {
         const err = r.reason as Error;

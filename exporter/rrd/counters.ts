@@ -30,7 +30,7 @@ export class CounterBank {
   advance(uuid: string, source: string, { rows, column, step }: RateRows): number {
     let byName = this.state.get(uuid);
     if (!byName) this.state.set(detach(uuid), (byName = new Map()));
-    let s = byName.get(source);
+    const s = byName.get(source);
     if (!s) {
       const newest = rows.length ? rows[rows.length - 1]!.t : -Infinity;
       byName.set(detach(source), { value: 0, lastT: newest });

@@ -112,11 +112,11 @@ function readJson(text: string, contentType: string | undefined): RawUpdate {
     throw new ProtocolError(`${WHAT}: body is neither JSON nor XML${describe(contentType)}: ${(err as Error).message}`);
   }
   if (!isObject(doc)) throw new ProtocolError(`${WHAT}: JSON body is not an object`);
-  const meta = doc['meta'];
+  const meta = doc.meta;
   if (!isObject(meta)) throw new ProtocolError(`${WHAT}: JSON body has no "meta" object`);
   // xcp-rrd 1.10–1.12 put `data` inside `meta` (fixed by xen-api PR #5456).
-  const data = doc['data'] !== undefined ? doc['data'] : meta['data'];
-  return { start: meta['start'], step: meta['step'], end: meta['end'], legend: meta['legend'], data };
+  const data = doc.data !== undefined ? doc.data : meta.data;
+  return { start: meta.start, step: meta.step, end: meta.end, legend: meta.legend, data };
 }
 
 function readXml(text: string, contentType: string | undefined): RawUpdate {
@@ -126,7 +126,7 @@ function readXml(text: string, contentType: string | undefined): RawUpdate {
   } catch (err) {
     throw new ProtocolError(`${WHAT}: malformed XML${describe(contentType)}: ${(err as Error).message}`);
   }
-  const xport = isObject(doc) ? doc['xport'] : undefined;
+  const xport = isObject(doc) ? doc.xport : undefined;
   if (!isObject(xport)) throw new ProtocolError(`${WHAT}: XML body is not an <xport> document`);
   const meta = child(xport, 'meta');
   if (!isObject(meta)) throw new ProtocolError(`${WHAT}: <xport> has no <meta>`);
@@ -153,9 +153,9 @@ function normalise(raw: RawUpdate): RrdUpdate {
   const width = columns.length;
   const rows = raw.data.map((row: unknown, i): RrdRow => {
     if (!isObject(row)) throw new ProtocolError(`${WHAT}: data row ${i} is not an object`);
-    const t = toNumber(row['t']);
-    if (t - t !== 0) throw new ProtocolError(`${WHAT}: data row ${i} has no numeric t (${JSON.stringify(row['t'])})`);
-    const list = row['values'];
+    const t = toNumber(row.t);
+    if (t - t !== 0) throw new ProtocolError(`${WHAT}: data row ${i} has no numeric t (${JSON.stringify(row.t)})`);
+    const list = row.values;
     // A Float64Array from the JSON reader, a list of strings from the XML one.
     if (!Array.isArray(list) && !(list instanceof Float64Array)) throw new ProtocolError(`${WHAT}: data row ${i} (t=${t}) has no values list`);
     if (list.length !== width) {

@@ -136,7 +136,9 @@ export function steps(base: string, ...rest: [number, string][]): ThresholdStep[
 /** Value → text and colour (e.g. 1 → "Live", green). */
 export function valueMap(entries: Record<string, [string, string]>): ValueMapping[] {
   const options: Record<string, { text: string; color: string; index: number }> = {};
-  Object.entries(entries).forEach(([value, [text, color]], index) => (options[value] = { text, color, index }));
+  Object.entries(entries).forEach(([value, [text, color]], index) => {
+    options[value] = { text, color, index };
+  });
   return [{ type: 'value', options }];
 }
 

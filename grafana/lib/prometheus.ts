@@ -1,11 +1,10 @@
-// A real Prometheus for tests and previews: a temporary directory, a loopback port, a short scrape interval, and a
-// watchdog so the server dies with us even if we are killed. Plus a tiny HTTP API client.
-import { type ChildProcess, spawn } from 'node:child_process';
+// A real Prometheus for tests and previews (core/peer.ts: a loopback port, dies with us) with a temporary directory and a
+// short scrape interval. Plus a tiny HTTP API client.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../../core/net.js';
+import { startPrometheusPeer } from '../../core/peer.js';
 
 export interface ScrapeTarget {
   job: string;
@@ -83,16 +82,6 @@ export interface RunningPrometheus extends PrometheusClient {
   log(): string;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killAllOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
-}
-
 function configYaml(o: PrometheusOptions): string {
   const interval = `${o.scrapeIntervalSeconds ?? 1}s`;
   return stringify({
@@ -109,82 +98,13 @@ function configYaml(o: PrometheusOptions): string {
 export async function startPrometheus(o: PrometheusOptions): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-prometheus-'));
   writeFileSync(join(dir, 'prometheus.yml'), configYaml(o));
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await launch(o, dir, await freePort());
-    } catch (err) {
-      lastError = err;
-      if (!/address already in use/.test(String(err))) break;
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  throw lastError;
-}
-
-async function launch(o: PrometheusOptions, dir: string, port: number): Promise<RunningPrometheus> {
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    o.binary ?? 'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--storage.tsdb.retention.time=1d',
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  live.add(child);
-  killAllOnExit();
-  // If this process dies without running its exit hooks (SIGKILL), the watchdog's stdin closes and it kills Prometheus.
-  const watchdog = spawn('sh', ['-c', `read _; kill -9 ${child.pid} 2>/dev/null; exit 0`], { stdio: ['pipe', 'ignore', 'ignore'] });
-  watchdog.unref();
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    log = (log + c.toString()).slice(-8000);
+  const peer = await startPrometheusPeer({ dir, bin: o.binary, startTimeoutMs: o.startTimeoutMs ?? 15_000 }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
-  let exited = false;
-  const exitedPromise = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      exited = true;
-      live.delete(child);
-      resolve();
-    }),
-  );
-  child.once('error', (err) => {
-    log += `\nspawn error: ${err.message}`;
-  });
-
-  const client = new PrometheusClient(url);
-  let stopped: Promise<void> | undefined;
-  const stop = () =>
-    (stopped ??= (async () => {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exitedPromise;
-        clearTimeout(timer);
-      }
-      watchdog.stdin!.end();
-      rmSync(dir, { recursive: true, force: true });
-    })());
-
-  const deadline = Date.now() + (o.startTimeoutMs ?? 15_000);
-  while (Date.now() < deadline) {
-    if (exited) break;
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) {
-        return Object.assign(client, { stop, log: () => log }) as RunningPrometheus;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const why = exited ? 'exited' : 'did not become ready';
-  if (!exited) await stop();
-  else watchdog.stdin!.end();
-  throw new Error(`prometheus ${why}: ${log.trim().split('\n').slice(-5).join('\n')}`);
+  const stop = async () => {
+    await peer.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return Object.assign(new PrometheusClient(peer.url), { stop, log: peer.log });
 }

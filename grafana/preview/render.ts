@@ -129,8 +129,13 @@ function timeseries(p: Panel, data: TargetData[], w: number, h: number, from: nu
 
   let lo = Infinity;
   let hi = -Infinity;
-  for (const s of series) for (const [, v] of s.points) if (Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
-  if (!Number.isFinite(lo)) (lo = 0), (hi = 1);
+  for (const s of series)
+    for (const [, v] of s.points)
+      if (Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+  if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
   if (fc?.defaults.min !== undefined && !series.some((s) => s.points.some(([, v]) => v < fc.defaults.min!))) lo = Math.min(lo, fc.defaults.min);
   if (fc?.defaults.max !== undefined && hi <= fc.defaults.max) hi = Math.max(hi, fc.defaults.max === 1 && hi < 0.5 && unit === 'percentunit' ? hi : fc.defaults.max);
   if (lo > 0 && (fc?.defaults.min !== undefined || unit === 'bytes' || unit === 'Bps' || unit === 'percentunit')) lo = 0;

@@ -85,7 +85,7 @@ export async function startRecoveryHookFor(sim: Simulation, storePath: string, l
     return c;
   };
   const hook = await startRecoveryHook(config, logger, { xapiFor, pollIntervalMs: 200, probeTimeoutMs: 2000 });
-  return { hook, close: () => clients.forEach((c) => c.http.close()) };
+  return { hook, close: () => clients.forEach((c) => void c.http.close()) };
 }
 
 /** promtool's verdict on the alert rules; undefined when they can be loaded. */

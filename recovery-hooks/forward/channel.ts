@@ -34,6 +34,7 @@ export class ForwardChannel implements Channel<OutboxMessage> {
     this.name = forwardChannelName(pool);
   }
 
+  // biome-ignore lint/suspicious/noConfusingVoidType: a channel that never refuses implements this as Promise<void>
   async send(m: OutboxMessage): Promise<void | Refusal> {
     const uuid = String(m.payload.notification_uuid);
     const endpoint = this.remote.endpoint;
@@ -43,7 +44,7 @@ export class ForwardChannel implements Channel<OutboxMessage> {
     const n = await this.store.get(uuid);
     if (!n) return { refused: `notification ${uuid} is not in the store` };
 
-    let request;
+    let request: ReturnType<typeof masakariRequest>;
     try {
       request = masakariRequest(n);
     } catch (err) {
@@ -52,7 +53,7 @@ export class ForwardChannel implements Channel<OutboxMessage> {
       await this.store.saveForward(uuid, { endpoint, outcome: 'rejected', reason }, this.now());
       return { refused: reason };
     }
-    let answer;
+    let answer: Awaited<ReturnType<typeof this.remote.create>>;
     try {
       answer = await this.remote.create(request);
     } catch (err) {

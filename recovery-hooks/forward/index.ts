@@ -58,7 +58,9 @@ export function startForwarding(store: NotificationStore, config: RecoveryHookCo
 
   const queue = forwardEvents(new Set(pools.map(([name]) => name)));
   // A notification is forwarded as soon as the transaction that queued it has committed, not at the next poll.
-  store.onMessagesQueued(() => workers.forEach((w) => w.wake()));
+  store.onMessagesQueued(() => {
+    for (const w of workers) w.wake();
+  });
   let stopping: Promise<void> | undefined;
   return {
     events: queue,

@@ -106,6 +106,7 @@ function parse(res: HttpResponse): unknown {
   }
 }
 
+// biome-ignore-start lint/suspicious/noExplicitAny: Masakari's JSON answers, read field by field with String()/stringOr()
 function notificationOf(res: HttpResponse): Record<string, any> | undefined {
   const doc = parse(res) as { notification?: unknown } | undefined;
   return typeof doc?.notification === 'object' && doc.notification !== null ? (doc.notification as Record<string, any>) : undefined;
@@ -131,3 +132,4 @@ function toTask(t: any): RemoteTask {
     progress_details: details.map((d: any) => ({ timestamp: stringOr(d?.timestamp), message: String(d?.message ?? '') })),
   };
 }
+// biome-ignore-end lint/suspicious/noExplicitAny: Masakari's JSON answers

@@ -77,7 +77,7 @@ function awaitRemoteRecovery(deps: ForwardDeps): Task {
       const seen = detailKeys(forward.remoteDetails);
       let unreachable: string | null = null;
       for (;;) {
-        let r;
+        let r: Awaited<ReturnType<typeof remote.show>>;
         try {
           r = await remote.show(remoteUuid, ctx.signal);
           unreachable = null;

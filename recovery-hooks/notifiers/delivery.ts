@@ -13,7 +13,7 @@ import type { Logger } from '../../core/log.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { NotificationStore } from '../store/store.js';
 import type { OutboxMessage } from '../store/types.js';
-import { type Channel } from './channels/channel.js';
+import type { Channel } from './channels/channel.js';
 import type { DeliveryPolicy } from './config.js';
 import type { RenderedMessage } from './render.js';
 import { describeError } from '../../core/errors.js';
@@ -135,7 +135,7 @@ export class DeliveryWorker<M = RenderedMessage> {
       // Rendering is deterministic: what fails now fails forever, so the message is given up at once.
       return this.#giveUp(m, `cannot render: ${describeError(err)}`);
     }
-    let refusal;
+    let refusal: Awaited<ReturnType<typeof channel.send>>;
     try {
       refusal = await channel.send(rendered);
     } catch (err) {

@@ -87,7 +87,9 @@ export function startNotifiers(
   for (const w of workers) w.start();
   if (workers.length) log.info('notifiers started', { channels: config.channels.map((c) => `${c.name} (${c.type})`) });
 
-  const wake = () => workers.forEach((w) => w.wake());
+  const wake = () => {
+    for (const w of workers) w.wake();
+  };
   // A message goes out as soon as the transaction that queued it has committed, not at the next poll.
   store.onMessagesQueued(wake);
   let stopping: Promise<void> | undefined;

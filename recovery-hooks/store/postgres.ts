@@ -389,6 +389,7 @@ export class PostgresNotificationStore implements NotificationStore {
       const rowOf = (ref: Ref) => (typeof ref === 'number' ? inserted[ref]! : ref);
       const messages: OutboxInput[] = [];
       if (outbox) for (const row of inserted) messages.push(...outbox(toNotification(row!), { tasks: [], moves: [] }));
+      // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch is exhaustive (tsc checks every outcome returns)
       const results = plan.decisions.map((d): CreateResult => {
         switch (d.outcome) {
           case 'refused':

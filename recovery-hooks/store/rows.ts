@@ -287,7 +287,9 @@ export function listQuery(filter: ListFilter, limit: number, order: ListOrder, m
       return `(${[...eq, `${columns[i]} ${s.dir === 'asc' ? '>' : '<'} ?`].join(' AND ')})`;
     });
     where.push(`(${ors.join(' OR ')})`);
-    sort.forEach((_s, i) => params.push(...marker.slice(0, i + 1)));
+    sort.forEach((_s, i) => {
+      params.push(...marker.slice(0, i + 1));
+    });
   }
   const sql =
     'SELECT * FROM notifications' +

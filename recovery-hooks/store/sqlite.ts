@@ -255,7 +255,9 @@ export class SqliteNotificationStore implements NotificationStore {
     this.#guard('planTasks', () =>
       this.#db.transaction(() => {
         const insert = this.#sql("INSERT OR IGNORE INTO tasks (notification_uuid, seq, name, state) VALUES (?, ?, ?, 'PENDING')");
-        names.forEach((name, i) => insert.run(uuid, i, name));
+        names.forEach((name, i) => {
+          insert.run(uuid, i, name);
+        });
       })(),
     );
   }

@@ -67,7 +67,7 @@ export function renderRrdUpdates(u: RrdUpdatesInput, shape: RrdShape): string {
  */
 export function formatRrdValue(v: number): string {
   if (v === 0) return '0.0';
-  if (v !== v) return 'NaN';
+  if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return 'Infinity';
   if (v === -Infinity) return '-Infinity';
   const a = v < 0 ? -v : v;

@@ -106,7 +106,7 @@ export function vmSources(store: ObjectStore, vm: XapiRecord, agentWrite?: (phas
   }
   for (const vbdRef of vm.VBDs as Ref[]) {
     const vbd = store.get('VBD', vbdRef);
-    if (!vbd || vbd.type !== 'Disk') continue;
+    if (vbd?.type !== 'Disk') continue;
     const dev = vbd.device as string;
     iostat(b, (k) => `vbd_${dev}_${k}`, seed, 300 + dev.charCodeAt(dev.length - 1), 0.3);
   }

@@ -5,18 +5,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { freePort } from '../../core/net.js';
+import { waitFor } from '../../core/concurrency.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 t.test('demo: banner, healthy hardware, two Ctrl-C', async (t) => {
   const [simPort, controlPort] = [await freePort(), await freePort()];
@@ -28,7 +19,7 @@ t.test('demo: banner, healthy hardware, two Ctrl-C', async (t) => {
   child.stdout!.on('data', (d) => (out += String(d)));
   child.stderr!.on('data', (d) => (out += String(d)));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  await waitFor('the banner', () => (out.includes('Ctrl-C stops everything.') ? true : undefined));
+  await waitFor('the banner', () => out.includes('Ctrl-C stops everything.'), { timeoutMs: 90_000, everyMs: 250 });
 
   const dir = /Configuration and state: (\S+)/.exec(out)?.[1];
   t.ok(dir && existsSync(dir), 'the banner names the temporary folder, which exists');
@@ -44,7 +35,7 @@ t.test('demo: banner, healthy hardware, two Ctrl-C', async (t) => {
   const metrics = await waitFor('hardware metrics', async () => {
     const text = await (await fetch(`${exporterUrl}/metrics`)).text().catch(() => '');
     return /^xcp_host_disk_smart_healthy\{/m.test(text) && /^xcp_host_ipmi_sensor_state\{/m.test(text) ? text : undefined;
-  });
+  }, { timeoutMs: 90_000, everyMs: 250 });
   t.same(metrics.match(/^xcp_host_disk_smart_healthy\{.*\} 0$/gm) ?? [], [], 'no disk fails its SMART check');
   t.same(metrics.match(/^xcp_host_ipmi_sensor_state\{.*\} 2$/gm) ?? [], [], 'no IPMI sensor is critical');
 

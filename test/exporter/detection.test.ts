@@ -11,6 +11,7 @@ import { SourceCache, buildWindow } from '../../simulator/rrd/updates.js';
 import { startTestExporter } from '../helpers/exporter.js';
 import { lines, value } from '../helpers/exposition.js';
 import { startSim } from '../helpers/sim.js';
+import { waitFor } from '../../core/concurrency.js';
 
 t.test('a simulated day of stable guest data: healthy guests stay young, a stopped agent ages', async (t) => {
   // The simulator's pool and RRDs, read at the exporter's default cadence (30 s polls of a 5 s archive) through
@@ -83,11 +84,18 @@ t.test('the exporter: memory report age and unexpected halts, from the simulator
   store.mod('VM', restartRef, { actions_after_crash: 'restart' });
   store.mod('VM_metrics', restarter.metrics as string, { start_time: xapiDate(Date.now() - 200_000) });
   sim.pool.crashVm(restartRef, 'halt');
-  await t.resolves(waitFor(async () => {
-    await poll();
-    text = await scrape();
-    return halts(crashed.uuid)[0] === 1;
-  }), 'the crash is counted');
+  await t.resolves(
+    waitFor(
+      'the crash counted',
+      async () => {
+        await poll();
+        text = await scrape();
+        return halts(crashed.uuid)[0] === 1;
+      },
+      { timeoutMs: 10_000 },
+    ),
+    'the crash is counted',
+  );
   t.same(halts(stopped.uuid), [0], "the operator's shutdown is not (ha_always_run cleared by VM.clean_shutdown)");
   t.same(halts(restarter.uuid), [0], 'a VM the hypervisor restarted never halted: not counted');
   t.equal(store.get('VM', restartRef)!.power_state, 'Running');
@@ -108,10 +116,4 @@ t.test('the exporter: memory report age and unexpected halts, from the simulator
   t.ok(others.every((a) => a <= 5), `the others stay fresh (${others.join(', ')})`);
 });
 
-async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+

@@ -2,7 +2,8 @@
 // right labels, and the scrape has no error.
 import t from 'tap';
 import { startTestExporter } from '../helpers/exporter.js';
-import { eventually, startPrometheus } from '../helpers/prometheus.js';
+import { waitFor } from '../../core/concurrency.js';
+import { startPrometheus } from '../helpers/prometheus.js';
 import { startSim } from '../helpers/sim.js';
 
 const sim = await startSim();
@@ -24,7 +25,7 @@ t.teardown(async () => {
 });
 
 type Vector = { metric: Record<string, string>; value: [number, string] }[];
-await eventually(async () => (await prom.query<{ result: Vector }>('xcp_vm_cpu_usage')).result.length > 0, 30_000, 'VM series in Prometheus');
+await waitFor('VM series in Prometheus', async () => (await prom.query<{ result: Vector }>('xcp_vm_cpu_usage')).result.length > 0, { timeoutMs: 30_000, everyMs: 250 });
 
 t.test('the scrape target is healthy', async (t) => {
   const targets = await prom.api<{ activeTargets: { health: string; lastError: string; scrapeUrl: string }[] }>('/api/v1/targets');
@@ -57,13 +58,13 @@ t.test('host, VM and SR series with their labels', async (t) => {
 });
 
 t.test('counters work with rate()', async (t) => {
-  const rates = await eventually(
+  const rates = await waitFor(
+    'a positive network rate',
     async () => {
       const r = (await prom.query<{ result: Vector }>('rate(xcp_vm_network_receive_bytes_total[20s])')).result;
       return r.length > 0 && r.some((x) => Number(x.value[1]) > 0) ? r : undefined;
     },
-    20_000,
-    'a positive network rate',
+    { timeoutMs: 20_000, everyMs: 250 },
   );
   t.ok(rates.every((r) => Number(r.value[1]) >= 0), 'never negative: no counter resets');
 });

@@ -14,6 +14,7 @@ import { describeValues, resolveVariables } from '../../grafana/lib/resolve.js';
 import { type TargetData, renderDashboardHtml } from '../../grafana/preview/render.js';
 import type { PrometheusClient, QueryResult, Sample } from '../../grafana/lib/prometheus.js';
 import { EXPORTER_JOB, RECOVERY_JOB, type Stack, exerciseRecovery, simControl, startStack } from '../../grafana/preview/stack.js';
+import { waitFor } from '../../core/concurrency.js';
 
 t.setTimeout(90_000);
 
@@ -33,15 +34,7 @@ const BUILTINS: Builtins = { rateInterval: '10s', interval: '2s', range: '5m', r
 const RANGE_SECONDS = 60;
 const STEP_SECONDS = 2;
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) => waitFor(what, probe, { timeoutMs, everyMs: 250 });
 
 const nonEmpty = (r: QueryResult) => (r.resultType === 'scalar' ? true : Array.isArray(r.result) && r.result.length > 0);
 const series = (r: QueryResult): Sample[] => (r.resultType === 'vector' || r.resultType === 'matrix' ? (r.result as Sample[]) : []);
@@ -126,7 +119,7 @@ async function checkDashboard(
     if (p.type === 'table' && panelHasData && Object.keys(check.optional).length === 0) {
       const names = ((p.transformations?.find((x) => x.id === 'filterFieldsByName')?.options.include as { names: string[] }) ?? { names: [] }).names;
       const labels = new Set<string>();
-      for (const target of p.targets ?? []) for (const s of series(await prom.query(interpolate(target.expr, vars, values, BUILTINS), now))) Object.keys(s.metric).forEach((k) => labels.add(k));
+      for (const target of p.targets ?? []) for (const s of series(await prom.query(interpolate(target.expr, vars, values, BUILTINS), now))) for (const k of Object.keys(s.metric)) labels.add(k);
       for (const n of names) if (!n.startsWith('Value') && !labels.has(n)) problems.push(`"${p.title}": column ${n} is in no result`);
     }
     if (mustHaveData && !panelHasData) problems.push(`"${p.title}": the panel shows no data`);

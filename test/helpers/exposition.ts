@@ -1,4 +1,5 @@
 // Reading the exporter's text exposition in tests, and waiting for a condition.
+import { waitFor } from '../../core/concurrency.js';
 
 /** The sample lines of `metric` (with or without labels). */
 export const lines = (text: string, metric: string) => text.split('\n').filter((l) => l.startsWith(metric + '{') || l.startsWith(metric + ' '));
@@ -16,9 +17,5 @@ export function sample(text: string, metric: string, labels: Record<string, stri
 
 /** Wait until `check()` holds, polling every 50 ms; fails after `ms`. */
 export async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(what, check, { timeoutMs: ms, everyMs: 50 });
 }

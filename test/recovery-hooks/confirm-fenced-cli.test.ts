@@ -32,7 +32,10 @@ t.test('the request, and the exit code for each answer', async (t) => {
   const run = async (args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> => {
     const out: string[] = [];
     const [write, errWrite] = [process.stdout.write, process.stderr.write];
-    process.stdout.write = process.stderr.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    process.stdout.write = process.stderr.write = ((s: string) => {
+      out.push(s);
+      return true;
+    }) as typeof process.stdout.write;
     try {
       return { code: await confirmFencedCommand(args, env), out: out.join('') };
     } finally {

@@ -78,7 +78,7 @@ t.test('the BMC acknowledges power-off but keeps reporting on → waits; confirm
     t,
     // A BMC that answers the power-off command and never powers off: the power-off command only asks for the status.
     { fencing: (control) => ({ power_off_command: `${SIM_CLI} power-status {bmc} --control ${control} --ipmitool-output`, confirm_timeout_seconds: 1 }) },
-    new RegExp(`^the BMC of xcp-host-\\d+ does not report power off within 1 s of the power-off: confirm xcp-host-\\d+ is off$`),
+    /^the BMC of xcp-host-\d+ does not report power off within 1 s of the power-off: confirm xcp-host-\d+ is off$/,
   );
   const hook = rig.hook!;
   const confirm = (body: unknown, token = TOKEN) => hook.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, { body, headers: { 'X-Auth-Token': token } });

@@ -52,7 +52,10 @@ t.test('a run whose progress writes always fail: error, one retry after a delay,
   const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: 0, now: Date.now });
   const logger = memoryLogger();
   let runs = 0;
-  const tasks: Task[] = [{ name: 'report', run: async (ctx) => void (runs++, await ctx.progress('working', 0.5)) }];
+  const tasks: Task[] = [{ name: 'report', run: async (ctx) => {
+        runs++;
+        await ctx.progress('working', 0.5);
+      } }];
   const wf = (type: any): Workflow => ({ type, tasks, setsMaintenance: false });
   const engine = new RecoveryEngine({
     store,

@@ -12,6 +12,7 @@ import { NotificationRecorder } from '../../recovery-hooks/intake/recorder.js';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { NewNotification, Notification } from '../../recovery-hooks/store/types.js';
 import { HOST_1, HOST_2, tempDir, testConfig } from './helpers/harness.js';
+import { waitFor } from '../../core/concurrency.js';
 
 const base = testConfig(tempDir()).recovery_hook;
 const config = (over: Partial<RecoveryHookConfig> = {}): RecoveryHookConfig => ({ ...base, tickMs: 10, retry: { attempts: 1, intervalMs: 30 }, ...over });
@@ -44,12 +45,16 @@ const hostDown = (host = HOST_1, at = Date.now()): NewNotification => ({
 });
 
 async function until(store: SqliteNotificationStore, uuid: string, pred: (n: Notification) => boolean): Promise<Notification> {
-  for (let i = 0; i < 300; i++) {
-    const n = (await store.get(uuid))!;
-    if (pred(n)) return n;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting on ${uuid}: ${JSON.stringify((await store.get(uuid)))}`);
+  return waitFor(
+    `notification ${uuid}`,
+    async () => {
+      const n = (await store.get(uuid))!;
+      return pred(n) ? n : undefined;
+    },
+    { timeoutMs: 15_000, everyMs: 10 },
+  ).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(await store.get(uuid))}`);
+  });
 }
 
 t.test('error is retried after the interval, then failed; every transition is counted and sent to the outbox', async (t) => {

@@ -8,16 +8,13 @@ import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { NotificationStore, PurgeCounts } from '../../recovery-hooks/store/store.js';
 import { tempDir } from './helpers/harness.js';
 import { input, opts } from './helpers/store-contract.js';
+import { waitFor } from '../../core/concurrency.js';
 
 const DAY_MS = 86_400_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(t: Test, what: string, check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) return void t.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  await waitFor(what, check, { timeoutMs, everyMs: 10 }).catch((err: Error) => t.fail(err.message));
 }
 
 function openStore(t: Test): SqliteNotificationStore {
@@ -95,7 +92,10 @@ t.test('a failing store is a warning, and the purge is tried again at the next i
 t.test('stop(): prompt when idle, and waits for a purge in progress', async (t) => {
   const store = openStore(t);
   let purges = 0;
-  const idle = startRetention({ store: withPurge(store, async () => (purges++, { notifications: 0, messages: 0, leases: 0, hosts: 0 })), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
+  const idle = startRetention({ store: withPurge(store, async () => {
+      purges++;
+      return { notifications: 0, messages: 0, leases: 0, hosts: 0 };
+    }), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
   const started = Date.now();
   await idle.stop();
   t.ok(Date.now() - started < 100, 'stopped at once');

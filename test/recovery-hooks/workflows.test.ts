@@ -6,6 +6,7 @@ import { FakePool, GiB } from './helpers/fake-xapi.js';
 import { HOST_1, type Hook, startHook, tempDir, testConfig } from './helpers/harness.js';
 import type { Fencer, PowerStatus } from '../../core/fencing.js';
 import type { RemoteShell } from '../../core/ssh/shell.js';
+import { waitFor } from '../../core/concurrency.js';
 
 class FakeBmc implements Fencer {
   power: PowerStatus = 'on';
@@ -68,12 +69,14 @@ async function notify(hook: Hook, type: string, payload: Record<string, unknown>
 }
 
 async function settled(hook: Hook, uuid: string): Promise<any> {
-  for (let i = 0; i < 300; i++) {
-    const res = await hook.request('GET', `/v1/notifications/${uuid}`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } });
-    if (['finished', 'ignored', 'failed'].includes(res.json.notification.status)) return res.json.notification;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`notification ${uuid} did not settle`);
+  return waitFor(
+    `notification ${uuid} to settle`,
+    async () => {
+      const res = await hook.request('GET', `/v1/notifications/${uuid}`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } });
+      return ['finished', 'ignored', 'failed'].includes(res.json.notification.status) ? res.json.notification : undefined;
+    },
+    { timeoutMs: 15_000, everyMs: 10 },
+  );
 }
 
 const hostDown = { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' };

@@ -2,7 +2,6 @@
 // Debian `prometheus-alertmanager` binary runs on a loopback port with a config derived from the example (both
 // receivers pointed at a webhook server in this test, short group timers), alerts are posted to its API, and we
 // check which reach which receiver and which are inhibited.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, createServer } from 'node:http';
@@ -13,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { RULES_DIR, alertmanager, amtool, run } from './helpers/tools.js';
-import { freePort } from '../../core/net.js';
+import { waitFor } from '../../core/concurrency.js';
+import { startAlertmanagerPeer } from '../../core/peer.js';
 
 const EXAMPLE = join(RULES_DIR, 'alertmanager.example.yml');
 
@@ -114,38 +114,10 @@ t.test('inhibition in a real Alertmanager', { skip: alertmanager ? false : 'prom
   t.teardown(() => hook.close());
   const hookBase = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
 
-  writeFileSync(join(dir, 'am.yml'), testConfig(hookBase, tokenFile));
-  const port = await freePort();
-  const am: ChildProcess = spawn(
-    alertmanager!,
-    [
-      `--config.file=${join(dir, 'am.yml')}`,
-      `--storage.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=', // no HA gossip: no port 9094, no peer wait before notifying
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let amLog = '';
-  am.stderr!.on('data', (d) => (amLog += d));
-  t.teardown(async () => {
-    if (am.exitCode !== null || am.signalCode !== null) return;
-    const exited = once(am, 'exit');
-    am.kill('SIGTERM');
-    const timer = setTimeout(() => am.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  });
-
-  const api = `http://127.0.0.1:${port}/api/v2`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/-/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline || am.exitCode !== null) return t.fail(`alertmanager did not start:\n${amLog}`);
-    await sleep(100);
-  }
+  writeFileSync(join(dir, 'alertmanager.yml'), testConfig(hookBase, tokenFile));
+  const am = await startAlertmanagerPeer({ dir, bin: alertmanager! });
+  t.teardown(() => am.stop());
+  const api = `${am.url}/api/v2`;
 
   const post = async (alerts: Labels[]) => {
     const endsAt = new Date(Date.now() + 3600_000).toISOString();
@@ -163,12 +135,13 @@ t.test('inhibition in a real Alertmanager', { skip: alertmanager ? false : 'prom
   const list = async (): Promise<ApiAlert[]> => (await fetch(`${api}/alerts`)).json() as Promise<ApiAlert[]>;
 
   await post(Object.values(SOURCES));
-  while ((await list()).length < Object.keys(SOURCES).length) await sleep(50);
+  await waitFor('the source alerts listed', async () => (await list()).length >= Object.keys(SOURCES).length, { timeoutMs: 15_000, everyMs: 50 });
   await post([...Object.values(INHIBITED), ...Object.values(DELIVERED)]);
 
   const delivered = () => new Set(deliveries.flatMap((d) => d.body.alerts.map((a) => key(a.labels))));
   const expected = [...Object.values(SOURCES), ...Object.values(DELIVERED)];
-  while (!expected.every((l) => delivered().has(key(l))) && Date.now() < deadline + 15_000) await sleep(100);
+  // Whatever has not arrived by then is named by the assertions below.
+  await waitFor('every uninhibited alert delivered', () => expected.every((l) => delivered().has(key(l))), { timeoutMs: 30_000 }).catch(() => undefined);
   await sleep(3000); // a few more group intervals: anything inhibited would have arrived by now
 
   const byPath = (path: string) => new Set(deliveries.filter((d) => d.path === path).flatMap((d) => d.body.alerts.map((a) => key(a.labels))));
@@ -206,9 +179,9 @@ t.test('inhibition in a real Alertmanager', { skip: alertmanager ? false : 'prom
   });
   t.equal(r.status, 200);
   const released = key(INHIBITED.vmHaltedOnH1);
-  const until = Date.now() + 10_000;
-  while (!deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released)) && Date.now() < until)
-    await sleep(100);
+  await waitFor('the released VM alert', () => deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released)), { timeoutMs: 10_000 }).catch(
+    () => undefined,
+  );
   t.ok(
     deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released && a.labels.recovery === 'true')),
     'the VM alert is delivered once XcpHostDown resolves',

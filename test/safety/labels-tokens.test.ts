@@ -59,7 +59,7 @@ scenario({
     };
     const post = (token: string) => rig.hook!.request('POST', '/v1/notifications', { body, headers: { 'X-Auth-Token': token } });
     const answers: string[] = [];
-    let created;
+    let created: Awaited<ReturnType<typeof post>> | undefined;
     // The Alertmanager's token, then a writer without fence:assert: refused (or, if accepted, the BMC must fence).
     for (const [who, token] of [['alertmanager', TOKEN], ['writer', WRITER_TOKEN]] as const) {
       const res = await post(token);

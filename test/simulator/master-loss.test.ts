@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { startSim } from '../helpers/sim.js';
 import type { Simulation } from '../../simulator/run.js';
 import type { HostRuntime } from '../../simulator/pool.js';
+import { waitFor } from '../../core/concurrency.js';
 
 type RpcAnswer = { result?: unknown; error?: { message: string; data: string[] } } | 'timeout' | 'connection';
 
@@ -21,13 +22,7 @@ const result = <T>(a: RpcAnswer) => {
   return a.result as T;
 };
 
-async function until(what: string, f: () => Promise<boolean> | boolean, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, f: () => Promise<boolean> | boolean, ms = 8000) => waitFor(what, f, { timeoutMs: ms, everyMs: 50 });
 
 const FAST = { xapiFuseMs: 100, xapiStartMs: 400, remoteTimeoutMs: 300, hostDeadAfterMs: 3000 };
 

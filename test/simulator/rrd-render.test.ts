@@ -20,6 +20,7 @@ t.test('values print as OCaml "%0.15g" (C printf), with XAPI\'s NaN/Infinity/0.0
     [999999999999999, '999999999999999'],
     [1e15, '1e+15'],
     [1e21, '1e+21'],
+    // biome-ignore lint/correctness/noPrecisionLoss: a value beyond double precision, as a producer may write it, is the case
     [123456789012345678, '1.23456789012346e+17'],
     [0.0282, '0.0282'],
     [0.1, '0.1'],

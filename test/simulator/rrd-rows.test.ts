@@ -11,7 +11,7 @@ const cache = new SourceCache(store, 2, pool.agents);
 const [h0, h1] = pool.hosts;
 const q = (start: number, o: Partial<RrdQuery> = {}): RrdQuery => ({ start, interval: 5, host: true, vmUuids: [], srUuids: [], ...o });
 const now = Math.floor(Date.now() / 1000 / 5) * 5 + 2;
-const col = (legend: string[], uuid: string, name: string) => legend.findIndex((l) => l === `AVERAGE:${uuid}:${name}`);
+const col = (legend: string[], uuid: string, name: string) => legend.indexOf(`AVERAGE:${uuid}:${name}`);
 
 t.test('rows from the last CDP back while t >= start (rrd_updates.ml create); meta start is the next CDP', async (t) => {
   const last = now - 2;

@@ -12,6 +12,7 @@ export interface Refusal {
 
 export interface Channel<M = RenderedMessage> {
   readonly name: string;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a channel that never refuses implements this as Promise<void>
   send(message: M): Promise<void | Refusal>;
   /** Called after the worker gave a message up (deadline reached, unrenderable), with the last error. */
   givenUp?(message: OutboxMessage, error: string): Promise<void>;

@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import type { Logger } from '../../../core/log.js';
 import type { EmailChannelConfig } from '../config.js';
 import type { RenderedMessage } from '../render.js';
-import { type Channel } from './channel.js';
+import type { Channel } from './channel.js';
 import { describeError } from '../../../core/errors.js';
 
 type Transport = ReturnType<typeof nodemailer.createTransport>;

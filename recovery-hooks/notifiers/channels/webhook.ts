@@ -5,7 +5,7 @@
 import { HttpClient } from '../../../core/http/client.js';
 import type { WebhookChannelConfig } from '../config.js';
 import type { RenderedMessage } from '../render.js';
-import { type Channel } from './channel.js';
+import type { Channel } from './channel.js';
 import { describeError } from '../../../core/errors.js';
 
 export class WebhookChannel implements Channel {

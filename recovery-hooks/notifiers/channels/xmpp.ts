@@ -15,7 +15,7 @@ import { type Authenticate, type Client, type Element, client, xml } from '@xmpp
 import type { Logger } from '../../../core/log.js';
 import type { XmppChannelConfig } from '../config.js';
 import type { RenderedMessage } from '../render.js';
-import { type Channel } from './channel.js';
+import type { Channel } from './channel.js';
 import { describeError } from '../../../core/errors.js';
 
 const NS_MUC = 'http://jabber.org/protocol/muc';

@@ -2,7 +2,6 @@
 // `for:` shortened, evaluated every second) and real Alertmanager with the example routing (short waits, the
 // recovery route pointed at the test's receiver). Both run from Debian's packages on loopback ports and are stopped
 // by the test, or killed if the test process exits first.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { demoRules, findBinary } from '../../../cli/demo/peers.js';
 import { type RunningPrometheus, startPrometheus } from '../../helpers/prometheus.js';
-import { freePort } from '../../../core/net.js';
+import { startAlertmanagerPeer } from '../../../core/peer.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const RULES_FILE = join(ROOT, 'rules/xcp-alerts.yml');
@@ -86,53 +85,18 @@ export interface RunningAlertmanager {
 export async function startLoopAlertmanager(bin: string, config: string): Promise<RunningAlertmanager> {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-am-'));
   writeFileSync(join(dir, 'alertmanager.yml'), config);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
-    bin,
-    [
-      `--config.file=${join(dir, 'alertmanager.yml')}`,
-      `--storage.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
+  const peer = await startAlertmanagerPeer({ dir, bin }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const { url } = peer;
   const stop = async () => {
-    process.off('exit', kill);
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await peer.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`alertmanager exited: ${stderr}`);
-    }
-    try {
-      if ((await fetch(url + '/-/ready', { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`alertmanager not ready: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
   return {
     url,
-    output: () => stderr,
+    output: peer.log,
     async active(labels) {
       const filter = Object.entries(labels)
         .map(([k, v]) => `filter=${encodeURIComponent(`${k}="${v}"`)}`)

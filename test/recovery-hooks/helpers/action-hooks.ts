@@ -56,7 +56,7 @@ export async function hookServer(t: Test, handle: Handler, tls?: { key: string; 
       const hit = { path: req.url!, headers: req.headers, raw, body: JSON.parse(raw), at: Date.now() };
       hits.push(hit);
       handle(hit, res, hits.length - 1);
-      waiters.splice(0).forEach((w) => w());
+      for (const w of waiters.splice(0)) w();
     });
   };
   const server = tls ? createHttpsServer(tls, onRequest) : createServer(onRequest);

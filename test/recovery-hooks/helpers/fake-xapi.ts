@@ -198,7 +198,7 @@ export class FakePool implements Xapi, RrdSource {
       case 'VM.power_state_reset': {
         const vm = this.#vm(p[0], method);
         const host = this.hosts.get(vm.residentOn);
-        if (host && host.live && host.answers && vm.power !== 'Halted') throw new XapiError('HOST_IS_LIVE', [vm.residentOn], method);
+        if (host?.live && host.answers && vm.power !== 'Halted') throw new XapiError('HOST_IS_LIVE', [vm.residentOn], method);
         Object.assign(vm, { power: 'Halted', residentOn: NULL });
         this.#action(`VM.power_state_reset ${vm.name}`);
         return '';

@@ -17,6 +17,7 @@ import { poolConfigFor, startSim } from '../../helpers/sim.js';
 import { ALL_SCOPES, type Hook, TOKEN, startHook, tempDir } from './harness.js';
 import { type BundleConfig, parseConfig } from '../../../cli/config/bundle.js';
 import { isObject } from '../../../core/guards.js';
+import { waitFor } from '../../../core/concurrency.js';
 
 export { TOKEN };
 
@@ -27,19 +28,8 @@ export const SIM_CLI = `${process.execPath} --import tsx ${CLI} simulate`;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `check` until it returns something other than undefined/false; fail with `what` after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(everyMs);
-  }
+export function waitUntil<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+  return waitFor(what, check, { timeoutMs, everyMs });
 }
 
 export interface SimHost {

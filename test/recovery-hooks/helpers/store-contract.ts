@@ -519,7 +519,10 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.equal(await s.waitForOperator('00000000-0000-4000-8000-00000000dead', { kind: 'fence_confirmation', reason: 'x' }, T0), undefined, 'unknown notification');
     t.equal(await s.confirmFenced(uuid, 'ops', T0 + 2), undefined, 'not waiting: nothing to confirm');
     const told: string[] = [];
-    const messages = (n: { uuid: string }, w: { kind: string; reason: string }) => (told.push(`${n.uuid} ${w.kind}`), [{ channel: 'mail', payload: { waiting: w.reason } }]);
+    const messages = (n: { uuid: string }, w: { kind: string; reason: string }) => {
+      told.push(`${n.uuid} ${w.kind}`);
+      return [{ channel: 'mail', payload: { waiting: w.reason } }];
+    };
     const w1 = await s.waitForOperator(uuid, { kind: 'fence_confirmation', reason: 'BMC unreachable' }, T0 + 10, messages);
     t.match(w1, { notificationUuid: uuid, kind: 'fence_confirmation', reason: 'BMC unreachable', since: T0 + 10, hostUuid: HOST_1.uuid, hostName: HOST_1.name, poolName: 'pool-a', confirmedAt: null, confirmedBy: null });
     const w2 = await s.waitForOperator(uuid, { kind: 'fence_confirmation', reason: 'BMC still unreachable' }, T0 + 20, messages);

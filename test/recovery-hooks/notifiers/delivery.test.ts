@@ -70,7 +70,11 @@ t.test('a failing send is retried with backoff, then acked once it succeeds', as
     if (attempt <= failures) throw new Error(`peer refused (attempt ${attempt})`);
   });
   const attempts: number[] = [];
-  const wrapped: Channel = { name: 'fake', close: () => channel.close(), send: (m) => (attempts.push(Date.now()), channel.send(m)) };
+  const wrapped: Channel = { name: 'fake', close: () => channel.close(), send: (m) => {
+      attempts.push(Date.now());
+      return channel.send(m);
+    },
+  };
   const { store, metrics, logger, w } = worker(t, wrapped);
   await enqueue(store, 1);
   w.start();

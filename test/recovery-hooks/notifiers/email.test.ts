@@ -190,7 +190,7 @@ t.test('a mail server that hangs slows neither the store nor the other channels'
   const tarpit = createServer((s) => sockets.push(s));
   await new Promise<void>((resolve) => tarpit.listen(0, '127.0.0.1', resolve));
   t.teardown(() => {
-    sockets.forEach((s) => s.destroy());
+    for (const s of sockets) s.destroy();
     tarpit.close();
   });
   const hooks: number[] = [];

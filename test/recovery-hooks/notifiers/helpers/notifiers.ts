@@ -10,6 +10,7 @@ import type { RecoveryMetrics } from '../../../../recovery-hooks/engine/metrics.
 import { type NotifiersConfig, notifiersSchema } from '../../../../recovery-hooks/notifiers/config.js';
 import { SqliteNotificationStore } from '../../../../recovery-hooks/store/sqlite.js';
 import type { NewNotification, Notification, OutboxBuilder } from '../../../../recovery-hooks/store/types.js';
+import { waitFor as poll } from '../../../../core/concurrency.js';
 
 export const HOST = { name: 'host-1', uuid: '00000000-0000-4000-8000-000000000001' };
 export const POOL = 'pool-a';
@@ -105,11 +106,7 @@ export function outboxRows(store: SqliteNotificationStore): OutboxRow[] {
 }
 
 export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await poll(what, cond, { timeoutMs, everyMs: 20 });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
