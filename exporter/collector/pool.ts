@@ -145,9 +145,14 @@ export class PoolCollector {
       // Any XAPI answer (a wrong password, HOST_IS_SLAVE from a member that a redirect led to) means it answers.
       this.masterReachable = err instanceof XapiError;
       this.health.failure('xapi', err, (performance.now() - started) / 1000);
-      this.outages.failed('xapi', 'pool master does not answer', { master: this.xapi.masterUrl, error: err });
+      if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED') this.outages.failed('auth', 'XAPI authentication failed: the pool master refuses the user name or password (retried with backoff; the password file is read again before each retry)', { master: this.xapi.masterUrl, username: this.pool.username });
+      else this.outages.failed('xapi', 'pool master does not answer', { master: this.xapi.masterUrl, error: err });
     }
-    if (this.connected) this.outages.recovered('xapi', 'pool master answers again', { master: this.xapi.masterUrl });
+    this.authFailed = this.xapi.loginRefused;
+    if (this.connected) {
+      this.outages.recovered('auth', 'XAPI login accepted again', { master: this.xapi.masterUrl });
+      this.outages.recovered('xapi', 'pool master answers again', { master: this.xapi.masterUrl });
+    }
   }
 
   /** Collect this pool into `set`. Never throws. */
@@ -203,6 +208,17 @@ export class PoolCollector {
     if (this.connected || (this.xapi.sessionId && inv.pool)) await this.pollRrd(set);
     else this.health.failure('rrd', 'pool not connected', 0);
     this.health.addMetrics(set);
+  }
+
+  /** The hosts whose /rrd_updates failed in the last poll, for /health. */
+  rrdHostsDown(): { uuid: string; name?: string; error?: string }[] {
+    const out = [];
+    for (const [uuid, h] of this.hosts) {
+      if (h.up) continue;
+      const rec = this.watcher.inventory.lookups().hostByUuid.get(uuid)?.rec;
+      out.push({ uuid, name: rec?.name_label as string | undefined, error: h.lastError });
+    }
+    return out;
   }
 
   /** The `pool_name` label: the config's name, or the pool's XAPI name_label (labels.pool_name: xapi, as XO). */
