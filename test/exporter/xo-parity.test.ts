@@ -220,3 +220,20 @@ t.test('after a refused login the next attempt waits its backoff unless the pass
   t.match(await client.login(), /^OpaqueRef:/, 'a changed password file is tried at once');
   t.notOk(client.loginRefused);
 });
+
+t.test('the new keys are validated, naming the key', async (t) => {
+  const bad = exporterConfigYaml([sim], '  labels: { tags: sometimes, pool_name: xo }\n  state_file: ""\n');
+  const err = (() => {
+    try {
+      parseConfig(bad, 'test.yml', {});
+    } catch (e) {
+      return String(e);
+    }
+  })();
+  t.match(err, /exporter\.labels\.tags.*one of all, info, none/);
+  t.match(err, /exporter\.labels\.pool_name.*one of config, xapi/);
+  t.match(err, /exporter\.state_file/);
+  const defaults = parseConfig(exporterConfigYaml([sim]), 'test.yml', {}).exporter;
+  t.same(defaults.labels, { tags: 'all', pool_name: 'config' });
+  t.equal(defaults.state_file, undefined);
+});
