@@ -237,3 +237,28 @@ t.test('the new keys are validated, naming the key', async (t) => {
   t.same(defaults.labels, { tags: 'all', pool_name: 'config' });
   t.equal(defaults.state_file, undefined);
 });
+
+t.test('estimated VM power uses the IPMI reading when the hardware collector has one (as XO)', async (t) => {
+  const yaml = exporterConfigYaml([sim]).replace(/( {4}timeouts: .*\n)/, '$1    hardware:\n      transport: plugin\n      ipmi: { interval_seconds: 1 }\n      smart: { enabled: false }\n');
+  const d = await startExporter(parseConfig(yaml, 'test.yml', {}), memoryLogger('error'));
+  t.teardown(() => d.stop());
+  const pool = d.exporter.pools[0]!;
+  await pool.watcher.whenSynced(5000);
+  await until('IPMI power readings', () => [...pool.hardware!.ipmi.values()].some((s) => s.reading?.power));
+  await d.exporter.pollOnce();
+  const text = await scrape(d);
+  const ipmi = lines(text, 'xcp_host_power_consumption_watts').filter((l) => !l.includes('source="rrd"'));
+  t.ok(ipmi.length > 0, 'some hosts have an IPMI power reading');
+  let checked = 0;
+  for (const l of ipmi) {
+    const uuid = /uuid="([^"]+)"/.exec(l)![1]!;
+    const shares = lines(text, 'xcp_vm_power_consumption_watts').filter((s) => s.includes(`host_id="${uuid}"`));
+    const guests = lines(text, 'xcp_vm_cpu_usage').filter((s) => s.includes(`host_id="${uuid}"`) && s.includes('is_control_domain="false"'));
+    t.equal(shares.length, guests.length, `one estimate per guest of ${uuid} (none on a host without guests)`);
+    if (!guests.length) continue;
+    checked++;
+    const total = shares.reduce((a, s) => a + value(s), 0);
+    t.ok(Math.abs(total - value(l)) < 1e-6 * value(l), `they add up to the IPMI reading (${value(l)} W), not rrdd's DCMI source`);
+  }
+  t.ok(checked > 0, `${checked} hosts with IPMI power and guests checked`);
+});
