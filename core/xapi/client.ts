@@ -163,7 +163,8 @@ export class XapiClient implements XapiCaller {
         if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED') {
           const delayMs = backoff ? Math.min(backoff.delayMs * 2, AUTH_BACKOFF_MAX_MS) : AUTH_BACKOFF_FIRST_MS;
           this.authBackoff = { until: Date.now() + delayMs, delayMs, error: err, refused: password.reveal() };
-          this.o.logger?.warn('XAPI login refused: wrong user name or password', { master: this.masterUrl, username: this.o.username, retry_in_ms: delayMs });
+          // Logged by the caller (once per outage); the backoff only at debug level.
+          this.o.logger?.debug('XAPI login refused', { master: this.masterUrl, username: this.o.username, retry_in_ms: delayMs });
           throw err;
         }
         if (err instanceof XapiError && err.code === 'HOST_IS_SLAVE' && err.params[0] && redirects < MAX_REDIRECTS) {

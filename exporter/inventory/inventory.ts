@@ -59,8 +59,9 @@ export interface DiskInfo {
   srType?: string;
 }
 
-/** The classes the derived lookups read; metrics records change all the time and leave the lookups valid. */
-const DERIVED_FROM = new Set<Watched>(['host', 'VM', 'SR', 'VBD', 'VDI', 'VIF', 'PIF', 'network']);
+/** The classes the derived lookups (and the label blocks cached on them) read; metrics records change all the time
+ * and leave them valid. `pool`: its name_label is `pool_name` with labels.pool_name: xapi. */
+const DERIVED_FROM = new Set<Watched>(['pool', 'host', 'VM', 'SR', 'VBD', 'VDI', 'VIF', 'PIF', 'network']);
 
 export class Inventory {
   readonly tables = new Map<Watched, Map<string, Rec>>(WATCHED.map((c) => [c, new Map()]));

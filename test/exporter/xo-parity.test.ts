@@ -174,6 +174,11 @@ t.test('labels.pool_name: xapi takes the pool name_label; labels.tags: info puts
   t.ok(lines(text, 'xcp_vm_info').some((l) => l.includes('tags="db,web"')));
   t.ok(lines(text, 'xcp_sr_info').some((l) => l.includes('tags="gold"')));
   t.ok(lines(await scrape(), 'xcp_pool_connected')[0]!.includes('pool_name="sim-pool"'), 'the default stays the config name');
+  await xapi.call('pool.set_name_label', poolRef, 'Renamed pool');
+  await until('the new pool name', () => b.exporter.pools[0]!.watcher.inventory.pool?.name_label === 'Renamed pool');
+  await b.exporter.pollOnce();
+  const renamed = lines(await scrape(b), 'xcp_host_cpu_average');
+  t.ok(renamed.length > 0 && renamed.every((l) => l.includes('pool_name="Renamed pool"')), 'a renamed pool renames its RRD series too');
 });
 
 t.test('a refused login: reported as such, pool_id from the last connection, fixed by the password file alone', async (t) => {
