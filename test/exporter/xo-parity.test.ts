@@ -12,7 +12,8 @@ import { memoryLogger } from '../../core/log.js';
 import { XapiClient } from '../../core/xapi/client.js';
 import { negotiateFormat } from '../../exporter/accept.js';
 import { startExporter } from '../../exporter/main.js';
-import { serializeTags } from '../../exporter/metrics/tags.js';
+import { serializeTags, tagsLabel } from '../../exporter/metrics/tags.js';
+import { PoolIdFile } from '../../exporter/pool-ids.js';
 import { exporterConfigYaml, startTestExporter } from '../helpers/exporter.js';
 import { lines, until, value } from '../helpers/exposition.js';
 import { poolConfigFor, startSim } from '../helpers/sim.js';
@@ -41,6 +42,25 @@ t.test('XO serializes tags: unique, blank dropped, sorted, comma-joined, absent 
   t.equal(serializeTags(['web', 'prod', 'web', ' ']), 'prod,web');
   t.equal(serializeTags([]), undefined);
   t.equal(serializeTags(undefined), undefined);
+  t.equal(tagsLabel({ tags: ['a'] }, 'all', false), 'a');
+  t.equal(tagsLabel({ tags: ['a'] }, 'info', false), undefined, 'info: not on other series');
+  t.equal(tagsLabel({ tags: ['a'] }, 'info', true), 'a');
+  t.equal(tagsLabel({ tags: ['a'] }, 'none', true), undefined);
+});
+
+t.test('the pool id file: only for the configured pool at the same URL; a broken file is set aside', async (t) => {
+  const file = join(dir, 'ids.json');
+  const id = '0e3c7d2a-7a39-4d67-9b8e-1f0c2a4b5c6d';
+  writeFileSync(file, JSON.stringify({ pools: { a: { url: 'https://a', pool_id: id }, b: { url: 'https://old-b', pool_id: id }, gone: { url: 'https://g', pool_id: id }, c: { url: 'https://c', pool_id: 'not-a-uuid' } } }));
+  const logger = memoryLogger('warn');
+  const pools = new Map([['a', 'https://a'], ['b', 'https://b'], ['c', 'https://c']]);
+  const ids = new PoolIdFile(file, pools, logger);
+  t.same([ids.get('a'), ids.get('b'), ids.get('c'), ids.get('gone')], [id, undefined, undefined, undefined]);
+  ids.update([['b', id], ['unknown', id]]);
+  t.same(Object.keys(JSON.parse(readFileSync(file, 'utf8')).pools).sort(), ['a', 'b'], 'written with the configured pools only');
+  writeFileSync(file, '{ not json');
+  t.equal(new PoolIdFile(file, pools, logger).get('a'), undefined);
+  t.ok(logger.lines.some((l) => l.msg === 'exporter state file unreadable, starting without it'));
 });
 
 t.test('tags from XAPI on host, VM and SR series (inventory and RRD), none on untagged objects', async (t) => {
