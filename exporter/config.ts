@@ -1,7 +1,7 @@
 // The `exporter:` section of the config.
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import type { PoolConfig } from '../core/config/pool.js';
-import { type Schema, type SchemaContext, num, obj, optional, report, str, withDefault } from '../core/config/schema.js';
+import { type Schema, type SchemaContext, num, obj, oneOf, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { HardwareConfig } from './hardware/config.js';
 
@@ -21,7 +21,19 @@ export interface ExporterConfig {
   tls?: { cert_file: string; key_file: string };
   /** /health reports a pool as failing when its last successful poll is older than this. */
   stale_after_seconds: number;
+  labels: LabelOptions;
+  /** Where the pool ids learned from XAPI are kept across restarts (xcp_pool_connected of a pool not reached yet). */
+  state_file?: string;
 }
+
+export interface LabelOptions {
+  /** XAPI tags on host, VM and SR series (`all`, as Xen Orchestra), only on their `_info` series, or nowhere. */
+  tags: 'all' | 'info' | 'none';
+  /** `pool_name` from the config's pool name, or from the pool's XAPI name_label (as Xen Orchestra). */
+  pool_name: 'config' | 'xapi';
+}
+
+const LABEL_DEFAULTS: LabelOptions = { tags: 'all', pool_name: 'config' };
 
 const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9004 };
 // A 10 s window is the two newest 5 s rows: enough for the newest value of every gauge, and counters fill the
@@ -47,6 +59,11 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     ...secretKeys('token'),
     tls: optional(obj({ cert_file: str({ minLength: 1 }), key_file: str({ minLength: 1 }) })),
     stale_after_seconds: optional(num({ min: 10 })),
+    labels: withDefault(
+      obj({ tags: withDefault(oneOf(['all', 'info', 'none'] as const), LABEL_DEFAULTS.tags), pool_name: withDefault(oneOf(['config', 'xapi'] as const), LABEL_DEFAULTS.pool_name) }),
+      LABEL_DEFAULTS,
+    ),
+    state_file: optional(str({ minLength: 1 })),
   });
   const parse: Schema<ExporterConfig>['parse'] = (value, path, ctx) => {
     const raw = shape.parse(value, path, ctx);
@@ -62,11 +79,13 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
       token,
       tls: raw.tls ? { cert_file: resolve(raw.tls.cert_file), key_file: resolve(raw.tls.key_file) } : undefined,
       stale_after_seconds: raw.stale_after_seconds ?? raw.poll_interval_seconds * 3,
+      labels: raw.labels,
+      state_file: raw.state_file ? resolve(raw.state_file) : undefined,
     };
   };
   return {
     describe: 'the exporter settings',
     parse,
-    defaultValue: () => ({ listen: DEFAULT_LISTEN, poll_interval_seconds: 30, rrd: { ...RRD_DEFAULTS }, stale_after_seconds: 90 }),
+    defaultValue: () => ({ listen: DEFAULT_LISTEN, poll_interval_seconds: 30, rrd: { ...RRD_DEFAULTS }, stale_after_seconds: 90, labels: { ...LABEL_DEFAULTS } }),
   };
 }

@@ -5,9 +5,12 @@ import type { ExporterBundleConfig } from './config.js';
 import type { Logger } from '../core/log.js';
 import { PoolCollector } from './collector/pool.js';
 import { ChunkPool } from './metrics/chunks.js';
+import { PoolIdFile } from './pool-ids.js';
 import { FamilySet } from './metrics/families.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Snapshot } from './snapshot.js';
+
+const STOP_GRACE_MS = 2000;
 
 export class Exporter {
   readonly pools: PoolCollector[];
@@ -20,12 +23,15 @@ export class Exporter {
   private pollsTotal = 0;
   /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
   private pollAgain = false;
+  private readonly poolIds: PoolIdFile;
 
   constructor(
     readonly config: ExporterBundleConfig,
     private readonly logger: Logger,
   ) {
     this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));
+    this.poolIds = new PoolIdFile(config.exporter.state_file, new Map(config.pools.map((p) => [p.name, p.url])), logger);
+    for (const p of this.pools) p.knownPoolId = this.poolIds.get(p.pool.name);
   }
 
   start(): void {
@@ -58,10 +64,14 @@ export class Exporter {
     void this.cycle();
   }
 
+  /** Stops within seconds (systemd gives 30): a poll still waiting on a hung host is not waited for past
+   * STOP_GRACE_MS; the collectors then end their calls and log out. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.polling;
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.polling, new Promise((r) => (grace = setTimeout(r, STOP_GRACE_MS)))]);
+    clearTimeout(grace);
     await Promise.all(this.pools.map((p) => p.stop()));
   }
 
@@ -69,6 +79,7 @@ export class Exporter {
     const started = performance.now();
     const set = new FamilySet();
     await Promise.all(this.pools.map((p) => p.poll(set)));
+    this.poolIds.update(this.pools.map((p) => [p.pool.name, p.watcher.inventory.pool?.uuid]));
     await this.self.addTo(set);
     this.pollsTotal++;
     const duration = (performance.now() - started) / 1000;
@@ -88,6 +99,7 @@ export class Exporter {
     const staleMs = this.config.exporter.stale_after_seconds * 1000;
     let ok = Boolean(this.snapshot);
     const pools: Record<string, unknown> = {};
+    const degraded: string[] = [];
     for (const p of this.pools) {
       const collectors: Record<string, unknown> = {};
       for (const [name, s] of p.health.collectors) {
@@ -101,10 +113,14 @@ export class Exporter {
           last_error: s.lastError ? { at: new Date(s.lastError.at).toISOString(), kind: s.lastError.kind, message: s.lastError.message } : null,
         };
       }
-      const hostsDown = [...p.hosts.entries()].filter(([, h]) => !h.up).map(([uuid, h]) => ({ uuid, error: h.lastError }));
-      pools[p.pool.name] = { connected: p.connected, master: p.xapi.masterUrl, master_reachable: p.masterReachable, collectors, hosts_down: hostsDown };
+      const hostsDown = p.rrdHostsDown();
+      if (hostsDown.length) degraded.push(p.pool.name);
+      pools[p.pool.name] = { connected: p.connected, master: p.xapi.masterUrl, master_reachable: p.masterReachable, login_refused: p.authFailed, collectors, hosts_down: hostsDown };
       if (!p.connected) ok = false;
     }
-    return { ok, body: ok ? { status: 'ok' } : { status: 'failing', pools } };
+    if (!ok) return { ok, body: { status: 'failing', pools } };
+    // Some hosts' RRD failing does not fail the exporter (200): it says which, per pool, as "degraded".
+    if (degraded.length) return { ok, body: { status: 'degraded', pools: Object.fromEntries(degraded.map((name) => [name, pools[name]])) } };
+    return { ok, body: { status: 'ok' } };
   }
 }

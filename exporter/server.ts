@@ -5,6 +5,7 @@ import Koa from 'koa';
 import { Readable } from 'node:stream';
 import type { Secret } from '../core/config/secret.js';
 import { tokenMatches } from '../core/tokens.js';
+import { negotiateFormat } from './accept.js';
 import type { Exporter } from './exporter.js';
 import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
 
@@ -12,13 +13,14 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
   const app = new Koa();
   const router = new Router();
 
-  router.get('/health', (ctx) => {
+  // Also at Xen Orchestra's paths (/openmetrics/…), so a scrape config from XO's documentation works unchanged.
+  router.get(['/health', '/openmetrics/health'], (ctx) => {
     const h = exporter.health();
     ctx.status = h.ok ? 200 : 503;
     ctx.body = h.body;
   });
 
-  router.get('/metrics', async (ctx) => {
+  router.get(['/metrics', '/openmetrics/metrics'], async (ctx) => {
     if (token) {
       // XO's answers, so clients written for XO's plugin understand them.
       const header = ctx.get('authorization').trim();
@@ -31,8 +33,10 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
       ctx.set('Retry-After', '5');
       return json(ctx, 503, { error: 'No metrics collected yet: the first poll is running' });
     }
-    // Prometheus lists OpenMetrics first when it can parse it; anything else gets the classic text format.
-    const openMetrics = ctx.get('accept').includes('application/openmetrics-text');
+    // Prometheus weighs OpenMetrics above the classic text format when it can parse it.
+    const negotiated = negotiateFormat(ctx.get('accept'));
+    if (!negotiated) return json(ctx, 406, { error: 'Accept refuses both application/openmetrics-text and text/plain' });
+    const openMetrics = negotiated === 'openmetrics';
     const gzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
     ctx.set('Content-Type', openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
     ctx.set('Vary', 'Accept, Accept-Encoding');

@@ -68,6 +68,11 @@ export async function servedMetrics(): Promise<string> {
       const post = (path: string, body: unknown = {}) => fetch(sim.controlUrl + path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
       const vm = [...sim.pool.store.table('VM').values()].find((v) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && v.ha_always_run === true);
       if (vm) await post(`/sim/vms/${String(vm.uuid)}/crash`, { mode: 'halt' });
+      // Tags on a host, a VM and an SR, so the table lists the `tags` label where it goes.
+      for (const cls of ['host', 'VM', 'SR'] as const) {
+        const [ref] = [...sim.pool.store.table(cls)].find(([, r]) => cls !== 'VM' || (!r.is_control_domain && !r.is_a_template))!;
+        sim.pool.store.mod(cls, ref, { tags: ['production'] });
+      }
       await post(`/sim/hosts/${encodeURIComponent(String(status.hosts[2]!.name))}/fail`);
       let text = '';
       const deadline = Date.now() + 90_000;

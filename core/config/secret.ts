@@ -6,11 +6,25 @@ import { type Ctx, type Path, type Schema, exactlyOne, report, str } from './sch
 
 export class Secret {
   readonly #value: string;
-  constructor(value: string) {
+  /** The file it was read from, if any: `reread()` reads it again. */
+  readonly #file?: string;
+  constructor(value: string, file?: string) {
     this.#value = value;
+    this.#file = file;
   }
   reveal(): string {
     return this.#value;
+  }
+  /** The file's current content when the secret came from a file (so a fixed password needs no restart); itself
+   * otherwise, or when the file is unreadable or empty now. */
+  reread(): Secret {
+    if (!this.#file) return this;
+    try {
+      const content = readFileSync(this.#file, 'utf8').replace(/\r?\n$/, '');
+      return content ? new Secret(content, this.#file) : this;
+    } catch {
+      return this;
+    }
   }
   toString(): string {
     return '[secret]';
@@ -58,7 +72,7 @@ export function readSecret(
     try {
       const content = readFileSync(full, 'utf8').replace(/\r?\n$/, '');
       if (!content) return report(ctx, [...path, `${name}_file`], `file ${full} is empty`);
-      return new Secret(content);
+      return new Secret(content, full);
     } catch (err) {
       return report(ctx, [...path, `${name}_file`], `cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }

@@ -1,7 +1,9 @@
 // The XAPI client shared by the exporter and the recovery hooks: one session per pool, logged in on the master
 // over JSON-RPC v2. Follows HOST_IS_SLAVE to the master, logs in again once on SESSION_INVALID or HTTP 401, and
 // puts a deadline on every call. The login deadline is above XAPI's 5 s delay on failed logins, so a wrong
-// password reports SESSION_AUTHENTICATION_FAILED, not a timeout.
+// password reports SESSION_AUTHENTICATION_FAILED, not a timeout. After a refused login the next attempt waits a
+// backoff (10 s doubling to 5 min) unless the password file now holds another password: it is read again before
+// each login, so fixing it needs no restart.
 import { HttpError, ProtocolError, XapiError } from '../errors.js';
 import { HttpClient, type TlsOptions } from '../http/client.js';
 import type { Logger } from '../log.js';
@@ -29,6 +31,16 @@ export interface XapiCaller {
 }
 
 const MAX_REDIRECTS = 3;
+const AUTH_BACKOFF_FIRST_MS = 10_000;
+const AUTH_BACKOFF_MAX_MS = 300_000;
+
+/** The last refused login: no new attempt with the same password before `until`. */
+interface AuthBackoff {
+  until: number;
+  delayMs: number;
+  error: XapiError;
+  refused: string;
+}
 
 /**
  * What one host's XAPI said to a login (XapiClient.probe): it is a master (accepted the login), a member naming its
@@ -51,12 +63,15 @@ export class XapiClient implements XapiCaller {
   private readonly callTimeoutMs: number;
   /** Aborted when the client moves to another master: calls still waiting on the old one end at once. */
   private moved = new AbortController();
+  private password: Secret;
+  private authBackoff?: AuthBackoff;
 
   constructor(private readonly o: XapiClientOptions) {
     this.base = new URL(o.url);
     this.http = new HttpClient(o.tls ?? {});
     this.loginTimeoutMs = o.loginTimeoutMs ?? 15_000;
     this.callTimeoutMs = o.callTimeoutMs ?? 30_000;
+    this.password = o.password;
   }
 
   static forPool(pool: PoolConfig, logger?: Logger): XapiClient {
@@ -112,7 +127,7 @@ export class XapiClient implements XapiCaller {
   async probe(address: string, timeoutMs: number): Promise<ProbeResult> {
     const base = this.hostUrl(address, '/');
     try {
-      const session = await this.rpc<string>('session.login_with_password', [this.o.username, this.o.password.reveal(), '1.0', this.o.originator ?? ORIGINATOR], timeoutMs, base);
+      const session = await this.rpc<string>('session.login_with_password', [this.o.username, this.password.reveal(), '1.0', this.o.originator ?? ORIGINATOR], timeoutMs, base);
       await this.rpc('session.logout', [session], timeoutMs, base).catch(() => undefined);
       return { state: 'master' };
     } catch (err) {
@@ -127,18 +142,31 @@ export class XapiClient implements XapiCaller {
     return this.loggingIn;
   }
 
+  /** The login was refused for its credentials and the backoff before the next attempt runs. */
+  get loginRefused(): boolean {
+    return this.authBackoff !== undefined;
+  }
+
   private async doLogin(): Promise<string> {
+    const password = this.password.reread();
+    const backoff = this.authBackoff;
+    if (backoff && Date.now() < backoff.until && password.reveal() === backoff.refused) throw backoff.error;
+    this.password = password;
     for (let redirects = 0; ; redirects++) {
       try {
-        const ref = await this.rpc<string>(
-          'session.login_with_password',
-          [this.o.username, this.o.password.reveal(), '1.0', this.o.originator ?? ORIGINATOR],
-          this.loginTimeoutMs,
-        );
+        const ref = await this.rpc<string>('session.login_with_password', [this.o.username, password.reveal(), '1.0', this.o.originator ?? ORIGINATOR], this.loginTimeoutMs);
         this.session = ref;
+        this.authBackoff = undefined;
         this.o.logger?.info('XAPI session opened', { master: this.masterUrl });
         return ref;
       } catch (err) {
+        if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED') {
+          const delayMs = backoff ? Math.min(backoff.delayMs * 2, AUTH_BACKOFF_MAX_MS) : AUTH_BACKOFF_FIRST_MS;
+          this.authBackoff = { until: Date.now() + delayMs, delayMs, error: err, refused: password.reveal() };
+          // Logged by the caller (once per outage); the backoff only at debug level.
+          this.o.logger?.debug('XAPI login refused', { master: this.masterUrl, username: this.o.username, retry_in_ms: delayMs });
+          throw err;
+        }
         if (err instanceof XapiError && err.code === 'HOST_IS_SLAVE' && err.params[0] && redirects < MAX_REDIRECTS) {
           this.o.logger?.info('XAPI host is a pool member, following to the master', { from: this.base.hostname, master: err.params[0] });
           this.base = this.hostUrl(err.params[0], '/');

@@ -24,6 +24,7 @@ import { LabelCache } from '../rrd/label-cache.js';
 import { fetchRrdUpdates } from '../rrd/fetch.js';
 import type { RrdUpdate } from '../rrd/parse.js';
 import { addRrdSamples } from '../rrd/samples.js';
+import { PowerInputs, addVmPowerEstimates } from '../rrd/vm-power.js';
 import { type HostProbe, type KnownHost, newMaster, probeHosts, toolstackAnswers } from './members.js';
 import { CollectorHealth } from './status.js';
 
@@ -54,6 +55,10 @@ export class PoolCollector {
   connected = false;
   /** The pool's master answered XAPI in the last poll (any XAPI answer, even an error). */
   masterReachable = false;
+  /** The master refused the login (SESSION_AUTHENTICATION_FAILED) in the last poll. */
+  authFailed = false;
+  /** The pool's uuid from a previous connection (state file), until the inventory is read. */
+  knownPoolId?: string;
 
   constructor(
     readonly pool: PoolConfig<HardwareConfig>,
@@ -78,8 +83,8 @@ export class PoolCollector {
   }
 
   async stop(): Promise<void> {
-    await this.hardware?.stop();
-    await this.watcher.stop();
+    // Together: the watcher's long poll ends at once, the hardware cycles within their own bound.
+    await Promise.all([this.hardware?.stop(), this.watcher.stop()]);
     await this.xapi.logout();
   }
 
@@ -140,9 +145,14 @@ export class PoolCollector {
       // Any XAPI answer (a wrong password, HOST_IS_SLAVE from a member that a redirect led to) means it answers.
       this.masterReachable = err instanceof XapiError;
       this.health.failure('xapi', err, (performance.now() - started) / 1000);
-      this.outages.failed('xapi', 'pool master does not answer', { master: this.xapi.masterUrl, error: err });
+      if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED') this.outages.failed('auth', 'XAPI authentication failed: the pool master refuses the user name or password (retried with backoff; the password file is read again before each retry)', { master: this.xapi.masterUrl, username: this.pool.username });
+      else this.outages.failed('xapi', 'pool master does not answer', { master: this.xapi.masterUrl, error: err });
     }
-    if (this.connected) this.outages.recovered('xapi', 'pool master answers again', { master: this.xapi.masterUrl });
+    this.authFailed = this.xapi.loginRefused;
+    if (this.connected) {
+      this.outages.recovered('auth', 'XAPI login accepted again', { master: this.xapi.masterUrl });
+      this.outages.recovered('xapi', 'pool master answers again', { master: this.xapi.masterUrl });
+    }
   }
 
   /** Collect this pool into `set`. Never throws. */
@@ -168,7 +178,8 @@ export class PoolCollector {
     }
     this.logProbes(probes);
     const inv = this.watcher.inventory;
-    const poolLabels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.pool.name });
+    const poolName = this.poolName();
+    const poolLabels = labelString({ pool_id: this.poolId(), pool_name: poolName });
     set.add('xcp_pool_connected', 'gauge', 'The exporter has a working XAPI session to the pool master (1) or not (0)', poolLabels, this.connected ? 1 : 0);
     set.add('xcp_pool_master_reachable', 'gauge', "The pool master's XAPI answered in the last poll (1) or not (0)", poolLabels, this.masterReachable ? 1 : 0);
     // An old master that came back without noticing the new one still accepts logins: two masters.
@@ -179,8 +190,8 @@ export class PoolCollector {
     // except that a host whose XAPI does not answer is not reported live from that stale view.
     if (inv.pool) {
       const stale = this.connected ? undefined : (uuid: string) => (toolstack.get(uuid) ?? (uuid === this.masterUuid() ? this.masterReachable : undefined)) === false;
-      addInventoryMetrics(set, inv, this.pool.name, Date.now(), stale);
-      addHaltMetrics(set, this.watcher.halts, inv, this.pool.name);
+      addInventoryMetrics(set, inv, poolName, Date.now(), stale, this.config.labels.tags);
+      addHaltMetrics(set, this.watcher.halts, inv, poolName);
       this.addToolstackMetrics(set, toolstack);
     }
     if (this.hardware && inv.pool) {
@@ -189,7 +200,7 @@ export class PoolCollector {
       const poolId = inv.pool.uuid;
       addHardwareMetrics(set, this.hardware, (uuid) => {
         const host = hostByUuid.get(uuid)?.rec;
-        return host && labelString({ pool_id: poolId, pool_name: this.pool.name, uuid, host_name: host.name_label as string });
+        return host && labelString({ pool_id: poolId, pool_name: poolName, uuid, host_name: host.name_label as string });
       });
     }
     // Without a master, members' /rrd_updates are still tried with the session we have: they answer when only the
@@ -197,6 +208,28 @@ export class PoolCollector {
     if (this.connected || (this.xapi.sessionId && inv.pool)) await this.pollRrd(set);
     else this.health.failure('rrd', 'pool not connected', 0);
     this.health.addMetrics(set);
+  }
+
+  /** The hosts whose /rrd_updates failed in the last poll, for /health. */
+  rrdHostsDown(): { uuid: string; name?: string; error?: string }[] {
+    const out = [];
+    for (const [uuid, h] of this.hosts) {
+      if (h.up) continue;
+      const rec = this.watcher.inventory.lookups().hostByUuid.get(uuid)?.rec;
+      out.push({ uuid, name: rec?.name_label as string | undefined, error: h.lastError });
+    }
+    return out;
+  }
+
+  /** The `pool_name` label: the config's name, or the pool's XAPI name_label (labels.pool_name: xapi, as XO). */
+  poolName(): string {
+    const fromXapi = this.config.labels.pool_name === 'xapi' ? this.watcher.inventory.pool?.name_label : undefined;
+    return typeof fromXapi === 'string' && fromXapi ? fromXapi : this.pool.name;
+  }
+
+  /** The pool's uuid: from the inventory, or remembered from a previous connection. */
+  poolId(): string | undefined {
+    return this.watcher.inventory.pool?.uuid ?? this.knownPoolId;
   }
 
   private masterUuid(): string | undefined {
@@ -211,7 +244,7 @@ export class PoolCollector {
     for (const [, h] of inv.all('host')) {
       const up = h.uuid === masterUuid ? this.masterReachable : probed.get(h.uuid);
       if (up === undefined) continue;
-      const labels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.pool.name, uuid: h.uuid, host_name: h.name_label as string });
+      const labels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.poolName(), uuid: h.uuid, host_name: h.name_label as string });
       set.add('xcp_host_toolstack_up', 'gauge', "The host's XAPI answered in the last poll (1) or not (0): a member's HOST_IS_SLAVE counts", labels, up ? 1 : 0);
     }
   }
@@ -231,12 +264,14 @@ export class PoolCollector {
     const opts = { windowSeconds: this.config.rrd.window_seconds, timeoutMs: this.config.rrd.timeout_seconds * 1000, maxBodyBytes: this.config.rrd.max_body_bytes };
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';
+    const power = new PowerInputs();
     // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }), h, lookups, poolId));
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }), h, lookups, poolId, power));
+    addVmPowerEstimates(set, power, (uuid) => this.hardware?.ipmi.get(uuid)?.reading?.power?.watts ?? power.rrdHostWatts.get(uuid), (uuid) => vcpuCount(inv, lookups.vmByUuid.get(uuid)?.rec));
     let failures = 0;
     results.forEach((r, i) => {
       const host = hosts[i]!;
-      const labels = labelString({ pool_id: poolId, pool_name: this.pool.name, uuid: host.uuid, host_name: host.name_label as string });
+      const labels = labelString({ pool_id: poolId, pool_name: this.poolName(), uuid: host.uuid, host_name: host.name_label as string });
       const state: HostRrdState = this.hosts.get(host.uuid) ?? { up: false };
       this.hosts.set(host.uuid, state);
       if (r.status === 'fulfilled') {
@@ -267,13 +302,23 @@ export class PoolCollector {
   }
 
   /** Maps one host's answer into `set`; returns the `t` of its newest row (NaN if it could not be mapped). */
-  private addHost(set: FamilySet, update: RrdUpdate, host: Record<string, unknown> & { uuid: string }, lookups: ReturnType<InventoryWatcher['inventory']['lookups']>, poolId: string): number {
+  private addHost(set: FamilySet, update: RrdUpdate, host: Record<string, unknown> & { uuid: string }, lookups: ReturnType<InventoryWatcher['inventory']['lookups']>, poolId: string, power: PowerInputs): number {
     try {
-      return addRrdSamples(set, update, { catalogue: this.catalogue, counters: this.counters, guestReports: this.guestReports, labels: this.labels, lookups, poolId, poolName: this.pool.name, host });
+      const { catalogue, counters, guestReports, labels } = this;
+      return addRrdSamples(set, update, { catalogue, counters, guestReports, labels, lookups, poolId, poolName: this.poolName(), host, tags: this.config.labels.tags, power });
     } catch (err) {
       this.health.count('rrd', err);
       this.logger.warn('host RRD could not be mapped', { host: host.name_label, error: err });
       return NaN;
     }
   }
+}
+
+/** A VM's vCPUs as Xen Orchestra counts them (CPUs.number): VM_metrics.VCPUs_number while it runs, else
+ * VCPUs_at_startup; 1 when neither is known. */
+function vcpuCount(inv: InventoryWatcher['inventory'], vm: Record<string, unknown> | undefined): number {
+  const running = Number(inv.get('VM_metrics', vm?.metrics)?.VCPUs_number);
+  if (running > 0) return running;
+  const atStartup = Number(vm?.VCPUs_at_startup);
+  return atStartup > 0 ? atStartup : 1;
 }

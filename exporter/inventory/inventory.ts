@@ -13,16 +13,16 @@ const CANONICAL = new Map<string, Watched>(WATCHED.map((c) => [c.toLowerCase(), 
 
 /** The fields read from each class (`uuid` always); a map field lists the keys kept from it. */
 const FIELDS: Record<Watched, readonly (string | readonly [string, readonly string[]])[]> = {
-  pool: ['master', 'ha_enabled'],
-  host: ['name_label', 'address', 'enabled', 'metrics', ['software_version', ['product_version']], ['other_config', ['boot_time']]],
+  pool: ['name_label', 'master', 'ha_enabled'],
+  host: ['name_label', 'tags', 'address', 'enabled', 'metrics', ['software_version', ['product_version']], ['other_config', ['boot_time']]],
   host_metrics: ['live'],
-  VM: ['name_label', 'power_state', 'resident_on', 'metrics', 'guest_metrics', 'is_a_template', 'is_a_snapshot', 'is_control_domain', 'ha_restart_priority', 'ha_always_run', 'order'],
-  VM_metrics: ['start_time'],
+  VM: ['name_label', 'tags', 'VCPUs_at_startup', 'power_state', 'resident_on', 'metrics', 'guest_metrics', 'is_a_template', 'is_a_snapshot', 'is_control_domain', 'ha_restart_priority', 'ha_always_run', 'order'],
+  VM_metrics: ['start_time', 'VCPUs_number'],
   VM_guest_metrics: ['last_updated'],
   VBD: ['VM', 'VDI', 'device'],
   VDI: ['name_label', 'SR', 'VBDs', 'is_a_snapshot', 'virtual_size', 'physical_utilisation'],
   VIF: ['VM', 'network', 'device'],
-  SR: ['name_label', 'shared', 'PBDs', 'content_type', 'type', 'physical_size', 'physical_utilisation', 'virtual_allocation'],
+  SR: ['name_label', 'tags', 'shared', 'PBDs', 'content_type', 'type', 'physical_size', 'physical_utilisation', 'virtual_allocation'],
   PBD: ['SR', 'host', 'currently_attached'],
   PIF: ['host', 'network', 'device'],
   network: ['name_label'],
@@ -59,8 +59,9 @@ export interface DiskInfo {
   srType?: string;
 }
 
-/** The classes the derived lookups read; metrics records change all the time and leave the lookups valid. */
-const DERIVED_FROM = new Set<Watched>(['host', 'VM', 'SR', 'VBD', 'VDI', 'VIF', 'PIF', 'network']);
+/** The classes the derived lookups (and the label blocks cached on them) read; metrics records change all the time
+ * and leave them valid. `pool`: its name_label is `pool_name` with labels.pool_name: xapi. */
+const DERIVED_FROM = new Set<Watched>(['pool', 'host', 'VM', 'SR', 'VBD', 'VDI', 'VIF', 'PIF', 'network']);
 
 export class Inventory {
   readonly tables = new Map<Watched, Map<string, Rec>>(WATCHED.map((c) => [c, new Map()]));

@@ -48,8 +48,10 @@ export class InventoryWatcher {
     this.running ??= this.loop();
   }
 
+  /** Stop now: the event.from long poll in flight (up to a minute) is ended, not waited for. */
   async stop(): Promise<void> {
     this.stopper.abort();
+    this.xapi.endPendingCalls();
     await this.running;
   }
 

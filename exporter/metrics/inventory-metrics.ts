@@ -1,7 +1,9 @@
 // Metrics read from XAPI records (the master's view): status, liveness, residency, HA settings, storage sizes
 // and guest heartbeats. These stay present while a host is dead, so alerts can rely on them.
+import type { LabelOptions } from '../config.js';
 import type { Inventory, Rec } from '../inventory/inventory.js';
 import { type FamilySet, labelString, withLabels } from './families.js';
+import { tagsLabel } from './tags.js';
 
 /** XAPI dates: `20260101T12:00:00Z` (also with dashes or fractional seconds). Returns ms, NaN if unset. */
 export function parseXapiDate(v: unknown): number {
@@ -17,7 +19,7 @@ const running = (vm: Rec) => vm.power_state === 'Running' || vm.power_state === 
 
 /** `unreachable(uuid)`: while the master is away, true for a host whose own XAPI does not answer either — it is not
  * reported live from the master's stale view. */
-export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: string, nowMs: number, unreachable?: (uuid: string) => boolean): void {
+export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: string, nowMs: number, unreachable?: (uuid: string) => boolean, tags: LabelOptions['tags'] = 'all'): void {
   const pool = inv.pool;
   const poolId = pool?.uuid;
   const poolLabels = labelString({ pool_id: poolId, pool_name: poolName });
@@ -27,7 +29,7 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
   const hostLabels = new Map<string, string>();
   const hostLive = new Map<string, boolean>();
   for (const [ref, host] of inv.all('host')) {
-    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: host.uuid, host_name: host.name_label as string });
+    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: host.uuid, host_name: host.name_label as string, tags: tagsLabel(host, tags, false) });
     hostLabels.set(ref, labels);
     const live = Boolean(inv.get('host_metrics', host.metrics)?.live) && !unreachable?.(host.uuid);
     hostLive.set(ref, live);
@@ -35,7 +37,7 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
     set.add('xcp_host_live', 'gauge', 'Host is live in the pool master view (host_metrics.live): 1 live, 0 dead', labels, live ? 1 : 0);
     set.add('xcp_host_enabled', 'gauge', 'Host is enabled (1) or disabled for maintenance or recovery (0)', labels, host.enabled ? 1 : 0);
     const version = (host.software_version as Record<string, string> | undefined)?.product_version;
-    set.add('xcp_host_info', 'gauge', 'Host metadata (always 1)', withLabels(labels, { address: host.address as string, version, is_master: String(ref === masterRef) }), 1);
+    set.add('xcp_host_info', 'gauge', 'Host metadata (always 1)', withLabels(labels, { address: host.address as string, version, is_master: String(ref === masterRef), tags: tags === 'info' ? tagsLabel(host, tags, true) : undefined }), 1);
     const boot = Number((host.other_config as Record<string, string> | undefined)?.boot_time);
     if (live && boot > 0) set.add('xcp_host_uptime_seconds', 'gauge', 'Seconds since the host booted', labels, Math.max(0, nowMs / 1000 - boot));
   }
@@ -46,9 +48,9 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
     const hostRef = vm.resident_on as string;
     const host = inv.get('host', hostRef);
     const name = vm.name_label as string;
-    set.add('xcp_vm_status', 'gauge', 'VM status (always 1); power_state as a label, as Xen Orchestra exports it', labelString({ pool_id: poolId, uuid: vm.uuid, power_state: vm.power_state as string, pool_name: poolName, vm_name: name }), 1);
-    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: vm.uuid, vm_name: name, host_id: host?.uuid, host_name: host?.name_label as string | undefined });
-    set.add('xcp_vm_info', 'gauge', 'VM metadata (always 1): HA restart priority and start order', withLabels(labels, { ha_restart_priority: (vm.ha_restart_priority as string) || 'none', order: String(vm.order ?? 0), is_control_domain: 'false' }), 1);
+    set.add('xcp_vm_status', 'gauge', 'VM status (always 1); power_state as a label, as Xen Orchestra exports it', labelString({ pool_id: poolId, uuid: vm.uuid, power_state: vm.power_state as string, pool_name: poolName, vm_name: name, tags: tagsLabel(vm, tags, false) }), 1);
+    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: vm.uuid, vm_name: name, host_id: host?.uuid, host_name: host?.name_label as string | undefined, tags: tagsLabel(vm, tags, false) });
+    set.add('xcp_vm_info', 'gauge', 'VM metadata (always 1): HA restart priority and start order', withLabels(labels, { ha_restart_priority: (vm.ha_restart_priority as string) || 'none', order: String(vm.order ?? 0), is_control_domain: 'false', tags: tags === 'info' ? tagsLabel(vm, tags, true) : undefined }), 1);
     if (!running(vm)) continue;
     residents.set(hostRef, (residents.get(hostRef) ?? 0) + 1);
     set.add('xcp_vm_resident_host_live', 'gauge', 'Running VM: its resident host is live (1) or dead (0) in the master view', labels, hostLive.get(hostRef) ? 1 : 0);
@@ -66,10 +68,10 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
   }
   for (const [ref, labels] of hostLabels) set.add('xcp_host_resident_vms', 'gauge', 'Running guest VMs resident on the host (control domain excluded)', labels, residents.get(ref) ?? 0);
 
-  addStorageMetrics(set, inv, poolId, poolName);
+  addStorageMetrics(set, inv, poolId, poolName, tags);
 }
 
-function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | undefined, poolName: string): void {
+function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | undefined, poolName: string, tags: LabelOptions['tags']): void {
   for (const [, sr] of inv.all('SR')) {
     const local = !sr.shared ? inv.get('host', inv.get('PBD', (sr.PBDs as string[] | undefined)?.[0])?.host) : undefined;
     const labels = labelString({
@@ -81,7 +83,9 @@ function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | unde
       sr_type: sr.type as string,
       host_id: local?.uuid,
       host_name: local?.name_label as string | undefined,
+      tags: tagsLabel(sr, tags, false),
     });
+    set.add('xcp_sr_info', 'gauge', 'SR metadata (always 1): with labels.tags "info", the only SR series carrying its tags', tags === 'info' ? withLabels(labels, { tags: tagsLabel(sr, tags, true) }) : labels, 1);
     const size = Number(sr.physical_size);
     const used = Number(sr.physical_utilisation);
     set.add('xcp_sr_virtual_size_bytes', 'gauge', 'Space allocated to VDIs on the SR (virtual_allocation), in bytes', labels, Number(sr.virtual_allocation));

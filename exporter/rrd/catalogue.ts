@@ -6,7 +6,7 @@ import { detach } from '../../core/strings.js';
 import { type MetricType, labelString } from '../metrics/families.js';
 
 /** Which extra labels a source carries, from the part of its name the rule captured. */
-export type LabelKind = 'none' | 'core' | 'pif' | 'sr' | 'vif' | 'vif_only' | 'vbd' | 'vbd_disk' | 'source_rrd';
+export type LabelKind = 'none' | 'core' | 'pif' | 'sr' | 'vif' | 'vbd_disk' | 'source_rrd';
 
 export interface MetricRule {
   metric: string;
@@ -97,23 +97,23 @@ const VM_PATTERNS: PatternRule[] = [
   { re: /^cpu(\d+)$/, ...g('xcp_vm_cpu_core_usage', 'VM CPU usage per vCPU (ratio 0-1)', 1, 'core') },
   { re: /^vif_(\d+)_rx$/, ...c('xcp_vm_network_receive_bytes_total', 'Bytes received by the VM per interface', 1, 'vif') },
   { re: /^vif_(\d+)_tx$/, ...c('xcp_vm_network_transmit_bytes_total', 'Bytes transmitted by the VM per interface', 1, 'vif') },
-  { re: /^vif_(\d+)_rx_errors$/, ...c('xcp_vm_network_receive_errors_total', 'Receive errors per VM interface', 1, 'vif_only') },
-  { re: /^vif_(\d+)_tx_errors$/, ...c('xcp_vm_network_transmit_errors_total', 'Transmit errors per VM interface', 1, 'vif_only') },
+  { re: /^vif_(\d+)_rx_errors$/, ...c('xcp_vm_network_receive_errors_total', 'Receive errors per VM interface', 1, 'vif') },
+  { re: /^vif_(\d+)_tx_errors$/, ...c('xcp_vm_network_transmit_errors_total', 'Transmit errors per VM interface', 1, 'vif') },
   // XO only accepts xvd + one letter; any device name rrdd reports (xvdaa, hda) is kept here.
   { re: new RegExp(`^vbd_${VBD}_read$`), ...c('xcp_vm_disk_read_bytes_total', 'Bytes read by the VM per disk', 1, 'vbd_disk') },
   { re: new RegExp(`^vbd_${VBD}_write$`), ...c('xcp_vm_disk_write_bytes_total', 'Bytes written by the VM per disk', 1, 'vbd_disk') },
-  { re: new RegExp(`^vbd_${VBD}_iops_read$`), ...g('xcp_vm_disk_iops_read', 'Read requests per second per VM disk', 1, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_iops_write$`), ...g('xcp_vm_disk_iops_write', 'Write requests per second per VM disk', 1, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_iops_total$`), ...c('xcp_vm_disk_iops_total', 'I/O requests per VM disk (a counter: rate() gives IOPS)', 1, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_read_latency$`), ...us('xcp_vm_disk_read_latency_seconds', 'Read latency per VM disk in seconds', 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_write_latency$`), ...us('xcp_vm_disk_write_latency_seconds', 'Write latency per VM disk in seconds', 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_latency$`), ...us('xcp_vm_disk_latency_seconds', 'I/O latency per VM disk in seconds', 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_io_throughput_read$`), ...g('xcp_vm_disk_throughput_read_bytes', 'Read throughput per VM disk (bytes/second)', MiB, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_io_throughput_write$`), ...g('xcp_vm_disk_throughput_write_bytes', 'Write throughput per VM disk (bytes/second)', MiB, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_io_throughput_total$`), ...g('xcp_vm_disk_throughput_total_bytes', 'Total throughput per VM disk (bytes/second)', MiB, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_iowait$`), ...g('xcp_vm_disk_iowait', 'Time spent waiting for I/O per VM disk (seconds/second)', 1, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_inflight$`), ...g('xcp_vm_disk_inflight', 'I/O requests in flight per VM disk', 1, 'vbd') },
-  { re: new RegExp(`^vbd_${VBD}_avgqu_sz$`), ...g('xcp_vm_disk_queue_size', 'Average I/O queue size per VM disk', 1, 'vbd') },
+  { re: new RegExp(`^vbd_${VBD}_iops_read$`), ...g('xcp_vm_disk_iops_read', 'Read requests per second per VM disk', 1, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_iops_write$`), ...g('xcp_vm_disk_iops_write', 'Write requests per second per VM disk', 1, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_iops_total$`), ...c('xcp_vm_disk_iops_total', 'I/O requests per VM disk (a counter: rate() gives IOPS)', 1, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_read_latency$`), ...us('xcp_vm_disk_read_latency_seconds', 'Read latency per VM disk in seconds', 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_write_latency$`), ...us('xcp_vm_disk_write_latency_seconds', 'Write latency per VM disk in seconds', 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_latency$`), ...us('xcp_vm_disk_latency_seconds', 'I/O latency per VM disk in seconds', 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_io_throughput_read$`), ...g('xcp_vm_disk_throughput_read_bytes', 'Read throughput per VM disk (bytes/second)', MiB, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_io_throughput_write$`), ...g('xcp_vm_disk_throughput_write_bytes', 'Write throughput per VM disk (bytes/second)', MiB, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_io_throughput_total$`), ...g('xcp_vm_disk_throughput_total_bytes', 'Total throughput per VM disk (bytes/second)', MiB, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_iowait$`), ...g('xcp_vm_disk_iowait', 'Time spent waiting for I/O per VM disk (seconds/second)', 1, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_inflight$`), ...g('xcp_vm_disk_inflight', 'I/O requests in flight per VM disk', 1, 'vbd_disk') },
+  { re: new RegExp(`^vbd_${VBD}_avgqu_sz$`), ...g('xcp_vm_disk_queue_size', 'Average I/O queue size per VM disk', 1, 'vbd_disk') },
 ];
 
 /** Looks names up once and remembers: the same few hundred names repeat across every VM and host. */
@@ -147,8 +147,6 @@ function lookup(objectType: string, name: string): Mapped | null {
 const FIXED_LABELS: Partial<Record<LabelKind, (key: string) => Record<string, string>>> = {
   none: () => ({}),
   core: (key) => ({ core: key }),
-  vif_only: (key) => ({ vif: key }),
-  vbd: (key) => ({ device: key }),
   source_rrd: () => ({ source: 'rrd' }),
 };
 

@@ -1,11 +1,14 @@
 // Turn one host's parsed /rrd_updates into samples of the XO catalogue, labelled from the inventory.
+import type { LabelOptions } from '../config.js';
 import type { Derived, Rec } from '../inventory/inventory.js';
 import { type FamilySet, labelString } from '../metrics/families.js';
+import { tagsLabel } from '../metrics/tags.js';
 import type { Catalogue, Mapped } from './catalogue.js';
 import type { CounterBank } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
 import { type RrdUpdate, newestValues } from './parse.js';
+import type { PowerInputs } from './vm-power.js';
 
 export interface RrdContext {
   catalogue: Catalogue;
@@ -18,6 +21,10 @@ export interface RrdContext {
   poolName: string;
   /** The host the RRD was fetched from (each host serves its own RRDs and its resident VMs'). */
   host: Rec;
+  /** The `tags` label mode (default `all`). */
+  tags?: LabelOptions['tags'];
+  /** Host power and guest CPU seen, for the per-VM power estimate. */
+  power?: PowerInputs;
 }
 
 const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs (ratio 0-1)' };
@@ -46,6 +53,7 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
       bases.set(col.uuid, base);
     }
     if (base === null) continue;
+    if (ctx.power && col.objectType === 'vm' && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false) ctx.power.guest(col.uuid, ctx.host.uuid, base);
     const { rule } = mapped;
     let value: number;
     if (rule.type === 'counter') {
@@ -56,19 +64,25 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
       value = rule.divisor ? value / rule.divisor : value * rule.scale;
     }
     set.add(rule.metric, rule.type, rule.help, base, value, extraLabels(mapped, col.uuid, ctx));
+    if (ctx.power && col.objectType === 'host' && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
     if (col.objectType === 'vm' && col.name === 'memory_internal_free' && ctx.guestReports && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false) {
       const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
       if (age !== undefined) set.add(GUEST_REPORT_AGE.metric, 'gauge', GUEST_REPORT_AGE.help, base, age);
     }
     if (col.objectType === 'vm') {
-      if (col.name === 'cpu_usage') hasCpuUsage.add(col.uuid);
+      if (col.name === 'cpu_usage') {
+        hasCpuUsage.add(col.uuid);
+        ctx.power?.cpu(col.uuid, value);
+      }
       else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);
     }
   }
   // XCP-ng 8.2 has no cpu_usage source: like XO, derive it as the mean of the per-vCPU values.
   for (const [uuid, cores] of cpuCores) {
     if (hasCpuUsage.has(uuid) || !cores.length) continue;
-    set.add(CPU_USAGE.metric, 'gauge', CPU_USAGE.help, bases.get(uuid)!, cores.reduce((a, b) => a + b, 0) / cores.length);
+    const usage = cores.reduce((a, b) => a + b, 0) / cores.length;
+    set.add(CPU_USAGE.metric, 'gauge', CPU_USAGE.help, bases.get(uuid)!, usage);
+    ctx.power?.cpu(uuid, usage);
   }
   return newest.t;
 }
@@ -78,7 +92,7 @@ function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string |
   const host = ctx.host;
   if (objectType === 'host') {
     const h = ctx.lookups.hostByUuid.get(uuid)?.rec ?? (host.uuid === uuid ? host : undefined);
-    return labelString({ pool_id: ctx.poolId, uuid, type: 'host', pool_name: ctx.poolName, host_name: h?.name_label as string | undefined });
+    return labelString({ pool_id: ctx.poolId, uuid, type: 'host', pool_name: ctx.poolName, host_name: h?.name_label as string | undefined, tags: tagsLabel(h, ctx.tags ?? 'all', false) });
   }
   if (objectType === 'vm') {
     const vm = ctx.lookups.vmByUuid.get(uuid)?.rec;
@@ -91,6 +105,7 @@ function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string |
       host_name: host.name_label as string,
       vm_name: vm?.name_label as string | undefined,
       is_control_domain: vm ? String(Boolean(vm.is_control_domain)) : undefined,
+      tags: tagsLabel(vm, ctx.tags ?? 'all', false),
     });
   }
   return null;

@@ -65,11 +65,21 @@ export function hostVar(o: { multi: boolean }): Variable {
   return queryVar('host', 'Host', 'Hosts of the selected pools.', 'label_values(xcp_host_info{pool_name=~"$pool"}, host_name)', { multi: o.multi, all: o.multi });
 }
 
+/** XAPI tags of the guests (the `tags` label: sorted, comma-joined tag sets, as Xen Orchestra writes it); on
+ * xcp_vm_info whatever `exporter.labels.tags` says, except `none`. All includes untagged VMs. */
+export const vmTagVar = queryVar(
+  'tag',
+  'Tags',
+  'XAPI tags of the guest VMs (each value is a VM\'s whole tag set, sorted and comma-joined); narrows the VM list.',
+  'label_values(xcp_vm_info{pool_name=~"$pool", host_name=~"$host", is_control_domain="false"}, tags)',
+  { multi: true, all: true },
+);
+
 export const vmVar = queryVar(
   'vm',
   'VM',
-  'Guest VMs of the selected pools and hosts (halted VMs have no host and are listed when Host is All).',
-  'label_values(xcp_vm_info{pool_name=~"$pool", host_name=~"$host", is_control_domain="false"}, vm_name)',
+  'Guest VMs of the selected pools, hosts and tags (halted VMs have no host and are listed when Host is All).',
+  'label_values(xcp_vm_info{pool_name=~"$pool", host_name=~"$host", is_control_domain="false", tags=~"$tag"}, vm_name)',
   { multi: false, all: false },
 );
 
@@ -102,12 +112,12 @@ export const toHost: DataLink = {
 /** Data link to the VM dashboard from a series that carries pool_name and vm_name labels. */
 export const toVm: DataLink = {
   title: 'VM details',
-  url: `/d/${UID.vm}?${DS}&var-pool=\${__field.labels.pool_name}&var-host=$__all&var-vm=\${__field.labels.vm_name}&${TIME}`,
+  url: `/d/${UID.vm}?${DS}&var-pool=\${__field.labels.pool_name}&var-host=$__all&var-tag=$__all&var-vm=\${__field.labels.vm_name}&${TIME}`,
 };
 
 /** Table cell links: the cell holds the host (or VM) name; the pool comes from the current selection. */
 export const hostCell: DataLink = { title: 'Host details', url: `/d/${UID.host}?${DS}&\${pool:queryparam}&var-host=\${__value.raw}&${TIME}` };
-export const vmCell: DataLink = { title: 'VM details', url: `/d/${UID.vm}?${DS}&\${pool:queryparam}&var-host=$__all&var-vm=\${__value.raw}&${TIME}` };
+export const vmCell: DataLink = { title: 'VM details', url: `/d/${UID.vm}?${DS}&\${pool:queryparam}&var-host=$__all&var-tag=$__all&var-vm=\${__value.raw}&${TIME}` };
 export const hardwareCell: DataLink = { title: 'Hardware of this host', url: `/d/${UID.hardware}?${DS}&\${pool:queryparam}&var-host=\${__value.raw}&${TIME}` };
 
 const links: DashboardLink[] = [

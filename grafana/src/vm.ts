@@ -1,7 +1,7 @@
 // VM: one guest in detail — power state, placement, CPU and vCPU runstates, memory as the hypervisor and the guest
 // see it, disks per device, network per VIF, and the guest agent's heartbeat.
 import { BLUE, GREEN, RED, YELLOW, steps, valueMap } from '../lib/panels.js';
-import { type BuiltDashboard, UID, VM, dashboard, datasourceVar, hostVar, poolVar, toHost, vmVar } from './common.js';
+import { type BuiltDashboard, UID, VM, dashboard, datasourceVar, hostVar, poolVar, toHost, vmTagVar, vmVar } from './common.js';
 import { usageSteps } from './pools.js';
 
 const RATE = '$__rate_interval';
@@ -15,7 +15,7 @@ export function vmDashboard(): BuiltDashboard {
     title: 'xcp-sentinel / VM',
     description: 'One guest VM: state, placement, CPU and runstates, memory, disks, network and guest heartbeat.',
     tags: ['vm'],
-    variables: [datasourceVar, poolVar, hostVar({ multi: true }), vmVar],
+    variables: [datasourceVar, poolVar, hostVar({ multi: true }), vmTagVar, vmVar],
     rows: [
       {
         title: 'State',

@@ -108,6 +108,27 @@ function accessor(ctx: DispatchContext, cls: XapiClass, method: string, op: stri
       return [...table].filter(([, r]) => r.name_label === args[0]).map(([ref]) => ref);
     }
   }
+  // The generated setters of the RW fields `tags` (a Set String) and `name_label` (xen-api ocaml/idl/datamodel*.ml:
+  // `field ~writer_roles:_R_VM_OP ... ~ty:(Set String) "tags"`; a Set field gets set_/add_/remove_ accessors).
+  if (op === 'set_tags' || op === 'add_tags' || op === 'remove_tags' || op === 'set_name_label') {
+    expectArgs(method, args, 2);
+    const ref = args[0];
+    const rec = record(ref);
+    const field = op === 'set_name_label' ? 'name_label' : 'tags';
+    if (!(field in rec)) throw new XapiError('MESSAGE_METHOD_UNKNOWN', [method], method);
+    let value: XapiValue;
+    if (op === 'set_tags') {
+      if (!Array.isArray(args[1])) throw new XapiError('FIELD_TYPE_ERROR', ['tags'], method);
+      value = [...new Set(args[1].map((v) => str(method, v)))];
+    } else if (op === 'set_name_label') value = str(method, args[1]);
+    else {
+      const tag = str(method, args[1]);
+      const tags = (rec.tags as string[]).filter((t) => t !== tag);
+      value = op === 'add_tags' ? [...tags, tag] : tags;
+    }
+    store.mod(cls, ref as string, { [field]: value });
+    return '';
+  }
   if (op.startsWith('get_')) {
     expectArgs(method, args, 1);
     const field = op.slice(4);

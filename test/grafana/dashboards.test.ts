@@ -141,11 +141,12 @@ t.test('variables: datasource first, chained query variables with valid label_va
   const vm = dashboards.find((x) => x.d.uid === UID.vm)!.d;
   t.same(
     vm.templating.list.map((v) => v.name),
-    ['datasource', 'pool', 'host', 'vm'],
-    'VM dashboard: datasource → pool → host → vm',
+    ['datasource', 'pool', 'host', 'tag', 'vm'],
+    'VM dashboard: datasource → pool → host → tag → vm',
   );
   t.match(variableQuery(vm.templating.list[2]!), /pool_name=~"\$pool"/, 'host depends on pool');
-  t.match(variableQuery(vm.templating.list[3]!), /pool_name=~"\$pool".*host_name=~"\$host"/, 'vm depends on pool and host');
+  t.match(variableQuery(vm.templating.list[3]!), /pool_name=~"\$pool".*host_name=~"\$host".*, tags\)$/, 'tag lists the tags of the pool and host');
+  t.match(variableQuery(vm.templating.list[4]!), /pool_name=~"\$pool".*host_name=~"\$host".*tags=~"\$tag"/, 'vm depends on pool, host and tag');
 });
 
 t.test('links: pool → host → VM, and only to dashboards that exist', async (t) => {
@@ -206,6 +207,7 @@ t.test('every expression parses with the real Prometheus parser (promtool)', { s
     pool: { values: ['lab pool', 'prod.pool'] },
     host: { values: ['xcp-host-01', 'host (b)'] },
     vm: { values: ['web "frontend" (1)'] },
+    tag: { values: ['lab,web', 'prod (eu)'] },
     instance: { all: true },
   };
   const single: Record<string, VarValue> = { ...values, host: { values: ['host.example.com'] } };
@@ -220,7 +222,7 @@ t.test('every expression parses with the real Prometheus parser (promtool)', { s
       const sel = parseLabelValues(v.name, q).selector!;
       exprs.push({ where: `${file} $${v.name}`, expr: interpolate(sel, vars, vals) });
       // All selected upstream, too.
-      exprs.push({ where: `${file} $${v.name} (All)`, expr: interpolate(sel, vars, { pool: { all: true }, host: { all: true }, vm: vals.vm!, instance: { all: true } }) });
+      exprs.push({ where: `${file} $${v.name} (All)`, expr: interpolate(sel, vars, { pool: { all: true }, host: { all: true }, tag: { all: true }, vm: vals.vm!, instance: { all: true } }) });
     }
   }
   t.ok(exprs.length > 150, `${exprs.length} expressions`);

@@ -133,6 +133,12 @@ t.test('dashboards against a live Prometheus scraping the exporter and the recov
   const stack = await startStack();
   t.teardown(() => stack.stop());
   const prom = stack.prometheus;
+  // XAPI tags on two guests (the VM dashboard's Tags variable lists tag sets; the default VM carries one).
+  const store = stack.sim.pool.store;
+  for (const [ref, vm] of store.table('VM')) {
+    if (vm.name_label === 'vm-01-001') store.mod('VM', ref, { tags: ['production'] });
+    if (vm.name_label === 'vm-01-002') store.mod('VM', ref, { tags: ['lab', 'web'] });
+  }
   // The recovery hook and the rules exist: their panels must show data, so they must run.
   t.notOk(stack.recoveryProblem, 'the recovery hook runs and is scraped');
   t.notOk(stack.rulesProblem, 'the alert rules load in Prometheus');
