@@ -55,7 +55,10 @@ if (!existsSync(CHROMIUM)) {
       // Error pages (400, 403, 404) are answers the tests ask for; anything else (a CSP refusal, a script error) is not.
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 4')) problems.push(m.text());
     });
-    page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+    // A request cut short by the next navigation (net::ERR_ABORTED) is the test moving on, not a problem.
+    page.on('requestfailed', (r) => {
+      if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()}: ${r.failure()?.errorText}`);
+    });
     page.on('pageerror', (e) => problems.push(String(e)));
     return { context, page, problems };
   }
