@@ -283,6 +283,12 @@ if (!existsSync(CHROMIUM)) {
     t.equal(unknownDetail!.status(), 404);
     t.match(await page.textContent('#error'), /No notification with id 00000000-0000-4000-8000-00000000dead\./);
 
+    // Grafana's links: a host's newest recovery page, found from the host's name; the UI's address in /metrics.
+    const latest = await fetch(`${hook.url}/ui/hosts/xcp-host-02/latest`, { redirect: 'manual', headers: { cookie: await cookieHeader(page) } });
+    t.equal(latest.status, 303);
+    t.equal(latest.headers.get('location'), `/ui/notifications/${made.find((m) => m.host === 'xcp-host-02')!.uuid}`);
+    t.match(await (await fetch(`${hook.url}/metrics`)).text(), `xcp_recovery_ui_info{url="${hook.url}"} 1`);
+
     // CSRF: a form posted from another site, or without this session's CSRF token, is refused; nothing is recorded.
     const cookie = await cookieHeader(page);
     const before = (await hook.request('GET', '/v1/notifications')).json.notifications.length;
