@@ -47,18 +47,18 @@ export function recoveryDashboard(): BuiltDashboard {
             needs: 'recovery',
           },
           {
-            kind: 'table',
+            kind: 'stat',
             title: 'Waiting for an operator',
             description:
-              'Host recoveries waiting for a person: the fence cannot be proven (fence_confirmation) or a blast-radius limit holds them. Nothing restarts until someone confirms; the host links to its recovery in the web UI. Empty is good.',
+              'Host recoveries waiting for a person, one value per host (0: none): the fence cannot be proven (fence_confirmation) or a blast-radius limit holds them. Nothing restarts until someone confirms; a host\'s value links to its recovery in the web UI.',
             w: 24,
-            h: 5,
-            targets: [{ expr: `xcp_recovery_waiting_for_operator{${SEL}} == 1`, optional: 'only while a recovery waits for a person' }],
-            columns: [
-              { field: 'pool_name', title: 'Pool' },
-              { field: 'host_name', title: 'Host', links: [{ title: 'Recovery of this host (web UI)', url: '${ui_url}/ui/hosts/${__value.raw}/latest', targetBlank: true }] },
-              { field: 'kind', title: 'Waits for' },
-            ],
+            h: 4,
+            targets: [{ expr: `sum by (pool_name, host_name, kind) (xcp_recovery_waiting_for_operator{${SEL}}) or on() vector(0)` }],
+            decimals: 0,
+            thresholds: steps(GREEN, [1, RED]),
+            textMode: 'value_and_name',
+            colorMode: 'background',
+            links: [{ title: 'Recovery of this host (web UI)', url: '${ui_url}/ui/hosts/${__field.labels.host_name}/latest', targetBlank: true }],
             needs: 'recovery',
           },
           {

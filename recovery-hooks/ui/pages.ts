@@ -191,10 +191,14 @@ export interface Detail {
   forward?: ForwardState;
 }
 
+const HOST_OFF_KINDS: readonly string[] = ['fence_confirmation', 'blast_radius'];
+
 function waitSection(d: Detail, session: Session, confirm?: { error: string; value: string }): Html {
   const w = d.wait;
   if (!w) return html``;
-  const fence = w.kind === 'fence_confirmation';
+  // Kinds whose confirmation says "the host is off" (README "When proof is missing, a person decides"); any other kind
+  // is shown as it is, with its reason.
+  const fence = HOST_OFF_KINDS.includes(w.kind);
   const action = !fence
     ? html``
     : can(session, 'fence:confirm')

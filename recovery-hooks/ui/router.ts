@@ -13,8 +13,7 @@ import { ApiError, faultBody } from '../intake/errors.js';
 import { type ActionDeps, confirmFenced, createNotification, notificationOf } from '../intake/masakari/actions.js';
 import { formatMasakariTime } from '../intake/masakari/time.js';
 import type { NotificationStore } from '../store/store.js';
-import { type Notification, TERMINAL_STATUSES } from '../store/types.js';
-import { TASKS_BY_TYPE } from '../workflows/names.js';
+import { NOTIFICATION_TYPES, type Notification, TERMINAL_STATUSES } from '../store/types.js';
 import type { ApiToken } from '../config.js';
 import type { UiConfig } from './config.js';
 import { readForm } from './form.js';
@@ -50,8 +49,11 @@ const STATIC: Record<string, { type: string; body: Buffer; public: boolean }> = 
   'ui.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('./static/ui.js', import.meta.url)), public: false },
 };
 
-/** The types a notification may have: the workflow catalogue's (other types come with their workflows). */
-export const notificationTypes = (): string[] => Object.keys(TASKS_BY_TYPE);
+/**
+ * The types a notification may have: those of the workflow catalogue (buildWorkflows returns a workflow for every
+ * NotificationType, so a type another workflow adds shows here with it).
+ */
+export const notificationTypes = (): readonly string[] => NOTIFICATION_TYPES;
 
 /** Where a login may send the browser back to: a path of the UI only (never another site). */
 function safeNext(next: string | undefined): string {

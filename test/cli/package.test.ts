@@ -49,6 +49,8 @@ t.test('npm pack → install into a clean prefix → the installed CLI works', a
     'dist/cli/main.js',
     'dist/rules/values.yml',
     'dist/recovery-hooks/notifiers/templates/recovery.waiting/body.html',
+    'dist/recovery-hooks/ui/static/ui.css',
+    'dist/recovery-hooks/ui/static/ui.js',
     'dist/simulator/hardware/data/ipmi/dell_ipmitool_sdr_list_xcpng_plugin_test.txt',
   ])
     t.ok(paths.has(p), `the tarball carries ${p}`);

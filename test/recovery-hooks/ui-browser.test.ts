@@ -55,7 +55,10 @@ if (!existsSync(CHROMIUM)) {
       // Error pages (400, 403, 404) are answers the tests ask for; anything else (a CSP refusal, a script error) is not.
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 4')) problems.push(m.text());
     });
-    page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+    // A request cut short by the next navigation (net::ERR_ABORTED) is the test moving on, not a problem.
+    page.on('requestfailed', (r) => {
+      if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()}: ${r.failure()?.errorText}`);
+    });
     page.on('pageerror', (e) => problems.push(String(e)));
     return { context, page, problems };
   }
@@ -279,6 +282,12 @@ if (!existsSync(CHROMIUM)) {
     const unknownDetail = await page.goto(`${hook.url}/ui/notifications/00000000-0000-4000-8000-00000000dead`);
     t.equal(unknownDetail!.status(), 404);
     t.match(await page.textContent('#error'), /No notification with id 00000000-0000-4000-8000-00000000dead\./);
+
+    // Grafana's links: a host's newest recovery page, found from the host's name; the UI's address in /metrics.
+    const latest = await fetch(`${hook.url}/ui/hosts/xcp-host-02/latest`, { redirect: 'manual', headers: { cookie: await cookieHeader(page) } });
+    t.equal(latest.status, 303);
+    t.equal(latest.headers.get('location'), `/ui/notifications/${made.find((m) => m.host === 'xcp-host-02')!.uuid}`);
+    t.match(await (await fetch(`${hook.url}/metrics`)).text(), `xcp_recovery_ui_info{url="${hook.url}"} 1`);
 
     // CSRF: a form posted from another site, or without this session's CSRF token, is refused; nothing is recorded.
     const cookie = await cookieHeader(page);

@@ -1,8 +1,9 @@
-// The web UI's sessions (bounded, expiring, CSRF-bound) and its config section, without a browser.
+// The web UI without a browser: sessions (bounded, expiring, CSRF-bound), escaping, operator waits on the page, config.
 import t from 'tap';
 import { ConfigError } from '../../core/config/load.js';
 import { Sessions, csrfMatches } from '../../recovery-hooks/ui/sessions.js';
 import { html } from '../../recovery-hooks/ui/html.js';
+import { detailPage } from '../../recovery-hooks/ui/pages.js';
 import { tempDir, testConfig } from './helpers/harness.js';
 
 const caller = (name: string) => ({ name, scopes: ['notifications:read' as const] });
@@ -64,4 +65,26 @@ t.test('recovery_hook.ui: defaults, and every key checked with its name', async 
   t.ok(err instanceof ConfigError, 'refused');
   const text = String((err as Error).message);
   for (const key of ['external_url', 'max_sessions', 'colour']) t.match(text, `recovery_hook.ui.${key}`, `names ${key}`);
+});
+
+t.test('a wait of any kind shows with its reason; the confirm form only for host-off kinds and a fence:confirm token', async (t) => {
+  const n = {
+    id: 7, uuid: '00000000-0000-4000-8000-0000000000aa', type: 'COMPUTE_HOST' as const, status: 'running' as const, hostUuid: '00000000-0000-4000-8000-000000000001',
+    hostName: 'host-1', poolName: 'pool-a', generatedAt: 0, payload: { event: 'STOPPED' }, message: null, source: 'api' as const, createdAt: 0, updatedAt: null, attempts: 1, nextAttemptAt: null,
+  };
+  const wait = (kind: string) => ({ notificationUuid: n.uuid, kind, reason: `<why> ${kind}`, since: 0, poolName: 'pool-a', hostUuid: n.hostUuid, hostName: 'host-1', confirmedAt: null, confirmedBy: null });
+  const sessions = new Sessions({ idleMs: 1000, maxMs: 1000, max: 2, now: () => 0 });
+  const confirmer = sessions.create({ name: 'ops', scopes: ['notifications:read', 'fence:confirm'] });
+  const reader = sessions.create(caller('reader'));
+  const page = (kind: string, s = confirmer) => detailPage({ n, wait: wait(kind) as never, tasks: [], moves: [] }, s, 2000).text;
+  for (const kind of ['fence_confirmation', 'blast_radius']) {
+    t.match(page(kind), `data-kind="${kind}"`);
+    t.match(page(kind), 'id="confirm-fenced"', `${kind}: the confirm form`);
+    t.notMatch(page(kind, reader), 'id="confirm-fenced"', `${kind}: no form without fence:confirm`);
+    t.match(page(kind, reader), 'needs a token with scope <code>fence:confirm</code>');
+  }
+  const other = page('master_failover');
+  t.match(other, '<span class="kind">master_failover</span>');
+  t.match(other, '&lt;why&gt; master_failover', 'the reason, escaped');
+  t.notMatch(other, 'id="confirm-fenced"', 'no host-off confirmation for another kind');
 });
