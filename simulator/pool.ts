@@ -37,6 +37,8 @@ export interface SimOptions {
   xapiStartMs: number;
   /** What a host-to-host call costs when the peer hangs (pool.recover_slaves on a dead member). */
   remoteTimeoutMs: number;
+  /** host.shutdown returns at once; the host halts this much later (xapi_host.ml: Thread.delay 10.). */
+  hostShutdownDelayMs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -54,6 +56,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   xapiFuseMs: 10_000,
   xapiStartMs: 5_000,
   remoteTimeoutMs: 10_000,
+  hostShutdownDelayMs: 10_000,
 };
 
 export interface HostRuntime {
