@@ -93,4 +93,6 @@ export interface Workflow {
   readonly precheck?: Precheck;
   /** Whether starting this workflow puts the source host on maintenance (host and process failures). */
   readonly setsMaintenance: boolean;
+  /** The workflow that runs for `n`, when the type has several (emergency: shutdown on POWER_LOST, resume on POWER_RESTORED). */
+  readonly select?: (n: Notification) => Workflow;
 }

@@ -34,6 +34,7 @@ const TYPE_LABELS: Record<NotificationType, string> = {
   COMPUTE_HOST: 'host failure',
   COMPUTE_INSTANCE: 'VM failure',
   COMPUTE_PROCESS: 'toolstack failure',
+  XCP_EMERGENCY_SHUTDOWN: 'emergency shutdown (power)',
 };
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());

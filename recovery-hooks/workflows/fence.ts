@@ -17,6 +17,8 @@ export type PowerStatus = 'on' | 'off' | 'unknown';
 export interface Fencer {
   powerOff(host: FenceTarget): Promise<void>;
   powerStatus(host: FenceTarget): Promise<PowerStatus>;
+  /** Power a host on (the resume after an emergency shutdown; never a recovery). */
+  powerOn?(host: FenceTarget): Promise<void>;
 }
 
 /** The fence command failed (exit code, timeout, no BMC configured for the host). */
@@ -99,6 +101,12 @@ export class CommandFencer implements Fencer {
   async powerOff(host: FenceTarget): Promise<void> {
     const out = await this.#exec(host, this.config.powerOffCommand);
     if (out.code !== 0) throw new FenceError(host.name, `power-off command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
+  }
+
+  async powerOn(host: FenceTarget): Promise<void> {
+    if (!this.config.powerOnCommand) throw new FenceError(host.name, 'no power_on_command configured');
+    const out = await this.#exec(host, this.config.powerOnCommand);
+    if (out.code !== 0) throw new FenceError(host.name, `power-on command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
   }
 
   async powerStatus(host: FenceTarget): Promise<PowerStatus> {

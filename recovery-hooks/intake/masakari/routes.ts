@@ -74,6 +74,9 @@ export function masakariRouter(deps: MasakariDeps): Router {
     const upper = (v: unknown) => String(v ?? '').toUpperCase();
     if (request.type === 'COMPUTE_HOST' && upper(request.payload.event) === 'STOPPED' && upper(request.payload.host_status) === 'NORMAL')
       requireScope(ctx.state.caller as Caller, 'fence:assert', 'a COMPUTE_HOST STOPPED notification with host_status NORMAL (an assertion that the host is off)');
+    // Halting a whole pool is not what a recovery token is trusted with.
+    if (request.type === 'XCP_EMERGENCY_SHUTDOWN')
+      requireScope(ctx.state.caller as Caller, 'emergency:shutdown', 'an XCP_EMERGENCY_SHUTDOWN notification (suspends VMs and halts hosts, or powers them back on)');
     const host = deps.hosts.findHost(request.hostname);
     if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
     const result = await deps.recorder.record(
