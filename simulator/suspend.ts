@@ -60,8 +60,8 @@ export async function vmSuspend(pool: SimulatedPool, vmRef: Ref, method: string)
   pool.store.mod('VM', vmRef, { suspend_VDI: `OpaqueRef:sim-suspend-image-${randomUUID()}` });
 }
 
-/** VM.resume (hostRef null: xapi picks a host, affinity first) or VM.resume_on. */
-export async function vmResume(pool: SimulatedPool, vmRef: Ref, hostRef: Ref | null, method: string): Promise<void> {
+/** VM.resume (hostRef null: xapi picks a host, affinity first) or VM.resume_on; start_paused leaves it Paused. */
+export async function vmResume(pool: SimulatedPool, vmRef: Ref, hostRef: Ref | null, startPaused: boolean, method: string): Promise<void> {
   const vm = pool.vm(vmRef, method);
   assertPower(vmRef, vm, 'Suspended', method);
   let target = hostRef;
@@ -80,7 +80,7 @@ export async function vmResume(pool: SimulatedPool, vmRef: Ref, hostRef: Ref | n
     if (!target) throw new XapiError('NO_HOSTS_AVAILABLE', [], method);
   }
   if (vm.ha_restart_priority === 'restart') pool.store.mod('VM', vmRef, { ha_always_run: true });
-  pool.place(vmRef, target, 'Running');
+  pool.place(vmRef, target, startPaused ? 'Paused' : 'Running');
   pool.truth.resume(vmRef, target);
   pool.store.mod('VM', vmRef, { suspend_VDI: NULL_REF });
   await new Promise((r) => setTimeout(r, pool.options.vmBootMs));

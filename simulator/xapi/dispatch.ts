@@ -155,11 +155,11 @@ async function dispatchAction(ctx: DispatchContext, method: string, cls: string,
         return '';
       case 'resume':
         expectArgs(method, args, 3);
-        await vmResume(pool, ref(), null, method);
+        await vmResume(pool, ref(), null, args[1] === true, method);
         return '';
       case 'resume_on':
         expectArgs(method, args, 4);
-        await vmResume(pool, ref(), str(method, args[1]), method);
+        await vmResume(pool, ref(), str(method, args[1]), args[2] === true, method);
         return '';
       case 'pause':
         expectArgs(method, args, 1);
