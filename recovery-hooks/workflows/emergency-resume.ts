@@ -40,7 +40,8 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       const repeat = repeatOf(n, earlier);
       if (repeat) throw new Ignore(`a repeat of resume ${repeat.uuid} (${repeat.status}) for pool ${n.poolName}: no second resume`);
       const scope = emergencyPayload(n).scope;
-      const shutdown = earlier.find((e) => emergencyPayload(e).event === 'POWER_LOST' && (scope === 'pool' || e.hostUuid === n.hostUuid));
+      // The newest shutdown that ran (a repeat of a trigger is ignored and planned nothing).
+      const shutdown = earlier.find((e) => emergencyPayload(e).event === 'POWER_LOST' && e.status !== 'ignored' && (scope === 'pool' || e.hostUuid === n.hostUuid));
       if (!shutdown) throw new Ignore(`no emergency shutdown of ${scope === 'pool' ? `pool ${n.poolName}` : `host ${n.hostName}`} is recorded: nothing to resume`);
       const plan = (await em.history.results(shutdown.uuid)).plan_emergency_shutdown as EmergencyPlan | null | undefined;
       if (!plan) throw new Ignore(`emergency shutdown ${shutdown.uuid} ended ${shutdown.status} before it planned anything: nothing to resume`);
