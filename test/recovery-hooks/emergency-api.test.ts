@@ -1,7 +1,9 @@
 // The emergency shutdown through the Masakari API, in a dry-run pool: the scope it needs, payloads refused with the
 // field named, a dry run that changes nothing (and says so in every step), a second trigger while the first runs
-// that does not start another shutdown, and a dry-run resume.
+// that does not start another shutdown, and a dry-run resume; then the same through the CLI.
 import t from 'tap';
+import { emergencyResumeCommand, emergencyShutdownCommand } from '../../cli/emergency.js';
+import { HelpRequested, UsageError } from '../../cli/usage.js';
 import { TOKEN, notification, progressLines, settled, startRig } from './helpers/sim-rig.js';
 
 const WRITER = 'writer-token-0123456789';
@@ -80,4 +82,30 @@ t.test('XCP_EMERGENCY_SHUTDOWN through the API (dry-run pool)', async (t) => {
   t.ok(progressLines(back).some((l) => l === 'power_on_hosts: dry-run: would wait for the hosts to be live'));
   const listed = await notification(hook, resume.json.notification.notification_uuid);
   t.match(listed, { type: 'XCP_EMERGENCY_SHUTDOWN', payload: { event: 'POWER_RESTORED' } });
+
+  // ---- the CLI, in process, against this receiver ----
+  const run = async (command: typeof emergencyShutdownCommand, args: string[]) => {
+    const out: string[] = [];
+    const [write, errWrite] = [process.stdout.write, process.stderr.write];
+    process.stdout.write = process.stderr.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    try {
+      return { code: await command(args, { XCP_SENTINEL_TOKEN: TOKEN }), out: out.join('') };
+    } finally {
+      [process.stdout.write, process.stderr.write] = [write, errWrite];
+    }
+  };
+  await t.rejects(emergencyShutdownCommand(['--help']), HelpRequested, '--help');
+  await t.rejects(emergencyShutdownCommand(['--url', hook.url], { XCP_SENTINEL_TOKEN: TOKEN }), UsageError, '--pool is required');
+  await t.rejects(emergencyResumeCommand(['--pool', rig.poolName, '--runtime', '60'], { XCP_SENTINEL_TOKEN: TOKEN }), UsageError, 'no --runtime for the resume');
+  await t.rejects(emergencyShutdownCommand(['--pool', rig.poolName], {}), UsageError, 'no token');
+  const cliDown = await run(emergencyShutdownCommand, ['--pool', rig.poolName, '--url', hook.url, '--runtime', '300', '--wait']);
+  t.equal(cliDown.code, 0, cliDown.out);
+  t.match(cliDown.out, /suspend_vms: dry-run: would suspend VM /);
+  t.match(cliDown.out, /finished: dry-run: nothing was changed/);
+  const cliUp = await run(emergencyResumeCommand, ['--pool', rig.poolName, '--url', hook.url, '--wait']);
+  t.equal(cliUp.code, 0, cliUp.out);
+  t.match(cliUp.out, /plan_resume: resuming after emergency shutdown /);
+  const unknown = await run(emergencyShutdownCommand, ['--pool', rig.poolName, '--host', 'no-such-host', '--url', hook.url]);
+  t.equal(unknown.code, 1);
+  t.match(unknown.out, 'Host with name no-such-host could not be found.');
 });
