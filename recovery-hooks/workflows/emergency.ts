@@ -68,7 +68,7 @@ export interface EmergencyDeps {
 const isOpen = (n: Notification) => !TERMINAL_STATUSES.includes(n.status);
 
 /**
- * The earlier notification `n` repeats, if any: one with the same event (and, scope host, the same host), not
+ * The earlier notification `n` repeats, if any: one with the same event covering `n`'s scope (the pool, or that host), not
  * preceded by the opposite event, that is still open or was still open when `n` was recorded (it ran while `n`
  * waited for the pool's lease). Power lost twice without a restore in between is one power loss.
  */
@@ -77,7 +77,7 @@ export function repeatOf(n: Notification, earlier: Notification[]): Notification
   for (const e of earlier) {
     const theirs = emergencyPayload(e);
     if (theirs.event !== mine.event) return undefined;
-    if (mine.scope === 'host' && (theirs.scope !== 'host' || e.hostUuid !== n.hostUuid)) continue;
+    if (theirs.scope === 'host' && (mine.scope === 'pool' || e.hostUuid !== n.hostUuid)) continue;
     if (e.status === 'ignored') continue;
     if (isOpen(e) || (e.updatedAt ?? e.createdAt) >= n.createdAt) return e;
   }
