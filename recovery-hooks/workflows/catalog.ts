@@ -25,6 +25,7 @@ export function buildWorkflows(names: Record<MasakariNotificationType, readonly 
     COMPUTE_HOST: { type: 'COMPUTE_HOST', tasks: pick(hostTasks(deps), names.COMPUTE_HOST), setsMaintenance: true },
     COMPUTE_INSTANCE: { type: 'COMPUTE_INSTANCE', tasks: pick(instanceTasks(deps), names.COMPUTE_INSTANCE), precheck: instancePrecheck, setsMaintenance: false },
     COMPUTE_PROCESS: { type: 'COMPUTE_PROCESS', tasks: pick(processTasks(deps), names.COMPUTE_PROCESS), setsMaintenance: true },
-    XCP_EMERGENCY_SHUTDOWN: { ...shutdown, select: (n) => (emergencyPayload(n).event === 'POWER_RESTORED' ? resume : shutdown) },
+    // The same type both ways: POWER_LOST shuts down, POWER_RESTORED resumes.
+    XCP_EMERGENCY_SHUTDOWN: { ...shutdown, routeTo: (n) => (emergencyPayload(n).event === 'POWER_RESTORED' ? resume : undefined) },
   };
 }
