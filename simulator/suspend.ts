@@ -64,21 +64,7 @@ export async function vmSuspend(pool: SimulatedPool, vmRef: Ref, method: string)
 export async function vmResume(pool: SimulatedPool, vmRef: Ref, hostRef: Ref | null, startPaused: boolean, method: string): Promise<void> {
   const vm = pool.vm(vmRef, method);
   assertPower(vmRef, vm, 'Suspended', method);
-  let target = hostRef;
-  if (target) pool.assertCanStartOn(vmRef, target, method);
-  else {
-    const candidates = [vm.affinity as Ref, ...pool.hosts.map((h) => h.ref)].filter((r) => r && r !== NULL_REF);
-    target =
-      candidates.find((r) => {
-        try {
-          pool.assertCanStartOn(vmRef, r, method);
-          return true;
-        } catch {
-          return false;
-        }
-      }) ?? null;
-    if (!target) throw new XapiError('NO_HOSTS_AVAILABLE', [], method);
-  }
+  const target = pool.hostFor(vmRef, hostRef, method);
   if (vm.ha_restart_priority === 'restart') pool.store.mod('VM', vmRef, { ha_always_run: true });
   pool.place(vmRef, target, startPaused ? 'Paused' : 'Running');
   pool.truth.resume(vmRef, target);
