@@ -122,4 +122,23 @@ t.test('power lost → VMs suspended, hosts halted master last; power back → e
   }
   t.same(after.overlaps, [], 'no VM ever ran twice');
   t.equal(store.get('VM', paused.ref)!.power_state, 'Paused', 'the paused VM is paused again');
+
+  // ---- power lost again, with almost no runtime left: suspends too slow for the budget become hard shutdowns ----
+  (rig.sim.pool.options as { vmBootMs: number }).vmBootMs = 3000; // writing a memory image now takes 3 s
+  const iso = new Date().toISOString().replace(/\.\d+Z$/, '');
+  const again = await hook.request('POST', '/v1/notifications', {
+    body: { notification: { type: 'XCP_EMERGENCY_SHUTDOWN', hostname: master.name, generated_time: iso, payload: { event: 'POWER_LOST', runtime_seconds: 36 } } },
+  });
+  t.equal(again.status, 202, again.text);
+  const short = await waitUntil('the short-budget shutdown to end', async () => {
+    const n = await notification(hook, again.json.notification.notification_uuid);
+    return ['finished', 'failed', 'ignored', 'error'].includes(n.status) && n;
+  }, 60_000, 200);
+  t.equal(short.status, 'finished', short.message);
+  t.match(progressLines(short)[0], /budget 6 s \(the UPS's runtime 36 s less the 30 s reserve\)/, 'the budget comes from the runtime');
+  t.match(short.message, /hard-shut-down \(/, 'the suspends that could not finish in time became hard shutdowns');
+  t.ok(progressLines(short).some((l) => /VM.suspend did not finish by|no time left to suspend/.test(l)), 'and the progress says why');
+  const final = await rig.control('/sim/truth');
+  t.same(final.hosts.map((h: any) => h.powered), rig.hosts.map(() => false), 'every host is off again');
+  t.same(final.hosts.flatMap((h: any) => h.domains), [], 'nothing runs');
 });
