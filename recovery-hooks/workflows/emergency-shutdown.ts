@@ -48,18 +48,19 @@ export async function stopIfRestored(ctx: TaskContext, em: EmergencyDeps): Promi
 
 export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
+  const em = () => emergencyDepsOf(deps);
   const planOf = (ctx: TaskContext) => ctx.results.plan_emergency_shutdown as EmergencyPlan;
   const poll = (ctx: TaskContext, timeoutMs: number) => ({ timeoutMs: Math.max(0, timeoutMs), intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
 
   const plan: Task = {
     name: 'plan_emergency_shutdown',
     async run(ctx): Promise<EmergencyPlan> {
-      const em = emergencyDepsOf(deps);
+      const { history, settings: s } = em();
       const n = ctx.notification;
-      const recent = await em.history.recent(n.poolName);
+      const recent = await history.recent(n.poolName);
       const repeat = repeatOf(n, recent.filter((e) => e.id < n.id));
       if (repeat) throw new Ignore(`a repeat of emergency notification ${repeat.uuid} (${repeat.status}) for pool ${n.poolName}: no second shutdown`);
-      await stopIfRestored(ctx, em);
+      await stopIfRestored(ctx, em());
       const payload = emergencyPayload(n);
       const xapi = xapiOf(ctx);
       const [poolRef] = await xapi.call<string[]>('pool.get_all');
@@ -78,7 +79,6 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
           return { uuid: vm.uuid, name: vm.name_label, order: xapiNumber(vm.order), hostUuid: h.uuid, hostName: h.name_label, paused: vm.power_state === 'Paused' };
         });
 
-      const s = em.settings;
       const fromUps = payload.runtimeSeconds !== undefined ? payload.runtimeSeconds * 1000 - s.runtimeReserveMs : undefined;
       const budgetMs = Math.max(0, Math.min(s.budgetMs, fromUps ?? Infinity));
       // A short budget (little UPS runtime left) shrinks each share rather than leaving none for the VMs.
@@ -99,7 +99,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
   };
 
   /** Suspend one VM, else shut it down cleanly, else hard; what happened, never thrown. */
-  async function putDown(ctx: TaskContext, xapi: Xapi, p: EmergencyPlan, vm: PlannedVm, em: EmergencyDeps): Promise<VmReport> {
+  async function putDown(ctx: TaskContext, xapi: Xapi, p: EmergencyPlan, vm: PlannedVm): Promise<VmReport> {
     const report = (outcome: VmOutcome, reason?: string): VmReport => ({ uuid: vm.uuid, name: vm.name, outcome, ...(reason ? { reason } : {}) });
     let ref: string;
     try {
@@ -147,7 +147,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     const now = await state();
     if (now === 'Suspended') return report('suspended', 'suspended late');
     if (now === 'Halted') return report('already_off', why);
-    const cleanMs = Math.min(em.settings.cleanShutdownTimeoutMs, p.hardShutdownAt - ctx.now());
+    const cleanMs = Math.min(em().settings.cleanShutdownTimeoutMs, p.hardShutdownAt - ctx.now());
     if (now !== 'Running' || cleanMs <= 0) return hard(why);
     await ctx.progress(`VM ${vm.name} ${why}: clean shutdown instead (at most ${Math.round(cleanMs / 1000)} s)`, 0.5);
     try {
@@ -163,13 +163,12 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
   const suspendVms: Task = {
     name: 'suspend_vms',
     async run(ctx): Promise<{ vms: VmReport[] }> {
-      const em = emergencyDepsOf(deps);
-      await stopIfRestored(ctx, em);
+      await stopIfRestored(ctx, em());
       const p = planOf(ctx);
       const xapi = xapiOf(ctx);
       const reports: VmReport[] = [];
       for (const group of orderGroups(p.vms, 'shutdown')) {
-        const settled = await mapSettledLimit(group, em.settings.parallelSuspends, (vm) => putDown(ctx, xapi, p, vm, em));
+        const settled = await mapSettledLimit(group, em().settings.parallelSuspends, (vm) => putDown(ctx, xapi, p, vm));
         settled.forEach((r, i) => reports.push(r.status === 'fulfilled' ? r.value : { uuid: group[i]!.uuid, name: group[i]!.name, outcome: 'failed', reason: reasonOf(r.reason) }));
       }
       const not = reports.filter((r) => r.outcome !== 'suspended' && r.outcome !== 'dry_run' && r.outcome !== 'already_off');
@@ -220,7 +219,6 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     await ctx.progress(`host ${h.name} is ${fencing ? 'powered off (BMC)' : 'halted (XAPI no longer answers)'} at ${clock(ctx.now())} UTC`, 0.9);
     return `${h.name}: halted`;
   }
-  const em = () => emergencyDepsOf(deps);
 
   const haltHosts: Task = {
     name: 'halt_hosts',
