@@ -3,9 +3,13 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { ConfigError, parseConfig } from '../../core/config/load.js';
+import { Secret } from '../../core/config/secret.js';
+import type { FencingConfig } from '../../recovery-hooks/config.js';
+import { CommandFencer, type CommandRunner, FenceError } from '../../recovery-hooks/workflows/fence.js';
 import { type WebhookAlert, mapAlert } from '../../recovery-hooks/intake/alertmanager.js';
 import type { Notification } from '../../recovery-hooks/store/types.js';
 import { type PlannedVm, orderGroups, repeatOf, supersededBy } from '../../recovery-hooks/workflows/emergency.js';
+import { resumePrecheck } from '../../recovery-hooks/workflows/emergency-resume.js';
 import { HOST_1, HOST_2, tempDir } from './helpers/harness.js';
 
 const POOLS = 'pools:\n  - { name: pool-a, url: https://a.example, username: root, password: x }\n';
@@ -108,6 +112,13 @@ t.test('a repeat of a trigger, and power restored meanwhile', async (t) => {
   t.equal(repeatOf(hostOnly(190), [oneHost]), oneHost, 'the same host: covered');
   t.equal(supersededBy(running, [restore, second, running]), restore, 'power restored after the shutdown started');
   t.equal(supersededBy(restore, [restore, running]), undefined);
+
+  const settings = parseConfig(POOLS, '/etc/xcp-sentinel/config.yaml').recovery_hook.emergency;
+  const history = { recent: async () => [], results: async () => ({}) };
+  const fromAlert = { ...restore, source: 'alertmanager' as const };
+  t.equal(resumePrecheck({ settings, history })(fromAlert), undefined, 'a resolved alert resumes by default');
+  t.match(resumePrecheck({ settings: { ...settings, resumeOnResolved: false }, history })(fromAlert), { status: 'ignored', reason: /resume_on_resolved is false/ });
+  t.equal(resumePrecheck({ settings: { ...settings, resumeOnResolved: false }, history })(restore), undefined, 'the API and the CLI always resume');
 });
 
 t.test('reverse start order to shut down, start order to resume', async (t) => {
@@ -115,4 +126,35 @@ t.test('reverse start order to shut down, start order to resume', async (t) => {
   const vms = [vm('b', 1), vm('a', 1), vm('c', 3), vm('d', 2)];
   t.same(orderGroups(vms, 'shutdown').map((g) => g.map((v) => v.name)), [['c'], ['d'], ['a', 'b']]);
   t.same(orderGroups(vms, 'resume').map((g) => g.map((v) => v.name)), [['a', 'b'], ['d'], ['c']]);
+});
+
+t.test('power on through the BMC command: {bmc} filled in, the password in the environment only', async (t) => {
+  const fencing: FencingConfig = {
+    user: 'admin',
+    password: new Secret('bmc-Pa55'),
+    passwordEnv: 'IPMI_PASSWORD',
+    powerOffCommand: ['ipmitool', '-H', '{bmc}', 'chassis', 'power', 'off'],
+    powerStatusCommand: ['ipmitool', '-H', '{bmc}', 'chassis', 'power', 'status'],
+    powerOnCommand: ['ipmitool', '-H', '{bmc}', '-U', '{user}', '-E', 'chassis', 'power', 'on'],
+    bmc: { [HOST_1.name]: '10.0.0.11' },
+    commandTimeoutMs: 1000,
+    confirmTimeoutMs: 1000,
+    maxHostsFenced: 1,
+    fenceWindowMs: 60_000,
+    maxDownShare: 0.5,
+  };
+  const seen: { argv: string[]; env: Record<string, string> }[] = [];
+  let code = 0;
+  const runner: CommandRunner = async (argv, env) => {
+    seen.push({ argv, env });
+    return { code, stdout: 'Chassis Power Control: Up/On', stderr: code ? 'Unable to set Chassis Power Control to Up/On (bmc-Pa55)' : '' };
+  };
+  await new CommandFencer(fencing, runner).powerOn({ name: HOST_1.name, uuid: HOST_1.uuid });
+  t.same(seen[0], { argv: ['ipmitool', '-H', '10.0.0.11', '-U', 'admin', '-E', 'chassis', 'power', 'on'], env: { IPMI_PASSWORD: 'bmc-Pa55' } });
+  code = 1;
+  const err = await new CommandFencer(fencing, runner).powerOn({ name: HOST_1.name, uuid: HOST_1.uuid }).catch((e: unknown) => e);
+  t.ok(err instanceof FenceError, 'a failed power-on is a FenceError');
+  t.match((err as Error).message, /power-on command exited with 1: .*\[redacted\]/, 'with the exit code, the password never echoed');
+  const without = new CommandFencer({ ...fencing, powerOnCommand: undefined }, runner);
+  await t.rejects(without.powerOn({ name: HOST_1.name, uuid: HOST_1.uuid }), /no power_on_command configured/);
 });
