@@ -17,6 +17,8 @@ Commands:
   simulate [options]         run a simulated XCP-ng pool on loopback (see: xcp-sentinel simulate --help)
   simulate <fault> ...       inject a fault into a running simulator (fail-host, crash-vm, kill-toolstack, ...)
   confirm-fenced UUID --host-uuid U --url URL   tell a waiting host recovery that its host is off
+  emergency-shutdown --pool P [--host H]   power lost: suspend the VMs and halt the hosts (master last)
+  emergency-resume --pool P [--host H]     power back: power the hosts on and resume the VMs
   demo                       run the whole bundle on a simulated pool
   rules generate [--values F] [--out F]   generate the Prometheus alerting rules (your values over the defaults)
   grafana build [--out DIR]  write the Grafana dashboards
@@ -42,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./recovery-hook.js')).recoveryHookCommand(rest);
       case 'confirm-fenced':
         return await (await import('./confirm-fenced.js')).confirmFencedCommand(rest);
+      case 'emergency-shutdown':
+        return await (await import('./emergency.js')).emergencyShutdownCommand(rest);
+      case 'emergency-resume':
+        return await (await import('./emergency.js')).emergencyResumeCommand(rest);
       case 'rules':
         return await (await import('./tools.js')).rulesCommand(rest);
       case 'grafana':

@@ -29,6 +29,7 @@ Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_UR
   status | fail-host HOST | power-off HOST | power-on HOST | power-status HOST | recover-host HOST
   kill-toolstack HOST | restart-toolstack HOST | slow-host HOST [--ms N] | malform HOST [--off]
   crash-vm VM [--heartbeat] | vm-status VM | expire-sessions | truth
+  suspend-fault VM KIND  make VM.suspend refuse the VM like xapi: pci (VM_HAS_PCI_ATTACHED), vgpu (VM_HAS_VGPU), none
   partition HOST       the host keeps running its VMs but nobody reaches it; heal HOST: it answers again (no reboot)
   bmc-fault HOST MODE [--delay-ms N]   the host's BMC: ok, unreachable, lying-off (always "off", power off does
                        nothing) or hang (never answers); --delay-ms delays every BMC answer
@@ -53,6 +54,7 @@ const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { p
   malform: (h, v) => ({ path: `/sim/hosts/${h}/malformed`, body: { on: !v.off } }),
   'crash-vm': (vm, v) => ({ path: `/sim/vms/${vm}/crash`, body: { mode: v.heartbeat ? 'heartbeat' : 'halt' } }),
   'vm-status': (vm) => ({ path: `/sim/vms/${vm}`, method: 'GET' }),
+  'suspend-fault': (vm, v) => ({ path: `/sim/vms/${vm}/suspend-fault`, body: { kind: v.mode } }),
   'expire-sessions': () => ({ path: '/sim/sessions/expire' }),
   truth: () => ({ path: '/sim/truth', method: 'GET' }),
   partition: (h) => ({ path: `/sim/hosts/${h}/partition` }),
@@ -144,6 +146,8 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
   const needsTarget = !['status', 'expire-sessions', 'truth'].includes(name);
   if (name === 'bmc-fault') {
     if (positionals.length !== 2) throw new UsageError('bmc-fault takes a host and a mode (ok, unreachable, lying-off, hang)');
+  } else if (name === 'suspend-fault') {
+    if (positionals.length !== 2) throw new UsageError('suspend-fault takes a VM and a kind (pci, vgpu, none)');
   } else if (needsTarget && positionals.length !== 1) throw new UsageError(`${name} takes exactly one target`);
   const { path, body, method } = make(encodeURIComponent(positionals[0] ?? ''), { ...values, mode: positionals[1] });
   const base = values.control ?? process.env.XCP_SENTINEL_SIM_CONTROL ?? DEFAULT_CONTROL_URL;

@@ -14,6 +14,8 @@ export type PowerStatus = 'on' | 'off' | 'unknown';
 export interface Fencer {
   powerOff(host: FenceTarget): Promise<void>;
   powerStatus(host: FenceTarget): Promise<PowerStatus>;
+  /** Power a host on (the resume after an emergency shutdown; never a recovery). */
+  powerOn?(host: FenceTarget): Promise<void>;
 }
 
 /** The fence command failed (exit code, timeout, no BMC configured for the host). */

@@ -3,14 +3,15 @@
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type ActionHookConfig, actionHooksSchema } from './action-hooks/config.js';
+import { type EmergencyConfig, emergencyShape, emergencyTaskDefaults, resolveEmergency } from './emergency-config.js';
 import { FORWARD_TASKS, type ForwardConfig, forwardShape, resolveForward } from './forward/config.js';
 import { type NotifiersConfig, notifiersSchema } from './notifiers/config.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import { POOL_NAME, type PoolConfig } from '../core/config/pool.js';
 import { type Ctx, type Path, type Problem, type Schema, type SchemaContext, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
-import type { NotificationType } from './store/types.js';
-import { TASKS_BY_TYPE } from './workflows/names.js';
+import type { MasakariNotificationType } from './store/types.js';
+import { EMERGENCY_RESUME_TASKS, EMERGENCY_SHUTDOWN_TASKS, TASKS_BY_TYPE } from './workflows/names.js';
 import { type UiConfig, uiShape } from './ui/config.js';
 
 /** What the recovery hook reads of the bundle's config (cli/config/bundle.ts composes the whole). */
@@ -22,7 +23,7 @@ export interface RecoveryHookBundleConfig {
 export type PoolMode = 'auto' | 'dry-run' | 'notify-only' | 'forward';
 
 /** What a token may do (`recovery_hook.tokens[].scopes`); without `scopes`, DEFAULT_SCOPES. */
-export const TOKEN_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm'] as const;
+export const TOKEN_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm', 'emergency:shutdown'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 export const DEFAULT_SCOPES: readonly TokenScope[] = ['alertmanager', 'notifications:read'];
 
@@ -40,6 +41,8 @@ export interface FencingConfig {
   /** Command lines as argument lists; `{bmc}`, `{user}`, `{host}` are replaced per argument. No shell. */
   powerOffCommand: string[];
   powerStatusCommand: string[];
+  /** Only the resume after an emergency shutdown powers hosts on. */
+  powerOnCommand?: string[];
   /** BMC address per host name. */
   bmc: Record<string, string>;
   commandTimeoutMs: number;
@@ -112,12 +115,14 @@ export interface RecoveryHookConfig {
   notifiers: NotifiersConfig;
   /** Web hooks around recovery actions (like Xen Orchestra's web-hooks plugin). */
   actionHooks: ActionHookConfig[];
-  workflows: Record<NotificationType, string[]>;
+  workflows: Record<MasakariNotificationType, string[]>;
   taskDefaults: TaskSettings;
   tasks: Record<string, TaskSettings>;
   hostFailure: { restartUnprotected: boolean; parallelStarts: number; startTimeoutMs: number };
   instanceFailure: { heartbeatTimeoutMs: number; confirmTimeoutMs: number };
   processFailure: { confirmTimeoutMs: number };
+  /** The emergency shutdown on power loss and its resume (emergency-config.ts). */
+  emergency: EmergencyConfig;
   pools: Record<string, PoolRecoveryConfig>;
   /** The notifications web UI under /ui/. */
   ui: UiConfig;
@@ -140,6 +145,8 @@ const fencingShape = obj({
   password_env_name: withDefault(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternHint: 'an environment variable name' }), 'IPMI_PASSWORD'),
   power_off_command: withDefault(str({ minLength: 1 }), 'ipmitool -I lanplus -H {bmc} -U {user} -E chassis power off'),
   power_status_command: withDefault(str({ minLength: 1 }), 'ipmitool -I lanplus -H {bmc} -U {user} -E chassis power status'),
+  // Used by the resume after an emergency shutdown only (never by a recovery).
+  power_on_command: withDefault(str({ minLength: 1 }), 'ipmitool -I lanplus -H {bmc} -U {user} -E chassis power on'),
   bmc: dict(str({ minLength: 1 })),
   command_timeout_seconds: withDefault(seconds({ min: 1, max: 600 }), 30),
   confirm_timeout_seconds: withDefault(seconds({ min: 0, max: 600 }), 60),
@@ -166,7 +173,7 @@ const poolShape = obj({
   forward: optional(forwardShape),
 });
 
-function workflowList(type: NotificationType): Schema<string[]> {
+function workflowList(type: MasakariNotificationType): Schema<string[]> {
   const known = TASKS_BY_TYPE[type];
   return withDefault(list(oneOf(known), { minItems: 1 }), [...known]);
 }
@@ -231,6 +238,7 @@ const shape = obj({
     { heartbeat_timeout_seconds: 600, confirm_timeout_seconds: 180 },
   ),
   process_failure: withDefault(obj({ confirm_timeout_seconds: withDefault(seconds({ min: 0 }), 120) }), { confirm_timeout_seconds: 120 }),
+  emergency: withDefault(emergencyShape, () => emergencyShape.parse({}, [], { problems: [] })!),
   pools: withDefault(dict(poolShape), {}),
   ui: uiShape,
 });
@@ -255,6 +263,7 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
     const password = readSecret(f as unknown as Record<string, unknown>, 'password', [...path, 'fencing'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
     if (!argv(f.power_off_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_off_command'], 'must contain {bmc}');
     if (!argv(f.power_status_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_status_command'], 'must contain {bmc}');
+    if (!argv(f.power_on_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_on_command'], 'must contain {bmc}');
     if (password)
       pool.fencing = {
         user: f.user,
@@ -262,6 +271,7 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
         passwordEnv: f.password_env_name,
         powerOffCommand: argv(f.power_off_command),
         powerStatusCommand: argv(f.power_status_command),
+        powerOnCommand: argv(f.power_on_command),
         bmc: f.bmc,
         commandTimeoutMs: f.command_timeout_seconds * 1000,
         confirmTimeoutMs: f.confirm_timeout_seconds * 1000,
@@ -322,10 +332,12 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     pools[name] = resolvePool(p, [...path, 'pools', name], ctx, sc);
   }
   checkHostWorkflowOrder(raw.workflows.host, [...path, 'workflows', 'host'], ctx);
-  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...FORWARD_TASKS]);
+  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...FORWARD_TASKS, ...EMERGENCY_SHUTDOWN_TASKS, ...EMERGENCY_RESUME_TASKS]);
   for (const name of Object.keys(raw.tasks)) if (!known.has(name)) report(ctx, [...path, 'tasks', name], `unknown task; known tasks: ${[...known].join(', ')}`);
   const d = raw.task_defaults;
-  const tasks = Object.fromEntries(
+  const emergency = resolveEmergency(raw.emergency, [...path, 'emergency'], ctx);
+  const taskDefaults = { timeoutMs: d.timeout_seconds * 1000, retries: d.retries, retryDelayMs: d.retry_delay_seconds * 1000 };
+  const tasks: Record<string, TaskSettings> = Object.fromEntries(
     Object.entries(raw.tasks).map(([name, t]) => [
       name,
       {
@@ -354,8 +366,8 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     notifiers: resolveNotifiers(raw.notifiers, path, ctx, sc),
     actionHooks: resolveSection(actionHooksSchema(sc), raw.action_hooks, [...path, 'action_hooks'], ctx),
     workflows: { COMPUTE_HOST: raw.workflows.host, COMPUTE_INSTANCE: raw.workflows.instance, COMPUTE_PROCESS: raw.workflows.process },
-    taskDefaults: { timeoutMs: d.timeout_seconds * 1000, retries: d.retries, retryDelayMs: d.retry_delay_seconds * 1000 },
-    tasks,
+    taskDefaults,
+    tasks: { ...emergencyTaskDefaults(emergency, taskDefaults), ...tasks },
     hostFailure: {
       restartUnprotected: raw.host_failure.restart_unprotected,
       parallelStarts: raw.host_failure.parallel_starts,
@@ -366,6 +378,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
       confirmTimeoutMs: raw.instance_failure.confirm_timeout_seconds * 1000,
     },
     processFailure: { confirmTimeoutMs: raw.process_failure.confirm_timeout_seconds * 1000 },
+    emergency,
     pools,
     ui: raw.ui,
   };

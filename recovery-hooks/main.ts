@@ -22,6 +22,7 @@ import { XapiHostDirectory } from './xapi-hosts.js';
 import { describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
 import type { WorkflowDeps } from './workflows/deps.js';
+import { storeEmergencyHistory } from './workflows/emergency-history.js';
 import { CommandFencer } from './workflows/fence.js';
 import type { Xapi } from './workflows/xapi.js';
 import type { Fencer } from '../core/fencing.js';
@@ -120,6 +121,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
       settings: rh,
       pollIntervalMs: options.pollIntervalMs ?? 2000,
       probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
+      emergency: { settings: rh.emergency, history: storeEmergencyHistory(store) },
     };
 
     // Segments and hosts from each pool's XAPI inventory (plus the configured `hosts:`), kept current.

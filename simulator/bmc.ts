@@ -13,6 +13,11 @@ export class SimBmc implements Fencer {
     await this.#post(host, 'power-off');
   }
 
+  async powerOn(host: FenceTarget): Promise<void> {
+    this.calls.push(`power-on ${host.name}`);
+    await this.#post(host, 'power-on');
+  }
+
   async powerStatus(host: FenceTarget): Promise<PowerStatus> {
     this.calls.push(`power-status ${host.name}`);
     const { power } = (await this.#post(host, 'power-status')) as { power?: string };

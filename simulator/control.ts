@@ -8,6 +8,7 @@ import { healHost, partitionHost } from './faults/host.js';
 import type { Ref } from './model/types.js';
 import type { HostRuntime, SimulatedPool } from './pool.js';
 import type { SimServer } from './server.js';
+import { SUSPEND_FAULTS, type SuspendFault, setSuspendFault } from './suspend.js';
 
 export class ControlServer {
   private server?: http.Server;
@@ -81,6 +82,7 @@ export class ControlServer {
       heartbeat_frozen: this.pool.frozenHeartbeats.has(ref),
       guest_last_updated: store.get('VM_guest_metrics', vm.guest_metrics as Ref)?.last_updated ?? null,
       ha_restart_priority: vm.ha_restart_priority,
+      guest_run: this.pool.truth.guestRun(ref) ?? null,
     };
   }
 
@@ -141,6 +143,12 @@ export class ControlServer {
           if (mode !== 'halt' && mode !== 'heartbeat') return reply(400, { error: 'mode must be halt or heartbeat' });
           this.pool.crashVm(ref, mode);
           this.logger.info('simulator: VM crashed', { vm: parts[2], mode });
+          return reply(200, this.vmStatus(ref));
+        }
+        if (req.method === 'POST' && parts[3] === 'suspend-fault') {
+          const kind = body.kind as SuspendFault;
+          if (!SUSPEND_FAULTS.includes(kind)) return reply(400, { error: `kind must be one of ${SUSPEND_FAULTS.join(', ')}`, field: 'kind' });
+          setSuspendFault(this.pool, ref, kind);
           return reply(200, this.vmStatus(ref));
         }
       }

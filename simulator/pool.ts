@@ -37,6 +37,8 @@ export interface SimOptions {
   xapiStartMs: number;
   /** What a host-to-host call costs when the peer hangs (pool.recover_slaves on a dead member). */
   remoteTimeoutMs: number;
+  /** host.shutdown returns at once; the host halts this much later (xapi_host.ml: Thread.delay 10.). */
+  hostShutdownDelayMs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -54,6 +56,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   xapiFuseMs: 10_000,
   xapiStartMs: 5_000,
   remoteTimeoutMs: 10_000,
+  hostShutdownDelayMs: 10_000,
 };
 
 export interface HostRuntime {
@@ -263,23 +266,30 @@ export class SimulatedPool {
     if (need > free) throw new XapiError('HOST_NOT_ENOUGH_FREE_MEMORY', [String(need), String(free)], method);
   }
 
+  /** Where a VM starts (or resumes): `hostRef` if it can run it, else the first host that can, affinity first. */
+  hostFor(vmRef: Ref, hostRef: Ref | null, method: string): Ref {
+    if (hostRef) {
+      this.assertCanStartOn(vmRef, hostRef, method);
+      return hostRef;
+    }
+    const vm = this.store.get('VM', vmRef)!;
+    const candidates = [vm.affinity as Ref, ...this.hosts.map((h) => h.ref)].filter((r) => r && r !== NULL_REF);
+    const target = candidates.find((r) => {
+      try {
+        this.assertCanStartOn(vmRef, r, method);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!target) throw new XapiError('NO_HOSTS_AVAILABLE', [], method);
+    return target;
+  }
+
   async vmStart(vmRef: Ref, hostRef: Ref | null, method: string): Promise<void> {
     const vm = this.vm(vmRef, method);
     this.expectPower(vmRef, vm, ['Halted'], method);
-    let target = hostRef;
-    if (target) this.assertCanStartOn(vmRef, target, method);
-    else {
-      const candidates = [vm.affinity as Ref, ...this.hosts.map((h) => h.ref)].filter((r) => r && r !== NULL_REF);
-      target = candidates.find((r) => {
-        try {
-          this.assertCanStartOn(vmRef, r, method);
-          return true;
-        } catch {
-          return false;
-        }
-      }) ?? null;
-      if (!target) throw new XapiError('NO_HOSTS_AVAILABLE', [], method);
-    }
+    const target = this.hostFor(vmRef, hostRef, method);
     // Reserve the host at once, as XAPI does, so concurrent starts see the memory as taken.
     if (startSetsAlwaysRun(vm)) this.store.mod('VM', vmRef, { ha_always_run: true });
     this.place(vmRef, target, 'Running');

@@ -3,6 +3,7 @@
 // while the master's database (after VM.power_state_reset) says Halted, and a VM started elsewhere then runs twice.
 // The safety matrix (test/safety/) samples this view; nothing in the simulated XAPI reads it except the resync of a
 // host that reconnects (xenopsd's list of domains, see heal() in faults/host.ts).
+import { randomUUID } from 'node:crypto';
 import type { Ref } from './model/types.js';
 
 /** The host's state when a power-off was asked of its BMC (or, without a BMC, when it landed). */
@@ -44,6 +45,10 @@ export class GroundTruth {
   readonly powerOffs: PowerOffRecord[] = [];
   readonly overlaps: OverlapRecord[] = [];
   readonly bmcCalls: BmcCall[] = [];
+  /** Each VM's guest run: a new one when a domain boots, the same one after a resume (its memory image). */
+  private readonly guestRuns = new Map<Ref, string>();
+  /** Memory images of suspended VMs: the guest run they hold. */
+  private readonly images = new Map<Ref, string>();
 
   constructor(hosts: Ref[]) {
     for (const h of hosts) this.domains.set(h, new Set());
@@ -51,6 +56,30 @@ export class GroundTruth {
 
   /** A domain of `vm` now runs on `host` (VM.start / start_on, or found running at build time). */
   start(vm: Ref, host: Ref, now = Date.now()): void {
+    this.addDomain(vm, host, now);
+    this.guestRuns.set(vm, randomUUID());
+    this.images.delete(vm);
+  }
+
+  /** VM.suspend: the domain is gone, its memory image keeps the guest run. */
+  suspend(vm: Ref, host: Ref): void {
+    this.stop(vm, host);
+    this.images.set(vm, this.guestRuns.get(vm) ?? randomUUID());
+  }
+
+  /** VM.resume: a domain on `host` continues the guest run of the memory image (a new one if there was none). */
+  resume(vm: Ref, host: Ref, now = Date.now()): void {
+    this.addDomain(vm, host, now);
+    this.guestRuns.set(vm, this.images.get(vm) ?? randomUUID());
+    this.images.delete(vm);
+  }
+
+  /** The guest run of `vm`'s last domain: equal before a suspend and after its resume, new after a boot. */
+  guestRun(vm: Ref): string | undefined {
+    return this.guestRuns.get(vm);
+  }
+
+  private addDomain(vm: Ref, host: Ref, now: number): void {
     for (const other of this.hostsRunning(vm)) if (other !== host) this.overlaps.push({ vm, hosts: [other, host], at: now });
     this.domains.get(host)?.add(vm);
   }

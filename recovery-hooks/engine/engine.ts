@@ -191,7 +191,8 @@ export class RecoveryEngine {
     if (!n) return;
 
     const mode: PoolMode = this.#o.config.pools[n.poolName]?.mode ?? 'auto';
-    const workflow = mode === 'forward' ? this.#o.forwardWorkflows?.[n.type] : this.#o.workflows[n.type];
+    const base = mode === 'forward' ? this.#o.forwardWorkflows?.[n.type] : this.#o.workflows[n.type];
+    const workflow = base?.routeTo?.(n) ?? base;
     if (!workflow) throw new Error(`pool ${n.poolName} is in forward mode but this engine has no forward workflows`);
     const early = decideEarly(n, workflow, mode);
     if (early) {
@@ -292,7 +293,9 @@ interface WorkflowLease {
  * The lease a workflow runs under, and the leases it excludes: a VM workflow its host's, a host-level workflow every
  * VM workflow of its host. A VM alert without a host label locks the VM alone.
  */
-export function workflowLease(n: Pick<Notification, 'type' | 'hostUuid' | 'payload'>): WorkflowLease {
+export function workflowLease(n: Pick<Notification, 'type' | 'hostUuid' | 'payload'> & Partial<Pick<Notification, 'poolName'>>): WorkflowLease {
+  // One emergency shutdown or resume per pool at a time (a second trigger waits, then finds it is a duplicate).
+  if (n.type === 'XCP_EMERGENCY_SHUTDOWN') return { name: `emergency:${n.poolName ?? ''}`, conflicts: {} };
   const host = `host:${n.hostUuid}`;
   if (n.type !== 'COMPUTE_INSTANCE') return { name: host, conflicts: { prefix: `${host}/` } };
   const vm = `vm:${String(n.payload.instance_uuid ?? '')}`;

@@ -6,7 +6,8 @@ import { type ForwardMessage, forwardChannelName } from './channel.js';
 
 export function forwardEvents(pools: ReadonlySet<string>): OutboxBuilder {
   return (n) => {
-    if (n.status !== 'new' || n.updatedAt !== null || !pools.has(n.poolName)) return [];
+    // An emergency shutdown is ours alone: a Masakari-compatible remote has no such type.
+    if (n.status !== 'new' || n.updatedAt !== null || !pools.has(n.poolName) || n.type === 'XCP_EMERGENCY_SHUTDOWN') return [];
     const payload: ForwardMessage = { notification_uuid: n.uuid, dedup_key: `forward:${n.uuid}` };
     return [{ channel: forwardChannelName(n.poolName), payload }];
   };

@@ -1,7 +1,7 @@
 // Our notification → the body of Masakari's POST /v1/notifications. Masakari's schemas refuse unknown keys at every
 // level (masakari/api/openstack/ha/schemas/payload.py), so each payload carries exactly the fields its type defines,
 // with the event enums upper-cased as its schema spells them.
-import type { Notification, NotificationType } from '../store/types.js';
+import type { MasakariNotificationType, Notification } from '../store/types.js';
 
 export type MasakariType = 'COMPUTE_HOST' | 'VM' | 'PROCESS';
 
@@ -14,11 +14,11 @@ export class UnforwardableError extends Error {
   override name = 'UnforwardableError';
 }
 
-const MASAKARI_TYPES: Record<NotificationType, MasakariType> = { COMPUTE_HOST: 'COMPUTE_HOST', COMPUTE_INSTANCE: 'VM', COMPUTE_PROCESS: 'PROCESS' };
+const MASAKARI_TYPES: Record<MasakariNotificationType, MasakariType> = { COMPUTE_HOST: 'COMPUTE_HOST', COMPUTE_INSTANCE: 'VM', COMPUTE_PROCESS: 'PROCESS' };
 
 type FieldKind = 'enum' | 'text';
 /** Per type, the payload fields Masakari validates, in its schema's order; `required` ones must be present. */
-const PAYLOAD_FIELDS: Record<NotificationType, { name: string; kind: FieldKind; required: boolean }[]> = {
+const PAYLOAD_FIELDS: Record<MasakariNotificationType, { name: string; kind: FieldKind; required: boolean }[]> = {
   COMPUTE_HOST: [
     { name: 'event', kind: 'enum', required: true },
     { name: 'host_status', kind: 'enum', required: false },
@@ -37,6 +37,7 @@ const PAYLOAD_FIELDS: Record<NotificationType, { name: string; kind: FieldKind; 
 
 export function masakariRequest(n: Notification): MasakariCreateRequest {
   if (!n.hostName) throw new UnforwardableError('the notification names no host (Masakari needs a hostname)');
+  if (n.type === 'XCP_EMERGENCY_SHUTDOWN') throw new UnforwardableError('an emergency shutdown is ours alone: Masakari has no such type');
   const payload: Record<string, string> = {};
   for (const field of PAYLOAD_FIELDS[n.type]) {
     const value = n.payload[field.name];

@@ -115,5 +115,17 @@ function awaitRemoteRecovery(deps: ForwardDeps): Task {
 export function forwardWorkflows(deps: ForwardDeps): Record<NotificationType, Workflow> {
   const tasks = [forwardNotification(deps), awaitRemoteRecovery(deps)];
   const workflow = (type: NotificationType): Workflow => ({ type, tasks, setsMaintenance: false });
-  return { COMPUTE_HOST: workflow('COMPUTE_HOST'), COMPUTE_INSTANCE: workflow('COMPUTE_INSTANCE'), COMPUTE_PROCESS: workflow('COMPUTE_PROCESS') };
+  // A Masakari-compatible remote has no emergency shutdown: in a forward pool it is recorded and ignored, visibly.
+  const notForwarded: Task = {
+    name: 'forward_notification',
+    run: async () => {
+      throw new Ignore('this pool is in forward mode and the remote Instance-HA API has no emergency shutdown: nothing done');
+    },
+  };
+  return {
+    COMPUTE_HOST: workflow('COMPUTE_HOST'),
+    COMPUTE_INSTANCE: workflow('COMPUTE_INSTANCE'),
+    COMPUTE_PROCESS: workflow('COMPUTE_PROCESS'),
+    XCP_EMERGENCY_SHUTDOWN: { type: 'XCP_EMERGENCY_SHUTDOWN', tasks: [notForwarded], setsMaintenance: false },
+  };
 }

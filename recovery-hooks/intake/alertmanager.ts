@@ -3,8 +3,11 @@
 // alerts. Firing → a STOPPED notification; resolved → a STARTED event (recorded, never taken as proof of recovery).
 //
 // Labels read (set by rules/): xcp_notification_type (COMPUTE_HOST | COMPUTE_INSTANCE | COMPUTE_PROCESS, or VM /
-// PROCESS), pool_name, host_uuid, host_name, vm_uuid and vm_name (instances), process_name (processes, default "xapi"),
-// xcp_instance_event (instances: "crashed" (default) or "heartbeat").
+// PROCESS, or XCP_EMERGENCY_SHUTDOWN), pool_name, host_uuid, host_name, vm_uuid and vm_name (instances), process_name
+// (processes, default "xapi"), xcp_instance_event (instances: "crashed" (default) or "heartbeat"). Emergency shutdowns:
+// firing → POWER_LOST, resolved → POWER_RESTORED; without host labels the whole pool (the notification is anchored on
+// a host of the pool the directory knows), with them that host alone; the annotation `runtime_seconds` (the UPS's
+// remaining runtime, a number > 0) sets the time budget.
 import { createHash } from 'node:crypto';
 import type { HostDirectory, KnownHost } from '../hosts.js';
 import { type NewNotification, type NotificationType, canonicalType } from '../store/types.js';
@@ -135,6 +138,15 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
       };
     case 'COMPUTE_PROCESS':
       return { process_name: l.process_name || 'xapi', event: firing ? 'STOPPED' : 'STARTED' };
+    case 'XCP_EMERGENCY_SHUTDOWN': {
+      const runtime = Number(alert.annotations?.runtime_seconds ?? l.runtime_seconds);
+      return {
+        event: firing ? 'POWER_LOST' : 'POWER_RESTORED',
+        scope: l.host_uuid || l.host_name ? 'host' : 'pool',
+        ...(firing && Number.isFinite(runtime) && runtime > 0 && runtime <= 7 * 86400 ? { runtime_seconds: runtime } : {}),
+        source: truncate(`alert ${l.alertname ?? ''}${l.ups ? ` (ups ${l.ups})` : ''}`, 255),
+      };
+    }
   }
 }
 
@@ -193,13 +205,15 @@ export function mapAlert(alert: WebhookAlert, ctx: MapContext): AlertMapping {
   const l = alert.labels;
   if (!l.xcp_notification_type) return { kind: 'skip', reason: 'no xcp_notification_type label: not a recovery alert' };
   const type = canonicalType(l.xcp_notification_type);
-  if (!type) return { kind: 'invalid', reason: `xcp_notification_type ${describe(l.xcp_notification_type)} is not COMPUTE_HOST, COMPUTE_INSTANCE or COMPUTE_PROCESS` };
+  if (!type) return { kind: 'invalid', reason: `xcp_notification_type ${describe(l.xcp_notification_type)} is not COMPUTE_HOST, COMPUTE_INSTANCE, COMPUTE_PROCESS or XCP_EMERGENCY_SHUTDOWN` };
   const labelProblem = recoveryLabelProblem(l);
   if (labelProblem) return { kind: 'invalid', reason: labelProblem };
 
   const resolved = resolveHost(l, ctx.hosts, ctx.pools);
   if (typeof resolved === 'string') return { kind: 'invalid', reason: resolved };
-  const { host, unknown } = resolved;
+  const { unknown } = resolved;
+  // A pool-wide emergency names no host: it is anchored on one the directory knows (the workflow reads the pool's hosts from XAPI).
+  const host = resolved.host ?? (type === 'XCP_EMERGENCY_SHUTDOWN' && l.pool_name ? ctx.hosts.hostsOf(l.pool_name)[0] : undefined);
   const pool = host?.pool ?? l.pool_name;
   if (!pool) return { kind: 'invalid', reason: 'no pool_name label and the host is unknown' };
   if (!host && type !== 'COMPUTE_INSTANCE') return { kind: 'invalid', reason: `${type} alert without host_uuid/host_name/pool_name labels of a known host` };

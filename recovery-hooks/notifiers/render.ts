@@ -88,6 +88,7 @@ function templateData(payload: Record<string, unknown>, links: NotifierLinks): R
     is_host: payload.type === 'COMPUTE_HOST',
     is_instance: payload.type === 'COMPUTE_INSTANCE',
     is_process: payload.type === 'COMPUTE_PROCESS',
+    is_emergency: payload.type === 'XCP_EMERGENCY_SHUTDOWN',
     is_up_signal: s('signal')?.toUpperCase() === 'STARTED',
     will_retry: Boolean(payload.next_attempt_at),
   };

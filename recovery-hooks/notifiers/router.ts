@@ -34,6 +34,7 @@ const TYPE_LABELS: Record<NotificationType, string> = {
   COMPUTE_HOST: 'host failure',
   COMPUTE_INSTANCE: 'VM failure',
   COMPUTE_PROCESS: 'toolstack failure',
+  XCP_EMERGENCY_SHUTDOWN: 'emergency shutdown (power)',
 };
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -42,7 +43,8 @@ const text = (v: unknown) => (typeof v === 'string' && v ? v : null);
 function notificationSeverity(event: NotifierEvent, n: Notification, upSignal: boolean): Severity {
   switch (event) {
     case 'notification.received':
-      return upSignal ? 'info' : n.type === 'COMPUTE_HOST' ? 'critical' : 'warning';
+      // A power emergency is as urgent as a host failure, both ways (the pool goes down, or comes back up).
+      return upSignal ? 'info' : n.type === 'COMPUTE_HOST' || n.type === 'XCP_EMERGENCY_SHUTDOWN' ? 'critical' : 'warning';
     case 'recovery.ignored':
     case 'recovery.error':
       return 'warning';

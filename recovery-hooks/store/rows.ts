@@ -155,7 +155,9 @@ export interface Admission {
   maintenance: boolean;
 }
 
-export function admission(input: NewNotification, opts: CreateOptions, hostOnMaintenance: boolean): Admission | undefined {
+export function admission(input: NewNotification, opts: CreateOptions, onMaintenance: boolean): Admission | undefined {
+  // A power emergency concerns the whole pool (or the host's power, whatever work it is under): maintenance never holds it back.
+  const hostOnMaintenance = onMaintenance && input.type !== 'XCP_EMERGENCY_SHUTDOWN';
   if (hostOnMaintenance && opts.onMaintenance === 'refuse') return undefined;
   const maintenance = hostOnMaintenance && opts.onMaintenance === 'record-ignored';
   return {

@@ -1,8 +1,11 @@
 // What the store keeps: notifications (Masakari's model), their task progress, per-VM moves, host maintenance flags
 // and the outbox of messages for the notifiers. Times are epoch milliseconds.
 
-export const NOTIFICATION_TYPES = ['COMPUTE_HOST', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS'] as const;
+export const NOTIFICATION_TYPES = ['COMPUTE_HOST', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS', 'XCP_EMERGENCY_SHUTDOWN'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+/** Masakari's three types (their task lists are configurable); XCP_EMERGENCY_SHUTDOWN is ours (workflows/emergency.ts). */
+export type MasakariNotificationType = Exclude<NotificationType, 'XCP_EMERGENCY_SHUTDOWN'>;
+export const EMERGENCY_TYPE = 'XCP_EMERGENCY_SHUTDOWN' satisfies NotificationType;
 
 /** Upstream Masakari names accepted as aliases. */
 export const TYPE_ALIASES: Record<string, NotificationType> = { VM: 'COMPUTE_INSTANCE', PROCESS: 'COMPUTE_PROCESS' };

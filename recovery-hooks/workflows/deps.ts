@@ -1,5 +1,6 @@
 // What the workflows need from the outside world, per pool. main.ts wires the real clients; tests pass fakes.
 import type { FencingConfig, RecoveryHookConfig } from '../config.js';
+import type { EmergencyDeps } from './emergency.js';
 import type { Xapi } from './xapi.js';
 import type { Fencer } from '../../core/fencing.js';
 import type { RemoteShell } from '../../core/ssh/shell.js';
@@ -27,4 +28,6 @@ export interface WorkflowDeps {
   pollIntervalMs: number;
   /** Bound of one "does the host's XAPI answer?" probe. */
   probeTimeoutMs: number;
+  /** The emergency shutdown's settings and the store's history of it (without them it is ignored). */
+  emergency?: EmergencyDeps;
 }

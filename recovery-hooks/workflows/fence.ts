@@ -77,6 +77,12 @@ export class CommandFencer implements Fencer {
     if (out.code !== 0) throw new FenceError(host.name, `power-off command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
   }
 
+  async powerOn(host: FenceTarget): Promise<void> {
+    if (!this.config.powerOnCommand) throw new FenceError(host.name, 'no power_on_command configured');
+    const out = await this.#exec(host, this.config.powerOnCommand);
+    if (out.code !== 0) throw new FenceError(host.name, `power-on command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
+  }
+
   async powerStatus(host: FenceTarget): Promise<PowerStatus> {
     const out = await this.#exec(host, this.config.powerStatusCommand);
     if (out.code !== 0) throw new FenceError(host.name, `power-status command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);

@@ -1,16 +1,16 @@
 // One alerting rule as it goes into the generated YAML, and the small PromQL helpers the groups share.
 import type { AlertName, Values } from './values.js';
 
-export type Component = 'pool' | 'exporter' | 'host' | 'vm' | 'toolstack' | 'storage' | 'hardware';
-/** Masakari notification types the recovery-hook receiver acts on. */
-export type NotificationType = 'COMPUTE_HOST' | 'COMPUTE_INSTANCE' | 'COMPUTE_PROCESS';
+export type Component = 'pool' | 'exporter' | 'host' | 'vm' | 'toolstack' | 'storage' | 'hardware' | 'power';
+/** Notification types the recovery-hook receiver acts on: Masakari's three and our emergency shutdown. */
+export type NotificationType = 'COMPUTE_HOST' | 'COMPUTE_INSTANCE' | 'COMPUTE_PROCESS' | 'XCP_EMERGENCY_SHUTDOWN';
 
 export interface AlertRule {
   alert: string;
   expr: string;
   for: string;
   labels: Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string };
+  annotations: { summary: string; description: string; runbook_url: string } & Record<string, string>;
 }
 
 export interface RuleGroup {
@@ -30,6 +30,8 @@ export interface AlertSpec {
   /** For recovery alerts: the type the receiver gets; the rule then also carries `recovery="true"` if enabled. */
   notification?: NotificationType;
   labels?: Record<string, string>;
+  /** Extra annotations the receiver reads (the emergency shutdown's runtime_seconds). */
+  annotations?: Record<string, string>;
 }
 
 export function buildRule(v: Values, spec: AlertSpec): AlertRule | undefined {
@@ -50,6 +52,7 @@ export function buildRule(v: Values, spec: AlertSpec): AlertRule | undefined {
       summary: spec.summary,
       description: spec.description,
       runbook_url: `${v.runbook_base_url}/${spec.name}.md`,
+      ...spec.annotations,
     },
   };
 }

@@ -45,6 +45,7 @@ export const valuesSchema = obj({
   sr_selector: str(),
   ipmi_selector: str(),
   disk_selector: str(),
+  ups_selector: str(),
   alerts: obj({
     PoolDisconnected: alert({}),
     XcpExporterDown: alert({}),
@@ -76,6 +77,9 @@ export const valuesSchema = obj({
     XcpFanFailed: alert({ min_rpm: num({ min: 0 }), type_regex: regex() }),
     XcpPsuFailed: alert({ sensor_regex: regex(), type_regex: regex() }),
     XcpInletTemperatureHigh: alert({ threshold_celsius: num(), sensor_regex: regex() }),
+    XcpUpsOnBattery: alert({}),
+    XcpUpsRuntimeLow: recoveryAlert({ threshold_seconds: num({ min: 1 }) }),
+    XcpPoolPowerInputLost: recoveryAlert({ min_hosts: num({ min: 2, integer: true }) }),
   }),
 });
 

@@ -369,6 +369,8 @@ export function buildPool(o: BuildOptions): { store: ObjectStore; poolRef: Ref }
     name_description: 'Simulated XCP-ng pool',
     master: hostRefs[0]!,
     default_SR: sharedSrs[0]!.ref,
+    // Where VM.suspend writes memory images (helpers.ml choose_suspend_sr); XO sets it with the default SR.
+    suspend_image_SR: sharedSrs[0]!.ref,
     ha_enabled: false,
     ha_host_failures_to_tolerate: 0,
     other_config: {},

@@ -3,6 +3,7 @@
 import { XapiError } from '../../core/errors.js';
 import { type XapiClass, type XapiRecord, type XapiValue, XAPI_CLASSES, xapiDate } from '../model/types.js';
 import type { HostRuntime, SimulatedPool } from '../pool.js';
+import { hostShutdown, vmResume, vmSuspend } from '../suspend.js';
 
 /** A plugin callable through host.call_plugin(host, plugin, fn, args). */
 export type PluginHandler = (host: HostRuntime, fn: string, args: Record<string, string>) => Promise<string> | string;
@@ -169,6 +170,18 @@ async function dispatchAction(ctx: DispatchContext, method: string, cls: string,
         expectArgs(method, args, 1);
         pool.vmShutdown(ref(), method);
         return '';
+      case 'suspend':
+        expectArgs(method, args, 1);
+        await vmSuspend(pool, ref(), method);
+        return '';
+      case 'resume':
+        expectArgs(method, args, 3);
+        await vmResume(pool, ref(), null, args[1] === true, method);
+        return '';
+      case 'resume_on':
+        expectArgs(method, args, 4);
+        await vmResume(pool, ref(), str(method, args[1]), args[2] === true, method);
+        return '';
       case 'pause':
         expectArgs(method, args, 1);
         pool.vmPause(ref(), method);
@@ -196,6 +209,10 @@ async function dispatchAction(ctx: DispatchContext, method: string, cls: string,
       case 'enable':
         expectArgs(method, args, 1);
         pool.hostEnable(ref(), method);
+        return '';
+      case 'shutdown':
+        expectArgs(method, args, 1);
+        hostShutdown(pool, ref(), method);
         return '';
       case 'get_servertime':
         expectArgs(method, args, 1);

@@ -32,7 +32,7 @@ t.test('--version prints the package version', async (t) => {
 });
 
 t.test('--help on every subcommand: its usage on stdout, exit 0', async (t) => {
-  const asks = ['exporter', 'recovery-hook', 'check-config', 'demo', 'simulate', 'confirm-fenced', 'rules', 'grafana'].map((command, i) => [command, i % 2 ? '-h' : '--help'] as const);
+  const asks = ['exporter', 'recovery-hook', 'check-config', 'demo', 'simulate', 'confirm-fenced', 'emergency-shutdown', 'emergency-resume', 'rules', 'grafana'].map((command, i) => [command, i % 2 ? '-h' : '--help'] as const);
   const answers = await Promise.all(asks.map((args) => run([...args])));
   asks.forEach(([command, flag], i) => {
     const r = answers[i]!;

@@ -64,7 +64,7 @@ t.test('a run whose progress writes always fail: error, one retry after a delay,
     events,
     logger,
     config,
-    workflows: { COMPUTE_HOST: wf('COMPUTE_HOST'), COMPUTE_INSTANCE: wf('COMPUTE_INSTANCE'), COMPUTE_PROCESS: wf('COMPUTE_PROCESS') },
+    workflows: { COMPUTE_HOST: wf('COMPUTE_HOST'), COMPUTE_INSTANCE: wf('COMPUTE_INSTANCE'), COMPUTE_PROCESS: wf('COMPUTE_PROCESS'), XCP_EMERGENCY_SHUTDOWN: wf('XCP_EMERGENCY_SHUTDOWN') },
     owner: 'test',
   });
   const first = (await recorder.record(notification({ process_name: 'xapi', event: 'STOPPED' }), 'refuse')).notification!;

@@ -28,6 +28,9 @@ t.test('amtool check-config rules/alertmanager.example.yml', { skip: amtool ? fa
     const r = routes('recovery-hook', `alertname=${alertname}`, 'recovery=true', 'pool_name=prod', 'host_name=xcp1');
     t.equal(r.status, 0, `${alertname} → recovery-hook: ${r.out}`);
   }
+  const power = routes('recovery-hook', 'alertname=XcpUpsRuntimeLow', 'recovery=true', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod');
+  t.equal(power.status, 0, `XcpUpsRuntimeLow → recovery-hook: ${power.out}`);
+  t.equal(routes('email', 'alertname=XcpPoolPowerInputLost', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod').status, 0, 'power input lost (recovery: false) → email');
   t.equal(routes('email', 'alertname=HighHostCPU', 'pool_name=prod').status, 0, 'others → email');
   t.equal(routes('email', 'alertname=XcpHostDown', 'xcp_notification_type=COMPUTE_HOST').status, 0, 'recovery: false → email');
   t.not(routes('email', 'alertname=XcpHostDown', 'recovery=true').status, 0, '--verify.receivers does fail on a mismatch');

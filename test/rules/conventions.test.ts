@@ -20,7 +20,7 @@ t.test('names, labels and annotations', async (t) => {
   for (const a of alerts) {
     t.ok(XO_NAMES.includes(a.alert) || /^Xcp[A-Z][A-Za-z]+$/.test(a.alert), `${a.alert}: CamelCase with the Xcp prefix`);
     t.ok((SEVERITIES as readonly string[]).includes(a.labels.severity!), `${a.alert}: severity`);
-    t.match(a.labels.component, /^(pool|exporter|host|vm|toolstack|storage|hardware)$/, `${a.alert}: component`);
+    t.match(a.labels.component, /^(pool|exporter|host|vm|toolstack|storage|hardware|power)$/, `${a.alert}: component`);
     t.match(a.for, /^\d+[smhd]$/, `${a.alert}: has a for: duration`);
     t.match(a.annotations.summary, /^[A-Z][^{}]*\.$/, `${a.alert}: static summary, sentence case, ends with a period`);
     t.ok(a.annotations.description.length > 20, `${a.alert}: description`);
@@ -35,6 +35,8 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
     XcpVmGuestHeartbeatLost: 'COMPUTE_INSTANCE',
     XcpToolstackDown: 'COMPUTE_PROCESS',
     XcpPoolMasterLost: 'COMPUTE_HOST',
+    XcpUpsRuntimeLow: 'XCP_EMERGENCY_SHUTDOWN',
+    XcpPoolPowerInputLost: 'XCP_EMERGENCY_SHUTDOWN',
   };
   const recovery = alerts.filter((a) => a.labels.xcp_notification_type);
   t.same(Object.fromEntries(recovery.map((a) => [a.alert, a.labels.xcp_notification_type])), expected);
@@ -43,6 +45,11 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
     // its signal is proven on real pools; XcpPoolMasterLost ships off until its workflow exists.
     const on = (values.alerts as Record<string, { recovery?: boolean }>)[a.alert]!.recovery;
     t.equal(a.labels.recovery, on ? 'true' : undefined, `${a.alert}: recovery label as in values`);
+    // A power emergency is the pool's: its alerts keep pool_name (the promtool tests check them).
+    if (a.labels.xcp_notification_type === 'XCP_EMERGENCY_SHUTDOWN') {
+      t.match(a.expr, /(min|count) by \(([^)]*, )?pool_name[,)]/, `${a.alert}: keeps pool_name`);
+      continue;
+    }
     // The expression aggregates to exactly the identity labels (the promtool tests check the values).
     const by = a.expr.match(/^max by \(([^)]*)\)/)?.[1]?.split(/,\s*/) ?? [];
     for (const l of ['pool_id', 'pool_name', 'host_uuid', 'host_name']) t.ok(by.includes(l), `${a.alert}: keeps ${l}`);

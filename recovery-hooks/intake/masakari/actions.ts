@@ -42,6 +42,9 @@ export async function createNotification(deps: ActionDeps, caller: Caller, body:
   const upper = (v: unknown) => String(v ?? '').toUpperCase();
   if (request.type === 'COMPUTE_HOST' && upper(request.payload.event) === 'STOPPED' && upper(request.payload.host_status) === 'NORMAL')
     requireScope(caller, 'fence:assert', 'a COMPUTE_HOST STOPPED notification with host_status NORMAL (an assertion that the host is off)');
+  // Halting a whole pool is not what a recovery token is trusted with.
+  if (request.type === 'XCP_EMERGENCY_SHUTDOWN')
+    requireScope(caller, 'emergency:shutdown', 'an XCP_EMERGENCY_SHUTDOWN notification (suspends VMs and halts hosts, or powers them back on)');
   const host = deps.hosts.findHost(request.hostname);
   if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
   const result = await deps.recorder.record(

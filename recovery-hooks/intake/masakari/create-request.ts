@@ -13,7 +13,7 @@ export interface CreateRequest {
   payload: Record<string, unknown>;
 }
 
-const ACCEPTED_TYPES = ['COMPUTE_HOST', 'VM', 'PROCESS', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS'];
+const ACCEPTED_TYPES = ['COMPUTE_HOST', 'VM', 'PROCESS', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS', 'XCP_EMERGENCY_SHUTDOWN'];
 /** Masakari's 'uuid' format: dashes optional. */
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
@@ -40,6 +40,14 @@ const PAYLOADS: Record<NotificationType, Record<string, Field>> = {
     instance_uuid: { required: true, check: (v) => (typeof v === 'string' && UUID.test(v) ? undefined : `${show(v)} is not a 'uuid'`) },
     vir_domain_event: { required: true, check: text(1, 255) },
     event: { required: true, check: text(1, 255) },
+  },
+  // Ours (workflows/emergency.ts): the power of a pool (scope pool) or of one host (scope host, the notification's
+  // hostname) is lost or back; runtime_seconds is the UPS's remaining runtime when the sender knows it.
+  XCP_EMERGENCY_SHUTDOWN: {
+    event: { required: true, check: enumOf(['POWER_LOST', 'POWER_RESTORED']) },
+    scope: { required: false, check: enumOf(['pool', 'host']) },
+    runtime_seconds: { required: false, check: (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 7 * 86400 ? undefined : `${show(v)} is not a number of seconds in (0, 604800]`) },
+    source: { required: false, check: text(1, 255) },
   },
 };
 

@@ -9,7 +9,7 @@ import { type BundleConfig, parseConfig } from '../../../cli/config/bundle.js';
 
 export const TOKEN = 'test-token-0123456789';
 /** The test token may do everything (tests of the scopes configure tokens of their own). */
-export const ALL_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm'];
+export const ALL_SCOPES = ['alertmanager', 'notifications:read', 'notifications:write', 'fence:assert', 'fence:confirm', 'emergency:shutdown'];
 export const HOST_1 = { name: 'host-1', uuid: '00000000-0000-4000-8000-000000000001' };
 export const HOST_2 = { name: 'host-2', uuid: '00000000-0000-4000-8000-000000000002' };
 export const HOST_3 = { name: 'host-3', uuid: '00000000-0000-4000-8000-000000000003' };
