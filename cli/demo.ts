@@ -85,8 +85,8 @@ export async function demoCommand(args: string[]): Promise<number> {
       hostDeadAfterMs: 20_000,
       guestHeartbeatMs: 15_000,
       plugins: stockPlugins(),
-      // A healthy pool: the hardware profiles without faults (the Supermicro with failed fans and a failing disk,
-      // profile 2, stays in \`xcp-sentinel simulate\`).
+      // A healthy pool: the hardware profiles without faults; the faults of profile 2 (the Supermicro with failed fans
+      // and failing disks) are injected on demand (\`simulate hardware-fault\`, in the banner).
       hardware: { profiles: [0, 1] },
       size: { ...size, disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
     }).catch((err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
@@ -107,7 +107,8 @@ export async function demoCommand(args: string[]): Promise<number> {
     url: ${sim.url}
     username: ${status.username}
     password: simulated
-    hardware: { transport: plugin }
+    # Short hardware intervals, so an injected hardware fault shows within seconds (defaults: 60 s IPMI, 300 s SMART).
+    hardware: { transport: plugin, ipmi: { interval_seconds: 10 }, smart: { interval_seconds: 10 } }
 exporter:
   listen: 127.0.0.1:${exporterPort}
   poll_interval_seconds: 10
@@ -183,6 +184,8 @@ Break something (in another terminal):
   ${cli} simulate fail-host ${h[1]?.name}${control}        a host hangs: HostDown → fenced through the simulated BMC → its VMs restart elsewhere
   ${cli} simulate crash-vm ${crashExample}${control}           a VM halts: VmHaltedUnexpectedly → started again
   ${cli} simulate kill-toolstack ${h[2]?.name ?? h[0]?.name}${control}   xapi dies: ToolstackDown → xe-toolstack-restart → XAPI answers
+  ${cli} simulate hardware-fault ${h[0]?.name} failed-fans${control}   fans stop: XcpFanFailed, XcpIpmiSensorCritical
+      (also failing-disk and nvme-critical: XcpDiskSmartUnhealthy; "ok" clears the host's hardware faults)
   ${cli} simulate status${control}                      what the pool looks like now; power-on HOST brings a host back
   HA-protected VMs (a crash of any other VM is only reported): ${protectedVms.length ? protectedVms.join(', ') : 'none'}
 
