@@ -36,7 +36,7 @@ when theirs is in use; the banner says which.
 
 /** The alerts page of this Prometheus: \`/alerts\` (upstream builds), \`/classic/alerts\` (Debian's 2.x, built without
  * the React UI, answers 404 on \`/alerts\`); undefined when neither answers. */
-async function alertsPageOf(url: string): Promise<string | undefined> {
+export async function alertsPageOf(url: string): Promise<string | undefined> {
   for (const path of ['/alerts', '/classic/alerts']) {
     const res = await fetch(url + path, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
     if (res?.ok) return path;

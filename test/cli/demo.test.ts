@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { alertsPageOf } from '../../cli/demo.js';
 import { HARDWARE_FAULTS } from '../../simulator/hardware/plugins.js';
+import { startPrometheus } from '../helpers/prometheus.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -80,4 +82,15 @@ t.test('demo: banner, healthy hardware, an injected hardware fault, two Ctrl-C',
   const code = await exited;
   t.equal(code, 130, `the second Ctrl-C ends the demo at once (exit ${code})`);
   t.notOk(existsSync(dir!), 'and the temporary folder is gone');
+});
+
+const prometheus = spawnSync('sh', ['-c', 'command -v prometheus']).status === 0;
+t.test("the banner's Prometheus links answer on this machine's Prometheus", { skip: prometheus ? false : 'prometheus not installed' }, async (t) => {
+  const prom = await startPrometheus('global: { scrape_interval: 1m }\n');
+  t.teardown(() => prom.stop());
+  const page = await alertsPageOf(prom.url);
+  t.ok(page, `an alerts page answers (${page})`);
+  t.equal((await fetch(prom.url + page!)).status, 200, `${page}: 200`);
+  if ((await fetch(prom.url + '/alerts')).status === 404) t.equal(page, '/classic/alerts', "Debian's build without the React UI: the classic page");
+  t.equal((await fetch(prom.url + '/api/v1/alerts')).status, 200, '/api/v1/alerts: 200');
 });
