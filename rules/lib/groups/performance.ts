@@ -5,9 +5,9 @@
 // rrdd sources our metrics come from. Notify only: no xcp_notification_type, so never a recovery.
 import { type RuleGroup, copyLabel, group, lit, sel } from '../rule.js';
 import type { Values } from '../values.js';
+// vm_uuid / host_uuid as on the VM group's alerts, so that XcpHostDown inhibits them.
+import { vmLabels } from './vm.js';
 
-/** `uuid` → `vm_uuid`, `host_id` → `host_uuid` (as the VM group does, so that XcpHostDown inhibits them). */
-const vmLabels = (expr: string) => copyLabel(copyLabel(expr, 'vm_uuid', 'uuid'), 'host_uuid', 'host_id');
 const VM = 'pool_id, pool_name, uuid, vm_name, host_id, host_name';
 
 export function performanceGroup(v: Values): RuleGroup {
