@@ -1,4 +1,4 @@
-// Issue #23, "logs stay readable over a long outage": a member host that stays off is logged when it fails, not at
+// Issue #23, "logs stay readable over a long outage": a member host whose XAPI stays unreachable (its toolstack dead: XAPI and /rrd_updates fail) is logged when it fails, not at
 // every poll, and once when it is back — through the exporter's real poll path against the simulator (the
 // reminder cadence itself: test/core/outage-log.test.ts).
 import t from 'tap';
@@ -8,7 +8,7 @@ import { startExporter } from '../../exporter/main.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { startSim } from '../helpers/sim.js';
 
-t.test('a host off for many polls: one warning per failed source, one line when it is back', async (t) => {
+t.test('a host unreachable for several polls: one warning per failed source, one line when it is back', async (t) => {
   const sim = await startSim({ size: { hosts: 3, vmsPerHost: 1, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 2 } });
   t.teardown(() => sim.stop());
   const logger = memoryLogger('info');
