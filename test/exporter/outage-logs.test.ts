@@ -1,6 +1,6 @@
-// Issue #23, "logs stay readable over a long outage": a member host whose XAPI stays unreachable (its toolstack dead: XAPI and /rrd_updates fail) is logged when it fails, not at
-// every poll, and once when it is back — through the exporter's real poll path against the simulator (the
-// reminder cadence itself: test/core/outage-log.test.ts).
+// Issue #23, "logs stay readable over a long outage": a member host whose XAPI stays unreachable (its toolstack
+// dead: XAPI and /rrd_updates fail) is logged when it fails, not at every poll, and once when it is back — through
+// the exporter's real poll path against the simulator (the reminder cadence itself: test/core/outage-log.test.ts).
 import t from 'tap';
 import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
