@@ -36,7 +36,7 @@ when theirs is in use; the banner says which.
 
 /** The alerts page of this Prometheus: \`/alerts\` (upstream builds), \`/classic/alerts\` (Debian's 2.x, built without
  * the React UI, answers 404 on \`/alerts\`); undefined when neither answers. */
-async function alertsPageOf(url: string): Promise<string | undefined> {
+export async function alertsPageOf(url: string): Promise<string | undefined> {
   for (const path of ['/alerts', '/classic/alerts']) {
     const res = await fetch(url + path, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
     if (res?.ok) return path;
@@ -71,8 +71,8 @@ export async function demoCommand(args: string[]): Promise<number> {
       hostDeadAfterMs: 20_000,
       guestHeartbeatMs: 15_000,
       plugins: stockPlugins(),
-      // A healthy pool: the hardware profiles without faults (the Supermicro with failed fans and a failing disk,
-      // profile 2, stays in \`xcp-sentinel simulate\`).
+      // A healthy pool: the hardware profiles without faults; the faults of profile 2 (the Supermicro with failed fans
+      // and failing disks) are injected on demand (\`simulate hardware-fault\`, in the banner).
       hardware: { profiles: [0, 1] },
       size: { ...size, disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 16 },
     }).catch((err: NodeJS.ErrnoException & { address?: string; port?: number }) => {
@@ -93,7 +93,8 @@ export async function demoCommand(args: string[]): Promise<number> {
     url: ${sim.url}
     username: ${status.username}
     password: simulated
-    hardware: { transport: plugin }
+    # Short hardware intervals, so an injected hardware fault shows within seconds (defaults: 60 s IPMI, 300 s SMART).
+    hardware: { transport: plugin, ipmi: { interval_seconds: 10 }, smart: { interval_seconds: 10 } }
 exporter:
   listen: 127.0.0.1:${exporterPort}
   poll_interval_seconds: 10
@@ -169,6 +170,8 @@ Break something (in another terminal):
   ${cli} simulate fail-host ${h[1]?.name}${control}        a host hangs: HostDown → fenced through the simulated BMC → its VMs restart elsewhere
   ${cli} simulate crash-vm ${crashExample}${control}           a VM halts: VmHaltedUnexpectedly → started again
   ${cli} simulate kill-toolstack ${h[2]?.name ?? h[0]?.name}${control}   xapi dies: ToolstackDown → xe-toolstack-restart → XAPI answers
+  ${cli} simulate hardware-fault ${h[0]?.name} failed-fans${control}   fans stop: XcpFanFailed, XcpIpmiSensorCritical
+      (also failing-disk and nvme-critical: XcpDiskSmartUnhealthy; "ok" clears the host's hardware faults)
   ${cli} simulate status${control}                      what the pool looks like now; power-on HOST brings a host back
   HA-protected VMs (a crash of any other VM is only reported): ${protectedVms.length ? protectedVms.join(', ') : 'none'}
 

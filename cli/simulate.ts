@@ -33,6 +33,9 @@ Faults (against a running simulator; --control URL, default ${DEFAULT_CONTROL_UR
   partition HOST       the host keeps running its VMs but nobody reaches it; heal HOST: it answers again (no reboot)
   bmc-fault HOST MODE [--delay-ms N]   the host's BMC: ok, unreachable, lying-off (always "off", power off does
                        nothing) or hang (never answers); --delay-ms delays every BMC answer
+  hardware-fault HOST FAULT   what the host's ipmitool.py / smartctl.py plugins answer, from saved real outputs:
+                       failed-fans (fans at 0 RPM, critical sensors), failing-disk (a disk fails its SMART check),
+                       nvme-critical (the NVMe drive in critical warning); ok clears the host's faults
 HOST is a name, uuid or address; VM a name or uuid.
   --ipmitool-output    power-status/power-off/power-on print what ipmitool prints ("Chassis Power is off",
                        "Chassis Power Control: Down/Off"; errors on stderr, exit 1), so the recovery hook's
@@ -60,6 +63,7 @@ const FAULTS: Record<string, (target: string, v: Record<string, unknown>) => { p
   partition: (h) => ({ path: `/sim/hosts/${h}/partition` }),
   heal: (h) => ({ path: `/sim/hosts/${h}/heal` }),
   'bmc-fault': (h, v) => ({ path: `/sim/hosts/${h}/bmc`, body: { mode: v.mode, delay_ms: Number(v['delay-ms'] ?? 0) } }),
+  'hardware-fault': (h, v) => ({ path: `/sim/hosts/${h}/hardware`, body: { fault: v.mode } }),
 };
 
 /** `ipmitool chassis power …` wording for the BMC faults (--ipmitool-output). */
@@ -148,6 +152,8 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
     if (positionals.length !== 2) throw new UsageError('bmc-fault takes a host and a mode (ok, unreachable, lying-off, hang)');
   } else if (name === 'suspend-fault') {
     if (positionals.length !== 2) throw new UsageError('suspend-fault takes a VM and a kind (pci, vgpu, none)');
+  } else if (name === 'hardware-fault') {
+    if (positionals.length !== 2) throw new UsageError('hardware-fault takes a host and a fault (failed-fans, failing-disk, nvme-critical, ok)');
   } else if (needsTarget && positionals.length !== 1) throw new UsageError(`${name} takes exactly one target`);
   const { path, body, method } = make(encodeURIComponent(positionals[0] ?? ''), { ...values, mode: positionals[1] });
   const base = values.control ?? process.env.XCP_SENTINEL_SIM_CONTROL ?? DEFAULT_CONTROL_URL;

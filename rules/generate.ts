@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { hardwareGroup } from './lib/groups/hardware.js';
 import { hostGroup } from './lib/groups/host.js';
 import { masterGroup } from './lib/groups/master.js';
+import { performanceGroup } from './lib/groups/performance.js';
 import { poolGroup } from './lib/groups/pool.js';
 import { powerGroup } from './lib/groups/power.js';
 import { storageGroup } from './lib/groups/storage.js';
@@ -24,7 +25,7 @@ const HEADER = `# Alerting rules for XCP-ng / XenServer pools watched by xcp-sen
 `;
 
 export function ruleGroups(v: Values): RuleGroup[] {
-  return [poolGroup(v), masterGroup(v), hostGroup(v), vmGroup(v), toolstackGroup(v), storageGroup(v), hardwareGroup(v), powerGroup(v)].filter((g) => g.rules.length > 0);
+  return [poolGroup(v), masterGroup(v), hostGroup(v), vmGroup(v), toolstackGroup(v), storageGroup(v), performanceGroup(v), hardwareGroup(v), powerGroup(v)].filter((g) => g.rules.length > 0);
 }
 
 export function generate(v: Values): string {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/log.js';
 import { Aborted, BMC_MODES, type BmcMode, BmcUnreachable, SimulatedBmcs } from './faults/bmc.js';
 import { healHost, partitionHost } from './faults/host.js';
+import { HARDWARE_FAULTS, type HardwareFault, type SimulatedHardware } from './hardware/plugins.js';
 import type { Ref } from './model/types.js';
 import type { HostRuntime, SimulatedPool } from './pool.js';
 import type { SimServer } from './server.js';
@@ -19,6 +20,8 @@ export class ControlServer {
     private readonly pool: SimulatedPool,
     private readonly sim: SimServer,
     private readonly logger: Logger,
+    /** The hardware plugins, when the simulation has them (hardware faults). */
+    private readonly hardware?: SimulatedHardware,
   ) {
     this.bmc = new SimulatedBmcs(pool);
   }
@@ -61,6 +64,7 @@ export class ControlServer {
         enabled: rec.enabled,
         slow_ms: h.slowMs,
         malformed: h.malformed,
+        hardware_faults: this.hardware ? [...this.hardware.faultsOf(h.index)] : null,
         resident_vms: (rec.resident_VMs as Ref[]).filter((r) => !store.get('VM', r)?.is_control_domain).length,
       };
     });
@@ -132,6 +136,14 @@ export class ControlServer {
           }
         }
         if (parts[3] === 'bmc' && !BMC_MODES.includes(body.mode as BmcMode)) return reply(400, { error: `mode must be one of ${BMC_MODES.join(', ')}`, field: 'mode' });
+        if (req.method === 'POST' && parts[3] === 'hardware') {
+          const faults = ['ok', ...Object.keys(HARDWARE_FAULTS)];
+          if (!faults.includes(body.fault as string)) return reply(400, { error: `fault must be one of ${faults.join(', ')}`, field: 'fault' });
+          if (!this.hardware) return reply(409, { error: 'the simulation runs without hardware plugins (--no-hardware)' });
+          this.hardware.setFault(h.index, body.fault as HardwareFault | 'ok');
+          this.logger.info('simulator: hardware fault', { host: h.address, fault: body.fault });
+          return reply(200, this.status().hosts.find((x) => x.address === h.address));
+        }
         if (req.method === 'POST' && parts[3]) return reply(200, await this.hostAction(h, parts[3], body));
       }
       if (parts[1] === 'vms' && parts[2]) {

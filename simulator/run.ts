@@ -38,7 +38,7 @@ export async function startSimulation(o: SimulationOptions): Promise<Simulation>
   const allPlugins = new Map([...(hardware?.plugins() ?? []), ...(plugins ?? [])]);
   const server = new SimServer(pool, { port, tls, logger, plugins: allPlugins });
   await server.start();
-  const control = new ControlServer(pool, server, logger);
+  const control = new ControlServer(pool, server, logger, hardware);
   const controlUrl = await control.start(controlPort);
   return {
     pool,

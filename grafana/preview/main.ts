@@ -13,6 +13,7 @@ import type { Dashboard } from '../lib/model.js';
 import { type Builtins, allPanels, interpolate } from '../lib/promql.js';
 import type { PrometheusClient } from '../lib/prometheus.js';
 import { describeValues, resolveVariables } from '../lib/resolve.js';
+import { NO_CHROMIUM, findChromium } from './chromium.js';
 import { type TargetData, pageHeight, renderDashboardHtml } from './render.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -45,7 +46,7 @@ function quantize(png: string): Promise<boolean> {
   });
 }
 
-function screenshot(html: string, png: string, height: number, width = 1600): Promise<void> {
+function screenshot(chromium: string, html: string, png: string, height: number, width = 1600): Promise<void> {
   const profile = mkdtempSync(join(tmpdir(), 'xcp-chromium-'));
   const args = [
     '--headless',
@@ -64,7 +65,7 @@ function screenshot(html: string, png: string, height: number, width = 1600): Pr
     `file://${html}`,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.env.CHROMIUM ?? 'chromium', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(chromium, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -78,16 +79,27 @@ function screenshot(html: string, png: string, height: number, width = 1600): Pr
   });
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '240' }, out: { type: 'string', default: join(HERE, '..', 'screenshots') }, html: { type: 'string' } } });
+  const chromium = findChromium();
+  if (!chromium) {
+    process.stderr.write(NO_CHROMIUM);
+    return 1;
+  }
   const seconds = Number(args.seconds);
   const out = args.out!;
   mkdirSync(out, { recursive: true });
   const htmlDir = args.html ?? mkdtempSync(join(tmpdir(), 'xcp-preview-'));
   mkdirSync(htmlDir, { recursive: true });
+  const removeHtml = () => {
+    if (!args.html) rmSync(htmlDir, { recursive: true, force: true });
+  };
 
-  const stack = await startStack({ scrapeIntervalSeconds: 2 });
-  const stopOnSignal = () => void stack.stop().then(() => process.exit(130));
+  const stack = await startStack({ scrapeIntervalSeconds: 2 }).catch((err) => {
+    removeHtml();
+    throw err;
+  });
+  const stopOnSignal = () => void stack.stop().then(() => (removeHtml(), process.exit(130)));
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {
@@ -112,14 +124,19 @@ async function main(): Promise<void> {
       const html = join(htmlDir, file.replace(/\.json$/, '.html'));
       writeFileSync(html, renderDashboardHtml({ dashboard: d, data, variables, from, to }));
       const png = join(out, file.replace(/\.json$/, '.png'));
-      await screenshot(html, png, pageHeight(d));
+      await screenshot(chromium, html, png, pageHeight(d));
       const quantized = await quantize(png);
       console.log(`${png}: ${Math.round(statSync(png).size / 1024)} KB${quantized ? ' (pngquant)' : ''} (${variables})`);
     }
-    if (!args.html) rmSync(htmlDir, { recursive: true, force: true });
+    return 0;
   } finally {
+    removeHtml();
     await stack.stop();
   }
 }
 
-await main();
+// One line on failure, no stack trace: this is a tool for people, and the stack is stopped by then.
+process.exitCode = await main().catch((err: Error) => {
+  process.stderr.write(`grafana:preview: ${err.message}\n`);
+  return 1;
+});

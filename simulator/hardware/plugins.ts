@@ -12,7 +12,8 @@
 // Each host gets one of three hardware profiles by its index (0, 1, 2, 0, …), so a pool's answers are fixed:
 // 0 a Dell with a MegaRAID SATA SSD and an Intel NVMe (the plugin's own test data), 1 an IBM System x with two
 // SATA disks and a worn-in NVMe, 2 a Supermicro with failed fans, a USB disk that FAILS its SMART check with
-// reallocated sectors and an NVMe in critical warning. Fixtures are read once, on first use.
+// reallocated sectors and an NVMe in critical warning. HARDWARE_FAULTS give a host profile 2's faulty answers at
+// run time, one by one. Fixtures are read once, on first use.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +88,18 @@ export function sensorRowsAsSdr(text: string): SdrRow[] {
     });
 }
 
+/** Hardware faults a host can be given at run time (`xcp-sentinel simulate hardware-fault HOST FAULT`), each from the
+ * saved real outputs of profile 2: a healthy demo pool starts without them and gets them on demand. */
+export const HARDWARE_FAULTS = {
+  'failed-fans': 'the BMC reads like the captured Supermicro: fans at 0 RPM, sensors non-recoverable or critical',
+  'failing-disk': 'a USB disk (/dev/sdc) that fails its SMART check, reallocated sectors failing now',
+  'nvme-critical': 'the NVMe drive reports a critical warning (volatile memory backup failed) and fails its SMART check',
+} as const;
+export type HardwareFault = keyof typeof HARDWARE_FAULTS;
+const FAULTY = PROFILES[2]!;
+const FAILING_DISK = '/dev/sdc:usbjmicron';
+const CRITICAL_NVME = FAULTY.disks['/dev/nvme0:nvme']!;
+
 export interface HardwareSimOptions {
   /** Indexes of hosts without a BMC (is_ipmi_device_available → false). */
   withoutIpmi?: number[];
@@ -101,6 +114,8 @@ export class SimulatedHardware {
   readonly withoutIpmi: Set<number>;
   /** Per host index: disks removed from its answers. */
   readonly removedDisks = new Map<number, Set<string>>();
+  /** Per host index: the faults injected (HARDWARE_FAULTS). */
+  private readonly faults = new Map<number, Set<HardwareFault>>();
   private readonly dir: string;
   private readonly profiles: number[];
   private readonly cache = new Map<string, string>();
@@ -125,7 +140,7 @@ export class SimulatedHardware {
   }
 
   sensors(host: HostRuntime): SdrRow[] {
-    const { file, format } = this.profile(host).ipmi;
+    const { file, format } = (this.faultsOf(host.index).has('failed-fans') ? FAULTY : this.profile(host)).ipmi;
     const text = this.read(file);
     return format === 'sdr-list' ? sdrRows(text) : sensorRowsAsSdr(text);
   }
@@ -134,8 +149,26 @@ export class SimulatedHardware {
   disks(host: HostRuntime): Record<string, Record<string, unknown>> {
     const removed = this.removedDisks.get(host.index) ?? new Set();
     const out: Record<string, Record<string, unknown>> = {};
-    for (const [key, file] of Object.entries(this.profile(host).disks)) if (!removed.has(key)) out[key] = JSON.parse(this.read(file));
+    const faults = this.faultsOf(host.index);
+    const disks = { ...this.profile(host).disks };
+    if (faults.has('failing-disk')) disks[FAILING_DISK] = FAULTY.disks[FAILING_DISK]!;
+    if (faults.has('nvme-critical')) {
+      // The host's own NVMe drive degrades (the first one; a host without one gets the faulty drive as nvme0).
+      const nvme = Object.keys(disks).find((k) => k.endsWith(':nvme')) ?? '/dev/nvme0:nvme';
+      disks[nvme] = CRITICAL_NVME;
+    }
+    for (const [key, file] of Object.entries(disks)) if (!removed.has(key)) out[key] = JSON.parse(this.read(file));
     return out;
+  }
+
+  faultsOf(hostIndex: number): ReadonlySet<HardwareFault> {
+    return this.faults.get(hostIndex) ?? new Set();
+  }
+
+  /** Inject a fault, or clear every fault of the host with "ok". */
+  setFault(hostIndex: number, fault: HardwareFault | 'ok'): void {
+    if (fault === 'ok') this.faults.delete(hostIndex);
+    else this.faults.set(hostIndex, new Set(this.faultsOf(hostIndex)).add(fault));
   }
 
   removeDisk(hostIndex: number, key: string): void {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parseConfig } from '../../cli/config/bundle.js';
+import { HARDWARE_FAULTS } from '../../simulator/hardware/plugins.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -43,6 +44,7 @@ t.test('--help on every subcommand: its usage on stdout, exit 0', async (t) => {
   const fault = await run(['simulate', 'fail-host', '--help']);
   t.equal(fault.code, 0, 'a fault command answers --help too');
   t.match(fault.out, 'fail-host HOST');
+  for (const f of [...Object.keys(HARDWARE_FAULTS), 'ok']) t.match(answers[4]!.out, new RegExp(`hardware-fault[\\s\\S]*\\b${f}\\b`), `simulate documents hardware-fault ${f}`);
   const demo = answers[3]!;
   for (const option of ['--hosts', '--vms-per-host', '--sim-port', '--control-port', '--no-prometheus']) t.match(demo.out, option, `demo documents ${option}`);
   const wrong = await run(['exporter', '--colour']);

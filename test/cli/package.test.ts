@@ -1,12 +1,13 @@
 // The packed tarball is the unit of release: `npm pack`, install it into a clean prefix (from the npm cache), and
-// run the installed CLI (compiled JavaScript, no checkout, no tsx). Native modules are not built (--ignore-scripts):
-// none of the commands run here opens a store.
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// run the installed CLI (compiled JavaScript, no checkout, no tsx). Native modules are not built (--ignore-scripts, no
+// network here): the demo, which opens the receiver's store, gets the checkout's better-sqlite3 binary (same version).
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { freePort } from '../../core/net.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -25,6 +26,12 @@ t.test('the simulator’s hardware data are unchanged copies of test/fixtures', 
       t.equal(readFileSync(join(data, kind, f), 'utf8'), readFileSync(join(ROOT, 'test/fixtures', kind, f), 'utf8'), `${kind}/${f}`);
       t.match(readFileSync(join(data, 'ORIGIN.md'), 'utf8'), `\`${kind}/${f}\`: `, `${kind}/${f} has its origin line`);
     }
+});
+
+t.test('LICENSE is the license package.json names', async (t) => {
+  const { license } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { license: string };
+  t.equal(license, 'Apache-2.0');
+  t.match(readFileSync(join(ROOT, 'LICENSE'), 'utf8'), /^\s*Apache License\s+Version 2\.0, January 2004/, 'the Apache 2.0 text');
 });
 
 t.test('npm pack → install into a clean prefix → the installed CLI works', async (t) => {
@@ -92,7 +99,47 @@ t.test('npm pack → install into a clean prefix → the installed CLI works', a
   writeFileSync(join(dir, 'no-token.yml'), 'pools:\n  - { name: lab, url: "https://h", username: root, password: p }\n');
   const refused = await sh(cli, ['check-config', '--config', join(dir, 'no-token.yml')]);
   t.equal(refused.code, 2, 'check-config refuses a config without a token');
+
+  // The demo from the installed package: the simulator's hardware data, the receiver's templates and store.
+  const sqlite = 'node_modules/better-sqlite3';
+  t.equal(
+    JSON.parse(readFileSync(join(prefix, sqlite, 'package.json'), 'utf8')).version,
+    JSON.parse(readFileSync(join(ROOT, sqlite, 'package.json'), 'utf8')).version,
+    'the same better-sqlite3 as the checkout',
+  );
+  mkdirSync(join(prefix, sqlite, 'build/Release'), { recursive: true });
+  copyFileSync(join(ROOT, sqlite, 'build/Release/better_sqlite3.node'), join(prefix, sqlite, 'build/Release/better_sqlite3.node'));
+  const demo = spawn(cli, ['demo', '--no-prometheus', '--sim-port', String(await freePort()), '--control-port', String(await freePort())], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void demo.kill('SIGKILL'));
+  let banner = '';
+  demo.stdout!.on('data', (d) => (banner += String(d)));
+  demo.stderr!.on('data', (d) => (banner += String(d)));
+  const exited = new Promise<number | null>((r) => demo.once('exit', (code) => r(code)));
+  const ipmiUp = await waitFor(async () => {
+    const url = /exporter\s+(http:\/\/\S+)\/metrics/.exec(banner)?.[1];
+    const text = url ? await fetch(`${url}/metrics`).then((r) => r.text()).catch(() => '') : '';
+    const up = text.match(/^xcp_host_ipmi_up\{.*\} 1$/gm);
+    return up?.length ? up : undefined;
+  });
+  t.ok(ipmiUp?.length, `the installed demo runs and reads the packaged hardware data\n${ipmiUp ? '' : banner.slice(-2000)}`);
+  const state = /Configuration and state: (\S+)/.exec(banner)?.[1];
+  // Two Ctrl-C: the demo stops at once and still removes its folder (a graceful stop waits for the exporter's
+  // XAPI event long poll, up to 30 s, which this already long test cannot afford).
+  demo.kill('SIGINT');
+  await new Promise((r) => setTimeout(r, 5));
+  demo.kill('SIGINT');
+  t.equal(await exited, 130, 'a second Ctrl-C stops it at once');
+  t.ok(state && !existsSync(state), 'and its temporary folder is gone');
 });
+
+/** `probe`'s answer, polled every 250 ms; undefined after 60 s. */
+async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    const got = await probe();
+    if (got !== undefined) return got;
+  }
+  return undefined;
+}
 
 const root = process.getuid?.() === 0;
 const sysusers = spawnSync('sh', ['-c', 'command -v systemd-sysusers && command -v systemd-tmpfiles']).status === 0;

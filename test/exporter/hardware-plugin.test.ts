@@ -152,6 +152,33 @@ t.test('a disk that disappears, a host whose toolstack stops: down, not gone', a
   t.equal(sample(text, 'xcp_host_disk_smart_up', { ...h[1]!, device: '/dev/sda' }), undefined, 'forgotten');
 });
 
+t.test('hardware faults injected through the control API (as in the demo), and cleared', async (t) => {
+  const inject = async (s: Simulation, host: string, fault: string) => {
+    const res = await fetch(`${s.controlUrl}/sim/hosts/${host}/hardware`, { method: 'POST', body: JSON.stringify({ fault }) });
+    return { status: res.status, body: (await res.json()) as { hardware_faults?: string[]; field?: string } };
+  };
+  const bad = await inject(sim, h[0]!.host_name, 'melted');
+  t.match(bad, { status: 400, body: { field: 'fault' } }, 'an unknown fault: 400 naming the field');
+  t.equal((await inject(bare, hostName(bare, 0), 'failed-fans')).status, 409, 'no hardware plugins: 409');
+  t.equal(sample(await scrape(), 'xcp_host_ipmi_sensor_state', { ...h[0]!, sensor: 'FAN1', type: 'fan' }), undefined, 'host 0 healthy before');
+  for (const fault of ['failed-fans', 'failing-disk', 'nvme-critical']) t.equal((await inject(sim, h[0]!.host_name, fault)).status, 200, fault);
+  t.same(((await (await fetch(`${sim.controlUrl}/sim`)).json()) as { hosts: { hardware_faults: string[] }[] }).hosts[0]!.hardware_faults, ['failed-fans', 'failing-disk', 'nvme-critical'], 'listed in the status');
+  await cycles(1);
+  let text = await scrape();
+  t.equal(sample(text, 'xcp_host_ipmi_sensor_state', { ...h[0]!, sensor: 'FAN1', type: 'fan' }), 2, 'failed-fans: a fan non-recoverable (critical)');
+  t.equal(sample(text, 'xcp_host_ipmi_fan_speed_rpm', { ...h[0]!, sensor: 'FAN1' }), 0);
+  t.equal(sample(text, 'xcp_host_disk_smart_healthy', { ...h[0]!, device: '/dev/sdc' }), 0, 'failing-disk: a disk fails its SMART check');
+  t.equal(sample(text, 'xcp_host_disk_smart_healthy', { ...h[0]!, device: '/dev/nvme1' }), 0, "nvme-critical: the host's own NVMe");
+  t.equal(sample(text, 'xcp_host_disk_nvme_critical_warning', { ...h[0]!, device: '/dev/nvme1' }), 16);
+  t.equal(sample(text, 'xcp_host_ipmi_sensor_state', { ...h[1]!, sensor: 'FAN1', type: 'fan' }), undefined, 'other hosts untouched');
+
+  t.same((await inject(sim, h[0]!.host_name, 'ok')).body.hardware_faults, [], 'ok clears every fault of the host');
+  await cycles(1);
+  text = await scrape();
+  t.equal(sample(text, 'xcp_host_ipmi_sensor_state', { ...h[0]!, sensor: 'Fan1A', type: 'fan' }), 0, 'the Dell BMC again');
+  t.equal(sample(text, 'xcp_host_disk_smart_healthy', { ...h[0]!, device: '/dev/nvme1' }), 1, 'the NVMe healthy again');
+});
+
 t.test('promtool check metrics finds no problem', async (t) => {
   const text = await scrape();
   const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });

@@ -32,6 +32,9 @@ t.test('amtool check-config rules/alertmanager.example.yml', { skip: amtool ? fa
   t.equal(power.status, 0, `XcpUpsRuntimeLow → recovery-hook: ${power.out}`);
   t.equal(routes('email', 'alertname=XcpPoolPowerInputLost', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod').status, 0, 'power input lost (recovery: false) → email');
   t.equal(routes('email', 'alertname=HighHostCPU', 'pool_name=prod').status, 0, 'others → email');
+  // Xen Orchestra's performance alerts are notify-only: no recovery label, so humans only.
+  for (const alertname of ['XcpVmHighMemory', 'XcpHostHighNetwork', 'XcpVmHighNetwork', 'XcpVmHighDiskIo', 'XcpSrHighIo'])
+    t.equal(routes('email', `alertname=${alertname}`, 'pool_name=prod', 'host_name=xcp1').status, 0, `${alertname} → email`);
   t.equal(routes('email', 'alertname=XcpHostDown', 'xcp_notification_type=COMPUTE_HOST').status, 0, 'recovery: false → email');
   t.not(routes('email', 'alertname=XcpHostDown', 'recovery=true').status, 0, '--verify.receivers does fail on a mismatch');
 });
@@ -83,6 +86,7 @@ const INHIBITED = {
   sensorOnH1: A('XcpIpmiSensorCritical', 'hardware', onH1, { sensor: 'CPU1 Temp' }),
   pbdOnH1: A('XcpPbdUnplugged', 'storage', onH1, { sr_uuid: 's2' }),
   cpuOnH1: A('HighHostCPU', 'host', onH1),
+  vmDiskIoOnH1: A('XcpVmHighDiskIo', 'vm', onH1, { vm_uuid: 'v4', vm_name: 'backup4', severity: 'info' }),
   srFillingS1: A('XcpSrFillingUp', 'storage', prod, { sr_uuid: 's1' }),
   hostDownInLab: A('XcpHostDown', 'host', lab, { host_uuid: 'h9', host_name: 'lab1' }, recovery('COMPUTE_HOST')),
   collectorInLab: A('XcpExporterCollectorFailing', 'exporter', { pool_name: 'lab', collector: 'ipmi' }),
@@ -91,6 +95,7 @@ const DELIVERED = {
   heartbeatOnH2: A('XcpVmGuestHeartbeatLost', 'vm', onH2, { vm_uuid: 'v2', vm_name: 'db2' }, recovery('COMPUTE_INSTANCE')),
   vmOnDeadH1: A('XcpVmOnDeadHost', 'vm', onH1, { vm_uuid: 'v3', vm_name: 'app3', severity: 'critical' }),
   cpuOnH2: A('HighHostCPU', 'host', onH2),
+  vmMemoryOnH2: A('XcpVmHighMemory', 'vm', onH2, { vm_uuid: 'v5', vm_name: 'app5' }),
   srFillingS2: A('XcpSrFillingUp', 'storage', prod, { sr_uuid: 's2' }),
   // shared SR: no host_uuid, so the host-down rule (equal: pool_name, host_uuid) must not touch it
   sharedSrFull: A('XcpSrAlmostFull', 'storage', prod, { sr_uuid: 's3', severity: 'critical' }),

@@ -63,6 +63,9 @@ t.test('mistakes in a values file name the file and the key', async (t) => {
   t.throws(() => loadValues(bad), { message: /alerts\.XcpHostDown\.severity: expected one of critical, warning, info/ });
   const re = valuesFile('re.yml', "alerts:\n  XcpPsuFailed: {sensor_regex: '(ps'}\n");
   t.throws(() => loadValues(re), { message: /alerts\.XcpPsuFailed\.sensor_regex: is not a valid regular expression/ });
+  // Performance alerts are notify-only: a values file cannot route them to the recovery hook.
+  const perf = valuesFile('perf.yml', 'alerts:\n  XcpVmHighMemory: {recovery: true}\n');
+  t.throws(() => loadValues(perf), { message: /alerts\.XcpVmHighMemory\.recovery: unknown key/ });
   t.throws(() => loadValues(join(tmp, 'missing.yml')), { message: /missing\.yml: cannot read: ENOENT/ });
   t.throws(() => loadValues(valuesFile('syntax.yml', 'alerts: [\n')), ValuesError);
 });

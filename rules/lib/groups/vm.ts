@@ -4,7 +4,7 @@ import { type RuleGroup, copyLabel, group, indent, lit, sel } from '../rule.js';
 import { type Values, durationSeconds } from '../values.js';
 
 /** `uuid` → `vm_uuid`, `host_id` → `host_uuid`. */
-const vmLabels = (expr: string) => copyLabel(copyLabel(expr, 'vm_uuid', 'uuid'), 'host_uuid', 'host_id');
+export const vmLabels = (expr: string) => copyLabel(copyLabel(expr, 'vm_uuid', 'uuid'), 'host_uuid', 'host_id');
 const VM_IDENTITY = 'pool_id, pool_name, vm_uuid, vm_name, host_uuid, host_name';
 
 export function vmGroup(v: Values): RuleGroup {
