@@ -11,7 +11,7 @@ import { POOL_NAME } from '../core/config/pool.js';
 import { type Ctx, type Path, type Problem, type Schema, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { NotificationType } from './store/types.js';
-import { TASKS_BY_TYPE } from './workflows/names.js';
+import { MASTER_TASKS, TASKS_BY_TYPE } from './workflows/names.js';
 
 export type PoolMode = 'auto' | 'dry-run' | 'notify-only' | 'forward';
 
@@ -57,11 +57,25 @@ export interface SshConfig {
   commandTimeoutMs: number;
 }
 
+/** `recovery_hook.pools.<pool>.master_failover`: promote a member when the pool master is lost (workflows/master.ts). */
+export interface MasterFailoverConfig {
+  /** The members' local superuser for session.slave_local_login_with_password. */
+  username: string;
+  password: Secret;
+  /** Members to promote first (host names or uuids, resolved through XAPI's host records); then the others. */
+  candidates: string[];
+  /** How long the promoted member may take to answer as master (xapi's 10 s fuse plus its start). */
+  promoteTimeoutMs: number;
+  /** How long recovered members may take to answer as members of the new master. */
+  membersTimeoutMs: number;
+}
+
 export interface PoolRecoveryConfig {
   mode: PoolMode;
   /** Hosts of the pool known without XAPI (the rest come from the pool's XAPI inventory, xapi-hosts.ts). */
-  hosts: { name: string; uuid: string }[];
+  hosts: { name: string; uuid: string; address?: string }[];
   fencing?: FencingConfig;
+  masterFailover?: MasterFailoverConfig;
   ssh?: SshConfig;
   /** The remote Instance-HA API a `forward` pool's notifications go to (forward/config.ts). */
   forward?: ForwardConfig;
@@ -150,10 +164,19 @@ const sshShape = obj({
   command_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 300),
 });
 
+const masterFailoverShape = obj({
+  username: withDefault(str({ minLength: 1 }), 'root'),
+  ...secretKeys('password'),
+  candidates: withDefault(list(str({ minLength: 1 })), []),
+  promote_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 180),
+  members_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 120),
+});
+
 const poolShape = obj({
   mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only', 'forward'] as const), 'auto'),
-  hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }) })), []),
+  hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }), address: optional(str({ minLength: 1 })) })), []),
   fencing: optional(fencingShape),
+  master_failover: optional(masterFailoverShape),
   ssh: optional(sshShape),
   forward: optional(forwardShape),
 });
@@ -261,6 +284,23 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
         maxDownShare: f.max_down_share,
       };
   }
+  if (raw.master_failover) {
+    const m = raw.master_failover;
+    const password = readSecret(m as unknown as Record<string, unknown>, 'password', [...path, 'master_failover'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    const seen = new Set<string>();
+    m.candidates.forEach((c, i) => {
+      if (seen.has(c.toLowerCase())) report(ctx, [...path, 'master_failover', 'candidates', i], `"${c}" is listed twice`);
+      seen.add(c.toLowerCase());
+    });
+    if (password)
+      pool.masterFailover = {
+        username: m.username,
+        password,
+        candidates: m.candidates,
+        promoteTimeoutMs: m.promote_timeout_seconds * 1000,
+        membersTimeoutMs: m.members_timeout_seconds * 1000,
+      };
+  }
   if (raw.ssh) {
     const s = raw.ssh;
     if (!s.known_hosts_file && Object.keys(s.fingerprints).length === 0)
@@ -313,7 +353,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     pools[name] = resolvePool(p, [...path, 'pools', name], ctx, sc);
   }
   checkHostWorkflowOrder(raw.workflows.host, [...path, 'workflows', 'host'], ctx);
-  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...FORWARD_TASKS]);
+  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...MASTER_TASKS, ...FORWARD_TASKS]);
   for (const name of Object.keys(raw.tasks)) if (!known.has(name)) report(ctx, [...path, 'tasks', name], `unknown task; known tasks: ${[...known].join(', ')}`);
   const d = raw.task_defaults;
   const tasks = Object.fromEntries(
