@@ -114,6 +114,21 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
         const shell = options.shellFor ? options.shellFor(pool) : shells.get(pool);
         return shell ? { shell, command: ssh?.restartCommand ?? 'xe-toolstack-restart', timeoutMs: ssh?.commandTimeoutMs ?? 300_000 } : undefined;
       },
+      masterFailoverFor(pool) {
+        const poolConfig = poolByName.get(pool);
+        if (!poolConfig || options.xapiFor) return undefined;
+        const client = deps.xapiFor(pool) as XapiClient;
+        return {
+          config: rh.pools[pool]?.masterFailover,
+          hosts: () => hosts.hostsOf(pool).flatMap((h) => (h.address ? [{ uuid: h.uuid, name: h.name, address: h.address }] : [])),
+          probe: (address, timeoutMs) => client.probe(address, timeoutMs),
+          callAt: (address, method, params, timeoutMs) => client.callAt(address, method, params, timeoutMs),
+          follow: (address) => {
+            if (new URL(client.masterUrl).hostname !== client.hostUrl(address, '/').hostname) client.follow(address);
+          },
+          callTimeoutMs: poolConfig.timeouts.callMs,
+        };
+      },
       settings: rh,
       pollIntervalMs: options.pollIntervalMs ?? 2000,
       probeTimeoutMs: options.probeTimeoutMs ?? 10_000,

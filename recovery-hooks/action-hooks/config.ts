@@ -8,7 +8,18 @@ import { type Secret, readSecret, secretKeys } from '../../core/config/secret.js
 import type { TlsOptions } from '../../core/http/client.js';
 
 /** The recovery actions a hook can be bound to: every action the workflows take (TaskContext.act). */
-export const ACTION_METHODS = ['host.fence', 'host.disable', 'vm.power_state_reset', 'vm.start', 'vm.hard_reboot', 'toolstack.restart'] as const;
+export const ACTION_METHODS = [
+  'host.fence',
+  'host.disable',
+  'vm.power_state_reset',
+  'vm.start',
+  'vm.hard_reboot',
+  'toolstack.restart',
+  // The pool master failover (workflows/master.ts).
+  'pool.emergency_transition_to_master',
+  'pool.recover_slaves',
+  'pool.emergency_reset_master',
+] as const;
 export type ActionMethod = (typeof ACTION_METHODS)[number];
 /** A hook's `methods` entry: one action, or `*` for every action. */
 export type MethodPattern = ActionMethod | '*';

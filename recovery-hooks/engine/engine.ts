@@ -191,7 +191,8 @@ export class RecoveryEngine {
     if (!n) return;
 
     const mode: PoolMode = this.#o.config.pools[n.poolName]?.mode ?? 'auto';
-    const workflow = mode === 'forward' ? this.#o.forwardWorkflows?.[n.type] : this.#o.workflows[n.type];
+    const base = mode === 'forward' ? this.#o.forwardWorkflows?.[n.type] : this.#o.workflows[n.type];
+    const workflow = base?.routeTo?.(n) ?? base;
     if (!workflow) throw new Error(`pool ${n.poolName} is in forward mode but this engine has no forward workflows`);
     const early = decideEarly(n, workflow, mode);
     if (early) {

@@ -93,4 +93,7 @@ export interface Workflow {
   readonly precheck?: Precheck;
   /** Whether starting this workflow puts the source host on maintenance (host and process failures). */
   readonly setsMaintenance: boolean;
+  /** Another workflow for some notifications of this type (a COMPUTE_HOST marked as a pool master loss); decided from
+   * the notification alone, so a resumed run takes the same one. */
+  readonly routeTo?: (n: Notification) => Workflow | undefined;
 }

@@ -9,6 +9,7 @@ export const INSTANCE_TASKS = ['check_instance', 'recover_instance', 'confirm_in
 export const MASTER_TASKS = [
   'confirm_master_lost',
   'fence_master',
+  'choose_member',
   'promote_member',
   'recover_members',
   'plan_vm_restarts',
