@@ -176,7 +176,7 @@ const poolShape = obj({
   mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only', 'forward'] as const), 'auto'),
   hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }), address: optional(str({ minLength: 1 })) })), []),
   fencing: optional(fencingShape),
-  master_failover: optional(masterFailoverShape),
+  master_failover: onlyWhenGiven(masterFailoverShape),
   ssh: optional(sshShape),
   forward: optional(forwardShape),
 });

@@ -214,10 +214,11 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
           }
         });
       }
-      if (ctx.mode === 'dry-run') {
-        await ctx.progress(`dry-run: ${target.name} was not promoted; what follows is what its promotion would lead to`, 1);
-        return { host: target, promoted: false };
-      }
+      // Without a promotion there is no master to ask what would follow: the dry run ends here.
+      if (ctx.mode === 'dry-run')
+        throw new Finish(
+          `dry-run: ${target.name} was not promoted; a promotion would be followed by pool.recover_slaves on it and the restart of the VMs of ${old.name} elsewhere`,
+        );
       const up = await wait(ctx, config.promoteTimeoutMs, async () => ((await access.probe(target.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined));
       if (!up)
         throw new WaitForOperator(
