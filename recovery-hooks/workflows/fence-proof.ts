@@ -46,7 +46,8 @@ export async function proveFenced(ctx: TaskContext, fencing: PoolFencing | undef
     if (asserted) return assertedOff(ctx, host.name_label, 'no fencing is configured for the pool');
     throw new WaitForOperator('fence_confirmation', `no fencing configured for pool ${n.poolName}: ${host.name_label} cannot be proven off; confirm it is off to restart its VMs`);
   }
-  const bmcMap = resolveBmcMap(fencing.bmc, await subject.poolHosts());
+  const poolHosts = await subject.poolHosts();
+  const bmcMap = resolveBmcMap(fencing.bmc, poolHosts);
   const bmc = bmcMap.byUuid.get(host.uuid);
   if (bmcMap.problems.length || (!bmc && Object.keys(fencing.bmc).length > 0))
     throw new WaitForOperator('fence_confirmation', bmcMap.problems.length ? bmcMap.problems.join('; ') : `fencing.bmc has no entry for ${host.name_label} (${host.uuid})`);
@@ -67,7 +68,7 @@ export async function proveFenced(ctx: TaskContext, fencing: PoolFencing | undef
         : `the BMC of ${host.name_label} does not answer (${before.why}): ${host.name_label} cannot be proven off; confirm it is off`,
     );
   }
-  await checkBlastRadius(ctx, subject, fencing);
+  checkBlastRadius(ctx, subject.host, poolHosts, fencing);
   await subject.recheck();
   if (ctx.mode !== 'dry-run') {
     const reserved = await ctx.fence.reserve({ windowMs: fencing.limits.fenceWindowMs, max: fencing.limits.maxHostsFenced });
@@ -129,12 +130,11 @@ async function readPower(fencing: PoolFencing, target: FenceTarget): Promise<{ s
 }
 
 /** Too many hosts down at once (a partition is likelier) or the last live host: a person decides. */
-async function checkBlastRadius(ctx: TaskContext, subject: FenceSubject, fencing: PoolFencing): Promise<void> {
-  const hosts = await subject.poolHosts();
+function checkBlastRadius(ctx: TaskContext, host: FenceSubject['host'], hosts: { uuid: string; live: boolean }[], fencing: PoolFencing): void {
   const notLive = hosts.filter((h) => !h.live).length;
-  const liveOthers = hosts.filter((h) => h.live && h.uuid !== subject.host.uuid).length;
+  const liveOthers = hosts.filter((h) => h.live && h.uuid !== host.uuid).length;
   const pool = ctx.notification.poolName;
-  const name = subject.host.name_label;
+  const name = host.name_label;
   if (liveOthers === 0)
     throw new WaitForOperator('blast_radius', `no other host of pool ${pool} is live: ${name} is not powered off automatically (never the last live host); confirm it is off`);
   if (notLive / hosts.length > fencing.limits.maxDownShare)
