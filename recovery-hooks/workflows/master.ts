@@ -113,6 +113,45 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     },
   };
 
+  /** The master host may be up with only xapi dead (XcpPoolMasterLost fires then too): a toolstack restart over SSH
+   * is the fix, not a failover. A host that does not answer SSH, or still not as master afterwards, goes on. */
+  const restartMasterToolstack: Task = {
+    name: 'restart_master_toolstack',
+    async run(ctx) {
+      const access = accessOf(ctx);
+      const { master } = lost(ctx);
+      const restart = deps.toolstackRestartFor(ctx.notification.poolName);
+      if (!restart) {
+        await ctx.progress(`no ssh configured for pool ${ctx.notification.poolName}: no toolstack restart is tried on ${master.name} first`, 1);
+        return null;
+      }
+      const action = {
+        method: 'toolstack.restart',
+        params: { host: master.name, host_uuid: master.uuid, command: restart.command },
+        description: `try "${restart.command}" on ${master.name} over SSH first (the host may be up with only its toolstack dead)`,
+      } as const;
+      let failed: string | undefined;
+      await ctx.act(action, async () => {
+        try {
+          const out = await restart.shell.run({ name: master.name, address: master.address }, restart.command, restart.timeoutMs);
+          if (out.code !== 0) failed = `"${restart.command}" exited with ${out.code ?? 'a signal'}: ${(out.stderr || out.stdout).trim().slice(-200)}`;
+        } catch (err) {
+          failed = err instanceof Error ? err.message : String(err);
+        }
+      });
+      if (ctx.mode === 'dry-run') return null;
+      if (failed) {
+        await ctx.progress(`${master.name} was not restarted over SSH (${failed}): the failover goes on`, 1);
+        return null;
+      }
+      const timeoutMs = deps.settings.processFailure.confirmTimeoutMs;
+      const back = await wait(ctx, timeoutMs, async () => ((await access.probe(master.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined));
+      if (back) throw new Finish(`the toolstack of pool master ${master.name} was restarted over SSH and it answers as master again: nothing fenced or promoted`);
+      await ctx.progress(`${master.name} does not answer as master within ${timeoutMs / 1000} s of its toolstack restart: the failover goes on`, 1);
+      return null;
+    },
+  };
+
   const fenceMaster: Task = {
     name: 'fence_master',
     async run(ctx): Promise<FenceResult> {
@@ -292,6 +331,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
 
   return {
     confirm_master_lost: confirmMasterLost,
+    restart_master_toolstack: restartMasterToolstack,
     fence_master: fenceMaster,
     choose_member: chooseMemberTask,
     promote_member: promoteMember,

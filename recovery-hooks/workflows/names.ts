@@ -8,6 +8,7 @@ export const INSTANCE_TASKS = ['check_instance', 'recover_instance', 'confirm_in
  * Fixed order, not configurable: each step is a safety precondition of the next. */
 export const MASTER_TASKS = [
   'confirm_master_lost',
+  'restart_master_toolstack',
   'fence_master',
   'choose_member',
   'promote_member',

@@ -7,6 +7,7 @@ import { parseConfig } from '../../core/config/load.js';
 import { memoryLogger } from '../../core/log.js';
 import { startExporter } from '../../exporter/main.js';
 import type { Ref } from '../../simulator/model/types.js';
+import { SimulatorToolstackShell } from '../../simulator/toolstack-shell.js';
 import { lines } from '../helpers/exposition.js';
 import { TOKEN, type Rig, type RigOptions, type SimHost, countBy, fire, masterLostAlert, notification, progressLines, settled, startRig, taskStates, untilWaiting, waitUntil } from './helpers/sim-rig.js';
 
@@ -60,7 +61,7 @@ exporter:
   const n = await settled(rig.hook!, uuid, undefined, 120_000);
   t.comment(`master failover took ${Date.now() - started} ms`);
   t.equal(n.status, 'finished', n.message ?? 'finished');
-  t.same(Object.keys(taskStates(n)), ['confirm_master_lost', 'fence_master', 'choose_member', 'promote_member', 'recover_members', 'plan_vm_restarts', 'disable_host', 'reset_vm_power_states', 'restart_vms']);
+  t.same(Object.keys(taskStates(n)), ['confirm_master_lost', 'restart_master_toolstack', 'fence_master', 'choose_member', 'promote_member', 'recover_members', 'plan_vm_restarts', 'disable_host', 'reset_vm_power_states', 'restart_vms']);
   t.ok(Object.values(taskStates(n)).every((s) => s === 'SUCCESS'), JSON.stringify(taskStates(n)));
 
   const members = rig.hosts.filter((h) => !h.master).map((h) => h.name).sort();
@@ -182,6 +183,20 @@ t.test('dry-run: says what it would do, powers off and promotes nothing', async 
   t.same(rig.calls.powerOffs, []);
   t.same(masters(rig), []);
   t.same(rig.calls.starts, []);
+});
+
+t.test("only the master's toolstack died: restarted over SSH, nothing fenced or promoted", async (t) => {
+  const rig = await masterRig(t, { start: false });
+  const shell = new SimulatorToolstackShell(rig.sim.controlUrl);
+  rig.hook = await rig.startHook({ shellFor: () => shell });
+  const master = rig.hosts.find((h) => h.master)!;
+  await rig.control(`/sim/hosts/${master.name}/kill-toolstack`, {});
+  const n = await settled(rig.hook, await fire(rig.hook, masterLostAlert(rig, master)), undefined, 60_000);
+  t.equal(n.status, 'finished');
+  t.match(n.message, new RegExp(`^the toolstack of pool master ${master.name} was restarted over SSH and it answers as master again`));
+  t.same(shell.calls.map((c) => c.host.name), [master.name]);
+  t.same(rig.calls.powerOffs, [], 'nothing powered off');
+  t.same(masters(rig), [master.name]);
 });
 
 t.test('a Masakari COMPUTE_HOST with xcp_failure pool_master takes the same route', async (t) => {
