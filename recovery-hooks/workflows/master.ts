@@ -284,9 +284,13 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const config = access.config!;
       access.follow(master.address);
       const xapi = deps.xapiFor(n.poolName);
-      const others = access.hosts().filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid);
-      const lagging = async () => (await survey(access, others)).filter((a) => a.result.state !== 'silent' && !(a.result.state === 'member' && a.result.master === master.address));
-      if ((await lagging()).length === 0) {
+      const follows = (a: HostAnswer) => a.result.state === 'member' && a.result.master === master.address;
+      // The members that answer now must end up following the new master; one whose xapi is restarting (silent
+      // for a moment after its reset) still counts until it answers as the new master's member.
+      const expected = (await survey(access, access.hosts().filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid))).filter((a) => a.result.state !== 'silent');
+      const others = expected.map((a) => a.host);
+      const lagging = async () => (await survey(access, others)).filter((a) => !follows(a));
+      if (expected.every(follows)) {
         await ctx.progress(`every answering member follows ${master.name}`, 1);
         return { recovered: [] };
       }
@@ -299,8 +303,8 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const recovered = await Promise.all(refs.map((ref) => xapi.call<string>('host.get_uuid', ref)));
       const names = others.filter((h) => recovered.includes(h.uuid)).map((h) => h.name);
       if (ctx.mode !== 'dry-run') await ctx.progress(`pool.recover_slaves reset ${names.length ? names.join(', ') : 'no host'}`, 0.5);
-      for (const a of await lagging()) {
-        if (recovered.includes(a.host.uuid)) continue;
+      for (const a of expected) {
+        if (recovered.includes(a.host.uuid) || follows(a)) continue;
         const reset = {
           method: 'pool.emergency_reset_master',
           params: { host: a.host.name, host_uuid: a.host.uuid, pool: n.poolName, master: master.name },
