@@ -68,6 +68,8 @@ export interface MasterFailoverConfig {
   promoteTimeoutMs: number;
   /** How long recovered members may take to answer as members of the new master. */
   membersTimeoutMs: number;
+  /** How often every host is asked whether a second master appeared (master-watch.ts). */
+  watchIntervalMs: number;
 }
 
 export interface PoolRecoveryConfig {
@@ -170,6 +172,7 @@ const masterFailoverShape = obj({
   candidates: withDefault(list(str({ minLength: 1 })), []),
   promote_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 180),
   members_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 120),
+  watch_interval_seconds: withDefault(seconds({ min: 1, max: 3600 }), 30),
 });
 
 const poolShape = obj({
@@ -299,6 +302,7 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
         candidates: m.candidates,
         promoteTimeoutMs: m.promote_timeout_seconds * 1000,
         membersTimeoutMs: m.members_timeout_seconds * 1000,
+        watchIntervalMs: m.watch_interval_seconds * 1000,
       };
   }
   if (raw.ssh) {

@@ -16,6 +16,7 @@ import { type Forwarding, combineBuilders, forwardTaskSettings, startForwarding 
 import { type Notifiers, startNotifiers } from './notifiers/index.js';
 import type { HostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
+import { MasterWatch } from './master-watch.js';
 import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
 import { XapiHostDirectory } from './xapi-hosts.js';
@@ -123,6 +124,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
           hosts: () => hosts.hostsOf(pool).flatMap((h) => (h.address ? [{ uuid: h.uuid, name: h.name, address: h.address }] : [])),
           probe: (address, timeoutMs) => client.probe(address, timeoutMs),
           callAt: (address, method, params, timeoutMs) => client.callAt(address, method, params, timeoutMs),
+          follows: (address) => new URL(client.masterUrl).hostname === client.hostUrl(address, '/').hostname,
           follow: (address) => {
             if (new URL(client.masterUrl).hostname !== client.hostUrl(address, '/').hostname) client.follow(address);
           },
@@ -170,6 +172,17 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
     });
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
     engine.start();
+    // A fenced old master powered on while the new one was unreachable acts as a second master: demote it.
+    const watched = Object.entries(rh.pools).filter(([, p]) => p.mode === 'auto' && p.masterFailover);
+    const masterWatch = new MasterWatch({
+      pools: watched.map(([name]) => name),
+      accessFor: (pool) => deps.masterFailoverFor?.(pool),
+      probeTimeoutMs: deps.probeTimeoutMs,
+      intervalMs: Math.min(...watched.map(([, p]) => p.masterFailover!.watchIntervalMs), 3_600_000),
+      logger: log.child({ component: 'master-watch' }),
+      demotions: metrics.masterDemotions,
+    });
+    masterWatch.start();
     // The holder of the lease `maintenance:retention` purges what ended more than `retention_days` ago, hourly.
     const retention = startRetention({ store, retentionMs: rh.retentionMs, owner, leaseMs: rh.leaseMs, logger: log, now });
     log.info('recovery hook listening', { url, store: describeStore(rh), receiver: owner, pools: config.pools.map((p) => p.name) });
@@ -183,6 +196,7 @@ export async function startRecoveryHook(config: BundleConfig, logger: Logger, op
           server.closeIdleConnections();
           await closed;
           xapiHosts?.stop();
+          await masterWatch.stop();
           await retention.stop();
           await engine.stop(rh.shutdownGraceMs);
           await hooks.drain(rh.shutdownGraceMs);

@@ -38,6 +38,8 @@ export interface MasterFailoverAccess {
   callAt<T = unknown>(address: string, method: string, params: unknown[], timeoutMs: number): Promise<T>;
   /** The pool's XAPI session moves to the master at `address` (xapiFor(pool) talks to it from now on). */
   follow(address: string): void;
+  /** Does the pool's XAPI session talk to the host at `address`? */
+  follows(address: string): boolean;
   /** Deadline of one direct call. */
   callTimeoutMs: number;
 }
