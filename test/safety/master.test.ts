@@ -19,6 +19,13 @@ function watchMasters(rig: Rig): { most(): number; stop(): void } {
   return { most: () => (sample(), most), stop: () => clearInterval(timer) };
 }
 
+/** What each scenario watches besides the monitor: masters at once, promotions. */
+function observe(ctx: ScenarioContext) {
+  const watch = watchMasters(ctx.rig);
+  ctx.t.teardown(() => watch.stop());
+  return { watch, promotions: countPromotions(ctx.rig) };
+}
+
 /** The master hangs: the monitor knows it was failed on purpose (its power-off is a fence). */
 async function loseMaster(ctx: ScenarioContext) {
   const master = ctx.rig.hosts.find((h) => h.master)!;
@@ -57,9 +64,7 @@ scenario({
   rig: RIG,
   async run(ctx) {
     const { t, rig } = ctx;
-    const watch = watchMasters(rig);
-    t.teardown(() => watch.stop());
-    const promotions = countPromotions(rig);
+    const { watch, promotions } = observe(ctx);
     const { master, vms } = await loseMaster(ctx);
     const n = await untilSettledOrWaiting(rig.hook!, await fire(rig.hook!, masterLostAlert(rig, master)), 120_000);
     t.equal(n.status, 'finished', describe(n));
@@ -81,9 +86,7 @@ scenario({
   rig: { ...RIG, fencing: { bmc: { 'xcp-host-01': '192.0.2.1', 'xcp-host-02': '192.0.2.2', 'xcp-host-03': '192.0.2.3' } } },
   async run(ctx) {
     const { t, rig } = ctx;
-    const watch = watchMasters(rig);
-    t.teardown(() => watch.stop());
-    const promotions = countPromotions(rig);
+    const { watch, promotions } = observe(ctx);
     const { master, vms } = await loseMaster(ctx);
     const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
     const waiting = await untilSettledOrWaiting(rig.hook!, uuid, 60_000);
@@ -116,9 +119,7 @@ scenario({
   rig: { ...RIG, start: false, recoveryHook: { store: { postgres: { url } }, lease_seconds: 2 } },
   async run(ctx) {
     const { t, rig } = ctx;
-    const watch = watchMasters(rig);
-    t.teardown(() => watch.stop());
-    const promotions = countPromotions(rig);
+    const { watch, promotions } = observe(ctx);
     const receivers = await Promise.all([spawnReceiver(t, rig.configFile), spawnReceiver(t, rig.configFile)]);
     const { master, vms } = await loseMaster(ctx);
     const body = webhookBody([masterLostAlert(rig, master)]);
