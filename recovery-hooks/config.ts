@@ -370,6 +370,18 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
       },
     ]),
   );
+  // A wait longer than its task's timeout would end in a bare task timeout instead of the operator wait it promises.
+  for (const [name, p] of Object.entries(pools)) {
+    const waits: [string, string, number | undefined][] = [
+      ['promote_timeout_seconds', 'promote_member', p.masterFailover?.promoteTimeoutMs],
+      ['members_timeout_seconds', 'recover_members', p.masterFailover?.membersTimeoutMs],
+    ];
+    for (const [key, task, ms] of waits) {
+      const taskMs = tasks[task]?.timeoutMs ?? d.timeout_seconds * 1000;
+      if (ms !== undefined && ms >= taskMs)
+        report(ctx, [...path, 'pools', name, 'master_failover', key], `must be below the ${task} task's timeout (${taskMs / 1000} s: tasks.${task}.timeout_seconds or task_defaults.timeout_seconds)`);
+    }
+  }
   return {
     listen: raw.listen,
     storePath: raw.store_path === ':memory:' ? raw.store_path : filePath(raw.store_path, sc.baseDir),

@@ -299,7 +299,20 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
         params: { host: master.name, host_uuid: master.uuid, pool: n.poolName },
         description: `point the members at the new master (pool.recover_slaves on ${master.name})`,
       } as const;
-      const refs = (await ctx.act(recover, () => xapi.call<string[]>('pool.recover_slaves'))) ?? [];
+      // A dead host costs recover_slaves a connection timeout each, which may outlast our call timeout: then every
+      // member is pointed at the new master one by one below (the same call recover_slaves makes).
+      // Only the XAPI call's own failure is caught: a lost lease or a hook's veto still stops the task.
+      let failure: string | undefined;
+      const refs =
+        (await ctx.act(recover, async () => {
+          try {
+            return await xapi.call<string[]>('pool.recover_slaves');
+          } catch (err) {
+            failure = err instanceof Error ? err.message : String(err);
+            return [];
+          }
+        })) ?? [];
+      if (failure) await ctx.progress(`pool.recover_slaves failed (${failure}): each member is pointed at ${master.name} directly`, 0.5);
       const recovered = await Promise.all(refs.map((ref) => xapi.call<string>('host.get_uuid', ref)));
       const names = others.filter((h) => recovered.includes(h.uuid)).map((h) => h.name);
       if (ctx.mode !== 'dry-run') await ctx.progress(`pool.recover_slaves reset ${names.length ? names.join(', ') : 'no host'}`, 0.5);

@@ -210,6 +210,14 @@ recovery_hook:
   );
   t.match(problems(`
 recovery_hook:
+  task_defaults: { timeout_seconds: 100 }
+  tasks: { recover_members: { timeout_seconds: 200 } }
+  pools:
+    pool-a:
+      master_failover: { password: p, promote_timeout_seconds: 100, members_timeout_seconds: 150 }
+`), [/^recovery_hook\.pools\.pool-a\.master_failover\.promote_timeout_seconds: must be below the promote_member task's timeout \(100 s/]);
+  t.match(problems(`
+recovery_hook:
   pools:
     pool-a:
       master_failover: { candidates: [a] }
