@@ -41,6 +41,8 @@ export function isMasterLoss(n: Pick<Notification, 'type' | 'payload'>): boolean
 export interface MasterLost {
   master: PoolHost;
   members: string[];
+  /** The pool's hosts with their addresses at confirmation: a receiver restarted during the loss cannot read them. */
+  hosts: PoolHost[];
 }
 
 /** The result of choose_member / promote_member. */
@@ -59,6 +61,12 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     return access;
   };
   const lost = (ctx: TaskContext) => ctx.results.confirm_master_lost as MasterLost;
+  /** The hosts known now, completed with those recorded at confirmation. */
+  const hostsOf = (ctx: TaskContext, access: MasterFailoverAccess): PoolHost[] => {
+    const byUuid = new Map(lost(ctx).hosts.map((h) => [h.uuid, h]));
+    for (const h of access.hosts()) byUuid.set(h.uuid, h);
+    return [...byUuid.values()];
+  };
   const survey = (access: MasterFailoverAccess, hosts: PoolHost[]) => probeAll(access, hosts, deps.probeTimeoutMs);
   const wait = <T>(ctx: TaskContext, timeoutMs: number, check: () => Promise<T | undefined>) =>
     waitFor(check, { timeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
@@ -109,7 +117,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
         );
       const members = answers.filter(answersAsMember).map((a) => a.host.name);
       await ctx.progress(`pool master ${master.name} (${master.address}) does not answer within ${deps.probeTimeoutMs / 1000} s; ${members.length} member(s) answer and name it as their master: ${members.join(', ')}`, 1);
-      return { master, members };
+      return { master, members, hosts };
     },
   };
 
@@ -174,7 +182,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
             );
           },
           async poolHosts() {
-            return (await survey(access, access.hosts())).map((a) => ({ uuid: a.host.uuid, name_label: a.host.name, live: a.result.state !== 'silent' }));
+            return (await survey(access, hostsOf(ctx, access))).map((a) => ({ uuid: a.host.uuid, name_label: a.host.name, live: a.result.state !== 'silent' }));
           },
         },
         deps.pollIntervalMs,
@@ -183,8 +191,8 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
   };
 
   /** A host other than the old master that answers as master now, if any. */
-  const existingMaster = async (access: MasterFailoverAccess, old: PoolHost): Promise<HostAnswer | undefined> =>
-    (await survey(access, access.hosts().filter((h) => h.uuid !== old.uuid))).find(answersAsMaster);
+  const existingMaster = async (ctx: TaskContext, access: MasterFailoverAccess, old: PoolHost): Promise<HostAnswer | undefined> =>
+    (await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid))).find(answersAsMaster);
 
   const chooseMemberTask: Task = {
     name: 'choose_member',
@@ -192,13 +200,13 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       requireFence(ctx);
       const access = accessOf(ctx);
       const { master: old } = lost(ctx);
-      const existing = await existingMaster(access, old);
+      const existing = await existingMaster(ctx, access, old);
       if (existing) {
         await ctx.progress(`${existing.host.name} already answers as pool master (promoted by another receiver or an operator): following it, nothing promoted`, 1);
         return { host: existing.host, promoted: false };
       }
       const config = access.config!;
-      const answers = await survey(access, access.hosts().filter((h) => h.uuid !== old.uuid));
+      const answers = await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid));
       const { chosen, notes } = chooseMember(config.candidates, answers);
       for (const note of notes) await ctx.progress(note, 0.5);
       if (!chosen)
@@ -224,7 +232,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const choice = ctx.results.choose_member as ChosenMaster;
       const config = access.config!;
       // Checked again right before acting: another receiver or an operator may have promoted someone meanwhile.
-      const existing = await existingMaster(access, old);
+      const existing = await existingMaster(ctx, access, old);
       if (existing && existing.host.uuid !== choice.host.uuid) {
         await ctx.progress(`${existing.host.name} already answers as pool master: following it, ${choice.host.name} not promoted`, 1);
         return followed(access, existing.host, false);
@@ -269,6 +277,17 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     },
   };
 
+  /** A host workflow task, run on the new master: a receiver restarted since the promotion follows it first. */
+  function onNewMaster(task: Task): Task {
+    return {
+      ...task,
+      async run(ctx) {
+        accessOf(ctx).follow((ctx.results.promote_member as ChosenMaster).host.address);
+        return task.run(ctx);
+      },
+    };
+  }
+
   function followed(access: MasterFailoverAccess, h: PoolHost, promoted: boolean): ChosenMaster {
     access.follow(h.address);
     return { host: h, promoted };
@@ -287,7 +306,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const follows = (a: HostAnswer) => a.result.state === 'member' && a.result.master === master.address;
       // The members that answer now must end up following the new master; one whose xapi is restarting (silent
       // for a moment after its reset) still counts until it answers as the new master's member.
-      const expected = (await survey(access, access.hosts().filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid))).filter((a) => a.result.state !== 'silent');
+      const expected = (await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid))).filter((a) => a.result.state !== 'silent');
       const others = expected.map((a) => a.host);
       const lagging = async () => (await survey(access, others)).filter((a) => !follows(a));
       if (expected.every(follows)) {
@@ -353,10 +372,10 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     choose_member: chooseMemberTask,
     promote_member: promoteMember,
     recover_members: recoverMembers,
-    plan_vm_restarts: host.plan_vm_restarts,
-    disable_host: host.disable_host,
-    reset_vm_power_states: host.reset_vm_power_states,
-    restart_vms: host.restart_vms,
+    plan_vm_restarts: onNewMaster(host.plan_vm_restarts),
+    disable_host: onNewMaster(host.disable_host),
+    reset_vm_power_states: onNewMaster(host.reset_vm_power_states),
+    restart_vms: onNewMaster(host.restart_vms),
   };
 }
 

@@ -131,6 +131,32 @@ exporter:
   t.ok(metrics.includes(`xcp_recovery_master_demotions_total{pool_name="${rig.poolName}",host_name="${master.name}"} 1`), 'counted');
 });
 
+t.test('the receiver stops right after the promotion: a new one, unable to read the pool from the dead master, finishes it', async (t) => {
+  const rig = await masterRig(t);
+  const promotions: string[] = [];
+  const roles = rig.sim.pool.roles;
+  const dispatch = roles.dispatch.bind(roles);
+  roles.dispatch = async (h, method, params) => {
+    const out = await dispatch(h, method, params);
+    if (method === 'pool.emergency_transition_to_master') promotions.push(String(rig.sim.pool.store.get('host', h.ref)!.name_label));
+    return out;
+  };
+  const { master, vms } = await loseMaster(rig);
+  const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
+  await waitUntil('the promotion', () => promotions.length > 0, 60_000, 5);
+  await rig.hook!.stop();
+  // Its successor starts with the pool's configured URL, the dead master's: it learns nothing from XAPI at start.
+  const next = await rig.startHook();
+  const n = await settled(next, uuid, undefined, 120_000);
+  t.equal(n.status, 'finished', n.message ?? 'finished');
+  t.same(promotions, [promotions[0]], 'one promotion');
+  t.same(masters(rig), [promotions[0]]);
+  for (const h of rig.hosts.filter((x) => !x.master && x.name !== promotions[0]))
+    t.same(rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(h.name)!), { kind: 'slave', master: rig.host(promotions[0]!).address }, `${h.name} follows the new master`);
+  t.same(countBy(rig.calls.starts), Object.fromEntries(vms.map((v) => [v.uuid, 1])), 'each VM started exactly once');
+  for (const vm of vms) t.equal(runningOn(rig, vm.ref).length, 1);
+});
+
 t.test('the master dead and its BMC unreachable: nothing promoted, the notification waits for an operator and says why', async (t) => {
   const rig = await masterRig(t, { fencing: { bmc: { 'xcp-host-01': '192.0.2.1', 'xcp-host-02': '192.0.2.2', 'xcp-host-03': '192.0.2.3' } } });
   const { master, vms } = await loseMaster(rig);
