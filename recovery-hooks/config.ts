@@ -11,7 +11,7 @@ import { POOL_NAME, type PoolConfig } from '../core/config/pool.js';
 import { type Ctx, type Path, type Problem, type Schema, type SchemaContext, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { MasakariNotificationType } from './store/types.js';
-import { EMERGENCY_RESUME_TASKS, EMERGENCY_SHUTDOWN_TASKS, TASKS_BY_TYPE } from './workflows/names.js';
+import { EMERGENCY_RESUME_TASKS, EMERGENCY_SHUTDOWN_TASKS, MASTER_TASKS, TASKS_BY_TYPE } from './workflows/names.js';
 import { type UiConfig, uiShape } from './ui/config.js';
 
 /** What the recovery hook reads of the bundle's config (cli/config/bundle.ts composes the whole). */
@@ -66,11 +66,27 @@ export interface SshConfig {
   commandTimeoutMs: number;
 }
 
+/** `recovery_hook.pools.<pool>.master_failover`: promote a member when the pool master is lost (workflows/master.ts). */
+export interface MasterFailoverConfig {
+  /** The members' local superuser for session.slave_local_login_with_password. */
+  username: string;
+  password: Secret;
+  /** Members to promote first (host names or uuids, resolved through XAPI's host records); then the others. */
+  candidates: string[];
+  /** How long the promoted member may take to answer as master (xapi's 10 s fuse plus its start). */
+  promoteTimeoutMs: number;
+  /** How long recovered members may take to answer as members of the new master. */
+  membersTimeoutMs: number;
+  /** How often every host is asked whether a second master appeared (master-watch.ts). */
+  watchIntervalMs: number;
+}
+
 export interface PoolRecoveryConfig {
   mode: PoolMode;
   /** Hosts of the pool known without XAPI (the rest come from the pool's XAPI inventory, xapi-hosts.ts). */
-  hosts: { name: string; uuid: string }[];
+  hosts: { name: string; uuid: string; address?: string }[];
   fencing?: FencingConfig;
+  masterFailover?: MasterFailoverConfig;
   ssh?: SshConfig;
   /** The remote Instance-HA API a `forward` pool's notifications go to (forward/config.ts). */
   forward?: ForwardConfig;
@@ -165,10 +181,20 @@ const sshShape = obj({
   command_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 300),
 });
 
+const masterFailoverShape = obj({
+  username: withDefault(str({ minLength: 1 }), 'root'),
+  ...secretKeys('password'),
+  candidates: withDefault(list(str({ minLength: 1 })), []),
+  promote_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 180),
+  members_timeout_seconds: withDefault(seconds({ min: 1, max: 3600 }), 120),
+  watch_interval_seconds: withDefault(seconds({ min: 1, max: 3600 }), 30),
+});
+
 const poolShape = obj({
   mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only', 'forward'] as const), 'auto'),
-  hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }) })), []),
+  hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }), address: optional(str({ minLength: 1 })) })), []),
   fencing: optional(fencingShape),
+  master_failover: onlyWhenGiven(masterFailoverShape),
   ssh: optional(sshShape),
   forward: optional(forwardShape),
 });
@@ -280,6 +306,24 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
         maxDownShare: f.max_down_share,
       };
   }
+  if (raw.master_failover) {
+    const m = raw.master_failover;
+    const password = readSecret(m as unknown as Record<string, unknown>, 'password', [...path, 'master_failover'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    const seen = new Set<string>();
+    m.candidates.forEach((c, i) => {
+      if (seen.has(c.toLowerCase())) report(ctx, [...path, 'master_failover', 'candidates', i], `"${c}" is listed twice`);
+      seen.add(c.toLowerCase());
+    });
+    if (password)
+      pool.masterFailover = {
+        username: m.username,
+        password,
+        candidates: m.candidates,
+        promoteTimeoutMs: m.promote_timeout_seconds * 1000,
+        membersTimeoutMs: m.members_timeout_seconds * 1000,
+        watchIntervalMs: m.watch_interval_seconds * 1000,
+      };
+  }
   if (raw.ssh) {
     const s = raw.ssh;
     if (!s.known_hosts_file && Object.keys(s.fingerprints).length === 0)
@@ -332,7 +376,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     pools[name] = resolvePool(p, [...path, 'pools', name], ctx, sc);
   }
   checkHostWorkflowOrder(raw.workflows.host, [...path, 'workflows', 'host'], ctx);
-  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...FORWARD_TASKS, ...EMERGENCY_SHUTDOWN_TASKS, ...EMERGENCY_RESUME_TASKS]);
+  const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...MASTER_TASKS, ...FORWARD_TASKS, ...EMERGENCY_SHUTDOWN_TASKS, ...EMERGENCY_RESUME_TASKS]);
   for (const name of Object.keys(raw.tasks)) if (!known.has(name)) report(ctx, [...path, 'tasks', name], `unknown task; known tasks: ${[...known].join(', ')}`);
   const d = raw.task_defaults;
   const emergency = resolveEmergency(raw.emergency, [...path, 'emergency'], ctx);
@@ -347,6 +391,18 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
       },
     ]),
   );
+  // A wait longer than its task's timeout would end in a bare task timeout instead of the operator wait it promises.
+  for (const [name, p] of Object.entries(pools)) {
+    const waits: [string, string, number | undefined][] = [
+      ['promote_timeout_seconds', 'promote_member', p.masterFailover?.promoteTimeoutMs],
+      ['members_timeout_seconds', 'recover_members', p.masterFailover?.membersTimeoutMs],
+    ];
+    for (const [key, task, ms] of waits) {
+      const taskMs = tasks[task]?.timeoutMs ?? d.timeout_seconds * 1000;
+      if (ms !== undefined && ms >= taskMs)
+        report(ctx, [...path, 'pools', name, 'master_failover', key], `must be below the ${task} task's timeout (${taskMs / 1000} s: tasks.${task}.timeout_seconds or task_defaults.timeout_seconds)`);
+    }
+  }
   return {
     listen: raw.listen,
     storePath: raw.store_path === ':memory:' ? raw.store_path : filePath(raw.store_path, sc.baseDir),

@@ -5,6 +5,8 @@ export interface KnownHost {
   uuid: string;
   name: string;
   pool: string;
+  /** XAPI's host.address (or the configured one): how a master failover reaches the host without its master. */
+  address?: string;
 }
 
 export interface HostDirectory {

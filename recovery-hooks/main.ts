@@ -15,6 +15,7 @@ import { type Forwarding, combineBuilders, forwardTaskSettings, startForwarding 
 import { type Notifiers, startNotifiers } from './notifiers/index.js';
 import type { HostDirectory } from './hosts.js';
 import { NotificationRecorder } from './intake/recorder.js';
+import { MasterWatch } from './master-watch.js';
 import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
 import { registerUiInfo } from './ui/metrics.js';
@@ -118,6 +119,22 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
         const shell = options.shellFor ? options.shellFor(pool) : shells.get(pool);
         return shell ? { shell, command: ssh?.restartCommand ?? 'xe-toolstack-restart', timeoutMs: ssh?.commandTimeoutMs ?? 300_000 } : undefined;
       },
+      masterFailoverFor(pool) {
+        const poolConfig = poolByName.get(pool);
+        if (!poolConfig || options.xapiFor) return undefined;
+        const client = deps.xapiFor(pool) as XapiClient;
+        return {
+          config: rh.pools[pool]?.masterFailover,
+          hosts: () => hosts.hostsOf(pool).flatMap((h) => (h.address ? [{ uuid: h.uuid, name: h.name, address: h.address }] : [])),
+          probe: (address, timeoutMs) => client.probe(address, timeoutMs),
+          callAt: (address, method, params, timeoutMs) => client.callAt(address, method, params, timeoutMs),
+          follows: (address) => new URL(client.masterUrl).hostname === client.hostUrl(address, '/').hostname,
+          follow: (address) => {
+            if (new URL(client.masterUrl).hostname !== client.hostUrl(address, '/').hostname) client.follow(address);
+          },
+          callTimeoutMs: poolConfig.timeouts.callMs,
+        };
+      },
       settings: rh,
       pollIntervalMs: options.pollIntervalMs ?? 2000,
       probeTimeoutMs: options.probeTimeoutMs ?? 10_000,
@@ -161,6 +178,17 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
     const { server, url } = await listen(app, rh.listen.host, rh.listen.port);
     if (rh.ui.enabled) registerUiInfo(metrics.registry, rh.ui.externalUrl ?? url);
     engine.start();
+    // A fenced old master powered on while the new one was unreachable acts as a second master: demote it.
+    const watched = Object.entries(rh.pools).filter(([, p]) => p.mode === 'auto' && p.masterFailover);
+    const masterWatch = new MasterWatch({
+      pools: watched.map(([name]) => name),
+      accessFor: (pool) => deps.masterFailoverFor?.(pool),
+      probeTimeoutMs: deps.probeTimeoutMs,
+      intervalMs: Math.min(...watched.map(([, p]) => p.masterFailover!.watchIntervalMs), 3_600_000),
+      logger: log.child({ component: 'master-watch' }),
+      demotions: metrics.masterDemotions,
+    });
+    masterWatch.start();
     // The holder of the lease `maintenance:retention` purges what ended more than `retention_days` ago, hourly.
     const retention = startRetention({ store, retentionMs: rh.retentionMs, owner, leaseMs: rh.leaseMs, logger: log, now });
     log.info('recovery hook listening', { url, store: describeStore(rh), receiver: owner, pools: config.pools.map((p) => p.name) });
@@ -174,6 +202,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
           server.closeIdleConnections();
           await closed;
           xapiHosts?.stop();
+          await masterWatch.stop();
           await retention.stop();
           await engine.stop(rh.shutdownGraceMs);
           await hooks.drain(rh.shutdownGraceMs);

@@ -73,14 +73,14 @@ export class XapiHostDirectory implements HostDirectory {
     let timer: NodeJS.Timeout | undefined;
     try {
       const records = await Promise.race([
-        this.#o.xapiFor(pool).call<Record<string, { uuid?: unknown; name_label?: unknown }>>('host.get_all_records'),
+        this.#o.xapiFor(pool).call<Record<string, { uuid?: unknown; name_label?: unknown; address?: unknown }>>('host.get_all_records'),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`host.get_all_records took more than ${timeoutMs} ms`)), timeoutMs))),
       ]);
       const hosts: KnownHost[] = [];
       let skipped = 0;
       for (const r of Object.values(records ?? {}).slice(0, MAX_HOSTS)) {
         if (uuidProblem(r.uuid) || textProblem(r.name_label, LIMITS.name, { min: 1 })) skipped++;
-        else hosts.push({ uuid: r.uuid as string, name: r.name_label as string, pool });
+        else hosts.push({ uuid: r.uuid as string, name: r.name_label as string, pool, ...(typeof r.address === 'string' && r.address ? { address: r.address } : {}) });
       }
       if (skipped) this.#o.logger.warn('hosts of the XAPI inventory skipped: unusable uuid or name', { pool, skipped });
       const before = state.inventory?.length;
@@ -100,7 +100,7 @@ export class XapiHostDirectory implements HostDirectory {
     const state = this.#pools.get(pool);
     if (!state) return [];
     const byUuid = new Map(state.configured.map((h) => [h.uuid, h]));
-    for (const h of state.inventory ?? []) byUuid.set(h.uuid, h);
+    for (const h of state.inventory ?? []) byUuid.set(h.uuid, { ...h, address: h.address ?? byUuid.get(h.uuid)?.address });
     return [...byUuid.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 

@@ -136,6 +136,15 @@ export class XapiClient implements XapiCaller {
     }
   }
 
+  /**
+   * One call on one host's XAPI (by address), outside the pool session: the local logins and emergency calls of a
+   * master failover (session.slave_local_login_with_password, then pool.emergency_* with that session). Never
+   * follows redirects.
+   */
+  callAt<T = unknown>(address: string, method: string, params: unknown[], timeoutMs: number): Promise<T> {
+    return this.rpc<T>(method, params, timeoutMs, this.hostUrl(address, '/'));
+  }
+
   async login(): Promise<string> {
     // Concurrent callers share one login.
     this.loggingIn ??= this.doLogin().finally(() => (this.loggingIn = undefined));

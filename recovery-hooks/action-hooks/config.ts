@@ -23,6 +23,10 @@ export const ACTION_METHODS = [
   'host.shutdown',
   'host.power_on',
   'host.enable',
+  // The pool master failover (workflows/master.ts).
+  'pool.emergency_transition_to_master',
+  'pool.recover_slaves',
+  'pool.emergency_reset_master',
 ] as const;
 export type ActionMethod = (typeof ACTION_METHODS)[number];
 /** A hook's `methods` entry: one action, or `*` for every action. */

@@ -10,6 +10,8 @@ export interface RecoveryMetrics {
   taskRuns: Counter<'task' | 'outcome'>;
   messages: Counter<'channel' | 'outcome'>;
   webhooks: Counter<'outcome'>;
+  /** Second pool masters demoted by the master watch (master-watch.ts). */
+  masterDemotions: Counter<'pool_name' | 'host_name'>;
 }
 
 export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics {
@@ -66,6 +68,12 @@ export function createRecoveryMetrics(store: NotificationStore): RecoveryMetrics
       name: 'xcp_recovery_webhooks_total',
       help: 'Alertmanager webhook requests by outcome (accepted, duplicate, rejected, error).',
       labelNames: ['outcome'],
+      registers,
+    }),
+    masterDemotions: new Counter({
+      name: 'xcp_recovery_master_demotions_total',
+      help: 'Second pool masters (an old master back as master beside the new one) demoted with pool.emergency_reset_master.',
+      labelNames: ['pool_name', 'host_name'],
       registers,
     }),
   };

@@ -7,7 +7,7 @@
 // (processes, default "xapi"), xcp_instance_event (instances: "crashed" (default) or "heartbeat"). Emergency shutdowns:
 // firing → POWER_LOST, resolved → POWER_RESTORED; without host labels the whole pool (the notification is anchored on
 // a host of the pool the directory knows), with them that host alone; the annotation `runtime_seconds` (the UPS's
-// remaining runtime, a number > 0) sets the time budget.
+// remaining runtime, a number > 0) sets the time budget. xcp_failure (hosts: "pool_master" for a lost pool master).
 import { createHash } from 'node:crypto';
 import type { HostDirectory, KnownHost } from '../hosts.js';
 import { type NewNotification, type NotificationType, canonicalType } from '../store/types.js';
@@ -125,7 +125,9 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
   const l = alert.labels;
   switch (type) {
     case 'COMPUTE_HOST':
-      return firing ? { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' } : { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' };
+      // xcp_failure="pool_master" (XcpPoolMasterLost) routes the notification to the master failover (workflows/master.ts).
+      if (!firing) return { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' };
+      return { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE', ...(l.xcp_failure === 'pool_master' ? { xcp_failure: 'pool_master' } : {}) };
     case 'COMPUTE_INSTANCE':
       if (!l.vm_uuid) return 'a COMPUTE_INSTANCE alert needs a vm_uuid label';
       // vm_name goes along so that the workflow can check it names the VM XAPI knows by vm_uuid.

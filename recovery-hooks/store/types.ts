@@ -214,8 +214,13 @@ export interface ForwardState {
 /** Fields to set (undefined = leave as is); `endpoint` and `outcome` are required when the record is created. */
 export type ForwardPatch = Partial<Omit<ForwardState, 'notificationUuid' | 'updatedAt'>>;
 
-/** Why a notification waits for a person: the fence cannot be proven, or a blast-radius limit holds it back. */
-export const OPERATOR_WAIT_KINDS = ['fence_confirmation', 'blast_radius'] as const;
+/**
+ * Why a notification waits for a person: the fence cannot be proven, a blast-radius limit holds it back, or a pool
+ * master failover cannot go on by itself (no member answers, no credentials, the promotion did not come up).
+ */
+export const OPERATOR_WAIT_KINDS = ['fence_confirmation', 'blast_radius', 'master_failover'] as const;
+/** The waits a confirmation of which means "the host is off" (confirm-fenced); any other is "re-check now". */
+export const FENCE_WAIT_KINDS: readonly OperatorWaitKind[] = ['fence_confirmation', 'blast_radius'];
 export type OperatorWaitKind = (typeof OPERATOR_WAIT_KINDS)[number];
 
 /**

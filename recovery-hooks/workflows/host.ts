@@ -6,16 +6,16 @@
 //   fence's commit point, so VMs a returning host's resync halted are still known and restarted;
 // - right before the power-off the host is checked again: a host that is back is not powered off, and its VMs that
 //   its resync halted are started again (XAPI's own database says Halted and the host answers: nothing runs twice);
-// - proof of the fence is our power-off followed by the BMC reporting off; a BMC that reports off before we asked,
+// - the fence itself is fence-proof.ts (shared with the master failover): proof is our power-off followed by the BMC reporting off; a BMC that reports off before we asked,
 //   does not answer or never reports off proves nothing: the workflow waits for an operator (confirm-fenced);
 // - blast radius: at most fencing.max_hosts_fenced power-offs per pool in fence_window_seconds (store-wide), none
 //   while more than max_down_share of the pool's hosts are not live, never the last live host: an operator decides;
 // - a paused VM is never touched; a VM already running elsewhere is never started again; the notification does not
 //   end `finished` while a VM recorded as running at confirmation is halted.
-import { Finish, Ignore, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
+import { Finish, Ignore, type Task, type TaskContext } from '../engine/task.js';
 import type { VmMove } from '../store/types.js';
-import type { PoolFencing, WorkflowDeps } from './deps.js';
-import { resolveBmcMap } from './fence.js';
+import type { WorkflowDeps } from './deps.js';
+import { type FenceResult, proveFenced } from './fence-proof.js';
 import type { HOST_TASKS } from './names.js';
 import {
   type HostRecord,
@@ -26,10 +26,8 @@ import {
   hostByUuid,
   isXapiError,
   vmByUuid,
-  waitFor,
   xapiNumber,
 } from './xapi.js';
-import type { FenceTarget, PowerStatus } from '../../core/fencing.js';
 import { mapBounded } from '../../core/concurrency.js';
 
 type HostTaskName = (typeof HOST_TASKS)[number];
@@ -39,11 +37,6 @@ const PRIORITY_RANK: Record<string, number> = { restart: 0, 'best-effort': 1, ''
 const TRY_NEXT_HOST = ['HOST_NOT_ENOUGH_FREE_MEMORY', 'HOST_OFFLINE', 'HOST_DISABLED', 'NO_HOSTS_AVAILABLE', 'HOST_NOT_LIVE', 'VM_REQUIRES_SR', 'VM_REQUIRES_NET'];
 const OTHER_OPERATION_RETRIES = 3;
 
-export interface FenceResult {
-  /** bmc: our power-off, then the BMC reported off; operator: confirm-fenced, or a fence:assert token's host_status NORMAL. */
-  fencedBy: 'operator' | 'bmc';
-}
-
 interface TargetHost {
   ref: string;
   name: string;
@@ -52,12 +45,10 @@ interface TargetHost {
 
 export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
-  const wait = <T>(ctx: TaskContext, timeoutMs: number, check: () => Promise<T | undefined>) =>
-    waitFor(check, { timeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
 
-  /** Reset and start only after fence_host succeeded in this workflow. */
+  /** Reset and start only after the fence (fence_host, or fence_master of a master failover) succeeded in this workflow. */
   const requireFence = (ctx: TaskContext) => {
-    if (!ctx.results.fence_host) throw new Ignore(`host ${ctx.notification.hostName} is not proven fenced: no VM is reset or started`);
+    if (!ctx.results.fence_host && !ctx.results.fence_master) throw new Ignore(`host ${ctx.notification.hostName} is not proven fenced: no VM is reset or started`);
   };
 
   const confirmHostDown: Task = {
@@ -97,124 +88,28 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       const n = ctx.notification;
       const xapi = xapiOf(ctx);
       const { ref, record: host } = await hostByUuid(xapi, n.hostUuid);
-      const recheck = async () => {
-        const state = await hostState(xapi, ref, host);
-        if (state === 'back') await hostCameBack(ctx, xapi, host, 'before the fence: not powered off');
-        if (state === 'between')
-          throw new Error(`host ${host.name_label} is half back (live in XAPI or answering, not both): not powered off; checked again at the next attempt`);
-      };
-      await recheck();
-
-      const confirmation = await ctx.fence.operatorWait();
-      if (confirmation?.confirmedAt) {
-        await ctx.progress(`an operator (token ${confirmation.confirmedBy}) confirmed ${host.name_label} is off at ${new Date(confirmation.confirmedAt).toISOString()}`, 1);
-        return { fencedBy: 'operator' };
-      }
-      const asserted = n.source === 'api' && String(n.payload.host_status ?? '').toUpperCase() === 'NORMAL';
-      const fencing = deps.fencerFor(n.poolName);
-      if (!fencing) {
-        if (asserted) return assertedOff(ctx, host, 'no fencing is configured for the pool');
-        throw new WaitForOperator('fence_confirmation', `no fencing configured for pool ${n.poolName}: ${host.name_label} cannot be proven off; confirm it is off to restart its VMs`);
-      }
-      const bmcMap = resolveBmcMap(fencing.bmc, Object.values(await xapi.call<Record<string, HostRecord>>('host.get_all_records')));
-      const bmc = bmcMap.byUuid.get(host.uuid);
-      if (bmcMap.problems.length || (!bmc && Object.keys(fencing.bmc).length > 0))
-        throw new WaitForOperator('fence_confirmation', bmcMap.problems.length ? bmcMap.problems.join('; ') : `fencing.bmc has no entry for ${host.name_label} (${host.uuid})`);
-      const target: FenceTarget = { name: host.name_label, uuid: host.uuid, ...(bmc ? { bmc } : {}) };
-
-      const before = await readPower(fencing, target);
-      const ours = await ctx.fence.recorded();
-      if (before.status === 'off' && ours) {
-        await ctx.progress(`BMC of ${host.name_label} reports power off after our power-off of ${new Date(ours.at).toISOString()}`, 1);
-        return { fencedBy: 'bmc' };
-      }
-      if (before.status !== 'on') {
-        if (before.status === 'unknown' && asserted) return assertedOff(ctx, host, `the BMC does not answer (${before.why})`);
-        throw new WaitForOperator(
-          'fence_confirmation',
-          before.status === 'off'
-            ? `the BMC of ${host.name_label} reports power off although we sent no power-off: not proof (a BMC can report off while the host runs); confirm ${host.name_label} is off`
-            : `the BMC of ${host.name_label} does not answer (${before.why}): ${host.name_label} cannot be proven off; confirm it is off`,
-        );
-      }
-      await checkBlastRadius(ctx, xapi, host, fencing);
-      await recheck();
-      if (ctx.mode !== 'dry-run') {
-        const reserved = await ctx.fence.reserve({ windowMs: fencing.limits.fenceWindowMs, max: fencing.limits.maxHostsFenced });
-        if (!reserved.granted)
-          throw new WaitForOperator(
-            'blast_radius',
-            `pool ${n.poolName} already had ${reserved.recent.length} power-off(s) in the last ${fencing.limits.fenceWindowMs / 1000} s (fencing.max_hosts_fenced ${fencing.limits.maxHostsFenced}): ${host.name_label} is not powered off automatically; confirm it is off`,
-          );
-      }
-      const fence = {
-        method: 'host.fence',
-        params: { host: host.name_label, host_uuid: host.uuid, pool: n.poolName },
-        description: `power off ${host.name_label} through its BMC and wait for it to report power off`,
-      } as const;
-      let failure: string | undefined;
-      const outcome = await ctx.act(fence, async () => {
-        try {
-          await fencing.fencer.powerOff(target);
-        } catch (err) {
-          // A failed or timed-out command may still have landed (its process group is killed): read the state again.
-          failure = err instanceof Error ? err.message : String(err);
-        }
-        // Off, or back: a host that answers again after our power-off has rebooted (its resync halted its VMs).
-        const seen = await wait(ctx, fencing.confirmTimeoutMs, async () =>
-          (await readPower(fencing, target)).status === 'off' ? 'off' : (await isBack(xapi, ref, host)) ? 'back' : undefined,
-        );
-        if (!seen)
-          throw new WaitForOperator(
-            'fence_confirmation',
-            `the BMC of ${host.name_label} does not report power off within ${fencing.confirmTimeoutMs / 1000} s of the power-off${failure ? ` (${failure})` : ''}: confirm ${host.name_label} is off`,
-          );
-        return seen;
-      });
-      if (outcome === 'back') await hostCameBack(ctx, xapi, host, 'after our power-off (it rebooted): not powered off again');
-      if (ctx.mode === 'dry-run') {
-        await ctx.progress(`dry-run: ${host.name_label} was not powered off; what follows is what a confirmed power-off would lead to`, 1);
-        return { fencedBy: 'bmc' };
-      }
-      await ctx.progress(`${host.name_label} fenced (BMC power off${failure ? ` after: ${failure}` : ''})`, 1);
-      return { fencedBy: 'bmc' };
+      return proveFenced(
+        ctx,
+        deps.fencerFor(n.poolName),
+        {
+          host,
+          async recheck() {
+            const state = await hostState(xapi, ref, host);
+            if (state === 'back') await hostCameBack(ctx, xapi, host, 'before the fence: not powered off');
+            if (state === 'between')
+              throw new Error(`host ${host.name_label} is half back (live in XAPI or answering, not both): not powered off; checked again at the next attempt`);
+          },
+          isBack: () => isBack(xapi, ref, host),
+          cameBack: (when) => hostCameBack(ctx, xapi, host, when),
+          async poolHosts() {
+            const hosts = Object.values(await xapi.call<Record<string, HostRecord>>('host.get_all_records'));
+            return Promise.all(hosts.map(async (h) => ({ uuid: h.uuid, name_label: h.name_label, live: await xapi.call<boolean>('host_metrics.get_live', h.metrics) })));
+          },
+        },
+        deps.pollIntervalMs,
+      );
     },
   };
-
-  async function assertedOff(ctx: TaskContext, host: HostRecord, why: string): Promise<FenceResult> {
-    await ctx.progress(`fence asserted by the sender (host_status NORMAL from a token with fence:assert) and ${why}: ${host.name_label} is taken as off`, 1);
-    return { fencedBy: 'operator' };
-  }
-
-  /** The BMC's answer; unknown (with why) when it does not answer or answers something else than on/off. */
-  async function readPower(fencing: PoolFencing, target: FenceTarget): Promise<{ status: PowerStatus; why?: string }> {
-    try {
-      const status = await fencing.fencer.powerStatus(target);
-      return status === 'unknown' ? { status, why: 'no power state in its answer' } : { status };
-    } catch (err) {
-      return { status: 'unknown', why: err instanceof Error ? err.message : String(err) };
-    }
-  }
-
-  /** Too many hosts down at once (a partition is likelier) or the last live host: a person decides. */
-  async function checkBlastRadius(ctx: TaskContext, xapi: Xapi, host: HostRecord, fencing: PoolFencing): Promise<void> {
-    const hosts = Object.values(await xapi.call<Record<string, HostRecord>>('host.get_all_records'));
-    let notLive = 0;
-    let liveOthers = 0;
-    for (const h of hosts) {
-      const live = await xapi.call<boolean>('host_metrics.get_live', h.metrics);
-      if (!live) notLive++;
-      else if (h.uuid !== host.uuid) liveOthers++;
-    }
-    const pool = ctx.notification.poolName;
-    if (liveOthers === 0)
-      throw new WaitForOperator('blast_radius', `no other host of pool ${pool} is live: ${host.name_label} is not powered off automatically (never the last live host); confirm it is off`);
-    if (notLive / hosts.length > fencing.limits.maxDownShare)
-      throw new WaitForOperator(
-        'blast_radius',
-        `${notLive} of ${hosts.length} hosts of pool ${pool} are not live in XAPI (more than fencing.max_down_share ${fencing.limits.maxDownShare}): a partition is likelier than dead hosts; ${host.name_label} is not powered off automatically; confirm it is off`,
-      );
-  }
 
   /**
    * The host answers again and is live: it is not powered off. When xapi starts on a host it resyncs its VMs with
@@ -297,7 +192,8 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       await ctx.moves.plan(resident.map((vm) => planMove(vm, host, deps.settings.hostFailure.restartUnprotected)));
       const summary = planSummary((await ctx.moves.list()));
       await ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);
-      if (summary.pending === 0) throw new Finish(`no VM to restart from host ${host.name_label}: not powered off`);
+      if (summary.pending === 0)
+        throw new Finish(`no VM to restart from host ${host.name_label}${ctx.results.fence_master ? ' (the old pool master, fenced)' : ': not powered off'}`);
       return summary;
     },
   };

@@ -46,7 +46,7 @@ t.test('an unknown action is an error naming the key, with a did-you-mean for XO
   const { hooks, problems } = parseHooks([{ ...PRE, methods: ['vm.start', 'vm.restart', 'VM.Hard-Reboot', 'host.restart_agent', 'vm.migrate', 7] }]);
   t.equal(hooks, undefined);
   t.match(problems, [
-    /^recovery_hook\.action_hooks\[0\]\.methods\[1\]: unknown action "vm\.restart" \(did you mean "vm\.hard_reboot"\?\); known actions: host\.fence, .*toolstack\.restart, vm\.suspend, .*host\.enable, \*$/,
+    /^recovery_hook\.action_hooks\[0\]\.methods\[1\]: unknown action "vm\.restart" \(did you mean "vm\.hard_reboot"\?\); known actions: host\.fence, .*toolstack\.restart, vm\.suspend, .*host\.enable, .*pool\.emergency_reset_master, \*$/,
     /^recovery_hook\.action_hooks\[0\]\.methods\[2\]: unknown action "VM\.Hard-Reboot" \(did you mean "vm\.hard_reboot"\?\)/,
     /^recovery_hook\.action_hooks\[0\]\.methods\[3\]: .*did you mean "toolstack\.restart"/,
     /^recovery_hook\.action_hooks\[0\]\.methods\[4\]: unknown action "vm\.migrate"; known actions/,

@@ -185,3 +185,60 @@ t.test('retention_days: 90 by default, at least 1', async (t) => {
   t.equal(parseConfig(POOLS + 'recovery_hook:\n  retention_days: 7\n', '/etc/xcp-sentinel/config.yaml').recovery_hook.retentionMs, 7 * 86_400_000);
   t.match(problems('recovery_hook:\n  retention_days: 0\n'), [/^recovery_hook\.retention_days: expected a number >= 1/]);
 });
+
+t.test('master_failover: the local login password is a secret, defaults, problems name the key', async (t) => {
+  const found = problems(`
+recovery_hook:
+  pools:
+    pool-a:
+      master_failover: { candidates: [xcp-host-02, XCP-HOST-02, ""], promote_timeout_seconds: 0, surprise: 1 }
+      hosts: [{ name: h, uuid: 8a5c1d0e-3f2b-4c6d-9e7f-0a1b2c3d4e5f, address: "" }]
+`);
+  for (const re of [
+    /^recovery_hook\.pools\.pool-a\.master_failover\.candidates\[2\]: /,
+    /^recovery_hook\.pools\.pool-a\.master_failover\.promote_timeout_seconds: /,
+    /^recovery_hook\.pools\.pool-a\.master_failover\.surprise: /,
+    /^recovery_hook\.pools\.pool-a\.hosts\[0\]\.address: /,
+  ])
+    t.ok(found.some((p) => re.test(p)), `${re} in ${found.join(' | ')}`);
+  t.ok(
+    problems(`
+recovery_hook:
+  pools:
+    pool-a:
+      master_failover: { password: p, candidates: [xcp-host-02, XCP-HOST-02] }
+`).some((p) => /^recovery_hook\.pools\.pool-a\.master_failover\.candidates\[1\]: "XCP-HOST-02" is listed twice/.test(p)),
+  );
+  t.match(problems(`
+recovery_hook:
+  task_defaults: { timeout_seconds: 100 }
+  tasks: { recover_members: { timeout_seconds: 200 } }
+  pools:
+    pool-a:
+      master_failover: { password: p, promote_timeout_seconds: 100, members_timeout_seconds: 150 }
+`), [/^recovery_hook\.pools\.pool-a\.master_failover\.promote_timeout_seconds: must be below the promote_member task's timeout \(100 s/]);
+  t.match(problems(`
+recovery_hook:
+  pools:
+    pool-a:
+      master_failover: { candidates: [a] }
+`), [/^recovery_hook\.pools\.pool-a\.master_failover: needs one of password, password_file, password_env/]);
+  t.match(problems(`
+recovery_hook:
+  pools:
+    pool-a:
+      master_failover: { password_env: ROOT_PASS }
+`), [/^recovery_hook\.pools\.pool-a\.master_failover\.password_env: environment variable ROOT_PASS is not set or empty/]);
+  const rh = parseConfig(`${POOLS}
+recovery_hook:
+  pools:
+    pool-a:
+      master_failover: { password_env: ROOT_PASS }
+    `, '/etc/xcp-sentinel/config.yaml', { ROOT_PASS: 'root-secret' }).recovery_hook;
+  const mf = rh.pools['pool-a']!.masterFailover!;
+  t.match(mf, { username: 'root', candidates: [], promoteTimeoutMs: 180_000, membersTimeoutMs: 120_000 });
+  t.equal(mf.password.reveal(), 'root-secret');
+  t.notMatch(JSON.stringify(rh), /root-secret/, 'never in JSON');
+  t.equal(parseConfig(POOLS, '/etc/xcp-sentinel/config.yaml').recovery_hook.pools['pool-a'], undefined);
+  t.equal(parseConfig(`${POOLS}recovery_hook:\n  pools:\n    pool-a: { mode: auto }\n`, '/etc/x.yaml').recovery_hook.pools['pool-a']!.masterFailover, undefined, 'absent: undefined');
+});

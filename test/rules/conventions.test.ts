@@ -42,7 +42,7 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
   t.same(Object.fromEntries(recovery.map((a) => [a.alert, a.labels.xcp_notification_type])), expected);
   for (const a of recovery) {
     // Routed to the recovery hook when its values say so: XcpVmGuestHeartbeatLost is notify-only by default until
-    // its signal is proven on real pools; XcpPoolMasterLost ships off until its workflow exists.
+    // its signal is proven on real pools.
     const on = (values.alerts as Record<string, { recovery?: boolean }>)[a.alert]!.recovery;
     t.equal(a.labels.recovery, on ? 'true' : undefined, `${a.alert}: recovery label as in values`);
     // A power emergency is the pool's: its alerts keep pool_name (the promtool tests check them).
@@ -58,7 +58,7 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
   }
   t.equal(alerts.find((a) => a.alert === 'XcpToolstackDown')!.labels.process_name, 'xapi');
   t.equal(alerts.find((a) => a.alert === 'XcpPoolMasterLost')!.labels.xcp_failure, 'pool_master', 'a master loss is told apart from a host failure');
-  t.not(values.alerts.XcpPoolMasterLost.recovery, true, 'not routed to the receiver until it has a master-failover workflow');
+  t.equal(values.alerts.XcpPoolMasterLost.recovery, true, 'routed to the receiver: its master failover acts on it');
 });
 
 t.test('every alert has a runbook with the three sections, and every runbook an alert', async (t) => {

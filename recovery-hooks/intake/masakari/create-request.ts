@@ -31,6 +31,8 @@ const PAYLOADS: Record<NotificationType, Record<string, Field>> = {
     event: { required: true, check: upperEnum(['STARTED', 'STOPPED']) },
     host_status: { required: false, check: upperEnum(['NORMAL', 'UNKNOWN']) },
     cluster_status: { required: false, check: upperEnum(['ONLINE', 'OFFLINE']) },
+    // Ours, not Masakari's: the host is the lost pool master (workflows/master.ts).
+    xcp_failure: { required: false, check: enumOf(['pool_master']) },
   },
   COMPUTE_PROCESS: {
     process_name: { required: true, check: text(1, 4096) },

@@ -249,6 +249,25 @@ export function hostDownAlert(rig: Rig, host: SimHost, over: Partial<AlertSpec> 
   };
 }
 
+/** XcpPoolMasterLost as rules/lib/groups/master.ts labels it: a COMPUTE_HOST for the master, xcp_failure="pool_master". */
+export function masterLostAlert(rig: Rig, host: SimHost, over: Partial<AlertSpec> = {}): AlertSpec {
+  return {
+    alertname: 'XcpPoolMasterLost',
+    labels: {
+      severity: 'critical',
+      component: 'pool',
+      xcp_notification_type: 'COMPUTE_HOST',
+      xcp_failure: 'pool_master',
+      recovery: 'true',
+      pool_id: rig.poolUuid,
+      pool_name: rig.poolName,
+      host_uuid: host.uuid,
+      host_name: host.name,
+    },
+    ...over,
+  };
+}
+
 export function instanceAlert(rig: Rig, vm: { uuid: string; name: string }, host: SimHost, kind: 'crashed' | 'heartbeat', over: Partial<AlertSpec> = {}): AlertSpec {
   return {
     alertname: kind === 'crashed' ? 'XcpVmHaltedUnexpectedly' : 'XcpVmGuestHeartbeatLost',

@@ -1,0 +1,400 @@
+// Pool master loss: the master's XAPI answers nothing while members answer. Without XAPI HA nothing in the pool can
+// be started until a member is promoted, so the receiver does the operator's manual procedure, with the host
+// workflow's safety rules:
+// - identity from XAPI, reached by the receiver itself: every known host is asked directly (a login: a member refuses
+//   with HOST_IS_SLAVE naming its master — ocaml/xapi/xapi_session.ml login_with_password — which also proves its
+//   toolstack answers). The notification's host must be the host the members name; the master must not answer;
+// - the old master is fenced first, through fence-proof.ts (the host workflow's fence): our power-off then "off", or
+//   an operator's confirm-fenced; blast-radius limits apply. Nothing is promoted before;
+// - exactly one member is promoted: the workflow runs under its host's lease (`host:<old master uuid>`, engine.ts),
+//   and every notification that gets this far names the same host (the one the members name), so two receivers
+//   sharing a store never promote two; right before promoting, every host is asked again and an existing master
+//   (another receiver's, an operator's) is followed instead. The choice is a persisted task result: a retry promotes
+//   the same member or nobody;
+// - promotion: session.slave_local_login_with_password on the member, pool.emergency_transition_to_master (xapi
+//   writes pool.conf and restarts after its 10 s fuse: ocaml/xapi/xapi_pool.ml, xapi_pool_transition.ml,
+//   xapi_fuse.ml), then wait until it accepts a normal login as master; then pool.recover_slaves on it (returns the
+//   hosts it reset: ocaml/xapi/xapi_pool.ml recover_slaves) and, for the answering members it did not reset, a local
+//   login and pool.emergency_reset_master(new master) — a member left pointing at the old master would be declared
+//   dead by the new one (it heartbeats to its own master: ocaml/xapi/db_gc.ml) and fenced although healthy;
+// - then the host workflow's plan, disable, VM.power_state_reset (refused with HOST_IS_LIVE while the old master
+//   lives: ocaml/xapi/xapi_vm.ml — never worked around) and restarts, exactly once each.
+import { Finish, Ignore, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
+import type { Notification } from '../store/types.js';
+import type { MasterFailoverAccess, PoolHost, WorkflowDeps } from './deps.js';
+import { type FenceResult, proveFenced } from './fence-proof.js';
+import { hostTasks } from './host.js';
+import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, probeAll } from './master-members.js';
+import type { MASTER_TASKS } from './names.js';
+import { isXapiError, waitFor } from './xapi.js';
+
+type MasterTaskName = (typeof MASTER_TASKS)[number];
+
+/** The notification's payload marks a pool master loss: the XcpPoolMasterLost alert's `xcp_failure="pool_master"`
+ * label, or a Masakari COMPUTE_HOST payload with `xcp_failure: "pool_master"`. Identity is still XAPI's (above). */
+export const MASTER_LOSS = 'pool_master';
+export function isMasterLoss(n: Pick<Notification, 'type' | 'payload'>): boolean {
+  return n.type === 'COMPUTE_HOST' && n.payload.xcp_failure === MASTER_LOSS;
+}
+
+/** The result of confirm_master_lost: the lost master as XAPI's records name it, and the members that answered. */
+export interface MasterLost {
+  master: PoolHost;
+  members: string[];
+  /** The pool's hosts with their addresses at confirmation: a receiver restarted during the loss cannot read them. */
+  hosts: PoolHost[];
+}
+
+/** The result of choose_member / promote_member. */
+export interface ChosenMaster {
+  host: PoolHost;
+  /** false: it already was master (promoted by another receiver or an operator), we only follow it. */
+  promoted: boolean;
+}
+
+export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
+  const host = hostTasks(deps);
+  const accessOf = (ctx: TaskContext): MasterFailoverAccess => {
+    const access = deps.masterFailoverFor?.(ctx.notification.poolName);
+    if (!access)
+      throw new WaitForOperator('master_failover', `the receiver cannot reach the hosts of pool ${ctx.notification.poolName} directly: promote a member by hand (runbook XcpPoolMasterLost)`);
+    return access;
+  };
+  const lost = (ctx: TaskContext) => ctx.results.confirm_master_lost as MasterLost;
+  /** The hosts known now, completed with those recorded at confirmation. */
+  const hostsOf = (ctx: TaskContext, access: MasterFailoverAccess): PoolHost[] => {
+    const byUuid = new Map(lost(ctx).hosts.map((h) => [h.uuid, h]));
+    for (const h of access.hosts()) byUuid.set(h.uuid, h);
+    return [...byUuid.values()];
+  };
+  const survey = (access: MasterFailoverAccess, hosts: PoolHost[]) => probeAll(access, hosts, deps.probeTimeoutMs);
+  const wait = <T>(ctx: TaskContext, timeoutMs: number, check: () => Promise<T | undefined>) =>
+    waitFor(check, { timeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
+
+  const confirmMasterLost: Task = {
+    name: 'confirm_master_lost',
+    async run(ctx): Promise<MasterLost> {
+      const n = ctx.notification;
+      const access = accessOf(ctx);
+      const hosts = access.hosts();
+      if (hosts.length === 0)
+        throw new WaitForOperator(
+          'master_failover',
+          `no host address of pool ${n.poolName} is known (read from XAPI while the master answered, or recovery_hook.pools.${n.poolName}.hosts[].address): the master cannot be identified; promote a member by hand`,
+        );
+      await ctx.progress(`asking each of the ${hosts.length} hosts of pool ${n.poolName} directly who its master is`, 0);
+      const answers = await survey(access, hosts);
+      const masters = answers.filter(answersAsMaster);
+      const old = masters.find((a) => a.host.uuid === n.hostUuid);
+      if (old) throw new Ignore(`${old.host.name} answers as pool master (it accepted a login): the master is not lost; nothing fenced or promoted`);
+      if (masters.length)
+        throw new Ignore(
+          `${masters.map((a) => a.host.name).join(' and ')} answer(s) as pool master: pool ${n.poolName} has a master; nothing fenced or promoted here (a failed ${n.hostName} is the host workflow's)`,
+        );
+      const named = new Set(answers.flatMap((a) => (a.result.state === 'member' ? [a.result.master] : [])));
+      if (named.size === 0)
+        throw new WaitForOperator(
+          'master_failover',
+          `no host of pool ${n.poolName} answers as a member naming its master (${describeAnswers(answers)}): the master cannot be identified from XAPI; nothing fenced or promoted`,
+        );
+      if (named.size > 1)
+        throw new WaitForOperator('master_failover', `the members of pool ${n.poolName} name different masters (${[...named].join(', ')}): nothing fenced or promoted; a person decides`);
+      const address = [...named][0]!;
+      const master = hosts.find((h) => h.address === address);
+      if (!master)
+        throw new WaitForOperator('master_failover', `the members name ${address} as their master, which is no host of pool ${n.poolName} the receiver knows: nothing fenced or promoted`);
+      if (master.uuid !== n.hostUuid)
+        throw new Ignore(`the members of pool ${n.poolName} name ${master.name} (${master.uuid}) as their master, not the notification's host ${n.hostName} (${n.hostUuid}): nothing fenced or promoted`);
+      if (n.hostName && n.hostName !== master.name)
+        throw new Ignore(`host name "${n.hostName}" in the notification is not XAPI's name_label "${master.name}" of host ${master.uuid}: identity unclear, nothing fenced or promoted`);
+      const own = answers.find((a) => a.host.uuid === master.uuid);
+      if (own && own.result.state !== 'silent')
+        throw new Ignore(`pool master ${master.name} answers (${own.result.state === 'answers' ? own.result.code : own.result.state}): not lost; nothing fenced or promoted`);
+      if (!access.config)
+        throw new WaitForOperator(
+          'master_failover',
+          `pool master ${master.name} does not answer, but recovery_hook.pools.${n.poolName}.master_failover is not configured (the members' local login): nothing fenced or promoted; promote a member by hand (runbook XcpPoolMasterLost)`,
+        );
+      const members = answers.filter(answersAsMember).map((a) => a.host.name);
+      await ctx.progress(`pool master ${master.name} (${master.address}) does not answer within ${deps.probeTimeoutMs / 1000} s; ${members.length} member(s) answer and name it as their master: ${members.join(', ')}`, 1);
+      return { master, members, hosts };
+    },
+  };
+
+  /** The master host may be up with only xapi dead (XcpPoolMasterLost fires then too): a toolstack restart over SSH
+   * is the fix, not a failover. A host that does not answer SSH, or still not as master afterwards, goes on. */
+  const restartMasterToolstack: Task = {
+    name: 'restart_master_toolstack',
+    async run(ctx) {
+      const access = accessOf(ctx);
+      const { master } = lost(ctx);
+      const restart = deps.toolstackRestartFor(ctx.notification.poolName);
+      if (!restart) {
+        await ctx.progress(`no ssh configured for pool ${ctx.notification.poolName}: no toolstack restart is tried on ${master.name} first`, 1);
+        return null;
+      }
+      const action = {
+        method: 'toolstack.restart',
+        params: { host: master.name, host_uuid: master.uuid, command: restart.command },
+        description: `try "${restart.command}" on ${master.name} over SSH first (the host may be up with only its toolstack dead)`,
+      } as const;
+      let failed: string | undefined;
+      await ctx.act(action, async () => {
+        try {
+          const out = await restart.shell.run({ name: master.name, address: master.address }, restart.command, restart.timeoutMs);
+          if (out.code !== 0) failed = `"${restart.command}" exited with ${out.code ?? 'a signal'}: ${(out.stderr || out.stdout).trim().slice(-200)}`;
+        } catch (err) {
+          failed = err instanceof Error ? err.message : String(err);
+        }
+      });
+      if (ctx.mode === 'dry-run') return null;
+      if (failed) {
+        await ctx.progress(`${master.name} was not restarted over SSH (${failed}): the failover goes on`, 1);
+        return null;
+      }
+      const timeoutMs = deps.settings.processFailure.confirmTimeoutMs;
+      const back = await wait(ctx, timeoutMs, async () => ((await access.probe(master.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined));
+      if (back) throw new Finish(`the toolstack of pool master ${master.name} was restarted over SSH and it answers as master again: nothing fenced or promoted`);
+      await ctx.progress(`${master.name} does not answer as master within ${timeoutMs / 1000} s of its toolstack restart: the failover goes on`, 1);
+      return null;
+    },
+  };
+
+  const fenceMaster: Task = {
+    name: 'fence_master',
+    async run(ctx): Promise<FenceResult> {
+      const access = accessOf(ctx);
+      const { master } = lost(ctx);
+      const answers = async () => (await access.probe(master.address, deps.probeTimeoutMs)).state !== 'silent';
+      return proveFenced(
+        ctx,
+        deps.fencerFor(ctx.notification.poolName),
+        {
+          host: { uuid: master.uuid, name_label: master.name },
+          async recheck() {
+            if (await answers()) throw new Finish(`pool master ${master.name} answers again before the fence: not powered off, nothing promoted`);
+          },
+          isBack: answers,
+          async cameBack(when) {
+            throw new WaitForOperator(
+              'master_failover',
+              `pool master ${master.name} answers again ${when}: nothing promoted; its restart may have halted its VMs — check the pool and start them`,
+            );
+          },
+          async poolHosts() {
+            return (await survey(access, hostsOf(ctx, access))).map((a) => ({ uuid: a.host.uuid, name_label: a.host.name, live: a.result.state !== 'silent' }));
+          },
+        },
+        deps.pollIntervalMs,
+      );
+    },
+  };
+
+  /** A host other than the old master that answers as master now, if any. */
+  const existingMaster = async (ctx: TaskContext, access: MasterFailoverAccess, old: PoolHost): Promise<HostAnswer | undefined> =>
+    (await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid))).find(answersAsMaster);
+
+  const chooseMemberTask: Task = {
+    name: 'choose_member',
+    async run(ctx): Promise<ChosenMaster> {
+      requireFence(ctx);
+      const access = accessOf(ctx);
+      const { master: old } = lost(ctx);
+      const existing = await existingMaster(ctx, access, old);
+      if (existing) {
+        await ctx.progress(`${existing.host.name} already answers as pool master (promoted by another receiver or an operator): following it, nothing promoted`, 1);
+        return { host: existing.host, promoted: false };
+      }
+      const config = access.config!;
+      const answers = await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid));
+      const { chosen, notes } = chooseMember(config.candidates, answers);
+      for (const note of notes) await ctx.progress(note, 0.5);
+      if (!chosen)
+        throw new WaitForOperator(
+          'master_failover',
+          `no member of pool ${ctx.notification.poolName} answers (${describeAnswers(answers)}): nothing promoted; bring a member back or promote one by hand`,
+        );
+      await ctx.progress(
+        `${chosen.name} chosen to become pool master (${config.candidates.length ? 'first answering member of master_failover.candidates, then by name' : 'the answering member first by name'})`,
+        1,
+      );
+      return { host: chosen, promoted: true };
+    },
+  };
+
+  const promoteMember: Task = {
+    name: 'promote_member',
+    async run(ctx): Promise<ChosenMaster> {
+      requireFence(ctx);
+      const access = accessOf(ctx);
+      const n = ctx.notification;
+      const { master: old } = lost(ctx);
+      const choice = ctx.results.choose_member as ChosenMaster;
+      const config = access.config!;
+      // Checked again right before acting: another receiver or an operator may have promoted someone meanwhile.
+      const existing = await existingMaster(ctx, access, old);
+      if (existing && existing.host.uuid !== choice.host.uuid) {
+        await ctx.progress(`${existing.host.name} already answers as pool master: following it, ${choice.host.name} not promoted`, 1);
+        return followed(access, existing.host, false);
+      }
+      if (existing) {
+        await ctx.progress(`${choice.host.name} answers as pool master`, 1);
+        return followed(access, choice.host, choice.promoted);
+      }
+      const target = choice.host;
+      const state = (await access.probe(target.address, deps.probeTimeoutMs)).state;
+      // A silent chosen member may be restarting after an earlier run's transition: only wait for it, never choose another.
+      if (state !== 'silent') {
+        const transition = {
+          method: 'pool.emergency_transition_to_master',
+          params: { host: target.name, host_uuid: target.uuid, pool: n.poolName, old_master: old.name },
+          description: `promote ${target.name} to pool master (local login, pool.emergency_transition_to_master; its xapi restarts)`,
+        } as const;
+        await ctx.act(transition, async () => {
+          const session = await localLogin(access, target, config, n.poolName);
+          try {
+            await access.callAt(target.address, 'pool.emergency_transition_to_master', [session], access.callTimeoutMs);
+          } catch (err) {
+            if (isXapiError(err, 'HA_IS_ENABLED'))
+              throw new WaitForOperator('master_failover', `${target.name} refuses pool.emergency_transition_to_master: HA_IS_ENABLED (XAPI HA recovers the pool itself); nothing promoted`);
+            throw err;
+          }
+        });
+      }
+      // Without a promotion there is no master to ask what would follow: the dry run ends here.
+      if (ctx.mode === 'dry-run')
+        throw new Finish(
+          `dry-run: ${target.name} was not promoted; a promotion would be followed by pool.recover_slaves on it and the restart of the VMs of ${old.name} elsewhere`,
+        );
+      const up = await wait(ctx, config.promoteTimeoutMs, async () => ((await access.probe(target.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined));
+      if (!up)
+        throw new WaitForOperator(
+          'master_failover',
+          `${target.name} does not answer as pool master within master_failover.promote_timeout_seconds (${config.promoteTimeoutMs / 1000} s) of its promotion: no other member is promoted; check ${target.name}`,
+        );
+      await ctx.progress(`${target.name} answers as pool master (a normal login is accepted)`, 1);
+      return followed(access, target, true);
+    },
+  };
+
+  /** A host workflow task, run on the new master: a receiver restarted since the promotion follows it first. */
+  function onNewMaster(task: Task): Task {
+    return {
+      ...task,
+      async run(ctx) {
+        accessOf(ctx).follow((ctx.results.promote_member as ChosenMaster).host.address);
+        return task.run(ctx);
+      },
+    };
+  }
+
+  function followed(access: MasterFailoverAccess, h: PoolHost, promoted: boolean): ChosenMaster {
+    access.follow(h.address);
+    return { host: h, promoted };
+  }
+
+  const recoverMembers: Task = {
+    name: 'recover_members',
+    async run(ctx) {
+      const access = accessOf(ctx);
+      const n = ctx.notification;
+      const { master: old } = lost(ctx);
+      const { host: master } = ctx.results.promote_member as ChosenMaster;
+      const config = access.config!;
+      access.follow(master.address);
+      const xapi = deps.xapiFor(n.poolName);
+      const follows = (a: HostAnswer) => a.result.state === 'member' && a.result.master === master.address;
+      // The members that answer now must end up following the new master; one whose xapi is restarting (silent
+      // for a moment after its reset) still counts until it answers as the new master's member.
+      const expected = (await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid))).filter((a) => a.result.state !== 'silent');
+      const others = expected.map((a) => a.host);
+      const lagging = async () => (await survey(access, others)).filter((a) => !follows(a));
+      if (expected.every(follows)) {
+        await ctx.progress(`every answering member follows ${master.name}`, 1);
+        return { recovered: [] };
+      }
+      const recover = {
+        method: 'pool.recover_slaves',
+        params: { host: master.name, host_uuid: master.uuid, pool: n.poolName },
+        description: `point the members at the new master (pool.recover_slaves on ${master.name})`,
+      } as const;
+      // A dead host costs recover_slaves a connection timeout each, which may outlast our call timeout: then every
+      // member is pointed at the new master one by one below (the same call recover_slaves makes).
+      // Only the XAPI call's own failure is caught: a lost lease or a hook's veto still stops the task.
+      let failure: string | undefined;
+      const refs =
+        (await ctx.act(recover, async () => {
+          try {
+            return await xapi.call<string[]>('pool.recover_slaves');
+          } catch (err) {
+            failure = err instanceof Error ? err.message : String(err);
+            return [];
+          }
+        })) ?? [];
+      if (failure) await ctx.progress(`pool.recover_slaves failed (${failure}): each member is pointed at ${master.name} directly`, 0.5);
+      const recovered = await Promise.all(refs.map((ref) => xapi.call<string>('host.get_uuid', ref)));
+      const names = others.filter((h) => recovered.includes(h.uuid)).map((h) => h.name);
+      if (ctx.mode !== 'dry-run') await ctx.progress(`pool.recover_slaves reset ${names.length ? names.join(', ') : 'no host'}`, 0.5);
+      for (const a of expected) {
+        if (recovered.includes(a.host.uuid) || follows(a)) continue;
+        const reset = {
+          method: 'pool.emergency_reset_master',
+          params: { host: a.host.name, host_uuid: a.host.uuid, pool: n.poolName, master: master.name },
+          description: `point ${a.host.name} at the new master ${master.name} (local login, pool.emergency_reset_master)`,
+        } as const;
+        await ctx.act(reset, async () => {
+          const session = await localLogin(access, a.host, config, n.poolName);
+          await access.callAt(a.host.address, 'pool.emergency_reset_master', [session, master.address], access.callTimeoutMs);
+        });
+      }
+      if (ctx.mode === 'dry-run') return { recovered: names };
+      // Their xapi restarts (fuse, start): VMs can be placed on them once they answer as members of the new master.
+      const behind = await wait(ctx, config.membersTimeoutMs, async () => {
+        const left = await lagging();
+        return left.length === 0 ? [] : undefined;
+      });
+      if (!behind) {
+        const left = (await lagging()).map((a) => a.host.name);
+        throw new WaitForOperator(
+          'master_failover',
+          `${left.join(', ')} still do(es) not follow the new master ${master.name} within master_failover.members_timeout_seconds (${config.membersTimeoutMs / 1000} s): a member left on the old master is declared dead by the new one; point it at ${master.address} (xe pool-emergency-reset-master)`,
+        );
+      }
+      await ctx.progress(`every answering member follows ${master.name}`, 1);
+      return { recovered: names };
+    },
+  };
+
+  return {
+    confirm_master_lost: confirmMasterLost,
+    restart_master_toolstack: restartMasterToolstack,
+    fence_master: fenceMaster,
+    choose_member: chooseMemberTask,
+    promote_member: promoteMember,
+    recover_members: recoverMembers,
+    plan_vm_restarts: onNewMaster(host.plan_vm_restarts),
+    disable_host: onNewMaster(host.disable_host),
+    reset_vm_power_states: onNewMaster(host.reset_vm_power_states),
+    restart_vms: onNewMaster(host.restart_vms),
+  };
+}
+
+/** Nothing is promoted before the old master is proven off. */
+function requireFence(ctx: TaskContext): void {
+  if (!ctx.results.fence_master) throw new Ignore(`pool master ${ctx.notification.hostName} is not proven fenced: nothing promoted`);
+}
+
+/** session.slave_local_login_with_password on one host (its local superuser; ocaml/xapi/xapi_session.ml). */
+async function localLogin(access: MasterFailoverAccess, h: PoolHost, config: NonNullable<MasterFailoverAccess['config']>, pool: string): Promise<string> {
+  try {
+    return await access.callAt<string>(h.address, 'session.slave_local_login_with_password', [config.username, config.password.reveal()], access.callTimeoutMs);
+  } catch (err) {
+    if (isXapiError(err, 'SESSION_AUTHENTICATION_FAILED'))
+      throw new WaitForOperator('master_failover', `${h.name} refuses the local login of ${config.username} (SESSION_AUTHENTICATION_FAILED): check recovery_hook.pools.${pool}.master_failover`);
+    throw err;
+  }
+}
+
+function describeAnswers(answers: HostAnswer[]): string {
+  return answers.map((a) => `${a.host.name}: ${a.result.state === 'member' ? `member of ${a.result.master}` : a.result.state === 'answers' ? a.result.code : a.result.state}`).join(', ');
+}
