@@ -14,6 +14,7 @@ import {
   type TaskRecord,
   type VmMove,
 } from '../store/types.js';
+import { FENCE_WAIT_KINDS } from '../store/types.js';
 import { Html, html } from './html.js';
 import { type ListResult, PAGE_SIZE } from './list.js';
 import type { Session } from './sessions.js';
@@ -191,14 +192,12 @@ export interface Detail {
   forward?: ForwardState;
 }
 
-const HOST_OFF_KINDS: readonly string[] = ['fence_confirmation', 'blast_radius'];
-
 function waitSection(d: Detail, session: Session, confirm?: { error: string; value: string }): Html {
   const w = d.wait;
   if (!w) return html``;
   // Kinds whose confirmation says "the host is off" (README "When proof is missing, a person decides"); any other kind
   // is shown as it is, with its reason.
-  const fence = HOST_OFF_KINDS.includes(w.kind);
+  const fence = (FENCE_WAIT_KINDS as readonly string[]).includes(w.kind);
   const action = !fence
     ? html``
     : can(session, 'fence:confirm')
