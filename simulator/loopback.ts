@@ -25,7 +25,10 @@ export async function startSim(o: Partial<SimulationOptions> = {}): Promise<Simu
 /** The bundle config's `pools:` entries (YAML, 2-space indented list items) for the simulated pools. */
 export function simPoolsYaml(sims: Simulation[]): string {
   return sims
-    .map((s) => `  - name: ${s.pool.options.name}\n    url: ${s.url}\n    username: ${s.pool.options.username}\n    password: ${s.pool.options.password}\n    tls: { insecure: ${s.url.startsWith('https')} }\n    timeouts: { login_seconds: 6, call_seconds: 5 }\n`)
+    .map(
+      (s) =>
+        `  - name: ${s.pool.options.name}\n    url: ${s.url}\n    username: ${s.pool.options.username}\n    password: ${s.pool.options.password}\n    tls: { insecure: ${s.url.startsWith('https')} }\n    timeouts: { login_seconds: 6, call_seconds: 5 }\n`,
+    )
     .join('');
 }
 

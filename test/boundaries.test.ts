@@ -42,7 +42,8 @@ const RULES: { name: string; check(i: Import): string | undefined }[] = [
   },
   {
     name: 'only the composition root (cli/) and developer tools import cli/',
-    check: (i) => (['core', 'exporter', 'recovery-hooks', 'simulator', 'rules'].includes(top(i.from)) && top(i.to) === 'cli' ? `${top(i.from)}/ imports cli/` : undefined),
+    check: (i) =>
+      ['core', 'exporter', 'recovery-hooks', 'simulator', 'rules'].includes(top(i.from)) && top(i.to) === 'cli' ? `${top(i.from)}/ imports cli/` : undefined,
   },
 ];
 
@@ -63,7 +64,12 @@ function importsOf(file: string, text: string): Import[] {
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       const named = node.exportClause && ts.isNamedExports(node.exportClause) ? node.exportClause.elements : undefined;
       add(node.moduleSpecifier.text, node.isTypeOnly || (!!named && named.length > 0 && named.every((e) => e.isTypeOnly)));
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       add(node.arguments[0].text, false);
     }
     ts.forEachChild(node, visit);
@@ -118,7 +124,8 @@ t.test('each rule catches what it forbids, and lets the rest through', async (t)
       `${file} is reported`,
     );
   const fine = {
-    'simulator/bmc.ts': "import type { Fencer } from '../recovery-hooks/workflows/fence.js';\nimport { type PowerStatus } from '../recovery-hooks/workflows/fence.js';",
+    'simulator/bmc.ts':
+      "import type { Fencer } from '../recovery-hooks/workflows/fence.js';\nimport { type PowerStatus } from '../recovery-hooks/workflows/fence.js';",
     'simulator/types.ts': "export type { Fencer } from '../recovery-hooks/workflows/fence.js';",
     'test/helpers/postgres.ts': "export { startPostgres } from '../../bench/lib/postgres.js';",
     'cli/config/bundle.ts': "import { exporterSchema } from '../../exporter/config.js';",

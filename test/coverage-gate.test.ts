@@ -33,7 +33,10 @@ function checkout() {
   execFileSync('git', ['init', '-q'], { cwd: root });
   mkdirSync(join(root, 'recovery-hooks/store'), { recursive: true });
   writeFileSync(join(root, FILE), SOURCE);
-  const out = ts.transpileModule(SOURCE, { fileName: FILE, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: true } });
+  const out = ts.transpileModule(SOURCE, {
+    fileName: FILE,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: true },
+  });
   const js = out.outputText;
   const parsed = ts.createSourceFile('sample.js', js, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
   const fns = parsed.statements.filter(ts.isFunctionDeclaration).map((f) => ({ name: f.name!.text, start: f.getStart(), end: f.getEnd() }));
@@ -44,7 +47,10 @@ function checkout() {
       { functionName: '', isBlockCoverage: true, ranges: [{ startOffset: 0, endOffset: js.length, count: 1 }] },
       ...fns.map((f) => ({ functionName: f.name, isBlockCoverage: true, ranges: [{ startOffset: f.start, endOffset: f.end, count: counts[f.name] ?? 0 }] })),
     ];
-    const coverage = { result: [{ scriptId: '1', url, functions }], 'source-map-cache': { [url]: { lineLengths: js.split('\n').map((l) => l.length), data: JSON.parse(out.sourceMapText!) } } };
+    const coverage = {
+      result: [{ scriptId: '1', url, functions }],
+      'source-map-cache': { [url]: { lineLengths: js.split('\n').map((l) => l.length), data: JSON.parse(out.sourceMapText!) } },
+    };
     writeFileSync(join(root, '.tap/coverage/process-1.json'), JSON.stringify(coverage));
   };
   return { root, write, functions: fns.map((f) => f.name) };
@@ -61,7 +67,10 @@ t.test('one function that never ran fails the gate, though the lines clear every
   t.equal(r.status, 1, r.stdout + r.stderr);
   t.match(r.stdout, /100% +44 +recovery-hooks\/store\/sample\.ts/, 'the file is measured with its real lines, and they all count as covered');
   t.match(r.stdout, /safety-critical recovery .*: 100% of 44 lines in 1 files .*; 1\/2 functions ran \(every one must\)/);
-  t.match(r.stderr, /coverage gate FAILED:\n {2}recovery-hooks\/store\/sample\.ts:45:1 neverCalled — `export function neverCalled\(\): string \{ return "dead"; \}` never ran/);
+  t.match(
+    r.stderr,
+    /coverage gate FAILED:\n {2}recovery-hooks\/store\/sample\.ts:45:1 neverCalled — `export function neverCalled\(\): string \{ return "dead"; \}` never ran/,
+  );
   t.notMatch(r.stderr, /% of lines|% </, 'no line floor fails: the function check alone catches it');
 });
 

@@ -21,7 +21,12 @@ t.test('a peer that answers its readiness path is handed over; stop() ends it', 
   const dir = mkdtempSync(join(tmpdir(), 'xcp-peer-'));
   writeFileSync(join(dir, 'ready'), 'ok\n');
   // python3's http.server stands in for Prometheus: GET /ready answers 200 once it listens.
-  const peer = await startPeer({ name: 'http.server', bin: 'python3', args: (port) => ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)], readyPath: '/ready' });
+  const peer = await startPeer({
+    name: 'http.server',
+    bin: 'python3',
+    args: (port) => ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, String(port)],
+    readyPath: '/ready',
+  });
   t.match(peer.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   t.equal(await (await fetch(`${peer.url}/ready`)).text(), 'ok\n');
   await peer.stop();

@@ -185,7 +185,12 @@ t.test('both auth headers work; Bearer is case-insensitive', async (t) => {
 
 t.test('token comparison: digests with timingSafeEqual against every token', async (t) => {
   const source = readFileSync(new URL('../../recovery-hooks/intake/auth.ts', import.meta.url), 'utf8');
-  t.match(source, /timingSafeEqual\(presented, t\.digest\)/, 'constant-time compare of equal-length SHA-256 digests');
+  t.match(source, /digestsMatch\(presented, t\.digest\)/, 'each configured token is compared through core/tokens.ts');
+  const tokens = readFileSync(new URL('../../core/tokens.ts', import.meta.url), 'utf8');
+  t.match(tokens, /timingSafeEqual\(presented, expected\)/, 'constant-time compare of equal-length SHA-256 digests');
+  const { tokenMatches } = await import('../../core/tokens.js');
+  t.ok(tokenMatches('s3cret', 's3cret'));
+  t.notOk(tokenMatches('s3cre', 's3cret'), 'a prefix does not match (and tokens of other lengths compare without throwing)');
   const { Secret } = await import('../../core/config/secret.js');
   const auth = new TokenAuthenticator([
     { name: 'am', token: new Secret('alpha'), scopes: ['alertmanager'] },

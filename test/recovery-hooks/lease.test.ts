@@ -20,7 +20,15 @@ t.test('renewals fail and the failure cannot be logged: no unhandled rejection, 
     releaseLease: async () => undefined,
   };
   // The log sink fails (a closed stdout): every log call throws.
-  const logger = createLogger({ level: 'debug', json: true, sink: { write: () => { throw new Error('EPIPE: broken pipe, write'); } } });
+  const logger = createLogger({
+    level: 'debug',
+    json: true,
+    sink: {
+      write: () => {
+        throw new Error('EPIPE: broken pipe, write');
+      },
+    },
+  });
   const started = Date.now();
   const keeper = new LeaseKeeper(store, 'host:uuid-1', { owner: 'receiver-a', leaseMs: 600 }, Date.now, logger);
   t.teardown(() => keeper.release());
