@@ -70,10 +70,10 @@ async function emergencyCommand(name: string, event: Event, help: string, args: 
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(timeoutS * 1000),
     });
-    return { status: res.status, json: (await res.json().catch(() => undefined)) as Record<string, any> | undefined };
+    return { status: res.status, json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined };
   };
-  const fail = (what: string, r: { status: number; json?: Record<string, any> }) => {
-    const fault = r.json && Object.values(r.json)[0];
+  const fail = (what: string, r: { status: number; json?: Record<string, unknown> }) => {
+    const fault = r.json && (Object.values(r.json)[0] as { message?: string } | undefined);
     process.stderr.write(`xcp-sentinel ${name}: ${what}: ${r.status}: ${fault?.message ?? JSON.stringify(r.json)}\n`);
     return r.status === 409 ? 3 : 1;
   };
@@ -84,18 +84,18 @@ async function emergencyCommand(name: string, event: Event, help: string, args: 
     if (!hostname) {
       const segments = await api('GET', '/v1/segments');
       if (segments.status !== 200) return fail('listing the pools (segments)', segments);
-      const segment = (segments.json?.segments as { uuid: string; name: string }[]).find((s) => s.name === v.pool);
+      const segment = ((segments.json?.segments ?? []) as { uuid: string; name: string }[]).find((s) => s.name === v.pool);
       if (!segment) throw new UsageError(`no pool ${v.pool} in the receiver's configuration`);
       const hosts = await api('GET', `/v1/segments/${segment.uuid}/hosts`);
       if (hosts.status !== 200) return fail(`listing the hosts of ${v.pool}`, hosts);
-      hostname = (hosts.json?.hosts as { name: string }[])[0]?.name;
+      hostname = ((hosts.json?.hosts ?? []) as { name: string }[])[0]?.name;
       if (!hostname) throw new UsageError(`the receiver knows no host of pool ${v.pool} yet`);
     }
     const payload = { event, scope: v.host ? 'host' : 'pool', source: `xcp-sentinel ${name}`, ...(runtime ? { runtime_seconds: runtime } : {}) };
     const generated = new Date().toISOString().replace(/\.\d+Z$/, '');
     const created = await api('POST', '/v1/notifications', { notification: { type: 'XCP_EMERGENCY_SHUTDOWN', hostname, generated_time: generated, payload } });
     if (created.status !== 202) return fail('POST /v1/notifications', created);
-    const uuid = created.json!.notification.notification_uuid as string;
+    const uuid = (created.json?.notification as { notification_uuid?: string } | undefined)?.notification_uuid ?? '';
     process.stdout.write(`${name}: notification ${uuid} for ${v.host ? `host ${v.host} of ` : ''}pool ${v.pool} (${event})\n`);
     if (!v.wait) return 0;
     return await follow(api, uuid);
@@ -106,17 +106,24 @@ async function emergencyCommand(name: string, event: Event, help: string, args: 
   }
 }
 
+/** What `follow` reads of GET /v1/notifications/{uuid}. */
+interface NotificationJson {
+  status: string;
+  message?: string;
+  recovery_workflow_details?: { name: string; progress_details: { message: string }[] }[];
+}
+
 /** Print each new progress line of the notification until it ends; its exit code. */
-async function follow(api: (method: string, path: string) => Promise<{ status: number; json?: Record<string, any> }>, uuid: string): Promise<number> {
+async function follow(api: (method: string, path: string) => Promise<{ status: number; json?: Record<string, unknown> }>, uuid: string): Promise<number> {
   let printed = 0;
   for (;;) {
     const r = await api('GET', `/v1/notifications/${uuid}`);
-    const n = r.json?.notification;
+    const n = r.json?.notification as NotificationJson | undefined;
     if (r.status !== 200 || !n) {
       process.stderr.write(`xcp-sentinel: reading notification ${uuid}: ${r.status}\n`);
       return 1;
     }
-    const lines = ((n.recovery_workflow_details ?? []) as { name: string; progress_details: { message: string }[] }[]).flatMap((t) =>
+    const lines = (n.recovery_workflow_details ?? []).flatMap((t) =>
       t.progress_details.map((d) => `  ${t.name}: ${d.message}`),
     );
     for (const line of lines.slice(printed)) process.stdout.write(`${line}\n`);

@@ -99,7 +99,11 @@ async function main(): Promise<number> {
     removeHtml();
     throw err;
   });
-  const stopOnSignal = () => void stack.stop().then(() => (removeHtml(), process.exit(130)));
+  const stopOnSignal = () =>
+    void stack.stop().then(() => {
+      removeHtml();
+      process.exit(130);
+    });
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {

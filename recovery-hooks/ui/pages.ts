@@ -15,7 +15,7 @@ import {
   type VmMove,
 } from '../store/types.js';
 import { FENCE_WAIT_KINDS } from '../store/types.js';
-import { Html, html } from './html.js';
+import { type Html, html } from './html.js';
 import { type ListResult, PAGE_SIZE } from './list.js';
 import type { Session } from './sessions.js';
 

@@ -169,7 +169,8 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
       const reports: VmReport[] = [];
       for (const group of orderGroups(p.vms, 'shutdown')) {
         const settled = await mapSettledLimit(group, em().settings.parallelSuspends, (vm) => putDown(ctx, xapi, p, vm));
-        settled.forEach((r, i) => reports.push(r.status === 'fulfilled' ? r.value : { uuid: group[i]!.uuid, name: group[i]!.name, outcome: 'failed', reason: reasonOf(r.reason) }));
+        for (const [i, r] of settled.entries())
+          reports.push(r.status === 'fulfilled' ? r.value : { uuid: group[i]!.uuid, name: group[i]!.name, outcome: 'failed', reason: reasonOf(r.reason) });
       }
       const not = reports.filter((r) => r.outcome !== 'suspended' && r.outcome !== 'dry_run' && r.outcome !== 'already_off');
       for (const r of not) await ctx.progress(`VM ${r.name}: ${r.outcome.replace('_', ' ')}${r.reason ? ` (${r.reason})` : ''}`, 0.9);

@@ -83,7 +83,7 @@ t.test('tags from XAPI on host, VM and SR series (inventory and RRD), none on un
   const untagged = lines(text, 'xcp_host_live').filter((l) => !l.includes(`uuid="${host.uuid}"`));
   t.ok(untagged.length === 2 && untagged.every((l) => !l.includes('tags=')), 'omitted when empty');
   await xapi.call('host.remove_tags', hostRef, 'a-rack');
-  await until('the removed tag', () => (collector.watcher.inventory.get('host', hostRef)?.tags as string[]).length === 1);
+  await until('the removed tag', () => ((collector.watcher.inventory.get('host', hostRef)?.tags ?? []) as string[]).length === 1);
   await ex.exporter.pollOnce();
   const after = await scrape();
   const changed = lines(after, 'xcp_host_cpu_average').concat(lines(after, 'xcp_host_live')).filter((l) => l.includes(`uuid="${host.uuid}"`));

@@ -87,7 +87,10 @@ t.test('XCP_EMERGENCY_SHUTDOWN through the API (dry-run pool)', async (t) => {
   const run = async (command: typeof emergencyShutdownCommand, args: string[]) => {
     const out: string[] = [];
     const [write, errWrite] = [process.stdout.write, process.stderr.write];
-    process.stdout.write = process.stderr.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    process.stdout.write = process.stderr.write = ((s: string) => {
+      out.push(s);
+      return true;
+    }) as typeof process.stdout.write;
     try {
       return { code: await command(args, { XCP_SENTINEL_TOKEN: TOKEN }), out: out.join('') };
     } finally {

@@ -16,7 +16,10 @@ function watchMasters(rig: Rig): { most(): number; stop(): void } {
   let most = 0;
   const sample = () => (most = Math.max(most, rig.sim.pool.roles.masters().length));
   const timer = setInterval(sample, 20);
-  return { most: () => (sample(), most), stop: () => clearInterval(timer) };
+  return { most: () => {
+      sample();
+      return most;
+    }, stop: () => clearInterval(timer) };
 }
 
 /** What each scenario watches besides the monitor: masters at once, promotions. */
