@@ -1,7 +1,7 @@
 // The `exporter:` section of the config.
 import type { SchemaContext } from '../core/config/bundle.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
-import { type Schema, num, obj, optional, report, str, withDefault } from '../core/config/schema.js';
+import { type Schema, bool, num, obj, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 
 export interface ExporterConfig {
@@ -14,6 +14,8 @@ export interface ExporterConfig {
   tls?: { cert_file: string; key_file: string };
   /** /health reports a pool as failing when its last successful poll is older than this. */
   stale_after_seconds: number;
+  /** Serve the event-loop delay histogram (min/max/mean/stddev/p50/p90/p99), sampled every 10 ms: an idle cost. */
+  event_loop_delay_metrics: boolean;
 }
 
 const DEFAULT_LISTEN = { host: '127.0.0.1', port: 9004 };
@@ -40,6 +42,7 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     ...secretKeys('token'),
     tls: optional(obj({ cert_file: str({ minLength: 1 }), key_file: str({ minLength: 1 }) })),
     stale_after_seconds: optional(num({ min: 10 })),
+    event_loop_delay_metrics: withDefault(bool(), false),
   });
   const parse: Schema<ExporterConfig>['parse'] = (value, path, ctx) => {
     const raw = shape.parse(value, path, ctx);
@@ -55,11 +58,12 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
       token,
       tls: raw.tls ? { cert_file: resolve(raw.tls.cert_file), key_file: resolve(raw.tls.key_file) } : undefined,
       stale_after_seconds: raw.stale_after_seconds ?? raw.poll_interval_seconds * 3,
+      event_loop_delay_metrics: raw.event_loop_delay_metrics,
     };
   };
   return {
     describe: 'the exporter settings',
     parse,
-    defaultValue: () => ({ listen: DEFAULT_LISTEN, poll_interval_seconds: 30, rrd: { ...RRD_DEFAULTS }, stale_after_seconds: 90 }),
+    defaultValue: () => ({ listen: DEFAULT_LISTEN, poll_interval_seconds: 30, rrd: { ...RRD_DEFAULTS }, stale_after_seconds: 90, event_loop_delay_metrics: false }),
   };
 }

@@ -15,7 +15,7 @@ export class Exporter {
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopped = false;
-  private readonly self = new SelfMetrics();
+  private readonly self: SelfMetrics;
   private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
   /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
@@ -26,6 +26,7 @@ export class Exporter {
     private readonly logger: Logger,
   ) {
     this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));
+    this.self = new SelfMetrics(config.exporter.event_loop_delay_metrics);
   }
 
   start(): void {
