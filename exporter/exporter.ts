@@ -12,6 +12,8 @@ import { Snapshot } from './snapshot.js';
 export class Exporter {
   readonly pools: PoolCollector[];
   snapshot?: Snapshot;
+  /** The newest snapshot whose gzip bodies are made: gzip scrapes get it while a poll compresses the next one. */
+  compressed?: Snapshot;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopped = false;
@@ -80,7 +82,11 @@ export class Exporter {
     // Retired first so the new body is written into its chunks (unless a response is still reading them); both
     // happen in one turn of the event loop, so no scrape sees the old body half overwritten.
     this.snapshot?.retire();
-    this.snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
+    const snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
+    this.snapshot = snapshot;
+    // Compressed here, by the poll (zlib's thread pool), so that no scrape ever waits for a compression.
+    await snapshot.gzip('text');
+    if (this.snapshot === snapshot) this.compressed = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }
 
