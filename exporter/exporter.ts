@@ -84,9 +84,10 @@ export class Exporter {
     this.snapshot?.retire();
     const snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
     this.snapshot = snapshot;
-    // Compressed here, by the poll (zlib's thread pool), so that no scrape ever waits for a compression.
+    // Compressed here, by the poll (zlib's thread pool), so that no scrape ever waits for a compression. Polls may
+    // overlap (a test's, a halt's): the newest snapshot compressed is served, whichever finished compressing first.
     await snapshot.gzip('text');
-    if (this.snapshot === snapshot) this.compressed = snapshot;
+    if (!this.compressed || this.compressed.generation < snapshot.generation) this.compressed = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }
 

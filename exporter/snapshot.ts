@@ -18,10 +18,17 @@ export interface Body {
 
 const bodyOf = (buffers: Buffer[]): Body => ({ buffers, length: buffers.reduce((n, b) => n + b.length, 0) });
 
+const FORMATS: readonly Format[] = ['text', 'openmetrics'];
+/** From this size on, the formats share their compressed sample lines (family by family). */
+const SHARE_ABOVE_BYTES = 4 * 2 ** 20;
 /** Families compressed at once: one per core keeps the thread pool free for the rest (DNS, files). */
 const COMPRESS_CONCURRENCY = 2;
 
+let made = 0;
+
 export class Snapshot {
+  /** Snapshots in the order they were made. */
+  readonly generation = ++made;
   private readonly rendered: RenderedFamily[];
   private readonly plain: Record<Format, Body>;
   private gzipped?: Promise<Record<Format, Body>>;
@@ -58,6 +65,12 @@ export class Snapshot {
   private async compress(): Promise<Record<Format, Body>> {
     const done = this.read();
     try {
+      // A small body is compressed whole, once per format: family by family, its headers (stored) and short families
+      // would cost more than the copy saves.
+      if (this.plain.text.length < SHARE_ABOVE_BYTES) {
+        const [text, openmetrics] = await Promise.all(FORMATS.map(async (f) => bodyOf(gzipOf([await deflatePiece(this.plain[f].buffers)]))));
+        return { text: text!, openmetrics: openmetrics! };
+      }
       const settled = await mapSettledLimit(this.rendered, COMPRESS_CONCURRENCY, (r) => deflatePiece(r.samples));
       const samples = settled.map((s) => {
         if (s.status === 'rejected') throw s.reason;
