@@ -16,7 +16,31 @@ export interface Body {
   length: number;
 }
 
-const bodyOf = (buffers: Buffer[]): Body => ({ buffers, length: buffers.reduce((n, b) => n + b.length, 0) });
+/** Runs of small buffers (family headers, short families) are joined up to this size: one socket write each. */
+const JOIN_BELOW = 64 * 1024;
+
+function bodyOf(pieces: Buffer[]): Body {
+  const buffers: Buffer[] = [];
+  let run: Buffer[] = [];
+  let runLength = 0;
+  const endRun = () => {
+    if (run.length) buffers.push(run.length === 1 ? run[0]! : Buffer.concat(run, runLength));
+    run = [];
+    runLength = 0;
+  };
+  for (const b of pieces) {
+    if (b.length >= JOIN_BELOW) {
+      endRun();
+      buffers.push(b);
+      continue;
+    }
+    run.push(b);
+    runLength += b.length;
+    if (runLength >= JOIN_BELOW) endRun();
+  }
+  endRun();
+  return { buffers, length: buffers.reduce((n, b) => n + b.length, 0) };
+}
 
 const FORMATS: readonly Format[] = ['text', 'openmetrics'];
 /** From this size on, the formats share their compressed sample lines (family by family). */
