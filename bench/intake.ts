@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { DIST_CLI } from './idle.js';
 import { summary } from './lib/stats.js';
 
-const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const LIMIT = fileURLToPath(new URL('./lib/limit-intake.ts', import.meta.url));
 
 function webhook(n: number): string {
@@ -58,10 +58,11 @@ recovery_hook:
   pools: { bench: { mode: notify-only } }
 `,
   );
-  const nodeArgs = [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx'];
+  // The receiver as shipped (compiled, dist/); the limit servers through tsx (its loader costs nothing once loaded).
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const args = target.startsWith('limit-')
-    ? [LIMIT, target.slice('limit-'.length), String(port), join(dir, 'webhooks.log')]
-    : [CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')];
+    ? ['--import', 'tsx', LIMIT, target.slice('limit-'.length), String(port), join(dir, 'webhooks.log')]
+    : [DIST_CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -15,7 +15,6 @@ export interface PoolOptions {
   /** Interleaved scrapes of ours and of the limit server, per format and encoding. */
   scrapes: number;
   polls: number;
-  idleSeconds: number;
   /** Scrapes of the naive prom-client exporter (0: not measured). */
   baseline: number;
 }
@@ -77,11 +76,6 @@ async function run(o: PoolOptions) {
     await get(url, GZIP);
     const rss = process.memoryUsage().rss;
     const heap = process.memoryUsage().heapUsed;
-    // Idle: no poll, no scrape (the poll interval is an hour).
-    await sleep(2000);
-    const idle = process.cpuUsage();
-    await sleep(o.idleSeconds * 1000);
-    const idleCpuPerMinute = (cpuSeconds(idle) * 60) / o.idleSeconds;
 
     const plainBody = Buffer.concat(snap.body('text').buffers);
     const gzipBody = Buffer.concat((await snap.gzip('text')).buffers);
@@ -120,7 +114,6 @@ async function run(o: PoolOptions) {
       compressCpu,
       rss,
       heap,
-      idleCpuPerMinute,
       baseline,
     };
   } finally {
