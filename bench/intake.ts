@@ -39,13 +39,15 @@ function webhook(n: number): string {
   return JSON.stringify({ version: '4', groupKey: `{}:{n="${n}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'recovery', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', alerts });
 }
 
-export type IntakeTarget = 'sqlite' | 'postgres' | 'limit-fsync' | 'limit-none';
+export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'postgres' | 'limit-fsync' | 'limit-none';
 
 export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite') {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-intake-'));
   const port = 30000 + Math.floor(Math.random() * 20000);
   const cluster = target === 'postgres' ? await startPostgres({ durable: true }) : undefined;
-  const store = cluster ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }` : `store_path: ${join(dir, 'store.sqlite')}`;
+  const store = cluster
+    ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }`
+    : `store_path: ${join(dir, 'store.sqlite')}\n  store_worker_thread: ${target !== 'sqlite-event-loop'}`;
   writeFileSync(
     join(dir, 'sentinel.yml'),
     `log: { level: warn }

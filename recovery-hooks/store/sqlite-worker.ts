@@ -10,6 +10,7 @@ import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, rec
 import { QueuedSignal } from './queued.js';
 import { SqliteNotificationStore } from './sqlite.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
+import type { Notification, OutboxBuilder, OutboxInput } from './types.js';
 
 const ROLE = 'xcp-sentinel sqlite store';
 
@@ -25,7 +26,7 @@ type CallbackRef = { [CALLBACK]: number };
 
 type FromWorker =
   | { kind: 'done'; id: number; value?: unknown; error?: SerializedError }
-  | { kind: 'callback'; id: number; callback: number; args: unknown[] }
+  | { kind: 'callback'; id: number; callback: number; args: unknown[]; many?: boolean }
   | { kind: 'queued' };
 
 interface SerializedError {
@@ -83,7 +84,7 @@ export class SqliteWorkerStore implements NotificationStore {
 
   #onMessage(m: FromWorker): void {
     if (m.kind === 'queued') return this.#signal.fire();
-    if (m.kind === 'callback') return this.#answerCallback(m.id, m.callback, m.args);
+    if (m.kind === 'callback') return this.#answerCallback(m.id, m.callback, m.args, m.many);
     if (m.kind !== 'done') return;
     const p = this.#pending.get(m.id);
     if (!p) return;
@@ -93,10 +94,12 @@ export class SqliteWorkerStore implements NotificationStore {
     else p.resolve(m.value);
   }
 
-  #answerCallback(id: number, index: number, args: unknown[]): void {
+  /** Run a callback of call `id` for the blocked worker: once with `args`, or (`many`) once per argument list in it. */
+  #answerCallback(id: number, index: number, args: unknown[], many = false): void {
     let answer: { value?: unknown; error?: string };
     try {
-      answer = { value: this.#pending.get(id)!.callbacks[index]!(...args) };
+      const fn = this.#pending.get(id)!.callbacks[index]!;
+      answer = { value: many ? (args as unknown[][]).map((a) => fn(...a)) : fn(...args) };
     } catch (err) {
       answer = { error: err instanceof Error ? err.message : String(err) };
     }
@@ -202,28 +205,43 @@ function revive(e: SerializedError): Error {
   return cause;
 }
 
+/** A callback of the caller, called from the worker; `many` calls it for several argument lists in one round trip. */
+interface RemoteCallback {
+  (...args: unknown[]): unknown;
+  many(argLists: unknown[][]): unknown[];
+}
+
+/** The in-thread store, asking its caller once per create for the outbox messages of all the new notifications. */
+class WorkerSideStore extends SqliteNotificationStore {
+  protected override outboxOf(outbox: OutboxBuilder, created: Notification[]): OutboxInput[][] {
+    const remote = outbox as unknown as Partial<RemoteCallback>;
+    if (!remote.many) return super.outboxOf(outbox, created);
+    return remote.many(created.map((n) => [n, { tasks: [], moves: [] }])) as OutboxInput[][];
+  }
+}
+
 /** The worker: opens the store and runs the calls one at a time, in arrival order. */
 function serve(data: { path: string; port: MessagePort; wake: Int32Array }): void {
   const post = (m: FromWorker) => parentPort!.postMessage(m);
   let store: SqliteNotificationStore | undefined;
   let openError: unknown;
   try {
-    store = new SqliteNotificationStore(data.path);
+    store = new WorkerSideStore(data.path);
     store.onMessagesQueued(() => post({ kind: 'queued' }));
   } catch (err) {
     openError = err;
   }
-  /** A callback of call `id`, run on the caller's thread while this thread waits. */
-  const remote =
-    (id: number, callback: number) =>
-    (...args: unknown[]): unknown => {
-      Atomics.store(data.wake, 0, 0);
-      post({ kind: 'callback', id, callback, args });
-      Atomics.wait(data.wake, 0, 0);
-      const answer = receiveMessageOnPort(data.port)!.message as { value?: unknown; error?: string };
-      if (answer.error !== undefined) throw new Error(answer.error);
-      return answer.value;
-    };
+  /** Post the call, block until the caller's thread answered in the port. */
+  const ask = (id: number, callback: number, args: unknown[], many: boolean): unknown => {
+    Atomics.store(data.wake, 0, 0);
+    post({ kind: 'callback', id, callback, args, many });
+    Atomics.wait(data.wake, 0, 0);
+    const answer = receiveMessageOnPort(data.port)!.message as { value?: unknown; error?: string };
+    if (answer.error !== undefined) throw new Error(answer.error);
+    return answer.value;
+  };
+  const remote = (id: number, callback: number): RemoteCallback =>
+    Object.assign((...args: unknown[]) => ask(id, callback, args, false), { many: (argLists: unknown[][]) => ask(id, callback, argLists, true) as unknown[] });
   parentPort!.on('message', async ({ id, method, args }: { id: number; method: string; args: unknown[] }) => {
     try {
       if (openError) throw openError;
