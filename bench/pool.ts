@@ -28,7 +28,8 @@ const GZIP = { 'accept-encoding': 'gzip' };
 const OM = { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' };
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
-  const r = await timedGet(url, headers);
+  // A kept-alive connection idle past the server's keep-alive timeout (a long poll) may be closed as it is reused.
+  const r = await timedGet(url, headers).catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? timedGet(url, headers) : Promise.reject(err)));
   if (r.status !== 200) throw new Error(`${url}: HTTP ${r.status}`);
   return r.ms;
 }
