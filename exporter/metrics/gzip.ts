@@ -31,7 +31,8 @@ export async function deflatePiece(buffers: Buffer[]): Promise<DeflatedPiece> {
   }
   deflate.end();
   await once(deflate, 'end');
-  return { data, crc, length };
+  // One buffer of its own: zlib's output slices each keep its whole 128 KiB output buffer alive.
+  return { data: [Buffer.concat(data)], crc, length };
 }
 
 const STORED_MAX = 0xffff;
