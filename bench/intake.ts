@@ -47,7 +47,7 @@ export async function benchIntake(total: number, concurrency: number, target: In
   const cluster = target === 'postgres' ? await startPostgres({ durable: true }) : undefined;
   const store = cluster
     ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }`
-    : `store_path: ${join(dir, 'store.sqlite')}\n  store_worker_thread: ${target !== 'sqlite-event-loop'}`;
+    : `store_path: ${join(dir, 'store.sqlite')}\n  store_worker_thread: ${target === 'sqlite'}`;
   writeFileSync(
     join(dir, 'sentinel.yml'),
     `log: { level: warn }

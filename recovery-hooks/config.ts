@@ -169,7 +169,7 @@ const shape = obj({
   // 15868 is Masakari's API port; the receiver answers the same API.
   listen: withDefault(listenAddress(), { host: '127.0.0.1', port: 15868 }),
   store_path: withDefault(str({ minLength: 1 }), '/var/lib/xcp-sentinel/recovery-hook.sqlite'),
-  store_worker_thread: withDefault(bool(), true),
+  store_worker_thread: withDefault(bool(), false),
   store: onlyWhenGiven(
     obj({
       postgres: onlyWhenGiven(obj({
