@@ -1,6 +1,8 @@
 // Intake: Alertmanager webhooks (10 alerts each) that the receiver accepts durably, at 16 concurrent senders.
 // The receiver runs in its own process (the real CLI) with its SQLite store on disk (synchronous=FULL), or on a
-// throwaway PostgreSQL cluster (Debian's server, default durability: fsync on, synchronous_commit on).
+// throwaway PostgreSQL cluster (Debian's server, default durability: fsync on, synchronous_commit on). The limit
+// servers (bench/lib/limit-intake.ts) take the same load: one that group-commits to a file with fsync, one that
+// writes nothing.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres } from './lib/postgres.js';
+import { DIST_CLI } from './idle.js';
 import { summary } from './lib/stats.js';
 
-const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const LIMIT = fileURLToPath(new URL('./lib/limit-intake.ts', import.meta.url));
 
 function webhook(n: number): string {
   const now = new Date().toISOString();
@@ -36,13 +39,15 @@ function webhook(n: number): string {
   return JSON.stringify({ version: '4', groupKey: `{}:{n="${n}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'recovery', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', alerts });
 }
 
-export type IntakeStore = 'sqlite' | 'postgres';
+export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'postgres' | 'limit-fsync' | 'limit-none';
 
-export async function benchIntake(total: number, concurrency: number, storeKind: IntakeStore = 'sqlite') {
+export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite') {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-intake-'));
   const port = 30000 + Math.floor(Math.random() * 20000);
-  const cluster = storeKind === 'postgres' ? await startPostgres({ durable: true }) : undefined;
-  const store = cluster ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }` : `store_path: ${join(dir, 'store.sqlite')}`;
+  const cluster = target === 'postgres' ? await startPostgres({ durable: true }) : undefined;
+  const store = cluster
+    ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }`
+    : `store_path: ${join(dir, 'store.sqlite')}\n  store_worker_thread: ${target === 'sqlite'}`;
   writeFileSync(
     join(dir, 'sentinel.yml'),
     `log: { level: warn }
@@ -55,7 +60,12 @@ recovery_hook:
   pools: { bench: { mode: notify-only } }
 `,
   );
-  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The receiver as shipped (compiled, dist/); the limit servers through tsx (its loader costs nothing once loaded).
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const args = target.startsWith('limit-')
+    ? ['--import', 'tsx', LIMIT, target.slice('limit-'.length), String(port), join(dir, 'webhooks.log')]
+    : [DIST_CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   try {
     for (let i = 0; ; i++) {

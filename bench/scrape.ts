@@ -1,53 +1,25 @@
-// Scrape and poll of a large pool, beside the naive way: the same series in plain prom-client Gauges, rendered
-// by registry.metrics() on every scrape.
+// Scrape and poll of a pool (bench/pool.ts, in a child process), and the naive way beside it: the same series in
+// plain prom-client Gauges, rendered by registry.metrics() on every scrape.
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Gauge, Registry } from 'prom-client';
-import { startBenchExporter } from './lib/exporter.js';
 import { timedGets } from './lib/http.js';
-import { startSimProcess } from './lib/sim-process.js';
 import { summary } from './lib/stats.js';
+import type { PoolOptions, PoolResult } from './pool.js';
 
-export interface PoolSize {
-  hosts: number;
-  vmsPerHost: number;
-}
+const POOL = fileURLToPath(new URL('./pool.ts', import.meta.url));
 
-/** One full poll measured: wall seconds and this process's CPU seconds. */
-export async function measurePoll(poll: () => Promise<void>) {
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await poll();
-  const used = process.cpuUsage(cpu);
-  return { wall: (performance.now() - started) / 1000, cpu: (used.user + used.system) / 1e6 };
-}
-
-export async function benchPool(size: PoolSize, scrapes: number, polls: number) {
-  const sim = await startSimProcess(size);
-  const ex = await startBenchExporter(sim.url);
-  try {
-    await ex.exporter.pools[0]!.watcher.whenSynced(120_000);
-    await ex.exporter.pollOnce(); // warm: counters seen once, caches built
-    const pollRuns = [];
-    for (let i = 0; i < polls; i++) pollRuns.push(await measurePoll(() => ex.exporter.pollOnce()));
-    const snap = ex.exporter.snapshot!;
-    const plain = await timedGets(ex.url + '/metrics', scrapes);
-    const gzip = await timedGets(ex.url + '/metrics', scrapes, { 'accept-encoding': 'gzip' });
-    const rss = process.memoryUsage().rss;
-    return {
-      series: snap.seriesCount,
-      plain: { ...summary(plain.times), bytes: plain.bytes },
-      gzip: { ...summary(gzip.times), bytes: gzip.bytes },
-      pollWall: summary(pollRuns.map((r) => r.wall)),
-      pollCpu: summary(pollRuns.map((r) => r.cpu)),
-      rss,
-      /** The served text, for the baseline. */
-      exposition: () => Buffer.concat(snap.body('text').buffers).toString('utf8'),
-    };
-  } finally {
-    await ex.stop();
-    await sim.stop();
-  }
+/** One pool size measured in a process of its own (bench/pool.ts), so that RSS and CPU are that size's alone. */
+export function benchPool(options: PoolOptions): Promise<PoolResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', POOL, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as PoolResult) : reject(new Error(`bench/pool.ts exited with ${code}`))));
+  });
 }
 
 /** The naive exporter: prom-client Gauges holding the same series (read from our exposition), rendered on every scrape. */

@@ -1,7 +1,7 @@
 // The `exporter:` section of the config.
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import type { PoolConfig } from '../core/config/pool.js';
-import { type Schema, type SchemaContext, num, obj, oneOf, optional, report, str, withDefault } from '../core/config/schema.js';
+import { type Schema, type SchemaContext, bool, num, obj, oneOf, optional, report, str, withDefault } from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { HardwareConfig } from './hardware/config.js';
 
@@ -24,6 +24,8 @@ export interface ExporterConfig {
   labels: LabelOptions;
   /** Where the pool ids learned from XAPI are kept across restarts (xcp_pool_connected of a pool not reached yet). */
   state_file?: string;
+  /** Serve the event-loop delay histogram (min/max/mean/stddev/p50/p90/p99), sampled every 10 ms: an idle cost. */
+  event_loop_delay_metrics: boolean;
 }
 
 export interface LabelOptions {
@@ -64,6 +66,7 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
       LABEL_DEFAULTS,
     ),
     state_file: optional(str({ minLength: 1 })),
+    event_loop_delay_metrics: withDefault(bool(), false),
   });
   const parse: Schema<ExporterConfig>['parse'] = (value, path, ctx) => {
     const raw = shape.parse(value, path, ctx);
@@ -81,11 +84,19 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
       stale_after_seconds: raw.stale_after_seconds ?? raw.poll_interval_seconds * 3,
       labels: raw.labels,
       state_file: raw.state_file ? resolve(raw.state_file) : undefined,
+      event_loop_delay_metrics: raw.event_loop_delay_metrics,
     };
   };
   return {
     describe: 'the exporter settings',
     parse,
-    defaultValue: () => ({ listen: DEFAULT_LISTEN, poll_interval_seconds: 30, rrd: { ...RRD_DEFAULTS }, stale_after_seconds: 90, labels: { ...LABEL_DEFAULTS } }),
+    defaultValue: () => ({
+      listen: DEFAULT_LISTEN,
+      poll_interval_seconds: 30,
+      rrd: { ...RRD_DEFAULTS },
+      stale_after_seconds: 90,
+      labels: { ...LABEL_DEFAULTS },
+      event_loop_delay_metrics: false,
+    }),
   };
 }

@@ -15,10 +15,12 @@ const STOP_GRACE_MS = 2000;
 export class Exporter {
   readonly pools: PoolCollector[];
   snapshot?: Snapshot;
+  /** The newest snapshot whose gzip bodies are made: gzip scrapes get it while a poll compresses the next one. */
+  compressed?: Snapshot;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopped = false;
-  private readonly self = new SelfMetrics();
+  private readonly self: SelfMetrics;
   private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
   /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
@@ -32,6 +34,7 @@ export class Exporter {
     this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));
     this.poolIds = new PoolIdFile(config.exporter.state_file, new Map(config.pools.map((p) => [p.name, p.url])), logger);
     for (const p of this.pools) p.knownPoolId = this.poolIds.get(p.pool.name);
+    this.self = new SelfMetrics(config.exporter.event_loop_delay_metrics);
   }
 
   start(): void {
@@ -90,7 +93,12 @@ export class Exporter {
     // Retired first so the new body is written into its chunks (unless a response is still reading them); both
     // happen in one turn of the event loop, so no scrape sees the old body half overwritten.
     this.snapshot?.retire();
-    this.snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
+    const snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
+    this.snapshot = snapshot;
+    // Compressed here, by the poll (zlib's thread pool), so that no scrape ever waits for a compression. Polls may
+    // overlap (a test's, a halt's): the newest snapshot compressed is served, whichever finished compressing first.
+    await snapshot.gzip('text');
+    if (!this.compressed || this.compressed.generation < snapshot.generation) this.compressed = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }
 

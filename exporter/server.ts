@@ -41,7 +41,8 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     ctx.set('Content-Type', openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
     ctx.set('Vary', 'Accept, Accept-Encoding');
     const format = openMetrics ? 'openmetrics' : 'text';
-    const body = gzip ? await snap.gzip(format) : snap.body(format);
+    // gzip bodies are made by the poll; while it compresses a new snapshot, the previous one's is served.
+    const body = gzip ? await (exporter.compressed ?? snap).gzip(format) : snap.body(format);
     if (gzip) ctx.set('Content-Encoding', 'gzip');
     const stream = Readable.from(body.buffers, { objectMode: false });
     stream.once('close', snap.read());

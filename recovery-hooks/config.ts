@@ -112,6 +112,8 @@ export interface RecoveryHookConfig {
   listen: ListenAddress;
   /** The embedded SQLite store's file (one receiver per file); unused when `postgres` is set. */
   storePath: string;
+  /** Run the SQLite store in a worker thread (off the event loop), or on the event loop. */
+  storeWorkerThread: boolean;
   postgres?: PostgresStoreConfig;
   /** Names this receiver in leases and logs; unique among the receivers sharing a store. */
   receiverId: string;
@@ -208,6 +210,7 @@ const shape = obj({
   // 15868 is Masakari's API port; the receiver answers the same API.
   listen: withDefault(listenAddress(), { host: '127.0.0.1', port: 15868 }),
   store_path: withDefault(str({ minLength: 1 }), '/var/lib/xcp-sentinel/recovery-hook.sqlite'),
+  store_worker_thread: withDefault(bool(), false),
   store: onlyWhenGiven(
     obj({
       postgres: onlyWhenGiven(obj({
@@ -406,6 +409,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
   return {
     listen: raw.listen,
     storePath: raw.store_path === ':memory:' ? raw.store_path : filePath(raw.store_path, sc.baseDir),
+    storeWorkerThread: raw.store_worker_thread,
     postgres: resolvePostgres(raw.store?.postgres, [...path, 'store', 'postgres'], ctx, sc),
     receiverId: raw.receiver_id,
     leaseMs: raw.lease_seconds * 1000,

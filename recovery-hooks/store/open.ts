@@ -1,12 +1,13 @@
 // Opens the configured store: PostgreSQL when `store.postgres` is set (several receivers share it), else the
-// embedded SQLite file. The PostgreSQL client is loaded only when it is used.
+// embedded SQLite file, run by a worker thread (off the event loop). The PostgreSQL client is loaded only when used.
 import type { Logger } from '../../core/log.js';
 import type { RecoveryHookConfig } from '../config.js';
 import { SqliteNotificationStore } from './sqlite.js';
+import { SqliteWorkerStore } from './sqlite-worker.js';
 import type { NotificationStore } from './store.js';
 
-export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | 'postgres'>, logger: Logger): Promise<NotificationStore> {
-  if (!config.postgres) return new SqliteNotificationStore(config.storePath);
+export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | 'storeWorkerThread' | 'postgres'>, logger: Logger): Promise<NotificationStore> {
+  if (!config.postgres) return config.storeWorkerThread ? SqliteWorkerStore.open(config.storePath) : new SqliteNotificationStore(config.storePath);
   const { PostgresNotificationStore } = await import('./postgres.js');
   return PostgresNotificationStore.open(config.postgres, logger);
 }

@@ -174,14 +174,22 @@ export class SqliteNotificationStore implements NotificationStore {
   async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
     return this.#guard('create', () =>
       this.#committing(() => {
-        const results = inputs.map((input) => this.#createOne(input, opts, outbox));
+        const results = inputs.map((input) => this.#createOne(input, opts));
+        // The messages of the rows inserted, in their order, after them (same outbox order as one by one).
+        const inserted = results.flatMap((r) => (r.outcome === 'created' || r.outcome === 'host-on-maintenance') && r.notification ? [r.notification] : []);
+        if (outbox && inserted.length) for (const messages of this.outboxOf(outbox, inserted)) this.#enqueue(messages, opts.now);
         this.#enqueue(extra, opts.now);
         return results;
       }),
     );
   }
 
-  #createOne(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): CreateResult {
+  /** The outbox messages announcing each new notification (the worker store asks its caller once for all of them). */
+  protected outboxOf(outbox: OutboxBuilder, created: Notification[]): OutboxInput[][] {
+    return created.map((n) => outbox(n, { tasks: [], moves: [] }));
+  }
+
+  #createOne(input: NewNotification, opts: CreateOptions): CreateResult {
     if (input.replayKey) {
       const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(input.replayKey) as Row | undefined;
       if (r) return { outcome: 'replay', notification: toNotification(r) };
@@ -198,7 +206,6 @@ export class SqliteNotificationStore implements NotificationStore {
     const { lastInsertRowid } = this.#run(notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now));
     if (input.hostUuid) this.#run(hostUpsert(input, opts.now));
     const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row);
-    if (outbox) this.#enqueue(outbox(created, { tasks: [], moves: [] }), opts.now);
     return admit.maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
   }
 

@@ -23,6 +23,7 @@ t.test('defaults', async (t) => {
   t.match(rh, {
     listen: { host: '127.0.0.1', port: 15868 },
     storePath: '/var/lib/xcp-sentinel/recovery-hook.sqlite',
+    storeWorkerThread: false,
     alertmanagerPath: '/alertmanager',
     maxBodyBytes: 1048576,
     tokens: [],

@@ -250,7 +250,7 @@ if (postgresSkip) {
 
   t.test('openStore opens PostgreSQL when store.postgres is set; describeStore names the server, not the password', async (t) => {
     const url = await server.createDatabase();
-    const cfg = { storePath: '/nonexistent/never-opened.sqlite', postgres: config(url) };
+    const cfg = { storePath: '/nonexistent/never-opened.sqlite', postgres: config(url), storeWorkerThread: false };
     const first = await openStore(cfg, logger);
     t.type(first, PostgresNotificationStore);
     const { notification } = await first.create(input(), opts);

@@ -1,0 +1,129 @@
+// One pool size, in a process of its own (so RSS and CPU are this size's alone): a simulator process, the exporter in
+// this process, and the limit servers beside it. Prints one JSON line (PoolResult). Run by bench/scrape.ts.
+import { startBenchExporter } from './lib/exporter.js';
+import { timedGet } from './lib/http.js';
+import { startBufferServer } from './lib/limit-http.js';
+import { startSimProcess } from './lib/sim-process.js';
+import { summary } from './lib/stats.js';
+import { deflatePiece } from '../exporter/metrics/gzip.js';
+import { PROMETHEUS_TEXT } from '../exporter/metrics/render.js';
+import { benchBaseline } from './scrape.js';
+
+export interface PoolOptions {
+  hosts: number;
+  vmsPerHost: number;
+  /** Interleaved scrapes of ours and of the limit server, per format and encoding. */
+  scrapes: number;
+  polls: number;
+  /** Scrapes of the naive prom-client exporter (0: not measured). */
+  baseline: number;
+}
+
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const GZIP = { 'accept-encoding': 'gzip' };
+const OM = { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' };
+
+async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+  // A kept-alive connection idle past the server's keep-alive timeout (a long poll) may be closed as it is reused.
+  const r = await timedGet(url, headers).catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? timedGet(url, headers) : Promise.reject(err)));
+  if (r.status !== 200) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.ms;
+}
+
+async function run(o: PoolOptions) {
+  const sim = await startSimProcess({ hosts: o.hosts, vmsPerHost: o.vmsPerHost });
+  const ex = await startBenchExporter(sim.url);
+  try {
+    const url = ex.url + '/metrics';
+    await ex.exporter.pools[0]!.watcher.whenSynced(300_000);
+    await ex.exporter.pollOnce(); // warm: counters seen once, caches built
+    // Polls: CPU of pollOnce (collect, render, compress); the whole process until 1 s after it (GC included); then
+    // the first gzip scrape after it, as Prometheus makes it when it scrapes at the poll interval.
+    const polls: { wall: number; cpu: number; cpuWithAfter: number }[] = [];
+    const firstGzip: number[] = [];
+    for (let i = 0; i < o.polls; i++) {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await ex.exporter.pollOnce();
+      const wall = (performance.now() - started) / 1000;
+      const pollCpu = cpuSeconds(cpu);
+      firstGzip.push(await get(url, GZIP));
+      await sleep(1000);
+      polls.push({ wall, cpu: pollCpu, cpuWithAfter: cpuSeconds(cpu) });
+    }
+    // Gzip scrapes every 100 ms while two more polls run: they get the previous poll's body, compressed in the
+    // previous poll, but wait for the event loop whenever the poll holds it.
+    const duringPoll: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      let polling = true;
+      const poll = ex.exporter.pollOnce().finally(() => (polling = false));
+      while (polling) {
+        duringPoll.push(await get(url, GZIP));
+        await sleep(100);
+      }
+      await poll;
+    }
+    const snap = ex.exporter.snapshot!;
+    // Compression alone: the same bytes, the same settings, in one piece.
+    const cpu = process.cpuUsage();
+    await deflatePiece(snap.body('text').buffers);
+    const compressCpu = cpuSeconds(cpu);
+    await get(url);
+    await get(url, OM);
+    await get(url, GZIP);
+    const rss = process.memoryUsage().rss;
+    const heap = process.memoryUsage().heapUsed;
+
+    const plainBody = Buffer.concat(snap.body('text').buffers);
+    const gzipBody = Buffer.concat((await snap.gzip('text')).buffers);
+    const limitPlain = await startBufferServer(plainBody, { 'content-type': PROMETHEUS_TEXT });
+    const limitGzip = await startBufferServer(gzipBody, { 'content-type': PROMETHEUS_TEXT, 'content-encoding': 'gzip' });
+    const t = { plain: [] as number[], limitPlain: [] as number[], gzip: [] as number[], limitGzip: [] as number[], om: [] as number[] };
+    try {
+      for (let i = 0; i < o.scrapes; i++) {
+        t.plain.push(await get(url));
+        t.limitPlain.push(await get(limitPlain.url));
+        t.gzip.push(await get(url, GZIP));
+        t.limitGzip.push(await get(limitGzip.url));
+        t.om.push(await get(url, OM));
+      }
+    } finally {
+      await limitPlain.stop();
+      await limitGzip.stop();
+    }
+    const omBytes = snap.body('openmetrics').length;
+    const omGzipBytes = (await snap.gzip('openmetrics')).length;
+    const baseline = o.baseline ? await benchBaseline(plainBody.toString('utf8'), o.baseline) : undefined;
+    const s = (v: number[]) => summary(v);
+    return {
+      series: snap.seriesCount,
+      bytes: { plain: plainBody.length, gzip: gzipBody.length, openmetrics: omBytes, openmetricsGzip: omGzipBytes },
+      plain: s(t.plain),
+      limitPlain: s(t.limitPlain),
+      gzip: s(t.gzip),
+      limitGzip: s(t.limitGzip),
+      openmetrics: s(t.om),
+      firstGzip: s(firstGzip),
+      duringPoll: duringPoll.length ? s(duringPoll) : undefined,
+      pollWall: s(polls.map((p) => p.wall)),
+      pollCpu: s(polls.map((p) => p.cpu)),
+      pollCpuWithAfter: s(polls.map((p) => p.cpuWithAfter)),
+      compressCpu,
+      rss,
+      heap,
+      baseline,
+    };
+  } finally {
+    await ex.stop();
+    await sim.stop();
+  }
+}
+
+export type PoolResult = Awaited<ReturnType<typeof run>>;
+
+const result = await run(JSON.parse(process.argv[2]!) as PoolOptions);
+process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));

@@ -1,0 +1,62 @@
+// gzip bodies assembled from pieces compressed apart (exporter/metrics/gzip.ts): any gzip reader gets the exact bytes
+// back, and the CRC-32 combined from the pieces is the CRC of the whole; a large snapshot's two formats share them.
+import { execFileSync } from 'node:child_process';
+import { crc32, gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import t from 'tap';
+import { ChunkPool } from '../../exporter/metrics/chunks.js';
+import { FamilySet, labelString } from '../../exporter/metrics/families.js';
+import { crc32Combine, deflatePiece, gzipOf, storedPiece } from '../../exporter/metrics/gzip.js';
+import { Snapshot } from '../../exporter/snapshot.js';
+
+t.test('crc32Combine(crc(A), crc(B), |B|) = crc(A·B)', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 }), (a, b) => {
+      const A = Buffer.from(a);
+      const B = Buffer.from(b);
+      return crc32Combine(crc32(A), crc32(B), B.length) === crc32(Buffer.concat([A, B]));
+    }),
+  );
+  const big = Buffer.alloc(200_000, 'xcp_vm_cpu_usage{vm="a"} 0.5\n');
+  t.equal(crc32Combine(crc32('head'), crc32(big), big.length), crc32(Buffer.concat([Buffer.from('head'), big])));
+  t.pass('property held');
+});
+
+t.test('stored and deflated pieces make one gzip member any reader decodes', async (t) => {
+  const lines = (n: number, tag: string) => Buffer.from(Array.from({ length: n }, (_, i) => `xcp_${tag}{host="h${i % 7}"} ${i * 0.25}\n`).join(''));
+  const parts = [Buffer.from('# HELP a x\n'), lines(20_000, 'a'), Buffer.from(''), Buffer.alloc(70_000, 'é'), lines(3, 'b'), Buffer.from('# EOF\n')];
+  // Deflated from several buffers (the chunks a family's lines span) and from none.
+  const pieces = [
+    storedPiece(parts[0]!),
+    await deflatePiece([parts[1]!.subarray(0, 1000), parts[1]!.subarray(1000)]),
+    await deflatePiece([]),
+    storedPiece(parts[3]!), // longer than one stored block
+    await deflatePiece([parts[4]!]),
+    storedPiece(parts[5]!),
+  ];
+  const gz = Buffer.concat(gzipOf(pieces));
+  const whole = Buffer.concat(parts);
+  t.same(gunzipSync(gz), whole, "node's zlib");
+  t.same(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 1 << 26 }), whole, 'gzip(1), which checks the CRC and size');
+  t.ok(gz.length < whole.length / 2, 'the deflated pieces are compressed');
+  t.same(gunzipSync(Buffer.concat(gzipOf([]))), Buffer.alloc(0), 'an empty body');
+});
+
+t.test('a large snapshot: both formats gzip to their plain bodies, sharing the compressed sample lines', async (t) => {
+  const set = new FamilySet();
+  for (let i = 0; i < 60_000; i++) {
+    const labels = labelString({ pool_name: 'p', vm_uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, vm_name: `vm "${i}"` });
+    set.add('xcp_vm_network_receive_bytes_total', 'counter', 'Bytes received', labels, i * 1024, 'vif="0"');
+    set.add('xcp_vm_memory_bytes', 'gauge', 'Memory\nof the VM', labels, i);
+  }
+  const snap = new Snapshot(set.families(), Date.now(), set.seriesCount, new ChunkPool());
+  t.ok(snap.body('text').length > 4 * 2 ** 20, 'above the size from which pieces are shared');
+  const text = await snap.gzip('text');
+  const om = await snap.gzip('openmetrics');
+  t.same(gunzipSync(Buffer.concat(text.buffers)), Buffer.concat(snap.body('text').buffers));
+  t.same(execFileSync('gzip', ['-dc'], { input: Buffer.concat(om.buffers), maxBuffer: 1 << 28 }), Buffer.concat(snap.body('openmetrics').buffers));
+  t.equal(text.length, text.buffers.reduce((n, b) => n + b.length, 0));
+  const shared = text.buffers.filter((b) => om.buffers.includes(b)).reduce((n, b) => n + b.length, 0);
+  t.ok(shared > 0.95 * text.length, `compressed bytes shared by the formats: ${shared} of ${text.length}`);
+  t.equal(await snap.gzip('text'), text, 'compressed once');
+});
