@@ -83,8 +83,14 @@ export class SqliteWorkerStore implements NotificationStore {
   }
 
   #onMessage(m: FromWorker): void {
-    if (m.kind === 'queued') return this.#signal.fire();
-    if (m.kind === 'callback') return this.#answerCallback(m.id, m.callback, m.args, m.many);
+    if (m.kind === 'queued') {
+      this.#signal.fire();
+      return;
+    }
+    if (m.kind === 'callback') {
+      this.#answerCallback(m.id, m.callback, m.args, m.many);
+      return;
+    }
     if (m.kind !== 'done') return;
     const p = this.#pending.get(m.id);
     if (!p) return;
