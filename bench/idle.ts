@@ -39,7 +39,10 @@ exporter:
   const child: ChildProcess = spawn(process.execPath, [DIST_CLI, 'exporter', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const status = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0);
+    const status = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return child;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');

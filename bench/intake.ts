@@ -36,7 +36,18 @@ function webhook(n: number): string {
     generatorURL: 'http://prometheus/graph',
     fingerprint: `${n.toString(16).padStart(8, '0')}${i.toString(16).padStart(8, '0')}`,
   }));
-  return JSON.stringify({ version: '4', groupKey: `{}:{n="${n}"}`, truncatedAlerts: 0, status: 'firing', receiver: 'recovery', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am', alerts });
+  return JSON.stringify({
+    version: '4',
+    groupKey: `{}:{n="${n}"}`,
+    truncatedAlerts: 0,
+    status: 'firing',
+    receiver: 'recovery',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://am',
+    alerts,
+  });
 }
 
 export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'postgres' | 'limit-fsync' | 'limit-none';
@@ -80,10 +91,20 @@ recovery_hook:
     const post = (body: string) =>
       new Promise<number>((resolve, reject) => {
         const started = performance.now();
-        const req = http.request(url + '/alertmanager', { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 202 || res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`))));
-        });
+        const req = http.request(
+          url + '/alertmanager',
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () =>
+              res.statusCode === 202 || res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`)),
+            );
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });

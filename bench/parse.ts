@@ -11,7 +11,10 @@ function window(columns: number, rows: number) {
     end: 1_700_000_000 + (rows - 1) * 5,
     step: 5,
     legend,
-    rows: Array.from({ length: rows }, (_, r) => ({ t: 1_700_000_000 + (rows - 1 - r) * 5, values: Float64Array.from({ length: columns }, (_, i) => Math.abs(Math.sin(i * 7.3 + r)) * 1e6) })),
+    rows: Array.from({ length: rows }, (_, r) => ({
+      t: 1_700_000_000 + (rows - 1 - r) * 5,
+      values: Float64Array.from({ length: columns }, (_, i) => Math.abs(Math.sin(i * 7.3 + r)) * 1e6),
+    })),
   };
 }
 

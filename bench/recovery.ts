@@ -45,7 +45,14 @@ recovery_hook:
     // What Alertmanager posts when XcpHostDown fires.
     const alert = {
       status: 'firing',
-      labels: { alertname: 'XcpHostDown', xcp_notification_type: 'COMPUTE_HOST', recovery: 'true', pool_name: sim.pool.options.name, host_name: host.name_label, host_uuid: host.uuid },
+      labels: {
+        alertname: 'XcpHostDown',
+        xcp_notification_type: 'COMPUTE_HOST',
+        recovery: 'true',
+        pool_name: sim.pool.options.name,
+        host_name: host.name_label,
+        host_uuid: host.uuid,
+      },
       annotations: {},
       startsAt: new Date().toISOString(),
       endsAt: '0001-01-01T00:00:00Z',
@@ -54,7 +61,17 @@ recovery_hook:
     const res = await fetch(`${receiver.url}/alertmanager`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer bench-token' },
-      body: JSON.stringify({ version: '4', status: 'firing', receiver: 'recovery-hook', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: '', groupKey: 'bench', alerts: [alert] }),
+      body: JSON.stringify({
+        version: '4',
+        status: 'firing',
+        receiver: 'recovery-hook',
+        groupLabels: {},
+        commonLabels: {},
+        commonAnnotations: {},
+        externalURL: '',
+        groupKey: 'bench',
+        alerts: [alert],
+      }),
     });
     if (res.status !== 202) throw new Error(`webhook refused: ${res.status} ${await res.text()}`);
     const uuid = ((await res.json()) as { receipts: { notification_uuid: string }[] }).receipts[0]!.notification_uuid;
@@ -64,10 +81,19 @@ recovery_hook:
         const vm = sim.pool.store.get('VM', r)!;
         return vm.power_state === 'Running' && vm.resident_on !== victim.ref;
       }).length;
-      const n = (await (await fetch(`${receiver.url}/v1/notifications/${uuid}`, { headers: { 'x-auth-token': 'bench-token' } })).json()) as { notification: { status: string } };
+      const n = (await (await fetch(`${receiver.url}/v1/notifications/${uuid}`, { headers: { 'x-auth-token': 'bench-token' } })).json()) as {
+        notification: { status: string };
+      };
       status = n.notification.status;
       if (running === guests.length || ['finished', 'failed', 'ignored'].includes(status)) {
-        return { vms: guests.length, running, seconds: (performance.now() - started) / 1000, status, parallelStarts: config.recovery_hook.hostFailure.parallelStarts, bootMs: sim.pool.options.vmBootMs };
+        return {
+          vms: guests.length,
+          running,
+          seconds: (performance.now() - started) / 1000,
+          status,
+          parallelStarts: config.recovery_hook.hostFailure.parallelStarts,
+          bootMs: sim.pool.options.vmBootMs,
+        };
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -20,7 +20,11 @@ const out = (s = '') => {
   lines.push(s);
   process.stdout.write(s + '\n');
 };
-const load = () => `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+const load = () =>
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 const x = (ours: number, limit: number) => `${(ours / limit).toFixed(2)}×`;
 const met = (ok: boolean) => (ok ? 'met' : '**missed**');
 const us = (seconds: number, series: number) => `${((seconds / series) * 1e6).toFixed(2)} µs`;
@@ -30,8 +34,12 @@ if (!args.includes('--no-build') && (want('scrape') || want('intake'))) execFile
 
 out('# Benchmark results');
 out();
-out(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}.`);
-out(`Made by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; ${load()} at the start. Each figure is the median (p50) unless said otherwise.`);
+out(
+  `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}.`,
+);
+out(
+  `Made by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; ${load()} at the start. Each figure is the median (p50) unless said otherwise.`,
+);
 out('Absolute times depend on the machine and its load; the ratios to the limit servers, measured in the same run and');
 out('interleaved request by request, are the headline.');
 out();
@@ -41,31 +49,61 @@ if (want('scrape')) {
   const big = await benchPool({ ...bigSize, scrapes: quick ? 10 : 30, polls: quick ? 3 : 5, baseline: quick ? 0 : 3 });
   out(`## 1. Scrape, gzip and poll: ${bigSize.hosts} hosts × ${bigSize.vmsPerHost} VMs (2 disks, 2 VIFs, 4 vCPUs each)`);
   out();
-  out(`Series: **${big.series.toLocaleString('en')}**; text ${mb(big.bytes.plain)} (gzip ${mb(big.bytes.gzip)}), OpenMetrics ${mb(big.bytes.openmetrics)} (gzip ${mb(big.bytes.openmetricsGzip)}). ${load()} after.`);
+  out(
+    `Series: **${big.series.toLocaleString('en')}**; text ${mb(big.bytes.plain)} (gzip ${mb(big.bytes.gzip)}), OpenMetrics ${mb(big.bytes.openmetrics)} (gzip ${mb(big.bytes.openmetricsGzip)}). ${load()} after.`,
+  );
   out();
-  out('Limit servers: a minimal node:http server answering with one pre-made Buffer of the same bytes (plain, or our gzip body), in the same process, scraped alternately with ours.');
+  out(
+    'Limit servers: a minimal node:http server answering with one pre-made Buffer of the same bytes (plain, or our gzip body), in the same process, scraped alternately with ours.',
+  );
   out();
   out('| what | ours p50 | ours p99 | limit p50 | limit p99 | ours / limit (p50) | target |');
   out('|---|---|---|---|---|---|---|');
-  out(`| GET /metrics, plain (${big.plain.n}) | ${ms(big.plain.p50)} | ${ms(big.plain.p99)} | ${ms(big.limitPlain.p50)} | ${ms(big.limitPlain.p99)} | **${x(big.plain.p50, big.limitPlain.p50)}** | ≤ 1.3×: ${met(big.plain.p50 <= 1.3 * big.limitPlain.p50)} |`);
-  out(`| GET /metrics, gzip, repeated (${big.gzip.n}) | ${ms(big.gzip.p50)} | ${ms(big.gzip.p99)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.gzip.p50, big.limitGzip.p50)}** | |`);
-  out(`| gzip, first scrape after each poll (${big.firstGzip.n}; p99 = max) | ${ms(big.firstGzip.p50)} | ${ms(big.firstGzip.max)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.firstGzip.p50, big.limitGzip.p50)}** | ≤ 1.5×, p99 < 60 ms: ${met(big.firstGzip.p50 <= 1.5 * big.limitGzip.p50 && big.firstGzip.max < 60)} |`);
-  if (big.duringPoll) out(`| gzip while a poll runs (${big.duringPoll.n}; the previous poll's body) | ${ms(big.duringPoll.p50)} | ${ms(big.duringPoll.p99)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | ${x(big.duringPoll.p50, big.limitGzip.p50)} | |`);
-  out(`| GET /metrics, OpenMetrics plain (${big.openmetrics.n}) | ${ms(big.openmetrics.p50)} | ${ms(big.openmetrics.p99)} | ${ms(big.limitPlain.p50)} | ${ms(big.limitPlain.p99)} | ${x(big.openmetrics.p50, big.limitPlain.p50)} | |`);
-  if (big.baseline) out(`| naive: prom-client Gauges, registry.metrics() per scrape (${big.baseline.n}) | ${ms(big.baseline.p50)} | ${ms(big.baseline.p99)} | | | baseline / ours: **${(big.baseline.p50 / big.plain.p50).toFixed(0)}×** | ≥ 20×: ${met(big.baseline.p50 >= 20 * big.plain.p50)} |`);
+  out(
+    `| GET /metrics, plain (${big.plain.n}) | ${ms(big.plain.p50)} | ${ms(big.plain.p99)} | ${ms(big.limitPlain.p50)} | ${ms(big.limitPlain.p99)} | **${x(big.plain.p50, big.limitPlain.p50)}** | ≤ 1.3×: ${met(big.plain.p50 <= 1.3 * big.limitPlain.p50)} |`,
+  );
+  out(
+    `| GET /metrics, gzip, repeated (${big.gzip.n}) | ${ms(big.gzip.p50)} | ${ms(big.gzip.p99)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.gzip.p50, big.limitGzip.p50)}** | |`,
+  );
+  out(
+    `| gzip, first scrape after each poll (${big.firstGzip.n}; p99 = max) | ${ms(big.firstGzip.p50)} | ${ms(big.firstGzip.max)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.firstGzip.p50, big.limitGzip.p50)}** | ≤ 1.5×, p99 < 60 ms: ${met(big.firstGzip.p50 <= 1.5 * big.limitGzip.p50 && big.firstGzip.max < 60)} |`,
+  );
+  if (big.duringPoll)
+    out(
+      `| gzip while a poll runs (${big.duringPoll.n}; the previous poll's body) | ${ms(big.duringPoll.p50)} | ${ms(big.duringPoll.p99)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | ${x(big.duringPoll.p50, big.limitGzip.p50)} | |`,
+    );
+  out(
+    `| GET /metrics, OpenMetrics plain (${big.openmetrics.n}) | ${ms(big.openmetrics.p50)} | ${ms(big.openmetrics.p99)} | ${ms(big.limitPlain.p50)} | ${ms(big.limitPlain.p99)} | ${x(big.openmetrics.p50, big.limitPlain.p50)} | |`,
+  );
+  if (big.baseline)
+    out(
+      `| naive: prom-client Gauges, registry.metrics() per scrape (${big.baseline.n}) | ${ms(big.baseline.p50)} | ${ms(big.baseline.p99)} | | | baseline / ours: **${(big.baseline.p50 / big.plain.p50).toFixed(0)}×** | ≥ 20×: ${met(big.baseline.p50 >= 20 * big.plain.p50)} |`,
+    );
   out();
-  out(`Memory: exporter process RSS **${mb(big.rss)}** after polls and scrapes of both formats (heap ${mb(big.heap)}); target < 300 MB: ${met(big.rss < 300e6)}.`);
+  out(
+    `Memory: exporter process RSS **${mb(big.rss)}** after polls and scrapes of both formats (heap ${mb(big.heap)}); target < 300 MB: ${met(big.rss < 300e6)}.`,
+  );
   out();
   const renderCpu = big.pollCpu.p50 - big.compressCpu;
   out(`One full poll (every host's /rrd_updates with the default 10 s window, inventory changes, render, gzip of both formats), ${big.pollCpu.n} runs:`);
-  out(`wall p50 **${big.pollWall.p50.toFixed(2)} s** (max ${big.pollWall.max.toFixed(2)} s); CPU of the process during the poll p50 **${big.pollCpu.p50.toFixed(2)} s** (max ${big.pollCpu.max.toFixed(2)} s),`);
-  out(`until 1 s after it (GC included) ${big.pollCpuWithAfter.p50.toFixed(2)} s. Of the poll's CPU, compression is ${big.compressCpu.toFixed(2)} s (the same bytes compressed alone, same settings),`);
-  out(`leaving **${renderCpu.toFixed(2)} s = ${us(renderCpu, big.series)} per series** for collecting and rendering. Targets: poll CPU < 1.0 s: ${met(big.pollCpu.p50 < 1)}; ≤ 1.7 µs per series: ${met(big.pollCpu.p50 / big.series <= 1.7e-6)} (${us(big.pollCpu.p50, big.series)} with compression).`);
+  out(
+    `wall p50 **${big.pollWall.p50.toFixed(2)} s** (max ${big.pollWall.max.toFixed(2)} s); CPU of the process during the poll p50 **${big.pollCpu.p50.toFixed(2)} s** (max ${big.pollCpu.max.toFixed(2)} s),`,
+  );
+  out(
+    `until 1 s after it (GC included) ${big.pollCpuWithAfter.p50.toFixed(2)} s. Of the poll's CPU, compression is ${big.compressCpu.toFixed(2)} s (the same bytes compressed alone, same settings),`,
+  );
+  out(
+    `leaving **${renderCpu.toFixed(2)} s = ${us(renderCpu, big.series)} per series** for collecting and rendering. Targets: poll CPU < 1.0 s: ${met(big.pollCpu.p50 < 1)}; ≤ 1.7 µs per series: ${met(big.pollCpu.p50 / big.series <= 1.7e-6)} (${us(big.pollCpu.p50, big.series)} with compression).`,
+  );
   out();
   const idleSize = { hosts: 16, vmsPerHost: 110 };
   const idle = await benchIdle(idleSize, 20, quick ? 20 : 40);
-  out(`Idle: two exporter processes as shipped (\`node dist/cli/main.js exporter\`), ${idleSize.hosts} × ${idleSize.vmsPerHost} VMs, no poll and no scrape for ${idle.seconds} s (after ${idle.restSeconds} s of rest that follow the first poll), side by side:`);
-  out(`**${idle.off.toFixed(3)} CPU-s per minute** by default (target < 0.05: ${met(idle.off < 0.05)}); ${idle.on.toFixed(3)} with \`event_loop_delay_metrics: true\` (prom-client's 10 ms sampler). /proc ticks are 10 ms: ±${(0.01 * 60 / idle.seconds).toFixed(3)}.`);
+  out(
+    `Idle: two exporter processes as shipped (\`node dist/cli/main.js exporter\`), ${idleSize.hosts} × ${idleSize.vmsPerHost} VMs, no poll and no scrape for ${idle.seconds} s (after ${idle.restSeconds} s of rest that follow the first poll), side by side:`,
+  );
+  out(
+    `**${idle.off.toFixed(3)} CPU-s per minute** by default (target < 0.05: ${met(idle.off < 0.05)}); ${idle.on.toFixed(3)} with \`event_loop_delay_metrics: true\` (prom-client's 10 ms sampler). /proc ticks are 10 ms: ±${((0.01 * 60) / idle.seconds).toFixed(3)}.`,
+  );
   out();
 
   out('## 2. Growth: scrape, memory and poll as the pool grows');
@@ -75,7 +113,11 @@ if (want('scrape')) {
   out('| pool | series | text | gzip | RSS | poll CPU | per series | of which gzip | plain / limit | gzip / limit |');
   out('|---|---|---|---|---|---|---|---|---|---|');
   const growth: [{ hosts: number; vmsPerHost: number }, Awaited<ReturnType<typeof benchPool>>][] = [];
-  for (const size of [{ hosts: 1, vmsPerHost: 16 }, { hosts: 4, vmsPerHost: 40 }, { hosts: 16, vmsPerHost: 110 }])
+  for (const size of [
+    { hosts: 1, vmsPerHost: 16 },
+    { hosts: 4, vmsPerHost: 40 },
+    { hosts: 16, vmsPerHost: 110 },
+  ])
     growth.push([size, await benchPool({ ...size, scrapes: quick ? 20 : 50, polls: quick ? 3 : 5, baseline: 0 })]);
   growth.push([bigSize, big]);
   for (const [size, r] of growth)
@@ -92,7 +134,8 @@ if (want('parse')) {
   out();
   out('| generation | body | ours | JSON.parse of the same bytes (floor) |');
   out('|---|---|---|---|');
-  for (const r of benchParse(30)) out(`| ${r.shape} | ${mb(r.bytes)} | ${r.mbps.toFixed(0)} MB/s | ${r.floorMbps === null ? 'n/a (not JSON)' : r.floorMbps.toFixed(0) + ' MB/s'} |`);
+  for (const r of benchParse(30))
+    out(`| ${r.shape} | ${mb(r.bytes)} | ${r.mbps.toFixed(0)} MB/s | ${r.floorMbps === null ? 'n/a (not JSON)' : r.floorMbps.toFixed(0) + ' MB/s'} |`);
   out();
 }
 
@@ -116,7 +159,8 @@ if (want('intake')) {
   const ratios: Record<'sqlite' | 'sqlite-event-loop', number[]> = { sqlite: [], 'sqlite-event-loop': [] };
   for (let round = 0; round < rounds; round++) {
     for (const [kind] of targets) runs.get(kind)!.push(await benchIntake(total, 16, kind));
-    for (const kind of ['sqlite', 'sqlite-event-loop'] as const) ratios[kind].push(runs.get(kind)![round]!.perSecond / runs.get('limit-fsync')![round]!.perSecond);
+    for (const kind of ['sqlite', 'sqlite-event-loop'] as const)
+      ratios[kind].push(runs.get(kind)![round]!.perSecond / runs.get('limit-fsync')![round]!.perSecond);
   }
   out('| target | webhooks/s | alerts/s | p50 | p99 |');
   out('|---|---|---|---|---|');
@@ -126,14 +170,24 @@ if (want('intake')) {
     const r = rs[Math.floor(rs.length / 2)]!;
     median.set(kind, r);
     const range = (f: (x: (typeof rs)[number]) => number, fmt: (v: number) => string) => `${fmt(Math.min(...rs.map(f)))}–${fmt(Math.max(...rs.map(f)))}`;
-    out(`| ${label} | **${r.perSecond.toFixed(0)}** (${range((x) => x.perSecond, (v) => v.toFixed(0))}) | ${(r.perSecond * 10).toFixed(0)} | ${ms(r.latency.p50)} | **${ms(r.latency.p99)}** (${range((x) => x.latency.p99, ms)}) |`);
+    out(
+      `| ${label} | **${r.perSecond.toFixed(0)}** (${range(
+        (x) => x.perSecond,
+        (v) => v.toFixed(0),
+      )}) | ${(r.perSecond * 10).toFixed(0)} | ${ms(r.latency.p50)} | **${ms(r.latency.p99)}** (${range((x) => x.latency.p99, ms)}) |`,
+    );
   }
   out();
   const pg = median.get('postgres')!;
   const mid = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-  for (const [kind, label] of [['sqlite-event-loop', 'SQLite on the event loop (default)'], ['sqlite', 'SQLite in a worker thread']] as const) {
+  for (const [kind, label] of [
+    ['sqlite-event-loop', 'SQLite on the event loop (default)'],
+    ['sqlite', 'SQLite in a worker thread'],
+  ] as const) {
     const r = median.get(kind)!;
-    out(`${label} / fsync limit, per round: ${ratios[kind].map((v) => v.toFixed(2)).join(', ')} (median **${mid(ratios[kind]).toFixed(2)}**). Targets: ≥ 2,500 webhooks/s: ${met(r.perSecond >= 2500)}; p99 < 25 ms: ${met(r.latency.p99 < 25)}; ≥ 0.65 of the fsync limit: ${met(mid(ratios[kind]) >= 0.65)}.`);
+    out(
+      `${label} / fsync limit, per round: ${ratios[kind].map((v) => v.toFixed(2)).join(', ')} (median **${mid(ratios[kind]).toFixed(2)}**). Targets: ≥ 2,500 webhooks/s: ${met(r.perSecond >= 2500)}; p99 < 25 ms: ${met(r.latency.p99 < 25)}; ≥ 0.65 of the fsync limit: ${met(mid(ratios[kind]) >= 0.65)}.`,
+    );
     out();
   }
   out(`PostgreSQL ≥ 1,500/s: ${met(pg.perSecond >= 1500)}. ${load()} after.`);
@@ -144,7 +198,9 @@ if (want('recovery')) {
   out('## 5. Recovery: a host with 200 VMs fails; notification → every VM running on the other hosts');
   out();
   const r = await benchRecovery(200);
-  out(`${r.running}/${r.vms} VMs running elsewhere after **${r.seconds.toFixed(1)} s** (notification ${r.status}), parallel_starts ${r.parallelStarts} (the default), simulated VM boot ${r.bootMs} ms. Target: < 10 s.`);
+  out(
+    `${r.running}/${r.vms} VMs running elsewhere after **${r.seconds.toFixed(1)} s** (notification ${r.status}), parallel_starts ${r.parallelStarts} (the default), simulated VM boot ${r.bootMs} ms. Target: < 10 s.`,
+  );
   out();
 }
 

@@ -18,7 +18,9 @@ export function benchPool(options: PoolOptions): Promise<PoolResult> {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as PoolResult) : reject(new Error(`bench/pool.ts exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as PoolResult) : reject(new Error(`bench/pool.ts exited with ${code}`)),
+    );
   });
 }
 
@@ -28,7 +30,10 @@ export async function benchBaseline(exposition: string, scrapes: number) {
   for (const block of exposition.split('# HELP ').slice(1)) {
     const [head, , ...lines] = block.split('\n').filter(Boolean);
     const name = head!.slice(0, head!.indexOf(' '));
-    const help = head!.slice(name.length + 1).replace(/\\n/g, '\n').replace(/\\\\/g, '\\');
+    const help = head!
+      .slice(name.length + 1)
+      .replace(/\\n/g, '\n')
+      .replace(/\\\\/g, '\\');
     const values = lines.map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
     const parsed = lines.map((l) => parseLabels(l.slice(0, l.lastIndexOf(' '))));
     const labelNames = [...new Set(parsed.flatMap((l) => Object.keys(l)))];

@@ -20,12 +20,21 @@ export function loadDaemonConfig(file: string, daemons: Daemon[], env: NodeJS.Pr
 
 export function daemonProblems(config: BundleConfig, daemons: Daemon[]): Problem[] {
   const problems: Problem[] = [];
-  if (daemons.includes('recovery-hook')) problems.push(...crossCheckRecoveryHook(config.recovery_hook, config.pools.map((p) => p.name)));
+  if (daemons.includes('recovery-hook'))
+    problems.push(
+      ...crossCheckRecoveryHook(
+        config.recovery_hook,
+        config.pools.map((p) => p.name),
+      ),
+    );
   // Both daemons read the same file (the systemd units run one of each), so a shared port is refused for either.
   const a = config.exporter.listen;
   const b = config.recovery_hook.listen;
   if (a.port !== 0 && a.port === b.port && overlap(a, b))
-    problems.push({ path: 'recovery_hook.listen', message: `${formatListen(b)} is the port of exporter.listen (${formatListen(a)}): the two daemons need different ports` });
+    problems.push({
+      path: 'recovery_hook.listen',
+      message: `${formatListen(b)} is the port of exporter.listen (${formatListen(a)}): the two daemons need different ports`,
+    });
   return problems;
 }
 

@@ -47,7 +47,13 @@ export async function alertsPageOf(url: string): Promise<string | undefined> {
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parse(
     args,
-    { hosts: { type: 'string' }, 'vms-per-host': { type: 'string' }, 'sim-port': { type: 'string' }, 'control-port': { type: 'string' }, 'no-prometheus': { type: 'boolean' } },
+    {
+      hosts: { type: 'string' },
+      'vms-per-host': { type: 'string' },
+      'sim-port': { type: 'string' },
+      'control-port': { type: 'string' },
+      'no-prometheus': { type: 'boolean' },
+    },
     USAGE,
   );
   const int = (name: string, value: string | undefined, def: number, min: number, max: number) => {
@@ -117,7 +123,9 @@ recovery_hook:
     );
     const exporter = await startExporter(config, logger.child({ component: 'exporter' }));
     stops.push(() => exporter.stop());
-    const receiver = await startRecoveryHook(config, logger.child({ component: 'recovery-hook' }), { shellFor: () => new SimulatorToolstackShell(sim.controlUrl) });
+    const receiver = await startRecoveryHook(config, logger.child({ component: 'recovery-hook' }), {
+      shellFor: () => new SimulatorToolstackShell(sim.controlUrl),
+    });
     stops.push(() => receiver.stop());
 
     const peers: Peer[] = [];
@@ -127,7 +135,13 @@ recovery_hook:
     if (!promBin) missing.push('prometheus');
     if (!amBin) missing.push('prometheus-alertmanager');
     if (amBin) {
-      const am = await startAlertmanager(amBin, { dir, port: await freePort(9093), exampleFile: join(root, 'rules/alertmanager.example.yml'), webhookUrl: `${receiver.url}/alertmanager`, tokenFile });
+      const am = await startAlertmanager(amBin, {
+        dir,
+        port: await freePort(9093),
+        exampleFile: join(root, 'rules/alertmanager.example.yml'),
+        webhookUrl: `${receiver.url}/alertmanager`,
+        tokenFile,
+      });
       stops.push(() => am.stop());
       peers.push(am);
     }

@@ -123,9 +123,7 @@ async function follow(api: (method: string, path: string) => Promise<{ status: n
       process.stderr.write(`xcp-sentinel: reading notification ${uuid}: ${r.status}\n`);
       return 1;
     }
-    const lines = (n.recovery_workflow_details ?? []).flatMap((t) =>
-      t.progress_details.map((d) => `  ${t.name}: ${d.message}`),
-    );
+    const lines = (n.recovery_workflow_details ?? []).flatMap((t) => t.progress_details.map((d) => `  ${t.name}: ${d.message}`));
     for (const line of lines.slice(printed)) process.stdout.write(`${line}\n`);
     printed = lines.length;
     if (TERMINAL.includes(n.status)) {

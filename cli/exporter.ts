@@ -29,9 +29,11 @@ export async function exporterCommand(args: string[]): Promise<number> {
   // SIGHUP: read the file again and restart the exporter with it; reloads run one after another.
   let reloading: Promise<void> = Promise.resolve();
   const onHup = () => {
-    reloading = reloading.then(async () => {
-      [running, config] = await reloadExporter(values.config!, running, config, logger);
-    }).catch((err) => logger.error('reload failed', { error: err }));
+    reloading = reloading
+      .then(async () => {
+        [running, config] = await reloadExporter(values.config!, running, config, logger);
+      })
+      .catch((err) => logger.error('reload failed', { error: err }));
   };
   process.on('SIGHUP', onHup);
   const signal = await untilSignal();

@@ -76,25 +76,29 @@ const IPMITOOL_OUTPUT: Record<string, (answer: { power?: string }) => string> = 
 export async function simulateCommand(args: string[]): Promise<number> {
   const first = args[0];
   if (first && !first.startsWith('-')) return faultCommand(first, args.slice(1));
-  const { values: v } = parse(args, {
-    hosts: { type: 'string' },
-    'vms-per-host': { type: 'string' },
-    'disks-per-vm': { type: 'string' },
-    'vifs-per-vm': { type: 'string' },
-    'vcpus-per-vm': { type: 'string' },
-    'first-address': { type: 'string' },
-    port: { type: 'string' },
-    'control-port': { type: 'string' },
-    'rrd-shape': { type: 'string' },
-    'host-dead-after': { type: 'string' },
-    'auth-delay-ms': { type: 'string' },
-    username: { type: 'string' },
-    'password-file': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    seed: { type: 'string' },
-    'no-hardware': { type: 'boolean' },
-  }, SERVE_HELP);
+  const { values: v } = parse(
+    args,
+    {
+      hosts: { type: 'string' },
+      'vms-per-host': { type: 'string' },
+      'disks-per-vm': { type: 'string' },
+      'vifs-per-vm': { type: 'string' },
+      'vcpus-per-vm': { type: 'string' },
+      'first-address': { type: 'string' },
+      port: { type: 'string' },
+      'control-port': { type: 'string' },
+      'rrd-shape': { type: 'string' },
+      'host-dead-after': { type: 'string' },
+      'auth-delay-ms': { type: 'string' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      seed: { type: 'string' },
+      'no-hardware': { type: 'boolean' },
+    },
+    SERVE_HELP,
+  );
   const int = (name: string, value: string | undefined, def: number, min = 0, max = 1e9) => {
     if (value === undefined) return def;
     const n = Number(value);
@@ -143,7 +147,14 @@ async function faultCommand(name: string, args: string[]): Promise<number> {
   if (!make) throw new UsageError(`unknown fault "${name}"\n\n${SERVE_HELP}`);
   const { values, positionals } = parse(
     args,
-    { control: { type: 'string' }, ms: { type: 'string' }, off: { type: 'boolean' }, heartbeat: { type: 'boolean' }, 'ipmitool-output': { type: 'boolean' }, 'delay-ms': { type: 'string' } },
+    {
+      control: { type: 'string' },
+      ms: { type: 'string' },
+      off: { type: 'boolean' },
+      heartbeat: { type: 'boolean' },
+      'ipmitool-output': { type: 'boolean' },
+      'delay-ms': { type: 'string' },
+    },
     SERVE_HELP,
     true,
   );

@@ -30,7 +30,12 @@ export class OutageLog {
     o.failures++;
     if (now - o.lastLogged < this.remindEveryMs) return;
     o.lastLogged = now;
-    this.logger.warn(`${message} (still)`, { ...fields, down_since: new Date(o.since).toISOString(), down_seconds: Math.round((now - o.since) / 1000), failures: o.failures });
+    this.logger.warn(`${message} (still)`, {
+      ...fields,
+      down_since: new Date(o.since).toISOString(),
+      down_seconds: Math.round((now - o.since) / 1000),
+      failures: o.failures,
+    });
   }
 
   /** `key` works: one line if it was down, nothing otherwise. */

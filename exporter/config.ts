@@ -62,7 +62,10 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     tls: optional(obj({ cert_file: str({ minLength: 1 }), key_file: str({ minLength: 1 }) })),
     stale_after_seconds: optional(num({ min: 10 })),
     labels: withDefault(
-      obj({ tags: withDefault(oneOf(['all', 'info', 'none'] as const), LABEL_DEFAULTS.tags), pool_name: withDefault(oneOf(['config', 'xapi'] as const), LABEL_DEFAULTS.pool_name) }),
+      obj({
+        tags: withDefault(oneOf(['all', 'info', 'none'] as const), LABEL_DEFAULTS.tags),
+        pool_name: withDefault(oneOf(['config', 'xapi'] as const), LABEL_DEFAULTS.pool_name),
+      }),
       LABEL_DEFAULTS,
     ),
     state_file: optional(str({ minLength: 1 })),
@@ -73,7 +76,8 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     if (!raw) return undefined;
     const token = readSecret(raw as unknown as Record<string, unknown>, 'token', path, ctx, { required: false, baseDir: sc.baseDir, env: sc.env });
     const rrd = { ...raw.rrd, timeout_seconds: raw.rrd.timeout_seconds ?? Math.min(RRD_DEFAULTS.timeout_seconds, raw.poll_interval_seconds / 2) };
-    if (rrd.timeout_seconds >= raw.poll_interval_seconds) report(ctx, [...path, 'rrd', 'timeout_seconds'], `must be shorter than poll_interval_seconds (${raw.poll_interval_seconds})`);
+    if (rrd.timeout_seconds >= raw.poll_interval_seconds)
+      report(ctx, [...path, 'rrd', 'timeout_seconds'], `must be shorter than poll_interval_seconds (${raw.poll_interval_seconds})`);
     const resolve = (f: string) => (f.startsWith('/') ? f : `${sc.baseDir}/${f}`);
     return {
       listen: raw.listen,

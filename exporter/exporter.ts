@@ -88,7 +88,13 @@ export class Exporter {
     const duration = (performance.now() - started) / 1000;
     set.add('xcp_exporter_poll_duration_seconds', 'gauge', 'Duration of the last poll of all pools in seconds', '', duration);
     set.add('xcp_exporter_polls_total', 'counter', 'Polls completed since the exporter started', '', this.pollsTotal);
-    set.add('xcp_exporter_snapshot_timestamp_seconds', 'gauge', 'Unix time at which the served metrics were collected; the cache age is time() minus this', '', Date.now() / 1000);
+    set.add(
+      'xcp_exporter_snapshot_timestamp_seconds',
+      'gauge',
+      'Unix time at which the served metrics were collected; the cache age is time() minus this',
+      '',
+      Date.now() / 1000,
+    );
     set.add('xcp_exporter_series', 'gauge', 'Series in the served snapshot', '', set.seriesCount + 1);
     // Retired first so the new body is written into its chunks (unless a response is still reading them); both
     // happen in one turn of the event loop, so no scrape sees the old body half overwritten.
@@ -123,7 +129,14 @@ export class Exporter {
       }
       const hostsDown = p.rrdHostsDown();
       if (hostsDown.length) degraded.push(p.pool.name);
-      pools[p.pool.name] = { connected: p.connected, master: p.xapi.masterUrl, master_reachable: p.masterReachable, login_refused: p.authFailed, collectors, hosts_down: hostsDown };
+      pools[p.pool.name] = {
+        connected: p.connected,
+        master: p.xapi.masterUrl,
+        master_reachable: p.masterReachable,
+        login_refused: p.authFailed,
+        collectors,
+        hosts_down: hostsDown,
+      };
       if (!p.connected) ok = false;
     }
     if (!ok) return { ok, body: { status: 'failing', pools } };

@@ -31,7 +31,8 @@ export class PoolIdFile {
     }
     const saved = (raw as { pools?: Record<string, Partial<Entry>> } | null)?.pools ?? {};
     for (const [name, e] of Object.entries(saved)) {
-      if (typeof e?.url === 'string' && this.pools.get(name) === e.url && typeof e.pool_id === 'string' && UUID.test(e.pool_id)) this.entries.set(name, { url: e.url, pool_id: e.pool_id });
+      if (typeof e?.url === 'string' && this.pools.get(name) === e.url && typeof e.pool_id === 'string' && UUID.test(e.pool_id))
+        this.entries.set(name, { url: e.url, pool_id: e.pool_id });
     }
   }
 

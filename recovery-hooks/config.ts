@@ -8,7 +8,24 @@ import { FORWARD_TASKS, type ForwardConfig, forwardShape, resolveForward } from 
 import { type NotifiersConfig, notifiersSchema } from './notifiers/config.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import { POOL_NAME, type PoolConfig } from '../core/config/pool.js';
-import { type Ctx, type Path, type Problem, type Schema, type SchemaContext, bool, dict, list, num, obj, oneOf, onlyWhenGiven, optional, report, str, withDefault } from '../core/config/schema.js';
+import {
+  type Ctx,
+  type Path,
+  type Problem,
+  type Schema,
+  type SchemaContext,
+  bool,
+  dict,
+  list,
+  num,
+  obj,
+  oneOf,
+  onlyWhenGiven,
+  optional,
+  report,
+  str,
+  withDefault,
+} from '../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { MasakariNotificationType } from './store/types.js';
 import { EMERGENCY_RESUME_TASKS, EMERGENCY_SHUTDOWN_TASKS, MASTER_TASKS, TASKS_BY_TYPE } from './workflows/names.js';
@@ -194,7 +211,10 @@ const masterFailoverShape = obj({
 
 const poolShape = obj({
   mode: withDefault(oneOf(['auto', 'dry-run', 'notify-only', 'forward'] as const), 'auto'),
-  hosts: withDefault(list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }), address: optional(str({ minLength: 1 })) })), []),
+  hosts: withDefault(
+    list(obj({ name: str({ minLength: 1 }), uuid: str({ pattern: UUID, patternHint: 'a UUID' }), address: optional(str({ minLength: 1 })) })),
+    [],
+  ),
   fencing: optional(fencingShape),
   master_failover: onlyWhenGiven(masterFailoverShape),
   ssh: optional(sshShape),
@@ -213,15 +233,21 @@ const shape = obj({
   store_worker_thread: withDefault(bool(), false),
   store: onlyWhenGiven(
     obj({
-      postgres: onlyWhenGiven(obj({
-        ...secretKeys('url'),
-        pool_size: withDefault(num({ min: 1, max: 100, integer: true }), 10),
-        connect_timeout_seconds: withDefault(seconds({ min: 0.1, max: 600 }), 10),
-        statement_timeout_seconds: withDefault(seconds({ min: 0.1, max: 600 }), 15),
-      })),
+      postgres: onlyWhenGiven(
+        obj({
+          ...secretKeys('url'),
+          pool_size: withDefault(num({ min: 1, max: 100, integer: true }), 10),
+          connect_timeout_seconds: withDefault(seconds({ min: 0.1, max: 600 }), 10),
+          statement_timeout_seconds: withDefault(seconds({ min: 0.1, max: 600 }), 15),
+        }),
+      ),
     }),
   ),
-  receiver_id: withDefault(str({ pattern: /^[A-Za-z0-9._-]{1,64}$/, patternHint: 'letters, digits, ".", "_" or "-"' }), () => hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64)),
+  receiver_id: withDefault(str({ pattern: /^[A-Za-z0-9._-]{1,64}$/, patternHint: 'letters, digits, ".", "_" or "-"' }), () =>
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 64),
+  ),
   lease_seconds: withDefault(seconds({ min: 1, max: 3600 }), 30),
   alertmanager_path: withDefault(str({ pattern: HTTP_PATH, patternHint: 'a URL path like /alertmanager' }), '/alertmanager'),
   max_body_bytes: withDefault(num({ min: 1024, max: 64 * 1024 * 1024, integer: true }), 1024 * 1024),
@@ -285,11 +311,16 @@ function filePath(file: string, baseDir: string): string {
 
 function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: SchemaContext): PoolRecoveryConfig {
   const pool: PoolRecoveryConfig = { mode: raw.mode, hosts: raw.hosts };
-  if (raw.mode === 'forward' && !raw.forward) report(ctx, [...path, 'forward'], 'is required with mode: forward (the url and token of the Instance-HA API to forward to)');
+  if (raw.mode === 'forward' && !raw.forward)
+    report(ctx, [...path, 'forward'], 'is required with mode: forward (the url and token of the Instance-HA API to forward to)');
   if (raw.forward) pool.forward = resolveForward(raw.forward, [...path, 'forward'], ctx, sc);
   if (raw.fencing) {
     const f = raw.fencing;
-    const password = readSecret(f as unknown as Record<string, unknown>, 'password', [...path, 'fencing'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    const password = readSecret(f as unknown as Record<string, unknown>, 'password', [...path, 'fencing'], ctx, {
+      required: true,
+      baseDir: sc.baseDir,
+      env: sc.env,
+    });
     if (!argv(f.power_off_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_off_command'], 'must contain {bmc}');
     if (!argv(f.power_status_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_status_command'], 'must contain {bmc}');
     if (!argv(f.power_on_command).includes('{bmc}')) report(ctx, [...path, 'fencing', 'power_on_command'], 'must contain {bmc}');
@@ -311,7 +342,11 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
   }
   if (raw.master_failover) {
     const m = raw.master_failover;
-    const password = readSecret(m as unknown as Record<string, unknown>, 'password', [...path, 'master_failover'], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    const password = readSecret(m as unknown as Record<string, unknown>, 'password', [...path, 'master_failover'], ctx, {
+      required: true,
+      baseDir: sc.baseDir,
+      env: sc.env,
+    });
     const seen = new Set<string>();
     m.candidates.forEach((c, i) => {
       if (seen.has(c.toLowerCase())) report(ctx, [...path, 'master_failover', 'candidates', i], `"${c}" is listed twice`);
@@ -370,7 +405,11 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
   raw.tokens.forEach((t, i) => {
     if (names.has(t.name)) report(ctx, [...path, 'tokens', i, 'name'], `duplicate token name "${t.name}"`);
     names.add(t.name);
-    const token = readSecret(t as unknown as Record<string, unknown>, 'token', [...path, 'tokens', i], ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
+    const token = readSecret(t as unknown as Record<string, unknown>, 'token', [...path, 'tokens', i], ctx, {
+      required: true,
+      baseDir: sc.baseDir,
+      env: sc.env,
+    });
     if (token) tokens.push({ name: t.name, token, scopes: [...new Set(t.scopes ?? DEFAULT_SCOPES)] });
   });
   const pools: Record<string, PoolRecoveryConfig> = {};
@@ -403,7 +442,11 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     for (const [key, task, ms] of waits) {
       const taskMs = tasks[task]?.timeoutMs ?? d.timeout_seconds * 1000;
       if (ms !== undefined && ms >= taskMs)
-        report(ctx, [...path, 'pools', name, 'master_failover', key], `must be below the ${task} task's timeout (${taskMs / 1000} s: tasks.${task}.timeout_seconds or task_defaults.timeout_seconds)`);
+        report(
+          ctx,
+          [...path, 'pools', name, 'master_failover', key],
+          `must be below the ${task} task's timeout (${taskMs / 1000} s: tasks.${task}.timeout_seconds or task_defaults.timeout_seconds)`,
+        );
     }
   }
   return {
@@ -448,8 +491,7 @@ function resolvePostgres(raw: NonNullable<Raw['store']>['postgres'] | undefined,
   if (!raw) return undefined;
   const url = readSecret(raw as unknown as Record<string, unknown>, 'url', path, ctx, { required: true, baseDir: sc.baseDir, env: sc.env });
   if (!url) return undefined;
-  if (!/^postgres(ql)?:\/\//.test(url.reveal()))
-    report(ctx, [...path, 'url'], 'must be a postgres:// or postgresql:// connection URL');
+  if (!/^postgres(ql)?:\/\//.test(url.reveal())) report(ctx, [...path, 'url'], 'must be a postgres:// or postgresql:// connection URL');
   return {
     url,
     poolSize: raw.pool_size,
@@ -493,6 +535,9 @@ export function crossCheckRecoveryHook(config: RecoveryHookConfig, poolNames: st
   for (const name of Object.keys(config.pools))
     if (!poolNames.includes(name)) problems.push({ path: `recovery_hook.pools.${name}`, message: `names no configured pool; pools: ${poolNames.join(', ')}` });
   if (config.tokens.length === 0)
-    problems.push({ path: 'recovery_hook.tokens', message: 'configure at least one API token (token, token_file or token_env): the receiver never runs without authentication' });
+    problems.push({
+      path: 'recovery_hook.tokens',
+      message: 'configure at least one API token (token, token_file or token_env): the receiver never runs without authentication',
+    });
   return problems;
 }

@@ -43,7 +43,11 @@ type RawEmergency = NonNullable<ReturnType<typeof emergencyShape.parse>>;
 
 export function resolveEmergency(raw: RawEmergency, path: Path, ctx: Ctx): EmergencyConfig {
   if (raw.host_halt_seconds + raw.hard_shutdown_seconds >= raw.budget_seconds)
-    report(ctx, [...path, 'budget_seconds'], `must be more than host_halt_seconds + hard_shutdown_seconds (${raw.host_halt_seconds + raw.hard_shutdown_seconds}): no time would be left to suspend VMs`);
+    report(
+      ctx,
+      [...path, 'budget_seconds'],
+      `must be more than host_halt_seconds + hard_shutdown_seconds (${raw.host_halt_seconds + raw.hard_shutdown_seconds}): no time would be left to suspend VMs`,
+    );
   return {
     budgetMs: raw.budget_seconds * 1000,
     runtimeReserveMs: raw.runtime_reserve_seconds * 1000,

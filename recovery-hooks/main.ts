@@ -52,7 +52,10 @@ export interface RunningRecoveryHook {
 
 export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger: Logger, options: RecoveryHookOptions = {}): Promise<RunningRecoveryHook> {
   const rh = config.recovery_hook;
-  const problems = crossCheckRecoveryHook(rh, config.pools.map((p) => p.name));
+  const problems = crossCheckRecoveryHook(
+    rh,
+    config.pools.map((p) => p.name),
+  );
   if (problems.length) throw new ConfigError('configuration', problems);
   const log = logger.child({ component: 'recovery-hook' });
   const now = options.now ?? Date.now;
@@ -71,7 +74,14 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
     // Pools in `forward` mode queue each new notification for their remote Instance-HA API in the same commit.
     forwarding = startForwarding(store, rh, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     const events = combineBuilders(notifiers.statusEvents, forwarding.events);
-    const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: rh.dedupWindowMs, now, modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto' });
+    const recorder = new NotificationRecorder({
+      store,
+      metrics,
+      events,
+      dedupWindowMs: rh.dedupWindowMs,
+      now,
+      modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto',
+    });
     const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     const fencers = new Map(Object.entries(rh.pools).flatMap(([name, p]) => (p.fencing ? [[name, new CommandFencer(p.fencing)] as const] : [])));
     const shells = new Map(
@@ -144,7 +154,12 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
     // Segments and hosts from each pool's XAPI inventory (plus the configured `hosts:`), kept current.
     const xapiHosts = options.hosts
       ? undefined
-      : new XapiHostDirectory({ pools: config.pools.map((p) => ({ name: p.name, hosts: rh.pools[p.name]?.hosts ?? [] })), xapiFor: (pool) => deps.xapiFor(pool), logger: log, refreshMs: options.hostRefreshMs });
+      : new XapiHostDirectory({
+          pools: config.pools.map((p) => ({ name: p.name, hosts: rh.pools[p.name]?.hosts ?? [] })),
+          xapiFor: (pool) => deps.xapiFor(pool),
+          logger: log,
+          refreshMs: options.hostRefreshMs,
+        });
     const hosts = options.hosts ?? xapiHosts!;
     await xapiHosts?.start();
 

@@ -67,20 +67,32 @@ export class MasterWatch {
     const keep = this.#followed(access, answers, masters);
     if (!keep) {
       if (!this.#unclear.has(pool))
-        this.o.logger.error('two masters in the pool and the members do not agree on one (or this receiver follows another): nothing demoted; a person decides', {
-          pool,
-          masters: masters.map((m) => m.host.name),
-        });
+        this.o.logger.error(
+          'two masters in the pool and the members do not agree on one (or this receiver follows another): nothing demoted; a person decides',
+          {
+            pool,
+            masters: masters.map((m) => m.host.name),
+          },
+        );
       this.#unclear.add(pool);
       return [];
     }
     const demoted: string[] = [];
     for (const m of masters) {
       if (m === keep) continue;
-      const session = await access.callAt<string>(m.host.address, 'session.slave_local_login_with_password', [config.username, config.password.reveal()], access.callTimeoutMs);
+      const session = await access.callAt<string>(
+        m.host.address,
+        'session.slave_local_login_with_password',
+        [config.username, config.password.reveal()],
+        access.callTimeoutMs,
+      );
       await access.callAt(m.host.address, 'pool.emergency_reset_master', [session, keep.host.address], access.callTimeoutMs);
       this.o.demotions.inc({ pool_name: pool, host_name: m.host.name });
-      this.o.logger.error('a second pool master was demoted: it now follows the master its members follow', { pool, demoted: m.host.name, master: keep.host.name });
+      this.o.logger.error('a second pool master was demoted: it now follows the master its members follow', {
+        pool,
+        demoted: m.host.name,
+        master: keep.host.name,
+      });
       demoted.push(m.host.name);
     }
     return demoted;

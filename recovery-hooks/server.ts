@@ -89,7 +89,15 @@ export function createApp(deps: ServerDeps): Koa {
     try {
       const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
       ctx.status = 202;
-      ctx.body = await receiveWebhook(body, { recorder: deps.recorder, hosts: deps.hosts, pools: poolNames, metrics: deps.metrics, logger: deps.logger, now: deps.now, alertEvents: deps.alertEvents });
+      ctx.body = await receiveWebhook(body, {
+        recorder: deps.recorder,
+        hosts: deps.hosts,
+        pools: poolNames,
+        metrics: deps.metrics,
+        logger: deps.logger,
+        now: deps.now,
+        alertEvents: deps.alertEvents,
+      });
     } catch (err) {
       deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
       throw err;

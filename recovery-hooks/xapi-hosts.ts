@@ -80,7 +80,13 @@ export class XapiHostDirectory implements HostDirectory {
       let skipped = 0;
       for (const r of Object.values(records ?? {}).slice(0, MAX_HOSTS)) {
         if (uuidProblem(r.uuid) || textProblem(r.name_label, LIMITS.name, { min: 1 })) skipped++;
-        else hosts.push({ uuid: r.uuid as string, name: r.name_label as string, pool, ...(typeof r.address === 'string' && r.address ? { address: r.address } : {}) });
+        else
+          hosts.push({
+            uuid: r.uuid as string,
+            name: r.name_label as string,
+            pool,
+            ...(typeof r.address === 'string' && r.address ? { address: r.address } : {}),
+          });
       }
       if (skipped) this.#o.logger.warn('hosts of the XAPI inventory skipped: unusable uuid or name', { pool, skipped });
       const before = state.inventory?.length;
@@ -89,7 +95,11 @@ export class XapiHostDirectory implements HostDirectory {
       state.failing = false;
     } catch (err) {
       if (!state.failing)
-        this.#o.logger.warn('cannot read the pool’s hosts from XAPI: keeping the last known and the configured ones', { pool, known: this.hostsOf(pool).length, error: err });
+        this.#o.logger.warn('cannot read the pool’s hosts from XAPI: keeping the last known and the configured ones', {
+          pool,
+          known: this.hostsOf(pool).length,
+          error: err,
+        });
       state.failing = true;
     } finally {
       clearTimeout(timer);

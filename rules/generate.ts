@@ -25,7 +25,17 @@ const HEADER = `# Alerting rules for XCP-ng / XenServer pools watched by xcp-sen
 `;
 
 export function ruleGroups(v: Values): RuleGroup[] {
-  return [poolGroup(v), masterGroup(v), hostGroup(v), vmGroup(v), toolstackGroup(v), storageGroup(v), performanceGroup(v), hardwareGroup(v), powerGroup(v)].filter((g) => g.rules.length > 0);
+  return [
+    poolGroup(v),
+    masterGroup(v),
+    hostGroup(v),
+    vmGroup(v),
+    toolstackGroup(v),
+    storageGroup(v),
+    performanceGroup(v),
+    hardwareGroup(v),
+    powerGroup(v),
+  ].filter((g) => g.rules.length > 0);
 }
 
 export function generate(v: Values): string {

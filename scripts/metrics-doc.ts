@@ -48,14 +48,26 @@ export function table(families: FamilyDoc[]): string {
     '',
     '| family | type | labels | help |',
     '|---|---|---|---|',
-    ...families.map((f) => `| \`${f.name}\` | ${f.type} | ${[...f.labels].sort().map((l) => `\`${l}\``).join(', ')} | ${cell(f.help)} |`),
+    ...families.map(
+      (f) =>
+        `| \`${f.name}\` | ${f.type} | ${[...f.labels]
+          .sort()
+          .map((l) => `\`${l}\``)
+          .join(', ')} | ${cell(f.help)} |`,
+    ),
   ].join('\n');
 }
 
 /** The exporter's /metrics after a few polls of a simulated pool with failures in it. */
 export async function servedMetrics(): Promise<string> {
   const logger = createLogger({ level: 'error' });
-  const sim = await startSimulation({ logger, port: 0, hostDeadAfterMs: 0, seed: 42, size: { hosts: 3, vmsPerHost: 4, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 } });
+  const sim = await startSimulation({
+    logger,
+    port: 0,
+    hostDeadAfterMs: 0,
+    seed: 42,
+    size: { hosts: 3, vmsPerHost: 4, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 },
+  });
   try {
     const status = sim.control.status();
     const config = parseConfig(
@@ -65,8 +77,11 @@ export async function servedMetrics(): Promise<string> {
     );
     const exporter = await startExporter(config, logger);
     try {
-      const post = (path: string, body: unknown = {}) => fetch(sim.controlUrl + path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-      const vm = [...sim.pool.store.table('VM').values()].find((v) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && v.ha_always_run === true);
+      const post = (path: string, body: unknown = {}) =>
+        fetch(sim.controlUrl + path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      const vm = [...sim.pool.store.table('VM').values()].find(
+        (v) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && v.ha_always_run === true,
+      );
       if (vm) await post(`/sim/vms/${String(vm.uuid)}/crash`, { mode: 'halt' });
       // Tags on a host, a VM and an SR, so the table lists the `tags` label where it goes.
       for (const cls of ['host', 'VM', 'SR'] as const) {
@@ -77,7 +92,12 @@ export async function servedMetrics(): Promise<string> {
       let text = '';
       const deadline = Date.now() + 90_000;
       // Wait until the hardware and failure series are there (the dead host's RRD down, the crash seen) or the deadline.
-      const complete = [/^xcp_host_rrd_up\{[^}]*\} 0$/m, /^xcp_host_ipmi_up\{/m, /^xcp_host_disk_smart_up\{/m, /^xcp_vm_last_unexpected_halt_timestamp_seconds\{/m];
+      const complete = [
+        /^xcp_host_rrd_up\{[^}]*\} 0$/m,
+        /^xcp_host_ipmi_up\{/m,
+        /^xcp_host_disk_smart_up\{/m,
+        /^xcp_vm_last_unexpected_halt_timestamp_seconds\{/m,
+      ];
       do {
         await new Promise((r) => setTimeout(r, 1000));
         const res = await fetch(`${exporter.url}/metrics`);

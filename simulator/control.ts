@@ -69,7 +69,8 @@ export class ControlServer {
       };
     });
     const vms: Record<string, number> = {};
-    for (const [, vm] of store.table('VM')) if (!vm.is_a_template && !vm.is_control_domain) vms[vm.power_state as string] = (vms[vm.power_state as string] ?? 0) + 1;
+    for (const [, vm] of store.table('VM'))
+      if (!vm.is_a_template && !vm.is_control_domain) vms[vm.power_state as string] = (vms[vm.power_state as string] ?? 0) + 1;
     const masters = this.pool.roles.masters().map((h) => h.address);
     return { pool: this.pool.options.name, url: this.sim.url, username: this.pool.options.username, masters, hosts, vms };
   }
@@ -119,7 +120,11 @@ export class ControlServer {
       if (parts[1] === 'hosts' && parts[2]) {
         const h = this.pool.findHost(parts[2]);
         if (!h) return reply(404, { error: `no host ${parts[2]}` });
-        if (req.method === 'GET' && !parts[3]) return reply(200, this.status().hosts.find((x) => x.address === h.address));
+        if (req.method === 'GET' && !parts[3])
+          return reply(
+            200,
+            this.status().hosts.find((x) => x.address === h.address),
+          );
         if (req.method === 'POST' && (parts[3] === 'power-off' || parts[3] === 'power-status')) {
           // The BMC: may fail like ipmitool (502), or hang until the caller goes away.
           const gone = new AbortController();
@@ -128,21 +133,28 @@ export class ControlServer {
             if (parts[3] === 'power-status') return reply(200, { power: await this.bmc.powerStatus(h, gone.signal) });
             await this.bmc.powerOff(h, gone.signal);
             await this.sim.sync();
-            return reply(200, this.status().hosts.find((x) => x.address === h.address));
+            return reply(
+              200,
+              this.status().hosts.find((x) => x.address === h.address),
+            );
           } catch (err) {
             if (err instanceof Aborted) return;
             if (err instanceof BmcUnreachable) return reply(502, { error: err.message, bmc: 'unreachable' });
             throw err;
           }
         }
-        if (parts[3] === 'bmc' && !BMC_MODES.includes(body.mode as BmcMode)) return reply(400, { error: `mode must be one of ${BMC_MODES.join(', ')}`, field: 'mode' });
+        if (parts[3] === 'bmc' && !BMC_MODES.includes(body.mode as BmcMode))
+          return reply(400, { error: `mode must be one of ${BMC_MODES.join(', ')}`, field: 'mode' });
         if (req.method === 'POST' && parts[3] === 'hardware') {
           const faults = ['ok', ...Object.keys(HARDWARE_FAULTS)];
           if (!faults.includes(body.fault as string)) return reply(400, { error: `fault must be one of ${faults.join(', ')}`, field: 'fault' });
           if (!this.hardware) return reply(409, { error: 'the simulation runs without hardware plugins (--no-hardware)' });
           this.hardware.setFault(h.index, body.fault as HardwareFault | 'ok');
           this.logger.info('simulator: hardware fault', { host: h.address, fault: body.fault });
-          return reply(200, this.status().hosts.find((x) => x.address === h.address));
+          return reply(
+            200,
+            this.status().hosts.find((x) => x.address === h.address),
+          );
         }
         if (req.method === 'POST' && parts[3]) return reply(200, await this.hostAction(h, parts[3], body));
       }
@@ -233,7 +245,12 @@ export function truthView(pool: SimulatedPool) {
       live: pool.isLive(h.ref),
       domains: truth.domainsOn(h.ref).map((vm) => ({ uuid: uuid('VM', vm), name: name('VM', vm) })),
     })),
-    power_offs: truth.powerOffs.map((p) => ({ ...p, host: name('host', p.host), requestedAt: new Date(p.requestedAt).toISOString(), landedAt: new Date(p.landedAt).toISOString() })),
+    power_offs: truth.powerOffs.map((p) => ({
+      ...p,
+      host: name('host', p.host),
+      requestedAt: new Date(p.requestedAt).toISOString(),
+      landedAt: new Date(p.landedAt).toISOString(),
+    })),
     overlaps: truth.overlaps.map((o) => ({ vm: name('VM', o.vm), hosts: o.hosts.map((r) => name('host', r)), at: new Date(o.at).toISOString() })),
     bmc_calls: truth.bmcCalls.map((c) => ({ host: name('host', c.host), command: c.command, at: new Date(c.at).toISOString() })),
   };

@@ -94,7 +94,8 @@ export class PoolRoles {
   async waitForMaster(h: HostRuntime, method: string): Promise<void> {
     const deadline = Date.now() + MASTER_WAIT_CAP_MS;
     while (!this.reachesMaster(h)) {
-      if (this.stopped || !this.pool.answers(h) || Date.now() > deadline) throw new XapiError('INTERNAL_ERROR', ['the simulator stopped waiting for the master'], method);
+      if (this.stopped || !this.pool.answers(h) || Date.now() > deadline)
+        throw new XapiError('INTERNAL_ERROR', ['the simulator stopped waiting for the master'], method);
       await new Promise((r) => setTimeout(r, 100).unref());
     }
   }
@@ -272,7 +273,8 @@ export class PoolRoles {
       this.pool.takeOverDatabase(h);
       return;
     }
-    if (!this.reachesMaster(h)) this.emergency.set(h.ref, new XapiError('INTERNAL_ERROR', [`cannot contact the pool master at ${role.master}`], 'xapi startup'));
+    if (!this.reachesMaster(h))
+      this.emergency.set(h.ref, new XapiError('INTERNAL_ERROR', [`cannot contact the pool master at ${role.master}`], 'xapi startup'));
   }
 
   private later(ms: number, f: () => void): void {

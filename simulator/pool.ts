@@ -107,7 +107,18 @@ export class SimulatedPool {
     this.frozenHeartbeats = this.agents.frozen;
     let i = 0;
     for (const [ref, rec] of store.table('host')) {
-      this.hosts.push({ ref, index: i++, address: rec.address as string, powered: true, crashed: false, partitioned: false, toolstackUp: true, slowMs: 0, malformed: false, lastHeartbeat: Date.now() });
+      this.hosts.push({
+        ref,
+        index: i++,
+        address: rec.address as string,
+        powered: true,
+        crashed: false,
+        partitioned: false,
+        toolstackUp: true,
+        slowMs: 0,
+        malformed: false,
+        lastHeartbeat: Date.now(),
+      });
     }
     this.truth = new GroundTruth(this.hosts.map((h) => h.ref));
     for (const [ref, vm] of store.table('VM'))
@@ -447,7 +458,10 @@ export class SimulatedPool {
     h.toolstackUp = true;
     this.roles.xapiStarted(h);
     const host = this.store.get('host', h.ref)!;
-    this.store.mod('host', h.ref, { enabled: true, other_config: { ...(host.other_config as object), agent_start_time: String(Math.floor(Date.now() / 1000)) } });
+    this.store.mod('host', h.ref, {
+      enabled: true,
+      other_config: { ...(host.other_config as object), agent_start_time: String(Math.floor(Date.now() / 1000)) },
+    });
   }
 
   /**

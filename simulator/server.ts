@@ -123,7 +123,15 @@ export class SimServer {
     // A hung host accepts the connection and then says nothing, like a box that stopped mid-flight.
     if (!this.pool.answers(host)) return;
     // A member checks the session in its master's database: it waits while the master does not answer.
-    if (req.url?.startsWith('/rrd_updates') && !this.pool.roles.isMaster(host) && !(await this.pool.roles.waitForMaster(host, 'rrd_updates').then(() => true, () => false))) return;
+    if (
+      req.url?.startsWith('/rrd_updates') &&
+      !this.pool.roles.isMaster(host) &&
+      !(await this.pool.roles.waitForMaster(host, 'rrd_updates').then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
     if (host.slowMs) await new Promise((r) => setTimeout(r, host.slowMs));
     const url = new URL(req.url ?? '/', 'http://x');
     try {
@@ -137,7 +145,13 @@ export class SimServer {
       send(res, 404, 'text/plain', 'Not found');
     } catch (err) {
       this.options.logger.warn('simulator request failed', { host: host.address, path: url.pathname, error: err });
-      if (!res.headersSent) send(res, 500, 'text/html', '<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again.</body></html>');
+      if (!res.headersSent)
+        send(
+          res,
+          500,
+          'text/html',
+          '<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again.</body></html>',
+        );
     }
   }
 
@@ -218,7 +232,8 @@ export function prefersJson(accept: string | undefined, jsonKey: boolean): boole
       const q = params.map((x) => x.trim()).find((x) => x.startsWith('q='));
       return { type: type!.trim().toLowerCase(), q: q ? Number(q.slice(2)) : 1 };
     });
-    const score = (t: string) => Math.max(0, ...types.filter((x) => x.type === t || x.type === '*/*' || x.type === `${t.split('/')[0]}/*`).map((x) => x.q + (x.type === t ? 0.001 : 0)));
+    const score = (t: string) =>
+      Math.max(0, ...types.filter((x) => x.type === t || x.type === '*/*' || x.type === `${t.split('/')[0]}/*`).map((x) => x.q + (x.type === t ? 0.001 : 0)));
     const j = score('application/json');
     const x = score('text/xml');
     if (j > 0 || x > 0) return j >= x;

@@ -17,7 +17,10 @@ export class SimulatorToolstackShell implements RemoteShell {
     if (command.trim() !== 'xe-toolstack-restart') return { code: 127, stdout: '', stderr: `bash: ${command.split(/\s+/)[0]}: command not found` };
     if (!this.opts.broken) {
       // The receiver addresses the host as it would over SSH: by host.address from XAPI.
-      const res = await fetch(`${this.controlUrl}/sim/hosts/${encodeURIComponent(host.address)}/restart-toolstack`, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`${this.controlUrl}/sim/hosts/${encodeURIComponent(host.address)}/restart-toolstack`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       if (!res.ok) return { code: 1, stdout: '', stderr: `restart failed: ${await res.text()}` };
     }
     return { code: 0, stdout: 'Stopping xapi: [  OK  ]\nStarting xapi: [  OK  ]\ndone.', stderr: '' };

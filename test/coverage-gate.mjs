@@ -42,7 +42,13 @@ const NOT_REQUIRED = [/^grafana\/preview\//];
  */
 const OVERALL = 94;
 const GROUPS = [
-  { name: 'parsers', floor: 97, fileFloor: 95, everyFunction: true, files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/] },
+  {
+    name: 'parsers',
+    floor: 97,
+    fileFloor: 95,
+    everyFunction: true,
+    files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/],
+  },
   {
     name: 'safety-critical recovery (fencing, host workflow, engine, store)',
     floor: 97,
@@ -62,7 +68,9 @@ function shippedFiles() {
 
 /** Whether the file has any statement once its types are erased (a file of interfaces has nothing to cover). */
 function hasCode(file) {
-  const js = ts.transpileModule(readFileSync(join(ROOT, file), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } }).outputText;
+  const js = ts.transpileModule(readFileSync(join(ROOT, file), 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+  }).outputText;
   return js.split('\n').some((l) => {
     const s = l.trim();
     return s && !s.startsWith('//') && !s.startsWith('export {}') && !/^import\b/.test(s) && !/^export \{[^}]*\} from/.test(s) && !/^export \* from/.test(s);
@@ -290,18 +298,29 @@ const groupFigures = GROUPS.map((g) => {
   for (const f of members) if (report[f].pct < g.fileFloor) failures.push(`${f}: ${report[f].pct}% < ${g.fileFloor}% of lines (${g.name})`);
   const fns = members.flatMap((f) => [...lines.get(f).functions.values()]);
   const functions = { total: fns.length, ran: fns.filter((fn) => fn.ran).length };
-  if (g.everyFunction) for (const f of members) for (const fn of neverRan(f)) failures.push(`${describeFunction(f, fn)} never ran (${g.name}: every function must)`);
+  if (g.everyFunction)
+    for (const f of members) for (const fn of neverRan(f)) failures.push(`${describeFunction(f, fn)} never ran (${g.name}: every function must)`);
   return { ...g, ...s, members: members.length, functions };
 });
 
 mkdirSync(join(ROOT, '.tap/report'), { recursive: true });
-writeFileSync(join(ROOT, '.tap/report/line-coverage.json'), JSON.stringify({ overall, groups: groupFigures.map(({ files: _f, ...g }) => g), files: report }, null, 1));
+writeFileSync(
+  join(ROOT, '.tap/report/line-coverage.json'),
+  JSON.stringify({ overall, groups: groupFigures.map(({ files: _f, ...g }) => g), files: report }, null, 1),
+);
 
 const uncoveredOf = process.argv.indexOf('--uncovered');
 if (uncoveredOf > 0) {
   const f = process.argv[uncoveredOf + 1];
   const e = lines.get(f);
-  console.log(e ? `${f}: lines not covered: ${[...e.coverable].filter((l) => !e.covered.has(l)).sort((a, b) => a - b).join(', ')}` : `${f}: not measured`);
+  console.log(
+    e
+      ? `${f}: lines not covered: ${[...e.coverable]
+          .filter((l) => !e.covered.has(l))
+          .sort((a, b) => a - b)
+          .join(', ')}`
+      : `${f}: not measured`,
+  );
   for (const fn of neverRan(f)) console.log(`  function never run: ${describeFunction(f, fn)}`);
 }
 if (process.argv.includes('--functions')) for (const f of measured) for (const fn of neverRan(f)) console.log(`function never run: ${describeFunction(f, fn)}`);
@@ -310,10 +329,20 @@ if (process.argv.includes('--list'))
 const byPart = {};
 for (const f of measured) (byPart[f.split('/')[0]] ??= []).push(f);
 console.log(`line coverage of ${measured.length} source files (${overall.covered}/${overall.total} lines): ${overall.pct}% overall (floor ${OVERALL}%)`);
-console.log('  ' + Object.entries(byPart).map(([part, fs]) => `${part} ${summarize(fs, lines).pct}%`).join(', '));
+console.log(
+  '  ' +
+    Object.entries(byPart)
+      .map(([part, fs]) => `${part} ${summarize(fs, lines).pct}%`)
+      .join(', '),
+);
 for (const g of groupFigures)
-  console.log(`  ${g.name}: ${g.pct}% of ${g.total} lines in ${g.members} files (floor ${g.floor}%, each file ${g.fileFloor}%); ${g.functions.ran}/${g.functions.total} functions ran${g.everyFunction ? ' (every one must)' : ''}`);
-const lowest = measured.filter((f) => report[f].lines > 1).sort((a, b) => report[a].pct - report[b].pct).slice(0, 8);
+  console.log(
+    `  ${g.name}: ${g.pct}% of ${g.total} lines in ${g.members} files (floor ${g.floor}%, each file ${g.fileFloor}%); ${g.functions.ran}/${g.functions.total} functions ran${g.everyFunction ? ' (every one must)' : ''}`,
+  );
+const lowest = measured
+  .filter((f) => report[f].lines > 1)
+  .sort((a, b) => report[a].pct - report[b].pct)
+  .slice(0, 8);
 console.log('  lowest: ' + lowest.map((f) => `${relative('.', f)} ${report[f].pct}%`).join(', '));
 if (failures.length) {
   console.error('coverage gate FAILED:\n  ' + failures.join('\n  '));

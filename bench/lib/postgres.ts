@@ -33,7 +33,10 @@ const AS_ROOT = process.getuid?.() === 0;
 
 function postgresUser(): { uid: number; gid: number } | undefined {
   try {
-    return { uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })) };
+    return {
+      uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+      gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+    };
   } catch {
     return undefined;
   }
@@ -121,7 +124,20 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
   const startServer = async () => {
     // fsync off for tests: a test cluster needs no protection from power loss, and committed data still survives a
     // crashed (immediate) shutdown because every commit is written to the OS before it returns.
-    const [file, args] = command('postgres', ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', `fsync=${opts.durable ? 'on' : 'off'}`, '-c', 'max_connections=100']);
+    const [file, args] = command('postgres', [
+      '-D',
+      data,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      `fsync=${opts.durable ? 'on' : 'off'}`,
+      '-c',
+      'max_connections=100',
+    ]);
     const proc = spawn(file, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     const ready = new Promise<void>((resolve, reject) => {

@@ -17,8 +17,28 @@ export async function startSimProcess(size: { hosts: number; vmsPerHost: number;
   const controlPort = port + 1;
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI, 'simulate', '--hosts', String(size.hosts), '--vms-per-host', String(size.vmsPerHost), '--disks-per-vm', String(size.disks ?? 2),
-      '--vifs-per-vm', String(size.vifs ?? 2), '--vcpus-per-vm', String(size.vcpus ?? 4), '--first-address', first, '--port', String(port), '--control-port', String(controlPort)],
+    [
+      '--import',
+      'tsx',
+      CLI,
+      'simulate',
+      '--hosts',
+      String(size.hosts),
+      '--vms-per-host',
+      String(size.vmsPerHost),
+      '--disks-per-vm',
+      String(size.disks ?? 2),
+      '--vifs-per-vm',
+      String(size.vifs ?? 2),
+      '--vcpus-per-vm',
+      String(size.vcpus ?? 4),
+      '--first-address',
+      first,
+      '--port',
+      String(port),
+      '--control-port',
+      String(controlPort),
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, XCP_SENTINEL_LOG_LEVEL: 'warn' } },
   );
   const kill = () => child.kill('SIGKILL');

@@ -72,7 +72,8 @@ export function demoAlertmanagerConfig(o: AlertmanagerOptions): string {
   };
   delete doc.global;
   for (const r of doc.receivers) {
-    if (r.webhook_configs) for (const w of r.webhook_configs) Object.assign(w, { url: o.webhookUrl, http_config: { authorization: { credentials_file: o.tokenFile } } });
+    if (r.webhook_configs)
+      for (const w of r.webhook_configs) Object.assign(w, { url: o.webhookUrl, http_config: { authorization: { credentials_file: o.tokenFile } } });
     delete r.email_configs;
   }
   // Shorter waits, on every route, so a demo failure reaches the receiver within seconds.

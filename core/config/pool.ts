@@ -45,12 +45,7 @@ export interface PoolConfig<Hardware = unknown> {
 }
 
 /** Read the TLS client settings, loading the CA file now so a bad path fails at start, naming the key. */
-export function resolveTlsClient(
-  raw: { insecure: boolean; ca_file?: string; fingerprint?: string },
-  path: Path,
-  ctx: Ctx,
-  baseDir: string,
-): TlsOptions {
+export function resolveTlsClient(raw: { insecure: boolean; ca_file?: string; fingerprint?: string }, path: Path, ctx: Ctx, baseDir: string): TlsOptions {
   const tls: TlsOptions = { insecure: raw.insecure, fingerprint: raw.fingerprint };
   if (raw.ca_file) {
     const full = raw.ca_file.startsWith('/') ? raw.ca_file : `${baseDir}/${raw.ca_file}`;

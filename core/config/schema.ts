@@ -100,8 +100,7 @@ export function num(opts: { min?: number; max?: number; integer?: boolean } = {}
     parse(v, path, ctx) {
       if (typeof v !== 'number' || !Number.isFinite(v)) return mismatch(ctx, path, describe, v);
       if (opts.integer && !Number.isInteger(v)) return mismatch(ctx, path, describe, v);
-      if ((opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max))
-        return mismatch(ctx, path, describe, v);
+      if ((opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max)) return mismatch(ctx, path, describe, v);
       return v;
     },
   };

@@ -33,7 +33,10 @@ export interface RequestOptions {
 }
 
 export function normaliseFingerprint(fp: string): string {
-  return fp.replace(/^sha256:/i, '').replace(/[:\s]/g, '').toUpperCase();
+  return fp
+    .replace(/^sha256:/i, '')
+    .replace(/[:\s]/g, '')
+    .toUpperCase();
 }
 
 /** One agent per target (scheme + TLS settings), reused across requests. */
@@ -41,10 +44,7 @@ export class HttpClient {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 
-  constructor(
-    tls: TlsOptions = {},
-    maxSockets = 8,
-  ) {
+  constructor(tls: TlsOptions = {}, maxSockets = 8) {
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
     const pinned = tls.fingerprint ? normaliseFingerprint(tls.fingerprint) : undefined;
     this.httpsAgent = new https.Agent({

@@ -127,7 +127,10 @@ export class SshHostClient {
         client.destroy();
         reject(err);
       };
-      const timer = setTimeout(() => fail(new TimeoutError(`ssh connection to ${target.name} (${target.address}:${o.port})`, o.connectTimeoutMs)), o.connectTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new TimeoutError(`ssh connection to ${target.name} (${target.address}:${o.port})`, o.connectTimeoutMs)),
+        o.connectTimeoutMs,
+      );
       client.on('ready', () => {
         if (failed) return;
         ready = true;
@@ -235,9 +238,7 @@ export class SshHostClient {
           code = typeof c === 'number' ? c : null;
           signal = sig ?? null;
         });
-        ch.on('close', () =>
-          finish(undefined, { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') }),
-        );
+        ch.on('close', () => finish(undefined, { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') }));
       };
       try {
         conn.client.exec(command, onChannel);

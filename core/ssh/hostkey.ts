@@ -72,7 +72,11 @@ export function checkHostKey(policy: HostKeyPolicy, target: SshTarget, port: num
   try {
     text = readFileSync(policy.knownHostsFile, 'utf8');
   } catch (err) {
-    return { ok: false, presented, reason: `cannot be checked: known_hosts file ${policy.knownHostsFile} unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
+    return {
+      ok: false,
+      presented,
+      reason: `cannot be checked: known_hosts file ${policy.knownHostsFile} unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    };
   }
   return knownHostsAccepts(text, target.address, port, key)
     ? { ok: true }

@@ -47,11 +47,7 @@ interface AuthBackoff {
  * master (HOST_IS_SLAVE), another XAPI error (e.g. a member in emergency mode: its toolstack answers all the same),
  * or nothing usable (timeout, refused, not XAPI).
  */
-export type ProbeResult =
-  | { state: 'master' }
-  | { state: 'member'; master: string }
-  | { state: 'answers'; code: string }
-  | { state: 'silent'; error: Error };
+export type ProbeResult = { state: 'master' } | { state: 'member'; master: string } | { state: 'answers'; code: string } | { state: 'silent'; error: Error };
 
 export class XapiClient implements XapiCaller {
   readonly http: HttpClient;
@@ -127,11 +123,17 @@ export class XapiClient implements XapiCaller {
   async probe(address: string, timeoutMs: number): Promise<ProbeResult> {
     const base = this.hostUrl(address, '/');
     try {
-      const session = await this.rpc<string>('session.login_with_password', [this.o.username, this.password.reveal(), '1.0', this.o.originator ?? ORIGINATOR], timeoutMs, base);
+      const session = await this.rpc<string>(
+        'session.login_with_password',
+        [this.o.username, this.password.reveal(), '1.0', this.o.originator ?? ORIGINATOR],
+        timeoutMs,
+        base,
+      );
       await this.rpc('session.logout', [session], timeoutMs, base).catch(() => undefined);
       return { state: 'master' };
     } catch (err) {
-      if (err instanceof XapiError) return err.code === 'HOST_IS_SLAVE' && err.params[0] ? { state: 'member', master: err.params[0] } : { state: 'answers', code: err.code };
+      if (err instanceof XapiError)
+        return err.code === 'HOST_IS_SLAVE' && err.params[0] ? { state: 'member', master: err.params[0] } : { state: 'answers', code: err.code };
       return { state: 'silent', error: err as Error };
     }
   }
@@ -163,7 +165,11 @@ export class XapiClient implements XapiCaller {
     this.password = password;
     for (let redirects = 0; ; redirects++) {
       try {
-        const ref = await this.rpc<string>('session.login_with_password', [this.o.username, password.reveal(), '1.0', this.o.originator ?? ORIGINATOR], this.loginTimeoutMs);
+        const ref = await this.rpc<string>(
+          'session.login_with_password',
+          [this.o.username, password.reveal(), '1.0', this.o.originator ?? ORIGINATOR],
+          this.loginTimeoutMs,
+        );
         this.session = ref;
         this.authBackoff = undefined;
         this.o.logger?.info('XAPI session opened', { master: this.masterUrl });

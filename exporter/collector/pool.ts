@@ -145,7 +145,12 @@ export class PoolCollector {
       // Any XAPI answer (a wrong password, HOST_IS_SLAVE from a member that a redirect led to) means it answers.
       this.masterReachable = err instanceof XapiError;
       this.health.failure('xapi', err, (performance.now() - started) / 1000);
-      if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED') this.outages.failed('auth', 'XAPI authentication failed: the pool master refuses the user name or password (retried with backoff; the password file is read again before each retry)', { master: this.xapi.masterUrl, username: this.pool.username });
+      if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED')
+        this.outages.failed(
+          'auth',
+          'XAPI authentication failed: the pool master refuses the user name or password (retried with backoff; the password file is read again before each retry)',
+          { master: this.xapi.masterUrl, username: this.pool.username },
+        );
       else this.outages.failed('xapi', 'pool master does not answer', { master: this.xapi.masterUrl, error: err });
     }
     this.authFailed = this.xapi.loginRefused;
@@ -164,13 +169,22 @@ export class PoolCollector {
     const probes = await probing;
     if (!this.masterReachable) {
       const next = newMaster(probes, this.masterAddress());
-      if (next === 'ambiguous') this.outages.failed('masters', 'several hosts answer as pool master: not following any', { masters: probes.filter((p) => p.result.state === 'master').map((p) => p.address) });
+      if (next === 'ambiguous')
+        this.outages.failed('masters', 'several hosts answer as pool master: not following any', {
+          masters: probes.filter((p) => p.result.state === 'master').map((p) => p.address),
+        });
       else this.outages.recovered('masters', 'no longer several hosts answering as pool master');
       if (next && next !== 'ambiguous') {
         // A member was promoted: follow it now, without waiting for a restart or the next poll. The former master
         // was not probed (it was the master): it did not answer the master check.
         const former = this.watcher.inventory.get('host', this.watcher.inventory.pool?.master);
-        if (former) probes.push({ uuid: former.uuid, name: String(former.name_label), address: String(former.address), result: { state: 'silent', error: new Error('the former master did not answer') } });
+        if (former)
+          probes.push({
+            uuid: former.uuid,
+            name: String(former.name_label),
+            address: String(former.address),
+            result: { state: 'silent', error: new Error('the former master did not answer') },
+          });
         this.xapi.follow(next.address);
         this.watcher.retryNow();
         await this.checkMaster();
@@ -184,12 +198,20 @@ export class PoolCollector {
     set.add('xcp_pool_master_reachable', 'gauge', "The pool master's XAPI answered in the last poll (1) or not (0)", poolLabels, this.masterReachable ? 1 : 0);
     // An old master that came back without noticing the new one still accepts logins: two masters.
     const otherMasters = probes.filter((p) => p.result.state === 'master' && p.address !== this.masterAddress()).length;
-    set.add('xcp_pool_masters', 'gauge', 'Hosts of the pool acting as master in the last poll (the followed master if it answers, and any other host accepting a login as master): more than 1 is two masters', poolLabels, (this.masterReachable ? 1 : 0) + otherMasters);
+    set.add(
+      'xcp_pool_masters',
+      'gauge',
+      'Hosts of the pool acting as master in the last poll (the followed master if it answers, and any other host accepting a login as master): more than 1 is two masters',
+      poolLabels,
+      (this.masterReachable ? 1 : 0) + otherMasters,
+    );
     const toolstack = new Map(probes.map((p) => [p.uuid, toolstackAnswers(p)]));
     // Known objects stay visible while the master is away (as XO does). Their liveness is the master's last view,
     // except that a host whose XAPI does not answer is not reported live from that stale view.
     if (inv.pool) {
-      const stale = this.connected ? undefined : (uuid: string) => (toolstack.get(uuid) ?? (uuid === this.masterUuid() ? this.masterReachable : undefined)) === false;
+      const stale = this.connected
+        ? undefined
+        : (uuid: string) => (toolstack.get(uuid) ?? (uuid === this.masterUuid() ? this.masterReachable : undefined)) === false;
       addInventoryMetrics(set, inv, poolName, Date.now(), stale, this.config.labels.tags);
       addHaltMetrics(set, this.watcher.halts, inv, poolName);
       this.addToolstackMetrics(set, toolstack);
@@ -245,7 +267,13 @@ export class PoolCollector {
       const up = h.uuid === masterUuid ? this.masterReachable : probed.get(h.uuid);
       if (up === undefined) continue;
       const labels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.poolName(), uuid: h.uuid, host_name: h.name_label as string });
-      set.add('xcp_host_toolstack_up', 'gauge', "The host's XAPI answered in the last poll (1) or not (0): a member's HOST_IS_SLAVE counts", labels, up ? 1 : 0);
+      set.add(
+        'xcp_host_toolstack_up',
+        'gauge',
+        "The host's XAPI answered in the last poll (1) or not (0): a member's HOST_IS_SLAVE counts",
+        labels,
+        up ? 1 : 0,
+      );
     }
   }
 
@@ -261,13 +289,24 @@ export class PoolCollector {
     const started = performance.now();
     const inv = this.watcher.inventory;
     const hosts = [...inv.all('host')].map(([, h]) => h);
-    const opts = { windowSeconds: this.config.rrd.window_seconds, timeoutMs: this.config.rrd.timeout_seconds * 1000, maxBodyBytes: this.config.rrd.max_body_bytes };
+    const opts = {
+      windowSeconds: this.config.rrd.window_seconds,
+      timeoutMs: this.config.rrd.timeout_seconds * 1000,
+      maxBodyBytes: this.config.rrd.max_body_bytes,
+    };
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';
     const power = new PowerInputs();
     // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }), h, lookups, poolId, power));
-    addVmPowerEstimates(set, power, (uuid) => this.hardware?.ipmi.get(uuid)?.reading?.power?.watts ?? power.rrdHostWatts.get(uuid), (uuid) => vcpuCount(inv, lookups.vmByUuid.get(uuid)?.rec));
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) =>
+      this.addHost(set, await fetchRrdUpdates(this.xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }), h, lookups, poolId, power),
+    );
+    addVmPowerEstimates(
+      set,
+      power,
+      (uuid) => this.hardware?.ipmi.get(uuid)?.reading?.power?.watts ?? power.rrdHostWatts.get(uuid),
+      (uuid) => vcpuCount(inv, lookups.vmByUuid.get(uuid)?.rec),
+    );
     let failures = 0;
     results.forEach((r, i) => {
       const host = hosts[i]!;
@@ -287,8 +326,15 @@ export class PoolCollector {
         this.outages.failed(`rrd:${host.uuid}`, 'host RRD not collected', { host: host.name_label, address: host.address, error: r.reason });
       }
       if (r.status === 'fulfilled') this.outages.recovered(`rrd:${host.uuid}`, 'host RRD collected again', { host: host.name_label, address: host.address });
-      set.add('xcp_host_rrd_up', 'gauge', "The host's own /rrd_updates answered in the last poll (1) or not (0): its toolstack answers", labels, state.up ? 1 : 0);
-      if (state.lastRowT) set.add('xcp_exporter_rrd_last_row_timestamp_seconds', 'gauge', 'Unix time of the newest RRD row used for the host', labels, state.lastRowT);
+      set.add(
+        'xcp_host_rrd_up',
+        'gauge',
+        "The host's own /rrd_updates answered in the last poll (1) or not (0): its toolstack answers",
+        labels,
+        state.up ? 1 : 0,
+      );
+      if (state.lastRowT)
+        set.add('xcp_exporter_rrd_last_row_timestamp_seconds', 'gauge', 'Unix time of the newest RRD row used for the host', labels, state.lastRowT);
     });
     // Counters of objects that left the pool go away with them.
     this.counters.prune((uuid) => lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid));
@@ -302,10 +348,28 @@ export class PoolCollector {
   }
 
   /** Maps one host's answer into `set`; returns the `t` of its newest row (NaN if it could not be mapped). */
-  private addHost(set: FamilySet, update: RrdUpdate, host: Record<string, unknown> & { uuid: string }, lookups: ReturnType<InventoryWatcher['inventory']['lookups']>, poolId: string, power: PowerInputs): number {
+  private addHost(
+    set: FamilySet,
+    update: RrdUpdate,
+    host: Record<string, unknown> & { uuid: string },
+    lookups: ReturnType<InventoryWatcher['inventory']['lookups']>,
+    poolId: string,
+    power: PowerInputs,
+  ): number {
     try {
       const { catalogue, counters, guestReports, labels } = this;
-      return addRrdSamples(set, update, { catalogue, counters, guestReports, labels, lookups, poolId, poolName: this.poolName(), host, tags: this.config.labels.tags, power });
+      return addRrdSamples(set, update, {
+        catalogue,
+        counters,
+        guestReports,
+        labels,
+        lookups,
+        poolId,
+        poolName: this.poolName(),
+        host,
+        tags: this.config.labels.tags,
+        power,
+      });
     } catch (err) {
       this.health.count('rrd', err);
       this.logger.warn('host RRD could not be mapped', { host: host.name_label, error: err });

@@ -51,7 +51,14 @@ export class CollectorHealth {
       const labels = labelString({ pool_name: this.poolName, collector });
       set.add('xcp_exporter_collector_up', 'gauge', 'The collector last ran successfully (1) or failed (0)', labels, s.up ? 1 : 0);
       set.add('xcp_exporter_collector_duration_seconds', 'gauge', 'Duration of the collector last run in seconds', labels, s.durationSeconds);
-      if (s.lastSuccess) set.add('xcp_exporter_collector_last_success_timestamp_seconds', 'gauge', 'Unix time of the collector last successful run', labels, s.lastSuccess / 1000);
+      if (s.lastSuccess)
+        set.add(
+          'xcp_exporter_collector_last_success_timestamp_seconds',
+          'gauge',
+          'Unix time of the collector last successful run',
+          labels,
+          s.lastSuccess / 1000,
+        );
       // Every kind appears from the start, so increase() works on the first error too.
       for (const kind of ['timeout', 'auth', 'tls', 'http', 'xapi', 'parse', 'connection', 'other'])
         set.add('xcp_exporter_collector_errors_total', 'counter', 'Collector errors by kind', `${labels},kind="${kind}"`, s.errors.get(kind) ?? 0);

@@ -169,7 +169,13 @@ export class HardwareCollector {
         this.ipmi.set(host.uuid, { up: true, reading: r.value, unavailable: false, at });
         for (const err of r.value.errors) this.o.health.count('ipmi', err);
         this.logOnce(key, null, fields);
-        if (r.value.warnings.length) this.logOnce(`${host.uuid}/IPMI listing`, 'IPMI listing has lines that are not sensors', { ...fields, warnings: r.value.warnings.slice(0, 5) }, 'info');
+        if (r.value.warnings.length)
+          this.logOnce(
+            `${host.uuid}/IPMI listing`,
+            'IPMI listing has lines that are not sensors',
+            { ...fields, warnings: r.value.warnings.slice(0, 5) },
+            'info',
+          );
         return;
       }
       const err = r.reason as Error;
@@ -177,7 +183,12 @@ export class HardwareCollector {
       if (isUnavailable) unavailable++;
       else failures.push(err);
       this.ipmi.set(host.uuid, { up: false, reason: err.message, unavailable: isUnavailable, at });
-      this.logOnce(key, isUnavailable ? 'no IPMI on this host' : 'IPMI not collected', { ...fields, reason: err.message, kind: isUnavailable ? undefined : errorKind(err) }, isUnavailable ? 'info' : 'warn');
+      this.logOnce(
+        key,
+        isUnavailable ? 'no IPMI on this host' : 'IPMI not collected',
+        { ...fields, reason: err.message, kind: isUnavailable ? undefined : errorKind(err) },
+        isUnavailable ? 'info' : 'warn',
+      );
     });
     this.report('ipmi', failures, hosts.length - unavailable, started);
     return true;
@@ -214,7 +225,12 @@ export class HardwareCollector {
         state.reason = err.message;
         state.unavailable = isUnavailable;
         for (const d of state.disks.values()) Object.assign(d, { up: false, standby: false, error: `host not readable: ${err.message}` });
-        this.logOnce(`${host.uuid}/SMART`, isUnavailable ? 'no SMART on this host' : 'SMART not collected', { ...fields, reason: err.message, kind: isUnavailable ? undefined : errorKind(err) }, isUnavailable ? 'info' : 'warn');
+        this.logOnce(
+          `${host.uuid}/SMART`,
+          isUnavailable ? 'no SMART on this host' : 'SMART not collected',
+          { ...fields, reason: err.message, kind: isUnavailable ? undefined : errorKind(err) },
+          isUnavailable ? 'info' : 'warn',
+        );
       }
       for (const [device, d] of state.disks) if (cycle - d.lastSeenCycle >= FORGET_AFTER_CYCLES) state.disks.delete(device);
     });
@@ -248,6 +264,7 @@ export class HardwareCollector {
       Object.assign(d, { up: false, standby: false, error: 'no longer listed by the host' });
       this.logOnce(`${host.uuid}/disk ${d.device}`, 'disk no longer listed', { host: host.name, device: d.device });
     }
-    if (reading.warnings.length) this.logOnce(`${host.uuid}/SMART scan`, 'SMART device scan refused entries', { host: host.name, warnings: reading.warnings.slice(0, 5) });
+    if (reading.warnings.length)
+      this.logOnce(`${host.uuid}/SMART scan`, 'SMART device scan refused entries', { host: host.name, warnings: reading.warnings.slice(0, 5) });
   }
 }

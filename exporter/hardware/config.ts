@@ -61,7 +61,10 @@ const shape = obj({
       port: withDefault(num({ min: 1, max: 65535, integer: true }), 22),
       private_key_file: str({ minLength: 1 }),
       known_hosts_file: optional(str({ minLength: 1 })),
-      host_key_fingerprints: withDefault(dict(str({ pattern: SSH_FINGERPRINT, patternHint: 'an OpenSSH fingerprint like SHA256:base64 (ssh-keygen -lf)' })), {}),
+      host_key_fingerprints: withDefault(
+        dict(str({ pattern: SSH_FINGERPRINT, patternHint: 'an OpenSSH fingerprint like SHA256:base64 (ssh-keygen -lf)' })),
+        {},
+      ),
       connect_timeout_seconds: withDefault(num({ min: 1, max: 300 }), 10),
       command_timeout_seconds: withDefault(num({ min: 1, max: 3600 }), 30),
       concurrency: withDefault(num({ min: 1, max: 64, integer: true }), 4),
@@ -117,7 +120,8 @@ export function hardwareSchema(sc: { baseDir: string }): Schema<HardwareConfig> 
         report(ctx, [...path, 'ipmi', 'command'], 'only applies to transport: ssh (the ipmitool.py plugin always reads `sdr list`)');
       }
       const s = raw.ssh;
-      if (raw.transport === 'ssh' && !s) report(ctx, [...path, 'ssh'], 'is required with transport: ssh (private_key_file, and known_hosts_file or host_key_fingerprints)');
+      if (raw.transport === 'ssh' && !s)
+        report(ctx, [...path, 'ssh'], 'is required with transport: ssh (private_key_file, and known_hosts_file or host_key_fingerprints)');
       if (raw.transport === 'ssh' && s) {
         const sshPath = [...path, 'ssh'];
         if (!s.known_hosts_file && Object.keys(s.host_key_fingerprints).length === 0) {

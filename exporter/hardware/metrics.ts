@@ -33,7 +33,13 @@ function addSensor(set: FamilySet, host: string, s: IpmiSensor): void {
   if (family && s.value !== null) set.add(family[0], 'gauge', family[1], labels, s.value);
   const state = STATE_VALUE[s.state];
   if (state !== undefined) {
-    set.add('xcp_host_ipmi_sensor_state', 'gauge', 'BMC sensor state: 0 ok, 1 warning (non-critical), 2 critical or non-recoverable', withLabels(labels, { type: s.kind }), state);
+    set.add(
+      'xcp_host_ipmi_sensor_state',
+      'gauge',
+      'BMC sensor state: 0 ok, 1 warning (non-critical), 2 critical or non-recoverable',
+      withLabels(labels, { type: s.kind }),
+      state,
+    );
   }
 }
 
@@ -81,7 +87,13 @@ export function addHardwareMetrics(set: FamilySet, hw: HardwareCollector, hostLa
   for (const [uuid, st] of hw.ipmi) {
     const host = hostLabels(uuid);
     if (host === undefined) continue;
-    set.add('xcp_host_ipmi_up', 'gauge', "The host's BMC sensors were read in the last IPMI cycle (1) or not (0: unreachable, no BMC, no plugin)", host, st.up ? 1 : 0);
+    set.add(
+      'xcp_host_ipmi_up',
+      'gauge',
+      "The host's BMC sensors were read in the last IPMI cycle (1) or not (0: unreachable, no BMC, no plugin)",
+      host,
+      st.up ? 1 : 0,
+    );
     if (!st.up || !st.reading) continue;
     for (const s of st.reading.sensors) addSensor(set, host, s);
     const power = st.reading.power;

@@ -111,7 +111,9 @@ export class SshHardwareTransport implements HardwareTransport {
       if (/Could not open device|could not find inband device/i.test(result.stderr)) {
         throw new HardwareUnavailable(`no IPMI device on the host (${firstLine(result.stderr)})`);
       }
-      throw result.code === 0 ? new CommandFailed(`"${sensors.line}" listed no sensor: ${firstLine(result.stdout) || 'empty output'}`) : this.failure(result, sensors.tool, sensors.line);
+      throw result.code === 0
+        ? new CommandFailed(`"${sensors.line}" listed no sensor: ${firstLine(result.stdout) || 'empty output'}`)
+        : this.failure(result, sensors.tool, sensors.line);
     }
     const errors: unknown[] = [];
     let dcmi: DcmiPowerReading | null = null;
@@ -184,7 +186,9 @@ export class SshHardwareTransport implements HardwareTransport {
       if (!scan.error) return { scan, json: true };
       // smartctl 6.x: "=======> UNRECOGNIZED OPTION: json"
       if (!/UNRECOGNIZED OPTION/i.test(result.stdout + result.stderr)) {
-        throw result.code === 0 ? new CommandFailed(`"smartctl --scan-open --json": ${scan.error}`) : this.failure(result, 'smartctl', 'smartctl --scan-open --json');
+        throw result.code === 0
+          ? new CommandFailed(`"smartctl --scan-open --json": ${scan.error}`)
+          : this.failure(result, 'smartctl', 'smartctl --scan-open --json');
       }
       this.textOnly.add(host.uuid);
       this.logger.info('smartctl on the host has no --json (smartctl 6.x): reading its text output', { host: host.name });

@@ -19,7 +19,14 @@ const running = (vm: Rec) => vm.power_state === 'Running' || vm.power_state === 
 
 /** `unreachable(uuid)`: while the master is away, true for a host whose own XAPI does not answer either — it is not
  * reported live from the master's stale view. */
-export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: string, nowMs: number, unreachable?: (uuid: string) => boolean, tags: LabelOptions['tags'] = 'all'): void {
+export function addInventoryMetrics(
+  set: FamilySet,
+  inv: Inventory,
+  poolName: string,
+  nowMs: number,
+  unreachable?: (uuid: string) => boolean,
+  tags: LabelOptions['tags'] = 'all',
+): void {
   const pool = inv.pool;
   const poolId = pool?.uuid;
   const poolLabels = labelString({ pool_id: poolId, pool_name: poolName });
@@ -29,15 +36,38 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
   const hostLabels = new Map<string, string>();
   const hostLive = new Map<string, boolean>();
   for (const [ref, host] of inv.all('host')) {
-    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: host.uuid, host_name: host.name_label as string, tags: tagsLabel(host, tags, false) });
+    const labels = labelString({
+      pool_id: poolId,
+      pool_name: poolName,
+      uuid: host.uuid,
+      host_name: host.name_label as string,
+      tags: tagsLabel(host, tags, false),
+    });
     hostLabels.set(ref, labels);
     const live = Boolean(inv.get('host_metrics', host.metrics)?.live) && !unreachable?.(host.uuid);
     hostLive.set(ref, live);
-    set.add('xcp_host_status', 'gauge', 'Host status (always 1); power_state and enabled as labels, as Xen Orchestra exports it', withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }), 1);
+    set.add(
+      'xcp_host_status',
+      'gauge',
+      'Host status (always 1); power_state and enabled as labels, as Xen Orchestra exports it',
+      withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }),
+      1,
+    );
     set.add('xcp_host_live', 'gauge', 'Host is live in the pool master view (host_metrics.live): 1 live, 0 dead', labels, live ? 1 : 0);
     set.add('xcp_host_enabled', 'gauge', 'Host is enabled (1) or disabled for maintenance or recovery (0)', labels, host.enabled ? 1 : 0);
     const version = (host.software_version as Record<string, string> | undefined)?.product_version;
-    set.add('xcp_host_info', 'gauge', 'Host metadata (always 1)', withLabels(labels, { address: host.address as string, version, is_master: String(ref === masterRef), tags: tags === 'info' ? tagsLabel(host, tags, true) : undefined }), 1);
+    set.add(
+      'xcp_host_info',
+      'gauge',
+      'Host metadata (always 1)',
+      withLabels(labels, {
+        address: host.address as string,
+        version,
+        is_master: String(ref === masterRef),
+        tags: tags === 'info' ? tagsLabel(host, tags, true) : undefined,
+      }),
+      1,
+    );
     const boot = Number((host.other_config as Record<string, string> | undefined)?.boot_time);
     if (live && boot > 0) set.add('xcp_host_uptime_seconds', 'gauge', 'Seconds since the host booted', labels, Math.max(0, nowMs / 1000 - boot));
   }
@@ -48,12 +78,50 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
     const hostRef = vm.resident_on as string;
     const host = inv.get('host', hostRef);
     const name = vm.name_label as string;
-    set.add('xcp_vm_status', 'gauge', 'VM status (always 1); power_state as a label, as Xen Orchestra exports it', labelString({ pool_id: poolId, uuid: vm.uuid, power_state: vm.power_state as string, pool_name: poolName, vm_name: name, tags: tagsLabel(vm, tags, false) }), 1);
-    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid: vm.uuid, vm_name: name, host_id: host?.uuid, host_name: host?.name_label as string | undefined, tags: tagsLabel(vm, tags, false) });
-    set.add('xcp_vm_info', 'gauge', 'VM metadata (always 1): HA restart priority and start order', withLabels(labels, { ha_restart_priority: (vm.ha_restart_priority as string) || 'none', order: String(vm.order ?? 0), is_control_domain: 'false', tags: tags === 'info' ? tagsLabel(vm, tags, true) : undefined }), 1);
+    set.add(
+      'xcp_vm_status',
+      'gauge',
+      'VM status (always 1); power_state as a label, as Xen Orchestra exports it',
+      labelString({
+        pool_id: poolId,
+        uuid: vm.uuid,
+        power_state: vm.power_state as string,
+        pool_name: poolName,
+        vm_name: name,
+        tags: tagsLabel(vm, tags, false),
+      }),
+      1,
+    );
+    const labels = labelString({
+      pool_id: poolId,
+      pool_name: poolName,
+      uuid: vm.uuid,
+      vm_name: name,
+      host_id: host?.uuid,
+      host_name: host?.name_label as string | undefined,
+      tags: tagsLabel(vm, tags, false),
+    });
+    set.add(
+      'xcp_vm_info',
+      'gauge',
+      'VM metadata (always 1): HA restart priority and start order',
+      withLabels(labels, {
+        ha_restart_priority: (vm.ha_restart_priority as string) || 'none',
+        order: String(vm.order ?? 0),
+        is_control_domain: 'false',
+        tags: tags === 'info' ? tagsLabel(vm, tags, true) : undefined,
+      }),
+      1,
+    );
     if (!running(vm)) continue;
     residents.set(hostRef, (residents.get(hostRef) ?? 0) + 1);
-    set.add('xcp_vm_resident_host_live', 'gauge', 'Running VM: its resident host is live (1) or dead (0) in the master view', labels, hostLive.get(hostRef) ? 1 : 0);
+    set.add(
+      'xcp_vm_resident_host_live',
+      'gauge',
+      'Running VM: its resident host is live (1) or dead (0) in the master view',
+      labels,
+      hostLive.get(hostRef) ? 1 : 0,
+    );
     const started = parseXapiDate(inv.get('VM_metrics', vm.metrics)?.start_time);
     if (started) set.add('xcp_vm_uptime_seconds', 'gauge', 'Seconds since the VM started', labels, Math.max(0, (nowMs - started) / 1000));
     const heartbeat = parseXapiDate(inv.get('VM_guest_metrics', vm.guest_metrics)?.last_updated);
@@ -66,7 +134,8 @@ export function addInventoryMetrics(set: FamilySet, inv: Inventory, poolName: st
         Math.max(0, (nowMs - heartbeat) / 1000),
       );
   }
-  for (const [ref, labels] of hostLabels) set.add('xcp_host_resident_vms', 'gauge', 'Running guest VMs resident on the host (control domain excluded)', labels, residents.get(ref) ?? 0);
+  for (const [ref, labels] of hostLabels)
+    set.add('xcp_host_resident_vms', 'gauge', 'Running guest VMs resident on the host (control domain excluded)', labels, residents.get(ref) ?? 0);
 
   addStorageMetrics(set, inv, poolId, poolName, tags);
 }
@@ -85,7 +154,13 @@ function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | unde
       host_name: local?.name_label as string | undefined,
       tags: tagsLabel(sr, tags, false),
     });
-    set.add('xcp_sr_info', 'gauge', 'SR metadata (always 1): with labels.tags "info", the only SR series carrying its tags', tags === 'info' ? withLabels(labels, { tags: tagsLabel(sr, tags, true) }) : labels, 1);
+    set.add(
+      'xcp_sr_info',
+      'gauge',
+      'SR metadata (always 1): with labels.tags "info", the only SR series carrying its tags',
+      tags === 'info' ? withLabels(labels, { tags: tagsLabel(sr, tags, true) }) : labels,
+      1,
+    );
     const size = Number(sr.physical_size);
     const used = Number(sr.physical_utilisation);
     set.add('xcp_sr_virtual_size_bytes', 'gauge', 'Space allocated to VDIs on the SR (virtual_allocation), in bytes', labels, Number(sr.virtual_allocation));
@@ -97,8 +172,22 @@ function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | unde
     const sr = inv.get('SR', pbd.SR);
     const host = inv.get('host', pbd.host);
     if (!sr || !host) continue;
-    const labels = labelString({ pool_id: poolId, pool_name: poolName, sr_uuid: sr.uuid, sr_name: sr.name_label as string, sr_type: sr.type as string, host_id: host.uuid, host_name: host.name_label as string });
-    set.add('xcp_pbd_attached', 'gauge', 'The SR is plugged on the host (PBD.currently_attached): 1 plugged, 0 unplugged', labels, pbd.currently_attached ? 1 : 0);
+    const labels = labelString({
+      pool_id: poolId,
+      pool_name: poolName,
+      sr_uuid: sr.uuid,
+      sr_name: sr.name_label as string,
+      sr_type: sr.type as string,
+      host_id: host.uuid,
+      host_name: host.name_label as string,
+    });
+    set.add(
+      'xcp_pbd_attached',
+      'gauge',
+      'The SR is plugged on the host (PBD.currently_attached): 1 plugged, 0 unplugged',
+      labels,
+      pbd.currently_attached ? 1 : 0,
+    );
   }
   for (const [, vdi] of inv.all('VDI')) {
     if (vdi.is_a_snapshot) continue;

@@ -108,9 +108,18 @@ const VM_PATTERNS: PatternRule[] = [
   { re: new RegExp(`^vbd_${VBD}_read_latency$`), ...us('xcp_vm_disk_read_latency_seconds', 'Read latency per VM disk in seconds', 'vbd_disk') },
   { re: new RegExp(`^vbd_${VBD}_write_latency$`), ...us('xcp_vm_disk_write_latency_seconds', 'Write latency per VM disk in seconds', 'vbd_disk') },
   { re: new RegExp(`^vbd_${VBD}_latency$`), ...us('xcp_vm_disk_latency_seconds', 'I/O latency per VM disk in seconds', 'vbd_disk') },
-  { re: new RegExp(`^vbd_${VBD}_io_throughput_read$`), ...g('xcp_vm_disk_throughput_read_bytes', 'Read throughput per VM disk (bytes/second)', MiB, 'vbd_disk') },
-  { re: new RegExp(`^vbd_${VBD}_io_throughput_write$`), ...g('xcp_vm_disk_throughput_write_bytes', 'Write throughput per VM disk (bytes/second)', MiB, 'vbd_disk') },
-  { re: new RegExp(`^vbd_${VBD}_io_throughput_total$`), ...g('xcp_vm_disk_throughput_total_bytes', 'Total throughput per VM disk (bytes/second)', MiB, 'vbd_disk') },
+  {
+    re: new RegExp(`^vbd_${VBD}_io_throughput_read$`),
+    ...g('xcp_vm_disk_throughput_read_bytes', 'Read throughput per VM disk (bytes/second)', MiB, 'vbd_disk'),
+  },
+  {
+    re: new RegExp(`^vbd_${VBD}_io_throughput_write$`),
+    ...g('xcp_vm_disk_throughput_write_bytes', 'Write throughput per VM disk (bytes/second)', MiB, 'vbd_disk'),
+  },
+  {
+    re: new RegExp(`^vbd_${VBD}_io_throughput_total$`),
+    ...g('xcp_vm_disk_throughput_total_bytes', 'Total throughput per VM disk (bytes/second)', MiB, 'vbd_disk'),
+  },
   { re: new RegExp(`^vbd_${VBD}_iowait$`), ...g('xcp_vm_disk_iowait', 'Time spent waiting for I/O per VM disk (seconds/second)', 1, 'vbd_disk') },
   { re: new RegExp(`^vbd_${VBD}_inflight$`), ...g('xcp_vm_disk_inflight', 'I/O requests in flight per VM disk', 1, 'vbd_disk') },
   { re: new RegExp(`^vbd_${VBD}_avgqu_sz$`), ...g('xcp_vm_disk_queue_size', 'Average I/O queue size per VM disk', 1, 'vbd_disk') },

@@ -18,7 +18,14 @@ export interface FetchOptions {
 export async function fetchRrdUpdates(xapi: XapiClient, address: string, o: FetchOptions): Promise<RrdUpdate> {
   const get = async (session: string) => {
     const url = xapi.hostUrl(address, '/rrd_updates');
-    url.search = new URLSearchParams({ start: String(o.sinceT ?? -o.windowSeconds), cf: 'AVERAGE', interval: '5', host: 'true', json: 'true', session_id: session }).toString();
+    url.search = new URLSearchParams({
+      start: String(o.sinceT ?? -o.windowSeconds),
+      cf: 'AVERAGE',
+      interval: '5',
+      host: 'true',
+      json: 'true',
+      session_id: session,
+    }).toString();
     return xapi.http.request(url, { timeoutMs: o.timeoutMs, maxBodyBytes: o.maxBodyBytes, headers: { accept: 'application/json' } });
   };
   let res = await get(xapi.sessionId ?? (await xapi.login()));

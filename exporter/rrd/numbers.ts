@@ -31,7 +31,8 @@ export function numberAt(s: string, start: number, end: number): number {
       mantissa = mantissa * 10 + (c - 48);
       digits++;
       if (dot) fraction++;
-    } else if (c === 46 && !dot) dot = true; // .
+    } else if (c === 46 && !dot)
+      dot = true; // .
     else break;
   }
   let exponent = 0;

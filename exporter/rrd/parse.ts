@@ -137,8 +137,7 @@ function readXml(text: string, contentType: string | undefined): RawUpdate {
     step: child(meta, 'step'),
     end: child(meta, 'end'),
     legend: legend === undefined ? undefined : children(legend, 'entry'),
-    data:
-      data === undefined ? undefined : children(data, 'row').map((r) => (isObject(r) ? { t: child(r, 't'), values: children(r, 'v') } : r)),
+    data: data === undefined ? undefined : children(data, 'row').map((r) => (isObject(r) ? { t: child(r, 't'), values: children(r, 'v') } : r)),
   };
 }
 

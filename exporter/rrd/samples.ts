@@ -30,8 +30,7 @@ export interface RrdContext {
 const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs (ratio 0-1)' };
 const GUEST_REPORT_AGE = {
   metric: 'xcp_vm_guest_memory_report_age_seconds',
-  help:
-    "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
+  help: "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
 };
 
 /** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
@@ -53,7 +52,8 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
       bases.set(col.uuid, base);
     }
     if (base === null) continue;
-    if (ctx.power && col.objectType === 'vm' && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false) ctx.power.guest(col.uuid, ctx.host.uuid, base);
+    if (ctx.power && col.objectType === 'vm' && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false)
+      ctx.power.guest(col.uuid, ctx.host.uuid, base);
     const { rule } = mapped;
     let value: number;
     if (rule.type === 'counter') {
@@ -65,7 +65,12 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
     }
     set.add(rule.metric, rule.type, rule.help, base, value, extraLabels(mapped, col.uuid, ctx));
     if (ctx.power && col.objectType === 'host' && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
-    if (col.objectType === 'vm' && col.name === 'memory_internal_free' && ctx.guestReports && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false) {
+    if (
+      col.objectType === 'vm' &&
+      col.name === 'memory_internal_free' &&
+      ctx.guestReports &&
+      ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false
+    ) {
       const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
       if (age !== undefined) set.add(GUEST_REPORT_AGE.metric, 'gauge', GUEST_REPORT_AGE.help, base, age);
     }
@@ -73,8 +78,7 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
       if (col.name === 'cpu_usage') {
         hasCpuUsage.add(col.uuid);
         ctx.power?.cpu(col.uuid, value);
-      }
-      else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);
+      } else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);
     }
   }
   // XCP-ng 8.2 has no cpu_usage source: like XO, derive it as the mean of the per-vCPU values.
@@ -92,7 +96,14 @@ function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string |
   const host = ctx.host;
   if (objectType === 'host') {
     const h = ctx.lookups.hostByUuid.get(uuid)?.rec ?? (host.uuid === uuid ? host : undefined);
-    return labelString({ pool_id: ctx.poolId, uuid, type: 'host', pool_name: ctx.poolName, host_name: h?.name_label as string | undefined, tags: tagsLabel(h, ctx.tags ?? 'all', false) });
+    return labelString({
+      pool_id: ctx.poolId,
+      uuid,
+      type: 'host',
+      pool_name: ctx.poolName,
+      host_name: h?.name_label as string | undefined,
+      tags: tagsLabel(h, ctx.tags ?? 'all', false),
+    });
   }
   if (objectType === 'vm') {
     const vm = ctx.lookups.vmByUuid.get(uuid)?.rec;

@@ -34,7 +34,12 @@ export class PowerInputs {
  * `hostWatts(uuid)`: the host's power (IPMI preferred, as XO), undefined when unknown; `vcpus(uuid)`: the VM's vCPU
  * count (XO falls back to 1).
  */
-export function addVmPowerEstimates(set: FamilySet, inputs: PowerInputs, hostWatts: (uuid: string) => number | undefined, vcpus: (uuid: string) => number): void {
+export function addVmPowerEstimates(
+  set: FamilySet,
+  inputs: PowerInputs,
+  hostWatts: (uuid: string) => number | undefined,
+  vcpus: (uuid: string) => number,
+): void {
   const byHost = new Map<string, [string, GuestSeen][]>();
   for (const entry of inputs.guests) {
     const list = byHost.get(entry[1].hostUuid);
@@ -49,7 +54,14 @@ export function addVmPowerEstimates(set: FamilySet, inputs: PowerInputs, hostWat
     const equal = total < 0.01;
     guests.forEach(([, g], i) => {
       const value = equal ? watts / guests.length : (watts * loads[i]!) / total;
-      set.add('xcp_vm_power_consumption_watts', 'gauge', HELP, g.labels, value, withLabels('', { estimate: 'true', data_complete: g.cpu === undefined ? 'false' : undefined }));
+      set.add(
+        'xcp_vm_power_consumption_watts',
+        'gauge',
+        HELP,
+        g.labels,
+        value,
+        withLabels('', { estimate: 'true', data_complete: g.cpu === undefined ? 'false' : undefined }),
+      );
     });
   }
 }

@@ -4,16 +4,7 @@
 // Every panel says whether it must show data when the bundle runs against the simulator ("core") or what it
 // needs first (`needs`): the live test (test/grafana/live.test.ts) runs every query against a real Prometheus and
 // fails when a core panel, or a panel whose need is met, returns nothing.
-import {
-  DATASOURCE,
-  type DataLink,
-  type FieldConfig,
-  type Panel,
-  type Target,
-  type ThresholdStep,
-  type Unit,
-  type ValueMapping,
-} from './model.js';
+import { DATASOURCE, type DataLink, type FieldConfig, type Panel, type Target, type ThresholdStep, type Unit, type ValueMapping } from './model.js';
 
 /**
  * What a non-core panel waits for. `ipmi`/`smart`: the exporter's hardware collectors (docs/METRICS.md,
@@ -278,7 +269,10 @@ function piechart(s: PieSpec): Omit<Panel, 'id' | 'gridPos'> {
     description: s.description,
     datasource: DATASOURCE,
     targets: targets(s.targets, true, false),
-    fieldConfig: { defaults: { ...defaults(s), color: { mode: 'palette-classic' }, custom: { hideFrom: { legend: false, tooltip: false, viz: false } } }, overrides: [] },
+    fieldConfig: {
+      defaults: { ...defaults(s), color: { mode: 'palette-classic' }, custom: { hideFrom: { legend: false, tooltip: false, viz: false } } },
+      overrides: [],
+    },
     options: {
       pieType: 'donut',
       displayLabels: ['value'],
@@ -298,7 +292,8 @@ function table(s: TableSpec): Omit<Panel, 'id' | 'gridPos'> {
     if (c.max !== undefined) properties.push({ id: 'max', value: c.max });
     if (c.mappings) properties.push({ id: 'mappings', value: c.mappings });
     if (c.thresholds) properties.push({ id: 'thresholds', value: { mode: 'absolute', steps: c.thresholds } });
-    if (c.cell) properties.push({ id: 'custom.cellOptions', value: c.cell === 'gauge' ? { type: 'gauge', mode: 'basic', valueDisplayMode: 'text' } : { type: c.cell } });
+    if (c.cell)
+      properties.push({ id: 'custom.cellOptions', value: c.cell === 'gauge' ? { type: 'gauge', mode: 'basic', valueDisplayMode: 'text' } : { type: c.cell } });
     if (c.links) properties.push({ id: 'links', value: c.links });
     if (c.width) properties.push({ id: 'custom.width', value: c.width });
     return { matcher: { id: 'byName', options: c.title }, properties };

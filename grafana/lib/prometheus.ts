@@ -46,8 +46,20 @@ export class PrometheusClient {
       body: new URLSearchParams(params).toString(),
       signal: AbortSignal.timeout(10_000),
     });
-    const body = (await res.json()) as { status: 'success' | 'error'; errorType?: string; error?: string; data?: { resultType: QueryResult['resultType']; result: QueryResult['result'] } };
-    return { httpStatus: res.status, status: body.status, errorType: body.errorType, error: body.error, resultType: body.data?.resultType, result: body.data?.result };
+    const body = (await res.json()) as {
+      status: 'success' | 'error';
+      errorType?: string;
+      error?: string;
+      data?: { resultType: QueryResult['resultType']; result: QueryResult['result'] };
+    };
+    return {
+      httpStatus: res.status,
+      status: body.status,
+      errorType: body.errorType,
+      error: body.error,
+      resultType: body.data?.resultType,
+      result: body.data?.result,
+    };
   }
 
   query(expr: string, time: number): Promise<QueryResult> {
@@ -89,7 +101,12 @@ function configYaml(o: PrometheusOptions): string {
     ...(o.ruleFiles?.length ? { rule_files: o.ruleFiles } : {}),
     scrape_configs: o.targets.map((t) => {
       const u = new URL(t.url);
-      return { job_name: t.job, scheme: u.protocol.replace(':', ''), metrics_path: `${u.pathname.replace(/\/$/, '')}/metrics`, static_configs: [{ targets: [u.host] }] };
+      return {
+        job_name: t.job,
+        scheme: u.protocol.replace(':', ''),
+        metrics_path: `${u.pathname.replace(/\/$/, '')}/metrics`,
+        static_configs: [{ targets: [u.host] }],
+      };
     }),
   });
 }

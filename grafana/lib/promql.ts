@@ -29,7 +29,15 @@ export function allPanels(d: Dashboard): Panel[] {
 
 export function panelQueries(d: Dashboard): PanelQuery[] {
   return allPanels(d).flatMap((p) =>
-    (p.targets ?? []).map((t: Target) => ({ panelId: p.id, panelTitle: p.title, panelType: p.type, refId: t.refId, expr: t.expr, instant: t.instant, range: t.range })),
+    (p.targets ?? []).map((t: Target) => ({
+      panelId: p.id,
+      panelTitle: p.title,
+      panelType: p.type,
+      refId: t.refId,
+      expr: t.expr,
+      instant: t.instant,
+      range: t.range,
+    })),
   );
 }
 
@@ -91,40 +99,47 @@ export const DEFAULT_BUILTINS: Builtins = { rateInterval: '1m', interval: '15s',
  */
 export function interpolate(expr: string, variables: Variable[], values: Record<string, VarValue>, builtins: Builtins = DEFAULT_BUILTINS): string {
   const byName = new Map(variables.map((v) => [v.name, v]));
-  return expr.replace(/\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)/g, (whole, braced: string | undefined, _format: string | undefined, bare: string | undefined) => {
-    const name = (braced ?? bare)!;
-    switch (name) {
-      case '__rate_interval':
-        return builtins.rateInterval;
-      case '__interval':
-        return builtins.interval;
-      case '__range':
-        return builtins.range;
-      case '__range_s':
-        return String(builtins.rangeSeconds);
-    }
-    const v = byName.get(name);
-    if (!v) throw new Error(`unknown variable ${whole} in ${expr}`);
-    const value = values[name];
-    if (!value) throw new Error(`no value for variable $${name}`);
-    if (value.all) {
-      if (!v.includeAll) throw new Error(`variable $${name} has no All option`);
-      return v.allValue ?? '.*';
-    }
-    if (!v.multi && !v.includeAll) {
-      if (value.values.length !== 1) throw new Error(`variable $${name} is single-value`);
-      return regularEscape(value.values[0]!);
-    }
-    const escaped = value.values.map(regexEscape);
-    return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
-  });
+  return expr.replace(
+    /\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?\}|\$([a-zA-Z_][a-zA-Z0-9_]*)/g,
+    (whole, braced: string | undefined, _format: string | undefined, bare: string | undefined) => {
+      const name = (braced ?? bare)!;
+      switch (name) {
+        case '__rate_interval':
+          return builtins.rateInterval;
+        case '__interval':
+          return builtins.interval;
+        case '__range':
+          return builtins.range;
+        case '__range_s':
+          return String(builtins.rangeSeconds);
+      }
+      const v = byName.get(name);
+      if (!v) throw new Error(`unknown variable ${whole} in ${expr}`);
+      const value = values[name];
+      if (!value) throw new Error(`no value for variable $${name}`);
+      if (value.all) {
+        if (!v.includeAll) throw new Error(`variable $${name} has no All option`);
+        return v.allValue ?? '.*';
+      }
+      if (!v.multi && !v.includeAll) {
+        if (value.values.length !== 1) throw new Error(`variable $${name} is single-value`);
+        return regularEscape(value.values[0]!);
+      }
+      const escaped = value.values.map(regexEscape);
+      return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
+    },
+  );
 }
 
 /** The metric names an expression reads (identifiers followed by a selector or standing alone, not functions or keywords). */
 export function metricNames(expr: string): string[] {
   const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   // Label matchers and label lists (by/without/on/ignoring/group_*) hold label names, not metrics: drop them.
-  const withoutLabels = withoutStrings.replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]').replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ').replace(/\boffset\s+[^\s)]+/g, ' ');
+  const withoutLabels = withoutStrings
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\boffset\s+[^\s)]+/g, ' ');
   const names = new Set<string>();
   for (const m of withoutLabels.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?/g)) {
     if (m[2]) continue; // a function call
@@ -151,7 +166,10 @@ export async function promtoolCheck(exprs: string[], promtool = 'promtool'): Pro
   const dir = mkdtempSync(join(tmpdir(), 'xcp-grafana-promql-'));
   try {
     const file = join(dir, 'exprs.yml');
-    writeFileSync(file, stringify({ groups: [{ name: 'dashboard_queries', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}:check`, expr })) }] }, { lineWidth: 0 }));
+    writeFileSync(
+      file,
+      stringify({ groups: [{ name: 'dashboard_queries', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}:check`, expr })) }] }, { lineWidth: 0 }),
+    );
     const { code, output } = await run(promtool, ['check', 'rules', file]);
     const errors = new Map<number, string>();
     for (const m of output.matchAll(/rule (\d+), "dashboard:query_(\d+):check": (.*)/g)) errors.set(Number(m[2]), m[3]!);

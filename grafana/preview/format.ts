@@ -104,7 +104,24 @@ export function color(c: string | undefined): string {
 }
 
 /** Grafana's classic palette, in order. */
-export const PALETTE = ['#7EB26D', '#EAB839', '#6ED0E0', '#EF843C', '#E24D42', '#1F78C1', '#BA43A9', '#705DA0', '#508642', '#CCA300', '#447EBC', '#C15C17', '#890F02', '#0A437C', '#6D1F62', '#584477'];
+export const PALETTE = [
+  '#7EB26D',
+  '#EAB839',
+  '#6ED0E0',
+  '#EF843C',
+  '#E24D42',
+  '#1F78C1',
+  '#BA43A9',
+  '#705DA0',
+  '#508642',
+  '#CCA300',
+  '#447EBC',
+  '#C15C17',
+  '#890F02',
+  '#0A437C',
+  '#6D1F62',
+  '#584477',
+];
 
 export function thresholdColor(v: number, steps: ThresholdStep[] | undefined): string | undefined {
   if (!steps?.length) return undefined;

@@ -80,7 +80,9 @@ function screenshot(chromium: string, html: string, png: string, height: number,
 }
 
 async function main(): Promise<number> {
-  const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '240' }, out: { type: 'string', default: join(HERE, '..', 'screenshots') }, html: { type: 'string' } } });
+  const { values: args } = parseArgs({
+    options: { seconds: { type: 'string', default: '240' }, out: { type: 'string', default: join(HERE, '..', 'screenshots') }, html: { type: 'string' } },
+  });
   const chromium = findChromium();
   if (!chromium) {
     process.stderr.write(NO_CHROMIUM);
@@ -108,7 +110,9 @@ async function main(): Promise<number> {
   process.once('SIGTERM', stopOnSignal);
   try {
     const prom = stack.prometheus;
-    console.log(`stack up: exporter ${stack.exporter.url}, Prometheus ${prom.url}${stack.recovery ? `, recovery hook ${stack.recovery.url}` : ` (${stack.recoveryProblem})`}`);
+    console.log(
+      `stack up: exporter ${stack.exporter.url}, Prometheus ${prom.url}${stack.recovery ? `, recovery hook ${stack.recovery.url}` : ` (${stack.recoveryProblem})`}`,
+    );
     while (!(await prom.query('up{job="xcp-sentinel"} == 1', Date.now() / 1000)).result?.length) await sleep(500);
     const from = Math.floor(Date.now() / 1000);
     console.log(`collecting for ${seconds} s…`);
@@ -122,7 +126,9 @@ async function main(): Promise<number> {
 
     const builtins: Builtins = { rateInterval: '20s', interval: '4s', range: `${to - from}s`, rangeSeconds: to - from };
     const step = Math.max(2, Math.round((to - from) / 240));
-    for (const file of readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of readdirSync(DASHBOARDS)
+      .filter((f) => f.endsWith('.json'))
+      .sort()) {
       const d = JSON.parse(readFileSync(join(DASHBOARDS, file), 'utf8')) as Dashboard;
       const { data, variables } = await queryDashboard(prom, d, builtins, from, to, step);
       const html = join(htmlDir, file.replace(/\.json$/, '.html'));

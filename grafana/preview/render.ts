@@ -47,7 +47,8 @@ interface Series {
 
 function override(fc: FieldConfig | undefined, name: string, id: string): unknown {
   for (const o of fc?.overrides ?? []) {
-    const hit = o.matcher.id === 'byRegexp' ? new RegExp(`^${o.matcher.options as string}$`).test(name) : o.matcher.id === 'byName' && o.matcher.options === name;
+    const hit =
+      o.matcher.id === 'byRegexp' ? new RegExp(`^${o.matcher.options as string}$`).test(name) : o.matcher.id === 'byName' && o.matcher.options === name;
     if (!hit) continue;
     const p = o.properties.find((x) => x.id === id);
     if (p) return p.value;
@@ -137,7 +138,8 @@ function timeseries(p: Panel, data: TargetData[], w: number, h: number, from: nu
       }
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
   if (fc?.defaults.min !== undefined && !series.some((s) => s.points.some(([, v]) => v < fc.defaults.min!))) lo = Math.min(lo, fc.defaults.min);
-  if (fc?.defaults.max !== undefined && hi <= fc.defaults.max) hi = Math.max(hi, fc.defaults.max === 1 && hi < 0.5 && unit === 'percentunit' ? hi : fc.defaults.max);
+  if (fc?.defaults.max !== undefined && hi <= fc.defaults.max)
+    hi = Math.max(hi, fc.defaults.max === 1 && hi < 0.5 && unit === 'percentunit' ? hi : fc.defaults.max);
   if (lo > 0 && (fc?.defaults.min !== undefined || unit === 'bytes' || unit === 'Bps' || unit === 'percentunit')) lo = 0;
   // Byte axes step in powers of 1024 (GiB, MiB…), as Grafana's do.
   const scale = unit === 'bytes' ? 1024 ** Math.max(0, Math.floor(Math.log(Math.max(Math.abs(lo), Math.abs(hi), 1)) / Math.log(1024))) : 1;
@@ -151,14 +153,21 @@ function timeseries(p: Panel, data: TargetData[], w: number, h: number, from: nu
   const y = (v: number) => 4 + (1 - (v - lo) / (hi - lo || 1)) * plotH;
 
   const parts: string[] = [];
-  for (const t of ticks) parts.push(`<line x1="${axisW}" x2="${axisW + plotW}" y1="${y(t)}" y2="${y(t)}" class="grid"/><text x="${axisW - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${esc(formatValue(t, unit, decimals))}</text>`);
+  for (const t of ticks)
+    parts.push(
+      `<line x1="${axisW}" x2="${axisW + plotW}" y1="${y(t)}" y2="${y(t)}" class="grid"/><text x="${axisW - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${esc(formatValue(t, unit, decimals))}</text>`,
+    );
   const tcount = Math.max(2, Math.floor(plotW / 110));
   for (let i = 0; i <= tcount; i++) {
     const t = from + ((to - from) * i) / tcount;
     parts.push(`<text x="${x(t)}" y="${plotH + 18}" class="tick" text-anchor="${i === 0 ? 'start' : i === tcount ? 'end' : 'middle'}">${timeLabel(t)}</text>`);
   }
   if (custom.thresholdsStyle?.mode === 'dashed' || custom.thresholdsStyle?.mode === 'line')
-    for (const s of fc?.defaults.thresholds?.steps ?? []) if (s.value !== null && s.value >= lo && s.value <= hi) parts.push(`<line x1="${axisW}" x2="${axisW + plotW}" y1="${y(s.value)}" y2="${y(s.value)}" stroke="${color(s.color)}" stroke-dasharray="6 4" stroke-width="1"/>`);
+    for (const s of fc?.defaults.thresholds?.steps ?? [])
+      if (s.value !== null && s.value >= lo && s.value <= hi)
+        parts.push(
+          `<line x1="${axisW}" x2="${axisW + plotW}" y1="${y(s.value)}" y2="${y(s.value)}" stroke="${color(s.color)}" stroke-dasharray="6 4" stroke-width="1"/>`,
+        );
   const fill = (custom.fillOpacity ?? 10) / 100;
   const drawOrder = stacked ? [...series].reverse() : series;
   for (const s of drawOrder) {
@@ -173,7 +182,10 @@ function timeseries(p: Panel, data: TargetData[], w: number, h: number, from: nu
     for (const seg of segs.filter((g) => g.length)) {
       const line = seg.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ');
       const base = y(Math.max(lo, Math.min(hi, 0)));
-      if (fill > 0 && seg.length > 1) parts.push(`<polygon points="${seg[0]![0].toFixed(1)},${base} ${line} ${seg[seg.length - 1]![0].toFixed(1)},${base}" fill="${s.color}" fill-opacity="${fill}" stroke="none"/>`);
+      if (fill > 0 && seg.length > 1)
+        parts.push(
+          `<polygon points="${seg[0]![0].toFixed(1)},${base} ${line} ${seg[seg.length - 1]![0].toFixed(1)},${base}" fill="${s.color}" fill-opacity="${fill}" stroke="none"/>`,
+        );
       if (seg.length === 1) parts.push(`<circle cx="${seg[0]![0]}" cy="${seg[0]![1]}" r="2" fill="${s.color}"/>`);
       else parts.push(`<polyline points="${line}" fill="none" stroke="${s.color}" stroke-width="1.3"/>`);
     }
@@ -190,10 +202,14 @@ function timeseries(p: Panel, data: TargetData[], w: number, h: number, from: nu
     return { s, values: calcs.map((c) => formatValue(calc(shown, c), seriesUnit, decimals)) };
   });
   let legendHtml: string;
-  if (listMode) legendHtml = `<div class="legend-list">${legendRows.map(({ s }) => `<span><i style="background:${s.color}"></i>${esc(s.name)}</span>`).join('')}</div>`;
+  if (listMode)
+    legendHtml = `<div class="legend-list">${legendRows.map(({ s }) => `<span><i style="background:${s.color}"></i>${esc(s.name)}</span>`).join('')}</div>`;
   else
     legendHtml = `<table class="legend"><tr><th></th>${calcs.map((c) => `<th>${CALC_TITLE[c] ?? c}</th>`).join('')}</tr>${legendRows
-      .map(({ s, values }) => `<tr><td><i style="background:${s.color}"></i>${esc(s.name)}</td>${values.map((v) => `<td class="num">${esc(v)}</td>`).join('')}</tr>`)
+      .map(
+        ({ s, values }) =>
+          `<tr><td><i style="background:${s.color}"></i>${esc(s.name)}</td>${values.map((v) => `<td class="num">${esc(v)}</td>`).join('')}</tr>`,
+      )
       .join('')}</table>`;
   if (right) return `<div class="ts-right">${svg}<div class="legend-wrap" style="height:${h}px">${legendHtml}</div></div>`;
   return `${svg}<div class="legend-wrap" style="height:${legendH}px">${legendHtml}</div>`;
@@ -208,7 +224,14 @@ interface Shown {
   color?: string;
 }
 
-function display(v: number, fc: FieldConfig['defaults'] | undefined, mappings?: ValueMapping[], steps?: ThresholdStep[], unit?: string, decimals?: number): Shown {
+function display(
+  v: number,
+  fc: FieldConfig['defaults'] | undefined,
+  mappings?: ValueMapping[],
+  steps?: ThresholdStep[],
+  unit?: string,
+  decimals?: number,
+): Shown {
   const m = mapped(v, mappings ?? fc?.mappings);
   if (m) return m;
   return { text: formatValue(v, unit ?? fc?.unit, decimals ?? fc?.decimals), color: thresholdColor(v, steps ?? fc?.thresholds?.steps) };
@@ -267,12 +290,22 @@ function piechart(p: Panel, data: TargetData[], w: number, h: number): string {
     const c = PALETTE[i % PALETTE.length]!;
     if (items.length === 1) return `<circle cx="${cx}" cy="${cy}" r="${r * 0.8}" fill="none" stroke="${c}" stroke-width="${r * 0.4}"/>`;
     const [x1, y1, x2, y2] = [cx + r * Math.cos(angle), cy + r * Math.sin(angle), cx + r * Math.cos(angle + a), cy + r * Math.sin(angle + a)];
-    const [ix1, iy1, ix2, iy2] = [cx + r * 0.6 * Math.cos(angle + a), cy + r * 0.6 * Math.sin(angle + a), cx + r * 0.6 * Math.cos(angle), cy + r * 0.6 * Math.sin(angle)];
+    const [ix1, iy1, ix2, iy2] = [
+      cx + r * 0.6 * Math.cos(angle + a),
+      cy + r * 0.6 * Math.sin(angle + a),
+      cx + r * 0.6 * Math.cos(angle),
+      cy + r * 0.6 * Math.sin(angle),
+    ];
     const large = a > Math.PI ? 1 : 0;
     angle += a;
     return `<path d="M${x1},${y1} A${r},${r} 0 ${large} 1 ${x2},${y2} L${ix1},${iy1} A${r * 0.6},${r * 0.6} 0 ${large} 0 ${ix2},${iy2} Z" fill="${c}"/>`;
   });
-  const legend = items.map((it, i) => `<tr><td><i style="background:${PALETTE[i % PALETTE.length]}"></i>${esc(it.name)}</td><td class="num">${esc(formatValue(it.v, fc?.unit, 0))}</td></tr>`).join('');
+  const legend = items
+    .map(
+      (it, i) =>
+        `<tr><td><i style="background:${PALETTE[i % PALETTE.length]}"></i>${esc(it.name)}</td><td class="num">${esc(formatValue(it.v, fc?.unit, 0))}</td></tr>`,
+    )
+    .join('');
   return `<div class="pie"><svg width="${2 * r + 16}" height="${h}">${arcs.join('')}</svg><table class="legend">${legend}</table></div>`;
 }
 
@@ -282,12 +315,14 @@ type Row = Record<string, string | number>;
 export function tableRows(p: Panel, data: TargetData[]): { columns: string[]; rows: Row[] } {
   const single = (p.targets ?? []).length === 1;
   const frames = data
-    .map((d) => samples(d.result).map((s) => {
-      const row: Row = { Time: Number(s.value?.[0] ?? 0) };
-      for (const [k, v] of Object.entries(s.metric)) row[k] = v;
-      row[single ? 'Value' : `Value #${d.target.refId}`] = Number(s.value?.[1]);
-      return row;
-    }))
+    .map((d) =>
+      samples(d.result).map((s) => {
+        const row: Row = { Time: Number(s.value?.[0] ?? 0) };
+        for (const [k, v] of Object.entries(s.metric)) row[k] = v;
+        row[single ? 'Value' : `Value #${d.target.refId}`] = Number(s.value?.[1]);
+        return row;
+      }),
+    )
     .filter((f) => f.length > 0);
   let rows: Row[] = [];
   if (frames.length === 1) rows = frames[0]!;
@@ -317,7 +352,8 @@ export function tableRows(p: Panel, data: TargetData[]): { columns: string[]; ro
       const names = (tr.options.include as { names: string[] }).names;
       columns = names.filter((n) => columns.includes(n));
     } else if (tr.id === 'convertFieldType') {
-      for (const c of tr.options.conversions as { targetField: string }[]) for (const r of rows) if (r[c.targetField] !== undefined) r[c.targetField] = Number(r[c.targetField]);
+      for (const c of tr.options.conversions as { targetField: string }[])
+        for (const r of rows) if (r[c.targetField] !== undefined) r[c.targetField] = Number(r[c.targetField]);
     } else if (tr.id === 'organize') {
       const index = tr.options.indexByName as Record<string, number>;
       const rename = tr.options.renameByName as Record<string, string>;
@@ -358,7 +394,14 @@ function table(p: Panel, data: TargetData[], h: number): string {
               const text = m?.text ?? v;
               return `<td${cell === 'color-background' && m?.color ? ` style="background:${m.color};color:#fff"` : ''}>${links?.length ? `<u>${esc(text)}</u>` : esc(text)}</td>`;
             }
-            const shown = display(v, fc?.defaults, prop(c, 'mappings') as ValueMapping[] | undefined, (prop(c, 'thresholds') as { steps: ThresholdStep[] } | undefined)?.steps, prop(c, 'unit') as string | undefined, prop(c, 'decimals') as number | undefined);
+            const shown = display(
+              v,
+              fc?.defaults,
+              prop(c, 'mappings') as ValueMapping[] | undefined,
+              (prop(c, 'thresholds') as { steps: ThresholdStep[] } | undefined)?.steps,
+              prop(c, 'unit') as string | undefined,
+              prop(c, 'decimals') as number | undefined,
+            );
             if (cell === 'color-background') return `<td style="background:${shown.color ?? 'transparent'};color:#fff">${esc(shown.text)}</td>`;
             if (cell === 'color-text') return `<td class="num" style="color:${shown.color ?? color('text')}">${esc(shown.text)}</td>`;
             if (cell === 'gauge') {
@@ -460,7 +503,9 @@ export function renderDashboardHtml(o: RenderInput): string {
     const bodyW = w - 14;
     const bodyH = h - HEADER - 6;
     const body = panelBody(p, o.data.get(p.id) ?? [], bodyW, bodyH, o.from, o.to);
-    items.push(`<div class="panel" style="left:${left}px;top:${top}px;width:${w}px;height:${h}px" title="${esc(p.description ?? '')}"><h2>${esc(p.title)}</h2><div class="body" style="height:${bodyH}px">${body}</div></div>`);
+    items.push(
+      `<div class="panel" style="left:${left}px;top:${top}px;width:${w}px;height:${h}px" title="${esc(p.description ?? '')}"><h2>${esc(p.title)}</h2><div class="body" style="height:${bodyH}px">${body}</div></div>`,
+    );
   }
   const bottom = Math.max(...o.dashboard.panels.map((p) => p.gridPos.y + p.gridPos.h)) * ROW_PX;
   const range = `${new Date(o.from * 1000).toISOString().slice(0, 19).replace('T', ' ')} → ${new Date(o.to * 1000).toISOString().slice(11, 19)} UTC`;

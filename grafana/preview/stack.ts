@@ -62,7 +62,8 @@ function bundleYaml(sim: Simulation, storePath: string): string {
     '',
   ].join('\n');
   // IPMI and SMART through the simulator's XCP-ng XAPI plugins (ipmitool.py, smartctl.py), read every few seconds.
-  const hardware = '    hardware:\n      transport: plugin\n      ipmi: { interval_seconds: 2 }\n      smart: { interval_seconds: 2 }\n      plugin: { call_timeout_seconds: 5, concurrency: 2 }\n';
+  const hardware =
+    '    hardware:\n      transport: plugin\n      ipmi: { interval_seconds: 2 }\n      smart: { interval_seconds: 2 }\n      plugin: { call_timeout_seconds: 5, concurrency: 2 }\n';
   // A second pool whose master never answers (nothing listens on port 9): its recoveries end in error.
   const unreachable = `  - { name: ${UNREACHABLE_POOL}, url: "http://127.0.0.1:9", username: root, password: unused, timeouts: { login_seconds: 6, call_seconds: 2 } }\n`;
   return exporterConfigYaml([sim], recovery)
@@ -140,7 +141,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -172,7 +178,14 @@ export async function exerciseRecovery(stack: Stack, vmName: string, timeoutMs =
   const vm = crashed.body as { uuid: string; name: string };
   const pool = sim.pool.options.name;
   const now = new Date().toISOString();
-  const alert = (labels: Record<string, string>) => ({ status: 'firing', labels: { severity: 'critical', pool_name: pool, ...labels }, annotations: {}, startsAt: now, endsAt: '0001-01-01T00:00:00Z', fingerprint: labels.vm_uuid!.replace(/-/g, '').slice(-16) });
+  const alert = (labels: Record<string, string>) => ({
+    status: 'firing',
+    labels: { severity: 'critical', pool_name: pool, ...labels },
+    annotations: {},
+    startsAt: now,
+    endsAt: '0001-01-01T00:00:00Z',
+    fingerprint: labels.vm_uuid!.replace(/-/g, '').slice(-16),
+  });
   const auth = { authorization: `Bearer ${TOKEN}` };
   const webhook = `${recovery.url}/alertmanager`;
   const sent = await post(
@@ -184,9 +197,20 @@ export async function exerciseRecovery(stack: Stack, vmName: string, timeoutMs =
       receiver: 'xcp-recovery',
       alerts: [
         alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: vm.uuid, vm_name: vm.name }),
-        alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: '00000000-0000-4000-8000-00000000dead', vm_name: 'gone' }),
+        alert({
+          alertname: 'XcpVmHaltedUnexpectedly',
+          xcp_notification_type: 'COMPUTE_INSTANCE',
+          vm_uuid: '00000000-0000-4000-8000-00000000dead',
+          vm_name: 'gone',
+        }),
         // A pool whose master does not answer: its workflow cannot reach XAPI: error.
-        alert({ alertname: 'XcpVmHaltedUnexpectedly', xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: '00000000-0000-4000-8000-0000000000ff', vm_name: 'elsewhere', pool_name: UNREACHABLE_POOL }),
+        alert({
+          alertname: 'XcpVmHaltedUnexpectedly',
+          xcp_notification_type: 'COMPUTE_INSTANCE',
+          vm_uuid: '00000000-0000-4000-8000-0000000000ff',
+          vm_name: 'elsewhere',
+          pool_name: UNREACHABLE_POOL,
+        }),
       ],
     },
     auth,

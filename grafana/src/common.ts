@@ -59,10 +59,16 @@ function queryVar(name: string, label: string, description: string, query: strin
   };
 }
 
-export const poolVar = queryVar('pool', 'Pool', 'Pools known to the exporter (its config names them).', 'label_values(xcp_pool_connected, pool_name)', { multi: true, all: true });
+export const poolVar = queryVar('pool', 'Pool', 'Pools known to the exporter (its config names them).', 'label_values(xcp_pool_connected, pool_name)', {
+  multi: true,
+  all: true,
+});
 
 export function hostVar(o: { multi: boolean }): Variable {
-  return queryVar('host', 'Host', 'Hosts of the selected pools.', 'label_values(xcp_host_info{pool_name=~"$pool"}, host_name)', { multi: o.multi, all: o.multi });
+  return queryVar('host', 'Host', 'Hosts of the selected pools.', 'label_values(xcp_host_info{pool_name=~"$pool"}, host_name)', {
+    multi: o.multi,
+    all: o.multi,
+  });
 }
 
 /** XAPI tags of the guests (the `tags` label: sorted, comma-joined tag sets, as Xen Orchestra writes it); on
@@ -70,7 +76,7 @@ export function hostVar(o: { multi: boolean }): Variable {
 export const vmTagVar = queryVar(
   'tag',
   'Tags',
-  'XAPI tags of the guest VMs (each value is a VM\'s whole tag set, sorted and comma-joined); narrows the VM list.',
+  "XAPI tags of the guest VMs (each value is a VM's whole tag set, sorted and comma-joined); narrows the VM list.",
   'label_values(xcp_vm_info{pool_name=~"$pool", host_name=~"$host", is_control_domain="false"}, tags)',
   { multi: true, all: true },
 );
@@ -85,10 +91,16 @@ export const vmVar = queryVar(
 
 /** The recovery hook's web UI (xcp_recovery_ui_info{url}): panels link its notification pages. Hidden. */
 export const recoveryUiVar: Variable = {
-  ...queryVar('ui_url', 'Recovery UI', 'Base URL of the recovery hook\'s web UI (recovery_hook.ui.external_url), read from xcp_recovery_ui_info.', 'label_values(xcp_recovery_ui_info{instance=~"$instance"}, url)', {
-    multi: false,
-    all: false,
-  }),
+  ...queryVar(
+    'ui_url',
+    'Recovery UI',
+    "Base URL of the recovery hook's web UI (recovery_hook.ui.external_url), read from xcp_recovery_ui_info.",
+    'label_values(xcp_recovery_ui_info{instance=~"$instance"}, url)',
+    {
+      multi: false,
+      all: false,
+    },
+  ),
   hide: 2,
 };
 
@@ -117,7 +129,10 @@ export const toVm: DataLink = {
 
 /** Table cell links: the cell holds the host (or VM) name; the pool comes from the current selection. */
 export const hostCell: DataLink = { title: 'Host details', url: `/d/${UID.host}?${DS}&\${pool:queryparam}&var-host=\${__value.raw}&${TIME}` };
-export const vmCell: DataLink = { title: 'VM details', url: `/d/${UID.vm}?${DS}&\${pool:queryparam}&var-host=$__all&var-tag=$__all&var-vm=\${__value.raw}&${TIME}` };
+export const vmCell: DataLink = {
+  title: 'VM details',
+  url: `/d/${UID.vm}?${DS}&\${pool:queryparam}&var-host=$__all&var-tag=$__all&var-vm=\${__value.raw}&${TIME}`,
+};
 export const hardwareCell: DataLink = { title: 'Hardware of this host', url: `/d/${UID.hardware}?${DS}&\${pool:queryparam}&var-host=\${__value.raw}&${TIME}` };
 
 const links: DashboardLink[] = [

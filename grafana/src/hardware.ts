@@ -23,7 +23,7 @@ export function hardwareDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'IPMI collector',
-            description: 'Whether the exporter could read each host\'s BMC sensors in its last run.',
+            description: "Whether the exporter could read each host's BMC sensors in its last run.",
             w: 6,
             h: 8,
             targets: [{ expr: `xcp_host_ipmi_up{${HOST}}`, legend: '{{host_name}}' }],
@@ -35,7 +35,7 @@ export function hardwareDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Temperatures',
-            description: 'Temperature sensors of the BMC (inlet, CPUs, memory, PSUs…). The BMC\'s own thresholds drive the sensor states below.',
+            description: "Temperature sensors of the BMC (inlet, CPUs, memory, PSUs…). The BMC's own thresholds drive the sensor states below.",
             w: 9,
             h: 8,
             targets: [{ expr: `xcp_host_ipmi_temperature_celsius{${HOST}}`, legend: '{{host_name}} {{sensor}}' }],
@@ -63,7 +63,11 @@ export function hardwareDashboard(): BuiltDashboard {
             h: 8,
             targets: [
               { expr: `xcp_host_ipmi_voltage_volts{${HOST}}`, legend: '{{host_name}} {{sensor}}' },
-              { expr: `xcp_host_ipmi_current_amperes{${HOST}}`, legend: '{{host_name}} {{sensor}} (A)', optional: 'not every BMC has current sensors (none of the simulated ones do)' },
+              {
+                expr: `xcp_host_ipmi_current_amperes{${HOST}}`,
+                legend: '{{host_name}} {{sensor}} (A)',
+                optional: 'not every BMC has current sensors (none of the simulated ones do)',
+              },
             ],
             unit: 'volt',
             rightAxis: { match: '.* \\(A\\)$', unit: 'amp' },
@@ -72,12 +76,16 @@ export function hardwareDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Power',
-            description: 'Power drawn per host: the DCMI/PSU/RRD readings (source label) and the BMC\'s power sensors.',
+            description: "Power drawn per host: the DCMI/PSU/RRD readings (source label) and the BMC's power sensors.",
             w: 12,
             h: 8,
             targets: [
               { expr: `xcp_host_power_consumption_watts{${HOST}}`, legend: '{{host_name}} {{source}}' },
-              { expr: `xcp_host_ipmi_power_watts{${HOST}}`, legend: '{{host_name}} {{sensor}}', optional: 'BMC power sensors need the IPMI collector, and not every BMC has them' },
+              {
+                expr: `xcp_host_ipmi_power_watts{${HOST}}`,
+                legend: '{{host_name}} {{sensor}}',
+                optional: 'BMC power sensors need the IPMI collector, and not every BMC has them',
+              },
             ],
             unit: 'watt',
             min: 0,
@@ -94,7 +102,12 @@ export function hardwareDashboard(): BuiltDashboard {
               { field: 'host_name', title: 'Host', links: [hostCell] },
               { field: 'sensor', title: 'Sensor' },
               { field: 'type', title: 'Type' },
-              { field: 'Value #A', title: 'State', mappings: valueMap({ '0': ['OK', GREEN], '1': ['Warning', YELLOW], '2': ['Critical', RED] }), cell: 'color-background' },
+              {
+                field: 'Value #A',
+                title: 'State',
+                mappings: valueMap({ '0': ['OK', GREEN], '1': ['Warning', YELLOW], '2': ['Critical', RED] }),
+                cell: 'color-background',
+              },
             ],
             sortBy: { title: 'State', desc: true },
             needs: 'ipmi',
@@ -179,7 +192,15 @@ export function hardwareDashboard(): BuiltDashboard {
               { field: 'Value #E', title: 'Reallocated', decimals: 0, thresholds: steps(GREEN, [1, ORANGE]), cell: 'color-text' },
               { field: 'Value #F', title: 'Pending', decimals: 0, thresholds: steps(GREEN, [1, RED]), cell: 'color-text' },
               { field: 'Value #G', title: 'Uncorrectable', decimals: 0, thresholds: steps(GREEN, [1, RED]), cell: 'color-text' },
-              { field: 'Value #H', title: 'NVMe used', unit: 'percentunit', min: 0, max: 1, thresholds: steps(GREEN, [0.8, YELLOW], [0.9, RED]), cell: 'gauge' },
+              {
+                field: 'Value #H',
+                title: 'NVMe used',
+                unit: 'percentunit',
+                min: 0,
+                max: 1,
+                thresholds: steps(GREEN, [0.8, YELLOW], [0.9, RED]),
+                cell: 'gauge',
+              },
               { field: 'Value #I', title: 'NVMe spare', unit: 'percentunit', thresholds: steps(RED, [0.1, YELLOW], [0.2, GREEN]), cell: 'color-text' },
             ],
             numericLabels: ['capacity_bytes'],
@@ -214,14 +235,19 @@ export function hardwareDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Sector and media errors',
-            description: 'Reallocated, pending and offline-uncorrectable sectors (ATA), and NVMe media errors over the last hour. Any growth is a disk on its way out.',
+            description:
+              'Reallocated, pending and offline-uncorrectable sectors (ATA), and NVMe media errors over the last hour. Any growth is a disk on its way out.',
             w: 24,
             h: 8,
             targets: [
               { expr: `xcp_host_disk_reallocated_sectors{${HOST}}`, legend: '{{host_name}} {{device}} reallocated', optional: 'ATA disks only' },
               { expr: `xcp_host_disk_pending_sectors{${HOST}}`, legend: '{{host_name}} {{device}} pending', optional: 'ATA disks only' },
               { expr: `xcp_host_disk_offline_uncorrectable_sectors{${HOST}}`, legend: '{{host_name}} {{device}} uncorrectable', optional: 'ATA disks only' },
-              { expr: `increase(xcp_host_disk_nvme_media_errors_total{${HOST}}[1h])`, legend: '{{host_name}} {{device}} media errors (1 h)', optional: 'NVMe disks only' },
+              {
+                expr: `increase(xcp_host_disk_nvme_media_errors_total{${HOST}}[1h])`,
+                legend: '{{host_name}} {{device}} media errors (1 h)',
+                optional: 'NVMe disks only',
+              },
             ],
             unit: 'short',
             min: 0,

@@ -236,7 +236,7 @@ export function hostDashboard(): BuiltDashboard {
           {
             kind: 'table',
             title: 'Storage connected to this host',
-            description: 'Every SR with a PBD on this host: plugged or not, capacity, and this host\'s current load on it.',
+            description: "Every SR with a PBD on this host: plugged or not, capacity, and this host's current load on it.",
             w: 24,
             h: 6,
             targets: [
@@ -265,7 +265,8 @@ export function hostDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Power consumption',
-            description: 'Power drawn by the host: the RRD DCMI reading (hosts whose BMC supports DCMI) and, when the IPMI collector runs, the BMC power sensors.',
+            description:
+              'Power drawn by the host: the RRD DCMI reading (hosts whose BMC supports DCMI) and, when the IPMI collector runs, the BMC power sensors.',
             w: 8,
             h: 8,
             targets: [
@@ -330,7 +331,15 @@ export function hostDashboard(): BuiltDashboard {
               { field: 'ha_restart_priority', title: 'HA restart' },
               { field: 'Value #B', title: 'CPU', unit: 'percentunit', min: 0, max: 1, thresholds: usageSteps, cell: 'gauge' },
               { field: 'Value #C', title: 'Memory', unit: 'bytes' },
-              { field: 'Value #D', title: 'Used inside', unit: 'percentunit', min: 0, max: 1, thresholds: steps(GREEN, [0.85, YELLOW], [0.95, RED]), cell: 'gauge' },
+              {
+                field: 'Value #D',
+                title: 'Used inside',
+                unit: 'percentunit',
+                min: 0,
+                max: 1,
+                thresholds: steps(GREEN, [0.85, YELLOW], [0.95, RED]),
+                cell: 'gauge',
+              },
               { field: 'Value #E', title: 'Uptime', unit: 'dtdurations' },
               { field: 'Value #F', title: 'Heartbeat age', unit: 's', decimals: 0, thresholds: steps(GREEN, [300, YELLOW], [600, RED]), cell: 'color-text' },
             ],

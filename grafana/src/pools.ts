@@ -30,7 +30,8 @@ export function poolsDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Pools connected',
-            description: 'Per pool: the exporter holds a working XAPI session to the pool master (Connected) or not (Disconnected). A configured pool that cannot be reached stays listed with 0.',
+            description:
+              'Per pool: the exporter holds a working XAPI session to the pool master (Connected) or not (Disconnected). A configured pool that cannot be reached stays listed with 0.',
             w: 6,
             h: 4,
             targets: [{ expr: `xcp_pool_connected{${POOL}}`, legend: '{{pool_name}}' }],
@@ -50,7 +51,8 @@ export function poolsDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Hosts down',
-            description: 'Hosts the pool master sees as dead (host_metrics.live = false). This series stays present while a host is dead, so 0 here means none, not "unknown".',
+            description:
+              'Hosts the pool master sees as dead (host_metrics.live = false). This series stays present while a host is dead, so 0 here means none, not "unknown".',
             w: 3,
             h: 4,
             targets: [{ expr: `count(xcp_host_live{${HOST}} == 0) or vector(0)` }],
@@ -86,7 +88,8 @@ export function poolsDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Firing alerts',
-            description: 'Alerts of the xcp-sentinel rules firing now for the selected pools (alerts without a pool label, e.g. exporter down, are counted when Pool is All). Needs the rules of rules/xcp-alerts.yml loaded in this Prometheus.',
+            description:
+              'Alerts of the xcp-sentinel rules firing now for the selected pools (alerts without a pool label, e.g. exporter down, are counted when Pool is All). Needs the rules of rules/xcp-alerts.yml loaded in this Prometheus.',
             w: 3,
             h: 4,
             targets: [{ expr: `count(ALERTS{alertstate="firing", ${POOL}}) or vector(0)` }],
@@ -96,7 +99,8 @@ export function poolsDashboard(): BuiltDashboard {
           {
             kind: 'table',
             title: 'Hosts',
-            description: 'One line per host: state in the master\'s view, whether its own toolstack answers /rrd_updates, load and age of its newest RRD row. Click a host name for its dashboard.',
+            description:
+              "One line per host: state in the master's view, whether its own toolstack answers /rrd_updates, load and age of its newest RRD row. Click a host name for its dashboard.",
             w: 24,
             h: 8,
             targets: [
@@ -151,7 +155,7 @@ export function poolsDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Memory usage per host',
-            description: 'Share of each host\'s physical memory in use (1 − free / total), guests and control domain included.',
+            description: "Share of each host's physical memory in use (1 − free / total), guests and control domain included.",
             w: 12,
             h: 8,
             targets: [{ expr: `1 - xcp_host_memory_free_bytes{${HOST}} / xcp_host_memory_total_bytes{${HOST}}`, legend: '{{host_name}}' }],
@@ -251,9 +255,15 @@ export function poolsDashboard(): BuiltDashboard {
               { expr: bySr(`xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}`) },
               { expr: bySr(`xcp_sr_physical_usage_ratio{${POOL}, ${SRF}}`) },
               { expr: bySr(`xcp_sr_virtual_size_bytes{${POOL}, ${SRF}}`) },
-              { expr: bySr(`clamp_min(predict_linear(xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}[6h], 7 * 86400), 0) / xcp_sr_physical_size_bytes{${POOL}, ${SRF}}`) },
               {
-                expr: bySr(`(xcp_sr_physical_size_bytes{${POOL}, ${SRF}} - xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}) / (deriv(xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}[6h]) > 0)`),
+                expr: bySr(
+                  `clamp_min(predict_linear(xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}[6h], 7 * 86400), 0) / xcp_sr_physical_size_bytes{${POOL}, ${SRF}}`,
+                ),
+              },
+              {
+                expr: bySr(
+                  `(xcp_sr_physical_size_bytes{${POOL}, ${SRF}} - xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}) / (deriv(xcp_sr_physical_usage_bytes{${POOL}, ${SRF}}[6h]) > 0)`,
+                ),
                 optional: 'only SRs whose usage grew over the last 6 hours have a time to full',
               },
             ],
@@ -267,7 +277,13 @@ export function poolsDashboard(): BuiltDashboard {
               { field: 'Value #C', title: 'Used %', unit: 'percentunit', min: 0, max: 1, thresholds: steps(GREEN, [0.8, YELLOW], [0.95, RED]), cell: 'gauge' },
               { field: 'Value #D', title: 'Allocated to VDIs', unit: 'bytes' },
               { field: 'Value #E', title: 'In 7 days', unit: 'percentunit', thresholds: steps(GREEN, [0.9, YELLOW], [1, RED]), cell: 'color-text' },
-              { field: 'Value #F', title: 'Time to full', unit: 'dtdurations', thresholds: steps(RED, [7 * 86400, YELLOW], [30 * 86400, GREEN]), cell: 'color-text' },
+              {
+                field: 'Value #F',
+                title: 'Time to full',
+                unit: 'dtdurations',
+                thresholds: steps(RED, [7 * 86400, YELLOW], [30 * 86400, GREEN]),
+                cell: 'color-text',
+              },
             ],
             sortBy: { title: 'Used %', desc: true },
           },
@@ -324,7 +340,7 @@ export function poolsDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Collectors',
-            description: 'Whether each collector\'s last run succeeded, per pool (xapi: inventory, rrd: host statistics, ipmi/smart: hardware).',
+            description: "Whether each collector's last run succeeded, per pool (xapi: inventory, rrd: host statistics, ipmi/smart: hardware).",
             w: 6,
             h: 7,
             targets: [{ expr: `xcp_exporter_collector_up{${POOL}}`, legend: '{{pool_name}} {{collector}}' }],
@@ -363,7 +379,10 @@ export function poolsDashboard(): BuiltDashboard {
             w: 6,
             h: 7,
             targets: [
-              { expr: `sum by (pool_name, collector) (increase(xcp_exporter_collector_errors_total{${POOL}}[${RATE}]))`, legend: '{{pool_name}} {{collector}} (all kinds)' },
+              {
+                expr: `sum by (pool_name, collector) (increase(xcp_exporter_collector_errors_total{${POOL}}[${RATE}]))`,
+                legend: '{{pool_name}} {{collector}} (all kinds)',
+              },
               {
                 expr: `sum by (pool_name, collector, kind) (increase(xcp_exporter_collector_errors_total{${POOL}}[${RATE}])) > 0`,
                 legend: '{{pool_name}} {{collector}} {{kind}}',

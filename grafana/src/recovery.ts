@@ -28,7 +28,19 @@ export function recoveryDashboard(): BuiltDashboard {
     tags: ['recovery'],
     variables: [datasourceVar, recoveryInstanceVar, recoveryUiVar],
     time: 'now-24h',
-    links: [{ title: 'Notifications (web UI)', type: 'link', url: '${ui_url}/ui/notifications', tags: [], asDropdown: false, includeVars: false, keepTime: false, icon: 'external link', targetBlank: true }],
+    links: [
+      {
+        title: 'Notifications (web UI)',
+        type: 'link',
+        url: '${ui_url}/ui/notifications',
+        tags: [],
+        asDropdown: false,
+        includeVars: false,
+        keepTime: false,
+        icon: 'external link',
+        targetBlank: true,
+      },
+    ],
     rows: [
       {
         title: 'Notifications',
@@ -36,7 +48,7 @@ export function recoveryDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Notifications by status',
-            description: 'Notifications in the recovery hook\'s store now, by status (new, running, error, failed, ignored, finished).',
+            description: "Notifications in the recovery hook's store now, by status (new, running, error, failed, ignored, finished).",
             w: 12,
             h: 5,
             targets: [{ expr: `sum by (status) (xcp_recovery_notifications{${SEL}})`, legend: '{{status}}' }],
@@ -50,7 +62,7 @@ export function recoveryDashboard(): BuiltDashboard {
             kind: 'stat',
             title: 'Waiting for an operator',
             description:
-              'Host recoveries waiting for a person, one value per host (0: none): the fence cannot be proven (fence_confirmation) or a blast-radius limit holds them. Nothing restarts until someone confirms; a host\'s value links to its recovery in the web UI.',
+              "Host recoveries waiting for a person, one value per host (0: none): the fence cannot be proven (fence_confirmation) or a blast-radius limit holds them. Nothing restarts until someone confirms; a host's value links to its recovery in the web UI.",
             w: 24,
             h: 4,
             targets: [{ expr: `sum by (pool_name, host_name, kind) (xcp_recovery_waiting_for_operator{${SEL}}) or on() vector(0)` }],
@@ -100,7 +112,9 @@ export function recoveryDashboard(): BuiltDashboard {
             description: 'Status transitions per interval, by notification type (COMPUTE_HOST, COMPUTE_INSTANCE, COMPUTE_PROCESS) and new status.',
             w: 12,
             h: 8,
-            targets: [{ expr: `sum by (type, status) (${increaseInclBirth(`xcp_recovery_notifications_total{${SEL}}`, RATE)})`, legend: '{{type}} → {{status}}' }],
+            targets: [
+              { expr: `sum by (type, status) (${increaseInclBirth(`xcp_recovery_notifications_total{${SEL}}`, RATE)})`, legend: '{{type}} → {{status}}' },
+            ],
             unit: 'short',
             min: 0,
             legendCalcs: ['max'],
@@ -127,12 +141,19 @@ export function recoveryDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Recovery duration',
-            description: 'Median and 95th percentile duration of the recovery workflows that ended in each interval, by notification type (from the workflow duration histogram).',
+            description:
+              'Median and 95th percentile duration of the recovery workflows that ended in each interval, by notification type (from the workflow duration histogram).',
             w: 12,
             h: 8,
             targets: [
-              { expr: `histogram_quantile(0.5, sum by (le, type) (${increaseInclBirth(`xcp_recovery_workflow_duration_seconds_bucket{${SEL}}`, RATE)}))`, legend: '{{type}} median' },
-              { expr: `histogram_quantile(0.95, sum by (le, type) (${increaseInclBirth(`xcp_recovery_workflow_duration_seconds_bucket{${SEL}}`, RATE)}))`, legend: '{{type}} p95' },
+              {
+                expr: `histogram_quantile(0.5, sum by (le, type) (${increaseInclBirth(`xcp_recovery_workflow_duration_seconds_bucket{${SEL}}`, RATE)}))`,
+                legend: '{{type}} median',
+              },
+              {
+                expr: `histogram_quantile(0.95, sum by (le, type) (${increaseInclBirth(`xcp_recovery_workflow_duration_seconds_bucket{${SEL}}`, RATE)}))`,
+                legend: '{{type}} p95',
+              },
             ],
             unit: 's',
             min: 0,
@@ -163,7 +184,8 @@ export function recoveryDashboard(): BuiltDashboard {
           {
             kind: 'table',
             title: 'Recovery errors and failures by type',
-            description: 'Transitions to error (the workflow failed and will be retried) and failed (retries exhausted) in the selected time range, by notification type. Empty is good.',
+            description:
+              'Transitions to error (the workflow failed and will be retried) and failed (retries exhausted) in the selected time range, by notification type. Empty is good.',
             w: 12,
             h: 7,
             targets: [
@@ -203,7 +225,9 @@ export function recoveryDashboard(): BuiltDashboard {
             description: 'Operator messages per interval by channel and outcome (queued, sent, retry, dead).',
             w: 12,
             h: 8,
-            targets: [{ expr: `sum by (channel, outcome) (${increaseInclBirth(`xcp_recovery_messages_total{${SEL}}`, RATE)})`, legend: '{{channel}} {{outcome}}' }],
+            targets: [
+              { expr: `sum by (channel, outcome) (${increaseInclBirth(`xcp_recovery_messages_total{${SEL}}`, RATE)})`, legend: '{{channel}} {{outcome}}' },
+            ],
             unit: 'short',
             min: 0,
             thresholds: steps(GREEN, [1, YELLOW]),
@@ -213,7 +237,8 @@ export function recoveryDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Alertmanager webhooks',
-            description: 'Webhook requests from Alertmanager per interval by outcome: accepted, duplicate (within the dedup window), rejected (bad payload or token), error.',
+            description:
+              'Webhook requests from Alertmanager per interval by outcome: accepted, duplicate (within the dedup window), rejected (bad payload or token), error.',
             w: 12,
             h: 8,
             targets: [{ expr: `sum by (outcome) (${increaseInclBirth(`xcp_recovery_webhooks_total{${SEL}}`, RATE)})`, legend: '{{outcome}}' }],

@@ -23,7 +23,7 @@ export function vmDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Power state',
-            description: 'The VM\'s power state in XAPI (Running, Halted, Paused, Suspended).',
+            description: "The VM's power state in XAPI (Running, Halted, Paused, Suspended).",
             w: 4,
             h: 4,
             targets: [{ expr: `xcp_vm_status{${VM}}`, legend: '{{power_state}}' }],
@@ -44,7 +44,8 @@ export function vmDashboard(): BuiltDashboard {
           {
             kind: 'stat',
             title: 'Host live',
-            description: 'Whether the host the VM runs on is live in the master\'s view. "Dead" means the VM is down with its host until it is restarted elsewhere.',
+            description:
+              'Whether the host the VM runs on is live in the master\'s view. "Dead" means the VM is down with its host until it is restarted elsewhere.',
             w: 3,
             h: 4,
             targets: [{ expr: `xcp_vm_resident_host_live{${VM}}` }],
@@ -161,7 +162,8 @@ export function vmDashboard(): BuiltDashboard {
           {
             kind: 'timeseries',
             title: 'Guest heartbeat age',
-            description: "Seconds since the guest agent's memory report last changed; it stays under about 2 minutes on a healthy guest. (VM_guest_metrics.last_updated is no heartbeat: XAPI changes it only when the agent's static data changes.)",
+            description:
+              "Seconds since the guest agent's memory report last changed; it stays under about 2 minutes on a healthy guest. (VM_guest_metrics.last_updated is no heartbeat: XAPI changes it only when the agent's static data changes.)",
             w: 12,
             h: 8,
             targets: [{ expr: `xcp_vm_guest_memory_report_age_seconds{${VM}}`, legend: 'memory report age' }],
@@ -234,7 +236,7 @@ export function vmDashboard(): BuiltDashboard {
           {
             kind: 'table',
             title: 'Virtual disks',
-            description: 'The VM\'s VDIs: where they live, their virtual size and the space they use on the SR (thin provisioning).',
+            description: "The VM's VDIs: where they live, their virtual size and the space they use on the SR (thin provisioning).",
             w: 24,
             h: 5,
             targets: [

@@ -53,7 +53,14 @@ export class HookTarget {
 
   async #attempt(body: string, signal?: AbortSignal): Promise<{ ok: true; status: number } | { ok: false; status?: number; reason: string }> {
     try {
-      const res = await this.#client.request(this.#url, { method: 'POST', headers: this.#headers, body, timeoutMs: this.config.timeoutMs, maxBodyBytes: MAX_ANSWER_BYTES, signal });
+      const res = await this.#client.request(this.#url, {
+        method: 'POST',
+        headers: this.#headers,
+        body,
+        timeoutMs: this.config.timeoutMs,
+        maxBodyBytes: MAX_ANSWER_BYTES,
+        signal,
+      });
       if (res.status >= 200 && res.status <= 299) return { ok: true, status: res.status };
       return { ok: false, status: res.status, reason: res.body.toString('utf8', 0, EXCERPT_CHARS).replace(/\s+/g, ' ').trim() };
     } catch (err) {

@@ -82,7 +82,12 @@ export class ActionHooks {
     const payload = prePayload(randomUUID(), call, this.#now());
     const body = JSON.stringify(payload);
     for (const target of pre) if (!target.config.waitForResponse) this.#spawn(target, 'pre', payload, body);
-    await this.#awaitPre(pre.filter((t) => t.config.waitForResponse), payload, body, signal);
+    await this.#awaitPre(
+      pre.filter((t) => t.config.waitForResponse),
+      payload,
+      body,
+      signal,
+    );
     const startedAt = this.#now();
     let outcome: ActionOutcome<T>;
     try {

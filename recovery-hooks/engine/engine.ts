@@ -170,7 +170,13 @@ export class RecoveryEngine {
 
   #launch(n: Notification, lease: string): void {
     this.#busy.add(lease);
-    const ownership = new LeaseKeeper(this.#o.store, lease, { owner: this.#o.owner, leaseMs: this.#o.config.leaseMs }, this.#now, this.#o.logger.child({ notification: n.uuid, lease }));
+    const ownership = new LeaseKeeper(
+      this.#o.store,
+      lease,
+      { owner: this.#o.owner, leaseMs: this.#o.config.leaseMs },
+      this.#now,
+      this.#o.logger.child({ notification: n.uuid, lease }),
+    );
     const run = this.#process(n, ownership)
       .then(() => this.#backoff.succeeded(n.uuid))
       .catch((err) => this.#runFailed(n, err))

@@ -61,7 +61,10 @@ export class WorkflowRunner {
 
   async run(n: Notification, workflow: Workflow, mode: PoolMode, control: RunControl): Promise<RunOutcome> {
     const { store } = this.opts;
-    await store.planTasks(n.uuid, workflow.tasks.map((t) => t.name));
+    await store.planTasks(
+      n.uuid,
+      workflow.tasks.map((t) => t.name),
+    );
     const records = new Map((await store.tasks(n.uuid)).map((r) => [r.name, r]));
     const results: Record<string, unknown> = {};
     for (const task of workflow.tasks) {
@@ -89,7 +92,10 @@ export class WorkflowRunner {
     firstStartedAt: number,
     control: RunControl,
   ): Promise<
-    { kind: 'ok'; result: unknown } | { kind: 'stop'; status: 'finished' | 'ignored' | 'error'; message: string } | { kind: 'handed-back' } | { kind: 'parked'; reason: string }
+    | { kind: 'ok'; result: unknown }
+    | { kind: 'stop'; status: 'finished' | 'ignored' | 'error'; message: string }
+    | { kind: 'handed-back' }
+    | { kind: 'parked'; reason: string }
   > {
     const { store, metrics, now } = this.opts;
     const settings = this.opts.settingsFor(task.name);

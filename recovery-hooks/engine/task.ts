@@ -2,7 +2,17 @@
 // reports progress, and may end the whole workflow early with Ignore or Finish.
 import type { ActionMethod } from '../action-hooks/config.js';
 import type { PoolMode } from '../config.js';
-import type { FenceRecord, FenceReservation, MovePatch, Notification, NotificationType, OperatorWait, OperatorWaitKind, PlannedMove, VmMove } from '../store/types.js';
+import type {
+  FenceRecord,
+  FenceReservation,
+  MovePatch,
+  Notification,
+  NotificationType,
+  OperatorWait,
+  OperatorWaitKind,
+  PlannedMove,
+  VmMove,
+} from '../store/types.js';
 
 /** Nothing must be done, on purpose (no confirmed fence, VM paused by an operator…): the notification is `ignored`. */
 export class Ignore extends Error {

@@ -62,7 +62,11 @@ export class ForwardChannel implements Channel<OutboxMessage> {
       throw err;
     }
     if (answer.kind === 'accepted') {
-      await this.store.saveForward(uuid, { endpoint, outcome: 'accepted', remoteUuid: answer.remoteUuid, remoteStatus: answer.remoteStatus, reason: null }, this.now());
+      await this.store.saveForward(
+        uuid,
+        { endpoint, outcome: 'accepted', remoteUuid: answer.remoteUuid, remoteStatus: answer.remoteStatus, reason: null },
+        this.now(),
+      );
       this.logger.info('notification forwarded', { notification: uuid, endpoint, remote_uuid: answer.remoteUuid, remote_status: answer.remoteStatus });
       return;
     }

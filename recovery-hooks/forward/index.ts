@@ -34,7 +34,13 @@ export interface ForwardingOptions {
   leaseMs: number;
 }
 
-export function startForwarding(store: NotificationStore, config: RecoveryHookConfig, logger: Logger, metrics: Pick<RecoveryMetrics, 'messages'>, opts: ForwardingOptions): Forwarding {
+export function startForwarding(
+  store: NotificationStore,
+  config: RecoveryHookConfig,
+  logger: Logger,
+  metrics: Pick<RecoveryMetrics, 'messages'>,
+  opts: ForwardingOptions,
+): Forwarding {
   const log = logger.child({ component: 'forward' });
   const pools = Object.entries(config.pools).flatMap(([name, p]) => (p.mode === 'forward' && p.forward ? [[name, p.forward] as const] : []));
   const remotes = new Map(pools.map(([name, f]) => [name, { remote: new RemoteApi(f), pollIntervalMs: f.pollIntervalMs }]));

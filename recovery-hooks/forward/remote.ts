@@ -6,9 +6,7 @@ import type { ForwardConfig } from './config.js';
 import type { MasakariCreateRequest } from './request.js';
 
 /** The remote's answer to a create: taken (2xx), or refused for good (400 and 409, Masakari-monitors' final codes). */
-export type CreateAnswer =
-  | { kind: 'accepted'; remoteUuid: string | null; remoteStatus: string | null }
-  | { kind: 'rejected' | 'conflict'; reason: string };
+export type CreateAnswer = { kind: 'accepted'; remoteUuid: string | null; remoteStatus: string | null } | { kind: 'rejected' | 'conflict'; reason: string };
 
 export interface RemoteNotification {
   status: string;

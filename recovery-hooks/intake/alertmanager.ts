@@ -37,7 +37,6 @@ export type ParsedAlert = { ok: true; alert: WebhookAlert } | { ok: false; finge
 
 export type ParseResult = { ok: true; payload: Omit<WebhookPayload, 'alerts'> & { alerts: ParsedAlert[] } } | { ok: false; reason: string };
 
-
 /** Label or annotation map: bounded entries, keys without controls, values without NUL and bounded. */
 function mapProblem(v: unknown, what: string, maxValue: number): string | undefined {
   if (!isObject(v)) return `${what} must map names to strings`;
@@ -94,7 +93,8 @@ function parseAlert(v: unknown, i: number): ParsedAlert {
 /** The delivery, or why it is no webhook at all. An unusable alert does not refuse the delivery: it is one receipt. */
 export function parseWebhook(body: unknown): ParseResult {
   if (!isObject(body)) return { ok: false, reason: 'not an Alertmanager webhook payload: expected a JSON object' };
-  if (body.version !== undefined && body.version !== '4') return { ok: false, reason: `unsupported webhook payload version ${describe(body.version)} (expected "4")` };
+  if (body.version !== undefined && body.version !== '4')
+    return { ok: false, reason: `unsupported webhook payload version ${describe(body.version)} (expected "4")` };
   if (!Array.isArray(body.alerts)) return { ok: false, reason: 'not an Alertmanager webhook payload: "alerts" must be a list' };
   const bounded = (v: unknown) => (typeof v === 'string' && !textProblem(v, LIMITS.labelValue) ? v : undefined);
   return {
@@ -127,7 +127,12 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
     case 'COMPUTE_HOST':
       // xcp_failure="pool_master" (XcpPoolMasterLost) routes the notification to the master failover (workflows/master.ts).
       if (!firing) return { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' };
-      return { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE', ...(l.xcp_failure === 'pool_master' ? { xcp_failure: 'pool_master' } : {}) };
+      return {
+        event: 'STOPPED',
+        host_status: 'UNKNOWN',
+        cluster_status: 'OFFLINE',
+        ...(l.xcp_failure === 'pool_master' ? { xcp_failure: 'pool_master' } : {}),
+      };
     case 'COMPUTE_INSTANCE':
       if (!l.vm_uuid) return 'a COMPUTE_INSTANCE alert needs a vm_uuid label';
       // vm_name goes along so that the workflow can check it names the VM XAPI knows by vm_uuid.
@@ -190,7 +195,8 @@ function resolveHost(l: Record<string, string>, hosts: HostDirectory, pools: Rea
   if (byName && l.host_uuid) return `host_uuid ${l.host_uuid} is not the uuid of ${byName.name} (${byName.uuid}) in pool ${byName.pool}`;
   if (byName) return { host: byName };
   if (!l.host_uuid && !l.host_name) return {};
-  if (pool !== undefined && hosts.inventoryLoaded?.(pool)) return `host ${describe(l.host_name ?? l.host_uuid)} is not a host of pool ${pool} in its XAPI inventory`;
+  if (pool !== undefined && hosts.inventoryLoaded?.(pool))
+    return `host ${describe(l.host_name ?? l.host_uuid)} is not a host of pool ${pool} in its XAPI inventory`;
   if (l.host_uuid && l.host_name && pool) return { host: { uuid: l.host_uuid, name: l.host_name, pool }, unknown: true };
   return {};
 }
@@ -207,7 +213,11 @@ export function mapAlert(alert: WebhookAlert, ctx: MapContext): AlertMapping {
   const l = alert.labels;
   if (!l.xcp_notification_type) return { kind: 'skip', reason: 'no xcp_notification_type label: not a recovery alert' };
   const type = canonicalType(l.xcp_notification_type);
-  if (!type) return { kind: 'invalid', reason: `xcp_notification_type ${describe(l.xcp_notification_type)} is not COMPUTE_HOST, COMPUTE_INSTANCE, COMPUTE_PROCESS or XCP_EMERGENCY_SHUTDOWN` };
+  if (!type)
+    return {
+      kind: 'invalid',
+      reason: `xcp_notification_type ${describe(l.xcp_notification_type)} is not COMPUTE_HOST, COMPUTE_INSTANCE, COMPUTE_PROCESS or XCP_EMERGENCY_SHUTDOWN`,
+    };
   const labelProblem = recoveryLabelProblem(l);
   if (labelProblem) return { kind: 'invalid', reason: labelProblem };
 

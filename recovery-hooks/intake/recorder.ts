@@ -71,7 +71,11 @@ export class NotificationRecorder {
     this.#queue = [];
     let results: CreateResult[];
     try {
-      results = await this.recordAll(batch.flatMap((p) => p.inputs), 'record-ignored', batch.flatMap((p) => p.messages));
+      results = await this.recordAll(
+        batch.flatMap((p) => p.inputs),
+        'record-ignored',
+        batch.flatMap((p) => p.messages),
+      );
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       // One by one, in arrival order (dedup decides as the group would have).
@@ -90,7 +94,9 @@ export class NotificationRecorder {
     const { store, metrics, events, dedupWindowMs, now } = this.opts;
     if (!inputs.length && !messages.length) return [];
     const notifyOnly = (i: NewNotification) => this.opts.modeOf?.(i.poolName) === 'notify-only';
-    const marked = inputs.map((i) => (notifyOnly(i) && !i.ignoreReason ? { ...i, ignoreReason: `pool ${i.poolName} is in notify-only mode: no recovery attempted` } : i));
+    const marked = inputs.map((i) =>
+      notifyOnly(i) && !i.ignoreReason ? { ...i, ignoreReason: `pool ${i.poolName} is in notify-only mode: no recovery attempted` } : i,
+    );
     const results = await store.createMany(marked, { now: now(), dedupWindowMs, onMaintenance }, events, messages);
     let created = false;
     for (const result of results) {

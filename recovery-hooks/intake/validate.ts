@@ -47,7 +47,9 @@ export function uuidProblem(value: unknown): string | undefined {
 }
 
 export function nameProblem(value: unknown): string | undefined {
-  return textProblem(value, LIMITS.name, { min: 1 }) ?? (HOSTNAME.test(value as string) ? undefined : `${describe(value)} is not a valid name ([a-zA-Z0-9._-])`);
+  return (
+    textProblem(value, LIMITS.name, { min: 1 }) ?? (HOSTNAME.test(value as string) ? undefined : `${describe(value)} is not a valid name ([a-zA-Z0-9._-])`)
+  );
 }
 
 /** A short, printable rendering of any value for messages and logs: never the whole of a huge or binary input. */

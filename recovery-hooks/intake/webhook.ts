@@ -71,12 +71,16 @@ export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<
   }
   // The whole delivery is committed (with any others arriving at the same time) before the answer, all or nothing.
   const announcements = deps.alertEvents ? usable.flatMap((a) => deps.alertEvents!(a)) : [];
-  const results = await deps.recorder.recordDelivery(pending.map((p) => p.input), announcements);
+  const results = await deps.recorder.recordDelivery(
+    pending.map((p) => p.input),
+    announcements,
+  );
   results.forEach((result, i) => {
     const { receipt, input } = pending[i]!;
     receipt.outcome = result.outcome;
     receipt.notification_uuid = result.notification?.uuid;
-    if (result.outcome === 'created') deps.logger.info('notification recorded from Alertmanager', { notification: result.notification.uuid, type: input.type, host: input.hostName });
+    if (result.outcome === 'created')
+      deps.logger.info('notification recorded from Alertmanager', { notification: result.notification.uuid, type: input.type, host: input.hostName });
   });
   const recovery = receipts.filter((r) => r.outcome !== 'skipped' && r.outcome !== 'invalid');
   const allRepeats = recovery.length > 0 && recovery.every((r) => r.outcome === 'replay' || r.outcome === 'duplicate');

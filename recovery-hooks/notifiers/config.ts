@@ -4,7 +4,23 @@
 // with the key that names it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type Ctx, type Path, type Schema, type SchemaContext, bool, dict, list, num, obj, oneOf, optional, report, str, url, withDefault } from '../../core/config/schema.js';
+import {
+  type Ctx,
+  type Path,
+  type Schema,
+  type SchemaContext,
+  bool,
+  dict,
+  list,
+  num,
+  obj,
+  oneOf,
+  optional,
+  report,
+  str,
+  url,
+  withDefault,
+} from '../../core/config/schema.js';
 import { type Secret, readSecret, secretKeys } from '../../core/config/secret.js';
 import { DEFAULT_EVENTS, NOTIFIER_EVENTS, type NotifierEvent, SEVERITIES, type Severity } from './events.js';
 
@@ -115,10 +131,13 @@ const commonShape = {
   events: withDefault(list(oneOf(NOTIFIER_EVENTS), { minItems: 1 }), () => [...DEFAULT_EVENTS]),
   min_severity: withDefault(oneOf(SEVERITIES), 'info' as Severity),
   give_up_after_seconds: withDefault(num({ min: 1, max: 30 * 86400 }), 86400),
-  backoff: withDefault(obj({ initial_seconds: withDefault(num({ min: 0.01, max: 3600 }), 10), max_seconds: withDefault(num({ min: 0.01, max: 86400 }), 900) }), {
-    initial_seconds: 10,
-    max_seconds: 900,
-  }),
+  backoff: withDefault(
+    obj({ initial_seconds: withDefault(num({ min: 0.01, max: 3600 }), 10), max_seconds: withDefault(num({ min: 0.01, max: 86400 }), 900) }),
+    {
+      initial_seconds: 10,
+      max_seconds: 900,
+    },
+  ),
   timeout_seconds: withDefault(num({ min: 0.1, max: 600 }), 30),
   concurrency: withDefault(num({ min: 1, max: 32, integer: true }), 2),
 };
@@ -222,7 +241,11 @@ function xmpp(name: string, raw: Raw<typeof xmppShape>, path: Path, ctx: Ctx, sc
   if (raw.to.length === 0 && !raw.room) report(ctx, path, 'needs recipients: to (JIDs) or room');
   const tls = readTls(raw.tls, [...path, 'tls'], ctx, sc.baseDir);
   if ((tls.ca || tls.insecure) && raw.service.startsWith('xmpp:'))
-    report(ctx, [...path, 'tls'], 'applies to direct TLS only (service xmpps://…); over STARTTLS the server certificate is checked against the system CAs (add yours with NODE_EXTRA_CA_CERTS)');
+    report(
+      ctx,
+      [...path, 'tls'],
+      'applies to direct TLS only (service xmpps://…); over STARTTLS the server certificate is checked against the system CAs (add yours with NODE_EXTRA_CA_CERTS)',
+    );
   if (!password) return undefined;
   return {
     ...base(name, raw, path, ctx),
@@ -292,7 +315,9 @@ function parseChannel(name: string, value: unknown, path: Path, ctx: Ctx, sc: Sc
 const mapping: Schema<Record<string, unknown>> = {
   describe: 'a mapping of channel names to channels',
   parse: (v, path, ctx) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : report(ctx, path, 'expected a mapping of channel names to channels'),
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : report(ctx, path, 'expected a mapping of channel names to channels'),
 };
 
 const sectionShape = obj({

@@ -53,7 +53,14 @@ function createChannel(config: ChannelConfig, logger: Logger): Channel {
 
 /** A counter of the same name that no registry exposes, when the receiver's metrics are not given. */
 function detachedMessagesCounter(): Pick<RecoveryMetrics, 'messages'> {
-  return { messages: new Counter({ name: 'xcp_recovery_messages_total', help: 'Outbox messages by channel and outcome.', labelNames: ['channel', 'outcome'], registers: [] }) };
+  return {
+    messages: new Counter({
+      name: 'xcp_recovery_messages_total',
+      help: 'Outbox messages by channel and outcome.',
+      labelNames: ['channel', 'outcome'],
+      registers: [],
+    }),
+  };
 }
 
 export function startNotifiers(

@@ -108,7 +108,8 @@ export class Renderer {
 
   render(message: OutboxMessage): RenderedMessage {
     const event = message.payload.event as NotifierEvent;
-    if (!(NOTIFIER_EVENTS as readonly string[]).includes(event)) throw new RenderError(`outbox message ${message.id} has no known event (${JSON.stringify(event)})`);
+    if (!(NOTIFIER_EVENTS as readonly string[]).includes(event))
+      throw new RenderError(`outbox message ${message.id} has no known event (${JSON.stringify(event)})`);
     const data = templateData(message.payload, this.links);
     const part = (p: Part) => {
       const file = PARTS[p];

@@ -41,8 +41,11 @@ function tokenize(source: string, file: string): Token[] {
     const sigil = body[0] === '!' ? '!' : /^[#^/>]/.test(body) ? body[0]! : '';
     const name = sigil === '!' ? '' : body.slice(sigil.length).trim();
     const line = lineAt(m.index);
-    if (sigil !== '!' && !NAME.test(name)) throw new TemplateError(`${file}:${line}: bad tag {{${body}}}: a tag is {{name}}, {{#name}}, {{^name}}, {{/name}}, {{> partial}} or {{! comment}}`);
-    const kind = ({ '': 'value', '#': 'open', '^': 'inverted', '/': 'close', '>': 'partial', '!': 'comment' } as const)[sigil as '' | '#' | '^' | '/' | '>' | '!'];
+    if (sigil !== '!' && !NAME.test(name))
+      throw new TemplateError(`${file}:${line}: bad tag {{${body}}}: a tag is {{name}}, {{#name}}, {{^name}}, {{/name}}, {{> partial}} or {{! comment}}`);
+    const kind = ({ '': 'value', '#': 'open', '^': 'inverted', '/': 'close', '>': 'partial', '!': 'comment' } as const)[
+      sigil as '' | '#' | '^' | '/' | '>' | '!'
+    ];
     tokens.push({ kind, text: name, line });
     last = m.index + m[0].length;
   }
@@ -98,7 +101,8 @@ function parse(tokens: Token[], file: string): Node[] {
       }
       case 'close': {
         const open = stack.pop()!;
-        if (stack.length === 0 || open.name !== t.text) throw new TemplateError(`${file}:${t.line}: {{/${t.text}}} closes ${open.name ? `{{#${open.name}}} (line ${open.line})` : 'nothing'}`);
+        if (stack.length === 0 || open.name !== t.text)
+          throw new TemplateError(`${file}:${t.line}: {{/${t.text}}} closes ${open.name ? `{{#${open.name}}} (line ${open.line})` : 'nothing'}`);
         break;
       }
       case 'comment':
@@ -172,8 +176,7 @@ export function render(t: Template, data: Record<string, unknown>, mode: Mode, p
         // Partial files lose their final newline (most are used inline); one alone on its line still ends it.
         const last = out.slice(start).join('').at(-1);
         if (n.ownLine && last !== undefined && last !== '\n') out.push('\n');
-      }
-      else {
+      } else {
         const v = lookup(stack, n.path);
         const truthy = Array.isArray(v) ? v.length > 0 : Boolean(v);
         if (n.inverted) {

@@ -242,7 +242,9 @@ export class PostgresNotificationStore implements NotificationStore {
 
   /** Versions of the applied migrations (for tests and `check-config`). */
   async schemaVersions(): Promise<number[]> {
-    return this.#guard('schemaVersions', async () => (await rows(this.#pool, q('SELECT version FROM schema_migrations ORDER BY version'))).map((r) => r.version as number));
+    return this.#guard('schemaVersions', async () =>
+      (await rows(this.#pool, q('SELECT version FROM schema_migrations ORDER BY version'))).map((r) => r.version as number),
+    );
   }
 
   /** `err` as a cause that names neither the URL nor the password. */
@@ -285,7 +287,12 @@ export class PostgresNotificationStore implements NotificationStore {
       this.#queuedOn.delete(client);
       // After a server-side error the connection is reusable once rolled back; after anything else (a lost
       // connection, a client-side timeout with the statement maybe still running) it is thrown away.
-      const rolledBack = err instanceof pg.DatabaseError && (await client.query('ROLLBACK').then(() => true, () => false));
+      const rolledBack =
+        err instanceof pg.DatabaseError &&
+        (await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        ));
       if (!rolledBack) broken = err instanceof Error ? err : new Error(String(err));
       throw err;
     } finally {
@@ -333,7 +340,12 @@ export class PostgresNotificationStore implements NotificationStore {
       // replay and duplicate checks below are decided one receiver at a time. Sorted, so two batches never deadlock.
       // One statement takes them all, in the array's order (a function scan yields its rows in order).
       const hosts = [...new Set(inputs.map((i) => i.hostUuid))].sort();
-      if (hosts.length) await c.query({ name: 'xs_lock_hosts', text: 'SELECT pg_advisory_xact_lock($1, hashtext(h)) FROM unnest($2::text[]) AS h', values: [HOST_LOCK_SPACE, hosts] });
+      if (hosts.length)
+        await c.query({
+          name: 'xs_lock_hosts',
+          text: 'SELECT pg_advisory_xact_lock($1, hashtext(h)) FROM unnest($2::text[]) AS h',
+          values: [HOST_LOCK_SPACE, hosts],
+        });
       const results = inputs.length ? await this.#createBatch(c, inputs, hosts, opts, outbox) : { results: [], messages: [] };
       await this.#enqueue(c, [...results.messages, ...extra], opts.now);
       return results.results;
@@ -348,7 +360,13 @@ export class PostgresNotificationStore implements NotificationStore {
    * these hosts out meanwhile; only a replay key under another host can still be inserted by someone else, which
    * the insert finds as a conflict: the batch's rows are then deleted and the batch decided again knowing the winner.
    */
-  async #createBatch(c: pg.PoolClient, inputs: NewNotification[], hosts: string[], opts: CreateOptions, outbox?: OutboxBuilder): Promise<{ results: CreateResult[]; messages: OutboxInput[] }> {
+  async #createBatch(
+    c: pg.PoolClient,
+    inputs: NewNotification[],
+    hosts: string[],
+    opts: CreateOptions,
+    outbox?: OutboxBuilder,
+  ): Promise<{ results: CreateResult[]; messages: OutboxInput[] }> {
     const keys = [...new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))];
     const known = new Map<string, Row>();
     if (keys.length)
@@ -408,7 +426,14 @@ export class PostgresNotificationStore implements NotificationStore {
   }
 
   /** For each input that may be checked for duplicates, the first stored duplicate (rows, by input index). */
-  async #duplicates(c: pg.PoolClient, inputs: NewNotification[], payloads: string[], opts: CreateOptions, known: Map<string, Row>, onMaintenance: Set<string>): Promise<Map<number, Row>> {
+  async #duplicates(
+    c: pg.PoolClient,
+    inputs: NewNotification[],
+    payloads: string[],
+    opts: CreateOptions,
+    known: Map<string, Row>,
+    onMaintenance: Set<string>,
+  ): Promise<Map<number, Row>> {
     const found = new Map<number, Row>();
     if (opts.dedupWindowMs <= 0) return found;
     const asked = inputs.flatMap((input, index) => {
@@ -506,7 +531,8 @@ export class PostgresNotificationStore implements NotificationStore {
   async countByStatus(): Promise<Record<NotificationStatus, number>> {
     return this.#guard('countByStatus', async () => {
       const out = Object.fromEntries(NOTIFICATION_STATUSES.map((s) => [s, 0])) as Record<NotificationStatus, number>;
-      for (const r of await rows(this.#pool, q('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status'))) out[r.status as NotificationStatus] = r.n as number;
+      for (const r of await rows(this.#pool, q('SELECT status, COUNT(*) AS n FROM notifications GROUP BY status')))
+        out[r.status as NotificationStatus] = r.n as number;
       return out;
     });
   }
@@ -561,13 +587,24 @@ export class PostgresNotificationStore implements NotificationStore {
 
   async startTask(uuid: string, name: string, now: number): Promise<void> {
     await this.#guard('startTask', () =>
-      rows(this.#pool, q("UPDATE tasks SET state = 'RUNNING', first_started_at = COALESCE(first_started_at, ?), finished_at = NULL WHERE notification_uuid = ? AND name = ?", now, uuid, name)),
+      rows(
+        this.#pool,
+        q(
+          "UPDATE tasks SET state = 'RUNNING', first_started_at = COALESCE(first_started_at, ?), finished_at = NULL WHERE notification_uuid = ? AND name = ?",
+          now,
+          uuid,
+          name,
+        ),
+      ),
     );
   }
 
   async addProgress(uuid: string, name: string, message: string, progress: number, now: number): Promise<void> {
     await this.#tx('addProgress', async (c) => {
-      await rows(c, q('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)', uuid, name, now, message, progress));
+      await rows(
+        c,
+        q('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)', uuid, name, now, message, progress),
+      );
       await rows(c, q('UPDATE tasks SET progress = ? WHERE notification_uuid = ? AND name = ?', progress, uuid, name));
     });
   }
@@ -629,7 +666,9 @@ export class PostgresNotificationStore implements NotificationStore {
       start_time: patch.startTime,
       end_time: patch.endTime,
     });
-    await this.#guard('updateMove', () => rows(this.#pool, { sql: `UPDATE vm_moves SET ${sets.join(', ')} WHERE notification_uuid = ? AND vm_uuid = ?`, params: [...params, uuid, vmUuid] }));
+    await this.#guard('updateMove', () =>
+      rows(this.#pool, { sql: `UPDATE vm_moves SET ${sets.join(', ')} WHERE notification_uuid = ? AND vm_uuid = ?`, params: [...params, uuid, vmUuid] }),
+    );
   }
 
   async hosts(): Promise<HostState[]> {
@@ -688,11 +727,15 @@ export class PostgresNotificationStore implements NotificationStore {
   }
 
   async retryMessageAt(id: number, at: number, error: string): Promise<void> {
-    await this.#guard('retryMessageAt', () => rows(this.#pool, q('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?', at, error, id)));
+    await this.#guard('retryMessageAt', () =>
+      rows(this.#pool, q('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?', at, error, id)),
+    );
   }
 
   async giveUpMessage(id: number, error: string, now: number): Promise<void> {
-    await this.#guard('giveUpMessage', () => rows(this.#pool, q("UPDATE outbox SET status = 'dead', last_error = ?, done_at = ?, claimed_until = NULL WHERE id = ?", error, now, id)));
+    await this.#guard('giveUpMessage', () =>
+      rows(this.#pool, q("UPDATE outbox SET status = 'dead', last_error = ?, done_at = ?, claimed_until = NULL WHERE id = ?", error, now, id)),
+    );
   }
 
   /**
@@ -771,7 +814,10 @@ export class PostgresNotificationStore implements NotificationStore {
       if (await one(c, q('SELECT 1 FROM fences WHERE notification_uuid = ?', fence.notificationUuid))) return { granted: true };
       const recent = (await rows(c, recentFences(fence.poolName, now - limits.windowMs))).map(toFence);
       if (recent.length >= limits.max) return { granted: false, recent };
-      await rows(c, q('INSERT INTO fences (notification_uuid, pool_name, host_uuid, at) VALUES (?, ?, ?, ?)', fence.notificationUuid, fence.poolName, fence.hostUuid, now));
+      await rows(
+        c,
+        q('INSERT INTO fences (notification_uuid, pool_name, host_uuid, at) VALUES (?, ?, ?, ?)', fence.notificationUuid, fence.poolName, fence.hostUuid, now),
+      );
       return { granted: true };
     });
   }
@@ -804,8 +850,7 @@ export class PostgresNotificationStore implements NotificationStore {
       const candidates = purgeCandidates(before, limit);
       const uuids = (await rows(c, { sql: `${candidates.sql} FOR UPDATE SKIP LOCKED`, params: candidates.params })).map((r) => r.uuid as string);
       let notifications = 0;
-      if (uuids.length)
-        for (const sql of purgeNotificationDeletes('= ANY(?::text[])')) notifications = (await c.query(numbered(sql), [uuids])).rowCount ?? 0;
+      if (uuids.length) for (const sql of purgeNotificationDeletes('= ANY(?::text[])')) notifications = (await c.query(numbered(sql), [uuids])).rowCount ?? 0;
       const count = async (st: Statement) => (await c.query(numbered(st.sql), st.params)).rowCount ?? 0;
       const messages = await count(purgeMessages(before, limit));
       const leases = await count(purgeLeases(before));

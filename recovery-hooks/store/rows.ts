@@ -231,7 +231,10 @@ export function forwardUpsert(uuid: string, patch: ForwardPatch, now: number): S
   const { sets, params } = assignments(values);
   const stored = FORWARD_REQUIRED.filter((c) => values[c] === undefined);
   const columns = ['notification_uuid', ...Object.keys(values).filter((k) => values[k] !== undefined), ...stored];
-  const placeholders = [...columns.slice(0, columns.length - stored.length).map(() => '?'), ...stored.map((c) => `(SELECT ${c} FROM forwards WHERE notification_uuid = ?)`)];
+  const placeholders = [
+    ...columns.slice(0, columns.length - stored.length).map(() => '?'),
+    ...stored.map((c) => `(SELECT ${c} FROM forwards WHERE notification_uuid = ?)`),
+  ];
   return {
     sql: `INSERT INTO forwards (${columns.join(', ')}) VALUES (${placeholders.join(', ')})
           ON CONFLICT (notification_uuid) DO UPDATE SET ${sets.join(', ')}`,
@@ -382,7 +385,11 @@ export const OPEN_WAITS_SQL = `SELECT w.* FROM operator_waits w JOIN notificatio
  * Park a notification: a new wait, or a new reason for one not yet confirmed (its `since` kept). A confirmed wait is
  * replaced (the fence task found a new reason to wait after the confirmation was used).
  */
-export function waitUpsert(uuid: string, w: { kind: OperatorWaitKind; reason: string; poolName: string; hostUuid: string; hostName: string }, now: number): Statement {
+export function waitUpsert(
+  uuid: string,
+  w: { kind: OperatorWaitKind; reason: string; poolName: string; hostUuid: string; hostName: string },
+  now: number,
+): Statement {
   return {
     sql: `INSERT INTO operator_waits (notification_uuid, kind, reason, since, pool_name, host_uuid, host_name, confirmed_at, confirmed_by)
           VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)
@@ -426,5 +433,8 @@ export function leaseConflictQuery(c: LeaseConflicts, owner: string, nowSql: str
     params.push(c.prefix.length, c.prefix);
   }
   if (!parts.length) return undefined;
-  return { sql: `SELECT name FROM leases WHERE (${parts.join(' OR ')}) AND owner <> ? AND expires_at > ${nowSql} LIMIT 1`, params: [...params, owner, ...nowParams] };
+  return {
+    sql: `SELECT name FROM leases WHERE (${parts.join(' OR ')}) AND owner <> ? AND expires_at > ${nowSql} LIMIT 1`,
+    params: [...params, owner, ...nowParams],
+  };
 }

@@ -126,7 +126,9 @@ export class SqliteWorkerStore implements NotificationStore {
     if (this.#closed) return Promise.reject(new StoreError(method, this.#closed));
     const id = this.#nextId++;
     const callbacks: Pending['callbacks'] = [];
-    const sent = args.map((a): unknown => (typeof a === 'function' ? ({ [CALLBACK]: callbacks.push(a as Pending['callbacks'][number]) - 1 } satisfies CallbackRef) : a));
+    const sent = args.map((a): unknown =>
+      typeof a === 'function' ? ({ [CALLBACK]: callbacks.push(a as Pending['callbacks'][number]) - 1 } satisfies CallbackRef) : a,
+    );
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, callbacks, method });
       this.#worker.ref();
@@ -139,38 +141,102 @@ export class SqliteWorkerStore implements NotificationStore {
     return this.#call('schemaVersions', []);
   }
 
-  create(...a: Args<'create'>) { return this.#call('create', a); }
-  createMany(...a: Args<'createMany'>) { return this.#call('createMany', a); }
-  get(...a: Args<'get'>) { return this.#call('get', a); }
-  list(...a: Args<'list'>) { return this.#call('list', a); }
-  countByStatus(...a: Args<'countByStatus'>) { return this.#call('countByStatus', a); }
-  unfinished(...a: Args<'unfinished'>) { return this.#call('unfinished', a); }
-  transition(...a: Args<'transition'>) { return this.#call('transition', a); }
-  planTasks(...a: Args<'planTasks'>) { return this.#call('planTasks', a); }
-  tasks(...a: Args<'tasks'>) { return this.#call('tasks', a); }
-  startTask(...a: Args<'startTask'>) { return this.#call('startTask', a); }
-  addProgress(...a: Args<'addProgress'>) { return this.#call('addProgress', a); }
-  finishTask(...a: Args<'finishTask'>) { return this.#call('finishTask', a); }
-  planMoves(...a: Args<'planMoves'>) { return this.#call('planMoves', a); }
-  moves(...a: Args<'moves'>) { return this.#call('moves', a); }
-  updateMove(...a: Args<'updateMove'>) { return this.#call('updateMove', a); }
-  hosts(...a: Args<'hosts'>) { return this.#call('hosts', a); }
-  setMaintenance(...a: Args<'setMaintenance'>) { return this.#call('setMaintenance', a); }
-  claimMessages(...a: Args<'claimMessages'>) { return this.#call('claimMessages', a); }
-  ackMessage(...a: Args<'ackMessage'>) { return this.#call('ackMessage', a); }
-  retryMessageAt(...a: Args<'retryMessageAt'>) { return this.#call('retryMessageAt', a); }
-  giveUpMessage(...a: Args<'giveUpMessage'>) { return this.#call('giveUpMessage', a); }
-  acquireLease(...a: Args<'acquireLease'>) { return this.#call('acquireLease', a); }
-  releaseLease(...a: Args<'releaseLease'>) { return this.#call('releaseLease', a); }
-  waitForOperator(...a: Args<'waitForOperator'>) { return this.#call('waitForOperator', a); }
-  operatorWait(...a: Args<'operatorWait'>) { return this.#call('operatorWait', a); }
-  openOperatorWaits(...a: Args<'openOperatorWaits'>) { return this.#call('openOperatorWaits', a); }
-  confirmFenced(...a: Args<'confirmFenced'>) { return this.#call('confirmFenced', a); }
-  reserveFence(...a: Args<'reserveFence'>) { return this.#call('reserveFence', a); }
-  fenceOf(...a: Args<'fenceOf'>) { return this.#call('fenceOf', a); }
-  getForward(...a: Args<'getForward'>) { return this.#call('getForward', a); }
-  saveForward(...a: Args<'saveForward'>) { return this.#call('saveForward', a); }
-  purge(...a: Args<'purge'>) { return this.#call('purge', a); }
+  create(...a: Args<'create'>) {
+    return this.#call('create', a);
+  }
+  createMany(...a: Args<'createMany'>) {
+    return this.#call('createMany', a);
+  }
+  get(...a: Args<'get'>) {
+    return this.#call('get', a);
+  }
+  list(...a: Args<'list'>) {
+    return this.#call('list', a);
+  }
+  countByStatus(...a: Args<'countByStatus'>) {
+    return this.#call('countByStatus', a);
+  }
+  unfinished(...a: Args<'unfinished'>) {
+    return this.#call('unfinished', a);
+  }
+  transition(...a: Args<'transition'>) {
+    return this.#call('transition', a);
+  }
+  planTasks(...a: Args<'planTasks'>) {
+    return this.#call('planTasks', a);
+  }
+  tasks(...a: Args<'tasks'>) {
+    return this.#call('tasks', a);
+  }
+  startTask(...a: Args<'startTask'>) {
+    return this.#call('startTask', a);
+  }
+  addProgress(...a: Args<'addProgress'>) {
+    return this.#call('addProgress', a);
+  }
+  finishTask(...a: Args<'finishTask'>) {
+    return this.#call('finishTask', a);
+  }
+  planMoves(...a: Args<'planMoves'>) {
+    return this.#call('planMoves', a);
+  }
+  moves(...a: Args<'moves'>) {
+    return this.#call('moves', a);
+  }
+  updateMove(...a: Args<'updateMove'>) {
+    return this.#call('updateMove', a);
+  }
+  hosts(...a: Args<'hosts'>) {
+    return this.#call('hosts', a);
+  }
+  setMaintenance(...a: Args<'setMaintenance'>) {
+    return this.#call('setMaintenance', a);
+  }
+  claimMessages(...a: Args<'claimMessages'>) {
+    return this.#call('claimMessages', a);
+  }
+  ackMessage(...a: Args<'ackMessage'>) {
+    return this.#call('ackMessage', a);
+  }
+  retryMessageAt(...a: Args<'retryMessageAt'>) {
+    return this.#call('retryMessageAt', a);
+  }
+  giveUpMessage(...a: Args<'giveUpMessage'>) {
+    return this.#call('giveUpMessage', a);
+  }
+  acquireLease(...a: Args<'acquireLease'>) {
+    return this.#call('acquireLease', a);
+  }
+  releaseLease(...a: Args<'releaseLease'>) {
+    return this.#call('releaseLease', a);
+  }
+  waitForOperator(...a: Args<'waitForOperator'>) {
+    return this.#call('waitForOperator', a);
+  }
+  operatorWait(...a: Args<'operatorWait'>) {
+    return this.#call('operatorWait', a);
+  }
+  openOperatorWaits(...a: Args<'openOperatorWaits'>) {
+    return this.#call('openOperatorWaits', a);
+  }
+  confirmFenced(...a: Args<'confirmFenced'>) {
+    return this.#call('confirmFenced', a);
+  }
+  reserveFence(...a: Args<'reserveFence'>) {
+    return this.#call('reserveFence', a);
+  }
+  fenceOf(...a: Args<'fenceOf'>) {
+    return this.#call('fenceOf', a);
+  }
+  getForward(...a: Args<'getForward'>) {
+    return this.#call('getForward', a);
+  }
+  saveForward(...a: Args<'saveForward'>) {
+    return this.#call('saveForward', a);
+  }
+  purge(...a: Args<'purge'>) {
+    return this.#call('purge', a);
+  }
 
   onMessagesQueued(listener: () => void): void {
     this.#signal.on(listener);

@@ -110,7 +110,9 @@ export class SqliteNotificationStore implements NotificationStore {
 
   /** Versions of the applied migrations (for tests and `check-config`). */
   schemaVersions(): number[] {
-    return this.#guard('schemaVersions', () => (this.#sql('SELECT version FROM schema_migrations ORDER BY version').all() as Row[]).map((r) => r.version as number));
+    return this.#guard('schemaVersions', () =>
+      (this.#sql('SELECT version FROM schema_migrations ORDER BY version').all() as Row[]).map((r) => r.version as number),
+    );
   }
 
   #sql(sql: string): Database.Statement {
@@ -176,7 +178,7 @@ export class SqliteNotificationStore implements NotificationStore {
       this.#committing(() => {
         const results = inputs.map((input) => this.#createOne(input, opts));
         // The messages of the rows inserted, in their order, after them (same outbox order as one by one).
-        const inserted = results.flatMap((r) => (r.outcome === 'created' || r.outcome === 'host-on-maintenance') && r.notification ? [r.notification] : []);
+        const inserted = results.flatMap((r) => ((r.outcome === 'created' || r.outcome === 'host-on-maintenance') && r.notification ? [r.notification] : []));
         if (outbox && inserted.length) for (const messages of this.outboxOf(outbox, inserted)) this.#enqueue(messages, opts.now);
         this.#enqueue(extra, opts.now);
         return results;
@@ -242,14 +244,16 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-
   async transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined> {
     return this.#guard('transition', () =>
       this.#committing(() => {
         const { sets, params } = assignments({ status: t.to, updated_at: now, message: t.message, next_attempt_at: t.nextAttemptAt });
         if (t.startsRun) sets.push('attempts = attempts + 1');
-        const changed = this.#sql(`UPDATE notifications SET ${sets.join(', ')} WHERE uuid = ? AND status IN (${t.from.map(() => '?').join(', ')})`)
-          .run(...params, uuid, ...t.from).changes;
+        const changed = this.#sql(`UPDATE notifications SET ${sets.join(', ')} WHERE uuid = ? AND status IN (${t.from.map(() => '?').join(', ')})`).run(
+          ...params,
+          uuid,
+          ...t.from,
+        ).changes;
         if (!changed) return undefined;
         const n = this.#row(uuid)!;
         if (outbox) this.#enqueue(outbox(n, this.#history(n)), now);
@@ -282,14 +286,22 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async startTask(uuid: string, name: string, now: number): Promise<void> {
     this.#guard('startTask', () =>
-      this.#sql("UPDATE tasks SET state = 'RUNNING', first_started_at = COALESCE(first_started_at, ?), finished_at = NULL WHERE notification_uuid = ? AND name = ?").run(now, uuid, name),
+      this.#sql(
+        "UPDATE tasks SET state = 'RUNNING', first_started_at = COALESCE(first_started_at, ?), finished_at = NULL WHERE notification_uuid = ? AND name = ?",
+      ).run(now, uuid, name),
     );
   }
 
   async addProgress(uuid: string, name: string, message: string, progress: number, now: number): Promise<void> {
     this.#guard('addProgress', () =>
       this.#db.transaction(() => {
-        this.#sql('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)').run(uuid, name, now, message, progress);
+        this.#sql('INSERT INTO task_progress (notification_uuid, task_name, at, message, progress) VALUES (?, ?, ?, ?, ?)').run(
+          uuid,
+          name,
+          now,
+          message,
+          progress,
+        );
         this.#sql('UPDATE tasks SET progress = ? WHERE notification_uuid = ? AND name = ?').run(progress, uuid, name);
       })(),
     );
@@ -297,7 +309,9 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async finishTask(uuid: string, name: string, state: 'SUCCESS' | 'FAILURE', result: unknown, now: number): Promise<void> {
     this.#guard('finishTask', () =>
-      this.#sql(`UPDATE tasks SET state = ?, finished_at = ?, result = ?${state === 'SUCCESS' ? ', progress = 1' : ''} WHERE notification_uuid = ? AND name = ?`).run(state, now, result === undefined ? null : JSON.stringify(result), uuid, name),
+      this.#sql(
+        `UPDATE tasks SET state = ?, finished_at = ?, result = ?${state === 'SUCCESS' ? ', progress = 1' : ''} WHERE notification_uuid = ? AND name = ?`,
+      ).run(state, now, result === undefined ? null : JSON.stringify(result), uuid, name),
     );
   }
 
@@ -336,19 +350,16 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async hosts(): Promise<HostState[]> {
-    return this.#guard('hosts', () =>
-      (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map(toHost),
-    );
+    return this.#guard('hosts', () => (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map(toHost));
   }
 
   async setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): Promise<void> {
     this.#guard('setMaintenance', () =>
       this.#sql(
-          `INSERT INTO hosts (uuid, name, pool_name, on_maintenance, maintenance_by, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO hosts (uuid, name, pool_name, on_maintenance, maintenance_by, reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (uuid) DO UPDATE SET on_maintenance = excluded.on_maintenance, maintenance_by = excluded.maintenance_by,
              reason = excluded.reason, updated_at = excluded.updated_at`,
-        )
-        .run(host.uuid, host.name, host.pool, by ? 1 : 0, by?.notification ?? null, by?.reason ?? null, now),
+      ).run(host.uuid, host.name, host.pool, by ? 1 : 0, by?.notification ?? null, by?.reason ?? null, now),
     );
   }
 
@@ -360,10 +371,9 @@ export class SqliteNotificationStore implements NotificationStore {
     return this.#guard('claimMessages', () =>
       this.#db.transaction(() => {
         const rows = this.#sql(
-            `SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+          `SELECT * FROM outbox WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
              ORDER BY id LIMIT ?`,
-          )
-          .all(channel, now, now, limit) as Row[];
+        ).all(channel, now, now, limit) as Row[];
         const claim = this.#sql('UPDATE outbox SET claimed_until = ?, attempts = attempts + 1 WHERE id = ?');
         return rows.map((r) => {
           claim.run(now + leaseMs, r.id);
@@ -378,7 +388,9 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async retryMessageAt(id: number, at: number, error: string): Promise<void> {
-    this.#guard('retryMessageAt', () => this.#sql('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?').run(at, error, id));
+    this.#guard('retryMessageAt', () =>
+      this.#sql('UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?').run(at, error, id),
+    );
   }
 
   async giveUpMessage(id: number, error: string, now: number): Promise<void> {
@@ -389,16 +401,18 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async acquireLease(name: string, owner: string, now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean> {
     return this.#guard('acquireLease', () =>
-      this.#db.transaction(() => {
-        const conflict = conflicts && leaseConflictQuery(conflicts, owner, '?', [now]);
-        if (conflict && this.#get(conflict)) return false;
-        const granted = this.#sql(
-          `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
+      this.#db
+        .transaction(() => {
+          const conflict = conflicts && leaseConflictQuery(conflicts, owner, '?', [now]);
+          if (conflict && this.#get(conflict)) return false;
+          const granted = this.#sql(
+            `INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
            WHERE leases.owner = excluded.owner OR leases.expires_at <= ?`,
-        ).run(name, owner, now + ttlMs, now).changes;
-        return granted > 0;
-      }).immediate(),
+          ).run(name, owner, now + ttlMs, now).changes;
+          return granted > 0;
+        })
+        .immediate(),
     );
   }
 
@@ -439,9 +453,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async confirmFenced(uuid: string, by: string, now: number): Promise<OperatorWait | undefined> {
-    return this.#guard('confirmFenced', () =>
-      this.#db.transaction(() => (this.#run(waitConfirm(uuid, by, now)).changes ? this.#waitRow(uuid) : undefined))(),
-    );
+    return this.#guard('confirmFenced', () => this.#db.transaction(() => (this.#run(waitConfirm(uuid, by, now)).changes ? this.#waitRow(uuid) : undefined))());
   }
 
   async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
@@ -451,7 +463,12 @@ export class SqliteNotificationStore implements NotificationStore {
           if (this.#sql('SELECT 1 FROM fences WHERE notification_uuid = ?').get(fence.notificationUuid)) return { granted: true };
           const recent = this.#all(recentFences(fence.poolName, now - limits.windowMs)).map(toFence);
           if (recent.length >= limits.max) return { granted: false, recent };
-          this.#sql('INSERT INTO fences (notification_uuid, pool_name, host_uuid, at) VALUES (?, ?, ?, ?)').run(fence.notificationUuid, fence.poolName, fence.hostUuid, now);
+          this.#sql('INSERT INTO fences (notification_uuid, pool_name, host_uuid, at) VALUES (?, ?, ?, ?)').run(
+            fence.notificationUuid,
+            fence.poolName,
+            fence.hostUuid,
+            now,
+          );
           return { granted: true };
         })
         .immediate(),

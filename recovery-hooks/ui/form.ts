@@ -12,7 +12,10 @@ const FIELD_MAX = 32_768;
 export async function readForm(req: IncomingMessage, limitBytes: number): Promise<Form> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded')
-    throw new ApiError(415, `Unsupported Content-Type ${JSON.stringify(truncate(req.headers['content-type'] ?? '(none)', 80))}: send application/x-www-form-urlencoded`);
+    throw new ApiError(
+      415,
+      `Unsupported Content-Type ${JSON.stringify(truncate(req.headers['content-type'] ?? '(none)', 80))}: send application/x-www-form-urlencoded`,
+    );
   const tooLarge = () => new ApiError(413, `Request body is larger than ${limitBytes} bytes`);
   if (Number(req.headers['content-length']) > limitBytes) throw tooLarge();
   const chunks: Buffer[] = [];

@@ -54,7 +54,8 @@ export async function listNotifications(form: ListForm, deps: { store: Notificat
   const apiQuery: Query = { limit: String(BATCH) };
   for (const key of ['type', 'status', 'generated-since', 'marker'] as const) if (form[key] !== undefined) apiQuery[key] = form[key];
   const pageSize = form.limit === undefined ? PAGE_SIZE : integer('limit', form.limit);
-  if (pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new ApiError(400, `Invalid value for limit: ${describe(form.limit)} is not between 1 and ${MAX_PAGE_SIZE}`);
+  if (pageSize < 1 || pageSize > MAX_PAGE_SIZE)
+    throw new ApiError(400, `Invalid value for limit: ${describe(form.limit)} is not between 1 and ${MAX_PAGE_SIZE}`);
   if (form.pool !== undefined && !deps.pools.includes(form.pool))
     throw new ApiError(400, `Invalid value for pool: ${describe(form.pool)} is not a configured pool (${deps.pools.join(', ')})`);
   if (form.host !== undefined) {

@@ -287,7 +287,12 @@ ${liveSection(d, session, refreshMs, confirm)}`,
   });
 }
 
-export function poolsPage(o: { session: Session; pools: { name: string; mode: PoolMode; hosts: KnownHost[] }[]; states: HostState[]; waits: OperatorWait[] }): Html {
+export function poolsPage(o: {
+  session: Session;
+  pools: { name: string; mode: PoolMode; hosts: KnownHost[] }[];
+  states: HostState[];
+  waits: OperatorWait[];
+}): Html {
   const states = new Map(o.states.map((s) => [s.hostUuid, s]));
   return layout({
     title: 'Pools and hosts',
@@ -325,7 +330,13 @@ export interface CreateForm {
   payload?: string;
 }
 
-export function createPage(o: { session: Session; types: readonly string[]; hosts: KnownHost[]; form: CreateForm; error?: { status: number; message: string } }): Html {
+export function createPage(o: {
+  session: Session;
+  types: readonly string[];
+  hosts: KnownHost[];
+  form: CreateForm;
+  error?: { status: number; message: string };
+}): Html {
   const f = o.form;
   return layout({
     title: 'New notification',

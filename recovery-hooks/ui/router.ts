@@ -90,7 +90,8 @@ export function uiRouter(deps: UiDeps): Router {
   };
   const checkWrite = (ctx: Koa.Context, form: Record<string, string>) => {
     if (!sameOrigin(ctx)) throw new ApiError(403, 'Cross-site request refused: the Origin of this form is not this receiver');
-    if (!csrfMatches(session(ctx), form.csrf)) throw new ApiError(403, 'The form is stale or not from this session (CSRF token mismatch): reload the page and try again');
+    if (!csrfMatches(session(ctx), form.csrf))
+      throw new ApiError(403, 'The form is stale or not from this session (CSRF token mismatch): reload the page and try again');
   };
 
   // Headers of every UI answer; errors of UI routes as pages (or JSON for a client that asks for JSON).
@@ -198,7 +199,12 @@ export function uiRouter(deps: UiDeps): Router {
   });
 
   const detailOf = async (n: Notification): Promise<Detail> => {
-    const [wait, tasks, moves, forward] = await Promise.all([deps.store.operatorWait(n.uuid), deps.store.tasks(n.uuid), deps.store.moves(n.uuid), deps.store.getForward(n.uuid)]);
+    const [wait, tasks, moves, forward] = await Promise.all([
+      deps.store.operatorWait(n.uuid),
+      deps.store.tasks(n.uuid),
+      deps.store.moves(n.uuid),
+      deps.store.getForward(n.uuid),
+    ]);
     const open = wait && wait.confirmedAt === null && !TERMINAL_STATUSES.includes(n.status) ? wait : undefined;
     return { n, wait: open, tasks, moves, forward };
   };
@@ -219,7 +225,17 @@ export function uiRouter(deps: UiDeps): Router {
       ctx.redirect(detailPath(created.uuid));
     } catch (err) {
       if (!(err instanceof ApiError) || err.status >= 500 || ctx.accepts('html', 'json') === 'json') throw err;
-      page(ctx, createPage({ session: session(ctx), types: notificationTypes(), hosts: knownHosts(), form: values, error: { status: err.status, message: err.message } }), err.status);
+      page(
+        ctx,
+        createPage({
+          session: session(ctx),
+          types: notificationTypes(),
+          hosts: knownHosts(),
+          form: values,
+          error: { status: err.status, message: err.message },
+        }),
+        err.status,
+      );
     }
   });
 

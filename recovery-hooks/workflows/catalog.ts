@@ -23,11 +23,26 @@ function pick(available: Record<string, Task>, names: readonly string[]): Task[]
 
 export function buildWorkflows(names: Record<MasakariNotificationType, readonly string[]>, deps: WorkflowDeps): Record<NotificationType, Workflow> {
   const shutdown: Workflow = { type: 'XCP_EMERGENCY_SHUTDOWN', tasks: emergencyShutdownTasks(deps), setsMaintenance: false };
-  const resume: Workflow = { type: 'XCP_EMERGENCY_SHUTDOWN', tasks: emergencyResumeTasks(deps), precheck: resumePrecheck(deps.emergency), setsMaintenance: false };
+  const resume: Workflow = {
+    type: 'XCP_EMERGENCY_SHUTDOWN',
+    tasks: emergencyResumeTasks(deps),
+    precheck: resumePrecheck(deps.emergency),
+    setsMaintenance: false,
+  };
   const master: Workflow = { type: 'COMPUTE_HOST', tasks: pick(masterTasks(deps), MASTER_TASKS), setsMaintenance: true };
   return {
-    COMPUTE_HOST: { type: 'COMPUTE_HOST', tasks: pick(hostTasks(deps), names.COMPUTE_HOST), setsMaintenance: true, routeTo: (n) => (isMasterLoss(n) ? master : undefined) },
-    COMPUTE_INSTANCE: { type: 'COMPUTE_INSTANCE', tasks: pick(instanceTasks(deps), names.COMPUTE_INSTANCE), precheck: instancePrecheck, setsMaintenance: false },
+    COMPUTE_HOST: {
+      type: 'COMPUTE_HOST',
+      tasks: pick(hostTasks(deps), names.COMPUTE_HOST),
+      setsMaintenance: true,
+      routeTo: (n) => (isMasterLoss(n) ? master : undefined),
+    },
+    COMPUTE_INSTANCE: {
+      type: 'COMPUTE_INSTANCE',
+      tasks: pick(instanceTasks(deps), names.COMPUTE_INSTANCE),
+      precheck: instancePrecheck,
+      setsMaintenance: false,
+    },
     COMPUTE_PROCESS: { type: 'COMPUTE_PROCESS', tasks: pick(processTasks(deps), names.COMPUTE_PROCESS), setsMaintenance: true },
     // The same type both ways: POWER_LOST shuts down, POWER_RESTORED resumes.
     XCP_EMERGENCY_SHUTDOWN: { ...shutdown, routeTo: (n) => (emergencyPayload(n).event === 'POWER_RESTORED' ? resume : undefined) },

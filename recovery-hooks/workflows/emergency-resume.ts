@@ -20,7 +20,10 @@ interface ResumePlan {
 export function resumePrecheck(em: EmergencyDeps | undefined): Precheck {
   return (n) =>
     n.source === 'alertmanager' && em && !em.settings.resumeOnResolved
-      ? { status: 'ignored', reason: 'the power-loss alert resolved, but emergency.resume_on_resolved is false: resume with the API or `xcp-sentinel emergency-resume`' }
+      ? {
+          status: 'ignored',
+          reason: 'the power-loss alert resolved, but emergency.resume_on_resolved is false: resume with the API or `xcp-sentinel emergency-resume`',
+        }
       : undefined;
 }
 
@@ -41,8 +44,11 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       if (repeat) throw new Ignore(`a repeat of resume ${repeat.uuid} (${repeat.status}) for pool ${n.poolName}: no second resume`);
       const scope = emergencyPayload(n).scope;
       // The newest shutdown that ran (a repeat of a trigger is ignored and planned nothing).
-      const shutdown = earlier.find((e) => emergencyPayload(e).event === 'POWER_LOST' && e.status !== 'ignored' && (scope === 'pool' || e.hostUuid === n.hostUuid));
-      if (!shutdown) throw new Ignore(`no emergency shutdown of ${scope === 'pool' ? `pool ${n.poolName}` : `host ${n.hostName}`} is recorded: nothing to resume`);
+      const shutdown = earlier.find(
+        (e) => emergencyPayload(e).event === 'POWER_LOST' && e.status !== 'ignored' && (scope === 'pool' || e.hostUuid === n.hostUuid),
+      );
+      if (!shutdown)
+        throw new Ignore(`no emergency shutdown of ${scope === 'pool' ? `pool ${n.poolName}` : `host ${n.hostName}`} is recorded: nothing to resume`);
       const plan = (await em.history.results(shutdown.uuid)).plan_emergency_shutdown as EmergencyPlan | null | undefined;
       if (!plan) throw new Ignore(`emergency shutdown ${shutdown.uuid} ended ${shutdown.status} before it planned anything: nothing to resume`);
       await ctx.progress(`resuming after emergency shutdown ${shutdown.uuid} (${shutdown.status}): ${plan.hosts.length} host(s), ${plan.vms.length} VM(s)`, 1);
@@ -70,13 +76,19 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       const fencing = em.settings.powerOn ? deps.fencerFor(ctx.notification.poolName) : undefined;
       const powerOn = fencing?.fencer.powerOn?.bind(fencing.fencer);
       if (!powerOn)
-        await ctx.progress(`no BMC power-on (emergency.power_on ${em.settings.powerOn ? 'on, but the pool has no fencing settings' : 'off'}): power the hosts on by hand`, 0.1);
+        await ctx.progress(
+          `no BMC power-on (emergency.power_on ${em.settings.powerOn ? 'on, but the pool has no fencing settings' : 'off'}): power the hosts on by hand`,
+          0.1,
+        );
       const ensurePowered = async (h: PlannedHost) => {
         if (!powerOn || !fencing) return;
         const target = { name: h.name, uuid: h.uuid };
         const status = await fencing.fencer.powerStatus(target).catch(() => 'unknown' as const);
         if (status === 'on') return void (await ctx.progress(`host ${h.name} is powered (BMC)`, 0.2));
-        await ctx.act({ method: 'host.power_on', params: { host: h.name, host_uuid: h.uuid }, description: `power on host ${h.name} through its BMC (was ${status})` }, () => powerOn(target));
+        await ctx.act(
+          { method: 'host.power_on', params: { host: h.name, host_uuid: h.uuid }, description: `power on host ${h.name} through its BMC (was ${status})` },
+          () => powerOn(target),
+        );
       };
       if (ctx.mode === 'dry-run') {
         for (const h of p.hosts.filter((x) => x.master).concat(p.hosts.filter((x) => !x.master))) await ensurePowered(h);
@@ -99,7 +111,9 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       for (const h of p.hosts.filter((x) => back.includes(x.uuid))) {
         const ref = await xapi.call<string>('host.get_by_uuid', h.uuid);
         if (!(await xapi.call<boolean>('host.get_enabled', ref)))
-          await ctx.act({ method: 'host.enable', params: { host: h.name, host_uuid: h.uuid }, description: `enable host ${h.name} (host.enable)` }, () => xapi.call('host.enable', ref));
+          await ctx.act({ method: 'host.enable', params: { host: h.name, host_uuid: h.uuid }, description: `enable host ${h.name} (host.enable)` }, () =>
+            xapi.call('host.enable', ref),
+          );
       }
       if (!back.length) throw new Error(`no host of pool ${ctx.notification.poolName} is back after ${em.settings.hostBootTimeoutMs / 1000} s`);
       return { back };
@@ -124,19 +138,31 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
     const params = { vm: vm.uuid, vm_name: vm.name, host: home ? vm.hostName : null };
     try {
       if (before === 'Suspended') {
-        const description = home ? `resume VM ${vm.name} on ${vm.hostName} (VM.resume_on)` : `resume VM ${vm.name} where XAPI can run it (VM.resume; ${vm.hostName} is not back)`;
-        await ctx.act({ method: 'vm.resume', params, description }, () => (home ? xapi.call('VM.resume_on', ref, home, vm.paused, false) : xapi.call('VM.resume', ref, vm.paused, false)));
+        const description = home
+          ? `resume VM ${vm.name} on ${vm.hostName} (VM.resume_on)`
+          : `resume VM ${vm.name} where XAPI can run it (VM.resume; ${vm.hostName} is not back)`;
+        await ctx.act({ method: 'vm.resume', params, description }, () =>
+          home ? xapi.call('VM.resume_on', ref, home, vm.paused, false) : xapi.call('VM.resume', ref, vm.paused, false),
+        );
       } else {
         const description = `start VM ${vm.name}${home ? ` on ${vm.hostName} (VM.start_on)` : ' (VM.start)'}: it was shut down, not suspended — its memory state is lost`;
-        await ctx.act({ method: 'vm.start', params, description }, () => (home ? xapi.call('VM.start_on', ref, home, false, false) : xapi.call('VM.start', ref, false, false)));
+        await ctx.act({ method: 'vm.start', params, description }, () =>
+          home ? xapi.call('VM.start_on', ref, home, false, false) : xapi.call('VM.start', ref, false, false),
+        );
       }
     } catch (err) {
       // On its own host first; a refusal there (memory, a device) is worth one try elsewhere.
       if (!home) return reasonOf(err);
       await ctx.progress(`VM ${vm.name} could not come back on ${vm.hostName} (${reasonOf(err)}): trying elsewhere`, 0.5);
       try {
-        if (before === 'Suspended') await ctx.act({ method: 'vm.resume', params: { ...params, host: null }, description: `resume VM ${vm.name} (VM.resume)` }, () => xapi.call('VM.resume', ref, vm.paused, false));
-        else await ctx.act({ method: 'vm.start', params: { ...params, host: null }, description: `start VM ${vm.name} (VM.start)` }, () => xapi.call('VM.start', ref, false, false));
+        if (before === 'Suspended')
+          await ctx.act({ method: 'vm.resume', params: { ...params, host: null }, description: `resume VM ${vm.name} (VM.resume)` }, () =>
+            xapi.call('VM.resume', ref, vm.paused, false),
+          );
+        else
+          await ctx.act({ method: 'vm.start', params: { ...params, host: null }, description: `start VM ${vm.name} (VM.start)` }, () =>
+            xapi.call('VM.start', ref, false, false),
+          );
       } catch (again) {
         return reasonOf(again);
       }

@@ -9,7 +9,17 @@ import { mapSettledLimit } from '../../core/concurrency.js';
 import { TimeoutError } from '../../core/errors.js';
 import { Finish, Ignore, type Task, type TaskContext } from '../engine/task.js';
 import type { WorkflowDeps } from './deps.js';
-import { type EmergencyDeps, type EmergencyPlan, type PlannedHost, type PlannedVm, clock, emergencyPayload, orderGroups, repeatOf, supersededBy } from './emergency.js';
+import {
+  type EmergencyDeps,
+  type EmergencyPlan,
+  type PlannedHost,
+  type PlannedVm,
+  clock,
+  emergencyPayload,
+  orderGroups,
+  repeatOf,
+  supersededBy,
+} from './emergency.js';
 import { type HostRecord, type PowerState, type VmRecord, type Xapi, hostAnswers, isXapiError, waitFor, xapiNumber } from './xapi.js';
 
 type VmOutcome = 'suspended' | 'clean_shutdown' | 'hard_shutdown' | 'already_off' | 'failed' | 'dry_run';
@@ -33,7 +43,8 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
-const reasonOf = (err: unknown) => (isXapiError(err) ? `${err.code}${err.params.length > 1 ? ` ${err.params.slice(1).join(' ')}` : ''}` : err instanceof Error ? err.message : String(err));
+const reasonOf = (err: unknown) =>
+  isXapiError(err) ? `${err.code}${err.params.length > 1 ? ` ${err.params.slice(1).join(' ')}` : ''}` : err instanceof Error ? err.message : String(err);
 
 export function emergencyDepsOf(deps: WorkflowDeps): EmergencyDeps {
   if (!deps.emergency) throw new Ignore('this receiver has no emergency shutdown wired (recovery_hook.emergency)');
@@ -50,7 +61,12 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
   const em = () => emergencyDepsOf(deps);
   const planOf = (ctx: TaskContext) => ctx.results.plan_emergency_shutdown as EmergencyPlan;
-  const poll = (ctx: TaskContext, timeoutMs: number) => ({ timeoutMs: Math.max(0, timeoutMs), intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
+  const poll = (ctx: TaskContext, timeoutMs: number) => ({
+    timeoutMs: Math.max(0, timeoutMs),
+    intervalMs: deps.pollIntervalMs,
+    now: ctx.now,
+    sleep: ctx.sleep,
+  });
 
   const plan: Task = {
     name: 'plan_emergency_shutdown',
@@ -58,7 +74,10 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
       const { history, settings: s } = em();
       const n = ctx.notification;
       const recent = await history.recent(n.poolName);
-      const repeat = repeatOf(n, recent.filter((e) => e.id < n.id));
+      const repeat = repeatOf(
+        n,
+        recent.filter((e) => e.id < n.id),
+      );
       if (repeat) throw new Ignore(`a repeat of emergency notification ${repeat.uuid} (${repeat.status}) for pool ${n.poolName}: no second shutdown`);
       await stopIfRestored(ctx, em());
       const payload = emergencyPayload(n);
@@ -73,10 +92,24 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
         .map(([ref, h]) => ({ uuid: h.uuid, name: h.name_label, address: h.address, master: ref === masterRef }))
         .sort((a, b) => Number(a.master) - Number(b.master) || a.name.localeCompare(b.name));
       const vms: PlannedVm[] = Object.values(await xapi.call<Record<string, VmRecord>>('VM.get_all_records'))
-        .filter((vm) => !vm.is_a_template && !vm.is_control_domain && !vm.is_a_snapshot && (vm.power_state === 'Running' || vm.power_state === 'Paused') && byRef.has(vm.resident_on))
+        .filter(
+          (vm) =>
+            !vm.is_a_template &&
+            !vm.is_control_domain &&
+            !vm.is_a_snapshot &&
+            (vm.power_state === 'Running' || vm.power_state === 'Paused') &&
+            byRef.has(vm.resident_on),
+        )
         .map((vm) => {
           const h = byRef.get(vm.resident_on)!;
-          return { uuid: vm.uuid, name: vm.name_label, order: xapiNumber(vm.order), hostUuid: h.uuid, hostName: h.name_label, paused: vm.power_state === 'Paused' };
+          return {
+            uuid: vm.uuid,
+            name: vm.name_label,
+            order: xapiNumber(vm.order),
+            hostUuid: h.uuid,
+            hostName: h.name_label,
+            paused: vm.power_state === 'Paused',
+          };
         });
 
       const fromUps = payload.runtimeSeconds !== undefined ? payload.runtimeSeconds * 1000 - s.runtimeReserveMs : undefined;
@@ -85,8 +118,19 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
       const hostShare = Math.min(s.hostHaltMs, budgetMs / 2);
       const hardShare = Math.min(s.hardShutdownMs, (budgetMs - hostShare) / 2);
       const deadline = ctx.firstStartedAt + budgetMs;
-      const result: EmergencyPlan = { scope: payload.scope, hosts, vms, deadline, vmDeadline: deadline - hostShare, hardShutdownAt: deadline - hostShare - hardShare, budgetMs };
-      const source = fromUps !== undefined && budgetMs === fromUps ? `the UPS's runtime ${payload.runtimeSeconds} s less the ${s.runtimeReserveMs / 1000} s reserve` : 'configured';
+      const result: EmergencyPlan = {
+        scope: payload.scope,
+        hosts,
+        vms,
+        deadline,
+        vmDeadline: deadline - hostShare,
+        hardShutdownAt: deadline - hostShare - hardShare,
+        budgetMs,
+      };
+      const source =
+        fromUps !== undefined && budgetMs === fromUps
+          ? `the UPS's runtime ${payload.runtimeSeconds} s less the ${s.runtimeReserveMs / 1000} s reserve`
+          : 'configured';
       const master = hosts.find((h) => h.master);
       await ctx.progress(
         `${vms.length} VM(s) to suspend on ${hosts.length} host(s) of pool ${n.poolName}${payload.scope === 'host' ? ` (host ${n.hostName} only)` : ''}; ` +
@@ -114,7 +158,9 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
       const now = await state();
       if (now === 'Halted' || now === 'Suspended') return report(now === 'Halted' ? 'clean_shutdown' : 'suspended', why);
       try {
-        await ctx.act({ method: 'vm.hard_shutdown', params, description: `hard-shut-down VM ${vm.name} (VM.hard_shutdown): ${why}` }, () => xapi.call('VM.hard_shutdown', ref));
+        await ctx.act({ method: 'vm.hard_shutdown', params, description: `hard-shut-down VM ${vm.name} (VM.hard_shutdown): ${why}` }, () =>
+          xapi.call('VM.hard_shutdown', ref),
+        );
         if ((await state()) === 'Halted') return report('hard_shutdown', why);
         return report('failed', `${why}; still ${await state()} after VM.hard_shutdown`);
       } catch (err) {
@@ -132,8 +178,11 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     if (ctx.now() >= p.hardShutdownAt) return hard(`no time left to suspend (hard shutdowns from ${clock(p.hardShutdownAt)} UTC)`);
     let why: string;
     try {
-      if (before === 'Paused') await ctx.act({ method: 'vm.unpause', params, description: `unpause VM ${vm.name} to suspend it (VM.unpause)` }, () => xapi.call('VM.unpause', ref));
-      const suspend = ctx.act({ method: 'vm.suspend', params, description: `suspend VM ${vm.name} on ${vm.hostName} (VM.suspend)` }, () => xapi.call('VM.suspend', ref));
+      if (before === 'Paused')
+        await ctx.act({ method: 'vm.unpause', params, description: `unpause VM ${vm.name} to suspend it (VM.unpause)` }, () => xapi.call('VM.unpause', ref));
+      const suspend = ctx.act({ method: 'vm.suspend', params, description: `suspend VM ${vm.name} on ${vm.hostName} (VM.suspend)` }, () =>
+        xapi.call('VM.suspend', ref),
+      );
       await within(suspend, p.hardShutdownAt - ctx.now(), `VM.suspend of ${vm.name}`);
       const after = await state();
       if (after === 'Suspended') {
@@ -151,7 +200,9 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     if (now !== 'Running' || cleanMs <= 0) return hard(why);
     await ctx.progress(`VM ${vm.name} ${why}: clean shutdown instead (at most ${Math.round(cleanMs / 1000)} s)`, 0.5);
     try {
-      const clean = ctx.act({ method: 'vm.clean_shutdown', params, description: `shut down VM ${vm.name} cleanly (VM.clean_shutdown)` }, () => xapi.call('VM.clean_shutdown', ref));
+      const clean = ctx.act({ method: 'vm.clean_shutdown', params, description: `shut down VM ${vm.name} cleanly (VM.clean_shutdown)` }, () =>
+        xapi.call('VM.clean_shutdown', ref),
+      );
       await within(clean, cleanMs, `VM.clean_shutdown of ${vm.name}`);
       if ((await state()) === 'Halted') return report('clean_shutdown', why);
     } catch (err) {
@@ -197,7 +248,10 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     const params = { host: h.name, host_uuid: h.uuid };
     let left = await runningOn(xapi, ref);
     if (left.length && ctx.mode !== 'dry-run') {
-      await ctx.progress(`host ${h.name} still runs ${left.length} VM(s) (${left.slice(0, 5).join(', ')}): not halted before ${clock(p.deadline)} UTC unless they stop`, 0.6);
+      await ctx.progress(
+        `host ${h.name} still runs ${left.length} VM(s) (${left.slice(0, 5).join(', ')}): not halted before ${clock(p.deadline)} UTC unless they stop`,
+        0.6,
+      );
       await waitFor(async () => ((left = await runningOn(xapi, ref)).length === 0 ? true : undefined), poll(ctx, p.deadline - ctx.now()));
       if (left.length)
         await ctx.progress(
@@ -206,8 +260,11 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
         );
     }
     const record = await xapi.call<HostRecord>('host.get_record', ref);
-    if (record.enabled) await ctx.act({ method: 'host.disable', params, description: `disable host ${h.name} (host.disable)` }, () => xapi.call('host.disable', ref));
-    await ctx.act({ method: 'host.shutdown', params, description: `halt host ${h.name}${h.master ? ' (the master, last)' : ''} (host.shutdown)` }, () => xapi.call('host.shutdown', ref));
+    if (record.enabled)
+      await ctx.act({ method: 'host.disable', params, description: `disable host ${h.name} (host.disable)` }, () => xapi.call('host.disable', ref));
+    await ctx.act({ method: 'host.shutdown', params, description: `halt host ${h.name}${h.master ? ' (the master, last)' : ''} (host.shutdown)` }, () =>
+      xapi.call('host.shutdown', ref),
+    );
     if (ctx.mode === 'dry-run') return `${h.name}: would halt${left.length ? ` (${left.length} VM(s) run there now; they would be suspended first)` : ''}`;
     const fencing = deps.fencerFor(ctx.notification.poolName);
     const isOff = async () => {
@@ -216,7 +273,8 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     };
     const confirmMs = Math.max(p.deadline - ctx.now(), em().settings.hostHaltMs);
     const off = await waitFor(async () => ((await isOff()) ? true : undefined), poll(ctx, confirmMs));
-    if (!off) throw new Error(`host ${h.name} was asked to halt but is not ${fencing ? 'powered off (BMC)' : 'silent'} after ${Math.round(confirmMs / 1000)} s`);
+    if (!off)
+      throw new Error(`host ${h.name} was asked to halt but is not ${fencing ? 'powered off (BMC)' : 'silent'} after ${Math.round(confirmMs / 1000)} s`);
     await ctx.progress(`host ${h.name} is ${fencing ? 'powered off (BMC)' : 'halted (XAPI no longer answers)'} at ${clock(ctx.now())} UTC`, 0.9);
     return `${h.name}: halted`;
   }

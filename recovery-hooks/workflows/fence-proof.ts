@@ -39,19 +39,28 @@ export async function proveFenced(ctx: TaskContext, fencing: PoolFencing | undef
   // Only a confirmation of a fence wait says "off": a confirmed master_failover wait only asked for a re-check.
   const confirmation = await ctx.fence.operatorWait();
   if (confirmation?.confirmedAt && FENCE_WAIT_KINDS.includes(confirmation.kind)) {
-    await ctx.progress(`an operator (token ${confirmation.confirmedBy}) confirmed ${host.name_label} is off at ${new Date(confirmation.confirmedAt).toISOString()}`, 1);
+    await ctx.progress(
+      `an operator (token ${confirmation.confirmedBy}) confirmed ${host.name_label} is off at ${new Date(confirmation.confirmedAt).toISOString()}`,
+      1,
+    );
     return { fencedBy: 'operator' };
   }
   const asserted = n.source === 'api' && String(n.payload.host_status ?? '').toUpperCase() === 'NORMAL';
   if (!fencing) {
     if (asserted) return assertedOff(ctx, host.name_label, 'no fencing is configured for the pool');
-    throw new WaitForOperator('fence_confirmation', `no fencing configured for pool ${n.poolName}: ${host.name_label} cannot be proven off; confirm it is off to restart its VMs`);
+    throw new WaitForOperator(
+      'fence_confirmation',
+      `no fencing configured for pool ${n.poolName}: ${host.name_label} cannot be proven off; confirm it is off to restart its VMs`,
+    );
   }
   const poolHosts = await subject.poolHosts();
   const bmcMap = resolveBmcMap(fencing.bmc, poolHosts);
   const bmc = bmcMap.byUuid.get(host.uuid);
   if (bmcMap.problems.length || (!bmc && Object.keys(fencing.bmc).length > 0))
-    throw new WaitForOperator('fence_confirmation', bmcMap.problems.length ? bmcMap.problems.join('; ') : `fencing.bmc has no entry for ${host.name_label} (${host.uuid})`);
+    throw new WaitForOperator(
+      'fence_confirmation',
+      bmcMap.problems.length ? bmcMap.problems.join('; ') : `fencing.bmc has no entry for ${host.name_label} (${host.uuid})`,
+    );
   const target: FenceTarget = { name: host.name_label, uuid: host.uuid, ...(bmc ? { bmc } : {}) };
 
   const before = await readPower(fencing, target);
@@ -137,7 +146,10 @@ function checkBlastRadius(ctx: TaskContext, host: FenceSubject['host'], hosts: {
   const pool = ctx.notification.poolName;
   const name = host.name_label;
   if (liveOthers === 0)
-    throw new WaitForOperator('blast_radius', `no other host of pool ${pool} is live: ${name} is not powered off automatically (never the last live host); confirm it is off`);
+    throw new WaitForOperator(
+      'blast_radius',
+      `no other host of pool ${pool} is live: ${name} is not powered off automatically (never the last live host); confirm it is off`,
+    );
   if (notLive / hosts.length > fencing.limits.maxDownShare)
     throw new WaitForOperator(
       'blast_radius',

@@ -33,7 +33,11 @@ export const runCommand: CommandRunner = (argv, env, timeoutMs) =>
       clearTimeout(timer);
       resolve(out);
     };
-    const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout = (stdout + d).slice(0, MAX_OUTPUT)));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(0, MAX_OUTPUT)));
     const timer = setTimeout(() => {
@@ -74,18 +78,21 @@ export class CommandFencer implements Fencer {
 
   async powerOff(host: FenceTarget): Promise<void> {
     const out = await this.#exec(host, this.config.powerOffCommand);
-    if (out.code !== 0) throw new FenceError(host.name, `power-off command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
+    if (out.code !== 0)
+      throw new FenceError(host.name, `power-off command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
   }
 
   async powerOn(host: FenceTarget): Promise<void> {
     if (!this.config.powerOnCommand) throw new FenceError(host.name, 'no power_on_command configured');
     const out = await this.#exec(host, this.config.powerOnCommand);
-    if (out.code !== 0) throw new FenceError(host.name, `power-on command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
+    if (out.code !== 0)
+      throw new FenceError(host.name, `power-on command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
   }
 
   async powerStatus(host: FenceTarget): Promise<PowerStatus> {
     const out = await this.#exec(host, this.config.powerStatusCommand);
-    if (out.code !== 0) throw new FenceError(host.name, `power-status command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
+    if (out.code !== 0)
+      throw new FenceError(host.name, `power-status command exited with ${out.code ?? 'a signal or timeout'}: ${this.#clean(out.stderr || out.stdout)}`);
     return parsePowerStatus(out.stdout);
   }
 
@@ -122,7 +129,8 @@ export function resolveBmcMap(bmc: Record<string, string>, hosts: { uuid: string
     }
     const uuid = matched[0]!.uuid;
     const known = byUuid.get(uuid);
-    if (known !== undefined && known !== address) problems.push(`fencing.bmc gives host ${matched[0]!.name_label} (${uuid}) two addresses: ${known} and ${address}`);
+    if (known !== undefined && known !== address)
+      problems.push(`fencing.bmc gives host ${matched[0]!.name_label} (${uuid}) two addresses: ${known} and ${address}`);
     else byUuid.set(uuid, address);
   }
   return { byUuid, problems };

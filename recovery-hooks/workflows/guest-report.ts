@@ -8,10 +8,7 @@ import { type FetchOptions, fetchRrdUpdates } from '../../exporter/rrd/fetch.js'
 import type { RrdUpdate } from '../../exporter/rrd/parse.js';
 import type { HostRecord, VmRecord, Xapi } from './xapi.js';
 
-export type GuestReport =
-  | { kind: 'changing'; ageS: number }
-  | { kind: 'still'; forS: number }
-  | { kind: 'unknown'; reason: string };
+export type GuestReport = { kind: 'changing'; ageS: number } | { kind: 'still'; forS: number } | { kind: 'unknown'; reason: string };
 
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -32,13 +29,20 @@ export async function guestMemoryReport(xapi: Xapi, vm: VmRecord, windowS: numbe
   const host = await xapi.call<HostRecord>('host.get_record', vm.resident_on);
   const update = await source.rrdUpdates(host.address, { windowSeconds: windowS, timeoutMs, maxBodyBytes: MAX_BODY_BYTES });
   const column = update.columns.findIndex((c) => c.cf === 'AVERAGE' && c.objectType === 'vm' && c.uuid === vm.uuid && c.name === 'memory_internal_free');
-  const rows = column < 0 ? [] : update.rows.map((r) => ({ t: r.t, v: r.values[column]! })).filter((r) => Number.isFinite(r.v)).sort((a, b) => a.t - b.t);
+  const rows =
+    column < 0
+      ? []
+      : update.rows
+          .map((r) => ({ t: r.t, v: r.values[column]! }))
+          .filter((r) => Number.isFinite(r.v))
+          .sort((a, b) => a.t - b.t);
   if (rows.length === 0) return { kind: 'unknown', reason: 'no memory report in its RRD (no guest agent, or not reported yet)' };
   const newest = rows[rows.length - 1]!;
   for (let i = rows.length - 1; i > 0; i--) if (rows[i]!.v !== rows[i - 1]!.v) return { kind: 'changing', ageS: newest.t - rows[i]!.t };
   const forS = newest.t - rows[0]!.t;
   // Standing still needs rows over the whole window (a step short at most: rows fall on the archive's step), and
   // at least three of them.
-  if (rows.length < 3 || forS + update.step < windowS) return { kind: 'unknown', reason: `only ${forS} s of memory reports in its RRD, fewer than ${windowS} s` };
+  if (rows.length < 3 || forS + update.step < windowS)
+    return { kind: 'unknown', reason: `only ${forS} s of memory reports in its RRD, fewer than ${windowS} s` };
   return { kind: 'still', forS };
 }

@@ -17,24 +17,22 @@ import type { VmMove } from '../store/types.js';
 import type { WorkflowDeps } from './deps.js';
 import { type FenceResult, proveFenced } from './fence-proof.js';
 import type { HOST_TASKS } from './names.js';
-import {
-  type HostRecord,
-  NULL_REF,
-  type VmRecord,
-  type Xapi,
-  hostAnswers,
-  hostByUuid,
-  isXapiError,
-  vmByUuid,
-  xapiNumber,
-} from './xapi.js';
+import { type HostRecord, NULL_REF, type VmRecord, type Xapi, hostAnswers, hostByUuid, isXapiError, vmByUuid, xapiNumber } from './xapi.js';
 import { mapBounded } from '../../core/concurrency.js';
 
 type HostTaskName = (typeof HOST_TASKS)[number];
 
 const PRIORITY_RANK: Record<string, number> = { restart: 0, 'best-effort': 1, '': 2 };
 /** Errors after which another host may still work. */
-const TRY_NEXT_HOST = ['HOST_NOT_ENOUGH_FREE_MEMORY', 'HOST_OFFLINE', 'HOST_DISABLED', 'NO_HOSTS_AVAILABLE', 'HOST_NOT_LIVE', 'VM_REQUIRES_SR', 'VM_REQUIRES_NET'];
+const TRY_NEXT_HOST = [
+  'HOST_NOT_ENOUGH_FREE_MEMORY',
+  'HOST_OFFLINE',
+  'HOST_DISABLED',
+  'NO_HOSTS_AVAILABLE',
+  'HOST_NOT_LIVE',
+  'VM_REQUIRES_SR',
+  'VM_REQUIRES_NET',
+];
 const OTHER_OPERATION_RETRIES = 3;
 
 interface TargetHost {
@@ -48,7 +46,8 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
 
   /** Reset and start only after the fence (fence_host, or fence_master of a master failover) succeeded in this workflow. */
   const requireFence = (ctx: TaskContext) => {
-    if (!ctx.results.fence_host && !ctx.results.fence_master) throw new Ignore(`host ${ctx.notification.hostName} is not proven fenced: no VM is reset or started`);
+    if (!ctx.results.fence_host && !ctx.results.fence_master)
+      throw new Ignore(`host ${ctx.notification.hostName} is not proven fenced: no VM is reset or started`);
   };
 
   const confirmHostDown: Task = {
@@ -103,7 +102,9 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
           cameBack: (when) => hostCameBack(ctx, xapi, host, when),
           async poolHosts() {
             const hosts = Object.values(await xapi.call<Record<string, HostRecord>>('host.get_all_records'));
-            return Promise.all(hosts.map(async (h) => ({ uuid: h.uuid, name_label: h.name_label, live: await xapi.call<boolean>('host_metrics.get_live', h.metrics) })));
+            return Promise.all(
+              hosts.map(async (h) => ({ uuid: h.uuid, name_label: h.name_label, live: await xapi.call<boolean>('host_metrics.get_live', h.metrics) })),
+            );
           },
         },
         deps.pollIntervalMs,
@@ -183,14 +184,14 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
     async run(ctx) {
       if ((await ctx.moves.list()).length) {
         await ctx.progress('restart plan already recorded', 1);
-        return planSummary((await ctx.moves.list()));
+        return planSummary(await ctx.moves.list());
       }
       const xapi = xapiOf(ctx);
       const { ref, record: host } = await hostByUuid(xapi, ctx.notification.hostUuid);
       const all = await xapi.call<Record<string, VmRecord>>('VM.get_all_records');
       const resident = Object.values(all).filter((vm) => vm.resident_on === ref && !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot);
       await ctx.moves.plan(resident.map((vm) => planMove(vm, host, deps.settings.hostFailure.restartUnprotected)));
-      const summary = planSummary((await ctx.moves.list()));
+      const summary = planSummary(await ctx.moves.list());
       await ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);
       if (summary.pending === 0)
         throw new Finish(`no VM to restart from host ${host.name_label}${ctx.results.fence_master ? ' (the old pool master, fenced)' : ': not powered off'}`);
@@ -240,7 +241,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       if (failed.length) throw new Error(`${failed.length} VM(s) could not be restarted: ${failed.map((m) => `${m.vmName} (${m.message})`).join('; ')}`);
       const restarted = await verifyRunning(ctx, xapi);
       if (restarted.length) await ctx.progress(`restarted: ${restarted.join(', ')}`, 1);
-      return planSummary((await ctx.moves.list()));
+      return planSummary(await ctx.moves.list());
     },
   };
 
@@ -315,7 +316,14 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
   }
 
   /** Start once (on `host`, or where XAPI chooses); 'started', or the reason it did not. Re-reads the state on VM_BAD_POWER_STATE. */
-  async function startVm(ctx: TaskContext, xapi: Xapi, ref: string, vm: VmRecord, host: string | null, start: () => Promise<unknown>): Promise<'started' | string> {
+  async function startVm(
+    ctx: TaskContext,
+    xapi: Xapi,
+    ref: string,
+    vm: VmRecord,
+    host: string | null,
+    start: () => Promise<unknown>,
+  ): Promise<'started' | string> {
     const action = {
       method: 'vm.start',
       params: { vm: vm.uuid, vm_name: vm.name_label, host, failed_host: ctx.notification.hostName },
@@ -359,7 +367,12 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
 
 function planMove(vm: VmRecord, host: HostRecord, restartUnprotected: boolean) {
   const priority = PRIORITY_RANK[vm.ha_restart_priority] ?? PRIORITY_RANK['']!;
-  const base = { vmUuid: vm.uuid, vmName: vm.name_label, sourceHost: host.name_label, rank: priority * 1_000_000 + Math.max(0, Math.min(999_999, xapiNumber(vm.order))) };
+  const base = {
+    vmUuid: vm.uuid,
+    vmName: vm.name_label,
+    sourceHost: host.name_label,
+    rank: priority * 1_000_000 + Math.max(0, Math.min(999_999, xapiNumber(vm.order))),
+  };
   if (vm.power_state === 'Paused') return { ...base, status: 'ignored' as const, message: 'paused by an operator: not touched' };
   if (vm.power_state !== 'Running') return { ...base, status: 'ignored' as const, message: `${vm.power_state}: not touched` };
   if (priority === PRIORITY_RANK['']! && !restartUnprotected)

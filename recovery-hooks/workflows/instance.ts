@@ -39,7 +39,8 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
   /** Paused/Suspended VMs and VMs whose start is blocked were put so by an operator. */
   const refuseOperatorState = (vm: VmRecord) => {
     if (vm.is_a_template || vm.is_control_domain) throw new Ignore(`${vm.name_label} is a template or a control domain: not recovered`);
-    if (vm.power_state === 'Paused' || vm.power_state === 'Suspended') throw new Ignore(`VM ${vm.name_label} is ${vm.power_state} (an operator's choice): not touched`);
+    if (vm.power_state === 'Paused' || vm.power_state === 'Suspended')
+      throw new Ignore(`VM ${vm.name_label} is ${vm.power_state} (an operator's choice): not touched`);
     if (vm.blocked_operations?.start !== undefined) throw new Ignore(`VM ${vm.name_label} has "start" in blocked_operations: not touched`);
   };
 
@@ -49,7 +50,9 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
       const { record: vm } = await vmOf(ctx);
       const named = ctx.notification.payload.vm_name;
       if (typeof named === 'string' && named && named !== vm.name_label)
-        throw new Ignore(`VM name "${named}" in the notification does not match XAPI's name_label "${vm.name_label}" for VM uuid ${vm.uuid}: identity unclear, nothing done`);
+        throw new Ignore(
+          `VM name "${named}" in the notification does not match XAPI's name_label "${vm.name_label}" for VM uuid ${vm.uuid}: identity unclear, nothing done`,
+        );
       refuseOperatorState(vm);
       const event = String(ctx.notification.payload.event ?? '').toUpperCase();
       if (vm.power_state === 'Halted') {
@@ -79,13 +82,21 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
           await ctx.progress(`VM ${vm.name_label} already runs`, 1);
           return { actedAt: ctx.firstStartedAt };
         }
-        const start = { method: 'vm.start', params: { vm: vm.uuid, vm_name: vm.name_label, host: null }, description: `start VM ${vm.name_label} (VM.start)` } as const;
+        const start = {
+          method: 'vm.start',
+          params: { vm: vm.uuid, vm_name: vm.name_label, host: null },
+          description: `start VM ${vm.name_label} (VM.start)`,
+        } as const;
         await ctx.act(start, () => startTolerant(xapi, ref));
       } else {
         if (vm.power_state === 'Halted') throw new Ignore(`VM ${vm.name_label} was shut down meanwhile: treated as deliberate, not touched`);
         if (await rebootedSince(xapi, vm, ctx.firstStartedAt)) await ctx.progress(`VM ${vm.name_label} already rebooted by this task`, 1);
         else {
-          const reboot = { method: 'vm.hard_reboot', params: { vm: vm.uuid, vm_name: vm.name_label }, description: `hard-reboot VM ${vm.name_label} (VM.hard_reboot)` } as const;
+          const reboot = {
+            method: 'vm.hard_reboot',
+            params: { vm: vm.uuid, vm_name: vm.name_label },
+            description: `hard-reboot VM ${vm.name_label} (VM.hard_reboot)`,
+          } as const;
           await ctx.act(reboot, () => xapi.call('VM.hard_reboot', ref));
         }
       }

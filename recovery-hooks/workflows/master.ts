@@ -57,7 +57,10 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
   const accessOf = (ctx: TaskContext): MasterFailoverAccess => {
     const access = deps.masterFailoverFor?.(ctx.notification.poolName);
     if (!access)
-      throw new WaitForOperator('master_failover', `the receiver cannot reach the hosts of pool ${ctx.notification.poolName} directly: promote a member by hand (runbook XcpPoolMasterLost)`);
+      throw new WaitForOperator(
+        'master_failover',
+        `the receiver cannot reach the hosts of pool ${ctx.notification.poolName} directly: promote a member by hand (runbook XcpPoolMasterLost)`,
+      );
     return access;
   };
   const lost = (ctx: TaskContext) => ctx.results.confirm_master_lost as MasterLost;
@@ -98,25 +101,40 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
           `no host of pool ${n.poolName} answers as a member naming its master (${describeAnswers(answers)}): the master cannot be identified from XAPI; nothing fenced or promoted`,
         );
       if (named.size > 1)
-        throw new WaitForOperator('master_failover', `the members of pool ${n.poolName} name different masters (${[...named].join(', ')}): nothing fenced or promoted; a person decides`);
+        throw new WaitForOperator(
+          'master_failover',
+          `the members of pool ${n.poolName} name different masters (${[...named].join(', ')}): nothing fenced or promoted; a person decides`,
+        );
       const address = [...named][0]!;
       const master = hosts.find((h) => h.address === address);
       if (!master)
-        throw new WaitForOperator('master_failover', `the members name ${address} as their master, which is no host of pool ${n.poolName} the receiver knows: nothing fenced or promoted`);
+        throw new WaitForOperator(
+          'master_failover',
+          `the members name ${address} as their master, which is no host of pool ${n.poolName} the receiver knows: nothing fenced or promoted`,
+        );
       if (master.uuid !== n.hostUuid)
-        throw new Ignore(`the members of pool ${n.poolName} name ${master.name} (${master.uuid}) as their master, not the notification's host ${n.hostName} (${n.hostUuid}): nothing fenced or promoted`);
+        throw new Ignore(
+          `the members of pool ${n.poolName} name ${master.name} (${master.uuid}) as their master, not the notification's host ${n.hostName} (${n.hostUuid}): nothing fenced or promoted`,
+        );
       if (n.hostName && n.hostName !== master.name)
-        throw new Ignore(`host name "${n.hostName}" in the notification is not XAPI's name_label "${master.name}" of host ${master.uuid}: identity unclear, nothing fenced or promoted`);
+        throw new Ignore(
+          `host name "${n.hostName}" in the notification is not XAPI's name_label "${master.name}" of host ${master.uuid}: identity unclear, nothing fenced or promoted`,
+        );
       const own = answers.find((a) => a.host.uuid === master.uuid);
       if (own && own.result.state !== 'silent')
-        throw new Ignore(`pool master ${master.name} answers (${own.result.state === 'answers' ? own.result.code : own.result.state}): not lost; nothing fenced or promoted`);
+        throw new Ignore(
+          `pool master ${master.name} answers (${own.result.state === 'answers' ? own.result.code : own.result.state}): not lost; nothing fenced or promoted`,
+        );
       if (!access.config)
         throw new WaitForOperator(
           'master_failover',
           `pool master ${master.name} does not answer, but recovery_hook.pools.${n.poolName}.master_failover is not configured (the members' local login): nothing fenced or promoted; promote a member by hand (runbook XcpPoolMasterLost)`,
         );
       const members = answers.filter(answersAsMember).map((a) => a.host.name);
-      await ctx.progress(`pool master ${master.name} (${master.address}) does not answer within ${deps.probeTimeoutMs / 1000} s; ${members.length} member(s) answer and name it as their master: ${members.join(', ')}`, 1);
+      await ctx.progress(
+        `pool master ${master.name} (${master.address}) does not answer within ${deps.probeTimeoutMs / 1000} s; ${members.length} member(s) answer and name it as their master: ${members.join(', ')}`,
+        1,
+      );
       return { master, members, hosts };
     },
   };
@@ -154,7 +172,8 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       }
       const timeoutMs = deps.settings.processFailure.confirmTimeoutMs;
       const back = await wait(ctx, timeoutMs, async () => ((await access.probe(master.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined));
-      if (back) throw new Finish(`the toolstack of pool master ${master.name} was restarted over SSH and it answers as master again: nothing fenced or promoted`);
+      if (back)
+        throw new Finish(`the toolstack of pool master ${master.name} was restarted over SSH and it answers as master again: nothing fenced or promoted`);
       await ctx.progress(`${master.name} does not answer as master within ${timeoutMs / 1000} s of its toolstack restart: the failover goes on`, 1);
       return null;
     },
@@ -192,7 +211,12 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
 
   /** A host other than the old master that answers as master now, if any. */
   const existingMaster = async (ctx: TaskContext, access: MasterFailoverAccess, old: PoolHost): Promise<HostAnswer | undefined> =>
-    (await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid))).find(answersAsMaster);
+    (
+      await survey(
+        access,
+        hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid),
+      )
+    ).find(answersAsMaster);
 
   const chooseMemberTask: Task = {
     name: 'choose_member',
@@ -202,11 +226,17 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const { master: old } = lost(ctx);
       const existing = await existingMaster(ctx, access, old);
       if (existing) {
-        await ctx.progress(`${existing.host.name} already answers as pool master (promoted by another receiver or an operator): following it, nothing promoted`, 1);
+        await ctx.progress(
+          `${existing.host.name} already answers as pool master (promoted by another receiver or an operator): following it, nothing promoted`,
+          1,
+        );
         return { host: existing.host, promoted: false };
       }
       const config = access.config!;
-      const answers = await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid));
+      const answers = await survey(
+        access,
+        hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid),
+      );
       const { chosen, notes } = chooseMember(config.candidates, answers);
       for (const note of notes) await ctx.progress(note, 0.5);
       if (!chosen)
@@ -256,7 +286,10 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
             await access.callAt(target.address, 'pool.emergency_transition_to_master', [session], access.callTimeoutMs);
           } catch (err) {
             if (isXapiError(err, 'HA_IS_ENABLED'))
-              throw new WaitForOperator('master_failover', `${target.name} refuses pool.emergency_transition_to_master: HA_IS_ENABLED (XAPI HA recovers the pool itself); nothing promoted`);
+              throw new WaitForOperator(
+                'master_failover',
+                `${target.name} refuses pool.emergency_transition_to_master: HA_IS_ENABLED (XAPI HA recovers the pool itself); nothing promoted`,
+              );
             throw err;
           }
         });
@@ -266,7 +299,9 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
         throw new Finish(
           `dry-run: ${target.name} was not promoted; a promotion would be followed by pool.recover_slaves on it and the restart of the VMs of ${old.name} elsewhere`,
         );
-      const up = await wait(ctx, config.promoteTimeoutMs, async () => ((await access.probe(target.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined));
+      const up = await wait(ctx, config.promoteTimeoutMs, async () =>
+        (await access.probe(target.address, deps.probeTimeoutMs)).state === 'master' ? true : undefined,
+      );
       if (!up)
         throw new WaitForOperator(
           'master_failover',
@@ -306,7 +341,12 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const follows = (a: HostAnswer) => a.result.state === 'member' && a.result.master === master.address;
       // The members that answer now must end up following the new master; one whose xapi is restarting (silent
       // for a moment after its reset) still counts until it answers as the new master's member.
-      const expected = (await survey(access, hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid))).filter((a) => a.result.state !== 'silent');
+      const expected = (
+        await survey(
+          access,
+          hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid),
+        )
+      ).filter((a) => a.result.state !== 'silent');
       const others = expected.map((a) => a.host);
       const lagging = async () => (await survey(access, others)).filter((a) => !follows(a));
       if (expected.every(follows)) {
@@ -390,11 +430,18 @@ async function localLogin(access: MasterFailoverAccess, h: PoolHost, config: Non
     return await access.callAt<string>(h.address, 'session.slave_local_login_with_password', [config.username, config.password.reveal()], access.callTimeoutMs);
   } catch (err) {
     if (isXapiError(err, 'SESSION_AUTHENTICATION_FAILED'))
-      throw new WaitForOperator('master_failover', `${h.name} refuses the local login of ${config.username} (SESSION_AUTHENTICATION_FAILED): check recovery_hook.pools.${pool}.master_failover`);
+      throw new WaitForOperator(
+        'master_failover',
+        `${h.name} refuses the local login of ${config.username} (SESSION_AUTHENTICATION_FAILED): check recovery_hook.pools.${pool}.master_failover`,
+      );
     throw err;
   }
 }
 
 function describeAnswers(answers: HostAnswer[]): string {
-  return answers.map((a) => `${a.host.name}: ${a.result.state === 'member' ? `member of ${a.result.master}` : a.result.state === 'answers' ? a.result.code : a.result.state}`).join(', ');
+  return answers
+    .map(
+      (a) => `${a.host.name}: ${a.result.state === 'member' ? `member of ${a.result.master}` : a.result.state === 'answers' ? a.result.code : a.result.state}`,
+    )
+    .join(', ');
 }

@@ -69,7 +69,10 @@ export function sel(metric: string, ...matchers: string[]): string {
 
 /** Strip blank first/last lines and the indentation common to all lines. */
 export function dedent(expr: string): string {
-  const lines = expr.replace(/^\s*\n/, '').replace(/\n\s*$/, '').split('\n');
+  const lines = expr
+    .replace(/^\s*\n/, '')
+    .replace(/\n\s*$/, '')
+    .split('\n');
   const common = Math.min(...lines.filter((l) => l.trim()).map((l) => l.match(/^ */)![0].length));
   return lines.map((l) => l.slice(common)).join('\n');
 }

@@ -59,7 +59,8 @@ export class SimulatedBmcs {
   async powerOff(h: HostRuntime, signal?: AbortSignal): Promise<void> {
     this.pool.truth.bmcCalls.push({ host: h.ref, command: 'power-off', at: Date.now() });
     const { mode } = this.state(h);
-    if (mode === 'ok') this.pool.truth.powerOffRequested(h.ref, { powered: h.powered, up: h.powered && !h.crashed && !h.partitioned, live: this.pool.isLive(h.ref) });
+    if (mode === 'ok')
+      this.pool.truth.powerOffRequested(h.ref, { powered: h.powered, up: h.powered && !h.crashed && !h.partitioned, live: this.pool.isLive(h.ref) });
     await this.answer(h, 'power-off', signal);
     if (mode === 'ok') this.pool.powerOff(h);
   }

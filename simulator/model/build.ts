@@ -42,8 +42,7 @@ export function buildPool(o: BuildOptions): { store: ObjectStore; poolRef: Ref }
   const store = new ObjectStore();
   const uuid = () => uuidFrom(next);
   const newRef = () => `OpaqueRef:${uuid()}`;
-  const mac = () =>
-    Array.from({ length: 6 }, (_, i) => (i === 0 ? 0x02 : Math.floor(next() * 256)).toString(16).padStart(2, '0')).join(':');
+  const mac = () => Array.from({ length: 6 }, (_, i) => (i === 0 ? 0x02 : Math.floor(next() * 256)).toString(16).padStart(2, '0')).join(':');
 
   const poolRef = newRef();
   const hostRefs: Ref[] = Array.from({ length: o.hosts }, newRef);
@@ -143,7 +142,14 @@ export function buildPool(o: BuildOptions): { store: ObjectStore; poolRef: Ref }
       other_config: {},
       tags: [],
     });
-    store.add('PBD', localPbd, { uuid: uuid(), host: hostRef, SR: localSr, currently_attached: true, device_config: { device: '/dev/sda3' }, other_config: {} });
+    store.add('PBD', localPbd, {
+      uuid: uuid(),
+      host: hostRef,
+      SR: localSr,
+      currently_attached: true,
+      device_config: { device: '/dev/sda3' },
+      other_config: {},
+    });
     const pbds = [localPbd];
     for (const sr of sharedSrs) {
       const pbd = newRef();
@@ -263,7 +269,16 @@ export function buildPool(o: BuildOptions): { store: ObjectStore; poolRef: Ref }
         const vifRef = newRef();
         const net = n === 0 ? vmNet : mgmtNet;
         netVifs.get(net)!.push(vifRef);
-        store.add('VIF', vifRef, { uuid: uuid(), VM: vmRef, device: String(n), network: net, MAC: mac(), MTU: 1500, currently_attached: running, other_config: {} });
+        store.add('VIF', vifRef, {
+          uuid: uuid(),
+          VM: vmRef,
+          device: String(n),
+          network: net,
+          MAC: mac(),
+          MTU: 1500,
+          currently_attached: running,
+          other_config: {},
+        });
         vifs.push(vifRef);
       }
       const startMs = o.now - Math.floor(next() * 86400 * 10 * 1000);
@@ -361,7 +376,17 @@ export function buildPool(o: BuildOptions): { store: ObjectStore; poolRef: Ref }
     store.add('SR', sr.ref, { ...sr.rec, PBDs: sr.pbds, VDIs: sr.vdis, physical_utilisation: used + 64 * MiB, virtual_allocation: virt });
   }
   for (const [ref, label, bridge] of networks) {
-    store.add('network', ref, { uuid: uuid(), name_label: label, name_description: '', bridge, MTU: 1500, PIFs: netPifs.get(ref)!, VIFs: netVifs.get(ref)!, other_config: {}, tags: [] });
+    store.add('network', ref, {
+      uuid: uuid(),
+      name_label: label,
+      name_description: '',
+      bridge,
+      MTU: 1500,
+      PIFs: netPifs.get(ref)!,
+      VIFs: netVifs.get(ref)!,
+      other_config: {},
+      tags: [],
+    });
   }
   store.add('pool', poolRef, {
     uuid: uuid(),

@@ -4,20 +4,7 @@
 export type Ref = string;
 export const NULL_REF: Ref = 'OpaqueRef:NULL';
 
-export type XapiClass =
-  | 'pool'
-  | 'host'
-  | 'host_metrics'
-  | 'VM'
-  | 'VM_metrics'
-  | 'VM_guest_metrics'
-  | 'VIF'
-  | 'VBD'
-  | 'VDI'
-  | 'SR'
-  | 'PBD'
-  | 'PIF'
-  | 'network';
+export type XapiClass = 'pool' | 'host' | 'host_metrics' | 'VM' | 'VM_metrics' | 'VM_guest_metrics' | 'VIF' | 'VBD' | 'VDI' | 'SR' | 'PBD' | 'PIF' | 'network';
 
 export const XAPI_CLASSES: readonly XapiClass[] = [
   'pool',
@@ -42,5 +29,8 @@ export type PowerState = 'Halted' | 'Paused' | 'Running' | 'Suspended';
 
 /** XAPI's date format, as used in records (`20260101T12:00:00Z`). */
 export function xapiDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }

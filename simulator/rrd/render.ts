@@ -47,15 +47,10 @@ export function renderRrdUpdates(u: RrdUpdatesInput, shape: RrdShape): string {
     // The ad-hoc printer indexed the last row unconditionally: an empty window raised instead of answering.
     if (rows.length === 0) throw new RangeError('the legacy /rrd_updates generator cannot render an empty window');
     const data = rows.map((r) => `{t:${r.t},values:[${r.v.join(',')}]}`).join(',');
-    return (
-      `{meta: {start:${head.start},step:${head.step},end:${head.end},rows:${head.rows},columns:${head.columns},` +
-      `legend:${legend}},data:[${data}]}`
-    );
+    return `{meta: {start:${head.start},step:${head.step},end:${head.end},rows:${head.rows},columns:${head.columns},` + `legend:${legend}},data:[${data}]}`;
   }
 
-  const meta =
-    `"start":"${head.start}","step":"${head.step}","end":"${head.end}",` +
-    `"rows":"${head.rows}","columns":"${head.columns}","legend":${legend}`;
+  const meta = `"start":"${head.start}","step":"${head.step}","end":"${head.end}",` + `"rows":"${head.rows}","columns":"${head.columns}","legend":${legend}`;
   const data = `[${rows.map((r) => `{"t":"${r.t}","values":[${width ? `"${r.v.join('","')}"` : ''}]}`).join(',')}]`;
   return shape === 'nested' ? `{"meta":{${meta},"data":${data}}}` : `{"meta":{${meta}},"data":${data}}`;
 }

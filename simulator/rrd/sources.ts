@@ -29,7 +29,10 @@ function wave(seed: number, salt: number, base: number, amp: number, jitter: num
   return (t) => Math.max(0, base * (1 + amp * Math.sin((TWO_PI * t) / p + phase)) + jitter * base * (noise(seed ^ salt, Math.floor(t / 5)) - 0.5));
 }
 
-const ratio = (f: ValueFn): ValueFn => (t) => Math.min(1, f(t));
+const ratio =
+  (f: ValueFn): ValueFn =>
+  (t) =>
+    Math.min(1, f(t));
 
 class Builder {
   readonly keys: string[] = [];

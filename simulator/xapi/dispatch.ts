@@ -19,8 +19,7 @@ const CLASS_BY_LOWER = new Map(XAPI_CLASSES.map((c) => [c.toLowerCase(), c]));
 
 function expectArgs(method: string, params: unknown[], n: number | [number, number]): void {
   const [min, max] = typeof n === 'number' ? [n, n] : n;
-  if (params.length < min || params.length > max)
-    throw new XapiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [method, String(max), String(params.length)], method);
+  if (params.length < min || params.length > max) throw new XapiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [method, String(max), String(params.length)], method);
 }
 
 function str(method: string, v: unknown): string {
@@ -63,7 +62,14 @@ export async function dispatch(ctx: DispatchContext, method: string, params: unk
     const result = await pool.store.eventsFrom(classes, String(args[1]), timeout);
     if (!result) throw new XapiError('EVENTS_LOST', [], method);
     return {
-      events: result.events.map((e) => ({ id: String(e.id), timestamp: e.timestamp, class: e.class.toLowerCase(), operation: e.operation, ref: e.ref, ...(e.snapshot ? { snapshot: e.snapshot } : {}) })),
+      events: result.events.map((e) => ({
+        id: String(e.id),
+        timestamp: e.timestamp,
+        class: e.class.toLowerCase(),
+        operation: e.operation,
+        ref: e.ref,
+        ...(e.snapshot ? { snapshot: e.snapshot } : {}),
+      })),
       valid_ref_counts: {},
       token: result.token,
     };

@@ -37,7 +37,8 @@ const echo: PluginHandler = async (_host, fn, args) => {
   if (args.sleep !== undefined) {
     const seconds = Number.parseInt(args.sleep, 10);
     // int("x") raises in the real plugin: a plugin failure carrying the Python exception.
-    if (Number.isNaN(seconds)) throw new XapiError('XENAPI_PLUGIN_FAILURE', ['ValueError', '', `invalid literal for int() with base 10: ${pyRepr(args.sleep)}`], 'host.call_plugin');
+    if (Number.isNaN(seconds))
+      throw new XapiError('XENAPI_PLUGIN_FAILURE', ['ValueError', '', `invalid literal for int() with base 10: ${pyRepr(args.sleep)}`], 'host.call_plugin');
     if (seconds > 0) await new Promise((r) => setTimeout(r, seconds * 1000));
   }
   return `args were: ${pyDictRepr(args)}`;

@@ -33,7 +33,18 @@ t.test('--version prints the package version', async (t) => {
 });
 
 t.test('--help on every subcommand: its usage on stdout, exit 0', async (t) => {
-  const asks = ['exporter', 'recovery-hook', 'check-config', 'demo', 'simulate', 'confirm-fenced', 'emergency-shutdown', 'emergency-resume', 'rules', 'grafana'].map((command, i) => [command, i % 2 ? '-h' : '--help'] as const);
+  const asks = [
+    'exporter',
+    'recovery-hook',
+    'check-config',
+    'demo',
+    'simulate',
+    'confirm-fenced',
+    'emergency-shutdown',
+    'emergency-resume',
+    'rules',
+    'grafana',
+  ].map((command, i) => [command, i % 2 ? '-h' : '--help'] as const);
   const answers = await Promise.all(asks.map((args) => run([...args])));
   asks.forEach(([command, flag], i) => {
     const r = answers[i]!;
@@ -44,7 +55,8 @@ t.test('--help on every subcommand: its usage on stdout, exit 0', async (t) => {
   const fault = await run(['simulate', 'fail-host', '--help']);
   t.equal(fault.code, 0, 'a fault command answers --help too');
   t.match(fault.out, 'fail-host HOST');
-  for (const f of [...Object.keys(HARDWARE_FAULTS), 'ok']) t.match(answers[4]!.out, new RegExp(`hardware-fault[\\s\\S]*\\b${f}\\b`), `simulate documents hardware-fault ${f}`);
+  for (const f of [...Object.keys(HARDWARE_FAULTS), 'ok'])
+    t.match(answers[4]!.out, new RegExp(`hardware-fault[\\s\\S]*\\b${f}\\b`), `simulate documents hardware-fault ${f}`);
   const demo = answers[3]!;
   for (const option of ['--hosts', '--vms-per-host', '--sim-port', '--control-port', '--no-prometheus']) t.match(demo.out, option, `demo documents ${option}`);
   const wrong = await run(['exporter', '--colour']);
@@ -66,16 +78,25 @@ t.test('check-config runs the daemons’ validation', async (t) => {
   t.equal(r2b.code, 2, 'recovery-hook refuses what check-config refuses');
   t.match(r2b.err, 'recovery_hook.tokens');
 
-  const unknownPool = file('unknown-pool.yml', POOL + 'recovery_hook:\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n  pools:\n    labb: { mode: notify-only }\n');
+  const unknownPool = file(
+    'unknown-pool.yml',
+    POOL + 'recovery_hook:\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n  pools:\n    labb: { mode: notify-only }\n',
+  );
   const r3 = await run(['check-config', '--config', unknownPool]);
   t.equal(r3.code, 2);
   t.match(r3.err, `${unknownPool}: recovery_hook.pools.labb: names no configured pool; pools: lab`);
 
-  const samePort = file('same-port.yml', POOL + 'exporter: { listen: ":15868" }\nrecovery_hook:\n  listen: 127.0.0.1:15868\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n');
+  const samePort = file(
+    'same-port.yml',
+    POOL + 'exporter: { listen: ":15868" }\nrecovery_hook:\n  listen: 127.0.0.1:15868\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n',
+  );
   const r4 = await run(['check-config', '--config', samePort, '--for', 'exporter']);
   t.equal(r4.code, 2, 'two daemons on one port: refused');
   t.match(r4.err, `${samePort}: recovery_hook.listen: 127.0.0.1:15868 is the port of exporter.listen (0.0.0.0:15868)`);
-  const otherHosts = file('other-hosts.yml', POOL + 'exporter: { listen: "127.0.0.2:15868" }\nrecovery_hook:\n  listen: 127.0.0.1:15868\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n');
+  const otherHosts = file(
+    'other-hosts.yml',
+    POOL + 'exporter: { listen: "127.0.0.2:15868" }\nrecovery_hook:\n  listen: 127.0.0.1:15868\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n',
+  );
   t.equal((await run(['check-config', '--config', otherHosts])).code, 0, 'same port on two different addresses is fine');
 
   const r5 = await run(['check-config', '--config', noToken, '--for', 'prometheus']);
@@ -89,9 +110,13 @@ t.test('no default the validator rejects: the RRD timeout follows a short poll i
   const shortRrd = parseConfig(POOL + 'exporter: { poll_interval_seconds: 6, rrd: { concurrency: 2 } }\n', 'x.yml', {});
   t.equal(shortRrd.exporter.rrd.timeout_seconds, 3, 'also when the rrd section is written without a timeout');
   t.equal(parseConfig(POOL, 'x.yml', {}).exporter.rrd.timeout_seconds, 10, '10 s with the default 30 s poll interval');
-  t.throws(() => parseConfig(POOL + 'exporter: { poll_interval_seconds: 10, rrd: { timeout_seconds: 10 } }\n', 'x.yml', {}), {
-    message: /exporter\.rrd\.timeout_seconds: must be shorter than poll_interval_seconds \(10\)/,
-  }, 'a timeout the user wrote is still checked');
+  t.throws(
+    () => parseConfig(POOL + 'exporter: { poll_interval_seconds: 10, rrd: { timeout_seconds: 10 } }\n', 'x.yml', {}),
+    {
+      message: /exporter\.rrd\.timeout_seconds: must be shorter than poll_interval_seconds \(10\)/,
+    },
+    'a timeout the user wrote is still checked',
+  );
 });
 
 t.test('a port in use: one line naming the port and the key, exit 1, no stack trace', async (t) => {
@@ -110,7 +135,11 @@ t.test('a port in use: one line naming the port and the key, exit 1, no stack tr
   for (const c of cases) {
     const r = await run([c.command, '--config', file(`${c.command}-busy.yml`, c.yaml)]);
     t.equal(r.code, 1, `${c.command}: exit 1`);
-    t.equal(r.err, `xcp-sentinel ${c.command}: cannot listen on 127.0.0.1:${port} (${c.key}): the port is already in use (another process listens there); change ${c.key} in the config\n`, `${c.command}: one line on stderr`);
+    t.equal(
+      r.err,
+      `xcp-sentinel ${c.command}: cannot listen on 127.0.0.1:${port} (${c.key}): the port is already in use (another process listens there); change ${c.key} in the config\n`,
+      `${c.command}: one line on stderr`,
+    );
     t.notMatch(r.err + r.out, /\n\s+at /, `${c.command}: no stack trace`);
   }
 });
@@ -126,13 +155,20 @@ t.test('rules generate / grafana build (in process; the packaged CLI: package.te
   t.equal(await rulesCommand([]), 1, 'no subcommand: usage on stderr, exit 1');
   await t.rejects(grafanaCommand(['frobnicate']), UsageError);
   t.equal(await grafanaCommand(['build', '--out', join(dir, 'dash')]), 0);
-  t.equal(readFileSync(join(dir, 'dash/xcp-pools.json'), 'utf8'), readFileSync(join(root, 'grafana/dashboards/xcp-pools.json'), 'utf8'), 'dashboards as committed');
+  t.equal(
+    readFileSync(join(dir, 'dash/xcp-pools.json'), 'utf8'),
+    readFileSync(join(root, 'grafana/dashboards/xcp-pools.json'), 'utf8'),
+    'dashboards as committed',
+  );
 });
 
 t.test('listenFailure: only listen errors become the one line', async (t) => {
   const { listenFailure } = await import('../../cli/daemon-config.js');
   const at = { host: '0.0.0.0', port: 80 };
-  t.match(listenFailure(Object.assign(new Error('x'), { code: 'EACCES' }), 'exporter.listen', at), 'cannot listen on 0.0.0.0:80 (exporter.listen): not allowed');
+  t.match(
+    listenFailure(Object.assign(new Error('x'), { code: 'EACCES' }), 'exporter.listen', at),
+    'cannot listen on 0.0.0.0:80 (exporter.listen): not allowed',
+  );
   t.match(listenFailure(Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }), 'recovery_hook.listen', at), 'not one of this machine');
   t.equal(listenFailure(new Error('something else'), 'exporter.listen', at), undefined);
 });

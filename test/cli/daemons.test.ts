@@ -99,15 +99,24 @@ t.test('exporter: serves /health and /metrics, reloads on SIGHUP, stops on SIGTE
   writeFileSync(config, `${yaml}  token: ${TOKEN}\n`);
   daemon.child.kill('SIGHUP');
   await waitFor(async () => (await fetch(`${daemon.url}/metrics`).catch(() => undefined))?.status === 401, 'the reloaded configuration');
-  await waitFor(async () => (await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status === 200, 'metrics with the new token');
+  await waitFor(
+    async () => (await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status === 200,
+    'metrics with the new token',
+  );
   await waitFor(async () => (await fetch(`${daemon.url}/health`)).status === 200, 'the pool collected again');
 
   // The watcher's event.from long poll (30 s) is in flight now: SIGTERM ends it instead of waiting.
   const end = await terminate(daemon.child);
   t.same({ code: end.code, signal: end.signal }, { code: 0, signal: null }, 'exit 0 on SIGTERM');
   t.ok(end.ms < 10_000, `stopped ${end.ms} ms after SIGTERM, well within systemd's 30 s (the long poll alone lasts 30 s)`);
-  t.ok(daemon.lines.some((l) => l.msg === 'exporter stopped'), 'logs that it stopped');
-  t.ok(daemon.lines.some((l) => l.msg === 'XAPI session closed'), 'logged out of the pool');
+  t.ok(
+    daemon.lines.some((l) => l.msg === 'exporter stopped'),
+    'logs that it stopped',
+  );
+  t.ok(
+    daemon.lines.some((l) => l.msg === 'XAPI session closed'),
+    'logged out of the pool',
+  );
   t.equal(sim.pool.sessions.size, 0, 'no session left open on the master');
 });
 
@@ -130,9 +139,15 @@ t.test('recovery-hook: refuses a config without a token (exit 2), serves the API
   t.equal((await fetch(`${daemon.url}/v1/notifications`)).status, 401, 'the API needs a token');
   const list = await fetch(`${daemon.url}/v1/notifications`, { headers: { 'X-Auth-Token': TOKEN } });
   t.same(await list.json(), { notifications: [] });
-  t.notOk(daemon.lines.some((l) => JSON.stringify(l).includes(TOKEN)), 'the token never appears in the logs');
+  t.notOk(
+    daemon.lines.some((l) => JSON.stringify(l).includes(TOKEN)),
+    'the token never appears in the logs',
+  );
   const end = await terminate(daemon.child);
   t.same({ code: end.code, signal: end.signal }, { code: 0, signal: null }, 'exit 0 on SIGTERM');
-  t.ok(daemon.lines.some((l) => l.msg === 'recovery hook stopped'), 'logs that it stopped');
+  t.ok(
+    daemon.lines.some((l) => l.msg === 'recovery hook stopped'),
+    'logs that it stopped',
+  );
   t.comment(`recovery hook stopped ${end.ms} ms after SIGTERM`);
 });

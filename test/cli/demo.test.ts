@@ -15,9 +15,13 @@ const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
 t.test('demo: banner, healthy hardware, an injected hardware fault, two Ctrl-C', async (t) => {
   const [simPort, controlPort] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLI, 'demo', '--no-prometheus', '--sim-port', String(simPort), '--control-port', String(controlPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI, 'demo', '--no-prometheus', '--sim-port', String(simPort), '--control-port', String(controlPort)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   t.teardown(() => void child.kill('SIGKILL'));
   let out = '';
   child.stdout!.on('data', (d) => (out += String(d)));
@@ -36,11 +40,17 @@ t.test('demo: banner, healthy hardware, an injected hardware fault, two Ctrl-C',
   t.match(vm, { ha_restart_priority: 'restart', power_state: 'Running' }, 'the simulator agrees: protected, running');
 
   const exporterUrl = /exporter\s+(http:\/\/\S+)\/metrics/.exec(out)![1]!;
-  const metrics = await waitFor('hardware metrics', async () => {
-    // A failed fetch (a kept-alive connection the exporter closed) is retried, not a failure.
-    const text = await fetch(`${exporterUrl}/metrics`).then((r) => r.text()).catch(() => '');
-    return /^xcp_host_disk_smart_healthy\{/m.test(text) && /^xcp_host_ipmi_sensor_state\{/m.test(text) ? text : undefined;
-  }, { timeoutMs: 90_000, everyMs: 250 });
+  const metrics = await waitFor(
+    'hardware metrics',
+    async () => {
+      // A failed fetch (a kept-alive connection the exporter closed) is retried, not a failure.
+      const text = await fetch(`${exporterUrl}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+      return /^xcp_host_disk_smart_healthy\{/m.test(text) && /^xcp_host_ipmi_sensor_state\{/m.test(text) ? text : undefined;
+    },
+    { timeoutMs: 90_000, everyMs: 250 },
+  );
   t.same(metrics.match(/^xcp_host_disk_smart_healthy\{.*\} 0$/gm) ?? [], [], 'no disk fails its SMART check');
   t.same(metrics.match(/^xcp_host_ipmi_sensor_state\{.*\} 2$/gm) ?? [], [], 'no IPMI sensor is critical');
 
@@ -48,14 +58,22 @@ t.test('demo: banner, healthy hardware, an injected hardware fault, two Ctrl-C',
   const hw = /simulate hardware-fault (\S+) failed-fans --control (\S+)/.exec(out);
   t.ok(hw, 'the banner offers a hardware fault');
   for (const fault of Object.keys(HARDWARE_FAULTS)) t.match(out, fault, `the banner names ${fault}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'simulate', 'hardware-fault', hw![1]!, 'failed-fans', '--control', hw![2]!], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'simulate', 'hardware-fault', hw![1]!, 'failed-fans', '--control', hw![2]!], {
+    encoding: 'utf8',
+  });
   t.equal(r.status, 0, r.stderr);
   t.match(JSON.parse(r.stdout), { hardware_faults: ['failed-fans'] }, 'the simulator says so');
-  await waitFor('a critical IPMI sensor', async () => {
-    // A failed fetch (a kept-alive connection the exporter closed) is retried, not a failure.
-    const text = await fetch(`${exporterUrl}/metrics`).then((r) => r.text()).catch(() => '');
-    return /^xcp_host_ipmi_sensor_state\{.*\} 2$/m.test(text) ? true : undefined;
-  }, { timeoutMs: 90_000, everyMs: 250 });
+  await waitFor(
+    'a critical IPMI sensor',
+    async () => {
+      // A failed fetch (a kept-alive connection the exporter closed) is retried, not a failure.
+      const text = await fetch(`${exporterUrl}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+      return /^xcp_host_ipmi_sensor_state\{.*\} 2$/m.test(text) ? true : undefined;
+    },
+    { timeoutMs: 90_000, everyMs: 250 },
+  );
   t.pass('the exporter reads the failed fans');
 
   // The second Ctrl-C right after the first: the stop (servers, store) takes longer than that.

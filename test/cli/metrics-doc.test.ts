@@ -5,7 +5,10 @@ import { METRICS_MD, familiesOf, servedMetrics, table, withTable } from '../../s
 
 t.test('familiesOf: name, type, help, label names of the series', async (t) => {
   const f = familiesOf('# HELP a_total Things\\\\done\n# TYPE a_total counter\na_total{x="1",y="a\\"b"} 1\na_total{z="2"} 2\nb 3\n');
-  t.same(f.map((x) => ({ ...x, labels: [...x.labels] })), [{ name: 'a_total', type: 'counter', help: 'Things\\done', labels: ['x', 'y', 'z'] }]);
+  t.same(
+    f.map((x) => ({ ...x, labels: [...x.labels] })),
+    [{ name: 'a_total', type: 'counter', help: 'Things\\done', labels: ['x', 'y', 'z'] }],
+  );
 });
 
 t.test('docs/METRICS.md lists every family the exporter serves, and only those', async (t) => {

@@ -61,7 +61,10 @@ t.test('npm pack → install into a clean prefix → the installed CLI works', a
     'dist/simulator/hardware/data/ipmi/dell_ipmitool_sdr_list_xcpng_plugin_test.txt',
   ])
     t.ok(paths.has(p), `the tarball carries ${p}`);
-  t.notOk([...paths].some((p) => p.startsWith('test/') || p.startsWith('dist/test/')), 'no tests in the tarball');
+  t.notOk(
+    [...paths].some((p) => p.startsWith('test/') || p.startsWith('dist/test/')),
+    'no tests in the tarball',
+  );
 
   const prefix = join(dir, 'prefix');
   const tgz = join(dir, files.filename);
@@ -93,7 +96,10 @@ t.test('npm pack → install into a clean prefix → the installed CLI works', a
   for (const f of readdirSync(join(ROOT, 'grafana/dashboards')))
     t.equal(readFileSync(join(dir, 'dashboards', f), 'utf8'), readFileSync(join(ROOT, 'grafana/dashboards', f), 'utf8'), `dashboard ${f} as committed`);
 
-  writeFileSync(join(dir, 'sentinel.yml'), 'pools:\n  - { name: lab, url: "https://h", username: root, password: p }\nrecovery_hook:\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n');
+  writeFileSync(
+    join(dir, 'sentinel.yml'),
+    'pools:\n  - { name: lab, url: "https://h", username: root, password: p }\nrecovery_hook:\n  tokens: [{ name: a, token: "0123456789abcdef" }]\n',
+  );
   const ok = await sh(cli, ['check-config', '--config', join(dir, 'sentinel.yml')]);
   t.equal(ok.code, 0, `check-config: ${ok.err}`);
   writeFileSync(join(dir, 'no-token.yml'), 'pools:\n  - { name: lab, url: "https://h", username: root, password: p }\n');
@@ -109,7 +115,9 @@ t.test('npm pack → install into a clean prefix → the installed CLI works', a
   );
   mkdirSync(join(prefix, sqlite, 'build/Release'), { recursive: true });
   copyFileSync(join(ROOT, sqlite, 'build/Release/better_sqlite3.node'), join(prefix, sqlite, 'build/Release/better_sqlite3.node'));
-  const demo = spawn(cli, ['demo', '--no-prometheus', '--sim-port', String(await freePort()), '--control-port', String(await freePort())], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawn(cli, ['demo', '--no-prometheus', '--sim-port', String(await freePort()), '--control-port', String(await freePort())], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => void demo.kill('SIGKILL'));
   let banner = '';
   demo.stdout!.on('data', (d) => (banner += String(d)));
@@ -117,7 +125,11 @@ t.test('npm pack → install into a clean prefix → the installed CLI works', a
   const exited = new Promise<number | null>((r) => demo.once('exit', (code) => r(code)));
   const ipmiUp = await waitFor(async () => {
     const url = /exporter\s+(http:\/\/\S+)\/metrics/.exec(banner)?.[1];
-    const text = url ? await fetch(`${url}/metrics`).then((r) => r.text()).catch(() => '') : '';
+    const text = url
+      ? await fetch(`${url}/metrics`)
+          .then((r) => r.text())
+          .catch(() => '')
+      : '';
     const up = text.match(/^xcp_host_ipmi_up\{.*\} 1$/gm);
     return up?.length ? up : undefined;
   });
@@ -143,15 +155,23 @@ async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T | unde
 
 const root = process.getuid?.() === 0;
 const sysusers = spawnSync('sh', ['-c', 'command -v systemd-sysusers && command -v systemd-tmpfiles']).status === 0;
-t.test('sysusers.d and tmpfiles.d create the user and the state folder', { skip: root && sysusers ? false : 'needs root and systemd-sysusers / systemd-tmpfiles' }, async (t) => {
-  const image = join(dir, 'image');
-  mkdirSync(join(image, 'etc'), { recursive: true });
-  const users = await sh('systemd-sysusers', [`--root=${image}`, join(ROOT, 'deploy/sysusers.d/xcp-sentinel.conf')]);
-  t.equal(users.code, 0, users.err);
-  t.match(readFileSync(join(image, 'etc/passwd'), 'utf8'), /^xcp-sentinel:x:\d+:\d+:[^:]*:\/var\/lib\/xcp-sentinel:/m, 'the user exists');
-  const tmpfiles = await sh('systemd-tmpfiles', ['--create', `--root=${image}`, join(ROOT, 'deploy/tmpfiles.d/xcp-sentinel.conf')]);
-  t.equal(tmpfiles.code, 0, tmpfiles.err);
-  t.ok(readdirSync(join(image, 'var/lib')).includes('xcp-sentinel'), 'the state folder exists');
-  for (const unit of ['exporter', 'recovery-hook'])
-    t.match(readFileSync(join(ROOT, `deploy/systemd/xcp-sentinel-${unit}.service`), 'utf8'), `check-config --for ${unit}`, `the ${unit} unit checks its own daemon`);
-});
+t.test(
+  'sysusers.d and tmpfiles.d create the user and the state folder',
+  { skip: root && sysusers ? false : 'needs root and systemd-sysusers / systemd-tmpfiles' },
+  async (t) => {
+    const image = join(dir, 'image');
+    mkdirSync(join(image, 'etc'), { recursive: true });
+    const users = await sh('systemd-sysusers', [`--root=${image}`, join(ROOT, 'deploy/sysusers.d/xcp-sentinel.conf')]);
+    t.equal(users.code, 0, users.err);
+    t.match(readFileSync(join(image, 'etc/passwd'), 'utf8'), /^xcp-sentinel:x:\d+:\d+:[^:]*:\/var\/lib\/xcp-sentinel:/m, 'the user exists');
+    const tmpfiles = await sh('systemd-tmpfiles', ['--create', `--root=${image}`, join(ROOT, 'deploy/tmpfiles.d/xcp-sentinel.conf')]);
+    t.equal(tmpfiles.code, 0, tmpfiles.err);
+    t.ok(readdirSync(join(image, 'var/lib')).includes('xcp-sentinel'), 'the state folder exists');
+    for (const unit of ['exporter', 'recovery-hook'])
+      t.match(
+        readFileSync(join(ROOT, `deploy/systemd/xcp-sentinel-${unit}.service`), 'utf8'),
+        `check-config --for ${unit}`,
+        `the ${unit} unit checks its own daemon`,
+      );
+  },
+);

@@ -56,17 +56,20 @@ exporter:
   poll_interval_seconds: "30"
 surprise: true
 `);
-  t.same(got.sort(), [
-    'exporter.listen: expected an address like 127.0.0.1:9100, [::1]:9100 or :9100, got "nowhere"',
-    'exporter.poll_interval_seconds: expected a number >= 5 <= 3600, got "30"',
-    'pools[0].name: expected a name of letters, digits, "_", "." or "-", got "bad name!"',
-    'pools[0].timeouts.login_seconds: expected a number >= 6 <= 300, got 3',
-    'pools[0].tsl: unknown key (did you mean "tls"?); known keys: name, url, username, password, password_file, password_env, tls, timeouts, hardware',
-    'pools[0].url: expected a URL (http:// or https://…), got "ftp://x"',
-    'pools[0].username: expected a string, got 7',
-    'pools[1].name: is required (a name of letters, digits, "_", "." or "-")',
-    'surprise: unknown key; known keys: log, pools, exporter, recovery_hook',
-  ].sort());
+  t.same(
+    got.sort(),
+    [
+      'exporter.listen: expected an address like 127.0.0.1:9100, [::1]:9100 or :9100, got "nowhere"',
+      'exporter.poll_interval_seconds: expected a number >= 5 <= 3600, got "30"',
+      'pools[0].name: expected a name of letters, digits, "_", "." or "-", got "bad name!"',
+      'pools[0].timeouts.login_seconds: expected a number >= 6 <= 300, got 3',
+      'pools[0].tsl: unknown key (did you mean "tls"?); known keys: name, url, username, password, password_file, password_env, tls, timeouts, hardware',
+      'pools[0].url: expected a URL (http:// or https://…), got "ftp://x"',
+      'pools[0].username: expected a string, got 7',
+      'pools[1].name: is required (a name of letters, digits, "_", "." or "-")',
+      'surprise: unknown key; known keys: log, pools, exporter, recovery_hook',
+    ].sort(),
+  );
 });
 
 t.test('secrets: exactly one source, readable, and never in messages', async (t) => {
@@ -87,9 +90,13 @@ t.test('secrets: exactly one source, readable, and never in messages', async (t)
 t.test('TLS settings: CA file read at start, fingerprint shape, insecure exclusive', async (t) => {
   const base = 'pools:\n  - name: lab\n    url: https://h\n    username: root\n    password: p\n';
   t.same(problems(base + '    tls: { ca_file: /nonexistent/ca.pem }\n'), ['pools[0].tls.ca_file: cannot read /nonexistent/ca.pem: ENOENT']);
-  t.same(problems(base + '    tls: { fingerprint: "AB:CD" }\n'), ['pools[0].tls.fingerprint: expected a SHA-256 fingerprint (64 hex digits, colons allowed), got "AB:CD"']);
+  t.same(problems(base + '    tls: { fingerprint: "AB:CD" }\n'), [
+    'pools[0].tls.fingerprint: expected a SHA-256 fingerprint (64 hex digits, colons allowed), got "AB:CD"',
+  ]);
   const fp = Array.from({ length: 32 }, () => 'AB').join(':');
-  t.same(problems(base + `    tls: { insecure: true, fingerprint: "${fp}" }\n`), ['pools[0].tls.insecure: insecure: true cannot be combined with ca_file or fingerprint']);
+  t.same(problems(base + `    tls: { insecure: true, fingerprint: "${fp}" }\n`), [
+    'pools[0].tls.insecure: insecure: true cannot be combined with ca_file or fingerprint',
+  ]);
   t.same(problems(base + `    tls: { fingerprint: "sha256:${fp.replace(/:/g, '')}" }\n`), []);
 });
 

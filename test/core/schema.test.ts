@@ -17,7 +17,11 @@ t.test('strings and URLs', async (t) => {
   t.same(run(str({ minLength: 3 }), 'ab').problems, ['k: must be at least 3 characters']);
   t.same(run(str(), 'x'.repeat(80)).problems, []);
   t.same(run(str(), 7).problems, ['k: expected a string, got 7']);
-  t.same(run(str({ pattern: /^a/, patternHint: 'an a-word' }), 'b'.repeat(70)).problems, [`k: expected an a-word, got "${'b'.repeat(56)}...`], 'long values are cut');
+  t.same(
+    run(str({ pattern: /^a/, patternHint: 'an a-word' }), 'b'.repeat(70)).problems,
+    [`k: expected an a-word, got "${'b'.repeat(56)}...`],
+    'long values are cut',
+  );
   t.same(run(url(), 'https://u:p@h').problems, ['k: must not contain credentials; use the username/password keys']);
   t.same(run(url(), 'not a url').problems, ['k: expected a URL (http:// or https://…), got "not a url"']);
   t.same(run(url(['https:']), 'http://h').problems, ['k: expected a URL (https://…), got "http://h"']);

@@ -17,7 +17,12 @@ t.test('logs in on the master and reads records', async (t) => {
   const c = client();
   t.teardown(() => c.logout());
   const hosts = await c.getAllRecords<{ name_label: string; address: string }>('host');
-  t.same(Object.values(hosts).map((h) => h.name_label).sort(), ['xcp-host-01', 'xcp-host-02', 'xcp-host-03']);
+  t.same(
+    Object.values(hosts)
+      .map((h) => h.name_label)
+      .sort(),
+    ['xcp-host-01', 'xcp-host-02', 'xcp-host-03'],
+  );
   t.match(c.sessionId, /^OpaqueRef:/);
   t.ok(sim.pool.sessions.has(c.sessionId!), 'the session is known to the pool');
   const poolRef = (await c.call<string[]>('pool.get_all'))[0];

@@ -15,7 +15,10 @@ import { TOKEN, settled, startRig, waitUntil } from '../recovery-hooks/helpers/s
 import { ALERTMANAGER, PROMETHEUS, loopAlertmanagerConfig, loopRules, startLoopAlertmanager, startLoopPrometheus } from './helpers/loop.js';
 import { parseConfig } from '../../cli/config/bundle.js';
 
-const skip = (!PROMETHEUS && 'prometheus not found (Debian package prometheus)') || (!ALERTMANAGER && 'alertmanager not found (Debian package prometheus-alertmanager)') || false;
+const skip =
+  (!PROMETHEUS && 'prometheus not found (Debian package prometheus)') ||
+  (!ALERTMANAGER && 'alertmanager not found (Debian package prometheus-alertmanager)') ||
+  false;
 const secondsSince = (t0: number, t1 = Date.now()) => ((t1 - t0) / 1000).toFixed(1);
 
 t.test('a protected VM crashing 10 s after its start is running again within 20 s (5 s poll, scrape, evaluation)', { skip, timeout: 200_000 }, async (t) => {
@@ -29,15 +32,23 @@ t.test('a protected VM crashing 10 s after its start is running again within 20 
   const tokenFile = join(rig.dir, 'alertmanager.token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   // The example routing as shipped, the crash route with its own wait (1 s), the others shortened.
-  const am = await startLoopAlertmanager(ALERTMANAGER!, loopAlertmanagerConfig({ webhookUrl: `${hook.url}/alertmanager`, tokenFile, keep: ['XcpVmHaltedUnexpectedly'] }));
+  const am = await startLoopAlertmanager(
+    ALERTMANAGER!,
+    loopAlertmanagerConfig({ webhookUrl: `${hook.url}/alertmanager`, tokenFile, keep: ['XcpVmHaltedUnexpectedly'] }),
+  );
   t.teardown(() => am.stop());
   const prom = await startLoopPrometheus({ exporterUrl: exporter.url, alertmanagerUrl: am.url, rules: loopRules('3s', '5s'), interval: '5s' });
   t.teardown(() => prom.stop());
-  await waitUntil('Prometheus to see every host live', async () => (await prom.query<{ result: unknown[] }>('xcp_host_live == 1')).result.length === rig.hosts.length, 40_000, 250);
+  await waitUntil(
+    'Prometheus to see every host live',
+    async () => (await prom.query<{ result: unknown[] }>('xcp_host_live == 1')).result.length === rig.hosts.length,
+    40_000,
+    250,
+  );
 
   const { store } = rig.sim.pool;
   const protectedVms = rig.hosts.flatMap((h) => rig.residentVms(h)).filter((v) => store.get('VM', v.ref as Ref)?.ha_restart_priority === 'restart');
-  const [vm, selfRestarting] = protectedVms as [typeof protectedVms[0], typeof protectedVms[0]];
+  const [vm, selfRestarting] = protectedVms as [(typeof protectedVms)[0], (typeof protectedVms)[0]];
   const instanceNotifications = async (uuid: string) =>
     ((await hook.request('GET', '/v1/notifications?type=COMPUTE_INSTANCE')).json.notifications as any[]).filter((n) => n.payload?.instance_uuid === uuid);
 
@@ -54,10 +65,15 @@ t.test('a protected VM crashing 10 s after its start is running again within 20 
     await rig.control(`/sim/vms/${vm.uuid}/crash`, { mode: 'halt' });
     t.equal((await rig.vmStatus(vm.uuid)).power_state, 'Halted', 'a crash 10 s after the start halts the VM (xenopsd: within 120 s, no restart)');
 
-    const [received] = await waitUntil('the COMPUTE_INSTANCE notification', async () => {
-      const list = await instanceNotifications(vm.uuid);
-      return list.length ? list : undefined;
-    }, 40_000, 100);
+    const [received] = await waitUntil(
+      'the COMPUTE_INSTANCE notification',
+      async () => {
+        const list = await instanceNotifications(vm.uuid);
+        return list.length ? list : undefined;
+      },
+      40_000,
+      100,
+    );
     const alerted = Date.now();
     await waitUntil(`${vm.name} to run again`, async () => (await rig.vmStatus(vm.uuid)).power_state === 'Running', 40_000, 50);
     const running = Date.now();
@@ -76,7 +92,12 @@ t.test('a protected VM crashing 10 s after its start is running again within 20 
     t.equal((await rig.vmStatus(selfRestarting.uuid)).power_state, 'Running', 'restarted in place by the hypervisor');
     // Prometheus has scraped the new domain (its uptime restarted), then two more evaluations and the route's wait:
     // long enough for a wrong alert to reach the receiver.
-    await waitUntil('Prometheus to see the new domain', async () => (await prom.query<{ result: unknown[] }>(`xcp_vm_uptime_seconds{uuid="${selfRestarting.uuid}"} < 60`)).result.length > 0, 30_000, 250);
+    await waitUntil(
+      'Prometheus to see the new domain',
+      async () => (await prom.query<{ result: unknown[] }>(`xcp_vm_uptime_seconds{uuid="${selfRestarting.uuid}"} < 60`)).result.length > 0,
+      30_000,
+      250,
+    );
     await new Promise((r) => setTimeout(r, 12_000));
     const halts = await prom.query<{ result: { value: [number, string] }[] }>(`xcp_vm_unexpected_halts_total{uuid="${selfRestarting.uuid}"}`);
     t.equal(halts.result[0]?.value[1], '0', 'no unexpected halt counted');

@@ -20,7 +20,15 @@ import { startSmtp } from '../helpers/smtp.js';
 import { sshdMissing, startSshd } from '../helpers/sshd.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { TOKEN, type SimHost, notification, progressLines, settled, startRig, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
-import { ALERTMANAGER, PROMETHEUS, loopAlertmanagerConfig, loopRules, startLoopAlertmanager, startLoopPrometheus, toolstackRestartScript } from './helpers/loop.js';
+import {
+  ALERTMANAGER,
+  PROMETHEUS,
+  loopAlertmanagerConfig,
+  loopRules,
+  startLoopAlertmanager,
+  startLoopPrometheus,
+  toolstackRestartScript,
+} from './helpers/loop.js';
 import { parseConfig } from '../../cli/config/bundle.js';
 import { freePort } from '../../core/net.js';
 
@@ -129,7 +137,11 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
 
   // ---- exporter, Prometheus, Alertmanager -------------------------------------------------------------------------
   // The config's floor is 5 s (production polls every 30 s); the test polls every 2 s, RRD answers within 1 s.
-  const exporterConfig = parseConfig(exporterConfigYaml([rig.sim]).replace('rrd: { timeout_seconds: 2', 'rrd: { timeout_seconds: 1'), join(rig.dir, 'exporter.yml'), {});
+  const exporterConfig = parseConfig(
+    exporterConfigYaml([rig.sim]).replace('rrd: { timeout_seconds: 2', 'rrd: { timeout_seconds: 1'),
+    join(rig.dir, 'exporter.yml'),
+    {},
+  );
   exporterConfig.exporter.poll_interval_seconds = 2;
   const exporter = await startExporter(exporterConfig, memoryLogger('warn'));
   t.teardown(() => exporter.stop());
@@ -142,17 +154,24 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
   t.teardown(() => prom.stop());
 
   // Prometheus has the pool: every host live, answering its RRD.
-  await waitUntil('Prometheus to see every host live and answering', async () => {
-    const up = await prom.query<{ result: unknown[] }>('xcp_host_rrd_up == 1 and on (pool_id, uuid) xcp_host_live == 1');
-    return up.result.length === rig.hosts.length;
-  }, 30_000, 250);
+  await waitUntil(
+    'Prometheus to see every host live and answering',
+    async () => {
+      const up = await prom.query<{ result: unknown[] }>('xcp_host_rrd_up == 1 and on (pool_id, uuid) xcp_host_live == 1');
+      return up.result.length === rig.hosts.length;
+    },
+    30_000,
+    250,
+  );
   t.comment(`loop ready after ${secondsSince(begun)} s (sim, exporter, sshd, SMTP, Prosody, receiver, Prometheus, Alertmanager)`);
 
   const [master, victim, toolstackHost] = [rig.hosts.find((h) => h.master)!, ...rig.hosts.filter((h) => !h.master)] as SimHost[];
   const notificationsOf = async (type: string, host?: SimHost) =>
     (await hook.request('GET', `/v1/notifications?type=${type}${host ? `&source_host_uuid=${host.uuid}` : ''}`)).json.notifications as any[];
   const firing = async (alertname: string, labels: Record<string, string>) => {
-    const sel = Object.entries(labels).map(([k, v]) => `,${k}="${v}"`).join('');
+    const sel = Object.entries(labels)
+      .map(([k, v]) => `,${k}="${v}"`)
+      .join('');
     return (await prom.query<{ result: unknown[] }>(`ALERTS{alertname="${alertname}",alertstate="firing"${sel}}`)).result.length > 0;
   };
   const timings: string[] = [];
@@ -163,25 +182,38 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
     const fault = Date.now();
     await rig.control(`/sim/hosts/${victim.name}/fail`, {});
 
-    const [received] = await waitUntil('the COMPUTE_HOST notification from Alertmanager', async () => {
-      const list = (await notificationsOf('COMPUTE_HOST', victim)).filter((x) => x.payload?.event === 'STOPPED');
-      return list.length > 0 ? list : undefined;
-    }, 40_000, 100);
+    const [received] = await waitUntil(
+      'the COMPUTE_HOST notification from Alertmanager',
+      async () => {
+        const list = (await notificationsOf('COMPUTE_HOST', victim)).filter((x) => x.payload?.event === 'STOPPED');
+        return list.length > 0 ? list : undefined;
+      },
+      40_000,
+      100,
+    );
     const alerted = Date.now();
     t.ok(await firing('XcpHostDown', { host_name: victim.name }), 'XcpHostDown fires in Prometheus');
     const n = await settled(hook, received.notification_uuid, ['finished', 'ignored', 'failed'], 40_000);
     t.equal(n.status, 'finished', n.message ?? 'finished');
     t.same(n.payload, { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' });
-    t.ok(Object.values(taskStates(n)).every((s) => s === 'SUCCESS'), `every task succeeded: ${JSON.stringify(taskStates(n))}`);
+    t.ok(
+      Object.values(taskStates(n)).every((s) => s === 'SUCCESS'),
+      `every task succeeded: ${JSON.stringify(taskStates(n))}`,
+    );
 
     // Fenced in the simulator: powered off through the simulated BMC, once.
     t.same(rig.calls.powerOffs, [victim.name], 'the failed host was powered off once');
     t.match(await rig.hostStatus(victim.name), { power: 'off', live: false });
     // Its VMs run on the other hosts.
-    const placed = await waitUntil('every VM of the failed host to run elsewhere', async () => {
-      const states = await Promise.all(vms.map((vm) => rig.vmStatus(vm.uuid)));
-      return states.every((s) => s.power_state === 'Running' && s.resident_on && s.resident_on !== victim.name) ? states : undefined;
-    }, 20_000, 50);
+    const placed = await waitUntil(
+      'every VM of the failed host to run elsewhere',
+      async () => {
+        const states = await Promise.all(vms.map((vm) => rig.vmStatus(vm.uuid)));
+        return states.every((s) => s.power_state === 'Running' && s.resident_on && s.resident_on !== victim.name) ? states : undefined;
+      },
+      20_000,
+      50,
+    );
     const recovered = Date.now();
     t.same(new Set(placed.map((s) => s.resident_on)).has(victim.name), false, `VMs now on ${[...new Set(placed.map((s) => s.resident_on))].join(', ')}`);
     t.equal(rig.calls.starts.filter((u) => vms.some((vm) => vm.uuid === u)).length, vms.length, 'each VM started once');
@@ -191,10 +223,15 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
     // Operators: one mail and one chat message per event of this notification, each naming the host.
     const mailsAbout = () => smtp.mails.filter((m) => m.subject.includes(victim.name));
     const chatAbout = () => chat.filter((b) => b.includes(victim.name));
-    await waitUntil('the mails about the host failure (received, started, finished)', () => {
-      const events = mailsAbout().map((m) => m.headers.get('x-xcp-sentinel-event'));
-      return ['notification.received', 'recovery.started', 'recovery.finished'].every((e) => events.includes(e));
-    }, 15_000, 100);
+    await waitUntil(
+      'the mails about the host failure (received, started, finished)',
+      () => {
+        const events = mailsAbout().map((m) => m.headers.get('x-xcp-sentinel-event'));
+        return ['notification.received', 'recovery.started', 'recovery.finished'].every((e) => events.includes(e));
+      },
+      15_000,
+      100,
+    );
     await waitUntil('the chat messages about the host failure', () => chatAbout().length >= 3, 15_000, 100);
     const notified = Date.now();
     await new Promise((r) => setTimeout(r, 1500));
@@ -203,24 +240,41 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
     const received0 = mailsAbout().find((m) => m.headers.get('x-xcp-sentinel-event') === 'notification.received')!;
     t.match(received0.subject, `host failure: host ${victim.name}`);
     t.match(received0.text, victim.uuid, 'the mail names the host by uuid too');
-    t.ok(mailsAbout().every((m) => m.secure && m.user === SMTP_USER), 'mailed over STARTTLS with AUTH');
+    t.ok(
+      mailsAbout().every((m) => m.secure && m.user === SMTP_USER),
+      'mailed over STARTTLS with AUTH',
+    );
     t.equal(chatAbout().length, 3, 'one chat message per event, none twice');
     t.equal(new Set(chatAbout()).size, 3, 'three different chat messages');
     t.match(chatAbout()[0], `host failure reported: host ${victim.name}`);
-    t.ok(chatAbout().every((b) => b.includes(`${hook.url}/v1/notifications/${n.notification_uuid}`)), 'each chat message links the notification in the API');
+    t.ok(
+      chatAbout().every((b) => b.includes(`${hook.url}/v1/notifications/${n.notification_uuid}`)),
+      'each chat message links the notification in the API',
+    );
     t.match(received0.text, `${hook.url}/v1/notifications/${n.notification_uuid}`, 'so does the mail');
 
     // Repaired and powered on by an operator: the alert resolves, in Prometheus and in Alertmanager.
     const repaired = Date.now();
     await rig.control(`/sim/hosts/${victim.name}/power-on`, {});
-    await waitUntil('XcpHostDown to resolve', async () => !(await firing('XcpHostDown', { host_name: victim.name })) && (await am.active({ alertname: 'XcpHostDown', host_name: victim.name })).length === 0, 30_000, 250);
+    await waitUntil(
+      'XcpHostDown to resolve',
+      async () =>
+        !(await firing('XcpHostDown', { host_name: victim.name })) && (await am.active({ alertname: 'XcpHostDown', host_name: victim.name })).length === 0,
+      30_000,
+      250,
+    );
     const resolved = Date.now();
     t.pass(`XcpHostDown resolved ${secondsSince(repaired, resolved)} s after the repair`);
     // Alertmanager sends the resolution (send_resolved): recorded as a STARTED notification, which acts on nothing.
-    const [back] = await waitUntil('the resolved XcpHostDown at the receiver', async () => {
-      const list = (await notificationsOf('COMPUTE_HOST', victim)).filter((x) => x.payload?.event === 'STARTED');
-      return list.length > 0 ? list : undefined;
-    }, 20_000, 100);
+    const [back] = await waitUntil(
+      'the resolved XcpHostDown at the receiver',
+      async () => {
+        const list = (await notificationsOf('COMPUTE_HOST', victim)).filter((x) => x.payload?.event === 'STARTED');
+        return list.length > 0 ? list : undefined;
+      },
+      20_000,
+      100,
+    );
     const after = await settled(hook, back.notification_uuid, ['finished', 'ignored', 'failed'], 20_000);
     t.not(after.status, 'failed', `the resolution is taken for information: ${after.status}${after.message ? ` (${after.message})` : ''}`);
     t.equal((await notificationsOf('COMPUTE_HOST', victim)).filter((x) => x.payload?.event === 'STOPPED').length, 1, 'still one host failure');
@@ -238,10 +292,15 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
     await rig.control(`/sim/hosts/${toolstackHost.name}/kill-toolstack`, {});
     await t.rejects(rig.xapi.call('host.call_plugin', toolstackHost.ref, 'echo', 'main', {}), { code: 'HOST_OFFLINE' }, 'XAPI on the host does not answer');
 
-    const [received] = await waitUntil('the COMPUTE_PROCESS notification from Alertmanager', async () => {
-      const list = (await notificationsOf('COMPUTE_PROCESS', toolstackHost)).filter((x) => x.payload?.event === 'STOPPED');
-      return list.length > 0 ? list : undefined;
-    }, 40_000, 100);
+    const [received] = await waitUntil(
+      'the COMPUTE_PROCESS notification from Alertmanager',
+      async () => {
+        const list = (await notificationsOf('COMPUTE_PROCESS', toolstackHost)).filter((x) => x.payload?.event === 'STOPPED');
+        return list.length > 0 ? list : undefined;
+      },
+      40_000,
+      100,
+    );
     const alerted = Date.now();
     const n = await settled(hook, received.notification_uuid, ['finished', 'ignored', 'failed'], 40_000);
     const recovered = Date.now();
@@ -269,32 +328,54 @@ t.test('the recovery loop: Prometheus → Alertmanager → receiver → simulate
 
   await t.test('a protected VM crashes: started again', async (t) => {
     // A protected VM, on the master if it has one (the other hosts had their turn above).
-    const vm = await waitUntil('a protected running VM', async () => {
-      for (const h of [master, toolstackHost, victim]) for (const v of rig.residentVms(h)) if ((await rig.vmStatus(v.uuid)).ha_restart_priority === 'restart') return v;
-      return undefined;
-    }, 5000);
+    const vm = await waitUntil(
+      'a protected running VM',
+      async () => {
+        for (const h of [master, toolstackHost, victim])
+          for (const v of rig.residentVms(h)) if ((await rig.vmStatus(v.uuid)).ha_restart_priority === 'restart') return v;
+        return undefined;
+      },
+      5000,
+    );
     // No waiting for history: the rule reads the halt the exporter saw in XAPI's events (ha_always_run still set).
 
     const startsBefore = rig.calls.starts.length;
     const fault = Date.now();
     await rig.control(`/sim/vms/${vm.uuid}/crash`, { mode: 'halt' });
-    const [received] = await waitUntil('the COMPUTE_INSTANCE notification from Alertmanager', async () => {
-      const list = (await notificationsOf('COMPUTE_INSTANCE')).filter((x) => x.payload?.instance_uuid === vm.uuid && x.payload?.event === 'LIFECYCLE');
-      return list.length > 0 ? list : undefined;
-    }, 40_000, 100);
+    const [received] = await waitUntil(
+      'the COMPUTE_INSTANCE notification from Alertmanager',
+      async () => {
+        const list = (await notificationsOf('COMPUTE_INSTANCE')).filter((x) => x.payload?.instance_uuid === vm.uuid && x.payload?.event === 'LIFECYCLE');
+        return list.length > 0 ? list : undefined;
+      },
+      40_000,
+      100,
+    );
     const alerted = Date.now();
-    const running = await waitUntil(`${vm.name} to run again`, async () => {
-      const s = await rig.vmStatus(vm.uuid);
-      return s.power_state === 'Running' ? s : undefined;
-    }, 30_000, 50);
+    const running = await waitUntil(
+      `${vm.name} to run again`,
+      async () => {
+        const s = await rig.vmStatus(vm.uuid);
+        return s.power_state === 'Running' ? s : undefined;
+      },
+      30_000,
+      50,
+    );
     const recovered = Date.now();
     const n = await settled(hook, received.notification_uuid, ['finished', 'ignored', 'failed'], 30_000);
     t.equal(n.status, 'finished', n.message ?? 'finished');
     t.match(n.payload, { instance_uuid: vm.uuid, event: 'LIFECYCLE' });
-    t.ok(Object.values(taskStates(n)).every((s) => s === 'SUCCESS' || s === 'PENDING'), `tasks: ${JSON.stringify(taskStates(n))}`);
+    t.ok(
+      Object.values(taskStates(n)).every((s) => s === 'SUCCESS' || s === 'PENDING'),
+      `tasks: ${JSON.stringify(taskStates(n))}`,
+    );
     t.ok(running.resident_on, `${vm.name} runs on ${running.resident_on}`);
     t.same(rig.calls.starts.slice(startsBefore), [vm.uuid], 'started once, nothing else started');
-    t.equal((await notificationsOf('COMPUTE_INSTANCE')).filter((x) => x.payload?.instance_uuid === vm.uuid && x.payload?.event === 'LIFECYCLE').length, 1, 'one crash notification');
+    t.equal(
+      (await notificationsOf('COMPUTE_INSTANCE')).filter((x) => x.payload?.instance_uuid === vm.uuid && x.payload?.event === 'LIFECYCLE').length,
+      1,
+      'one crash notification',
+    );
     await waitUntil('XcpVmHaltedUnexpectedly to resolve', async () => !(await firing('XcpVmHaltedUnexpectedly', { vm_uuid: vm.uuid })), 20_000, 250);
 
     const line = `VM crash: fault→receiver ${secondsSince(fault, alerted)} s, fault→VM running ${secondsSince(fault, recovered)} s`;

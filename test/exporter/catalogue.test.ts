@@ -53,7 +53,15 @@ function update(entries: [string, string, number][]): RrdUpdate {
 function collect(u: RrdUpdate, counters = new CounterBank()) {
   const inv = inventory();
   const set = new FamilySet();
-  addRrdSamples(set, u, { catalogue: new Catalogue(), counters, labels: new LabelCache(), lookups: inv.lookups(), poolId: 'pool-uuid', poolName: 'lab', host: inv.get('host', 'H')! });
+  addRrdSamples(set, u, {
+    catalogue: new Catalogue(),
+    counters,
+    labels: new LabelCache(),
+    lookups: inv.lookups(),
+    poolId: 'pool-uuid',
+    poolName: 'lab',
+    host: inv.get('host', 'H')!,
+  });
   const text = renderText(set.families());
   const sample = (metric: string, labelPart = '') => {
     const line = text.split('\n').find((l) => l.startsWith(metric + '{') && l.includes(labelPart));
@@ -166,7 +174,14 @@ t.test('VM gauges, names with quotes escaped, cpu_usage derived when absent', as
   t.equal(sample('xcp_vm_memory_target_bytes'), 1073741824);
   t.equal(sample('xcp_vm_cpu_core_usage', 'core="1"'), 0.4);
   t.match(text, `xcp_vm_cpu_usage{${VM_BASE}} 0.30000000000000004`, 'mean of the vCPUs when cpu_usage is absent');
-  for (const [name, v] of [['fullrun', 0.1], ['full_contention', 0.01], ['partial_run', 0.2], ['partial_contention', 0.02], ['concurrency_hazard', 0.03], ['blocked', 0.6]] as const)
+  for (const [name, v] of [
+    ['fullrun', 0.1],
+    ['full_contention', 0.01],
+    ['partial_run', 0.2],
+    ['partial_contention', 0.02],
+    ['concurrency_hazard', 0.03],
+    ['blocked', 0.6],
+  ] as const)
     t.equal(sample(`xcp_vm_runstate_${name}`), v);
   t.equal(sample('xcp_vm_disk_iops_read', 'device="xvda"'), 10);
   t.equal(sample('xcp_vm_disk_iops_write'), 20);
@@ -241,19 +256,59 @@ t.test('newest row by t, NaN is no sample', async (t) => {
 t.test('the catalogue has every XO family, each once', async (t) => {
   const names = catalogueMetrics().map((m) => m.metric);
   for (const n of [
-    'xcp_host_load_average', 'xcp_host_memory_free_bytes', 'xcp_host_memory_total_bytes', 'xcp_host_cpu_average', 'xcp_host_cpu_core_usage',
-    'xcp_host_network_aggregated_receive_bytes', 'xcp_host_network_aggregated_transmit_bytes', 'xcp_host_network_receive_bytes_total',
-    'xcp_host_network_transmit_bytes_total', 'xcp_host_disk_iops_read', 'xcp_host_disk_iops_write', 'xcp_host_disk_iops_total',
-    'xcp_host_disk_throughput_read_bytes', 'xcp_host_disk_throughput_write_bytes', 'xcp_host_disk_throughput_total_bytes',
-    'xcp_host_disk_read_latency_seconds', 'xcp_host_disk_write_latency_seconds', 'xcp_host_disk_latency_seconds', 'xcp_host_disk_iowait',
-    'xcp_host_power_consumption_watts', 'xcp_host_load', 'xcp_host_memory_reclaimed_bytes', 'xcp_host_memory_reclaimed_max_bytes',
-    'xcp_host_running_vcpus', 'xcp_vm_memory_bytes', 'xcp_vm_memory_internal_free_bytes', 'xcp_vm_memory_target_bytes', 'xcp_vm_cpu_usage',
-    'xcp_vm_cpu_core_usage', 'xcp_vm_runstate_fullrun', 'xcp_vm_runstate_full_contention', 'xcp_vm_runstate_partial_run',
-    'xcp_vm_runstate_partial_contention', 'xcp_vm_runstate_concurrency_hazard', 'xcp_vm_runstate_blocked', 'xcp_vm_network_receive_bytes_total',
-    'xcp_vm_network_transmit_bytes_total', 'xcp_vm_network_receive_errors_total', 'xcp_vm_network_transmit_errors_total',
-    'xcp_vm_disk_read_bytes_total', 'xcp_vm_disk_write_bytes_total', 'xcp_vm_disk_iops_read', 'xcp_vm_disk_iops_write', 'xcp_vm_disk_iops_total',
-    'xcp_vm_disk_read_latency_seconds', 'xcp_vm_disk_write_latency_seconds', 'xcp_vm_disk_latency_seconds', 'xcp_vm_disk_throughput_read_bytes',
-    'xcp_vm_disk_throughput_write_bytes', 'xcp_vm_disk_throughput_total_bytes', 'xcp_vm_disk_iowait', 'xcp_vm_disk_inflight', 'xcp_vm_disk_queue_size',
+    'xcp_host_load_average',
+    'xcp_host_memory_free_bytes',
+    'xcp_host_memory_total_bytes',
+    'xcp_host_cpu_average',
+    'xcp_host_cpu_core_usage',
+    'xcp_host_network_aggregated_receive_bytes',
+    'xcp_host_network_aggregated_transmit_bytes',
+    'xcp_host_network_receive_bytes_total',
+    'xcp_host_network_transmit_bytes_total',
+    'xcp_host_disk_iops_read',
+    'xcp_host_disk_iops_write',
+    'xcp_host_disk_iops_total',
+    'xcp_host_disk_throughput_read_bytes',
+    'xcp_host_disk_throughput_write_bytes',
+    'xcp_host_disk_throughput_total_bytes',
+    'xcp_host_disk_read_latency_seconds',
+    'xcp_host_disk_write_latency_seconds',
+    'xcp_host_disk_latency_seconds',
+    'xcp_host_disk_iowait',
+    'xcp_host_power_consumption_watts',
+    'xcp_host_load',
+    'xcp_host_memory_reclaimed_bytes',
+    'xcp_host_memory_reclaimed_max_bytes',
+    'xcp_host_running_vcpus',
+    'xcp_vm_memory_bytes',
+    'xcp_vm_memory_internal_free_bytes',
+    'xcp_vm_memory_target_bytes',
+    'xcp_vm_cpu_usage',
+    'xcp_vm_cpu_core_usage',
+    'xcp_vm_runstate_fullrun',
+    'xcp_vm_runstate_full_contention',
+    'xcp_vm_runstate_partial_run',
+    'xcp_vm_runstate_partial_contention',
+    'xcp_vm_runstate_concurrency_hazard',
+    'xcp_vm_runstate_blocked',
+    'xcp_vm_network_receive_bytes_total',
+    'xcp_vm_network_transmit_bytes_total',
+    'xcp_vm_network_receive_errors_total',
+    'xcp_vm_network_transmit_errors_total',
+    'xcp_vm_disk_read_bytes_total',
+    'xcp_vm_disk_write_bytes_total',
+    'xcp_vm_disk_iops_read',
+    'xcp_vm_disk_iops_write',
+    'xcp_vm_disk_iops_total',
+    'xcp_vm_disk_read_latency_seconds',
+    'xcp_vm_disk_write_latency_seconds',
+    'xcp_vm_disk_latency_seconds',
+    'xcp_vm_disk_throughput_read_bytes',
+    'xcp_vm_disk_throughput_write_bytes',
+    'xcp_vm_disk_throughput_total_bytes',
+    'xcp_vm_disk_iowait',
+    'xcp_vm_disk_inflight',
+    'xcp_vm_disk_queue_size',
   ])
     t.ok(names.includes(n), n);
   t.equal(new Set(names).size, names.length, 'no name maps twice');

@@ -64,7 +64,11 @@ async function poll(): Promise<void> {
 const lastRow = (hostUuid: string) => sample(text, 'xcp_exporter_rrd_last_row_timestamp_seconds', { uuid: hostUuid })!;
 
 const hosts = [...store.table('host')].map(([ref, h]) => ({ ref, uuid: h.uuid as string, address: h.address as string, name: h.name_label as string }));
-const [master, hA, hB] = [hosts.find((h) => h.ref === sim.pool.master.ref)!, ...hosts.filter((h) => h.ref !== sim.pool.master.ref)] as [typeof hosts[0], typeof hosts[0], typeof hosts[0]];
+const [master, hA, hB] = [hosts.find((h) => h.ref === sim.pool.master.ref)!, ...hosts.filter((h) => h.ref !== sim.pool.master.ref)] as [
+  (typeof hosts)[0],
+  (typeof hosts)[0],
+  (typeof hosts)[0],
+];
 const guestsOn = (hostRef: Ref) => (store.get('host', hostRef)!.resident_VMs as Ref[]).map((r) => store.get('VM', r)!).filter((v) => !v.is_control_domain);
 // The VM that is restarted (hA → master) and a VM that just runs (on the master); hB has the outage.
 const moved = guestsOn(hA.ref)[0]!;
@@ -141,7 +145,7 @@ t.test('exporter run 2: a restarted exporter starts its counters at 0 and counts
   close(t, vmCounter(steady), expected(master.address, `${steady.uuid}/${VIF_RX}`, first, lastRow(master.uuid)), 'after the restart');
 });
 
-t.test("a host whose clock went back answers no rows from the cursor on: the next poll starts from its window again", async (t) => {
+t.test('a host whose clock went back answers no rows from the cursor on: the next poll starts from its window again', async (t) => {
   const state = ex.exporter.pools[0]!.hosts.get(master.uuid)!;
   const before = vmCounter(steady)!;
   // As if the host's clock had been set back an hour: rows from the cursor on do not exist there.

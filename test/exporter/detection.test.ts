@@ -70,9 +70,15 @@ t.test('the exporter: memory report age and unexpected halts, from the simulator
   const [restartRef, restarter] = guests.find(([, v]) => v.ha_restart_priority !== 'restart')!;
 
   let text = await scrape();
-  const halts = (uuid: unknown) => lines(text, 'xcp_vm_unexpected_halts_total').filter((l) => l.includes(`uuid="${uuid}"`)).map(value);
+  const halts = (uuid: unknown) =>
+    lines(text, 'xcp_vm_unexpected_halts_total')
+      .filter((l) => l.includes(`uuid="${uuid}"`))
+      .map(value);
   t.equal(lines(text, 'xcp_vm_unexpected_halts_total').length, 12, 'a counter for every guest VM');
-  t.ok(lines(text, 'xcp_vm_unexpected_halts_total').every((l) => value(l) === 0), 'all 0');
+  t.ok(
+    lines(text, 'xcp_vm_unexpected_halts_total').every((l) => value(l) === 0),
+    'all 0',
+  );
   t.same(lines(text, 'xcp_vm_last_unexpected_halt_timestamp_seconds'), []);
   t.ok(lines(text, 'xcp_vm_guest_memory_report_age_seconds').length >= guests.length, 'a memory report age per running guest');
 
@@ -110,10 +116,14 @@ t.test('the exporter: memory report age and unexpected halts, from the simulator
   await new Promise((r) => setTimeout(r, 11_000));
   await poll();
   text = await scrape();
-  const age = (uuid: unknown) => lines(text, 'xcp_vm_guest_memory_report_age_seconds').filter((l) => l.includes(`uuid="${uuid}"`)).map(value)[0]!;
+  const age = (uuid: unknown) =>
+    lines(text, 'xcp_vm_guest_memory_report_age_seconds')
+      .filter((l) => l.includes(`uuid="${uuid}"`))
+      .map(value)[0]!;
   t.ok(age(hung.uuid) >= 5, `the hung guest's report ages (${age(hung.uuid)} s)`);
   const others = guests.filter(([r]) => ![crashRef, stopRef, hungRef].includes(r)).map(([, v]) => age(v.uuid));
-  t.ok(others.every((a) => a <= 5), `the others stay fresh (${others.join(', ')})`);
+  t.ok(
+    others.every((a) => a <= 5),
+    `the others stay fresh (${others.join(', ')})`,
+  );
 });
-
-

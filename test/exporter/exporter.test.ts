@@ -35,18 +35,33 @@ t.test('serves the pool, its hosts, VMs and SRs', async (t) => {
   t.ok(lines(text, 'xcp_vm_cpu_usage').length >= 12, 'RRD series of every running VM (and dom0s)');
   t.ok(lines(text, 'xcp_sr_physical_size_bytes').length >= 5, 'shared and local SRs');
   t.equal(lines(text, 'xcp_pbd_attached').length, 9, 'one PBD per host per SR');
-  t.ok(lines(text, 'xcp_host_disk_iops_read').some((l) => /sr_name="NFS VM store"/.test(l)), 'SR prefix resolved to the SR name');
+  t.ok(
+    lines(text, 'xcp_host_disk_iops_read').some((l) => /sr_name="NFS VM store"/.test(l)),
+    'SR prefix resolved to the SR name',
+  );
   t.ok(lines(text, 'xcp_vm_guest_heartbeat_age_seconds').every((l) => value(l) < 30));
   t.ok(lines(text, 'xcp_vm_resident_host_live').every((l) => value(l) === 1));
   t.ok(lines(text, 'xcp_host_xapi_sessions').length === 3, 'toolstack RRD sources');
   t.match(text, /xcp_exporter_collector_up\{pool_name="sim-pool",collector="rrd"\} 1/);
-  for (const m of ['xcp_vm_info', 'xcp_host_info', 'xcp_host_uptime_seconds', 'xcp_vm_uptime_seconds', 'xcp_sr_physical_usage_ratio', 'xcp_vdi_virtual_size_bytes'])
+  for (const m of [
+    'xcp_vm_info',
+    'xcp_host_info',
+    'xcp_host_uptime_seconds',
+    'xcp_vm_uptime_seconds',
+    'xcp_sr_physical_usage_ratio',
+    'xcp_vdi_virtual_size_bytes',
+  ])
     t.ok(lines(text, m).length > 0, m);
 });
 
 t.test('every family has HELP and TYPE, and promtool check metrics finds no problem', async (t) => {
   const text = await scrape();
-  const families = new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/[{ ]/)[0]!));
+  const families = new Set(
+    text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/[{ ]/)[0]!),
+  );
   for (const f of families) {
     t.match(text, `# HELP ${f} `, `HELP for ${f}`);
     t.match(text, new RegExp(`# TYPE ${f} (gauge|counter)`), `TYPE for ${f}`);
@@ -66,11 +81,13 @@ t.test('content negotiation, gzip, auth', async (t) => {
   t.match(plain.headers.get('content-type'), 'text/plain; version=0.0.4');
   // node:http, because fetch would decompress silently.
   const gz = await new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) =>
-    http.get(ex.url + '/metrics', { headers: { ...auth, 'accept-encoding': 'gzip' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
-    }).on('error', reject),
+    http
+      .get(ex.url + '/metrics', { headers: { ...auth, 'accept-encoding': 'gzip' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject),
   );
   t.equal(gz.encoding, 'gzip');
   const plainText = await plain.text();
@@ -123,7 +140,10 @@ t.test('a renamed VM gets its new label on the next poll; a deleted VM disappear
   await new Promise((r) => setTimeout(r, 300));
   await poll();
   let text = await scrape();
-  t.ok(lines(text, 'xcp_vm_cpu_usage').some((l) => l.includes('vm_name="renamed-vm"')), 'RRD series relabelled');
+  t.ok(
+    lines(text, 'xcp_vm_cpu_usage').some((l) => l.includes('vm_name="renamed-vm"')),
+    'RRD series relabelled',
+  );
   t.ok(lines(text, 'xcp_vm_status').some((l) => l.includes('vm_name="renamed-vm"')));
   // Delete it as XAPI would after a shutdown and destroy.
   sim.pool.store.mod('VM', ref, { power_state: 'Halted', resident_on: 'OpaqueRef:NULL' });
@@ -170,7 +190,10 @@ t.test('the master dies: xcp_pool_connected 0, /health says why; then it recover
   t.match(text, /xcp_exporter_collector_up\{pool_name="sim-pool",collector="xapi"\} 0/);
   const health = await fetch(ex.url + '/health');
   t.equal(health.status, 503);
-  const body = (await health.json()) as { status: string; pools: Record<string, { connected: boolean; collectors: Record<string, { up: boolean; last_error: { kind: string } | null }> }> };
+  const body = (await health.json()) as {
+    status: string;
+    pools: Record<string, { connected: boolean; collectors: Record<string, { up: boolean; last_error: { kind: string } | null }> }>;
+  };
   t.equal(body.status, 'failing');
   t.equal(body.pools['sim-pool']!.connected, false);
   t.match(body.pools['sim-pool']!.collectors.xapi!.last_error!.kind, /^(timeout|connection)$/, 'the hung master: a timeout, or the long poll cut');

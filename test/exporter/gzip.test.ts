@@ -55,7 +55,10 @@ t.test('a large snapshot: both formats gzip to their plain bodies, sharing the c
   const om = await snap.gzip('openmetrics');
   t.same(gunzipSync(Buffer.concat(text.buffers)), Buffer.concat(snap.body('text').buffers));
   t.same(execFileSync('gzip', ['-dc'], { input: Buffer.concat(om.buffers), maxBuffer: 1 << 28 }), Buffer.concat(snap.body('openmetrics').buffers));
-  t.equal(text.length, text.buffers.reduce((n, b) => n + b.length, 0));
+  t.equal(
+    text.length,
+    text.buffers.reduce((n, b) => n + b.length, 0),
+  );
   const shared = text.buffers.filter((b) => om.buffers.includes(b)).reduce((n, b) => n + b.length, 0);
   t.ok(shared > 0.95 * text.length, `compressed bytes shared by the formats: ${shared} of ${text.length}`);
   t.equal(await snap.gzip('text'), text, 'compressed once');

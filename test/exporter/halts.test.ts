@@ -13,7 +13,15 @@ const vm = (ref: string, power: string, alwaysRun: boolean, hostRef = 'h1'): Xap
   class: 'VM',
   operation: 'mod',
   ref,
-  snapshot: { uuid: `${ref}-uuid`, name_label: ref, power_state: power, resident_on: power === 'Halted' ? 'OpaqueRef:NULL' : hostRef, ha_always_run: alwaysRun, is_control_domain: false, is_a_template: false },
+  snapshot: {
+    uuid: `${ref}-uuid`,
+    name_label: ref,
+    power_state: power,
+    resident_on: power === 'Halted' ? 'OpaqueRef:NULL' : hostRef,
+    ha_always_run: alwaysRun,
+    is_control_domain: false,
+    is_a_template: false,
+  },
 });
 
 function feed(inv: Inventory, tracker: HaltTracker, events: XapiEventRecord[], now = 1000): void {
@@ -26,7 +34,14 @@ t.test('crash, API shutdown, VM of a dead host, re-read', async (t) => {
   const tracker = new HaltTracker();
   let told = 0;
   tracker.onHalt = () => told++;
-  feed(inv, tracker, [...host('h1', true), ...host('h2', false), vm('crash', 'Running', true), vm('stop', 'Running', true), vm('dead', 'Running', true, 'h2'), vm('later', 'Running', true)]);
+  feed(inv, tracker, [
+    ...host('h1', true),
+    ...host('h2', false),
+    vm('crash', 'Running', true),
+    vm('stop', 'Running', true),
+    vm('dead', 'Running', true, 'h2'),
+    vm('later', 'Running', true),
+  ]);
   t.same([...tracker.halts.keys()], [], 'nothing at first sight');
 
   feed(inv, tracker, [vm('crash', 'Halted', true), vm('stop', 'Halted', false), vm('dead', 'Halted', true)], 5000);
@@ -40,7 +55,12 @@ t.test('crash, API shutdown, VM of a dead host, re-read', async (t) => {
 
   // The exporter lost its event token and reads everything again: a crash in between is still seen.
   inv.reset();
-  feed(inv, tracker, [...host('h1', true), ...host('h2', false), vm('later', 'Halted', true)].map((e) => ({ ...e, operation: 'add' })), 12_000);
+  feed(
+    inv,
+    tracker,
+    [...host('h1', true), ...host('h2', false), vm('later', 'Halted', true)].map((e) => ({ ...e, operation: 'add' })),
+    12_000,
+  );
   t.match(tracker.halts.get('later-uuid'), { count: 1, lastAt: 12_000 });
 
   tracker.prune((uuid) => uuid !== 'crash-uuid');

@@ -47,29 +47,35 @@ ssh:
   command_timeout_seconds: 20
   sudo: true`),
   ).pools[0]!.hardware!;
-  t.same(hw, {
-    transport: 'ssh',
-    ipmi: { enabled: true, intervalMs: 60_000, command: 'sdr-elist', dcmi: false },
-    smart: { enabled: true, intervalMs: 600_000 },
-    plugin: { callTimeoutMs: 60_000, concurrency: 4 },
-    ssh: {
-      user: 'monitor',
-      port: 22,
-      privateKeyFile: join(dir, 'id_ed25519'),
-      knownHostsFile: join(dir, 'known_hosts'),
-      fingerprints: { 'xcp-host-01': 'SHA256:ZH8+vwGFahSDcgnteQmRkIkiAwoUpDur//FeLAl/aLA' },
-      connectTimeoutMs: 10_000,
-      commandTimeoutMs: 20_000,
-      concurrency: 4,
-      sudo: true,
+  t.same(
+    hw,
+    {
+      transport: 'ssh',
+      ipmi: { enabled: true, intervalMs: 60_000, command: 'sdr-elist', dcmi: false },
+      smart: { enabled: true, intervalMs: 600_000 },
+      plugin: { callTimeoutMs: 60_000, concurrency: 4 },
+      ssh: {
+        user: 'monitor',
+        port: 22,
+        privateKeyFile: join(dir, 'id_ed25519'),
+        knownHostsFile: join(dir, 'known_hosts'),
+        fingerprints: { 'xcp-host-01': 'SHA256:ZH8+vwGFahSDcgnteQmRkIkiAwoUpDur//FeLAl/aLA' },
+        connectTimeoutMs: 10_000,
+        commandTimeoutMs: 20_000,
+        concurrency: 4,
+        sudo: true,
+      },
     },
-  }, 'relative files resolved beside the config');
+    'relative files resolved beside the config',
+  );
   const plugin = load(withHardware('transport: plugin\nsmart: { enabled: false }')).pools[0]!.hardware!;
   t.match(plugin, { transport: 'plugin', ipmi: { enabled: true, intervalMs: 60_000 }, smart: { enabled: false }, ssh: undefined });
 });
 
 t.test('problems name their key path', async (t) => {
-  t.same(problems(withHardware('transport: ssh')), ['pools[0].hardware.ssh: is required with transport: ssh (private_key_file, and known_hosts_file or host_key_fingerprints)']);
+  t.same(problems(withHardware('transport: ssh')), [
+    'pools[0].hardware.ssh: is required with transport: ssh (private_key_file, and known_hosts_file or host_key_fingerprints)',
+  ]);
   t.same(problems(withHardware('transport: ssh\nssh: { private_key_file: id_ed25519 }')), [
     'pools[0].hardware.ssh: needs known_hosts_file or host_key_fingerprints: host keys are always pinned',
   ]);
@@ -80,9 +86,14 @@ t.test('problems name their key path', async (t) => {
   t.same(problems(withHardware('transport: ssh\nssh: { private_key_file: id_ed25519, host_key_fingerprints: { h: "MD5:ab:cd" } }')), [
     'pools[0].hardware.ssh.host_key_fingerprints.h: expected an OpenSSH fingerprint like SHA256:base64 (ssh-keygen -lf), got "MD5:ab:cd"',
   ]);
-  t.same(problems(withHardware('transport: ssh\nipmi: { interval_seconds: 20 }\nssh: { private_key_file: id_ed25519, known_hosts_file: known_hosts, command_timeout_seconds: 30 }')), [
-    'pools[0].hardware.ssh.command_timeout_seconds: must be shorter than the shortest enabled interval_seconds (20)',
-  ]);
+  t.same(
+    problems(
+      withHardware(
+        'transport: ssh\nipmi: { interval_seconds: 20 }\nssh: { private_key_file: id_ed25519, known_hosts_file: known_hosts, command_timeout_seconds: 30 }',
+      ),
+    ),
+    ['pools[0].hardware.ssh.command_timeout_seconds: must be shorter than the shortest enabled interval_seconds (20)'],
+  );
   t.same(problems(withHardware('transport: plugin\nipmi: { command: sdr-elist }')), [
     'pools[0].hardware.ipmi.command: only applies to transport: ssh (the ipmitool.py plugin always reads `sdr list`)',
   ]);

@@ -22,7 +22,9 @@ t.test('FreeIPMI ipmi-sensors over a real OpenSSH server', { skip: missing ?? fa
   const sshd = await startSshd({
     addresses: [host.address],
     commands: {
-      'ipmi-sensors': fakeCommandScript('ipmi-sensors', { [host.address]: { '--output-sensor-state': { stdoutFile: join(IPMI, 'hpe_ilo4_freeipmi_ipmimonitoring_annotated.txt') } } }),
+      'ipmi-sensors': fakeCommandScript('ipmi-sensors', {
+        [host.address]: { '--output-sensor-state': { stdoutFile: join(IPMI, 'hpe_ilo4_freeipmi_ipmimonitoring_annotated.txt') } },
+      }),
     },
   });
   t.teardown(() => sshd.stop());
@@ -53,5 +55,8 @@ t.test('FreeIPMI ipmi-sensors over a real OpenSSH server', { skip: missing ?? fa
   t.equal(sample(text, 'xcp_host_ipmi_power_watts', { ...labels, sensor: 'PS 1 Output' }), 1275);
   t.equal(sample(text, 'xcp_host_ipmi_sensor_state', { ...labels, sensor: 'Power Supply 2', type: 'discrete' }), 2, 'FreeIPMI "Critical" state');
   t.equal(sample(text, 'xcp_host_power_consumption_watts', { ...labels, source: 'psu' }), 2550, 'host power from the supplies: no DCMI without ipmitool');
-  t.notOk(logger.lines.some((l) => /ipmitool/.test(JSON.stringify(l))), 'ipmitool was never run');
+  t.notOk(
+    logger.lines.some((l) => /ipmitool/.test(JSON.stringify(l))),
+    'ipmitool was never run',
+  );
 });

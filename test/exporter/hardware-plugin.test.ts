@@ -24,7 +24,6 @@ function configYaml(sims: Simulation[]): string {
   return exporterConfigYaml(sims).replace(/( {4}timeouts: .*\n)/g, `$1${HARDWARE}`);
 }
 
-
 const sim = await startSim({ size: { hosts: 4, vmsPerHost: 2, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 }, hardware: { withoutIpmi: [3] } });
 const bare = await startSim({ name: 'bare-pool', hardware: false });
 const logger = memoryLogger('info');
@@ -75,7 +74,10 @@ t.test('IPMI sensors of every host, as the fixtures say', async (t) => {
   t.equal(sample(text, 'xcp_host_power_consumption_watts', { ...h[2]!, source: 'psu' }), 300);
   // host 3: no BMC
   t.equal(sample(text, 'xcp_host_ipmi_up', h[3]!), 0, 'no IPMI device: up 0');
-  t.equal(lines(text, 'xcp_host_ipmi_temperature_celsius').filter((l) => l.includes('pool_name="sim-pool"') && l.includes(`host_name="${h[3]!.host_name}"`)).length, 0);
+  t.equal(
+    lines(text, 'xcp_host_ipmi_temperature_celsius').filter((l) => l.includes('pool_name="sim-pool"') && l.includes(`host_name="${h[3]!.host_name}"`)).length,
+    0,
+  );
   t.match(text, /xcp_exporter_collector_up\{pool_name="sim-pool",collector="ipmi"\} 1/, 'a host without a BMC is no failure');
 });
 
@@ -111,7 +113,9 @@ t.test('hosts without the plugins: up 0 and one log line each, not a failed coll
   const bareHosts = [0, 1, 2].map((i) => ({ pool_name: bare.pool.options.name, host_name: hostName(bare, i) }));
   for (const host of bareHosts) {
     t.equal(sample(text, 'xcp_host_ipmi_up', host), 0);
-    const smartUp = lines(text, 'xcp_host_disk_smart_up').filter((l) => l.includes(`pool_name="${host.pool_name}"`) && l.includes(`host_name="${host.host_name}"`));
+    const smartUp = lines(text, 'xcp_host_disk_smart_up').filter(
+      (l) => l.includes(`pool_name="${host.pool_name}"`) && l.includes(`host_name="${host.host_name}"`),
+    );
     t.same(smartUp.map(value), [0], 'one host-level smart_up 0, without a device');
     t.notMatch(smartUp[0], /device=/);
   }
@@ -134,7 +138,8 @@ t.test('a disk that disappears, a host whose toolstack stops: down, not gone', a
   t.ok(sample(text, 'xcp_host_disk_info', { ...h[1]!, device: '/dev/sda' }), 'its identity stays');
   t.equal(sample(text, 'xcp_host_disk_smart_up', { ...h[1]!, device: '/dev/sdb' }), 1, 'the other disks of the host are fine');
   t.equal(sample(text, 'xcp_host_ipmi_up', h[2]!), 0, 'host with its toolstack down: IPMI down');
-  for (const device of ['/dev/sda', '/dev/sdc', '/dev/nvme0']) t.equal(sample(text, 'xcp_host_disk_smart_up', { ...h[2]!, device }), 0, `${device} down with its host`);
+  for (const device of ['/dev/sda', '/dev/sdc', '/dev/nvme0'])
+    t.equal(sample(text, 'xcp_host_disk_smart_up', { ...h[2]!, device }), 0, `${device} down with its host`);
   t.equal(sample(text, 'xcp_host_ipmi_up', h[0]!), 1, 'other hosts unaffected');
   t.match(text, /xcp_exporter_collector_errors_total\{pool_name="sim-pool",collector="ipmi",kind="xapi"\} [1-9]/, 'HOST_OFFLINE counted');
   t.match(pool.health.collectors.get('smart')?.lastError, { kind: 'xapi', message: /HOST_OFFLINE/ });
@@ -162,7 +167,11 @@ t.test('hardware faults injected through the control API (as in the demo), and c
   t.equal((await inject(bare, hostName(bare, 0), 'failed-fans')).status, 409, 'no hardware plugins: 409');
   t.equal(sample(await scrape(), 'xcp_host_ipmi_sensor_state', { ...h[0]!, sensor: 'FAN1', type: 'fan' }), undefined, 'host 0 healthy before');
   for (const fault of ['failed-fans', 'failing-disk', 'nvme-critical']) t.equal((await inject(sim, h[0]!.host_name, fault)).status, 200, fault);
-  t.same(((await (await fetch(`${sim.controlUrl}/sim`)).json()) as { hosts: { hardware_faults: string[] }[] }).hosts[0]!.hardware_faults, ['failed-fans', 'failing-disk', 'nvme-critical'], 'listed in the status');
+  t.same(
+    ((await (await fetch(`${sim.controlUrl}/sim`)).json()) as { hosts: { hardware_faults: string[] }[] }).hosts[0]!.hardware_faults,
+    ['failed-fans', 'failing-disk', 'nvme-critical'],
+    'listed in the status',
+  );
   await cycles(1);
   let text = await scrape();
   t.equal(sample(text, 'xcp_host_ipmi_sensor_state', { ...h[0]!, sensor: 'FAN1', type: 'fan' }), 2, 'failed-fans: a fan non-recoverable (critical)');

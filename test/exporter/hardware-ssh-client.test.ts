@@ -8,7 +8,17 @@ import { type Server, createServer } from 'node:net';
 import { join } from 'node:path';
 import { TimeoutError, errorKind } from '../../core/errors.js';
 import { memoryLogger } from '../../core/log.js';
-import { HostKeyError, SshAuthError, SshClient, SshHostClient, type SshOptions, checkHostKey, knownHostsAccepts, runOnce, sshFingerprint } from '../../core/ssh/index.js';
+import {
+  HostKeyError,
+  SshAuthError,
+  SshClient,
+  SshHostClient,
+  type SshOptions,
+  checkHostKey,
+  knownHostsAccepts,
+  runOnce,
+  sshFingerprint,
+} from '../../core/ssh/index.js';
 import type { HardwareConfig } from '../../exporter/hardware/config.js';
 import { SshHardwareTransport } from '../../exporter/hardware/ssh-transport.js';
 import { HardwareUnavailable } from '../../exporter/hardware/transport.js';
@@ -30,7 +40,9 @@ async function main(): Promise<void> {
       smartctl: fakeCommandScript('smartctl', {
         '127.0.0.2': {
           '--scan-open --json': { stdout: '=======> UNRECOGNIZED OPTION: json\n', exit: 1 },
-          '--scan-open': { stdout: '/dev/sda -d sat # /dev/sda [SAT], ATA device\n# /dev/nvme0 -d nvme # /dev/nvme0, NVMe device open failed: Permission denied\n' },
+          '--scan-open': {
+            stdout: '/dev/sda -d sat # /dev/sda [SAT], ATA device\n# /dev/nvme0 -d nvme # /dev/nvme0, NVMe device open failed: Permission denied\n',
+          },
           '-a --nocheck=standby -d sat /dev/sda': { stdoutFile: join(SMART, 'telegraf_smartctl6.6_sata_hgst_text.txt') },
         },
         '127.0.0.3': { '--scan-open --json': { stderr: 'bash: line 1: smartctl: command not found\n', exit: 127 } },
@@ -80,13 +92,20 @@ async function main(): Promise<void> {
     const kh = sshd.writeKnownHosts(['127.0.0.1'], join(sshd.dir, 'kh-test'));
     t.same(checkHostKey({ fingerprints: { xcp1: fp } }, target, sshd.port, hostKey), { ok: true });
     t.same(checkHostKey({ fingerprints: { '127.0.0.1': `${fp}=` } }, target, sshd.port, hostKey), { ok: true }, 'base64 padding ignored');
-    t.match(checkHostKey({ fingerprints: { xcp1: 'SHA256:' + 'B'.repeat(43) }, knownHostsFile: kh }, target, sshd.port, hostKey), {
-      ok: false,
-      presented: fp,
-      reason: /does not match the pinned fingerprint/,
-    }, 'a pinned fingerprint wins over known_hosts');
+    t.match(
+      checkHostKey({ fingerprints: { xcp1: 'SHA256:' + 'B'.repeat(43) }, knownHostsFile: kh }, target, sshd.port, hostKey),
+      {
+        ok: false,
+        presented: fp,
+        reason: /does not match the pinned fingerprint/,
+      },
+      'a pinned fingerprint wins over known_hosts',
+    );
     t.same(checkHostKey({ fingerprints: {}, knownHostsFile: kh }, target, sshd.port, hostKey), { ok: true });
-    t.match(checkHostKey({ fingerprints: {}, knownHostsFile: kh }, { name: 'x', address: '127.0.0.9' }, sshd.port, hostKey), { ok: false, reason: /is not a known key of \[127\.0\.0\.9\]:\d+ in / });
+    t.match(checkHostKey({ fingerprints: {}, knownHostsFile: kh }, { name: 'x', address: '127.0.0.9' }, sshd.port, hostKey), {
+      ok: false,
+      reason: /is not a known key of \[127\.0\.0\.9\]:\d+ in /,
+    });
     t.match(checkHostKey({ fingerprints: {} }, target, 22, hostKey), { ok: false, reason: /is not pinned/ });
     t.match(checkHostKey({ fingerprints: {}, knownHostsFile: '/nonexistent' }, target, 22, hostKey), { ok: false, reason: /unreadable \(ENOENT\)/ });
   });
@@ -98,7 +117,11 @@ async function main(): Promise<void> {
     const r1 = await client.exec('echo out; echo err >&2; exit 3', 5000);
     t.same(r1, { code: 3, signal: null, stdout: 'out\n', stderr: 'err\n' });
     const rs = await Promise.all([1, 2, 3, 4].map((i) => client.exec(`echo ${i}`, 5000)));
-    t.same(rs.map((r) => r.stdout), ['1\n', '2\n', '3\n', '4\n'], 'concurrent commands on one connection');
+    t.same(
+      rs.map((r) => r.stdout),
+      ['1\n', '2\n', '3\n', '4\n'],
+      'concurrent commands on one connection',
+    );
     t.ok(client.connected);
     t.equal(logins() - before, 1, 'one login');
   });
@@ -192,7 +215,10 @@ async function main(): Promise<void> {
     t.equal(smart.disks.length, 2);
     t.match(smart.disks[0], { device: '/dev/sda', deviceType: 'sat', model: 'HGST HTE725050A7E630', healthy: true, error: null });
     t.match(smart.disks[1], { device: '/dev/nvme0', error: /cannot open the device: Permission denied/ });
-    t.ok(logger.lines.some((l) => /no --json/.test(l.msg as string)), 'logged once');
+    t.ok(
+      logger.lines.some((l) => /no --json/.test(l.msg as string)),
+      'logged once',
+    );
     await transport.smart(old);
     t.equal(logger.lines.filter((l) => /no --json/.test(l.msg as string)).length, 1, 'remembered: straight to text');
     const noBmc = await transport.ipmi(old).catch((e: unknown) => e);

@@ -18,7 +18,6 @@ import { parseConfig } from '../../cli/config/bundle.js';
 const IPMI = join(import.meta.dirname, '../fixtures/ipmi');
 const SMART = join(import.meta.dirname, '../fixtures/smart');
 
-
 const missing = sshdMissing();
 if (missing) t.test('IPMI and SMART over a real OpenSSH server', { skip: missing }, async () => undefined);
 else await main();
@@ -27,11 +26,17 @@ async function main(): Promise<void> {
   const sim = await startSim({ size: { hosts: 4, vmsPerHost: 2, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 }, hardware: false });
   const [A, B, C, D] = sim.pool.hosts.map((h) => ({ address: h.address, name: sim.pool.store.get('host', h.ref)!.name_label as string }));
 
-  const scanJson = (devices: { name: string; type: string; protocol?: string }[]) => JSON.stringify({ json_format_version: [1, 0], smartctl: { version: [7, 4], exit_status: 0 }, devices });
+  const scanJson = (devices: { name: string; type: string; protocol?: string }[]) =>
+    JSON.stringify({ json_format_version: [1, 0], smartctl: { version: [7, 4], exit_status: 0 }, devices });
   const disk = (file: string, exit = 0): FakeAnswer => ({ stdoutFile: join(SMART, file), exit });
   const SMART_JSON = '--json -a --nocheck=standby -d';
   const healthyHost = {
-    '--scan-open --json': { stdout: scanJson([{ name: '/dev/sda', type: 'sat', protocol: 'ATA' }, { name: '/dev/nvme0', type: 'nvme', protocol: 'NVMe' }]) },
+    '--scan-open --json': {
+      stdout: scanJson([
+        { name: '/dev/sda', type: 'sat', protocol: 'ATA' },
+        { name: '/dev/nvme0', type: 'nvme', protocol: 'NVMe' },
+      ]),
+    },
     [`${SMART_JSON} sat /dev/sda`]: disk('smartctl_exporter_WDC_WD20EFRX-68EUZN0_17.json'),
     [`${SMART_JSON} nvme /dev/nvme0`]: disk('telegraf_smartctl7.4_json_nvme.json'),
   };
@@ -147,11 +152,20 @@ async function main(): Promise<void> {
   t.test('a host key that is not the pinned one: refused, reported, nothing run', async (t) => {
     const text = await scrape();
     t.equal(sample(text, 'xcp_host_ipmi_up', host(C)), 0);
-    t.same(lines(text, 'xcp_host_disk_smart_up').filter((l) => l.includes(`host_name="${C.name}"`)).map(value), [0], 'smart_up 0 for the host');
+    t.same(
+      lines(text, 'xcp_host_disk_smart_up')
+        .filter((l) => l.includes(`host_name="${C.name}"`))
+        .map(value),
+      [0],
+      'smart_up 0 for the host',
+    );
     t.match(text, /xcp_exporter_collector_errors_total\{pool_name="sim-pool",collector="ipmi",kind="tls"\} [1-9]/);
     t.match(text, /xcp_exporter_collector_errors_total\{pool_name="sim-pool",collector="smart",kind="tls"\} [1-9]/);
     const refused = logger.lines.find((l) => l.msg === 'IPMI not collected' && l.host === C.name);
-    t.match(refused, { kind: 'tls', reason: new RegExp(`SSH host key of ${C.name} \\(SHA256:.+\\) does not match the pinned fingerprint ${WRONG}; connection refused`) });
+    t.match(refused, {
+      kind: 'tls',
+      reason: new RegExp(`SSH host key of ${C.name} \\(SHA256:.+\\) does not match the pinned fingerprint ${WRONG}; connection refused`),
+    });
     t.equal(logger.lines.filter((l) => l.msg === 'IPMI not collected' && l.host === C.name).length, 1, 'logged once, not every cycle');
     t.match(hw.ipmi.get(sim.pool.store.get('host', sim.pool.hosts[2]!.ref)!.uuid as string), { up: false, reason: /host key/ });
   });
@@ -160,11 +174,18 @@ async function main(): Promise<void> {
     const text = await scrape();
     t.equal(sample(text, 'xcp_host_ipmi_up', host(D)), 0);
     t.match(text, /xcp_exporter_collector_errors_total\{pool_name="sim-pool",collector="ipmi",kind="timeout"\} [1-9]/);
-    t.equal(sample(text, 'xcp_host_disk_smart_up', host(D, { device: '/dev/sda' })), 1, "SMART of the same host works: the hung command's connection was replaced");
+    t.equal(
+      sample(text, 'xcp_host_disk_smart_up', host(D, { device: '/dev/sda' })),
+      1,
+      "SMART of the same host works: the hung command's connection was replaced",
+    );
     t.equal(sample(text, 'xcp_host_ipmi_up', host(A)), 1);
     t.match(text, /xcp_exporter_collector_up\{pool_name="sim-pool",collector="ipmi"\} 1/, 'the collector is up: other hosts answered');
     t.ok((pool.health.collectors.get('ipmi')?.durationSeconds ?? 99) < 6, 'a cycle lasts about one command timeout, not more');
-    t.match(logger.lines.find((l) => l.msg === 'IPMI not collected' && l.host === D.name), { kind: 'timeout', reason: /ipmitool sensor timed out after 1500 ms/ });
+    t.match(
+      logger.lines.find((l) => l.msg === 'IPMI not collected' && l.host === D.name),
+      { kind: 'timeout', reason: /ipmitool sensor timed out after 1500 ms/ },
+    );
     // OpenSSH does not pass signals to root sessions: the host-side `timeout` ends the hung command, so they do
     // not pile up, one per cycle.
     const hung = () =>
@@ -189,7 +210,10 @@ async function main(): Promise<void> {
       'smartctl',
       fakeCommandScript('smartctl', {
         ...smartAnswers,
-        [A.address]: { '--scan-open --json': { stdout: scanJson([{ name: '/dev/sda', type: 'sat' }]) }, [`${SMART_JSON} sat /dev/sda`]: { stdout: standby, exit: 2 } },
+        [A.address]: {
+          '--scan-open --json': { stdout: scanJson([{ name: '/dev/sda', type: 'sat' }]) },
+          [`${SMART_JSON} sat /dev/sda`]: { stdout: standby, exit: 2 },
+        },
       }),
     );
     await cycles(2);

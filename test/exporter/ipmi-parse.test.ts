@@ -89,7 +89,15 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
     t.equal(l.sensors.length, 63, 'header skipped (after its byte-order mark)');
     // The saved listing wrapped one event field onto its own line: reported, not guessed at.
     t.same(l.warnings, ["line 58: not a sensor row: Failure detected' 'Power Supply input lost (AC/DC)'"]);
-    t.hasStrict(sensor(l, '01-Inlet Ambient'), { kind: 'temperature', value: 19, unit: 'celsius', status: 'Nominal', state: 'ok', recordId: '2', events: ['OK'] });
+    t.hasStrict(sensor(l, '01-Inlet Ambient'), {
+      kind: 'temperature',
+      value: 19,
+      unit: 'celsius',
+      status: 'Nominal',
+      state: 'ok',
+      recordId: '2',
+      events: ['OK'],
+    });
     t.hasStrict(sensor(l, '19-PCI 1'), { value: 72, recordId: '20' });
     t.hasStrict(sensor(l, 'Fan 1 DutyCycle'), { kind: 'fan', value: 26.66, unit: 'percent', state: 'ok', events: ['OK'] });
     t.hasStrict(sensor(l, 'Fan 1'), { kind: 'discrete', value: null, state: 'ok', events: ['transition to Running'] });
@@ -147,7 +155,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
   'ipmitool_sdr_with_unable_to_send_errors.txt': (t, text) => {
     const l = parseSdrList(text);
     t.equal(l.sensors.length, 9);
-    t.same(l.warnings, [8, 10, 12].map((n) => `line ${n}: not a sensor row: Unable to send command: Invalid argument`));
+    t.same(
+      l.warnings,
+      [8, 10, 12].map((n) => `line ${n}: not a sensor row: Unable to send command: Invalid argument`),
+    );
     t.hasStrict(sensor(l, 'B'), { kind: 'discrete', value: 0, state: 'ok' });
     t.hasStrict(sensor(l, 'ECC Corr Err'), { value: null, status: 'ns', state: 'unknown' });
     t.hasStrict(sensor(l, 'Planar 12V'), { kind: 'voltage', value: 12.04 });
@@ -289,7 +300,10 @@ t.test('rows as the XCP-ng plugin returns them (get_all_sensors) read like sdr l
   ];
   const l = sensorsFromSdrRows(rows);
   t.same(l, parseSdrList('SEL | Not Readable | ns\nTemp | 45 degrees C | ok\nTemp | 42 degrees C | ok\n'));
-  t.same(l.sensors.map((s) => s.sensor), ['SEL', 'Temp', 'Temp #2']);
+  t.same(
+    l.sensors.map((s) => s.sensor),
+    ['SEL', 'Temp', 'Temp #2'],
+  );
 });
 
 t.test('status codes', async (t) => {
@@ -331,16 +345,25 @@ t.test('FreeIPMI ipmi-sensors without a state column judges by its events', asyn
 
 t.test('lines that are not rows are warnings, the rows around them are kept', async (t) => {
   const sensor = parseIpmitoolSensor('Unable to send command: Invalid argument\nCPU Temp | 40.000 | degrees C | ok | na | na | na | 90.000 | 95.000 | na\n');
-  t.same(sensor.sensors.map((s) => [s.sensor, s.value]), [['CPU Temp', 40]]);
+  t.same(
+    sensor.sensors.map((s) => [s.sensor, s.value]),
+    [['CPU Temp', 40]],
+  );
   t.same(sensor.warnings, ['line 1: not a sensor row: Unable to send command: Invalid argument']);
   const elist = parseSdrElist('Fan1 | 30h | ok | 7.1 | 5040 RPM\nGet SDR 0042 command failed\n');
-  t.same(elist.sensors.map((s) => [s.sensor, s.value]), [['Fan1', 5040]]);
+  t.same(
+    elist.sensors.map((s) => [s.sensor, s.value]),
+    [['Fan1', 5040]],
+  );
   t.same(elist.warnings, ['line 2: not a sensor row: Get SDR 0042 command failed']);
 });
 
 t.test('unique keys never collide with a real name', async (t) => {
   const base = parseSdrList('Temp | 1 degrees C | ok\nTemp | 2 degrees C | ok\nTemp #2 | 3 degrees C | ok').sensors;
-  t.same(uniqueSensors(base).map((s) => s.sensor), ['Temp', 'Temp #2', 'Temp #2 #2']);
+  t.same(
+    uniqueSensors(base).map((s) => s.sensor),
+    ['Temp', 'Temp #2', 'Temp #2 #2'],
+  );
 });
 
 t.test('a DCMI failure is rejected with the reason', async (t) => {
@@ -351,7 +374,10 @@ t.test('temperatures in degrees F and K are read in Celsius, thresholds too', as
   // ipmitool's `sensor` columns: name | reading | unit | status | lnr | lcr | lnc | unc | ucr | unr (ipmitool's
   // unit names, lib/ipmi_sdr.c unit_desc: "degrees C", "degrees F", "degrees K").
   const { sensors } = parseIpmitoolSensor(
-    ['Inlet F | 77.000 | degrees F | ok | na | na | na | 104.000 | 113.000 | na', 'Inlet K | 300.150 | degrees K | ok | na | na | na | 313.150 | 318.150 | na'].join('\n'),
+    [
+      'Inlet F | 77.000 | degrees F | ok | na | na | na | 104.000 | 113.000 | na',
+      'Inlet K | 300.150 | degrees K | ok | na | na | na | 313.150 | 318.150 | na',
+    ].join('\n'),
   );
   const round = (v: number | null | undefined) => (v == null ? v : Math.round(v * 1000) / 1000);
   t.same(

@@ -40,7 +40,11 @@ const pollAndScrape = async () => {
 };
 const host = (text: string, metric: string, h: HostRuntime) => sample(text, metric, { host_name: name(h) });
 async function rpc<T>(h: HostRuntime, method: string, params: unknown[]): Promise<T> {
-  const res = await fetch(`${sim.server.urlOf(h)}/jsonrpc`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }), signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`${sim.server.urlOf(h)}/jsonrpc`, {
+    method: 'POST',
+    body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
+    signal: AbortSignal.timeout(5000),
+  });
   const body = (await res.json()) as { result?: T; error?: unknown };
   if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
   return body.result as T;
@@ -51,7 +55,13 @@ async function pollUntil(what: string, check: (text: string) => boolean, ms = 40
   for (;;) {
     const text = await pollAndScrape();
     if (check(text)) return text;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last scrape:\n${text.split('\n').filter((l) => /master|toolstack|connected|rrd_up|host_live/.test(l)).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}; last scrape:\n${text
+          .split('\n')
+          .filter((l) => /master|toolstack|connected|rrd_up|host_live/.test(l))
+          .join('\n')}`,
+      );
   }
 }
 
@@ -60,7 +70,11 @@ t.test('a healthy pool: the master reachable, every toolstack up, the master nam
   t.equal(sample(text, 'xcp_pool_master_reachable', {}), 1);
   for (const h of [a, b, c]) t.equal(host(text, 'xcp_host_toolstack_up', h), 1, `${name(h)} toolstack up`);
   t.equal(lines(text, 'xcp_host_info').filter((l) => l.includes('is_master="true"')).length, 1);
-  t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(a)}"`));
+  t.ok(
+    lines(text, 'xcp_host_info')
+      .find((l) => l.includes('is_master="true"'))!
+      .includes(`host_name="${name(a)}"`),
+  );
 });
 
 t.test('a master slower than the RRD timeout but within call_seconds stays connected', async (t) => {
@@ -69,7 +83,7 @@ t.test('a master slower than the RRD timeout but within call_seconds stays conne
   const text = await pollAndScrape();
   t.equal(sample(text, 'xcp_pool_connected', {}), 1, 'the master check uses call_seconds, not the RRD timeout');
   t.equal(sample(text, 'xcp_pool_master_reachable', {}), 1);
-  t.equal(host(text, 'xcp_host_rrd_up', a), 0, "its own RRD, bounded by the RRD timeout, is late");
+  t.equal(host(text, 'xcp_host_rrd_up', a), 0, 'its own RRD, bounded by the RRD timeout, is late');
 });
 
 t.test('the master hangs: members kept and probed, the master unreachable and not live, RRD state per host', async (t) => {
@@ -88,16 +102,26 @@ t.test('the master hangs: members kept and probed, the master unreachable and no
   for (const h of [a, b, c]) t.not(host(text, 'xcp_host_rrd_up', h), undefined, `xcp_host_rrd_up of ${name(h)} still exported`);
   // Real members check sessions in the master's database (xapi_http.ml): without it their /rrd_updates stall.
   t.equal(host(text, 'xcp_host_rrd_up', b), 0);
-  t.ok(lines(text, 'xcp_host_info').some((l) => l.includes(`host_name="${name(b)}"`)), 'every member still listed');
+  t.ok(
+    lines(text, 'xcp_host_info').some((l) => l.includes(`host_name="${name(b)}"`)),
+    'every member still listed',
+  );
   t.ok(took < 3000 + 6000 + 2000 + 2000, `one poll bounded by the call, probe and RRD timeouts (${took} ms)`);
   const health = (await (await fetch(ex.url + '/health')).json()) as { pools: Record<string, { master: string; master_reachable: boolean }> };
-  t.match(health.pools['sim-pool'], { master: sim.server.urlOf(a), master_reachable: false }, '/health names the master it follows and says it does not answer');
+  t.match(
+    health.pools['sim-pool'],
+    { master: sim.server.urlOf(a), master_reachable: false },
+    '/health names the master it follows and says it does not answer',
+  );
   // A second poll logs no new warning for the same outage.
   const before = logger.lines.filter((l) => l.level === 'warn').length;
   await ex.exporter.pollOnce();
   const after = logger.lines.filter((l) => l.level === 'warn').length;
   t.equal(after, before, 'the same outage: no new warning on the next poll');
-  t.ok(logger.lines.some((l) => l.msg === 'pool master does not answer'), 'the outage was logged once when it began');
+  t.ok(
+    logger.lines.some((l) => l.msg === 'pool master does not answer'),
+    'the outage was logged once when it began',
+  );
 });
 
 t.test('a member promoted through XAPI: the exporter follows it without a restart', async (t) => {
@@ -106,7 +130,12 @@ t.test('a member promoted through XAPI: the exporter follows it without a restar
   const text = await pollUntil('the exporter to follow the new master', (x) => sample(x, 'xcp_pool_connected', {}) === 1);
   t.equal(collector.xapi.masterUrl, sim.server.urlOf(b), 'the client talks to the new master');
   t.equal(sample(text, 'xcp_pool_master_reachable', {}), 1);
-  t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(b)}"`), 'the new master is named');
+  t.ok(
+    lines(text, 'xcp_host_info')
+      .find((l) => l.includes('is_master="true"'))!
+      .includes(`host_name="${name(b)}"`),
+    'the new master is named',
+  );
   t.equal(host(text, 'xcp_host_toolstack_up', a), 0, 'the old master still answers nothing');
   t.equal(host(text, 'xcp_host_rrd_up', b), 1, "the new master's RRD");
   t.ok(logger.lines.some((l) => l.msg === 'XAPI following the new pool master'));
@@ -116,7 +145,10 @@ t.test('a member promoted through XAPI: the exporter follows it without a restar
   t.same(await rpc<string[]>(b, 'pool.recover_slaves', [session]), [c.ref]);
   const after = await pollUntil("the recovered member's RRD", (x) => host(x, 'xcp_host_rrd_up', c) === 1);
   t.equal(host(after, 'xcp_host_toolstack_up', c), 1);
-  t.ok(logger.lines.some((l) => l.msg === 'pool master answers again'), 'the return is logged');
+  t.ok(
+    logger.lines.some((l) => l.msg === 'pool master answers again'),
+    'the return is logged',
+  );
 });
 
 t.test('the old master boots, finds the new master and follows it: its toolstack answers again', async (t) => {
@@ -125,7 +157,11 @@ t.test('the old master boots, finds the new master and follows it: its toolstack
   t.same(sim.pool.roles.masters(), [b]);
   const text = await pollUntil('the old master toolstack', (x) => host(x, 'xcp_host_toolstack_up', a) === 1);
   t.equal(sample(text, 'xcp_pool_connected', {}), 1);
-  t.ok(lines(text, 'xcp_host_info').find((l) => l.includes('is_master="true"'))!.includes(`host_name="${name(b)}"`));
+  t.ok(
+    lines(text, 'xcp_host_info')
+      .find((l) => l.includes('is_master="true"'))!
+      .includes(`host_name="${name(b)}"`),
+  );
 });
 
 t.test('two masters: a new master promoted while the old one hung, which then resumes without a reboot', async (t) => {
@@ -133,7 +169,10 @@ t.test('two masters: a new master promoted while the old one hung, which then re
   await sim.server.sync();
   const local = await rpc<string>(c, 'session.slave_local_login_with_password', ['root', 'simulated']);
   await rpc(c, 'pool.emergency_transition_to_master', [local]);
-  await pollUntil('the exporter to follow the newest master', (x) => sample(x, 'xcp_pool_connected', {}) === 1 && collector.xapi.masterUrl === sim.server.urlOf(c));
+  await pollUntil(
+    'the exporter to follow the newest master',
+    (x) => sample(x, 'xcp_pool_connected', {}) === 1 && collector.xapi.masterUrl === sim.server.urlOf(c),
+  );
   t.equal(sample(await pollAndScrape(), 'xcp_pool_masters', {}), 1, 'one master');
   healHost(sim.pool, b);
   await sim.server.sync();

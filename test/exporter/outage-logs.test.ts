@@ -30,10 +30,18 @@ t.test('a host unreachable for several polls: one warning per failed source, one
   t.ok(warns.length > 0, `the failure is logged: ${warns.map((l) => l.msg).join('; ')}`);
   const perMessage = new Map<string, number>();
   for (const l of warns) perMessage.set(String(l.msg), (perMessage.get(String(l.msg)) ?? 0) + 1);
-  t.same([...perMessage.values()].filter((n) => n > 1), [], `each failure once over ${polls} polls, not once per poll`);
+  t.same(
+    [...perMessage.values()].filter((n) => n > 1),
+    [],
+    `each failure once over ${polls} polls, not once per poll`,
+  );
   const repeated = new Map<string, number>();
   for (const l of logger.lines.filter((x) => x.level === 'warn' || x.level === 'error')) repeated.set(String(l.msg), (repeated.get(String(l.msg)) ?? 0) + 1);
-  t.same([...repeated].filter(([, n]) => n > 1), [], 'no warning anywhere repeats');
+  t.same(
+    [...repeated].filter(([, n]) => n > 1),
+    [],
+    'no warning anywhere repeats',
+  );
 
   sim.pool.restartToolstack(h);
   for (let i = 0; i < 20 && !about('info').some((l) => /again/.test(String(l.msg))); i++) await ex.exporter.pollOnce();

@@ -25,7 +25,10 @@ t.teardown(async () => {
 });
 
 type Vector = { metric: Record<string, string>; value: [number, string] }[];
-await waitFor('VM series in Prometheus', async () => (await prom.query<{ result: Vector }>('xcp_vm_cpu_usage')).result.length > 0, { timeoutMs: 30_000, everyMs: 250 });
+await waitFor('VM series in Prometheus', async () => (await prom.query<{ result: Vector }>('xcp_vm_cpu_usage')).result.length > 0, {
+  timeoutMs: 30_000,
+  everyMs: 250,
+});
 
 t.test('the scrape target is healthy', async (t) => {
   const targets = await prom.api<{ activeTargets: { health: string; lastError: string; scrapeUrl: string }[] }>('/api/v1/targets');
@@ -52,7 +55,10 @@ t.test('host, VM and SR series with their labels', async (t) => {
   t.ok(vms.every((r) => /^vm-\d\d-\d\d\d$/.test(r.metric.vm_name!) && r.metric.host_name!.startsWith('xcp-host-')));
   const srs = (await prom.query<{ result: Vector }>('xcp_sr_physical_size_bytes')).result;
   t.ok(srs.some((r) => r.metric.sr_name === 'NFS VM store' && r.metric.sr_type === 'nfs'));
-  t.ok(srs.some((r) => r.metric.sr_type === 'ext' && r.metric.host_name), 'local SRs carry their host');
+  t.ok(
+    srs.some((r) => r.metric.sr_type === 'ext' && r.metric.host_name),
+    'local SRs carry their host',
+  );
   const lat = (await prom.query<{ result: Vector }>('xcp_host_disk_read_latency_seconds{sr_name="iSCSI VM store"}')).result;
   t.equal(lat.length, 3, 'per host, SR prefix resolved');
 });
@@ -66,5 +72,8 @@ t.test('counters work with rate()', async (t) => {
     },
     { timeoutMs: 20_000, everyMs: 250 },
   );
-  t.ok(rates.every((r) => Number(r.value[1]) >= 0), 'never negative: no counter resets');
+  t.ok(
+    rates.every((r) => Number(r.value[1]) >= 0),
+    'never negative: no counter resets',
+  );
 });

@@ -32,13 +32,20 @@ t.test('xen-api perfmon test fixture (XML with upstream "# ..." remarks)', async
     ['AVERAGE', 'MIN', 'MAX', 'LAST'].flatMap((cf) => ['cpu1', 'cpu0', 'memory'].map((n) => `${cf}/${n}`)),
   );
   t.ok(u.columns.every((c) => c.objectType === 'vm' && c.uuid === VM));
-  t.same(u.rows.map((r) => r.t), [1213617600, 1213616600], 'rows in input order, newest first');
+  t.same(
+    u.rows.map((r) => r.t),
+    [1213617600, 1213616600],
+    'rows in input order, newest first',
+  );
   t.same(Array.from(u.rows[0]!.values), SAMPLE_ROW);
   t.same(Array.from(u.rows[1]!.values), SAMPLE_ROW);
 
   const avg = newestValues(u);
   t.equal(avg.t, 1213617600, 'the "end time" row');
-  t.same(avg.columns.map((c) => c.name), ['cpu1', 'cpu0', 'memory']);
+  t.same(
+    avg.columns.map((c) => c.name),
+    ['cpu1', 'cpu0', 'memory'],
+  );
   t.same(Array.from(avg.values), [0, 0.0282, 209715200]);
   t.same(Array.from(avg.times), [1213617600, 1213617600, 1213617600]);
   t.same(Array.from(newestValues(u, 'MIN').values), [0, 0.0201, 209715200]);
@@ -104,7 +111,11 @@ t.test('the format is decided by content, not by content-type', async (t) => {
 t.test('XML markup the reader skips or refuses: CDATA, quoted ">" in attributes, broken tags', async (t) => {
   const doc = (entry: string, attrs = '') =>
     `<xport${attrs}><meta><start>0</start><step>5</step><end>5</end><legend><entry>${entry}</entry></legend></meta><data><row><t>5</t><v>0.5</v></row></data></xport>`;
-  t.same(parseRrdUpdates(doc('<![CDATA[AVERAGE:host:h:cpu0]]>')).columns.map((c) => c.name), ['cpu0'], 'CDATA is text');
+  t.same(
+    parseRrdUpdates(doc('<![CDATA[AVERAGE:host:h:cpu0]]>')).columns.map((c) => c.name),
+    ['cpu0'],
+    'CDATA is text',
+  );
   t.equal(parseRrdUpdates(doc('AVERAGE:host:h:cpu0', ' note="a > b" other=\'<\'')).rows[0]!.values[0], 0.5, 'a ">" inside a quoted attribute value');
   rejects(t, `<![CDATA[x]]>${doc('AVERAGE:host:h:cpu0')}`, /CDATA outside the root element/, 'CDATA before the root');
   rejects(t, '<xport><meta <start>0</start></meta></xport>', /unterminated tag/, 'a tag without its ">"');
@@ -121,14 +132,29 @@ t.test('current shape: strings everywhere, newest sample by max t whatever the r
     `{"meta":{"start":"1000","step":"5","end":"1010","rows":"3","columns":"5","legend":${JSON.stringify(legend)}},"data":[${order.map((k) => rows[k]).join(',')}]}`;
 
   const oldestFirst = parseRrdUpdates(body([1000, 1005, 1010]));
-  t.same(oldestFirst.rows.map((r) => r.t), [1000, 1005, 1010], 'rows kept in input order');
-  t.same(Array.from(oldestFirst.rows[1]!.values).map((v) => (Number.isNaN(v) ? 'none' : v)), [0.2, 'none', 0.6, 'none', 'none'], '"NaN" and "Infinity" are no sample');
+  t.same(
+    oldestFirst.rows.map((r) => r.t),
+    [1000, 1005, 1010],
+    'rows kept in input order',
+  );
+  t.same(
+    Array.from(oldestFirst.rows[1]!.values).map((v) => (Number.isNaN(v) ? 'none' : v)),
+    [0.2, 'none', 0.6, 'none', 'none'],
+    '"NaN" and "Infinity" are no sample',
+  );
   t.ok(Number.isNaN(oldestFirst.rows[2]!.values[2]!), '"-Infinity" is no sample');
 
-  for (const order of [[1000, 1005, 1010], [1010, 1005, 1000], [1005, 1010, 1000]] as (keyof typeof rows)[][]) {
+  for (const order of [
+    [1000, 1005, 1010],
+    [1010, 1005, 1000],
+    [1005, 1010, 1000],
+  ] as (keyof typeof rows)[][]) {
     const n = newestValues(parseRrdUpdates(body(order)));
     t.equal(n.t, 1010, `order ${order}: t is the max t`);
-    t.same(n.columns.map((c) => `${c.objectType}:${c.name}`), ['host:cpu0', 'host:memory_free_kib', 'vm:cpu0', 'vm:vbd_xvda_read', 'vm:gone']);
+    t.same(
+      n.columns.map((c) => `${c.objectType}:${c.name}`),
+      ['host:cpu0', 'host:memory_free_kib', 'vm:cpu0', 'vm:vbd_xvda_read', 'vm:gone'],
+    );
     // cpu0 from the newest row; memory falls back past two NaN rows; -Infinity and Infinity are skipped too.
     t.same(Array.from(n.values.subarray(0, 4)), [0.3, 100, 0.6, 7], `order ${order}: values`);
     t.same(Array.from(n.times.subarray(0, 4)), [1010, 1000, 1005, 1000], `order ${order}: each value's own row time`);
@@ -151,7 +177,10 @@ t.test('legacy shape (xcp-rrd ≤ 1.9): unquoted keys, bare NaN/Infinity, read w
     'data:[{t:1005,values:[0.25,NaN,Infinity]},{t:1000,values:[0.0,0.5,-Infinity]}]}';
   const u = parseRrdUpdates(body, 'application/json');
   t.same([u.start, u.step, u.end], [1000, 5, 1005]);
-  t.same(u.rows.map((r) => r.t), [1005, 1000]);
+  t.same(
+    u.rows.map((r) => r.t),
+    [1005, 1000],
+  );
   t.same(Array.from(u.rows[1]!.values.subarray(0, 2)), [0, 0.5]);
   t.ok(Number.isNaN(u.rows[0]!.values[2]!), 'bare Infinity is no sample');
   const n = newestValues(u);
@@ -166,7 +195,10 @@ t.test('nested shape (xcp-rrd 1.10–1.12): data inside meta', async (t) => {
     '"data":[{"t":"1005","values":["1.5e+10","NaN"]},{"t":"1000","values":["1.25e+10","2e+10"]}]}}';
   const u = parseRrdUpdates(body);
   t.same(u.columns[0], { cf: 'AVERAGE', objectType: 'sr', uuid: 's1', name: 'size' });
-  t.same(u.rows.map((r) => r.t), [1005, 1000]);
+  t.same(
+    u.rows.map((r) => r.t),
+    [1005, 1000],
+  );
   t.equal(newestValues(u).values[0], 1.5e10);
   const max = newestValues(u, 'MAX');
   t.same([max.columns[0]!.cf, max.values[0], max.times[0]], ['MAX', 2e10, 1000], 'MAX only, newest finite');
@@ -177,8 +209,7 @@ t.test('nested shape (xcp-rrd 1.10–1.12): data inside meta', async (t) => {
 
 t.test('legend entries: split on the first three colons only', async (t) => {
   const body =
-    '{"meta":{"start":"0","step":"5","end":"5","legend":["AVERAGE:vm:v-1:name:with:colons","LAST:host:h:a:"]},' +
-    '"data":[{"t":"5","values":["1","2"]}]}';
+    '{"meta":{"start":"0","step":"5","end":"5","legend":["AVERAGE:vm:v-1:name:with:colons","LAST:host:h:a:"]},' + '"data":[{"t":"5","values":["1","2"]}]}';
   const u = parseRrdUpdates(body);
   t.same(u.columns, [
     { cf: 'AVERAGE', objectType: 'vm', uuid: 'v-1', name: 'name:with:colons' },
@@ -193,7 +224,9 @@ t.test('legend entries: split on the first three colons only', async (t) => {
 t.test('empty windows', async (t) => {
   const json = parseRrdUpdates('{"meta":{"start":"1010","step":"5","end":"1005","rows":"0","columns":"1","legend":["AVERAGE:host:h:cpu0"]},"data":[]}');
   t.same([json.start, json.end, json.rows.length, json.columns.length], [1010, 1005, 0, 1]);
-  const xml = parseRrdUpdates('<?xml version="1.0" encoding="UTF-8"?>\n<xport><meta><start>1</start><step>5</step><end>1</end><rows>0</rows><columns>0</columns><legend/></meta><data/></xport>');
+  const xml = parseRrdUpdates(
+    '<?xml version="1.0" encoding="UTF-8"?>\n<xport><meta><start>1</start><step>5</step><end>1</end><rows>0</rows><columns>0</columns><legend/></meta><data/></xport>',
+  );
   t.same([xml.columns.length, xml.rows.length], [0, 0]);
   const n = newestValues(json);
   t.ok(Number.isNaN(n.t) && n.values.length === 1 && Number.isNaN(n.values[0]!));
@@ -201,7 +234,8 @@ t.test('empty windows', async (t) => {
 
 t.test('unusable bodies are ProtocolErrors', async (t) => {
   const PERFMON_META = '<xport><meta><start>0</start><step>5</step><end>5</end><legend><entry>AVERAGE:host:h:a</entry></legend></meta></xport>';
-  const good = '{"meta":{"start":"0","step":"5","end":"5","rows":"1","columns":"2","legend":["AVERAGE:host:h:a","AVERAGE:host:h:b"]},"data":[{"t":"5","values":["1","2"]}]}';
+  const good =
+    '{"meta":{"start":"0","step":"5","end":"5","rows":"1","columns":"2","legend":["AVERAGE:host:h:a","AVERAGE:host:h:b"]},"data":[{"t":"5","values":["1","2"]}]}';
   t.equal(parseRrdUpdates(good).rows.length, 1, 'the control case parses');
   const withRow = (row: string) => good.replace('{"t":"5","values":["1","2"]}', row);
   const cases: [string, string | Buffer, RegExp][] = [

@@ -57,10 +57,13 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
   },
   'linuxfabrik_two-devices-one-inaccessible-scan.txt': (t, text) => {
     const scan = parseScanText(text);
-    t.same(scan.devices.map((d) => [d.name, d.type, d.openError]), [
-      ['/dev/sda', 'sat', null],
-      ['/dev/nvme0', 'nvme', 'Permission denied'],
-    ]);
+    t.same(
+      scan.devices.map((d) => [d.name, d.type, d.openError]),
+      [
+        ['/dev/sda', 'sat', null],
+        ['/dev/nvme0', 'nvme', 'Permission denied'],
+      ],
+    );
     t.same(scan.warnings, []);
   },
   'scrutiny_smartctl_scan_megaraid.json': (t, text) => {
@@ -78,13 +81,19 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
   },
   'telegraf_smartctl_scan_json_all.json': (t, text) => {
     const scan = parseScanJson(text);
-    t.same(scan.devices.map((d) => `${d.name} ${d.type} ${d.protocol}`), ['/dev/sda sat ATA', '/dev/nvme0 nvme NVMe', '/dev/nvme1 nvme NVMe']);
+    t.same(
+      scan.devices.map((d) => `${d.name} ${d.type} ${d.protocol}`),
+      ['/dev/sda sat ATA', '/dev/nvme0 nvme NVMe', '/dev/nvme1 nvme NVMe'],
+    );
     t.same(scan.warnings, []);
   },
   'telegraf_smartctl_scan_json_megaraid.json': (t, text) => {
     const scan = parseScanJson(text);
     t.equal(scan.devices.length, 10);
-    t.same(scan.devices.slice(0, 4).map((d) => `${d.name} ${d.type}`), ['/dev/sda scsi', '/dev/sdb scsi', '/dev/sdc sat', '/dev/bus/6 megaraid,8']);
+    t.same(
+      scan.devices.slice(0, 4).map((d) => `${d.name} ${d.type}`),
+      ['/dev/sda scsi', '/dev/sdb scsi', '/dev/sdc sat', '/dev/bus/6 megaraid,8'],
+    );
     t.hasStrict(scan.devices[9], { name: '/dev/bus/6', type: 'megaraid,14', infoName: '/dev/bus/6 [megaraid_disk_14]', protocol: 'SCSI' });
   },
 
@@ -124,7 +133,11 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       },
       ['openFailedOrLowPower'],
     );
-    t.hasStrict(parseSmartctlJson(text, { device: '/dev/sda', deviceType: 'sat' }), { device: '/dev/sda', deviceType: 'sat', type: 'sat' }, 'named by the hint');
+    t.hasStrict(
+      parseSmartctlJson(text, { device: '/dev/sda', deviceType: 'sat' }),
+      { device: '/dev/sda', deviceType: 'sat', type: 'sat' },
+      'named by the hint',
+    );
   },
   'scrutiny_smart-fail2.json': (t, text) => {
     const d = disk(
@@ -147,7 +160,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       ['diskFailing', 'prefailAtThreshold', 'errorLogHasErrors', 'selfTestLogHasErrors'],
     );
     t.equal(d.exitStatus?.code, 216);
-    t.same(d.ataAttributes.filter((a) => a.failed).map((a) => [a.id, a.name, a.value, a.threshold, a.failed]), [[5, 'Reallocated_Sector_Ct', 1, 5, 'now']]);
+    t.same(
+      d.ataAttributes.filter((a) => a.failed).map((a) => [a.id, a.name, a.value, a.threshold, a.failed]),
+      [[5, 'Reallocated_Sector_Ct', 1, 5, 'now']],
+    );
   },
   'scrutiny_smart-megaraid1.json': (t, text) => {
     disk(
@@ -326,7 +342,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       pendingSectors: 0,
       offlineUncorrectableSectors: 0,
     });
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 5), { name: 'Reallocated_Sector_Ct', value: 200, worst: 200, threshold: 140, failed: null, raw: '0' });
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 5),
+      { name: 'Reallocated_Sector_Ct', value: 200, worst: 200, threshold: 140, failed: null, raw: '0' },
+    );
   },
   'smartctl_exporter_issue384_nvme_log_error_json_fragment.json': (t, text) => {
     // An error-severity message with exit bit 2 only: a log page failed, the rest is data. Not a failed device.
@@ -494,7 +513,16 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
     disk(
       t,
       text,
-      { device: '/dev/bus/0', deviceType: 'sat+megaraid,0', type: 'megaraid', protocol: 'ATA', healthy: true, model: null, temperatureCelsius: null, error: null },
+      {
+        device: '/dev/bus/0',
+        deviceType: 'sat+megaraid,0',
+        type: 'megaraid',
+        protocol: 'ATA',
+        healthy: true,
+        model: null,
+        temperatureCelsius: null,
+        error: null,
+      },
       ['smartCommandFailed'],
     );
   },
@@ -599,7 +627,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       offlineUncorrectableSectors: 0,
     });
     t.equal(d.ataAttributes.length, 17);
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 3), { name: 'Spin_Up_Time', value: 130, worst: 130, threshold: 24, raw: '303 (Average 280)' });
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 3),
+      { name: 'Spin_Up_Time', value: 130, worst: 130, threshold: 24, raw: '303 (Average 280)' },
+    );
   },
   'linuxfabrik_smartctl-v6-text-nvme-3l2qexf7.txt': (t, text) => {
     disk(t, text, {
@@ -636,7 +667,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       offlineUncorrectableSectors: 0,
       error: null,
     });
-    t.same(d.ataAttributes.filter((a) => a.failed).map((a) => [a.id, a.name, a.failed]), [[200, 'Multi_Zone_Error_Rate', 'now']]);
+    t.same(
+      d.ataAttributes.filter((a) => a.failed).map((a) => [a.id, a.name, a.failed]),
+      [[200, 'Multi_Zone_Error_Rate', 'now']],
+    );
     t.equal(d.ataAttributes.length, 22);
   },
   'linuxfabrik_smartctl-v6-text-st32000542as-health-failed.txt': (t, text) => {
@@ -651,7 +685,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       pendingSectors: 0,
       offlineUncorrectableSectors: 0,
     });
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 5), { value: 4, worst: 4, threshold: 36, failed: 'now', raw: '3956' });
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 5),
+      { value: 4, worst: 4, threshold: 36, failed: 'now', raw: '3956' },
+    );
     t.equal(d.messages.length, 3, 'the three "==> WARNING:" blocks');
   },
   'linuxfabrik_smartctl-v6-text-wd40efrx-crit-attrs.txt': (t, text) => {
@@ -667,8 +704,15 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       pendingSectors: 0,
       offlineUncorrectableSectors: 0,
     });
-    t.same(d.ataAttributes.filter((a) => a.failed), [], 'no attribute at threshold, whatever the file name says');
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 5), { value: 200, threshold: 140 });
+    t.same(
+      d.ataAttributes.filter((a) => a.failed),
+      [],
+      'no attribute at threshold, whatever the file name says',
+    );
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 5),
+      { value: 200, threshold: 140 },
+    );
   },
   'smartmontools_issue270_unknown_usb_bridge_text.txt': (t, text) => {
     disk(t, text, {
@@ -693,8 +737,14 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       pendingSectors: 0,
       offlineUncorrectableSectors: null,
     });
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 190), { failed: 'past', threshold: 45, raw: '45 (Min/Max 43/57 #2689)' });
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 240), { raw: '6585h+55m+23.234s' });
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 190),
+      { failed: 'past', threshold: 45, raw: '45 (Min/Max 43/57 #2689)' },
+    );
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 240),
+      { raw: '6585h+55m+23.234s' },
+    );
   },
   'telegraf_smartctl6.5_nvme_text.txt': (t, text) => {
     disk(t, text, {
@@ -785,8 +835,15 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       reallocatedSectors: 0,
     });
     t.equal(d.ataAttributes.length, 25);
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 232), { threshold: 4, raw: '100' });
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 5), { threshold: null }, '"---": no threshold');
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 232),
+      { threshold: 4, raw: '100' },
+    );
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 5),
+      { threshold: null },
+      '"---": no threshold',
+    );
   },
   'telegraf_smartctl7.3_megaraid1_text.txt': (t, text) => {
     disk(t, text, {
@@ -799,12 +856,16 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       powerOnSeconds: 16003 * 3600 + 18 * 60,
       reallocatedSectors: 0,
     });
-    t.hasStrict(parseSmartctlText(text, { device: '/dev/bus/0', deviceType: 'megaraid,1', exitStatus: 0 }), {
-      device: '/dev/bus/0',
-      deviceType: 'megaraid,1',
-      type: 'megaraid',
-      exitStatus: { code: 0 },
-    }, 'the transport names the disk and passes the exit code');
+    t.hasStrict(
+      parseSmartctlText(text, { device: '/dev/bus/0', deviceType: 'megaraid,1', exitStatus: 0 }),
+      {
+        device: '/dev/bus/0',
+        deviceType: 'megaraid,1',
+        type: 'megaraid',
+        exitStatus: { code: 0 },
+      },
+      'the transport names the disk and passes the exit code',
+    );
   },
   'telegraf_smartctl7.3_nvme_windows_text.txt': (t, text) => {
     disk(t, text, {
@@ -841,7 +902,10 @@ const FIXTURES: Record<string, (t: Test, text: string) => void> = {
       offlineUncorrectableSectors: 0,
     });
     t.equal(d.ataAttributes.length, 24);
-    t.hasStrict(d.ataAttributes.find((a) => a.id === 1), { raw: '2765/13191816' });
+    t.hasStrict(
+      d.ataAttributes.find((a) => a.id === 1),
+      { raw: '2765/13191816' },
+    );
   },
   'telegraf_smartctl_hgst_ata_attrs_text.txt': (t, text) => {
     // Despite its name (telegraf's mockHGST), a SAS SSD: no ATA attributes.
@@ -928,14 +992,20 @@ t.test('scans refuse hostile devices with a warning and keep the others', async 
     ],
   });
   const scan = parseScanJson(json);
-  t.same(scan.devices.map((d) => d.name), ['/dev/sda']);
+  t.same(
+    scan.devices.map((d) => d.name),
+    ['/dev/sda'],
+  );
   t.same(scan.warnings, [
     'refused device "/dev/sdb; reboot" with type "sat": not a plain device path and smartctl type',
     'refused device "/dev/sdc" with type "$(reboot)": not a plain device path and smartctl type',
     'devices[3]: no name or type',
   ]);
   const text = parseScanText('/dev/sda -d sat # /dev/sda [SAT], ATA device\n/dev/../sdb -d sat # x, ATA device\nsmartctl: command not found\n');
-  t.same(text.devices.map((d) => d.name), ['/dev/sda']);
+  t.same(
+    text.devices.map((d) => d.name),
+    ['/dev/sda'],
+  );
   t.same(text.warnings, [
     'refused device "/dev/../sdb" with type "sat": not a plain device path and smartctl type',
     'line 3: not a device line: smartctl: command not found',
@@ -950,14 +1020,16 @@ t.test('the XCP-ng smartctl.py plugin answers', async (t) => {
     '/dev/sdz:sat': 'smartctl failed',
   });
   const disks = parsePluginInformation(information);
-  t.same(disks.map((d) => [d.device, d.deviceType, d.type, d.model, d.healthy, d.error]), [
-    ['/dev/bus/0', 'megaraid,0', 'megaraid', 'KINGSTON SA400S37240G', true, null],
-    ['/dev/nvme1', 'nvme', 'nvme', 'INTEL SSDPED1D280GA', true, null],
-    ['/dev/sdz', 'sat', 'sat', null, null, 'plugin returned "smartctl failed" instead of smartctl JSON'],
-  ]);
+  t.same(
+    disks.map((d) => [d.device, d.deviceType, d.type, d.model, d.healthy, d.error]),
+    [
+      ['/dev/bus/0', 'megaraid,0', 'megaraid', 'KINGSTON SA400S37240G', true, null],
+      ['/dev/nvme1', 'nvme', 'nvme', 'INTEL SSDPED1D280GA', true, null],
+      ['/dev/sdz', 'sat', 'sat', null, null, 'plugin returned "smartctl failed" instead of smartctl JSON'],
+    ],
+  );
   const alone = parseSmartctlJson(read('xcpng83_smartctl7.0_sat+megaraid0_kingston_ssd_-j-a.json'));
   t.same(disks[0], { ...alone, deviceType: 'megaraid,0' }, 'same model as the document alone, keyed by the scan type');
-
 });
 
 t.test('exit status bits', async (t) => {
@@ -1018,7 +1090,10 @@ t.test('text: the old (-a) attribute table and -H alone', async (t) => {
   ].join('\n');
   const d = parseSmartctlText(old);
   t.hasStrict(d, { type: 'ata', reallocatedSectors: 12, pendingSectors: 3, temperatureCelsius: 36, powerOnSeconds: 600 * 60 });
-  t.same(d.ataAttributes.map((a) => a.failed), ['now', null, null, 'past']);
+  t.same(
+    d.ataAttributes.map((a) => a.failed),
+    ['now', null, null, 'past'],
+  );
   const healthOnly = parseSmartctlText(
     'smartctl 6.5\n=== START OF READ SMART DATA SECTION ===\nSMART Health Status: LOGICAL UNIT FAILURE PREDICTION THRESHOLD EXCEEDED\n',
   );

@@ -44,8 +44,12 @@ type Vector = { result: { metric: Record<string, string>; value: [number, string
 // A member stops: after hostDeadAfterMs the master says it is not live (xcp_host_status power_state="Halted").
 sim.pool.failHost(sim.pool.hosts[2]!);
 await sim.server.sync();
-await waitFor('the failed host in Prometheus', async () => (await prom.query<Vector>('xcp_host_status{power_state!="Running"}')).result.length > 0, { timeoutMs: 30_000 });
-await waitFor('two scrapes of counters', async () => (await prom.query<Vector>('rate(xcp_host_network_receive_bytes_total[5m])')).result.length > 0, { timeoutMs: 30_000 });
+await waitFor('the failed host in Prometheus', async () => (await prom.query<Vector>('xcp_host_status{power_state!="Running"}')).result.length > 0, {
+  timeoutMs: 30_000,
+});
+await waitFor('two scrapes of counters', async () => (await prom.query<Vector>('rate(xcp_host_network_receive_bytes_total[5m])')).result.length > 0, {
+  timeoutMs: 30_000,
+});
 
 // "PromQL Query Examples" and "Filtering by XO tags", in the doc's order. The xo_* (XO's own process and objects)
 // and xcp_xostor_* (XOSTOR, LINSTOR SRs) examples are left out: they describe Xen Orchestra itself, not XAPI.

@@ -51,12 +51,29 @@ t.test('XO serializes tags: unique, blank dropped, sorted, comma-joined, absent 
 t.test('the pool id file: only for the configured pool at the same URL; a broken file is set aside', async (t) => {
   const file = join(dir, 'ids.json');
   const id = '0e3c7d2a-7a39-4d67-9b8e-1f0c2a4b5c6d';
-  writeFileSync(file, JSON.stringify({ pools: { a: { url: 'https://a', pool_id: id }, b: { url: 'https://old-b', pool_id: id }, gone: { url: 'https://g', pool_id: id }, c: { url: 'https://c', pool_id: 'not-a-uuid' } } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      pools: {
+        a: { url: 'https://a', pool_id: id },
+        b: { url: 'https://old-b', pool_id: id },
+        gone: { url: 'https://g', pool_id: id },
+        c: { url: 'https://c', pool_id: 'not-a-uuid' },
+      },
+    }),
+  );
   const logger = memoryLogger('warn');
-  const pools = new Map([['a', 'https://a'], ['b', 'https://b'], ['c', 'https://c']]);
+  const pools = new Map([
+    ['a', 'https://a'],
+    ['b', 'https://b'],
+    ['c', 'https://c'],
+  ]);
   const ids = new PoolIdFile(file, pools, logger);
   t.same([ids.get('a'), ids.get('b'), ids.get('c'), ids.get('gone')], [id, undefined, undefined, undefined]);
-  ids.update([['b', id], ['unknown', id]]);
+  ids.update([
+    ['b', id],
+    ['unknown', id],
+  ]);
   t.same(Object.keys(JSON.parse(readFileSync(file, 'utf8')).pools).sort(), ['a', 'b'], 'written with the configured pools only');
   writeFileSync(file, '{ not json');
   t.equal(new PoolIdFile(file, pools, logger).get('a'), undefined);
@@ -86,15 +103,27 @@ t.test('tags from XAPI on host, VM and SR series (inventory and RRD), none on un
   await until('the removed tag', () => ((collector.watcher.inventory.get('host', hostRef)?.tags ?? []) as string[]).length === 1);
   await ex.exporter.pollOnce();
   const after = await scrape();
-  const changed = lines(after, 'xcp_host_cpu_average').concat(lines(after, 'xcp_host_live')).filter((l) => l.includes(`uuid="${host.uuid}"`));
+  const changed = lines(after, 'xcp_host_cpu_average')
+    .concat(lines(after, 'xcp_host_live'))
+    .filter((l) => l.includes(`uuid="${host.uuid}"`));
   t.ok(changed.length === 2 && changed.every((l) => l.includes('tags="production"')), 'a tag change reaches RRD series too', { changed });
 });
 
 t.test('VM disk gauges carry vdi_name, sr_name, sr_type; network error counters carry network_name', async (t) => {
   const text = await scrape();
-  for (const metric of ['xcp_vm_disk_iops_read', 'xcp_vm_disk_read_latency_seconds', 'xcp_vm_disk_iowait', 'xcp_vm_disk_inflight', 'xcp_vm_disk_queue_size', 'xcp_vm_disk_throughput_read_bytes']) {
+  for (const metric of [
+    'xcp_vm_disk_iops_read',
+    'xcp_vm_disk_read_latency_seconds',
+    'xcp_vm_disk_iowait',
+    'xcp_vm_disk_inflight',
+    'xcp_vm_disk_queue_size',
+    'xcp_vm_disk_throughput_read_bytes',
+  ]) {
     const got = lines(text, metric).filter((l) => l.includes('is_control_domain="false"'));
-    t.ok(got.length > 0 && got.every((l) => /device="\w+"/.test(l) && /vdi_name="[^"]+"/.test(l) && /sr_name="[^"]+"/.test(l) && /sr_type="\w+"/.test(l)), metric);
+    t.ok(
+      got.length > 0 && got.every((l) => /device="\w+"/.test(l) && /vdi_name="[^"]+"/.test(l) && /sr_name="[^"]+"/.test(l) && /sr_type="\w+"/.test(l)),
+      metric,
+    );
   }
   for (const metric of ['xcp_vm_network_receive_errors_total', 'xcp_vm_network_transmit_errors_total']) {
     const got = lines(text, metric).filter((l) => l.includes('is_control_domain="false"'));
@@ -139,7 +168,8 @@ t.test("XO's paths: /openmetrics/metrics and /openmetrics/health", async (t) => 
 });
 
 t.test('Accept: weights decide, q=0 refuses', async (t) => {
-  const prometheus = 'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+  const prometheus =
+    'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
   t.equal(negotiateFormat(prometheus), 'openmetrics');
   t.equal(negotiateFormat('application/openmetrics-text;q=0, text/plain'), 'text');
   t.equal(negotiateFormat('application/openmetrics-text; q=0, */*'), 'text', 'a refused type is not brought back by */*');
@@ -189,7 +219,14 @@ t.test('labels.pool_name: xapi takes the pool name_label; labels.tags: info puts
   t.ok(lines(text, 'xcp_pool_connected')[0]!.includes('pool_name="Production pool"'));
   t.ok(lines(text, 'xcp_host_cpu_average').every((l) => l.includes('pool_name="Production pool"')));
   t.ok(lines(text, 'xcp_vm_status').every((l) => l.includes('pool_name="Production pool"')));
-  t.notMatch(text.split('\n').filter((l) => !/^xcp_(host|vm|sr)_info\{/.test(l)).join('\n'), /tags=/, 'no tags outside _info');
+  t.notMatch(
+    text
+      .split('\n')
+      .filter((l) => !/^xcp_(host|vm|sr)_info\{/.test(l))
+      .join('\n'),
+    /tags=/,
+    'no tags outside _info',
+  );
   t.ok(lines(text, 'xcp_host_info').some((l) => l.includes('tags="production"')));
   t.ok(lines(text, 'xcp_vm_info').some((l) => l.includes('tags="db,web"')));
   t.ok(lines(text, 'xcp_sr_info').some((l) => l.includes('tags="gold"')));
@@ -216,10 +253,18 @@ t.test('a refused login: reported as such, pool_id from the last connection, fix
   t.match(text, /xcp_exporter_collector_errors_total\{pool_name="sim-pool",collector="xapi",kind="auth"\} [1-9]/);
   const health = await fetch(c.url + '/health');
   t.equal(health.status, 503);
-  const body = (await health.json()) as { pools: Record<string, { login_refused: boolean; master_reachable: boolean; collectors: { xapi: { last_error: { kind: string } } } }> };
+  const body = (await health.json()) as {
+    pools: Record<string, { login_refused: boolean; master_reachable: boolean; collectors: { xapi: { last_error: { kind: string } } } }>;
+  };
   t.match(body.pools['sim-pool'], { login_refused: true, master_reachable: true, collectors: { xapi: { last_error: { kind: 'auth' } } } });
-  t.ok(logger.lines.some((l) => String(l.msg).startsWith('XAPI authentication failed')), 'logged as an authentication failure');
-  t.notOk(logger.lines.some((l) => l.msg === 'pool master does not answer'), 'not as a master that does not answer');
+  t.ok(
+    logger.lines.some((l) => String(l.msg).startsWith('XAPI authentication failed')),
+    'logged as an authentication failure',
+  );
+  t.notOk(
+    logger.lines.some((l) => l.msg === 'pool master does not answer'),
+    'not as a master that does not answer',
+  );
   writeFileSync(passwordFile, `${sim.pool.options.password}\n`);
   const deadline = Date.now() + 15_000;
   let connected = '';
@@ -264,7 +309,10 @@ t.test('the new keys are validated, naming the key', async (t) => {
 });
 
 t.test('estimated VM power uses the IPMI reading when the hardware collector has one (as XO)', async (t) => {
-  const yaml = exporterConfigYaml([sim]).replace(/( {4}timeouts: .*\n)/, '$1    hardware:\n      transport: plugin\n      ipmi: { interval_seconds: 1 }\n      smart: { enabled: false }\n');
+  const yaml = exporterConfigYaml([sim]).replace(
+    /( {4}timeouts: .*\n)/,
+    '$1    hardware:\n      transport: plugin\n      ipmi: { interval_seconds: 1 }\n      smart: { enabled: false }\n',
+  );
   const d = await startExporter(parseConfig(yaml, 'test.yml', {}), memoryLogger('error'));
   t.teardown(() => d.stop());
   const pool = d.exporter.pools[0]!;

@@ -10,13 +10,28 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { DASHBOARDS_DIR, buildAll, render } from '../../grafana/build.js';
 import { DATASOURCE, type Dashboard, type Panel, SCHEMA_VERSION } from '../../grafana/lib/model.js';
-import { type VarValue, allPanels, interpolate, metricNames, panelQueries, parseLabelValues, promtoolCheck, regexEscape, variableQuery } from '../../grafana/lib/promql.js';
+import {
+  type VarValue,
+  allPanels,
+  interpolate,
+  metricNames,
+  panelQueries,
+  parseLabelValues,
+  promtoolCheck,
+  regexEscape,
+  variableQuery,
+} from '../../grafana/lib/promql.js';
 import { UID } from '../../grafana/src/common.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const built = buildAll();
-const files = readdirSync(DASHBOARDS_DIR).filter((f) => f.endsWith('.json')).sort();
-const dashboards: { file: string; d: Dashboard }[] = files.map((file) => ({ file, d: JSON.parse(readFileSync(join(DASHBOARDS_DIR, file), 'utf8')) as Dashboard }));
+const files = readdirSync(DASHBOARDS_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const dashboards: { file: string; d: Dashboard }[] = files.map((file) => ({
+  file,
+  d: JSON.parse(readFileSync(join(DASHBOARDS_DIR, file), 'utf8')) as Dashboard,
+}));
 
 /** Metric names of the contract: backticked `xcp_…` names, with `_{a,b}` alternatives expanded and `{labels}` dropped. */
 function contractMetrics(): Set<string> {
@@ -57,13 +72,29 @@ t.test('JSON model', async (t) => {
     t.test(file, async (t) => {
       t.equal(d.schemaVersion, SCHEMA_VERSION, 'schemaVersion is the current one');
       t.ok(d.schemaVersion >= 39 && d.schemaVersion <= 42, 'schemaVersion of Grafana 11–12');
-      t.match(d, { uid: String, title: String, description: String, editable: Boolean, time: { from: String, to: String }, templating: { list: Array }, panels: Array, annotations: { list: Array } }, 'dashboard fields');
+      t.match(
+        d,
+        {
+          uid: String,
+          title: String,
+          description: String,
+          editable: Boolean,
+          time: { from: String, to: String },
+          templating: { list: Array },
+          panels: Array,
+          annotations: { list: Array },
+        },
+        'dashboard fields',
+      );
       t.notOk('id' in d, 'no database id (provisioning and import assign one)');
       t.ok(d.uid.length <= 40 && /^[a-zA-Z0-9_-]+$/.test(d.uid), 'uid is short and URL-safe');
       t.notOk(uids.has(d.uid), 'uid unique across dashboards');
       uids.add(d.uid);
       t.ok(d.tags.includes('xcp-sentinel'), 'tagged xcp-sentinel (the dashboard links find each other by tag)');
-      t.ok(d.links.some((l) => l.type === 'dashboards' && l.tags.includes('xcp-sentinel') && l.includeVars && l.keepTime), 'links to the other dashboards, keeping variables and time');
+      t.ok(
+        d.links.some((l) => l.type === 'dashboards' && l.tags.includes('xcp-sentinel') && l.includeVars && l.keepTime),
+        'links to the other dashboards, keeping variables and time',
+      );
 
       const problems: string[] = [];
       // Panel ids unique (rows and nested panels included); grid positions inside 24 columns and not overlapping.
@@ -80,7 +111,8 @@ t.test('JSON model', async (t) => {
         for (let j = i + 1; j < everything.length; j++) {
           const a = everything[i]!.gridPos;
           const b = everything[j]!.gridPos;
-          if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) problems.push(`${everything[i]!.title} and ${everything[j]!.title} overlap`);
+          if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+            problems.push(`${everything[i]!.title} and ${everything[j]!.title} overlap`);
         }
 
       const panels = allPanels(d);
@@ -91,11 +123,13 @@ t.test('JSON model', async (t) => {
         if (!p.targets?.length) problems.push(`${p.title}: no queries`);
         const refIds = new Set<string>();
         for (const target of p.targets ?? []) {
-          if (JSON.stringify(target.datasource) !== JSON.stringify(DATASOURCE)) problems.push(`${p.title} ${target.refId}: target datasource is not the variable`);
+          if (JSON.stringify(target.datasource) !== JSON.stringify(DATASOURCE))
+            problems.push(`${p.title} ${target.refId}: target datasource is not the variable`);
           if (refIds.has(target.refId)) problems.push(`${p.title}: refId ${target.refId} repeated`);
           refIds.add(target.refId);
           if (!target.expr.trim()) problems.push(`${p.title} ${target.refId}: empty expression`);
-          if (target.instant !== (p.type !== 'timeseries') || target.range === target.instant) problems.push(`${p.title} ${target.refId}: time series panels use range queries, the others instant ones`);
+          if (target.instant !== (p.type !== 'timeseries') || target.range === target.instant)
+            problems.push(`${p.title} ${target.refId}: time series panels use range queries, the others instant ones`);
         }
         if ((p.type === 'timeseries' || p.type === 'bargauge') && !p.fieldConfig?.defaults.unit) problems.push(`${p.title}: no unit`);
         if (p.type === 'table' && !p.transformations?.some((x) => x.id === 'organize')) problems.push(`${p.title}: table columns are not named`);
@@ -134,7 +168,8 @@ t.test('variables: datasource first, chained query variables with valid label_va
       seen.add(v.name);
     }
     for (const q of panelQueries(d))
-      for (const ref of q.expr.matchAll(/\$\{?(\w+)/g)) if (!ref[1]!.startsWith('__') && !seen.has(ref[1]!)) problems.push(`${q.panelTitle}: $${ref[1]} is not a variable of the dashboard`);
+      for (const ref of q.expr.matchAll(/\$\{?(\w+)/g))
+        if (!ref[1]!.startsWith('__') && !seen.has(ref[1]!)) problems.push(`${q.panelTitle}: $${ref[1]} is not a variable of the dashboard`);
     t.same(problems, [], `${file}: ${vars.length} variables`);
   }
   // The chain the issue asks for: pool → host → VM.
@@ -153,7 +188,8 @@ t.test('links: pool → host → VM, and only to dashboards that exist', async (
   const uids = new Set(dashboards.map((x) => x.d.uid));
   const linksOf = (d: Dashboard): string[] => [...new Set(JSON.stringify(d.panels).match(/\/d\/[a-z0-9-]+/g) ?? [])];
   const problems: string[] = [];
-  for (const { file, d } of dashboards) for (const l of linksOf(d)) if (!uids.has(l.slice(3))) problems.push(`${file}: link ${l} points at no dashboard of the bundle`);
+  for (const { file, d } of dashboards)
+    for (const l of linksOf(d)) if (!uids.has(l.slice(3))) problems.push(`${file}: link ${l} points at no dashboard of the bundle`);
   t.same(problems, [], 'data links point at dashboards of the bundle');
   const byUid = (uid: string) => dashboards.find((x) => x.d.uid === uid)!.d;
   t.ok(linksOf(byUid(UID.pools)).includes(`/d/${UID.host}`), 'pools overview links to hosts');
@@ -165,7 +201,10 @@ t.test('links: pool → host → VM, and only to dashboards that exist', async (
 t.test('queries use only the metric contract, and counters through rate()/increase()', async (t) => {
   const contract = contractMetrics();
   t.ok(contract.size > 100, `parsed ${contract.size} metric names from docs/METRICS.md`);
-  t.ok(contract.has('xcp_host_disk_iops_read') && contract.has('xcp_vm_runstate_full_contention') && contract.has('xcp_recovery_workflow_duration_seconds'), 'alternatives expanded');
+  t.ok(
+    contract.has('xcp_host_disk_iops_read') && contract.has('xcp_vm_runstate_full_contention') && contract.has('xcp_recovery_workflow_duration_seconds'),
+    'alternatives expanded',
+  );
   const known = (n: string) => contract.has(n) || contract.has(n.replace(/_(bucket|sum|count)$/, '')) || n === 'ALERTS';
   for (const { file, d } of dashboards) {
     const problems: string[] = [];
@@ -178,13 +217,16 @@ t.test('queries use only the metric contract, and counters through rate()/increa
       }
       // A bare counter is allowed only in the birth term of increaseInclBirth(): (c unless c offset w).
       const exprNoBirth = q.expr.replace(/\((xcp_\w+\{[^}]*\}) unless \1 offset [^)]+\)/g, '(born)');
-      for (const m of exprNoBirth.matchAll(/(\w*\(\s*)?\b(xcp_\w+_total)\b/g)) if (!/^(rate|irate|increase)\(\s*$/.test(m[1] ?? '')) problems.push(`${where}: counter ${m[2]} not read through rate()/increase()`);
-      for (const m of q.expr.matchAll(/\b(i?rate)\([^[]*\[([^\]]+)\]/g)) if (m[2] !== '$__rate_interval') problems.push(`${where}: ${m[1]}() over ${m[2]}, not $__rate_interval`);
+      for (const m of exprNoBirth.matchAll(/(\w*\(\s*)?\b(xcp_\w+_total)\b/g))
+        if (!/^(rate|irate|increase)\(\s*$/.test(m[1] ?? '')) problems.push(`${where}: counter ${m[2]} not read through rate()/increase()`);
+      for (const m of q.expr.matchAll(/\b(i?rate)\([^[]*\[([^\]]+)\]/g))
+        if (m[2] !== '$__rate_interval') problems.push(`${where}: ${m[1]}() over ${m[2]}, not $__rate_interval`);
     }
     for (const v of d.templating.list) {
       const q = variableQuery(v);
       if (!q) continue;
-      for (const name of metricNames(parseLabelValues(v.name, q).selector ?? '')) if (!known(name)) problems.push(`$${v.name}: ${name} is not in docs/METRICS.md`);
+      for (const name of metricNames(parseLabelValues(v.name, q).selector ?? ''))
+        if (!known(name)) problems.push(`$${v.name}: ${name} is not in docs/METRICS.md`);
     }
     t.same(problems, [], `${file}: ${used.size} metrics, all in the contract`);
   }
@@ -194,53 +236,69 @@ t.test('Grafana-style variable substitution', async (t) => {
   const d = dashboards.find((x) => x.d.uid === UID.vm)!.d;
   const vars = d.templating.list;
   const expr = 'x{pool_name=~"$pool", host_name=~"${host}", vm_name="$vm"}[$__rate_interval]';
-  t.equal(interpolate(expr, vars, { pool: { all: true }, host: { values: ['a.b', 'c'] }, vm: { values: ['web (1)'] } }), 'x{pool_name=~".*", host_name=~"(a\\\\.b|c)", vm_name="web (1)"}[1m]');
+  t.equal(
+    interpolate(expr, vars, { pool: { all: true }, host: { values: ['a.b', 'c'] }, vm: { values: ['web (1)'] } }),
+    'x{pool_name=~".*", host_name=~"(a\\\\.b|c)", vm_name="web (1)"}[1m]',
+  );
   t.equal(regexEscape('h(1)'), 'h\\\\(1\\\\)');
   t.throws(() => interpolate('$nope', vars, {}), /unknown variable/);
   t.throws(() => interpolate('$vm', vars, { vm: { all: true } }), /no All option/);
 });
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-t.test('every expression parses with the real Prometheus parser (promtool)', { skip: promtool.status === 0 ? false : 'promtool not found: install prometheus to run this check' }, async (t) => {
-  // Awkward names on purpose: regex metacharacters, spaces and quotes must survive Grafana's escaping.
-  const values: Record<string, VarValue> = {
-    pool: { values: ['lab pool', 'prod.pool'] },
-    host: { values: ['xcp-host-01', 'host (b)'] },
-    vm: { values: ['web "frontend" (1)'] },
-    tag: { values: ['lab,web', 'prod (eu)'] },
-    instance: { all: true },
-  };
-  const single: Record<string, VarValue> = { ...values, host: { values: ['host.example.com'] } };
-  const exprs: { where: string; expr: string }[] = [];
-  for (const { file, d } of dashboards) {
-    const vars = d.templating.list;
-    const vals = vars.some((v) => v.name === 'host' && !v.multi) ? single : values;
-    for (const q of panelQueries(d)) exprs.push({ where: `${file} "${q.panelTitle}" ${q.refId}`, expr: interpolate(q.expr, vars, vals) });
-    for (const v of vars) {
-      const q = variableQuery(v);
-      if (!q) continue;
-      const sel = parseLabelValues(v.name, q).selector!;
-      exprs.push({ where: `${file} $${v.name}`, expr: interpolate(sel, vars, vals) });
-      // All selected upstream, too.
-      exprs.push({ where: `${file} $${v.name} (All)`, expr: interpolate(sel, vars, { pool: { all: true }, host: { all: true }, tag: { all: true }, vm: vals.vm!, instance: { all: true } }) });
+t.test(
+  'every expression parses with the real Prometheus parser (promtool)',
+  { skip: promtool.status === 0 ? false : 'promtool not found: install prometheus to run this check' },
+  async (t) => {
+    // Awkward names on purpose: regex metacharacters, spaces and quotes must survive Grafana's escaping.
+    const values: Record<string, VarValue> = {
+      pool: { values: ['lab pool', 'prod.pool'] },
+      host: { values: ['xcp-host-01', 'host (b)'] },
+      vm: { values: ['web "frontend" (1)'] },
+      tag: { values: ['lab,web', 'prod (eu)'] },
+      instance: { all: true },
+    };
+    const single: Record<string, VarValue> = { ...values, host: { values: ['host.example.com'] } };
+    const exprs: { where: string; expr: string }[] = [];
+    for (const { file, d } of dashboards) {
+      const vars = d.templating.list;
+      const vals = vars.some((v) => v.name === 'host' && !v.multi) ? single : values;
+      for (const q of panelQueries(d)) exprs.push({ where: `${file} "${q.panelTitle}" ${q.refId}`, expr: interpolate(q.expr, vars, vals) });
+      for (const v of vars) {
+        const q = variableQuery(v);
+        if (!q) continue;
+        const sel = parseLabelValues(v.name, q).selector!;
+        exprs.push({ where: `${file} $${v.name}`, expr: interpolate(sel, vars, vals) });
+        // All selected upstream, too.
+        exprs.push({
+          where: `${file} $${v.name} (All)`,
+          expr: interpolate(sel, vars, { pool: { all: true }, host: { all: true }, tag: { all: true }, vm: vals.vm!, instance: { all: true } }),
+        });
+      }
     }
-  }
-  t.ok(exprs.length > 150, `${exprs.length} expressions`);
-  const { errors } = await promtoolCheck(exprs.map((e) => e.expr));
-  for (const [i, err] of errors) t.fail(`${exprs[i]!.where}: ${err}\n  ${exprs[i]!.expr}`);
-  t.equal(errors.size, 0, 'promtool accepts every expression');
-  // And the check does catch errors.
-  const bad = await promtoolCheck(['rate(xcp_vm_network_receive_bytes_total)', 'sum(up']);
-  t.equal(bad.errors.size, 2, 'a broken expression is reported');
-});
+    t.ok(exprs.length > 150, `${exprs.length} expressions`);
+    const { errors } = await promtoolCheck(exprs.map((e) => e.expr));
+    for (const [i, err] of errors) t.fail(`${exprs[i]!.where}: ${err}\n  ${exprs[i]!.expr}`);
+    t.equal(errors.size, 0, 'promtool accepts every expression');
+    // And the check does catch errors.
+    const bad = await promtoolCheck(['rate(xcp_vm_network_receive_bytes_total)', 'sum(up']);
+    t.equal(bad.errors.size, 2, 'a broken expression is reported');
+  },
+);
 
 t.test('provisioning: a Prometheus datasource and a file provider for the dashboards', async (t) => {
   const prov = join(ROOT, 'grafana', 'provisioning');
-  const ds = parse(readFileSync(join(prov, 'datasources', 'xcp-sentinel.yml'), 'utf8')) as { apiVersion: number; datasources: { type: string; url: string; uid: string; jsonData?: { timeInterval?: string } }[] };
+  const ds = parse(readFileSync(join(prov, 'datasources', 'xcp-sentinel.yml'), 'utf8')) as {
+    apiVersion: number;
+    datasources: { type: string; url: string; uid: string; jsonData?: { timeInterval?: string } }[];
+  };
   t.equal(ds.apiVersion, 1);
   t.match(ds.datasources, [{ type: 'prometheus', access: 'proxy', url: String, uid: String }], 'one Prometheus datasource');
   t.match(ds.datasources[0]!.jsonData?.timeInterval, /^\d+[smh]$/, 'scrape interval set, so $__rate_interval is right');
-  const db = parse(readFileSync(join(prov, 'dashboards', 'xcp-sentinel.yml'), 'utf8')) as { apiVersion: number; providers: { type: string; options: { path: string }; allowUiUpdates: boolean }[] };
+  const db = parse(readFileSync(join(prov, 'dashboards', 'xcp-sentinel.yml'), 'utf8')) as {
+    apiVersion: number;
+    providers: { type: string; options: { path: string }; allowUiUpdates: boolean }[];
+  };
   t.equal(db.apiVersion, 1);
   t.match(db.providers, [{ name: 'xcp-sentinel', type: 'file', folder: String, options: { path: /^\// } }], 'a file provider with an absolute path');
   t.equal(db.providers[0]!.allowUiUpdates, false, 'the JSON files stay the source of truth');

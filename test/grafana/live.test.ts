@@ -104,7 +104,8 @@ async function checkDashboard(
       const data = nonEmpty(result);
       panelHasData ||= data;
       const optional = check.optional[target.refId];
-      if (mustHaveData && !data && !optional) problems.push(`${where}: no data${check.needs ? ` (needs ${check.needs}, which is met)` : ' (core panel)'}\n    ${expr}`);
+      if (mustHaveData && !data && !optional)
+        problems.push(`${where}: no data${check.needs ? ` (needs ${check.needs}, which is met)` : ' (core panel)'}\n    ${expr}`);
       // Legend labels must exist on the series, or the legend renders empty.
       if (data && target.legendFormat) {
         for (const m of target.legendFormat.matchAll(/\{\{\s*(\w+)\s*\}\}/g)) {
@@ -119,13 +120,18 @@ async function checkDashboard(
     if (p.type === 'table' && panelHasData && Object.keys(check.optional).length === 0) {
       const names = ((p.transformations?.find((x) => x.id === 'filterFieldsByName')?.options.include as { names: string[] }) ?? { names: [] }).names;
       const labels = new Set<string>();
-      for (const target of p.targets ?? []) for (const s of series(await prom.query(interpolate(target.expr, vars, values, BUILTINS), now))) for (const k of Object.keys(s.metric)) labels.add(k);
+      for (const target of p.targets ?? [])
+        for (const s of series(await prom.query(interpolate(target.expr, vars, values, BUILTINS), now))) for (const k of Object.keys(s.metric)) labels.add(k);
       for (const n of names) if (!n.startsWith('Value') && !labels.has(n)) problems.push(`"${p.title}": column ${n} is in no result`);
     }
     if (mustHaveData && !panelHasData) problems.push(`"${p.title}": the panel shows no data`);
     outcomes.push({ dashboard: d.uid, panel: p.title, mustHaveData, hasData: panelHasData });
   }
-  t.same(problems, [], `${d.title} (${choose === 'defaults' ? 'Grafana defaults: All' : 'concrete values'}): every query accepted, every panel that must show data does`);
+  t.same(
+    problems,
+    [],
+    `${d.title} (${choose === 'defaults' ? 'Grafana defaults: All' : 'concrete values'}): every query accepted, every panel that must show data does`,
+  );
   return { outcomes, data: panelData };
 }
 
@@ -150,14 +156,19 @@ t.test('dashboards against a live Prometheus scraping the exporter and the recov
     await until('the recovery hook scraped', 10_000, async () => ((await has(prom, `up{job="${RECOVERY_JOB}"} == 1`)) ? true : undefined));
     const counts = await exerciseRecovery(stack, CRASHED_VM);
     t.ok((counts.finished ?? 0) >= 1, `the recovery hook restarted ${CRASHED_VM} (${JSON.stringify(counts)})`);
-    await until('the recovery outcome scraped', 10_000, async () => ((await has(prom, 'xcp_recovery_notifications{status="finished"} >= 1')) ? true : undefined));
+    await until('the recovery outcome scraped', 10_000, async () =>
+      (await has(prom, 'xcp_recovery_notifications{status="finished"} >= 1')) ? true : undefined,
+    );
   }
   // Counters integrate between polls (every 5 s): wait until Prometheus saw a second poll, so rate() has something.
   await until('two exporter polls in Prometheus', 20_000, async () => ((await has(prom, 'changes(xcp_exporter_polls_total[1m]) >= 1')) ? true : undefined));
-  if (!stack.rulesProblem) await until('the toolstack alert pending', 20_000, async () => ((await has(prom, 'ALERTS{alertname="XcpToolstackDown"}')) ? true : undefined));
+  if (!stack.rulesProblem)
+    await until('the toolstack alert pending', 20_000, async () => ((await has(prom, 'ALERTS{alertname="XcpToolstackDown"}')) ? true : undefined));
 
   // IPMI and SMART come through the simulator's XAPI plugins every 2 s (stack config): wait for both.
-  await until('IPMI and SMART data', 20_000, async () => ((await has(prom, 'xcp_host_ipmi_up == 1')) && (await has(prom, 'xcp_host_disk_smart_up == 1')) ? true : undefined));
+  await until('IPMI and SMART data', 20_000, async () =>
+    (await has(prom, 'xcp_host_ipmi_up == 1')) && (await has(prom, 'xcp_host_disk_smart_up == 1')) ? true : undefined,
+  );
 
   const needsMet: Record<Need, boolean> = {
     recovery: Boolean(stack.recovery) && (await has(prom, `up{job="${RECOVERY_JOB}"} == 1`)),
@@ -177,12 +188,18 @@ t.test('dashboards against a live Prometheus scraping the exporter and the recov
     // The preview renderer (grafana/preview, used for the README's pictures) draws every panel from these results.
     const now = Date.now() / 1000;
     const html = renderDashboardHtml({ dashboard: d, data: first.data, variables: 'live test', from: now - RANGE_SECONDS, to: now });
-    const missing = allPanels(d).filter((p) => !html.includes(`<h2>${p.title.replace(/&/g, '&amp;')}</h2>`)).map((p) => p.title);
+    const missing = allPanels(d)
+      .filter((p) => !html.includes(`<h2>${p.title.replace(/&/g, '&amp;')}</h2>`))
+      .map((p) => p.title);
     t.same(missing, [], `${d.uid}: the preview draws every panel`);
     t.notMatch(html, /undefined|\[object Object\]/, `${d.uid}: the preview has no rendering glitches`);
   }
 
   const required = outcomes.filter((o) => o.mustHaveData);
   t.equal(required.length, outcomes.length, `all ${outcomes.length} panels had to show data`);
-  t.same(required.filter((o) => !o.hasData).map((o) => `${o.dashboard}/${o.panel}`), [], 'and all did');
+  t.same(
+    required.filter((o) => !o.hasData).map((o) => `${o.dashboard}/${o.panel}`),
+    [],
+    'and all did',
+  );
 });

@@ -22,14 +22,23 @@ t.test('without Chromium: one message saying what to install, exit 1, nothing le
   symlinkSync('/bin/sh', join(bin, 'sh'));
   const out = join(dir, 'shots');
   const env: NodeJS.ProcessEnv = { PATH: bin, TMPDIR: tmp, HOME: dir };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'grafana/preview/main.ts', '--seconds', '1', '--out', out], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'grafana/preview/main.ts', '--seconds', '1', '--out', out], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(r.status, 1, `exit 1\n${r.stderr}`);
   t.match(r.stderr, /apt-get install chromium/, 'says what to install');
   t.match(r.stderr, /CHROMIUM=/, 'and how to point at another browser');
   t.notMatch(r.stderr, /^\s+at /m, 'no stack trace');
   t.notOk(existsSync(out), 'no --out folder created');
   // tsx keeps its compile cache there (tsx-<uid>): the runner's, not the preview's.
-  t.same(readdirSync(tmp).filter((f) => !/^tsx-\d+$/.test(f)), [], 'nothing left in TMPDIR');
+  t.same(
+    readdirSync(tmp).filter((f) => !/^tsx-\d+$/.test(f)),
+    [],
+    'nothing left in TMPDIR',
+  );
 });
 
 t.test('findChromium: $CHROMIUM when executable, else PATH', async (t) => {

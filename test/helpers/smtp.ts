@@ -113,7 +113,10 @@ export function parseMail(raw: string): Omit<ReceivedMail, 'secure' | 'user' | '
     for (const chunk of body.split(`--${boundary}`).slice(1)) {
       if (chunk.startsWith('--')) break;
       const part = splitHead(chunk.replace(/^\r?\n/, ''));
-      parts.push({ type: part.headers.get('content-type') ?? '', content: decodeBody(part.body, part.headers.get('content-transfer-encoding')).replace(/\r?\n$/, '') });
+      parts.push({
+        type: part.headers.get('content-type') ?? '',
+        content: decodeBody(part.body, part.headers.get('content-transfer-encoding')).replace(/\r?\n$/, ''),
+      });
     }
   } else parts.push({ type: headers.get('content-type') ?? 'text/plain', content: decodeBody(body, headers.get('content-transfer-encoding')) });
   const ofType = (t: string) => parts.find((p) => p.type.startsWith(t))?.content.replace(/\r\n/g, '\n') ?? '';

@@ -259,7 +259,11 @@ const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * $SSH_CONNECTION) and by its exact arguments: `answers[address][args joined by spaces]`; `answers['*']` holds
  * answers for any address. Anything else prints `fallback` (default: "unexpected arguments", exit 2).
  */
-export function fakeCommandScript(name: string, answers: Record<string, Record<string, FakeAnswer>>, fallback: FakeAnswer = { stderr: `${name}: unexpected arguments\n`, exit: 2 }): string {
+export function fakeCommandScript(
+  name: string,
+  answers: Record<string, Record<string, FakeAnswer>>,
+  fallback: FakeAnswer = { stderr: `${name}: unexpected arguments\n`, exit: 2 },
+): string {
   const body = (a: FakeAnswer) => {
     const lines: string[] = [];
     if (a.stdoutFile) lines.push(`cat ${shQuote(a.stdoutFile)}`);

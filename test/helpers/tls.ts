@@ -9,7 +9,26 @@ export function selfSignedCert(cn = 'xcp-host', ipSan?: string): { cert: string;
   const dir = mkdtempSync(join(tmpdir(), 'xcp-tls-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${cn}`, '-keyout', keyFile, '-out', certFile, ...(ipSan ? ['-addext', `subjectAltName=IP:${ipSan}`] : [])], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      ...(ipSan ? ['-addext', `subjectAltName=IP:${ipSan}`] : []),
+    ],
+    { stdio: 'ignore' },
+  );
   const cert = readFileSync(certFile, 'utf8');
   return { cert, key: readFileSync(keyFile, 'utf8'), fingerprint: new X509Certificate(cert).fingerprint256, dir, certFile };
 }

@@ -30,7 +30,17 @@ t.test('a full hook: token from a file or the environment, CA file, timings', as
   writeFileSync(join(dir, 'hook.token'), 'tok-from-file\n');
   const hooks = mustParseHooks(
     [
-      { ...PRE, type: 'pre/post', methods: ['*', 'host.fence', 'host.fence'], wait_for_response: true, timeout_seconds: 2.5, retries: 3, retry_delay_seconds: 0.5, token_file: 'hook.token', tls: { ca_file: certFile } },
+      {
+        ...PRE,
+        type: 'pre/post',
+        methods: ['*', 'host.fence', 'host.fence'],
+        wait_for_response: true,
+        timeout_seconds: 2.5,
+        retries: 3,
+        retry_delay_seconds: 0.5,
+        token_file: 'hook.token',
+        tls: { ca_file: certFile },
+      },
       { url: 'http://10.0.0.9:8080/post', methods: ['toolstack.restart'], type: 'post', token_env: 'HOOK_TOKEN' },
     ],
     { baseDir: dir, env: { HOOK_TOKEN: 'tok-from-env' } },
@@ -58,7 +68,9 @@ t.test('an unknown action is an error naming the key, with a did-you-mean for XO
 t.test('wait_for_response on a post-only hook is refused, naming the key', async (t) => {
   const { hooks, problems } = parseHooks([PRE, { ...PRE, type: 'post', wait_for_response: true }]);
   t.equal(hooks, undefined);
-  t.same(problems, ['recovery_hook.action_hooks[1].wait_for_response: applies to pre hooks only (type is post; use pre or pre/post): a post hook never blocks recovery']);
+  t.same(problems, [
+    'recovery_hook.action_hooks[1].wait_for_response: applies to pre hooks only (type is post; use pre or pre/post): a post hook never blocks recovery',
+  ]);
   t.same(parseHooks([{ ...PRE, type: 'pre/post', wait_for_response: true }]).problems, [], 'pre/post may wait (for its pre call)');
 });
 

@@ -96,11 +96,16 @@ t.test('`*` matches every action; a hook for other actions is not called', async
   const only = start(t, [{ url: `${server.base}/disable`, methods: ['host.disable'], type: 'pre' }]).hooks;
   await only.around({ ...VM_START, method: 'host.disable' }, async () => 'disabled');
   await only.drain(1000);
-  t.same(server.hits.slice(2).map((h) => [h.path, h.body.type, h.body.method]), [['/disable', 'pre', 'host.disable']]);
+  t.same(
+    server.hits.slice(2).map((h) => [h.path, h.body.type, h.body.method]),
+    [['/disable', 'pre', 'host.disable']],
+  );
 });
 
 t.test('a waiting pre hook answering 403 vetoes the action, with its reason; no post is sent', async (t) => {
-  const server = await hookServer(t, (hit, res) => (hit.path.startsWith('/pre') ? answer(403, 'licence expired\n for pool lab')(hit, res, 0) : answer(200)(hit, res, 0)));
+  const server = await hookServer(t, (hit, res) =>
+    hit.path.startsWith('/pre') ? answer(403, 'licence expired\n for pool lab')(hit, res, 0) : answer(200)(hit, res, 0),
+  );
   const { hooks, logger, counter } = start(t, [
     { url: `${server.base}/pre?key=abc`, methods: ['vm.start'], type: 'pre', wait_for_response: true, retries: 2, retry_delay_seconds: 0.01 },
     { url: `${server.base}/post`, methods: ['*'], type: 'post' },
@@ -117,9 +122,16 @@ t.test('a waiting pre hook answering 403 vetoes the action, with its reason; no 
   });
   t.same(act.runs, [], 'the action did not run');
   await hooks.drain(500);
-  t.same(server.hits.map((h) => h.path), ['/pre?key=abc'], 'a 4xx is an answer: not retried; and no post for an action that did not run');
+  t.same(
+    server.hits.map((h) => h.path),
+    ['/pre?key=abc'],
+    'a 4xx is an answer: not retried; and no post for an action that did not run',
+  );
   t.equal(await counterValue(counter, 'pre', 'vetoed'), 1);
-  t.match(logger.lines.find((l) => l.level === 'warn'), { msg: 'action vetoed by pre hook', hook: `${server.base}/pre`, status: 403, reason: /licence expired/ });
+  t.match(
+    logger.lines.find((l) => l.level === 'warn'),
+    { msg: 'action vetoed by pre hook', hook: `${server.base}/pre`, status: 403, reason: /licence expired/ },
+  );
 });
 
 t.test('a waiting pre hook that hangs vetoes the action after timeout_seconds', async (t) => {
@@ -147,7 +159,10 @@ t.test('retries: a 500 then a 200 lets the action run; a dead receiver is retrie
   const dead = start(t, [{ url: 'http://127.0.0.1:1/', methods: ['*'], type: 'pre', wait_for_response: true, retries: 2, retry_delay_seconds: 0.01 }]);
   const err = await dead.hooks.around(VM_START, act.fn).catch((e: unknown) => e);
   t.match(err, { name: 'ActionVetoed', status: undefined, reason: /ECONNREFUSED/ });
-  t.match(dead.logger.lines.find((l) => l.level === 'warn'), { attempts: 3 });
+  t.match(
+    dead.logger.lines.find((l) => l.level === 'warn'),
+    { attempts: 3 },
+  );
 });
 
 t.test('post hooks and non-waiting pre hooks never delay recovery nor throw into it', async (t) => {
@@ -214,7 +229,10 @@ t.test('the token is sent as a bearer and never logged', async (t) => {
   const { hooks, logger } = start(t, [{ url: server.base, methods: ['*'], type: 'pre/post', token_env: 'HOOK_TOKEN' }], { env: { HOOK_TOKEN: 'tok-5f1a9' } });
   await hooks.around(VM_START, async () => 'ok');
   await hooks.drain(1000);
-  t.same(server.hits.map((h) => h.headers.authorization), ['Bearer tok-5f1a9', 'Bearer tok-5f1a9']);
+  t.same(
+    server.hits.map((h) => h.headers.authorization),
+    ['Bearer tok-5f1a9', 'Bearer tok-5f1a9'],
+  );
   t.notMatch(JSON.stringify(logger.lines) + server.hits.map((h) => h.raw).join(''), /tok-5f1a9/);
 });
 
@@ -260,7 +278,9 @@ t.test('HTTPS with a pinned certificate fingerprint; a wrong pin vetoes', async 
   const server = await hookServer(t, answer(200), tls);
   const hook = (fingerprint: string) => ({ url: server.base, methods: ['*'], type: 'pre', wait_for_response: true, tls: { fingerprint } });
   t.equal(await start(t, [hook(tls.fingerprint)]).hooks.around(VM_START, async () => 'ok'), 'ok');
-  const err = await start(t, [hook('AA:'.repeat(31) + 'AA')]).hooks.around(VM_START, async () => 'ok').catch((e: unknown) => e);
+  const err = await start(t, [hook('AA:'.repeat(31) + 'AA')])
+    .hooks.around(VM_START, async () => 'ok')
+    .catch((e: unknown) => e);
   t.match(err, { name: 'ActionVetoed', reason: /fingerprint/ });
 });
 

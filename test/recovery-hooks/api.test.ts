@@ -18,11 +18,13 @@ function sample(name: string, host = HOST_1): any {
 let hook: Hook;
 t.before(async () => {
   // Only the first task of each workflow: no XAPI client is needed for these API tests.
-  hook = await startHook(testConfig(tempDir(), '  workflows: { host: [confirm_host_down], instance: [check_instance], process: [check_toolstack] }\n  max_body_bytes: 2048\n'));
+  hook = await startHook(
+    testConfig(tempDir(), '  workflows: { host: [confirm_host_down], instance: [check_instance], process: [check_toolstack] }\n  max_body_bytes: 2048\n'),
+  );
 });
 t.teardown(() => hook.stop());
 
-t.test('version discovery needs no token and has the samples\' shape', async (t) => {
+t.test("version discovery needs no token and has the samples' shape", async (t) => {
   const root = await hook.request('GET', '/', { auth: false });
   t.equal(root.status, 200);
   t.same(Object.keys(root.json.versions[0]).sort(), Object.keys(fixture('versions__versions-get-resp.json').versions[0]).sort());
@@ -34,7 +36,11 @@ t.test('version discovery needs no token and has the samples\' shape', async (t)
 
 t.test('create: the three upstream sample requests answer 202 with the sample response keys', async (t) => {
   // Host and process recoveries put their host on maintenance: one host each.
-  for (const [kind, host] of [['vm', HOST_1], ['host', HOST_2], ['process', HOST_3]] as const) {
+  for (const [kind, host] of [
+    ['vm', HOST_1],
+    ['host', HOST_2],
+    ['process', HOST_3],
+  ] as const) {
     const res = await hook.request('POST', '/v1/notifications', { body: sample(`notifications__${kind}-notification-create-req.json`, host) });
     t.equal(res.status, 202, kind);
     const expected = fixture(`notifications__${kind}-notification-create-resp.json`).notification;
@@ -74,7 +80,10 @@ t.test('segments and hosts are read-only views of the configured pools', async (
   t.equal(seg.name, 'pool-a');
   const hosts = await hook.request('GET', `/v1/segments/${seg.uuid}/hosts`);
   t.same(Object.keys(hosts.json.hosts[0]).sort(), Object.keys(fixture('hosts__hosts-list-resp.json').hosts[0]).sort());
-  t.same(hosts.json.hosts.map((h: any) => h.name), ['host-1', 'host-2', 'host-3']);
+  t.same(
+    hosts.json.hosts.map((h: any) => h.name),
+    ['host-1', 'host-2', 'host-3'],
+  );
   const one = await hook.request('GET', `/v1/segments/${seg.uuid}/hosts/${HOST_1.uuid}`);
   t.equal(one.json.host.name, 'host-1');
   for (const [method, path] of [
@@ -91,7 +100,7 @@ t.test('segments and hosts are read-only views of the configured pools', async (
   }
 });
 
-t.test('every 4xx answers JSON in Masakari\'s error shape', async (t) => {
+t.test("every 4xx answers JSON in Masakari's error shape", async (t) => {
   const good = () => sample('notifications__host-notification-create-req.json');
   const cases: [string, string, { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: boolean }, number, string, RegExp][] = [
     ['POST', '/v1/notifications', { raw: '{not json', headers: { 'Content-Type': 'application/json' } }, 400, 'badRequest', /not valid JSON/],
@@ -101,12 +110,54 @@ t.test('every 4xx answers JSON in Masakari\'s error shape', async (t) => {
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, foo: 1 } } }, 400, 'badRequest', /'foo' was unexpected/],
     ['POST', '/v1/notifications', { body: { notification: { ...good().notification, type: 'DISK' } } }, 400, 'badRequest', /'DISK' is not one of/],
     ['POST', '/v1/notifications', { body: { notification: { hostname: 'host-1' } } }, 400, 'badRequest', /is a required property/],
-    ['POST', '/v1/notifications', { body: { notification: { ...good().notification, generated_time: 'yesterday' } } }, 400, 'badRequest', /is not a 'date-time'/],
-    ['POST', '/v1/notifications', { body: { notification: { ...good().notification, payload: { event: 'EXPLODED' } } } }, 400, 'badRequest', /field\/attribute payload\/event/],
-    ['POST', '/v1/notifications', { body: { notification: { ...good().notification, payload: { event: 'STOPPED', why: 'x' } } } }, 400, 'badRequest', /'why' was unexpected/],
-    ['POST', '/v1/notifications', { body: { notification: { ...good().notification, type: 'VM', payload: { instance_uuid: 'nope', vir_domain_event: 'X', event: 'Y' } } } }, 400, 'badRequest', /is not a 'uuid'/],
-    ['POST', '/v1/notifications', { body: { notification: { ...good().notification, hostname: 'ghost' } } }, 400, 'badRequest', /Host with name ghost could not be found/],
-    ['POST', '/v1/notifications', { raw: JSON.stringify({ notification: { ...good().notification, pad: 'x'.repeat(4096) } }), headers: { 'Content-Type': 'application/json' } }, 413, 'overLimit', /larger than 2048 bytes/],
+    [
+      'POST',
+      '/v1/notifications',
+      { body: { notification: { ...good().notification, generated_time: 'yesterday' } } },
+      400,
+      'badRequest',
+      /is not a 'date-time'/,
+    ],
+    [
+      'POST',
+      '/v1/notifications',
+      { body: { notification: { ...good().notification, payload: { event: 'EXPLODED' } } } },
+      400,
+      'badRequest',
+      /field\/attribute payload\/event/,
+    ],
+    [
+      'POST',
+      '/v1/notifications',
+      { body: { notification: { ...good().notification, payload: { event: 'STOPPED', why: 'x' } } } },
+      400,
+      'badRequest',
+      /'why' was unexpected/,
+    ],
+    [
+      'POST',
+      '/v1/notifications',
+      { body: { notification: { ...good().notification, type: 'VM', payload: { instance_uuid: 'nope', vir_domain_event: 'X', event: 'Y' } } } },
+      400,
+      'badRequest',
+      /is not a 'uuid'/,
+    ],
+    [
+      'POST',
+      '/v1/notifications',
+      { body: { notification: { ...good().notification, hostname: 'ghost' } } },
+      400,
+      'badRequest',
+      /Host with name ghost could not be found/,
+    ],
+    [
+      'POST',
+      '/v1/notifications',
+      { raw: JSON.stringify({ notification: { ...good().notification, pad: 'x'.repeat(4096) } }), headers: { 'Content-Type': 'application/json' } },
+      413,
+      'overLimit',
+      /larger than 2048 bytes/,
+    ],
     ['GET', '/v1/notifications?limit=x', {}, 400, 'badRequest', /limit must be an integer/],
     ['GET', '/v1/notifications?limit=-1', {}, 400, 'badRequest', /limit must be >= 0/],
     ['GET', '/v1/notifications?marker=999', {}, 400, 'badRequest', /Marker 999 could not be found/],
@@ -153,7 +204,10 @@ t.test('409: duplicate notification, and a host on maintenance', async (t) => {
   t.equal(onMaintenance.status, 409);
   t.match(onMaintenance.json, { conflictingRequest: { code: 409, message: /host-2 .* is ignored as the host is already under maintenance/ } });
   const hosts = await hook.request('GET', `/v1/segments/${(await hook.request('GET', '/v1/segments')).json.segments[0].uuid}/hosts`);
-  t.match(hosts.json.hosts.find((h: any) => h.name === 'host-2'), { on_maintenance: true });
+  t.match(
+    hosts.json.hosts.find((h: any) => h.name === 'host-2'),
+    { on_maintenance: true },
+  );
 });
 
 t.test('segments and hosts lists: limit and marker page, sort_key/sort_dir order, filters filter', async (t) => {

@@ -16,13 +16,29 @@ const hostile = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.fullUnicodeString({ maxLength: 20 }),
   fc.string16bits({ maxLength: 10 }),
-  fc.constantFrom('\u0000', 'a\u0000b', '\u001b[31m', '\n', "1' OR '1'='1", '"; DROP TABLE notifications; --', '%00', '../../etc/passwd', '\ud800', 'null', '-1', '1e309'),
+  fc.constantFrom(
+    '\u0000',
+    'a\u0000b',
+    '\u001b[31m',
+    '\n',
+    "1' OR '1'='1",
+    '"; DROP TABLE notifications; --',
+    '%00',
+    '../../etc/passwd',
+    '\ud800',
+    'null',
+    '-1',
+    '1e309',
+  ),
   fc.constantFrom('2026-02-30T10:00:00', '2026-13-01T00:00:00Z', '0000-00-00 00:00:00', '2026-02-28T24:00:00Z', '9999-12-31T23:59:59+99:99'),
   fc.constantFrom('18446744073709551616', '9223372036854775808', '9007199254740993', '-9223372036854775809', '1'.repeat(400)),
-  fc.integer({ min: 1, max: 20_000 }).map((n) => "x".repeat(n)),
+  fc.integer({ min: 1, max: 20_000 }).map((n) => 'x'.repeat(n)),
   fc.constantFrom(HOST_1.name, HOST_1.uuid, 'pool-a', 'COMPUTE_HOST', 'VM', 'PROCESS', 'STOPPED', 'firing'),
 );
-const labelKey = fc.oneof(fc.constantFrom('xcp_notification_type', 'pool_name', 'host_name', 'host_uuid', 'vm_uuid', 'process_name', 'xcp_instance_event', 'alertname'), hostile);
+const labelKey = fc.oneof(
+  fc.constantFrom('xcp_notification_type', 'pool_name', 'host_name', 'host_uuid', 'vm_uuid', 'process_name', 'xcp_instance_event', 'alertname'),
+  hostile,
+);
 const alert = fc.record(
   {
     status: fc.oneof(fc.constantFrom('firing', 'resolved'), hostile),
@@ -46,7 +62,10 @@ const notificationBody = fc.oneof(
         type: fc.oneof(fc.constantFrom('COMPUTE_HOST', 'VM', 'PROCESS', 'COMPUTE_INSTANCE'), hostile),
         hostname: fc.oneof(fc.constantFrom(HOST_1.name, HOST_2.name), hostile),
         generated_time: fc.oneof(fc.constant(new Date().toISOString()), hostile),
-        payload: fc.oneof(fc.dictionary(fc.constantFrom('event', 'host_status', 'cluster_status', 'process_name', 'instance_uuid', 'vir_domain_event'), hostile), fc.jsonValue({ maxDepth: 3 })),
+        payload: fc.oneof(
+          fc.dictionary(fc.constantFrom('event', 'host_status', 'cluster_status', 'process_name', 'instance_uuid', 'vir_domain_event'), hostile),
+          fc.jsonValue({ maxDepth: 3 }),
+        ),
       },
       { requiredKeys: [] },
     ),
@@ -62,11 +81,45 @@ const rawText = fc.oneof(
 );
 const contentType = fc.oneof(
   { weight: 6, arbitrary: fc.constant('application/json') },
-  { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/vnd.openstack.masakari+json', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=utf-8',
+      'APPLICATION/JSON',
+      'application/vnd.openstack.masakari+json',
+      '',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 30 }).filter((s) => /^[\t\x20-\x7e]*$/.test(s)) },
 );
-const apiVersion = fc.option(fc.oneof(fc.constantFrom('instance-ha 1.0', 'instance-ha 1.3', 'instance-ha latest', 'instance-ha 9.9', 'compute 2.1'), fc.string({ maxLength: 20 }).filter((s) => /^[\x20-\x7e]*$/.test(s))), { nil: undefined });
-const queryKey = fc.oneof(fc.constantFrom('limit', 'marker', 'sort_key', 'sort_dir', 'status', 'type', 'source_host_uuid', 'generated-since', 'on_maintenance', 'reserved', 'enabled', 'recovery_method', 'service_type', 'failover_segment_id'), hostile);
+const apiVersion = fc.option(
+  fc.oneof(
+    fc.constantFrom('instance-ha 1.0', 'instance-ha 1.3', 'instance-ha latest', 'instance-ha 9.9', 'compute 2.1'),
+    fc.string({ maxLength: 20 }).filter((s) => /^[\x20-\x7e]*$/.test(s)),
+  ),
+  { nil: undefined },
+);
+const queryKey = fc.oneof(
+  fc.constantFrom(
+    'limit',
+    'marker',
+    'sort_key',
+    'sort_dir',
+    'status',
+    'type',
+    'source_host_uuid',
+    'generated-since',
+    'on_maintenance',
+    'reserved',
+    'enabled',
+    'recovery_method',
+    'service_type',
+    'failover_segment_id',
+  ),
+  hostile,
+);
 // A marker that names a notification here could name another one there (ids are each store's own): hostile only.
 const queryValue = hostile.filter((v) => !/^\s*\d{1,15}\s*$/.test(v));
 /** Percent-encoded UTF-8 bytes (a lone surrogate becomes U+FFFD, as any client's encoder does). */
@@ -88,24 +141,47 @@ interface Req {
 // Now and then a wrong or hostile credential (printable: fetch refuses other header bytes before sending).
 const printable = (max: number) => fc.string({ maxLength: max }).filter((v) => /^[\x21-\x7e]+$/.test(v));
 const credentials = fc.option(
-  fc.oneof(printable(80).map((v) => ({ 'X-Auth-Token': v })), printable(80).map((v) => ({ Authorization: `Bearer ${v}` })), fc.constant({ Authorization: 'Basic Zm9vOmJhcg==' })),
+  fc.oneof(
+    printable(80).map((v) => ({ 'X-Auth-Token': v })),
+    printable(80).map((v) => ({ Authorization: `Bearer ${v}` })),
+    fc.constant({ Authorization: 'Basic Zm9vOmJhcg==' }),
+  ),
   { nil: undefined, freq: 10 },
 );
 
 const requestOf: fc.Arbitrary<Req> = fc.oneof(
-  fc.tuple(fc.oneof(webhookBody.map((b) => JSON.stringify(b)), rawText), contentType).map(([raw, type]) => ({ method: 'POST', path: '/alertmanager', raw, headers: { 'Content-Type': type } })),
-  fc.tuple(fc.oneof(notificationBody.map((b) => JSON.stringify(b)), rawText), contentType, apiVersion).map(([raw, type, v]) => ({
-    method: 'POST',
-    path: '/v1/notifications',
-    raw,
-    headers: { 'Content-Type': type, ...versionHeader(v) },
-  })),
+  fc
+    .tuple(
+      fc.oneof(
+        webhookBody.map((b) => JSON.stringify(b)),
+        rawText,
+      ),
+      contentType,
+    )
+    .map(([raw, type]) => ({ method: 'POST', path: '/alertmanager', raw, headers: { 'Content-Type': type } })),
+  fc
+    .tuple(
+      fc.oneof(
+        notificationBody.map((b) => JSON.stringify(b)),
+        rawText,
+      ),
+      contentType,
+      apiVersion,
+    )
+    .map(([raw, type, v]) => ({
+      method: 'POST',
+      path: '/v1/notifications',
+      raw,
+      headers: { 'Content-Type': type, ...versionHeader(v) },
+    })),
   fc.tuple(fc.constantFrom('/v1/notifications', '/v1/segments', '/v1/segments/SEGMENT/hosts'), query, apiVersion).map(([path, q, v]) => ({
     method: 'GET',
     path: `${path}?${q}`,
     headers: versionHeader(v),
   })),
-  fc.tuple(fc.constantFrom('/v1/notifications/', '/v1/segments/', '/v1/segments/SEGMENT/hosts/'), hostile).map(([path, id]) => ({ method: 'GET', path: path + enc(id), headers: {} })),
+  fc
+    .tuple(fc.constantFrom('/v1/notifications/', '/v1/segments/', '/v1/segments/SEGMENT/hosts/'), hostile)
+    .map(([path, id]) => ({ method: 'GET', path: path + enc(id), headers: {} })),
 );
 
 const request: fc.Arbitrary<Req> = fc.tuple(requestOf, credentials).map(([r, auth]) => (auth ? { ...r, headers: { ...r.headers, ...auth } } : r));
@@ -116,7 +192,11 @@ t.test(`${RUNS} hostile requests on both stores, with a stream of valid webhooks
   const segments = await Promise.all(hooks.map(async ({ hook }) => (await hook.request('GET', '/v1/segments')).json.segments[0].uuid as string));
   const send = async (i: number, r: Req) => {
     const { hook } = hooks[i]!;
-    const res = await fetch(hook.url + r.path.replace('SEGMENT', segments[i]!), { method: r.method, headers: { 'X-Auth-Token': TOKEN, ...r.headers }, body: r.raw });
+    const res = await fetch(hook.url + r.path.replace('SEGMENT', segments[i]!), {
+      method: r.method,
+      headers: { 'X-Auth-Token': TOKEN, ...r.headers },
+      body: r.raw,
+    });
     const text = await res.text();
     return { status: res.status, text };
   };
@@ -132,7 +212,20 @@ t.test(`${RUNS} hostile requests on both stores, with a stream of valid webhooks
         hooks.map(async ({ hook, store }, h) => {
           const body = {
             version: '4',
-            alerts: [{ status: 'firing', startsAt: new Date().toISOString(), fingerprint: `stream-${i}`, labels: { xcp_notification_type: 'COMPUTE_INSTANCE', pool_name: 'pool-a', host_name: HOST_2.name, host_uuid: HOST_2.uuid, vm_uuid: vms[h]![i]! } }],
+            alerts: [
+              {
+                status: 'firing',
+                startsAt: new Date().toISOString(),
+                fingerprint: `stream-${i}`,
+                labels: {
+                  xcp_notification_type: 'COMPUTE_INSTANCE',
+                  pool_name: 'pool-a',
+                  host_name: HOST_2.name,
+                  host_uuid: HOST_2.uuid,
+                  vm_uuid: vms[h]![i]!,
+                },
+              },
+            ],
           };
           const res = await hook.request('POST', '/alertmanager', { body });
           if (res.status === 202 && res.json.receipts[0].outcome === 'created') acked[h]!.add(res.json.receipts[0].notification_uuid);
@@ -157,11 +250,14 @@ t.test(`${RUNS} hostile requests on both stores, with a stream of valid webhooks
         if (a.status >= 400 && !(a.status === 431 && a.text === '')) {
           const body = JSON.parse(a.text);
           const fault = Object.values(body)[0] as { code: number; message: string };
-          if (fault?.code !== a.status || typeof fault.message !== 'string') throw new Error(`${hooks[i]!.store}: no Masakari error body: ${a.text.slice(0, 300)}`);
+          if (fault?.code !== a.status || typeof fault.message !== 'string')
+            throw new Error(`${hooks[i]!.store}: no Masakari error body: ${a.text.slice(0, 300)}`);
         }
       }
       if (answers.length === 2 && answers[0]!.status !== answers[1]!.status)
-        throw new Error(`sqlite ${answers[0]!.status} vs postgres ${answers[1]!.status} for ${r.method} ${r.path.slice(0, 200)} ${JSON.stringify(r.headers)} ${(r.raw ?? '').slice(0, 300)}: ${answers[0]!.text.slice(0, 200)} | ${answers[1]!.text.slice(0, 200)}`);
+        throw new Error(
+          `sqlite ${answers[0]!.status} vs postgres ${answers[1]!.status} for ${r.method} ${r.path.slice(0, 200)} ${JSON.stringify(r.headers)} ${(r.raw ?? '').slice(0, 300)}: ${answers[0]!.text.slice(0, 200)} | ${answers[1]!.text.slice(0, 200)}`,
+        );
     }),
     {
       numRuns: RUNS,
@@ -169,7 +265,10 @@ t.test(`${RUNS} hostile requests on both stores, with a stream of valid webhooks
       endOnFailure: true,
       // A short report (the counterexample may hold a 200 KB body): the seed, the path and what went wrong.
       reporter: (run) => {
-        if (run.failed) throw new Error(`property failed after ${run.numRuns} run(s): FUZZ_SEED=${run.seed} (path ${run.counterexamplePath}): ${String(run.errorInstance).slice(0, 2000)}`);
+        if (run.failed)
+          throw new Error(
+            `property failed after ${run.numRuns} run(s): FUZZ_SEED=${run.seed} (path ${run.counterexamplePath}): ${String(run.errorInstance).slice(0, 2000)}`,
+          );
       },
     },
   );
@@ -183,7 +282,8 @@ t.test(`${RUNS} hostile requests on both stores, with a stream of valid webhooks
     t.equal((await hook.request('GET', '/health')).status, 200, `${store}: still answering`);
     const stored = new Set<string>();
     for (let marker: number | undefined; ; ) {
-      const page = (await hook.request('GET', `/v1/notifications?type=COMPUTE_INSTANCE&sort_key=id&sort_dir=asc&limit=500${marker ? `&marker=${marker}` : ''}`)).json.notifications;
+      const page = (await hook.request('GET', `/v1/notifications?type=COMPUTE_INSTANCE&sort_key=id&sort_dir=asc&limit=500${marker ? `&marker=${marker}` : ''}`))
+        .json.notifications;
       for (const n of page) stored.add(n.notification_uuid);
       if (page.length < 500) break;
       marker = page.at(-1).id;

@@ -39,7 +39,11 @@ t.test('defaults', async (t) => {
   });
   t.equal(rh.postgres, undefined, 'the embedded SQLite store unless store.postgres is given');
   t.match(rh.receiverId, /^[A-Za-z0-9._-]{1,64}$/, 'the receiver is named after the machine');
-  t.same(crossCheckRecoveryHook(rh, ['pool-a']).map((p) => p.path), ['recovery_hook.tokens'], 'no token: the receiver refuses to start');
+  t.same(
+    crossCheckRecoveryHook(rh, ['pool-a']).map((p) => p.path),
+    ['recovery_hook.tokens'],
+    'no token: the receiver refuses to start',
+  );
 });
 
 t.test('a full section: secrets from files and the environment, per-pool settings, relative paths', async (t) => {
@@ -62,14 +66,25 @@ recovery_hook:
   const config = parseConfig(POOLS + yaml, join(dir, 'config.yaml'), { OPS_TOKEN: 'ops-token', BMC_PASS: 'bmc-pass' });
   const rh = config.recovery_hook;
   t.equal(rh.storePath, join(dir, 'state/rh.sqlite'));
-  t.same(rh.tokens.map((x) => [x.name, x.token.reveal()]), [
-    ['alertmanager', 's3cret-from-file'],
-    ['ops', 'ops-token'],
-  ]);
-  t.equal(JSON.stringify(rh.tokens), '[{"name":"alertmanager","token":"[secret]","scopes":["alertmanager","notifications:read"]},{"name":"ops","token":"[secret]","scopes":["alertmanager","notifications:read"]}]', 'without scopes: the defaults');
+  t.same(
+    rh.tokens.map((x) => [x.name, x.token.reveal()]),
+    [
+      ['alertmanager', 's3cret-from-file'],
+      ['ops', 'ops-token'],
+    ],
+  );
+  t.equal(
+    JSON.stringify(rh.tokens),
+    '[{"name":"alertmanager","token":"[secret]","scopes":["alertmanager","notifications:read"]},{"name":"ops","token":"[secret]","scopes":["alertmanager","notifications:read"]}]',
+    'without scopes: the defaults',
+  );
   t.match(rh.tasks.restart_vms, { timeoutMs: 900_000, retries: 2 });
   const pool = rh.pools['pool-a']!;
-  t.match(pool, { mode: 'dry-run', fencing: { user: 'ADMIN', passwordEnv: 'IPMI_PASSWORD', bmc: { 'host-1': '10.1.1.1' } }, ssh: { user: 'root', port: 22, restartCommand: 'xe-toolstack-restart' } });
+  t.match(pool, {
+    mode: 'dry-run',
+    fencing: { user: 'ADMIN', passwordEnv: 'IPMI_PASSWORD', bmc: { 'host-1': '10.1.1.1' } },
+    ssh: { user: 'root', port: 22, restartCommand: 'xe-toolstack-restart' },
+  });
   t.same(pool.fencing!.powerOffCommand, ['ipmitool', '-I', 'lanplus', '-H', '{bmc}', '-U', '{user}', '-E', 'chassis', 'power', 'off']);
   t.equal(pool.fencing!.password.reveal(), 'bmc-pass');
   t.equal(pool.ssh!.privateKeyFile, join(dir, 'id_ed25519'));
@@ -101,7 +116,11 @@ recovery_hook:
     /^recovery_hook\.workflows\.instance\[0\]: expected one of check_instance/,
     /^recovery_hook\.pools\.pool-a\.mode: expected one of auto, dry-run, notify-only/,
   ];
-  for (const re of expected) t.ok(found.some((p) => re.test(p)), String(re));
+  for (const re of expected)
+    t.ok(
+      found.some((p) => re.test(p)),
+      String(re),
+    );
   const second = problems(`
 recovery_hook:
   tokens: [{ name: a }, { name: a, token: x, token_env: Y }]
@@ -121,7 +140,10 @@ recovery_hook:
     /^recovery_hook\.pools\.pool-a\.ssh: needs known_hosts_file or fingerprints/,
     /^recovery_hook\.pools\.pool-a\.fencing\.power_off_command: must contain \{bmc\}/,
   ])
-    t.ok(second.some((p) => re.test(p)), String(re));
+    t.ok(
+      second.some((p) => re.test(p)),
+      String(re),
+    );
   t.notMatch(second.join('\n'), /\bx\b.*secret|\bp\b/, 'no secret value in the messages');
 });
 
@@ -140,12 +162,18 @@ recovery_hook:
     /^recovery_hook\.pools\.pool-a\.fencing\.fence_window_seconds: /,
     /^recovery_hook\.pools\.pool-a\.fencing\.max_down_share: /,
   ])
-    t.ok(found.some((p) => re.test(p)), String(re));
+    t.ok(
+      found.some((p) => re.test(p)),
+      String(re),
+    );
   // The plan records what ran on the host: it is the fence's commit point.
-  t.match(problems(`
+  t.match(
+    problems(`
 recovery_hook:
   workflows: { host: [confirm_host_down, fence_host, plan_vm_restarts, reset_vm_power_states, restart_vms] }
-`), [/^recovery_hook\.workflows\.host: fence_host needs plan_vm_restarts before it/]);
+`),
+    [/^recovery_hook\.workflows\.host: fence_host needs plan_vm_restarts before it/],
+  );
   const rh = parseConfig(
     `${POOLS}
 recovery_hook:
@@ -156,7 +184,14 @@ recovery_hook:
 `,
     '/etc/xcp-sentinel/config.yaml',
   ).recovery_hook;
-  t.same(rh.tokens.map((x) => x.scopes), [['alertmanager', 'notifications:read'], ['fence:confirm', 'notifications:read']], 'defaults; duplicates dropped');
+  t.same(
+    rh.tokens.map((x) => x.scopes),
+    [
+      ['alertmanager', 'notifications:read'],
+      ['fence:confirm', 'notifications:read'],
+    ],
+    'defaults; duplicates dropped',
+  );
   t.match(rh.pools['pool-a']!.fencing, { maxHostsFenced: 1, fenceWindowMs: 600_000, maxDownShare: 0.5 });
 });
 
@@ -201,7 +236,10 @@ recovery_hook:
     /^recovery_hook\.pools\.pool-a\.master_failover\.surprise: /,
     /^recovery_hook\.pools\.pool-a\.hosts\[0\]\.address: /,
   ])
-    t.ok(found.some((p) => re.test(p)), `${re} in ${found.join(' | ')}`);
+    t.ok(
+      found.some((p) => re.test(p)),
+      `${re} in ${found.join(' | ')}`,
+    );
   t.ok(
     problems(`
 recovery_hook:
@@ -210,36 +248,53 @@ recovery_hook:
       master_failover: { password: p, candidates: [xcp-host-02, XCP-HOST-02] }
 `).some((p) => /^recovery_hook\.pools\.pool-a\.master_failover\.candidates\[1\]: "XCP-HOST-02" is listed twice/.test(p)),
   );
-  t.match(problems(`
+  t.match(
+    problems(`
 recovery_hook:
   task_defaults: { timeout_seconds: 100 }
   tasks: { recover_members: { timeout_seconds: 200 } }
   pools:
     pool-a:
       master_failover: { password: p, promote_timeout_seconds: 100, members_timeout_seconds: 150 }
-`), [/^recovery_hook\.pools\.pool-a\.master_failover\.promote_timeout_seconds: must be below the promote_member task's timeout \(100 s/]);
-  t.match(problems(`
+`),
+    [/^recovery_hook\.pools\.pool-a\.master_failover\.promote_timeout_seconds: must be below the promote_member task's timeout \(100 s/],
+  );
+  t.match(
+    problems(`
 recovery_hook:
   pools:
     pool-a:
       master_failover: { candidates: [a] }
-`), [/^recovery_hook\.pools\.pool-a\.master_failover: needs one of password, password_file, password_env/]);
-  t.match(problems(`
+`),
+    [/^recovery_hook\.pools\.pool-a\.master_failover: needs one of password, password_file, password_env/],
+  );
+  t.match(
+    problems(`
 recovery_hook:
   pools:
     pool-a:
       master_failover: { password_env: ROOT_PASS }
-`), [/^recovery_hook\.pools\.pool-a\.master_failover\.password_env: environment variable ROOT_PASS is not set or empty/]);
-  const rh = parseConfig(`${POOLS}
+`),
+    [/^recovery_hook\.pools\.pool-a\.master_failover\.password_env: environment variable ROOT_PASS is not set or empty/],
+  );
+  const rh = parseConfig(
+    `${POOLS}
 recovery_hook:
   pools:
     pool-a:
       master_failover: { password_env: ROOT_PASS }
-    `, '/etc/xcp-sentinel/config.yaml', { ROOT_PASS: 'root-secret' }).recovery_hook;
+    `,
+    '/etc/xcp-sentinel/config.yaml',
+    { ROOT_PASS: 'root-secret' },
+  ).recovery_hook;
   const mf = rh.pools['pool-a']!.masterFailover!;
   t.match(mf, { username: 'root', candidates: [], promoteTimeoutMs: 180_000, membersTimeoutMs: 120_000 });
   t.equal(mf.password.reveal(), 'root-secret');
   t.notMatch(JSON.stringify(rh), /root-secret/, 'never in JSON');
   t.equal(parseConfig(POOLS, '/etc/xcp-sentinel/config.yaml').recovery_hook.pools['pool-a'], undefined);
-  t.equal(parseConfig(`${POOLS}recovery_hook:\n  pools:\n    pool-a: { mode: auto }\n`, '/etc/x.yaml').recovery_hook.pools['pool-a']!.masterFailover, undefined, 'absent: undefined');
+  t.equal(
+    parseConfig(`${POOLS}recovery_hook:\n  pools:\n    pool-a: { mode: auto }\n`, '/etc/x.yaml').recovery_hook.pools['pool-a']!.masterFailover,
+    undefined,
+    'absent: undefined',
+  );
 });

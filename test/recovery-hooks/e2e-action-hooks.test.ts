@@ -47,7 +47,10 @@ t.test('a vetoing pre hook stops the action and says why; post hooks get results
     progressLines(n).some((l) => /^recover_instance: failed: vm\.start vetoed .*licence expired for this pool/.test(l)),
     `the progress says why: ${progressLines(n).join(' | ')}`,
   );
-  t.notOk(progressLines(n).some((l) => l.includes('retrying')), 'a veto is an answer: not retried within the task');
+  t.notOk(
+    progressLines(n).some((l) => l.includes('retrying')),
+    'a veto is an answer: not retried within the task',
+  );
   t.equal(rig.calls.starts.length, 0, 'the VM was not started');
   t.equal((await rig.vmStatus(vm.uuid)).power_state, 'Halted');
   const pre = server.hits.filter((h) => h.path === '/licence');
@@ -70,7 +73,13 @@ t.test('a vetoing pre hook stops the action and says why; post hooks get results
   const post = server.hits.filter((h) => h.path === '/audit');
   t.equal(post.length, 1);
   const [preCall] = server.hits.filter((h) => h.path === '/licence').slice(-1);
-  t.match(post[0]!.body, { type: 'post', method: 'vm.start', callId: preCall!.body.callId, params: { vm: vm.uuid }, notification: { uuid: allowed!.notification_uuid } });
+  t.match(post[0]!.body, {
+    type: 'post',
+    method: 'vm.start',
+    callId: preCall!.body.callId,
+    params: { vm: vm.uuid },
+    notification: { uuid: allowed!.notification_uuid },
+  });
   t.ok(typeof post[0]!.body.duration === 'number' && post[0]!.body.duration >= 0, 'duration in ms');
   t.ok('result' in post[0]!.body && !('error' in post[0]!.body), 'a result, no error');
 });

@@ -35,11 +35,7 @@ t.test('duplicate and replayed webhooks: one recovery, the host fenced once, no 
 
   // Concurrent deliveries: the group, its retry (the first answer was lost), the same alert from a clustered peer.
   const receipts = (await Promise.all([group, group, peer].map((b) => postWebhook(hook, b)))).map((r) => r[0]!);
-  t.same(
-    receipts.map((r) => r.outcome).sort(),
-    ['created', 'replay', 'replay'],
-    'one created, the others are replays of it',
-  );
+  t.same(receipts.map((r) => r.outcome).sort(), ['created', 'replay', 'replay'], 'one created, the others are replays of it');
   const uuid = receipts[0]!.notification_uuid!;
   t.ok(
     receipts.every((r) => r.notification_uuid === uuid),
@@ -53,9 +49,20 @@ t.test('duplicate and replayed webhooks: one recovery, the host fenced once, no 
   const [fromReplica] = await postWebhook(hook, replica);
   t.equal(fromReplica!.outcome, 'host-on-maintenance');
   const ignored = await notification(hook, fromReplica!.notification_uuid!);
-  t.match(ignored, { status: 'ignored', message: `host ${victim.name} is on maintenance: notification recorded, no recovery started`, recovery_workflow_details: [] });
+  t.match(ignored, {
+    status: 'ignored',
+    message: `host ${victim.name} is on maintenance: notification recorded, no recovery started`,
+    recovery_workflow_details: [],
+  });
   const viaApi = await hook.request('POST', '/v1/notifications', {
-    body: { notification: { type: 'COMPUTE_HOST', hostname: victim.name, generated_time: iso(Date.now() - 120_000), payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' } } },
+    body: {
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: victim.name,
+        generated_time: iso(Date.now() - 120_000),
+        payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' },
+      },
+    },
   });
   t.equal(viaApi.status, 409);
   t.match(viaApi.json, { conflictingRequest: { message: /is ignored as the host is already under maintenance/ } });

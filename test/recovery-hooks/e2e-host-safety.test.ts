@@ -65,7 +65,10 @@ t.test('VM label mismatch: vm_name names another VM than vm_uuid → ignored, no
   const uuid = await fire(hook, instanceAlert(rig, { uuid: vm!.uuid, name: other!.name }, host, 'crashed'));
   const n = await settled(hook, uuid);
   t.equal(n.status, 'ignored');
-  t.equal(n.message, `VM name "${other!.name}" in the notification does not match XAPI's name_label "${vm!.name}" for VM uuid ${vm!.uuid}: identity unclear, nothing done`);
+  t.equal(
+    n.message,
+    `VM name "${other!.name}" in the notification does not match XAPI's name_label "${vm!.name}" for VM uuid ${vm!.uuid}: identity unclear, nothing done`,
+  );
   t.same(n.payload.vm_name, other!.name, 'the alert label travels in the payload');
   t.same(rig.calls.starts, []);
   t.match(await rig.vmStatus(vm!.uuid), { power_state: 'Halted' });
@@ -113,12 +116,18 @@ t.test('a host back right before the fence is not powered off; the VMs its resyn
   t.match(n.message, new RegExp(`^host ${victim.name} came back before the fence: not powered off; .*started again on `));
   t.ok(progressLines(n).includes(`fence_host: host ${victim.name} is back (live in XAPI and answering) before the fence: not powered off`));
   t.same(rig.calls.powerOffs, [], 'the healthy host was not powered off');
-  t.notOk(bmc.calls.some((c) => c.startsWith('power-off')), 'no power-off sent');
+  t.notOk(
+    bmc.calls.some((c) => c.startsWith('power-off')),
+    'no power-off sent',
+  );
   t.match(await rig.hostStatus(victim.name), { power: 'on', live: true });
   t.same(countBy(rig.calls.starts), Object.fromEntries(recorded.map((v) => [v, 1])), 'each VM halted by the resync started once');
   t.same(rig.calls.resets, [], 'no power state reset');
   await allRunning(t, rig, recorded);
-  t.same((await vmoves(hook, uuid)).map((m) => m.status), recorded.map(() => 'succeeded'));
+  t.same(
+    (await vmoves(hook, uuid)).map((m) => m.status),
+    recorded.map(() => 'succeeded'),
+  );
 });
 
 t.test('a host back during the power-off: powered off all the same, and the VMs its resync halted restarted elsewhere', async (t) => {
@@ -140,16 +149,30 @@ t.test('a host back during the power-off: powered off all the same, and the VMs 
 });
 
 t.test('host_status NORMAL needs fence:assert (403 without); with it, a BMC that answers is still used', async (t) => {
-  const rig = await startRig(t, { recoveryHook: { tokens: [{ name: 'test', token: TOKEN, scopes: ALL_SCOPES }, { name: 'writer', token: WRITER_TOKEN, scopes: ['notifications:write', 'notifications:read'] }] } });
+  const rig = await startRig(t, {
+    recoveryHook: {
+      tokens: [
+        { name: 'test', token: TOKEN, scopes: ALL_SCOPES },
+        { name: 'writer', token: WRITER_TOKEN, scopes: ['notifications:write', 'notifications:read'] },
+      ],
+    },
+  });
   const hook = rig.hook!;
   const victim = await failMemberHost(rig);
   const recorded = rig.residentVms(victim).map((v) => v.uuid);
   const body = {
-    notification: { type: 'COMPUTE_HOST', hostname: victim.name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+    notification: {
+      type: 'COMPUTE_HOST',
+      hostname: victim.name,
+      generated_time: new Date().toISOString(),
+      payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+    },
   };
   const refused = await hook.request('POST', '/v1/notifications', { body, headers: { 'X-Auth-Token': WRITER_TOKEN } });
   t.equal(refused.status, 403);
-  t.match(refused.json, { forbidden: { code: 403, message: /host_status NORMAL .* needs scope fence:assert; token "writer" has notifications:write, notifications:read/ } });
+  t.match(refused.json, {
+    forbidden: { code: 403, message: /host_status NORMAL .* needs scope fence:assert; token "writer" has notifications:write, notifications:read/ },
+  });
   const am = await hook.request('POST', '/alertmanager', { body: { version: '4', alerts: [] }, headers: { 'X-Auth-Token': WRITER_TOKEN } });
   t.equal(am.status, 403, 'the webhook needs scope alertmanager');
   t.match(am.json.forbidden.message, /needs scope alertmanager/);
@@ -176,10 +199,17 @@ t.test('blast radius: more than max_down_share of the pool not live → no fence
   const n = await untilWaiting(rig, uuid);
   t.match(n.operator_wait, {
     kind: 'blast_radius',
-    reason: new RegExp(`^2 of 3 hosts of pool ${rig.poolName} are not live in XAPI \\(more than fencing\\.max_down_share 0\\.5\\): a partition is likelier than dead hosts`),
+    reason: new RegExp(
+      `^2 of 3 hosts of pool ${rig.poolName} are not live in XAPI \\(more than fencing\\.max_down_share 0\\.5\\): a partition is likelier than dead hosts`,
+    ),
   });
   const metrics = await (await fetch(`${hook.url}/metrics`)).text();
-  t.match(metrics, new RegExp(`xcp_recovery_waiting_for_operator\\{pool_name="${rig.poolName}",host_name="${members[0]!.name}",host_uuid="${members[0]!.uuid}",kind="blast_radius"\\} 1`));
+  t.match(
+    metrics,
+    new RegExp(
+      `xcp_recovery_waiting_for_operator\\{pool_name="${rig.poolName}",host_name="${members[0]!.name}",host_uuid="${members[0]!.uuid}",kind="blast_radius"\\} 1`,
+    ),
+  );
   t.same(rig.calls.powerOffs, []);
   t.same(rig.calls.starts, []);
 });
@@ -191,15 +221,20 @@ t.test('blast radius: max_hosts_fenced per pool and window — two hosts fail to
   for (const h of members) await rig.control(`/sim/hosts/${h.name}/fail`, {});
   for (const h of members) await untilNotLive(rig, h);
   const uuids = await Promise.all(members.map((h) => fire(hook, hostDownAlert(rig, h))));
-  const [done, waiting] = await waitUntil('one fenced, one waiting', async () => {
-    const views = await Promise.all(uuids.map((u) => hook.request('GET', `/v1/notifications/${u}`).then((r) => r.json.notification)));
-    const fin = views.find((v) => v.status === 'finished');
-    const wait = views.find((v) => v.operator_wait);
-    return fin && wait ? [fin, wait] : undefined;
-  }, 60_000);
+  const [done, waiting] = await waitUntil(
+    'one fenced, one waiting',
+    async () => {
+      const views = await Promise.all(uuids.map((u) => hook.request('GET', `/v1/notifications/${u}`).then((r) => r.json.notification)));
+      const fin = views.find((v) => v.status === 'finished');
+      const wait = views.find((v) => v.operator_wait);
+      return fin && wait ? [fin, wait] : undefined;
+    },
+    60_000,
+  );
   t.match(waiting.operator_wait, { kind: 'blast_radius', reason: /already had 1 power-off\(s\) in the last 600 s \(fencing\.max_hosts_fenced 1\)/ });
   const fenced = members.find((h) => h.uuid === done.source_host_uuid)!;
   t.same(rig.calls.powerOffs, [fenced.name], 'one power-off only');
   const held = members.find((h) => h.uuid === waiting.source_host_uuid)!;
-  for (const vm of rig.residentVms(held)) t.match(await rig.vmStatus(vm.uuid), { power_state: 'Running', resident_on: held.name }, 'the held host keeps its VMs');
+  for (const vm of rig.residentVms(held))
+    t.match(await rig.vmStatus(vm.uuid), { power_state: 'Running', resident_on: held.name }, 'the held host keeps its VMs');
 });

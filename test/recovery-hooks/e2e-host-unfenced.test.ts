@@ -28,7 +28,12 @@ import {
 } from './helpers/sim-rig.js';
 
 const READER_TOKEN = 'reader-token-0123456789';
-const tokens = { tokens: [{ name: 'test', token: TOKEN, scopes: ALL_SCOPES }, { name: 'reader', token: READER_TOKEN }] };
+const tokens = {
+  tokens: [
+    { name: 'test', token: TOKEN, scopes: ALL_SCOPES },
+    { name: 'reader', token: READER_TOKEN },
+  ],
+};
 
 async function gauge(rig: Rig, host: SimHost): Promise<string[]> {
   const text = await (await fetch(`${rig.hook!.url}/metrics`)).text();
@@ -47,10 +52,25 @@ async function waiting(t: Test, o: RigOptions, reason: RegExp) {
   t.equal(n.status, 'running', 'a waiting notification stays running (Masakari status)');
   t.match(n.operator_wait, { kind: 'fence_confirmation', reason });
   t.ok(Date.parse(n.operator_wait.since) > Date.now() - 60_000, 'since: an ISO time');
-  t.match(taskStates(n), { confirm_host_down: 'SUCCESS', plan_vm_restarts: 'SUCCESS', fence_host: 'RUNNING', reset_vm_power_states: 'PENDING', restart_vms: 'PENDING' });
-  t.ok(progressLines(n).some((l) => /^fence_host: waiting for an operator \(fence_confirmation\): /.test(l)), 'the progress says it waits');
-  t.same((await vmoves(hook, uuid)).map((m) => [m.instance_uuid, m.status]).sort(), before.map((v) => [v, 'pending']).sort(), 'what ran on the host is recorded before the fence');
-  t.same(await gauge(rig, victim), [`xcp_recovery_waiting_for_operator{pool_name="${rig.poolName}",host_name="${victim.name}",host_uuid="${victim.uuid}",kind="fence_confirmation"} 1`]);
+  t.match(taskStates(n), {
+    confirm_host_down: 'SUCCESS',
+    plan_vm_restarts: 'SUCCESS',
+    fence_host: 'RUNNING',
+    reset_vm_power_states: 'PENDING',
+    restart_vms: 'PENDING',
+  });
+  t.ok(
+    progressLines(n).some((l) => /^fence_host: waiting for an operator \(fence_confirmation\): /.test(l)),
+    'the progress says it waits',
+  );
+  t.same(
+    (await vmoves(hook, uuid)).map((m) => [m.instance_uuid, m.status]).sort(),
+    before.map((v) => [v, 'pending']).sort(),
+    'what ran on the host is recorded before the fence',
+  );
+  t.same(await gauge(rig, victim), [
+    `xcp_recovery_waiting_for_operator{pool_name="${rig.poolName}",host_name="${victim.name}",host_uuid="${victim.uuid}",kind="fence_confirmation"} 1`,
+  ]);
   // It stays so: give the engine many ticks.
   await new Promise((r) => setTimeout(r, 1500));
   t.equal((await notification(hook, uuid)).status, 'running');
@@ -68,7 +88,10 @@ async function recovered(t: Test, rig: Rig, victim: SimHost, uuid: string, befor
   t.equal(n.operator_wait, null, 'no longer waiting');
   t.same(await gauge(rig, victim), [], 'the gauge is gone');
   t.ok(progressLines(n).some((l) => /^fence_host: an operator \(token test\) confirmed .* is off at /.test(l)));
-  t.ok(progressLines(n).some((l) => l.startsWith('restart_vms: restarted: ')), 'the progress says which VM runs where');
+  t.ok(
+    progressLines(n).some((l) => l.startsWith('restart_vms: restarted: ')),
+    'the progress says which VM runs where',
+  );
   t.same(countBy(rig.calls.starts), Object.fromEntries(before.map((v) => [v, 1])), 'each VM started once');
   for (const vm of before) t.not((await rig.vmStatus(vm)).resident_on, victim.name);
 }
@@ -81,7 +104,8 @@ t.test('the BMC acknowledges power-off but keeps reporting on → waits; confirm
     /^the BMC of xcp-host-\d+ does not report power off within 1 s of the power-off: confirm xcp-host-\d+ is off$/,
   );
   const hook = rig.hook!;
-  const confirm = (body: unknown, token = TOKEN) => hook.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, { body, headers: { 'X-Auth-Token': token } });
+  const confirm = (body: unknown, token = TOKEN) =>
+    hook.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, { body, headers: { 'X-Auth-Token': token } });
 
   const forbidden = await confirm({ host_uuid: victim.uuid }, READER_TOKEN);
   t.equal(forbidden.status, 403);
@@ -117,8 +141,11 @@ t.test('the fencing command fails (unknown BMC) → waits; confirm-fenced throug
   writeFileSync(tokenFile, `${READER_TOKEN}\n`);
   const cli = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, ['--import', 'tsx', CLI, 'confirm-fenced', uuid, '--host-uuid', victim.uuid, '--url', rig.hook!.url, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'confirm-fenced', uuid, '--host-uuid', victim.uuid, '--url', rig.hook!.url, ...args],
+        { env: { ...process.env, ...env } },
+        (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       ),
     );
   const refused = await cli(['--token-file', tokenFile]);
@@ -174,8 +201,17 @@ t.test('a fence command that times out is killed with its process group: its del
     t,
     {
       fencing: (control) => {
-        writeFileSync(status, `#!/bin/sh\ncurl -s -m 5 -X POST ${control}/sim/hosts/$1/power-status | sed 's/.*"power":"\\([a-z]*\\)".*/Chassis Power is \\1/'\n`, { mode: 0o755 });
-        return { power_off_command: `${wrapper} ${SIM_CLI} power-off {bmc} --control ${control} --ipmitool-output`, power_status_command: `${status} {bmc}`, command_timeout_seconds: 3, confirm_timeout_seconds: 1 };
+        writeFileSync(
+          status,
+          `#!/bin/sh\ncurl -s -m 5 -X POST ${control}/sim/hosts/$1/power-status | sed 's/.*"power":"\\([a-z]*\\)".*/Chassis Power is \\1/'\n`,
+          { mode: 0o755 },
+        );
+        return {
+          power_off_command: `${wrapper} ${SIM_CLI} power-off {bmc} --control ${control} --ipmitool-output`,
+          power_status_command: `${status} {bmc}`,
+          command_timeout_seconds: 3,
+          confirm_timeout_seconds: 1,
+        };
       },
     },
     /^the BMC of xcp-host-\d+ does not report power off within 1 s of the power-off \(fencing xcp-host-\d+: power-off command exited with a signal or timeout: command timed out after 3000 ms: process group killed\): confirm xcp-host-\d+ is off$/,

@@ -5,7 +5,19 @@
 // the notification (1.1 workflow details, 1.3 vmoves) are checked. Unfenced hosts: e2e-host-unfenced.test.ts.
 import t from 'tap';
 import { SimBmc } from '../../simulator/bmc.js';
-import { type Rig, type SimHost, countBy, failMemberHost, fire, hostDownAlert, progressLines, settled, startRig, taskStates, vmoves } from './helpers/sim-rig.js';
+import {
+  type Rig,
+  type SimHost,
+  countBy,
+  failMemberHost,
+  fire,
+  hostDownAlert,
+  progressLines,
+  settled,
+  startRig,
+  taskStates,
+  vmoves,
+} from './helpers/sim-rig.js';
 
 /** Give the VMs of `host` explicit HA priorities (and orders), in the simulator's database. */
 function setPriorities(rig: Rig, host: SimHost, priorities: [string, number][]): { uuid: string; name: string; priority: string; order: number }[] {
@@ -44,10 +56,16 @@ t.test('host failure: fenced through the BMC command, every VM restarted elsewhe
   t.same(n.payload, { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' });
   t.same(Object.values(taskStates(n)), ['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
   const lines = progressLines(n);
-  t.ok(lines.includes(`confirm_host_down: host ${victim.name} is not live (host_metrics.live = false) and does not answer`), 'proved down: not live, no answer to echo');
+  t.ok(
+    lines.includes(`confirm_host_down: host ${victim.name} is not live (host_metrics.live = false) and does not answer`),
+    'proved down: not live, no answer to echo',
+  );
   t.ok(lines.includes(`fence_host: power off ${victim.name} through its BMC and wait for it to report power off`));
   t.ok(lines.includes(`fence_host: ${victim.name} fenced (BMC power off)`));
-  t.ok(lines.some((l) => l.startsWith(`disable_host: host ${victim.name} is offline: XAPI cannot disable it`)), 'HOST_OFFLINE on host.disable tolerated');
+  t.ok(
+    lines.some((l) => l.startsWith(`disable_host: host ${victim.name} is offline: XAPI cannot disable it`)),
+    'HOST_OFFLINE on host.disable tolerated',
+  );
   t.ok(lines.includes(`plan_vm_restarts: ${planned.length} VM(s) of ${victim.name} to restart, 0 left alone`));
   t.ok(lines.includes(`restart_vms: ${planned.length}/${planned.length} VM(s) handled`));
 
@@ -73,7 +91,10 @@ t.test('host failure: fenced through the BMC command, every VM restarted elsewhe
   // Once finished, the host is not left on maintenance by its own recovery.
   const host = (await hook.request('GET', `/v1/segments`)).json.segments[0];
   const hosts = (await hook.request('GET', `/v1/segments/${host.uuid}/hosts`)).json.hosts as any[];
-  t.match(hosts.find((h) => h.uuid === victim.uuid), { on_maintenance: false });
+  t.match(
+    hosts.find((h) => h.uuid === victim.uuid),
+    { on_maintenance: false },
+  );
 });
 
 t.test('host failure with restart_unprotected false: VMs without ha_restart_priority are left alone', async (t) => {
@@ -99,11 +120,17 @@ t.test('host failure with restart_unprotected false: VMs without ha_restart_prio
   t.same([...rig.calls.starts].sort(), protectedVms.map((v) => v.uuid).sort(), 'only protected VMs started');
   const moves = await vmoves(hook, uuid);
   for (const vm of unprotected) {
-    t.match(moves.find((m) => m.instance_uuid === vm.uuid), { status: 'ignored', dest_host: null, message: /not protected \(ha_restart_priority empty\)/ });
+    t.match(
+      moves.find((m) => m.instance_uuid === vm.uuid),
+      { status: 'ignored', dest_host: null, message: /not protected \(ha_restart_priority empty\)/ },
+    );
     t.match(await rig.vmStatus(vm.uuid), { power_state: 'Running', resident_on: victim.name }, `${vm.name} untouched (still recorded on the dead host)`);
   }
   for (const vm of protectedVms) {
-    t.match(moves.find((m) => m.instance_uuid === vm.uuid), { status: 'succeeded' });
+    t.match(
+      moves.find((m) => m.instance_uuid === vm.uuid),
+      { status: 'succeeded' },
+    );
     t.not((await rig.vmStatus(vm.uuid)).resident_on, victim.name);
   }
 });

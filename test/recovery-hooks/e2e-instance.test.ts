@@ -81,10 +81,15 @@ t.test('frozen guest heartbeat: hard reboot, then the heartbeat is back; a live 
 
   await rig.control(`/sim/vms/${vm.uuid}/crash`, { mode: 'heartbeat' });
   const frozenAt = Date.now();
-  const frozen = await waitUntil('the memory report to stand still for the whole 15 s window', async () => {
-    const s = await rig.vmStatus(vm.uuid);
-    return Date.now() - frozenAt > 21_000 ? s : undefined;
-  }, 30_000, 500);
+  const frozen = await waitUntil(
+    'the memory report to stand still for the whole 15 s window',
+    async () => {
+      const s = await rig.vmStatus(vm.uuid);
+      return Date.now() - frozenAt > 21_000 ? s : undefined;
+    },
+    30_000,
+    500,
+  );
   t.match(frozen, { power_state: 'Running', heartbeat_frozen: true });
   const alertAt = Date.now();
   const uuid = await fire(hook, instanceAlert(rig, vm, host, 'heartbeat'));

@@ -7,7 +7,19 @@ import t from 'tap';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { TaskRecord, VmMove } from '../../recovery-hooks/store/types.js';
 import { spawnReceiver } from './helpers/receiver-process.js';
-import { TOKEN, countBy, hostDownAlert, progressLines, settled, startRig, taskStates, untilNotLive, vmoves, waitUntil, webhookBody } from './helpers/sim-rig.js';
+import {
+  TOKEN,
+  countBy,
+  hostDownAlert,
+  progressLines,
+  settled,
+  startRig,
+  taskStates,
+  untilNotLive,
+  vmoves,
+  waitUntil,
+  webhookBody,
+} from './helpers/sim-rig.js';
 
 /** The store's view, read through a second connection (WAL: readers do not disturb the receiver). */
 async function readStore(path: string, uuid: string): Promise<{ status: string; attempts: number; tasks: TaskRecord[]; moves: VmMove[] }> {
@@ -20,7 +32,8 @@ async function readStore(path: string, uuid: string): Promise<{ status: string; 
   }
 }
 
-const lines = (tasks: TaskRecord[], names: string[]) => tasks.filter((x) => names.includes(x.name)).flatMap((x) => x.details.map((d) => `${x.name}: ${d.message}`));
+const lines = (tasks: TaskRecord[], names: string[]) =>
+  tasks.filter((x) => names.includes(x.name)).flatMap((x) => x.details.map((d) => `${x.name}: ${d.message}`));
 
 t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same store finishes it, each VM started once', async (t) => {
   const rig = await startRig(t, { start: false, sim: { vmBootMs: 1500 }, recoveryHook: { host_failure: { parallel_starts: 2 } } });
@@ -47,7 +60,10 @@ t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same s
   t.equal(await exited, 'SIGKILL');
   const startedBeforeKill = [...rig.calls.starts];
   t.ok(startedBeforeKill.length < vms.length, `killed with ${vms.length - startedBeforeKill.length} VM(s) not yet started`);
-  t.ok(log.some((l) => l.msg === 'notification recorded from Alertmanager' && l.notification === uuid), 'the child recorded the alert');
+  t.ok(
+    log.some((l) => l.msg === 'notification recorded from Alertmanager' && l.notification === uuid),
+    'the child recorded the alert',
+  );
 
   const atKill = await readStore(storePath, uuid);
   t.equal(atKill.status, 'running', 'the store says running: the workflow was interrupted');
@@ -62,14 +78,23 @@ t.test('SIGKILL while the host workflow starts VMs: a new receiver on the same s
       ['restart_vms', 'RUNNING'],
     ],
   );
-  t.ok(atKill.moves.some((m) => m.status === 'ongoing'), `a move was ongoing: ${atKill.moves.map((m) => `${m.vmName} ${m.status}`).join(', ')}`);
-  t.ok(atKill.moves.some((m) => m.status === 'pending'), 'and some were still pending');
+  t.ok(
+    atKill.moves.some((m) => m.status === 'ongoing'),
+    `a move was ongoing: ${atKill.moves.map((m) => `${m.vmName} ${m.status}`).join(', ')}`,
+  );
+  t.ok(
+    atKill.moves.some((m) => m.status === 'pending'),
+    'and some were still pending',
+  );
 
   // A new receiver (same config, same store file) resumes it.
   const hook = await rig.startHook();
   const n = await settled(hook, uuid);
   t.equal(n.status, 'finished', n.message ?? 'finished');
-  t.ok(hook.logger.lines.some((l) => l.msg === 'resuming an interrupted workflow' && l.notification === uuid), 'resumed, not started over');
+  t.ok(
+    hook.logger.lines.some((l) => l.msg === 'resuming an interrupted workflow' && l.notification === uuid),
+    'resumed, not started over',
+  );
   t.same(Object.values(taskStates(n)), ['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
 
   // No step was done twice: the simulator saw one fence, one reset and one start per VM…

@@ -8,7 +8,22 @@ import { startExporter } from '../../exporter/main.js';
 import type { Ref } from '../../simulator/model/types.js';
 import { SimulatorToolstackShell } from '../../simulator/toolstack-shell.js';
 import { lines } from '../helpers/exposition.js';
-import { TOKEN, type Rig, type RigOptions, type SimHost, countBy, fire, masterLostAlert, notification, progressLines, settled, startRig, taskStates, untilWaiting, waitUntil } from './helpers/sim-rig.js';
+import {
+  TOKEN,
+  type Rig,
+  type RigOptions,
+  type SimHost,
+  countBy,
+  fire,
+  masterLostAlert,
+  notification,
+  progressLines,
+  settled,
+  startRig,
+  taskStates,
+  untilWaiting,
+  waitUntil,
+} from './helpers/sim-rig.js';
 import { parseConfig } from '../../cli/config/bundle.js';
 
 /** xapi's fuse and start, a recover_slaves peer timeout, and a dead host declared dead well after the test. */
@@ -75,10 +90,27 @@ exporter:
   const n = await settled(rig.hook!, uuid, undefined, 120_000);
   t.comment(`master failover took ${Date.now() - started} ms`);
   t.equal(n.status, 'finished', n.message ?? 'finished');
-  t.same(Object.keys(taskStates(n)), ['confirm_master_lost', 'restart_master_toolstack', 'fence_master', 'choose_member', 'promote_member', 'recover_members', 'plan_vm_restarts', 'disable_host', 'reset_vm_power_states', 'restart_vms']);
-  t.ok(Object.values(taskStates(n)).every((s) => s === 'SUCCESS'), JSON.stringify(taskStates(n)));
+  t.same(Object.keys(taskStates(n)), [
+    'confirm_master_lost',
+    'restart_master_toolstack',
+    'fence_master',
+    'choose_member',
+    'promote_member',
+    'recover_members',
+    'plan_vm_restarts',
+    'disable_host',
+    'reset_vm_power_states',
+    'restart_vms',
+  ]);
+  t.ok(
+    Object.values(taskStates(n)).every((s) => s === 'SUCCESS'),
+    JSON.stringify(taskStates(n)),
+  );
 
-  const members = rig.hosts.filter((h) => !h.master).map((h) => h.name).sort();
+  const members = rig.hosts
+    .filter((h) => !h.master)
+    .map((h) => h.name)
+    .sort();
   const chosen = members[0]!;
   t.same(masters(rig), [chosen], 'exactly one master: the first member by name');
   t.same(rig.calls.powerOffs, [master.name], 'the old master was powered off, once');
@@ -93,7 +125,9 @@ exporter:
 
   const progress = progressLines(n);
   for (const expected of [
-    new RegExp(`^confirm_master_lost: pool master ${master.name} \\(${master.address.replace(/\./g, '\\.')}\\) does not answer within 1\\.5 s; 2 member\\(s\\) answer and name it as their master`),
+    new RegExp(
+      `^confirm_master_lost: pool master ${master.name} \\(${master.address.replace(/\./g, '\\.')}\\) does not answer within 1\\.5 s; 2 member\\(s\\) answer and name it as their master`,
+    ),
     new RegExp(`^fence_master: ${master.name} fenced \\(BMC power off\\)$`),
     new RegExp(`^choose_member: ${chosen} chosen to become pool master \\(the answering member first by name\\)$`),
     new RegExp(`^promote_member: promote ${chosen} to pool master \\(local login, pool.emergency_transition_to_master; its xapi restarts\\)$`),
@@ -102,7 +136,10 @@ exporter:
     /^recover_members: every answering member follows /,
     /^restart_vms: restarted: /,
   ])
-    t.ok(progress.some((l) => expected.test(l)), `progress: ${expected}`);
+    t.ok(
+      progress.some((l) => expected.test(l)),
+      `progress: ${expected}`,
+    );
   t.notMatch(JSON.stringify(n), /"simulated"/, 'the local login password never shows');
 
   // The exporter follows the new master without a restart.
@@ -125,7 +162,12 @@ exporter:
   t.match(rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(master.name)!), { kind: 'master' }, 'the old master started as master');
   await rig.control(`/sim/hosts/${chosen}/heal`, {});
   const demotedAt = Date.now();
-  await waitUntil('the second master to be demoted', () => masters(rig).length === 1 && masters(rig)[0] === chosen && rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(master.name)!).kind === 'slave', 20_000, 20);
+  await waitUntil(
+    'the second master to be demoted',
+    () => masters(rig).length === 1 && masters(rig)[0] === chosen && rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(master.name)!).kind === 'slave',
+    20_000,
+    20,
+  );
   t.comment(`second master demoted ${Date.now() - demotedAt} ms after both answered`);
   const metrics = await (await fetch(`${rig.hook!.url}/metrics`)).text();
   t.ok(metrics.includes(`xcp_recovery_master_demotions_total{pool_name="${rig.poolName}",host_name="${master.name}"} 1`), 'counted');
@@ -152,7 +194,11 @@ t.test('the receiver stops right after the promotion: a new one, unable to read 
   t.same(promotions, [promotions[0]], 'one promotion');
   t.same(masters(rig), [promotions[0]]);
   for (const h of rig.hosts.filter((x) => !x.master && x.name !== promotions[0]))
-    t.same(rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(h.name)!), { kind: 'slave', master: rig.host(promotions[0]!).address }, `${h.name} follows the new master`);
+    t.same(
+      rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(h.name)!),
+      { kind: 'slave', master: rig.host(promotions[0]!).address },
+      `${h.name} follows the new master`,
+    );
   t.same(countBy(rig.calls.starts), Object.fromEntries(vms.map((v) => [v.uuid, 1])), 'each VM started exactly once');
   for (const vm of vms) t.equal(runningOn(rig, vm.ref).length, 1);
 });
@@ -162,18 +208,29 @@ t.test('the master dead and its BMC unreachable: nothing promoted, the notificat
   const { master, vms } = await loseMaster(rig);
   const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
   const n = await untilWaiting(rig, uuid);
-  t.match(n.operator_wait, { kind: 'fence_confirmation', reason: new RegExp(`^the BMC of ${master.name} does not answer \\(.*\\): ${master.name} cannot be proven off; confirm it is off$`) });
+  t.match(n.operator_wait, {
+    kind: 'fence_confirmation',
+    reason: new RegExp(`^the BMC of ${master.name} does not answer \\(.*\\): ${master.name} cannot be proven off; confirm it is off$`),
+  });
   t.match(taskStates(n), { confirm_master_lost: 'SUCCESS', fence_master: 'RUNNING', choose_member: 'PENDING', promote_member: 'PENDING' });
-  const gauge = (await (await fetch(`${rig.hook!.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('xcp_recovery_waiting_for_operator{') && l.includes(master.uuid));
-  t.same(gauge, [`xcp_recovery_waiting_for_operator{pool_name="${rig.poolName}",host_name="${master.name}",host_uuid="${master.uuid}",kind="fence_confirmation"} 1`]);
+  const gauge = (await (await fetch(`${rig.hook!.url}/metrics`)).text())
+    .split('\n')
+    .filter((l) => l.startsWith('xcp_recovery_waiting_for_operator{') && l.includes(master.uuid));
+  t.same(gauge, [
+    `xcp_recovery_waiting_for_operator{pool_name="${rig.poolName}",host_name="${master.name}",host_uuid="${master.uuid}",kind="fence_confirmation"} 1`,
+  ]);
   await new Promise((r) => setTimeout(r, 1000));
   t.same(masters(rig), [], 'no member promoted');
-  for (const h of rig.hosts.filter((x) => !x.master)) t.match(rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(h.name)!), { kind: 'slave', master: master.address });
+  for (const h of rig.hosts.filter((x) => !x.master))
+    t.match(rig.sim.pool.roles.roleOf(rig.sim.pool.findHost(h.name)!), { kind: 'slave', master: master.address });
   t.same(rig.calls.starts, [], 'no VM started');
 
   // The operator powers the old master off by hand and confirms: the failover goes on.
   await rig.control(`/sim/hosts/${master.name}/power-off`, {});
-  const ok = await rig.hook!.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, { body: { host_uuid: master.uuid }, headers: { 'X-Auth-Token': TOKEN } });
+  const ok = await rig.hook!.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, {
+    body: { host_uuid: master.uuid },
+    headers: { 'X-Auth-Token': TOKEN },
+  });
   t.equal(ok.status, 202);
   const done = await settled(rig.hook!, uuid, undefined, 120_000);
   t.equal(done.status, 'finished', done.message ?? 'finished');
@@ -187,7 +244,10 @@ t.test('no master_failover credentials: nothing fenced, a master_failover wait t
   const { master } = await loseMaster(rig);
   const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
   const n = await untilWaiting(rig, uuid);
-  t.match(n.operator_wait, { kind: 'master_failover', reason: new RegExp(`^pool master ${master.name} does not answer, but recovery_hook.pools.sim-pool.master_failover is not configured`) });
+  t.match(n.operator_wait, {
+    kind: 'master_failover',
+    reason: new RegExp(`^pool master ${master.name} does not answer, but recovery_hook.pools.sim-pool.master_failover is not configured`),
+  });
   t.same(rig.calls.powerOffs, [], 'nothing powered off');
   t.same(masters(rig), []);
 });
@@ -211,9 +271,18 @@ t.test('dry-run: says what it would do, powers off and promotes nothing', async 
   const n = await settled(rig.hook!, await fire(rig.hook!, masterLostAlert(rig, master)), undefined, 60_000);
   t.ok(['finished', 'ignored'].includes(n.status), `${n.status}: ${n.message}`);
   const progress = progressLines(n);
-  t.ok(progress.some((l) => l.startsWith(`fence_master: dry-run: would power off ${master.name}`)), 'would fence');
-  t.ok(progress.some((l) => /^promote_member: dry-run: would promote /.test(l)), 'would promote');
-  t.ok(progress.every((l) => !/^promote_member: .* answers as pool master/.test(l)), 'never reads as if it promoted');
+  t.ok(
+    progress.some((l) => l.startsWith(`fence_master: dry-run: would power off ${master.name}`)),
+    'would fence',
+  );
+  t.ok(
+    progress.some((l) => /^promote_member: dry-run: would promote /.test(l)),
+    'would promote',
+  );
+  t.ok(
+    progress.every((l) => !/^promote_member: .* answers as pool master/.test(l)),
+    'never reads as if it promoted',
+  );
   t.same(rig.calls.powerOffs, []);
   t.same(masters(rig), []);
   t.same(rig.calls.starts, []);
@@ -228,7 +297,10 @@ t.test("only the master's toolstack died: restarted over SSH, nothing fenced or 
   const n = await settled(rig.hook, await fire(rig.hook, masterLostAlert(rig, master)), undefined, 60_000);
   t.equal(n.status, 'finished');
   t.match(n.message, new RegExp(`^the toolstack of pool master ${master.name} was restarted over SSH and it answers as master again`));
-  t.same(shell.calls.map((c) => c.host.name), [master.name]);
+  t.same(
+    shell.calls.map((c) => c.host.name),
+    [master.name],
+  );
   t.same(rig.calls.powerOffs, [], 'nothing powered off');
   t.same(masters(rig), [master.name]);
 });
@@ -237,12 +309,26 @@ t.test('a Masakari COMPUTE_HOST with xcp_failure pool_master takes the same rout
   const rig = await masterRig(t, { pool: { mode: 'notify-only' } });
   const master = rig.hosts.find((h) => h.master)!;
   const res = await rig.hook!.request('POST', '/v1/notifications', {
-    body: { notification: { type: 'COMPUTE_HOST', hostname: master.name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE', xcp_failure: 'pool_master' } } },
+    body: {
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: master.name,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE', xcp_failure: 'pool_master' },
+      },
+    },
     headers: { 'X-Auth-Token': TOKEN },
   });
   t.equal(res.status, 202, res.text);
   const bad = await rig.hook!.request('POST', '/v1/notifications', {
-    body: { notification: { type: 'COMPUTE_HOST', hostname: master.name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', xcp_failure: 'other' } } },
+    body: {
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: master.name,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', xcp_failure: 'other' },
+      },
+    },
     headers: { 'X-Auth-Token': TOKEN },
   });
   t.equal(bad.status, 400);

@@ -10,7 +10,18 @@ import pg from 'pg';
 import t from 'tap';
 import { postgresSkip, startPostgres } from '../helpers/postgres.js';
 import { type ChildReceiver, spawnReceiver } from './helpers/receiver-process.js';
-import { type AlertSpec, type Receipt, TOKEN, countBy, hostDownAlert, instanceAlert, startRig, untilNotLive, waitUntil, webhookBody } from './helpers/sim-rig.js';
+import {
+  type AlertSpec,
+  type Receipt,
+  TOKEN,
+  countBy,
+  hostDownAlert,
+  instanceAlert,
+  startRig,
+  untilNotLive,
+  waitUntil,
+  webhookBody,
+} from './helpers/sim-rig.js';
 
 const LEASE_SECONDS = 2;
 
@@ -32,10 +43,15 @@ async function notificationOf(receiver: ChildReceiver, uuid: string): Promise<an
 }
 
 function settled(receiver: ChildReceiver, uuid: string, timeoutMs = 60_000): Promise<any> {
-  return waitUntil(`notification ${uuid} to end`, async () => {
-    const n = await notificationOf(receiver, uuid);
-    return ['finished', 'ignored', 'failed'].includes(n.status) ? n : undefined;
-  }, timeoutMs, 100);
+  return waitUntil(
+    `notification ${uuid} to end`,
+    async () => {
+      const n = await notificationOf(receiver, uuid);
+      return ['finished', 'ignored', 'failed'].includes(n.status) ? n : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 async function sql<T = any>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
@@ -64,7 +80,11 @@ t.test('every Alertmanager posts to every receiver: one notification, one recove
   const body = webhookBody([hostDownAlert(rig, victim)]);
   // Two Alertmanagers of a cluster, each posting the group to both receivers, at the same moment.
   const answers = await Promise.all([...receivers, ...receivers].map((r) => post(r, body)));
-  t.same(answers.map((a) => a.status), [202, 202, 202, 202], 'every delivery acknowledged');
+  t.same(
+    answers.map((a) => a.status),
+    [202, 202, 202, 202],
+    'every delivery acknowledged',
+  );
   const receipts = answers.flatMap((a) => a.receipts);
   const uuids = new Set(receipts.map((r) => r.notification_uuid));
   t.equal(uuids.size, 1, 'all four deliveries name the same notification');
@@ -114,7 +134,10 @@ t.test('the receiver running a workflow is SIGKILLed: the other finishes it afte
   const n = await settled(survivor, uuid);
   t.equal(n.status, 'finished', n.message ?? 'finished');
   t.ok(Date.now() - killedAt >= LEASE_SECONDS * 1000 * 0.9, 'taken over only once the lease expired');
-  t.ok(survivor.log.some((l) => l.notification === uuid && l.msg === 'resuming an interrupted workflow'), 'the survivor resumed it, not started over');
+  t.ok(
+    survivor.log.some((l) => l.notification === uuid && l.msg === 'resuming an interrupted workflow'),
+    'the survivor resumed it, not started over',
+  );
   t.equal(n.recovery_workflow_details.filter((d: any) => d.state === 'SUCCESS').length, n.recovery_workflow_details.length, 'every task succeeded');
   t.same(rig.calls.powerOffs, [victim.name], 'fenced once');
   t.same(countBy(rig.calls.resets), Object.fromEntries(vms.map((v) => [v.uuid, 1])), 'each power state reset once');
@@ -129,7 +152,11 @@ t.test('the database restarts during intake: 5xx meanwhile, nothing acknowledged
   t.teardown(() => cluster.stop());
   const url = await cluster.createDatabase();
   // notify-only: notifications are recorded (and ignored at once), no recovery runs.
-  const rig = await startRig(t, { start: false, pool: { mode: 'notify-only' }, recoveryHook: { store: { postgres: { url, connect_timeout_seconds: 1, statement_timeout_seconds: 2 } } } });
+  const rig = await startRig(t, {
+    start: false,
+    pool: { mode: 'notify-only' },
+    recoveryHook: { store: { postgres: { url, connect_timeout_seconds: 1, statement_timeout_seconds: 2 } } },
+  });
   const receiver = await spawnReceiver(t, rig.configFile);
   const host = rig.hosts[0]!;
 
@@ -164,7 +191,11 @@ t.test('the database restarts during intake: 5xx meanwhile, nothing acknowledged
 
   const refused = statuses.filter((s) => s !== 202);
   t.ok(refused.length >= 5, `${refused.length} deliveries refused while the database was down`);
-  t.same([...new Set(refused)].filter((s) => s < 500), [], 'refusals are 5xx (Alertmanager retries those), never 4xx');
+  t.same(
+    [...new Set(refused)].filter((s) => s < 500),
+    [],
+    'refusals are 5xx (Alertmanager retries those), never 4xx',
+  );
   const stored = await sql<{ uuid: string }>(url, 'SELECT uuid FROM notifications');
   const inStore = new Set(stored.map((r) => r.uuid));
   t.equal([...acknowledged].filter((u) => !inStore.has(u)).length, 0, `all ${acknowledged.size} acknowledged notifications are in the store`);

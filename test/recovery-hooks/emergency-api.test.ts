@@ -57,8 +57,14 @@ t.test('XCP_EMERGENCY_SHUTDOWN through the API (dry-run pool)', async (t) => {
   t.equal(one.status, 'finished', one.message);
   t.match(one.message, /^dry-run: nothing was changed; would suspend \d+ VM\(s\); 3 host\(s\) would be halted$/);
   const lines = progressLines(one);
-  t.ok(lines.some((l) => /^suspend_vms: dry-run: would suspend VM \S+ on \S+ \(VM\.suspend\)$/.test(l)), 'each suspend is a "would"');
-  t.ok(lines.some((l) => /^halt_hosts: dry-run: would halt host \S+ \(the master, last\) \(host\.shutdown\)$/.test(l)), 'the master halt is a "would", last');
+  t.ok(
+    lines.some((l) => /^suspend_vms: dry-run: would suspend VM \S+ on \S+ \(VM\.suspend\)$/.test(l)),
+    'each suspend is a "would"',
+  );
+  t.ok(
+    lines.some((l) => /^halt_hosts: dry-run: would halt host \S+ \(the master, last\) \(host\.shutdown\)$/.test(l)),
+    'the master halt is a "would", last',
+  );
   t.notOk(
     lines.some((l) => /^(suspend_vms|halt_hosts): (suspend|halt|disable|hard-shut|shut down) /.test(l)),
     'no line reads as if it acted',
@@ -99,7 +105,11 @@ t.test('XCP_EMERGENCY_SHUTDOWN through the API (dry-run pool)', async (t) => {
   };
   await t.rejects(emergencyShutdownCommand(['--help']), HelpRequested, '--help');
   await t.rejects(emergencyShutdownCommand(['--url', hook.url], { XCP_SENTINEL_TOKEN: TOKEN }), UsageError, '--pool is required');
-  await t.rejects(emergencyResumeCommand(['--pool', rig.poolName, '--runtime', '60'], { XCP_SENTINEL_TOKEN: TOKEN }), UsageError, 'no --runtime for the resume');
+  await t.rejects(
+    emergencyResumeCommand(['--pool', rig.poolName, '--runtime', '60'], { XCP_SENTINEL_TOKEN: TOKEN }),
+    UsageError,
+    'no --runtime for the resume',
+  );
   await t.rejects(emergencyShutdownCommand(['--pool', rig.poolName], {}), UsageError, 'no token');
   const cliDown = await run(emergencyShutdownCommand, ['--pool', rig.poolName, '--url', hook.url, '--runtime', '300', '--wait']);
   t.equal(cliDown.code, 0, cliDown.out);

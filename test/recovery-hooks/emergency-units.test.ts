@@ -50,13 +50,23 @@ t.test('recovery_hook.emergency: defaults, and errors that name the key', async 
     /^recovery_hook\.emergency\.parallel_suspends: expected an integer >= 1/,
     /^recovery_hook\.emergency\.power_on: expected true or false/,
   ]);
-  t.match(problems('recovery_hook:\n  pools:\n    pool-a:\n      fencing: { user: u, password: p, bmc: {}, power_on_command: "ipmitool chassis power on" }\n'), [
-    /^recovery_hook\.pools\.pool-a\.fencing\.power_on_command: must contain \{bmc\}$/,
-  ]);
+  t.match(
+    problems('recovery_hook:\n  pools:\n    pool-a:\n      fencing: { user: u, password: p, bmc: {}, power_on_command: "ipmitool chassis power on" }\n'),
+    [/^recovery_hook\.pools\.pool-a\.fencing\.power_on_command: must contain \{bmc\}$/],
+  );
 });
 
 t.test('a power alert → XCP_EMERGENCY_SHUTDOWN', async (t) => {
-  const hosts = { hostsOf: (pool: string) => (pool === 'pool-a' ? [{ ...HOST_1, pool }, { ...HOST_2, pool }] : []), findHost: () => undefined };
+  const hosts = {
+    hostsOf: (pool: string) =>
+      pool === 'pool-a'
+        ? [
+            { ...HOST_1, pool },
+            { ...HOST_2, pool },
+          ]
+        : [],
+    findHost: () => undefined,
+  };
   const ctx = { hosts, pools: new Set(['pool-a']), now: Date.now() };
   const alert = (over: Partial<WebhookAlert> = {}, labels: Record<string, string> = {}): WebhookAlert => ({
     status: 'firing',
@@ -65,14 +75,26 @@ t.test('a power alert → XCP_EMERGENCY_SHUTDOWN', async (t) => {
     startsAt: '2026-12-06T08:00:00Z',
     ...over,
   });
-  t.match(mapAlert(alert(), ctx), {
-    kind: 'notification',
-    input: { type: 'XCP_EMERGENCY_SHUTDOWN', poolName: 'pool-a', hostUuid: HOST_1.uuid, payload: { event: 'POWER_LOST', scope: 'pool', runtime_seconds: 420, source: 'alert XcpUpsRuntimeLow (ups ups-a)' } },
-  }, 'pool-wide, anchored on a known host, with the runtime');
+  t.match(
+    mapAlert(alert(), ctx),
+    {
+      kind: 'notification',
+      input: {
+        type: 'XCP_EMERGENCY_SHUTDOWN',
+        poolName: 'pool-a',
+        hostUuid: HOST_1.uuid,
+        payload: { event: 'POWER_LOST', scope: 'pool', runtime_seconds: 420, source: 'alert XcpUpsRuntimeLow (ups ups-a)' },
+      },
+    },
+    'pool-wide, anchored on a known host, with the runtime',
+  );
   const zero = mapAlert(alert({ annotations: { runtime_seconds: '0' } }), ctx);
   t.notOk(zero.kind === 'notification' && 'runtime_seconds' in zero.input.payload, 'runtime 0 (low battery) is no runtime: the configured budget applies');
   t.match(mapAlert(alert({}, { host_name: HOST_2.name }), ctx), { kind: 'notification', input: { hostUuid: HOST_2.uuid, payload: { scope: 'host' } } });
-  t.match(mapAlert(alert({ status: 'resolved', endsAt: '2026-12-06T09:00:00Z' }), ctx), { kind: 'notification', input: { payload: { event: 'POWER_RESTORED' } } });
+  t.match(mapAlert(alert({ status: 'resolved', endsAt: '2026-12-06T09:00:00Z' }), ctx), {
+    kind: 'notification',
+    input: { payload: { event: 'POWER_RESTORED' } },
+  });
   const resolved = mapAlert(alert({ status: 'resolved', endsAt: '2026-12-06T09:00:00Z' }), ctx);
   t.notOk(resolved.kind === 'notification' && 'runtime_seconds' in resolved.input.payload, 'no runtime on a restore');
   t.match(mapAlert(alert({}, { pool_name: 'pool-b' }), ctx), { kind: 'invalid', reason: /pool_name 'pool-b' is not a configured pool/ });
@@ -119,15 +141,24 @@ t.test('a repeat of a trigger, and power restored meanwhile', async (t) => {
   const history = { recent: async () => [], results: async () => ({}) };
   const fromAlert = { ...restore, source: 'alertmanager' as const };
   t.equal(resumePrecheck({ settings, history })(fromAlert), undefined, 'a resolved alert resumes by default');
-  t.match(resumePrecheck({ settings: { ...settings, resumeOnResolved: false }, history })(fromAlert), { status: 'ignored', reason: /resume_on_resolved is false/ });
+  t.match(resumePrecheck({ settings: { ...settings, resumeOnResolved: false }, history })(fromAlert), {
+    status: 'ignored',
+    reason: /resume_on_resolved is false/,
+  });
   t.equal(resumePrecheck({ settings: { ...settings, resumeOnResolved: false }, history })(restore), undefined, 'the API and the CLI always resume');
 });
 
 t.test('reverse start order to shut down, start order to resume', async (t) => {
   const vm = (name: string, order: number): PlannedVm => ({ uuid: name, name, order, hostUuid: 'h', hostName: 'h', paused: false });
   const vms = [vm('b', 1), vm('a', 1), vm('c', 3), vm('d', 2)];
-  t.same(orderGroups(vms, 'shutdown').map((g) => g.map((v) => v.name)), [['c'], ['d'], ['a', 'b']]);
-  t.same(orderGroups(vms, 'resume').map((g) => g.map((v) => v.name)), [['a', 'b'], ['d'], ['c']]);
+  t.same(
+    orderGroups(vms, 'shutdown').map((g) => g.map((v) => v.name)),
+    [['c'], ['d'], ['a', 'b']],
+  );
+  t.same(
+    orderGroups(vms, 'resume').map((g) => g.map((v) => v.name)),
+    [['a', 'b'], ['d'], ['c']],
+  );
 });
 
 t.test('power on through the BMC command: {bmc} filled in, the password in the environment only', async (t) => {

@@ -52,10 +52,15 @@ t.test('a run whose progress writes always fail: error, one retry after a delay,
   const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: 0, now: Date.now });
   const logger = memoryLogger();
   let runs = 0;
-  const tasks: Task[] = [{ name: 'report', run: async (ctx) => {
+  const tasks: Task[] = [
+    {
+      name: 'report',
+      run: async (ctx) => {
         runs++;
         await ctx.progress('working', 0.5);
-      } }];
+      },
+    },
+  ];
   const wf = (type: any): Workflow => ({ type, tasks, setsMaintenance: false });
   const engine = new RecoveryEngine({
     store,
@@ -64,7 +69,12 @@ t.test('a run whose progress writes always fail: error, one retry after a delay,
     events,
     logger,
     config,
-    workflows: { COMPUTE_HOST: wf('COMPUTE_HOST'), COMPUTE_INSTANCE: wf('COMPUTE_INSTANCE'), COMPUTE_PROCESS: wf('COMPUTE_PROCESS'), XCP_EMERGENCY_SHUTDOWN: wf('XCP_EMERGENCY_SHUTDOWN') },
+    workflows: {
+      COMPUTE_HOST: wf('COMPUTE_HOST'),
+      COMPUTE_INSTANCE: wf('COMPUTE_INSTANCE'),
+      COMPUTE_PROCESS: wf('COMPUTE_PROCESS'),
+      XCP_EMERGENCY_SHUTDOWN: wf('XCP_EMERGENCY_SHUTDOWN'),
+    },
     owner: 'test',
   });
   const first = (await recorder.record(notification({ process_name: 'xapi', event: 'STOPPED' }), 'refuse')).notification!;

@@ -30,7 +30,17 @@ function setup(file: string, tasks: Task[], cfg = config(), now?: () => number) 
   const clock = now ?? Date.now;
   const recorder = new NotificationRecorder({ store, metrics, events, dedupWindowMs: cfg.dedupWindowMs, now: clock });
   const logger = memoryLogger();
-  const engine = new RecoveryEngine({ store, recorder, metrics, events, logger, config: cfg, workflows: workflowOf(tasks) as any, owner: 'test-receiver', now: clock });
+  const engine = new RecoveryEngine({
+    store,
+    recorder,
+    metrics,
+    events,
+    logger,
+    config: cfg,
+    workflows: workflowOf(tasks) as any,
+    owner: 'test-receiver',
+    now: clock,
+  });
   return { store, metrics, recorder, engine, logger };
 }
 
@@ -59,7 +69,15 @@ async function until(store: SqliteNotificationStore, uuid: string, pred: (n: Not
 
 t.test('error is retried after the interval, then failed; every transition is counted and sent to the outbox', async (t) => {
   let runs = 0;
-  const { store, recorder, engine, metrics } = setup(':memory:', [{ name: 'always_fails', run: async () => void runs++ }, { name: 'boom', run: async () => { throw new Error('XAPI said no'); } }]);
+  const { store, recorder, engine, metrics } = setup(':memory:', [
+    { name: 'always_fails', run: async () => void runs++ },
+    {
+      name: 'boom',
+      run: async () => {
+        throw new Error('XAPI said no');
+      },
+    },
+  ]);
   engine.start();
   const { notification } = await recorder.record(hostDown(), 'refuse');
   const done = await until(store, notification!.uuid, (n) => n.status === 'failed');
@@ -90,16 +108,29 @@ t.test('notifications older than expire_after fail without running', async (t) =
 t.test('Ignore ends as ignored with the reason; STARTED events and notify-only pools never run tasks', async (t) => {
   let ran = 0;
   const cfg = config({ pools: { 'pool-b': { mode: 'notify-only', hosts: [] } } });
-  const { store, recorder, engine } = setup(':memory:', [{ name: 'fence', run: async () => { ran++; throw new Ignore('not fenced'); } }], cfg);
+  const { store, recorder, engine } = setup(
+    ':memory:',
+    [
+      {
+        name: 'fence',
+        run: async () => {
+          ran++;
+          throw new Ignore('not fenced');
+        },
+      },
+    ],
+    cfg,
+  );
   engine.start();
   const ignored = (await recorder.record(hostDown(HOST_1), 'refuse')).notification!;
   const started = (await recorder.record({ ...hostDown(HOST_2), payload: { event: 'STARTED' } }, 'refuse')).notification!;
-  const notifyOnly = (await recorder.record({ ...hostDown(HOST_2), poolName: 'pool-b', hostUuid: 'h-b', payload: { event: 'STOPPED', n: 1 } }, 'refuse')).notification!;
+  const notifyOnly = (await recorder.record({ ...hostDown(HOST_2), poolName: 'pool-b', hostUuid: 'h-b', payload: { event: 'STOPPED', n: 1 } }, 'refuse'))
+    .notification!;
   t.match(await until(store, ignored.uuid, (n) => n.status === 'ignored'), { message: 'not fenced' });
   t.match(await until(store, started.uuid, (n) => n.status === 'finished'), { message: /STARTED event recorded/ });
   t.match(await until(store, notifyOnly.uuid, (n) => n.status === 'ignored'), { message: /notify-only/ });
   t.equal(ran, 1);
-  t.match((await store.tasks(ignored.uuid)), [{ name: 'fence', state: 'FAILURE', details: [{ message: 'not fenced' }] }]);
+  t.match(await store.tasks(ignored.uuid), [{ name: 'fence', state: 'FAILURE', details: [{ message: 'not fenced' }] }]);
   await engine.stop(100);
   await store.close();
 });
@@ -123,7 +154,9 @@ t.test('one workflow per host at a time, a global cap across hosts', async (t) =
   };
   const { store, recorder, engine } = setup(':memory:', [task], config({ maxConcurrentWorkflows: 2 }));
   const hosts = [HOST_1, HOST_1, HOST_2, { name: 'h3', uuid: 'u3' }, { name: 'h4', uuid: 'u4' }];
-  const uuids = await Promise.all(hosts.map(async (h, i) => (await recorder.record({ ...hostDown(h), payload: { event: 'STOPPED', i } }, 'proceed')).notification!.uuid));
+  const uuids = await Promise.all(
+    hosts.map(async (h, i) => (await recorder.record({ ...hostDown(h), payload: { event: 'STOPPED', i } }, 'proceed')).notification!.uuid),
+  );
   engine.start();
   for (const u of uuids) await until(store, u, (n) => n.status === 'finished');
   t.equal(peak, 2, 'max_concurrent_workflows');
@@ -149,7 +182,11 @@ t.test('VM workflows of one host run in parallel; a host-level workflow of that 
     },
   };
   const { store, recorder, engine } = setup(':memory:', [task], config({ maxConcurrentWorkflows: 3 }));
-  const vm = (i: number): NewNotification => ({ ...hostDown(), type: 'COMPUTE_INSTANCE', payload: { instance_uuid: `vm-${i}`, event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' } });
+  const vm = (i: number): NewNotification => ({
+    ...hostDown(),
+    type: 'COMPUTE_INSTANCE',
+    payload: { instance_uuid: `vm-${i}`, event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' },
+  });
   const inputs = [vm(1), vm(2), vm(3), { ...hostDown(), type: 'COMPUTE_PROCESS' as const, payload: { process_name: 'xapi', event: 'STOPPED' } }, vm(4), vm(5)];
   const uuids: string[] = [];
   for (const i of inputs) uuids.push((await recorder.record(i, 'proceed')).notification!.uuid);
@@ -186,7 +223,10 @@ t.test('a workflow waiting for an operator is parked, survives a restart, and re
   await new Promise((r) => setTimeout(r, 200));
   t.same(log, ['a:plan', 'a:fence'], 'parked: not run again tick after tick');
   t.equal((await a.store.get(uuid))!.status, 'running');
-  t.match(await a.metrics.registry.metrics(), new RegExp(`xcp_recovery_waiting_for_operator\\{pool_name="pool-a",host_name="${HOST_1.name}",host_uuid="${HOST_1.uuid}",kind="fence_confirmation"\\} 1`));
+  t.match(
+    await a.metrics.registry.metrics(),
+    new RegExp(`xcp_recovery_waiting_for_operator\\{pool_name="pool-a",host_name="${HOST_1.name}",host_uuid="${HOST_1.uuid}",kind="fence_confirmation"\\} 1`),
+  );
   t.equal(await a.store.acquireLease(`host:${HOST_1.uuid}`, 'someone-else', Date.now(), 1000), true, 'no lease held while parked');
   await a.store.releaseLease(`host:${HOST_1.uuid}`, 'someone-else');
   await a.engine.stop(100);
@@ -212,7 +252,14 @@ t.test('stopped between tasks, a fresh engine on the reopened file resumes at th
   const gate = new Promise<void>((r) => (release = r));
   const tasks = (label: string): Task[] => [
     { name: 'first', run: async () => void log.push(`${label}:first`) },
-    { name: 'second', run: async () => { log.push(`${label}:second`); await gate; return { moved: 3 }; } },
+    {
+      name: 'second',
+      run: async () => {
+        log.push(`${label}:second`);
+        await gate;
+        return { moved: 3 };
+      },
+    },
     { name: 'third', run: async (ctx) => void log.push(`${label}:third:${JSON.stringify(ctx.results.second)}`) },
   ];
   const a = setup(file, tasks('a'));
@@ -223,7 +270,7 @@ t.test('stopped between tasks, a fresh engine on the reopened file resumes at th
   release();
   await stopping;
   t.equal((await a.store.get(uuid))!.status, 'running', 'handed back to the store as running');
-  t.match((await a.store.tasks(uuid)), [{ state: 'SUCCESS' }, { state: 'SUCCESS', result: { moved: 3 } }, { state: 'PENDING' }]);
+  t.match(await a.store.tasks(uuid), [{ state: 'SUCCESS' }, { state: 'SUCCESS', result: { moved: 3 } }, { state: 'PENDING' }]);
   await a.store.close();
 
   const b = setup(file, tasks('b'));
@@ -239,13 +286,21 @@ t.test('stopped between tasks, a fresh engine on the reopened file resumes at th
 t.test('a task still running when the shutdown grace ends is aborted and runs again at the next start', async (t) => {
   const file = join(tempDir(), 'abort.sqlite');
   let attempts = 0;
-  const tasks: Task[] = [{ name: 'hangs_once', run: async (ctx) => { if (attempts++ === 0) await ctx.sleep(60_000); return 'ok'; } }];
+  const tasks: Task[] = [
+    {
+      name: 'hangs_once',
+      run: async (ctx) => {
+        if (attempts++ === 0) await ctx.sleep(60_000);
+        return 'ok';
+      },
+    },
+  ];
   const a = setup(file, tasks);
   a.engine.start();
   const uuid = (await a.recorder.record(hostDown(), 'refuse')).notification!.uuid;
   await until(a.store, uuid, () => attempts === 1);
   await a.engine.stop(20);
-  t.match((await a.store.tasks(uuid)), [{ state: 'RUNNING' }]);
+  t.match(await a.store.tasks(uuid), [{ state: 'RUNNING' }]);
   t.equal((await a.store.get(uuid))!.status, 'running');
   await a.store.close();
   const b = setup(file, tasks);
@@ -259,7 +314,19 @@ t.test('a task still running when the shutdown grace ends is aborted and runs ag
 t.test('task timeout and retries', async (t) => {
   let calls = 0;
   const cfg = config({ tasks: { flaky: { timeoutMs: 30, retries: 2, retryDelayMs: 5 } }, retry: { attempts: 0, intervalMs: 0 } });
-  const { store, recorder, engine } = setup(':memory:', [{ name: 'flaky', run: async (ctx) => { if (++calls < 3) await ctx.sleep(1000); return null; } }], cfg);
+  const { store, recorder, engine } = setup(
+    ':memory:',
+    [
+      {
+        name: 'flaky',
+        run: async (ctx) => {
+          if (++calls < 3) await ctx.sleep(1000);
+          return null;
+        },
+      },
+    ],
+    cfg,
+  );
   engine.start();
   const uuid = (await recorder.record(hostDown(), 'refuse')).notification!.uuid;
   await until(store, uuid, (n) => n.status === 'finished');
@@ -320,7 +387,10 @@ t.test('a receiver that loses its lease abandons the workflow before its next ac
   const done = await until(store, uuid, (n) => n.status === 'finished');
   t.same(acted, ['b'], 'the action ran once, by the receiver holding the lease');
   t.equal(done.attempts, 1, 'resumed, not restarted');
-  t.match(await store.tasks(uuid), [{ name: 'prepare', state: 'SUCCESS' }, { name: 'act', state: 'SUCCESS' }]);
+  t.match(await store.tasks(uuid), [
+    { name: 'prepare', state: 'SUCCESS' },
+    { name: 'act', state: 'SUCCESS' },
+  ]);
   await Promise.all([a.stop(100), b.stop(100)]);
   await store.close();
 });

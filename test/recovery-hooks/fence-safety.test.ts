@@ -16,10 +16,13 @@ const B = { uuid: 'bbbbbbbb-0000-4000-8000-000000000002', name_label: 'xcp-host-
 
 t.test('the BMC map: keyed by name or uuid, resolved to uuids; ambiguity is a problem, never a guess', async (t) => {
   const ok = resolveBmcMap({ 'xcp-host-01': '10.0.0.1', [B.uuid.toUpperCase()]: '10.0.0.2', 'gone-host': '10.0.0.9' }, [A, B]);
-  t.same([...ok.byUuid], [
-    [A.uuid, '10.0.0.1'],
-    [B.uuid, '10.0.0.2'],
-  ]);
+  t.same(
+    [...ok.byUuid],
+    [
+      [A.uuid, '10.0.0.1'],
+      [B.uuid, '10.0.0.2'],
+    ],
+  );
   t.same(ok.problems, [], 'a key naming no host of the pool is left out');
 
   // A key that is one host's name and the other's uuid (a renamed host): not resolved at all.
@@ -106,6 +109,9 @@ t.test("leases: host-level workflows exclude their host's VM workflows and the o
   const host = { type: 'COMPUTE_HOST' as const, hostUuid: A.uuid, payload: {} };
   t.same(workflowLease(host), { name: `host:${A.uuid}`, conflicts: { prefix: `host:${A.uuid}/` } });
   t.same(workflowLease({ ...host, type: 'COMPUTE_PROCESS' }), workflowLease(host));
-  t.same(workflowLease({ type: 'COMPUTE_INSTANCE', hostUuid: A.uuid, payload: { instance_uuid: 'vm-1' } }), { name: `host:${A.uuid}/vm:vm-1`, conflicts: { names: [`host:${A.uuid}`] } });
+  t.same(workflowLease({ type: 'COMPUTE_INSTANCE', hostUuid: A.uuid, payload: { instance_uuid: 'vm-1' } }), {
+    name: `host:${A.uuid}/vm:vm-1`,
+    conflicts: { names: [`host:${A.uuid}`] },
+  });
   t.same(workflowLease({ type: 'COMPUTE_INSTANCE', hostUuid: '', payload: { instance_uuid: 'vm-1' } }), { name: 'vm:vm-1', conflicts: {} });
 });

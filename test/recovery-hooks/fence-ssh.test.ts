@@ -30,7 +30,9 @@ t.test('the fencer runs the command with the password in the environment only', 
   const seen: { argv: string[]; env: Record<string, string> }[] = [];
   const runner: CommandRunner = async (argv, env) => {
     seen.push({ argv, env });
-    return argv.includes('status') ? { code: 0, stdout: 'Chassis Power is off\n', stderr: '' } : { code: 0, stdout: 'Chassis Power Control: Down/Off\n', stderr: '' };
+    return argv.includes('status')
+      ? { code: 0, stdout: 'Chassis Power is off\n', stderr: '' }
+      : { code: 0, stdout: 'Chassis Power Control: Down/Off\n', stderr: '' };
   };
   const fencer = new CommandFencer(fencing, runner);
   const host = { name: 'host-1', uuid: 'u-1' };
@@ -38,12 +40,19 @@ t.test('the fencer runs the command with the password in the environment only', 
   t.equal(await fencer.powerStatus(host), 'off');
   t.same(seen[0]!.argv, ['ipmitool', '-I', 'lanplus', '-H', '192.0.2.10', '-U', 'ADMIN', '-E', 'chassis', 'power', 'off']);
   t.same(seen[0]!.env, { IPMI_PASSWORD: 'bmc-Pa55' });
-  t.notOk(seen.some((s) => s.argv.join(' ').includes('bmc-Pa55')), 'never on the command line');
+  t.notOk(
+    seen.some((s) => s.argv.join(' ').includes('bmc-Pa55')),
+    'never on the command line',
+  );
   await t.rejects(fencer.powerOff({ name: 'host-9', uuid: 'u-9' }), FenceError, 'no BMC address for the host');
 });
 
 t.test('fence errors name the host and never carry the password', async (t) => {
-  const fencer = new CommandFencer(fencing, async () => ({ code: 1, stdout: '', stderr: 'Error: Unable to establish IPMI v2 / RMCP+ session (password bmc-Pa55)' }));
+  const fencer = new CommandFencer(fencing, async () => ({
+    code: 1,
+    stdout: '',
+    stderr: 'Error: Unable to establish IPMI v2 / RMCP+ session (password bmc-Pa55)',
+  }));
   const err = (await fencer.powerOff({ name: 'host-1', uuid: 'u' }).catch((e) => e)) as FenceError;
   t.type(err, FenceError);
   t.match(err.message, /^fencing host-1: power-off command exited with 1: Error: Unable to establish/);
@@ -106,13 +115,25 @@ t.test('RemoteShell over core/ssh: a pinned host key runs the command; another k
     return client;
   };
 
-  t.match(await shell({ fingerprints: { 'host-1': fingerprint } }).run(host, 'xe-toolstack-restart', 5000), { code: 0, stdout: 'done.\n', stderr: 'warning\n' });
+  t.match(await shell({ fingerprints: { 'host-1': fingerprint } }).run(host, 'xe-toolstack-restart', 5000), {
+    code: 0,
+    stdout: 'done.\n',
+    stderr: 'warning\n',
+  });
   writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ssh-ed25519 ${blob.getPublicSSH().toString('base64')}\n`);
   t.match(await shell({ fingerprints: {}, knownHostsFile: join(dir, 'known_hosts') }).run(host, 'uptime', 5000), { code: 0 });
 
-  const err = await shell({ fingerprints: { 'host-1': 'SHA256:' + 'B'.repeat(43) } }).run(host, 'rm -rf /', 5000).catch((e) => e);
+  const err = await shell({ fingerprints: { 'host-1': 'SHA256:' + 'B'.repeat(43) } })
+    .run(host, 'rm -rf /', 5000)
+    .catch((e) => e);
   t.type(err, HostKeyError);
   t.match(err.message, /SSH host key of host-1 .* does not match the pinned fingerprint/);
-  t.type(await shell({ fingerprints: {} }).run(host, 'rm -rf /', 5000).catch((e) => e), HostKeyError, 'no pin, no connection');
+  t.type(
+    await shell({ fingerprints: {} })
+      .run(host, 'rm -rf /', 5000)
+      .catch((e) => e),
+    HostKeyError,
+    'no pin, no connection',
+  );
   t.same(commands, ['xe-toolstack-restart', 'uptime'], 'nothing ran on a refused connection');
 });

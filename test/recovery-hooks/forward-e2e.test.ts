@@ -27,10 +27,20 @@ t.test('202: forwarded once with the service token; the remote finished it, so o
   const remoteCopies = atTime(await remote.list(), sent.generated_time);
   t.equal(remoteCopies.length, 1, 'the remote has it exactly once');
   const theirs = remoteCopies[0];
-  t.match(n.forward, { endpoint: `${proxy.url}/v1/notifications`, outcome: 'accepted', remote_uuid: theirs.notification_uuid, remote_status: 'finished', reason: null });
+  t.match(n.forward, {
+    endpoint: `${proxy.url}/v1/notifications`,
+    outcome: 'accepted',
+    remote_uuid: theirs.notification_uuid,
+    remote_status: 'finished',
+    reason: null,
+  });
   t.match(theirs, { type: 'COMPUTE_HOST', status: 'finished', source_host_uuid: HOST_1.uuid, payload: sent.payload });
   t.ok(progressLines(n).includes(`forward_notification: forwarded to ${proxy.url}/v1/notifications as ${theirs.notification_uuid}`));
-  t.ok(progressLines(n).includes(`await_remote_recovery: remote notification ${theirs.notification_uuid} is finished: STARTED event recorded (a recovery signal is never taken as proof of recovery)`));
+  t.ok(
+    progressLines(n).includes(
+      `await_remote_recovery: remote notification ${theirs.notification_uuid} is finished: STARTED event recorded (a recovery signal is never taken as proof of recovery)`,
+    ),
+  );
   const posts = proxy.posts().filter((r) => r.body.notification.generated_time === sent.generated_time);
   t.equal(posts.length, 1);
   t.equal(posts[0]!.headers.authorization, `Bearer ${REMOTE_TOKEN}`, 'auth: bearer sends the token file as a Bearer token');
@@ -63,8 +73,14 @@ t.test("the remote's error is not an end: ours runs on, mirrors it, and fails wh
   t.match(n.message, new RegExp(`await_remote_recovery failed: remote notification ${theirs.notification_uuid} failed: check_toolstack failed`));
   t.match(n.forward, { remote_status: 'failed' });
   const lines = progressLines(n);
-  t.ok(lines.some((l) => l.startsWith(`await_remote_recovery: remote notification ${theirs.notification_uuid} is error: check_toolstack failed`)), 'the remote status change is a progress line');
-  t.ok(lines.some((l) => l.startsWith('await_remote_recovery: remote check_toolstack: failed: ')), "the remote tasks' progress is mirrored");
+  t.ok(
+    lines.some((l) => l.startsWith(`await_remote_recovery: remote notification ${theirs.notification_uuid} is error: check_toolstack failed`)),
+    'the remote status change is a progress line',
+  );
+  t.ok(
+    lines.some((l) => l.startsWith('await_remote_recovery: remote check_toolstack: failed: ')),
+    "the remote tasks' progress is mirrored",
+  );
   const detailed = await remote.get(theirs.notification_uuid);
   const mirrored = lines.filter((l) => l.startsWith('await_remote_recovery: remote check_toolstack: ')).length;
   t.equal(mirrored, detailed.recovery_workflow_details[0].progress_details.length, 'each remote progress line once, across both remote runs');
@@ -92,7 +108,10 @@ t.test('409 (the remote already has this report): an expected outcome, not retri
   // The monitor reported it to the remote directly too.
   const direct = await remote.post(sent);
   t.equal(direct.status, 202);
-  await waitUntil('the direct report to finish at the remote', async () => (await remote.get(direct.json.notification.notification_uuid)).status === 'finished');
+  await waitUntil(
+    'the direct report to finish at the remote',
+    async () => (await remote.get(direct.json.notification.notification_uuid)).status === 'finished',
+  );
   const uuid = await fwd.notify(sent);
   const n = await settled(fwd.hook, uuid);
   t.equal(n.status, 'ignored');
@@ -110,13 +129,18 @@ t.test('500 then 202: retried with backoff, arrives once', async (t) => {
   const n = await settled(fwd.hook, uuid);
   t.equal(atTime(await remote.list(), sent.generated_time).length, 1, 'exactly once at the remote');
   t.same(
-    proxy.posts().filter((r) => r.body.notification.generated_time === sent.generated_time).map((r) => r.status),
+    proxy
+      .posts()
+      .filter((r) => r.body.notification.generated_time === sent.generated_time)
+      .map((r) => r.status),
     [500, 503, 202],
   );
   t.match(rowOf(uuid), { status: 'sent', attempts: 3, last_error: /HTTP 503: injected by the test proxy/ });
   t.match(n.forward, { outcome: 'accepted', reason: null });
   t.ok(
-    progressLines(n).includes(`forward_notification: not yet taken by ${proxy.url}/v1/notifications: POST ${proxy.url}/v1/notifications: HTTP 500: injected by the test proxy; retrying`),
+    progressLines(n).includes(
+      `forward_notification: not yet taken by ${proxy.url}/v1/notifications: POST ${proxy.url}/v1/notifications: HTTP 500: injected by the test proxy; retrying`,
+    ),
     'the wait is explained while the worker retries',
   );
 });

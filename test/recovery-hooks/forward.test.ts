@@ -48,7 +48,11 @@ t.test('the Masakari request of each type carries exactly the payload fields Mas
       payload: { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' },
     },
   });
-  t.same(masakariRequest({ ...base, payload: { event: 'STARTED' } }).notification.payload, { event: 'STARTED' }, 'optional host fields are left out when absent');
+  t.same(
+    masakariRequest({ ...base, payload: { event: 'STARTED' } }).notification.payload,
+    { event: 'STARTED' },
+    'optional host fields are left out when absent',
+  );
   t.same(masakariRequest({ ...base, type: 'COMPUTE_PROCESS', payload: { event: 'stopped', process_name: 'xapi' } }).notification, {
     type: 'PROCESS',
     hostname: 'host-1',
@@ -56,17 +60,30 @@ t.test('the Masakari request of each type carries exactly the payload fields Mas
     payload: { process_name: 'xapi', event: 'STOPPED' },
   });
   const vm = '6f3c1f0e-0000-4000-8000-0000000000aa';
-  t.same(masakariRequest({ ...base, type: 'COMPUTE_INSTANCE', payload: { instance_uuid: vm, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE', vm_name: 'db' } }).notification, {
-    type: 'VM',
-    hostname: 'host-1',
-    generated_time: '2026-11-21T10:00:00.250Z',
-    payload: { instance_uuid: vm, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' },
-  });
+  t.same(
+    masakariRequest({
+      ...base,
+      type: 'COMPUTE_INSTANCE',
+      payload: { instance_uuid: vm, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE', vm_name: 'db' },
+    }).notification,
+    {
+      type: 'VM',
+      hostname: 'host-1',
+      generated_time: '2026-11-21T10:00:00.250Z',
+      payload: { instance_uuid: vm, vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' },
+    },
+  );
 });
 
 t.test('a notification Masakari cannot express is refused before sending', async (t) => {
-  t.throws(() => masakariRequest({ ...base, hostName: '', payload: { event: 'STOPPED' } }), new UnforwardableError('the notification names no host (Masakari needs a hostname)'));
-  t.throws(() => masakariRequest({ ...base, type: 'COMPUTE_INSTANCE', payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' } }), /has no instance_uuid/);
+  t.throws(
+    () => masakariRequest({ ...base, hostName: '', payload: { event: 'STOPPED' } }),
+    new UnforwardableError('the notification names no host (Masakari needs a hostname)'),
+  );
+  t.throws(
+    () => masakariRequest({ ...base, type: 'COMPUTE_INSTANCE', payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' } }),
+    /has no instance_uuid/,
+  );
   t.throws(() => masakariRequest({ ...base, type: 'COMPUTE_PROCESS', payload: { event: 'STOPPED' } }), /has no process_name/);
 });
 
@@ -102,10 +119,20 @@ t.test('config: a forward pool with its defaults, the token read from a file', a
   ).recovery_hook;
   const f = rh.pools.lab!.forward!;
   t.equal(rh.pools.lab!.mode, 'forward');
-  t.match(f, { notificationsUrl: 'http://ha-api:15868/v1/notifications', auth: 'x-auth-token', timeoutMs: 10_000, pollIntervalMs: 5000, giveUpAfterMs: 3_600_000 });
+  t.match(f, {
+    notificationsUrl: 'http://ha-api:15868/v1/notifications',
+    auth: 'x-auth-token',
+    timeoutMs: 10_000,
+    pollIntervalMs: 5000,
+    giveUpAfterMs: 3_600_000,
+  });
   t.equal(f.token.reveal(), 'service-token');
   t.equal(JSON.stringify(f).includes('service-token'), false, 'the token never prints');
-  t.same(forwardTaskSettings(rh).await_remote_recovery, { timeoutMs: 86_400_000, retries: 0, retryDelayMs: 10_000 }, 'the forward tasks may wait for the whole notification life');
+  t.same(
+    forwardTaskSettings(rh).await_remote_recovery,
+    { timeoutMs: 86_400_000, retries: 0, retryDelayMs: 10_000 },
+    'the forward tasks may wait for the whole notification life',
+  );
   const tuned = load('recovery_hook:\n  tasks: { await_remote_recovery: { timeout_seconds: 7200, retries: 0 } }\n');
   t.equal(forwardTaskSettings(tuned).await_remote_recovery!.timeoutMs, 7_200_000, 'tasks.await_remote_recovery is configurable');
 });
@@ -114,14 +141,32 @@ t.test('config errors name the key', async (t) => {
   t.same(problems('recovery_hook:\n  pools:\n    lab: { mode: forward }\n'), [
     'recovery_hook.pools.lab.forward: is required with mode: forward (the url and token of the Instance-HA API to forward to)',
   ]);
-  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha:15868" } }\n'), [/recovery_hook\.pools\.lab\.forward.*token/]);
-  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "ftp://ha", token: x } }\n'), [/recovery_hook\.pools\.lab\.forward\.url: expected a URL/]);
-  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha", token: x, auth: basic } }\n'), [/recovery_hook\.pools\.lab\.forward\.auth: expected one of bearer, x-auth-token/]);
-  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha", token_env: HA_TOKEN } }\n'), [/forward\.token_env: environment variable HA_TOKEN is not set/]);
-  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "https://ha", token: x, tls: { insecure: true, fingerprint: "' + 'AB:'.repeat(31) + 'AB" } } }\n'), [
-    /forward\.tls\.insecure: insecure: true cannot be combined/,
+  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha:15868" } }\n'), [
+    /recovery_hook\.pools\.lab\.forward.*token/,
   ]);
-  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha", token: x, backoff: { initial_seconds: 10, max_seconds: 1 } } }\n'), [/forward\.backoff\.max_seconds: must be at least initial_seconds/]);
+  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "ftp://ha", token: x } }\n'), [
+    /recovery_hook\.pools\.lab\.forward\.url: expected a URL/,
+  ]);
+  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha", token: x, auth: basic } }\n'), [
+    /recovery_hook\.pools\.lab\.forward\.auth: expected one of bearer, x-auth-token/,
+  ]);
+  t.match(problems('recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha", token_env: HA_TOKEN } }\n'), [
+    /forward\.token_env: environment variable HA_TOKEN is not set/,
+  ]);
+  t.match(
+    problems(
+      'recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "https://ha", token: x, tls: { insecure: true, fingerprint: "' +
+        'AB:'.repeat(31) +
+        'AB" } } }\n',
+    ),
+    [/forward\.tls\.insecure: insecure: true cannot be combined/],
+  );
+  t.match(
+    problems(
+      'recovery_hook:\n  pools:\n    lab: { mode: forward, forward: { url: "http://ha", token: x, backoff: { initial_seconds: 10, max_seconds: 1 } } }\n',
+    ),
+    [/forward\.backoff\.max_seconds: must be at least initial_seconds/],
+  );
 });
 
 t.test('new notifications of forward pools, and only those, are queued once on forward:<pool>', async (t) => {
@@ -172,15 +217,20 @@ t.test('the delivery worker: a raw-message channel, a final refusal acked once, 
     await store.close();
   });
   for (const kind of ['ok', 'refuse', 'fail'])
-    await store.create(hostFailure({ hostUuid: `h-${kind}` }), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, () => [{ channel: 'raw', payload: { kind } }]);
+    await store.create(hostFailure({ hostUuid: `h-${kind}` }), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, () => [
+      { channel: 'raw', payload: { kind } },
+    ]);
   worker.start();
   await waitFor('the give-up', async () => givenUp.length === 1);
   const [ok, refused, failed] = outboxRows(store);
-  t.match([ok, refused, failed], [
-    { status: 'sent', attempts: 1, last_error: null },
-    { status: 'sent', attempts: 1, last_error: null },
-    { status: 'dead', last_error: 'ECONNREFUSED' },
-  ]);
+  t.match(
+    [ok, refused, failed],
+    [
+      { status: 'sent', attempts: 1, last_error: null },
+      { status: 'sent', attempts: 1, last_error: null },
+      { status: 'dead', last_error: 'ECONNREFUSED' },
+    ],
+  );
   t.ok(failed!.attempts > 1, 'the failing one was retried before it was given up');
   t.equal(seen.filter((m) => m.payload.kind === 'refuse').length, 1, 'a refusal is never retried');
   t.equal(seen[0]!.payload.kind, 'ok', 'the channel got the outbox message itself');
@@ -194,7 +244,9 @@ t.test('the forward channel posts a notification again only while no answer of t
   const posts: http.IncomingHttpHeaders[] = [];
   const server = http.createServer((req, res) => {
     posts.push(req.headers);
-    req.resume().on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{"notification": {"notification_uuid": "remote-1", "status": "new"}}'));
+    req
+      .resume()
+      .on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end('{"notification": {"notification_uuid": "remote-1", "status": "new"}}'));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const store = openStore(tempDir());
@@ -216,7 +268,14 @@ t.test('the forward channel posts a notification again only while no answer of t
   const channel = new ForwardChannel('lab', remote, store, memoryLogger());
   const created = await store.create(hostFailure(), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' });
   const uuid = created.notification!.uuid;
-  const message: OutboxMessage = { id: 1, channel: 'forward:lab', payload: { notification_uuid: uuid, dedup_key: `forward:${uuid}` }, attempts: 1, createdAt: Date.now(), lastError: null };
+  const message: OutboxMessage = {
+    id: 1,
+    channel: 'forward:lab',
+    payload: { notification_uuid: uuid, dedup_key: `forward:${uuid}` },
+    attempts: 1,
+    createdAt: Date.now(),
+    lastError: null,
+  };
 
   await store.saveForward(uuid, { endpoint: remote.endpoint, outcome: 'queued', reason: 'ECONNREFUSED' }, Date.now());
   t.equal(await channel.send(message), undefined);

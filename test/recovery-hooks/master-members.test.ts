@@ -32,5 +32,8 @@ t.test('a host that refuses our password acts as master, never promoted', async 
 t.test('probeAll: a rejected probe counts as silent; order kept', async (t) => {
   const hosts = [host('a', '2', member).host, host('b', '3', member).host];
   const out = await probeAll({ probe: async (address) => (address.endsWith('.2') ? { state: 'master' } : Promise.reject(new Error('boom'))) }, hosts, 100);
-  t.same(out.map((a) => a.result.state), ['master', 'silent']);
+  t.same(
+    out.map((a) => a.result.state),
+    ['master', 'silent'],
+  );
 });

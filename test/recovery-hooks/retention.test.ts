@@ -69,7 +69,10 @@ t.test('of two receivers, only the holder of the retention lease purges, in batc
   t.match(purgedLines(logs[holder].lines), [{ notifications: 5 }, { notifications: 3 }]);
   t.same(purgedLines(logs[other].lines), [], 'the receiver without the lease purged nothing');
   t.equal(await store.acquireLease(RETENTION_LEASE, `receiver-${other}`, Date.now(), 1000), false, 'the holder keeps its lease');
-  t.same([...logs.a.lines, ...logs.b.lines].filter((l) => l.level === 'warn'), []);
+  t.same(
+    [...logs.a.lines, ...logs.b.lines].filter((l) => l.level === 'warn'),
+    [],
+  );
 });
 
 t.test('a failing store is a warning, and the purge is tried again at the next interval', async (t) => {
@@ -85,17 +88,26 @@ t.test('a failing store is a warning, and the purge is tried again at the next i
   t.teardown(() => retention.stop());
   await until(t, 'the purge after the failure', async () => (await total(store)) === 0);
   await retention.stop();
-  t.match(logger.lines.filter((l) => l.level === 'warn'), [{ msg: /retention: purge failed/, error: 'database is locked' }]);
+  t.match(
+    logger.lines.filter((l) => l.level === 'warn'),
+    [{ msg: /retention: purge failed/, error: 'database is locked' }],
+  );
   t.match(purgedLines(logger.lines), [{ notifications: 2 }]);
 });
 
 t.test('stop(): prompt when idle, and waits for a purge in progress', async (t) => {
   const store = openStore(t);
   let purges = 0;
-  const idle = startRetention({ store: withPurge(store, async () => {
+  const idle = startRetention({
+    store: withPurge(store, async () => {
       purges++;
       return { notifications: 0, messages: 0, leases: 0, hosts: 0 };
-    }), retentionMs: DAY_MS, owner: 'a', leaseMs: 1000, logger: memoryLogger() });
+    }),
+    retentionMs: DAY_MS,
+    owner: 'a',
+    leaseMs: 1000,
+    logger: memoryLogger(),
+  });
   const started = Date.now();
   await idle.stop();
   t.ok(Date.now() - started < 100, 'stopped at once');

@@ -42,12 +42,19 @@ if (postgresSkip) {
   t.test('receivers opening a new database together migrate it once; a reopened store sees what the others wrote', async (t) => {
     const url = await server.createDatabase();
     const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresNotificationStore.open(config(url), logger)));
-    for (const s of stores) t.same(await s.schemaVersions(), POSTGRES_MIGRATIONS.map((m) => m.version));
+    for (const s of stores)
+      t.same(
+        await s.schemaVersions(),
+        POSTGRES_MIGRATIONS.map((m) => m.version),
+      );
     const { notification } = await stores[0]!.create(input(), opts);
     await Promise.all(stores.map((s) => s.close()));
     const again = await PostgresNotificationStore.open(config(url), logger);
     t.teardown(() => again.close());
-    t.same(await again.schemaVersions(), POSTGRES_MIGRATIONS.map((m) => m.version));
+    t.same(
+      await again.schemaVersions(),
+      POSTGRES_MIGRATIONS.map((m) => m.version),
+    );
     t.match(await again.get(notification!.uuid), { status: 'new', id: 1, generatedAt: T0 });
   });
 
@@ -105,11 +112,19 @@ if (postgresSkip) {
         [`other-${end}`, HOST_3.uuid, HOST_3.name, T0, key],
       );
       const payload = { event: 'STOPPED', race: end };
-      const batch = a.createMany([input({ replayKey: key, payload }), input({ generatedAt: T0 + 1000, payload }), input({ replayKey: key, hostUuid: HOST_2.uuid, hostName: HOST_2.name })], opts, (n) => [
-        { channel: 'mail', payload: { uuid: n.uuid } },
-      ]);
+      const batch = a.createMany(
+        [
+          input({ replayKey: key, payload }),
+          input({ generatedAt: T0 + 1000, payload }),
+          input({ replayKey: key, hostUuid: HOST_2.uuid, hostName: HOST_2.name }),
+        ],
+        opts,
+        (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }],
+      );
       for (let i = 0; ; i++) {
-        const waiting = await other.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid' AND datname = current_database()`);
+        const waiting = await other.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid' AND datname = current_database()`,
+        );
         if (waiting.rowCount) break;
         if (i > 500) throw new Error('the batch never waited for the other insert');
         await new Promise((r) => setTimeout(r, 10));
@@ -118,21 +133,36 @@ if (postgresSkip) {
       return batch;
     };
     const lost = await race('COMMIT');
-    t.same(lost.map((r) => r.outcome), ['replay', 'created', 'replay'], 'the other row won: the second input is no duplicate of a row never inserted');
+    t.same(
+      lost.map((r) => r.outcome),
+      ['replay', 'created', 'replay'],
+      'the other row won: the second input is no duplicate of a row never inserted',
+    );
     t.same([lost[0]!.notification!.uuid, lost[2]!.notification!.uuid], ['other-COMMIT', 'other-COMMIT']);
     const won = await race('ROLLBACK');
-    t.same(won.map((r) => r.outcome), ['created', 'duplicate', 'replay']);
+    t.same(
+      won.map((r) => r.outcome),
+      ['created', 'duplicate', 'replay'],
+    );
     t.equal(won[1]!.notification!.uuid, won[0]!.notification!.uuid);
     t.equal(won[2]!.notification!.uuid, won[0]!.notification!.uuid);
     const mails = (await a.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid);
     t.same(mails, [lost[1]!.notification!.uuid, won[0]!.notification!.uuid], 'only what was kept is announced');
-    t.same((await a.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid), ['other-COMMIT', lost[1]!.notification!.uuid, won[0]!.notification!.uuid]);
+    t.same(
+      (await a.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid),
+      ['other-COMMIT', lost[1]!.notification!.uuid, won[0]!.notification!.uuid],
+    );
   });
 
   t.test('two receivers claiming the same channel never claim a message twice', async (t) => {
     const { a, b } = await receivers(t);
     const total = 1000;
-    await a.createMany([], opts, undefined, Array.from({ length: total }, (_, n) => ({ channel: 'mail', payload: { n } })));
+    await a.createMany(
+      [],
+      opts,
+      undefined,
+      Array.from({ length: total }, (_, n) => ({ channel: 'mail', payload: { n } })),
+    );
     const drain = async (s: PostgresNotificationStore) => {
       const ids: number[] = [];
       for (;;) {
@@ -235,7 +265,9 @@ if (postgresSkip) {
     const pending = a.create(input(), opts).catch((e: unknown) => e);
     let terminated = 0;
     for (const deadline = Date.now() + 20_000; !terminated && Date.now() < deadline; ) {
-      const r = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()");
+      const r = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+      );
       terminated = r.rowCount ?? 0;
       if (!terminated) await new Promise((r) => setTimeout(r, 20));
     }

@@ -29,7 +29,10 @@ t.test('committed data is in the file when the call answers; the schema is migra
   raw.close();
   await a.close();
   const b = await SqliteWorkerStore.open(file);
-  t.same(await b.schemaVersions(), MIGRATIONS.map((m) => m.version));
+  t.same(
+    await b.schemaVersions(),
+    MIGRATIONS.map((m) => m.version),
+  );
   t.match(await b.get(uuid), { uuid, status: 'new' });
   await b.close();
 });

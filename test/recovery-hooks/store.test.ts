@@ -23,7 +23,11 @@ t.test('everything committed survives closing and reopening the file; the schema
   await a.close();
 
   const b = new SqliteNotificationStore(file);
-  t.same(b.schemaVersions(), MIGRATIONS.map((m) => m.version), 'every migration applied, once');
+  t.same(
+    b.schemaVersions(),
+    MIGRATIONS.map((m) => m.version),
+    'every migration applied, once',
+  );
   t.match(await b.get(uuid), { status: 'running', attempts: 1 });
   t.match(await b.tasks(uuid), [{ name: 'one', state: 'SUCCESS', result: { answer: 42 } }]);
   t.match(await b.claimMessages('mail', 10, T0, 1000), [{ payload: { uuid } }]);

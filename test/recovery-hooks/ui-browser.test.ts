@@ -74,7 +74,14 @@ if (!existsSync(CHROMIUM)) {
 
   const RIG = {
     sim: { size: { hosts: 5, vmsPerHost: 4, disksPerVm: 2, vifsPerVm: 2, vcpusPerVm: 2, hostCpus: 4 } },
-    recoveryHook: { tokens: [{ name: 'test', token: TOKEN, scopes: ALL_SCOPES }, { name: 'reader', token: READER_TOKEN }], ui: { refresh_seconds: 0.3 }, tasks: { fence_host: { timeout_seconds: 120 } } },
+    recoveryHook: {
+      tokens: [
+        { name: 'test', token: TOKEN, scopes: ALL_SCOPES },
+        { name: 'reader', token: READER_TOKEN },
+      ],
+      ui: { refresh_seconds: 0.3 },
+      tasks: { fence_host: { timeout_seconds: 120 } },
+    },
     fencing: { max_hosts_fenced: 3 },
   };
 
@@ -123,7 +130,9 @@ if (!existsSync(CHROMIUM)) {
       ['confirm_host_down', 'plan_vm_restarts', 'fence_host', 'disable_host', 'reset_vm_power_states', 'restart_vms'].map((name) => [name, 'SUCCESS']),
       'every task, in order',
     );
-    const moves = await page.$$eval('#vm-moves tbody tr', (rows: any[]) => rows.map((r) => [r.dataset.status as string, (r.children[1].textContent as string).trim()]));
+    const moves = await page.$$eval('#vm-moves tbody tr', (rows: any[]) =>
+      rows.map((r) => [r.dataset.status as string, (r.children[1].textContent as string).trim()]),
+    );
     t.equal(moves.length, vms.length, 'a row per VM of the host');
     for (const [status, route] of moves) {
       t.equal(status, 'succeeded');
@@ -179,7 +188,10 @@ if (!existsSync(CHROMIUM)) {
     // A token without fence:confirm sees the wait but no confirm form, and no create form.
     const reader = await session(t);
     await login(reader.page, hook.url, READER_TOKEN, '/ui/notifications/new');
-    t.equal(await reader.page.textContent('#error'), 'forbidden: Policy doesn\'t allow this request: creating a notification needs scope notifications:write; token "reader" has alertmanager, notifications:read');
+    t.equal(
+      await reader.page.textContent('#error'),
+      'forbidden: Policy doesn\'t allow this request: creating a notification needs scope notifications:write; token "reader" has alertmanager, notifications:read',
+    );
     t.equal(await reader.page.locator('a[href="/ui/notifications/new"]').count(), 0);
 
     t.same(problems, [], 'no script error and no Content-Security-Policy violation');
@@ -194,7 +206,10 @@ if (!existsSync(CHROMIUM)) {
     // The create form: the API's own checks and messages.
     await page.click('a[href="/ui/notifications/new"]');
     const types = await page.$$eval('#create select[name=type] option', (o: any[]) => o.map((x) => x.value as string).filter(Boolean));
-    t.ok(['COMPUTE_HOST', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS'].every((x) => types.includes(x)), `types from the workflow catalogue: ${types.join(', ')}`);
+    t.ok(
+      ['COMPUTE_HOST', 'COMPUTE_INSTANCE', 'COMPUTE_PROCESS'].every((x) => types.includes(x)),
+      `types from the workflow catalogue: ${types.join(', ')}`,
+    );
     const host = rig.host('xcp-host-04');
     await page.selectOption('#create select[name=type]', 'COMPUTE_INSTANCE');
     await page.fill('#create input[name=hostname]', host.name);
@@ -202,10 +217,17 @@ if (!existsSync(CHROMIUM)) {
     await page.fill('#create input[name=generated_time]', '2026-12-06T08:00:00Z');
     await page.fill('#create textarea[name=payload]', '{"vir_domain_event": "STOPPED_FAILED"}');
     await page.click('#create button');
-    const sameBody = { notification: { type: 'COMPUTE_INSTANCE', hostname: host.name, generated_time: '2026-12-06T08:00:00Z', payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' } } };
+    const sameBody = {
+      notification: {
+        type: 'COMPUTE_INSTANCE',
+        hostname: host.name,
+        generated_time: '2026-12-06T08:00:00Z',
+        payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED' },
+      },
+    };
     const apiRefusal = await hook.request('POST', '/v1/notifications', { body: sameBody });
     t.equal(apiRefusal.status, 400);
-    t.equal(await page.textContent('#error'), `400 ${apiRefusal.json.badRequest.message}`, 'the API\'s message, word for word');
+    t.equal(await page.textContent('#error'), `400 ${apiRefusal.json.badRequest.message}`, "the API's message, word for word");
     t.equal(await page.inputValue('#create input[name=hostname]'), host.name, 'the form keeps what was typed');
     await page.fill('#create textarea[name=payload]', '{"vir_domain_event": ');
     await page.click('#create button');
@@ -213,16 +235,29 @@ if (!existsSync(CHROMIUM)) {
     await page.fill('#create textarea[name=payload]', '{"vir_domain_event": "STOPPED_FAILED", "instance_uuid": "6f1c6bc6-5a0e-4a8a-9c4e-0c3f0b6a2a11"}');
     await Promise.all([page.waitForURL(/\/ui\/notifications\/[0-9a-f-]{36}$/), page.click('#create button')]);
     const created = page.url().split('/').at(-1)!;
-    t.equal((await settled(hook, created, ['new', 'running', 'finished', 'ignored', 'failed', 'error'])).type, 'COMPUTE_INSTANCE', 'recorded as through the API');
+    t.equal(
+      (await settled(hook, created, ['new', 'running', 'finished', 'ignored', 'failed', 'error'])).type,
+      'COMPUTE_INSTANCE',
+      'recorded as through the API',
+    );
     t.match(await page.textContent('dl.facts'), /"instance_uuid": "6f1c6bc6-5a0e-4a8a-9c4e-0c3f0b6a2a11"/);
 
     // More notifications through the API (distinct hosts and times, so none is a duplicate).
-    const made: { uuid: string; host: string; time: string; type: string }[] = [{ uuid: created, host: host.name, time: '2026-12-06T08:00:00', type: 'COMPUTE_INSTANCE' }];
+    const made: { uuid: string; host: string; time: string; type: string }[] = [
+      { uuid: created, host: host.name, time: '2026-12-06T08:00:00', type: 'COMPUTE_INSTANCE' },
+    ];
     for (let i = 0; i < 5; i++) {
       const h = rig.hosts[i % 5]!;
       const time = `2026-12-05T1${i}:00:00`;
       const res = await hook.request('POST', '/v1/notifications', {
-        body: { notification: { type: 'COMPUTE_INSTANCE', hostname: h.name, generated_time: time, payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED', instance_uuid: `6f1c6bc6-5a0e-4a8a-9c4e-0c3f0b6a2a2${i}` } } },
+        body: {
+          notification: {
+            type: 'COMPUTE_INSTANCE',
+            hostname: h.name,
+            generated_time: time,
+            payload: { event: 'LIFECYCLE', vir_domain_event: 'STOPPED_FAILED', instance_uuid: `6f1c6bc6-5a0e-4a8a-9c4e-0c3f0b6a2a2${i}` },
+          },
+        },
       });
       t.equal(res.status, 202, res.text);
       made.push({ uuid: res.json.notification.notification_uuid, host: h.name, time, type: 'COMPUTE_INSTANCE' });
@@ -246,7 +281,10 @@ if (!existsSync(CHROMIUM)) {
     await page.fill('#filters input[name=host]', 'xcp-host-02');
     await page.selectOption('#filters select[name=type]', 'COMPUTE_INSTANCE');
     await page.click('#filters button');
-    t.same(await rowUuids(page), made.filter((m) => m.host === 'xcp-host-02').map((m) => m.uuid));
+    t.same(
+      await rowUuids(page),
+      made.filter((m) => m.host === 'xcp-host-02').map((m) => m.uuid),
+    );
     t.match(page.url(), /host=xcp-host-02/);
     await page.goto(`${hook.url}/ui/notifications`);
     await page.fill('#filters input[name=generated-since]', '2026-12-05T11:00:00Z');
@@ -271,7 +309,9 @@ if (!existsSync(CHROMIUM)) {
       const res = await page.goto(`${hook.url}/ui/notifications?${query}`);
       t.equal(res!.status(), 400, query);
       const shown = (await page.textContent('#error'))!;
-      const json: any = await (await fetch(`${hook.url}/ui/notifications?${query}`, { headers: { accept: 'application/json', cookie: await cookieHeader(page) } })).json();
+      const json: any = await (
+        await fetch(`${hook.url}/ui/notifications?${query}`, { headers: { accept: 'application/json', cookie: await cookieHeader(page) } })
+      ).json();
       t.equal(shown, `400 ${json.badRequest.message}`, `${query}: the page and JSON say the same`);
       if (apiQuery) {
         const api = await hook.request('GET', `/v1/notifications?${apiQuery}`);
@@ -295,7 +335,12 @@ if (!existsSync(CHROMIUM)) {
     const form = new URLSearchParams({ type: 'COMPUTE_PROCESS', hostname: host.name, event: 'STOPPED', payload: '{"process_name":"xapi"}' });
     const csrf = await page.getAttribute('form.logout input[name=csrf]', 'value');
     const post = (headers: Record<string, string>, body: URLSearchParams) =>
-      fetch(`${hook.url}/ui/notifications`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers }, body: body.toString() });
+      fetch(`${hook.url}/ui/notifications`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
+        body: body.toString(),
+      });
     const crossSite = await post({ origin: 'http://attacker.example' }, new URLSearchParams({ ...Object.fromEntries(form), csrf: csrf! }));
     t.equal(crossSite.status, 403);
     t.match(await crossSite.json(), { forbidden: { message: /Cross-site request refused/ } });
@@ -322,7 +367,9 @@ if (!existsSync(CHROMIUM)) {
       await page.waitForSelector('#live[data-status="finished"]', { timeout: 60_000 });
     } catch (err) {
       const api = await notification(hook, uuid);
-      throw new Error(`${String(err).split('\n')[0]}; the API says ${api.status} (${api.message}), tasks ${JSON.stringify(taskStates(api))}; the page says ${await page.getAttribute('#live', 'data-status')}`);
+      throw new Error(
+        `${String(err).split('\n')[0]}; the API says ${api.status} (${api.message}), tasks ${JSON.stringify(taskStates(api))}; the page says ${await page.getAttribute('#live', 'data-status')}`,
+      );
     }
   }
 

@@ -47,14 +47,24 @@ t.test('a session ends after its idle time, after its whole lifetime, and when t
 
 t.test('html escapes every value', async (t) => {
   const evil = `<script>alert("x")</script>&'`;
-  t.equal(html`<p title="${evil}">${evil}${[html`<b>${evil}</b>`]}${null}${false}${0}</p>`.text,
-    '<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;<b>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;</b>0</p>');
+  t.equal(
+    html`<p title="${evil}">${evil}${[html`<b>${evil}</b>`]}${null}${false}${0}</p>`.text,
+    '<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;<b>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;</b>0</p>',
+  );
 });
 
 t.test('recovery_hook.ui: defaults, and every key checked with its name', async (t) => {
   const dir = tempDir();
-  t.same(testConfig(dir).recovery_hook.ui, { enabled: true, externalUrl: undefined, sessionIdleMs: 1_800_000, sessionMaxMs: 43_200_000, maxSessions: 200, refreshMs: 2000 });
-  const ui = testConfig(dir, '  ui: { external_url: "https://recovery.example.org/", session_idle_seconds: 600, max_sessions: 5, refresh_seconds: 1 }').recovery_hook.ui;
+  t.same(testConfig(dir).recovery_hook.ui, {
+    enabled: true,
+    externalUrl: undefined,
+    sessionIdleMs: 1_800_000,
+    sessionMaxMs: 43_200_000,
+    maxSessions: 200,
+    refreshMs: 2000,
+  });
+  const ui = testConfig(dir, '  ui: { external_url: "https://recovery.example.org/", session_idle_seconds: 600, max_sessions: 5, refresh_seconds: 1 }')
+    .recovery_hook.ui;
   t.match(ui, { externalUrl: 'https://recovery.example.org', sessionIdleMs: 600_000, maxSessions: 5, refreshMs: 1000 });
   let err: unknown;
   try {
@@ -69,10 +79,33 @@ t.test('recovery_hook.ui: defaults, and every key checked with its name', async 
 
 t.test('a wait of any kind shows with its reason; the confirm form only for host-off kinds and a fence:confirm token', async (t) => {
   const n = {
-    id: 7, uuid: '00000000-0000-4000-8000-0000000000aa', type: 'COMPUTE_HOST' as const, status: 'running' as const, hostUuid: '00000000-0000-4000-8000-000000000001',
-    hostName: 'host-1', poolName: 'pool-a', generatedAt: 0, payload: { event: 'STOPPED' }, message: null, source: 'api' as const, createdAt: 0, updatedAt: null, attempts: 1, nextAttemptAt: null,
+    id: 7,
+    uuid: '00000000-0000-4000-8000-0000000000aa',
+    type: 'COMPUTE_HOST' as const,
+    status: 'running' as const,
+    hostUuid: '00000000-0000-4000-8000-000000000001',
+    hostName: 'host-1',
+    poolName: 'pool-a',
+    generatedAt: 0,
+    payload: { event: 'STOPPED' },
+    message: null,
+    source: 'api' as const,
+    createdAt: 0,
+    updatedAt: null,
+    attempts: 1,
+    nextAttemptAt: null,
   };
-  const wait = (kind: string) => ({ notificationUuid: n.uuid, kind, reason: `<why> ${kind}`, since: 0, poolName: 'pool-a', hostUuid: n.hostUuid, hostName: 'host-1', confirmedAt: null, confirmedBy: null });
+  const wait = (kind: string) => ({
+    notificationUuid: n.uuid,
+    kind,
+    reason: `<why> ${kind}`,
+    since: 0,
+    poolName: 'pool-a',
+    hostUuid: n.hostUuid,
+    hostName: 'host-1',
+    confirmedAt: null,
+    confirmedBy: null,
+  });
   const sessions = new Sessions({ idleMs: 1000, maxMs: 1000, max: 2, now: () => 0 });
   const confirmer = sessions.create({ name: 'ops', scopes: ['notifications:read', 'fence:confirm'] });
   const reader = sessions.create(caller('reader'));

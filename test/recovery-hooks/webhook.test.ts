@@ -6,7 +6,13 @@ import t from 'tap';
 import { HOST_1, HOST_2, type Hook, startHook, tempDir, testConfig } from './helpers/harness.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/alertmanager/${name}`, import.meta.url), 'utf8'));
-const hostLabels = (host = HOST_1) => ({ xcp_notification_type: 'COMPUTE_HOST', pool_name: 'pool-a', pool_id: 'p-1', host_name: host.name, host_uuid: host.uuid });
+const hostLabels = (host = HOST_1) => ({
+  xcp_notification_type: 'COMPUTE_HOST',
+  pool_name: 'pool-a',
+  pool_id: 'p-1',
+  host_name: host.name,
+  host_uuid: host.uuid,
+});
 
 /** The published firing payload with its first alert turned into a recovery alert (other alerts unchanged). */
 function firingPayload(startsAt: string, labels: Record<string, string> = hostLabels()) {
@@ -29,7 +35,10 @@ t.test('published payloads without recovery labels are accepted and skipped', as
   for (const name of ['webhook-v4-firing-multi-alert.json', 'webhook-v4-resolved-single-alert.json', 'am-executor-example-alert_payload.json']) {
     const res = await hook.request('POST', '/alertmanager', { body: fixture(name) });
     t.equal(res.status, 202, name);
-    t.ok(res.json.receipts.every((r: any) => r.outcome === 'skipped'), `${name}: skipped`);
+    t.ok(
+      res.json.receipts.every((r: any) => r.outcome === 'skipped'),
+      `${name}: skipped`,
+    );
   }
 });
 
@@ -39,7 +48,10 @@ t.test('a firing recovery alert becomes one notification; replays and a second A
   t.equal(first.status, 202);
   const receipt = first.json.receipts[0];
   t.match(receipt, { outcome: 'created', status: 'firing', notification_uuid: String });
-  t.same(first.json.receipts.slice(1).map((r: any) => r.outcome), ['skipped', 'skipped']);
+  t.same(
+    first.json.receipts.slice(1).map((r: any) => r.outcome),
+    ['skipped', 'skipped'],
+  );
 
   // repeat_interval re-send (same group), and the same alert from a peer Alertmanager (other receiver/groupKey).
   const again = await hook.request('POST', '/alertmanager', { body: firingPayload(startsAt) });
@@ -82,22 +94,36 @@ t.test('a resolved alert is recorded as a STARTED event and finishes without any
 
 t.test('instance and process alerts map to Masakari payloads; unusable recovery alerts are reported, not refused', async (t) => {
   const startsAt = new Date(Date.now() - 3000).toISOString();
-  const vm = firingPayload(startsAt, { ...hostLabels(HOST_2), xcp_notification_type: 'COMPUTE_INSTANCE', vm_uuid: '96ab1c42-668c-4f2d-8689-afa3301d4ee9', xcp_instance_event: 'heartbeat' });
+  const vm = firingPayload(startsAt, {
+    ...hostLabels(HOST_2),
+    xcp_notification_type: 'COMPUTE_INSTANCE',
+    vm_uuid: '96ab1c42-668c-4f2d-8689-afa3301d4ee9',
+    xcp_instance_event: 'heartbeat',
+  });
   const vmRes = await hook.request('POST', '/alertmanager', { body: vm });
   const shown = await hook.request('GET', `/v1/notifications/${vmRes.json.receipts[0].notification_uuid}`);
-  t.match(shown.json.notification, { type: 'COMPUTE_INSTANCE', payload: { instance_uuid: '96ab1c42-668c-4f2d-8689-afa3301d4ee9', event: 'QEMU_GUEST_AGENT_ERROR', vir_domain_event: 'STOPPED_FAILED' } });
+  t.match(shown.json.notification, {
+    type: 'COMPUTE_INSTANCE',
+    payload: { instance_uuid: '96ab1c42-668c-4f2d-8689-afa3301d4ee9', event: 'QEMU_GUEST_AGENT_ERROR', vir_domain_event: 'STOPPED_FAILED' },
+  });
 
   const proc = firingPayload(startsAt, { xcp_notification_type: 'PROCESS', host_name: HOST_2.name });
   const procRes = await hook.request('POST', '/alertmanager', { body: proc });
   const procShown = await hook.request('GET', `/v1/notifications/${procRes.json.receipts[0].notification_uuid}`);
-  t.match(procShown.json.notification, { type: 'COMPUTE_PROCESS', source_host_uuid: HOST_2.uuid, payload: { process_name: 'xapi', event: 'STOPPED' } }, 'host found by name');
+  t.match(
+    procShown.json.notification,
+    { type: 'COMPUTE_PROCESS', source_host_uuid: HOST_2.uuid, payload: { process_name: 'xapi', event: 'STOPPED' } },
+    'host found by name',
+  );
 
   const bad = await hook.request('POST', '/alertmanager', { body: firingPayload(startsAt, { xcp_notification_type: 'DISK' }) });
-  t.equal(bad.status, 202, 'a rules bug is not the sender\'s to retry');
+  t.equal(bad.status, 202, "a rules bug is not the sender's to retry");
   t.match(bad.json.receipts[0], { outcome: 'invalid', reason: /is not COMPUTE_HOST/ });
   const noVm = await hook.request('POST', '/alertmanager', { body: firingPayload(startsAt, { ...hostLabels(), xcp_notification_type: 'COMPUTE_INSTANCE' }) });
   t.match(noVm.json.receipts[0], { outcome: 'invalid', reason: /vm_uuid/ });
-  const noHost = await hook.request('POST', '/alertmanager', { body: firingPayload(startsAt, { xcp_notification_type: 'COMPUTE_HOST', pool_name: 'pool-a', host_name: 'ghost' }) });
+  const noHost = await hook.request('POST', '/alertmanager', {
+    body: firingPayload(startsAt, { xcp_notification_type: 'COMPUTE_HOST', pool_name: 'pool-a', host_name: 'ghost' }),
+  });
   t.match(noHost.json.receipts[0], { outcome: 'invalid', reason: /known host/ });
 });
 
@@ -121,5 +147,8 @@ t.test('a store failure answers 503 (Alertmanager retries); the retry is recorde
   t.match(retried.json.receipts[0], { outcome: 'created' });
   t.match((await hook.request('POST', '/alertmanager', { body })).json.receipts[0], { outcome: 'replay' });
   t.match((await hook.request('GET', '/metrics', { auth: false })).text, /xcp_recovery_webhooks_total\{outcome="error"\} 1/);
-  t.ok(hook.logger.lines.some((l) => l.level === 'error' && /store failure/.test(String(l.msg))), 'logged once, with context');
+  t.ok(
+    hook.logger.lines.some((l) => l.level === 'error' && /store failure/.test(String(l.msg))),
+    'logged once, with context',
+  );
 });

@@ -38,7 +38,10 @@ interface Env {
   shellCalls: string[];
 }
 
-async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string; fencing?: string; bmc?: string } = {}): Promise<Env> {
+async function env(
+  t: Test,
+  opts: { mode?: string; fencer?: boolean; xapi?: FakePool; shell?: RemoteShell; extra?: string; fencing?: string; bmc?: string } = {},
+): Promise<Env> {
   const xapi = opts.xapi ?? pool();
   const bmc = new FakeBmc();
   const shellCalls: string[] = [];
@@ -50,7 +53,10 @@ async function env(t: Test, opts: { mode?: string; fencer?: boolean; xapi?: Fake
   };
   // The fencing section only sets the confirm timeout here: the fencer itself is the fake BMC.
   const modeLine = `${opts.mode ? `      mode: ${opts.mode}\n` : ''}      fencing: { user: admin, password: bmc-secret, bmc: ${opts.bmc ?? '{ host-1: 192.0.2.1 }'}, confirm_timeout_seconds: 0.1${opts.fencing ?? ''} }\n`;
-  const config = testConfig(tempDir(), `${modeLine}  instance_failure: { heartbeat_timeout_seconds: 60, confirm_timeout_seconds: 1 }\n  process_failure: { confirm_timeout_seconds: 0.2 }\n  retry: { attempts: 1, interval_seconds: 0.05 }\n${opts.extra ?? ''}`);
+  const config = testConfig(
+    tempDir(),
+    `${modeLine}  instance_failure: { heartbeat_timeout_seconds: 60, confirm_timeout_seconds: 1 }\n  process_failure: { confirm_timeout_seconds: 0.2 }\n  retry: { attempts: 1, interval_seconds: 0.05 }\n${opts.extra ?? ''}`,
+  );
   const hook = await startHook(config, {
     xapiFor: () => xapi,
     fencerFor: () => (opts.fencer === false ? undefined : bmc),
@@ -118,14 +124,17 @@ t.test('host failure: confirmed down, fenced, VMs restarted by priority and orde
     'VM.start_on batch host-3',
   ]);
   t.equal(xapi.vm('paused').power, 'Paused', 'a paused VM is never touched');
-  t.same(n.recovery_workflow_details.map((d: any) => [d.name, d.state]), [
-    ['confirm_host_down', 'SUCCESS'],
-    ['plan_vm_restarts', 'SUCCESS'],
-    ['fence_host', 'SUCCESS'],
-    ['disable_host', 'SUCCESS'],
-    ['reset_vm_power_states', 'SUCCESS'],
-    ['restart_vms', 'SUCCESS'],
-  ]);
+  t.same(
+    n.recovery_workflow_details.map((d: any) => [d.name, d.state]),
+    [
+      ['confirm_host_down', 'SUCCESS'],
+      ['plan_vm_restarts', 'SUCCESS'],
+      ['fence_host', 'SUCCESS'],
+      ['disable_host', 'SUCCESS'],
+      ['reset_vm_power_states', 'SUCCESS'],
+      ['restart_vms', 'SUCCESS'],
+    ],
+  );
   const moves = (await hook.request('GET', `/v1/notifications/${uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json.vmoves;
   t.same(
     moves.map((m: any) => [m.instance_name, m.status, m.dest_host]),
@@ -147,7 +156,10 @@ t.test('no start elsewhere without a confirmed fence', async (t) => {
     xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
     deadHost1(xapi);
     const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
-    t.match(n, { status: 'running', operator_wait: { kind: 'fence_confirmation', reason: /no fencing configured for pool pool-a: host-1 cannot be proven off/ } });
+    t.match(n, {
+      status: 'running',
+      operator_wait: { kind: 'fence_confirmation', reason: /no fencing configured for pool pool-a: host-1 cannot be proven off/ },
+    });
     t.same(xapi.actions, []);
   });
   t.test('the BMC never reports power off → waits for an operator, nothing touched', async (t) => {
@@ -215,8 +227,12 @@ t.test('a VM started before the receiver lost track is never started again', asy
     ['VM.start_on a host-2', 'VM.start_on b host-2'],
     'each VM started exactly once',
   );
-  const moves = (await hook.request('GET', `/v1/notifications/${n.notification_uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json.vmoves;
-  t.match(moves, [{ instance_name: 'a', status: 'succeeded', message: /already running on host-2/ }, { instance_name: 'b', status: 'succeeded' }]);
+  const moves = (await hook.request('GET', `/v1/notifications/${n.notification_uuid}/vmoves`, { headers: { 'OpenStack-API-Version': 'instance-ha 1.3' } })).json
+    .vmoves;
+  t.match(moves, [
+    { instance_name: 'a', status: 'succeeded', message: /already running on host-2/ },
+    { instance_name: 'b', status: 'succeeded' },
+  ]);
 });
 
 t.test('host failure: when no planned host takes a VM, XAPI chooses (VM.start); when no host can, the move fails and says why', async (t) => {
@@ -231,7 +247,11 @@ t.test('host failure: when no planned host takes a VM, XAPI chooses (VM.start); 
     xapi.fail('VM.start_on', 'HOST_NOT_ENOUGH_FREE_MEMORY', [String(GiB), '0']);
     const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
     t.equal(n.status, 'finished', n.message);
-    t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), ['VM.start web'], 'one start, placed by XAPI');
+    t.same(
+      xapi.actions.filter((a) => a.startsWith('VM.start')),
+      ['VM.start web'],
+      'one start, placed by XAPI',
+    );
     t.match(await moves(hook, n.notification_uuid), [{ instance_name: 'web', status: 'succeeded', dest_host: 'host-2' }]);
   });
   t.test('no live host has the memory: XAPI refuses VM.start too, the move is failed with its reason, nothing started', async (t) => {
@@ -243,7 +263,10 @@ t.test('host failure: when no planned host takes a VM, XAPI chooses (VM.start); 
     deadHost1(xapi);
     const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
     t.equal(n.status, 'failed', 'a VM left down is never a finished recovery');
-    t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), []);
+    t.same(
+      xapi.actions.filter((a) => a.startsWith('VM.start')),
+      [],
+    );
     t.match(await moves(hook, n.notification_uuid), [{ instance_name: 'web', status: 'failed', message: /NO_HOSTS_AVAILABLE/ }]);
   });
   t.end();
@@ -259,10 +282,14 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
     deadHost1(xapi);
     const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', { event: 'STOPPED', host_status: 'NORMAL' }));
     t.equal(n.status, 'finished', n.message);
-    t.ok(n.recovery_workflow_details.find((d: any) => d.name === 'fence_host').progress_details.some((p: any) => /fence asserted by the sender .* the BMC does not answer \(BMC 192\.0\.2\.1 timed out\)/.test(p.message)));
+    t.ok(
+      n.recovery_workflow_details
+        .find((d: any) => d.name === 'fence_host')
+        .progress_details.some((p: any) => /fence asserted by the sender .* the BMC does not answer \(BMC 192\.0\.2\.1 timed out\)/.test(p.message)),
+    );
     t.same(xapi.actions, ['VM.power_state_reset web', 'VM.start_on web host-2']);
   });
-  t.test('an ambiguous BMC map (a key that is one host\'s name and another\'s uuid) → waits, nothing asked of any BMC', async (t) => {
+  t.test("an ambiguous BMC map (a key that is one host's name and another's uuid) → waits, nothing asked of any BMC", async (t) => {
     const xapi = pool();
     const { hook, bmc } = await env(t, { xapi, bmc: `{ host-1: 192.0.2.1, '${xapi.hosts.get('OpaqueRef:host-1')!.uuid}': 192.0.2.9 }` });
     xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
@@ -286,7 +313,10 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
     deadHost1(xapi);
     for (const ref of ['OpaqueRef:host-2', 'OpaqueRef:host-3']) xapi.hosts.get(ref)!.live = false;
     const n = await untilWaiting(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
-    t.match(n.operator_wait, { kind: 'blast_radius', reason: /^no other host of pool pool-a is live: host-1 is not powered off automatically \(never the last live host\)/ });
+    t.match(n.operator_wait, {
+      kind: 'blast_radius',
+      reason: /^no other host of pool pool-a is live: host-1 is not powered off automatically \(never the last live host\)/,
+    });
     t.same(bmc.calls, ['status host-1'], 'asked the state only');
   });
   t.test('half back (answers, not yet live) right before the power-off → not powered off, checked again, then recovered', async (t) => {
@@ -307,7 +337,10 @@ t.test('fencing edge cases: each either proves the fence or waits for an operato
     const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
     t.equal(n.status, 'finished', n.message);
     const fence = n.recovery_workflow_details.find((d: any) => d.name === 'fence_host').progress_details.map((p: any) => p.message);
-    t.ok(fence.some((m: string) => /half back \(live in XAPI or answering, not both\): not powered off/.test(m)), 'the first attempt did not power off');
+    t.ok(
+      fence.some((m: string) => /half back \(live in XAPI or answering, not both\): not powered off/.test(m)),
+      'the first attempt did not power off',
+    );
     t.equal(bmc.calls.filter((c) => c.startsWith('off')).length, 1, 'one power-off, at the second attempt');
   });
   t.test('a host that reboots right after our power-off (the BMC never says off): its halted VMs are started again', async (t) => {
@@ -358,16 +391,28 @@ t.test('host_failure.start_timeout_seconds bounds each start: a start without an
     }
   }
   const xapi = new SlowStart();
-  for (const [name, o] of [['host-1', {}], ['host-2', { memoryFree: 8 * GiB }], ['host-3', { memoryFree: 4 * GiB }]] as const) xapi.addHost(name, o);
+  for (const [name, o] of [
+    ['host-1', {}],
+    ['host-2', { memoryFree: 8 * GiB }],
+    ['host-3', { memoryFree: 4 * GiB }],
+  ] as const)
+    xapi.addHost(name, o);
   const { hook } = await env(t, { xapi, extra: '  host_failure: { start_timeout_seconds: 1 }\n' });
   xapi.addVm('web', xapi.hosts.get('OpaqueRef:host-1')!);
   deadHost1(xapi);
   const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
   t.equal(n.status, 'finished', n.message);
   const restart = n.recovery_workflow_details.find((d: any) => d.name === 'restart_vms').progress_details.map((p: any) => p.message);
-  t.ok(restart.some((m: string) => /web \(VM\.start did not return within host_failure\.start_timeout_seconds \(1 s\); now Halted\)/.test(m)), 'the first run says why');
+  t.ok(
+    restart.some((m: string) => /web \(VM\.start did not return within host_failure\.start_timeout_seconds \(1 s\); now Halted\)/.test(m)),
+    'the first run says why',
+  );
   await new Promise((r) => setTimeout(r, 1000));
-  t.same(xapi.actions.filter((a) => a.startsWith('VM.start')), ['VM.start_on web host-2'], 'started once: the late answer found it running and changed nothing');
+  t.same(
+    xapi.actions.filter((a) => a.startsWith('VM.start')),
+    ['VM.start_on web host-2'],
+    'started once: the late answer found it running and changed nothing',
+  );
   t.equal(xapi.vm('web').power, 'Running');
 });
 
@@ -384,7 +429,9 @@ t.test('dry-run: every decision is recorded, no action is taken', async (t) => {
   t.ok(messages.some((m: string) => /dry-run: would start VM web on host-2/.test(m)));
   t.ok(messages.some((m: string) => /dry-run: would reset the power state of VM web/.test(m)));
   // Nothing reads as done: no "fenced", "VM … reset", "restarted" line outside a "dry-run:" one.
-  const acted = messages.filter((m: string) => !m.startsWith('dry-run') && /\b(fenced|reset|restarted|powered off|started)\b/.test(m) && !/not powered off/.test(m));
+  const acted = messages.filter(
+    (m: string) => !m.startsWith('dry-run') && /\b(fenced|reset|restarted|powered off|started)\b/.test(m) && !/not powered off/.test(m),
+  );
   t.same(acted, [], 'no progress line claims an action');
 });
 

@@ -98,12 +98,19 @@ t.test('the directory: configured hosts without XAPI; a hanging XAPI times out; 
   t.ok(Date.now() - started < 2000, 'a hanging XAPI does not hold the start beyond the call timeout');
   t.notOk(dir.inventoryLoaded('pool-a'));
   t.same(dir.hostsOf('pool-a'), [{ ...HOST_1, pool: 'pool-a' }], 'the configured hosts are known without XAPI');
-  t.match(logger.lines.find((l) => /cannot read/.test(String(l.msg))), { error: { message: /took more than 100 ms/ } });
+  t.match(
+    logger.lines.find((l) => /cannot read/.test(String(l.msg))),
+    { error: { message: /took more than 100 ms/ } },
+  );
 
   state.mode = 'ok';
   await dir.refresh('pool-a');
   t.ok(dir.inventoryLoaded('pool-a'));
-  t.same(dir.hostsOf('pool-a').map((h) => h.name), ['host-1'], 'a record without a valid uuid is skipped');
+  t.same(
+    dir.hostsOf('pool-a').map((h) => h.name),
+    ['host-1'],
+    'a record without a valid uuid is skipped',
+  );
   t.same(dir.hostsOf('elsewhere'), []);
   t.equal(dir.findHost('host-1')?.uuid, HOST_1.uuid);
 });

@@ -17,27 +17,35 @@ import { startAlertmanagerPeer } from '../../core/peer.js';
 
 const EXAMPLE = join(RULES_DIR, 'alertmanager.example.yml');
 
-t.test('amtool check-config rules/alertmanager.example.yml', { skip: amtool ? false : 'amtool not found (Debian package prometheus-alertmanager)' }, async (t) => {
-  const r = run(amtool!, ['check-config', EXAMPLE]);
-  t.equal(r.status, 0, r.out);
-  t.match(r.out, /SUCCESS/);
+t.test(
+  'amtool check-config rules/alertmanager.example.yml',
+  { skip: amtool ? false : 'amtool not found (Debian package prometheus-alertmanager)' },
+  async (t) => {
+    const r = run(amtool!, ['check-config', EXAMPLE]);
+    t.equal(r.status, 0, r.out);
+    t.match(r.out, /SUCCESS/);
 
-  const routes = (receiver: string, ...labels: string[]) =>
-    run(amtool!, ['config', 'routes', 'test', `--config.file=${EXAMPLE}`, `--verify.receivers=${receiver}`, ...labels]);
-  for (const alertname of ['XcpHostDown', 'XcpVmHaltedUnexpectedly', 'XcpVmGuestHeartbeatLost', 'XcpToolstackDown']) {
-    const r = routes('recovery-hook', `alertname=${alertname}`, 'recovery=true', 'pool_name=prod', 'host_name=xcp1');
-    t.equal(r.status, 0, `${alertname} → recovery-hook: ${r.out}`);
-  }
-  const power = routes('recovery-hook', 'alertname=XcpUpsRuntimeLow', 'recovery=true', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod');
-  t.equal(power.status, 0, `XcpUpsRuntimeLow → recovery-hook: ${power.out}`);
-  t.equal(routes('email', 'alertname=XcpPoolPowerInputLost', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod').status, 0, 'power input lost (recovery: false) → email');
-  t.equal(routes('email', 'alertname=HighHostCPU', 'pool_name=prod').status, 0, 'others → email');
-  // Xen Orchestra's performance alerts are notify-only: no recovery label, so humans only.
-  for (const alertname of ['XcpVmHighMemory', 'XcpHostHighNetwork', 'XcpVmHighNetwork', 'XcpVmHighDiskIo', 'XcpSrHighIo'])
-    t.equal(routes('email', `alertname=${alertname}`, 'pool_name=prod', 'host_name=xcp1').status, 0, `${alertname} → email`);
-  t.equal(routes('email', 'alertname=XcpHostDown', 'xcp_notification_type=COMPUTE_HOST').status, 0, 'recovery: false → email');
-  t.not(routes('email', 'alertname=XcpHostDown', 'recovery=true').status, 0, '--verify.receivers does fail on a mismatch');
-});
+    const routes = (receiver: string, ...labels: string[]) =>
+      run(amtool!, ['config', 'routes', 'test', `--config.file=${EXAMPLE}`, `--verify.receivers=${receiver}`, ...labels]);
+    for (const alertname of ['XcpHostDown', 'XcpVmHaltedUnexpectedly', 'XcpVmGuestHeartbeatLost', 'XcpToolstackDown']) {
+      const r = routes('recovery-hook', `alertname=${alertname}`, 'recovery=true', 'pool_name=prod', 'host_name=xcp1');
+      t.equal(r.status, 0, `${alertname} → recovery-hook: ${r.out}`);
+    }
+    const power = routes('recovery-hook', 'alertname=XcpUpsRuntimeLow', 'recovery=true', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod');
+    t.equal(power.status, 0, `XcpUpsRuntimeLow → recovery-hook: ${power.out}`);
+    t.equal(
+      routes('email', 'alertname=XcpPoolPowerInputLost', 'xcp_notification_type=XCP_EMERGENCY_SHUTDOWN', 'pool_name=prod').status,
+      0,
+      'power input lost (recovery: false) → email',
+    );
+    t.equal(routes('email', 'alertname=HighHostCPU', 'pool_name=prod').status, 0, 'others → email');
+    // Xen Orchestra's performance alerts are notify-only: no recovery label, so humans only.
+    for (const alertname of ['XcpVmHighMemory', 'XcpHostHighNetwork', 'XcpVmHighNetwork', 'XcpVmHighDiskIo', 'XcpSrHighIo'])
+      t.equal(routes('email', `alertname=${alertname}`, 'pool_name=prod', 'host_name=xcp1').status, 0, `${alertname} → email`);
+    t.equal(routes('email', 'alertname=XcpHostDown', 'xcp_notification_type=COMPUTE_HOST').status, 0, 'recovery: false → email');
+    t.not(routes('email', 'alertname=XcpHostDown', 'recovery=true').status, 0, '--verify.receivers does fail on a mismatch');
+  },
+);
 
 // ---- the real Alertmanager ----------------------------------------------------------------------------------
 
@@ -105,93 +113,102 @@ const DELIVERED = {
 
 const key = (l: Labels) => JSON.stringify(Object.entries(l).sort());
 
-t.test('inhibition in a real Alertmanager', { skip: alertmanager ? false : 'prometheus-alertmanager not found (Debian package prometheus-alertmanager)', timeout: 60_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xcp-am-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const token = 'test-token-' + Math.random().toString(36).slice(2);
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, token + '\n');
+t.test(
+  'inhibition in a real Alertmanager',
+  { skip: alertmanager ? false : 'prometheus-alertmanager not found (Debian package prometheus-alertmanager)', timeout: 60_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'xcp-am-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const token = 'test-token-' + Math.random().toString(36).slice(2);
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, token + '\n');
 
-  const deliveries: Delivery[] = [];
-  const hook = createServer(async (req, res) => {
-    deliveries.push({ path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(await readBody(req)) });
-    res.writeHead(200).end('{}');
-  });
-  hook.listen(0, '127.0.0.1');
-  await once(hook, 'listening');
-  t.teardown(() => hook.close());
-  const hookBase = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
+    const deliveries: Delivery[] = [];
+    const hook = createServer(async (req, res) => {
+      deliveries.push({ path: req.url ?? '', authorization: req.headers.authorization, body: JSON.parse(await readBody(req)) });
+      res.writeHead(200).end('{}');
+    });
+    hook.listen(0, '127.0.0.1');
+    await once(hook, 'listening');
+    t.teardown(() => hook.close());
+    const hookBase = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
 
-  writeFileSync(join(dir, 'alertmanager.yml'), testConfig(hookBase, tokenFile));
-  const am = await startAlertmanagerPeer({ dir, bin: alertmanager! });
-  t.teardown(() => am.stop());
-  const api = `${am.url}/api/v2`;
+    writeFileSync(join(dir, 'alertmanager.yml'), testConfig(hookBase, tokenFile));
+    const am = await startAlertmanagerPeer({ dir, bin: alertmanager! });
+    t.teardown(() => am.stop());
+    const api = `${am.url}/api/v2`;
 
-  const post = async (alerts: Labels[]) => {
-    const endsAt = new Date(Date.now() + 3600_000).toISOString();
+    const post = async (alerts: Labels[]) => {
+      const endsAt = new Date(Date.now() + 3600_000).toISOString();
+      const r = await fetch(`${api}/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alerts.map((labels) => ({ labels, annotations: { summary: labels.alertname + '.' }, endsAt }))),
+      });
+      t.equal(r.status, 200, `POST /api/v2/alerts: ${await r.text()}`);
+    };
+    interface ApiAlert {
+      labels: Labels;
+      status: { state: string; inhibitedBy: string[] };
+    }
+    const list = async (): Promise<ApiAlert[]> => (await fetch(`${api}/alerts`)).json() as Promise<ApiAlert[]>;
+
+    await post(Object.values(SOURCES));
+    await waitFor('the source alerts listed', async () => (await list()).length >= Object.keys(SOURCES).length, { timeoutMs: 15_000, everyMs: 50 });
+    await post([...Object.values(INHIBITED), ...Object.values(DELIVERED)]);
+
+    const delivered = () => new Set(deliveries.flatMap((d) => d.body.alerts.map((a) => key(a.labels))));
+    const expected = [...Object.values(SOURCES), ...Object.values(DELIVERED)];
+    // Whatever has not arrived by then is named by the assertions below.
+    await waitFor('every uninhibited alert delivered', () => expected.every((l) => delivered().has(key(l))), { timeoutMs: 30_000 }).catch(() => undefined);
+    await sleep(3000); // a few more group intervals: anything inhibited would have arrived by now
+
+    const byPath = (path: string) => new Set(deliveries.filter((d) => d.path === path).flatMap((d) => d.body.alerts.map((a) => key(a.labels))));
+    const recoveryExpected = expected.filter((l) => l.recovery === 'true');
+    const emailExpected = expected.filter((l) => l.recovery !== 'true');
+    t.same([...byPath('/alertmanager')].sort(), recoveryExpected.map(key).sort(), 'the recovery hook got exactly the uninhibited recovery alerts');
+    t.same([...byPath('/email')].sort(), emailExpected.map(key).sort(), 'email got exactly the other uninhibited alerts');
+    for (const [name, labels] of Object.entries(INHIBITED)) t.notOk(delivered().has(key(labels)), `${name} was not delivered`);
+
+    for (const d of deliveries) {
+      t.equal(d.body.version, '4');
+      if (d.path === '/alertmanager') {
+        t.equal(d.authorization, `Bearer ${token}`, 'bearer token from credentials_file');
+        t.equal(d.body.receiver, 'recovery-hook');
+      } else t.equal(d.authorization, undefined, 'no token to the email side');
+      t.ok(
+        Object.keys(d.body.groupLabels).every((k) => ['pool_name', 'host_name', 'alertname'].includes(k)),
+        'grouped by pool_name, host_name, alertname',
+      );
+    }
+    const hostGroup = deliveries.find((d) => d.body.alerts.some((a) => a.labels.alertname === 'XcpHostDown'))!;
+    t.same(hostGroup.body.groupLabels, { pool_name: 'prod', host_name: 'xcp1', alertname: 'XcpHostDown' }, 'grouped by pool, host and alert name');
+
+    const state = new Map((await list()).map((a) => [key(a.labels), a.status]));
+    for (const [name, labels] of Object.entries(INHIBITED)) {
+      const s = state.get(key(labels));
+      t.equal(s?.state, 'suppressed', `${name} is suppressed`);
+      t.equal(s?.inhibitedBy.length, 1, `${name} is inhibited by one source`);
+    }
+    for (const [name, labels] of Object.entries({ ...SOURCES, ...DELIVERED })) t.equal(state.get(key(labels))?.state, 'active', `${name} is active`);
+
+    // Inhibition lasts only while the source fires: once the host is back, its VM alert goes to the recovery hook.
+    const before = deliveries.length;
     const r = await fetch(`${api}/alerts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(alerts.map((labels) => ({ labels, annotations: { summary: labels.alertname + '.' }, endsAt }))),
+      body: JSON.stringify([{ labels: SOURCES.hostDown, endsAt: new Date().toISOString() }]),
     });
-    t.equal(r.status, 200, `POST /api/v2/alerts: ${await r.text()}`);
-  };
-  interface ApiAlert {
-    labels: Labels;
-    status: { state: string; inhibitedBy: string[] };
-  }
-  const list = async (): Promise<ApiAlert[]> => (await fetch(`${api}/alerts`)).json() as Promise<ApiAlert[]>;
-
-  await post(Object.values(SOURCES));
-  await waitFor('the source alerts listed', async () => (await list()).length >= Object.keys(SOURCES).length, { timeoutMs: 15_000, everyMs: 50 });
-  await post([...Object.values(INHIBITED), ...Object.values(DELIVERED)]);
-
-  const delivered = () => new Set(deliveries.flatMap((d) => d.body.alerts.map((a) => key(a.labels))));
-  const expected = [...Object.values(SOURCES), ...Object.values(DELIVERED)];
-  // Whatever has not arrived by then is named by the assertions below.
-  await waitFor('every uninhibited alert delivered', () => expected.every((l) => delivered().has(key(l))), { timeoutMs: 30_000 }).catch(() => undefined);
-  await sleep(3000); // a few more group intervals: anything inhibited would have arrived by now
-
-  const byPath = (path: string) => new Set(deliveries.filter((d) => d.path === path).flatMap((d) => d.body.alerts.map((a) => key(a.labels))));
-  const recoveryExpected = expected.filter((l) => l.recovery === 'true');
-  const emailExpected = expected.filter((l) => l.recovery !== 'true');
-  t.same([...byPath('/alertmanager')].sort(), recoveryExpected.map(key).sort(), 'the recovery hook got exactly the uninhibited recovery alerts');
-  t.same([...byPath('/email')].sort(), emailExpected.map(key).sort(), 'email got exactly the other uninhibited alerts');
-  for (const [name, labels] of Object.entries(INHIBITED)) t.notOk(delivered().has(key(labels)), `${name} was not delivered`);
-
-  for (const d of deliveries) {
-    t.equal(d.body.version, '4');
-    if (d.path === '/alertmanager') {
-      t.equal(d.authorization, `Bearer ${token}`, 'bearer token from credentials_file');
-      t.equal(d.body.receiver, 'recovery-hook');
-    } else t.equal(d.authorization, undefined, 'no token to the email side');
-    t.ok(Object.keys(d.body.groupLabels).every((k) => ['pool_name', 'host_name', 'alertname'].includes(k)), 'grouped by pool_name, host_name, alertname');
-  }
-  const hostGroup = deliveries.find((d) => d.body.alerts.some((a) => a.labels.alertname === 'XcpHostDown'))!;
-  t.same(hostGroup.body.groupLabels, { pool_name: 'prod', host_name: 'xcp1', alertname: 'XcpHostDown' }, 'grouped by pool, host and alert name');
-
-  const state = new Map((await list()).map((a) => [key(a.labels), a.status]));
-  for (const [name, labels] of Object.entries(INHIBITED)) {
-    const s = state.get(key(labels));
-    t.equal(s?.state, 'suppressed', `${name} is suppressed`);
-    t.equal(s?.inhibitedBy.length, 1, `${name} is inhibited by one source`);
-  }
-  for (const [name, labels] of Object.entries({ ...SOURCES, ...DELIVERED })) t.equal(state.get(key(labels))?.state, 'active', `${name} is active`);
-
-  // Inhibition lasts only while the source fires: once the host is back, its VM alert goes to the recovery hook.
-  const before = deliveries.length;
-  const r = await fetch(`${api}/alerts`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify([{ labels: SOURCES.hostDown, endsAt: new Date().toISOString() }]),
-  });
-  t.equal(r.status, 200);
-  const released = key(INHIBITED.vmHaltedOnH1);
-  await waitFor('the released VM alert', () => deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released)), { timeoutMs: 10_000 }).catch(
-    () => undefined,
-  );
-  t.ok(
-    deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released && a.labels.recovery === 'true')),
-    'the VM alert is delivered once XcpHostDown resolves',
-  );
-});
+    t.equal(r.status, 200);
+    const released = key(INHIBITED.vmHaltedOnH1);
+    await waitFor(
+      'the released VM alert',
+      () => deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released)),
+      { timeoutMs: 10_000 },
+    ).catch(() => undefined);
+    t.ok(
+      deliveries.slice(before).some((d) => d.path === '/alertmanager' && d.body.alerts.some((a) => key(a.labels) === released && a.labels.recovery === 'true')),
+      'the VM alert is delivered once XcpHostDown resolves',
+    );
+  },
+);

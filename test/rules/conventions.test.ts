@@ -53,8 +53,7 @@ t.test('recovery alerts carry what the receiver and the inhibit rules need', asy
     // The expression aggregates to exactly the identity labels (the promtool tests check the values).
     const by = a.expr.match(/^max by \(([^)]*)\)/)?.[1]?.split(/,\s*/) ?? [];
     for (const l of ['pool_id', 'pool_name', 'host_uuid', 'host_name']) t.ok(by.includes(l), `${a.alert}: keeps ${l}`);
-    if (a.labels.xcp_notification_type === 'COMPUTE_INSTANCE')
-      for (const l of ['vm_uuid', 'vm_name']) t.ok(by.includes(l), `${a.alert}: keeps ${l}`);
+    if (a.labels.xcp_notification_type === 'COMPUTE_INSTANCE') for (const l of ['vm_uuid', 'vm_name']) t.ok(by.includes(l), `${a.alert}: keeps ${l}`);
   }
   t.equal(alerts.find((a) => a.alert === 'XcpToolstackDown')!.labels.process_name, 'xapi');
   t.equal(alerts.find((a) => a.alert === 'XcpPoolMasterLost')!.labels.xcp_failure, 'pool_master', 'a master loss is told apart from a host failure');
@@ -88,12 +87,15 @@ t.test('every alert has promtool unit tests that see it fire and stay silent', a
   for (const f of readdirSync(dir).filter((f) => f.endsWith('.yml'))) {
     const doc = parse(readFileSync(join(dir, f), 'utf8')) as PromtoolTests;
     t.same(doc.rule_files, ['../xcp-alerts.yml'], `${f} tests the generated rules`);
-    for (const test of doc.tests)
-      for (const c of test.alert_rule_test ?? []) (c.exp_alerts?.length ? fired : silent).add(c.alertname);
+    for (const test of doc.tests) for (const c of test.alert_rule_test ?? []) (c.exp_alerts?.length ? fired : silent).add(c.alertname);
   }
   for (const name of names) {
     t.ok(fired.has(name), `${name}: a test where it fires`);
     t.ok(silent.has(name), `${name}: a test where it is silent`);
   }
-  t.same([...fired, ...silent].filter((n) => !names.includes(n)), [], 'no test of an alert that does not exist');
+  t.same(
+    [...fired, ...silent].filter((n) => !names.includes(n)),
+    [],
+    'no test of an alert that does not exist',
+  );
 });

@@ -49,15 +49,14 @@ alerts:
   t.equal(ts.labels.recovery, undefined, 'recovery: false drops the routing label');
   t.equal(ts.labels.xcp_notification_type, 'COMPUTE_PROCESS', '...but keeps the notification type');
   for (const r of out.values())
-    for (const m of r.expr.matchAll(/\b(xcp_[a-z_]+)(\{[^}]*\})?/g))
-      t.match(m[2] ?? '', /pool_name="prod"/, `${r.alert}: ${m[1]} carries the user selector`);
+    for (const m of r.expr.matchAll(/\b(xcp_[a-z_]+)(\{[^}]*\})?/g)) t.match(m[2] ?? '', /pool_name="prod"/, `${r.alert}: ${m[1]} carries the user selector`);
 });
 
 t.test('mistakes in a values file name the file and the key', async (t) => {
   const typo = valuesFile('typo.yml', 'alerts:\n  HighHostCPU:\n    treshold: 0.8\n');
   t.throws(() => loadValues(typo), ValuesError);
   t.throws(() => loadValues(typo), { message: /typo\.yml: alerts\.HighHostCPU\.treshold: unknown key \(did you mean "threshold"\?\)/ });
-  const bad = valuesFile('bad.yml', "alerts:\n  XcpHostDown: {for: 5 minutes, severity: page}\nipmi_selector: 3\n");
+  const bad = valuesFile('bad.yml', 'alerts:\n  XcpHostDown: {for: 5 minutes, severity: page}\nipmi_selector: 3\n');
   t.throws(() => loadValues(bad), { message: /3 problem\(s\)/ });
   t.throws(() => loadValues(bad), { message: /alerts\.XcpHostDown\.for: expected a Prometheus duration/ });
   t.throws(() => loadValues(bad), { message: /alerts\.XcpHostDown\.severity: expected one of critical, warning, info/ });
@@ -73,8 +72,7 @@ t.test('mistakes in a values file name the file and the key', async (t) => {
 t.test('CLI: --values and --out, exit 2 on bad values', async (t) => {
   const f = valuesFile('cli.yml', 'alerts:\n  XcpHostDown: {for: 3m}\n');
   const out = join(tmp, 'out.yml');
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'rules/generate.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'rules/generate.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
   const ok = cli('--values', f, '--out', out);
   t.equal(ok.status, 0, ok.stderr);
   t.equal(readFileSync(out, 'utf8'), generate(loadValues(f)));
@@ -91,5 +89,8 @@ t.test('helpers', async (t) => {
   t.equal(durationSeconds('1h30m'), 5400);
   t.equal(durationSeconds('1d'), 86400);
   t.equal(durationSeconds('500ms'), 0.5);
-  t.ok(ruleGroups(loadValues()).every((g) => g.rules.length > 0), 'no empty group');
+  t.ok(
+    ruleGroups(loadValues()).every((g) => g.rules.length > 0),
+    'no empty group',
+  );
 });

@@ -5,7 +5,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fire, hostDownAlert, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
-import { BMC_CLI, confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting, waitingGauge } from './helpers/scenario.js';
+import {
+  BMC_CLI,
+  confirmFenced,
+  describe,
+  failHost,
+  memberWithVms,
+  pullPlug,
+  runElsewhere,
+  scenario,
+  untilSettled,
+  untilSettledOrWaiting,
+  waitingGauge,
+} from './helpers/scenario.js';
 
 for (const mode of ['unreachable', 'lying-off', 'hang'] as const) {
   scenario({

@@ -8,7 +8,17 @@
 //    database lists on it) — its VMs are restarted all the same, none left down;
 //  - after the fence completed: it boots again while its VMs are restarted — none left down, none twice.
 import { fire, hostDownAlert, notification, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
-import { type ScenarioContext, describe, failHost, memberWithVms, runElsewhere, runOnce, scenario, untilSettledOrWaiting, whereVmsRun } from './helpers/scenario.js';
+import {
+  type ScenarioContext,
+  describe,
+  failHost,
+  memberWithVms,
+  runElsewhere,
+  runOnce,
+  scenario,
+  untilSettledOrWaiting,
+  whereVmsRun,
+} from './helpers/scenario.js';
 import type { SimHost } from '../recovery-hooks/helpers/sim-rig.js';
 
 const SLOW_BMC_MS = 1500;
@@ -39,7 +49,10 @@ const FLAPS: Flap[] = [
       ctx.t.not(n.status, 'running', `the notification ended (${describe(n)})`);
       ctx.t.ok(ctx.runtime(host).powered, 'the host that came back was not powered off');
       const where = whereVmsRun(ctx, vms);
-      ctx.t.ok(Object.values(where).every((hosts) => hosts.length === 1 && hosts[0] === host.name), `its VMs run on it: ${JSON.stringify(where)}`);
+      ctx.t.ok(
+        Object.values(where).every((hosts) => hosts.length === 1 && hosts[0] === host.name),
+        `its VMs run on it: ${JSON.stringify(where)}`,
+      );
       return `host ${ctx.runtime(host).powered ? 'kept on' : 'powered off'}`;
     },
   },
@@ -64,7 +77,12 @@ const FLAPS: Flap[] = [
     expected: 'the host boots again; its VMs restarted, none left down',
     slowBmc: false,
     moment: (ctx, _host, uuid) =>
-      waitUntil('the fence to complete', async () => (await notification(ctx.rig.hook!, uuid)).recovery_workflow_details?.some((x: any) => x.name === 'fence_host' && x.state === 'SUCCESS'), 45_000, 20),
+      waitUntil(
+        'the fence to complete',
+        async () => (await notification(ctx.rig.hook!, uuid)).recovery_workflow_details?.some((x: any) => x.name === 'fence_host' && x.state === 'SUCCESS'),
+        45_000,
+        20,
+      ),
     back: 'recover',
     check: (ctx, _host, vms, n) => restarted(ctx, vms, n),
   },

@@ -1,6 +1,17 @@
 // Safety matrix: hosts that hang or are cut off, alone, two at once, or more than half of the pool.
 import { fire, hostDownAlert } from '../recovery-hooks/helpers/sim-rig.js';
-import { confirmFenced, describe, failHost, memberWithVms, pullPlug, runElsewhere, scenario, untilSettled, untilSettledOrWaiting, waitingGauge } from './helpers/scenario.js';
+import {
+  confirmFenced,
+  describe,
+  failHost,
+  memberWithVms,
+  pullPlug,
+  runElsewhere,
+  scenario,
+  untilSettled,
+  untilSettledOrWaiting,
+  waitingGauge,
+} from './helpers/scenario.js';
 
 const FIVE_HOSTS = { sim: { size: { hosts: 5, vmsPerHost: 3, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 4 } } };
 
@@ -67,7 +78,11 @@ scenario({
     const ends = await Promise.all(uuids.map((u) => untilSettledOrWaiting(rig.hook!, u)));
     t.same(rig.calls.powerOffs, [], 'no host powered off');
     t.same(rig.calls.starts, [], 'no VM started');
-    t.same(ends.map((n) => n.operator_wait?.kind ?? n.status), cut.map(() => 'blast_radius'), 'every one waits for an operator');
+    t.same(
+      ends.map((n) => n.operator_wait?.kind ?? n.status),
+      cut.map(() => 'blast_radius'),
+      'every one waits for an operator',
+    );
     for (const h of cut) t.equal(await waitingGauge(rig.hook!, h, 'blast_radius'), 1, `the gauge says ${h.name} waits`);
     // The network heals: the hosts reconnect and keep their VMs (those still powered).
     for (const h of cut) if (ctx.runtime(h).powered) await rig.control(`/sim/hosts/${h.name}/heal`, {});

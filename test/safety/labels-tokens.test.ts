@@ -1,7 +1,17 @@
 // Safety matrix: labels that contradict their UUIDs, and a fence assertion from a token without the scope.
 import { type AlertSpec, hostDownAlert, instanceAlert, postWebhook, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
 import { TOKEN } from '../recovery-hooks/helpers/sim-rig.js';
-import { ASSERT_TOKEN, type ScenarioContext, WRITER_TOKEN, describe, failHost, memberWithVms, runElsewhere, scenario, untilSettledOrWaiting } from './helpers/scenario.js';
+import {
+  ASSERT_TOKEN,
+  type ScenarioContext,
+  WRITER_TOKEN,
+  describe,
+  failHost,
+  memberWithVms,
+  runElsewhere,
+  scenario,
+  untilSettledOrWaiting,
+} from './helpers/scenario.js';
 
 /** Post the alert: it must be refused at intake or end `ignored`, with a reason that names the mismatch. */
 async function refusedOrIgnored(ctx: ScenarioContext, alert: AlertSpec): Promise<string> {
@@ -55,13 +65,21 @@ scenario({
     const vms = rig.residentVms(victim);
     await failHost(ctx, victim);
     const body = {
-      notification: { type: 'COMPUTE_HOST', hostname: victim.name, generated_time: new Date().toISOString(), payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' } },
+      notification: {
+        type: 'COMPUTE_HOST',
+        hostname: victim.name,
+        generated_time: new Date().toISOString(),
+        payload: { event: 'STOPPED', host_status: 'NORMAL', cluster_status: 'OFFLINE' },
+      },
     };
     const post = (token: string) => rig.hook!.request('POST', '/v1/notifications', { body, headers: { 'X-Auth-Token': token } });
     const answers: string[] = [];
     let created: Awaited<ReturnType<typeof post>> | undefined;
     // The Alertmanager's token, then a writer without fence:assert: refused (or, if accepted, the BMC must fence).
-    for (const [who, token] of [['alertmanager', TOKEN], ['writer', WRITER_TOKEN]] as const) {
+    for (const [who, token] of [
+      ['alertmanager', TOKEN],
+      ['writer', WRITER_TOKEN],
+    ] as const) {
       const res = await post(token);
       answers.push(`${who} ${res.status}`);
       if (res.status < 300) {

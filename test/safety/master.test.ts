@@ -5,7 +5,17 @@ import t from 'tap';
 import { postgresSkip, startPostgres } from '../helpers/postgres.js';
 import { spawnReceiver } from '../recovery-hooks/helpers/receiver-process.js';
 import { type Rig, countBy, fire, masterLostAlert, postWebhook, waitUntil, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
-import { type ScenarioContext, confirmFenced, describe, pullPlug, remoteHook, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+import {
+  type ScenarioContext,
+  confirmFenced,
+  describe,
+  pullPlug,
+  remoteHook,
+  runElsewhere,
+  scenario,
+  untilSettled,
+  untilSettledOrWaiting,
+} from './helpers/scenario.js';
 
 const SIM = { xapiFuseMs: 100, xapiStartMs: 400, remoteTimeoutMs: 300, hostDeadAfterMs: 120_000 };
 const FAILOVER = { password: 'simulated', promote_timeout_seconds: 30, members_timeout_seconds: 30 };
@@ -16,10 +26,13 @@ function watchMasters(rig: Rig): { most(): number; stop(): void } {
   let most = 0;
   const sample = () => (most = Math.max(most, rig.sim.pool.roles.masters().length));
   const timer = setInterval(sample, 20);
-  return { most: () => {
+  return {
+    most: () => {
       sample();
       return most;
-    }, stop: () => clearInterval(timer) };
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** What each scenario watches besides the monitor: masters at once, promotions. */
@@ -85,7 +98,8 @@ scenario({
 
 scenario({
   name: 'pool master hang with its BMC unreachable',
-  expected: 'nothing promoted, waits for an operator (fence_confirmation); after the plug is pulled and confirm-fenced: one member promoted, VMs elsewhere once',
+  expected:
+    'nothing promoted, waits for an operator (fence_confirmation); after the plug is pulled and confirm-fenced: one member promoted, VMs elsewhere once',
   rig: { ...RIG, fencing: { bmc: { 'xcp-host-01': '192.0.2.1', 'xcp-host-02': '192.0.2.2', 'xcp-host-03': '192.0.2.3' } } },
   async run(ctx) {
     const { t, rig } = ctx;
@@ -128,7 +142,10 @@ scenario({
     const body = webhookBody([masterLostAlert(rig, master)]);
     const receipts = await Promise.all(receivers.map(async (r) => (await postWebhook(remoteHook(r.url), body))[0]!));
     const uuid = receipts[0]!.notification_uuid!;
-    t.ok(receipts.every((r) => r.notification_uuid === uuid), 'both receivers name the same notification');
+    t.ok(
+      receipts.every((r) => r.notification_uuid === uuid),
+      'both receivers name the same notification',
+    );
     await waitUntil('the promotion', () => promotions.length > 0, 120_000, 5);
     // The runner holds the lease of the old master's host (owner "<receiver id>/<pid>/…").
     const owner = await leaseOwner(url!, `host:${master.uuid}`);

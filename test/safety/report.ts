@@ -30,7 +30,21 @@ const rows: ScenarioRow[] = existsSync(results)
       .filter((f) => f.endsWith('.json'))
       .map((f) => JSON.parse(readFileSync(join(results, f), 'utf8')) as ScenarioRow)
   : [];
-const order = ['host hang', 'host partitioned', 'host reported down', 'BMC', 'flapping', 'host_name', 'vm_name', 'fence assertion', 'two hosts', 'more than half', 'receiver', 'two receivers', 'pool master'];
+const order = [
+  'host hang',
+  'host partitioned',
+  'host reported down',
+  'BMC',
+  'flapping',
+  'host_name',
+  'vm_name',
+  'fence assertion',
+  'two hosts',
+  'more than half',
+  'receiver',
+  'two receivers',
+  'pool master',
+];
 const rank = (name: string) => {
   const i = order.findIndex((p) => name.startsWith(p));
   return i < 0 ? order.length : i;

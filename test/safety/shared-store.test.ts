@@ -7,11 +7,13 @@ import { spawnReceiver } from '../recovery-hooks/helpers/receiver-process.js';
 import { countBy, hostDownAlert, postWebhook, waitUntil, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
 import { describe, failHost, memberWithVms, remoteHook, runElsewhere, scenario, untilSettledOrWaiting } from './helpers/scenario.js';
 
-const url = postgresSkip ? undefined : await (async () => {
-  const cluster = await startPostgres();
-  t.teardown(() => cluster.stop());
-  return cluster.createDatabase();
-})();
+const url = postgresSkip
+  ? undefined
+  : await (async () => {
+      const cluster = await startPostgres();
+      t.teardown(() => cluster.stop());
+      return cluster.createDatabase();
+    })();
 
 scenario({
   name: 'two receivers on one PostgreSQL store',
@@ -27,7 +29,10 @@ scenario({
     const body = webhookBody([hostDownAlert(rig, victim)]);
     const receipts = await Promise.all(receivers.map(async (r) => (await postWebhook(remoteHook(r.url), body))[0]!));
     const uuid = receipts[0]!.notification_uuid!;
-    t.ok(receipts.every((r) => r.notification_uuid === uuid), 'both receivers name the same notification');
+    t.ok(
+      receipts.every((r) => r.notification_uuid === uuid),
+      'both receivers name the same notification',
+    );
     await waitUntil('the power-off to land', () => rig.sim.pool.truth.powerOffs.some((p) => p.host === victim.ref), 60_000, 5);
     const runner = receivers.find((r) => r.log.some((l) => l.notification === uuid && /fence|workflow|task/i.test(String(l.msg)))) ?? receivers[0]!;
     runner.process.kill('SIGKILL');

@@ -46,7 +46,10 @@ t.test("rrdd's memory_internal_free: a new value per agent write while the agent
   const [[ref, vm]] = (await running()) as [[string, Rec]];
   const live = await memoryReports(vm, 60);
   t.ok(live.length >= 10, `5 s rows over a minute (${live.length})`);
-  t.ok(live.every((r) => Number.isInteger(r.v) && r.v > 0), 'whole KiB, as xenstore holds them');
+  t.ok(
+    live.every((r) => Number.isInteger(r.v) && r.v > 0),
+    'whole KiB, as xenstore holds them',
+  );
   t.ok(new Set(live.map((r) => r.v)).size >= live.length - 1, 'changes from row to row (the agent writes every second here)');
 
   await fetch(`${sim.controlUrl}/sim/vms/${vm.uuid}/crash`, { method: 'POST', body: '{"mode":"heartbeat"}' });
@@ -59,8 +62,11 @@ t.test("rrdd's memory_internal_free: a new value per agent write while the agent
 
   await xapi.call('VM.hard_reboot', ref);
   const rebootedAt = Date.now();
-  t.ok(Date.parse(String(await xapi.call('VM_guest_metrics.get_last_updated', vm.guest_metrics)).replace(/^(\d{4})(\d{2})(\d{2})T/, '$1-$2-$3T')) >= Math.floor(rebootedAt / 1000) * 1000 - 1000,
-    "a new domain's agent reports once: last_updated moves (xapi's cache is per domid)");
+  t.ok(
+    Date.parse(String(await xapi.call('VM_guest_metrics.get_last_updated', vm.guest_metrics)).replace(/^(\d{4})(\d{2})(\d{2})T/, '$1-$2-$3T')) >=
+      Math.floor(rebootedAt / 1000) * 1000 - 1000,
+    "a new domain's agent reports once: last_updated moves (xapi's cache is per domid)",
+  );
   // The new domain's rows start with the first whole 5 s step after its start (NaN before it).
   let back: { t: number; v: number }[] = [];
   for (const deadline = Date.now() + 20_000; back.length === 0 && Date.now() < deadline; await sleep(500))

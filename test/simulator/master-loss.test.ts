@@ -10,7 +10,11 @@ type RpcAnswer = { result?: unknown; error?: { message: string; data: string[] }
 
 async function rpc(sim: Simulation, h: HostRuntime, method: string, params: unknown[], timeoutMs = 1500): Promise<RpcAnswer> {
   try {
-    const res = await fetch(`${sim.server.urlOf(h)}/jsonrpc`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }), signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${sim.server.urlOf(h)}/jsonrpc`, {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return (await res.json()) as RpcAnswer;
   } catch (err) {
     return (err as Error).name === 'TimeoutError' ? 'timeout' : 'connection';
@@ -45,7 +49,11 @@ t.test('a dead master: members still name it, calls needing it stall, local logi
   const session = await login(a);
   await fail(a);
   const redirect = await rpc(sim, b, 'session.login_with_password', ['root', 'simulated', '1.0', 'test']);
-  t.same(redirect, { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [a.address] }, id: 1 }, 'HOST_IS_SLAVE names the dead master (pool.conf)');
+  t.same(
+    redirect,
+    { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [a.address] }, id: 1 },
+    'HOST_IS_SLAVE names the dead master (pool.conf)',
+  );
   t.equal(code(await rpc(sim, b, 'host.get_all', [session], 600)), 'timeout', "a pool session's check needs the master's database: it stalls");
   const rrd = await fetch(`${sim.server.urlOf(b)}/rrd_updates?start=-10&host=true&json=true&session_id=${session}`, { signal: AbortSignal.timeout(600) }).then(
     (r) => r.status,
@@ -68,21 +76,39 @@ t.test('promote a member, recover the others, reset the old master VMs, start th
   await fail(a);
   const local = await localLogin(b);
   t.same(result(await rpc(sim, b, 'pool.emergency_transition_to_master', [local])), '');
-  await until('the member to restart as master', async () => code(await rpc(sim, b, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])) === 'ok');
+  await until(
+    'the member to restart as master',
+    async () => code(await rpc(sim, b, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])) === 'ok',
+  );
   const promotedAt = Date.now();
   t.equal(sim.pool.master, b, 'the database names the new master (dbsync_master)');
   const session = await login(b);
   const oldLive = result(await rpc(sim, b, 'host_metrics.get_live', [session, sim.pool.store.get('host', a.ref)!.metrics]));
-  t.ok(oldLive === true || Date.now() - promotedAt >= FAST.hostDeadAfterMs, 'the dead old master is still live in the new master view until its heartbeat deadline');
-  t.same(await rpc(sim, c, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [a.address] }, id: 1 }, 'an unrecovered member still names the old master');
+  t.ok(
+    oldLive === true || Date.now() - promotedAt >= FAST.hostDeadAfterMs,
+    'the dead old master is still live in the new master view until its heartbeat deadline',
+  );
+  t.same(
+    await rpc(sim, c, 'session.login_with_password', ['root', 'simulated', '1.0', 't']),
+    { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [a.address] }, id: 1 },
+    'an unrecovered member still names the old master',
+  );
   const reset = await rpc(sim, b, 'VM.power_state_reset', [session, aVms[0]]);
   t.equal(code(reset), 'ok', 'power_state_reset: the old master is marked live but does not answer when asked (is_host_alive)');
   const started = Date.now();
   const recovered = result<string[]>(await rpc(sim, b, 'pool.recover_slaves', [session], 3000));
   t.same(recovered, [c.ref], 'recover_slaves returns the hosts it reset, not the dead one');
   t.ok(Date.now() - started >= FAST.remoteTimeoutMs - 20, 'the hung old master cost the call a timeout');
-  await until('the recovered member to follow the new master', async () => code(await rpc(sim, c, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])) === 'HOST_IS_SLAVE' && sim.pool.roles.reachesMaster(c));
-  t.same(await rpc(sim, c, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [b.address] }, id: 1 });
+  await until(
+    'the recovered member to follow the new master',
+    async () =>
+      code(await rpc(sim, c, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])) === 'HOST_IS_SLAVE' && sim.pool.roles.reachesMaster(c),
+  );
+  t.same(await rpc(sim, c, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), {
+    jsonrpc: '2.0',
+    error: { code: 1, message: 'HOST_IS_SLAVE', data: [b.address] },
+    id: 1,
+  });
   const rrd = await fetch(`${sim.server.urlOf(c)}/rrd_updates?start=-10&host=true&json=true&session_id=${session}`, { signal: AbortSignal.timeout(2000) });
   t.equal(rrd.status, 200, "the recovered member's /rrd_updates answers again");
   t.equal(code(await rpc(sim, b, 'VM.start_on', [session, aVms[0], c.ref, false, false])), 'ok', 'the reset VM starts on a survivor');
@@ -96,7 +122,11 @@ t.test('promote a member, recover the others, reset the old master VMs, start th
   await sim.server.sync();
   t.same(sim.pool.roles.roleOf(a), { kind: 'slave', master: b.address }, 'the old master demoted itself');
   t.same(sim.pool.roles.masters(), [b]);
-  t.same(await rpc(sim, a, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [b.address] }, id: 1 });
+  t.same(await rpc(sim, a, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), {
+    jsonrpc: '2.0',
+    error: { code: 1, message: 'HOST_IS_SLAVE', data: [b.address] },
+    id: 1,
+  });
 });
 
 t.test('trap: an old master that resumes without a reboot still acts as master; emergency_reset_master demotes it', async (t) => {
@@ -106,13 +136,21 @@ t.test('trap: an old master that resumes without a reboot still acts as master; 
   await until('the new master', () => sim.pool.master === b && sim.pool.answers(b));
   const resumed = await fetch(`${sim.controlUrl}/sim/hosts/${a.address}/heal`, { method: 'POST' });
   t.equal(resumed.status, 200);
-  t.same(((await (await fetch(`${sim.controlUrl}/sim`)).json()) as { masters: string[] }).masters.sort(), [a.address, b.address].sort(), 'two masters: nothing restarted, so nothing checked');
+  t.same(
+    ((await (await fetch(`${sim.controlUrl}/sim`)).json()) as { masters: string[] }).masters.sort(),
+    [a.address, b.address].sort(),
+    'two masters: nothing restarted, so nothing checked',
+  );
   t.equal(code(await rpc(sim, a, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])), 'ok', 'the old master accepts logins');
   const local = await localLogin(a);
   t.equal(code(await rpc(sim, a, 'pool.emergency_reset_master', [local, b.address])), 'ok', 'emergency_reset_master works on a master too');
   await until('the old master to restart as a slave', () => sim.pool.roles.roleOf(a).kind === 'slave' && !sim.pool.roles.isRestarting(a));
   t.same(sim.pool.roles.masters(), [b], 'one master again');
-  t.same(await rpc(sim, a, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [b.address] }, id: 1 });
+  t.same(await rpc(sim, a, 'session.login_with_password', ['root', 'simulated', '1.0', 't']), {
+    jsonrpc: '2.0',
+    error: { code: 1, message: 'HOST_IS_SLAVE', data: [b.address] },
+    id: 1,
+  });
   t.equal(sim.pool.roles.inEmergencyMode(a), false, 'it reaches its new master');
 });
 

@@ -10,8 +10,11 @@ t.teardown(() => sim.stop());
 
 const run = () =>
   new Promise<Record<string, unknown>>((resolve, reject) =>
-    execFile('/usr/bin/python3', [script, sim.url + '/', sim.server.urlOf(sim.pool.hosts[1]!) + '/', 'root', 'simulated'], { timeout: 30_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
+    execFile(
+      '/usr/bin/python3',
+      [script, sim.url + '/', sim.server.urlOf(sim.pool.hosts[1]!) + '/', 'root', 'simulated'],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
     ),
   );
 

@@ -144,13 +144,20 @@ t.test('round trip: generated windows in all four shapes', async (t) => {
   const value = (kind: number): [number, Kind] => {
     const sign = random() < 0.3 ? -1 : 1;
     switch (kind) {
-      case 0: return [NaN, 'none'];
-      case 1: return [Infinity, 'none'];
-      case 2: return [-Infinity, 'none'];
-      case 3: return [0, 'exact'];
-      case 4: return [sign * Math.floor(random() * 1e12), 'exact'];
-      case 5: return [(sign * Math.round(random() * 1e9)) / 1e6, 'exact'];
-      default: return [sign * random() * 10 ** Math.floor(random() * 40 - 15), 'rounded'];
+      case 0:
+        return [NaN, 'none'];
+      case 1:
+        return [Infinity, 'none'];
+      case 2:
+        return [-Infinity, 'none'];
+      case 3:
+        return [0, 'exact'];
+      case 4:
+        return [sign * Math.floor(random() * 1e12), 'exact'];
+      case 5:
+        return [(sign * Math.round(random() * 1e9)) / 1e6, 'exact'];
+      default:
+        return [sign * random() * 10 ** Math.floor(random() * 40 - 15), 'rounded'];
     }
   };
   const end = 1740534000;
@@ -171,7 +178,11 @@ t.test('round trip: generated windows in all four shapes', async (t) => {
     const back = parseRrdUpdates(renderRrdUpdates(input, shape));
     t.same([back.start, back.end, back.step], [end - 10, end, 5], `${shape}: meta`);
     t.same(back.columns, expectedColumns, `${shape}: columns`);
-    t.same(back.rows.map((r) => r.t), [end, end - 5, end - 10], `${shape}: rows in the order given (newest first)`);
+    t.same(
+      back.rows.map((r) => r.t),
+      [end, end - 5, end - 10],
+      `${shape}: rows in the order given (newest first)`,
+    );
     const wrong: string[] = [];
     rows.forEach((row, i) => {
       row.values.forEach((v, j) => {

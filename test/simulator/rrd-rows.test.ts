@@ -16,7 +16,11 @@ const col = (legend: string[], uuid: string, name: string) => legend.indexOf(`AV
 t.test('rows from the last CDP back while t >= start (rrd_updates.ml create); meta start is the next CDP', async (t) => {
   const last = now - 2;
   const w = buildWindow(store, cache, h0!.ref, q(last - 20), now);
-  t.same(w.rows.map((r) => r.t), [last, last - 5, last - 10, last - 15, last - 20], 'newest first, the row at start included');
+  t.same(
+    w.rows.map((r) => r.t),
+    [last, last - 5, last - 10, last - 15, last - 20],
+    'newest first, the row at start included',
+  );
   t.equal(w.start, last - 15, 'meta start: the CDP after the one at or before start');
   t.equal(w.end, last);
   t.equal(buildWindow(store, cache, h0!.ref, q(-20), now).rows.length, 5, 'a negative start is relative to the last update');
@@ -28,11 +32,18 @@ t.test("NaN for a host's downtime and before a VM's domain started; served rows 
   const hostUuid = store.get('host', h1!.ref)!.uuid as string;
   const base = buildWindow(store, cache, h1!.ref, q(now - 62), now);
   const rx = col(base.legend, `host:${hostUuid}`, 'pif_eth0_rx');
-  t.ok(base.rows.every((r) => Number.isFinite(r.values[rx]!)), 'a live host: every row has a sample');
+  t.ok(
+    base.rows.every((r) => Number.isFinite(r.values[rx]!)),
+    'a live host: every row has a sample',
+  );
   pool.rrdGaps.down(h1!.ref, (now - 30) * 1000);
   pool.rrdGaps.up(h1!.ref, (now - 16) * 1000);
   const gap = buildWindow(store, cache, h1!.ref, q(now - 62), now, pool.rrdGaps);
-  t.same(gap.rows.filter((r) => !Number.isFinite(r.values[rx]!)).map((r) => now - 2 - r.t), [10, 15, 20, 25], 'NaN for the rows overlapping the downtime (rows cover (t − 5, t])');
+  t.same(
+    gap.rows.filter((r) => !Number.isFinite(r.values[rx]!)).map((r) => now - 2 - r.t),
+    [10, 15, 20, 25],
+    'NaN for the rows overlapping the downtime (rows cover (t − 5, t])',
+  );
 
   // A VM (re)started 20 s ago: nothing before its domain's start.
   const vmRef = (store.get('host', h0!.ref)!.resident_VMs as string[]).find((r) => !store.get('VM', r)!.is_control_domain)!;
@@ -41,7 +52,11 @@ t.test("NaN for a host's downtime and before a VM's domain started; served rows 
   const vrx = col(before.legend, `vm:${vm.uuid}`, 'vif_0_rx');
   store.mod('VM_metrics', vm.metrics as string, { start_time: xapiDate((now - 22) * 1000) });
   const after = buildWindow(store, cache, h0!.ref, q(now - 62), now);
-  t.same(after.rows.filter((r) => Number.isFinite(r.values[vrx]!)).map((r) => now - 2 - r.t), [0, 5, 10, 15], 'rows from the start on only');
+  t.same(
+    after.rows.filter((r) => Number.isFinite(r.values[vrx]!)).map((r) => now - 2 - r.t),
+    [0, 5, 10, 15],
+    'rows from the start on only',
+  );
 
   // A VM moving onto h0 does not rewrite h0's traffic rows already served.
   const hostRx = col(before.legend, `host:${store.get('host', h0!.ref)!.uuid}`, 'pif_eth0_rx');
@@ -50,5 +65,9 @@ t.test("NaN for a host's downtime and before a VM's domain started; served rows 
   store.mod('host', h0!.ref, { resident_VMs: [...(store.get('host', h0!.ref)!.resident_VMs as string[]), other] });
   const moved = buildWindow(store, cache, h0!.ref, q(now - 62), now);
   const movedRx = col(moved.legend, `host:${store.get('host', h0!.ref)!.uuid}`, 'pif_eth0_rx');
-  t.same(moved.rows.map((r) => r.values[movedRx]), before.rows.map((r) => r.values[hostRx]), 'the same values for the same rows');
+  t.same(
+    moved.rows.map((r) => r.values[movedRx]),
+    before.rows.map((r) => r.values[hostRx]),
+    'the same values for the same rows',
+  );
 });

@@ -41,7 +41,10 @@ t.test('the pool has the objects an operator sees, consistently linked', async (
     t.ok(Object.keys(recs).length > 0, `${cls} has records`);
   }
   const some = guests[0]!;
-  t.equal(await xapi.call('VM.get_by_uuid', some.uuid), Object.keys(vms).find((r) => vms[r]!.uuid === some.uuid));
+  t.equal(
+    await xapi.call('VM.get_by_uuid', some.uuid),
+    Object.keys(vms).find((r) => vms[r]!.uuid === some.uuid),
+  );
   const vbds = await Promise.all((some.VBDs as string[]).map((r) => xapi.call<Rec>('VBD.get_record', r)));
   t.same(vbds.map((v) => v.device).sort(), ['xvda', 'xvdb']);
 });
@@ -63,7 +66,11 @@ t.test('/rrd_updates: each host serves only its own host RRD and resident VMs', 
   t.equal(Number(doc.meta.step), 5);
   const ts = doc.data.map((r: { t: string }) => Number(r.t));
   t.ok(ts.length >= 3 && ts.length <= 5, `a 20 s window at 5 s has about 4 rows (${ts.length})`);
-  t.same(ts, [...ts].sort((a: number, b: number) => b - a), 'newest first');
+  t.same(
+    ts,
+    [...ts].sort((a: number, b: number) => b - a),
+    'newest first',
+  );
   t.equal(doc.data[0].values.length, legend.length);
 });
 
@@ -71,7 +78,10 @@ t.test('/rrd_updates: query parameters as xcp-rrdd honours them', async (t) => {
   t.equal((await get(rrdUrl(0, 'host=true'))).status, 400, 'start is required');
   t.equal((await get(`${sim.server.urlOf(sim.pool.hosts[0]!)}/rrd_updates?start=-10`)).status, 401, 'a session is required');
   const noHost = JSON.parse((await get(rrdUrl(0, 'start=-10&json=true'))).body);
-  t.notOk(noHost.meta.legend.some((l: string) => l.includes(':host:')), 'host=true is needed for the host RRD');
+  t.notOk(
+    noHost.meta.legend.some((l: string) => l.includes(':host:')),
+    'host=true is needed for the host RRD',
+  );
   const xml = await get(rrdUrl(0, 'start=-10&host=true'), { accept: 'text/xml' });
   t.match(xml.type, /text\/xml/);
   t.match(xml.body, /^<\?xml version="1.0" encoding="UTF-8"\?>\n?<xport><meta><start>/);
@@ -96,14 +106,21 @@ t.test('values move over time but are stable for the same row', async (t) => {
   const same = a.data.find((r: { t: string }) => r.t === b.data[b.data.length - 1].t);
   t.equal(same.values[idx], b.data[b.data.length - 1].values[idx], 'same t, same value');
   const cpu = a.data.map((r: { values: string[] }) => Number(r.values[idx]));
-  t.ok(cpu.every((v: number) => v >= 0 && v <= 1), 'cpu_avg is a ratio');
+  t.ok(
+    cpu.every((v: number) => v >= 0 && v <= 1),
+    'cpu_avg is a ratio',
+  );
   t.ok(new Set(cpu).size > 1, 'cpu moves between rows');
 });
 
 t.test('recovery calls change state as XAPI would, with its errors', async (t) => {
   const vms = await xapi.getAllRecords<Rec>('VM');
   const [vmRef, vm] = Object.entries(vms).find(([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running')!;
-  const err = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as XapiError);
+  const err = (p: Promise<unknown>) =>
+    p.then(
+      () => null,
+      (e: unknown) => e as XapiError,
+    );
   const e1 = await err(xapi.call('VM.start', vmRef, false, false));
   t.equal(e1?.code, 'VM_BAD_POWER_STATE');
   t.same(e1?.params, [vmRef, 'halted', 'running']);
@@ -139,7 +156,11 @@ t.test('memory is respected: HOST_NOT_ENOUGH_FREE_MEMORY and NO_HOSTS_AVAILABLE'
   sim.pool.store.touch('host_metrics', metricsRef, { memory_total: 0, memory_free: 0 });
   const e = await xapi.call('VM.start_on', vmRef, target, false, false).catch((x: XapiError) => x);
   t.equal((e as XapiError).code, 'HOST_NOT_ENOUGH_FREE_MEMORY');
-  for (const h of Object.values(hosts)) await xapi.call('host.disable', Object.keys(hosts).find((r) => hosts[r] === h));
+  for (const h of Object.values(hosts))
+    await xapi.call(
+      'host.disable',
+      Object.keys(hosts).find((r) => hosts[r] === h),
+    );
   const e2 = await xapi.call('VM.start', vmRef, false, false).catch((x: XapiError) => x);
   t.equal((e2 as XapiError).code, 'NO_HOSTS_AVAILABLE');
   for (const r of Object.keys(hosts)) await xapi.call('host.enable', r);
@@ -167,7 +188,7 @@ t.test('a failed host hangs, turns not-live in the master view, and its VMs stay
   t.equal((e as XapiError).code, 'HOST_OFFLINE');
   await xapi.call('VM.power_state_reset', resident[0]);
   t.equal(await xapi.call('VM.get_power_state', resident[0]), 'Halted', 'power_state_reset works once the host is dead');
-  const status = (await (await fetch(`${sim.controlUrl}/sim/hosts/${h.address}/power-off`, { method: "POST" })).json()) as Rec;
+  const status = (await (await fetch(`${sim.controlUrl}/sim/hosts/${h.address}/power-off`, { method: 'POST' })).json()) as Rec;
   t.equal(status.power, 'off');
   await fetch(`${sim.controlUrl}/sim/hosts/${h.address}/power-on`, { method: 'POST' });
   await new Promise((r) => setTimeout(r, 700));
@@ -188,7 +209,9 @@ t.test('a dead toolstack refuses connections; a restart brings it back', async (
 
 t.test('crashed VMs: halted, or running with a frozen heartbeat', async (t) => {
   const vms = await xapi.getAllRecords<Rec>('VM');
-  const running = Object.entries(vms).filter(([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && sim.pool.isLive(v.resident_on as string));
+  const running = Object.entries(vms).filter(
+    ([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && sim.pool.isLive(v.resident_on as string),
+  );
   const [haltRef, halt] = running[0]!;
   const [hbRef, hb] = running[1]!;
   await fetch(`${sim.controlUrl}/sim/vms/${halt.uuid}/crash`, { method: 'POST', body: '{"mode":"halt"}' });
@@ -209,12 +232,18 @@ t.test('event.from: a full snapshot for an empty token, then only changes', asyn
   t.ok(first.events.length >= 15);
   t.ok(first.events.every((e) => e.operation === 'add' && e.class === 'vm'));
   const vms = await xapi.getAllRecords<Rec>('VM');
-  const [ref] = Object.entries(vms).find(([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && sim.pool.isLive(v.resident_on as string))!;
+  const [ref] = Object.entries(vms).find(
+    ([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running' && sim.pool.isLive(v.resident_on as string),
+  )!;
   const waiting = xapi.call<{ events: Rec[]; token: string }>('event.from', ['vm'], first.token, 5);
   await new Promise((r) => setTimeout(r, 100));
   await xapi.call('VM.hard_shutdown', ref);
   const next = await waiting;
-  t.same(next.events.map((e) => [e.operation, e.ref]), [['mod', ref]], 'one coalesced mod event');
+  t.same(
+    next.events.map((e) => [e.operation, e.ref]),
+    [['mod', ref]],
+    'one coalesced mod event',
+  );
   t.equal((next.events[0]!.snapshot as Rec).power_state, 'Halted');
   const idle = await xapi.call<{ events: Rec[] }>('event.from', ['vm'], next.token, 0.2);
   t.same(idle.events, [], 'nothing new: empty after the timeout');
@@ -224,7 +253,10 @@ t.test('event.from: a full snapshot for an empty token, then only changes', asyn
 
 t.test('members redirect API calls; malformed and slow faults', async (t) => {
   const h = sim.pool.hosts[1]!;
-  const res = await fetch(`${sim.server.urlOf(h)}/jsonrpc`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', method: 'host.get_all', params: [xapi.sessionId], id: 7 }) });
+  const res = await fetch(`${sim.server.urlOf(h)}/jsonrpc`, {
+    method: 'POST',
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'host.get_all', params: [xapi.sessionId], id: 7 }),
+  });
   t.same(await res.json(), { jsonrpc: '2.0', error: { code: 1, message: 'HOST_IS_SLAVE', data: [sim.pool.master.address] }, id: 7 });
   const v1 = await fetch(`${sim.url}/jsonrpc`, { method: 'POST', body: JSON.stringify({ method: 'session.logout', params: ['OpaqueRef:x'], id: 'a' }) });
   t.same(await v1.json(), { result: null, error: ['SESSION_INVALID', 'OpaqueRef:x'], id: 'a' }, 'JSON-RPC v1 error shape');

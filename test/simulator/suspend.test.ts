@@ -16,7 +16,11 @@ await xapi.login();
 
 const { pool } = sim;
 const { store, truth } = pool;
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: XapiError) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: XapiError) => e.code,
+  );
 const guests = () => [...store.table('VM')].filter(([, v]) => !v.is_control_domain && !v.is_a_template && v.power_state === 'Running').map(([ref]) => ref);
 const wait = async (what: string, check: () => boolean, ms = 5000) => {
   const deadline = Date.now() + ms;

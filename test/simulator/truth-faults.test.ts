@@ -25,7 +25,10 @@ async function rig(t: Test) {
 }
 
 const control = async (sim: Simulation, path: string, body?: unknown) => {
-  const res = await fetch(sim.controlUrl + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(
+    sim.controlUrl + path,
+    body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+  );
   return { status: res.status, json: (await res.json()) as any };
 };
 
@@ -37,7 +40,11 @@ const until = async (what: string, check: () => boolean, ms = 10_000) => {
   }
 };
 
-const err = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as XapiError);
+const err = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e as XapiError,
+  );
 
 /** Run the simulator's CLI; resolves with its exit status and output (or 'killed' when `killAfterMs` passed first). */
 function cli(args: string[], killAfterMs?: number): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
@@ -113,7 +120,10 @@ t.test('a partitioned host runs on, unreachable; the master declares it dead; he
   const cut = await control(sim, `/sim/hosts/${member.address}/partition`, {});
   t.match(cut.json, { partitioned: true, power: 'on' });
   // Its XAPI blackholes: a connection is accepted and nothing answers.
-  const probe = await fetch(sim.server.urlOf(member), { signal: AbortSignal.timeout(500) }).then(() => 'answered', () => 'no answer');
+  const probe = await fetch(sim.server.urlOf(member), { signal: AbortSignal.timeout(500) }).then(
+    () => 'answered',
+    () => 'no answer',
+  );
   t.equal(probe, 'no answer', 'nobody reaches it');
   t.ok(sim.pool.isLive(member.ref), 'still live in the master view at first');
   await until('the partitioned host to be not live', () => !sim.pool.isLive(member.ref));
@@ -182,7 +192,9 @@ t.test('BMC fault modes through the CLI used as ipmitool', async (t) => {
   await control(sim, `/sim/hosts/${member.address}/bmc`, { mode: 'ok', delay_ms: 300 });
   const started = Date.now();
   const pending = control(sim, `/sim/hosts/${member.address}/power-off`, {});
-  await until('the power-off to reach the BMC', () => sim.pool.truth.bmcCalls.some((c) => c.command === 'power-off' && c.host === member.ref && c.at >= started));
+  await until('the power-off to reach the BMC', () =>
+    sim.pool.truth.bmcCalls.some((c) => c.command === 'power-off' && c.host === member.ref && c.at >= started),
+  );
   t.ok(member.powered, 'a delayed power-off has not landed yet');
   await pending;
   t.notOk(member.powered, 'then it lands');

@@ -93,14 +93,7 @@ export function numberOrNull(text: string): number | null {
 }
 
 /** Threshold names in the column order of `ipmitool sensor` (lnr, lcr, lnc, unc, ucr, unr). */
-const THRESHOLD_ORDER = [
-  'lowerNonRecoverable',
-  'lowerCritical',
-  'lowerNonCritical',
-  'upperNonCritical',
-  'upperCritical',
-  'upperNonRecoverable',
-] as const;
+const THRESHOLD_ORDER = ['lowerNonRecoverable', 'lowerCritical', 'lowerNonCritical', 'upperNonCritical', 'upperCritical', 'upperNonRecoverable'] as const;
 
 /** Thresholds aligned with `THRESHOLD_ORDER`, converted like the reading; null when none is readable. */
 export function thresholdsOf(values: readonly (number | null)[], toBase: (v: number) => number): SensorThresholds | null {

@@ -20,7 +20,12 @@ function freeIpmiRow(cols: string[], separator: string): SensorRow {
   const withState = cols.length >= 7;
   const [id, name, type] = cols as [string, string, string];
   const [reading, units] = withState ? [cols[4]!, cols[5]!] : [cols[3]!, cols[4]!];
-  const events = eventTexts(cols.slice(withState ? 6 : 5).join(separator).trim());
+  const events = eventTexts(
+    cols
+      .slice(withState ? 6 : 5)
+      .join(separator)
+      .trim(),
+  );
   const status = withState ? cols[3]! : '';
   const m = measure(numberOrNull(reading), units, `${name} ${type}`, units.toUpperCase() === 'N/A');
   return {

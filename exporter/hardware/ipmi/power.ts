@@ -12,14 +12,7 @@ export interface HostPower {
 // Whole-system sensors, most direct first. Xen Orchestra's list (Dell "Pwr Consumption", Lenovo "Sys Power" /
 // "System Power" / "Power Consumption", Vates "total_power"), plus HPE "Power Meter" and IBM/Supermicro
 // "Avg Power" seen in the fixtures.
-const SYSTEM_POWER = [
-  /^pwr consumption$/i,
-  /^sys(?:tem)? power$/i,
-  /^power consumption$/i,
-  /^total[_ ]power$/i,
-  /^power meter$/i,
-  /^avg power$/i,
-];
+const SYSTEM_POWER = [/^pwr consumption$/i, /^sys(?:tem)? power$/i, /^power consumption$/i, /^total[_ ]power$/i, /^power meter$/i, /^avg power$/i];
 // Per-supply input (wall) power: HPE "PS 1 Input", Lenovo "PSU1 AC In Pwr", Vates "psu1_pin"; output as a last resort.
 const PSU_INPUT = /^(?:ps|psu|power supply)[ _]?\d+[ _](?:input(?: power)?|ac in pwr|pin)$/i;
 const PSU_OUTPUT = /^(?:ps|psu|power supply)[ _]?\d+[ _](?:output(?: power)?|dc out pwr|pout)$/i;

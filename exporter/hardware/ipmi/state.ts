@@ -28,7 +28,9 @@ export function statusState(status: string, name: string): SensorState {
 // common 0x..80). What a state offset means depends on the sensor type, which this listing does not print, so
 // the type is recognised from the name for the families whose meaning is fixed by the IPMI spec (table 42-3:
 // sensor-specific offsets; table 42-2: generic redundancy / presence). Elsewhere an asserted state is unknown.
-const O = 'ok', W = 'warning', C = 'critical';
+const O = 'ok',
+  W = 'warning',
+  C = 'critical';
 const DISCRETE_FAMILIES: { name: RegExp; offsets: SensorState[] }[] = [
   // generic "redundancy": fully redundant, lost, degraded, non-redundant sufficient ×2, insufficient, degraded ×2
   { name: /redundan|^fans$|^power supplies$/i, offsets: [O, W, W, W, W, C, W, W] },
@@ -70,10 +72,8 @@ function discreteState(name: string, bitmask: number): SensorState {
 
 // Discrete state texts as ipmitool (`sdr elist`) and FreeIPMI print them. First match wins, so "Non-Critical"
 // is a warning before "Critical" is critical, and "Uncorrectable ECC" is critical before "Correctable ECC" warns.
-const CRITICAL_EVENT =
-  /critical|non-?recoverable|failure detected|failed|(?:input|ac) lost|uncorrectable|\bierr\b|thermal trip|fault|insufficient/i;
-const WARNING_EVENT =
-  /predictive failure|correctable|non-?redundant|redundancy (?:lost|degraded)|degraded|intrusion|throttl|out-of-range|battery low|rebuild/i;
+const CRITICAL_EVENT = /critical|non-?recoverable|failure detected|failed|(?:input|ac) lost|uncorrectable|\bierr\b|thermal trip|fault|insufficient/i;
+const WARNING_EVENT = /predictive failure|correctable|non-?redundant|redundancy (?:lost|degraded)|degraded|intrusion|throttl|out-of-range|battery low|rebuild/i;
 const EVENT_SEVERITY: [RegExp, SensorState][] = [
   [/non-?critical/i, 'warning'],
   [CRITICAL_EVENT, 'critical'],

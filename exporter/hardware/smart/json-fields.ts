@@ -2,8 +2,7 @@
 
 export type JsonObject = Record<string, unknown>;
 
-export const obj = (v: unknown): JsonObject | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject) : undefined;
+export const obj = (v: unknown): JsonObject | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as JsonObject) : undefined);
 export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 export const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
 export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);

@@ -48,7 +48,15 @@ export async function createNotification(deps: ActionDeps, caller: Caller, body:
   const host = deps.hosts.findHost(request.hostname);
   if (!host) throw new ApiError(400, `Host with name ${request.hostname} could not be found.`);
   const result = await deps.recorder.record(
-    { type: request.type, hostUuid: host.uuid, hostName: host.name, poolName: host.pool, generatedAt: request.generatedAt, payload: request.payload, source: 'api' },
+    {
+      type: request.type,
+      hostUuid: host.uuid,
+      hostName: host.name,
+      poolName: host.pool,
+      generatedAt: request.generatedAt,
+      payload: request.payload,
+      source: 'api',
+    },
     'refuse',
   );
   if (result.outcome === 'host-on-maintenance')
@@ -62,7 +70,10 @@ export async function confirmFenced(deps: ActionDeps, caller: Caller, id: string
   const n = await notificationOf(deps.store, id);
   const { hostUuid } = parseConfirmFenced(body);
   if (hostUuid.toLowerCase() !== n.hostUuid.toLowerCase())
-    throw new ApiError(400, `Invalid input for field/attribute host_uuid. Value: ${JSON.stringify(hostUuid)}. It is not the host of notification ${n.uuid} (${n.hostUuid}).`);
+    throw new ApiError(
+      400,
+      `Invalid input for field/attribute host_uuid. Value: ${JSON.stringify(hostUuid)}. It is not the host of notification ${n.uuid} (${n.hostUuid}).`,
+    );
   const confirmed = await deps.store.confirmFenced(n.uuid, caller.name, deps.now());
   if (!confirmed) throw new ApiError(409, `Notification ${n.uuid} is ${n.status} and not waiting for an operator: nothing to confirm.`);
   deps.onConfirmed?.();

@@ -48,7 +48,11 @@ const PAYLOADS: Record<NotificationType, Record<string, Field>> = {
   XCP_EMERGENCY_SHUTDOWN: {
     event: { required: true, check: enumOf(['POWER_LOST', 'POWER_RESTORED']) },
     scope: { required: false, check: enumOf(['pool', 'host']) },
-    runtime_seconds: { required: false, check: (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 7 * 86400 ? undefined : `${show(v)} is not a number of seconds in (0, 604800]`) },
+    runtime_seconds: {
+      required: false,
+      check: (v) =>
+        typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 7 * 86400 ? undefined : `${show(v)} is not a number of seconds in (0, 604800]`,
+    },
     source: { required: false, check: text(1, 255) },
   },
 };
@@ -73,7 +77,14 @@ function checkObject(value: unknown, path: string, fields: Record<string, Field>
   const obj = value as Record<string, unknown>;
   const extra = Object.keys(obj).filter((k) => !(k in fields));
   if (extra.length)
-    throw invalid(path, value, `Additional properties are not allowed (${extra.slice(0, 5).map((k) => describe(k)).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
+    throw invalid(
+      path,
+      value,
+      `Additional properties are not allowed (${extra
+        .slice(0, 5)
+        .map((k) => describe(k))
+        .join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected)`,
+    );
   for (const [key, field] of Object.entries(fields)) {
     if (!(key in obj)) {
       if (field.required) throw invalid(path, value, `'${key}' is a required property`);
@@ -86,11 +97,16 @@ function checkObject(value: unknown, path: string, fields: Record<string, Field>
 }
 
 export function parseCreateRequest(body: unknown): CreateRequest {
-  const top = checkObject(body, 'notification', { notification: { required: true, check: (v) => (isObject(v) ? undefined : `${show(v)} is not of type 'object'`) } });
+  const top = checkObject(body, 'notification', {
+    notification: { required: true, check: (v) => (isObject(v) ? undefined : `${show(v)} is not of type 'object'`) },
+  });
   const n = checkObject(top.notification, 'notification', {
     type: { required: true, check: enumOf(ACCEPTED_TYPES) },
     hostname: { required: true, check: (v) => (typeof v === 'string' && HOSTNAME.test(v) ? undefined : `${show(v)} is not a valid hostname`) },
-    generated_time: { required: true, check: (v) => (typeof v === 'string' && parseMasakariTime(v) !== undefined ? undefined : `${show(v)} is not a 'date-time'`) },
+    generated_time: {
+      required: true,
+      check: (v) => (typeof v === 'string' && parseMasakariTime(v) !== undefined ? undefined : `${show(v)} is not a 'date-time'`),
+    },
     payload: { required: true, check: (v) => (isObject(v) ? undefined : `${show(v)} is not of type 'object'`) },
   });
   const type = canonicalType(n.type as string)!;

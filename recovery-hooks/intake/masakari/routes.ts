@@ -30,7 +30,11 @@ export interface MasakariDeps {
 /** What `openstack segment list` and `segment host list` filter and sort on (masakari segments.py / hosts.py). */
 const SEGMENT_LIST: ListSpec = {
   sortKeys: ['created_at', 'description', 'name', 'updated_at', 'uuid', 'recovery_method', 'service_type', 'id'],
-  filters: { recovery_method: { field: 'recovery_method', kind: 'text' }, service_type: { field: 'service_type', kind: 'text' }, enabled: { field: 'enabled', kind: 'bool' } },
+  filters: {
+    recovery_method: { field: 'recovery_method', kind: 'text' },
+    service_type: { field: 'service_type', kind: 'text' },
+    enabled: { field: 'enabled', kind: 'bool' },
+  },
 };
 const HOST_LIST: ListSpec = {
   sortKeys: ['created_at', 'type', 'name', 'updated_at', 'uuid', 'reserved', 'on_maintenance', 'id'],
@@ -117,7 +121,13 @@ export function masakariRouter(deps: MasakariDeps): Router {
 
   router.get('/segments', (ctx) => {
     const v = version(ctx);
-    ctx.body = { segments: listPage(segments.map((s) => segmentView(s, atLeast(v, 2))), ctx.query, SEGMENT_LIST) };
+    ctx.body = {
+      segments: listPage(
+        segments.map((s) => segmentView(s, atLeast(v, 2))),
+        ctx.query,
+        SEGMENT_LIST,
+      ),
+    };
   });
   router.get('/segments/:id', (ctx) => {
     const v = version(ctx);

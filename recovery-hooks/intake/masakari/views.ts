@@ -140,6 +140,8 @@ export function versionView(baseUrl: string): Record<string, unknown> {
 
 export function versionsView(baseUrl: string): Record<string, unknown> {
   return {
-    versions: [{ id: 'v1.0', links: [{ href: `${baseUrl}/v1/`, rel: 'self' }], status: 'CURRENT', version: MAX_VERSION, min_version: MIN_VERSION, updated: UPDATED }],
+    versions: [
+      { id: 'v1.0', links: [{ href: `${baseUrl}/v1/`, rel: 'self' }], status: 'CURRENT', version: MAX_VERSION, min_version: MIN_VERSION, updated: UPDATED },
+    ],
   };
 }

@@ -138,7 +138,12 @@ export class XmppChannel implements Channel {
         else resolve();
       };
       const onOnline = () => done();
-      const onError = (err: Error) => done(new Error(`XMPP ${this.config.service}: not connected: ${err.name === 'SASLError' ? `authentication as ${this.config.jid} failed: ${err.message}` : describeError(err)}`));
+      const onError = (err: Error) =>
+        done(
+          new Error(
+            `XMPP ${this.config.service}: not connected: ${err.name === 'SASLError' ? `authentication as ${this.config.jid} failed: ${err.message}` : describeError(err)}`,
+          ),
+        );
       const timer = setTimeout(
         () => done(new Error(`XMPP ${this.config.service}: not connected after ${timeoutMs / 1000} s${this.#lastError ? ` (${this.#lastError})` : ''}`)),
         timeoutMs,
@@ -153,14 +158,20 @@ export class XmppChannel implements Channel {
     const room = this.config.room!;
     this.#joined ??= (async () => {
       const self = `${room.jid}/${room.nick}`;
-      const answer = this.#nextStanza((st) => st.is('presence') && bare(st.attrs.from) === room.jid.toLowerCase() && (st.attrs.type === 'error' || st.attrs.from === self), timeoutMs);
+      const answer = this.#nextStanza(
+        (st) => st.is('presence') && bare(st.attrs.from) === room.jid.toLowerCase() && (st.attrs.type === 'error' || st.attrs.from === self),
+        timeoutMs,
+      );
       await this.#xmpp.send(xml('presence', { to: self }, xml('x', { xmlns: NS_MUC }, xml('history', { maxstanzas: '0' }))));
       const presence = await answer;
       if (presence.attrs.type === 'error') {
         const condition = presence.getChild('error')?.children.find((c): c is Element => typeof c !== 'string')?.name ?? 'unknown';
         throw new Error(`cannot join room ${room.jid} as ${room.nick}: ${condition}`);
       }
-      const created = presence.getChild('x', NS_MUC_USER)?.getChildren('status').some((s) => s.attrs.code === '201');
+      const created = presence
+        .getChild('x', NS_MUC_USER)
+        ?.getChildren('status')
+        .some((s) => s.attrs.code === '201');
       if (created)
         await this.#xmpp.iqCaller.request(
           xml('iq', { type: 'set', to: room.jid }, xml('query', { xmlns: NS_MUC_OWNER }, xml('x', { xmlns: 'jabber:x:data', type: 'submit' }))),

@@ -15,8 +15,7 @@ export function hardwareGroup(v: Values): RuleGroup {
   // A gauge that can also go down (pending sectors are remapped or rewritten): "higher than its minimum over the
   // window" fires on growth and clears one window after the growth stops. increase() would read a drop as a
   // counter reset and report growth.
-  const growing = (metric: string, attribute: string) =>
-    setLabel(`${disk(metric)} > min_over_time(${disk(metric)}[${win}])`, 'attribute', attribute);
+  const growing = (metric: string, attribute: string) => setLabel(`${disk(metric)} > min_over_time(${disk(metric)}[${win}])`, 'attribute', attribute);
   const { type_regex: fanRe } = a.XcpFanFailed;
   const { sensor_regex: psuRe, type_regex: psuTypeRe } = a.XcpPsuFailed;
   const fanType = `type=~"${fanRe}"`;
@@ -80,27 +79,32 @@ export function hardwareGroup(v: Values): RuleGroup {
       component: 'hardware',
       expr: `
 max by (${HOST_SENSOR}) (
-  ${indent(hostUuid(`
+  ${indent(
+    hostUuid(`
     ${ipmi('xcp_host_ipmi_fan_speed_rpm')} <= ${lit(a.XcpFanFailed.min_rpm)}
     or
     ${ipmi('xcp_host_ipmi_sensor_state', fanType)} == 2
-  `), 2)}
+  `),
+    2,
+  )}
 )`,
       summary: 'A fan has failed.',
       description:
-        'Fan {{ $labels.sensor }} of host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) has stopped or is critical ' +
-        'according to the BMC.',
+        'Fan {{ $labels.sensor }} of host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) has stopped or is critical ' + 'according to the BMC.',
     },
     {
       name: 'XcpPsuFailed',
       component: 'hardware',
       expr: `
 max by (${HOST_SENSOR}) (
-  ${indent(hostUuid(`
+  ${indent(
+    hostUuid(`
     ${ipmi('xcp_host_ipmi_sensor_state', psuSensor)} == 2
     or
     ${ipmi('xcp_host_ipmi_sensor_state', psuType)} == 2
-  `), 2)}
+  `),
+    2,
+  )}
 )`,
       summary: 'A power supply has failed.',
       description:

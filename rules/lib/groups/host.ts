@@ -46,11 +46,7 @@ ${m('xcp_host_live')} == 1`,
       // alternated between pending and firing. Averaged here.
       name: 'HighHostCPU',
       component: 'host',
-      expr: copyLabel(
-        `avg_over_time(${m('xcp_host_cpu_average')}[${a.HighHostCPU.smoothing}]) > ${lit(a.HighHostCPU.threshold)}`,
-        'host_uuid',
-        'uuid',
-      ),
+      expr: copyLabel(`avg_over_time(${m('xcp_host_cpu_average')}[${a.HighHostCPU.smoothing}]) > ${lit(a.HighHostCPU.threshold)}`, 'host_uuid', 'uuid'),
       summary: 'An XCP-ng host has high CPU usage.',
       description:
         'Host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) has used {{ $value | humanizePercentage }} of its CPUs ' +
@@ -75,11 +71,7 @@ ${m('xcp_host_live')} == 1`,
       // xcp-rrdd "hostload": running or runnable vCPUs per physical CPU; above 1, vCPUs wait for a CPU.
       name: 'XcpHostHighLoad',
       component: 'host',
-      expr: copyLabel(
-        `avg_over_time(${m('xcp_host_load')}[${a.XcpHostHighLoad.smoothing}]) > ${lit(a.XcpHostHighLoad.threshold)}`,
-        'host_uuid',
-        'uuid',
-      ),
+      expr: copyLabel(`avg_over_time(${m('xcp_host_load')}[${a.XcpHostHighLoad.smoothing}]) > ${lit(a.XcpHostHighLoad.threshold)}`, 'host_uuid', 'uuid'),
       summary: 'An XCP-ng host is overloaded.',
       description:
         'Host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) has had {{ $value | printf "%.2f" }} runnable vCPUs ' +

@@ -15,8 +15,7 @@ export function performanceGroup(v: Values): RuleGroup {
   const m = (metric: string, ...matchers: string[]) => sel(metric, ...matchers, v.selector);
   const guest = 'is_control_domain!="true"';
   /** Bytes/s of a VM over all its devices, from two rrdd byte counters (perfmon sums the same sources). */
-  const vmRate = (counters: [string, string], window: string) =>
-    counters.map((c) => `sum by (${VM}) (rate(${m(c, guest)}[${window}]))`).join('\n  + ');
+  const vmRate = (counters: [string, string], window: string) => counters.map((c) => `sum by (${VM}) (rate(${m(c, guest)}[${window}]))`).join('\n  + ');
   const mem = a.XcpVmHighMemory;
   const hostNet = a.XcpHostHighNetwork;
   const vmNet = a.XcpVmHighNetwork;

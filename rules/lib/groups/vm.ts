@@ -25,11 +25,14 @@ export function vmGroup(v: Values): RuleGroup {
       labels: { xcp_instance_event: 'crashed' },
       expr: `
 max by (${VM_IDENTITY}) (
-  ${indent(vmLabels(`
+  ${indent(
+    vmLabels(`
     ${m('xcp_vm_last_unexpected_halt_timestamp_seconds')} > time() - ${lit(durationSeconds(lookback))}
     and on (pool_id, uuid) ${m('xcp_vm_status', 'power_state=~"(?i)halted"')}
     and on (pool_id, uuid) ${protectedVms}
-  `), 2)}
+  `),
+    2,
+  )}
 )`,
       summary: 'A protected VM halted unexpectedly.',
       description:
@@ -48,26 +51,27 @@ max by (${VM_IDENTITY}) (
       labels: { xcp_instance_event: 'heartbeat' },
       expr: `
 max by (${VM_IDENTITY}) (
-  ${indent(vmLabels(`
+  ${indent(
+    vmLabels(`
     ${m('xcp_vm_guest_memory_report_age_seconds')} > ${lit(a.XcpVmGuestHeartbeatLost.max_age_seconds)}
     and on (pool_id, uuid) ${protectedVms}
     and on (pool_id, uuid) ${m('xcp_vm_status', 'power_state=~"(?i)running"')}
     unless on (pool_id, uuid) ${m('xcp_vm_resident_host_live')} == 0
-  `), 2)}
+  `),
+    2,
+  )}
 )`,
       summary: 'The guest agent of a protected VM stopped reporting.',
       description:
         'VM {{ $labels.vm_name }} ({{ $labels.vm_uuid }}) on host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) is running ' +
-        "but the memory report of its guest agent (rrdd memory_internal_free, rewritten about every 2 minutes by a live agent) " +
+        'but the memory report of its guest agent (rrdd memory_internal_free, rewritten about every 2 minutes by a live agent) ' +
         'has not changed for {{ $value | humanizeDuration }}: the guest or its agent is hung.',
     },
     {
       // XO: `xcp_vm_cpu_usage > 0.95` for 10m, which included dom0 (a host matter) and restarted on every dip.
       name: 'VMHighCPU',
       component: 'vm',
-      expr: vmLabels(
-        `avg_over_time(${m('xcp_vm_cpu_usage', 'is_control_domain!="true"')}[${a.VMHighCPU.smoothing}]) > ${lit(a.VMHighCPU.threshold)}`,
-      ),
+      expr: vmLabels(`avg_over_time(${m('xcp_vm_cpu_usage', 'is_control_domain!="true"')}[${a.VMHighCPU.smoothing}]) > ${lit(a.VMHighCPU.threshold)}`),
       summary: 'A VM has sustained high CPU usage.',
       description:
         'VM {{ $labels.vm_name }} on host {{ $labels.host_name }} (pool {{ $labels.pool_name }}) has used ' +
@@ -89,4 +93,3 @@ max by (${VM_IDENTITY}) (
     },
   ]);
 }
-

@@ -65,7 +65,8 @@ export function loopAlertmanagerConfig(o: { webhookUrl: string; tokenFile: strin
     delete r.email_configs;
   }
   // Routes of the alerts in `keep` (matched by alertname) keep their shipped waits.
-  const kept = (route: Record<string, unknown>) => ((route.matchers as string[] | undefined) ?? []).some((m) => (o.keep ?? []).some((a) => m === `alertname="${a}"`));
+  const kept = (route: Record<string, unknown>) =>
+    ((route.matchers as string[] | undefined) ?? []).some((m) => (o.keep ?? []).some((a) => m === `alertname="${a}"`));
   const hurry = (route: Record<string, unknown>) => {
     if (!kept(route)) Object.assign(route, { group_wait: o.groupWait ?? '1s', group_interval: o.groupInterval ?? '2s' });
     for (const child of (route.routes as Record<string, unknown>[] | undefined) ?? []) hurry(child);

@@ -35,7 +35,11 @@ export interface FakeVm {
   blockedOperations?: Record<string, string>;
 }
 
-const xapiDate = (ms: number) => new Date(ms).toISOString().replace(/[-]/g, '').replace(/\.\d{3}Z$/, 'Z');
+const xapiDate = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 
 export class FakePool implements Xapi, RrdSource {
   hosts = new Map<string, FakeHost>();
@@ -53,13 +57,30 @@ export class FakePool implements Xapi, RrdSource {
     const vms = [...this.vms.values()].filter((v) => v.residentOn === host?.ref && v.power === 'Running' && v.heartbeat !== null);
     const end = Math.floor(Date.now() / 5000) * 5;
     const rows = [];
-    for (let t = end; t > end - o.windowSeconds; t -= 5) rows.push({ t, values: Float64Array.from(vms, (v) => Math.floor(Math.min(t, v.heartbeat! / 1000) / 5)) });
-    return { start: end - o.windowSeconds + 5, end, step: 5, columns: vms.map((v) => ({ cf: 'AVERAGE', objectType: 'vm', uuid: v.uuid, name: 'memory_internal_free' })), rows };
+    for (let t = end; t > end - o.windowSeconds; t -= 5)
+      rows.push({ t, values: Float64Array.from(vms, (v) => Math.floor(Math.min(t, v.heartbeat! / 1000) / 5)) });
+    return {
+      start: end - o.windowSeconds + 5,
+      end,
+      step: 5,
+      columns: vms.map((v) => ({ cf: 'AVERAGE', objectType: 'vm', uuid: v.uuid, name: 'memory_internal_free' })),
+      rows,
+    };
   }
 
   addHost(name: string, opts: Partial<FakeHost> = {}): FakeHost {
     const i = this.hosts.size + 1;
-    const h: FakeHost = { ref: `OpaqueRef:host-${i}`, uuid: `00000000-0000-4000-8000-00000000000${i}`, name, address: `10.0.0.${i}`, enabled: true, live: true, answers: true, memoryFree: 64 * GiB, ...opts };
+    const h: FakeHost = {
+      ref: `OpaqueRef:host-${i}`,
+      uuid: `00000000-0000-4000-8000-00000000000${i}`,
+      name,
+      address: `10.0.0.${i}`,
+      enabled: true,
+      live: true,
+      answers: true,
+      memoryFree: 64 * GiB,
+      ...opts,
+    };
     this.hosts.set(h.ref, h);
     return h;
   }

@@ -28,7 +28,11 @@ export interface Remote {
   get(uuid: string): Promise<any>;
 }
 
-async function call(url: string, token: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; json: any }> {
+async function call(
+  url: string,
+  token: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; json: any }> {
   const res = await fetch(url, {
     method: init.method ?? 'GET',
     headers: { 'x-auth-token': token, 'content-type': 'application/json', ...init.headers },
@@ -66,7 +70,8 @@ export async function startRemote(t: Test): Promise<Remote> {
     url,
     list: async () => (await call(`${url}/v1/notifications?limit=1000`, REMOTE_TOKEN)).json.notifications,
     post: (notification) => call(`${url}/v1/notifications`, REMOTE_TOKEN, { method: 'POST', body: { notification } }),
-    get: async (uuid) => (await call(`${url}/v1/notifications/${uuid}`, REMOTE_TOKEN, { headers: { 'OpenStack-API-Version': 'instance-ha 1.1' } })).json.notification,
+    get: async (uuid) =>
+      (await call(`${url}/v1/notifications/${uuid}`, REMOTE_TOKEN, { headers: { 'OpenStack-API-Version': 'instance-ha 1.1' } })).json.notification,
   };
 }
 
@@ -132,15 +137,26 @@ export class FaultProxy {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const raw = Buffer.concat(chunks);
-      const record: ProxiedRequest = { method: req.method!, path: req.url!, headers: req.headers, status: 0, body: raw.length ? JSON.parse(raw.toString()) : undefined };
+      const record: ProxiedRequest = {
+        method: req.method!,
+        path: req.url!,
+        headers: req.headers,
+        status: 0,
+        body: raw.length ? JSON.parse(raw.toString()) : undefined,
+      };
       this.requests.push(record);
       const fault = req.method === 'POST' ? this.#faults.shift() : undefined;
       if (fault) {
         record.status = fault;
-        res.writeHead(fault, { 'content-type': 'application/json' }).end(JSON.stringify({ computeFault: { code: fault, message: 'injected by the test proxy' } }));
+        res
+          .writeHead(fault, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ computeFault: { code: fault, message: 'injected by the test proxy' } }));
         return;
       }
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<
+        string,
+        string
+      >;
       const answer = await fetch(this.target + req.url, { method: req.method, headers, body: raw.length ? raw : undefined });
       record.status = answer.status;
       res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));

@@ -48,7 +48,11 @@ ${extra}`;
 
 export interface Hook extends RunningRecoveryHook {
   logger: ReturnType<typeof memoryLogger>;
-  request(method: string, path: string, opts?: { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: boolean }): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  request(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: boolean },
+  ): Promise<{ status: number; headers: Headers; json: any; text: string }>;
 }
 
 export async function startHook(config: BundleConfig, options: RecoveryHookOptions = {}): Promise<Hook> {

@@ -161,7 +161,15 @@ export async function startRig(t: Test, o: RigOptions = {}): Promise<Rig> {
   const poolSection = merge({ mode: 'auto', hosts: hosts.map((h) => ({ name: h.name, uuid: h.uuid })), fencing }, o.pool);
   if (poolSection.fencing === false) delete poolSection.fencing;
   const doc = {
-    pools: [{ name: poolName, url: sim.url, username: simPool.options.username, password: simPool.options.password, timeouts: { login_seconds: 6, call_seconds: 10 } }],
+    pools: [
+      {
+        name: poolName,
+        url: sim.url,
+        username: simPool.options.username,
+        password: simPool.options.password,
+        timeouts: { login_seconds: 6, call_seconds: 10 },
+      },
+    ],
     recovery_hook: merge(
       {
         listen: '127.0.0.1:0',
@@ -186,7 +194,10 @@ export async function startRig(t: Test, o: RigOptions = {}): Promise<Rig> {
   t.teardown(() => xapi.logout());
 
   const control = async (path: string, body?: unknown) => {
-    const res = await fetch(sim.controlUrl + path, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(
+      sim.controlUrl + path,
+      body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    );
     const json = await res.json();
     if (!res.ok) throw new Error(`control ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
@@ -244,7 +255,16 @@ export function fingerprintOf(labels: Record<string, string>): string {
 export function hostDownAlert(rig: Rig, host: SimHost, over: Partial<AlertSpec> = {}): AlertSpec {
   return {
     alertname: 'XcpHostDown',
-    labels: { severity: 'critical', component: 'host', xcp_notification_type: 'COMPUTE_HOST', recovery: 'true', pool_id: rig.poolUuid, pool_name: rig.poolName, host_uuid: host.uuid, host_name: host.name },
+    labels: {
+      severity: 'critical',
+      component: 'host',
+      xcp_notification_type: 'COMPUTE_HOST',
+      recovery: 'true',
+      pool_id: rig.poolUuid,
+      pool_name: rig.poolName,
+      host_uuid: host.uuid,
+      host_name: host.name,
+    },
     ...over,
   };
 }
@@ -268,7 +288,13 @@ export function masterLostAlert(rig: Rig, host: SimHost, over: Partial<AlertSpec
   };
 }
 
-export function instanceAlert(rig: Rig, vm: { uuid: string; name: string }, host: SimHost, kind: 'crashed' | 'heartbeat', over: Partial<AlertSpec> = {}): AlertSpec {
+export function instanceAlert(
+  rig: Rig,
+  vm: { uuid: string; name: string },
+  host: SimHost,
+  kind: 'crashed' | 'heartbeat',
+  over: Partial<AlertSpec> = {},
+): AlertSpec {
   return {
     alertname: kind === 'crashed' ? 'XcpVmHaltedUnexpectedly' : 'XcpVmGuestHeartbeatLost',
     labels: {
@@ -320,7 +346,9 @@ export function webhookBody(alerts: AlertSpec[], opts: { receiver?: string; exte
       fingerprint: fingerprintOf(labels),
     };
   });
-  const common = full.length ? Object.fromEntries(Object.entries(full[0]!.labels).filter(([k, v]) => full.every((a) => (a.labels as Record<string, string>)[k] === v))) : {};
+  const common = full.length
+    ? Object.fromEntries(Object.entries(full[0]!.labels).filter(([k, v]) => full.every((a) => (a.labels as Record<string, string>)[k] === v)))
+    : {};
   const groupLabels = { alertname: alerts[0]?.alertname ?? '', pool_name: String(common.pool_name ?? '') };
   return {
     version: '4',

@@ -68,12 +68,24 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.match(await s.get(uuid), { status: 'running', attempts: 1, payload: { event: 'STOPPED' }, hostName: 'host-1', createdAt: T0, updatedAt: T0 + 5 });
     t.equal(await s.get('no-such-uuid'), undefined);
     t.match(await s.tasks(uuid), [
-      { seq: 0, name: 'one', state: 'SUCCESS', progress: 1, result: { answer: 42 }, firstStartedAt: T0 + 1, finishedAt: T0 + 3, details: [{ timestamp: T0 + 2, message: 'did a thing', progress: 0.5 }] },
+      {
+        seq: 0,
+        name: 'one',
+        state: 'SUCCESS',
+        progress: 1,
+        result: { answer: 42 },
+        firstStartedAt: T0 + 1,
+        finishedAt: T0 + 3,
+        details: [{ timestamp: T0 + 2, message: 'did a thing', progress: 0.5 }],
+      },
       { seq: 1, name: 'two', state: 'PENDING', result: null, details: [] },
     ]);
     t.match(await s.moves(uuid), [{ vmUuid: 'vm-1', status: 'ongoing', destHost: 'host-2', startTime: T0 + 4, rank: 0 }]);
     t.match(await s.claimMessages('mail', 10, T0, 1000), [{ payload: { uuid }, attempts: 1 }]);
-    t.same((await s.unfinished()).map((x) => x.uuid), [uuid]);
+    t.same(
+      (await s.unfinished()).map((x) => x.uuid),
+      [uuid],
+    );
   });
 
   t.test('exact replays return the first record; Masakari duplicates are detected on type, host, payload and window', async (t) => {
@@ -113,9 +125,15 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
       (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }],
       [{ channel: 'mail', payload: { alert: 'x' } }],
     );
-    t.same(results.map((r) => r.outcome), ['created', 'replay', 'created']);
+    t.same(
+      results.map((r) => r.outcome),
+      ['created', 'replay', 'created'],
+    );
     t.equal(results[1]!.notification!.uuid, results[0]!.notification!.uuid);
-    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert), [results[0]!.notification!.uuid, results[2]!.notification!.uuid, 'x']);
+    t.same(
+      (await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert),
+      [results[0]!.notification!.uuid, results[2]!.notification!.uuid, 'x'],
+    );
     t.same((await s.createMany([], opts)).length, 0);
   });
 
@@ -125,8 +143,18 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     await s.setMaintenance({ uuid: HOST_3.uuid, name: HOST_3.name, pool: 'pool-a' }, null, T0);
     const one = await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name, replayKey: 'h2' }), opts);
     t.match(one.notification, { id: 4, hostUuid: HOST_2.uuid, generatedAt: T0 });
-    const many = await s.createMany([input({ generatedAt: T0 + 5_000_000 }), input({ hostUuid: 'new-host', hostName: 'new' }), input({ hostUuid: 'other-host', hostName: 'other' })], opts);
-    t.match(many.map((r) => r.notification), [{ id: 5, hostUuid: HOST_1.uuid }, { id: 6, hostUuid: 'new-host' }, { id: 7, hostUuid: 'other-host' }]);
+    const many = await s.createMany(
+      [input({ generatedAt: T0 + 5_000_000 }), input({ hostUuid: 'new-host', hostName: 'new' }), input({ hostUuid: 'other-host', hostName: 'other' })],
+      opts,
+    );
+    t.match(
+      many.map((r) => r.notification),
+      [
+        { id: 5, hostUuid: HOST_1.uuid },
+        { id: 6, hostUuid: 'new-host' },
+        { id: 7, hostUuid: 'other-host' },
+      ],
+    );
     for (const r of [one, ...many]) t.same(await s.get(r.notification!.uuid), r.notification);
   });
 
@@ -157,8 +185,16 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.equal(uuid(6), uuid(4));
     t.equal(results[3]!.notification!.status, 'ignored');
     t.match(results[5]!.notification, { hostUuid: HOST_1.uuid, generatedAt: T0 }, 'the replay answers the stored record');
-    t.same((await s.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid), [uuid(0), uuid(3), uuid(4), uuid(7)], 'ids in input order');
-    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert), [uuid(0), uuid(3), uuid(4), uuid(7), 'x'], 'announced in input order, then the extra messages');
+    t.same(
+      (await s.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid),
+      [uuid(0), uuid(3), uuid(4), uuid(7)],
+      'ids in input order',
+    );
+    t.same(
+      (await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.uuid ?? m.payload.alert),
+      [uuid(0), uuid(3), uuid(4), uuid(7), 'x'],
+      'announced in input order, then the extra messages',
+    );
   });
 
   t.test('createMany: stored rows and hosts on maintenance, in a batch of several hosts', async (t) => {
@@ -186,22 +222,43 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.equal(refused[1]!.notification!.uuid, stored.uuid);
     t.equal(refused[4]!.notification!.uuid, refused[3]!.notification!.uuid);
     t.equal(refused[2]!.notification, undefined);
-    t.match(await s.hosts(), [
-      { hostUuid: HOST_1.uuid, onMaintenance: false },
-      { hostUuid: HOST_2.uuid, onMaintenance: true, maintenanceBy: 'n-1' },
-      { hostUuid: HOST_3.uuid, hostName: 'host-3-renamed', poolName: 'pool-b', onMaintenance: false },
-    ], 'a host takes the name and pool of its latest notification');
+    t.match(
+      await s.hosts(),
+      [
+        { hostUuid: HOST_1.uuid, onMaintenance: false },
+        { hostUuid: HOST_2.uuid, onMaintenance: true, maintenanceBy: 'n-1' },
+        { hostUuid: HOST_3.uuid, hostName: 'host-3-renamed', poolName: 'pool-b', onMaintenance: false },
+      ],
+      'a host takes the name and pool of its latest notification',
+    );
 
     // Recorded as ignored: no duplicate check for them, and they absorb nothing.
     const recorded = await s.createMany(
-      [input({ ...h2, generatedAt: T0 + 9_000_000 }), input({ ...h2, generatedAt: T0 + 9_000_001 }), input({ ...h2, replayKey: 'm2' }), input({ generatedAt: T0 + 9_000_000 })],
+      [
+        input({ ...h2, generatedAt: T0 + 9_000_000 }),
+        input({ ...h2, generatedAt: T0 + 9_000_001 }),
+        input({ ...h2, replayKey: 'm2' }),
+        input({ generatedAt: T0 + 9_000_000 }),
+      ],
       { ...opts, onMaintenance: 'record-ignored' },
     );
-    t.same(recorded.map((r) => r.outcome), ['host-on-maintenance', 'host-on-maintenance', 'host-on-maintenance', 'created']);
-    t.same(recorded.slice(0, 3).map((r) => r.notification!.status), ['ignored', 'ignored', 'ignored']);
+    t.same(
+      recorded.map((r) => r.outcome),
+      ['host-on-maintenance', 'host-on-maintenance', 'host-on-maintenance', 'created'],
+    );
+    t.same(
+      recorded.slice(0, 3).map((r) => r.notification!.status),
+      ['ignored', 'ignored', 'ignored'],
+    );
     t.equal(new Set(recorded.map((r) => r.notification!.uuid)).size, 4);
-    const proceed = await s.createMany([input({ ...h2, generatedAt: T0 + 9_000_000 }), input({ ...h2, generatedAt: T0 + 9_000_001 }), input({ ...h2, replayKey: 'm2' })], { ...opts, onMaintenance: 'proceed' });
-    t.same(proceed.map((r) => r.outcome), ['created', 'duplicate', 'replay']);
+    const proceed = await s.createMany(
+      [input({ ...h2, generatedAt: T0 + 9_000_000 }), input({ ...h2, generatedAt: T0 + 9_000_001 }), input({ ...h2, replayKey: 'm2' })],
+      { ...opts, onMaintenance: 'proceed' },
+    );
+    t.same(
+      proceed.map((r) => r.outcome),
+      ['created', 'duplicate', 'replay'],
+    );
   });
 
   t.test('createMany decides a batch as creates one after the other would (random batches against a sequential twin)', async (t) => {
@@ -256,7 +313,13 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     const state = async (s: NotificationStore, mine: string) => ({
       counts: await s.countByStatus(),
       hosts: await s.hosts(),
-      rows: (await s.list({}, { limit: 1000, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => [label(n.uuid, mine), n.status, n.message, n.hostName, n.generatedAt]),
+      rows: (await s.list({}, { limit: 1000, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => [
+        label(n.uuid, mine),
+        n.status,
+        n.message,
+        n.hostName,
+        n.generatedAt,
+      ]),
       mail: (await s.claimMessages('mail', 10_000, T0, 1000)).map((m) => (typeof m.payload.uuid === 'string' ? label(m.payload.uuid, mine) : m.payload.round)),
     });
     t.same(await state(batched, 'b'), await state(sequential, 's'), 'the same rows, hosts and messages');
@@ -270,7 +333,17 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.equal(recorded.outcome, 'host-on-maintenance');
     t.match(recorded.notification, { status: 'ignored', message: /on maintenance/ });
     t.equal((await s.create(input({ generatedAt: T0 + 1_000_000 }), { ...opts, onMaintenance: 'proceed' })).outcome, 'created');
-    t.match(await s.hosts(), [{ hostUuid: HOST_1.uuid, hostName: HOST_1.name, poolName: 'pool-a', onMaintenance: true, maintenanceBy: 'n-1', reason: 'recovery running', updatedAt: T0 }]);
+    t.match(await s.hosts(), [
+      {
+        hostUuid: HOST_1.uuid,
+        hostName: HOST_1.name,
+        poolName: 'pool-a',
+        onMaintenance: true,
+        maintenanceBy: 'n-1',
+        reason: 'recovery running',
+        updatedAt: T0,
+      },
+    ]);
     await s.setMaintenance({ uuid: HOST_1.uuid, name: HOST_1.name, pool: 'pool-a' }, null, T0 + 1);
     t.match(await s.hosts(), [{ onMaintenance: false, maintenanceBy: null, reason: null }]);
     t.equal((await s.create(input({ generatedAt: T0 + 2_000_000 }), opts)).outcome, 'created');
@@ -282,7 +355,11 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     await s.create(input({ hostUuid: 'u-b', hostName: 'b', poolName: 'pool-b' }), opts);
     await s.create(input({ hostUuid: 'u-z', hostName: 'Z', poolName: 'pool-a' }), opts);
     await s.create(input({ hostUuid: 'u-a', hostName: 'a', poolName: 'pool-a' }), opts);
-    t.same((await s.hosts()).map((h) => h.hostName), ['Z', 'a', 'b'], 'byte order, as SQLite compares text');
+    t.same(
+      (await s.hosts()).map((h) => h.hostName),
+      ['Z', 'a', 'b'],
+      'byte order, as SQLite compares text',
+    );
   });
 
   t.test('transitions are compare-and-set', async (t) => {
@@ -317,7 +394,10 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     await s.transition(uuid, { from: ['running'], to: 'finished' }, T0 + 3, builder);
     t.same(seen[0], { tasks: [], moves: [] }, 'not at the start of a run');
     t.match(seen[1], { tasks: [{ name: 'fence', state: 'SUCCESS' }], moves: [{ vmUuid: 'vm-1' }] });
-    t.same((await s.claimMessages('mail', 10, T0 + 3, 1000)).map((m) => m.payload.tasks), [0, 1]);
+    t.same(
+      (await s.claimMessages('mail', 10, T0 + 3, 1000)).map((m) => m.payload.tasks),
+      [0, 1],
+    );
   });
 
   t.test('list: filters, Masakari default sort (created_at desc, id desc), sort keys and marker paging', async (t) => {
@@ -335,7 +415,16 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.same(await ids({}, page(10, 2)), [1]);
     t.same(await ids({}, page(10, undefined, [{ key: 'generated_time', dir: 'asc' }])), [1, 2, 3, 4, 5]);
     // type asc, generated desc: 5, 3, 1 (hosts), 4, 2 (processes).
-    t.same(await ids({}, page(2, 3, [{ key: 'type', dir: 'asc' }, { key: 'generated_time', dir: 'desc' }])), [1, 4]);
+    t.same(
+      await ids(
+        {},
+        page(2, 3, [
+          { key: 'type', dir: 'asc' },
+          { key: 'generated_time', dir: 'desc' },
+        ]),
+      ),
+      [1, 4],
+    );
     t.same(await ids({}, page(10, 3, [{ key: 'updated_at', dir: 'asc' }])), [4, 5], 'ties on updated_at (none set yet) fall back to created_at, then id');
     t.same(await ids({ type: 'COMPUTE_PROCESS' }, page(10)), [4, 2]);
     t.same(await ids({ generatedSince: T0 + 3000 }, page(10)), [5, 4]);
@@ -353,7 +442,10 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
       { channel: 'xmpp', payload: { n: 3 } },
     ]);
     const claimed = await s.claimMessages('mail', 10, T0, 60_000);
-    t.same(claimed.map((m) => m.payload.n), [1, 2]);
+    t.same(
+      claimed.map((m) => m.payload.n),
+      [1, 2],
+    );
     t.match(claimed[0], { channel: 'mail', attempts: 1, createdAt: T0, lastError: null });
     t.same(await s.claimMessages('mail', 10, T0 + 1, 60_000), [], 'claimed messages are leased');
     await s.ackMessage(claimed[0]!.id, T0 + 2);
@@ -363,24 +455,51 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.match(again, [{ payload: { n: 2 }, attempts: 2, lastError: 'smtp 451' }]);
     await s.giveUpMessage(again[0]!.id, 'smtp 550', T0 + 10_001);
     t.same(await s.claimMessages('mail', 10, T0 + 999_999, 60_000), []);
-    t.same((await s.claimMessages('xmpp', 10, T0, 1)).map((m) => m.payload.n), [3]);
-    t.same((await s.claimMessages('xmpp', 10, T0 + 2, 1)).map((m) => m.payload.n), [3], 'an expired lease (crashed notifier) frees the message');
+    t.same(
+      (await s.claimMessages('xmpp', 10, T0, 1)).map((m) => m.payload.n),
+      [3],
+    );
+    t.same(
+      (await s.claimMessages('xmpp', 10, T0 + 2, 1)).map((m) => m.payload.n),
+      [3],
+      'an expired lease (crashed notifier) frees the message',
+    );
   });
 
   t.test('outbox: a message whose dedup_key is already queued on its channel is dropped', async (t) => {
     const s = await fresh(t);
     const alert = (status: string) => ({ channel: 'mail', payload: { dedup_key: `fp:1:${status}`, status } });
     await s.createMany([], opts, undefined, [alert('firing'), alert('firing'), { channel: 'xmpp', payload: { dedup_key: 'fp:1:firing' } }]);
-    await s.createMany([], opts, undefined, [alert('firing'), alert('resolved'), { channel: 'mail', payload: { no: 'key' } }, { channel: 'mail', payload: { no: 'key' } }]);
-    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.status ?? m.payload.no), ['firing', 'resolved', 'key', 'key'], 'messages without a key never collide');
+    await s.createMany([], opts, undefined, [
+      alert('firing'),
+      alert('resolved'),
+      { channel: 'mail', payload: { no: 'key' } },
+      { channel: 'mail', payload: { no: 'key' } },
+    ]);
+    t.same(
+      (await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.status ?? m.payload.no),
+      ['firing', 'resolved', 'key', 'key'],
+      'messages without a key never collide',
+    );
     t.equal((await s.claimMessages('xmpp', 10, T0, 1000)).length, 1, 'the same key on another channel is another message');
   });
 
   t.test('claimMessages honours its limit, oldest first', async (t) => {
     const s = await fresh(t);
-    await s.createMany([], opts, undefined, [1, 2, 3, 4, 5].map((n) => ({ channel: 'mail', payload: { n } })));
-    t.same((await s.claimMessages('mail', 2, T0, 1000)).map((m) => m.payload.n), [1, 2]);
-    t.same((await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.n), [3, 4, 5]);
+    await s.createMany(
+      [],
+      opts,
+      undefined,
+      [1, 2, 3, 4, 5].map((n) => ({ channel: 'mail', payload: { n } })),
+    );
+    t.same(
+      (await s.claimMessages('mail', 2, T0, 1000)).map((m) => m.payload.n),
+      [1, 2],
+    );
+    t.same(
+      (await s.claimMessages('mail', 10, T0, 1000)).map((m) => m.payload.n),
+      [3, 4, 5],
+    );
   });
 
   t.test('leases: granted, renewed by their owner, refused to another until they expire, released', async (t) => {
@@ -419,9 +538,20 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
       updatedAt: T0,
     });
     await s.saveForward(uuid, { outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'running', remoteDetails: [{ name: 'Task', progress: 0.5 }] }, T0 + 1);
-    t.match(await s.getForward(uuid), { endpoint: 'https://masakari.example/v1', outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'running', remoteDetails: [{ name: 'Task', progress: 0.5 }], updatedAt: T0 + 1 });
+    t.match(await s.getForward(uuid), {
+      endpoint: 'https://masakari.example/v1',
+      outcome: 'accepted',
+      remoteUuid: 'r-1',
+      remoteStatus: 'running',
+      remoteDetails: [{ name: 'Task', progress: 0.5 }],
+      updatedAt: T0 + 1,
+    });
     await s.saveForward(uuid, { remoteStatus: 'finished', reason: null }, T0 + 2);
-    t.match(await s.getForward(uuid), { outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'finished', updatedAt: T0 + 2 }, 'undefined fields are left as they are');
+    t.match(
+      await s.getForward(uuid),
+      { outcome: 'accepted', remoteUuid: 'r-1', remoteStatus: 'finished', updatedAt: T0 + 2 },
+      'undefined fields are left as they are',
+    );
     const other = (await s.create(input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name }), opts)).notification!.uuid;
     await t.rejects(s.saveForward(other, { remoteStatus: 'running' }, T0), StoreError, 'a new record needs its endpoint and outcome');
     t.equal(await s.getForward(other), undefined);
@@ -431,7 +561,8 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     const s = await fresh(t);
     const o = { ...opts, dedupWindowMs: 0 };
     const recent = Date.now() + 86_400_000;
-    const make = async (n: number, over: Partial<NewNotification> = {}) => (await s.create(input({ payload: { event: 'STOPPED', n }, ...over }), o)).notification!.uuid;
+    const make = async (n: number, over: Partial<NewNotification> = {}) =>
+      (await s.create(input({ payload: { event: 'STOPPED', n }, ...over }), o)).notification!.uuid;
     const end = async (uuid: string, path: NotificationStatus[], at: number) => {
       for (let i = 1; i < path.length; i++) t.ok(await s.transition(uuid, { from: [path[i - 1]!], to: path[i]! }, at));
     };
@@ -462,7 +593,12 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.match(await s.get(oldIgnored), { status: 'ignored', updatedAt: null });
 
     // Outbox: old sent and dead rows go; a recent sent one, a claimed pending one and an unclaimed one stay.
-    await s.createMany([], o, undefined, [1, 2, 3, 4, 5].map((n) => ({ channel: 'mail', payload: { n } })));
+    await s.createMany(
+      [],
+      o,
+      undefined,
+      [1, 2, 3, 4, 5].map((n) => ({ channel: 'mail', payload: { n } })),
+    );
     const claimed = await s.claimMessages('mail', 4, T0, 60_000);
     await s.ackMessage(claimed[0]!.id, T0 + 1);
     await s.giveUpMessage(claimed[1]!.id, 'smtp 550', T0 + 1);
@@ -486,8 +622,16 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
       t.equal((await s.moves(uuid)).length, 1);
       t.ok(await s.getForward(uuid));
     }
-    t.same((await s.hosts()).map((h) => h.hostUuid), [HOST_1.uuid], 'hosts still named by a notification stay');
-    t.same((await s.claimMessages('mail', 10, T0 + 120_000, 60_000)).map((m) => m.payload.n), [4, 5], 'pending messages stay');
+    t.same(
+      (await s.hosts()).map((h) => h.hostUuid),
+      [HOST_1.uuid],
+      'hosts still named by a notification stay',
+    );
+    t.same(
+      (await s.claimMessages('mail', 10, T0 + 120_000, 60_000)).map((m) => m.payload.n),
+      [4, 5],
+      'pending messages stay',
+    );
     t.equal(await s.acquireLease('live', 'receiver-b', Date.now(), 60_000), false, 'a live lease stays');
     t.same(await s.purge(before, 100), { notifications: 0, messages: 0, leases: 0, hosts: 0 }, 'nothing left to purge');
   });
@@ -497,7 +641,12 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     const o = { ...opts, dedupWindowMs: 0 };
     const uuids: string[] = [];
     for (let n = 0; n < 5; n++) uuids.push((await s.create(input({ payload: { n }, ignoreReason: 'old' }), o)).notification!.uuid);
-    await s.createMany([], o, undefined, [1, 2, 3].map((n) => ({ channel: 'mail', payload: { n } })));
+    await s.createMany(
+      [],
+      o,
+      undefined,
+      [1, 2, 3].map((n) => ({ channel: 'mail', payload: { n } })),
+    );
     for (const m of await s.claimMessages('mail', 10, T0, 60_000)) await s.ackMessage(m.id, T0 + 1);
     const before = T0 + 1000;
     t.same(await s.purge(before, 2), { notifications: 2, messages: 2, leases: 0, hosts: 0 });
@@ -516,7 +665,11 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     const { notification } = await s.create(input(), opts);
     const uuid = notification!.uuid;
     await s.transition(uuid, { from: ['new'], to: 'running', startsRun: true }, T0 + 1);
-    t.equal(await s.waitForOperator('00000000-0000-4000-8000-00000000dead', { kind: 'fence_confirmation', reason: 'x' }, T0), undefined, 'unknown notification');
+    t.equal(
+      await s.waitForOperator('00000000-0000-4000-8000-00000000dead', { kind: 'fence_confirmation', reason: 'x' }, T0),
+      undefined,
+      'unknown notification',
+    );
     t.equal(await s.confirmFenced(uuid, 'ops', T0 + 2), undefined, 'not waiting: nothing to confirm');
     const told: string[] = [];
     const messages = (n: { uuid: string }, w: { kind: string; reason: string }) => {
@@ -524,7 +677,17 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
       return [{ channel: 'mail', payload: { waiting: w.reason } }];
     };
     const w1 = await s.waitForOperator(uuid, { kind: 'fence_confirmation', reason: 'BMC unreachable' }, T0 + 10, messages);
-    t.match(w1, { notificationUuid: uuid, kind: 'fence_confirmation', reason: 'BMC unreachable', since: T0 + 10, hostUuid: HOST_1.uuid, hostName: HOST_1.name, poolName: 'pool-a', confirmedAt: null, confirmedBy: null });
+    t.match(w1, {
+      notificationUuid: uuid,
+      kind: 'fence_confirmation',
+      reason: 'BMC unreachable',
+      since: T0 + 10,
+      hostUuid: HOST_1.uuid,
+      hostName: HOST_1.name,
+      poolName: 'pool-a',
+      confirmedAt: null,
+      confirmedBy: null,
+    });
     const w2 = await s.waitForOperator(uuid, { kind: 'fence_confirmation', reason: 'BMC still unreachable' }, T0 + 20, messages);
     t.match(w2, { reason: 'BMC still unreachable', since: T0 + 10 }, 'a new reason keeps the time the wait began');
     t.same(told, [`${uuid} fence_confirmation`], 'the channels are told once per wait');
@@ -553,7 +716,11 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.same(await s.reserveFence(a, limits, T0), { granted: true });
     t.same(await s.reserveFence(a, limits, T0 + 5), { granted: true }, 'the same notification again (a resumed workflow)');
     t.match(await s.reserveFence(b, limits, T0 + 10), { granted: false, recent: [{ hostUuid: HOST_1.uuid, notificationUuid: a.notificationUuid, at: T0 }] });
-    t.same(await s.reserveFence({ ...b, poolName: 'pool-b', notificationUuid: '00000000-0000-4000-8000-0000000000b2' }, limits, T0 + 10), { granted: true }, 'another pool has its own limit');
+    t.same(
+      await s.reserveFence({ ...b, poolName: 'pool-b', notificationUuid: '00000000-0000-4000-8000-0000000000b2' }, limits, T0 + 10),
+      { granted: true },
+      'another pool has its own limit',
+    );
     t.same(await s.reserveFence(b, { windowMs: 600_000, max: 2 }, T0 + 10), { granted: true }, 'a higher limit');
     t.match(await s.fenceOf(a.notificationUuid), { at: T0, hostUuid: HOST_1.uuid });
     t.equal(await s.fenceOf('00000000-0000-4000-8000-0000000000c1'), undefined);
@@ -562,7 +729,9 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     t.same(await s.reserveFence(c, { windowMs: 600_000, max: 2 }, T0 + 600_001), { granted: true }, 'the window slides');
     // Concurrent reservations of different hosts: exactly max granted.
     const many = await Promise.all(
-      [1, 2, 3, 4, 5, 6].map((i) => s.reserveFence({ poolName: 'pool-c', hostUuid: `h${i}`, notificationUuid: `00000000-0000-4000-8000-00000000000${i}` }, { windowMs: 1000, max: 2 }, T0)),
+      [1, 2, 3, 4, 5, 6].map((i) =>
+        s.reserveFence({ poolName: 'pool-c', hostUuid: `h${i}`, notificationUuid: `00000000-0000-4000-8000-00000000000${i}` }, { windowMs: 1000, max: 2 }, T0),
+      ),
     );
     t.equal(many.filter((r) => r.granted).length, 2, 'two of six concurrent reservations granted');
   });

@@ -45,16 +45,20 @@ t.teardown(async () => {
 });
 
 const fixture = readFileSync(new URL('../../fixtures/alertmanager/webhook-v4-firing-multi-alert.json', import.meta.url), 'utf8');
-const post = () => fetch(`${receiver.url}/alertmanager`, { method: 'POST', headers: { authorization: 'Bearer tok', 'content-type': 'application/json' }, body: fixture });
+const post = () =>
+  fetch(`${receiver.url}/alertmanager`, { method: 'POST', headers: { authorization: 'Bearer tok', 'content-type': 'application/json' }, body: fixture });
 
 t.test('each alert announced once', async (t) => {
-t.equal((await post()).status, 202);
-t.equal((await post()).status, 202, 'the same group again (repeat_interval, a second Alertmanager)');
-const deadline = Date.now() + 10_000;
-while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-await new Promise((r) => setTimeout(r, 800)); // room for a wrong second delivery to show up
-const alerts = JSON.parse(fixture).alerts as { labels: Record<string, string> }[];
-t.equal(received.length, alerts.length, 'one message per alert, none for the re-sent group');
-t.ok(received.every((m) => JSON.stringify(m).includes('ICMP ping failed')), 'each message names its alert');
-for (const a of alerts) t.equal(received.filter((m) => JSON.stringify(m).includes(a.labels.instance!)).length, 1, `one message for ${a.labels.instance}`);
+  t.equal((await post()).status, 202);
+  t.equal((await post()).status, 202, 'the same group again (repeat_interval, a second Alertmanager)');
+  const deadline = Date.now() + 10_000;
+  while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 800)); // room for a wrong second delivery to show up
+  const alerts = JSON.parse(fixture).alerts as { labels: Record<string, string> }[];
+  t.equal(received.length, alerts.length, 'one message per alert, none for the re-sent group');
+  t.ok(
+    received.every((m) => JSON.stringify(m).includes('ICMP ping failed')),
+    'each message names its alert',
+  );
+  for (const a of alerts) t.equal(received.filter((m) => JSON.stringify(m).includes(a.labels.instance!)).length, 1, `one message for ${a.labels.instance}`);
 });

@@ -15,7 +15,10 @@ t.test('backoff doubles from the initial delay up to the maximum, with jitter in
     [1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, b, () => 1)),
     [1000, 2000, 4000, 8000, 10_000, 10_000],
   );
-  t.equal(backoffDelay(3, b, () => 0), 2000);
+  t.equal(
+    backoffDelay(3, b, () => 0),
+    2000,
+  );
   for (let i = 0; i < 50; i++) {
     const d = backoffDelay(2, b);
     t.ok(d >= 1000 && d <= 2000);
@@ -47,16 +50,32 @@ class ScriptedChannel implements Channel {
 
 const POLICY: DeliveryPolicy = { giveUpAfterMs: 60_000, backoff: { initialMs: 20, maxMs: 50 }, timeoutMs: 1000, concurrency: 2 };
 
-async function enqueue(store: SqliteNotificationStore, n: number, payload: Record<string, unknown> = { event: 'recovery.started', pool_name: 'pool-a' }): Promise<void> {
+async function enqueue(
+  store: SqliteNotificationStore,
+  n: number,
+  payload: Record<string, unknown> = { event: 'recovery.started', pool_name: 'pool-a' },
+): Promise<void> {
   for (let i = 0; i < n; i++)
-    await store.create(hostFailure({ hostUuid: `h-${i}-${Math.random()}` }), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, () => [{ channel: 'fake', payload }]);
+    await store.create(hostFailure({ hostUuid: `h-${i}-${Math.random()}` }), { now: Date.now(), dedupWindowMs: 0, onMaintenance: 'proceed' }, () => [
+      { channel: 'fake', payload },
+    ]);
 }
 
 function worker(t: Test, channel: Channel, policy: Partial<DeliveryPolicy> = {}) {
   const store = openStore(tempDir());
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const w = new DeliveryWorker({ store, channel, renderer: new Renderer({}), policy: { ...POLICY, ...policy }, pollIntervalMs: 10, metrics, logger, owner: 'test-receiver', leaseMs: 30_000 });
+  const w = new DeliveryWorker({
+    store,
+    channel,
+    renderer: new Renderer({}),
+    policy: { ...POLICY, ...policy },
+    pollIntervalMs: 10,
+    metrics,
+    logger,
+    owner: 'test-receiver',
+    leaseMs: 30_000,
+  });
   t.teardown(async () => {
     await w.stop();
     await store.close();
@@ -70,7 +89,10 @@ t.test('a failing send is retried with backoff, then acked once it succeeds', as
     if (attempt <= failures) throw new Error(`peer refused (attempt ${attempt})`);
   });
   const attempts: number[] = [];
-  const wrapped: Channel = { name: 'fake', close: () => channel.close(), send: (m) => {
+  const wrapped: Channel = {
+    name: 'fake',
+    close: () => channel.close(),
+    send: (m) => {
       attempts.push(Date.now());
       return channel.send(m);
     },
@@ -90,7 +112,10 @@ t.test('a failing send is retried with backoff, then acked once it succeeds', as
     logger.lines.filter((l) => l.msg === 'message not delivered; retrying').map((l) => [l.level, l.channel, l.attempt, l.error]),
     [1, 2, 3].map((n) => ['warn', 'fake', n, `peer refused (attempt ${n})`]),
   );
-  t.match(logger.lines.find((l) => l.msg === 'message sent'), { level: 'info', channel: 'fake', event: 'recovery.started', attempt: 4 });
+  t.match(
+    logger.lines.find((l) => l.msg === 'message sent'),
+    { level: 'info', channel: 'fake', event: 'recovery.started', attempt: 4 },
+  );
 });
 
 t.test('a message is given up once give_up_after has passed since it was queued, and never sent after', async (t) => {
@@ -105,7 +130,10 @@ t.test('a message is given up once give_up_after has passed since it was queued,
   t.ok(Date.now() - queued >= 300);
   const row = outboxRows(store)[0]!;
   t.match(row, { status: 'dead', last_error: 'still down' });
-  t.match(logger.lines.find((l) => l.msg === 'message given up'), { level: 'error', channel: 'fake', error: 'still down', attempts: row.attempts });
+  t.match(
+    logger.lines.find((l) => l.msg === 'message given up'),
+    { level: 'error', channel: 'fake', error: 'still down', attempts: row.attempts },
+  );
   const after = row.attempts;
   await sleep(150);
   t.equal(outboxRows(store)[0]!.attempts, after, 'not claimed again');

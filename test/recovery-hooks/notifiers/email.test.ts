@@ -205,7 +205,11 @@ t.test('a mail server that hangs slows neither the store nor the other channels'
   t.teardown(() => web.close());
 
   const section = emailSection(dir, (tarpit.address() as { port: number }).port, { timeout_seconds: 1 });
-  (section.channels as Record<string, unknown>).hook = { type: 'webhook', url: `http://127.0.0.1:${(web.address() as { port: number }).port}/hook`, timeout_seconds: 2 };
+  (section.channels as Record<string, unknown>).hook = {
+    type: 'webhook',
+    url: `http://127.0.0.1:${(web.address() as { port: number }).port}/hook`,
+    timeout_seconds: 2,
+  };
   const store = openStore(dir);
   t.teardown(() => store.close());
   const metrics = messagesCounter();
@@ -220,5 +224,8 @@ t.test('a mail server that hangs slows neither the store nor the other channels'
   await waitFor('the webhook', () => hooks.length === 1);
   t.ok(hooks[0]! - t0 < 900, 'the webhook is delivered while the mail server still hangs');
   await waitFor('the mail timeout', async () => (await count(metrics, 'ops', 'retry')) >= 1, 5000);
-  t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying' && l.channel === 'ops'), { error: /SMTP 127\.0\.0\.1:\d+: send failed: .*(timeout|Greeting never received)/i });
+  t.match(
+    logger.lines.find((l) => l.msg === 'message not delivered; retrying' && l.channel === 'ops'),
+    { error: /SMTP 127\.0\.0\.1:\d+: send failed: .*(timeout|Greeting never received)/i },
+  );
 });

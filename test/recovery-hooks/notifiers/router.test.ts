@@ -35,7 +35,13 @@ t.test('a failed host recovery: received, started, failed with its failing task,
   const n = await receive(store, events);
   await store.planMoves(n.uuid, [{ vmUuid: 'vm-1', vmName: 'web-1', sourceHost: HOST.name, rank: 0, status: 'pending' }], Date.now());
   await failRecovery(store, events, n);
-  t.same(summary(sent), ['all:notification.received', 'critical:notification.received', 'all:recovery.started', 'all:recovery.failed', 'critical:recovery.failed']);
+  t.same(summary(sent), [
+    'all:notification.received',
+    'critical:notification.received',
+    'all:recovery.started',
+    'all:recovery.failed',
+    'critical:recovery.failed',
+  ]);
   t.equal(await count(metrics, 'all', 'queued'), 3, 'queued messages are counted');
   const failed = sent.find((m) => m.payload.event === 'recovery.failed')!.payload;
   t.match(failed, {
@@ -72,7 +78,12 @@ t.test('the snapshot is of the run that just ended, not of a later retry', async
   await store.addProgress(n.uuid, 'confirm_host_down', 'failed: XAPI unreachable', 1, Date.now());
   await store.finishTask(n.uuid, 'confirm_host_down', 'FAILURE', null, Date.now());
   const retryAt = Date.now() + 120_000;
-  await store.transition(n.uuid, { from: ['running'], to: 'error', message: 'confirm_host_down failed: XAPI unreachable', nextAttemptAt: retryAt }, Date.now(), events);
+  await store.transition(
+    n.uuid,
+    { from: ['running'], to: 'error', message: 'confirm_host_down failed: XAPI unreachable', nextAttemptAt: retryAt },
+    Date.now(),
+    events,
+  );
   const error = sent.find((m) => m.payload.event === 'recovery.error')!.payload;
   // The next run starts the task again: the queued message must still show the failure.
   await store.startTask(n.uuid, 'confirm_host_down', Date.now());
@@ -88,7 +99,11 @@ t.test('the snapshot is of the run that just ended, not of a later retry', async
 t.test('finished and ignored recoveries; a STARTED signal is announced once, as received, at info', async (t) => {
   const { store, sent, events } = setup();
   t.teardown(() => store.close());
-  const a = await receive(store, events, hostFailure({ type: 'COMPUTE_INSTANCE', payload: { instance_uuid: 'vm-9', vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' } }));
+  const a = await receive(
+    store,
+    events,
+    hostFailure({ type: 'COMPUTE_INSTANCE', payload: { instance_uuid: 'vm-9', vir_domain_event: 'STOPPED_FAILED', event: 'LIFECYCLE' } }),
+  );
   await store.transition(a.uuid, { from: ['new'], to: 'running', startsRun: true }, Date.now(), events);
   await store.transition(a.uuid, { from: ['running'], to: 'finished', message: null }, Date.now(), events);
   const b = await receive(store, events, hostFailure({ type: 'COMPUTE_PROCESS', payload: { process_name: 'xapi', event: 'STOPPED' } }));
@@ -124,7 +139,11 @@ t.test('alerts go to the channels subscribed to alert events, at their severity'
     fingerprint: 'abc123',
   };
   const firing = router.alertEvents(alert);
-  t.same(firing.map((m) => m.channel), ['alerts'], 'only channels that asked for alerts');
+  t.same(
+    firing.map((m) => m.channel),
+    ['alerts'],
+    'only channels that asked for alerts',
+  );
   t.match(firing[0]!.payload, {
     event: 'alert.firing',
     severity: 'critical',
@@ -163,6 +182,13 @@ t.test('a recovery waiting for an operator: one critical recovery.waiting messag
     wait_kind: 'fence_confirmation',
     waiting_since: '2026-01-01T00:05:00.000Z',
   });
-  t.equal((await store.claimMessages('critical', 100, Date.now(), 1000)).filter((m) => m.payload.event === 'recovery.waiting').length, 1, 'critical: the critical-only channel hears it');
-  t.same(router.waitEvents(n, { ...(await store.operatorWait(n.uuid))!, kind: 'blast_radius' }).map((m) => m.channel), ['all', 'critical']);
+  t.equal(
+    (await store.claimMessages('critical', 100, Date.now(), 1000)).filter((m) => m.payload.event === 'recovery.waiting').length,
+    1,
+    'critical: the critical-only channel hears it',
+  );
+  t.same(
+    router.waitEvents(n, { ...(await store.operatorWait(n.uuid))!, kind: 'blast_radius' }).map((m) => m.channel),
+    ['all', 'critical'],
+  );
 });

@@ -103,7 +103,10 @@ t.test('every built-in event renders a subject, text, HTML and chat; values are 
   t.match(m.text, 'Failing task: fence_host: BMC timed out');
   t.match(m.text, 'Notification (API):   https://rh.example:15868/v1/notifications/f1e2d3c4-0000-4000-8000-000000000001');
   t.match(m.text, 'Host dashboard:       https://grafana.example/d/xcp-host?var-pool=pool-a&var-host=%3Cscript%3Ealert(1)%3C%2Fscript%3E');
-  t.match(m.data, { notification_url: 'https://rh.example:15868/v1/notifications/f1e2d3c4-0000-4000-8000-000000000001', grafana_recovery_url: 'https://grafana.example/d/xcp-recovery' });
+  t.match(m.data, {
+    notification_url: 'https://rh.example:15868/v1/notifications/f1e2d3c4-0000-4000-8000-000000000001',
+    grafana_recovery_url: 'https://grafana.example/d/xcp-recovery',
+  });
 
   const bare = new Renderer({}).render(message(HOST_FAILED));
   t.notOk(bare.text.includes('Links:'), 'no links section without base URLs');

@@ -120,9 +120,12 @@ t.test('a 5xx is retried; the receiver sees one successful delivery, with the sa
   t.equal(server.hits.length, 2);
   t.equal(server.hits[0]!.headers['idempotency-key'], server.hits[1]!.headers['idempotency-key']);
   t.equal(await count(metrics, 'tickets', 'retry'), 1);
-  t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), {
-    error: `POST http://127.0.0.1:${server.port}: HTTP 503 (maintenance, come back later)`,
-  });
+  t.match(
+    logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
+    {
+      error: `POST http://127.0.0.1:${server.port}: HTTP 503 (maintenance, come back later)`,
+    },
+  );
   t.same(
     outboxRows(store).map((r) => [r.status, r.attempts]),
     [['sent', 2]],
@@ -132,11 +135,19 @@ t.test('a 5xx is retried; the receiver sees one successful delivery, with the sa
 t.test('a receiver that never answers times out; neither the URL path nor the token is logged', async (t) => {
   const dir = tempDir();
   const server = await hookServer(t, () => {});
-  const { store, metrics, logger, notifiers } = start(t, dir, hookSection(dir, { timeout_seconds: 0.3 }), `http://127.0.0.1:${server.port}${SECRET_PATH}?key=abc`);
+  const { store, metrics, logger, notifiers } = start(
+    t,
+    dir,
+    hookSection(dir, { timeout_seconds: 0.3 }),
+    `http://127.0.0.1:${server.port}${SECRET_PATH}?key=abc`,
+  );
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'tickets', 'retry')) >= 1);
-  t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), { error: /timed out after 300 ms/ });
+  t.match(
+    logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
+    { error: /timed out after 300 ms/ },
+  );
   const logs = JSON.stringify(logger.lines);
   t.notOk(logs.includes('s3cr3t'), 'the URL path is not logged');
   t.notOk(logs.includes(TOKEN), 'the token is not logged');

@@ -123,7 +123,13 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
   t.test('direct TLS with a CA file, into a multi-user chat room the notifier creates', async (t) => {
     const { store, metrics, notifiers } = start(
       t,
-      xmppSection(`xmpps://127.0.0.1:${server.tlsPort}`, { require_tls: true, tls: { ca_file: server.certFile }, to: [], room: { jid: ROOM }, resource: 'room-test' }),
+      xmppSection(`xmpps://127.0.0.1:${server.tlsPort}`, {
+        require_tls: true,
+        tls: { ca_file: server.certFile },
+        to: [],
+        room: { jid: ROOM },
+        resource: 'room-test',
+      }),
     );
     await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
@@ -144,7 +150,10 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
     await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
-    t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), { channel: 'chat', error: /offers no TLS: credentials not sent/ });
+    t.match(
+      logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
+      { channel: 'chat', error: /offers no TLS: credentials not sent/ },
+    );
     t.equal(outboxRows(store)[0]!.status, 'pending');
   });
 
@@ -152,7 +161,11 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
     const bob = await receiver(server.port);
     t.teardown(() => bob.stop());
     const started = Date.now();
-    const { store, metrics, logger, notifiers } = start(t, xmppSection(plain, { give_up_after_seconds: 6, timeout_seconds: 5, resource: 'auth-test' }), 'not-the-password');
+    const { store, metrics, logger, notifiers } = start(
+      t,
+      xmppSection(plain, { give_up_after_seconds: 6, timeout_seconds: 5, resource: 'auth-test' }),
+      'not-the-password',
+    );
     await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
@@ -160,8 +173,14 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
     await waitFor('the give-up', async () => (await count(metrics, 'chat', 'dead')) === 1, 10_000);
     t.ok(Date.now() - started >= 6000, 'not given up before give_up_after_seconds');
     const refused = new RegExp(`authentication as ${ALICE} failed: not-authorized`);
-    t.match(logger.lines.find((l) => l.msg === 'XMPP connection problem'), { level: 'warn', channel: 'chat', error: refused });
-    t.match(logger.lines.find((l) => l.msg === 'message given up'), { level: 'error', channel: 'chat', error: refused });
+    t.match(
+      logger.lines.find((l) => l.msg === 'XMPP connection problem'),
+      { level: 'warn', channel: 'chat', error: refused },
+    );
+    t.match(
+      logger.lines.find((l) => l.msg === 'message given up'),
+      { level: 'error', channel: 'chat', error: refused },
+    );
     t.match(outboxRows(store)[0], { status: 'dead', last_error: refused });
     t.equal(bob.messages.length, 0);
     t.notOk(JSON.stringify(logger.lines).includes('not-the-password'), 'the password is never logged');
@@ -175,7 +194,10 @@ t.test('a server down at first and up later gets the message exactly once', { sk
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1);
-  t.match(logger.lines.find((l) => l.msg === 'message not delivered; retrying'), { error: /ECONNREFUSED/ });
+  t.match(
+    logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
+    { error: /ECONNREFUSED/ },
+  );
 
   await server.start();
   const bob = await receiver(server.port);

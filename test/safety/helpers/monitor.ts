@@ -88,14 +88,22 @@ export class SafetyMonitor {
     }
     for (; this.seenPowerOffs < truth.powerOffs.length; this.seenPowerOffs++) {
       const p = truth.powerOffs[this.seenPowerOffs]!;
-      const why = !this.failed.has(p.host) ? 'a host the scenario did not fail' : p.upWhenRequested ? 'up and reachable when the power-off was asked' : undefined;
+      const why = !this.failed.has(p.host)
+        ? 'a host the scenario did not fail'
+        : p.upWhenRequested
+          ? 'up and reachable when the power-off was asked'
+          : undefined;
       if (why) this.violations.healthyOff.push(`${this.hostName(p.host)} (${why})`);
     }
   }
 
   private twiceSeen(vm: Ref, hosts: Ref[]): void {
     const name = this.vmName(vm);
-    if (!this.violations.twice.has(name)) this.violations.twice.set(name, hosts.map((h) => this.hostName(h)));
+    if (!this.violations.twice.has(name))
+      this.violations.twice.set(
+        name,
+        hosts.map((h) => this.hostName(h)),
+      );
   }
 
   private vmName(vm: Ref): string {

@@ -9,7 +9,17 @@ import type { Test } from 'tap';
 import t from 'tap';
 import type { HostRuntime } from '../../../simulator/pool.js';
 import { type Hook, requestTo } from '../../recovery-hooks/helpers/harness.js';
-import { type Rig, type RigOptions, type SimHost, TOKEN, TERMINAL, notification, startRig, untilNotLive, waitUntil } from '../../recovery-hooks/helpers/sim-rig.js';
+import {
+  type Rig,
+  type RigOptions,
+  type SimHost,
+  TOKEN,
+  TERMINAL,
+  notification,
+  startRig,
+  untilNotLive,
+  waitUntil,
+} from '../../recovery-hooks/helpers/sim-rig.js';
 import { type Counts, SafetyMonitor } from './monitor.js';
 
 export const RESULTS_DIR = process.env.XCP_SENTINEL_SAFETY_RESULTS ?? join(tmpdir(), 'xcp-sentinel-safety');
@@ -153,15 +163,23 @@ export async function untilSettledOrWaiting(hook: Hook, uuid: string, timeoutMs 
 }
 
 export async function untilSettled(hook: Hook, uuid: string, timeoutMs = 45_000): Promise<any> {
-  return waitUntil(`notification ${uuid} to end`, async () => {
-    const n = await notification(hook, uuid);
-    return TERMINAL.includes(n.status) ? n : undefined;
-  }, timeoutMs, 100);
+  return waitUntil(
+    `notification ${uuid} to end`,
+    async () => {
+      const n = await notification(hook, uuid);
+      return TERMINAL.includes(n.status) ? n : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 /** POST …/confirm-fenced as the operator. */
 export async function confirmFenced(hook: Hook, uuid: string, hostUuid: string): Promise<{ status: number; json: any }> {
-  const res = await hook.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, { body: { host_uuid: hostUuid }, headers: { 'X-Auth-Token': OPERATOR_TOKEN } });
+  const res = await hook.request('POST', `/v1/notifications/${uuid}/confirm-fenced`, {
+    body: { host_uuid: hostUuid },
+    headers: { 'X-Auth-Token': OPERATOR_TOKEN },
+  });
   return { status: res.status, json: res.json };
 }
 
@@ -201,6 +219,8 @@ export function remoteHook(url: string): Hook {
 /** The receiver's xcp_recovery_waiting_for_operator gauge for a host and kind (undefined when absent). */
 export async function waitingGauge(hook: Hook, host: SimHost, kind: string): Promise<number | undefined> {
   const text = await (await fetch(`${hook.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('xcp_recovery_waiting_for_operator{') && l.includes(`host_uuid="${host.uuid}"`) && l.includes(`kind="${kind}"`));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('xcp_recovery_waiting_for_operator{') && l.includes(`host_uuid="${host.uuid}"`) && l.includes(`kind="${kind}"`));
   return line ? Number(line.split(' ').pop()) : undefined;
 }
