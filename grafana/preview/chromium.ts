@@ -22,3 +22,16 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string | und
   }
   return findBinary('chromium', 'chromium-browser', 'google-chrome');
 }
+
+/** Headless Chromium on a machine with no network but loopback: without the background-networking flags it keeps
+ * trying (and failing) to reach Google's hosts. Shared by grafana:preview and the UI's browser tests. */
+export const HEADLESS_CHROMIUM_ARGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];

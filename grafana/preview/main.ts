@@ -13,7 +13,7 @@ import type { Dashboard } from '../lib/model.js';
 import { type Builtins, allPanels, interpolate } from '../lib/promql.js';
 import type { PrometheusClient } from '../lib/prometheus.js';
 import { describeValues, resolveVariables } from '../lib/resolve.js';
-import { NO_CHROMIUM, findChromium } from './chromium.js';
+import { HEADLESS_CHROMIUM_ARGS, NO_CHROMIUM, findChromium } from './chromium.js';
 import { type TargetData, pageHeight, renderDashboardHtml } from './render.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -49,14 +49,7 @@ function quantize(png: string): Promise<boolean> {
 function screenshot(chromium: string, html: string, png: string, height: number, width = 1600): Promise<void> {
   const profile = mkdtempSync(join(tmpdir(), 'xcp-chromium-'));
   const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
+    ...HEADLESS_CHROMIUM_ARGS,
     '--hide-scrollbars',
     '--force-device-scale-factor=1',
     `--user-data-dir=${profile}`,

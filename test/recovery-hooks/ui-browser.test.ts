@@ -10,6 +10,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import t, { type Test } from 'tap';
 import { ALL_SCOPES, type Hook } from './helpers/harness.js';
 import { type Rig, TOKEN, fire, hostDownAlert, notification, settled, taskStates, startRig, untilNotLive, untilWaiting } from './helpers/sim-rig.js';
+import { HEADLESS_CHROMIUM_ARGS } from '../../grafana/preview/chromium.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const READER_TOKEN = 'reader-token-0123456789';
@@ -24,16 +25,7 @@ if (!existsSync(CHROMIUM)) {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: [...HEADLESS_CHROMIUM_ARGS],
       // playwright gives the browser a fresh profile of its own; its downloads and crash dumps go here.
       downloadsPath: profile,
       timeout: 60_000,
