@@ -1,14 +1,14 @@
 // The two daemons as systemd runs them: `xcp-sentinel exporter|recovery-hook --config F` in their own process, JSON
 // logs on stdout, serving until SIGTERM, then stopping cleanly (exit 0) within a few seconds.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { freePort } from '../../core/net.js';
 import { startSim } from '../helpers/sim.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const TOKEN = 'daemon-test-token-0123456789';
@@ -72,7 +72,7 @@ function terminate(child: ChildProcess): Promise<{ code: number | null; signal: 
 t.test('exporter: serves /health and /metrics, reloads on SIGHUP, stops on SIGTERM within seconds with exit 0', async (t) => {
   const sim = await startSim();
   t.teardown(() => sim.stop());
-  const dir = mkdtempSync(join(tmpdir(), 'xcp-daemon-'));
+  const dir = tempDir('xcp-daemon-');
   const config = join(dir, 'sentinel.yml');
   // A fixed port: a reload restarts the listener.
   const yaml = exporterConfigYaml([sim]).replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${await freePort()}`);
@@ -121,7 +121,7 @@ t.test('exporter: serves /health and /metrics, reloads on SIGHUP, stops on SIGTE
 });
 
 t.test('recovery-hook: refuses a config without a token (exit 2), serves the API, stops on SIGTERM with exit 0', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xcp-daemon-'));
+  const dir = tempDir('xcp-daemon-');
   const base = `pools:\n  - { name: lab, url: "https://192.0.2.10", username: root, password: unused }\nrecovery_hook:\n  listen: 127.0.0.1:0\n  store_path: ${join(dir, 'rh.sqlite')}\n`;
   const noToken = join(dir, 'no-token.yml');
   writeFileSync(noToken, base);

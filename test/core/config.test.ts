@@ -1,14 +1,14 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { ConfigError } from '../../core/config/load.js';
 import { loadConfig, parseConfig } from '../../cli/config/bundle.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'xcp-config-'));
+const dir = tempDir('xcp-config-');
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

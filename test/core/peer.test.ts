@@ -1,12 +1,12 @@
 // core/peer.ts and core/concurrency.ts's waitFor, the toolkit the demo, the dashboards' preview and the tests start
 // their peers with: a peer that answers is handed over and stopped for good; one that cannot start, exits, or never
 // gets ready is refused with its own words, quickly, and leaves nothing running.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { waitFor } from '../../core/concurrency.js';
 import { startPeer } from '../../core/peer.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const alive = (pid: number) => {
   try {
@@ -18,7 +18,7 @@ const alive = (pid: number) => {
 };
 
 t.test('a peer that answers its readiness path is handed over; stop() ends it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xcp-peer-'));
+  const dir = tempDir('xcp-peer-');
   writeFileSync(join(dir, 'ready'), 'ok\n');
   // python3's http.server stands in for Prometheus: GET /ready answers 200 once it listens.
   const peer = await startPeer({
@@ -46,7 +46,7 @@ t.test('a peer that exits at start is refused with the last lines it printed', a
 });
 
 t.test('a peer that never gets ready is refused at the deadline and killed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xcp-peer-'));
+  const dir = tempDir('xcp-peer-');
   const pidFile = join(dir, 'pid');
   const start = startPeer({ name: 'slow', bin: 'sh', args: () => ['-c', `echo $$ > ${pidFile}; exec sleep 60`], startTimeoutMs: 1000 });
   await t.rejects(start, { message: /slow did not become ready/ });

@@ -1,12 +1,12 @@
 // A pool's `hardware:` settings: defaults, the example of the README, and problems reported with their key paths.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../core/config/load.js';
 import { loadConfig, parseConfig } from '../../cli/config/bundle.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'xcp-hw-config-'));
+const dir = tempDir('xcp-hw-config-');
 writeFileSync(join(dir, 'id_ed25519'), 'not really a key, but readable\n');
 writeFileSync(join(dir, 'known_hosts'), '');
 

@@ -2,8 +2,7 @@
 // gauges and network error counters, pool_name from XAPI, the estimated per-VM power, XO's /openmetrics paths,
 // Accept weights, /health per host, pool_id remembered across restarts, and a refused login.
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Secret } from '../../core/config/secret.js';
 import type { XapiError } from '../../core/errors.js';
@@ -17,9 +16,10 @@ import { exporterConfigYaml, startTestExporter } from '../helpers/exporter.js';
 import { lines, until, value } from '../helpers/exposition.js';
 import { poolConfigFor, startSim } from '../helpers/sim.js';
 import { parseConfig } from '../../cli/config/bundle.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const sim = await startSim();
-const dir = mkdtempSync(join(tmpdir(), 'xo-parity-'));
+const dir = tempDir('xo-parity-');
 const stateFile = join(dir, 'state.json');
 const ex = await startTestExporter([sim], `  state_file: ${stateFile}\n`);
 const xapi = new XapiClient({ url: sim.url, username: 'root', password: new Secret(sim.pool.options.password) });

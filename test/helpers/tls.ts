@@ -1,12 +1,12 @@
 // A throwaway self-signed certificate made with the system's openssl, like the ones XCP-ng hosts ship.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './tmp.js';
 
 export function selfSignedCert(cn = 'xcp-host', ipSan?: string): { cert: string; key: string; fingerprint: string; dir: string; certFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'xcp-tls-'));
+  const dir = tempDir('xcp-tls-');
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
   execFileSync(

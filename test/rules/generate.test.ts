@@ -1,8 +1,7 @@
 // The generator: the committed YAML is exactly its output for the bundled values, user values merge over the
 // defaults, and mistakes in a values file are reported with the file and the key.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
@@ -10,8 +9,9 @@ import { DEFAULT_OUT, generate, ruleGroups } from '../../rules/generate.js';
 import type { AlertRule } from '../../rules/lib/rule.js';
 import { ValuesError, durationSeconds, loadValues, mergeValues } from '../../rules/lib/values.js';
 import { ROOT } from './helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'xcp-rules-'));
+const tmp = tempDir('xcp-rules-');
 function valuesFile(name: string, text: string): string {
   const f = join(tmp, name);
   writeFileSync(f, text);

@@ -1,8 +1,7 @@
 // Safety matrix: the failed host's BMC cannot prove the fence — unreachable, lying "off", or hanging. Nothing may
 // restart while the host may still run its VMs: the notification waits for a person (fence_confirmation); once the
 // operator has powered the host off by hand and confirmed it, the VMs run elsewhere.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fire, hostDownAlert, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
 import {
@@ -18,6 +17,7 @@ import {
   untilSettledOrWaiting,
   waitingGauge,
 } from './helpers/scenario.js';
+import { tempDir } from '../helpers/tmp.js';
 
 for (const mode of ['unreachable', 'lying-off', 'hang'] as const) {
   scenario({
@@ -54,7 +54,7 @@ for (const mode of ['unreachable', 'lying-off', 'hang'] as const) {
 // A fence command that is a wrapper script: its child runs the real power-off 4 s later, while the wrapper itself
 // outlives the 2 s command timeout. Killing only the wrapper leaves the child to power the host off later — by
 // then the host is back and healthy. The whole process group must die with the timeout.
-const wrapperDir = mkdtempSync(join(tmpdir(), 'xcp-safety-bmc-'));
+const wrapperDir = tempDir('xcp-safety-bmc-');
 const wrapper = join(wrapperDir, 'slow-bmc.sh');
 writeFileSync(wrapper, '#!/bin/sh\n( sleep 4; exec "$@" ) &\nsleep 60\n', { mode: 0o755 });
 

@@ -1,17 +1,16 @@
 // Helpers for the action-hook tests: the config list parsed through its real schema, a local HTTP(S) hook receiver
 // that records what it was sent, and counter readings.
-import { mkdtempSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { Problem } from '../../../core/config/schema.js';
 import { type ActionHookConfig, actionHooksSchema } from '../../../recovery-hooks/action-hooks/config.js';
 import type { ActionHookCounter } from '../../../recovery-hooks/action-hooks/hooks.js';
+import { tempDir as makeTempDir } from '../../helpers/tmp.js';
 
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'xcp-ah-'));
+  return makeTempDir('xcp-ah-');
 }
 
 export function parseHooks(value: unknown, opts: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): { hooks?: ActionHookConfig[]; problems: string[] } {

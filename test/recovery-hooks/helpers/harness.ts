@@ -1,11 +1,10 @@
 // Test harness: a bundle config for the receiver (parsed through the real loader), and a started receiver on a
 // loopback port with helpers to call it.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryLogger } from '../../../core/log.js';
 import { type RecoveryHookOptions, type RunningRecoveryHook, startRecoveryHook } from '../../../recovery-hooks/main.js';
 import { type BundleConfig, parseConfig } from '../../../cli/config/bundle.js';
+import { tempDir as makeTempDir } from '../../helpers/tmp.js';
 
 export const TOKEN = 'test-token-0123456789';
 /** The test token may do everything (tests of the scopes configure tokens of their own). */
@@ -15,7 +14,7 @@ export const HOST_2 = { name: 'host-2', uuid: '00000000-0000-4000-8000-000000000
 export const HOST_3 = { name: 'host-3', uuid: '00000000-0000-4000-8000-000000000003' };
 
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'xcp-rh-'));
+  return makeTempDir('xcp-rh-');
 }
 
 /** YAML of the recovery_hook section, indented under it; `extra` lines are appended as given (2-space indented). */

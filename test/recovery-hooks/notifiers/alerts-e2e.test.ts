@@ -3,12 +3,12 @@
 import t from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { memoryLogger } from '../../../core/log.js';
 import { startRecoveryHook } from '../../../recovery-hooks/main.js';
 import { parseConfig } from '../../../cli/config/bundle.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const received: { event: string; labels?: Record<string, string>; text?: string }[] = [];
 const hook = http.createServer((req, res) => {
@@ -21,7 +21,7 @@ const hook = http.createServer((req, res) => {
 });
 await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
 const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/chat`;
-const dir = mkdtempSync(join(tmpdir(), 'xcp-alert-events-'));
+const dir = tempDir('xcp-alert-events-');
 const config = parseConfig(
   `pools:
   - { name: lab, url: "http://127.0.0.1:9", username: root, password: x }

@@ -1,6 +1,5 @@
 // Shared pieces of the notifier tests: config parsing, a store on a temp file, notifications moved through the
 // status machine the way the engine does it, and looks at the outbox and the message counter.
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,12 +10,13 @@ import { type NotifiersConfig, notifiersSchema } from '../../../../recovery-hook
 import { SqliteNotificationStore } from '../../../../recovery-hooks/store/sqlite.js';
 import type { NewNotification, Notification, OutboxBuilder } from '../../../../recovery-hooks/store/types.js';
 import { waitFor as poll } from '../../../../core/concurrency.js';
+import { tempDir as makeTempDir } from '../../../helpers/tmp.js';
 
 export const HOST = { name: 'host-1', uuid: '00000000-0000-4000-8000-000000000001' };
 export const POOL = 'pool-a';
 
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'xcp-notifiers-'));
+  return makeTempDir('xcp-notifiers-');
 }
 
 export function parseNotifiers(section: unknown, opts: { baseDir?: string; env?: NodeJS.ProcessEnv } = {}): { config?: NotifiersConfig; problems: Problem[] } {
