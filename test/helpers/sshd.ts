@@ -11,6 +11,11 @@
 // As root (CI): sshd needs its privilege-separation directory /run/sshd (Debian's service unit creates it; a
 // bare container has none); it is created if missing, mode 0755, and left in place. Root login is allowed with
 // keys only. As another user: sshd runs as that user, who is the only one who can log in.
+//
+// Sessions run the user's login shell, and Debian's bash sources ~/.bashrc for a command run by sshd unless it is
+// nested (SHLVL ≥ 1 before it starts): the sessions get SHLVL=1 so the machine's dotfiles stay out of the tests.
+// (This machine's root .bashrc runs `pyenv init`, whose rehash lock, left behind by a killed session, made every
+// later command wait 60 s for it.)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -174,7 +179,7 @@ export async function startSshd(o: SshdOptions = {}): Promise<Sshd> {
       'MaxStartups 50',
       'MaxSessions 20',
       'LoginGraceTime 30',
-      `SetEnv PATH=${path} ${MARKER}=${dir}`,
+      `SetEnv PATH=${path} ${MARKER}=${dir} SHLVL=1`,
       ...(o.extraConfig ?? []),
     ];
     writeFileSync(join(dir, 'sshd_config'), config.join('\n') + '\n');
