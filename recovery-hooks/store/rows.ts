@@ -1,8 +1,7 @@
 // What the SQLite and PostgreSQL stores share, as pure code: how rows map to the model, the canonical payload text,
-// the admission rules of create, and the statements whose text is the same in both dialects (written with `?`
+// and the statements whose text is the same in both dialects (written with `?`
 // placeholders; the PostgreSQL store numbers them).
 import type {
-  CreateOptions,
   FenceRecord,
   LeaseConflicts,
   OperatorWait,
@@ -143,41 +142,6 @@ export function toMessage(r: Row): OutboxMessage {
 /** The outbox's dedup_key column of a message: a string `dedup_key` in its payload, else NULL (never collides). */
 export function dedupKey(payload: Record<string, unknown>): string | null {
   return typeof payload.dedup_key === 'string' ? payload.dedup_key : null;
-}
-
-/** What create does with an input that is no replay, given its host's maintenance flag; undefined = refuse it. */
-export interface Admission {
-  /** Look for a Masakari duplicate first. */
-  checkDuplicate: boolean;
-  /** Record it as ignored, with this reason. */
-  ignoreReason: string | undefined;
-  /** Recorded because of the maintenance flag: the outcome is host-on-maintenance. */
-  maintenance: boolean;
-}
-
-export function admission(input: NewNotification, opts: CreateOptions, onMaintenance: boolean): Admission | undefined {
-  // A power emergency concerns the whole pool (or the host's power, whatever work it is under): maintenance never holds it back.
-  const hostOnMaintenance = onMaintenance && input.type !== 'XCP_EMERGENCY_SHUTDOWN';
-  if (hostOnMaintenance && opts.onMaintenance === 'refuse') return undefined;
-  const maintenance = hostOnMaintenance && opts.onMaintenance === 'record-ignored';
-  return {
-    checkDuplicate: opts.dedupWindowMs > 0 && !maintenance,
-    ignoreReason: maintenance ? `host ${input.hostName} is on maintenance: notification recorded, no recovery started` : input.ignoreReason,
-    maintenance,
-  };
-}
-
-/**
- * Masakari's duplicate: a repeat of a failure still being handled (new, running, or error awaiting its retry).
- * A notification that ended before the new one was generated does not absorb it: that is a new failure (a VM
- * crashing again after its recovery); a re-send of the same report is still a duplicate.
- */
-export function duplicateQuery(input: NewNotification, windowMs: number, payload: string): Statement {
-  return {
-    sql: `SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ?
-          AND (status IN ('new', 'running', 'error') OR updated_at >= ?) ORDER BY id LIMIT 1`,
-    params: [input.type, input.hostUuid, input.generatedAt - windowMs, payload, input.generatedAt],
-  };
 }
 
 export function notificationInsert(input: NewNotification, uuid: string, payload: string, ignoreReason: string | undefined, now: number): Statement {

@@ -6,16 +6,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
+import { createResults, decide, duplicateLookups, duplicateMatch, duplicateParams, hostsOf } from './decide.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { QueuedSignal } from './queued.js';
 import {
   type Row,
   type Statement,
-  admission,
   assignments,
   canonicalJson,
   dedupKey,
-  duplicateQuery,
   forwardUpsert,
   hostUpsert,
   isNewWait,
@@ -181,10 +180,9 @@ export class SqliteNotificationStore implements NotificationStore {
   async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
     return this.#guard('create', () =>
       this.#committing(() => {
-        const results = inputs.map((input) => this.#createOne(input, opts));
+        const { results, created } = this.#createBatch(inputs, opts);
         // The messages of the rows inserted, in their order, after them (same outbox order as one by one).
-        const inserted = results.flatMap((r) => ((r.outcome === 'created' || r.outcome === 'host-on-maintenance') && r.notification ? [r.notification] : []));
-        if (outbox && inserted.length) for (const messages of this.outboxOf(outbox, inserted)) this.#enqueue(messages, opts.now);
+        if (outbox && created.length) for (const messages of this.outboxOf(outbox, created)) this.#enqueue(messages, opts.now);
         this.#enqueue(extra, opts.now);
         return results;
       }),
@@ -196,24 +194,33 @@ export class SqliteNotificationStore implements NotificationStore {
     return created.map((n) => outbox(n, { tasks: [], moves: [] }));
   }
 
-  #createOne(input: NewNotification, opts: CreateOptions): CreateResult {
-    if (input.replayKey) {
-      const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(input.replayKey) as Row | undefined;
-      if (r) return { outcome: 'replay', notification: toNotification(r) };
+  /** What the file holds for the batch (one seek per replay key, host and duplicate lookup), decided by decide(), inserted in order. */
+  #createBatch(inputs: NewNotification[], opts: CreateOptions): { results: CreateResult[]; created: Notification[] } {
+    const known = new Map<string, Row>();
+    for (const key of new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))) {
+      const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(key) as Row | undefined;
+      if (r) known.set(key, r);
     }
-    const host = this.#sql('SELECT on_maintenance FROM hosts WHERE uuid = ?').get(input.hostUuid) as Row | undefined;
-    const admit = admission(input, opts, host?.on_maintenance === 1);
-    if (!admit) return { outcome: 'host-on-maintenance' };
-    const payload = canonicalJson(input.payload);
-    if (admit.checkDuplicate) {
-      const dup = this.#get(duplicateQuery(input, opts.dedupWindowMs, payload));
-      if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
+    const onMaintenance = new Set<string>();
+    for (const host of new Set(inputs.map((i) => i.hostUuid)))
+      if (this.#sql('SELECT 1 FROM hosts WHERE uuid = ? AND on_maintenance').get(host)) onMaintenance.add(host);
+    const payloads = inputs.map((i) => canonicalJson(i.payload));
+    const duplicates = new Map<number, Row>();
+    const match = duplicateMatch('n', { type: '?', hostUuid: '?', since: '?', payload: '?', generatedAt: '?' });
+    for (const index of duplicateLookups(inputs, opts, { known, onMaintenance })) {
+      const r = this.#get({
+        sql: `SELECT * FROM notifications n WHERE ${match} ORDER BY n.id LIMIT 1`,
+        params: duplicateParams(inputs[index]!, payloads[index]!, opts.dedupWindowMs),
+      });
+      if (r) duplicates.set(index, r);
     }
-    // The new row's id from its own insert: the hosts upsert after it moves last_insert_rowid() to the hosts table.
-    const { lastInsertRowid } = this.#run(notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now));
-    if (input.hostUuid) this.#run(hostUpsert(input, opts.now));
-    const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row);
-    return admit.maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
+    const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
+    const inserted = plan.inserts.map((s) => {
+      const { lastInsertRowid } = this.#run(notificationInsert(inputs[s.index]!, randomUUID(), s.payload, s.ignoreReason, opts.now));
+      return this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row;
+    });
+    for (const host of hostsOf(inputs, plan.inserts)) this.#run(hostUpsert(host, opts.now));
+    return { results: createResults(plan, inserted), created: inserted.map(toNotification) };
   }
 
   async get(uuid: string): Promise<Notification | undefined> {
