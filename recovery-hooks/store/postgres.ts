@@ -274,6 +274,8 @@ export class PostgresNotificationStore implements NotificationStore {
     return { tasks: await this.#tasks(c, n.uuid), moves: await this.#moves(c, n.uuid) };
   }
 
+  // ── Notifications (StoreNotifications) ──
+
   async create(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult> {
     return (await this.createMany([input], opts, outbox))[0]!;
   }
@@ -476,6 +478,8 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Task log (StoreTasks) ──
+
   async planTasks(uuid: string, names: readonly string[]): Promise<void> {
     await this.#guard('planTasks', () =>
       rows(
@@ -542,6 +546,8 @@ export class PostgresNotificationStore implements NotificationStore {
     );
   }
 
+  // ── VM moves (StoreMoves) ──
+
   async planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void> {
     if (!moves.length) return;
     await this.#guard('planMoves', () =>
@@ -588,6 +594,8 @@ export class PostgresNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Hosts (StoreHosts) ──
+
   async hosts(): Promise<HostState[]> {
     return this.#guard('hosts', async () => (await rows(this.#pool, q('SELECT * FROM hosts ORDER BY pool_name, name'))).map(toHost));
   }
@@ -611,6 +619,8 @@ export class PostgresNotificationStore implements NotificationStore {
       ),
     );
   }
+
+  // ── Outbox (StoreOutbox) ──
 
   onMessagesQueued(listener: () => void): void {
     this.#signal.on(listener);
@@ -655,6 +665,8 @@ export class PostgresNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Leases (StoreLeases) ──
+
   /**
    * Expiry is reckoned by the database's clock, not the caller's `now`: the receivers sharing the database run on
    * different machines whose clocks may differ, and one that runs ahead would take leases that have not expired.
@@ -685,6 +697,12 @@ export class PostgresNotificationStore implements NotificationStore {
       return take(c);
     });
   }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#guard('releaseLease', () => rows(this.#pool, q('DELETE FROM leases WHERE name = ? AND owner = ?', name, owner)));
+  }
+
+  // ── Operator waits (StoreOperatorWaits) ──
 
   async waitForOperator(
     uuid: string,
@@ -724,6 +742,8 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Fences (StoreFences) ──
+
   async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
     return this.#tx('reserveFence', async (c): Promise<FenceReservation> => {
       // Every receiver reserving a fence in this pool waits here: the count and the insert are one step.
@@ -746,9 +766,7 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
-  async releaseLease(name: string, owner: string): Promise<void> {
-    await this.#guard('releaseLease', () => rows(this.#pool, q('DELETE FROM leases WHERE name = ? AND owner = ?', name, owner)));
-  }
+  // ── Forwards (StoreForwards) ──
 
   async getForward(uuid: string): Promise<ForwardState | undefined> {
     return this.#guard('getForward', async () => {
@@ -760,6 +778,8 @@ export class PostgresNotificationStore implements NotificationStore {
   async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
     await this.#guard('saveForward', () => rows(this.#pool, forwardUpsert(uuid, patch, now)));
   }
+
+  // ── Retention (StoreRetention) ──
 
   async purge(before: number, limit: number): Promise<PurgeCounts> {
     return this.#tx('purge', async (c) => {
@@ -775,6 +795,8 @@ export class PostgresNotificationStore implements NotificationStore {
       return { notifications, messages, leases, hosts };
     });
   }
+
+  // ── Activity (StoreActivity) ──
 
   async recordHookCall(call: HookCallInput): Promise<void> {
     await this.#guard('recordHookCall', () => rows(this.#pool, hookCallInsert(call)));

@@ -173,6 +173,8 @@ export class SqliteNotificationStore implements NotificationStore {
     }
   }
 
+  // ── Notifications (StoreNotifications) ──
+
   async create(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult> {
     return (await this.createMany([input], opts, outbox))[0]!;
   }
@@ -274,6 +276,8 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Task log (StoreTasks) ──
+
   async planTasks(uuid: string, names: readonly string[]): Promise<void> {
     this.#guard('planTasks', () =>
       this.#db.transaction(() => {
@@ -327,6 +331,8 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
+  // ── VM moves (StoreMoves) ──
+
   async planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void> {
     this.#guard('planMoves', () =>
       this.#db.transaction(() => {
@@ -361,6 +367,8 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Hosts (StoreHosts) ──
+
   async hosts(): Promise<HostState[]> {
     return this.#guard('hosts', () => (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map(toHost));
   }
@@ -374,6 +382,8 @@ export class SqliteNotificationStore implements NotificationStore {
       ).run(host.uuid, host.name, host.pool, by ? 1 : 0, by?.notification ?? null, by?.reason ?? null, now),
     );
   }
+
+  // ── Outbox (StoreOutbox) ──
 
   onMessagesQueued(listener: () => void): void {
     this.#signal.on(listener);
@@ -411,6 +421,8 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Leases (StoreLeases) ──
+
   async acquireLease(name: string, owner: string, now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean> {
     return this.#guard('acquireLease', () =>
       this.#db
@@ -431,6 +443,8 @@ export class SqliteNotificationStore implements NotificationStore {
   async releaseLease(name: string, owner: string): Promise<void> {
     this.#guard('releaseLease', () => this.#sql('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner));
   }
+
+  // ── Operator waits (StoreOperatorWaits) ──
 
   async waitForOperator(
     uuid: string,
@@ -468,6 +482,8 @@ export class SqliteNotificationStore implements NotificationStore {
     return this.#guard('confirmFenced', () => this.#db.transaction(() => (this.#run(waitConfirm(uuid, by, now)).changes ? this.#waitRow(uuid) : undefined))());
   }
 
+  // ── Fences (StoreFences) ──
+
   async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
     return this.#guard('reserveFence', () =>
       this.#db
@@ -494,6 +510,8 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Forwards (StoreForwards) ──
+
   async getForward(uuid: string): Promise<ForwardState | undefined> {
     return this.#guard('getForward', () => {
       const r = this.#sql('SELECT * FROM forwards WHERE notification_uuid = ?').get(uuid) as Row | undefined;
@@ -504,6 +522,8 @@ export class SqliteNotificationStore implements NotificationStore {
   async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
     this.#guard('saveForward', () => this.#run(forwardUpsert(uuid, patch, now)));
   }
+
+  // ── Retention (StoreRetention) ──
 
   async purge(before: number, limit: number): Promise<PurgeCounts> {
     return this.#guard('purge', () =>
@@ -522,6 +542,8 @@ export class SqliteNotificationStore implements NotificationStore {
       })(),
     );
   }
+
+  // ── Activity (StoreActivity) ──
 
   async recordHookCall(call: HookCallInput): Promise<void> {
     this.#guard('recordHookCall', () => this.#run(hookCallInsert(call)));
