@@ -2,6 +2,8 @@
 // `recovery_hook.action_hooks` pointing at a local HTTP server. A waiting `pre` hook that answers 403 vetoes the
 // VM start: the VM stays halted and the notification's progress says why; once the site agrees, the recovery runs
 // and the `post` hook receives the action's result. A failing action reaches the `post` hook as an error.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { XapiError } from '../../core/errors.js';
 import { hookServer } from './helpers/action-hooks.js';
@@ -82,6 +84,26 @@ t.test('a vetoing pre hook stops the action and says why; post hooks get results
   });
   t.ok(typeof post[0]!.body.duration === 'number' && post[0]!.body.duration >= 0, 'duration in ms');
   t.ok('result' in post[0]!.body && !('error' in post[0]!.body), 'a result, no error');
+
+  // The receiver recorded each call in the notification's activity (its store file, read beside it).
+  const calls = (uuid: string) => {
+    const db = new Database(join(rig.dir, 'recovery.sqlite'), { readonly: true });
+    try {
+      return db
+        .prepare('SELECT hook, phase, task_name, method, outcome, http_status, call_id FROM hook_calls WHERE notification_uuid = ? ORDER BY id')
+        .all(uuid);
+    } finally {
+      db.close();
+    }
+  };
+  t.match(calls(vetoed!.notification_uuid!), [
+    { hook: `${server.base}/licence`, phase: 'pre', task_name: 'recover_instance', method: 'vm.start', outcome: 'vetoed', http_status: 403 },
+  ]);
+  for (let i = 0; i < 200 && calls(allowed!.notification_uuid!).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  t.match(calls(allowed!.notification_uuid!), [
+    { hook: `${server.base}/licence`, phase: 'pre', outcome: 'ok', http_status: 200, call_id: preCall!.body.callId },
+    { hook: `${server.base}/audit`, phase: 'post', task_name: 'recover_instance', outcome: 'ok', http_status: 200, call_id: preCall!.body.callId },
+  ]);
 });
 
 t.test('a failing action reaches the post hook as an error, and the pre and post calls share a callId', async (t) => {
