@@ -171,6 +171,23 @@ exporter:
   t.comment(`second master demoted ${Date.now() - demotedAt} ms after both answered`);
   const metrics = await (await fetch(`${rig.hook!.url}/metrics`)).text();
   t.ok(metrics.includes(`xcp_recovery_master_demotions_total{pool_name="${rig.poolName}",host_name="${master.name}"} 1`), 'counted');
+  const told = await waitUntil(
+    'the demotion in the progress',
+    async () => {
+      const found = progressLines(await notification(rig.hook!, uuid)).filter((l) => l.includes('master watch:'));
+      return found.length ? found : undefined;
+    },
+    10_000,
+  );
+  t.match(
+    told,
+    [
+      new RegExp(
+        `^recover_members: master watch: ${master.name} came back acting as a second pool master .*: demoted \\(local login, pool\\.emergency_reset_master\\(${rig.host(chosen).address.replace(/\\./g, '\\\\.')}\\)\\); it restarts as a member of ${chosen}$`,
+      ),
+    ],
+    "and written into the failover notification's progress",
+  );
 });
 
 t.test('the receiver stops right after the promotion: a new one, unable to read the pool from the dead master, finishes it', async (t) => {
