@@ -34,6 +34,9 @@ async function masterRig(t: Test, o: RigOptions = {}): Promise<Rig> {
   return startRig(t, {
     sim: SIM,
     hook: { probeTimeoutMs: 1500 },
+    // The BMC is the simulator's CLI, one Node process per command: on a loaded machine a fence (power-off, then
+    // status polls) can outlast the rig's 30 s task timeout, which is not what these tests measure.
+    recoveryHook: { task_defaults: { timeout_seconds: 90, retries: 0, retry_delay_seconds: 0.1 } },
     ...o,
     pool: { master_failover: FAILOVER, ...o.pool },
   });
@@ -87,7 +90,7 @@ exporter:
   t.ok(vms.length >= 2, `the master runs ${vms.length} VMs`);
   const started = Date.now();
   const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
-  const n = await settled(rig.hook!, uuid, undefined, 120_000);
+  const n = await settled(rig.hook!, uuid, undefined, 180_000);
   t.comment(`master failover took ${Date.now() - started} ms`);
   t.equal(n.status, 'finished', n.message ?? 'finished');
   t.same(Object.keys(taskStates(n)), [
