@@ -55,7 +55,7 @@ const GROUPS = [
     fileFloor: 90,
     everyFunction: true,
     files: [
-      /^recovery-hooks\/workflows\/(host|fence|fence-proof)\.ts$/,
+      /^recovery-hooks\/workflows\/(host|fence|fence-proof|master)\.ts$/,
       /^recovery-hooks\/engine\/[^/]+\.ts$/,
       /^recovery-hooks\/store\/(?!sqlite-worker\.ts$)[^/]+\.ts$/,
     ],
