@@ -33,6 +33,8 @@ function when(ms: number | null | undefined): Html {
 }
 
 const badge = (status: string) => html`<span class="badge status-${status}">${status}</span>`;
+/** Next to a status: the recovery waits for a person (ui.js draws the same). */
+const waitBadge = (kind: string | undefined) => (kind ? html` <span class="badge waits" title="waits for an operator">${kind}</span>` : '');
 
 function layout(o: { title: string; session?: Session; body: Html; status?: number }): Html {
   const s = o.session;
@@ -103,11 +105,11 @@ export function errorPage(status: number, fault: string, message: string, sessio
 
 /** Where recoveries wait for a person, above the list: the thing an operator must not miss. */
 function waitsBanner(waits: OperatorWait[]): Html {
-  if (waits.length === 0) return html``;
-  return html`<section class="wait" role="alert" id="waits">
+  // Kept (hidden) when empty: the list page's live updates fill it when a recovery starts to wait.
+  return html`<section class="wait" role="alert" id="waits"${waits.length === 0 ? html` hidden` : ''}>
 <h2>${waits.length === 1 ? 'A recovery waits' : `${waits.length} recoveries wait`} for an operator</h2>
 <ul>
-${waits.map((w) => html`<li><a href="${detailPath(w.notificationUuid)}"><b>${w.kind}</b> · host ${w.hostName} (pool ${w.poolName})</a> since ${when(w.since)}: ${w.reason}</li>`)}
+${waits.map((w) => html`<li data-uuid="${w.notificationUuid}"><a href="${detailPath(w.notificationUuid)}"><b>${w.kind}</b> · host ${w.hostName} (pool ${w.poolName})</a> since ${when(w.since)}: ${w.reason}</li>`)}
 </ul>
 </section>`;
 }
@@ -136,14 +138,19 @@ export function listPage(o: {
   pools: string[];
   hosts: KnownHost[];
   waits: OperatorWait[];
+  refreshMs: number;
   error?: { status: number; message: string };
 }): Html {
   const f = o.result.form;
-  const query = (over: Record<string, string | undefined>) => {
+  const params = (over: Record<string, string | undefined>) => {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...f, ...over })) if (v) q.set(k, v);
-    return `${UI}/notifications?${q}`;
+    return q;
   };
+  const query = (over: Record<string, string | undefined>) => `${UI}/notifications?${params(over)}`;
+  const waiting = new Map(o.waits.map((w) => [w.notificationUuid, w.kind]));
+  // ui.js asks this address for the rows' news (the same filters and page), unless the filters were refused.
+  const live = o.error ? '' : `${UI}/notifications/live?${params({})}`;
   return layout({
     title: 'Notifications',
     session: o.session,
@@ -162,12 +169,13 @@ ${select('pool', 'Pool', o.pools, f.pool)}
 <a href="${UI}/notifications">Clear</a>
 </form>
 ${o.error ? html`<p class="error" role="alert" id="error"><b>${o.error.status}</b> ${o.error.message}</p>` : ''}
-<table class="list" id="notifications">
+<p class="news" id="list-news" hidden><span></span> <a href="${query({})}">Show them</a></p>
+<table class="list" id="notifications"${live ? html` data-live-src="${live}" data-refresh-ms="${String(o.refreshMs)}"` : ''}>
 <thead><tr><th>Generated</th><th>Type</th><th>Status</th><th>Host</th><th>Pool</th><th>Payload</th><th>Message</th><th>Notification</th></tr></thead>
 <tbody>
 ${o.result.rows.map(
-  (n) => html`<tr data-uuid="${n.uuid}">
-<td>${when(n.generatedAt)}</td><td>${n.type}</td><td>${badge(n.status)}</td><td>${n.hostName}</td><td>${n.poolName}</td>
+  (n) => html`<tr data-uuid="${n.uuid}" data-id="${String(n.id)}" data-status="${n.status}" data-terminal="${String(TERMINAL_STATUSES.includes(n.status))}">
+<td>${when(n.generatedAt)}</td><td>${n.type}</td><td class="status">${badge(n.status)}${waitBadge(waiting.get(n.uuid))}</td><td>${n.hostName}</td><td>${n.poolName}</td>
 <td class="payload">${payloadSummary(n.payload)}</td><td class="message">${n.message ?? ''}</td>
 <td><a href="${detailPath(n.uuid)}"><code>${n.uuid.slice(0, 8)}</code></a></td>
 </tr>`,

@@ -19,6 +19,7 @@ import type { UiConfig } from './config.js';
 import { readForm } from './form.js';
 import type { Html } from './html.js';
 import { listNotifications, readListForm } from './list.js';
+import { liveList } from './live-list.js';
 import { type CreateForm, type Detail, UI, createPage, detailPage, detailPath, errorPage, listPage, liveSection, loginPage, poolsPage } from './pages.js';
 import { type Session, Sessions, csrfMatches } from './sessions.js';
 
@@ -32,6 +33,8 @@ export interface UiDeps extends ActionDeps {
 }
 
 const COOKIE = 'xcp_ui_session';
+/** The JSON the list page polls (answers JSON only, errors included). */
+const LIVE_LIST = '/notifications/live';
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -108,7 +111,7 @@ export function uiRouter(deps: UiDeps): Router {
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       ctx.set(err.headers);
-      if (ctx.accepts('html', 'json') === 'json') {
+      if (ctx.accepts('html', 'json') === 'json' || ctx.path === `${UI}${LIVE_LIST}`) {
         ctx.status = err.status;
         ctx.body = faultBody(err.status, err.message);
       } else {
@@ -186,7 +189,14 @@ export function uiRouter(deps: UiDeps): Router {
   };
 
   router.get('/notifications', async (ctx) => {
-    const base = { session: session(ctx), types: notificationTypes(), pools: poolNames, hosts: knownHosts(), waits: await openWaits() };
+    const base = {
+      session: session(ctx),
+      types: notificationTypes(),
+      pools: poolNames,
+      hosts: knownHosts(),
+      waits: await openWaits(),
+      refreshMs: deps.config.refreshMs,
+    };
     try {
       const form = readListForm(ctx.query);
       page(ctx, listPage({ ...base, result: await listNotifications(form, { store: deps.store, hosts: deps.hosts, pools: poolNames }) }));
@@ -196,6 +206,11 @@ export function uiRouter(deps: UiDeps): Router {
       const form = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v.at(-1) : v]));
       page(ctx, listPage({ ...base, result: { form, rows: [], scanCut: false }, error: { status: 400, message: err.message } }), 400);
     }
+  });
+
+  // The list page's live updates (ui.js): JSON, its errors too (the API's 400s naming the field).
+  router.get(LIVE_LIST, async (ctx) => {
+    ctx.body = await liveList(readListForm(ctx.query), await openWaits(), { store: deps.store, hosts: deps.hosts, pools: poolNames });
   });
 
   const detailOf = async (n: Notification): Promise<Detail> => {

@@ -40,9 +40,14 @@ if (!existsSync(CHROMIUM)) {
   async function session(t: Test): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     t.teardown(() => context.close());
+    const problems: string[] = [];
+    return { context, page: await watchedPage(context, problems), problems };
+  }
+
+  /** Another tab of a session: its problems go to the same list. */
+  async function watchedPage(context: BrowserContext, problems: string[]): Promise<Page> {
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
-    const problems: string[] = [];
     page.on('console', (m) => {
       // Error pages (400, 403, 404) are answers the tests ask for; anything else (a CSP refusal, a script error) is not.
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 4')) problems.push(m.text());
@@ -52,8 +57,12 @@ if (!existsSync(CHROMIUM)) {
       if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()}: ${r.failure()?.errorText}`);
     });
     page.on('pageerror', (e) => problems.push(String(e)));
-    return { context, page, problems };
+    return page;
   }
+
+  /** Marks the document: the mark is gone if the page reloads or navigates. */
+  const markDocument = (page: Page) => page.evaluate('document.body.dataset.sameDocument = "yes"');
+  const sameDocument = async (page: Page) => (await page.getAttribute('body', 'data-same-document')) === 'yes';
 
   async function login(page: Page, url: string, token: string, next = '/ui/notifications'): Promise<void> {
     await page.goto(url + next);
@@ -113,9 +122,9 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForURL(new RegExp(`/ui/notifications/${uuid}$`));
     const first = await page.getAttribute('#live', 'data-status');
     t.ok(first === 'new' || first === 'running', `opened while the recovery runs (${first})`);
-    await page.evaluate('document.body.dataset.sameDocument = "yes"');
+    await markDocument(page);
     await untilFinishedOnPage(page, hook, uuid);
-    t.equal(await page.getAttribute('body', 'data-same-document'), 'yes', 'the page updated itself (no reload)');
+    t.ok(await sameDocument(page), 'the page updated itself (no reload)');
     const tasks = await page.$$eval('#tasks > li', (items: any[]) => items.map((li) => [li.dataset.task, li.dataset.state]));
     t.same(
       tasks,
@@ -133,15 +142,29 @@ if (!existsSync(CHROMIUM)) {
     }
     t.match(await page.textContent('#tasks li[data-task="fence_host"] .details'), /power/i, 'the fence task says what it did');
 
-    // Another host whose BMC does not answer: the recovery waits for a person, and the list says so first.
+    // Another host whose BMC does not answer: the recovery waits for a person, and the open list says so by itself:
+    // a newer notification matches, then the banner of waiting recoveries appears.
     const stuck = rig.host('xcp-host-03');
     await rig.control(`/sim/hosts/${stuck.name}/bmc`, { mode: 'unreachable' });
     await rig.control(`/sim/hosts/${stuck.name}/fail`, {});
     await untilNotLive(rig, stuck);
+    await page.goto(`${hook.url}/ui/notifications`);
+    t.ok(await page.locator('#waits').isHidden(), 'no recovery waits yet');
+    await markDocument(page);
     const waiting = await fire(hook, hostDownAlert(rig, stuck));
+    await page.waitForSelector('#list-news:not([hidden])');
+    t.equal(await page.textContent('#list-news span'), 'A newer notification matches.');
     const api = await untilWaiting(rig, waiting);
+    await page.waitForSelector(`#waits:not([hidden]) li[data-uuid="${waiting}"]`);
+    const banner = (await page.textContent('#waits'))!;
+    t.match(banner, 'A recovery waits for an operator');
+    t.match(banner, `fence_confirmation · host ${stuck.name} (pool ${rig.poolName}) since `);
+    t.match(banner, ` UTC: ${api.operator_wait.reason}`, 'drawn as the server draws it');
+    t.ok(await sameDocument(page), 'the list updated itself (no reload)');
     await page.goto(`${hook.url}/ui/notifications`);
     t.match(await page.textContent('#waits'), new RegExp(`fence_confirmation · host ${stuck.name}`));
+    t.equal(await page.getAttribute(`tr[data-uuid="${waiting}"]`, 'data-status'), 'running');
+    t.equal(await page.textContent(`tr[data-uuid="${waiting}"] td.status .waits`), 'fence_confirmation', 'the row says it waits');
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'ui-list.png'), fullPage: true });
     await page.click(`#waits a[href="/ui/notifications/${waiting}"]`);
     await page.waitForSelector('#operator-wait[data-kind="fence_confirmation"]');
@@ -165,13 +188,24 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.getAttribute(`tr[data-host="${victim.name}"]`, 'data-maintenance'), 'false');
     t.equal(await page.getAttribute('tr[data-host="xcp-host-04"]', 'data-maintenance'), 'false');
 
-    // The operator powers the host off, then confirms with its UUID: the recovery goes on and finishes.
+    // The operator powers the host off, then confirms with its UUID: the recovery goes on and finishes, on its page
+    // and in the list open in another tab.
+    const list = await watchedPage(page.context(), problems);
+    await list.goto(`${hook.url}/ui/notifications`);
+    t.equal(await list.textContent(`tr[data-uuid="${waiting}"] td.status`), 'running fence_confirmation');
+    await markDocument(list);
     await page.goto(`${hook.url}/ui/notifications/${waiting}`);
     await rig.control(`/sim/hosts/${stuck.name}/bmc`, { mode: 'ok' });
     await rig.control(`/sim/hosts/${stuck.name}/power-off`, {});
     await page.fill('#confirm-fenced input[name=host_uuid]', stuck.uuid);
     await Promise.all([page.waitForURL(new RegExp(`/ui/notifications/${waiting}$`)), page.click('#confirm-fenced button')]);
     await untilFinishedOnPage(page, hook, waiting);
+    await list.waitForSelector(`tr[data-uuid="${waiting}"][data-status="finished"]`, { timeout: 30_000 });
+    t.equal(await list.textContent(`tr[data-uuid="${waiting}"] td.status`), 'finished', 'the row: finished, no longer waiting');
+    t.equal(await list.getAttribute(`tr[data-uuid="${waiting}"]`, 'data-terminal'), 'true');
+    await list.waitForSelector('#waits', { state: 'hidden' });
+    t.ok(await sameDocument(list), 'the list updated itself (no reload)');
+    await list.close();
     t.equal(await page.locator('#operator-wait').count(), 0, 'no longer waiting');
     t.match(await page.textContent('#tasks li[data-task="fence_host"] .details'), /an operator \(token test\) confirmed/);
     t.equal((await settled(hook, waiting)).status, 'finished');
@@ -267,6 +301,39 @@ if (!existsSync(CHROMIUM)) {
     }
     t.same([...seen].sort(), made.map((m) => m.uuid).sort(), 'the pages hold every notification once');
     t.equal(new Set(seen).size, seen.length, 'no notification on two pages');
+
+    // The list's live JSON: the rows of the same page, now; bad filters get the list's (the API's) 400s, as JSON only.
+    await page.goto(`${hook.url}/ui/notifications?type=COMPUTE_INSTANCE&limit=2`);
+    const liveSrc = (await page.getAttribute('#notifications', 'data-live-src'))!;
+    t.equal(liveSrc, '/ui/notifications/live?type=COMPUTE_INSTANCE&limit=2');
+    const signedIn = { cookie: await cookieHeader(page) };
+    const liveJson = async (query: string, headers: Record<string, string> = signedIn) => {
+      const res = await fetch(`${hook.url}/ui/notifications/live?${query}`, { headers: { accept: 'text/html', ...headers } });
+      t.match(res.headers.get('content-type'), /^application\/json/, `${query}: JSON whatever the Accept header`);
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const live = await liveJson('type=COMPUTE_INSTANCE&limit=2');
+    t.equal(live.status, 200);
+    t.same(
+      live.json.notifications.map((n: any) => n.notification_uuid),
+      await rowUuids(page),
+      'the rows of the page',
+    );
+    t.match(live.json.notifications[0], { id: Number, status: String, terminal: Boolean, updated_at: /^\d{4}-\d\d-\d\dT.*Z$/, operator_wait: null });
+    t.same(live.json.operator_waits, []);
+    for (const [query, message] of [
+      ['limit=500', "Invalid value for limit: '500' is not between 1 and 200"],
+      ['pool=nope', `Invalid value for pool: 'nope' is not a configured pool (${rig.poolName})`],
+      ['bogus=1', "Unknown query parameter 'bogus'; known: type, status, pool, host, generated-since, generated-until, limit, marker"],
+      ['generated-since=yesterday', 'Invalid generated-since value'],
+    ] as const) {
+      const bad = await liveJson(query);
+      t.equal(bad.status, 400, query);
+      t.same(bad.json, { badRequest: { code: 400, message } }, `${query}: the field named`);
+    }
+    const anonymous = await liveJson('', {});
+    t.equal(anonymous.status, 401);
+    t.same(anonymous.json, { unauthorized: { code: 401, message: 'Log in first: no session, or it has ended' } });
 
     // Filters through the form: host, and a time range.
     await page.goto(`${hook.url}/ui/notifications`);
