@@ -62,6 +62,9 @@ t.test('recovery_hook.ui: defaults, and every key checked with its name', async 
     sessionMaxMs: 43_200_000,
     maxSessions: 200,
     refreshMs: 2000,
+    loginMaxFailures: 5,
+    loginWindowMs: 300_000,
+    trustedProxies: [],
   });
   const ui = testConfig(dir, '  ui: { external_url: "https://recovery.example.org/", session_idle_seconds: 600, max_sessions: 5, refresh_seconds: 1 }')
     .recovery_hook.ui;
