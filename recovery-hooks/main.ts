@@ -163,7 +163,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
     const hosts = options.hosts ?? xapiHosts!;
     await xapiHosts?.start();
 
-    const hooks = new ActionHooks(rh.actionHooks, { logger: log, now, counter: createActionHookCounter([metrics.registry]) });
+    const hooks = new ActionHooks(rh.actionHooks, { logger: log, now, counter: createActionHookCounter([metrics.registry]), activity: store });
     const engine = new RecoveryEngine({
       store,
       recorder,

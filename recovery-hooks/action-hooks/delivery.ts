@@ -8,7 +8,8 @@ import { describeError } from '../../core/errors.js';
 export type Phase = 'pre' | 'post';
 
 export type DeliveryResult =
-  | { ok: true; status: number; attempts: number }
+  /** `excerpt`: the start of the hook's answer (for the notification's activity). */
+  | { ok: true; status: number; attempts: number; excerpt: string }
   /** `status` is absent when no answer came (timeout, refused…); `reason` is the answer's excerpt or the error. */
   | { ok: false; status?: number; reason: string; attempts: number };
 
@@ -51,7 +52,7 @@ export class HookTarget {
     }
   }
 
-  async #attempt(body: string, signal?: AbortSignal): Promise<{ ok: true; status: number } | { ok: false; status?: number; reason: string }> {
+  async #attempt(body: string, signal?: AbortSignal): Promise<{ ok: true; status: number; excerpt: string } | { ok: false; status?: number; reason: string }> {
     try {
       const res = await this.#client.request(this.#url, {
         method: 'POST',
@@ -61,8 +62,9 @@ export class HookTarget {
         maxBodyBytes: MAX_ANSWER_BYTES,
         signal,
       });
-      if (res.status >= 200 && res.status <= 299) return { ok: true, status: res.status };
-      return { ok: false, status: res.status, reason: res.body.toString('utf8', 0, EXCERPT_CHARS).replace(/\s+/g, ' ').trim() };
+      const excerpt = res.body.toString('utf8', 0, EXCERPT_CHARS).replace(/\s+/g, ' ').trim();
+      if (res.status >= 200 && res.status <= 299) return { ok: true, status: res.status, excerpt };
+      return { ok: false, status: res.status, reason: excerpt };
     } catch (err) {
       return { ok: false, reason: describeError(err) };
     }

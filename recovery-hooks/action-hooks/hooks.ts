@@ -5,7 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import { sleep } from '../../core/concurrency.js';
+import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import type { NotificationStore } from '../store/store.js';
+import type { HookCallOutcome } from '../store/types.js';
 import type { ActionHookConfig, ActionMethod } from './config.js';
 import { type DeliveryResult, HookTarget, type Phase, describeFailure } from './delivery.js';
 import { type ActionCall, type ActionOutcome, type PrePayload, postPayload, prePayload } from './payload.js';
@@ -26,9 +29,10 @@ export class ActionVetoed extends Error {
   }
 }
 
-const OUTCOMES = ['ok', 'failed', 'vetoed', 'dropped'] as const;
+const OUTCOMES = ['ok', 'failed', 'vetoed', 'dropped'] as const satisfies readonly HookCallOutcome[];
 type Outcome = (typeof OUTCOMES)[number];
-type CallRef = Pick<PrePayload, 'callId' | 'method'>;
+/** What a hook call is recorded under: the call, its notification, and the workflow task acting. */
+type CallRef = Pick<PrePayload, 'callId' | 'method' | 'notification'> & { task?: string };
 export type ActionHookCounter = Counter<'type' | 'outcome'>;
 
 export function createActionHookCounter(registers: Registry[]): ActionHookCounter {
@@ -49,6 +53,8 @@ export interface ActionHooksOptions {
   counter?: ActionHookCounter;
   /** Unawaited deliveries (post hooks, pre hooks that do not wait) in flight at once; more are dropped. */
   maxInFlight?: number;
+  /** Where each call is recorded (the notification's activity); a failure to record is logged, never thrown. */
+  activity?: Pick<NotificationStore, 'recordHookCall'>;
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 64;
@@ -59,6 +65,7 @@ export class ActionHooks {
   readonly #now: () => number;
   readonly #counter: ActionHookCounter;
   readonly #maxInFlight: number;
+  readonly #activity: ActionHooksOptions['activity'];
   readonly #inFlight = new Set<Promise<void>>();
   readonly #shutdown = new AbortController();
 
@@ -68,6 +75,7 @@ export class ActionHooks {
     this.#now = opts.now ?? Date.now;
     this.#counter = opts.counter ?? createActionHookCounter([]);
     this.#maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.#activity = opts.activity;
   }
 
   /**
@@ -81,10 +89,11 @@ export class ActionHooks {
     if (pre.length === 0 && post.length === 0) return action();
     const payload = prePayload(randomUUID(), call, this.#now());
     const body = JSON.stringify(payload);
-    for (const target of pre) if (!target.config.waitForResponse) this.#spawn(target, 'pre', payload, body);
+    const ref: CallRef = { ...payload, task: call.task };
+    for (const target of pre) if (!target.config.waitForResponse) this.#spawn(target, 'pre', ref, body);
     await this.#awaitPre(
       pre.filter((t) => t.config.waitForResponse),
-      payload,
+      ref,
       body,
       signal,
     );
@@ -95,7 +104,7 @@ export class ActionHooks {
     } catch (error) {
       outcome = { ok: false, error };
     }
-    this.#post(post, payload, startedAt, outcome);
+    this.#post(post, payload, ref, startedAt, outcome);
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
   }
@@ -112,43 +121,73 @@ export class ActionHooks {
     return cut;
   }
 
-  async #awaitPre(targets: HookTarget[], payload: PrePayload, body: string, signal?: AbortSignal): Promise<void> {
+  async #awaitPre(targets: HookTarget[], payload: CallRef, body: string, signal?: AbortSignal): Promise<void> {
+    const startedAt = this.#now();
     const results = await Promise.all(targets.map((t) => t.send(body, signal)));
     let veto: ActionVetoed | undefined;
-    targets.forEach((target, i) => {
-      const r = results[i]!;
-      this.#record(target, 'pre', payload, r, r.ok ? 'ok' : signal?.aborted ? 'failed' : 'vetoed');
-      if (!r.ok) veto ??= new ActionVetoed(payload.method, target.where, r.status, r.reason);
-    });
+    await Promise.all(
+      targets.map((target, i) => {
+        const r = results[i]!;
+        if (!r.ok) veto ??= new ActionVetoed(payload.method, target.where, r.status, r.reason);
+        return this.#record(target, 'pre', payload, r, r.ok ? 'ok' : signal?.aborted ? 'failed' : 'vetoed', startedAt);
+      }),
+    );
     signal?.throwIfAborted();
     if (veto) throw veto;
   }
 
-  #post(targets: HookTarget[], pre: PrePayload, startedAt: number, outcome: ActionOutcome<unknown>): void {
+  #post(targets: HookTarget[], pre: PrePayload, ref: CallRef, startedAt: number, outcome: ActionOutcome<unknown>): void {
     if (targets.length === 0) return;
     const payload = postPayload(pre, startedAt, this.#now(), outcome);
     const body = JSON.stringify(payload);
-    for (const target of targets) this.#spawn(target, 'post', payload, body);
+    for (const target of targets) this.#spawn(target, 'post', ref, body);
   }
 
   #spawn(target: HookTarget, phase: Phase, payload: CallRef, body: string): void {
+    const startedAt = this.#now();
     if (this.#inFlight.size >= this.#maxInFlight) {
       this.#counter.inc({ type: phase, outcome: 'dropped' });
       this.#log.warn('action hook dropped: too many deliveries in flight', { ...fields(target, phase, payload), maxInFlight: this.#maxInFlight });
+      void this.#remember(target, phase, payload, { ok: false, reason: 'dropped: too many deliveries in flight', attempts: 0 }, 'dropped', startedAt);
       return;
     }
     const delivery: Promise<void> = target
       .send(body, this.#shutdown.signal)
-      .then((r) => this.#record(target, phase, payload, r, r.ok ? 'ok' : 'failed'))
+      .then((r) => this.#record(target, phase, payload, r, r.ok ? 'ok' : 'failed', startedAt))
       .finally(() => this.#inFlight.delete(delivery));
     this.#inFlight.add(delivery);
   }
 
-  #record(target: HookTarget, phase: Phase, payload: CallRef, r: DeliveryResult, outcome: Outcome): void {
+  #record(target: HookTarget, phase: Phase, payload: CallRef, r: DeliveryResult, outcome: Outcome, startedAt: number): Promise<void> {
     this.#counter.inc({ type: phase, outcome });
     const f = { ...fields(target, phase, payload), attempts: r.attempts };
     if (r.ok) this.#log.debug('action hook delivered', { ...f, status: r.status });
     else this.#log.warn(outcome === 'vetoed' ? 'action vetoed by pre hook' : 'action hook failed', { ...f, status: r.status, reason: r.reason });
+    return this.#remember(target, phase, payload, r, outcome, startedAt);
+  }
+
+  /** The call in its notification's activity; the hook's own token is masked in what its answer echoes. */
+  async #remember(target: HookTarget, phase: Phase, payload: CallRef, r: DeliveryResult, outcome: Outcome, startedAt: number): Promise<void> {
+    if (!this.#activity) return;
+    const output = r.ok ? r.excerpt : r.reason;
+    try {
+      await this.#activity.recordHookCall({
+        notificationUuid: payload.notification.uuid,
+        hook: target.where,
+        phase,
+        taskName: payload.task ?? null,
+        method: payload.method,
+        callId: payload.callId,
+        outcome,
+        httpStatus: r.status ?? null,
+        attempts: r.attempts,
+        startedAt,
+        finishedAt: this.#now(),
+        output: target.config.token ? output.replaceAll(target.config.token.reveal(), '[secret]') : output,
+      });
+    } catch (err) {
+      this.#log.warn('action hook call not recorded in the activity', { ...fields(target, phase, payload), error: describeError(err) });
+    }
   }
 }
 

@@ -17,6 +17,8 @@ export interface ActionCall {
   method: ActionMethod;
   params: Record<string, unknown>;
   notification: ActionNotification;
+  /** The workflow task acting (recorded in the notification's activity, not sent). */
+  task?: string;
 }
 
 export interface PrePayload {

@@ -204,7 +204,7 @@ export class WorkflowRunner {
         await progress(action.description, 0.5);
         const hooks = this.opts.hooks;
         if (!hooks) return run();
-        return hooks.around({ method: action.method, params: action.params, notification: actionNotification(n) }, run, signal);
+        return hooks.around({ method: action.method, params: action.params, notification: actionNotification(n), task: task.name }, run, signal);
       },
       escalate: (type, payload) => this.opts.escalate(n, type, payload),
       now,

@@ -9,7 +9,7 @@ export function forwardEvents(pools: ReadonlySet<string>): OutboxBuilder {
     // An emergency shutdown is ours alone: a Masakari-compatible remote has no such type.
     if (n.status !== 'new' || n.updatedAt !== null || !pools.has(n.poolName) || n.type === 'XCP_EMERGENCY_SHUTDOWN') return [];
     const payload: ForwardMessage = { notification_uuid: n.uuid, dedup_key: `forward:${n.uuid}` };
-    return [{ channel: forwardChannelName(n.poolName), payload }];
+    return [{ channel: forwardChannelName(n.poolName), payload, notificationUuid: n.uuid }];
   };
 }
 

@@ -90,10 +90,11 @@ function notificationFields(n: Notification): Record<string, unknown> {
 export function createRouter(channels: readonly ChannelConfig[], opts: RouterOptions = {}): NotifierRouter {
   const subscribers = (event: NotifierEvent, severity: Severity) =>
     channels.filter((c) => c.events.includes(event) && severityRank(severity) >= severityRank(c.minSeverity));
-  const messages = (to: readonly ChannelConfig[], payload: Record<string, unknown>): OutboxInput[] =>
+  /** One message per channel; `notificationUuid` files it in that notification's activity. */
+  const messages = (to: readonly ChannelConfig[], payload: Record<string, unknown>, notificationUuid?: string): OutboxInput[] =>
     to.map((c) => {
       opts.metrics?.messages.inc({ channel: c.name, outcome: 'queued' });
-      return { channel: c.name, payload };
+      return notificationUuid === undefined ? { channel: c.name, payload } : { channel: c.name, payload, notificationUuid };
     });
 
   return {
@@ -111,37 +112,45 @@ export function createRouter(channels: readonly ChannelConfig[], opts: RouterOpt
       const ended = ['finished', 'ignored', 'error', 'failed'].includes(n.status) && !upSignal;
       const tasks = ended ? history.tasks : [];
       const moves = ended && n.type === 'COMPUTE_HOST' ? history.moves : [];
-      return messages(to, {
-        event,
-        severity,
-        at: iso(n.updatedAt ?? n.createdAt),
-        ...notificationFields(n),
-        message: n.message,
-        next_attempt_at: iso(n.nextAttemptAt),
-        tasks: taskSummary(tasks),
-        failed_task: n.status === 'error' || n.status === 'failed' ? failedTask(tasks) : null,
-        vms: vmSummary(moves),
-      });
+      return messages(
+        to,
+        {
+          event,
+          severity,
+          at: iso(n.updatedAt ?? n.createdAt),
+          ...notificationFields(n),
+          message: n.message,
+          next_attempt_at: iso(n.nextAttemptAt),
+          tasks: taskSummary(tasks),
+          failed_task: n.status === 'error' || n.status === 'failed' ? failedTask(tasks) : null,
+          vms: vmSummary(moves),
+        },
+        n.uuid,
+      );
     },
 
     waitEvents(n, wait) {
       const to = subscribers('recovery.waiting', 'critical');
       if (to.length === 0) return [];
-      return messages(to, {
-        event: 'recovery.waiting',
-        severity: 'critical',
-        at: iso(wait.since),
-        ...notificationFields(n),
-        message: wait.reason,
-        wait_kind: wait.kind,
-        waiting_since: iso(wait.since),
-        next_attempt_at: null,
-        tasks: [],
-        failed_task: null,
-        vms: [],
-        // One message per wait, however often the fence task re-parks it with a new reason.
-        dedup_key: `wait:${n.uuid}:${wait.since}`,
-      });
+      return messages(
+        to,
+        {
+          event: 'recovery.waiting',
+          severity: 'critical',
+          at: iso(wait.since),
+          ...notificationFields(n),
+          message: wait.reason,
+          wait_kind: wait.kind,
+          waiting_since: iso(wait.since),
+          next_attempt_at: null,
+          tasks: [],
+          failed_task: null,
+          vms: [],
+          // One message per wait, however often the fence task re-parks it with a new reason.
+          dedup_key: `wait:${n.uuid}:${wait.since}`,
+        },
+        n.uuid,
+      );
     },
 
     alertEvents(alert) {

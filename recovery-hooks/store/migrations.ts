@@ -157,4 +157,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX fences_pool ON fences (pool_name, at);
     `,
   },
+  {
+    // A notification's activity: the outbox messages about it (existing ones found by the uuid in their payload) and
+    // the calls of the action hooks around its recovery actions.
+    version: 6,
+    sql: `
+      ALTER TABLE outbox ADD COLUMN notification_uuid TEXT;
+      UPDATE outbox SET notification_uuid = json_extract(payload, '$.notification_uuid') WHERE json_valid(payload) AND payload LIKE '%"notification_uuid":%';
+      CREATE INDEX outbox_notification ON outbox (notification_uuid, id);
+      CREATE TABLE hook_calls (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        notification_uuid TEXT NOT NULL,
+        hook TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        task_name TEXT,
+        method TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        attempts INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        output TEXT
+      );
+      CREATE INDEX hook_calls_notification ON hook_calls (notification_uuid, id);
+    `,
+  },
 ];

@@ -155,4 +155,30 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX fences_pool ON fences (pool_name, at);
     `,
   },
+  {
+    // A notification's activity: the outbox messages about it (existing ones found by the uuid in their payload) and
+    // the calls of the action hooks around its recovery actions.
+    version: 6,
+    sql: `
+      ALTER TABLE outbox ADD COLUMN notification_uuid TEXT;
+      UPDATE outbox SET notification_uuid = payload::json ->> 'notification_uuid' WHERE payload LIKE '%"notification_uuid":%';
+      CREATE INDEX outbox_notification ON outbox (notification_uuid, id);
+      CREATE TABLE hook_calls (
+        id BIGSERIAL PRIMARY KEY,
+        notification_uuid TEXT NOT NULL,
+        hook TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        task_name TEXT,
+        method TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        attempts INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT NOT NULL,
+        output TEXT
+      );
+      CREATE INDEX hook_calls_notification ON hook_calls (notification_uuid, id);
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
+import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
 import {
@@ -47,6 +48,7 @@ import {
   type CreateResult,
   type FenceRecord,
   type FenceReservation,
+  type HookCallInput,
   type ForwardPatch,
   type ForwardState,
   type HostState,
@@ -56,6 +58,7 @@ import {
   type MovePatch,
   type NewNotification,
   type Notification,
+  type NotificationActivity,
   NOTIFICATION_STATUSES,
   type NotificationStatus,
   type OperatorWait,
@@ -312,8 +315,9 @@ export class PostgresNotificationStore implements NotificationStore {
     await rows(
       c,
       q(
-        `INSERT INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key)
-         SELECT m.channel, m.payload, ?::bigint, ?::bigint, m.dedup_key FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS m (channel, payload, dedup_key, n)
+        `INSERT INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key, notification_uuid)
+         SELECT m.channel, m.payload, ?::bigint, ?::bigint, m.dedup_key, m.notification_uuid
+         FROM unnest(?::text[], ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS m (channel, payload, dedup_key, notification_uuid, n)
          ORDER BY m.n
          ON CONFLICT (channel, dedup_key) DO NOTHING`,
         now,
@@ -321,6 +325,7 @@ export class PostgresNotificationStore implements NotificationStore {
         messages.map((m) => m.channel),
         messages.map((m) => JSON.stringify(m.payload)),
         messages.map((m) => dedupKey(m.payload)),
+        messages.map((m) => m.notificationUuid ?? null),
       ),
     );
   }
@@ -856,6 +861,20 @@ export class PostgresNotificationStore implements NotificationStore {
       const leases = await count(purgeLeases(before));
       const hosts = await count(purgeHosts(before, limit));
       return { notifications, messages, leases, hosts };
+    });
+  }
+
+  async recordHookCall(call: HookCallInput): Promise<void> {
+    await this.#guard('recordHookCall', () => rows(this.#pool, hookCallInsert(call)));
+  }
+
+  async activityOf(notificationUuid: string): Promise<NotificationActivity> {
+    return this.#guard('activityOf', async () => {
+      const [messages, hookCalls] = await Promise.all([
+        rows(this.#pool, activityMessages(notificationUuid)),
+        rows(this.#pool, activityHookCalls(notificationUuid)),
+      ]);
+      return { messages: messages.map(toMessageRecord), hookCalls: hookCalls.map(toHookCall) };
     });
   }
 

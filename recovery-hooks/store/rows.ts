@@ -329,7 +329,9 @@ export function purgeCandidates(before: number, limit: number): Statement {
  */
 export function purgeNotificationDeletes(match: string): string[] {
   return [
-    ...['task_progress', 'tasks', 'vm_moves', 'forwards', 'operator_waits'].map((table) => `DELETE FROM ${table} WHERE notification_uuid ${match}`),
+    ...['task_progress', 'tasks', 'vm_moves', 'forwards', 'operator_waits', 'hook_calls'].map(
+      (table) => `DELETE FROM ${table} WHERE notification_uuid ${match}`,
+    ),
     `DELETE FROM notifications WHERE uuid ${match}`,
   ];
 }

@@ -237,6 +237,12 @@ export class SqliteWorkerStore implements NotificationStore {
   purge(...a: Args<'purge'>) {
     return this.#call('purge', a);
   }
+  recordHookCall(...a: Args<'recordHookCall'>) {
+    return this.#call('recordHookCall', a);
+  }
+  activityOf(...a: Args<'activityOf'>) {
+    return this.#call('activityOf', a);
+  }
 
   onMessagesQueued(listener: () => void): void {
     this.#signal.on(listener);

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
+import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { QueuedSignal } from './queued.js';
 import {
@@ -47,6 +48,7 @@ import {
   type CreateResult,
   type FenceRecord,
   type FenceReservation,
+  type HookCallInput,
   type ForwardPatch,
   type ForwardState,
   type HostState,
@@ -56,6 +58,7 @@ import {
   type MovePatch,
   type NewNotification,
   type Notification,
+  type NotificationActivity,
   NOTIFICATION_STATUSES,
   type NotificationStatus,
   type OperatorWait,
@@ -163,9 +166,11 @@ export class SqliteNotificationStore implements NotificationStore {
   #enqueue(messages: OutboxInput[], now: number): void {
     if (messages.length) this.#queued = true;
     // A message with a dedup_key already queued on its channel is dropped (NULL keys never collide).
-    const insert = this.#sql('INSERT OR IGNORE INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key) VALUES (?, ?, ?, ?, ?)');
+    const insert = this.#sql(
+      'INSERT OR IGNORE INTO outbox (channel, payload, next_attempt_at, created_at, dedup_key, notification_uuid) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     for (const m of messages) {
-      insert.run(m.channel, JSON.stringify(m.payload), now, now, dedupKey(m.payload));
+      insert.run(m.channel, JSON.stringify(m.payload), now, now, dedupKey(m.payload), m.notificationUuid ?? null);
     }
   }
 
@@ -508,6 +513,19 @@ export class SqliteNotificationStore implements NotificationStore {
         const hosts = this.#run(purgeHosts(before, limit)).changes;
         return { notifications, messages, leases, hosts };
       })(),
+    );
+  }
+
+  async recordHookCall(call: HookCallInput): Promise<void> {
+    this.#guard('recordHookCall', () => this.#run(hookCallInsert(call)));
+  }
+
+  async activityOf(notificationUuid: string): Promise<NotificationActivity> {
+    return this.#guard('activityOf', () =>
+      this.#db.transaction(() => ({
+        messages: this.#all(activityMessages(notificationUuid)).map(toMessageRecord),
+        hookCalls: this.#all(activityHookCalls(notificationUuid)).map(toHookCall),
+      }))(),
     );
   }
 

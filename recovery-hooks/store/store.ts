@@ -8,6 +8,7 @@ import type {
   CreateResult,
   FenceRecord,
   FenceReservation,
+  HookCallInput,
   HostState,
   LeaseConflicts,
   ListFilter,
@@ -15,6 +16,7 @@ import type {
   MovePatch,
   NewNotification,
   Notification,
+  NotificationActivity,
   NotificationStatus,
   OperatorWait,
   OperatorWaitKind,
@@ -148,6 +150,11 @@ export interface NotificationStore {
    * notification names any more (a host on maintenance stays).
    */
   purge(before: number, limit: number): Promise<PurgeCounts>;
+
+  /** Record one call of an action hook about a notification (output masked for secrets and cut; see activity.ts). */
+  recordHookCall(call: HookCallInput): Promise<void>;
+  /** What was sent on behalf of a notification: its outbox messages and hook calls, oldest first (empty when unknown). */
+  activityOf(notificationUuid: string): Promise<NotificationActivity>;
 
   close(): Promise<void>;
 }

@@ -182,6 +182,8 @@ export type OutboxBuilder = (n: Notification, history: RunHistory) => OutboxInpu
 export interface OutboxInput {
   channel: string;
   payload: Record<string, unknown>;
+  /** The notification the message is about (its activity lists the message); absent for alert messages. */
+  notificationUuid?: string;
 }
 
 export interface OutboxMessage extends OutboxInput {
@@ -255,4 +257,63 @@ export type FenceReservation = { granted: true } | { granted: false; recent: Fen
 export interface LeaseConflicts {
   names?: string[];
   prefix?: string;
+}
+
+/** What became of an outbox message so far: `queued` (pending, maybe retried), `sent` (the peer took it), `failed` (given up). */
+export type MessageStatus = 'queued' | 'sent' | 'failed';
+
+/** An outbox message about a notification, as its activity shows it. */
+export interface MessageRecord {
+  id: number;
+  channel: string;
+  /** The notifier event (`recovery.started`…) from the payload; null when it has none (a forward message). */
+  event: string | null;
+  status: MessageStatus;
+  /** Send attempts so far. */
+  attempts: number;
+  createdAt: number;
+  /** When the peer took it (status `sent`), else null. */
+  sentAt: number | null;
+  /** When it was given up (status `failed`), else null. */
+  failedAt: number | null;
+  /** When the next attempt is due (status `queued`), else null. */
+  nextAttemptAt: number | null;
+  /** The last delivery error, secrets masked, at most ACTIVITY_TEXT_MAX characters. */
+  lastError: string | null;
+}
+
+export type HookPhase = 'pre' | 'post';
+/** `ok`: 2xx; `failed`: no 2xx (a post hook, or a pre hook that does not wait); `vetoed`: a waiting pre hook refused; `dropped`: too many in flight. */
+export type HookCallOutcome = 'ok' | 'failed' | 'vetoed' | 'dropped';
+
+/** One call of an action hook (recovery-hooks/action-hooks), as the hooks record it. */
+export interface HookCallInput {
+  notificationUuid: string;
+  /** The hook's URL without query string. */
+  hook: string;
+  phase: HookPhase;
+  /** The workflow task whose action the hook surrounds. */
+  taskName: string | null;
+  /** The action (`vm.start`, `host.power_off`…). */
+  method: string;
+  /** The call id the pre and post payloads share. */
+  callId: string;
+  outcome: HookCallOutcome;
+  /** The hook's HTTP status; null when it did not answer (timeout, refused) or was dropped. Hooks are HTTP only: no exit status. */
+  httpStatus: number | null;
+  attempts: number;
+  startedAt: number;
+  finishedAt: number;
+  /** The start of the hook's answer or the delivery error; the store masks secrets and keeps ACTIVITY_TEXT_MAX characters. */
+  output: string | null;
+}
+
+export interface HookCallRecord extends Omit<HookCallInput, 'notificationUuid'> {
+  id: number;
+}
+
+/** Everything sent on behalf of a notification: its outbox messages and its action-hook calls, oldest first. */
+export interface NotificationActivity {
+  messages: MessageRecord[];
+  hookCalls: HookCallRecord[];
 }

@@ -172,7 +172,9 @@ t.test('config errors name the key', async (t) => {
 t.test('new notifications of forward pools, and only those, are queued once on forward:<pool>', async (t) => {
   const events = forwardEvents(new Set(['lab']));
   const none = { tasks: [], moves: [] };
-  t.same(events(base, none), [{ channel: 'forward:lab', payload: { notification_uuid: base.uuid, dedup_key: `forward:${base.uuid}` } }]);
+  t.same(events(base, none), [
+    { channel: 'forward:lab', payload: { notification_uuid: base.uuid, dedup_key: `forward:${base.uuid}` }, notificationUuid: base.uuid },
+  ]);
   t.same(events({ ...base, poolName: 'other' }, none), [], 'another pool');
   t.same(events({ ...base, status: 'ignored' }, none), [], 'recorded as ignored (host on maintenance)');
   t.same(events({ ...base, status: 'running', updatedAt: 1 }, none), [], 'a status change');

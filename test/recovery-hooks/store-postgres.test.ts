@@ -58,6 +58,31 @@ if (postgresSkip) {
     t.match(await again.get(notification!.uuid), { status: 'new', id: 1, generatedAt: T0 });
   });
 
+  t.test('a database of migration 5 upgrades: the outbox messages about a notification join its activity', async (t) => {
+    const url = await server.createDatabase();
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 5)) {
+      await raw.query(m.sql);
+      await raw.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [m.version]);
+    }
+    const insert = "INSERT INTO outbox (channel, payload, status, next_attempt_at, created_at, done_at) VALUES ('mail', $1, $2, $3, $3, $4)";
+    await raw.query(insert, [JSON.stringify({ event: 'recovery.started', notification_uuid: 'n-1' }), 'sent', T0, T0 + 5]);
+    await raw.query(insert, [JSON.stringify({ event: 'alert.firing', fingerprint: 'f' }), 'pending', T0, null]);
+    await raw.query(insert, [JSON.stringify({ event: 'recovery.finished', notification_uuid: 'n-2' }), 'dead', T0, T0 + 9]);
+    await raw.end();
+    const s = await PostgresNotificationStore.open(config(url), logger);
+    t.teardown(() => s.close());
+    t.same(
+      await s.schemaVersions(),
+      POSTGRES_MIGRATIONS.map((m) => m.version),
+    );
+    t.match((await s.activityOf('n-1')).messages, [{ channel: 'mail', event: 'recovery.started', status: 'sent', sentAt: T0 + 5 }]);
+    t.match((await s.activityOf('n-2')).messages, [{ event: 'recovery.finished', status: 'failed', failedAt: T0 + 9 }]);
+    t.equal((await s.activityOf('n-1')).messages.length, 1, 'the alert message belongs to no notification');
+  });
+
   t.test('BIGINT columns come back as numbers, without touching pg’s global type parsers', async (t) => {
     const { a } = await receivers(t);
     const { notification } = await a.create(input({ generatedAt: 2 ** 52 }), opts);

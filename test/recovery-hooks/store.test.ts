@@ -54,3 +54,27 @@ t.test('a failing backend surfaces as StoreError, and the failed transaction lea
   writeFileSync(notADir, '');
   t.throws(() => new SqliteNotificationStore(join(notADir, 'store.sqlite')), StoreError, 'an unusable path fails at open');
 });
+
+t.test('a store of migration 5 upgrades: the outbox messages about a notification join its activity', async (t) => {
+  const file = join(tempDir(), 'v5.sqlite');
+  const raw = new Database(file);
+  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 5)) {
+    raw.exec(m.sql);
+    raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)').run(m.version);
+  }
+  const insert = raw.prepare("INSERT INTO outbox (channel, payload, status, next_attempt_at, created_at, done_at) VALUES ('mail', ?, ?, ?, ?, ?)");
+  insert.run(JSON.stringify({ event: 'recovery.started', notification_uuid: 'n-1' }), 'sent', T0, T0, T0 + 5);
+  insert.run(JSON.stringify({ event: 'alert.firing', fingerprint: 'f' }), 'pending', T0, T0, null);
+  insert.run(JSON.stringify({ event: 'recovery.finished', notification_uuid: 'n-2' }), 'dead', T0, T0, T0 + 9);
+  raw.close();
+  const s = new SqliteNotificationStore(file);
+  t.teardown(() => s.close());
+  t.same(
+    s.schemaVersions(),
+    MIGRATIONS.map((m) => m.version),
+  );
+  t.match((await s.activityOf('n-1')).messages, [{ channel: 'mail', event: 'recovery.started', status: 'sent', sentAt: T0 + 5 }]);
+  t.match((await s.activityOf('n-2')).messages, [{ event: 'recovery.finished', status: 'failed', failedAt: T0 + 9 }]);
+  t.equal((await s.activityOf('n-1')).messages.length, 1, 'the alert message belongs to no notification');
+});

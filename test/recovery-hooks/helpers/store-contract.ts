@@ -4,6 +4,7 @@ import type { Test } from 'tap';
 import { canonicalJson } from '../../../recovery-hooks/store/rows.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from '../../../recovery-hooks/store/store.js';
 import type { ListPage, NewNotification, NotificationStatus, RunHistory, SortKey } from '../../../recovery-hooks/store/types.js';
+import { activityContract } from './activity-contract.js';
 import { HOST_1, HOST_2, HOST_3 } from './harness.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -753,4 +754,6 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     await s.releaseLease(host, 'r1');
     t.equal(await s.acquireLease(vm('c'), 'r2', now, 60_000, { names: [host] }), true);
   });
+
+  activityContract(t, fresh);
 }

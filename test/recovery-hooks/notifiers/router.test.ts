@@ -66,6 +66,12 @@ t.test('a failed host recovery: received, started, failed with its failing task,
   const received = sent[0]!.payload;
   t.same(received.tasks, [], 'no task snapshot before a run ended');
   t.equal(received.severity, 'critical', 'a host failure is critical');
+  t.same(new Set(sent.map((m) => m.notificationUuid)), new Set([n.uuid]), 'every message is filed under its notification');
+  t.same(
+    (await store.activityOf(n.uuid)).messages.map((m) => `${m.channel}:${m.event}:${m.status}`),
+    summary(sent).map((s) => `${s}:queued`),
+    "the notification's activity lists them, queued",
+  );
 });
 
 t.test('the snapshot is of the run that just ended, not of a later retry', async (t) => {
@@ -144,6 +150,7 @@ t.test('alerts go to the channels subscribed to alert events, at their severity'
     ['alerts'],
     'only channels that asked for alerts',
   );
+  t.equal(firing[0]!.notificationUuid, undefined, 'an alert message belongs to no notification');
   t.match(firing[0]!.payload, {
     event: 'alert.firing',
     severity: 'critical',
@@ -173,6 +180,10 @@ t.test('a recovery waiting for an operator: one critical recovery.waiting messag
   const queued = await store.claimMessages('all', 100, Date.now(), 1000);
   const waiting = queued.filter((m) => m.payload.event === 'recovery.waiting');
   t.equal(waiting.length, 1, 'a new reason for the same wait is not a new message');
+  t.match(
+    (await store.activityOf(n.uuid)).messages.filter((m) => m.event === 'recovery.waiting'),
+    [{ channel: 'all' }, { channel: 'critical' }],
+  );
   t.match(waiting[0]!.payload, {
     severity: 'critical',
     notification_uuid: n.uuid,
