@@ -6,9 +6,12 @@ import type { KnownHost } from '../hosts.js';
 import type { TokenScope } from '../config.js';
 import {
   type ForwardState,
+  type HookCallRecord,
   type HostState,
+  type MessageRecord,
   NOTIFICATION_STATUSES,
   type Notification,
+  type NotificationActivity,
   type OperatorWait,
   TERMINAL_STATUSES,
   type TaskRecord,
@@ -193,6 +196,8 @@ ${o.result.scanCut ? html`<span class="muted">Stopped reading after many notific
 
 export interface Detail {
   n: Notification;
+  /** The messages sent and the action-hook calls made for it. */
+  activity: NotificationActivity;
   /** The open wait (unconfirmed, notification not ended), if any. */
   wait?: OperatorWait;
   tasks: TaskRecord[];
@@ -256,18 +261,68 @@ ${moves.map(
 </table>`;
 }
 
-/** The part of the detail page that changes while a recovery runs (ui.js fetches it again until the status is final). */
+/** Text the store bounded (ACTIVITY_TEXT_MAX) shown whole only on demand: its first line in the table. */
+function excerpt(text: string | null): Html {
+  if (!text) return html``;
+  const short = text.length <= 120 && !text.includes('\n');
+  return short
+    ? html`<code class="excerpt">${text}</code>`
+    : html`<details class="excerpt"><summary><code>${text.slice(0, 120)}…</code></summary><pre>${text}</pre></details>`;
+}
+
+function hookCallsTable(calls: HookCallRecord[]): Html {
+  if (calls.length === 0) return html``;
+  return html`<h2>Action hooks</h2>
+<table class="list" id="hook-calls">
+<thead><tr><th>Hook</th><th>Phase</th><th>Task</th><th>Action</th><th>Outcome</th><th>HTTP</th><th>Attempts</th><th>Started</th><th>Finished</th><th>Output</th></tr></thead>
+<tbody>
+${calls.map(
+  (
+    c,
+  ) => html`<tr data-hook="${c.hook}" data-phase="${c.phase}" data-task="${c.taskName ?? ''}" data-method="${c.method}" data-outcome="${c.outcome}" data-call="${c.callId}">
+<td><code>${c.hook}</code></td><td>${c.phase}</td><td>${c.taskName ?? html`<span class="muted">—</span>`}</td><td><code>${c.method}</code></td>
+<td>${badge(c.outcome)}</td><td class="http">${c.httpStatus ?? html`<span class="muted">—</span>`}</td><td>${c.attempts}</td>
+<td>${when(c.startedAt)}</td><td>${when(c.finishedAt)}</td><td class="output">${excerpt(c.output)}</td></tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+function messagesTable(messages: MessageRecord[]): Html {
+  if (messages.length === 0) return html``;
+  return html`<h2>Messages</h2>
+<table class="list" id="messages">
+<thead><tr><th>Channel</th><th>Event</th><th>Status</th><th>Attempts</th><th>Queued</th><th>Sent / given up</th><th>Next attempt</th><th>Last error</th></tr></thead>
+<tbody>
+${messages.map(
+  (m) => html`<tr data-channel="${m.channel}" data-event="${m.event ?? ''}" data-status="${m.status}">
+<td>${m.channel}</td><td>${m.event ?? html`<span class="muted">—</span>`}</td><td>${badge(m.status)}</td><td>${m.attempts}</td>
+<td>${when(m.createdAt)}</td><td>${when(m.sentAt ?? m.failedAt)}</td><td>${m.status === 'queued' ? when(m.nextAttemptAt) : ''}</td>
+<td class="output">${excerpt(m.lastError)}</td></tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+/**
+ * The part of the detail page that changes while a recovery runs: ui.js fetches it again until the status is final
+ * and no message of it is still queued.
+ */
 export function liveSection(d: Detail, session: Session, refreshMs: number, confirm?: { error: string; value: string }): Html {
   const n = d.n;
   const terminal = TERMINAL_STATUSES.includes(n.status);
-  return html`<section id="live" data-status="${n.status}" data-terminal="${String(terminal)}" data-src="${detailPath(n.uuid)}/live" data-refresh-ms="${String(refreshMs)}">
+  const queued = d.activity.messages.filter((m) => m.status === 'queued').length;
+  const done = terminal && queued === 0;
+  return html`<section id="live" data-status="${n.status}" data-terminal="${String(terminal)}" data-done="${String(done)}" data-src="${detailPath(n.uuid)}/live" data-refresh-ms="${String(refreshMs)}">
 <p class="status-line">Status ${badge(n.status)} · run ${n.attempts}${n.nextAttemptAt ? html` · next run ${when(n.nextAttemptAt)}` : ''} · updated ${when(n.updatedAt ?? n.createdAt)}
-${terminal ? '' : html`<span class="live-hint muted">(updates live)</span>`}</p>
+${done ? '' : html`<span class="live-hint muted">(updates live)</span>`}</p>
 ${n.message ? html`<p class="message" id="message">${n.message}</p>` : ''}
 ${waitSection(d, session, confirm)}
 <h2>Workflow</h2>
 ${tasksTable(d.tasks)}
 ${movesTable(d.moves)}
+${hookCallsTable(d.activity.hookCalls)}
+${messagesTable(d.activity.messages)}
 ${
   d.forward
     ? html`<h2>Forwarded</h2><p>To ${d.forward.endpoint}: ${d.forward.outcome}${d.forward.remoteUuid ? html`, remote ${d.forward.remoteUuid}` : ''}${d.forward.remoteStatus ? html` (${d.forward.remoteStatus})` : ''}${d.forward.reason ? html` — ${d.forward.reason}` : ''}</p>`

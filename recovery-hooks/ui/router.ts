@@ -243,14 +243,15 @@ export function uiRouter(deps: UiDeps): Router {
   });
 
   const detailOf = async (n: Notification): Promise<Detail> => {
-    const [wait, tasks, moves, forward] = await Promise.all([
+    const [wait, tasks, moves, forward, activity] = await Promise.all([
       deps.store.operatorWait(n.uuid),
       deps.store.tasks(n.uuid),
       deps.store.moves(n.uuid),
       deps.store.getForward(n.uuid),
+      deps.store.activityOf(n.uuid),
     ]);
     const open = wait && wait.confirmedAt === null && !TERMINAL_STATUSES.includes(n.status) ? wait : undefined;
-    return { n, wait: open, tasks, moves, forward };
+    return { n, wait: open, tasks, moves, forward, activity };
   };
 
   const canWrite = (ctx: Koa.Context) => requireScope(session(ctx).caller, 'notifications:write', 'creating a notification');

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import t, { type Test } from 'tap';
+import { freePort } from '../../core/net.js';
+import { hookServer } from './helpers/action-hooks.js';
 import { ALL_SCOPES, type Hook } from './helpers/harness.js';
 import { type Rig, TOKEN, fire, hostDownAlert, notification, settled, taskStates, startRig, untilNotLive, untilWaiting } from './helpers/sim-rig.js';
 import { HEADLESS_CHROMIUM_ARGS } from '../../grafana/preview/chromium.js';
@@ -87,7 +89,28 @@ if (!existsSync(CHROMIUM)) {
   };
 
   t.test('log in, watch a host recovery finish live, confirm a fence that waits', async (t) => {
-    const rig: Rig = await startRig(t, RIG);
+    // An action hook around fences and VM starts, and two notifier channels: one that takes every message, one whose
+    // server is gone (its messages are given up after a second).
+    const audit = await hookServer(t, (hit, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`audit: ${hit.body.method} noted`));
+    const tickets = await hookServer(t, (_hit, res) => res.writeHead(204).end());
+    const rig: Rig = await startRig(t, {
+      ...RIG,
+      recoveryHook: {
+        ...RIG.recoveryHook,
+        action_hooks: [{ url: `${audit.base}/audit?site=lab`, methods: ['host.fence', 'vm.start'], type: 'pre/post', wait_for_response: true }],
+        notifiers: {
+          channels: {
+            tickets: { type: 'webhook', url: `${tickets.base}/tickets` },
+            pager: {
+              type: 'webhook',
+              url: `http://127.0.0.1:${await freePort()}/page`,
+              give_up_after_seconds: 1,
+              backoff: { initial_seconds: 0.2, max_seconds: 0.2 },
+            },
+          },
+        },
+      },
+    });
     const hook = rig.hook!;
     const { page, problems } = await session(t);
 
@@ -141,6 +164,47 @@ if (!existsSync(CHROMIUM)) {
       t.notMatch(route, new RegExp(`→ ${victim.name}$`));
     }
     t.match(await page.textContent('#tasks li[data-task="fence_host"] .details'), /power/i, 'the fence task says what it did');
+
+    // Its activity: every action-hook call the hook received, and every message, until none waits to be sent.
+    await page.waitForSelector('#live[data-done="true"]', { timeout: 30_000 });
+    t.ok(await sameDocument(page), 'the activity updated itself too');
+    const calls = await page.$$eval('#hook-calls tbody tr', (rows: any[]) =>
+      rows.map((r) => ({ ...r.dataset, http: r.querySelector('td.http').textContent, output: r.querySelector('td.output').textContent })),
+    );
+    const received = audit.hits.filter((h) => h.body.notification.uuid === uuid);
+    t.same(
+      calls.map((c) => `${c.phase} ${c.method}`).sort(),
+      received.map((h) => `${h.body.type} ${h.body.method}`).sort(),
+      'a row per call the hook received',
+    );
+    t.equal(calls.filter((c) => c.method === 'vm.start').length, 2 * vms.length, 'pre and post of each VM start');
+    t.same(
+      calls.filter((c) => c.method === 'host.fence').map((c) => [c.phase, c.task]),
+      [
+        ['pre', 'fence_host'],
+        ['post', 'fence_host'],
+      ],
+      'the fence, with its task',
+    );
+    for (const c of calls) {
+      t.match(c, { hook: `${audit.base}/audit`, outcome: 'ok', http: '200', output: `audit: ${c.method} noted` }, `${c.phase} ${c.method}`);
+      t.equal(c.task, c.method === 'vm.start' ? 'restart_vms' : 'fence_host');
+    }
+    const messages = await page.$$eval('#messages tbody tr', (rows: any[]) => rows.map((r) => ({ ...r.dataset, row: r.textContent })));
+    const sentToTickets = tickets.hits.filter((h) => h.body.data?.notification_uuid === uuid).map((h) => h.body.event);
+    t.ok(sentToTickets.includes('recovery.finished'), `the channel got: ${sentToTickets.join(', ')}`);
+    t.same(
+      messages.filter((m) => m.channel === 'tickets').map((m) => [m.event, m.status]),
+      sentToTickets.map((e) => [e, 'sent']),
+      'every message of the channel, sent, in order',
+    );
+    const paged = messages.filter((m) => m.channel === 'pager');
+    t.same(
+      paged.map((m) => [m.event, m.status]),
+      sentToTickets.map((e) => [e, 'failed']),
+      'the dead channel: the same events, given up',
+    );
+    for (const m of paged) t.match(m.row, /ECONNREFUSED/, 'with the last error');
 
     // Another host whose BMC does not answer: the recovery waits for a person, and the open list says so by itself:
     // a newer notification matches, then the banner of waiting recoveries appears.

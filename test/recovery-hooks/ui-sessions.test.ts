@@ -112,7 +112,8 @@ t.test('a wait of any kind shows with its reason; the confirm form only for host
   const sessions = new Sessions({ idleMs: 1000, maxMs: 1000, max: 2, now: () => 0 });
   const confirmer = sessions.create({ name: 'ops', scopes: ['notifications:read', 'fence:confirm'] });
   const reader = sessions.create(caller('reader'));
-  const page = (kind: string, s = confirmer) => detailPage({ n, wait: wait(kind) as never, tasks: [], moves: [] }, s, 2000).text;
+  const page = (kind: string, s = confirmer) =>
+    detailPage({ n, wait: wait(kind) as never, tasks: [], moves: [], activity: { messages: [], hookCalls: [] } }, s, 2000).text;
   for (const kind of ['fence_confirmation', 'blast_radius']) {
     t.match(page(kind), `data-kind="${kind}"`);
     t.match(page(kind), 'id="confirm-fenced"', `${kind}: the confirm form`);

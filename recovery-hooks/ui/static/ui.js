@@ -1,5 +1,6 @@
 // xcp-sentinel recovery UI: live updates. The pages work without this file (reload them); with it:
-// - a notification's detail page fetches its #live section again every data-refresh-ms until the status is final; an
+// - a notification's detail page fetches its #live section again every data-refresh-ms until the status is final and
+//   no message of it waits to be sent (data-done); an
 //   input being filled in (the fence confirmation) is never replaced under the operator's fingers;
 // - the notifications list asks data-live-src (JSON: the same page's rows now, and the open operator waits) every
 //   data-refresh-ms while the tab is visible, and changes the rows' status and message in place, redraws the banner of
@@ -22,7 +23,7 @@
 
   const scheduleDetail = () => {
     const section = document.getElementById('live');
-    if (section && section.dataset.terminal !== 'true') setTimeout(refreshDetail, Number(section.dataset.refreshMs) || 2000);
+    if (section && section.dataset.done !== 'true') setTimeout(refreshDetail, Number(section.dataset.refreshMs) || 2000);
   };
 
   const refreshDetail = async () => {
