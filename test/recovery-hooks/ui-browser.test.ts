@@ -2,7 +2,8 @@
 // playwright-core; never a downloaded browser) against a receiver and a simulated pool: log in, filter and page, open
 // a running host recovery and watch it finish without reloading, create a notification, confirm a fence that waits,
 // and bad input answered with the API's own messages. One browser for the whole file.
-// XCP_UI_SCREENSHOTS=<dir> also writes the README's screenshots (list, detail while waiting) there.
+// XCP_UI_SCREENSHOTS=<dir> also writes the README's screenshots there (list, detail while waiting, a recovery's action
+// hooks and messages, detail once finished).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +206,13 @@ if (!existsSync(CHROMIUM)) {
       'the dead channel: the same events, given up',
     );
     for (const m of paged) t.match(m.row, /ECONNREFUSED/, 'with the last error');
+    if (SHOTS) {
+      // From the "Action hooks" heading to the end of the messages.
+      const box = (await page.evaluate(
+        '(() => { const a = document.getElementById("hook-calls").previousElementSibling.getBoundingClientRect(); const b = document.getElementById("messages").getBoundingClientRect(); return { y: a.top + window.scrollY - 12, height: b.bottom - a.top + 24 }; })()',
+      )) as { y: number; height: number };
+      await page.screenshot({ path: join(SHOTS, 'ui-detail-activity.png'), fullPage: true, clip: { x: 0, width: 1280, ...box } });
+    }
 
     // Another host whose BMC does not answer: the recovery waits for a person, and the open list says so by itself:
     // a newer notification matches, then the banner of waiting recoveries appears.
@@ -273,6 +281,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.locator('#operator-wait').count(), 0, 'no longer waiting');
     t.match(await page.textContent('#tasks li[data-task="fence_host"] .details'), /an operator \(token test\) confirmed/);
     t.equal((await settled(hook, waiting)).status, 'finished');
+    await page.waitForSelector('#live[data-done="true"]', { timeout: 30_000 });
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'ui-detail-finished.png'), fullPage: true });
 
     // A token without fence:confirm sees the wait but no confirm form, and no create form.
