@@ -8,9 +8,14 @@
 // Everything from the server is put in the page as text (textContent), never as markup.
 'use strict';
 (() => {
+  // Set once the page is being left (a link, a form such as Log out): a reload then would cancel that navigation.
+  let leaving = false;
+  window.addEventListener('beforeunload', () => {
+    leaving = true;
+  });
   const onLoginEnded = (res) => {
     if (res.status !== 401) return false;
-    window.location.reload(); // the session ended: the server sends the login page
+    if (!leaving) window.location.reload(); // the session ended: the server sends the login page
     return true;
   };
 
