@@ -8,12 +8,12 @@ import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
+import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, hostsOf } from './decide.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
 import {
   type Row,
   type Statement,
-  admission,
   assignments,
   canonicalJson,
   dedupKey,
@@ -122,67 +122,6 @@ function secretsOf(url: string): string[] {
     // unparsable, or a malformed escape: what was found so far
   }
   return secrets.filter((s) => s.length > 0);
-}
-
-/** A row createMany inserts: the input at `index`, as admitted. */
-interface Insert {
-  index: number;
-  payload: string;
-  ignoreReason: string | undefined;
-  maintenance: boolean;
-}
-
-/** A stored row, or the row of an insert of the batch (its slot). */
-type Ref = Row | number;
-
-type Decision = { outcome: 'refused' } | { outcome: 'replay' | 'duplicate'; ref: Ref } | { outcome: 'insert'; slot: number };
-
-/**
- * The inputs of a batch decided in order, as one create after the other would decide them, from what was stored
- * before the batch (rows by replay key, hosts on maintenance, each input's first stored duplicate) and the rows the
- * batch inserts before each input.
- */
-function decide(
-  inputs: NewNotification[],
-  payloads: string[],
-  opts: CreateOptions,
-  known: ReadonlyMap<string, Row>,
-  onMaintenance: ReadonlySet<string>,
-  duplicates: ReadonlyMap<number, Row>,
-): { decisions: Decision[]; inserts: Insert[] } {
-  const keys = new Map<string, Ref>(known);
-  const inserts: Insert[] = [];
-  const decisions = inputs.map((input, index): Decision => {
-    const key = input.replayKey;
-    // The replay lookup (a non-empty key), then, at the insert, the unique index (any key).
-    if (key) {
-      const ref = keys.get(key);
-      if (ref !== undefined) return { outcome: 'replay', ref };
-    }
-    const admit = admission(input, opts, onMaintenance.has(input.hostUuid));
-    if (!admit) return { outcome: 'refused' };
-    const payload = payloads[index]!;
-    if (admit.checkDuplicate) {
-      // duplicateQuery: stored rows come first (lower ids), then the batch's own, in order. A row of the batch is
-      // new or ignored, never updated: it matches when new.
-      const stored = duplicates.get(index);
-      if (stored) return { outcome: 'duplicate', ref: stored };
-      const since = input.generatedAt - opts.dedupWindowMs;
-      const slot = inserts.findIndex((s) => {
-        const other = inputs[s.index]!;
-        return !s.ignoreReason && other.type === input.type && other.hostUuid === input.hostUuid && other.generatedAt >= since && s.payload === payload;
-      });
-      if (slot >= 0) return { outcome: 'duplicate', ref: slot };
-    }
-    if (key !== undefined) {
-      const ref = keys.get(key);
-      if (ref !== undefined) return { outcome: 'replay', ref };
-    }
-    const slot = inserts.push({ index, payload, ignoreReason: admit.ignoreReason, maintenance: admit.maintenance }) - 1;
-    if (key !== undefined) keys.set(key, slot);
-    return { outcome: 'insert', slot };
-  });
-  return { decisions, inserts };
 }
 
 export class PostgresNotificationStore implements NotificationStore {
@@ -335,6 +274,8 @@ export class PostgresNotificationStore implements NotificationStore {
     return { tasks: await this.#tasks(c, n.uuid), moves: await this.#moves(c, n.uuid) };
   }
 
+  // ── Notifications (StoreNotifications) ──
+
   async create(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult> {
     return (await this.createMany([input], opts, outbox))[0]!;
   }
@@ -383,9 +324,9 @@ export class PostgresNotificationStore implements NotificationStore {
     for (const r of (await c.query<Row>({ text: 'SELECT uuid FROM hosts WHERE uuid = ANY($1::text[]) AND on_maintenance', values: [hosts] })).rows)
       onMaintenance.add(r.uuid as string);
     const payloads = inputs.map((i) => canonicalJson(i.payload));
-    const duplicates = await this.#duplicates(c, inputs, payloads, opts, known, onMaintenance);
+    const duplicates = await this.#duplicates(c, inputs, payloads, opts, { known, onMaintenance });
     for (;;) {
-      const plan = decide(inputs, payloads, opts, known, onMaintenance, duplicates);
+      const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
       const inserted = plan.inserts.length ? await this.#insertBatch(c, inputs, plan.inserts, opts.now) : [];
       const conflicted = plan.inserts.filter((_s, k) => !inserted[k]);
       if (conflicted.length) {
@@ -401,32 +342,12 @@ export class PostgresNotificationStore implements NotificationStore {
         if (missing >= 0) throw new Error(`replay key ${lost[missing]} conflicted but names no notification`);
         continue;
       }
-      const upserts = new Map<string, NewNotification>();
-      for (const s of plan.inserts) {
-        const input = inputs[s.index]!;
-        if (!input.hostUuid) continue;
-        upserts.delete(input.hostUuid); // the latest name and pool win
-        upserts.set(input.hostUuid, input);
-      }
-      if (upserts.size) await this.#upsertHosts(c, [...upserts.values()], opts.now);
-      const rowOf = (ref: Ref) => (typeof ref === 'number' ? inserted[ref]! : ref);
+      const made = inserted as Row[];
+      const hosts = hostsOf(inputs, plan.inserts);
+      if (hosts.length) await this.#upsertHosts(c, hosts, opts.now);
       const messages: OutboxInput[] = [];
-      if (outbox) for (const row of inserted) messages.push(...outbox(toNotification(row!), { tasks: [], moves: [] }));
-      // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch is exhaustive (tsc checks every outcome returns)
-      const results = plan.decisions.map((d): CreateResult => {
-        switch (d.outcome) {
-          case 'refused':
-            return { outcome: 'host-on-maintenance' };
-          case 'replay':
-          case 'duplicate':
-            return { outcome: d.outcome, notification: toNotification(rowOf(d.ref)) };
-          case 'insert': {
-            const notification = toNotification(inserted[d.slot]!);
-            return plan.inserts[d.slot]!.maintenance ? { outcome: 'host-on-maintenance', notification } : { outcome: 'created', notification };
-          }
-        }
-      });
-      return { results, messages };
+      if (outbox) for (const row of made) messages.push(...outbox(toNotification(row), { tasks: [], moves: [] }));
+      return { results: createResults(plan, made), messages };
     }
   }
 
@@ -436,26 +357,19 @@ export class PostgresNotificationStore implements NotificationStore {
     inputs: NewNotification[],
     payloads: string[],
     opts: CreateOptions,
-    known: Map<string, Row>,
-    onMaintenance: Set<string>,
+    stored: Omit<Stored, 'duplicates'>,
   ): Promise<Map<number, Row>> {
     const found = new Map<number, Row>();
-    if (opts.dedupWindowMs <= 0) return found;
-    const asked = inputs.flatMap((input, index) => {
-      if (input.replayKey && known.has(input.replayKey)) return []; // a replay, whatever else is stored
-      const admit = admission(input, opts, onMaintenance.has(input.hostUuid));
-      return admit?.checkDuplicate ? [index] : [];
-    });
+    const asked = duplicateLookups(inputs, opts, stored);
     if (!asked.length) return found;
     const { rows: dups } = await c.query<Row>({
-      // duplicateQuery (rows.ts), for each input at once, through the payload's hash index: behind the OFFSET 0 fence
-      // the planner cannot pick the (type, host_uuid, generated_at) index instead, which it does on a table not yet
-      // analyzed, and which reads every row of the host in the window (all of them, in a burst of alerts).
+      // duplicateMatch (decide.ts), for each input at once, through the payload's hash index: behind the OFFSET 0
+      // fence the planner cannot pick the (type, host_uuid, generated_at) index instead, which it does on a table not
+      // yet analyzed, and which reads every row of the host in the window (all of them, in a burst of alerts).
       text: `SELECT d.i, n.* FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) AS d (i, type, host_uuid, since, payload, generated_at)
              CROSS JOIN LATERAL (
                SELECT * FROM (SELECT * FROM notifications WHERE payload = d.payload OFFSET 0) AS same
-               WHERE same.type = d.type AND same.host_uuid = d.host_uuid AND same.generated_at >= d.since
-                 AND (same.status IN ('new', 'running', 'error') OR same.updated_at >= d.generated_at)
+               WHERE ${duplicateMatch('same', { type: 'd.type', hostUuid: 'd.host_uuid', since: 'd.since', payload: 'd.payload', generatedAt: 'd.generated_at' })}
                ORDER BY same.id LIMIT 1) AS n`,
       values: [
         asked,
@@ -564,6 +478,8 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Task log (StoreTasks) ──
+
   async planTasks(uuid: string, names: readonly string[]): Promise<void> {
     await this.#guard('planTasks', () =>
       rows(
@@ -630,6 +546,8 @@ export class PostgresNotificationStore implements NotificationStore {
     );
   }
 
+  // ── VM moves (StoreMoves) ──
+
   async planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void> {
     if (!moves.length) return;
     await this.#guard('planMoves', () =>
@@ -676,6 +594,8 @@ export class PostgresNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Hosts (StoreHosts) ──
+
   async hosts(): Promise<HostState[]> {
     return this.#guard('hosts', async () => (await rows(this.#pool, q('SELECT * FROM hosts ORDER BY pool_name, name'))).map(toHost));
   }
@@ -699,6 +619,8 @@ export class PostgresNotificationStore implements NotificationStore {
       ),
     );
   }
+
+  // ── Outbox (StoreOutbox) ──
 
   onMessagesQueued(listener: () => void): void {
     this.#signal.on(listener);
@@ -743,6 +665,8 @@ export class PostgresNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Leases (StoreLeases) ──
+
   /**
    * Expiry is reckoned by the database's clock, not the caller's `now`: the receivers sharing the database run on
    * different machines whose clocks may differ, and one that runs ahead would take leases that have not expired.
@@ -773,6 +697,12 @@ export class PostgresNotificationStore implements NotificationStore {
       return take(c);
     });
   }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#guard('releaseLease', () => rows(this.#pool, q('DELETE FROM leases WHERE name = ? AND owner = ?', name, owner)));
+  }
+
+  // ── Operator waits (StoreOperatorWaits) ──
 
   async waitForOperator(
     uuid: string,
@@ -812,6 +742,8 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Fences (StoreFences) ──
+
   async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
     return this.#tx('reserveFence', async (c): Promise<FenceReservation> => {
       // Every receiver reserving a fence in this pool waits here: the count and the insert are one step.
@@ -834,9 +766,7 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
-  async releaseLease(name: string, owner: string): Promise<void> {
-    await this.#guard('releaseLease', () => rows(this.#pool, q('DELETE FROM leases WHERE name = ? AND owner = ?', name, owner)));
-  }
+  // ── Forwards (StoreForwards) ──
 
   async getForward(uuid: string): Promise<ForwardState | undefined> {
     return this.#guard('getForward', async () => {
@@ -848,6 +778,8 @@ export class PostgresNotificationStore implements NotificationStore {
   async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
     await this.#guard('saveForward', () => rows(this.#pool, forwardUpsert(uuid, patch, now)));
   }
+
+  // ── Retention (StoreRetention) ──
 
   async purge(before: number, limit: number): Promise<PurgeCounts> {
     return this.#tx('purge', async (c) => {
@@ -863,6 +795,8 @@ export class PostgresNotificationStore implements NotificationStore {
       return { notifications, messages, leases, hosts };
     });
   }
+
+  // ── Activity (StoreActivity) ──
 
   async recordHookCall(call: HookCallInput): Promise<void> {
     await this.#guard('recordHookCall', () => rows(this.#pool, hookCallInsert(call)));

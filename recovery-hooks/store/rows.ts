@@ -1,8 +1,8 @@
 // What the SQLite and PostgreSQL stores share, as pure code: how rows map to the model, the canonical payload text,
-// the admission rules of create, and the statements whose text is the same in both dialects (written with `?`
-// placeholders; the PostgreSQL store numbers them).
+// and the statements whose text is the same in both dialects (written with `?` placeholders; the PostgreSQL store
+// numbers them), in the stores' order of concerns (store.ts). The duplicate/replay decision is in decide.ts, a
+// notification's activity in activity.ts.
 import type {
-  CreateOptions,
   FenceRecord,
   LeaseConflicts,
   OperatorWait,
@@ -44,6 +44,8 @@ export function assignments(values: Record<string, unknown>): { sets: string[]; 
 
 const parseJson = (text: unknown): unknown => (text === null || text === undefined ? null : (JSON.parse(text as string) as unknown));
 
+// ── Notifications (StoreNotifications) ──
+
 export function toNotification(r: Row): Notification {
   return {
     id: r.id as number,
@@ -61,122 +63,6 @@ export function toNotification(r: Row): Notification {
     updatedAt: (r.updated_at as number | null) ?? null,
     attempts: r.attempts as number,
     nextAttemptAt: (r.next_attempt_at as number | null) ?? null,
-  };
-}
-
-export function toMove(r: Row): VmMove {
-  return {
-    id: r.id as number,
-    notificationUuid: r.notification_uuid as string,
-    vmUuid: r.vm_uuid as string,
-    vmName: r.vm_name as string,
-    sourceHost: r.source_host as string,
-    destHost: (r.dest_host as string | null) ?? null,
-    status: r.status as VmMove['status'],
-    message: (r.message as string | null) ?? null,
-    rank: r.rank as number,
-    startTime: (r.start_time as number | null) ?? null,
-    endTime: (r.end_time as number | null) ?? null,
-    createdAt: r.created_at as number,
-    updatedAt: (r.updated_at as number | null) ?? null,
-  };
-}
-
-export function toForward(r: Row): ForwardState {
-  return {
-    notificationUuid: r.notification_uuid as string,
-    endpoint: r.endpoint as string,
-    outcome: r.outcome as ForwardState['outcome'],
-    remoteUuid: (r.remote_uuid as string | null) ?? null,
-    remoteStatus: (r.remote_status as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    remoteDetails: parseJson(r.remote_details),
-    updatedAt: r.updated_at as number,
-  };
-}
-
-/** `on_maintenance` is 0/1 in SQLite and a boolean in PostgreSQL. */
-export function toHost(r: Row): HostState {
-  return {
-    hostUuid: r.uuid as string,
-    hostName: r.name as string,
-    poolName: r.pool_name as string,
-    onMaintenance: Boolean(r.on_maintenance),
-    maintenanceBy: (r.maintenance_by as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-/** Task rows (by seq) with their progress rows (by id). */
-export function toTasks(tasks: Row[], progress: Row[]): TaskRecord[] {
-  const details = new Map<string, TaskRecord['details']>();
-  for (const r of progress) {
-    const list = details.get(r.task_name as string) ?? [];
-    list.push({ timestamp: r.at as number, message: r.message as string, progress: r.progress as number });
-    details.set(r.task_name as string, list);
-  }
-  return tasks.map((r) => ({
-    seq: r.seq as number,
-    name: r.name as string,
-    state: r.state as TaskState,
-    progress: r.progress as number,
-    details: details.get(r.name as string) ?? [],
-    firstStartedAt: (r.first_started_at as number | null) ?? null,
-    finishedAt: (r.finished_at as number | null) ?? null,
-    result: parseJson(r.result),
-  }));
-}
-
-/** An outbox row as claimed (its `attempts` already counting this claim). */
-export function toMessage(r: Row): OutboxMessage {
-  return {
-    id: r.id as number,
-    channel: r.channel as string,
-    payload: JSON.parse(r.payload as string) as Record<string, unknown>,
-    attempts: r.attempts as number,
-    createdAt: r.created_at as number,
-    lastError: (r.last_error as string | null) ?? null,
-  };
-}
-
-/** The outbox's dedup_key column of a message: a string `dedup_key` in its payload, else NULL (never collides). */
-export function dedupKey(payload: Record<string, unknown>): string | null {
-  return typeof payload.dedup_key === 'string' ? payload.dedup_key : null;
-}
-
-/** What create does with an input that is no replay, given its host's maintenance flag; undefined = refuse it. */
-export interface Admission {
-  /** Look for a Masakari duplicate first. */
-  checkDuplicate: boolean;
-  /** Record it as ignored, with this reason. */
-  ignoreReason: string | undefined;
-  /** Recorded because of the maintenance flag: the outcome is host-on-maintenance. */
-  maintenance: boolean;
-}
-
-export function admission(input: NewNotification, opts: CreateOptions, onMaintenance: boolean): Admission | undefined {
-  // A power emergency concerns the whole pool (or the host's power, whatever work it is under): maintenance never holds it back.
-  const hostOnMaintenance = onMaintenance && input.type !== 'XCP_EMERGENCY_SHUTDOWN';
-  if (hostOnMaintenance && opts.onMaintenance === 'refuse') return undefined;
-  const maintenance = hostOnMaintenance && opts.onMaintenance === 'record-ignored';
-  return {
-    checkDuplicate: opts.dedupWindowMs > 0 && !maintenance,
-    ignoreReason: maintenance ? `host ${input.hostName} is on maintenance: notification recorded, no recovery started` : input.ignoreReason,
-    maintenance,
-  };
-}
-
-/**
- * Masakari's duplicate: a repeat of a failure still being handled (new, running, or error awaiting its retry).
- * A notification that ended before the new one was generated does not absorb it: that is a new failure (a VM
- * crashing again after its recovery); a re-send of the same report is still a duplicate.
- */
-export function duplicateQuery(input: NewNotification, windowMs: number, payload: string): Statement {
-  return {
-    sql: `SELECT * FROM notifications WHERE type = ? AND host_uuid = ? AND generated_at >= ? AND payload = ?
-          AND (status IN ('new', 'running', 'error') OR updated_at >= ?) ORDER BY id LIMIT 1`,
-    params: [input.type, input.hostUuid, input.generatedAt - windowMs, payload, input.generatedAt],
   };
 }
 
@@ -198,47 +84,6 @@ export function notificationInsert(input: NewNotification, uuid: string, payload
       input.replayKey ?? null,
       now,
     ],
-  };
-}
-
-/** Remember the host of a notification (its name and pool follow the latest one). */
-export function hostUpsert(input: NewNotification, now: number): Statement {
-  return {
-    sql: `INSERT INTO hosts (uuid, name, pool_name, updated_at) VALUES (?, ?, ?, ?)
-          ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
-    params: [input.hostUuid, input.hostName, input.poolName, now],
-  };
-}
-
-/** Columns a forward record cannot be created without. */
-const FORWARD_REQUIRED = ['endpoint', 'outcome'];
-
-/**
- * Insert the forward record of a notification, or update the fields the patch defines. Both databases check NOT
- * NULL on the proposed row before they find the conflict, so a patch without a required column proposes the
- * stored value (none when the record is new: the insert fails, as it should).
- */
-export function forwardUpsert(uuid: string, patch: ForwardPatch, now: number): Statement {
-  const values: Record<string, unknown> = {
-    endpoint: patch.endpoint,
-    outcome: patch.outcome,
-    remote_uuid: patch.remoteUuid,
-    remote_status: patch.remoteStatus,
-    reason: patch.reason,
-    remote_details: patch.remoteDetails === undefined ? undefined : JSON.stringify(patch.remoteDetails),
-    updated_at: now,
-  };
-  const { sets, params } = assignments(values);
-  const stored = FORWARD_REQUIRED.filter((c) => values[c] === undefined);
-  const columns = ['notification_uuid', ...Object.keys(values).filter((k) => values[k] !== undefined), ...stored];
-  const placeholders = [
-    ...columns.slice(0, columns.length - stored.length).map(() => '?'),
-    ...stored.map((c) => `(SELECT ${c} FROM forwards WHERE notification_uuid = ?)`),
-  ];
-  return {
-    sql: `INSERT INTO forwards (${columns.join(', ')}) VALUES (${placeholders.join(', ')})
-          ON CONFLICT (notification_uuid) DO UPDATE SET ${sets.join(', ')}`,
-    params: [uuid, ...params, ...stored.map(() => uuid), ...params],
   };
 }
 
@@ -303,6 +148,226 @@ export function listQuery(filter: ListFilter, limit: number, order: ListOrder, m
   return { sql, params: [...params, limit] };
 }
 
+// ── Task log (StoreTasks) ──
+
+/** Task rows (by seq) with their progress rows (by id). */
+export function toTasks(tasks: Row[], progress: Row[]): TaskRecord[] {
+  const details = new Map<string, TaskRecord['details']>();
+  for (const r of progress) {
+    const list = details.get(r.task_name as string) ?? [];
+    list.push({ timestamp: r.at as number, message: r.message as string, progress: r.progress as number });
+    details.set(r.task_name as string, list);
+  }
+  return tasks.map((r) => ({
+    seq: r.seq as number,
+    name: r.name as string,
+    state: r.state as TaskState,
+    progress: r.progress as number,
+    details: details.get(r.name as string) ?? [],
+    firstStartedAt: (r.first_started_at as number | null) ?? null,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    result: parseJson(r.result),
+  }));
+}
+
+// ── VM moves (StoreMoves) ──
+
+export function toMove(r: Row): VmMove {
+  return {
+    id: r.id as number,
+    notificationUuid: r.notification_uuid as string,
+    vmUuid: r.vm_uuid as string,
+    vmName: r.vm_name as string,
+    sourceHost: r.source_host as string,
+    destHost: (r.dest_host as string | null) ?? null,
+    status: r.status as VmMove['status'],
+    message: (r.message as string | null) ?? null,
+    rank: r.rank as number,
+    startTime: (r.start_time as number | null) ?? null,
+    endTime: (r.end_time as number | null) ?? null,
+    createdAt: r.created_at as number,
+    updatedAt: (r.updated_at as number | null) ?? null,
+  };
+}
+
+// ── Hosts (StoreHosts) ──
+
+/** `on_maintenance` is 0/1 in SQLite and a boolean in PostgreSQL. */
+export function toHost(r: Row): HostState {
+  return {
+    hostUuid: r.uuid as string,
+    hostName: r.name as string,
+    poolName: r.pool_name as string,
+    onMaintenance: Boolean(r.on_maintenance),
+    maintenanceBy: (r.maintenance_by as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+/** Remember the host of a notification (its name and pool follow the latest one). */
+export function hostUpsert(input: NewNotification, now: number): Statement {
+  return {
+    sql: `INSERT INTO hosts (uuid, name, pool_name, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
+    params: [input.hostUuid, input.hostName, input.poolName, now],
+  };
+}
+
+// ── Outbox (StoreOutbox) ──
+
+/** An outbox row as claimed (its `attempts` already counting this claim). */
+export function toMessage(r: Row): OutboxMessage {
+  return {
+    id: r.id as number,
+    channel: r.channel as string,
+    payload: JSON.parse(r.payload as string) as Record<string, unknown>,
+    attempts: r.attempts as number,
+    createdAt: r.created_at as number,
+    lastError: (r.last_error as string | null) ?? null,
+  };
+}
+
+/** The outbox's dedup_key column of a message: a string `dedup_key` in its payload, else NULL (never collides). */
+export function dedupKey(payload: Record<string, unknown>): string | null {
+  return typeof payload.dedup_key === 'string' ? payload.dedup_key : null;
+}
+
+// ── Leases (StoreLeases) ──
+
+/** The condition under which a lease conflicts: another owner's unexpired lease named in `c`. */
+export function leaseConflictQuery(c: LeaseConflicts, owner: string, nowSql: string, nowParams: unknown[]): Statement | undefined {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  for (const name of c.names ?? []) {
+    parts.push('name = ?');
+    params.push(name);
+  }
+  if (c.prefix !== undefined) {
+    parts.push('substr(name, 1, ?) = ?');
+    params.push(c.prefix.length, c.prefix);
+  }
+  if (!parts.length) return undefined;
+  return {
+    sql: `SELECT name FROM leases WHERE (${parts.join(' OR ')}) AND owner <> ? AND expires_at > ${nowSql} LIMIT 1`,
+    params: [...params, owner, ...nowParams],
+  };
+}
+
+// ── Operator waits (StoreOperatorWaits) ──
+
+export function toOperatorWait(r: Row): OperatorWait {
+  return {
+    notificationUuid: r.notification_uuid as string,
+    kind: r.kind as OperatorWaitKind,
+    reason: r.reason as string,
+    since: r.since as number,
+    poolName: r.pool_name as string,
+    hostUuid: r.host_uuid as string,
+    hostName: r.host_name as string,
+    confirmedAt: (r.confirmed_at as number | null) ?? null,
+    confirmedBy: (r.confirmed_by as string | null) ?? null,
+  };
+}
+
+/** Waits not yet confirmed, of notifications still in the engine's hands (what the gauge and the engine's tick read). */
+export const OPEN_WAITS_SQL = `SELECT w.* FROM operator_waits w JOIN notifications n ON n.uuid = w.notification_uuid
+  WHERE w.confirmed_at IS NULL AND n.status IN ('new', 'running', 'error') ORDER BY w.since`;
+
+/**
+ * Park a notification: a new wait, or a new reason for one not yet confirmed (its `since` kept). A confirmed wait is
+ * replaced (the fence task found a new reason to wait after the confirmation was used).
+ */
+export function waitUpsert(
+  uuid: string,
+  w: { kind: OperatorWaitKind; reason: string; poolName: string; hostUuid: string; hostName: string },
+  now: number,
+): Statement {
+  return {
+    sql: `INSERT INTO operator_waits (notification_uuid, kind, reason, since, pool_name, host_uuid, host_name, confirmed_at, confirmed_by)
+          VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)
+          ON CONFLICT (notification_uuid) DO UPDATE SET kind = excluded.kind, reason = excluded.reason,
+            since = CASE WHEN operator_waits.confirmed_at IS NULL THEN operator_waits.since ELSE excluded.since END,
+            confirmed_at = NULL, confirmed_by = NULL`,
+    params: [uuid, w.kind, w.reason, now, w.poolName, w.hostUuid, w.hostName],
+  };
+}
+
+/** Whether parking made a new wait (the channels are told once per wait, not at each new reason). */
+export function isNewWait(before: OperatorWait | undefined, after: OperatorWait): boolean {
+  return !before || before.confirmedAt !== null || before.kind !== after.kind;
+}
+
+/** Confirm a wait that is open and whose notification still runs. */
+export function waitConfirm(uuid: string, by: string, now: number): Statement {
+  return {
+    sql: `UPDATE operator_waits SET confirmed_at = ?, confirmed_by = ?
+          WHERE notification_uuid = ? AND confirmed_at IS NULL
+            AND EXISTS (SELECT 1 FROM notifications n WHERE n.uuid = operator_waits.notification_uuid AND n.status IN ('new', 'running', 'error'))`,
+    params: [now, by, uuid],
+  };
+}
+
+// ── Fences (StoreFences) ──
+
+export function toFence(r: Row): FenceRecord {
+  return { poolName: r.pool_name as string, hostUuid: r.host_uuid as string, notificationUuid: r.notification_uuid as string, at: r.at as number };
+}
+
+/** The pool's fences since `since`, oldest first. */
+export function recentFences(pool: string, since: number): Statement {
+  return { sql: 'SELECT * FROM fences WHERE pool_name = ? AND at > ? ORDER BY at', params: [pool, since] };
+}
+
+// ── Forwards (StoreForwards) ──
+
+export function toForward(r: Row): ForwardState {
+  return {
+    notificationUuid: r.notification_uuid as string,
+    endpoint: r.endpoint as string,
+    outcome: r.outcome as ForwardState['outcome'],
+    remoteUuid: (r.remote_uuid as string | null) ?? null,
+    remoteStatus: (r.remote_status as string | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    remoteDetails: parseJson(r.remote_details),
+    updatedAt: r.updated_at as number,
+  };
+}
+
+/** Columns a forward record cannot be created without. */
+const FORWARD_REQUIRED = ['endpoint', 'outcome'];
+
+/**
+ * Insert the forward record of a notification, or update the fields the patch defines. Both databases check NOT
+ * NULL on the proposed row before they find the conflict, so a patch without a required column proposes the
+ * stored value (none when the record is new: the insert fails, as it should).
+ */
+export function forwardUpsert(uuid: string, patch: ForwardPatch, now: number): Statement {
+  const values: Record<string, unknown> = {
+    endpoint: patch.endpoint,
+    outcome: patch.outcome,
+    remote_uuid: patch.remoteUuid,
+    remote_status: patch.remoteStatus,
+    reason: patch.reason,
+    remote_details: patch.remoteDetails === undefined ? undefined : JSON.stringify(patch.remoteDetails),
+    updated_at: now,
+  };
+  const { sets, params } = assignments(values);
+  const stored = FORWARD_REQUIRED.filter((c) => values[c] === undefined);
+  const columns = ['notification_uuid', ...Object.keys(values).filter((k) => values[k] !== undefined), ...stored];
+  const placeholders = [
+    ...columns.slice(0, columns.length - stored.length).map(() => '?'),
+    ...stored.map((c) => `(SELECT ${c} FROM forwards WHERE notification_uuid = ?)`),
+  ];
+  return {
+    sql: `INSERT INTO forwards (${columns.join(', ')}) VALUES (${placeholders.join(', ')})
+          ON CONFLICT (notification_uuid) DO UPDATE SET ${sets.join(', ')}`,
+    params: [uuid, ...params, ...stored.map(() => uuid), ...params],
+  };
+}
+
+// ── Retention (StoreRetention) ──
+
 /** What one purge call deleted: notifications (with their tasks, progress, moves and forwards), outbox rows, leases. */
 export interface PurgeCounts {
   notifications: number;
@@ -359,84 +424,4 @@ export function purgeHosts(before: number, limit: number): Statement {
 /** Leases that expired before `before` (nobody holds them; a live one is never touched). */
 export function purgeLeases(before: number): Statement {
   return { sql: 'DELETE FROM leases WHERE expires_at < ?', params: [before] };
-}
-
-export function toOperatorWait(r: Row): OperatorWait {
-  return {
-    notificationUuid: r.notification_uuid as string,
-    kind: r.kind as OperatorWaitKind,
-    reason: r.reason as string,
-    since: r.since as number,
-    poolName: r.pool_name as string,
-    hostUuid: r.host_uuid as string,
-    hostName: r.host_name as string,
-    confirmedAt: (r.confirmed_at as number | null) ?? null,
-    confirmedBy: (r.confirmed_by as string | null) ?? null,
-  };
-}
-
-export function toFence(r: Row): FenceRecord {
-  return { poolName: r.pool_name as string, hostUuid: r.host_uuid as string, notificationUuid: r.notification_uuid as string, at: r.at as number };
-}
-
-/** Waits not yet confirmed, of notifications still in the engine's hands (what the gauge and the engine's tick read). */
-export const OPEN_WAITS_SQL = `SELECT w.* FROM operator_waits w JOIN notifications n ON n.uuid = w.notification_uuid
-  WHERE w.confirmed_at IS NULL AND n.status IN ('new', 'running', 'error') ORDER BY w.since`;
-
-/**
- * Park a notification: a new wait, or a new reason for one not yet confirmed (its `since` kept). A confirmed wait is
- * replaced (the fence task found a new reason to wait after the confirmation was used).
- */
-export function waitUpsert(
-  uuid: string,
-  w: { kind: OperatorWaitKind; reason: string; poolName: string; hostUuid: string; hostName: string },
-  now: number,
-): Statement {
-  return {
-    sql: `INSERT INTO operator_waits (notification_uuid, kind, reason, since, pool_name, host_uuid, host_name, confirmed_at, confirmed_by)
-          VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)
-          ON CONFLICT (notification_uuid) DO UPDATE SET kind = excluded.kind, reason = excluded.reason,
-            since = CASE WHEN operator_waits.confirmed_at IS NULL THEN operator_waits.since ELSE excluded.since END,
-            confirmed_at = NULL, confirmed_by = NULL`,
-    params: [uuid, w.kind, w.reason, now, w.poolName, w.hostUuid, w.hostName],
-  };
-}
-
-/** Whether parking made a new wait (the channels are told once per wait, not at each new reason). */
-export function isNewWait(before: OperatorWait | undefined, after: OperatorWait): boolean {
-  return !before || before.confirmedAt !== null || before.kind !== after.kind;
-}
-
-/** Confirm a wait that is open and whose notification still runs. */
-export function waitConfirm(uuid: string, by: string, now: number): Statement {
-  return {
-    sql: `UPDATE operator_waits SET confirmed_at = ?, confirmed_by = ?
-          WHERE notification_uuid = ? AND confirmed_at IS NULL
-            AND EXISTS (SELECT 1 FROM notifications n WHERE n.uuid = operator_waits.notification_uuid AND n.status IN ('new', 'running', 'error'))`,
-    params: [now, by, uuid],
-  };
-}
-
-/** The pool's fences since `since`, oldest first. */
-export function recentFences(pool: string, since: number): Statement {
-  return { sql: 'SELECT * FROM fences WHERE pool_name = ? AND at > ? ORDER BY at', params: [pool, since] };
-}
-
-/** The condition under which a lease conflicts: another owner's unexpired lease named in `c`. */
-export function leaseConflictQuery(c: LeaseConflicts, owner: string, nowSql: string, nowParams: unknown[]): Statement | undefined {
-  const parts: string[] = [];
-  const params: unknown[] = [];
-  for (const name of c.names ?? []) {
-    parts.push('name = ?');
-    params.push(name);
-  }
-  if (c.prefix !== undefined) {
-    parts.push('substr(name, 1, ?) = ?');
-    params.push(c.prefix.length, c.prefix);
-  }
-  if (!parts.length) return undefined;
-  return {
-    sql: `SELECT name FROM leases WHERE (${parts.join(' OR ')}) AND owner <> ? AND expires_at > ${nowSql} LIMIT 1`,
-    params: [...params, owner, ...nowParams],
-  };
 }

@@ -141,6 +141,8 @@ export class SqliteWorkerStore implements NotificationStore {
     return this.#call('schemaVersions', []);
   }
 
+  // ── Notifications (StoreNotifications) ──
+
   create(...a: Args<'create'>) {
     return this.#call('create', a);
   }
@@ -162,6 +164,9 @@ export class SqliteWorkerStore implements NotificationStore {
   transition(...a: Args<'transition'>) {
     return this.#call('transition', a);
   }
+
+  // ── Task log (StoreTasks) ──
+
   planTasks(...a: Args<'planTasks'>) {
     return this.#call('planTasks', a);
   }
@@ -177,6 +182,9 @@ export class SqliteWorkerStore implements NotificationStore {
   finishTask(...a: Args<'finishTask'>) {
     return this.#call('finishTask', a);
   }
+
+  // ── VM moves (StoreMoves) ──
+
   planMoves(...a: Args<'planMoves'>) {
     return this.#call('planMoves', a);
   }
@@ -186,11 +194,21 @@ export class SqliteWorkerStore implements NotificationStore {
   updateMove(...a: Args<'updateMove'>) {
     return this.#call('updateMove', a);
   }
+
+  // ── Hosts (StoreHosts) ──
+
   hosts(...a: Args<'hosts'>) {
     return this.#call('hosts', a);
   }
   setMaintenance(...a: Args<'setMaintenance'>) {
     return this.#call('setMaintenance', a);
+  }
+
+  // ── Outbox (StoreOutbox) ──
+
+  /** Answered here: the worker posts an event after each commit that queued messages. */
+  onMessagesQueued(listener: () => void): void {
+    this.#signal.on(listener);
   }
   claimMessages(...a: Args<'claimMessages'>) {
     return this.#call('claimMessages', a);
@@ -204,12 +222,18 @@ export class SqliteWorkerStore implements NotificationStore {
   giveUpMessage(...a: Args<'giveUpMessage'>) {
     return this.#call('giveUpMessage', a);
   }
+
+  // ── Leases (StoreLeases) ──
+
   acquireLease(...a: Args<'acquireLease'>) {
     return this.#call('acquireLease', a);
   }
   releaseLease(...a: Args<'releaseLease'>) {
     return this.#call('releaseLease', a);
   }
+
+  // ── Operator waits (StoreOperatorWaits) ──
+
   waitForOperator(...a: Args<'waitForOperator'>) {
     return this.#call('waitForOperator', a);
   }
@@ -222,30 +246,38 @@ export class SqliteWorkerStore implements NotificationStore {
   confirmFenced(...a: Args<'confirmFenced'>) {
     return this.#call('confirmFenced', a);
   }
+
+  // ── Fences (StoreFences) ──
+
   reserveFence(...a: Args<'reserveFence'>) {
     return this.#call('reserveFence', a);
   }
   fenceOf(...a: Args<'fenceOf'>) {
     return this.#call('fenceOf', a);
   }
+
+  // ── Forwards (StoreForwards) ──
+
   getForward(...a: Args<'getForward'>) {
     return this.#call('getForward', a);
   }
   saveForward(...a: Args<'saveForward'>) {
     return this.#call('saveForward', a);
   }
+
+  // ── Retention (StoreRetention) ──
+
   purge(...a: Args<'purge'>) {
     return this.#call('purge', a);
   }
+
+  // ── Activity (StoreActivity) ──
+
   recordHookCall(...a: Args<'recordHookCall'>) {
     return this.#call('recordHookCall', a);
   }
   activityOf(...a: Args<'activityOf'>) {
     return this.#call('activityOf', a);
-  }
-
-  onMessagesQueued(listener: () => void): void {
-    this.#signal.on(listener);
   }
 
   async close(): Promise<void> {

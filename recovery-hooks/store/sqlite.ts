@@ -6,16 +6,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
+import { createResults, decide, duplicateLookups, duplicateMatch, duplicateParams, hostsOf } from './decide.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { QueuedSignal } from './queued.js';
 import {
   type Row,
   type Statement,
-  admission,
   assignments,
   canonicalJson,
   dedupKey,
-  duplicateQuery,
   forwardUpsert,
   hostUpsert,
   isNewWait,
@@ -174,6 +173,8 @@ export class SqliteNotificationStore implements NotificationStore {
     }
   }
 
+  // ── Notifications (StoreNotifications) ──
+
   async create(input: NewNotification, opts: CreateOptions, outbox?: OutboxBuilder): Promise<CreateResult> {
     return (await this.createMany([input], opts, outbox))[0]!;
   }
@@ -181,10 +182,9 @@ export class SqliteNotificationStore implements NotificationStore {
   async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
     return this.#guard('create', () =>
       this.#committing(() => {
-        const results = inputs.map((input) => this.#createOne(input, opts));
+        const { results, created } = this.#createBatch(inputs, opts);
         // The messages of the rows inserted, in their order, after them (same outbox order as one by one).
-        const inserted = results.flatMap((r) => ((r.outcome === 'created' || r.outcome === 'host-on-maintenance') && r.notification ? [r.notification] : []));
-        if (outbox && inserted.length) for (const messages of this.outboxOf(outbox, inserted)) this.#enqueue(messages, opts.now);
+        if (outbox && created.length) for (const messages of this.outboxOf(outbox, created)) this.#enqueue(messages, opts.now);
         this.#enqueue(extra, opts.now);
         return results;
       }),
@@ -196,24 +196,33 @@ export class SqliteNotificationStore implements NotificationStore {
     return created.map((n) => outbox(n, { tasks: [], moves: [] }));
   }
 
-  #createOne(input: NewNotification, opts: CreateOptions): CreateResult {
-    if (input.replayKey) {
-      const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(input.replayKey) as Row | undefined;
-      if (r) return { outcome: 'replay', notification: toNotification(r) };
+  /** What the file holds for the batch (one seek per replay key, host and duplicate lookup), decided by decide(), inserted in order. */
+  #createBatch(inputs: NewNotification[], opts: CreateOptions): { results: CreateResult[]; created: Notification[] } {
+    const known = new Map<string, Row>();
+    for (const key of new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))) {
+      const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(key) as Row | undefined;
+      if (r) known.set(key, r);
     }
-    const host = this.#sql('SELECT on_maintenance FROM hosts WHERE uuid = ?').get(input.hostUuid) as Row | undefined;
-    const admit = admission(input, opts, host?.on_maintenance === 1);
-    if (!admit) return { outcome: 'host-on-maintenance' };
-    const payload = canonicalJson(input.payload);
-    if (admit.checkDuplicate) {
-      const dup = this.#get(duplicateQuery(input, opts.dedupWindowMs, payload));
-      if (dup) return { outcome: 'duplicate', notification: toNotification(dup) };
+    const onMaintenance = new Set<string>();
+    for (const host of new Set(inputs.map((i) => i.hostUuid)))
+      if (this.#sql('SELECT 1 FROM hosts WHERE uuid = ? AND on_maintenance').get(host)) onMaintenance.add(host);
+    const payloads = inputs.map((i) => canonicalJson(i.payload));
+    const duplicates = new Map<number, Row>();
+    const match = duplicateMatch('n', { type: '?', hostUuid: '?', since: '?', payload: '?', generatedAt: '?' });
+    for (const index of duplicateLookups(inputs, opts, { known, onMaintenance })) {
+      const r = this.#get({
+        sql: `SELECT * FROM notifications n WHERE ${match} ORDER BY n.id LIMIT 1`,
+        params: duplicateParams(inputs[index]!, payloads[index]!, opts.dedupWindowMs),
+      });
+      if (r) duplicates.set(index, r);
     }
-    // The new row's id from its own insert: the hosts upsert after it moves last_insert_rowid() to the hosts table.
-    const { lastInsertRowid } = this.#run(notificationInsert(input, randomUUID(), payload, admit.ignoreReason, opts.now));
-    if (input.hostUuid) this.#run(hostUpsert(input, opts.now));
-    const created = toNotification(this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row);
-    return admit.maintenance ? { outcome: 'host-on-maintenance', notification: created } : { outcome: 'created', notification: created };
+    const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
+    const inserted = plan.inserts.map((s) => {
+      const { lastInsertRowid } = this.#run(notificationInsert(inputs[s.index]!, randomUUID(), s.payload, s.ignoreReason, opts.now));
+      return this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row;
+    });
+    for (const host of hostsOf(inputs, plan.inserts)) this.#run(hostUpsert(host, opts.now));
+    return { results: createResults(plan, inserted), created: inserted.map(toNotification) };
   }
 
   async get(uuid: string): Promise<Notification | undefined> {
@@ -266,6 +275,8 @@ export class SqliteNotificationStore implements NotificationStore {
       }),
     );
   }
+
+  // ── Task log (StoreTasks) ──
 
   async planTasks(uuid: string, names: readonly string[]): Promise<void> {
     this.#guard('planTasks', () =>
@@ -320,6 +331,8 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
+  // ── VM moves (StoreMoves) ──
+
   async planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void> {
     this.#guard('planMoves', () =>
       this.#db.transaction(() => {
@@ -354,6 +367,8 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Hosts (StoreHosts) ──
+
   async hosts(): Promise<HostState[]> {
     return this.#guard('hosts', () => (this.#sql('SELECT * FROM hosts ORDER BY pool_name, name').all() as Row[]).map(toHost));
   }
@@ -367,6 +382,8 @@ export class SqliteNotificationStore implements NotificationStore {
       ).run(host.uuid, host.name, host.pool, by ? 1 : 0, by?.notification ?? null, by?.reason ?? null, now),
     );
   }
+
+  // ── Outbox (StoreOutbox) ──
 
   onMessagesQueued(listener: () => void): void {
     this.#signal.on(listener);
@@ -404,6 +421,8 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
+  // ── Leases (StoreLeases) ──
+
   async acquireLease(name: string, owner: string, now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean> {
     return this.#guard('acquireLease', () =>
       this.#db
@@ -424,6 +443,8 @@ export class SqliteNotificationStore implements NotificationStore {
   async releaseLease(name: string, owner: string): Promise<void> {
     this.#guard('releaseLease', () => this.#sql('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner));
   }
+
+  // ── Operator waits (StoreOperatorWaits) ──
 
   async waitForOperator(
     uuid: string,
@@ -461,6 +482,8 @@ export class SqliteNotificationStore implements NotificationStore {
     return this.#guard('confirmFenced', () => this.#db.transaction(() => (this.#run(waitConfirm(uuid, by, now)).changes ? this.#waitRow(uuid) : undefined))());
   }
 
+  // ── Fences (StoreFences) ──
+
   async reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation> {
     return this.#guard('reserveFence', () =>
       this.#db
@@ -487,6 +510,8 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
+  // ── Forwards (StoreForwards) ──
+
   async getForward(uuid: string): Promise<ForwardState | undefined> {
     return this.#guard('getForward', () => {
       const r = this.#sql('SELECT * FROM forwards WHERE notification_uuid = ?').get(uuid) as Row | undefined;
@@ -497,6 +522,8 @@ export class SqliteNotificationStore implements NotificationStore {
   async saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void> {
     this.#guard('saveForward', () => this.#run(forwardUpsert(uuid, patch, now)));
   }
+
+  // ── Retention (StoreRetention) ──
 
   async purge(before: number, limit: number): Promise<PurgeCounts> {
     return this.#guard('purge', () =>
@@ -515,6 +542,8 @@ export class SqliteNotificationStore implements NotificationStore {
       })(),
     );
   }
+
+  // ── Activity (StoreActivity) ──
 
   async recordHookCall(call: HookCallInput): Promise<void> {
     this.#guard('recordHookCall', () => this.#run(hookCallInsert(call)));

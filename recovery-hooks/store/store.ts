@@ -57,7 +57,8 @@ export class MarkerNotFoundError extends Error {
   }
 }
 
-export interface NotificationStore {
+/** Notifications (Masakari's model): recorded once (replays and duplicates decided by decide.ts), listed, moved from status to status. */
+export interface StoreNotifications {
   /**
    * Record a notification, in one transaction: exact replays return the first record; Masakari duplicates (same
    * type, host and payload within the window) and hosts on maintenance are refused or recorded per `opts`.
@@ -76,7 +77,10 @@ export interface NotificationStore {
   unfinished(limit?: number): Promise<Notification[]>;
   /** Compare-and-set status change; undefined when the status was not in `t.from` (someone else moved it). */
   transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined>;
+}
 
+/** The task log of a notification's workflow: each task's state, progress and result. */
+export interface StoreTasks {
   /** Create the PENDING task rows of a workflow (idempotent: existing rows are kept). */
   planTasks(uuid: string, names: readonly string[]): Promise<void>;
   tasks(uuid: string): Promise<TaskRecord[]>;
@@ -85,17 +89,26 @@ export interface NotificationStore {
   addProgress(uuid: string, name: string, message: string, progress: number, now: number): Promise<void>;
   /** Mark a task finished after it acted; a SUCCESS result is handed to the following tasks. */
   finishTask(uuid: string, name: string, state: Extract<TaskState, 'SUCCESS' | 'FAILURE'>, result: unknown, now: number): Promise<void>;
+}
 
+/** The VMs a host recovery restarts elsewhere, one row per VM. */
+export interface StoreMoves {
   /** Record the VMs of a host recovery (idempotent per VM). */
   planMoves(uuid: string, moves: PlannedMove[], now: number): Promise<void>;
   moves(uuid: string): Promise<VmMove[]>;
   updateMove(uuid: string, vmUuid: string, patch: MovePatch, now: number): Promise<void>;
+}
 
+/** The hosts notifications name, and their maintenance flag. */
+export interface StoreHosts {
   /** Hosts seen in notifications, with their maintenance flag. */
   hosts(): Promise<HostState[]>;
   /** Put the host on maintenance for the recovery `by` (with a reason), or take it off (`by` null). */
   setMaintenance(host: { uuid: string; name: string; pool: string }, by: { notification: string; reason: string } | null, now: number): Promise<void>;
+}
 
+/** Messages for the notifiers and forwarders, queued in the commits that cause them and drained by workers. */
+export interface StoreOutbox {
   /** Call `listener` after each commit that queued outbox messages (so workers need not wait for their next poll). */
   onMessagesQueued(listener: () => void): void;
   /** Messages ready on `channel`, claimed for `leaseMs` (another claim skips them until then). */
@@ -103,7 +116,10 @@ export interface NotificationStore {
   ackMessage(id: number, now: number): Promise<void>;
   retryMessageAt(id: number, at: number, error: string): Promise<void>;
   giveUpMessage(id: number, error: string, now: number): Promise<void>;
+}
 
+/** Leases: one receiver at a time runs a workflow or drains a channel. */
+export interface StoreLeases {
   /**
    * Take, or renew, the lease `name` for `owner` until `now + ttlMs`: false while another owner holds it unexpired.
    * Leases make one receiver at a time run a host's workflow or drain a channel of the outbox. With `conflicts`, the
@@ -112,7 +128,10 @@ export interface NotificationStore {
   acquireLease(name: string, owner: string, now: number, ttlMs: number, conflicts?: LeaseConflicts): Promise<boolean>;
   /** Give the lease up, if `owner` holds it. */
   releaseLease(name: string, owner: string): Promise<void>;
+}
 
+/** Recoveries parked until a person confirms (the fence cannot be proven, a limit holds, a master failover is stuck). */
+export interface StoreOperatorWaits {
   /**
    * Park the notification for an operator (a new wait, or a new reason for one not yet confirmed), queueing
    * `messages(n, wait)` in the same transaction when the wait is new. Undefined when the notification does not exist.
@@ -129,6 +148,10 @@ export interface NotificationStore {
   openOperatorWaits(): Promise<OperatorWait[]>;
   /** An operator confirms the host is off: the open wait, now confirmed; undefined when the notification is not waiting. */
   confirmFenced(uuid: string, by: string, now: number): Promise<OperatorWait | undefined>;
+}
+
+/** The power-offs sent, counted against the blast-radius limits of each pool. */
+export interface StoreFences {
   /**
    * Record a fence of `fence.hostUuid` by `fence.notificationUuid` unless the pool already had `max` fences in the
    * `windowMs` before now (one transaction, serialized per store, so receivers sharing it cannot both pass the limit).
@@ -137,12 +160,18 @@ export interface NotificationStore {
   reserveFence(fence: Omit<FenceRecord, 'at'>, limits: { windowMs: number; max: number }, now: number): Promise<FenceReservation>;
   /** Whether this notification recorded a fence (it sent, or was about to send, the power-off). */
   fenceOf(uuid: string): Promise<FenceRecord | undefined>;
+}
 
+/** Notifications forwarded to a remote Instance-HA (Masakari) API. */
+export interface StoreForwards {
   /** What became of a notification forwarded to a remote Instance-HA API. */
   getForward(uuid: string): Promise<ForwardState | undefined>;
   /** Create or update the forward record of a notification. */
   saveForward(uuid: string, patch: ForwardPatch, now: number): Promise<void>;
+}
 
+/** Deleting what has ended long enough ago. */
+export interface StoreRetention {
   /**
    * Retention, one transaction: delete at most `limit` notifications that ended (finished, ignored, failed) before
    * `before` (updated_at, else created_at) with their tasks, progress, moves and forwards; at most `limit` outbox
@@ -150,11 +179,31 @@ export interface NotificationStore {
    * notification names any more (a host on maintenance stays).
    */
   purge(before: number, limit: number): Promise<PurgeCounts>;
+}
 
+/** What was sent on behalf of a notification (outbox messages, action-hook calls), for the UI. */
+export interface StoreActivity {
   /** Record one call of an action hook about a notification (output masked for secrets and cut; see activity.ts). */
   recordHookCall(call: HookCallInput): Promise<void>;
   /** What was sent on behalf of a notification: its outbox messages and hook calls, oldest first (empty when unknown). */
   activityOf(notificationUuid: string): Promise<NotificationActivity>;
+}
 
+/**
+ * The whole store, one interface per concern (each dialect implements them in this order). Callers name what they
+ * need with Pick<NotificationStore, …> or a concern's interface.
+ */
+export interface NotificationStore
+  extends StoreNotifications,
+    StoreTasks,
+    StoreMoves,
+    StoreHosts,
+    StoreOutbox,
+    StoreLeases,
+    StoreOperatorWaits,
+    StoreFences,
+    StoreForwards,
+    StoreRetention,
+    StoreActivity {
   close(): Promise<void>;
 }
