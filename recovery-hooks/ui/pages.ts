@@ -152,8 +152,10 @@ export function listPage(o: {
   };
   const query = (over: Record<string, string | undefined>) => `${UI}/notifications?${params(over)}`;
   const waiting = new Map(o.waits.map((w) => [w.notificationUuid, w.kind]));
-  // ui.js asks this address for the rows' news (the same filters and page), unless the filters were refused.
-  const live = o.error ? '' : `${UI}/notifications/live?${params({})}`;
+  // ui.js asks this address for news (it adds the uuids of the rows still running), unless the filters were refused.
+  // On the first page it also asks how many newer notifications match: those after the newest row shown.
+  const newest = f.marker ? undefined : String(Math.max(0, ...o.result.rows.map((n) => n.id)));
+  const live = o.error ? '' : `${UI}/notifications/live?${params({ marker: undefined, limit: undefined, newest })}`;
   return layout({
     title: 'Notifications',
     session: o.session,

@@ -239,7 +239,7 @@ export function uiRouter(deps: UiDeps): Router {
 
   // The list page's live updates (ui.js): JSON, its errors too (the API's 400s naming the field).
   router.get(LIVE_LIST, async (ctx) => {
-    ctx.body = await liveList(readListForm(ctx.query), await openWaits(), { store: deps.store, hosts: deps.hosts, pools: poolNames });
+    ctx.body = await liveList(ctx.query, await openWaits(), { store: deps.store, hosts: deps.hosts, pools: poolNames });
   });
 
   const detailOf = async (n: Notification): Promise<Detail> => {

@@ -375,30 +375,43 @@ if (!existsSync(CHROMIUM)) {
     t.same([...seen].sort(), made.map((m) => m.uuid).sort(), 'the pages hold every notification once');
     t.equal(new Set(seen).size, seen.length, 'no notification on two pages');
 
-    // The list's live JSON: the rows of the same page, now; bad filters get the list's (the API's) 400s, as JSON only.
+    // The list's live JSON: the rows asked about, now, and how many newer ones match the page's filters; bad filters get
+    // the list's (the API's) 400s, bad uuids or markers precise ones, as JSON only.
     await page.goto(`${hook.url}/ui/notifications?type=COMPUTE_INSTANCE&limit=2`);
-    const liveSrc = (await page.getAttribute('#notifications', 'data-live-src'))!;
-    t.equal(liveSrc, '/ui/notifications/live?type=COMPUTE_INSTANCE&limit=2');
+    const shown = await rowUuids(page);
+    const ids = await page.$$eval('#notifications tbody tr[data-uuid]', (rows: any[]) => rows.map((r) => Number(r.dataset.id)));
+    t.equal(
+      await page.getAttribute('#notifications', 'data-live-src'),
+      `/ui/notifications/live?type=COMPUTE_INSTANCE&newest=${Math.max(...ids)}`,
+      'the filters, and the newest row shown',
+    );
     const signedIn = { cookie: await cookieHeader(page) };
     const liveJson = async (query: string, headers: Record<string, string> = signedIn) => {
       const res = await fetch(`${hook.url}/ui/notifications/live?${query}`, { headers: { accept: 'text/html', ...headers } });
       t.match(res.headers.get('content-type'), /^application\/json/, `${query}: JSON whatever the Accept header`);
       return { status: res.status, json: (await res.json()) as any };
     };
-    const live = await liveJson('type=COMPUTE_INSTANCE&limit=2');
+    const live = await liveJson(`type=COMPUTE_INSTANCE&newest=${Math.max(...ids)}&uuid=${shown[1]}&uuid=${shown[0]}`);
     t.equal(live.status, 200);
     t.same(
       live.json.notifications.map((n: any) => n.notification_uuid),
-      await rowUuids(page),
-      'the rows of the page',
+      [shown[1], shown[0]],
+      'the rows asked about',
     );
-    t.match(live.json.notifications[0], { id: Number, status: String, terminal: Boolean, updated_at: /^\d{4}-\d\d-\d\dT.*Z$/, operator_wait: null });
-    t.same(live.json.operator_waits, []);
+    t.match(live.json.notifications[1], { id: ids[0], status: String, terminal: Boolean, updated_at: /^\d{4}-\d\d-\d\dT.*Z$/, operator_wait: null });
+    t.same([live.json.newer, live.json.newer_more, live.json.operator_waits], [0, false, []], 'nothing newer, nobody waits');
+    t.equal((await liveJson(`type=COMPUTE_INSTANCE&newest=${Math.min(...ids)}`)).json.newer, 1, 'one newer than the second row');
+    t.equal((await liveJson('type=COMPUTE_INSTANCE&newest=0')).json.newer, made.length, 'all newer than none');
+    t.equal((await liveJson('type=COMPUTE_HOST&newest=0')).json.newer, 0, 'with the filters');
+    const uuid = (i: number) => `6f1c6bc6-5a0e-4a8a-9c4e-${String(i).padStart(12, '0')}`;
     for (const [query, message] of [
       ['limit=500', "Invalid value for limit: '500' is not between 1 and 200"],
       ['pool=nope', `Invalid value for pool: 'nope' is not a configured pool (${rig.poolName})`],
       ['bogus=1', "Unknown query parameter 'bogus'; known: type, status, pool, host, generated-since, generated-until, limit, marker"],
       ['generated-since=yesterday', 'Invalid generated-since value'],
+      ['uuid=nope', "Invalid input for field/attribute uuid. 'nope' is not a 'uuid'"],
+      ['newest=x', 'newest must be an integer'],
+      [Array.from({ length: 17 }, (_, i) => `uuid=${uuid(i)}`).join('&'), 'Query parameter uuid is repeated more than 16 times'],
     ] as const) {
       const bad = await liveJson(query);
       t.equal(bad.status, 400, query);

@@ -2,9 +2,9 @@
 // - a notification's detail page fetches its #live section again every data-refresh-ms until the status is final and
 //   no message of it waits to be sent (data-done); an
 //   input being filled in (the fence confirmation) is never replaced under the operator's fingers;
-// - the notifications list asks data-live-src (JSON: the same page's rows now, and the open operator waits) every
-//   data-refresh-ms while the tab is visible, and changes the rows' status and message in place, redraws the banner of
-//   waiting recoveries, and says when newer notifications match the filters.
+// - the notifications list asks data-live-src (JSON) every data-refresh-ms while the tab is visible about its rows
+//   still running (at most ROWS_PER_ASK per request, in turns when there are more), changes their status and message
+//   in place, redraws the banner of waiting recoveries, and says when newer notifications match the filters.
 // Everything from the server is put in the page as text (textContent), never as markup.
 'use strict';
 (() => {
@@ -96,19 +96,31 @@
 
   const applyList = (table, data) => {
     const rows = new Map([...table.querySelectorAll('tbody tr[data-uuid]')].map((r) => [r.dataset.uuid, r]));
-    const newest = Math.max(0, ...[...rows.values()].map((r) => Number(r.dataset.id)));
-    let newer = 0;
     for (const n of data.notifications) {
       const row = rows.get(n.notification_uuid);
       if (row) updateRow(row, n);
-      else if (n.id > newest) newer++;
     }
     const news = document.getElementById('list-news');
     if (news) {
-      news.firstElementChild.textContent = newer === 1 ? 'A newer notification matches.' : `${newer} newer notifications match.`;
-      news.hidden = newer === 0;
+      const count = `${data.newer}${data.newer_more ? ' or more' : ''}`;
+      news.firstElementChild.textContent = data.newer === 1 && !data.newer_more ? 'A newer notification matches.' : `${count} newer notifications match.`;
+      news.hidden = data.newer === 0;
     }
     drawWaits(data.operator_waits);
+  };
+
+  // What the server accepts per request (LIMITS.queryRepeats).
+  const ROWS_PER_ASK = 16;
+  let turn = 0;
+  /** The live address with the uuids of the next rows still running. */
+  const liveUrl = (table) => {
+    const running = [...table.querySelectorAll('tbody tr[data-uuid][data-terminal="false"]')].map((r) => r.dataset.uuid);
+    if (turn >= running.length) turn = 0;
+    const asked = running.slice(turn, turn + ROWS_PER_ASK);
+    turn += ROWS_PER_ASK;
+    const url = new URL(table.dataset.liveSrc, window.location.href);
+    for (const uuid of asked) url.searchParams.append('uuid', uuid);
+    return url;
   };
 
   const pollList = (table) => {
@@ -116,7 +128,7 @@
     const tick = async () => {
       if (document.visibilityState === 'visible') {
         try {
-          const res = await fetch(table.dataset.liveSrc, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+          const res = await fetch(liveUrl(table), { credentials: 'same-origin', headers: { Accept: 'application/json' } });
           if (onLoginEnded(res)) return;
           if (res.ok) applyList(table, await res.json());
           else if (res.status < 500) return; // the page's filters no longer hold (e.g. its marker was purged): stop
