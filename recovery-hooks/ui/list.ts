@@ -50,7 +50,23 @@ export function readListForm(q: Query): ListForm {
   return form;
 }
 
-export async function listNotifications(form: ListForm, deps: { store: NotificationStore; hosts: HostDirectory; pools: string[] }): Promise<ListResult> {
+export interface ListDeps {
+  store: NotificationStore;
+  hosts: HostDirectory;
+  pools: string[];
+}
+
+export interface ParsedForm {
+  /** Undefined: the filters match nothing. */
+  filter?: ListFilter;
+  page: ListPage;
+  pageSize: number;
+  /** The UI's own filters (pool, generated-until), applied to what the store returns. */
+  wanted: (n: Notification) => boolean;
+}
+
+/** The form as the store's filter and page (throws the API's 400s naming the field). */
+export function parseForm(form: ListForm, deps: ListDeps): ParsedForm {
   const apiQuery: Query = { limit: String(BATCH) };
   for (const key of ['type', 'status', 'generated-since', 'marker'] as const) if (form[key] !== undefined) apiQuery[key] = form[key];
   const pageSize = form.limit === undefined ? PAGE_SIZE : integer('limit', form.limit);
@@ -69,10 +85,14 @@ export async function listNotifications(form: ListForm, deps: { store: Notificat
     if (until === undefined) throw new ApiError(400, 'Invalid generated-until value');
   }
   const { filter, page } = parseListQuery(apiQuery);
+  const wanted = (n: Notification) => (form.pool === undefined || n.poolName === form.pool) && (until === undefined || n.generatedAt <= until);
+  return { filter, page, pageSize, wanted };
+}
+
+export async function listNotifications(form: ListForm, deps: ListDeps): Promise<ListResult> {
+  const { filter, page, pageSize, wanted } = parseForm(form, deps);
   const rows: Notification[] = [];
   if (!filter) return { form, rows, scanCut: false };
-
-  const wanted = (n: Notification) => (form.pool === undefined || n.poolName === form.pool) && (until === undefined || n.generatedAt <= until);
   let scanned = 0;
   let lastRead: number | undefined;
   let more = true;
@@ -90,6 +110,22 @@ export async function listNotifications(form: ListForm, deps: { store: Notificat
   }
   const scanCut = more && rows.length < pageSize;
   return { form, rows, next: more && lastRead !== undefined ? String(lastRead) : undefined, scanCut };
+}
+
+/**
+ * How many notifications newer than id `newest` match the form, counting among the next BATCH only (one store read):
+ * what the first page of the list would gain.
+ */
+export async function countNewer({ filter, wanted }: ParsedForm, newest: number, store: NotificationStore): Promise<{ count: number; more: boolean }> {
+  if (!filter) return { count: 0, more: false };
+  let batch: Notification[];
+  try {
+    batch = await store.list(filter, { limit: BATCH, markerId: newest > 0 ? newest : undefined, sort: [{ key: 'id', dir: 'asc' }] });
+  } catch (err) {
+    if (err instanceof MarkerNotFoundError) return { count: 0, more: false }; // purged meanwhile: nothing to compare with
+    throw err;
+  }
+  return { count: batch.filter(wanted).length, more: batch.length === BATCH };
 }
 
 async function readPage(store: NotificationStore, filter: ListFilter, page: ListPage): Promise<Notification[]> {

@@ -6,9 +6,12 @@ import type { KnownHost } from '../hosts.js';
 import type { TokenScope } from '../config.js';
 import {
   type ForwardState,
+  type HookCallRecord,
   type HostState,
+  type MessageRecord,
   NOTIFICATION_STATUSES,
   type Notification,
+  type NotificationActivity,
   type OperatorWait,
   TERMINAL_STATUSES,
   type TaskRecord,
@@ -33,6 +36,8 @@ function when(ms: number | null | undefined): Html {
 }
 
 const badge = (status: string) => html`<span class="badge status-${status}">${status}</span>`;
+/** Next to a status: the recovery waits for a person (ui.js draws the same). */
+const waitBadge = (kind: string | undefined) => (kind ? html` <span class="badge waits" title="waits for an operator">${kind}</span>` : '');
 
 function layout(o: { title: string; session?: Session; body: Html; status?: number }): Html {
   const s = o.session;
@@ -103,11 +108,11 @@ export function errorPage(status: number, fault: string, message: string, sessio
 
 /** Where recoveries wait for a person, above the list: the thing an operator must not miss. */
 function waitsBanner(waits: OperatorWait[]): Html {
-  if (waits.length === 0) return html``;
-  return html`<section class="wait" role="alert" id="waits">
+  // Kept (hidden) when empty: the list page's live updates fill it when a recovery starts to wait.
+  return html`<section class="wait" role="alert" id="waits"${waits.length === 0 ? html` hidden` : ''}>
 <h2>${waits.length === 1 ? 'A recovery waits' : `${waits.length} recoveries wait`} for an operator</h2>
 <ul>
-${waits.map((w) => html`<li><a href="${detailPath(w.notificationUuid)}"><b>${w.kind}</b> · host ${w.hostName} (pool ${w.poolName})</a> since ${when(w.since)}: ${w.reason}</li>`)}
+${waits.map((w) => html`<li data-uuid="${w.notificationUuid}"><a href="${detailPath(w.notificationUuid)}"><b>${w.kind}</b> · host ${w.hostName} (pool ${w.poolName})</a> since ${when(w.since)}: ${w.reason}</li>`)}
 </ul>
 </section>`;
 }
@@ -136,14 +141,21 @@ export function listPage(o: {
   pools: string[];
   hosts: KnownHost[];
   waits: OperatorWait[];
+  refreshMs: number;
   error?: { status: number; message: string };
 }): Html {
   const f = o.result.form;
-  const query = (over: Record<string, string | undefined>) => {
+  const params = (over: Record<string, string | undefined>) => {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...f, ...over })) if (v) q.set(k, v);
-    return `${UI}/notifications?${q}`;
+    return q;
   };
+  const query = (over: Record<string, string | undefined>) => `${UI}/notifications?${params(over)}`;
+  const waiting = new Map(o.waits.map((w) => [w.notificationUuid, w.kind]));
+  // ui.js asks this address for news (it adds the uuids of the rows still running), unless the filters were refused.
+  // On the first page it also asks how many newer notifications match: those after the newest row shown.
+  const newest = f.marker ? undefined : String(Math.max(0, ...o.result.rows.map((n) => n.id)));
+  const live = o.error ? '' : `${UI}/notifications/live?${params({ marker: undefined, limit: undefined, newest })}`;
   return layout({
     title: 'Notifications',
     session: o.session,
@@ -162,12 +174,13 @@ ${select('pool', 'Pool', o.pools, f.pool)}
 <a href="${UI}/notifications">Clear</a>
 </form>
 ${o.error ? html`<p class="error" role="alert" id="error"><b>${o.error.status}</b> ${o.error.message}</p>` : ''}
-<table class="list" id="notifications">
+<p class="news" id="list-news" hidden><span></span> <a href="${query({})}">Show them</a></p>
+<table class="list" id="notifications"${live ? html` data-live-src="${live}" data-refresh-ms="${String(o.refreshMs)}"` : ''}>
 <thead><tr><th>Generated</th><th>Type</th><th>Status</th><th>Host</th><th>Pool</th><th>Payload</th><th>Message</th><th>Notification</th></tr></thead>
 <tbody>
 ${o.result.rows.map(
-  (n) => html`<tr data-uuid="${n.uuid}">
-<td>${when(n.generatedAt)}</td><td>${n.type}</td><td>${badge(n.status)}</td><td>${n.hostName}</td><td>${n.poolName}</td>
+  (n) => html`<tr data-uuid="${n.uuid}" data-id="${String(n.id)}" data-status="${n.status}" data-terminal="${String(TERMINAL_STATUSES.includes(n.status))}">
+<td>${when(n.generatedAt)}</td><td>${n.type}</td><td class="status">${badge(n.status)}${waitBadge(waiting.get(n.uuid))}</td><td>${n.hostName}</td><td>${n.poolName}</td>
 <td class="payload">${payloadSummary(n.payload)}</td><td class="message">${n.message ?? ''}</td>
 <td><a href="${detailPath(n.uuid)}"><code>${n.uuid.slice(0, 8)}</code></a></td>
 </tr>`,
@@ -185,6 +198,8 @@ ${o.result.scanCut ? html`<span class="muted">Stopped reading after many notific
 
 export interface Detail {
   n: Notification;
+  /** The messages sent and the action-hook calls made for it. */
+  activity: NotificationActivity;
   /** The open wait (unconfirmed, notification not ended), if any. */
   wait?: OperatorWait;
   tasks: TaskRecord[];
@@ -248,18 +263,68 @@ ${moves.map(
 </table>`;
 }
 
-/** The part of the detail page that changes while a recovery runs (ui.js fetches it again until the status is final). */
+/** Text the store bounded (ACTIVITY_TEXT_MAX) shown whole only on demand: its first line in the table. */
+function excerpt(text: string | null): Html {
+  if (!text) return html``;
+  const short = text.length <= 120 && !text.includes('\n');
+  return short
+    ? html`<code class="excerpt">${text}</code>`
+    : html`<details class="excerpt"><summary><code>${text.slice(0, 120)}…</code></summary><pre>${text}</pre></details>`;
+}
+
+function hookCallsTable(calls: HookCallRecord[]): Html {
+  if (calls.length === 0) return html``;
+  return html`<h2>Action hooks</h2>
+<table class="list" id="hook-calls">
+<thead><tr><th>Hook</th><th>Phase</th><th>Task</th><th>Action</th><th>Outcome</th><th>HTTP</th><th>Attempts</th><th>Started</th><th>Finished</th><th>Output</th></tr></thead>
+<tbody>
+${calls.map(
+  (
+    c,
+  ) => html`<tr data-hook="${c.hook}" data-phase="${c.phase}" data-task="${c.taskName ?? ''}" data-method="${c.method}" data-outcome="${c.outcome}" data-call="${c.callId}">
+<td><code>${c.hook}</code></td><td>${c.phase}</td><td>${c.taskName ?? html`<span class="muted">—</span>`}</td><td><code>${c.method}</code></td>
+<td>${badge(c.outcome)}</td><td class="http">${c.httpStatus ?? html`<span class="muted">—</span>`}</td><td>${c.attempts}</td>
+<td>${when(c.startedAt)}</td><td>${when(c.finishedAt)}</td><td class="output">${excerpt(c.output)}</td></tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+function messagesTable(messages: MessageRecord[]): Html {
+  if (messages.length === 0) return html``;
+  return html`<h2>Messages</h2>
+<table class="list" id="messages">
+<thead><tr><th>Channel</th><th>Event</th><th>Status</th><th>Attempts</th><th>Queued</th><th>Sent / given up</th><th>Next attempt</th><th>Last error</th></tr></thead>
+<tbody>
+${messages.map(
+  (m) => html`<tr data-channel="${m.channel}" data-event="${m.event ?? ''}" data-status="${m.status}">
+<td>${m.channel}</td><td>${m.event ?? html`<span class="muted">—</span>`}</td><td>${badge(m.status)}</td><td>${m.attempts}</td>
+<td>${when(m.createdAt)}</td><td>${when(m.sentAt ?? m.failedAt)}</td><td>${m.status === 'queued' ? when(m.nextAttemptAt) : ''}</td>
+<td class="output">${excerpt(m.lastError)}</td></tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+/**
+ * The part of the detail page that changes while a recovery runs: ui.js fetches it again until the status is final
+ * and no message of it is still queued.
+ */
 export function liveSection(d: Detail, session: Session, refreshMs: number, confirm?: { error: string; value: string }): Html {
   const n = d.n;
   const terminal = TERMINAL_STATUSES.includes(n.status);
-  return html`<section id="live" data-status="${n.status}" data-terminal="${String(terminal)}" data-src="${detailPath(n.uuid)}/live" data-refresh-ms="${String(refreshMs)}">
+  const queued = d.activity.messages.filter((m) => m.status === 'queued').length;
+  const done = terminal && queued === 0;
+  return html`<section id="live" data-status="${n.status}" data-terminal="${String(terminal)}" data-done="${String(done)}" data-src="${detailPath(n.uuid)}/live" data-refresh-ms="${String(refreshMs)}">
 <p class="status-line">Status ${badge(n.status)} · run ${n.attempts}${n.nextAttemptAt ? html` · next run ${when(n.nextAttemptAt)}` : ''} · updated ${when(n.updatedAt ?? n.createdAt)}
-${terminal ? '' : html`<span class="live-hint muted">(updates live)</span>`}</p>
+${done ? '' : html`<span class="live-hint muted">(updates live)</span>`}</p>
 ${n.message ? html`<p class="message" id="message">${n.message}</p>` : ''}
 ${waitSection(d, session, confirm)}
 <h2>Workflow</h2>
 ${tasksTable(d.tasks)}
 ${movesTable(d.moves)}
+${hookCallsTable(d.activity.hookCalls)}
+${messagesTable(d.activity.messages)}
 ${
   d.forward
     ? html`<h2>Forwarded</h2><p>To ${d.forward.endpoint}: ${d.forward.outcome}${d.forward.remoteUuid ? html`, remote ${d.forward.remoteUuid}` : ''}${d.forward.remoteStatus ? html` (${d.forward.remoteStatus})` : ''}${d.forward.reason ? html` — ${d.forward.reason}` : ''}</p>`

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { PoolMode } from '../config.js';
+import type { Logger } from '../../core/log.js';
 import type { HostDirectory } from '../hosts.js';
 import { type Caller, TokenAuthenticator, requireScope } from '../intake/auth.js';
 import { ApiError, faultBody } from '../intake/errors.js';
@@ -17,8 +18,10 @@ import { NOTIFICATION_TYPES, type Notification, TERMINAL_STATUSES } from '../sto
 import type { ApiToken } from '../config.js';
 import type { UiConfig } from './config.js';
 import { readForm } from './form.js';
+import { LoginLimiter, loginClient } from './login-limit.js';
 import type { Html } from './html.js';
 import { listNotifications, readListForm } from './list.js';
+import { liveList } from './live-list.js';
 import { type CreateForm, type Detail, UI, createPage, detailPage, detailPath, errorPage, listPage, liveSection, loginPage, poolsPage } from './pages.js';
 import { type Session, Sessions, csrfMatches } from './sessions.js';
 
@@ -29,9 +32,14 @@ export interface UiDeps extends ActionDeps {
   pools: { name: string; mode: PoolMode }[];
   hosts: HostDirectory;
   store: NotificationStore;
+  logger: Logger;
 }
 
 const COOKIE = 'xcp_ui_session';
+/** Clients whose wrong logins are remembered at most (about 100 bytes each). */
+const MAX_LOGIN_CLIENTS = 10_000;
+/** The JSON the list page polls (answers JSON only, errors included). */
+const LIVE_LIST = '/notifications/live';
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -62,6 +70,26 @@ function safeNext(next: string | undefined): string {
 
 export function uiRouter(deps: UiDeps): Router {
   const auth = new TokenAuthenticator(deps.tokens);
+  const logins = new LoginLimiter({
+    maxFailures: deps.config.loginMaxFailures,
+    windowMs: deps.config.loginWindowMs,
+    maxClients: MAX_LOGIN_CLIENTS,
+    now: deps.now,
+  });
+  /** The token's caller; a wrong token counts against the client (logged once, when it reaches the limit). */
+  const authenticate = (client: string, token: string): Caller => {
+    try {
+      return auth.authenticate({ 'x-auth-token': token });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401 && logins.failed(client) === deps.config.loginMaxFailures)
+        deps.logger.warn('web UI login: too many wrong tokens from one client; its logins are refused until its window ends', {
+          client,
+          failures: deps.config.loginMaxFailures,
+          retry_after_seconds: logins.retryAfterSeconds(client),
+        });
+      throw err;
+    }
+  };
   const sessions = new Sessions({ idleMs: deps.config.sessionIdleMs, maxMs: deps.config.sessionMaxMs, max: deps.config.maxSessions, now: deps.now });
   const external = deps.config.externalUrl ? new URL(deps.config.externalUrl) : undefined;
   const router = new Router({ prefix: UI });
@@ -108,7 +136,7 @@ export function uiRouter(deps: UiDeps): Router {
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       ctx.set(err.headers);
-      if (ctx.accepts('html', 'json') === 'json') {
+      if (ctx.accepts('html', 'json') === 'json' || ctx.path === `${UI}${LIVE_LIST}`) {
         ctx.status = err.status;
         ctx.body = faultBody(err.status, err.message);
       } else {
@@ -131,12 +159,16 @@ export function uiRouter(deps: UiDeps): Router {
   router.post('/login', async (ctx) => {
     const form = await readForm(ctx.req, deps.maxBodyBytes);
     if (!sameOrigin(ctx)) throw new ApiError(403, 'Cross-site request refused: the Origin of this form is not this receiver');
+    const client = loginClient(ctx.req.socket.remoteAddress ?? '', ctx.get('X-Forwarded-For') || undefined, deps.config.trustedProxies);
     let caller: Caller;
     try {
-      caller = auth.authenticate({ 'x-auth-token': form.token ?? '' });
+      const wait = logins.retryAfterSeconds(client);
+      if (wait > 0) throw new ApiError(429, `Too many wrong tokens from this address: try again in ${wait} s`, { 'Retry-After': String(wait) });
+      caller = authenticate(client, form.token ?? '');
       requireScope(caller, 'notifications:read', 'the notifications page');
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
+      if (!(err instanceof ApiError) || ctx.accepts('html', 'json') === 'json') throw err;
+      ctx.set(err.headers);
       page(ctx, loginPage({ error: err.message, next: form.next }), err.status);
       return;
     }
@@ -186,7 +218,14 @@ export function uiRouter(deps: UiDeps): Router {
   };
 
   router.get('/notifications', async (ctx) => {
-    const base = { session: session(ctx), types: notificationTypes(), pools: poolNames, hosts: knownHosts(), waits: await openWaits() };
+    const base = {
+      session: session(ctx),
+      types: notificationTypes(),
+      pools: poolNames,
+      hosts: knownHosts(),
+      waits: await openWaits(),
+      refreshMs: deps.config.refreshMs,
+    };
     try {
       const form = readListForm(ctx.query);
       page(ctx, listPage({ ...base, result: await listNotifications(form, { store: deps.store, hosts: deps.hosts, pools: poolNames }) }));
@@ -198,15 +237,21 @@ export function uiRouter(deps: UiDeps): Router {
     }
   });
 
+  // The list page's live updates (ui.js): JSON, its errors too (the API's 400s naming the field).
+  router.get(LIVE_LIST, async (ctx) => {
+    ctx.body = await liveList(ctx.query, await openWaits(), { store: deps.store, hosts: deps.hosts, pools: poolNames });
+  });
+
   const detailOf = async (n: Notification): Promise<Detail> => {
-    const [wait, tasks, moves, forward] = await Promise.all([
+    const [wait, tasks, moves, forward, activity] = await Promise.all([
       deps.store.operatorWait(n.uuid),
       deps.store.tasks(n.uuid),
       deps.store.moves(n.uuid),
       deps.store.getForward(n.uuid),
+      deps.store.activityOf(n.uuid),
     ]);
     const open = wait && wait.confirmedAt === null && !TERMINAL_STATUSES.includes(n.status) ? wait : undefined;
-    return { n, wait: open, tasks, moves, forward };
+    return { n, wait: open, tasks, moves, forward, activity };
   };
 
   const canWrite = (ctx: Koa.Context) => requireScope(session(ctx).caller, 'notifications:write', 'creating a notification');

@@ -2,12 +2,15 @@
 // playwright-core; never a downloaded browser) against a receiver and a simulated pool: log in, filter and page, open
 // a running host recovery and watch it finish without reloading, create a notification, confirm a fence that waits,
 // and bad input answered with the API's own messages. One browser for the whole file.
-// XCP_UI_SCREENSHOTS=<dir> also writes the README's screenshots (list, detail while waiting) there.
+// XCP_UI_SCREENSHOTS=<dir> also writes the README's screenshots there (list, detail while waiting, a recovery's action
+// hooks and messages, detail once finished).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import t, { type Test } from 'tap';
+import { freePort } from '../../core/net.js';
+import { hookServer } from './helpers/action-hooks.js';
 import { ALL_SCOPES, type Hook } from './helpers/harness.js';
 import { type Rig, TOKEN, fire, hostDownAlert, notification, settled, taskStates, startRig, untilNotLive, untilWaiting } from './helpers/sim-rig.js';
 import { HEADLESS_CHROMIUM_ARGS } from '../../grafana/preview/chromium.js';
@@ -40,9 +43,14 @@ if (!existsSync(CHROMIUM)) {
   async function session(t: Test): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     t.teardown(() => context.close());
+    const problems: string[] = [];
+    return { context, page: await watchedPage(context, problems), problems };
+  }
+
+  /** Another tab of a session: its problems go to the same list. */
+  async function watchedPage(context: BrowserContext, problems: string[]): Promise<Page> {
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
-    const problems: string[] = [];
     page.on('console', (m) => {
       // Error pages (400, 403, 404) are answers the tests ask for; anything else (a CSP refusal, a script error) is not.
       if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of 4')) problems.push(m.text());
@@ -52,8 +60,12 @@ if (!existsSync(CHROMIUM)) {
       if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`${r.url()}: ${r.failure()?.errorText}`);
     });
     page.on('pageerror', (e) => problems.push(String(e)));
-    return { context, page, problems };
+    return page;
   }
+
+  /** Marks the document: the mark is gone if the page reloads or navigates. */
+  const markDocument = (page: Page) => page.evaluate('document.body.dataset.sameDocument = "yes"');
+  const sameDocument = async (page: Page) => (await page.getAttribute('body', 'data-same-document')) === 'yes';
 
   async function login(page: Page, url: string, token: string, next = '/ui/notifications'): Promise<void> {
     await page.goto(url + next);
@@ -78,7 +90,28 @@ if (!existsSync(CHROMIUM)) {
   };
 
   t.test('log in, watch a host recovery finish live, confirm a fence that waits', async (t) => {
-    const rig: Rig = await startRig(t, RIG);
+    // An action hook around fences and VM starts, and two notifier channels: one that takes every message, one whose
+    // server is gone (its messages are given up after a second).
+    const audit = await hookServer(t, (hit, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`audit: ${hit.body.method} noted`));
+    const tickets = await hookServer(t, (_hit, res) => res.writeHead(204).end());
+    const rig: Rig = await startRig(t, {
+      ...RIG,
+      recoveryHook: {
+        ...RIG.recoveryHook,
+        action_hooks: [{ url: `${audit.base}/audit?site=lab`, methods: ['host.fence', 'vm.start'], type: 'pre/post', wait_for_response: true }],
+        notifiers: {
+          channels: {
+            tickets: { type: 'webhook', url: `${tickets.base}/tickets` },
+            pager: {
+              type: 'webhook',
+              url: `http://127.0.0.1:${await freePort()}/page`,
+              give_up_after_seconds: 1,
+              backoff: { initial_seconds: 0.2, max_seconds: 0.2 },
+            },
+          },
+        },
+      },
+    });
     const hook = rig.hook!;
     const { page, problems } = await session(t);
 
@@ -113,9 +146,9 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForURL(new RegExp(`/ui/notifications/${uuid}$`));
     const first = await page.getAttribute('#live', 'data-status');
     t.ok(first === 'new' || first === 'running', `opened while the recovery runs (${first})`);
-    await page.evaluate('document.body.dataset.sameDocument = "yes"');
+    await markDocument(page);
     await untilFinishedOnPage(page, hook, uuid);
-    t.equal(await page.getAttribute('body', 'data-same-document'), 'yes', 'the page updated itself (no reload)');
+    t.ok(await sameDocument(page), 'the page updated itself (no reload)');
     const tasks = await page.$$eval('#tasks > li', (items: any[]) => items.map((li) => [li.dataset.task, li.dataset.state]));
     t.same(
       tasks,
@@ -133,15 +166,77 @@ if (!existsSync(CHROMIUM)) {
     }
     t.match(await page.textContent('#tasks li[data-task="fence_host"] .details'), /power/i, 'the fence task says what it did');
 
-    // Another host whose BMC does not answer: the recovery waits for a person, and the list says so first.
+    // Its activity: every action-hook call the hook received, and every message, until none waits to be sent.
+    await page.waitForSelector('#live[data-done="true"]', { timeout: 30_000 });
+    t.ok(await sameDocument(page), 'the activity updated itself too');
+    const calls = await page.$$eval('#hook-calls tbody tr', (rows: any[]) =>
+      rows.map((r) => ({ ...r.dataset, http: r.querySelector('td.http').textContent, output: r.querySelector('td.output').textContent })),
+    );
+    const received = audit.hits.filter((h) => h.body.notification.uuid === uuid);
+    t.same(
+      calls.map((c) => `${c.phase} ${c.method}`).sort(),
+      received.map((h) => `${h.body.type} ${h.body.method}`).sort(),
+      'a row per call the hook received',
+    );
+    t.equal(calls.filter((c) => c.method === 'vm.start').length, 2 * vms.length, 'pre and post of each VM start');
+    t.same(
+      calls.filter((c) => c.method === 'host.fence').map((c) => [c.phase, c.task]),
+      [
+        ['pre', 'fence_host'],
+        ['post', 'fence_host'],
+      ],
+      'the fence, with its task',
+    );
+    for (const c of calls) {
+      t.match(c, { hook: `${audit.base}/audit`, outcome: 'ok', http: '200', output: `audit: ${c.method} noted` }, `${c.phase} ${c.method}`);
+      t.equal(c.task, c.method === 'vm.start' ? 'restart_vms' : 'fence_host');
+    }
+    const messages = await page.$$eval('#messages tbody tr', (rows: any[]) => rows.map((r) => ({ ...r.dataset, row: r.textContent })));
+    const sentToTickets = tickets.hits.filter((h) => h.body.data?.notification_uuid === uuid).map((h) => h.body.event);
+    t.ok(sentToTickets.includes('recovery.finished'), `the channel got: ${sentToTickets.join(', ')}`);
+    t.same(
+      messages.filter((m) => m.channel === 'tickets').map((m) => [m.event, m.status]),
+      sentToTickets.map((e) => [e, 'sent']),
+      'every message of the channel, sent, in order',
+    );
+    const paged = messages.filter((m) => m.channel === 'pager');
+    t.same(
+      paged.map((m) => [m.event, m.status]),
+      sentToTickets.map((e) => [e, 'failed']),
+      'the dead channel: the same events, given up',
+    );
+    for (const m of paged) t.match(m.row, /ECONNREFUSED/, 'with the last error');
+    if (SHOTS) {
+      // From the "Action hooks" heading to the end of the messages.
+      const box = (await page.evaluate(
+        '(() => { const a = document.getElementById("hook-calls").previousElementSibling.getBoundingClientRect(); const b = document.getElementById("messages").getBoundingClientRect(); return { y: a.top + window.scrollY - 12, height: b.bottom - a.top + 24 }; })()',
+      )) as { y: number; height: number };
+      await page.screenshot({ path: join(SHOTS, 'ui-detail-activity.png'), fullPage: true, clip: { x: 0, width: 1280, ...box } });
+    }
+
+    // Another host whose BMC does not answer: the recovery waits for a person, and the open list says so by itself:
+    // a newer notification matches, then the banner of waiting recoveries appears.
     const stuck = rig.host('xcp-host-03');
     await rig.control(`/sim/hosts/${stuck.name}/bmc`, { mode: 'unreachable' });
     await rig.control(`/sim/hosts/${stuck.name}/fail`, {});
     await untilNotLive(rig, stuck);
+    await page.goto(`${hook.url}/ui/notifications`);
+    t.ok(await page.locator('#waits').isHidden(), 'no recovery waits yet');
+    await markDocument(page);
     const waiting = await fire(hook, hostDownAlert(rig, stuck));
+    await page.waitForSelector('#list-news:not([hidden])');
+    t.equal(await page.textContent('#list-news span'), 'A newer notification matches.');
     const api = await untilWaiting(rig, waiting);
+    await page.waitForSelector(`#waits:not([hidden]) li[data-uuid="${waiting}"]`);
+    const banner = (await page.textContent('#waits'))!;
+    t.match(banner, 'A recovery waits for an operator');
+    t.match(banner, `fence_confirmation · host ${stuck.name} (pool ${rig.poolName}) since `);
+    t.match(banner, ` UTC: ${api.operator_wait.reason}`, 'drawn as the server draws it');
+    t.ok(await sameDocument(page), 'the list updated itself (no reload)');
     await page.goto(`${hook.url}/ui/notifications`);
     t.match(await page.textContent('#waits'), new RegExp(`fence_confirmation · host ${stuck.name}`));
+    t.equal(await page.getAttribute(`tr[data-uuid="${waiting}"]`, 'data-status'), 'running');
+    t.equal(await page.textContent(`tr[data-uuid="${waiting}"] td.status .waits`), 'fence_confirmation', 'the row says it waits');
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'ui-list.png'), fullPage: true });
     await page.click(`#waits a[href="/ui/notifications/${waiting}"]`);
     await page.waitForSelector('#operator-wait[data-kind="fence_confirmation"]');
@@ -165,16 +260,28 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.getAttribute(`tr[data-host="${victim.name}"]`, 'data-maintenance'), 'false');
     t.equal(await page.getAttribute('tr[data-host="xcp-host-04"]', 'data-maintenance'), 'false');
 
-    // The operator powers the host off, then confirms with its UUID: the recovery goes on and finishes.
+    // The operator powers the host off, then confirms with its UUID: the recovery goes on and finishes, on its page
+    // and in the list open in another tab.
+    const list = await watchedPage(page.context(), problems);
+    await list.goto(`${hook.url}/ui/notifications`);
+    t.equal(await list.textContent(`tr[data-uuid="${waiting}"] td.status`), 'running fence_confirmation');
+    await markDocument(list);
     await page.goto(`${hook.url}/ui/notifications/${waiting}`);
     await rig.control(`/sim/hosts/${stuck.name}/bmc`, { mode: 'ok' });
     await rig.control(`/sim/hosts/${stuck.name}/power-off`, {});
     await page.fill('#confirm-fenced input[name=host_uuid]', stuck.uuid);
     await Promise.all([page.waitForURL(new RegExp(`/ui/notifications/${waiting}$`)), page.click('#confirm-fenced button')]);
     await untilFinishedOnPage(page, hook, waiting);
+    await list.waitForSelector(`tr[data-uuid="${waiting}"][data-status="finished"]`, { timeout: 30_000 });
+    t.equal(await list.textContent(`tr[data-uuid="${waiting}"] td.status`), 'finished', 'the row: finished, no longer waiting');
+    t.equal(await list.getAttribute(`tr[data-uuid="${waiting}"]`, 'data-terminal'), 'true');
+    await list.waitForSelector('#waits', { state: 'hidden' });
+    t.ok(await sameDocument(list), 'the list updated itself (no reload)');
+    await list.close();
     t.equal(await page.locator('#operator-wait').count(), 0, 'no longer waiting');
     t.match(await page.textContent('#tasks li[data-task="fence_host"] .details'), /an operator \(token test\) confirmed/);
     t.equal((await settled(hook, waiting)).status, 'finished');
+    await page.waitForSelector('#live[data-done="true"]', { timeout: 30_000 });
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'ui-detail-finished.png'), fullPage: true });
 
     // A token without fence:confirm sees the wait but no confirm form, and no create form.
@@ -267,6 +374,52 @@ if (!existsSync(CHROMIUM)) {
     }
     t.same([...seen].sort(), made.map((m) => m.uuid).sort(), 'the pages hold every notification once');
     t.equal(new Set(seen).size, seen.length, 'no notification on two pages');
+
+    // The list's live JSON: the rows asked about, now, and how many newer ones match the page's filters; bad filters get
+    // the list's (the API's) 400s, bad uuids or markers precise ones, as JSON only.
+    await page.goto(`${hook.url}/ui/notifications?type=COMPUTE_INSTANCE&limit=2`);
+    const shown = await rowUuids(page);
+    const ids = await page.$$eval('#notifications tbody tr[data-uuid]', (rows: any[]) => rows.map((r) => Number(r.dataset.id)));
+    t.equal(
+      await page.getAttribute('#notifications', 'data-live-src'),
+      `/ui/notifications/live?type=COMPUTE_INSTANCE&newest=${Math.max(...ids)}`,
+      'the filters, and the newest row shown',
+    );
+    const signedIn = { cookie: await cookieHeader(page) };
+    const liveJson = async (query: string, headers: Record<string, string> = signedIn) => {
+      const res = await fetch(`${hook.url}/ui/notifications/live?${query}`, { headers: { accept: 'text/html', ...headers } });
+      t.match(res.headers.get('content-type'), /^application\/json/, `${query}: JSON whatever the Accept header`);
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const live = await liveJson(`type=COMPUTE_INSTANCE&newest=${Math.max(...ids)}&uuid=${shown[1]}&uuid=${shown[0]}`);
+    t.equal(live.status, 200);
+    t.same(
+      live.json.notifications.map((n: any) => n.notification_uuid),
+      [shown[1], shown[0]],
+      'the rows asked about',
+    );
+    t.match(live.json.notifications[1], { id: ids[0], status: String, terminal: Boolean, updated_at: /^\d{4}-\d\d-\d\dT.*Z$/, operator_wait: null });
+    t.same([live.json.newer, live.json.newer_more, live.json.operator_waits], [0, false, []], 'nothing newer, nobody waits');
+    t.equal((await liveJson(`type=COMPUTE_INSTANCE&newest=${Math.min(...ids)}`)).json.newer, 1, 'one newer than the second row');
+    t.equal((await liveJson('type=COMPUTE_INSTANCE&newest=0')).json.newer, made.length, 'all newer than none');
+    t.equal((await liveJson('type=COMPUTE_HOST&newest=0')).json.newer, 0, 'with the filters');
+    const uuid = (i: number) => `6f1c6bc6-5a0e-4a8a-9c4e-${String(i).padStart(12, '0')}`;
+    for (const [query, message] of [
+      ['limit=500', "Invalid value for limit: '500' is not between 1 and 200"],
+      ['pool=nope', `Invalid value for pool: 'nope' is not a configured pool (${rig.poolName})`],
+      ['bogus=1', "Unknown query parameter 'bogus'; known: type, status, pool, host, generated-since, generated-until, limit, marker"],
+      ['generated-since=yesterday', 'Invalid generated-since value'],
+      ['uuid=nope', "Invalid input for field/attribute uuid. 'nope' is not a 'uuid'"],
+      ['newest=x', 'newest must be an integer'],
+      [Array.from({ length: 17 }, (_, i) => `uuid=${uuid(i)}`).join('&'), 'Query parameter uuid is repeated more than 16 times'],
+    ] as const) {
+      const bad = await liveJson(query);
+      t.equal(bad.status, 400, query);
+      t.same(bad.json, { badRequest: { code: 400, message } }, `${query}: the field named`);
+    }
+    const anonymous = await liveJson('', {});
+    t.equal(anonymous.status, 401);
+    t.same(anonymous.json, { unauthorized: { code: 401, message: 'Log in first: no session, or it has ended' } });
 
     // Filters through the form: host, and a time range.
     await page.goto(`${hook.url}/ui/notifications`);

@@ -62,6 +62,9 @@ t.test('recovery_hook.ui: defaults, and every key checked with its name', async 
     sessionMaxMs: 43_200_000,
     maxSessions: 200,
     refreshMs: 2000,
+    loginMaxFailures: 5,
+    loginWindowMs: 300_000,
+    trustedProxies: [],
   });
   const ui = testConfig(dir, '  ui: { external_url: "https://recovery.example.org/", session_idle_seconds: 600, max_sessions: 5, refresh_seconds: 1 }')
     .recovery_hook.ui;
@@ -109,13 +112,55 @@ t.test('a wait of any kind shows with its reason; the confirm form only for host
   const sessions = new Sessions({ idleMs: 1000, maxMs: 1000, max: 2, now: () => 0 });
   const confirmer = sessions.create({ name: 'ops', scopes: ['notifications:read', 'fence:confirm'] });
   const reader = sessions.create(caller('reader'));
-  const page = (kind: string, s = confirmer) => detailPage({ n, wait: wait(kind) as never, tasks: [], moves: [] }, s, 2000).text;
+  const page = (kind: string, s = confirmer) =>
+    detailPage({ n, wait: wait(kind) as never, tasks: [], moves: [], activity: { messages: [], hookCalls: [] } }, s, 2000).text;
   for (const kind of ['fence_confirmation', 'blast_radius']) {
     t.match(page(kind), `data-kind="${kind}"`);
     t.match(page(kind), 'id="confirm-fenced"', `${kind}: the confirm form`);
     t.notMatch(page(kind, reader), 'id="confirm-fenced"', `${kind}: no form without fence:confirm`);
     t.match(page(kind, reader), 'needs a token with scope <code>fence:confirm</code>');
   }
+  // The activity: texts from hooks and peers are escaped; a long one is folded under its first 120 characters.
+  const long = `${'x'.repeat(150)}\nsecond line`;
+  const activity = {
+    hookCalls: [
+      {
+        id: 1,
+        hook: 'http://hooks.example/audit',
+        phase: 'pre' as const,
+        taskName: 'fence_host',
+        method: 'host.fence',
+        callId: 'c1',
+        outcome: 'vetoed' as const,
+        httpStatus: 403,
+        attempts: 1,
+        startedAt: 0,
+        finishedAt: 5,
+        output: '<img src=x onerror=alert(1)>',
+      },
+    ],
+    messages: [
+      {
+        id: 2,
+        channel: 'ops-mail',
+        event: 'recovery.started',
+        status: 'queued' as const,
+        attempts: 3,
+        createdAt: 0,
+        sentAt: null,
+        failedAt: null,
+        nextAttemptAt: 60_000,
+        lastError: long,
+      },
+    ],
+  };
+  const withActivity = detailPage({ n: { ...n, status: 'finished' }, tasks: [], moves: [], activity }, confirmer, 2000).text;
+  t.match(withActivity, '<td class="output"><code class="excerpt">&lt;img src=x onerror=alert(1)&gt;</code></td>');
+  t.match(withActivity, 'data-phase="pre" data-task="fence_host" data-method="host.fence" data-outcome="vetoed"');
+  t.match(withActivity, `<summary><code>${'x'.repeat(120)}…</code></summary><pre>${long}</pre>`);
+  t.match(withActivity, 'data-terminal="true" data-done="false"', 'finished, but a queued message keeps the page live');
+  t.match(withActivity, '<time datetime="1970-01-01T00:01:00.000Z">', 'its next attempt');
+
   const other = page('master_failover');
   t.match(other, '<span class="kind">master_failover</span>');
   t.match(other, '&lt;why&gt; master_failover', 'the reason, escaped');
