@@ -31,6 +31,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function legendName(target: Target, metric: Record<string, string>): string {
   if (target.legendFormat) return target.legendFormat.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, l: string) => metric[l] ?? '').trim() || target.refId;
   const labels = Object.entries(metric).filter(([k]) => k !== '__name__');
+  // A series with neither name nor labels (an aggregate such as sum(...)) is named by its query, as Grafana does.
+  if (!labels.length && !metric.__name__) return target.expr;
   return `${metric.__name__ ?? ''}{${labels.map(([k, v]) => `${k}="${v}"`).join(', ')}}`;
 }
 
