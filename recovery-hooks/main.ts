@@ -202,6 +202,8 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
       intervalMs: Math.min(...watched.map(([, p]) => p.masterFailover!.watchIntervalMs), 3_600_000),
       logger: log.child({ component: 'master-watch' }),
       demotions: metrics.masterDemotions,
+      store,
+      now,
     });
     masterWatch.start();
     // The holder of the lease `maintenance:retention` purges what ended more than `retention_days` ago, hourly.

@@ -7,11 +7,14 @@
 // when two or more accept a login as master, and every answering member AND this receiver's own XAPI session follow
 // the same one, each other master is demoted at once: a local login and pool.emergency_reset_master(that master)
 // (ocaml/xapi/xapi_pool.ml; it also works on a master: xapi_pool_transition.ml become_another_masters_slave). It is
-// logged as an error and counted in xcp_recovery_master_demotions_total. When the hosts disagree, nothing is done
-// (logged; the exporter's XcpPoolMasterConflict alert asks a person).
+// logged as an error, counted in xcp_recovery_master_demotions_total and written into the progress of the demoted
+// host's latest master-failover notification (its recover_members task), where an operator reads the failover's
+// story. When the hosts disagree, nothing is done (logged; the exporter's XcpPoolMasterConflict alert asks a person).
 import type { Counter } from 'prom-client';
 import type { Logger } from '../core/log.js';
-import type { MasterFailoverAccess } from './workflows/deps.js';
+import type { NotificationStore } from './store/store.js';
+import type { MasterFailoverAccess, PoolHost } from './workflows/deps.js';
+import { isMasterLoss } from './workflows/master.js';
 import { type HostAnswer, probeAll } from './workflows/master-members.js';
 
 export interface MasterWatchOptions {
@@ -22,7 +25,13 @@ export interface MasterWatchOptions {
   intervalMs: number;
   logger: Logger;
   demotions: Counter<'pool_name' | 'host_name'>;
+  /** Where a demotion is written into the failover notification's progress. */
+  store: Pick<NotificationStore, 'list' | 'addProgress'>;
+  now(): number;
 }
+
+/** The task of the master workflow whose progress tells the demotion (the members following the new master). */
+const DEMOTION_TASK = 'recover_members';
 
 export class MasterWatch {
   #timer: NodeJS.Timeout | undefined;
@@ -93,9 +102,31 @@ export class MasterWatch {
         demoted: m.host.name,
         master: keep.host.name,
       });
+      await this.#record(pool, m.host, keep.host);
       demoted.push(m.host.name);
     }
     return demoted;
+  }
+
+  /** Write the demotion into the progress of `demoted`'s latest master-failover notification of `pool`, if any. */
+  async #record(pool: string, demoted: PoolHost, master: PoolHost): Promise<void> {
+    try {
+      const recent = await this.o.store.list({ type: 'COMPUTE_HOST', hostUuid: demoted.uuid }, { limit: 20, sort: [{ key: 'id', dir: 'desc' }] });
+      const n = recent.find((x) => x.poolName === pool && isMasterLoss(x));
+      if (!n) {
+        this.o.logger.warn('the demoted master has no master-failover notification: the demotion is only logged and counted', { pool, demoted: demoted.name });
+        return;
+      }
+      await this.o.store.addProgress(
+        n.uuid,
+        DEMOTION_TASK,
+        `master watch: ${demoted.name} came back acting as a second pool master while every answering member and the receiver follow ${master.name}: demoted (local login, pool.emergency_reset_master(${master.address})); it restarts as a member of ${master.name}`,
+        1,
+        this.o.now(),
+      );
+    } catch (err) {
+      this.o.logger.warn('master watch: the demotion could not be written into the notification', { pool, demoted: demoted.name, error: err });
+    }
   }
 
   /** The master every answering member names and this receiver's session follows; undefined when that is not one. */

@@ -189,8 +189,12 @@ export class PoolRoles {
   }
 
   private assertHaOff(method: string): void {
-    // xapi checks its local database's ha_armed flag (ocaml/xapi/xapi_pool.ml); the pool record says the same.
-    if (this.pool.store.get('pool', this.pool.poolRef)!.ha_enabled) throw new XapiError('HA_IS_ENABLED', [], method);
+    if (this.haArmed()) throw new XapiError('HA_IS_ENABLED', [], method);
+  }
+
+  /** xapi checks its local database's ha_armed flag (ocaml/xapi/xapi_pool.ml); the pool record says the same. */
+  private haArmed(): boolean {
+    return Boolean(this.pool.store.get('pool', this.pool.poolRef)!.ha_enabled);
   }
 
   // ---- transitions ------------------------------------------------------------------------------------------
@@ -215,7 +219,9 @@ export class PoolRoles {
    * pool.recover_slaves, on the master: emergency_reset_master(my address) on every other host in the database,
    * each over a fresh local session; a host that fails is skipped. Returns the hosts that were reset
    * (ocaml/xapi/xapi_pool.ml recover_slaves; ocaml/idl/datamodel_pool.ml: "list of hosts whose master address
-   * were successfully reset"). A host that hangs costs the caller `remoteTimeoutMs`.
+   * were successfully reset"), newest first as xapi builds it (`recovered_hosts := hostref :: !recovered_hosts`).
+   * A host that hangs costs the caller `remoteTimeoutMs`. With HA armed each remote emergency_reset_master refuses
+   * (HA_IS_ENABLED, caught like any failure): nothing is reset and the answer is empty.
    */
   async recoverSlaves(h: HostRuntime, method: string): Promise<Ref[]> {
     const redirect = this.hostIsSlave(h, method);
@@ -227,8 +233,9 @@ export class PoolRoles {
         if (this.pool.unansweredMode(other) === 'hang') await new Promise((r) => setTimeout(r, this.pool.options.remoteTimeoutMs));
         continue;
       }
+      if (this.haArmed()) continue;
       this.resetMaster(other, h.address);
-      recovered.push(other.ref);
+      recovered.unshift(other.ref);
     }
     return recovered;
   }

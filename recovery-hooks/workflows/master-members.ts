@@ -50,3 +50,18 @@ export function chooseMember(candidates: string[], answers: HostAnswer[]): { cho
   const chosen = [...preferred, ...byName].find(answersAsMember);
   return { chosen: chosen?.host, notes };
 }
+
+/**
+ * Answering hosts that disagree with `masters` (addresses): a host acting as master that is not one of them, or a
+ * member whose HOST_IS_SLAVE names another address. A pool in that state was changed by someone else (a half-done
+ * manual failover, another receiver on another store, a partition): nothing is promoted until a person looks.
+ */
+export function disagreeing(answers: HostAnswer[], masters: string[]): HostAnswer[] {
+  return answers.filter((a) => (answersAsMaster(a) ? !masters.includes(a.host.address) : a.result.state === 'member' && !masters.includes(a.result.master)));
+}
+
+/** One host's answer in words, for progress and operator waits. */
+export function describeAnswer(a: HostAnswer): string {
+  const r = a.result;
+  return `${a.host.name}: ${r.state === 'member' ? `member of ${r.master}` : r.state === 'answers' ? r.code : r.state}`;
+}

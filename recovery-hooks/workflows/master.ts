@@ -25,7 +25,7 @@ import type { Notification } from '../store/types.js';
 import type { MasterFailoverAccess, PoolHost, WorkflowDeps } from './deps.js';
 import { type FenceResult, proveFenced } from './fence-proof.js';
 import { hostTasks } from './host.js';
-import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, probeAll } from './master-members.js';
+import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, describeAnswer, disagreeing, probeAll } from './master-members.js';
 import { requireProvenOff } from './no-fence-no-restart.js';
 import { MASTER } from './signatures.js';
 import { isXapiError, waitFor } from './xapi.js';
@@ -88,9 +88,18 @@ export function masterTasks(deps: WorkflowDeps) {
       const masters = answers.filter(answersAsMaster);
       const old = masters.find((a) => a.host.uuid === n.hostUuid);
       if (old) throw new Ignore(`${old.host.name} answers as pool master (it accepted a login): the master is not lost; nothing fenced or promoted`);
-      if (masters.length)
+      // One master that every answering member follows: the pool has a master, this notification has nothing to do.
+      // Any other claim (two masters, or members still naming another host) is a pool someone else changed half-way:
+      // a person decides — promoting now could make a third master, and the members left on the old one would be
+      // declared dead by the new one and fenced although healthy.
+      if (masters.length === 1 && disagreeing(answers, [masters[0]!.host.address]).length === 0)
         throw new Ignore(
-          `${masters.map((a) => a.host.name).join(' and ')} answer(s) as pool master: pool ${n.poolName} has a master; nothing fenced or promoted here (a failed ${n.hostName} is the host workflow's)`,
+          `${masters[0]!.host.name} answers as pool master and every answering member follows it: pool ${n.poolName} has a master; nothing fenced or promoted here (a failed ${n.hostName} is the host workflow's)`,
+        );
+      if (masters.length)
+        throw new WaitForOperator(
+          'master_failover',
+          `the hosts of pool ${n.poolName} disagree about who is master (${describeAnswers(answers)}): nothing fenced or promoted; a person decides (runbook XcpPoolMasterLost), then confirm to look again`,
         );
       const named = new Set(answers.flatMap((a) => (a.result.state === 'member' ? [a.result.master] : [])));
       if (named.size === 0)
@@ -101,7 +110,7 @@ export function masterTasks(deps: WorkflowDeps) {
       if (named.size > 1)
         throw new WaitForOperator(
           'master_failover',
-          `the members of pool ${n.poolName} name different masters (${[...named].join(', ')}): nothing fenced or promoted; a person decides`,
+          `the members of pool ${n.poolName} name different masters (${describeAnswers(answers)}): nothing fenced or promoted; a person decides (runbook XcpPoolMasterLost), then confirm to look again`,
         );
       const address = [...named][0]!;
       const master = hosts.find((h) => h.address === address);
@@ -209,21 +218,38 @@ export function masterTasks(deps: WorkflowDeps) {
     },
   });
 
-  /** A host other than the old master that answers as master now, if any. */
-  const existingMaster = async (lost: MasterLost, access: MasterFailoverAccess, old: PoolHost): Promise<HostAnswer | undefined> =>
-    (
-      await survey(
-        access,
-        hostsOf(lost, access).filter((h) => h.uuid !== old.uuid),
-      )
-    ).find(answersAsMaster);
+  /**
+   * Every host but the old master, asked now: the one that answers as master, if any (promoted by another receiver or
+   * an operator: followed, nobody promoted). A host that answers as another master, or a member naming a master other
+   * than the old one or `expected`, means the pool moved since the confirmation: nothing is promoted, a person decides.
+   */
+  const existingMaster = async (
+    ctx: TaskContext,
+    lost: MasterLost,
+    access: MasterFailoverAccess,
+    old: PoolHost,
+    expected?: PoolHost,
+  ): Promise<HostAnswer | undefined> => {
+    const answers = await survey(
+      access,
+      hostsOf(lost, access).filter((h) => h.uuid !== old.uuid),
+    );
+    const existing = answers.find(answersAsMaster);
+    const stray = disagreeing(answers, [old.address, (existing?.host ?? expected ?? old).address]);
+    if (stray.length)
+      throw new WaitForOperator(
+        'master_failover',
+        `the hosts of pool ${ctx.notification.poolName} changed since ${old.name} was found lost (${stray.map(describeAnswer).join(', ')}): nothing promoted; a person decides (runbook XcpPoolMasterLost), then confirm to look again`,
+      );
+    return existing;
+  };
 
   const chooseMemberTask = implement(MASTER.choose_member, {
     async run(ctx, { lost, fenced }): Promise<ChosenMaster> {
       requireFence(ctx, fenced);
       const access = accessOf(ctx);
       const { master: old } = lost;
-      const existing = await existingMaster(lost, access, old);
+      const existing = await existingMaster(ctx, lost, access, old);
       if (existing) {
         await ctx.progress(
           `${existing.host.name} already answers as pool master (promoted by another receiver or an operator): following it, nothing promoted`,
@@ -259,7 +285,7 @@ export function masterTasks(deps: WorkflowDeps) {
       const { master: old } = lost;
       const config = access.config!;
       // Checked again right before acting: another receiver or an operator may have promoted someone meanwhile.
-      const existing = await existingMaster(lost, access, old);
+      const existing = await existingMaster(ctx, lost, access, old, choice.host);
       if (existing && existing.host.uuid !== choice.host.uuid) {
         await ctx.progress(`${existing.host.name} already answers as pool master: following it, ${choice.host.name} not promoted`, 1);
         return followed(access, existing.host, false);
@@ -434,9 +460,5 @@ async function localLogin(access: MasterFailoverAccess, h: PoolHost, config: Non
 }
 
 function describeAnswers(answers: HostAnswer[]): string {
-  return answers
-    .map(
-      (a) => `${a.host.name}: ${a.result.state === 'member' ? `member of ${a.result.master}` : a.result.state === 'answers' ? a.result.code : a.result.state}`,
-    )
-    .join(', ');
+  return answers.map(describeAnswer).join(', ');
 }

@@ -191,3 +191,28 @@ t.test('a member whose xapi restarts while the master is dead runs in emergency 
   sim.pool.store.mod('pool', sim.pool.poolRef, { ha_enabled: true });
   t.equal(code(await rpc(sim, b, 'pool.emergency_transition_to_master', [await localLogin(b)])), 'HA_IS_ENABLED');
 });
+
+t.test('recover_slaves answers the hosts it reset newest first, as xapi builds its list; with HA armed it resets none', async (t) => {
+  const sim = await startSim({ ...FAST, size: { hosts: 4, vmsPerHost: 1, disksPerVm: 1, vifsPerVm: 1, vcpusPerVm: 1, hostCpus: 2 } });
+  t.teardown(() => sim.stop());
+  const [a, b, c, d] = sim.pool.hosts as [HostRuntime, HostRuntime, HostRuntime, HostRuntime];
+  sim.pool.failHost(a);
+  await sim.server.sync();
+  const local = result<string>(await rpc(sim, b, 'session.slave_local_login_with_password', ['root', 'simulated']));
+  await rpc(sim, b, 'pool.emergency_transition_to_master', [local]);
+  await until('b to answer as master', async () => code(await rpc(sim, b, 'session.login_with_password', ['root', 'simulated', '1.0', 't'])) === 'ok');
+  const session = result<string>(await rpc(sim, b, 'session.login_with_password', ['root', 'simulated', '1.0', 't']));
+  sim.pool.store.mod('pool', sim.pool.poolRef, { ha_enabled: true });
+  t.same(result(await rpc(sim, b, 'pool.recover_slaves', [session], 3000)), [], 'HA armed: every remote emergency_reset_master refuses');
+  t.same(sim.pool.roles.roleOf(c), { kind: 'slave', master: a.address }, 'nothing reset');
+  sim.pool.store.mod('pool', sim.pool.poolRef, { ha_enabled: false });
+  t.same(result(await rpc(sim, b, 'pool.recover_slaves', [session], 3000)), [d.ref, c.ref], 'xapi prepends each host it reset (hosts in database order: c, d)');
+  await until('c and d to follow b', () => [c, d].every((h) => sim.pool.roles.roleOf(h).kind === 'slave' && sim.pool.roles.reachesMaster(h)));
+  t.same(
+    [c, d].map((h) => sim.pool.roles.roleOf(h)),
+    [
+      { kind: 'slave', master: b.address },
+      { kind: 'slave', master: b.address },
+    ],
+  );
+});
