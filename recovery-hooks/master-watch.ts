@@ -92,7 +92,7 @@ export class MasterWatch {
       const session = await access.callAt<string>(
         m.host.address,
         'session.slave_local_login_with_password',
-        [config.username, config.password.reveal()],
+        [config.username, config.password.reread().reveal()],
         access.callTimeoutMs,
       );
       await access.callAt(m.host.address, 'pool.emergency_reset_master', [session, keep.host.address], access.callTimeoutMs);

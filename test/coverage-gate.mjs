@@ -55,7 +55,7 @@ const GROUPS = [
     fileFloor: 90,
     everyFunction: true,
     files: [
-      /^recovery-hooks\/workflows\/(host|fence|fence-proof|no-fence-no-restart|placement)\.ts$/,
+      /^recovery-hooks\/workflows\/(host|fence|fence-proof|master|no-fence-no-restart|placement)\.ts$/,
       /^recovery-hooks\/engine\/[^/]+\.ts$/,
       /^recovery-hooks\/store\/(?!sqlite-worker\.ts$)[^/]+\.ts$/,
     ],

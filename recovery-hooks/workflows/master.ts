@@ -445,15 +445,21 @@ function requireFence(ctx: TaskContext, fenced: FenceResult | undefined): void {
   requireProvenOff(fenced, `pool master ${ctx.notification.hostName}`, 'nothing promoted');
 }
 
-/** session.slave_local_login_with_password on one host (its local superuser; ocaml/xapi/xapi_session.ml). */
+/** session.slave_local_login_with_password on one host (its local superuser; ocaml/xapi/xapi_session.ml). The password
+ * file is read again each time, so an operator who fixed it only confirms: no restart. */
 async function localLogin(access: MasterFailoverAccess, h: PoolHost, config: NonNullable<MasterFailoverAccess['config']>, pool: string): Promise<string> {
   try {
-    return await access.callAt<string>(h.address, 'session.slave_local_login_with_password', [config.username, config.password.reveal()], access.callTimeoutMs);
+    return await access.callAt<string>(
+      h.address,
+      'session.slave_local_login_with_password',
+      [config.username, config.password.reread().reveal()],
+      access.callTimeoutMs,
+    );
   } catch (err) {
     if (isXapiError(err, 'SESSION_AUTHENTICATION_FAILED'))
       throw new WaitForOperator(
         'master_failover',
-        `${h.name} refuses the local login of ${config.username} (SESSION_AUTHENTICATION_FAILED): check recovery_hook.pools.${pool}.master_failover`,
+        `${h.name} refuses the local login of ${config.username} (SESSION_AUTHENTICATION_FAILED): nothing promoted; fix recovery_hook.pools.${pool}.master_failover's password (a password_file is read again), then confirm to try again`,
       );
     throw err;
   }

@@ -34,6 +34,9 @@ async function masterRig(t: Test, o: RigOptions = {}): Promise<Rig> {
   return startRig(t, {
     sim: SIM,
     hook: { probeTimeoutMs: 1500 },
+    // The BMC is the simulator's CLI, one Node process per command: on a loaded machine a fence (power-off, then
+    // status polls) can outlast the rig's 30 s task timeout, which is not what these tests measure.
+    recoveryHook: { task_defaults: { timeout_seconds: 90, retries: 0, retry_delay_seconds: 0.1 } },
     ...o,
     pool: { master_failover: FAILOVER, ...o.pool },
   });
@@ -87,7 +90,7 @@ exporter:
   t.ok(vms.length >= 2, `the master runs ${vms.length} VMs`);
   const started = Date.now();
   const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
-  const n = await settled(rig.hook!, uuid, undefined, 120_000);
+  const n = await settled(rig.hook!, uuid, undefined, 180_000);
   t.comment(`master failover took ${Date.now() - started} ms`);
   t.equal(n.status, 'finished', n.message ?? 'finished');
   t.same(Object.keys(taskStates(n)), [
@@ -171,6 +174,23 @@ exporter:
   t.comment(`second master demoted ${Date.now() - demotedAt} ms after both answered`);
   const metrics = await (await fetch(`${rig.hook!.url}/metrics`)).text();
   t.ok(metrics.includes(`xcp_recovery_master_demotions_total{pool_name="${rig.poolName}",host_name="${master.name}"} 1`), 'counted');
+  const told = await waitUntil(
+    'the demotion in the progress',
+    async () => {
+      const found = progressLines(await notification(rig.hook!, uuid)).filter((l) => l.includes('master watch:'));
+      return found.length ? found : undefined;
+    },
+    10_000,
+  );
+  t.match(
+    told,
+    [
+      new RegExp(
+        `^recover_members: master watch: ${master.name} came back acting as a second pool master .*: demoted \\(local login, pool\\.emergency_reset_master\\(${rig.host(chosen).address.replace(/\\./g, '\\\\.')}\\)\\); it restarts as a member of ${chosen}$`,
+      ),
+    ],
+    "and written into the failover notification's progress",
+  );
 });
 
 t.test('the receiver stops right after the promotion: a new one, unable to read the pool from the dead master, finishes it', async (t) => {

@@ -11,7 +11,7 @@ import type { PoolMode } from '../../recovery-hooks/config.js';
 import type { Task, TaskContext } from '../../recovery-hooks/engine/task.js';
 import { inputsOf, wire } from '../../recovery-hooks/engine/wiring.js';
 import type { Notification } from '../../recovery-hooks/store/types.js';
-import type { MasterFailoverAccess, PoolHost, ToolstackRestart, WorkflowDeps } from '../../recovery-hooks/workflows/deps.js';
+import type { MasterFailoverAccess, PoolFencing, PoolHost, ToolstackRestart, WorkflowDeps } from '../../recovery-hooks/workflows/deps.js';
 import { type MasterLost, isMasterLoss, masterTasks } from '../../recovery-hooks/workflows/master.js';
 import { MASTER_TASKS } from '../../recovery-hooks/workflows/names.js';
 
@@ -36,6 +36,7 @@ interface WorldOptions {
   /** A call on the pool session. */
   xapi?: (method: string, params: unknown[]) => unknown;
   restart?: ToolstackRestart;
+  fencing?: PoolFencing;
 }
 
 function world(o: WorldOptions) {
@@ -72,7 +73,7 @@ function world(o: WorldOptions) {
         return o.xapi?.(method, params) as T;
       },
     }),
-    fencerFor: () => undefined,
+    fencerFor: () => o.fencing,
     toolstackRestartFor: () => o.restart,
     settings: { processFailure: { confirmTimeoutMs: 150 } } as unknown as WorkflowDeps['settings'],
     pollIntervalMs: 10,
@@ -111,7 +112,7 @@ function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto',
     firstStartedAt: Date.now(),
     signal: new AbortController().signal,
     moves: {} as TaskContext['moves'],
-    fence: {} as TaskContext['fence'],
+    fence: { operatorWait: async () => undefined, recorded: async () => undefined, reserve: async () => ({ granted: true }) },
     progress: async (message) => void lines.push(message),
     act: async (action, run) => {
       if (mode === 'dry-run') {
@@ -234,6 +235,40 @@ t.test('restart_master_toolstack: tried first when ssh is configured; any failur
   });
 });
 
+t.test("fence_master: the host workflow's fence, the old master seen through the receiver's own probes", async (t) => {
+  const results = { confirm_master_lost: LOST };
+  const fencing = (answers: Record<string, ProbeResult>, after: 'off' | 'back'): PoolFencing => {
+    let sent = false;
+    return {
+      fencer: {
+        powerOff: async () => {
+          sent = true;
+          if (after === 'back') answers[M.address] = asMaster;
+        },
+        powerStatus: async () => (sent && after === 'off' ? 'off' : 'on'),
+      },
+      confirmTimeoutMs: 500,
+      bmc: {},
+      limits: { maxHostsFenced: 2, fenceWindowMs: 60_000, maxDownShare: 0.9 },
+    };
+  };
+  const answers: Record<string, ProbeResult> = { [A.address]: memberOf(M), [B.address]: memberOf(M) };
+  const off = context(results);
+  t.same(await world({ answers, fencing: fencing(answers, 'off') }).tasks.fence_master.run(off.ctx), { fencedBy: 'bmc' });
+  t.match(off.lines, [/^power off xcp-m through its BMC/, /^xcp-m fenced \(BMC power off\)$/]);
+
+  const rebooted: Record<string, ProbeResult> = { [A.address]: memberOf(M), [B.address]: memberOf(M) };
+  await t.rejects(
+    world({ answers: rebooted, fencing: fencing(rebooted, 'back') }).tasks.fence_master.run(context(results).ctx),
+    waits(/^pool master xcp-m answers again after our power-off \(it rebooted\): not powered off again: nothing promoted/),
+  );
+  const answering = { [M.address]: asMaster, [A.address]: memberOf(M) };
+  await t.rejects(world({ answers: answering, fencing: fencing(answering, 'off') }).tasks.fence_master.run(context(results).ctx), {
+    name: 'Finish',
+    message: /^pool master xcp-m answers again before the fence: not powered off, nothing promoted$/,
+  });
+});
+
 t.test('choose_member: only after the fence; an existing master is followed; hosts that moved stop it', async (t) => {
   const members = { [A.address]: memberOf(M), [B.address]: memberOf(M) };
   await t.rejects(
@@ -304,7 +339,12 @@ t.test('promote_member: a wrong local password is an operator wait naming the XA
   });
   const { ctx, lines } = context({ confirm_master_lost: LOST, ...FENCED, choose_member: { host: A, promoted: true } });
   const err = await w.tasks.promote_member.run(ctx).catch((e: Error) => e);
-  t.match(err, waits(/^xcp-a refuses the local login of root \(SESSION_AUTHENTICATION_FAILED\): check recovery_hook\.pools\.p\.master_failover$/));
+  t.match(
+    err,
+    waits(
+      /^xcp-a refuses the local login of root \(SESSION_AUTHENTICATION_FAILED\): nothing promoted; fix recovery_hook\.pools\.p\.master_failover's password/,
+    ),
+  );
   t.same(w.calls, ['10.0.0.2 session.slave_local_login_with_password'], 'no transition without a local session');
   t.notMatch(`${(err as Error).message}\n${lines.join('\n')}`, PASSWORD);
 });

@@ -4,52 +4,9 @@ import pg from 'pg';
 import t from 'tap';
 import { postgresSkip, startPostgres } from '../helpers/postgres.js';
 import { spawnReceiver } from '../recovery-hooks/helpers/receiver-process.js';
-import { type Rig, countBy, fire, masterLostAlert, postWebhook, waitUntil, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
-import {
-  type ScenarioContext,
-  confirmFenced,
-  describe,
-  pullPlug,
-  remoteHook,
-  runElsewhere,
-  scenario,
-  untilSettled,
-  untilSettledOrWaiting,
-} from './helpers/scenario.js';
-
-const SIM = { xapiFuseMs: 100, xapiStartMs: 400, remoteTimeoutMs: 300, hostDeadAfterMs: 120_000 };
-const FAILOVER = { password: 'simulated', promote_timeout_seconds: 30, members_timeout_seconds: 30 };
-const RIG = { sim: SIM, hook: { probeTimeoutMs: 1500 }, pool: { master_failover: FAILOVER } };
-
-/** The most hosts ever seen acting as master at once, sampled until stop(). */
-function watchMasters(rig: Rig): { most(): number; stop(): void } {
-  let most = 0;
-  const sample = () => (most = Math.max(most, rig.sim.pool.roles.masters().length));
-  const timer = setInterval(sample, 20);
-  return {
-    most: () => {
-      sample();
-      return most;
-    },
-    stop: () => clearInterval(timer),
-  };
-}
-
-/** What each scenario watches besides the monitor: masters at once, promotions. */
-function observe(ctx: ScenarioContext) {
-  const watch = watchMasters(ctx.rig);
-  ctx.t.teardown(() => watch.stop());
-  return { watch, promotions: countPromotions(ctx.rig) };
-}
-
-/** The master hangs: the monitor knows it was failed on purpose (its power-off is a fence). */
-async function loseMaster(ctx: ScenarioContext) {
-  const master = ctx.rig.hosts.find((h) => h.master)!;
-  const vms = ctx.rig.residentVms(master);
-  ctx.monitor.fault(ctx.runtime(master));
-  await ctx.rig.control(`/sim/hosts/${master.name}/fail`, {});
-  return { master, vms };
-}
+import { countBy, fire, masterLostAlert, postWebhook, waitUntil, webhookBody } from '../recovery-hooks/helpers/sim-rig.js';
+import { confirmFenced, describe, pullPlug, remoteHook, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+import { MASTER_RIG, loseMaster, observe } from './helpers/master.js';
 
 async function leaseOwner(url: string, name: string): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: url });
@@ -61,23 +18,10 @@ async function leaseOwner(url: string, name: string): Promise<string | undefined
   }
 }
 
-/** Count pool.emergency_transition_to_master calls the simulated hosts accept. */
-function countPromotions(rig: Rig): string[] {
-  const seen: string[] = [];
-  const roles = rig.sim.pool.roles;
-  const dispatch = roles.dispatch.bind(roles);
-  roles.dispatch = async (h, method, params) => {
-    const out = await dispatch(h, method, params);
-    if (method.toLowerCase() === 'pool.emergency_transition_to_master') seen.push(String(rig.sim.pool.store.get('host', h.ref)!.name_label));
-    return out;
-  };
-  return seen;
-}
-
 scenario({
   name: 'pool master hang, then powered on again',
   expected: 'old master fenced, one member promoted, every VM of the old master restarted elsewhere once; back on, it becomes a member: never two masters',
-  rig: RIG,
+  rig: MASTER_RIG,
   async run(ctx) {
     const { t, rig } = ctx;
     const { watch, promotions } = observe(ctx);
@@ -100,7 +44,7 @@ scenario({
   name: 'pool master hang with its BMC unreachable',
   expected:
     'nothing promoted, waits for an operator (fence_confirmation); after the plug is pulled and confirm-fenced: one member promoted, VMs elsewhere once',
-  rig: { ...RIG, fencing: { bmc: { 'xcp-host-01': '192.0.2.1', 'xcp-host-02': '192.0.2.2', 'xcp-host-03': '192.0.2.3' } } },
+  rig: { ...MASTER_RIG, fencing: { bmc: { 'xcp-host-01': '192.0.2.1', 'xcp-host-02': '192.0.2.2', 'xcp-host-03': '192.0.2.3' } } },
   async run(ctx) {
     const { t, rig } = ctx;
     const { watch, promotions } = observe(ctx);
@@ -133,7 +77,7 @@ scenario({
   name: 'two receivers on one PostgreSQL store: pool master lost',
   expected: 'one promotion: the receiver running the failover is killed right after it promoted, the other finishes it without promoting another',
   skip: postgresSkip,
-  rig: { ...RIG, start: false, recoveryHook: { store: { postgres: { url } }, lease_seconds: 2 } },
+  rig: { ...MASTER_RIG, start: false, recoveryHook: { store: { postgres: { url } }, lease_seconds: 2 } },
   async run(ctx) {
     const { t, rig } = ctx;
     const { watch, promotions } = observe(ctx);

@@ -1,0 +1,173 @@
+// Safety matrix: a pool master failover that cannot go as planned (recovery-hooks/workflows/master.ts) — hosts that
+// disagree about who is master, a refused local login, a promoted member that never comes back. Besides the
+// monitor's three counts, each scenario samples how many hosts act as master every 20 ms (never more than one) and
+// counts the promotions the simulated hosts accept.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostRuntime } from '../../simulator/pool.js';
+import { tempDir } from '../recovery-hooks/helpers/harness.js';
+import { type Rig, type SimHost, fire, masterLostAlert, notification, progressLines, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
+import { MASTER_FAILOVER, MASTER_RIG, loseMaster, observe } from './helpers/master.js';
+import { confirmFenced, describe, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+
+/** One JSON-RPC call at a simulated host's own address (what an operator's `xe` on that host does). */
+async function callAt(rig: Rig, h: HostRuntime, method: string, params: unknown[]): Promise<unknown> {
+  const res = await fetch(`${rig.sim.server.urlOf(h)}/jsonrpc`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', method, params, id: 1 }) });
+  const answer = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (answer.error) throw new Error(`${method}: ${answer.error.message}`);
+  return answer.result;
+}
+
+/** Wait until the notification waits again after an operator's confirmation (a new open wait, since then). */
+async function untilWaitingAgain(rig: Rig, uuid: string, confirmedAt: number): Promise<any> {
+  return waitUntil(
+    `notification ${uuid} to wait for an operator again`,
+    async () => {
+      const n = await notification(rig.hook!, uuid);
+      return n.operator_wait && Date.parse(n.operator_wait.since) >= confirmedAt ? n : undefined;
+    },
+    60_000,
+    100,
+  );
+}
+
+const members = (rig: Rig, master: SimHost) =>
+  rig.hosts
+    .filter((h) => h.uuid !== master.uuid)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((h) => ({ host: h, runtime: rig.sim.pool.findHost(h.name)! }));
+
+scenario({
+  name: 'pool master lost while a member already claims to be master',
+  expected:
+    'someone promoted a member by hand and left the other on the old master: the receiver fences and promotes nothing, waits for an operator (master_failover) naming each host’s answer',
+  rig: MASTER_RIG,
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const { watch, promotions } = observe(ctx);
+    const { master } = await loseMaster(ctx);
+    const [first, second] = members(rig, master);
+    // The half-done manual failover: the first member promoted, recover_slaves never run.
+    const local = await callAt(rig, first!.runtime, 'session.slave_local_login_with_password', ['root', 'simulated']);
+    await callAt(rig, first!.runtime, 'pool.emergency_transition_to_master', [local]);
+    await waitUntil('the member to act as master', () => rig.sim.pool.roles.masters().includes(first!.runtime), 20_000, 20);
+    const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
+    const n = await untilSettledOrWaiting(rig.hook!, uuid, 60_000);
+    t.equal(n.operator_wait?.kind, 'master_failover', describe(n));
+    t.match(
+      n.operator_wait?.reason,
+      new RegExp(
+        `^the hosts of pool ${rig.poolName} disagree about who is master \\(.*${first!.host.name}: master.*${second!.host.name}: member of ${master.address.replace(/\./g, '\\.')}.*\\): nothing fenced or promoted`,
+      ),
+    );
+    t.ok(
+      progressLines(n).some((l) => l.startsWith('confirm_master_lost: waiting for an operator (master_failover): the hosts of pool')),
+      'in the progress',
+    );
+    t.same(rig.calls.powerOffs, [], 'nothing fenced');
+    t.same(promotions, [first!.host.name], 'no promotion but the manual one');
+    t.same(rig.sim.pool.roles.roleOf(second!.runtime), { kind: 'slave', master: master.address }, 'the other member untouched');
+    t.equal(watch.most(), 1, 'never two masters');
+    return `${describe(n)}; nothing fenced; ${promotions.length} promotion (the manual one); at most ${watch.most()} master`;
+  },
+});
+
+const passwordDir = tempDir();
+const passwordFile = join(passwordDir, 'root.password');
+writeFileSync(passwordFile, 'wrong-local-password-4711\n');
+const { password: _password, ...failoverWithoutPassword } = MASTER_FAILOVER;
+
+scenario({
+  name: 'pool master lost with a wrong local password',
+  expected:
+    'old master fenced, nothing promoted: waits for an operator (master_failover) naming SESSION_AUTHENTICATION_FAILED, the password nowhere; password file fixed and confirmed: one promotion, VMs elsewhere once',
+  rig: { ...MASTER_RIG, pool: { master_failover: { ...failoverWithoutPassword, password_file: passwordFile } } },
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const { watch, promotions } = observe(ctx);
+    const { master, vms } = await loseMaster(ctx);
+    const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
+    const waiting = await untilSettledOrWaiting(rig.hook!, uuid, 90_000);
+    t.equal(waiting.operator_wait?.kind, 'master_failover', describe(waiting));
+    t.match(waiting.operator_wait?.reason, /^xcp-host-\d+ refuses the local login of root \(SESSION_AUTHENTICATION_FAILED\): nothing promoted/);
+    t.match(taskStates(waiting), { fence_master: 'SUCCESS', choose_member: 'SUCCESS', promote_member: 'RUNNING', recover_members: 'PENDING' });
+    t.same(promotions, [], 'nothing promoted');
+    t.same(rig.sim.pool.roles.masters(), [], 'no master');
+    const metrics = await (await fetch(`${rig.hook!.url}/metrics`)).text();
+    for (const [where, text] of [
+      ['the notification', JSON.stringify(waiting)],
+      ["the receiver's log (debug)", JSON.stringify(rig.hook!.logger.lines)],
+      ['the metrics', metrics],
+    ] as const)
+      t.notOk(text.includes('wrong-local-password-4711'), `the password is not in ${where}`);
+
+    // The operator fixes the password file and confirms: the failover goes on without a restart.
+    writeFileSync(passwordFile, 'simulated\n');
+    t.equal((await confirmFenced(rig.hook!, uuid, master.uuid)).status, 202);
+    const n = await untilSettled(rig.hook!, uuid, 120_000);
+    t.equal(n.status, 'finished', describe(n));
+    t.equal(promotions.length, 1, `one promotion (${promotions.join(', ')})`);
+    const moved = runElsewhere(ctx, vms, master);
+    t.equal(moved, vms.length, 'every VM of the old master runs on another host');
+    t.notOk(JSON.stringify(rig.hook!.logger.lines).includes('simulated"'), 'the right password is not logged either');
+    t.equal(watch.most(), 1, 'never two masters');
+    return `waited (master_failover: SESSION_AUTHENTICATION_FAILED), 0 promotions; after the fix: ${describe(n)}; ${moved}/${vms.length} VMs elsewhere`;
+  },
+});
+
+scenario({
+  name: 'pool master lost, the promoted member never comes back',
+  expected:
+    'its transition is accepted, its xapi never answers: waits for an operator (master_failover) after promote_timeout_seconds; confirmed, it waits again and promotes no other member; once it answers: finished, VMs elsewhere once',
+  rig: { ...MASTER_RIG, pool: { master_failover: { ...MASTER_FAILOVER, promote_timeout_seconds: 5 } } },
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const { watch, promotions } = observe(ctx);
+    // The promoted member's xapi exits after the fuse and does not start again (a healthy host: powering it off, or
+    // promoting another member while it may come back as master, would both be wrong).
+    const roles = rig.sim.pool.roles;
+    const started = roles.xapiStarted.bind(roles);
+    let stuck: HostRuntime | undefined;
+    roles.xapiStarted = (h) => {
+      if (promotions.length === 1 && !stuck && rig.sim.pool.store.get('host', h.ref)!.name_label === promotions[0]) {
+        stuck = h;
+        rig.sim.pool.killToolstack(h);
+        rig.sim.pool.wireChanged();
+        return;
+      }
+      started(h);
+    };
+    const { master, vms } = await loseMaster(ctx);
+    const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
+    const first = await untilSettledOrWaiting(rig.hook!, uuid, 90_000);
+    t.equal(first.operator_wait?.kind, 'master_failover', describe(first));
+    t.match(
+      first.operator_wait?.reason,
+      /^xcp-host-\d+ does not answer as pool master within master_failover\.promote_timeout_seconds \(5 s\) of its promotion: no other member is promoted/,
+    );
+    t.ok(stuck, 'the promoted member is the one that did not come back');
+    t.same(promotions.length, 1);
+    t.same(rig.sim.pool.roles.masters(), [], 'no master meanwhile');
+
+    const confirmedAt = Date.now();
+    t.equal((await confirmFenced(rig.hook!, uuid, master.uuid)).status, 202, 'the operator looks again');
+    const again = await untilWaitingAgain(rig, uuid, confirmedAt);
+    t.match(again.operator_wait?.reason, /does not answer as pool master within/);
+    t.same(promotions.length, 1, 'still one promotion: no other member chosen');
+    for (const m of members(rig, master).filter((m) => m.runtime !== stuck))
+      t.same(rig.sim.pool.roles.roleOf(m.runtime), { kind: 'slave', master: master.address }, `${m.host.name} untouched`);
+
+    // Its xapi is started by hand: it comes up as master (its pool.conf), and a confirmation finishes the failover.
+    await rig.control(`/sim/hosts/${promotions[0]}/restart-toolstack`, {});
+    await waitUntil('the promoted member to act as master', () => rig.sim.pool.roles.masters().includes(stuck!), 20_000, 20);
+    t.equal((await confirmFenced(rig.hook!, uuid, master.uuid)).status, 202);
+    const n = await untilSettled(rig.hook!, uuid, 120_000);
+    t.equal(n.status, 'finished', describe(n));
+    t.equal(promotions.length, 1, 'one promotion in all');
+    t.same(rig.calls.powerOffs, [master.name], 'only the old master fenced');
+    const moved = runElsewhere(ctx, vms, master);
+    t.equal(moved, vms.length, 'every VM of the old master runs on another host');
+    t.equal(watch.most(), 1, 'never two masters');
+    return `waited twice (master_failover), 1 promotion; after its xapi started: ${describe(n)}; ${moved}/${vms.length} VMs elsewhere`;
+  },
+});
