@@ -29,6 +29,7 @@ import {
 import { type Secret, readSecret, secretKeys } from '../core/config/secret.js';
 import type { MasakariNotificationType } from './store/types.js';
 import { EMERGENCY_RESUME_TASKS, EMERGENCY_SHUTDOWN_TASKS, MASTER_TASKS, TASKS_BY_TYPE } from './workflows/names.js';
+import { taskListProblems } from './workflows/signatures.js';
 import { type UiConfig, uiShape } from './ui/config.js';
 
 /** What the recovery hook reads of the bundle's config (cli/config/bundle.ts composes the whole). */
@@ -379,26 +380,6 @@ function resolvePool(raw: Raw['pools'][string], path: Path, ctx: Ctx, sc: Schema
   return pool;
 }
 
-/**
- * VMs of a failed host are reset or started only after the host was fenced and the restart plan recorded; the host is
- * fenced only after it was confirmed down and what ran on it was recorded (the plan is the fence's commit point).
- */
-function checkHostWorkflowOrder(tasks: string[], path: Path, ctx: Ctx): void {
-  const needs: [string, string[]][] = [
-    ['fence_host', ['confirm_host_down', 'plan_vm_restarts']],
-    ['reset_vm_power_states', ['fence_host', 'plan_vm_restarts']],
-    ['restart_vms', ['fence_host', 'plan_vm_restarts']],
-  ];
-  for (const [acting, neededList] of needs) {
-    const at = tasks.indexOf(acting);
-    if (at < 0) continue;
-    for (const needed of neededList) {
-      const before = tasks.indexOf(needed);
-      if (before < 0 || before > at) report(ctx, path, `${acting} needs ${needed} before it`);
-    }
-  }
-}
-
 function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): RecoveryHookConfig {
   const tokens: ApiToken[] = [];
   const names = new Set<string>();
@@ -417,7 +398,14 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     if (!POOL_NAME.test(name)) report(ctx, [...path, 'pools', name], 'is not a valid pool name');
     pools[name] = resolvePool(p, [...path, 'pools', name], ctx, sc);
   }
-  checkHostWorkflowOrder(raw.workflows.host, [...path, 'workflows', 'host'], ctx);
+  // Each task's inputs come from earlier tasks (workflows/signatures.ts): e.g. no VM is reset or started before the
+  // fence, the host is fenced only after it was confirmed down and what ran on it was recorded.
+  for (const [key, type] of [
+    ['host', 'COMPUTE_HOST'],
+    ['instance', 'COMPUTE_INSTANCE'],
+    ['process', 'COMPUTE_PROCESS'],
+  ] as const)
+    for (const problem of taskListProblems(type, raw.workflows[key])) report(ctx, [...path, 'workflows', key], problem);
   const known = new Set([...Object.values(TASKS_BY_TYPE).flat(), ...MASTER_TASKS, ...FORWARD_TASKS, ...EMERGENCY_SHUTDOWN_TASKS, ...EMERGENCY_RESUME_TASKS]);
   for (const name of Object.keys(raw.tasks)) if (!known.has(name)) report(ctx, [...path, 'tasks', name], `unknown task; known tasks: ${[...known].join(', ')}`);
   const d = raw.task_defaults;

@@ -50,12 +50,12 @@ const GROUPS = [
     files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/],
   },
   {
-    name: 'safety-critical recovery (fencing, host workflow, engine, store)',
+    name: 'safety-critical recovery (fencing, host workflow and its placement, engine, store)',
     floor: 97,
     fileFloor: 90,
     everyFunction: true,
     files: [
-      /^recovery-hooks\/workflows\/(host|fence|fence-proof|master)\.ts$/,
+      /^recovery-hooks\/workflows\/(host|fence|fence-proof|master|no-fence-no-restart|placement)\.ts$/,
       /^recovery-hooks\/engine\/[^/]+\.ts$/,
       /^recovery-hooks\/store\/(?!sqlite-worker\.ts$)[^/]+\.ts$/,
     ],

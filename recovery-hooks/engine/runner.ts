@@ -9,6 +9,7 @@ import type { Notification, NotificationType } from '../store/types.js';
 import type { RecoveryMetrics } from './metrics.js';
 import type { Notification as N, OperatorWait, OutboxInput } from '../store/types.js';
 import { Finish, Ignore, type Task, type TaskContext, WaitForOperator, type Workflow } from './task.js';
+import { inputsOf, wireWorkflow } from './wiring.js';
 
 export type RunOutcome =
   | { kind: 'done'; status: 'finished' | 'ignored' | 'error'; message: string | null }
@@ -61,6 +62,7 @@ export class WorkflowRunner {
 
   async run(n: Notification, workflow: Workflow, mode: PoolMode, control: RunControl): Promise<RunOutcome> {
     const { store } = this.opts;
+    const wiring = wireWorkflow(workflow);
     await store.planTasks(
       n.uuid,
       workflow.tasks.map((t) => t.name),
@@ -76,7 +78,7 @@ export class WorkflowRunner {
       if (control.stopping.aborted) return { kind: 'handed-back' };
       const started = this.opts.now();
       await store.startTask(n.uuid, task.name, started);
-      const outcome = await this.#runTask(n, task, mode, results, record.firstStartedAt ?? started, control);
+      const outcome = await this.#runTask(n, task, mode, inputsOf(task, wiring, results), record.firstStartedAt ?? started, control);
       if (outcome.kind === 'handed-back' || outcome.kind === 'parked') return outcome;
       if (outcome.kind === 'stop') return { kind: 'done', status: outcome.status, message: outcome.message };
       results[task.name] = outcome.result;
@@ -88,7 +90,7 @@ export class WorkflowRunner {
     n: Notification,
     task: Task,
     mode: PoolMode,
-    results: Record<string, unknown>,
+    input: Record<string, unknown>,
     firstStartedAt: number,
     control: RunControl,
   ): Promise<
@@ -105,9 +107,9 @@ export class WorkflowRunner {
       const onAbort = () => controller.abort(control.abort.reason);
       control.abort.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => controller.abort(new TimeoutError(`task ${task.name}`, settings.timeoutMs)), settings.timeoutMs);
-      const ctx = this.#context(n, task, mode, results, firstStartedAt, controller.signal, control);
+      const ctx = this.#context(n, task, mode, firstStartedAt, controller.signal, control);
       try {
-        const result = await Promise.race([task.run(ctx), rejectOnAbort(controller.signal)]);
+        const result = await Promise.race([task.run(ctx, input), rejectOnAbort(controller.signal)]);
         await store.finishTask(n.uuid, task.name, 'SUCCESS', result ?? null, now());
         metrics.taskRuns.inc({ task: task.name, outcome: 'success' });
         return { kind: 'ok', result: result ?? null };
@@ -167,21 +169,12 @@ export class WorkflowRunner {
     }
   }
 
-  #context(
-    n: Notification,
-    task: Task,
-    mode: PoolMode,
-    results: Record<string, unknown>,
-    firstStartedAt: number,
-    signal: AbortSignal,
-    control: RunControl,
-  ): TaskContext {
+  #context(n: Notification, task: Task, mode: PoolMode, firstStartedAt: number, signal: AbortSignal, control: RunControl): TaskContext {
     const { store, now } = this.opts;
     const progress = (message: string, fraction: number) => store.addProgress(n.uuid, task.name, message, fraction, now());
     return {
       notification: n,
       mode,
-      results,
       firstStartedAt,
       signal,
       moves: {

@@ -1,5 +1,6 @@
 // What a workflow is made of. A task checks the current state before acting (so running it again is harmless),
-// reports progress, and may end the whole workflow early with Ignore or Finish.
+// reports progress, and may end the whole workflow early with Ignore or Finish. Like Masakari's taskflow tasks, each
+// declares what it `requires` and what it `provides` (engine/wiring.ts checks a workflow's order when it is built).
 import type { ActionMethod } from '../action-hooks/config.js';
 import type { PoolMode } from '../config.js';
 import type {
@@ -66,8 +67,6 @@ export interface ActionSpec {
 export interface TaskContext {
   readonly notification: Notification;
   readonly mode: PoolMode;
-  /** Results of the tasks before this one (persisted, so they survive a restart). */
-  readonly results: Readonly<Record<string, unknown>>;
   /** When this task first started, across restarts and retries: "did my action already happen since then?". */
   readonly firstStartedAt: number;
   /** Aborted on timeout or shutdown. */
@@ -87,11 +86,43 @@ export interface TaskContext {
   sleep(ms: number): Promise<void>;
 }
 
-export interface Task {
+/**
+ * A value a task provides and later tasks require, by name and type (taskflow's `provides` / `requires`). A result is
+ * stored under the name of the task that produced it (so it survives a restart); an input is the result of the latest
+ * earlier task of the workflow that provides its output.
+ */
+export interface Output<T> {
   readonly name: string;
+  /** What the value is, for the messages that refuse a task list: "the restart plan". */
+  readonly about: string;
+  /** The value's type (never set: it types `requires` and `run`). */
+  readonly type?: T;
+}
+
+/** An input a task reads when an earlier task provides it, undefined otherwise. */
+export interface OptionalInput<T> {
+  readonly optional: Output<T>;
+}
+
+/** A task's inputs: the key `run` receives each under, and the output it is. */
+export type Requires = Readonly<Record<string, Output<unknown> | OptionalInput<unknown>>>;
+
+type InputValue<I> = I extends OptionalInput<infer T> ? T | undefined : I extends Output<infer T> ? T : never;
+
+export type Inputs<R extends Requires> = { readonly [K in keyof R]: InputValue<R[K]> };
+
+/** What a task reads and returns: checked when a workflow is built (and when the config lists its tasks). */
+export interface Signature<R extends Requires = Requires, O = unknown> {
+  readonly name: string;
+  readonly requires?: R;
+  /** What `run` returns, for the tasks after it. */
+  readonly provides?: Output<O>;
+}
+
+export interface Task<R extends Requires = Requires, O = unknown> extends Signature<R, O> {
   /** `ignored`: when the task finally fails, the notification is ignored instead of error (e.g. fencing). */
   readonly failureMeans?: 'error' | 'ignored';
-  run(ctx: TaskContext): Promise<unknown>;
+  run(ctx: TaskContext, input: Inputs<R>): Promise<O>;
 }
 
 /** A decision made before any task runs; undefined means "run the workflow". */

@@ -1,7 +1,8 @@
 // Builds the workflows: Masakari's three from the task lists in the config (`recovery_hook.workflows`), the pool master
 // failover (a COMPUTE_HOST marked xcp_failure: pool_master), and the emergency shutdown (shutdown on POWER_LOST, resume
-// on POWER_RESTORED).
+// on POWER_RESTORED). Each is checked as it is built: every input a task requires comes from an earlier task.
 import type { Task, Workflow } from '../engine/task.js';
+import { defineWorkflow } from '../engine/wiring.js';
 import type { MasakariNotificationType, NotificationType } from '../store/types.js';
 import type { WorkflowDeps } from './deps.js';
 import { emergencyPayload } from './emergency.js';
@@ -22,29 +23,33 @@ function pick(available: Record<string, Task>, names: readonly string[]): Task[]
 }
 
 export function buildWorkflows(names: Record<MasakariNotificationType, readonly string[]>, deps: WorkflowDeps): Record<NotificationType, Workflow> {
-  const shutdown: Workflow = { type: 'XCP_EMERGENCY_SHUTDOWN', tasks: emergencyShutdownTasks(deps), setsMaintenance: false };
-  const resume: Workflow = {
+  const resume = defineWorkflow({
     type: 'XCP_EMERGENCY_SHUTDOWN',
     tasks: emergencyResumeTasks(deps),
     precheck: resumePrecheck(deps.emergency),
     setsMaintenance: false,
-  };
-  const master: Workflow = { type: 'COMPUTE_HOST', tasks: pick(masterTasks(deps), MASTER_TASKS), setsMaintenance: true };
+  });
+  const master = defineWorkflow({ type: 'COMPUTE_HOST', tasks: pick(masterTasks(deps), MASTER_TASKS), setsMaintenance: true });
   return {
-    COMPUTE_HOST: {
+    COMPUTE_HOST: defineWorkflow({
       type: 'COMPUTE_HOST',
       tasks: pick(hostTasks(deps), names.COMPUTE_HOST),
       setsMaintenance: true,
       routeTo: (n) => (isMasterLoss(n) ? master : undefined),
-    },
-    COMPUTE_INSTANCE: {
+    }),
+    COMPUTE_INSTANCE: defineWorkflow({
       type: 'COMPUTE_INSTANCE',
       tasks: pick(instanceTasks(deps), names.COMPUTE_INSTANCE),
       precheck: instancePrecheck,
       setsMaintenance: false,
-    },
-    COMPUTE_PROCESS: { type: 'COMPUTE_PROCESS', tasks: pick(processTasks(deps), names.COMPUTE_PROCESS), setsMaintenance: true },
+    }),
+    COMPUTE_PROCESS: defineWorkflow({ type: 'COMPUTE_PROCESS', tasks: pick(processTasks(deps), names.COMPUTE_PROCESS), setsMaintenance: true }),
     // The same type both ways: POWER_LOST shuts down, POWER_RESTORED resumes.
-    XCP_EMERGENCY_SHUTDOWN: { ...shutdown, routeTo: (n) => (emergencyPayload(n).event === 'POWER_RESTORED' ? resume : undefined) },
+    XCP_EMERGENCY_SHUTDOWN: defineWorkflow({
+      type: 'XCP_EMERGENCY_SHUTDOWN',
+      tasks: emergencyShutdownTasks(deps),
+      setsMaintenance: false,
+      routeTo: (n) => (emergencyPayload(n).event === 'POWER_RESTORED' ? resume : undefined),
+    }),
   };
 }

@@ -5,13 +5,15 @@
 // to be shut down is started. Any VM that could not be brought back is named, and the notification ends in error
 // (retried: every step reads the state first, so a second run only does what is left).
 import { mapSettledLimit } from '../../core/concurrency.js';
-import { Ignore, type Precheck, type Task, type TaskContext } from '../engine/task.js';
+import { Ignore, type Precheck, type TaskContext } from '../engine/task.js';
+import { implement } from '../engine/wiring.js';
 import type { WorkflowDeps } from './deps.js';
 import { type EmergencyDeps, type EmergencyPlan, type PlannedHost, type PlannedVm, emergencyPayload, orderGroups, repeatOf } from './emergency.js';
 import { emergencyDepsOf } from './emergency-shutdown.js';
+import { EMERGENCY_RESUME } from './signatures.js';
 import { type HostRecord, type PowerState, type Xapi, hostAnswers, isXapiError, waitFor } from './xapi.js';
 
-interface ResumePlan {
+export interface ResumePlan {
   shutdown: string;
   plan: EmergencyPlan;
 }
@@ -29,14 +31,12 @@ export function resumePrecheck(em: EmergencyDeps | undefined): Precheck {
 
 const reasonOf = (err: unknown) => (isXapiError(err) ? err.code : err instanceof Error ? err.message : String(err));
 
-export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
+export function emergencyResumeTasks(deps: WorkflowDeps) {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
-  const planOf = (ctx: TaskContext) => (ctx.results.plan_resume as ResumePlan).plan;
   const poll = (ctx: TaskContext, timeoutMs: number) => ({ timeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
 
-  const planResume: Task = {
-    name: 'plan_resume',
-    async run(ctx): Promise<ResumePlan> {
+  const planResume = implement(EMERGENCY_RESUME.plan_resume, {
+    async run(ctx) {
       const em = emergencyDepsOf(deps);
       const n = ctx.notification;
       const earlier = (await em.history.recent(n.poolName)).filter((e) => e.id < n.id);
@@ -54,7 +54,7 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       await ctx.progress(`resuming after emergency shutdown ${shutdown.uuid} (${shutdown.status}): ${plan.hosts.length} host(s), ${plan.vms.length} VM(s)`, 1);
       return { shutdown: shutdown.uuid, plan };
     },
-  };
+  });
 
   /** The host is booted: live in the master's database and its XAPI answers. */
   async function hostBack(xapi: Xapi, h: PlannedHost): Promise<boolean> {
@@ -67,11 +67,10 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
     }
   }
 
-  const powerOnHosts: Task = {
-    name: 'power_on_hosts',
-    async run(ctx): Promise<{ back: string[] }> {
+  const powerOnHosts = implement(EMERGENCY_RESUME.power_on_hosts, {
+    async run(ctx, { resume }) {
       const em = emergencyDepsOf(deps);
-      const p = planOf(ctx);
+      const p = resume.plan;
       const xapi = xapiOf(ctx);
       const fencing = em.settings.powerOn ? deps.fencerFor(ctx.notification.poolName) : undefined;
       const powerOn = fencing?.fencer.powerOn?.bind(fencing.fencer);
@@ -118,7 +117,7 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       if (!back.length) throw new Error(`no host of pool ${ctx.notification.poolName} is back after ${em.settings.hostBootTimeoutMs / 1000} s`);
       return { back };
     },
-  };
+  });
 
   /** Resume (or start) one VM; undefined when it is back, else why not. */
   async function bringBack(ctx: TaskContext, xapi: Xapi, vm: PlannedVm, back: Set<string>): Promise<string | undefined> {
@@ -173,13 +172,12 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
     return after === wanted ? undefined : `${after} after the call, not ${wanted}`;
   }
 
-  const resumeVms: Task = {
-    name: 'resume_vms',
-    async run(ctx) {
+  const resumeVms = implement(EMERGENCY_RESUME.resume_vms, {
+    async run(ctx, { resume, back: powered }) {
       const em = emergencyDepsOf(deps);
-      const p = planOf(ctx);
+      const p = resume.plan;
       const xapi = xapiOf(ctx);
-      const back = new Set((ctx.results.power_on_hosts as { back: string[] } | undefined)?.back ?? []);
+      const back = new Set(powered?.back ?? []);
       const failed: string[] = [];
       for (const group of orderGroups(p.vms, 'resume')) {
         const settled = await mapSettledLimit(group, em.settings.parallelResumes, (vm) => bringBack(ctx, xapi, vm, back));
@@ -192,7 +190,7 @@ export function emergencyResumeTasks(deps: WorkflowDeps): Task[] {
       await ctx.progress(ctx.mode === 'dry-run' ? `dry-run: would bring back ${p.vms.length} VM(s)` : `all ${p.vms.length} VM(s) are back`, 1);
       return null;
     },
-  };
+  });
 
   return [planResume, powerOnHosts, resumeVms];
 }

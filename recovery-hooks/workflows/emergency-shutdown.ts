@@ -7,7 +7,8 @@
 // is never halted with a VM still running on it unless the deadline forces it, and the progress says so.
 import { mapSettledLimit } from '../../core/concurrency.js';
 import { TimeoutError } from '../../core/errors.js';
-import { Finish, Ignore, type Task, type TaskContext } from '../engine/task.js';
+import { Finish, Ignore, type TaskContext } from '../engine/task.js';
+import { implement } from '../engine/wiring.js';
 import type { WorkflowDeps } from './deps.js';
 import {
   type EmergencyDeps,
@@ -20,6 +21,7 @@ import {
   repeatOf,
   supersededBy,
 } from './emergency.js';
+import { EMERGENCY_SHUTDOWN } from './signatures.js';
 import { type HostRecord, type PowerState, type VmRecord, type Xapi, hostAnswers, isXapiError, waitFor, xapiNumber } from './xapi.js';
 
 type VmOutcome = 'suspended' | 'clean_shutdown' | 'hard_shutdown' | 'already_off' | 'failed' | 'dry_run';
@@ -57,10 +59,9 @@ export async function stopIfRestored(ctx: TaskContext, em: EmergencyDeps): Promi
   if (restored) throw new Finish(`power restored meanwhile (notification ${restored.uuid}): the shutdown stops here`);
 }
 
-export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
+export function emergencyShutdownTasks(deps: WorkflowDeps) {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
   const em = () => emergencyDepsOf(deps);
-  const planOf = (ctx: TaskContext) => ctx.results.plan_emergency_shutdown as EmergencyPlan;
   const poll = (ctx: TaskContext, timeoutMs: number) => ({
     timeoutMs: Math.max(0, timeoutMs),
     intervalMs: deps.pollIntervalMs,
@@ -68,9 +69,8 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     sleep: ctx.sleep,
   });
 
-  const plan: Task = {
-    name: 'plan_emergency_shutdown',
-    async run(ctx): Promise<EmergencyPlan> {
+  const plan = implement(EMERGENCY_SHUTDOWN.plan_emergency_shutdown, {
+    async run(ctx) {
       const { history, settings: s } = em();
       const n = ctx.notification;
       const recent = await history.recent(n.poolName);
@@ -140,7 +140,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
       );
       return result;
     },
-  };
+  });
 
   /** Suspend one VM, else shut it down cleanly, else hard; what happened, never thrown. */
   async function putDown(ctx: TaskContext, xapi: Xapi, p: EmergencyPlan, vm: PlannedVm): Promise<VmReport> {
@@ -211,11 +211,9 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     return hard(why);
   }
 
-  const suspendVms: Task = {
-    name: 'suspend_vms',
-    async run(ctx): Promise<{ vms: VmReport[] }> {
+  const suspendVms = implement(EMERGENCY_SHUTDOWN.suspend_vms, {
+    async run(ctx, { plan: p }) {
       await stopIfRestored(ctx, em());
-      const p = planOf(ctx);
       const xapi = xapiOf(ctx);
       const reports: VmReport[] = [];
       for (const group of orderGroups(p.vms, 'shutdown')) {
@@ -228,7 +226,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
       await ctx.progress(summary(ctx.mode === 'dry-run', reports), 1);
       return { vms: reports };
     },
-  };
+  });
 
   /** Non-control-domain VMs running (or paused) on `hostRef`, by name. */
   async function runningOn(xapi: Xapi, hostRef: string): Promise<string[]> {
@@ -279,11 +277,9 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
     return `${h.name}: halted`;
   }
 
-  const haltHosts: Task = {
-    name: 'halt_hosts',
-    async run(ctx) {
+  const haltHosts = implement(EMERGENCY_SHUTDOWN.halt_hosts, {
+    async run(ctx, { plan: p, putDown }) {
       await stopIfRestored(ctx, em());
-      const p = planOf(ctx);
       const xapi = xapiOf(ctx);
       const members = p.hosts.filter((h) => !h.master);
       const settled = await mapSettledLimit(members, Math.max(1, members.length), (h) => halt(ctx, xapi, p, h));
@@ -295,7 +291,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
         await halt(ctx, xapi, p, master).catch((err) => failed.push(`${master.name}: ${reasonOf(err)}`));
       }
       if (failed.length) throw new Error(`not every host was confirmed halted: ${failed.join('; ')}`);
-      const vms = (ctx.results.suspend_vms as { vms: VmReport[] } | undefined)?.vms ?? [];
+      const vms = putDown?.vms ?? [];
       const done = ctx.now();
       throw new Finish(
         ctx.mode === 'dry-run'
@@ -303,7 +299,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps): Task[] {
           : `${summary(false, vms)}; ${p.hosts.length} host(s) halted at ${clock(done)} UTC, ${done <= p.deadline ? 'within' : 'AFTER'} the budget (deadline ${clock(p.deadline)} UTC)`,
       );
     },
-  };
+  });
 
   return [plan, suspendVms, haltHosts];
 }

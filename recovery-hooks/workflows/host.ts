@@ -12,17 +12,17 @@
 //   while more than max_down_share of the pool's hosts are not live, never the last live host: an operator decides;
 // - a paused VM is never touched; a VM already running elsewhere is never started again; the notification does not
 //   end `finished` while a VM recorded as running at confirmation is halted.
-import { Finish, Ignore, type Task, type TaskContext } from '../engine/task.js';
+import { Finish, Ignore, type TaskContext } from '../engine/task.js';
+import { implement } from '../engine/wiring.js';
 import type { VmMove } from '../store/types.js';
 import type { WorkflowDeps } from './deps.js';
 import { type FenceResult, proveFenced } from './fence-proof.js';
-import type { HOST_TASKS } from './names.js';
+import { requireProvenOff } from './no-fence-no-restart.js';
+import { type CandidateHost, groupByRank, isProtected, placementOrder, restartRank } from './placement.js';
+import { HOST } from './signatures.js';
 import { type HostRecord, NULL_REF, type VmRecord, type Xapi, hostAnswers, hostByUuid, isXapiError, vmByUuid, xapiNumber } from './xapi.js';
 import { mapBounded } from '../../core/concurrency.js';
 
-type HostTaskName = (typeof HOST_TASKS)[number];
-
-const PRIORITY_RANK: Record<string, number> = { restart: 0, 'best-effort': 1, '': 2 };
 /** Errors after which another host may still work. */
 const TRY_NEXT_HOST = [
   'HOST_NOT_ENOUGH_FREE_MEMORY',
@@ -35,23 +35,22 @@ const TRY_NEXT_HOST = [
 ];
 const OTHER_OPERATION_RETRIES = 3;
 
-interface TargetHost {
-  ref: string;
-  name: string;
-  free: number;
+/** What plan_vm_restarts and restart_vms return: the VM moves by status. */
+export interface PlanSummary {
+  pending: number;
+  ignored: number;
+  succeeded: number;
+  failed: number;
 }
 
-export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
+export function hostTasks(deps: WorkflowDeps) {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
 
   /** Reset and start only after the fence (fence_host, or fence_master of a master failover) succeeded in this workflow. */
-  const requireFence = (ctx: TaskContext) => {
-    if (!ctx.results.fence_host && !ctx.results.fence_master)
-      throw new Ignore(`host ${ctx.notification.hostName} is not proven fenced: no VM is reset or started`);
-  };
+  const requireFence = (ctx: TaskContext, fenced: FenceResult | undefined) =>
+    requireProvenOff(fenced, `host ${ctx.notification.hostName}`, 'no VM is reset or started');
 
-  const confirmHostDown: Task = {
-    name: 'confirm_host_down',
+  const confirmHostDown = implement(HOST.confirm_host_down, {
     async run(ctx) {
       const xapi = xapiOf(ctx);
       const n = ctx.notification;
@@ -68,7 +67,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       await ctx.progress(`host ${record.name_label} is not live (host_metrics.live = false) and does not answer`, 1);
       return null;
     },
-  };
+  });
 
   /** Is the host back (live in XAPI and answering its own XAPI), gone (neither), or in between? */
   /** Live and answering: cheap first (the master's view), the probe only then. */
@@ -81,9 +80,8 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
     return live && answers ? 'back' : !live && !answers ? 'down' : 'between';
   };
 
-  const fenceHost: Task = {
-    name: 'fence_host',
-    async run(ctx): Promise<FenceResult> {
+  const fenceHost = implement(HOST.fence_host, {
+    async run(ctx) {
       const n = ctx.notification;
       const xapi = xapiOf(ctx);
       const { ref, record: host } = await hostByUuid(xapi, n.hostUuid);
@@ -110,7 +108,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
         deps.pollIntervalMs,
       );
     },
-  };
+  });
 
   /**
    * The host answers again and is live: it is not powered off. When xapi starts on a host it resyncs its VMs with
@@ -153,8 +151,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
     throw new Finish(`host ${host.name_label} came back ${when}${outcomes.length ? `; ${outcomes.join(', ')}` : ''}`);
   }
 
-  const disableHost: Task = {
-    name: 'disable_host',
+  const disableHost = implement(HOST.disable_host, {
     async run(ctx) {
       const xapi = xapiOf(ctx);
       const { ref, record } = await hostByUuid(xapi, ctx.notification.hostUuid);
@@ -177,11 +174,10 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       });
       return null;
     },
-  };
+  });
 
-  const planVmRestarts: Task = {
-    name: 'plan_vm_restarts',
-    async run(ctx) {
+  const planVmRestarts = implement(HOST.plan_vm_restarts, {
+    async run(ctx, { fenced }) {
       if ((await ctx.moves.list()).length) {
         await ctx.progress('restart plan already recorded', 1);
         return planSummary(await ctx.moves.list());
@@ -194,15 +190,14 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       const summary = planSummary(await ctx.moves.list());
       await ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);
       if (summary.pending === 0)
-        throw new Finish(`no VM to restart from host ${host.name_label}${ctx.results.fence_master ? ' (the old pool master, fenced)' : ': not powered off'}`);
+        throw new Finish(`no VM to restart from host ${host.name_label}${fenced ? ' (the old pool master, fenced)' : ': not powered off'}`);
       return summary;
     },
-  };
+  });
 
-  const resetVmPowerStates: Task = {
-    name: 'reset_vm_power_states',
-    async run(ctx) {
-      requireFence(ctx);
+  const resetVmPowerStates = implement(HOST.reset_vm_power_states, {
+    async run(ctx, { fenced }) {
+      requireFence(ctx, fenced);
       const xapi = xapiOf(ctx);
       const { ref: deadRef } = await hostByUuid(xapi, ctx.notification.hostUuid);
       const todo = (await ctx.moves.list()).filter((m) => m.status !== 'succeeded' && m.status !== 'ignored');
@@ -219,21 +214,22 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       }
       return null;
     },
-  };
+  });
 
-  const restartVms: Task = {
-    name: 'restart_vms',
-    async run(ctx) {
-      requireFence(ctx);
+  const restartVms = implement(HOST.restart_vms, {
+    async run(ctx, { fenced }) {
+      requireFence(ctx, fenced);
       const xapi = xapiOf(ctx);
       const { ref: deadRef } = await hostByUuid(xapi, ctx.notification.hostUuid);
       const todo = (await ctx.moves.list()).filter((m) => m.status === 'pending' || m.status === 'ongoing' || m.status === 'failed');
       const groups = groupByRank(todo);
       let done = 0;
       for (const group of groups) {
+        // The hosts are read once per group; what the group's starts take is reserved as they go.
+        const candidates = await candidateHosts(xapi, deadRef);
         const reserved = new Map<string, number>();
         await mapBounded(group, deps.settings.hostFailure.parallelStarts, async (move) => {
-          await restartOne(ctx, xapi, deadRef, move, reserved);
+          await restartOne(ctx, xapi, deadRef, move, candidates, reserved);
           await ctx.progress(`${++done}/${todo.length} VM(s) handled`, done / todo.length);
         });
       }
@@ -243,9 +239,16 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       if (restarted.length) await ctx.progress(`restarted: ${restarted.join(', ')}`, 1);
       return planSummary(await ctx.moves.list());
     },
-  };
+  });
 
-  async function restartOne(ctx: TaskContext, xapi: Xapi, deadRef: string, move: VmMove, reserved: Map<string, number>): Promise<void> {
+  async function restartOne(
+    ctx: TaskContext,
+    xapi: Xapi,
+    deadRef: string,
+    move: VmMove,
+    candidates: readonly CandidateHost[],
+    reserved: Map<string, number>,
+  ): Promise<void> {
     const { ref, record: vm } = await vmByUuid(xapi, move.vmUuid);
     const running = vm.power_state === 'Running' || vm.power_state === 'Paused';
     if (running && vm.resident_on !== deadRef && vm.resident_on !== NULL_REF) {
@@ -261,7 +264,7 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
       return;
     }
     const need = xapiNumber(vm.memory_static_max);
-    const targets = (await candidateHosts(xapi, deadRef)).filter((h) => h.free - (reserved.get(h.ref) ?? 0) >= need);
+    const targets = placementOrder(candidates, reserved, need);
     if (ctx.mode === 'dry-run') {
       const dest = targets[0]?.name ?? 'a host chosen by XAPI';
       await ctx.progress(`dry-run: would start VM ${vm.name_label} on ${dest}`, 0.5);
@@ -366,21 +369,15 @@ export function hostTasks(deps: WorkflowDeps): Record<HostTaskName, Task> {
 }
 
 function planMove(vm: VmRecord, host: HostRecord, restartUnprotected: boolean) {
-  const priority = PRIORITY_RANK[vm.ha_restart_priority] ?? PRIORITY_RANK['']!;
-  const base = {
-    vmUuid: vm.uuid,
-    vmName: vm.name_label,
-    sourceHost: host.name_label,
-    rank: priority * 1_000_000 + Math.max(0, Math.min(999_999, xapiNumber(vm.order))),
-  };
+  const base = { vmUuid: vm.uuid, vmName: vm.name_label, sourceHost: host.name_label, rank: restartRank(vm.ha_restart_priority, xapiNumber(vm.order)) };
   if (vm.power_state === 'Paused') return { ...base, status: 'ignored' as const, message: 'paused by an operator: not touched' };
   if (vm.power_state !== 'Running') return { ...base, status: 'ignored' as const, message: `${vm.power_state}: not touched` };
-  if (priority === PRIORITY_RANK['']! && !restartUnprotected)
+  if (!isProtected(vm.ha_restart_priority) && !restartUnprotected)
     return { ...base, status: 'ignored' as const, message: 'not protected (ha_restart_priority empty) and host_failure.restart_unprotected is false' };
   return { ...base, status: 'pending' as const };
 }
 
-function planSummary(moves: VmMove[]): { pending: number; ignored: number; succeeded: number; failed: number } {
+function planSummary(moves: VmMove[]): PlanSummary {
   const count = (pred: (m: VmMove) => boolean) => moves.filter(pred).length;
   return {
     pending: count((m) => m.status === 'pending' || m.status === 'ongoing'),
@@ -390,23 +387,16 @@ function planSummary(moves: VmMove[]): { pending: number; ignored: number; succe
   };
 }
 
-/** Groups of equal rank, in ascending rank (protected first, then by VM.order), as XAPI HA restarts them. */
-function groupByRank(moves: VmMove[]): VmMove[][] {
-  const groups = new Map<number, VmMove[]>();
-  for (const m of [...moves].sort((a, b) => a.rank - b.rank)) groups.set(m.rank, [...(groups.get(m.rank) ?? []), m]);
-  return [...groups.values()];
-}
-
-/** Live, enabled hosts other than the failed one, most free memory first. */
-async function candidateHosts(xapi: Xapi, deadRef: string): Promise<TargetHost[]> {
+/** Live, enabled hosts other than the failed one, with their free memory now (placement.ts orders them). */
+async function candidateHosts(xapi: Xapi, deadRef: string): Promise<CandidateHost[]> {
   const hosts = await xapi.call<Record<string, HostRecord>>('host.get_all_records');
-  const out: TargetHost[] = [];
+  const out: CandidateHost[] = [];
   for (const [ref, h] of Object.entries(hosts)) {
     if (ref === deadRef || !h.enabled) continue;
     const metrics = await xapi.call<{ live: boolean; memory_free: number | string }>('host_metrics.get_record', h.metrics);
     if (metrics.live) out.push({ ref, name: h.name_label, free: xapiNumber(metrics.memory_free) });
   }
-  return out.sort((a, b) => b.free - a.free);
+  return out;
 }
 
 async function hostName(xapi: Xapi, ref: string): Promise<string> {

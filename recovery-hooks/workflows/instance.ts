@@ -1,12 +1,11 @@
 // Instance failure: start a crashed (Halted) VM, or hard-reboot one that runs but whose guest stopped reporting; then
 // confirm it runs and its guest heartbeat is back. A VM an operator paused, suspended or shut down is never touched.
-import { Finish, Ignore, type Precheck, type Task, type TaskContext } from '../engine/task.js';
+import { Finish, Ignore, type Precheck, type TaskContext } from '../engine/task.js';
+import { implement } from '../engine/wiring.js';
 import type { WorkflowDeps } from './deps.js';
 import { guestMemoryReport } from './guest-report.js';
-import type { INSTANCE_TASKS } from './names.js';
+import { INSTANCE } from './signatures.js';
 import { type VmRecord, type Xapi, guestHeartbeat, isXapiError, vmByUuid, waitFor, xapiTime } from './xapi.js';
-
-type InstanceTaskName = (typeof INSTANCE_TASKS)[number];
 
 /** Masakari's actionable (event, vir_domain_event) pairs; everything else is `ignored`. */
 const ACTIONABLE: Record<string, string[]> = {
@@ -26,7 +25,7 @@ export const instancePrecheck: Precheck = (n) => {
   return { status: 'ignored', reason: `event ${event}/${detail} is not actionable (a deliberate stop or an informational event)` };
 };
 
-export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task> {
+export function instanceTasks(deps: WorkflowDeps) {
   const xapiOf = (ctx: TaskContext) => deps.xapiFor(ctx.notification.poolName);
   const vmOf = async (ctx: TaskContext) => {
     try {
@@ -44,9 +43,8 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
     if (vm.blocked_operations?.start !== undefined) throw new Ignore(`VM ${vm.name_label} has "start" in blocked_operations: not touched`);
   };
 
-  const checkInstance: Task = {
-    name: 'check_instance',
-    async run(ctx): Promise<{ action: InstanceAction }> {
+  const checkInstance = implement(INSTANCE.check_instance, {
+    async run(ctx) {
       const { record: vm } = await vmOf(ctx);
       const named = ctx.notification.payload.vm_name;
       if (typeof named === 'string' && named && named !== vm.name_label)
@@ -68,12 +66,11 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
       await ctx.progress(`VM ${vm.name_label} runs but its guest's memory report has not changed for ${report.forS} s: it will be hard-rebooted`, 1);
       return { action: 'hard_reboot' };
     },
-  };
+  });
 
-  const recoverInstance: Task = {
-    name: 'recover_instance',
-    async run(ctx) {
-      const { action } = ctx.results.check_instance as { action: InstanceAction };
+  const recoverInstance = implement(INSTANCE.recover_instance, {
+    async run(ctx, { check }) {
+      const { action } = check;
       const xapi = xapiOf(ctx);
       const { ref, record: vm } = await vmOf(ctx);
       refuseOperatorState(vm);
@@ -102,17 +99,16 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
       }
       return { actedAt: ctx.firstStartedAt };
     },
-  };
+  });
 
-  const confirmInstanceRunning: Task = {
-    name: 'confirm_instance_running',
-    async run(ctx) {
+  const confirmInstanceRunning = implement(INSTANCE.confirm_instance_running, {
+    async run(ctx, { acted }) {
       if (ctx.mode === 'dry-run') {
         await ctx.progress('dry-run: would confirm the VM runs and its guest reports', 1);
         return null;
       }
       const xapi = xapiOf(ctx);
-      const { actedAt } = (ctx.results.recover_instance ?? { actedAt: ctx.firstStartedAt }) as { actedAt: number };
+      const { actedAt } = acted ?? { actedAt: ctx.firstStartedAt };
       const since = Math.floor(actedAt / 1000) * 1000;
       const ok = await waitFor(
         async () => {
@@ -127,7 +123,7 @@ export function instanceTasks(deps: WorkflowDeps): Record<InstanceTaskName, Task
       await ctx.progress(`VM ${ok.name_label} runs and its guest reports`, 1);
       return null;
     },
-  };
+  });
 
   return { check_instance: checkInstance, recover_instance: recoverInstance, confirm_instance_running: confirmInstanceRunning };
 }

@@ -19,16 +19,16 @@
 //   dead by the new one (it heartbeats to its own master: ocaml/xapi/db_gc.ml) and fenced although healthy;
 // - then the host workflow's plan, disable, VM.power_state_reset (refused with HOST_IS_LIVE while the old master
 //   lives: ocaml/xapi/xapi_vm.ml — never worked around) and restarts, exactly once each.
-import { Finish, Ignore, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
+import { Finish, Ignore, type Output, type Requires, type Signature, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
+import { implement } from '../engine/wiring.js';
 import type { Notification } from '../store/types.js';
 import type { MasterFailoverAccess, PoolHost, WorkflowDeps } from './deps.js';
 import { type FenceResult, proveFenced } from './fence-proof.js';
 import { hostTasks } from './host.js';
 import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, describeAnswer, disagreeing, probeAll } from './master-members.js';
-import type { MASTER_TASKS } from './names.js';
+import { requireProvenOff } from './no-fence-no-restart.js';
+import { MASTER } from './signatures.js';
 import { isXapiError, waitFor } from './xapi.js';
-
-type MasterTaskName = (typeof MASTER_TASKS)[number];
 
 /** The notification's payload marks a pool master loss: the XcpPoolMasterLost alert's `xcp_failure="pool_master"`
  * label, or a Masakari COMPUTE_HOST payload with `xcp_failure: "pool_master"`. Identity is still XAPI's (above). */
@@ -52,7 +52,7 @@ export interface ChosenMaster {
   promoted: boolean;
 }
 
-export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
+export function masterTasks(deps: WorkflowDeps) {
   const host = hostTasks(deps);
   const accessOf = (ctx: TaskContext): MasterFailoverAccess => {
     const access = deps.masterFailoverFor?.(ctx.notification.poolName);
@@ -63,10 +63,9 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       );
     return access;
   };
-  const lost = (ctx: TaskContext) => ctx.results.confirm_master_lost as MasterLost;
   /** The hosts known now, completed with those recorded at confirmation. */
-  const hostsOf = (ctx: TaskContext, access: MasterFailoverAccess): PoolHost[] => {
-    const byUuid = new Map(lost(ctx).hosts.map((h) => [h.uuid, h]));
+  const hostsOf = (lost: MasterLost, access: MasterFailoverAccess): PoolHost[] => {
+    const byUuid = new Map(lost.hosts.map((h) => [h.uuid, h]));
     for (const h of access.hosts()) byUuid.set(h.uuid, h);
     return [...byUuid.values()];
   };
@@ -74,9 +73,8 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
   const wait = <T>(ctx: TaskContext, timeoutMs: number, check: () => Promise<T | undefined>) =>
     waitFor(check, { timeoutMs, intervalMs: deps.pollIntervalMs, now: ctx.now, sleep: ctx.sleep });
 
-  const confirmMasterLost: Task = {
-    name: 'confirm_master_lost',
-    async run(ctx): Promise<MasterLost> {
+  const confirmMasterLost = implement(MASTER.confirm_master_lost, {
+    async run(ctx) {
       const n = ctx.notification;
       const access = accessOf(ctx);
       const hosts = access.hosts();
@@ -146,15 +144,14 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       );
       return { master, members, hosts };
     },
-  };
+  });
 
   /** The master host may be up with only xapi dead (XcpPoolMasterLost fires then too): a toolstack restart over SSH
    * is the fix, not a failover. A host that does not answer SSH, or still not as master afterwards, goes on. */
-  const restartMasterToolstack: Task = {
-    name: 'restart_master_toolstack',
-    async run(ctx) {
+  const restartMasterToolstack = implement(MASTER.restart_master_toolstack, {
+    async run(ctx, { lost }) {
       const access = accessOf(ctx);
-      const { master } = lost(ctx);
+      const { master } = lost;
       const restart = deps.toolstackRestartFor(ctx.notification.poolName);
       if (!restart) {
         await ctx.progress(`no ssh configured for pool ${ctx.notification.poolName}: no toolstack restart is tried on ${master.name} first`, 1);
@@ -186,13 +183,12 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       await ctx.progress(`${master.name} does not answer as master within ${timeoutMs / 1000} s of its toolstack restart: the failover goes on`, 1);
       return null;
     },
-  };
+  });
 
-  const fenceMaster: Task = {
-    name: 'fence_master',
-    async run(ctx): Promise<FenceResult> {
+  const fenceMaster = implement(MASTER.fence_master, {
+    async run(ctx, { lost }) {
       const access = accessOf(ctx);
-      const { master } = lost(ctx);
+      const { master } = lost;
       const answers = async () => (await access.probe(master.address, deps.probeTimeoutMs)).state !== 'silent';
       return proveFenced(
         ctx,
@@ -210,23 +206,33 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
             );
           },
           async poolHosts() {
-            return (await survey(access, hostsOf(ctx, access))).map((a) => ({ uuid: a.host.uuid, name_label: a.host.name, live: a.result.state !== 'silent' }));
+            return (await survey(access, hostsOf(lost, access))).map((a) => ({
+              uuid: a.host.uuid,
+              name_label: a.host.name,
+              live: a.result.state !== 'silent',
+            }));
           },
         },
         deps.pollIntervalMs,
       );
     },
-  };
+  });
 
   /**
    * Every host but the old master, asked now: the one that answers as master, if any (promoted by another receiver or
    * an operator: followed, nobody promoted). A host that answers as another master, or a member naming a master other
    * than the old one or `expected`, means the pool moved since the confirmation: nothing is promoted, a person decides.
    */
-  const existingMaster = async (ctx: TaskContext, access: MasterFailoverAccess, old: PoolHost, expected?: PoolHost): Promise<HostAnswer | undefined> => {
+  const existingMaster = async (
+    ctx: TaskContext,
+    lost: MasterLost,
+    access: MasterFailoverAccess,
+    old: PoolHost,
+    expected?: PoolHost,
+  ): Promise<HostAnswer | undefined> => {
     const answers = await survey(
       access,
-      hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid),
+      hostsOf(lost, access).filter((h) => h.uuid !== old.uuid),
     );
     const existing = answers.find(answersAsMaster);
     const stray = disagreeing(answers, [old.address, (existing?.host ?? expected ?? old).address]);
@@ -238,13 +244,12 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     return existing;
   };
 
-  const chooseMemberTask: Task = {
-    name: 'choose_member',
-    async run(ctx): Promise<ChosenMaster> {
-      requireFence(ctx);
+  const chooseMemberTask = implement(MASTER.choose_member, {
+    async run(ctx, { lost, fenced }): Promise<ChosenMaster> {
+      requireFence(ctx, fenced);
       const access = accessOf(ctx);
-      const { master: old } = lost(ctx);
-      const existing = await existingMaster(ctx, access, old);
+      const { master: old } = lost;
+      const existing = await existingMaster(ctx, lost, access, old);
       if (existing) {
         await ctx.progress(
           `${existing.host.name} already answers as pool master (promoted by another receiver or an operator): following it, nothing promoted`,
@@ -255,7 +260,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const config = access.config!;
       const answers = await survey(
         access,
-        hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid),
+        hostsOf(lost, access).filter((h) => h.uuid !== old.uuid),
       );
       const { chosen, notes } = chooseMember(config.candidates, answers);
       for (const note of notes) await ctx.progress(note, 0.5);
@@ -270,19 +275,17 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       );
       return { host: chosen, promoted: true };
     },
-  };
+  });
 
-  const promoteMember: Task = {
-    name: 'promote_member',
-    async run(ctx): Promise<ChosenMaster> {
-      requireFence(ctx);
+  const promoteMember = implement(MASTER.promote_member, {
+    async run(ctx, { lost, fenced, choice }): Promise<ChosenMaster> {
+      requireFence(ctx, fenced);
       const access = accessOf(ctx);
       const n = ctx.notification;
-      const { master: old } = lost(ctx);
-      const choice = ctx.results.choose_member as ChosenMaster;
+      const { master: old } = lost;
       const config = access.config!;
       // Checked again right before acting: another receiver or an operator may have promoted someone meanwhile.
-      const existing = await existingMaster(ctx, access, old, choice.host);
+      const existing = await existingMaster(ctx, lost, access, old, choice.host);
       if (existing && existing.host.uuid !== choice.host.uuid) {
         await ctx.progress(`${existing.host.name} already answers as pool master: following it, ${choice.host.name} not promoted`, 1);
         return followed(access, existing.host, false);
@@ -330,17 +333,16 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       await ctx.progress(`${target.name} answers as pool master (a normal login is accepted)`, 1);
       return followed(access, target, true);
     },
-  };
+  });
 
   /** A host workflow task, run on the new master: a receiver restarted since the promotion follows it first. */
-  function onNewMaster(task: Task): Task {
-    return {
-      ...task,
-      async run(ctx) {
-        accessOf(ctx).follow((ctx.results.promote_member as ChosenMaster).host.address);
-        return task.run(ctx);
+  function onNewMaster<R extends Requires & { newMaster: Output<ChosenMaster> }, O>(signature: Signature<R, O>, task: Task<Requires, O>) {
+    return implement(signature, {
+      async run(ctx, input) {
+        accessOf(ctx).follow(input.newMaster.host.address);
+        return task.run(ctx, input);
       },
-    };
+    });
   }
 
   function followed(access: MasterFailoverAccess, h: PoolHost, promoted: boolean): ChosenMaster {
@@ -348,13 +350,12 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     return { host: h, promoted };
   }
 
-  const recoverMembers: Task = {
-    name: 'recover_members',
-    async run(ctx) {
+  const recoverMembers = implement(MASTER.recover_members, {
+    async run(ctx, { lost, master: promoted }) {
       const access = accessOf(ctx);
       const n = ctx.notification;
-      const { master: old } = lost(ctx);
-      const { host: master } = ctx.results.promote_member as ChosenMaster;
+      const { master: old } = lost;
+      const { host: master } = promoted;
       const config = access.config!;
       access.follow(master.address);
       const xapi = deps.xapiFor(n.poolName);
@@ -364,7 +365,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       const expected = (
         await survey(
           access,
-          hostsOf(ctx, access).filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid),
+          hostsOf(lost, access).filter((h) => h.uuid !== old.uuid && h.uuid !== master.uuid),
         )
       ).filter((a) => a.result.state !== 'silent');
       const others = expected.map((a) => a.host);
@@ -423,7 +424,7 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
       await ctx.progress(`every answering member follows ${master.name}`, 1);
       return { recovered: names };
     },
-  };
+  });
 
   return {
     confirm_master_lost: confirmMasterLost,
@@ -432,16 +433,16 @@ export function masterTasks(deps: WorkflowDeps): Record<MasterTaskName, Task> {
     choose_member: chooseMemberTask,
     promote_member: promoteMember,
     recover_members: recoverMembers,
-    plan_vm_restarts: onNewMaster(host.plan_vm_restarts),
-    disable_host: onNewMaster(host.disable_host),
-    reset_vm_power_states: onNewMaster(host.reset_vm_power_states),
-    restart_vms: onNewMaster(host.restart_vms),
+    plan_vm_restarts: onNewMaster(MASTER.plan_vm_restarts, host.plan_vm_restarts),
+    disable_host: onNewMaster(MASTER.disable_host, host.disable_host),
+    reset_vm_power_states: onNewMaster(MASTER.reset_vm_power_states, host.reset_vm_power_states),
+    restart_vms: onNewMaster(MASTER.restart_vms, host.restart_vms),
   };
 }
 
 /** Nothing is promoted before the old master is proven off. */
-function requireFence(ctx: TaskContext): void {
-  if (!ctx.results.fence_master) throw new Ignore(`pool master ${ctx.notification.hostName} is not proven fenced: nothing promoted`);
+function requireFence(ctx: TaskContext, fenced: FenceResult | undefined): void {
+  requireProvenOff(fenced, `pool master ${ctx.notification.hostName}`, 'nothing promoted');
 }
 
 /** session.slave_local_login_with_password on one host (its local superuser; ocaml/xapi/xapi_session.ml). The password

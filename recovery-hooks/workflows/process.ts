@@ -1,31 +1,28 @@
 // Process failure (the toolstack: xapi and its daemons): restart it over SSH with the configured command (default
 // xe-toolstack-restart), confirm XAPI on the host answers again, else escalate to a host failure notification.
-import { Finish, Ignore, type Task, type TaskContext } from '../engine/task.js';
+import { Finish, Ignore, type TaskContext } from '../engine/task.js';
+import { implement } from '../engine/wiring.js';
 import type { WorkflowDeps } from './deps.js';
-import type { PROCESS_TASKS } from './names.js';
+import { PROCESS } from './signatures.js';
 import { hostAnswers, hostByUuid, waitFor } from './xapi.js';
 
-type ProcessTaskName = (typeof PROCESS_TASKS)[number];
-
-export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> {
+export function processTasks(deps: WorkflowDeps) {
   const probe = async (ctx: TaskContext) => {
     const xapi = deps.xapiFor(ctx.notification.poolName);
     const { ref, record } = await hostByUuid(xapi, ctx.notification.hostUuid);
     return { record, answers: await hostAnswers(xapi, ref, deps.probeTimeoutMs) };
   };
 
-  const checkToolstack: Task = {
-    name: 'check_toolstack',
+  const checkToolstack = implement(PROCESS.check_toolstack, {
     async run(ctx) {
       const { record, answers } = await probe(ctx);
       if (answers) throw new Finish(`XAPI on ${record.name_label} answers: the toolstack is up, nothing to do`);
       await ctx.progress(`XAPI on ${record.name_label} does not answer`, 1);
       return null;
     },
-  };
+  });
 
-  const restartToolstack: Task = {
-    name: 'restart_toolstack',
+  const restartToolstack = implement(PROCESS.restart_toolstack, {
     async run(ctx) {
       const restart = deps.toolstackRestartFor(ctx.notification.poolName);
       if (!restart) throw new Ignore(`no ssh configured for pool ${ctx.notification.poolName}: the toolstack cannot be restarted`);
@@ -46,10 +43,9 @@ export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> 
       });
       return null;
     },
-  };
+  });
 
-  const confirmToolstack: Task = {
-    name: 'confirm_toolstack',
+  const confirmToolstack = implement(PROCESS.confirm_toolstack, {
     async run(ctx) {
       if (ctx.mode === 'dry-run') {
         await ctx.progress('dry-run: would wait for XAPI on the host to answer', 1);
@@ -69,7 +65,7 @@ export function processTasks(deps: WorkflowDeps): Record<ProcessTaskName, Task> 
       const escalated = await ctx.escalate('COMPUTE_HOST', { event: 'STOPPED', host_status: 'UNKNOWN', cluster_status: 'OFFLINE' });
       throw new Finish(`XAPI on ${ctx.notification.hostName} did not answer within ${timeoutMs / 1000} s: escalated to host notification ${escalated.uuid}`);
     },
-  };
+  });
 
   return { check_toolstack: checkToolstack, restart_toolstack: restartToolstack, confirm_toolstack: confirmToolstack };
 }

@@ -298,3 +298,21 @@ recovery_hook:
     'absent: undefined',
   );
 });
+
+t.test('workflow task lists: a task reading an input before any task provides it is refused, naming both', async (t) => {
+  const found = problems(`
+recovery_hook:
+  workflows:
+    host: [confirm_host_down, plan_vm_restarts, restart_vms, fence_host]
+    instance: [recover_instance, confirm_instance_running]
+    process: [confirm_toolstack, check_toolstack]
+`);
+  t.same(
+    found.filter((p) => p.startsWith('recovery_hook.workflows')),
+    [
+      'recovery_hook.workflows.host: restart_vms needs fence_host before it (its input fenced: the failed host proven off (no fence, no restart))',
+      'recovery_hook.workflows.instance: recover_instance needs check_instance before it (its input check: what the VM needs: a start or a hard reboot)',
+    ],
+    'the toolstack tasks read no input of each other: any order passes',
+  );
+});

@@ -8,6 +8,7 @@ import { RecoveryEngine } from '../../recovery-hooks/engine/engine.js';
 import type { EventMessages } from '../../recovery-hooks/engine/events.js';
 import { createRecoveryMetrics } from '../../recovery-hooks/engine/metrics.js';
 import { Ignore, type Task, WaitForOperator, type Workflow } from '../../recovery-hooks/engine/task.js';
+import { output } from '../../recovery-hooks/engine/wiring.js';
 import { NotificationRecorder } from '../../recovery-hooks/intake/recorder.js';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import type { NewNotification, Notification } from '../../recovery-hooks/store/types.js';
@@ -201,10 +202,12 @@ t.test('VM workflows of one host run in parallel; a host-level workflow of that 
 t.test('a workflow waiting for an operator is parked, survives a restart, and resumes at its task once confirmed', async (t) => {
   const file = join(tempDir(), 'park.sqlite');
   const log: string[] = [];
+  const fenced = output<{ by: string | undefined }>('fenced', 'who confirmed the fence');
   const tasks = (label: string): Task[] => [
     { name: 'plan', run: async () => void log.push(`${label}:plan`) },
     {
       name: 'fence',
+      provides: fenced,
       async run(ctx) {
         log.push(`${label}:fence`);
         const wait = await ctx.fence.operatorWait();
@@ -212,7 +215,7 @@ t.test('a workflow waiting for an operator is parked, survives a restart, and re
         return { by: wait.confirmedBy };
       },
     },
-    { name: 'restart', run: async (ctx) => void log.push(`${label}:restart:${JSON.stringify(ctx.results.fence)}`) },
+    { name: 'restart', requires: { fence: fenced }, run: async (_ctx, input) => void log.push(`${label}:restart:${JSON.stringify(input.fence)}`) },
   ];
   const a = setup(file, tasks('a'));
   a.engine.start();
@@ -250,17 +253,19 @@ t.test('stopped between tasks, a fresh engine on the reopened file resumes at th
   const log: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  const moved = output<{ moved: number }>('moved', 'how many moved');
   const tasks = (label: string): Task[] => [
     { name: 'first', run: async () => void log.push(`${label}:first`) },
     {
       name: 'second',
+      provides: moved,
       run: async () => {
         log.push(`${label}:second`);
         await gate;
         return { moved: 3 };
       },
     },
-    { name: 'third', run: async (ctx) => void log.push(`${label}:third:${JSON.stringify(ctx.results.second)}`) },
+    { name: 'third', requires: { second: moved }, run: async (_ctx, input) => void log.push(`${label}:third:${JSON.stringify(input.second)}`) },
   ];
   const a = setup(file, tasks('a'));
   a.engine.start();

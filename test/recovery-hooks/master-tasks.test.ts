@@ -8,10 +8,12 @@ import { Secret } from '../../core/config/secret.js';
 import { XapiError } from '../../core/errors.js';
 import type { ProbeResult } from '../../core/xapi/client.js';
 import type { PoolMode } from '../../recovery-hooks/config.js';
-import type { TaskContext } from '../../recovery-hooks/engine/task.js';
+import type { Task, TaskContext } from '../../recovery-hooks/engine/task.js';
+import { inputsOf, wire } from '../../recovery-hooks/engine/wiring.js';
 import type { Notification } from '../../recovery-hooks/store/types.js';
 import type { MasterFailoverAccess, PoolFencing, PoolHost, ToolstackRestart, WorkflowDeps } from '../../recovery-hooks/workflows/deps.js';
 import { type MasterLost, isMasterLoss, masterTasks } from '../../recovery-hooks/workflows/master.js';
+import { MASTER_TASKS } from '../../recovery-hooks/workflows/names.js';
 
 const M: PoolHost = { uuid: 'u-m', name: 'xcp-m', address: '10.0.0.1' };
 const A: PoolHost = { uuid: 'u-a', name: 'xcp-a', address: '10.0.0.2' };
@@ -77,15 +79,25 @@ function world(o: WorldOptions) {
     pollIntervalMs: 10,
     probeTimeoutMs: 50,
   };
-  return { tasks: masterTasks(deps), calls, followed };
+  return { tasks: asTheEngineRunsThem(masterTasks(deps)), calls, followed };
+}
+
+/** A context with the results of the tasks before (by task name), as the store keeps them. */
+type Ctx = TaskContext & { results: Record<string, unknown> };
+
+/** Each task run as the engine runs it: its inputs are the results of the tasks before it, wired as the master workflow wires them. */
+function asTheEngineRunsThem<K extends string>(tasks: Record<K, Task>): Record<K, { run(ctx: Ctx): Promise<unknown> }> {
+  const { wiring } = wire(MASTER_TASKS.map((name) => tasks[name as K]));
+  const entries = Object.entries<Task>(tasks).map(([name, task]) => [name, { run: (ctx: Ctx) => task.run(ctx, inputsOf(task, wiring, ctx.results)) }]);
+  return Object.fromEntries(entries);
 }
 
 const LOST: MasterLost = { master: M, members: [A.name, B.name], hosts: [M, A, B] };
-const FENCED = { fence_master: { how: 'bmc' } };
+const FENCED = { fence_master: { fencedBy: 'bmc' } };
 
 function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto', n: Partial<Notification> = {}) {
   const lines: string[] = [];
-  const ctx: TaskContext = {
+  const ctx: Ctx = {
     notification: {
       uuid: 'n1',
       type: 'COMPUTE_HOST',

@@ -150,6 +150,38 @@ t.test('host failure: confirmed down, fenced, VMs restarted by priority and orde
   t.equal(hosts.find((h: any) => h.name === 'host-1').on_maintenance, false, 'maintenance ends with the recovery');
 });
 
+t.test('host failure: the hosts are read once per priority group, and a group never overcommits a host', async (t) => {
+  const { hook, xapi } = await env(t);
+  const h1 = xapi.hosts.get('OpaqueRef:host-1')!;
+  // host-2 has 8 GiB free, host-3 4 GiB: five 2 GiB VMs of one rank, then two of a lower one.
+  for (const name of ['a', 'b', 'c', 'd', 'e']) xapi.addVm(name, h1, { priority: 'restart', order: 1, memory: 2 * GiB });
+  for (const name of ['f', 'g']) xapi.addVm(name, h1, { priority: 'best-effort', memory: 1 * GiB });
+  deadHost1(xapi);
+  const reads: string[] = [];
+  const call = xapi.call.bind(xapi);
+  xapi.call = (<T>(method: string, ...params: unknown[]) => {
+    if (method === 'host_metrics.get_record') reads.push(String(params[0]));
+    return call<T>(method, ...params);
+  }) as typeof xapi.call;
+  const n = await settled(hook, await notify(hook, 'COMPUTE_HOST', hostDown));
+  t.equal(n.status, 'finished', n.message);
+  // Two groups, two candidate hosts each (host-1 is the failed one): four reads, not one set per VM (7 × 2).
+  t.equal(reads.length, 4, 'candidate hosts read once per group');
+  const starts = xapi.actions.filter((a) => a.startsWith('VM.start'));
+  t.equal(starts.length, 7, 'each VM started once');
+  // The first group, most room first (ties in XAPI's order): host-2 8 → 6 → 4 GiB, host-3 takes the 4th (4 > 2),
+  // host-2 the 5th (2 = 2): host-2 gets exactly its free memory, nothing is refused for want of it.
+  t.same(
+    starts.slice(0, 5).map((a) => a.split(' ').at(-1)),
+    ['host-2', 'host-2', 'host-2', 'host-3', 'host-2'],
+    'most room first; a host never offered more than its free memory',
+  );
+  t.ok(
+    [...xapi.hosts.values()].every((h) => h.memoryFree >= 0),
+    'no host overcommitted',
+  );
+});
+
 t.test('no start elsewhere without a confirmed fence', async (t) => {
   t.test('no fencing configured and host_status UNKNOWN → waits for an operator, nothing touched', async (t) => {
     const { hook, xapi } = await env(t, { fencer: false });
