@@ -193,7 +193,11 @@ export class WorkflowRunner {
           await progress(`dry-run: would ${action.description}`, 0.5);
           return undefined;
         }
+        // A task the engine gave up on (timed out, interrupted) may still be running: it starts no new action, so a
+        // retry of it never races its abandoned attempt. An action already in flight finishes on its own deadline.
+        signal.throwIfAborted();
         await control.confirmOwnership?.();
+        signal.throwIfAborted();
         await progress(action.description, 0.5);
         const hooks = this.opts.hooks;
         if (!hooks) return run();

@@ -341,6 +341,43 @@ t.test('task timeout and retries', async (t) => {
   await store.close();
 });
 
+t.test('a timed-out attempt that goes on running starts no action: only its retry acts', async (t) => {
+  const acted: number[] = [];
+  let attempt = 0;
+  let abandonedFinished = false;
+  const cfg = config({ tasks: { slow: { timeoutMs: 50, retries: 1, retryDelayMs: 5 } }, retry: { attempts: 0, intervalMs: 0 } });
+  const { store, recorder, engine } = setup(
+    ':memory:',
+    [
+      {
+        name: 'slow',
+        run: async (ctx) => {
+          const mine = ++attempt;
+          // The first attempt ignores its signal (as a command with its own deadline would) and acts after the timeout.
+          if (mine === 1) await new Promise((r) => setTimeout(r, 150));
+          try {
+            await ctx.act({ method: 'vm.start', params: {}, description: `start (attempt ${mine})` }, async () => {
+              acted.push(mine);
+            });
+          } finally {
+            if (mine === 1) abandonedFinished = true;
+          }
+          return null;
+        },
+      },
+    ],
+    cfg,
+  );
+  engine.start();
+  const uuid = (await recorder.record(hostDown(), 'refuse')).notification!.uuid;
+  await until(store, uuid, (n) => n.status === 'finished');
+  await waitFor('the abandoned attempt to reach its action', () => abandonedFinished || undefined, { timeoutMs: 5_000, everyMs: 10 });
+  t.same(acted, [2], 'the action ran once, by the retry; the abandoned attempt was refused');
+  t.notMatch(JSON.stringify((await store.tasks(uuid))[0]!.details), /attempt 1\)/, 'nothing the abandoned attempt did reached the progress');
+  await engine.stop(100);
+  await store.close();
+});
+
 t.test('a receiver that loses its lease abandons the workflow before its next action; the other resumes it once', async (t) => {
   const store = new SqliteNotificationStore(':memory:');
   const metrics = createRecoveryMetrics(store);
