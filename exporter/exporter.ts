@@ -4,6 +4,7 @@
 import type { ExporterBundleConfig } from './config.js';
 import type { Logger } from '../core/log.js';
 import { PoolCollector } from './collector/pool.js';
+import { CollectorRegistry } from './collector/registry.js';
 import { ChunkPool } from './metrics/chunks.js';
 import { PoolIdFile } from './pool-ids.js';
 import { FamilySet } from './metrics/families.js';
@@ -20,7 +21,8 @@ export class Exporter {
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopped = false;
-  private readonly self: SelfMetrics;
+  /** The exporter's own collectors (self), beside each pool's (PoolCollector.collectors). */
+  private readonly own: CollectorRegistry;
   private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
   /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
@@ -34,7 +36,8 @@ export class Exporter {
     this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));
     this.poolIds = new PoolIdFile(config.exporter.state_file, new Map(config.pools.map((p) => [p.name, p.url])), logger);
     for (const p of this.pools) p.knownPoolId = this.poolIds.get(p.pool.name);
-    this.self = new SelfMetrics(config.exporter.event_loop_delay_metrics);
+    this.own = new CollectorRegistry(undefined, logger);
+    this.own.register(new SelfMetrics(config.exporter.collectors.self, config.exporter.event_loop_delay_metrics));
   }
 
   start(): void {
@@ -83,7 +86,7 @@ export class Exporter {
     const set = new FamilySet();
     await Promise.all(this.pools.map((p) => p.poll(set)));
     this.poolIds.update(this.pools.map((p) => [p.pool.name, p.watcher.inventory.pool?.uuid]));
-    await this.self.addTo(set);
+    await this.own.collect(set);
     this.pollsTotal++;
     const duration = (performance.now() - started) / 1000;
     set.add('xcp_exporter_poll_duration_seconds', 'gauge', 'Duration of the last poll of all pools in seconds', '', duration);
@@ -118,7 +121,7 @@ export class Exporter {
       const collectors: Record<string, unknown> = {};
       for (const [name, s] of p.health.collectors) {
         // IPMI and SMART run on their own, longer intervals: they are stale after three of theirs.
-        const stale = p.staleAfterMs(name) ?? staleMs;
+        const stale = p.collectors.staleAfterMs(name) ?? staleMs;
         const fresh = s.up && s.lastSuccess !== undefined && nowMs - s.lastSuccess <= stale;
         if (!fresh) ok = false;
         collectors[name] = {
@@ -127,7 +130,7 @@ export class Exporter {
           last_error: s.lastError ? { at: new Date(s.lastError.at).toISOString(), kind: s.lastError.kind, message: s.lastError.message } : null,
         };
       }
-      const hostsDown = p.rrdHostsDown();
+      const hostsDown = p.rrd.hostsDown();
       if (hostsDown.length) degraded.push(p.pool.name);
       pools[p.pool.name] = {
         connected: p.connected,

@@ -13,7 +13,8 @@ export interface CollectorStatus {
 export class CollectorHealth {
   readonly collectors = new Map<string, CollectorStatus>();
 
-  constructor(readonly poolName: string) {}
+  /** `poolName` undefined: the exporter's own collectors (no `pool_name` label). */
+  constructor(readonly poolName: string | undefined) {}
 
   private get(name: string): CollectorStatus {
     let s = this.collectors.get(name);

@@ -9,7 +9,7 @@
 // SMART: `xcp_host_disk_smart_up` for every known disk; values only while it is up; `xcp_host_disk_info`
 // whenever its identity is known. A host whose disk list cannot be read and that has no known disk gets one
 // `xcp_host_disk_smart_up` without a `device` label, so it still shows as down.
-import { type FamilySet, withLabels } from '../metrics/families.js';
+import { type MetricSink, withLabels } from '../metrics/families.js';
 import type { DiskState, HardwareCollector } from './collector.js';
 import type { IpmiSensor, SensorState } from './ipmi/parse.js';
 
@@ -27,7 +27,7 @@ const SMART_UP_HELP = 'The disk was read in the last SMART cycle, or answered th
 // Same HELP as the RRD source of the same family (DCMI-power-reading), which has no `source` label.
 const POWER_HELP = 'Host power consumption in watts';
 
-function addSensor(set: FamilySet, host: string, s: IpmiSensor): void {
+function addSensor(set: MetricSink, host: string, s: IpmiSensor): void {
   const labels = withLabels(host, { sensor: s.sensor });
   const family = s.unit ? VALUE_FAMILIES[s.unit] : undefined;
   if (family && s.value !== null) set.add(family[0], 'gauge', family[1], labels, s.value);
@@ -43,7 +43,7 @@ function addSensor(set: FamilySet, host: string, s: IpmiSensor): void {
   }
 }
 
-function addDisk(set: FamilySet, host: string, d: DiskState): void {
+function addDisk(set: MetricSink, host: string, d: DiskState): void {
   const labels = withLabels(host, { device: d.device });
   set.add('xcp_host_disk_smart_up', 'gauge', SMART_UP_HELP, labels, d.up ? 1 : 0);
   const disk = d.disk;
@@ -81,13 +81,13 @@ function addDisk(set: FamilySet, host: string, d: DiskState): void {
   }
 }
 
-/** Add the hardware families of one pool. `hostLabels(uuid)` is the HOST label string, undefined for a host
- * no longer in the inventory. */
-export function addHardwareMetrics(set: FamilySet, hw: HardwareCollector, hostLabels: (uuid: string) => string | undefined): void {
+/** The IPMI families of one pool. `hostLabels(uuid)` is the HOST label string, undefined for a host no longer in
+ * the inventory. */
+export function addIpmiMetrics(sink: MetricSink, hw: HardwareCollector, hostLabels: (uuid: string) => string | undefined): void {
   for (const [uuid, st] of hw.ipmi) {
     const host = hostLabels(uuid);
     if (host === undefined) continue;
-    set.add(
+    sink.add(
       'xcp_host_ipmi_up',
       'gauge',
       "The host's BMC sensors were read in the last IPMI cycle (1) or not (0: unreachable, no BMC, no plugin)",
@@ -95,16 +95,20 @@ export function addHardwareMetrics(set: FamilySet, hw: HardwareCollector, hostLa
       st.up ? 1 : 0,
     );
     if (!st.up || !st.reading) continue;
-    for (const s of st.reading.sensors) addSensor(set, host, s);
+    for (const s of st.reading.sensors) addSensor(sink, host, s);
     const power = st.reading.power;
-    if (power) set.add('xcp_host_power_consumption_watts', 'gauge', POWER_HELP, withLabels(host, { source: power.source }), power.watts);
+    if (power) sink.add('xcp_host_power_consumption_watts', 'gauge', POWER_HELP, withLabels(host, { source: power.source }), power.watts);
   }
+}
+
+/** The SMART families of one pool (`hostLabels` as for IPMI). */
+export function addSmartMetrics(sink: MetricSink, hw: HardwareCollector, hostLabels: (uuid: string) => string | undefined): void {
   for (const [uuid, st] of hw.smart) {
     const host = hostLabels(uuid);
     if (host === undefined) continue;
     if (st.disks.size === 0 && !st.up) {
-      set.add('xcp_host_disk_smart_up', 'gauge', SMART_UP_HELP, host, 0);
+      sink.add('xcp_host_disk_smart_up', 'gauge', SMART_UP_HELP, host, 0);
     }
-    for (const d of st.disks.values()) addDisk(set, host, d);
+    for (const d of st.disks.values()) addDisk(sink, host, d);
   }
 }

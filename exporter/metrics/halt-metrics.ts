@@ -3,9 +3,9 @@
 // is what the XcpVmHaltedUnexpectedly rule needs to fire on the first crash without sampling the power state.
 import type { HaltTracker } from '../inventory/halts.js';
 import type { Inventory } from '../inventory/inventory.js';
-import { type FamilySet, labelString } from './families.js';
+import { type MetricSink, labelString } from './families.js';
 
-export function addHaltMetrics(set: FamilySet, halts: HaltTracker, inv: Inventory, poolName: string): void {
+export function addHaltMetrics(set: MetricSink, halts: HaltTracker, inv: Inventory, poolName: string): void {
   const poolId = inv.pool?.uuid;
   const { vmByUuid } = inv.lookups();
   halts.prune((uuid) => vmByUuid.has(uuid));

@@ -2,7 +2,7 @@
 // and guest heartbeats. These stay present while a host is dead, so alerts can rely on them.
 import type { LabelOptions } from '../config.js';
 import type { Inventory, Rec } from '../inventory/inventory.js';
-import { type FamilySet, labelString, withLabels } from './families.js';
+import { type MetricSink, labelString, withLabels } from './families.js';
 import { tagsLabel } from './tags.js';
 
 /** XAPI dates: `20260101T12:00:00Z` (also with dashes or fractional seconds). Returns ms, NaN if unset. */
@@ -20,7 +20,7 @@ const running = (vm: Rec) => vm.power_state === 'Running' || vm.power_state === 
 /** `unreachable(uuid)`: while the master is away, true for a host whose own XAPI does not answer either — it is not
  * reported live from the master's stale view. */
 export function addInventoryMetrics(
-  set: FamilySet,
+  set: MetricSink,
   inv: Inventory,
   poolName: string,
   nowMs: number,
@@ -140,7 +140,7 @@ export function addInventoryMetrics(
   addStorageMetrics(set, inv, poolId, poolName, tags);
 }
 
-function addStorageMetrics(set: FamilySet, inv: Inventory, poolId: string | undefined, poolName: string, tags: LabelOptions['tags']): void {
+function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | undefined, poolName: string, tags: LabelOptions['tags']): void {
   for (const [, sr] of inv.all('SR')) {
     const local = !sr.shared ? inv.get('host', inv.get('PBD', (sr.PBDs as string[] | undefined)?.[0])?.host) : undefined;
     const labels = labelString({

@@ -1,7 +1,7 @@
 // Turn one host's parsed /rrd_updates into samples of the XO catalogue, labelled from the inventory.
 import type { LabelOptions } from '../config.js';
 import type { Derived, Rec } from '../inventory/inventory.js';
-import { type FamilySet, labelString } from '../metrics/families.js';
+import { type MetricSink, labelString } from '../metrics/families.js';
 import { tagsLabel } from '../metrics/tags.js';
 import type { Catalogue, Mapped } from './catalogue.js';
 import type { CounterBank } from './counters.js';
@@ -34,7 +34,7 @@ const GUEST_REPORT_AGE = {
 };
 
 /** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
-export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext): number {
+export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContext): number {
   const newest = newestValues(update, 'AVERAGE');
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
   const bases = new Map<string, string | null>();

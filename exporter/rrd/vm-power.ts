@@ -3,7 +3,7 @@
 // between the guest VMs its RRD reported, in proportion to cpu_usage × vCPUs; when their total load is below 0.01
 // it is split equally; a VM without cpu_usage takes a zero share and is marked data_complete="false". dom0 takes no
 // share. Only for hosts whose power is known (IPMI, else rrdd's DCMI source).
-import { type FamilySet, withLabels } from '../metrics/families.js';
+import { type MetricSink, withLabels } from '../metrics/families.js';
 
 const HELP = 'Estimated VM power consumption in watts: the host power split by CPU load (cpu_usage x vCPUs), as Xen Orchestra estimates it';
 
@@ -35,7 +35,7 @@ export class PowerInputs {
  * count (XO falls back to 1).
  */
 export function addVmPowerEstimates(
-  set: FamilySet,
+  set: MetricSink,
   inputs: PowerInputs,
   hostWatts: (uuid: string) => number | undefined,
   vcpus: (uuid: string) => number,
