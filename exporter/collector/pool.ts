@@ -14,7 +14,8 @@ import { PluginHardwareTransport } from '../hardware/plugin-transport.js';
 import { SshHardwareTransport } from '../hardware/ssh-transport.js';
 import type { HardwareHost } from '../hardware/transport.js';
 import { InventoryWatcher } from '../inventory/watcher.js';
-import { type FamilySet, type MetricSink, labelString } from '../metrics/families.js';
+import { HOST, type MetricSink, POOL, gauge } from '../metrics/declare.js';
+import { type FamilySet, labelString } from '../metrics/families.js';
 import { addHaltMetrics } from '../metrics/halt-metrics.js';
 import { addInventoryMetrics } from '../metrics/inventory-metrics.js';
 import type { CollectContext } from './collector.js';
@@ -23,6 +24,15 @@ import { type HostProbe, type KnownHost, newMaster, probeHosts, toolstackAnswers
 import { CollectorRegistry } from './registry.js';
 import { RrdCollector } from './rrd.js';
 import type { CollectorHealth } from './status.js';
+
+const CONNECTED = gauge('xcp_pool_connected', 'The exporter has a working XAPI session to the pool master (1) or not (0)', POOL);
+const MASTER_REACHABLE = gauge('xcp_pool_master_reachable', "The pool master's XAPI answered in the last poll (1) or not (0)", POOL);
+const MASTERS = gauge(
+  'xcp_pool_masters',
+  'Hosts of the pool acting as master in the last poll (the followed master if it answers, and any other host accepting a login as master): more than 1 is two masters',
+  POOL,
+);
+const TOOLSTACK_UP = gauge('xcp_host_toolstack_up', "The host's XAPI answered in the last poll (1) or not (0): a member's HOST_IS_SLAVE counts", HOST);
 
 export class PoolCollector {
   readonly xapi: XapiClient;
@@ -195,17 +205,11 @@ export class PoolCollector {
     const inv = this.watcher.inventory;
     const poolName = this.poolName();
     const poolLabels = labelString({ pool_id: this.poolId(), pool_name: poolName });
-    set.add('xcp_pool_connected', 'gauge', 'The exporter has a working XAPI session to the pool master (1) or not (0)', poolLabels, this.connected ? 1 : 0);
-    set.add('xcp_pool_master_reachable', 'gauge', "The pool master's XAPI answered in the last poll (1) or not (0)", poolLabels, this.masterReachable ? 1 : 0);
+    set.add(CONNECTED, poolLabels, this.connected ? 1 : 0);
+    set.add(MASTER_REACHABLE, poolLabels, this.masterReachable ? 1 : 0);
     // An old master that came back without noticing the new one still accepts logins: two masters.
     const otherMasters = probes.filter((p) => p.result.state === 'master' && p.address !== this.masterAddress()).length;
-    set.add(
-      'xcp_pool_masters',
-      'gauge',
-      'Hosts of the pool acting as master in the last poll (the followed master if it answers, and any other host accepting a login as master): more than 1 is two masters',
-      poolLabels,
-      (this.masterReachable ? 1 : 0) + otherMasters,
-    );
+    set.add(MASTERS, poolLabels, (this.masterReachable ? 1 : 0) + otherMasters);
     const toolstack = new Map(probes.map((p) => [p.uuid, toolstackAnswers(p)]));
     // Known objects stay visible while the master is away (as XO does). Their liveness is the master's last view,
     // except that a host whose XAPI does not answer is not reported live from that stale view.
@@ -244,13 +248,7 @@ export class PoolCollector {
       const up = h.uuid === masterUuid ? this.masterReachable : probed.get(h.uuid);
       if (up === undefined) continue;
       const labels = labelString({ pool_id: inv.pool?.uuid, pool_name: this.poolName(), uuid: h.uuid, host_name: h.name_label as string });
-      set.add(
-        'xcp_host_toolstack_up',
-        'gauge',
-        "The host's XAPI answered in the last poll (1) or not (0): a member's HOST_IS_SLAVE counts",
-        labels,
-        up ? 1 : 0,
-      );
+      set.add(TOOLSTACK_UP, labels, up ? 1 : 0);
     }
   }
 
