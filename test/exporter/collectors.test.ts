@@ -1,13 +1,15 @@
 // The collector registry (exporter/collector/registry.ts): a collector turned off runs nothing and exports nothing
 // but `xcp_exporter_collector_enabled 0`; a failing or hung collector sets its own up to 0 and never holds back
 // the others; late samples of an abandoned run are dropped. Then the same through the exporter against the
-// simulator, with `exporter.collectors` turning rrd and self off, and the config check naming the key.
+// simulator, with `exporter.collectors` turning rrd and self off, and the config check naming the key; and the
+// one way a family is declared (exporter/metrics/declare.ts). That every served family is declared, with the
+// labels it carries: test/cli/metrics-doc.test.ts.
 import t from 'tap';
 import { parseConfig } from '../../cli/config/bundle.js';
 import { memoryLogger } from '../../core/log.js';
 import type { CollectContext, Collector } from '../../exporter/collector/collector.js';
 import { CollectorRegistry } from '../../exporter/collector/registry.js';
-import { type MetricSink, gauge } from '../../exporter/metrics/declare.js';
+import { type MetricSink, counter, declaredFamilies, gauge } from '../../exporter/metrics/declare.js';
 import { FamilySet } from '../../exporter/metrics/families.js';
 import { renderText } from '../../exporter/metrics/render.js';
 import { lines, sample } from '../helpers/exposition.js';
@@ -174,4 +176,16 @@ t.test('exporter.collectors is checked: errors name the key', async (t) => {
   t.match(check('  collectors: { xapi: false }\n'), /exporter\.collectors\.xapi: unknown key/);
   t.match(check('  collectors: { rrd: "no" }\n'), /exporter\.collectors\.rrd/);
   t.equal(check('  collectors: { rrd: false }\n'), '');
+});
+
+t.test('a family is declared one way, checked when declared', async (t) => {
+  t.throws(() => counter('test_requests', 'no _total', []), /only counters, and every counter, end in _total/);
+  t.throws(() => gauge('test_open_total', 'a gauge named as a counter', []), /_total/);
+  t.throws(() => gauge('test-dash', 'bad name', []), /not a valid name/);
+  t.throws(() => gauge('test_label', 'bad label', ['ok', 'no-dash']), /"no-dash" is not a valid label name/);
+  t.throws(() => gauge('test_label_reserved', 'reserved label', ['__name__']), /not a valid label name/);
+  const once = gauge('test_declared_once', 'help', ['a']);
+  t.equal(gauge('test_declared_once', 'help', ['a']), once, 'declared alike: the same family');
+  t.throws(() => gauge('test_declared_once', 'other help', ['a']), /declared twice, differently/);
+  t.equal(declaredFamilies().get('xcp_exporter_collector_up')?.type, 'gauge', 'the exporter’s families are declared');
 });
