@@ -26,7 +26,18 @@ export interface ExporterConfig {
   state_file?: string;
   /** Serve the event-loop delay histogram (min/max/mean/stddev/p50/p90/p99), sampled every 10 ms: an idle cost. */
   event_loop_delay_metrics: boolean;
+  /** Collectors that can be turned off (xapi cannot: the others need its session; ipmi and smart: per pool, `hardware`). */
+  collectors: CollectorSwitches;
 }
+
+export interface CollectorSwitches {
+  /** Every host's /rrd_updates (performance metrics, xcp_host_rrd_up). */
+  rrd: boolean;
+  /** The exporter's own process metrics (process_*, nodejs_*). */
+  self: boolean;
+}
+
+const COLLECTOR_DEFAULTS: CollectorSwitches = { rrd: true, self: true };
 
 export interface LabelOptions {
   /** XAPI tags on host, VM and SR series (`all`, as Xen Orchestra), only on their `_info` series, or nowhere. */
@@ -70,6 +81,7 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
     ),
     state_file: optional(str({ minLength: 1 })),
     event_loop_delay_metrics: withDefault(bool(), false),
+    collectors: withDefault(obj({ rrd: withDefault(bool(), COLLECTOR_DEFAULTS.rrd), self: withDefault(bool(), COLLECTOR_DEFAULTS.self) }), COLLECTOR_DEFAULTS),
   });
   const parse: Schema<ExporterConfig>['parse'] = (value, path, ctx) => {
     const raw = shape.parse(value, path, ctx);
@@ -89,6 +101,7 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
       labels: raw.labels,
       state_file: raw.state_file ? resolve(raw.state_file) : undefined,
       event_loop_delay_metrics: raw.event_loop_delay_metrics,
+      collectors: raw.collectors,
     };
   };
   return {
@@ -101,6 +114,7 @@ export function exporterSchema(sc: SchemaContext): Schema<ExporterConfig> {
       stale_after_seconds: 90,
       labels: { ...LABEL_DEFAULTS },
       event_loop_delay_metrics: false,
+      collectors: { ...COLLECTOR_DEFAULTS },
     }),
   };
 }

@@ -4,13 +4,24 @@
 import type { ExporterBundleConfig } from './config.js';
 import type { Logger } from '../core/log.js';
 import { PoolCollector } from './collector/pool.js';
+import { CollectorRegistry } from './collector/registry.js';
 import { ChunkPool } from './metrics/chunks.js';
 import { PoolIdFile } from './pool-ids.js';
+import { counter, gauge, sinkInto } from './metrics/declare.js';
 import { FamilySet } from './metrics/families.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Snapshot } from './snapshot.js';
 
 const STOP_GRACE_MS = 2000;
+
+const POLL_DURATION = gauge('xcp_exporter_poll_duration_seconds', 'Duration of the last poll of all pools in seconds', []);
+const POLLS = counter('xcp_exporter_polls_total', 'Polls completed since the exporter started', []);
+const SNAPSHOT_TIME = gauge(
+  'xcp_exporter_snapshot_timestamp_seconds',
+  'Unix time at which the served metrics were collected; the cache age is time() minus this',
+  [],
+);
+const SERIES = gauge('xcp_exporter_series', 'Series in the served snapshot', []);
 
 export class Exporter {
   readonly pools: PoolCollector[];
@@ -20,7 +31,8 @@ export class Exporter {
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopped = false;
-  private readonly self: SelfMetrics;
+  /** The exporter's own collectors (self), beside each pool's (PoolCollector.collectors). */
+  private readonly own: CollectorRegistry;
   private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
   /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
@@ -34,7 +46,8 @@ export class Exporter {
     this.pools = config.pools.map((p) => new PoolCollector(p, config.exporter, logger.child({ pool: p.name })));
     this.poolIds = new PoolIdFile(config.exporter.state_file, new Map(config.pools.map((p) => [p.name, p.url])), logger);
     for (const p of this.pools) p.knownPoolId = this.poolIds.get(p.pool.name);
-    this.self = new SelfMetrics(config.exporter.event_loop_delay_metrics);
+    this.own = new CollectorRegistry(undefined, logger);
+    this.own.register(new SelfMetrics(config.exporter.collectors.self, config.exporter.event_loop_delay_metrics));
   }
 
   start(): void {
@@ -83,19 +96,14 @@ export class Exporter {
     const set = new FamilySet();
     await Promise.all(this.pools.map((p) => p.poll(set)));
     this.poolIds.update(this.pools.map((p) => [p.pool.name, p.watcher.inventory.pool?.uuid]));
-    await this.self.addTo(set);
+    await this.own.collect(set);
     this.pollsTotal++;
     const duration = (performance.now() - started) / 1000;
-    set.add('xcp_exporter_poll_duration_seconds', 'gauge', 'Duration of the last poll of all pools in seconds', '', duration);
-    set.add('xcp_exporter_polls_total', 'counter', 'Polls completed since the exporter started', '', this.pollsTotal);
-    set.add(
-      'xcp_exporter_snapshot_timestamp_seconds',
-      'gauge',
-      'Unix time at which the served metrics were collected; the cache age is time() minus this',
-      '',
-      Date.now() / 1000,
-    );
-    set.add('xcp_exporter_series', 'gauge', 'Series in the served snapshot', '', set.seriesCount + 1);
+    const sink = sinkInto(set);
+    sink.add(POLL_DURATION, '', duration);
+    sink.add(POLLS, '', this.pollsTotal);
+    sink.add(SNAPSHOT_TIME, '', Date.now() / 1000);
+    sink.add(SERIES, '', set.seriesCount + 1);
     // Retired first so the new body is written into its chunks (unless a response is still reading them); both
     // happen in one turn of the event loop, so no scrape sees the old body half overwritten.
     this.snapshot?.retire();
@@ -118,7 +126,7 @@ export class Exporter {
       const collectors: Record<string, unknown> = {};
       for (const [name, s] of p.health.collectors) {
         // IPMI and SMART run on their own, longer intervals: they are stale after three of theirs.
-        const stale = p.staleAfterMs(name) ?? staleMs;
+        const stale = p.collectors.staleAfterMs(name) ?? staleMs;
         const fresh = s.up && s.lastSuccess !== undefined && nowMs - s.lastSuccess <= stale;
         if (!fresh) ok = false;
         collectors[name] = {
@@ -127,7 +135,7 @@ export class Exporter {
           last_error: s.lastError ? { at: new Date(s.lastError.at).toISOString(), kind: s.lastError.kind, message: s.lastError.message } : null,
         };
       }
-      const hostsDown = p.rrdHostsDown();
+      const hostsDown = p.rrd.hostsDown();
       if (hostsDown.length) degraded.push(p.pool.name);
       pools[p.pool.name] = {
         connected: p.connected,

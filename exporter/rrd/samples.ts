@@ -1,9 +1,10 @@
 // Turn one host's parsed /rrd_updates into samples of the XO catalogue, labelled from the inventory.
 import type { LabelOptions } from '../config.js';
 import type { Derived, Rec } from '../inventory/inventory.js';
-import { type FamilySet, labelString } from '../metrics/families.js';
+import { type MetricSink, VM_RRD, gauge } from '../metrics/declare.js';
+import { labelString } from '../metrics/families.js';
 import { tagsLabel } from '../metrics/tags.js';
-import type { Catalogue, Mapped } from './catalogue.js';
+import { type Catalogue, type Mapped, VM_CPU_USAGE } from './catalogue.js';
 import type { CounterBank } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
@@ -27,14 +28,14 @@ export interface RrdContext {
   power?: PowerInputs;
 }
 
-const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs (ratio 0-1)' };
-const GUEST_REPORT_AGE = {
-  metric: 'xcp_vm_guest_memory_report_age_seconds',
-  help: "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
-};
+const GUEST_REPORT_AGE = gauge(
+  'xcp_vm_guest_memory_report_age_seconds',
+  "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
+  VM_RRD,
+);
 
 /** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
-export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext): number {
+export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContext): number {
   const newest = newestValues(update, 'AVERAGE');
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
   const bases = new Map<string, string | null>();
@@ -56,14 +57,14 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
       ctx.power.guest(col.uuid, ctx.host.uuid, base);
     const { rule } = mapped;
     let value: number;
-    if (rule.type === 'counter') {
+    if (rule.family.type === 'counter') {
       value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]!, step: update.step }) * rule.scale;
     } else {
       value = newest.values[i]!;
       if (!Number.isFinite(value)) continue;
       value = rule.divisor ? value / rule.divisor : value * rule.scale;
     }
-    set.add(rule.metric, rule.type, rule.help, base, value, extraLabels(mapped, col.uuid, ctx));
+    set.add(rule.family, base, value, extraLabels(mapped, col.uuid, ctx));
     if (ctx.power && col.objectType === 'host' && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
     if (
       col.objectType === 'vm' &&
@@ -72,7 +73,7 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
       ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false
     ) {
       const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
-      if (age !== undefined) set.add(GUEST_REPORT_AGE.metric, 'gauge', GUEST_REPORT_AGE.help, base, age);
+      if (age !== undefined) set.add(GUEST_REPORT_AGE, base, age);
     }
     if (col.objectType === 'vm') {
       if (col.name === 'cpu_usage') {
@@ -85,7 +86,7 @@ export function addRrdSamples(set: FamilySet, update: RrdUpdate, ctx: RrdContext
   for (const [uuid, cores] of cpuCores) {
     if (hasCpuUsage.has(uuid) || !cores.length) continue;
     const usage = cores.reduce((a, b) => a + b, 0) / cores.length;
-    set.add(CPU_USAGE.metric, 'gauge', CPU_USAGE.help, bases.get(uuid)!, usage);
+    set.add(VM_CPU_USAGE, bases.get(uuid)!, usage);
     ctx.power?.cpu(uuid, usage);
   }
   return newest.t;

@@ -146,7 +146,7 @@ t.test('exporter run 2: a restarted exporter starts its counters at 0 and counts
 });
 
 t.test('a host whose clock went back answers no rows from the cursor on: the next poll starts from its window again', async (t) => {
-  const state = ex.exporter.pools[0]!.hosts.get(master.uuid)!;
+  const state = ex.exporter.pools[0]!.rrd.hosts.get(master.uuid)!;
   const before = vmCounter(steady)!;
   // As if the host's clock had been set back an hour: rows from the cursor on do not exist there.
   state.cursorT = lastRow(master.uuid) + 3600;
