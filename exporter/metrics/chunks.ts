@@ -1,23 +1,21 @@
-// Byte chunks that rendered bodies are written into, recycled between snapshots: a body of hundreds of MB is
-// written into the previous snapshot's chunks once nothing reads them any more, so the process holds one body's
-// worth of chunks, not two, and does not ask the allocator for a new body's worth of memory on every poll.
+// Byte chunks that rendered sample lines are written into. A large body is rendered a batch at a time and each
+// batch's chunks come back once its lines are compressed (snapshot.ts), so the same few chunks are written again and
+// again, within a poll and from one poll to the next: the allocator is not asked for a body's worth of memory.
 
 const CHUNK = 1 << 20;
+/** Free chunks kept for the next batch or poll: two batches' worth (see snapshot.ts). */
+const KEEP_FREE = 20;
 
 export class ChunkPool {
-  private free: Buffer[] = [];
+  private readonly free: Buffer[] = [];
 
   take(): Buffer {
     return this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
   }
 
+  /** Chunks nothing reads any more. */
   give(chunks: Buffer[]): void {
-    for (const c of chunks) if (c.length === CHUNK) this.free.push(c);
-  }
-
-  /** Drop the chunks a render did not need (the body shrank). */
-  trim(): void {
-    this.free = [];
+    for (const c of chunks) if (c.length === CHUNK && this.free.length < KEEP_FREE) this.free.push(c);
   }
 }
 
@@ -32,6 +30,7 @@ export class ChunkWriter {
   private pos = 0;
   private start = 0;
   private pieces: Buffer[] = [];
+  private before = 0;
 
   constructor(private readonly pool = new ChunkPool()) {}
 
@@ -54,6 +53,11 @@ export class ChunkWriter {
     this.cur[this.pos++] = c;
   }
 
+  /** Bytes written so far. */
+  get written(): number {
+    return this.before + this.pos;
+  }
+
   cut(): Buffer[] {
     this.keepPiece();
     const out = this.pieces;
@@ -63,6 +67,7 @@ export class ChunkWriter {
 
   private next(min: number): void {
     this.keepPiece();
+    this.before += this.pos;
     this.cur = min > CHUNK ? Buffer.allocUnsafeSlow(min) : this.pool.take();
     this.chunks.push(this.cur);
     this.pos = this.start = 0;
