@@ -109,7 +109,8 @@ export class Snapshot {
     const generation = ++made;
     const compressed: CompressedFamily[] = [];
     let batch: RenderedFamily[] = [];
-    let writer = new ChunkWriter(pool);
+    const encoded = new Map<string, Buffer>();
+    let writer = new ChunkWriter(pool, encoded);
     let compressing: Promise<void> = Promise.resolve();
     for (const f of families) {
       batch.push(renderFamily(f, writer));
@@ -118,7 +119,7 @@ export class Snapshot {
       await compressing;
       compressing = compressBatch(batch, writer.chunks, pool, compressed);
       batch = [];
-      writer = new ChunkWriter(pool);
+      writer = new ChunkWriter(pool, encoded);
     }
     await compressing;
     if (compressed.length === 0) {

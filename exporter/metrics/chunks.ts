@@ -2,6 +2,8 @@
 // batch's chunks come back once its lines are compressed (snapshot.ts), so the same few chunks are written again and
 // again, within a poll and from one poll to the next: the allocator is not asked for a body's worth of memory.
 
+import { formatValue } from './families.js';
+
 const CHUNK = 1 << 20;
 /** Free chunks kept for the next batch or poll: two batches' worth (see snapshot.ts). */
 const KEEP_FREE = 20;
@@ -20,7 +22,7 @@ export class ChunkPool {
 }
 
 /**
- * Writes into chunks: `reserve` room for what comes next, then put its pieces (strings as UTF-8, single bytes).
+ * Writes into chunks: `reserve` room for what comes next, then put its pieces (bytes, a value, single bytes).
  * `cut()` returns what was written since the last cut.
  */
 export class ChunkWriter {
@@ -32,16 +34,28 @@ export class ChunkWriter {
   private pieces: Buffer[] = [];
   private before = 0;
 
-  constructor(private readonly pool = new ChunkPool()) {}
+  /**
+   * `encoded`: label blocks as UTF-8, shared by the writers of one render. A block is the same string object in every
+   * series of its object, so it is encoded once per render and then copied as bytes.
+   */
+  constructor(
+    private readonly pool = new ChunkPool(),
+    private readonly encoded = new Map<string, Buffer>(),
+  ) {}
+
+  /** `s` as UTF-8 bytes, encoded once per render. */
+  bytesOf(s: string): Buffer {
+    let b = this.encoded.get(s);
+    if (b === undefined) {
+      b = Buffer.from(s);
+      this.encoded.set(s, b);
+    }
+    return b;
+  }
 
   /** Room for `bytes` more bytes in the current chunk. */
   reserve(bytes: number): void {
     if (this.cur.length - this.pos < bytes) this.next(bytes);
-  }
-
-  /** Reserve 3 bytes per UTF-16 code unit, 1 for ASCII. */
-  put(s: string): void {
-    this.pos += this.cur.write(s, this.pos);
   }
 
   putBytes(b: Uint8Array): void {
@@ -51,6 +65,31 @@ export class ChunkWriter {
 
   putByte(c: number): void {
     this.cur[this.pos++] = c;
+  }
+
+  /** A sample value as the exposition formats write it (NaN, ±Inf, else as JavaScript prints it); up to 24 bytes. */
+  putValue(v: number): void {
+    const cur = this.cur;
+    let n = v | 0;
+    if (n === v) {
+      // 32-bit integers (states, counts, most counters) digit by digit in integer arithmetic: no string made.
+      if (n < 0) {
+        cur[this.pos++] = 0x2d; // -
+        n = -n;
+      }
+      let digits = 1;
+      for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+      let at = this.pos + digits;
+      this.pos = at;
+      do {
+        const q = (n / 10) | 0;
+        cur[--at] = 0x30 + n - q * 10;
+        n = q;
+      } while (n > 0);
+      return;
+    }
+    const s = formatValue(v);
+    for (let i = 0; i < s.length; i++) cur[this.pos++] = s.charCodeAt(i);
   }
 
   /** Bytes written so far. */
