@@ -11,6 +11,10 @@ import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
 export function exporterApp(exporter: Exporter, token?: Secret): Koa {
   const app = new Koa();
   const router = new Router();
+  // A scraper that gives up mid-body (its scrape timeout) closes the response: not an error worth a stack trace.
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') app.onerror(err);
+  });
 
   // Also at Xen Orchestra's paths (/openmetrics/…), so a scrape config from XO's documentation works unchanged.
   router.get(['/health', '/openmetrics/health'], (ctx) => {
