@@ -7,11 +7,21 @@ import { PoolCollector } from './collector/pool.js';
 import { CollectorRegistry } from './collector/registry.js';
 import { ChunkPool } from './metrics/chunks.js';
 import { PoolIdFile } from './pool-ids.js';
+import { counter, gauge, sinkInto } from './metrics/declare.js';
 import { FamilySet } from './metrics/families.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Snapshot } from './snapshot.js';
 
 const STOP_GRACE_MS = 2000;
+
+const POLL_DURATION = gauge('xcp_exporter_poll_duration_seconds', 'Duration of the last poll of all pools in seconds', []);
+const POLLS = counter('xcp_exporter_polls_total', 'Polls completed since the exporter started', []);
+const SNAPSHOT_TIME = gauge(
+  'xcp_exporter_snapshot_timestamp_seconds',
+  'Unix time at which the served metrics were collected; the cache age is time() minus this',
+  [],
+);
+const SERIES = gauge('xcp_exporter_series', 'Series in the served snapshot', []);
 
 export class Exporter {
   readonly pools: PoolCollector[];
@@ -88,16 +98,11 @@ export class Exporter {
     await this.own.collect(set);
     this.pollsTotal++;
     const duration = (performance.now() - started) / 1000;
-    set.add('xcp_exporter_poll_duration_seconds', 'gauge', 'Duration of the last poll of all pools in seconds', '', duration);
-    set.add('xcp_exporter_polls_total', 'counter', 'Polls completed since the exporter started', '', this.pollsTotal);
-    set.add(
-      'xcp_exporter_snapshot_timestamp_seconds',
-      'gauge',
-      'Unix time at which the served metrics were collected; the cache age is time() minus this',
-      '',
-      Date.now() / 1000,
-    );
-    set.add('xcp_exporter_series', 'gauge', 'Series in the served snapshot', '', set.seriesCount + 1);
+    const sink = sinkInto(set);
+    sink.add(POLL_DURATION, '', duration);
+    sink.add(POLLS, '', this.pollsTotal);
+    sink.add(SNAPSHOT_TIME, '', Date.now() / 1000);
+    sink.add(SERIES, '', set.seriesCount + 1);
     // Rendered and compressed by the poll (zlib's thread pool), so that no scrape ever waits for either. Polls may
     // overlap (a test's, a halt's): the newest one's snapshot is kept, whichever finished first.
     const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, this.chunks);

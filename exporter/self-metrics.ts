@@ -3,7 +3,8 @@
 // even started.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Collector } from './collector/collector.js';
-import { type MetricSink, labelString } from './metrics/families.js';
+import { type MetricSink, foreignFamily } from './metrics/declare.js';
+import { labelString } from './metrics/families.js';
 
 // prom-client samples the event-loop delay with a 10 ms timer from the start, whether or not anyone reads it: about
 // 0.4 CPU-s per minute of an otherwise idle exporter. Unless asked for, its timer is set to fire every 24 days and
@@ -37,9 +38,10 @@ export class SelfMetrics implements Collector {
       // prom-client names a few gauges `…_total` (nodejs_active_handles_total); promtool rightly flags them.
       if (type === 'gauge' && m.name.endsWith('_total')) continue;
       if (!this.eventLoopDelay && DELAY_HISTOGRAM.test(m.name)) continue;
+      const family = foreignFamily(m.name, type, m.help);
       for (const v of m.values) {
         const labels = labelString(Object.fromEntries(Object.entries(v.labels ?? {}).map(([k, x]) => [k, String(x)])));
-        set.add(m.name, type, m.help, labels, v.value);
+        set.add(family, labels, v.value);
       }
     }
   }

@@ -1,7 +1,7 @@
 // What every collector of the exporter is (in the spirit of node_exporter's `Collector`): a name (the `collector`
 // label), whether the config turned it on, and one call that adds its families to the poll's snapshot within a
 // deadline. The registry (registry.ts) runs them and gives each its own up, duration and errors series.
-import type { MetricSink } from '../metrics/families.js';
+import type { MetricSink } from '../metrics/declare.js';
 
 export interface CollectContext {
   /** Aborted when the deadline passes: a collector still running then is abandoned and its late samples dropped. */

@@ -5,7 +5,7 @@
 import type { HardwareCollector, HardwareKind } from '../hardware/collector.js';
 import type { HardwareConfig } from '../hardware/config.js';
 import { addIpmiMetrics, addSmartMetrics } from '../hardware/metrics.js';
-import type { MetricSink } from '../metrics/families.js';
+import type { MetricSink } from '../metrics/declare.js';
 import type { Collector } from './collector.js';
 
 /** Reading memory: a second is a hang. */

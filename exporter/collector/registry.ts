@@ -6,9 +6,16 @@
 import { TimeoutError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { OutageLog } from '../../core/outage-log.js';
-import { type FamilySet, type MetricSink, labelString } from '../metrics/families.js';
+import { EXP, type MetricSink, gauge, sinkInto } from '../metrics/declare.js';
+import { type FamilySet, labelString } from '../metrics/families.js';
 import type { Collector } from './collector.js';
 import { CollectorHealth } from './status.js';
+
+const ENABLED = gauge(
+  'xcp_exporter_collector_enabled',
+  'The collector is turned on by the config (1) or off (0): a collector that is off has no other series',
+  EXP,
+);
 
 export class CollectorRegistry {
   readonly health: CollectorHealth;
@@ -56,8 +63,8 @@ export class CollectorRegistry {
     // Samples pass to the poll's set only while the run is on time: an abandoned run writes nothing after.
     let open = true;
     const sink: MetricSink = {
-      add: (...sample) => {
-        if (open) set.add(...sample);
+      add: (f, labels, value, extra) => {
+        if (open) set.add(f.name, f.type, f.help, labels, value, extra);
       },
     };
     const controller = new AbortController();
@@ -98,14 +105,8 @@ export class CollectorRegistry {
   }
 
   private addMetrics(set: FamilySet): void {
-    for (const c of this.collectors.values())
-      set.add(
-        'xcp_exporter_collector_enabled',
-        'gauge',
-        'The collector is turned on by the config (1) or off (0): a collector that is off has no other series',
-        labelString({ pool_name: this.poolName, collector: c.name }),
-        c.enabled ? 1 : 0,
-      );
-    this.health.addMetrics(set);
+    const sink = sinkInto(set);
+    for (const c of this.collectors.values()) sink.add(ENABLED, labelString({ pool_name: this.poolName, collector: c.name }), c.enabled ? 1 : 0);
+    this.health.addMetrics(sink);
   }
 }

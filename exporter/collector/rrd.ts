@@ -9,7 +9,8 @@ import type { XapiClient } from '../../core/xapi/client.js';
 import type { ExporterConfig } from '../config.js';
 import type { HardwareCollector } from '../hardware/collector.js';
 import type { InventoryWatcher } from '../inventory/watcher.js';
-import { type MetricSink, labelString } from '../metrics/families.js';
+import { HOST, type MetricSink, gauge } from '../metrics/declare.js';
+import { labelString } from '../metrics/families.js';
 import { Catalogue } from '../rrd/catalogue.js';
 import { CounterBank } from '../rrd/counters.js';
 import { fetchRrdUpdates } from '../rrd/fetch.js';
@@ -19,6 +20,9 @@ import type { RrdUpdate } from '../rrd/parse.js';
 import { addRrdSamples } from '../rrd/samples.js';
 import { PowerInputs, addVmPowerEstimates } from '../rrd/vm-power.js';
 import type { CollectContext, Collector } from './collector.js';
+
+const HOST_RRD_UP = gauge('xcp_host_rrd_up', "The host's own /rrd_updates answered in the last poll (1) or not (0): its toolstack answers", HOST);
+const LAST_ROW = gauge('xcp_exporter_rrd_last_row_timestamp_seconds', 'Unix time of the newest RRD row used for the host', HOST);
 
 export interface HostRrdState {
   up: boolean;
@@ -118,15 +122,8 @@ export class RrdCollector implements Collector {
         state.lastError = `${errorKind(r.reason)}: ${(r.reason as Error).message}`;
         this.outages.failed(`rrd:${host.uuid}`, 'host RRD not collected', { host: host.name_label, address: host.address, error: r.reason });
       }
-      sink.add(
-        'xcp_host_rrd_up',
-        'gauge',
-        "The host's own /rrd_updates answered in the last poll (1) or not (0): its toolstack answers",
-        labels,
-        state.up ? 1 : 0,
-      );
-      if (state.lastRowT)
-        sink.add('xcp_exporter_rrd_last_row_timestamp_seconds', 'gauge', 'Unix time of the newest RRD row used for the host', labels, state.lastRowT);
+      sink.add(HOST_RRD_UP, labels, state.up ? 1 : 0);
+      if (state.lastRowT) sink.add(LAST_ROW, labels, state.lastRowT);
     });
     // Counters of objects that left the pool go away with them.
     this.counters.prune((uuid) => lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid));

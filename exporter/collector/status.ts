@@ -1,6 +1,14 @@
 // Health of each collector of each pool: what /health reports and the xcp_exporter_collector_* families say.
 import { errorKind } from '../../core/errors.js';
-import { type FamilySet, labelString } from '../metrics/families.js';
+import { EXP, type MetricSink, counter, gauge } from '../metrics/declare.js';
+import { labelString } from '../metrics/families.js';
+
+const UP = gauge('xcp_exporter_collector_up', 'The collector last ran successfully (1) or failed (0)', EXP);
+const DURATION = gauge('xcp_exporter_collector_duration_seconds', 'Duration of the collector last run in seconds', EXP);
+const LAST_SUCCESS = gauge('xcp_exporter_collector_last_success_timestamp_seconds', 'Unix time of the collector last successful run', EXP);
+const ERRORS = counter('xcp_exporter_collector_errors_total', 'Collector errors by kind', [...EXP, 'kind']);
+/** Every kind appears from the start, so increase() works on the first error too. */
+const KINDS = ['timeout', 'auth', 'tls', 'http', 'xapi', 'parse', 'connection', 'other'] as const;
 
 export interface CollectorStatus {
   up: boolean;
@@ -47,22 +55,13 @@ export class CollectorHealth {
     s.lastError = { at, kind, message: err instanceof Error ? err.message : String(err) };
   }
 
-  addMetrics(set: FamilySet): void {
+  addMetrics(sink: MetricSink): void {
     for (const [collector, s] of this.collectors) {
       const labels = labelString({ pool_name: this.poolName, collector });
-      set.add('xcp_exporter_collector_up', 'gauge', 'The collector last ran successfully (1) or failed (0)', labels, s.up ? 1 : 0);
-      set.add('xcp_exporter_collector_duration_seconds', 'gauge', 'Duration of the collector last run in seconds', labels, s.durationSeconds);
-      if (s.lastSuccess)
-        set.add(
-          'xcp_exporter_collector_last_success_timestamp_seconds',
-          'gauge',
-          'Unix time of the collector last successful run',
-          labels,
-          s.lastSuccess / 1000,
-        );
-      // Every kind appears from the start, so increase() works on the first error too.
-      for (const kind of ['timeout', 'auth', 'tls', 'http', 'xapi', 'parse', 'connection', 'other'])
-        set.add('xcp_exporter_collector_errors_total', 'counter', 'Collector errors by kind', `${labels},kind="${kind}"`, s.errors.get(kind) ?? 0);
+      sink.add(UP, labels, s.up ? 1 : 0);
+      sink.add(DURATION, labels, s.durationSeconds);
+      if (s.lastSuccess) sink.add(LAST_SUCCESS, labels, s.lastSuccess / 1000);
+      for (const kind of KINDS) sink.add(ERRORS, labels, s.errors.get(kind) ?? 0, `kind="${kind}"`);
     }
   }
 }

@@ -87,9 +87,6 @@ export class FamilySet {
   }
 }
 
-/** Where a collector writes its samples (exporter/collector/registry.ts closes it at the collector's deadline). */
-export type MetricSink = Pick<FamilySet, 'add'>;
-
 const NEEDS_ESCAPE = /[\\"\n]/;
 
 export function escapeLabelValue(v: string): string {

@@ -2,8 +2,57 @@
 // and guest heartbeats. These stay present while a host is dead, so alerts can rely on them.
 import type { LabelOptions } from '../config.js';
 import type { Inventory, Rec } from '../inventory/inventory.js';
-import { type MetricSink, labelString, withLabels } from './families.js';
+import { HOST, type MetricSink, POOL, SR, VM, gauge } from './declare.js';
+import { labelString, withLabels } from './families.js';
 import { tagsLabel } from './tags.js';
+
+const VDI = [...POOL, 'sr_uuid', 'sr_name', 'sr_type', 'vdi_uuid', 'vdi_name', 'vm_uuid', 'vm_name'];
+const POOL_HA_ENABLED = gauge('xcp_pool_ha_enabled', 'XAPI pool high availability enabled (1) or not (0)', POOL);
+const HOST_STATUS = gauge('xcp_host_status', 'Host status (always 1); power_state and enabled as labels, as Xen Orchestra exports it', [
+  ...HOST,
+  'power_state',
+  'enabled',
+]);
+const HOST_LIVE = gauge('xcp_host_live', 'Host is live in the pool master view (host_metrics.live): 1 live, 0 dead', HOST);
+const HOST_ENABLED = gauge('xcp_host_enabled', 'Host is enabled (1) or disabled for maintenance or recovery (0)', HOST);
+const HOST_INFO = gauge('xcp_host_info', 'Host metadata (always 1)', [...HOST, 'address', 'version', 'is_master']);
+const HOST_UPTIME_SECONDS = gauge('xcp_host_uptime_seconds', 'Seconds since the host booted', HOST);
+const VM_STATUS = gauge('xcp_vm_status', 'VM status (always 1); power_state as a label, as Xen Orchestra exports it', [
+  ...POOL,
+  'uuid',
+  'vm_name',
+  'power_state',
+  'tags',
+]);
+const VM_INFO = gauge('xcp_vm_info', 'VM metadata (always 1): HA restart priority and start order', [
+  ...VM,
+  'ha_restart_priority',
+  'order',
+  'is_control_domain',
+]);
+const VM_RESIDENT_HOST_LIVE = gauge('xcp_vm_resident_host_live', 'Running VM: its resident host is live (1) or dead (0) in the master view', VM);
+const VM_UPTIME_SECONDS = gauge('xcp_vm_uptime_seconds', 'Seconds since the VM started', VM);
+const VM_GUEST_HEARTBEAT_AGE_SECONDS = gauge(
+  'xcp_vm_guest_heartbeat_age_seconds',
+  "Seconds since XAPI last changed VM_guest_metrics.last_updated, which it writes only when the guest agent's static data (OS, addresses, drivers) changes: it grows without end on a healthy guest, so it is no liveness signal (see xcp_vm_guest_memory_report_age_seconds)",
+  VM,
+);
+const HOST_RESIDENT_VMS = gauge('xcp_host_resident_vms', 'Running guest VMs resident on the host (control domain excluded)', HOST);
+const SR_INFO = gauge('xcp_sr_info', 'SR metadata (always 1): with labels.tags "info", the only SR series carrying its tags', SR);
+const SR_VIRTUAL_SIZE_BYTES = gauge('xcp_sr_virtual_size_bytes', 'Space allocated to VDIs on the SR (virtual_allocation), in bytes', SR);
+const SR_PHYSICAL_SIZE_BYTES = gauge('xcp_sr_physical_size_bytes', 'Physical size of the SR in bytes', SR);
+const SR_PHYSICAL_USAGE_BYTES = gauge('xcp_sr_physical_usage_bytes', 'Physical space used on the SR in bytes', SR);
+const SR_PHYSICAL_USAGE_RATIO = gauge('xcp_sr_physical_usage_ratio', 'Physical space used on the SR as a ratio of its size', SR);
+const PBD_ATTACHED = gauge('xcp_pbd_attached', 'The SR is plugged on the host (PBD.currently_attached): 1 plugged, 0 unplugged', [
+  ...POOL,
+  'sr_uuid',
+  'sr_name',
+  'sr_type',
+  'host_id',
+  'host_name',
+]);
+const VDI_VIRTUAL_SIZE_BYTES = gauge('xcp_vdi_virtual_size_bytes', 'Virtual size of the VDI in bytes', VDI);
+const VDI_PHYSICAL_USAGE_BYTES = gauge('xcp_vdi_physical_usage_bytes', 'Physical space used by the VDI in bytes', VDI);
 
 /** XAPI dates: `20260101T12:00:00Z` (also with dashes or fractional seconds). Returns ms, NaN if unset. */
 export function parseXapiDate(v: unknown): number {
@@ -31,7 +80,7 @@ export function addInventoryMetrics(
   const poolId = pool?.uuid;
   const poolLabels = labelString({ pool_id: poolId, pool_name: poolName });
   const masterRef = pool?.master;
-  if (pool) set.add('xcp_pool_ha_enabled', 'gauge', 'XAPI pool high availability enabled (1) or not (0)', poolLabels, pool.ha_enabled ? 1 : 0);
+  if (pool) set.add(POOL_HA_ENABLED, poolLabels, pool.ha_enabled ? 1 : 0);
 
   const hostLabels = new Map<string, string>();
   const hostLive = new Map<string, boolean>();
@@ -46,20 +95,12 @@ export function addInventoryMetrics(
     hostLabels.set(ref, labels);
     const live = Boolean(inv.get('host_metrics', host.metrics)?.live) && !unreachable?.(host.uuid);
     hostLive.set(ref, live);
-    set.add(
-      'xcp_host_status',
-      'gauge',
-      'Host status (always 1); power_state and enabled as labels, as Xen Orchestra exports it',
-      withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }),
-      1,
-    );
-    set.add('xcp_host_live', 'gauge', 'Host is live in the pool master view (host_metrics.live): 1 live, 0 dead', labels, live ? 1 : 0);
-    set.add('xcp_host_enabled', 'gauge', 'Host is enabled (1) or disabled for maintenance or recovery (0)', labels, host.enabled ? 1 : 0);
+    set.add(HOST_STATUS, withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }), 1);
+    set.add(HOST_LIVE, labels, live ? 1 : 0);
+    set.add(HOST_ENABLED, labels, host.enabled ? 1 : 0);
     const version = (host.software_version as Record<string, string> | undefined)?.product_version;
     set.add(
-      'xcp_host_info',
-      'gauge',
-      'Host metadata (always 1)',
+      HOST_INFO,
       withLabels(labels, {
         address: host.address as string,
         version,
@@ -69,7 +110,7 @@ export function addInventoryMetrics(
       1,
     );
     const boot = Number((host.other_config as Record<string, string> | undefined)?.boot_time);
-    if (live && boot > 0) set.add('xcp_host_uptime_seconds', 'gauge', 'Seconds since the host booted', labels, Math.max(0, nowMs / 1000 - boot));
+    if (live && boot > 0) set.add(HOST_UPTIME_SECONDS, labels, Math.max(0, nowMs / 1000 - boot));
   }
 
   const residents = new Map<string, number>();
@@ -79,9 +120,7 @@ export function addInventoryMetrics(
     const host = inv.get('host', hostRef);
     const name = vm.name_label as string;
     set.add(
-      'xcp_vm_status',
-      'gauge',
-      'VM status (always 1); power_state as a label, as Xen Orchestra exports it',
+      VM_STATUS,
       labelString({
         pool_id: poolId,
         uuid: vm.uuid,
@@ -102,9 +141,7 @@ export function addInventoryMetrics(
       tags: tagsLabel(vm, tags, false),
     });
     set.add(
-      'xcp_vm_info',
-      'gauge',
-      'VM metadata (always 1): HA restart priority and start order',
+      VM_INFO,
       withLabels(labels, {
         ha_restart_priority: (vm.ha_restart_priority as string) || 'none',
         order: String(vm.order ?? 0),
@@ -115,27 +152,13 @@ export function addInventoryMetrics(
     );
     if (!running(vm)) continue;
     residents.set(hostRef, (residents.get(hostRef) ?? 0) + 1);
-    set.add(
-      'xcp_vm_resident_host_live',
-      'gauge',
-      'Running VM: its resident host is live (1) or dead (0) in the master view',
-      labels,
-      hostLive.get(hostRef) ? 1 : 0,
-    );
+    set.add(VM_RESIDENT_HOST_LIVE, labels, hostLive.get(hostRef) ? 1 : 0);
     const started = parseXapiDate(inv.get('VM_metrics', vm.metrics)?.start_time);
-    if (started) set.add('xcp_vm_uptime_seconds', 'gauge', 'Seconds since the VM started', labels, Math.max(0, (nowMs - started) / 1000));
+    if (started) set.add(VM_UPTIME_SECONDS, labels, Math.max(0, (nowMs - started) / 1000));
     const heartbeat = parseXapiDate(inv.get('VM_guest_metrics', vm.guest_metrics)?.last_updated);
-    if (heartbeat)
-      set.add(
-        'xcp_vm_guest_heartbeat_age_seconds',
-        'gauge',
-        "Seconds since XAPI last changed VM_guest_metrics.last_updated, which it writes only when the guest agent's static data (OS, addresses, drivers) changes: it grows without end on a healthy guest, so it is no liveness signal (see xcp_vm_guest_memory_report_age_seconds)",
-        labels,
-        Math.max(0, (nowMs - heartbeat) / 1000),
-      );
+    if (heartbeat) set.add(VM_GUEST_HEARTBEAT_AGE_SECONDS, labels, Math.max(0, (nowMs - heartbeat) / 1000));
   }
-  for (const [ref, labels] of hostLabels)
-    set.add('xcp_host_resident_vms', 'gauge', 'Running guest VMs resident on the host (control domain excluded)', labels, residents.get(ref) ?? 0);
+  for (const [ref, labels] of hostLabels) set.add(HOST_RESIDENT_VMS, labels, residents.get(ref) ?? 0);
 
   addStorageMetrics(set, inv, poolId, poolName, tags);
 }
@@ -154,19 +177,13 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
       host_name: local?.name_label as string | undefined,
       tags: tagsLabel(sr, tags, false),
     });
-    set.add(
-      'xcp_sr_info',
-      'gauge',
-      'SR metadata (always 1): with labels.tags "info", the only SR series carrying its tags',
-      tags === 'info' ? withLabels(labels, { tags: tagsLabel(sr, tags, true) }) : labels,
-      1,
-    );
+    set.add(SR_INFO, tags === 'info' ? withLabels(labels, { tags: tagsLabel(sr, tags, true) }) : labels, 1);
     const size = Number(sr.physical_size);
     const used = Number(sr.physical_utilisation);
-    set.add('xcp_sr_virtual_size_bytes', 'gauge', 'Space allocated to VDIs on the SR (virtual_allocation), in bytes', labels, Number(sr.virtual_allocation));
-    set.add('xcp_sr_physical_size_bytes', 'gauge', 'Physical size of the SR in bytes', labels, size);
-    set.add('xcp_sr_physical_usage_bytes', 'gauge', 'Physical space used on the SR in bytes', labels, used);
-    if (size > 0) set.add('xcp_sr_physical_usage_ratio', 'gauge', 'Physical space used on the SR as a ratio of its size', labels, used / size);
+    set.add(SR_VIRTUAL_SIZE_BYTES, labels, Number(sr.virtual_allocation));
+    set.add(SR_PHYSICAL_SIZE_BYTES, labels, size);
+    set.add(SR_PHYSICAL_USAGE_BYTES, labels, used);
+    if (size > 0) set.add(SR_PHYSICAL_USAGE_RATIO, labels, used / size);
   }
   for (const [, pbd] of inv.all('PBD')) {
     const sr = inv.get('SR', pbd.SR);
@@ -181,13 +198,7 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
       host_id: host.uuid,
       host_name: host.name_label as string,
     });
-    set.add(
-      'xcp_pbd_attached',
-      'gauge',
-      'The SR is plugged on the host (PBD.currently_attached): 1 plugged, 0 unplugged',
-      labels,
-      pbd.currently_attached ? 1 : 0,
-    );
+    set.add(PBD_ATTACHED, labels, pbd.currently_attached ? 1 : 0);
   }
   for (const [, vdi] of inv.all('VDI')) {
     if (vdi.is_a_snapshot) continue;
@@ -204,7 +215,7 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
       vm_uuid: vm?.uuid,
       vm_name: vm?.name_label as string | undefined,
     });
-    set.add('xcp_vdi_virtual_size_bytes', 'gauge', 'Virtual size of the VDI in bytes', labels, Number(vdi.virtual_size));
-    set.add('xcp_vdi_physical_usage_bytes', 'gauge', 'Physical space used by the VDI in bytes', labels, Number(vdi.physical_utilisation));
+    set.add(VDI_VIRTUAL_SIZE_BYTES, labels, Number(vdi.virtual_size));
+    set.add(VDI_PHYSICAL_USAGE_BYTES, labels, Number(vdi.physical_utilisation));
   }
 }

@@ -3,15 +3,14 @@
 // `_total` names are integrated into true counters), plus the toolstack's own sources.
 
 import { detach } from '../../core/strings.js';
-import { type MetricType, labelString } from '../metrics/families.js';
+import { type FamilyDef, HOST_RRD, VM_RRD, counter, gauge } from '../metrics/declare.js';
+import { labelString } from '../metrics/families.js';
 
 /** Which extra labels a source carries, from the part of its name the rule captured. */
 export type LabelKind = 'none' | 'core' | 'pif' | 'sr' | 'vif' | 'vbd_disk' | 'source_rrd';
 
 export interface MetricRule {
-  metric: string;
-  type: MetricType;
-  help: string;
+  family: FamilyDef;
   /** Multiply the rrdd value by this (KiB → bytes, MiB/s → B/s). */
   scale: number;
   /** Or divide by this (µs → s: dividing keeps 400 µs exactly 0.0004 s). */
@@ -31,10 +30,33 @@ export interface Mapped {
   fixedLabels?: string;
 }
 
-const g = (metric: string, help: string, scale = 1, labels: LabelKind = 'none'): MetricRule => ({ metric, type: 'gauge', help, scale, labels });
+/** The label names each kind adds to XO's host or VM RRD labels. */
+const KIND_LABELS: Record<LabelKind, readonly string[]> = {
+  none: [],
+  core: ['core'],
+  pif: ['interface', 'network_name'],
+  sr: ['sr', 'sr_uuid', 'sr_name', 'sr_type'],
+  vif: ['vif', 'network_name'],
+  vbd_disk: ['device', 'vdi_name', 'sr_name', 'sr_type'],
+  source_rrd: ['source'],
+};
+const labelsOf = (metric: string, kind: LabelKind) => [...(metric.startsWith('xcp_vm_') ? VM_RRD : HOST_RRD), ...KIND_LABELS[kind]];
+const g = (metric: string, help: string, scale = 1, labels: LabelKind = 'none'): MetricRule => ({
+  family: gauge(metric, help, labelsOf(metric, labels)),
+  scale,
+  labels,
+});
 /** A latency in µs, exported in seconds. */
-const us = (metric: string, help: string, labels: LabelKind): MetricRule => ({ metric, type: 'gauge', help, scale: 1, divisor: 1e6, labels });
-const c = (metric: string, help: string, scale = 1, labels: LabelKind = 'none'): MetricRule => ({ metric, type: 'counter', help, scale, labels });
+const us = (metric: string, help: string, labels: LabelKind): MetricRule => ({ ...g(metric, help, 1, labels), divisor: 1e6 });
+const c = (metric: string, help: string, scale = 1, labels: LabelKind = 'none'): MetricRule => ({
+  family: counter(metric, help, labelsOf(metric, labels)),
+  scale,
+  labels,
+});
+/** Host power from rrdd (source="rrd") or from IPMI (the hardware collector: source="dcmi" or "psu"). */
+export const HOST_POWER = gauge('xcp_host_power_consumption_watts', 'Host power consumption in watts', [...HOST_RRD, 'source']);
+/** From rrdd's cpu_usage, or the mean of the vCPUs' where rrdd has none (XCP-ng 8.2). */
+export const VM_CPU_USAGE = gauge('xcp_vm_cpu_usage', 'VM CPU usage across vCPUs (ratio 0-1)', VM_RRD);
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
@@ -46,7 +68,7 @@ const HOST_EXACT: Record<string, MetricRule> = {
   pif_aggr_rx: g('xcp_host_network_aggregated_receive_bytes', 'Host network receive rate over all interfaces (bytes/second)'),
   pif_aggr_tx: g('xcp_host_network_aggregated_transmit_bytes', 'Host network transmit rate over all interfaces (bytes/second)'),
   // source="rrd": the hardware collector adds the same family from IPMI (source="dcmi" or "psu").
-  'DCMI-power-reading': g('xcp_host_power_consumption_watts', 'Host power consumption in watts', 1, 'source_rrd'),
+  'DCMI-power-reading': { family: HOST_POWER, scale: 1, labels: 'source_rrd' },
   hostload: g('xcp_host_load', 'Host load per physical CPU'),
   // rrdd reports these in bytes already (rrdp_squeezed.ml units "B"); XO multiplies by 1024 by mistake.
   memory_reclaimed: g('xcp_host_memory_reclaimed_bytes', 'Host memory reclaimed from guests by squeezed, in bytes'),
@@ -83,7 +105,7 @@ const VM_EXACT: Record<string, MetricRule> = {
   memory: g('xcp_vm_memory_bytes', 'Memory assigned to the VM in bytes'),
   memory_internal_free: g('xcp_vm_memory_internal_free_bytes', 'Free memory inside the VM as its guest agent reports it, in bytes', KiB),
   memory_target: g('xcp_vm_memory_target_bytes', 'Memory target of the VM (balloon) in bytes'),
-  cpu_usage: g('xcp_vm_cpu_usage', 'VM CPU usage across vCPUs (ratio 0-1)'),
+  cpu_usage: { family: VM_CPU_USAGE, scale: 1, labels: 'none' },
   runstate_fullrun: g('xcp_vm_runstate_fullrun', 'Fraction of time all vCPUs were running'),
   runstate_full_contention: g('xcp_vm_runstate_full_contention', 'Fraction of time all vCPUs were runnable but waiting'),
   runstate_partial_run: g('xcp_vm_runstate_partial_run', 'Fraction of time some vCPUs were running'),

@@ -1,9 +1,10 @@
 // Turn one host's parsed /rrd_updates into samples of the XO catalogue, labelled from the inventory.
 import type { LabelOptions } from '../config.js';
 import type { Derived, Rec } from '../inventory/inventory.js';
-import { type MetricSink, labelString } from '../metrics/families.js';
+import { type MetricSink, VM_RRD, gauge } from '../metrics/declare.js';
+import { labelString } from '../metrics/families.js';
 import { tagsLabel } from '../metrics/tags.js';
-import type { Catalogue, Mapped } from './catalogue.js';
+import { type Catalogue, type Mapped, VM_CPU_USAGE } from './catalogue.js';
 import type { CounterBank } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
@@ -27,11 +28,11 @@ export interface RrdContext {
   power?: PowerInputs;
 }
 
-const CPU_USAGE = { metric: 'xcp_vm_cpu_usage', help: 'VM CPU usage across vCPUs (ratio 0-1)' };
-const GUEST_REPORT_AGE = {
-  metric: 'xcp_vm_guest_memory_report_age_seconds',
-  help: "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
-};
+const GUEST_REPORT_AGE = gauge(
+  'xcp_vm_guest_memory_report_age_seconds',
+  "Seconds (in RRD time) since the guest agent's memory report (rrdd memory_internal_free, rewritten by a live agent about every 2 minutes) last changed; counted from the exporter's first sight of the VM",
+  VM_RRD,
+);
 
 /** What addRrdSamples needs of one object, worked out at its first column. */
 interface ObjectInfo {
@@ -67,7 +68,7 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContex
     if (base === null) continue;
     const { rule } = mapped;
     let value: number;
-    if (rule.type === 'counter') {
+    if (rule.family.type === 'counter') {
       rateRows.column = newest.index[i]!;
       value = ctx.counters.advance(col.uuid, col.name, rateRows) * rule.scale;
     } else {
@@ -75,14 +76,14 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContex
       if (!Number.isFinite(value)) continue;
       value = rule.divisor ? value / rule.divisor : value * rule.scale;
     }
-    set.add(rule.metric, rule.type, rule.help, base, value, extraLabels(mapped, col.uuid, ctx));
+    set.add(rule.family, base, value, extraLabels(mapped, col.uuid, ctx));
     if (col.objectType === 'host') {
       if (ctx.power && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
       continue;
     }
     if (object.guest && col.name === 'memory_internal_free' && ctx.guestReports) {
       const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
-      if (age !== undefined) set.add(GUEST_REPORT_AGE.metric, 'gauge', GUEST_REPORT_AGE.help, base, age);
+      if (age !== undefined) set.add(GUEST_REPORT_AGE, base, age);
     }
     if (col.objectType === 'vm') {
       if (col.name === 'cpu_usage') {
@@ -95,7 +96,7 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContex
   for (const [uuid, cores] of cpuCores) {
     if (hasCpuUsage.has(uuid) || !cores.length) continue;
     const usage = cores.reduce((a, b) => a + b, 0) / cores.length;
-    set.add(CPU_USAGE.metric, 'gauge', CPU_USAGE.help, objects.get(uuid)!.base!, usage);
+    set.add(VM_CPU_USAGE, objects.get(uuid)!.base!, usage);
     ctx.power?.cpu(uuid, usage);
   }
   return newest.t;

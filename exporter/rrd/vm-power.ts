@@ -3,9 +3,14 @@
 // between the guest VMs its RRD reported, in proportion to cpu_usage × vCPUs; when their total load is below 0.01
 // it is split equally; a VM without cpu_usage takes a zero share and is marked data_complete="false". dom0 takes no
 // share. Only for hosts whose power is known (IPMI, else rrdd's DCMI source).
-import { type MetricSink, withLabels } from '../metrics/families.js';
+import { type MetricSink, VM_RRD, gauge } from '../metrics/declare.js';
+import { withLabels } from '../metrics/families.js';
 
-const HELP = 'Estimated VM power consumption in watts: the host power split by CPU load (cpu_usage x vCPUs), as Xen Orchestra estimates it';
+const VM_POWER = gauge(
+  'xcp_vm_power_consumption_watts',
+  'Estimated VM power consumption in watts: the host power split by CPU load (cpu_usage x vCPUs), as Xen Orchestra estimates it',
+  [...VM_RRD, 'estimate', 'data_complete'],
+);
 
 interface GuestSeen {
   hostUuid: string;
@@ -54,14 +59,7 @@ export function addVmPowerEstimates(
     const equal = total < 0.01;
     guests.forEach(([, g], i) => {
       const value = equal ? watts / guests.length : (watts * loads[i]!) / total;
-      set.add(
-        'xcp_vm_power_consumption_watts',
-        'gauge',
-        HELP,
-        g.labels,
-        value,
-        withLabels('', { estimate: 'true', data_complete: g.cpu === undefined ? 'false' : undefined }),
-      );
+      set.add(VM_POWER, g.labels, value, withLabels('', { estimate: 'true', data_complete: g.cpu === undefined ? 'false' : undefined }));
     });
   }
 }

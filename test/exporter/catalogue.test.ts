@@ -2,6 +2,7 @@
 // values are chosen so each conversion is visible.
 import t from 'tap';
 import { Inventory, type Rec } from '../../exporter/inventory/inventory.js';
+import { sinkInto } from '../../exporter/metrics/declare.js';
 import { FamilySet } from '../../exporter/metrics/families.js';
 import { renderText } from '../../exporter/metrics/render.js';
 import { Catalogue, catalogueMetrics } from '../../exporter/rrd/catalogue.js';
@@ -53,7 +54,7 @@ function update(entries: [string, string, number][]): RrdUpdate {
 function collect(u: RrdUpdate, counters = new CounterBank()) {
   const inv = inventory();
   const set = new FamilySet();
-  addRrdSamples(set, u, {
+  addRrdSamples(sinkInto(set), u, {
     catalogue: new Catalogue(),
     counters,
     labels: new LabelCache(),
@@ -254,7 +255,7 @@ t.test('newest row by t, NaN is no sample', async (t) => {
 });
 
 t.test('the catalogue has every XO family, each once', async (t) => {
-  const names = catalogueMetrics().map((m) => m.metric);
+  const names = catalogueMetrics().map((m) => m.family.name);
   for (const n of [
     'xcp_host_load_average',
     'xcp_host_memory_free_bytes',
@@ -312,5 +313,5 @@ t.test('the catalogue has every XO family, each once', async (t) => {
   ])
     t.ok(names.includes(n), n);
   t.equal(new Set(names).size, names.length, 'no name maps twice');
-  for (const m of catalogueMetrics()) t.equal(m.type === 'counter', m.metric.endsWith('_total'), `${m.metric}: _total exactly for counters`);
+  for (const { family: f } of catalogueMetrics()) t.equal(f.type === 'counter', f.name.endsWith('_total'), `${f.name}: _total exactly for counters`);
 });

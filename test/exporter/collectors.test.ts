@@ -1,13 +1,16 @@
 // The collector registry (exporter/collector/registry.ts): a collector turned off runs nothing and exports nothing
 // but `xcp_exporter_collector_enabled 0`; a failing or hung collector sets its own up to 0 and never holds back
 // the others; late samples of an abandoned run are dropped. Then the same through the exporter against the
-// simulator, with `exporter.collectors` turning rrd and self off, and the config check naming the key.
+// simulator, with `exporter.collectors` turning rrd and self off, and the config check naming the key; and the
+// one way a family is declared (exporter/metrics/declare.ts). That every served family is declared, with the
+// labels it carries: test/cli/metrics-doc.test.ts.
 import t from 'tap';
 import { parseConfig } from '../../cli/config/bundle.js';
 import { memoryLogger } from '../../core/log.js';
 import type { CollectContext, Collector } from '../../exporter/collector/collector.js';
 import { CollectorRegistry } from '../../exporter/collector/registry.js';
-import { FamilySet, type MetricSink } from '../../exporter/metrics/families.js';
+import { type MetricSink, counter, declaredFamilies, gauge } from '../../exporter/metrics/declare.js';
+import { FamilySet } from '../../exporter/metrics/families.js';
 import { renderText } from '../../exporter/metrics/render.js';
 import { lines, sample } from '../helpers/exposition.js';
 import { exporterConfigYaml, startTestExporter } from '../helpers/exporter.js';
@@ -29,7 +32,8 @@ function fake(name: string, run: (sink: MetricSink, ctx: CollectContext) => Prom
   return c;
 }
 
-const gauge = (sink: MetricSink, name: string, value = 1) => sink.add(name, 'gauge', `${name} help`, '', value);
+/** A test family, declared once per name. */
+const put = (sink: MetricSink, name: string, value = 1) => sink.add(gauge(`test_${name}`, `${name} help`, []), '', value);
 
 async function collect(registry: CollectorRegistry): Promise<{ text: string; ms: number }> {
   const set = new FamilySet();
@@ -40,27 +44,27 @@ async function collect(registry: CollectorRegistry): Promise<{ text: string; ms:
 
 t.test('a collector turned off is never run, exports nothing, and says it is off', async (t) => {
   const registry = new CollectorRegistry('p', memoryLogger('warn'));
-  const on = fake('on', async (s) => gauge(s, 'on_value'));
-  const off = fake('off', async (s) => gauge(s, 'off_value'), { enabled: false });
+  const on = fake('on', async (s) => put(s, 'on_value'));
+  const off = fake('off', async (s) => put(s, 'off_value'), { enabled: false });
   registry.register(on);
   registry.register(off);
   const { text } = await collect(registry);
   t.equal(off.calls, 0, 'not run');
-  t.equal(lines(text, 'off_value').length, 0, 'none of its families');
+  t.equal(lines(text, 'test_off_value').length, 0, 'none of its families');
   for (const family of ['up', 'duration_seconds', 'errors_total', 'last_success_timestamp_seconds'])
     t.equal(lines(text, `xcp_exporter_collector_${family}`).filter((l) => l.includes('collector="off"')).length, 0, `no ${family} series`);
   t.equal(sample(text, 'xcp_exporter_collector_enabled', { collector: 'off', pool_name: 'p' }), 0, 'its absence is visible: enabled 0');
   t.equal(sample(text, 'xcp_exporter_collector_enabled', { collector: 'on', pool_name: 'p' }), 1);
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'on' }), 1);
-  t.equal(sample(text, 'on_value', {}), 1);
+  t.equal(sample(text, 'test_on_value', {}), 1);
 });
 
 t.test('a failing collector sets its own up to 0; the others are up with their series', async (t) => {
   const registry = new CollectorRegistry('p', memoryLogger('warn'));
-  registry.register(fake('good', async (s) => gauge(s, 'good_value', 7)));
+  registry.register(fake('good', async (s) => put(s, 'good_value', 7)));
   registry.register(
     fake('bad', async (s) => {
-      gauge(s, 'bad_partial');
+      put(s, 'bad_partial');
       throw new SyntaxError('unparsable answer');
     }),
   );
@@ -68,9 +72,9 @@ t.test('a failing collector sets its own up to 0; the others are up with their s
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'bad' }), 0);
   t.equal(sample(text, 'xcp_exporter_collector_errors_total', { collector: 'bad', kind: 'parse' }), 1, 'the error counted by kind');
   t.equal(sample(text, 'xcp_exporter_collector_errors_total', { collector: 'bad', kind: 'timeout' }), 0, 'every kind from the start');
-  t.equal(sample(text, 'bad_partial', {}), 1, 'what it added before failing is kept (xcp_pool_connected 0 of a lost pool)');
+  t.equal(sample(text, 'test_bad_partial', {}), 1, 'what it added before failing is kept (xcp_pool_connected 0 of a lost pool)');
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'good' }), 1);
-  t.equal(sample(text, 'good_value', {}), 7);
+  t.equal(sample(text, 'test_good_value', {}), 7);
   t.equal(registry.health.collectors.get('bad')?.lastError?.message, 'unparsable answer', '/health has the error');
 });
 
@@ -83,12 +87,12 @@ t.test('a hung collector is abandoned at its deadline: its up 0 (timeout), the o
     async (s, ctx) => {
       await new Promise<void>((r) => (release = r));
       t.ok(ctx.signal.aborted, 'its signal was aborted at the deadline');
-      gauge(s, 'hung_late');
+      put(s, 'hung_late');
     },
     { deadlineMs: () => 300 },
   );
   registry.register(hung);
-  registry.register(fake('quick', async (s) => gauge(s, 'quick_value')));
+  registry.register(fake('quick', async (s) => put(s, 'quick_value')));
   const set = new FamilySet();
   const started = performance.now();
   await registry.collect(set);
@@ -99,9 +103,9 @@ t.test('a hung collector is abandoned at its deadline: its up 0 (timeout), the o
   const text = renderText(set.families());
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'hung' }), 0);
   t.equal(sample(text, 'xcp_exporter_collector_errors_total', { collector: 'hung', kind: 'timeout' }), 1);
-  t.equal(lines(text, 'hung_late').length, 0, 'a sample added after the deadline is not in the poll');
+  t.equal(lines(text, 'test_hung_late').length, 0, 'a sample added after the deadline is not in the poll');
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'quick' }), 1);
-  t.equal(sample(text, 'quick_value', {}), 1);
+  t.equal(sample(text, 'test_quick_value', {}), 1);
   t.equal(logger.lines.filter((l) => /abandoned at its deadline/.test(String(l.msg))).length, 1, 'logged once');
 });
 
@@ -127,14 +131,14 @@ t.test('`after`: a collector starts when those it needs have ended, even when th
 t.test('errors counted during a run leave it up; a background collector keeps the up of its own cycle', async (t) => {
   const registry = new CollectorRegistry('p', memoryLogger('warn'));
   registry.register(fake('partial', async (_, ctx) => ctx.countError(new SyntaxError('one host'))));
-  registry.register(fake('background', async (s) => gauge(s, 'bg_value'), { background: true }));
+  registry.register(fake('background', async (s) => put(s, 'bg_value'), { background: true }));
   registry.health.failure('background', new Error('its last cycle failed'), 1.5);
   const { text } = await collect(registry);
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'partial' }), 1);
   t.equal(sample(text, 'xcp_exporter_collector_errors_total', { collector: 'partial', kind: 'parse' }), 1);
   t.equal(sample(text, 'xcp_exporter_collector_up', { collector: 'background' }), 0, 'not set to 1 by reading its results');
   t.equal(sample(text, 'xcp_exporter_collector_duration_seconds', { collector: 'background' }), 1.5, "its cycle's duration");
-  t.equal(sample(text, 'bg_value', {}), 1);
+  t.equal(sample(text, 'test_bg_value', {}), 1);
 });
 
 t.test('exporter.collectors: rrd and self off against the simulator', async (t) => {
@@ -172,4 +176,16 @@ t.test('exporter.collectors is checked: errors name the key', async (t) => {
   t.match(check('  collectors: { xapi: false }\n'), /exporter\.collectors\.xapi: unknown key/);
   t.match(check('  collectors: { rrd: "no" }\n'), /exporter\.collectors\.rrd/);
   t.equal(check('  collectors: { rrd: false }\n'), '');
+});
+
+t.test('a family is declared one way, checked when declared', async (t) => {
+  t.throws(() => counter('test_requests', 'no _total', []), /only counters, and every counter, end in _total/);
+  t.throws(() => gauge('test_open_total', 'a gauge named as a counter', []), /_total/);
+  t.throws(() => gauge('test-dash', 'bad name', []), /not a valid name/);
+  t.throws(() => gauge('test_label', 'bad label', ['ok', 'no-dash']), /"no-dash" is not a valid label name/);
+  t.throws(() => gauge('test_label_reserved', 'reserved label', ['__name__']), /not a valid label name/);
+  const once = gauge('test_declared_once', 'help', ['a']);
+  t.equal(gauge('test_declared_once', 'help', ['a']), once, 'declared alike: the same family');
+  t.throws(() => gauge('test_declared_once', 'other help', ['a']), /declared twice, differently/);
+  t.equal(declaredFamilies().get('xcp_exporter_collector_up')?.type, 'gauge', 'the exporter’s families are declared');
 });
