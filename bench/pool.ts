@@ -1,5 +1,6 @@
 // One pool size, in a process of its own (so RSS and CPU are this size's alone): a simulator process, the exporter in
 // this process, and the limit servers beside it. Prints one JSON line (PoolResult). Run by bench/scrape.ts.
+import { buffer } from 'node:stream/consumers';
 import { startBenchExporter } from './lib/exporter.js';
 import { timedGet } from './lib/http.js';
 import { startBufferServer } from './lib/limit-http.js';
@@ -35,6 +36,8 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<n
 }
 
 async function run(o: PoolOptions) {
+  // This process before the exporter starts (node, the TypeScript loader, the bench): part of the RSS below.
+  const rssBefore = process.memoryUsage().rss;
   const sim = await startSimProcess({ hosts: o.hosts, vmsPerHost: o.vmsPerHost });
   const ex = await startBenchExporter(sim.url);
   try {
@@ -68,18 +71,18 @@ async function run(o: PoolOptions) {
       await poll;
     }
     const snap = ex.exporter.snapshot!;
-    // Compression alone: the same bytes, the same settings, in one piece.
-    const cpu = process.cpuUsage();
-    await deflatePiece(snap.body('text').buffers);
-    const compressCpu = cpuSeconds(cpu);
     await get(url);
     await get(url, OM);
     await get(url, GZIP);
     const rss = process.memoryUsage().rss;
     const heap = process.memoryUsage().heapUsed;
+    const plainBody = await buffer(snap.body('text').stream());
+    // Compression alone: the same bytes, the same settings, in one piece.
+    const cpu = process.cpuUsage();
+    await deflatePiece([plainBody]);
+    const compressCpu = cpuSeconds(cpu);
 
-    const plainBody = Buffer.concat(snap.body('text').buffers);
-    const gzipBody = Buffer.concat((await snap.gzip('text')).buffers);
+    const gzipBody = Buffer.concat(snap.gzip('text').buffers);
     const limitPlain = await startBufferServer(plainBody, { 'content-type': PROMETHEUS_TEXT });
     const limitGzip = await startBufferServer(gzipBody, { 'content-type': PROMETHEUS_TEXT, 'content-encoding': 'gzip' });
     const t = { plain: [] as number[], limitPlain: [] as number[], gzip: [] as number[], limitGzip: [] as number[], om: [] as number[] };
@@ -96,7 +99,7 @@ async function run(o: PoolOptions) {
       await limitGzip.stop();
     }
     const omBytes = snap.body('openmetrics').length;
-    const omGzipBytes = (await snap.gzip('openmetrics')).length;
+    const omGzipBytes = snap.gzip('openmetrics').length;
     const baseline = o.baseline ? await benchBaseline(plainBody.toString('utf8'), o.baseline) : undefined;
     const s = (v: number[]) => summary(v);
     return {
@@ -114,6 +117,7 @@ async function run(o: PoolOptions) {
       pollCpuWithAfter: s(polls.map((p) => p.cpuWithAfter)),
       compressCpu,
       rss,
+      rssBefore,
       heap,
       baseline,
     };

@@ -25,9 +25,8 @@ const SERIES = gauge('xcp_exporter_series', 'Series in the served snapshot', [])
 
 export class Exporter {
   readonly pools: PoolCollector[];
+  /** The newest snapshot made (rendered and compressed): scrapes get it while a poll makes the next one. */
   snapshot?: Snapshot;
-  /** The newest snapshot whose gzip bodies are made: gzip scrapes get it while a poll compresses the next one. */
-  compressed?: Snapshot;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
   private stopped = false;
@@ -104,15 +103,10 @@ export class Exporter {
     sink.add(POLLS, '', this.pollsTotal);
     sink.add(SNAPSHOT_TIME, '', Date.now() / 1000);
     sink.add(SERIES, '', set.seriesCount + 1);
-    // Retired first so the new body is written into its chunks (unless a response is still reading them); both
-    // happen in one turn of the event loop, so no scrape sees the old body half overwritten.
-    this.snapshot?.retire();
-    const snapshot = new Snapshot(set.families(), Date.now(), set.seriesCount, this.chunks);
-    this.snapshot = snapshot;
-    // Compressed here, by the poll (zlib's thread pool), so that no scrape ever waits for a compression. Polls may
-    // overlap (a test's, a halt's): the newest snapshot compressed is served, whichever finished compressing first.
-    await snapshot.gzip('text');
-    if (!this.compressed || this.compressed.generation < snapshot.generation) this.compressed = snapshot;
+    // Rendered and compressed by the poll (zlib's thread pool), so that no scrape ever waits for either. Polls may
+    // overlap (a test's, a halt's): the newest one's snapshot is kept, whichever finished first.
+    const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, this.chunks);
+    if (!this.snapshot || this.snapshot.generation < snapshot.generation) this.snapshot = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }
 

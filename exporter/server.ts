@@ -2,7 +2,6 @@
 // Bearer token) and GET /health (unauthenticated, per pool and per collector when something is wrong).
 import Router from '@koa/router';
 import Koa from 'koa';
-import { Readable } from 'node:stream';
 import type { Secret } from '../core/config/secret.js';
 import { tokenMatches } from '../core/tokens.js';
 import { negotiateFormat } from './accept.js';
@@ -12,6 +11,10 @@ import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
 export function exporterApp(exporter: Exporter, token?: Secret): Koa {
   const app = new Koa();
   const router = new Router();
+  // A scraper that gives up mid-body (its scrape timeout) closes the response: not an error worth a stack trace.
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') app.onerror(err);
+  });
 
   // Also at Xen Orchestra's paths (/openmetrics/…), so a scrape config from XO's documentation works unchanged.
   router.get(['/health', '/openmetrics/health'], (ctx) => {
@@ -41,12 +44,10 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     ctx.set('Content-Type', openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
     ctx.set('Vary', 'Accept, Accept-Encoding');
     const format = openMetrics ? 'openmetrics' : 'text';
-    // gzip bodies are made by the poll; while it compresses a new snapshot, the previous one's is served.
-    const body = gzip ? await (exporter.compressed ?? snap).gzip(format) : snap.body(format);
+    // Both bodies are made by the poll: a scrape only sends one.
+    const body = gzip ? snap.gzip(format) : snap.body(format);
     if (gzip) ctx.set('Content-Encoding', 'gzip');
-    const stream = Readable.from(body.buffers, { objectMode: false });
-    stream.once('close', snap.read());
-    ctx.body = stream;
+    ctx.body = body.stream();
     ctx.length = body.length;
   });
 

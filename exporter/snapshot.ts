@@ -1,19 +1,53 @@
-// One poll's result: its rendered bodies, plain and gzip. Replaced atomically after each poll, so a scrape always
-// sees one consistent poll; the sample lines are written once per poll and compressed once per poll (by the poll,
-// in zlib's thread pool), never once per scrape. Text and OpenMetrics share their sample bytes, plain and
-// compressed: only the family headers differ. A replaced snapshot gives its chunks back for the next render once no
-// response or compression still reads them; its gzip bodies are buffers of their own.
-import { mapSettledLimit } from '../core/concurrency.js';
+// One poll's result: its bodies, gzip and plain, in both formats. Made whole by the poll, then served as it is until
+// the next one replaces it, so a scrape always sees one consistent poll and never renders or compresses anything.
+// Text and OpenMetrics share their sample lines, plain and compressed: only the family headers differ.
+//
+// A body that fits in one batch (BATCH_BYTES) is kept plain as well as compressed. A larger one is held only
+// compressed (a tenth of the bytes): it is rendered a batch of families at a time, each batch's lines compressed
+// family by family (zlib's thread pool) while the next batch renders, and the batch's chunks written again by the
+// batch after next. A plain scrape of it is inflated from the gzip body as it is sent, at zlib's speed, off the event
+// loop; Prometheus asks for gzip.
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';
 import { type DeflatedPiece, deflatePiece, gzipOf, storedPiece } from './metrics/gzip.js';
-import { type Format, OPENMETRICS_EOF, type RenderedFamily, bodyBuffers, renderFamilies } from './metrics/render.js';
+import { type Format, OPENMETRICS_EOF, type RenderedFamily, bodyBuffers, renderFamily } from './metrics/render.js';
 
 export type { Format } from './metrics/render.js';
 
+/** What a response sends: its length, and a stream of its bytes (a new one per response). */
 export interface Body {
-  buffers: Buffer[];
-  length: number;
+  readonly length: number;
+  stream(): Readable;
+}
+
+/** A body held in memory as buffers. */
+export class HeldBody implements Body {
+  readonly length: number;
+
+  constructor(readonly buffers: Buffer[]) {
+    this.length = buffers.reduce((n, b) => n + b.length, 0);
+  }
+
+  stream(): Readable {
+    return Readable.from(this.buffers, { objectMode: false });
+  }
+}
+
+/** Inflate output chunks: a few hundred socket writes for a body of hundreds of MB, not thousands. */
+const INFLATE_CHUNK = 256 * 1024;
+
+/** A plain body made from its gzip body as it is sent. */
+class InflatedBody implements Body {
+  constructor(
+    private readonly gzip: HeldBody,
+    readonly length: number,
+  ) {}
+
+  stream(): Readable {
+    return this.gzip.stream().pipe(createGunzip({ chunkSize: INFLATE_CHUNK }));
+  }
 }
 
 /**
@@ -23,7 +57,7 @@ export interface Body {
 const JOIN_PLAIN_BELOW = 64 * 1024;
 const JOIN_GZIP_BELOW = 4 * 1024;
 
-function bodyOf(pieces: Buffer[], joinBelow = JOIN_PLAIN_BELOW): Body {
+function heldOf(pieces: Buffer[], joinBelow: number): HeldBody {
   const buffers: Buffer[] = [];
   let run: Buffer[] = [];
   let runLength = 0;
@@ -43,97 +77,91 @@ function bodyOf(pieces: Buffer[], joinBelow = JOIN_PLAIN_BELOW): Body {
     if (runLength >= joinBelow) endRun();
   }
   endRun();
-  return { buffers, length: buffers.reduce((n, b) => n + b.length, 0) };
+  return new HeldBody(buffers);
 }
 
 const FORMATS: readonly Format[] = ['text', 'openmetrics'];
-/** From this size on, the formats share their compressed sample lines (family by family). */
-const SHARE_ABOVE_BYTES = 4 * 2 ** 20;
+/** Sample lines rendered before they are compressed and their chunks reused; a body this small is kept plain. */
+const BATCH_BYTES = 8 * 2 ** 20;
 /** Families compressed at once: one per core keeps the thread pool free for the rest (DNS, files). */
 const COMPRESS_CONCURRENCY = 2;
+
+/** A family once its sample lines are compressed: the chunks they were written in are free again. */
+interface CompressedFamily {
+  header: Record<Format, Buffer>;
+  samples: DeflatedPiece;
+}
 
 let made = 0;
 
 export class Snapshot {
-  /** Snapshots in the order they were made. */
-  readonly generation = ++made;
-  private readonly rendered: RenderedFamily[];
-  private readonly plain: Record<Format, Body>;
-  private gzipped?: Promise<Record<Format, Body>>;
-  private readonly chunks: Buffer[];
-  private readers = 0;
-  private retired = false;
-
-  constructor(
-    families: Family[],
+  private constructor(
+    /** Snapshots in the order their polls started making them. */
+    readonly generation: number,
     readonly takenAt: number,
     readonly seriesCount: number,
-    private readonly pool: ChunkPool,
-  ) {
-    const writer = new ChunkWriter(pool);
-    this.rendered = renderFamilies(families, writer);
-    pool.trim();
-    this.chunks = writer.chunks;
-    this.plain = { text: bodyOf(bodyBuffers(this.rendered, 'text')), openmetrics: bodyOf(bodyBuffers(this.rendered, 'openmetrics')) };
+    private readonly plain: Record<Format, Body>,
+    private readonly gzipped: Record<Format, HeldBody>,
+  ) {}
+
+  /** Renders and compresses `families`, yielding to the event loop between batches. */
+  static async make(families: Family[], takenAt: number, seriesCount: number, pool: ChunkPool): Promise<Snapshot> {
+    const generation = ++made;
+    const compressed: CompressedFamily[] = [];
+    let batch: RenderedFamily[] = [];
+    const encoded = new Map<string, Buffer>();
+    let writer = new ChunkWriter(pool, encoded);
+    let compressing: Promise<void> = Promise.resolve();
+    for (const f of families) {
+      batch.push(renderFamily(f, writer));
+      if (writer.written < BATCH_BYTES) continue;
+      // The batch before compresses while this one rendered; at most two batches' chunks are in use.
+      await compressing;
+      compressing = compressBatch(batch, writer.chunks, pool, compressed);
+      batch = [];
+      writer = new ChunkWriter(pool, encoded);
+    }
+    await compressing;
+    if (compressed.length === 0) {
+      // Everything fits in one batch: kept plain; each format compressed whole (better than family by family, whose
+      // headers and short families would cost more than sharing saves at this size).
+      const plain = { text: heldOf(bodyBuffers(batch, 'text'), JOIN_PLAIN_BELOW), openmetrics: heldOf(bodyBuffers(batch, 'openmetrics'), JOIN_PLAIN_BELOW) };
+      const [text, openmetrics] = await Promise.all(FORMATS.map(async (f) => heldOf(gzipOf([await deflatePiece(plain[f].buffers)]), JOIN_GZIP_BELOW)));
+      return new Snapshot(generation, takenAt, seriesCount, plain, { text: text!, openmetrics: openmetrics! });
+    }
+    if (batch.length) await compressBatch(batch, writer.chunks, pool, compressed);
+    const gzipped = { text: gzipBody(compressed, 'text'), openmetrics: gzipBody(compressed, 'openmetrics') };
+    const plainLength = (format: Format) =>
+      compressed.reduce((n, c) => n + c.header[format].length + c.samples.length, format === 'openmetrics' ? OPENMETRICS_EOF.length : 0);
+    const plain = { text: new InflatedBody(gzipped.text, plainLength('text')), openmetrics: new InflatedBody(gzipped.openmetrics, plainLength('openmetrics')) };
+    return new Snapshot(generation, takenAt, seriesCount, plain, gzipped);
   }
 
+  /** The plain body of `format`. */
   body(format: Format): Body {
     return this.plain[format];
   }
 
-  /**
-   * The gzip body of `format`. Both formats are compressed together, once per snapshot: the poll asks right after
-   * the render, so a scrape finds them made (or waits for the poll's compression; it never starts one of its own).
-   */
-  gzip(format: Format): Promise<Body> {
-    this.gzipped ??= this.compress();
-    return this.gzipped.then((bodies) => bodies[format]);
+  /** The gzip body of `format`, made by the poll. */
+  gzip(format: Format): HeldBody {
+    return this.gzipped[format];
   }
+}
 
-  private async compress(): Promise<Record<Format, Body>> {
-    const done = this.read();
-    try {
-      // A small body is compressed whole, once per format: family by family, its headers (stored) and short families
-      // would cost more than the copy saves.
-      if (this.plain.text.length < SHARE_ABOVE_BYTES) {
-        const [text, openmetrics] = await Promise.all(FORMATS.map(async (f) => bodyOf(gzipOf([await deflatePiece(this.plain[f].buffers)]), JOIN_GZIP_BELOW)));
-        return { text: text!, openmetrics: openmetrics! };
-      }
-      const settled = await mapSettledLimit(this.rendered, COMPRESS_CONCURRENCY, (r) => deflatePiece(r.samples));
-      const samples = settled.map((s) => {
-        if (s.status === 'rejected') throw s.reason;
-        return s.value;
-      });
-      const gzipBody = (format: Format) => {
-        const pieces: DeflatedPiece[] = this.rendered.flatMap((r, i) => [storedPiece(r.header[format]), samples[i]!]);
-        if (format === 'openmetrics') pieces.push(storedPiece(OPENMETRICS_EOF));
-        return bodyOf(gzipOf(pieces), JOIN_GZIP_BELOW);
-      };
-      return { text: gzipBody('text'), openmetrics: gzipBody('openmetrics') };
-    } finally {
-      done();
-    }
-  }
+/** Compresses each family's lines of `batch` (appended to `out` in order), then gives `chunks` back to the pool. */
+async function compressBatch(batch: RenderedFamily[], chunks: Buffer[], pool: ChunkPool, out: CompressedFamily[]): Promise<void> {
+  const samples: DeflatedPiece[] = new Array(batch.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < batch.length; i = next++) samples[i] = await deflatePiece(batch[i]!.samples);
+  };
+  await Promise.all(Array.from({ length: Math.min(COMPRESS_CONCURRENCY, batch.length) }, worker));
+  for (let i = 0; i < batch.length; i++) out.push({ header: batch[i]!.header, samples: samples[i]! });
+  pool.give(chunks);
+}
 
-  /** Marks the plain bodies as being read; call the returned function (once) when done. */
-  read(): () => void {
-    this.readers++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.readers--;
-      this.recycle();
-    };
-  }
-
-  /** No longer served: the chunks go back to the pool as soon as nothing reads them. */
-  retire(): void {
-    this.retired = true;
-    this.recycle();
-  }
-
-  private recycle(): void {
-    if (this.retired && this.readers === 0 && this.chunks.length) this.pool.give(this.chunks.splice(0));
-  }
+function gzipBody(families: CompressedFamily[], format: Format): HeldBody {
+  const pieces = families.flatMap((c) => [storedPiece(c.header[format]), c.samples]);
+  if (format === 'openmetrics') pieces.push(storedPiece(OPENMETRICS_EOF));
+  return heldOf(gzipOf(pieces), JOIN_GZIP_BELOW);
 }

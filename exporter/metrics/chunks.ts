@@ -1,28 +1,28 @@
-// Byte chunks that rendered bodies are written into, recycled between snapshots: a body of hundreds of MB is
-// written into the previous snapshot's chunks once nothing reads them any more, so the process holds one body's
-// worth of chunks, not two, and does not ask the allocator for a new body's worth of memory on every poll.
+// Byte chunks that rendered sample lines are written into. A large body is rendered a batch at a time and each
+// batch's chunks come back once its lines are compressed (snapshot.ts), so the same few chunks are written again and
+// again, within a poll and from one poll to the next: the allocator is not asked for a body's worth of memory.
+
+import { formatValue } from './families.js';
 
 const CHUNK = 1 << 20;
+/** Free chunks kept for the next batch or poll: two batches' worth (see snapshot.ts). */
+const KEEP_FREE = 20;
 
 export class ChunkPool {
-  private free: Buffer[] = [];
+  private readonly free: Buffer[] = [];
 
   take(): Buffer {
     return this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
   }
 
+  /** Chunks nothing reads any more. */
   give(chunks: Buffer[]): void {
-    for (const c of chunks) if (c.length === CHUNK) this.free.push(c);
-  }
-
-  /** Drop the chunks a render did not need (the body shrank). */
-  trim(): void {
-    this.free = [];
+    for (const c of chunks) if (c.length === CHUNK && this.free.length < KEEP_FREE) this.free.push(c);
   }
 }
 
 /**
- * Writes into chunks: `reserve` room for what comes next, then put its pieces (strings as UTF-8, single bytes).
+ * Writes into chunks: `reserve` room for what comes next, then put its pieces (bytes, a value, single bytes).
  * `cut()` returns what was written since the last cut.
  */
 export class ChunkWriter {
@@ -32,17 +32,30 @@ export class ChunkWriter {
   private pos = 0;
   private start = 0;
   private pieces: Buffer[] = [];
+  private before = 0;
 
-  constructor(private readonly pool = new ChunkPool()) {}
+  /**
+   * `encoded`: label blocks as UTF-8, shared by the writers of one render. A block is the same string object in every
+   * series of its object, so it is encoded once per render and then copied as bytes.
+   */
+  constructor(
+    private readonly pool = new ChunkPool(),
+    private readonly encoded = new Map<string, Buffer>(),
+  ) {}
+
+  /** `s` as UTF-8 bytes, encoded once per render. */
+  bytesOf(s: string): Buffer {
+    let b = this.encoded.get(s);
+    if (b === undefined) {
+      b = Buffer.from(s);
+      this.encoded.set(s, b);
+    }
+    return b;
+  }
 
   /** Room for `bytes` more bytes in the current chunk. */
   reserve(bytes: number): void {
     if (this.cur.length - this.pos < bytes) this.next(bytes);
-  }
-
-  /** Reserve 3 bytes per UTF-16 code unit, 1 for ASCII. */
-  put(s: string): void {
-    this.pos += this.cur.write(s, this.pos);
   }
 
   putBytes(b: Uint8Array): void {
@@ -54,6 +67,36 @@ export class ChunkWriter {
     this.cur[this.pos++] = c;
   }
 
+  /** A sample value as the exposition formats write it (NaN, ±Inf, else as JavaScript prints it); up to 24 bytes. */
+  putValue(v: number): void {
+    const cur = this.cur;
+    let n = v | 0;
+    if (n === v) {
+      // 32-bit integers (states, counts, most counters) digit by digit in integer arithmetic: no string made.
+      if (n < 0) {
+        cur[this.pos++] = 0x2d; // -
+        n = -n;
+      }
+      let digits = 1;
+      for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+      let at = this.pos + digits;
+      this.pos = at;
+      do {
+        const q = (n / 10) | 0;
+        cur[--at] = 0x30 + n - q * 10;
+        n = q;
+      } while (n > 0);
+      return;
+    }
+    const s = formatValue(v);
+    for (let i = 0; i < s.length; i++) cur[this.pos++] = s.charCodeAt(i);
+  }
+
+  /** Bytes written so far. */
+  get written(): number {
+    return this.before + this.pos;
+  }
+
   cut(): Buffer[] {
     this.keepPiece();
     const out = this.pieces;
@@ -63,6 +106,7 @@ export class ChunkWriter {
 
   private next(min: number): void {
     this.keepPiece();
+    this.before += this.pos;
     this.cur = min > CHUNK ? Buffer.allocUnsafeSlow(min) : this.pool.take();
     this.chunks.push(this.cur);
     this.pos = this.start = 0;

@@ -39,22 +39,21 @@ export class Family {
   /** The sample lines, in the order added, written piece by piece: no string per line. */
   writeSamples(out: ChunkWriter): void {
     const name = Buffer.from(this.name);
-    for (let i = 0; i < this.values.length; i++) {
-      const labels = this.labels[i]!;
-      const extra = this.extras[i]!;
-      const value = formatValue(this.values[i]!);
-      // Names and values are ASCII; label values may not be.
-      out.reserve(name.length + (labels.length + extra.length) * 3 + value.length + 5);
+    const { labels, extras, values } = this;
+    for (let i = 0; i < values.length; i++) {
+      const block = labels[i] ? out.bytesOf(labels[i]!) : undefined;
+      const extra = extras[i] ? out.bytesOf(extras[i]!) : undefined;
+      out.reserve(name.length + (block?.length ?? 0) + (extra?.length ?? 0) + 32);
       out.putBytes(name);
-      if (labels || extra) {
+      if (block || extra) {
         out.putByte(0x7b); // {
-        if (labels) out.put(labels);
-        if (labels && extra) out.putByte(0x2c); // ,
-        if (extra) out.put(extra);
+        if (block) out.putBytes(block);
+        if (block && extra) out.putByte(0x2c); // ,
+        if (extra) out.putBytes(extra);
         out.putByte(0x7d); // }
       }
       out.putByte(0x20);
-      out.put(value);
+      out.putValue(values[i]!);
       out.putByte(0x0a);
     }
   }

@@ -18,20 +18,19 @@ export const OPENMETRICS_EOF = Buffer.from('# EOF\n');
 
 const escapeHelp = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
-export function renderFamilies(families: Family[], writer: ChunkWriter): RenderedFamily[] {
-  return families.map((f) => {
-    const help = escapeHelp(f.help);
-    // OpenMetrics names a counter family without its `_total` suffix; samples keep it.
-    const omName = f.type === 'counter' && f.name.endsWith('_total') ? f.name.slice(0, -6) : f.name;
-    f.writeSamples(writer);
-    return {
-      header: {
-        text: Buffer.from(`# HELP ${f.name} ${help}\n# TYPE ${f.name} ${f.type}\n`),
-        openmetrics: Buffer.from(`# TYPE ${omName} ${f.type}\n# HELP ${omName} ${help}\n`),
-      },
-      samples: writer.cut(),
-    };
-  });
+/** Writes the family's sample lines into `writer`; its headers are buffers of their own. */
+export function renderFamily(f: Family, writer: ChunkWriter): RenderedFamily {
+  const help = escapeHelp(f.help);
+  // OpenMetrics names a counter family without its `_total` suffix; samples keep it.
+  const omName = f.type === 'counter' && f.name.endsWith('_total') ? f.name.slice(0, -6) : f.name;
+  f.writeSamples(writer);
+  return {
+    header: {
+      text: Buffer.from(`# HELP ${f.name} ${help}\n# TYPE ${f.name} ${f.type}\n`),
+      openmetrics: Buffer.from(`# TYPE ${omName} ${f.type}\n# HELP ${omName} ${help}\n`),
+    },
+    samples: writer.cut(),
+  };
 }
 
 /** The buffers of one format's body. */
@@ -41,4 +40,12 @@ export function bodyBuffers(rendered: readonly RenderedFamily[], format: Format)
   return out;
 }
 
-export const renderText = (families: Family[]): string => Buffer.concat(bodyBuffers(renderFamilies(families, new ChunkWriter()), 'text')).toString('utf8');
+export const renderText = (families: Family[]): string => {
+  const writer = new ChunkWriter();
+  return Buffer.concat(
+    bodyBuffers(
+      families.map((f) => renderFamily(f, writer)),
+      'text',
+    ),
+  ).toString('utf8');
+};

@@ -1,22 +1,26 @@
 // Label blocks of RRD series rendered once per inventory change rather than once per poll: they depend only on
 // the inventory lookups (names of VMs, hosts, disks, networks), which are rebuilt when the inventory changes.
+// Looked up by an object's uuid, then by the host it was read from or by the catalogue entry of the column (the same
+// object for every column of that name): no key string is built per column.
 import { detach } from '../../core/strings.js';
 import type { Derived } from '../inventory/inventory.js';
 
 export class LabelCache {
   private lookups?: Derived;
-  private readonly blocks = new Map<string, string | null>();
+  private readonly blocks = new Map<string, Map<unknown, string | null>>();
 
-  /** The block for `key`, rendered by `render` the first time it is asked for since the lookups changed. */
-  get<T extends string | null>(lookups: Derived, key: string, render: () => T): T {
+  /** The block of object `uuid` for `key`, rendered by `render` the first time it is asked for since the lookups changed. */
+  get<T extends string | null>(lookups: Derived, uuid: string, key: unknown, render: () => T): T {
     if (lookups !== this.lookups) {
       this.blocks.clear();
       this.lookups = lookups;
     }
-    let block = this.blocks.get(key) as T | undefined;
+    let byKey = this.blocks.get(uuid);
+    if (!byKey) this.blocks.set(detach(uuid), (byKey = new Map()));
+    let block = byKey.get(key) as T | undefined;
     if (block === undefined) {
       block = render();
-      this.blocks.set(detach(key), block);
+      byKey.set(typeof key === 'string' ? detach(key) : key, block);
     }
     return block;
   }

@@ -34,44 +34,54 @@ const GUEST_REPORT_AGE = gauge(
   VM_RRD,
 );
 
+/** What addRrdSamples needs of one object, worked out at its first column. */
+interface ObjectInfo {
+  /** Its base labels; null: not an object we export. */
+  base: string | null;
+  /** A VM that is not a control domain. */
+  guest: boolean;
+}
+
 /** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
 export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContext): number {
   const newest = newestValues(update, 'AVERAGE');
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
-  const bases = new Map<string, string | null>();
+  const objects = new Map<string, ObjectInfo>();
   const cpuCores = new Map<string, number[]>();
   const hasCpuUsage = new Set<string>();
+  // One object for every counter read: only the column changes.
+  const rateRows = { rows: asc, column: 0, step: update.step };
 
   for (let i = 0; i < newest.columns.length; i++) {
     const col = newest.columns[i]!;
     const mapped = ctx.catalogue.map(col.objectType, col.name);
     if (!mapped) continue;
-    let base = bases.get(col.uuid);
-    if (base === undefined) {
+    let object = objects.get(col.uuid);
+    if (object === undefined) {
       const { objectType, uuid } = col;
-      base = ctx.labels.get(ctx.lookups, `${ctx.host.uuid}/${uuid}`, () => baseLabels(objectType, uuid, ctx));
-      bases.set(col.uuid, base);
+      const base = ctx.labels.get(ctx.lookups, uuid, ctx.host.uuid, () => baseLabels(objectType, uuid, ctx));
+      object = { base, guest: objectType === 'vm' && ctx.lookups.vmByUuid.get(uuid)?.rec.is_control_domain === false };
+      objects.set(col.uuid, object);
+      if (ctx.power && object.guest && base !== null) ctx.power.guest(uuid, ctx.host.uuid, base);
     }
+    const { base } = object;
     if (base === null) continue;
-    if (ctx.power && col.objectType === 'vm' && ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false)
-      ctx.power.guest(col.uuid, ctx.host.uuid, base);
     const { rule } = mapped;
     let value: number;
     if (rule.family.type === 'counter') {
-      value = ctx.counters.advance(col.uuid, col.name, { rows: asc, column: newest.index[i]!, step: update.step }) * rule.scale;
+      rateRows.column = newest.index[i]!;
+      value = ctx.counters.advance(col.uuid, col.name, rateRows) * rule.scale;
     } else {
       value = newest.values[i]!;
       if (!Number.isFinite(value)) continue;
       value = rule.divisor ? value / rule.divisor : value * rule.scale;
     }
     set.add(rule.family, base, value, extraLabels(mapped, col.uuid, ctx));
-    if (ctx.power && col.objectType === 'host' && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
-    if (
-      col.objectType === 'vm' &&
-      col.name === 'memory_internal_free' &&
-      ctx.guestReports &&
-      ctx.lookups.vmByUuid.get(col.uuid)?.rec.is_control_domain === false
-    ) {
+    if (col.objectType === 'host') {
+      if (ctx.power && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
+      continue;
+    }
+    if (object.guest && col.name === 'memory_internal_free' && ctx.guestReports) {
       const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
       if (age !== undefined) set.add(GUEST_REPORT_AGE, base, age);
     }
@@ -86,7 +96,7 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContex
   for (const [uuid, cores] of cpuCores) {
     if (hasCpuUsage.has(uuid) || !cores.length) continue;
     const usage = cores.reduce((a, b) => a + b, 0) / cores.length;
-    set.add(VM_CPU_USAGE, bases.get(uuid)!, usage);
+    set.add(VM_CPU_USAGE, objects.get(uuid)!.base!, usage);
     ctx.power?.cpu(uuid, usage);
   }
   return newest.t;
@@ -127,7 +137,7 @@ function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string |
 function extraLabels(mapped: Mapped, uuid: string, ctx: RrdContext): string {
   if (mapped.fixedLabels !== undefined) return mapped.fixedLabels;
   const { key, rule } = mapped;
-  return ctx.labels.get(ctx.lookups, `${rule.labels}:${uuid}/${key}`, () => {
+  return ctx.labels.get(ctx.lookups, uuid, mapped, () => {
     switch (rule.labels) {
       case 'pif':
         return labelString({ interface: key, network_name: ctx.lookups.hostNetworks.get(`${uuid}/${key}`) });

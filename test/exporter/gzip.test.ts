@@ -1,13 +1,15 @@
 // gzip bodies assembled from pieces compressed apart (exporter/metrics/gzip.ts): any gzip reader gets the exact bytes
 // back, and the CRC-32 combined from the pieces is the CRC of the whole; a large snapshot's two formats share them.
 import { execFileSync } from 'node:child_process';
+import { buffer } from 'node:stream/consumers';
 import { crc32, gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
-import { ChunkPool } from '../../exporter/metrics/chunks.js';
+import { ChunkPool, ChunkWriter } from '../../exporter/metrics/chunks.js';
 import { FamilySet, labelString } from '../../exporter/metrics/families.js';
 import { crc32Combine, deflatePiece, gzipOf, storedPiece } from '../../exporter/metrics/gzip.js';
-import { Snapshot } from '../../exporter/snapshot.js';
+import { bodyBuffers, renderFamily } from '../../exporter/metrics/render.js';
+import { HeldBody, Snapshot } from '../../exporter/snapshot.js';
 
 t.test('crc32Combine(crc(A), crc(B), |B|) = crc(A·B)', async (t) => {
   fc.assert(
@@ -42,24 +44,57 @@ t.test('stored and deflated pieces make one gzip member any reader decodes', asy
   t.same(gunzipSync(Buffer.concat(gzipOf([]))), Buffer.alloc(0), 'an empty body');
 });
 
-t.test('a large snapshot: both formats gzip to their plain bodies, sharing the compressed sample lines', async (t) => {
+t.test('a large snapshot: held only compressed, both formats gzip to their plain bodies sharing the compressed lines', async (t) => {
   const set = new FamilySet();
-  for (let i = 0; i < 60_000; i++) {
+  for (let i = 0; i < 180_000; i++) {
     const labels = labelString({ pool_name: 'p', vm_uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, vm_name: `vm "${i}"` });
-    set.add('xcp_vm_network_receive_bytes_total', 'counter', 'Bytes received', labels, i * 1024, 'vif="0"');
-    set.add('xcp_vm_memory_bytes', 'gauge', 'Memory\nof the VM', labels, i);
+    set.add(`xcp_vm_network${i % 20}_receive_bytes_total`, 'counter', 'Bytes received', labels, i * 1024, 'vif="0"');
+    set.add(`xcp_vm_memory${i % 20}_bytes`, 'gauge', 'Memory\nof the VM', labels, i);
+    if (i % 10 === 0) set.add(`xcp_small_${i % 70}`, 'gauge', 'Short families between the long ones', labels, i / 7);
   }
-  const snap = new Snapshot(set.families(), Date.now(), set.seriesCount, new ChunkPool());
-  t.ok(snap.body('text').length > 4 * 2 ** 20, 'above the size from which pieces are shared');
-  const text = await snap.gzip('text');
-  const om = await snap.gzip('openmetrics');
-  t.same(gunzipSync(Buffer.concat(text.buffers)), Buffer.concat(snap.body('text').buffers));
-  t.same(execFileSync('gzip', ['-dc'], { input: Buffer.concat(om.buffers), maxBuffer: 1 << 28 }), Buffer.concat(snap.body('openmetrics').buffers));
+  const families = set.families();
+  const writer = new ChunkWriter();
+  const rendered = families.map((f) => renderFamily(f, writer));
+  const expected = { text: Buffer.concat(bodyBuffers(rendered, 'text')), openmetrics: Buffer.concat(bodyBuffers(rendered, 'openmetrics')) };
+  // Batches are 8 MiB: two of them in use at a time (one compressing, one rendering), the chunks of the one before reused.
+  t.ok(expected.text.length > 40 * 2 ** 20, `five batches or more: ${expected.text.length} bytes`);
+  const pool = new ChunkPool();
+  const take = pool.take.bind(pool);
+  const taken = new Set<Buffer>();
+  pool.take = () => {
+    const chunk = take();
+    taken.add(chunk);
+    return chunk;
+  };
+  const snap = await Snapshot.make(families, Date.now(), set.seriesCount, pool);
+  t.ok(taken.size <= 24, `chunks reused from batch to batch: ${taken.size} chunks of 1 MiB for ${expected.text.length} bytes`);
+  const text = snap.gzip('text');
+  const om = snap.gzip('openmetrics');
+  t.same(gunzipSync(Buffer.concat(text.buffers)), expected.text);
+  t.same(execFileSync('gzip', ['-dc'], { input: Buffer.concat(om.buffers), maxBuffer: 1 << 28 }), expected.openmetrics);
   t.equal(
     text.length,
     text.buffers.reduce((n, b) => n + b.length, 0),
   );
   const shared = text.buffers.filter((b) => om.buffers.includes(b)).reduce((n, b) => n + b.length, 0);
   t.ok(shared > 0.95 * text.length, `compressed bytes shared by the formats: ${shared} of ${text.length}`);
-  t.equal(await snap.gzip('text'), text, 'compressed once');
+  // The plain bodies are inflated from the gzip ones as they are sent.
+  for (const format of ['text', 'openmetrics'] as const) {
+    const body = snap.body(format);
+    t.equal(body.length, expected[format].length, `${format}: the announced length`);
+    t.same(await buffer(body.stream()), expected[format], `${format}: the plain bytes`);
+  }
+  t.equal(snap.gzip('text'), text, 'compressed once');
+});
+
+t.test('a small snapshot is kept plain as well', async (t) => {
+  const set = new FamilySet();
+  for (let i = 0; i < 500; i++) set.add('xcp_vm_memory_bytes', 'gauge', 'Memory', labelString({ uuid: `vm-${i}` }), i);
+  const snap = await Snapshot.make(set.families(), Date.now(), set.seriesCount, new ChunkPool());
+  const plain = snap.body('openmetrics');
+  t.ok(plain instanceof HeldBody, 'held');
+  const bytes = await buffer(plain.stream());
+  t.equal(bytes.length, plain.length);
+  t.ok(bytes.toString().endsWith('xcp_vm_memory_bytes{uuid="vm-499"} 499\n# EOF\n'));
+  t.same(gunzipSync(Buffer.concat(snap.gzip('openmetrics').buffers)), bytes);
 });
