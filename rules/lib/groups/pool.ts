@@ -44,7 +44,9 @@ export function poolGroup(v: Values): RuleGroup {
       expr: `${m('xcp_exporter_collector_up')} == 0`,
       summary: 'An xcp-sentinel collector keeps failing.',
       description:
-        'The {{ $labels.collector }} collector of pool {{ $labels.pool_name }} has failed every run for ' +
+        // The exporter's own `self` collector has no pool: say so rather than "of pool ".
+        'The {{ $labels.collector }} collector {{ if $labels.pool_name }}of pool {{ $labels.pool_name }}' +
+        '{{ else }}of the exporter itself{{ end }} has failed every run for ' +
         `${a.XcpExporterCollectorFailing.for}; its metrics are stale. ` +
         'xcp_exporter_collector_errors_total{kind} and the exporter log say why.',
     },
