@@ -4,8 +4,10 @@
 // A message counts as sent only when the server took it:
 //  - with XEP-0198 stream management (Prosody, ejabberd, Openfire offer it): when the server acknowledges each
 //    stanza. After a drop, the library resumes the stream and re-sends what was not acknowledged; if it cannot
-//    resume, it reports the stanzas as failed and the outbox retries them. So a drop never turns into a duplicate,
-//    except when no ack comes within the send timeout and the stream is resumed later (then the peer may see it twice).
+//    resume, it reports the stanzas as failed and the outbox retries them. So a drop never turns into a duplicate.
+//    When no ack comes within the send timeout, the attempt fails but the stanza stays in the library's queue: the
+//    outbox's next attempt waits for that stanza's ack (or sends a new one only if the library gave it up), so a late
+//    ack does not turn into a second message either.
 //  - without it: a ping iq (XEP-0199) sent after the messages. A server handles a stream's stanzas in order, so any
 //    answer to the ping (even an error from a server without ping) proves the messages before it were received.
 //
@@ -28,6 +30,9 @@ class InsecureStreamError extends Error {
   override name = 'InsecureStreamError';
 }
 
+/** At most this many messages with a timed-out attempt are remembered for their next attempt (oldest forgotten). */
+const UNCONFIRMED_MAX = 1000;
+
 const bare = (jid: string | undefined) => (jid ?? '').split('/')[0]!.toLowerCase();
 
 export class XmppChannel implements Channel {
@@ -39,6 +44,10 @@ export class XmppChannel implements Channel {
   #joined: Promise<void> | undefined;
   #lastError = '';
   #closed = false;
+  /** By message key, the stanzas of an attempt that timed out while stream management still queued one of them. */
+  readonly #unconfirmed = new Map<string, Element[]>();
+  /** Every stanza the server acknowledged (weakly held: forgotten with the stanza). */
+  readonly #acked = new WeakSet<Element>();
 
   constructor(
     private readonly config: XmppChannelConfig,
@@ -63,6 +72,7 @@ export class XmppChannel implements Channel {
       this.logger.info('XMPP connected', { channel: this.name, jid: config.jid });
     });
     this.#xmpp.on('stanza', (st: Element) => this.#onStanza(st));
+    this.#xmpp.streamManagement.on('ack', (st: Element) => this.#acked.add(st));
     this.#start();
   }
 
@@ -212,31 +222,59 @@ export class XmppChannel implements Channel {
         // XEP-0359: the same origin id on every attempt lets archives and clients drop a repeat.
         xml('origin-id', { xmlns: 'urn:xmpp:sid:0', id: `${m.key}.${i}` }),
       );
+    // A stanza of an earlier attempt is kept while the server acknowledged it (not sent again) or stream management
+    // still queues it (its ack may come yet: waited for, not sent twice); otherwise a new one is sent.
+    const earlier = this.#unconfirmed.get(m.key);
+    this.#unconfirmed.delete(m.key);
+    const reuse = (i: number) => {
+      const prev = earlier?.[i];
+      return prev && (this.#acked.has(prev) || this.#queued(prev)) ? prev : undefined;
+    };
+    const stanzas: Element[] = [];
     try {
       await this.#online(left());
-      const stanzas = this.config.to.map((to, i) => stanza(to, 'chat', i));
+      for (const [i, to] of this.config.to.entries()) stanzas.push(reuse(i) ?? stanza(to, 'chat', i));
       if (this.config.room) {
         await this.#joinRoom(left());
-        stanzas.push(stanza(this.config.room.jid, 'groupchat', stanzas.length));
+        stanzas.push(reuse(stanzas.length) ?? stanza(this.config.room.jid, 'groupchat', stanzas.length));
       }
-      await this.#deliver(stanzas, left());
+      await this.#deliver(
+        stanzas.filter((st) => !this.#acked.has(st)),
+        left(),
+      );
     } catch (err) {
+      // Slots this attempt did not reach (not connected, room not joined) keep the earlier attempt's stanza.
+      earlier?.forEach((prev, i) => {
+        stanzas[i] ??= prev;
+      });
+      this.#remember(m.key, stanzas);
       throw err instanceof Error && err.message.startsWith('XMPP ') ? err : new Error(`XMPP ${this.config.service}: ${describeError(err)}`, { cause: err });
     }
   }
 
-  /** Send the stanzas; resolve when the server acknowledged each (stream management) or answered a ping after them. */
+  #queued(st: Element): boolean {
+    return this.#xmpp.streamManagement.outbound_q.some((q) => q.stanza === st);
+  }
+
+  /** Keep a failed attempt's stanzas for the next one when stream management may still deliver one of them. */
+  #remember(key: string, stanzas: Element[]): void {
+    if (!stanzas.some((st) => !this.#acked.has(st) && this.#queued(st))) return;
+    this.#unconfirmed.set(key, stanzas);
+    if (this.#unconfirmed.size > UNCONFIRMED_MAX) this.#unconfirmed.delete(this.#unconfirmed.keys().next().value!);
+  }
+
+  /**
+   * Send the stanzas stream management does not already queue; resolve when the server acknowledged each (stream
+   * management) or answered a ping after them.
+   */
   async #deliver(stanzas: Element[], timeoutMs: number): Promise<void> {
     const sm = this.#xmpp.streamManagement;
-    const ours = new Set(stanzas);
-    const acked = new Set<Element>();
+    const acked = this.#acked;
     let failure: Error | undefined;
     let check = () => {};
-    // Listen before sending: an ack can arrive between two sends.
-    const onAck = (st: Element) => {
-      if (ours.has(st)) acked.add(st);
-      check();
-    };
+    const ours = new Set(stanzas);
+    // Listen before sending: an ack can arrive between two sends (the constructor's listener records it first).
+    const onAck = () => check();
     const onFail = (st: Element) => {
       if (ours.has(st)) failure ??= new Error('the stream was lost before the server acknowledged the message, and could not be resumed');
       check();
@@ -245,9 +283,9 @@ export class XmppChannel implements Channel {
     sm.on('fail', onFail);
     let timer: NodeJS.Timeout | undefined;
     try {
-      for (const st of stanzas) await this.#xmpp.send(st);
+      for (const st of stanzas) if (!this.#queued(st)) await this.#xmpp.send(st);
       // Stream management tracks a stanza once it is enabled (or being enabled) for the stream; the rest need a ping.
-      const tracked = stanzas.filter((st) => acked.has(st) || sm.outbound_q.some((q) => q.stanza === st));
+      const tracked = stanzas.filter((st) => acked.has(st) || this.#queued(st));
       const acks = new Promise<void>((resolve, reject) => {
         check = () => (failure ? reject(failure) : tracked.every((st) => acked.has(st)) ? resolve() : undefined);
         check();

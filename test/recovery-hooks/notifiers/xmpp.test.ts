@@ -2,6 +2,7 @@
 // @xmpp/client receives what the notifier sends, to a JID and in a multi-user chat room. Stream management acks (the
 // default) and the ping fallback (a server without mod_smacks); direct TLS with a CA file; refusing to authenticate on
 // a plain stream; bad credentials; a server that starts late.
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { type Element, client, xml } from '@xmpp/client';
 import t, { type Test } from 'tap';
 import { memoryLogger } from '../../../core/log.js';
@@ -204,6 +205,59 @@ t.test('a server down at first and up later gets the message exactly once', { sk
   t.teardown(() => bob.stop());
   await waitFor('the message', () => bob.messages.length >= 1, 15_000);
   await waitFor('the ack', async () => (await count(metrics, 'chat', 'sent')) === 1);
+  await sleep(500);
+  t.equal(bob.messages.length, 1, 'exactly once');
+  t.equal(outboxRows(store)[0]!.status, 'sent');
+});
+
+/** A TCP relay to the server whose server → client direction can be held (bytes kept in order) and released. */
+async function holdingRelay(t: Test, port: number) {
+  let holding = false;
+  const held: { socket: Socket; data: Buffer }[] = [];
+  const relay = createServer((client) => {
+    const server = connect(port, '127.0.0.1');
+    client.on('data', (d) => server.write(d));
+    server.on('data', (data) => (holding ? held.push({ socket: client, data }) : client.write(data)));
+    const close = () => {
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', close).on('close', close);
+    server.on('error', close).on('close', close);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => relay.close(resolve)));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    hold: () => (holding = true),
+    release: () => {
+      holding = false;
+      for (const { socket, data } of held.splice(0)) socket.write(data);
+    },
+  };
+}
+
+t.test('an ack that comes after the attempt timed out does not turn into a second message', { skip: prosodySkip }, async (t) => {
+  const server = await prepareProsody({ users: USERS });
+  t.teardown(() => server.stop());
+  await server.start();
+  const bob = await receiver(server.port);
+  t.teardown(() => bob.stop());
+  const relay = await holdingRelay(t, server.port);
+  const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
+  await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
+  // The server gets the message and delivers it, but its ack stays in the relay until the attempt gave up.
+  relay.hold();
+  await receive(store, notifiers.router.statusEvents);
+  notifiers.wake();
+  await waitFor('the message', () => bob.messages.length >= 1, 15_000);
+  await waitFor('a timed-out attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
+  t.match(
+    logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
+    { error: /did not acknowledge the message within/ },
+  );
+  relay.release();
+  await waitFor('the late ack counted', async () => (await count(metrics, 'chat', 'sent')) === 1, 15_000);
   await sleep(500);
   t.equal(bob.messages.length, 1, 'exactly once');
   t.equal(outboxRows(store)[0]!.status, 'sent');

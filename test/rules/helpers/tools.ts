@@ -35,6 +35,7 @@ export interface RunResult {
 }
 
 export function run(bin: string, args: string[], cwd = ROOT): RunResult {
-  const r = spawnSync(bin, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  // A guard against a hung tool, not a speed check: promtool's whole rule suite took over 60 s at load 9 (jobs 4).
+  const r = spawnSync(bin, args, { cwd, encoding: 'utf8', timeout: 180_000 });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }
