@@ -31,8 +31,8 @@ export interface ShippedOptions {
   /** Seconds each process runs, polling every `pollSeconds`, while every format is scraped. */
   seconds: number;
   pollSeconds: number;
-  /** Name and environment of each process (MALLOC_ARENA_MAX, NODE_OPTIONS…); the first is as shipped. */
-  variants: { name: string; env: Record<string, string> }[];
+  /** Name and environment of each process (MALLOC_ARENA_MAX, NODE_OPTIONS…), and another build's cli/main.js if not ours. */
+  variants: { name: string; env: Record<string, string>; cli?: string }[];
 }
 
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
@@ -78,8 +78,8 @@ async function measureShipped(o: ShippedOptions, simUrl: string) {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-rss-'));
   const running: DistExporter[] = [];
   try {
-    const yaml = `  poll_interval_seconds: ${o.pollSeconds}\n  rrd: { concurrency: 8, timeout_seconds: 60, window_seconds: 10 }\n`;
-    running.push(...(await Promise.all(o.variants.map((v, i) => startDistExporter(simUrl, dir, String(i), yaml, v.env)))));
+    const yaml = `  poll_interval_seconds: ${o.pollSeconds}\n  rrd: { concurrency: 8, timeout_seconds: ${Math.floor(o.pollSeconds / 2)}, window_seconds: 10 }\n`;
+    running.push(...(await Promise.all(o.variants.map((v, i) => startDistExporter(simUrl, dir, String(i), yaml, v.env, v.cli)))));
     const samples: number[][] = running.map(() => []);
     const sampler = setInterval(() => {
       for (const [i, r] of running.entries()) samples[i]!.push(rssOf(r.child.pid!).rss);

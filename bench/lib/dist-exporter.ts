@@ -16,8 +16,8 @@ export interface DistExporter {
 }
 
 /**
- * An exporter process from dist/ with `exporterYaml` (indented keys under `exporter:`) and `env` added to this
- * process's; resolves once it served its first poll.
+ * An exporter process from dist/ (or `cli`, another build's) with `exporterYaml` (indented keys under `exporter:`) and
+ * `env` added to this process's; resolves once it served its first poll.
  */
 export async function startDistExporter(
   simUrl: string,
@@ -25,6 +25,7 @@ export async function startDistExporter(
   name: string,
   exporterYaml: string,
   env: Record<string, string> = {},
+  cli = DIST_CLI,
 ): Promise<DistExporter> {
   const port = 30000 + Math.floor(Math.random() * 20000);
   const file = join(dir, `sentinel-${name}.yml`);
@@ -37,7 +38,7 @@ exporter:
   listen: 127.0.0.1:${port}
 ${exporterYaml}`,
   );
-  const child: ChildProcess = spawn(process.execPath, [DIST_CLI, 'exporter', '--config', file], {
+  const child: ChildProcess = spawn(process.execPath, [cli, 'exporter', '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, ...env },
   });
