@@ -1,6 +1,11 @@
 // One pool size, in a process of its own (so RSS and CPU are this size's alone): a simulator process, the exporter in
 // this process, and the limit servers beside it. Prints one JSON line (PoolResult). Run by bench/scrape.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { buffer } from 'node:stream/consumers';
+import { type DistExporter, rssOf, startDistExporter } from './lib/dist-exporter.js';
 import { startBenchExporter } from './lib/exporter.js';
 import { timedGet } from './lib/http.js';
 import { startBufferServer } from './lib/limit-http.js';
@@ -18,6 +23,16 @@ export interface PoolOptions {
   polls: number;
   /** Scrapes of the naive prom-client exporter (0: not measured). */
   baseline: number;
+  /** The shipped exporter's RSS (bench/lib/dist-exporter.ts), one process per variant side by side; absent: not measured. */
+  shipped?: ShippedOptions;
+}
+
+export interface ShippedOptions {
+  /** Seconds each process runs, polling every `pollSeconds`, while every format is scraped. */
+  seconds: number;
+  pollSeconds: number;
+  /** Name and environment of each process (MALLOC_ARENA_MAX, NODE_OPTIONS…), and another build's cli/main.js if not ours. */
+  variants: { name: string; env: Record<string, string>; cli?: string }[];
 }
 
 const cpuSeconds = (since: NodeJS.CpuUsage) => {
@@ -27,6 +42,14 @@ const cpuSeconds = (since: NodeJS.CpuUsage) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GZIP = { 'accept-encoding': 'gzip' };
 const OM = { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' };
+
+/** Garbage-collection pauses of this process (start and duration, ms on performance.now()'s clock). */
+const gcPauses: { start: number; ms: number }[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, ms: e.duration });
+}).observe({ entryTypes: ['gc'] });
+/** GC pause time of this process between `from` and `to`. */
+const gcMsBetween = (from: number, to: number) => gcPauses.filter((g) => g.start >= from && g.start < to).reduce((n, g) => n + g.ms, 0);
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
   // A kept-alive connection idle past the server's keep-alive timeout (a long poll) may be closed as it is reused.
@@ -39,7 +62,47 @@ async function run(o: PoolOptions) {
   // This process before the exporter starts (node, the TypeScript loader, the bench): part of the RSS below.
   const rssBefore = process.memoryUsage().rss;
   const sim = await startSimProcess({ hosts: o.hosts, vmsPerHost: o.vmsPerHost });
-  const ex = await startBenchExporter(sim.url);
+  try {
+    const inProcess = await measureInProcess(o, sim.url, rssBefore);
+    return { ...inProcess, shipped: o.shipped && (await measureShipped(o.shipped, sim.url)) };
+  } finally {
+    await sim.stop();
+  }
+}
+
+/**
+ * RSS of shipped exporter processes (one per variant, side by side, the same simulator) sampled every 200 ms while
+ * they poll and every format is scraped in turn: the median and the peak (VmHWM) over the run, after the first poll.
+ */
+async function measureShipped(o: ShippedOptions, simUrl: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'xcp-rss-'));
+  const running: DistExporter[] = [];
+  try {
+    const yaml = `  poll_interval_seconds: ${o.pollSeconds}\n  rrd: { concurrency: 8, timeout_seconds: ${Math.floor(o.pollSeconds / 2)}, window_seconds: 10 }\n`;
+    running.push(...(await Promise.all(o.variants.map((v, i) => startDistExporter(simUrl, dir, String(i), yaml, v.env, v.cli)))));
+    const samples: number[][] = running.map(() => []);
+    const sampler = setInterval(() => {
+      for (const [i, r] of running.entries()) samples[i]!.push(rssOf(r.child.pid!).rss);
+    }, 200);
+    const scrapes = [{}, GZIP, OM, { ...OM, ...GZIP }];
+    const until = Date.now() + o.seconds * 1000;
+    try {
+      for (let i = 0; Date.now() < until; i++) {
+        await Promise.all(running.map((r) => get(r.url, scrapes[i % scrapes.length])));
+        await sleep(2000);
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    return o.variants.map((v, i) => ({ name: v.name, rss: summary(samples[i]!), peak: rssOf(running[i]!.child.pid!).peak }));
+  } finally {
+    for (const r of running) await r.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: number) {
+  const ex = await startBenchExporter(simUrl);
   try {
     const url = ex.url + '/metrics';
     await ex.exporter.pools[0]!.watcher.whenSynced(300_000);
@@ -48,13 +111,17 @@ async function run(o: PoolOptions) {
     // the first gzip scrape after it, as Prometheus makes it when it scrapes at the poll interval.
     const polls: { wall: number; cpu: number; cpuWithAfter: number }[] = [];
     const firstGzip: number[] = [];
+    /** GC pauses during each first gzip scrape: the part of its time the poll's garbage costs it. */
+    const firstGzipGc: number[] = [];
     for (let i = 0; i < o.polls; i++) {
       const cpu = process.cpuUsage();
       const started = performance.now();
       await ex.exporter.pollOnce();
       const wall = (performance.now() - started) / 1000;
       const pollCpu = cpuSeconds(cpu);
+      const scrapeStarted = performance.now();
       firstGzip.push(await get(url, GZIP));
+      firstGzipGc.push(gcMsBetween(scrapeStarted, performance.now()));
       await sleep(1000);
       polls.push({ wall, cpu: pollCpu, cpuWithAfter: cpuSeconds(cpu) });
     }
@@ -111,6 +178,8 @@ async function run(o: PoolOptions) {
       limitGzip: s(t.limitGzip),
       openmetrics: s(t.om),
       firstGzip: s(firstGzip),
+      firstGzipGc: s(firstGzipGc),
+      firstGzipEach: firstGzip.map((ms, i) => ({ ms, gcMs: firstGzipGc[i]! })),
       duringPoll: duringPoll.length ? s(duringPoll) : undefined,
       pollWall: s(polls.map((p) => p.wall)),
       pollCpu: s(polls.map((p) => p.cpu)),
@@ -123,7 +192,6 @@ async function run(o: PoolOptions) {
     };
   } finally {
     await ex.stop();
-    await sim.stop();
   }
 }
 

@@ -9,6 +9,7 @@ import { type IntakeTarget, benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
 import { benchRecovery } from './recovery.js';
 import { benchIdle } from './idle.js';
+import type { ShippedOptions } from './pool.js';
 import { benchPool } from './scrape.js';
 
 const args = process.argv.slice(2);
@@ -46,7 +47,17 @@ out();
 
 if (want('scrape')) {
   const bigSize = { hosts: 64, vmsPerHost: 160 };
-  const big = await benchPool({ ...bigSize, scrapes: quick ? 10 : 30, polls: quick ? 3 : 5, baseline: quick ? 0 : 3 });
+  // The shipped exporter's RSS as it polls every 30 s and every format is scraped: as shipped, and with glibc's malloc
+  // told to keep fewer arenas and to give large blocks back (the environment deploy/ could set).
+  const shipped: ShippedOptions = {
+    seconds: quick ? 100 : 180,
+    pollSeconds: 30,
+    variants: [
+      { name: 'as shipped', env: {} },
+      { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' } },
+    ],
+  };
+  const big = await benchPool({ ...bigSize, scrapes: quick ? 10 : 30, polls: quick ? 6 : 10, baseline: quick ? 0 : 3, shipped });
   out(`## 1. Scrape, gzip and poll: ${bigSize.hosts} hosts × ${bigSize.vmsPerHost} VMs (2 disks, 2 VIFs, 4 vCPUs each)`);
   out();
   out(
@@ -60,13 +71,13 @@ if (want('scrape')) {
   out('| what | ours p50 | ours p99 | limit p50 | limit p99 | ours / limit (p50) | target |');
   out('|---|---|---|---|---|---|---|');
   out(
-    `| GET /metrics, plain (${big.plain.n}) | ${ms(big.plain.p50)} | ${ms(big.plain.p99)} | ${ms(big.limitPlain.p50)} | ${ms(big.limitPlain.p99)} | **${x(big.plain.p50, big.limitPlain.p50)}** | ≤ 1.3×: ${met(big.plain.p50 <= 1.3 * big.limitPlain.p50)} |`,
+    `| GET /metrics, plain (${big.plain.n}; fastest of each: ${x(big.plain.min, big.limitPlain.min)}) | ${ms(big.plain.p50)} | ${ms(big.plain.p99)} | ${ms(big.limitPlain.p50)} | ${ms(big.limitPlain.p99)} | **${x(big.plain.p50, big.limitPlain.p50)}** | ≤ 1.3×: ${met(big.plain.p50 <= 1.3 * big.limitPlain.p50)} |`,
   );
   out(
     `| GET /metrics, gzip, repeated (${big.gzip.n}) | ${ms(big.gzip.p50)} | ${ms(big.gzip.p99)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.gzip.p50, big.limitGzip.p50)}** | |`,
   );
   out(
-    `| gzip, first scrape after each poll (${big.firstGzip.n}; p99 = max) | ${ms(big.firstGzip.p50)} | ${ms(big.firstGzip.max)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.firstGzip.p50, big.limitGzip.p50)}** | ≤ 1.5×, p99 < 60 ms: ${met(big.firstGzip.p50 <= 1.5 * big.limitGzip.p50 && big.firstGzip.max < 60)} |`,
+    `| gzip, first scrape after each poll (${big.firstGzip.n}; p99 = max; GC pauses during each: p50 ${ms(big.firstGzipGc.p50)}, max ${ms(big.firstGzipGc.max)}) | ${ms(big.firstGzip.p50)} | ${ms(big.firstGzip.max)} | ${ms(big.limitGzip.p50)} | ${ms(big.limitGzip.p99)} | **${x(big.firstGzip.p50, big.limitGzip.p50)}** | ≤ 1.5×, p99 < 60 ms: ${met(big.firstGzip.p50 <= 1.5 * big.limitGzip.p50 && big.firstGzip.max < 60)} |`,
   );
   if (big.duringPoll)
     out(
@@ -81,7 +92,11 @@ if (want('scrape')) {
     );
   out();
   out(
-    `Memory: exporter process RSS **${mb(big.rss)}** after polls and scrapes of both formats (heap ${mb(big.heap)}; ${mb(big.rssBefore)} of it before the exporter started: node, the TypeScript loader, the bench); target < 300 MB: ${met(big.rss < 300e6)}. Bodies above 8 MiB are held only gzip-compressed; a plain scrape of them is inflated as it is sent.`,
+    `Memory: the shipped exporter (\`node dist/cli/main.js exporter\`, a process of its own polling every ${shipped.pollSeconds} s, every format scraped in turn, RSS sampled every 200 ms for ${shipped.seconds} s): ${big
+      .shipped!.map((v) => `${v.name}: median **${mb(v.rss.p50)}**, min ${mb(v.rss.min)}, peak ${mb(v.peak)}`)
+      .join(
+        '; ',
+      )}; target < 300 MB: ${met(big.shipped![0]!.rss.p50 < 300e6)}. In the bench process (its exporter in-process): RSS ${mb(big.rss)} after the scrapes (heap ${mb(big.heap)}; ${mb(big.rssBefore)} before the exporter started: node, the TypeScript loader, the bench). Bodies above 8 MiB are held only gzip-compressed, in independent pieces of about 1 MiB; a plain scrape inflates the next pieces in zlib's thread pool while it sends the one before.`,
   );
   out();
   const renderCpu = big.pollCpu.p50 - big.compressCpu;

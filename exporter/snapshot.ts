@@ -4,14 +4,13 @@
 //
 // A body that fits in one batch (BATCH_BYTES) is kept plain as well as compressed. A larger one is held only
 // compressed (a tenth of the bytes): it is rendered a batch of families at a time, each batch's lines compressed
-// family by family (zlib's thread pool) while the next batch renders, and the batch's chunks written again by the
-// batch after next. A plain scrape of it is inflated from the gzip body as it is sent, at zlib's speed, off the event
-// loop; Prometheus asks for gzip.
+// (zlib's thread pool) while the next batch renders, and the batch's chunks written again by the batch after next.
+// Its lines are compressed in pieces of about PIECE_BYTES, each an independent deflate stream: a plain scrape of it
+// inflates the next pieces in the thread pool while the socket sends the one before (PlainFromPieces).
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';
-import { type DeflatedPiece, deflatePiece, gzipOf, storedPiece } from './metrics/gzip.js';
+import { type DeflatedPiece, deflatePiece, gzipOf, inflatePiece, storedPiece } from './metrics/gzip.js';
 import { type Format, OPENMETRICS_EOF, type RenderedFamily, bodyBuffers, renderFamily } from './metrics/render.js';
 
 export type { Format } from './metrics/render.js';
@@ -35,18 +34,54 @@ export class HeldBody implements Body {
   }
 }
 
-/** Inflate output chunks: a few hundred socket writes for a body of hundreds of MB, not thousands. */
-const INFLATE_CHUNK = 256 * 1024;
+/**
+ * Pieces inflated ahead of the one being sent. Two keep the socket fed (one inflating while the other waits to be
+ * sent) and leave the rest of the thread pool, and the other core, to the sending and to everything else.
+ */
+const INFLATE_AHEAD = 2;
 
-/** A plain body made from its gzip body as it is sent. */
-class InflatedBody implements Body {
-  constructor(
-    private readonly gzip: HeldBody,
-    readonly length: number,
-  ) {}
+/** A plain body made from its compressed pieces as it is sent: family headers as they are, sample lines inflated. */
+class PlainFromPieces implements Body {
+  readonly length: number;
+
+  constructor(private readonly parts: readonly (Buffer | DeflatedPiece)[]) {
+    this.length = parts.reduce((n, p) => n + p.length, 0);
+  }
 
   stream(): Readable {
-    return this.gzip.stream().pipe(createGunzip({ chunkSize: INFLATE_CHUNK }));
+    const parts = this.parts;
+    let next = 0;
+    let inflating = 0;
+    const ready: Promise<Buffer>[] = [];
+    const fill = () => {
+      for (; next < parts.length && inflating < INFLATE_AHEAD; next++) {
+        const p = parts[next]!;
+        if (Buffer.isBuffer(p)) {
+          ready.push(Promise.resolve(p));
+          continue;
+        }
+        inflating++;
+        const inflated = inflatePiece(p).finally(() => inflating--);
+        // Awaited in turn below; a response closed before then must not leave it unhandled.
+        inflated.catch(() => {});
+        ready.push(inflated);
+      }
+    };
+    return new Readable({
+      read() {
+        fill();
+        const b = ready.shift();
+        if (!b) return void this.push(null);
+        b.then(
+          (bytes) => {
+            if (this.destroyed) return;
+            fill();
+            this.push(bytes);
+          },
+          (err: Error) => this.destroy(err),
+        );
+      },
+    });
   }
 }
 
@@ -83,13 +118,18 @@ function heldOf(pieces: Buffer[], joinBelow: number): HeldBody {
 const FORMATS: readonly Format[] = ['text', 'openmetrics'];
 /** Sample lines rendered before they are compressed and their chunks reused; a body this small is kept plain. */
 const BATCH_BYTES = 8 * 2 ** 20;
-/** Families compressed at once: one per core keeps the thread pool free for the rest (DNS, files). */
+/** Pieces compressed at once: one per core keeps the thread pool free for the rest (DNS, files). */
 const COMPRESS_CONCURRENCY = 2;
+/**
+ * Sample lines compressed as one piece: large enough that starting a new deflate stream costs nothing measurable in
+ * size, small enough that a plain scrape sends its first bytes after inflating one and inflates the rest as it sends.
+ */
+const PIECE_BYTES = 2 ** 20;
 
 /** A family once its sample lines are compressed: the chunks they were written in are free again. */
 interface CompressedFamily {
   header: Record<Format, Buffer>;
-  samples: DeflatedPiece;
+  samples: DeflatedPiece[];
 }
 
 let made = 0;
@@ -131,9 +171,7 @@ export class Snapshot {
     }
     if (batch.length) await compressBatch(batch, writer.chunks, pool, compressed);
     const gzipped = { text: gzipBody(compressed, 'text'), openmetrics: gzipBody(compressed, 'openmetrics') };
-    const plainLength = (format: Format) =>
-      compressed.reduce((n, c) => n + c.header[format].length + c.samples.length, format === 'openmetrics' ? OPENMETRICS_EOF.length : 0);
-    const plain = { text: new InflatedBody(gzipped.text, plainLength('text')), openmetrics: new InflatedBody(gzipped.openmetrics, plainLength('openmetrics')) };
+    const plain = { text: new PlainFromPieces(bodyParts(compressed, 'text')), openmetrics: new PlainFromPieces(bodyParts(compressed, 'openmetrics')) };
     return new Snapshot(generation, takenAt, seriesCount, plain, gzipped);
   }
 
@@ -150,18 +188,41 @@ export class Snapshot {
 
 /** Compresses each family's lines of `batch` (appended to `out` in order), then gives `chunks` back to the pool. */
 async function compressBatch(batch: RenderedFamily[], chunks: Buffer[], pool: ChunkPool, out: CompressedFamily[]): Promise<void> {
-  const samples: DeflatedPiece[] = new Array(batch.length);
+  // Each family's lines cut into pieces of PIECE_BYTES or more (the buffers they span are at most a chunk each).
+  const pieces: { family: number; buffers: Buffer[] }[] = [];
+  batch.forEach((f, family) => {
+    let buffers: Buffer[] = [];
+    let length = 0;
+    for (const b of f.samples) {
+      buffers.push(b);
+      length += b.length;
+      if (length < PIECE_BYTES) continue;
+      pieces.push({ family, buffers });
+      buffers = [];
+      length = 0;
+    }
+    if (buffers.length) pieces.push({ family, buffers });
+  });
+  const deflated: DeflatedPiece[] = new Array(pieces.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < batch.length; i = next++) samples[i] = await deflatePiece(batch[i]!.samples);
+    for (let i = next++; i < pieces.length; i = next++) deflated[i] = await deflatePiece(pieces[i]!.buffers);
   };
-  await Promise.all(Array.from({ length: Math.min(COMPRESS_CONCURRENCY, batch.length) }, worker));
-  for (let i = 0; i < batch.length; i++) out.push({ header: batch[i]!.header, samples: samples[i]! });
+  await Promise.all(Array.from({ length: Math.min(COMPRESS_CONCURRENCY, pieces.length) }, worker));
+  const families: CompressedFamily[] = batch.map((f) => ({ header: f.header, samples: [] }));
+  for (const [i, p] of pieces.entries()) families[p.family]!.samples.push(deflated[i]!);
+  out.push(...families);
   pool.give(chunks);
 }
 
+/** A large body's parts in order: family headers (plain) and compressed sample lines. */
+function bodyParts(families: CompressedFamily[], format: Format): (Buffer | DeflatedPiece)[] {
+  const parts = families.flatMap((c) => [c.header[format], ...c.samples]);
+  if (format === 'openmetrics') parts.push(OPENMETRICS_EOF);
+  return parts;
+}
+
 function gzipBody(families: CompressedFamily[], format: Format): HeldBody {
-  const pieces = families.flatMap((c) => [storedPiece(c.header[format]), c.samples]);
-  if (format === 'openmetrics') pieces.push(storedPiece(OPENMETRICS_EOF));
+  const pieces = bodyParts(families, format).map((p) => (Buffer.isBuffer(p) ? storedPiece(p) : p));
   return heldOf(gzipOf(pieces), JOIN_GZIP_BELOW);
 }

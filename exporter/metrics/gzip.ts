@@ -4,7 +4,7 @@
 // as stored blocks. A body is one ordinary gzip member (RFC 1952): header, the pieces, an empty final block, then
 // the CRC-32 of the whole, combined from the pieces' own CRCs without reading the bytes again, and the size.
 import { once } from 'node:events';
-import { constants, crc32, createDeflateRaw } from 'node:zlib';
+import { constants, crc32, createDeflateRaw, createInflateRaw } from 'node:zlib';
 
 /** Deflate data of a piece, with what the gzip trailer needs. */
 export interface DeflatedPiece {
@@ -33,6 +33,21 @@ export async function deflatePiece(buffers: Buffer[]): Promise<DeflatedPiece> {
   await once(deflate, 'end');
   // One buffer of its own: zlib's output slices each keep its whole 128 KiB output buffer alive.
   return { data: [Buffer.concat(data)], crc, length };
+}
+
+/**
+ * The bytes of a deflated piece back, off the event loop: one output buffer of the piece's known length, so zlib's
+ * thread pool inflates it in one go.
+ */
+export async function inflatePiece(piece: DeflatedPiece): Promise<Buffer> {
+  // Room for one byte more than the piece: zlib stops with output room left, so it does not ask for another buffer.
+  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: Math.max(64, piece.length + 1) });
+  const out: Buffer[] = [];
+  inflate.on('data', (c: Buffer) => out.push(c));
+  for (const b of piece.data) inflate.write(b);
+  inflate.end();
+  await once(inflate, 'end');
+  return out.length === 1 ? out[0]! : Buffer.concat(out, piece.length);
 }
 
 const STORED_MAX = 0xffff;

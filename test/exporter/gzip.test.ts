@@ -1,6 +1,7 @@
 // gzip bodies assembled from pieces compressed apart (exporter/metrics/gzip.ts): any gzip reader gets the exact bytes
 // back, and the CRC-32 combined from the pieces is the CRC of the whole; a large snapshot's two formats share them.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { buffer } from 'node:stream/consumers';
 import { crc32, gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -84,6 +85,17 @@ t.test('a large snapshot: held only compressed, both formats gzip to their plain
     t.equal(body.length, expected[format].length, `${format}: the announced length`);
     t.same(await buffer(body.stream()), expected[format], `${format}: the plain bytes`);
   }
+  // Inflated a piece at a time, a few ahead of the socket: no buffer of the whole body, none larger than two pieces.
+  const sizes: number[] = [];
+  for await (const c of snap.body('text').stream()) sizes.push((c as Buffer).length);
+  t.ok(sizes.length > 20 && Math.max(...sizes) <= 2 * 2 ** 20, `${sizes.length} buffers sent, the largest ${Math.max(...sizes)} bytes`);
+  // A scraper that gives up mid-body: the stream stops there, and the pieces still inflating fail nothing later.
+  const closed = snap.body('openmetrics').stream();
+  const [first] = (await once(closed, 'data')) as [Buffer];
+  closed.destroy();
+  await once(closed, 'close');
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(first, expected.openmetrics.subarray(0, first.length), 'the first bytes, then closed');
   t.equal(snap.gzip('text'), text, 'compressed once');
 });
 

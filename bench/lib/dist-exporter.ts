@@ -1,0 +1,80 @@
+// The exporter as it ships: `node dist/cli/main.js exporter` (compiled, no TypeScript loader: tsx's loader alone
+// costs a Node process ~0.2 CPU-s per minute doing nothing, and ~50 MB of RSS), pointed at a simulator process.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const DIST_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface DistExporter {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * An exporter process from dist/ (or `cli`, another build's) with `exporterYaml` (indented keys under `exporter:`) and
+ * `env` added to this process's; resolves once it served its first poll.
+ */
+export async function startDistExporter(
+  simUrl: string,
+  dir: string,
+  name: string,
+  exporterYaml: string,
+  env: Record<string, string> = {},
+  cli = DIST_CLI,
+): Promise<DistExporter> {
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const file = join(dir, `sentinel-${name}.yml`);
+  writeFileSync(
+    file,
+    `log: { level: warn }
+pools:
+  - { name: bench, url: "${simUrl}", username: root, password: simulated }
+exporter:
+  listen: 127.0.0.1:${port}
+${exporterYaml}`,
+  );
+  const child: ChildProcess = spawn(process.execPath, [cli, 'exporter', '--config', file], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  };
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const status = await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return { child, url, stop };
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error('exporter did not serve its first poll');
+    }
+    await sleep(500);
+  }
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** utime + stime of a process, in seconds. */
+export function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** Resident set size of a process now and its peak (VmRSS, VmHWM), in bytes. */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
