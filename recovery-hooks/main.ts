@@ -81,6 +81,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
       dedupWindowMs: rh.dedupWindowMs,
       now,
       modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto',
+      groupCommit: rh.groupCommit,
     });
     const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     const fencers = new Map(Object.entries(rh.pools).flatMap(([name, p]) => (p.fencing ? [[name, new CommandFencer(p.fencing)] as const] : [])));

@@ -2,7 +2,6 @@
 // semantics as the SQLite store, each public method one transaction, made safe between receivers: create takes an
 // advisory lock per host before its replay and duplicate checks, status changes are compare-and-set, outbox claims
 // skip rows another receiver is claiming, and leases are timed by the database's clock.
-import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import type { Logger } from '../../core/log.js';
@@ -11,6 +10,7 @@ import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMess
 import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, hostsOf } from './decide.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
+import { timeOrderedUuid } from './uuid.js';
 import {
   type Row,
   type Statement,
@@ -386,7 +386,7 @@ export class PostgresNotificationStore implements NotificationStore {
 
   /** Insert the planned rows in one statement, in order; by slot, the inserted row, or undefined for a replay key met. */
   async #insertBatch(c: pg.PoolClient, inputs: NewNotification[], inserts: Insert[], now: number): Promise<(Row | undefined)[]> {
-    const uuids = inserts.map(() => randomUUID());
+    const uuids = inserts.map(() => timeOrderedUuid(now));
     const at = <T>(f: (input: NewNotification, s: Insert) => T) => inserts.map((s) => f(inputs[s.index]!, s));
     const { rows: inserted } = await c.query<Row>({
       name: 'xs_insert',

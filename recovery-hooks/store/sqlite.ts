@@ -1,6 +1,5 @@
 // The embedded store: one SQLite file (better-sqlite3), WAL journal and synchronous=FULL, so a notification the
 // receiver acknowledged survives a kill or a power cut. Each public method is one transaction.
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,6 +8,7 @@ import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMess
 import { createResults, decide, duplicateLookups, duplicateMatch, duplicateParams, hostsOf } from './decide.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { QueuedSignal } from './queued.js';
+import { timeOrderedUuid } from './uuid.js';
 import {
   type Row,
   type Statement,
@@ -218,8 +218,8 @@ export class SqliteNotificationStore implements NotificationStore {
     }
     const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
     const inserted = plan.inserts.map((s) => {
-      const { lastInsertRowid } = this.#run(notificationInsert(inputs[s.index]!, randomUUID(), s.payload, s.ignoreReason, opts.now));
-      return this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row;
+      const insert = notificationInsert(inputs[s.index]!, timeOrderedUuid(opts.now), s.payload, s.ignoreReason, opts.now);
+      return this.#get({ sql: `${insert.sql} RETURNING *`, params: insert.params })!;
     });
     for (const host of hostsOf(inputs, plan.inserts)) this.#run(hostUpsert(host, opts.now));
     return { results: createResults(plan, inserted), created: inserted.map(toNotification) };
