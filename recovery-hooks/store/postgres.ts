@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
-import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, hostsOf } from './decide.js';
+import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, duplicateTarget, hostsOf } from './decide.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
 import { timeOrderedUuid } from './uuid.js';
@@ -368,7 +368,7 @@ export class PostgresNotificationStore implements NotificationStore {
       // yet analyzed, and which reads every row of the host in the window (all of them, in a burst of alerts).
       text: `SELECT d.i, n.* FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) AS d (i, type, host_uuid, since, payload, generated_at)
              CROSS JOIN LATERAL (
-               SELECT * FROM (SELECT * FROM notifications WHERE payload = d.payload OFFSET 0) AS same
+               SELECT * FROM (SELECT * FROM notifications AS n WHERE n.payload = d.payload AND ${duplicateTarget('n')} OFFSET 0) AS same
                WHERE ${duplicateMatch('same', { type: 'd.type', hostUuid: 'd.host_uuid', since: 'd.since', payload: 'd.payload', generatedAt: 'd.generated_at' })}
                ORDER BY same.id LIMIT 1) AS n`,
       values: [
