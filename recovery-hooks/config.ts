@@ -135,7 +135,7 @@ export interface RecoveryHookConfig {
   storeWorkerThread: boolean;
   postgres?: PostgresStoreConfig;
   /** Webhook deliveries committed together (one transaction, one fsync) at most, and waiting for a commit at most. */
-  groupCommit: GroupCommitLimits;
+  groupCommit: Omit<GroupCommitLimits, 'commitsInFlight'>;
   /** Names this receiver in leases and logs; unique among the receivers sharing a store. */
   receiverId: string;
   /** How long a receiver's claim on a host's workflow (or a notifier channel) lasts without renewal. */

@@ -11,11 +11,16 @@ import { ApiError } from './errors.js';
 export interface GroupCommitLimits {
   /** Deliveries committed together at most (the rest wait for the next commit). */
   maxDeliveries: number;
-  /** Deliveries waiting for a commit at most: beyond, a delivery is answered 503 at once (nothing held in memory). */
+  /** Deliveries waiting for a commit at most (queued or being committed): beyond, a delivery is answered 503 at once. */
   maxWaiting: number;
+  /**
+   * Group commits handed to the store before the first is answered: 1 where the store commits one transaction at a
+   * time anyway; 2 for the SQLite worker thread, which then starts the next group the moment a commit returns.
+   */
+  commitsInFlight: number;
 }
 
-export const GROUP_COMMIT_DEFAULTS: GroupCommitLimits = { maxDeliveries: 256, maxWaiting: 1024 };
+export const GROUP_COMMIT_DEFAULTS: GroupCommitLimits = { maxDeliveries: 256, maxWaiting: 1024, commitsInFlight: 1 };
 
 export interface RecorderOptions {
   store: NotificationStore;
@@ -39,8 +44,10 @@ export class NotificationRecorder {
   #listeners: (() => void)[] = [];
   #queue: Pending[] = [];
   #flushScheduled = false;
-  /** The group commit in progress: deliveries arriving meanwhile wait for the next one. */
-  #committing: Promise<void> | undefined;
+  /** Group commits handed to the store and not answered yet: deliveries arriving meanwhile wait for the next one. */
+  #inFlight = 0;
+  /** Deliveries handed to the store and not answered yet (they count against maxWaiting too). */
+  #inFlightDeliveries = 0;
   readonly #limits: GroupCommitLimits;
   constructor(private readonly opts: RecorderOptions) {
     this.#limits = opts.groupCommit ?? GROUP_COMMIT_DEFAULTS;
@@ -65,11 +72,11 @@ export class NotificationRecorder {
    */
   recordDelivery(inputs: NewNotification[], messages: OutboxInput[] = []): Promise<CreateResult[]> {
     if (!inputs.length && !messages.length) return Promise.resolve([]);
-    if (this.#queue.length >= this.#limits.maxWaiting)
+    if (this.#queue.length + this.#inFlightDeliveries >= this.#limits.maxWaiting)
       return Promise.reject(
         new ApiError(
           503,
-          `The receiver is busy: ${this.#queue.length} deliveries wait for the store (group_commit.max_waiting); nothing was acknowledged, retry later`,
+          `The receiver is busy: ${this.#queue.length + this.#inFlightDeliveries} deliveries wait for the store (group_commit.max_waiting); nothing was acknowledged, retry later`,
           { 'Retry-After': '1' },
         ),
       );
@@ -80,19 +87,23 @@ export class NotificationRecorder {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#committing || !this.#queue.length) return;
+    if (this.#flushScheduled || this.#inFlight >= this.#limits.commitsInFlight || !this.#queue.length) return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      this.#committing = this.#flush().finally(() => {
-        this.#committing = undefined;
+      const batch = this.#queue.splice(0, this.#limits.maxDeliveries);
+      this.#inFlight++;
+      this.#inFlightDeliveries += batch.length;
+      void this.#flush(batch).finally(() => {
+        this.#inFlight--;
+        this.#inFlightDeliveries -= batch.length;
         this.#scheduleFlush();
       });
+      this.#scheduleFlush();
     });
   }
 
-  async #flush(): Promise<void> {
-    const batch = this.#queue.splice(0, this.#limits.maxDeliveries);
+  async #flush(batch: Pending[]): Promise<void> {
     let results: CreateResult[];
     try {
       results = await this.recordAll(

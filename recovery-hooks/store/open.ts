@@ -12,6 +12,14 @@ export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | '
   return PostgresNotificationStore.open(config.postgres, logger);
 }
 
+/**
+ * How many group commits the intake hands this store before the first is answered (GroupCommitLimits): the worker
+ * thread takes the next group while it commits one; the other stores commit one group at a time.
+ */
+export function commitsInFlight(store: NotificationStore): number {
+  return store instanceof SqliteWorkerStore ? 2 : 1;
+}
+
 /** Where the store is, for logs: the SQLite path, or the PostgreSQL server without credentials. */
 export function describeStore(config: Pick<RecoveryHookConfig, 'storePath' | 'postgres'>): string {
   if (!config.postgres) return config.storePath;

@@ -1,5 +1,6 @@
 // The webhook group commit (intake/recorder.ts): deliveries waiting while a commit runs are committed together, at
-// most `maxDeliveries` at a time; beyond `maxWaiting` waiting deliveries a delivery is refused with a 503 at once.
+// most `maxDeliveries` at a time; beyond `maxWaiting` deliveries waiting (queued or being committed) a delivery is
+// refused with a 503 at once.
 // Deliveries of one group decide replays and duplicates exactly as if they had come one after the other.
 import t from 'tap';
 import { createRecoveryMetrics } from '../../recovery-hooks/engine/metrics.js';
@@ -64,11 +65,12 @@ for (const [name, open] of stores) {
       events: () => [],
       dedupWindowMs: 0,
       now: Date.now,
-      groupCommit: { maxDeliveries: 3, maxWaiting: 7 },
+      groupCommit: { maxDeliveries: 3, maxWaiting: 8, commitsInFlight: 1 },
     });
     const first = recorder.recordDelivery([input(0)]);
     await new Promise((r) => setImmediate(r)); // the first delivery's commit starts, and is held
     t.same(g.sizes, [1]);
+    // One delivery being committed and seven queued: eight wait, the most allowed.
     const waiting = [...Array(7)].map((_, i) => recorder.recordDelivery([input(i + 1)]));
     const refused = await recorder.recordDelivery([input(8)]).then(
       () => undefined,
@@ -119,3 +121,29 @@ for (const [name, open] of stores) {
     t.equal((await real.list({}, { limit: 100, sort: [{ key: 'id', dir: 'asc' }] })).length, 3);
   });
 }
+
+t.test('commitsInFlight 2 (the worker thread): the next group is handed over while a commit runs, the third waits', async (t) => {
+  const real = new SqliteNotificationStore(':memory:');
+  t.teardown(() => real.close());
+  const g = gated(real);
+  const recorder = new NotificationRecorder({
+    store: g.store,
+    metrics: createRecoveryMetrics(real),
+    events: () => [],
+    dedupWindowMs: 0,
+    now: Date.now,
+    groupCommit: { maxDeliveries: 10, maxWaiting: 100, commitsInFlight: 2 },
+  });
+  const tick = () => new Promise((r) => setImmediate(r));
+  const first = recorder.recordDelivery([input(0)]);
+  await tick();
+  const second = [recorder.recordDelivery([input(1)]), recorder.recordDelivery([input(2)])];
+  await tick();
+  const third = [recorder.recordDelivery([input(3)]), recorder.recordDelivery([input(4)]), recorder.recordDelivery([input(5)])];
+  await tick();
+  t.same(g.sizes, [1, 2], 'two groups handed to the store, the third waits for an answer');
+  g.release();
+  await Promise.all([first, ...second, ...third]);
+  t.same(g.sizes, [1, 2, 3]);
+  t.equal((await real.list({}, { limit: 100, sort: [{ key: 'id', dir: 'asc' }] })).length, 6);
+});
