@@ -1,5 +1,6 @@
 // Opens the configured store: PostgreSQL when `store.postgres` is set (several receivers share it), else the
-// embedded SQLite file, run by a worker thread (off the event loop). The PostgreSQL client is loaded only when used.
+// embedded SQLite file, on the event loop or (store_worker_thread) in a worker thread. The PostgreSQL client is loaded
+// only when used.
 import type { Logger } from '../../core/log.js';
 import type { RecoveryHookConfig } from '../config.js';
 import { SqliteNotificationStore } from './sqlite.js';
