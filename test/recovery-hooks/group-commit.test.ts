@@ -5,7 +5,7 @@
 import t from 'tap';
 import { createRecoveryMetrics } from '../../recovery-hooks/engine/metrics.js';
 import { ApiError } from '../../recovery-hooks/intake/errors.js';
-import { NotificationRecorder } from '../../recovery-hooks/intake/recorder.js';
+import { type GroupCommitLimits, NotificationRecorder } from '../../recovery-hooks/intake/recorder.js';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import { SqliteWorkerStore } from '../../recovery-hooks/store/sqlite-worker.js';
 import type { NotificationStore } from '../../recovery-hooks/store/store.js';
@@ -49,6 +49,20 @@ function gated(store: NotificationStore) {
   };
 }
 
+/** A recorder on `real`, its createMany held by a gate (see gated). */
+function gatedRecorder(real: NotificationStore, opts: { dedupWindowMs?: number; groupCommit?: GroupCommitLimits } = {}) {
+  const g = gated(real);
+  const recorder = new NotificationRecorder({
+    store: g.store,
+    metrics: createRecoveryMetrics(real),
+    events: () => [],
+    dedupWindowMs: opts.dedupWindowMs ?? 0,
+    now: Date.now,
+    groupCommit: opts.groupCommit,
+  });
+  return { g, recorder };
+}
+
 const stores: [string, () => Promise<NotificationStore>][] = [
   ['sqlite on the event loop', async () => new SqliteNotificationStore(':memory:')],
   ['sqlite in a worker thread', () => SqliteWorkerStore.open(`${tempDir()}/store.sqlite`)],
@@ -58,15 +72,7 @@ for (const [name, open] of stores) {
   t.test(`${name}: at most maxDeliveries per commit; beyond maxWaiting a delivery is refused with 503, nothing else lost`, async (t) => {
     const real = await open();
     t.teardown(() => real.close());
-    const g = gated(real);
-    const recorder = new NotificationRecorder({
-      store: g.store,
-      metrics: createRecoveryMetrics(real),
-      events: () => [],
-      dedupWindowMs: 0,
-      now: Date.now,
-      groupCommit: { maxDeliveries: 3, maxWaiting: 8, commitsInFlight: 1 },
-    });
+    const { g, recorder } = gatedRecorder(real, { groupCommit: { maxDeliveries: 3, maxWaiting: 8, commitsInFlight: 1 } });
     const first = recorder.recordDelivery([input(0)]);
     await new Promise((r) => setImmediate(r)); // the first delivery's commit starts, and is held
     t.same(g.sizes, [1]);
@@ -98,8 +104,7 @@ for (const [name, open] of stores) {
   t.test(`${name}: replays and duplicates within one group decide as one delivery after the other`, async (t) => {
     const real = await open();
     t.teardown(() => real.close());
-    const g = gated(real);
-    const recorder = new NotificationRecorder({ store: g.store, metrics: createRecoveryMetrics(real), events: () => [], dedupWindowMs: 60_000, now: Date.now });
+    const { g, recorder } = gatedRecorder(real, { dedupWindowMs: 60_000 });
     const held = recorder.recordDelivery([input(0)]);
     await new Promise((r) => setImmediate(r));
     // One group: the same alert twice (a replay), and the same failure under another key (a Masakari duplicate).
@@ -125,15 +130,7 @@ for (const [name, open] of stores) {
 t.test('commitsInFlight 2 (the worker thread): the next group is handed over while a commit runs, the third waits', async (t) => {
   const real = new SqliteNotificationStore(':memory:');
   t.teardown(() => real.close());
-  const g = gated(real);
-  const recorder = new NotificationRecorder({
-    store: g.store,
-    metrics: createRecoveryMetrics(real),
-    events: () => [],
-    dedupWindowMs: 0,
-    now: Date.now,
-    groupCommit: { maxDeliveries: 10, maxWaiting: 100, commitsInFlight: 2 },
-  });
+  const { g, recorder } = gatedRecorder(real, { groupCommit: { maxDeliveries: 10, maxWaiting: 100, commitsInFlight: 2 } });
   const tick = () => new Promise((r) => setImmediate(r));
   const first = recorder.recordDelivery([input(0)]);
   await tick();

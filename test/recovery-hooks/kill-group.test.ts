@@ -1,22 +1,16 @@
 // SIGKILL during a stream of group commits: 16 senders post webhooks to a receiver in a child process, which is
 // killed in the middle. Every alert the receiver acknowledged (202, with a notification uuid in its receipt) is in
 // the store file afterwards: nothing is answered before its group's commit is on disk.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
+import { spawnChildReceiver } from './helpers/child.js';
 import { HOST_1, HOST_2, TOKEN, tempDir } from './helpers/harness.js';
 
 t.test('SIGKILL while groups commit: every acknowledged alert is stored', async (t) => {
   const dir = tempDir();
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./helpers/child-receiver.ts', import.meta.url).pathname, dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { child, url } = await spawnChildReceiver(dir);
   t.teardown(() => child.kill('SIGKILL'));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => resolve(d.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
-  });
   const exited = new Promise((r) => child.once('exit', r));
   const acknowledged: string[] = [];
   let answered = 0;
