@@ -5,7 +5,7 @@
 // writes nothing.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,22 @@ function webhook(n: number): string {
     externalURL: 'http://am',
     alerts,
   });
+}
+
+/** CPU ticks (1/100 s) used so far by each thread of process `pid`, by thread id (empty when /proc cannot tell). */
+function threadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(fields[11]) + Number(fields[12]));
+    }
+  } catch {
+    out.clear();
+  }
+  return out;
 }
 
 export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'postgres' | 'limit-fsync' | 'limit-none';
@@ -110,6 +126,7 @@ recovery_hook:
       });
     const bodies = Array.from({ length: total }, (_, i) => webhook(i));
     for (let i = 0; i < 50; i++) await post(webhook(total + i)); // warm up
+    const cpuBefore = threadCpu(child.pid!);
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
@@ -119,8 +136,21 @@ recovery_hook:
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    const cpuAfter = threadCpu(child.pid!);
     agent.destroy();
-    return { perSecond: total / seconds, latency: summary(latencies), total };
+    // CPU of the receiver's threads during the run, per webhook: the main thread (HTTP, validation), and the rest
+    // (the SQLite worker, libuv's pool, V8's helpers), from /proc (Linux; empty elsewhere).
+    const cpuUs = (main: boolean) => {
+      let ticks = 0;
+      for (const [tid, t] of cpuAfter) if ((tid === child.pid) === main) ticks += t - (cpuBefore.get(tid) ?? 0);
+      return Math.round((ticks * 1e4) / total);
+    };
+    return {
+      perSecond: total / seconds,
+      latency: summary(latencies),
+      total,
+      cpuUsPerWebhook: cpuAfter.size ? { main: cpuUs(true), other: cpuUs(false) } : undefined,
+    };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -177,8 +177,8 @@ if (want('intake')) {
     for (const kind of ['sqlite', 'sqlite-event-loop'] as const)
       ratios[kind].push(runs.get(kind)![round]!.perSecond / runs.get('limit-fsync')![round]!.perSecond);
   }
-  out('| target | webhooks/s | alerts/s | p50 | p99 |');
-  out('|---|---|---|---|---|');
+  out('| target | webhooks/s | alerts/s | p50 | p99 | CPU per webhook (main thread / others) |');
+  out('|---|---|---|---|---|---|');
   const median = new Map<IntakeTarget, Awaited<ReturnType<typeof benchIntake>>>();
   for (const [kind, label] of targets) {
     const rs = [...runs.get(kind)!].sort((a, b) => a.perSecond - b.perSecond);
@@ -189,7 +189,9 @@ if (want('intake')) {
       `| ${label} | **${r.perSecond.toFixed(0)}** (${range(
         (x) => x.perSecond,
         (v) => v.toFixed(0),
-      )}) | ${(r.perSecond * 10).toFixed(0)} | ${ms(r.latency.p50)} | **${ms(r.latency.p99)}** (${range((x) => x.latency.p99, ms)}) |`,
+      )}) | ${(r.perSecond * 10).toFixed(0)} | ${ms(r.latency.p50)} | **${ms(r.latency.p99)}** (${range((x) => x.latency.p99, ms)}) | ${
+        r.cpuUsPerWebhook ? `${r.cpuUsPerWebhook.main} / ${r.cpuUsPerWebhook.other} µs` : 'n/a'
+      } |`,
     );
   }
   out();

@@ -6,6 +6,7 @@ import { type ActionHookConfig, actionHooksSchema } from './action-hooks/config.
 import { type EmergencyConfig, emergencyShape, emergencyTaskDefaults, resolveEmergency } from './emergency-config.js';
 import { FORWARD_TASKS, type ForwardConfig, forwardShape, resolveForward } from './forward/config.js';
 import { type NotifiersConfig, notifiersSchema } from './notifiers/config.js';
+import { GROUP_COMMIT_DEFAULTS, type GroupCommitLimits } from './intake/recorder.js';
 import { type ListenAddress, listenAddress } from '../core/config/listen.js';
 import { POOL_NAME, type PoolConfig } from '../core/config/pool.js';
 import {
@@ -133,6 +134,8 @@ export interface RecoveryHookConfig {
   /** Run the SQLite store in a worker thread (off the event loop), or on the event loop. */
   storeWorkerThread: boolean;
   postgres?: PostgresStoreConfig;
+  /** Webhook deliveries committed together (one transaction, one fsync) at most, and waiting for a commit at most. */
+  groupCommit: Omit<GroupCommitLimits, 'commitsInFlight'>;
   /** Names this receiver in leases and logs; unique among the receivers sharing a store. */
   receiverId: string;
   /** How long a receiver's claim on a host's workflow (or a notifier channel) lasts without renewal. */
@@ -243,6 +246,13 @@ const shape = obj({
         }),
       ),
     }),
+  ),
+  group_commit: withDefault(
+    obj({
+      max_deliveries: withDefault(num({ min: 1, max: 10_000, integer: true }), GROUP_COMMIT_DEFAULTS.maxDeliveries),
+      max_waiting: withDefault(num({ min: 1, max: 100_000, integer: true }), GROUP_COMMIT_DEFAULTS.maxWaiting),
+    }),
+    { max_deliveries: GROUP_COMMIT_DEFAULTS.maxDeliveries, max_waiting: GROUP_COMMIT_DEFAULTS.maxWaiting },
   ),
   receiver_id: withDefault(str({ pattern: /^[A-Za-z0-9._-]{1,64}$/, patternHint: 'letters, digits, ".", "_" or "-"' }), () =>
     hostname()
@@ -442,6 +452,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     storePath: raw.store_path === ':memory:' ? raw.store_path : filePath(raw.store_path, sc.baseDir),
     storeWorkerThread: raw.store_worker_thread,
     postgres: resolvePostgres(raw.store?.postgres, [...path, 'store', 'postgres'], ctx, sc),
+    groupCommit: { maxDeliveries: raw.group_commit.max_deliveries, maxWaiting: raw.group_commit.max_waiting },
     receiverId: raw.receiver_id,
     leaseMs: raw.lease_seconds * 1000,
     alertmanagerPath: raw.alertmanager_path,

@@ -5,6 +5,22 @@ import type { EventMessages } from '../engine/events.js';
 import type { RecoveryMetrics } from '../engine/metrics.js';
 import type { NotificationStore } from '../store/store.js';
 import type { CreateOptions, CreateResult, NewNotification, OutboxInput } from '../store/types.js';
+import { ApiError } from './errors.js';
+
+/** Bounds of the webhook group commit (config `group_commit`). */
+export interface GroupCommitLimits {
+  /** Deliveries committed together at most (the rest wait for the next commit). */
+  maxDeliveries: number;
+  /** Deliveries waiting for a commit at most (queued or being committed): beyond, a delivery is answered 503 at once. */
+  maxWaiting: number;
+  /**
+   * Group commits handed to the store before the first is answered: 1 where the store commits one transaction at a
+   * time anyway; 2 for the SQLite worker thread, which then starts the next group the moment a commit returns.
+   */
+  commitsInFlight: number;
+}
+
+export const GROUP_COMMIT_DEFAULTS: GroupCommitLimits = { maxDeliveries: 256, maxWaiting: 1024, commitsInFlight: 1 };
 
 export interface RecorderOptions {
   store: NotificationStore;
@@ -14,6 +30,7 @@ export interface RecorderOptions {
   now: () => number;
   /** The pool's mode: notifications of a notify-only pool are recorded as ignored at once, in the same commit. */
   modeOf?: (pool: string) => PoolMode;
+  groupCommit?: GroupCommitLimits;
 }
 
 interface Pending {
@@ -27,9 +44,14 @@ export class NotificationRecorder {
   #listeners: (() => void)[] = [];
   #queue: Pending[] = [];
   #flushScheduled = false;
-  /** The group commit in progress: deliveries arriving meanwhile wait for the next one. */
-  #committing: Promise<void> | undefined;
-  constructor(private readonly opts: RecorderOptions) {}
+  /** Group commits handed to the store and not answered yet: deliveries arriving meanwhile wait for the next one. */
+  #inFlight = 0;
+  /** Deliveries handed to the store and not answered yet (they count against maxWaiting too). */
+  #inFlightDeliveries = 0;
+  readonly #limits: GroupCommitLimits;
+  constructor(private readonly opts: RecorderOptions) {
+    this.#limits = opts.groupCommit ?? GROUP_COMMIT_DEFAULTS;
+  }
 
   /** Called after a notification was committed (the engine's wake-up). */
   onCreated(listener: () => void): void {
@@ -44,10 +66,20 @@ export class NotificationRecorder {
    * Group commit for webhook deliveries: every delivery that arrives while the event loop is busy is recorded in
    * one transaction (one fsync), and each caller is answered after that commit. When the group fails, each delivery
    * is committed again alone, so a poison delivery fails only itself (400 when the store refused its data, 5xx when
-   * the store is unavailable) and its neighbours commit; nothing is acknowledged that was not committed.
+   * the store is unavailable) and its neighbours commit; nothing is acknowledged that was not committed. A group
+   * takes at most `maxDeliveries`; when `maxWaiting` deliveries already wait, the delivery is refused (ApiError 503
+   * with Retry-After: the sender retries, nothing was acknowledged).
    */
   recordDelivery(inputs: NewNotification[], messages: OutboxInput[] = []): Promise<CreateResult[]> {
     if (!inputs.length && !messages.length) return Promise.resolve([]);
+    if (this.#queue.length + this.#inFlightDeliveries >= this.#limits.maxWaiting)
+      return Promise.reject(
+        new ApiError(
+          503,
+          `The receiver is busy: ${this.#queue.length + this.#inFlightDeliveries} deliveries wait for the store (group_commit.max_waiting); nothing was acknowledged, retry later`,
+          { 'Retry-After': '1' },
+        ),
+      );
     return new Promise((resolve, reject) => {
       this.#queue.push({ inputs, messages, resolve, reject });
       this.#scheduleFlush();
@@ -55,20 +87,23 @@ export class NotificationRecorder {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#committing || !this.#queue.length) return;
+    if (this.#flushScheduled || this.#inFlight >= this.#limits.commitsInFlight || !this.#queue.length) return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      this.#committing = this.#flush().finally(() => {
-        this.#committing = undefined;
+      const batch = this.#queue.splice(0, this.#limits.maxDeliveries);
+      this.#inFlight++;
+      this.#inFlightDeliveries += batch.length;
+      void this.#flush(batch).finally(() => {
+        this.#inFlight--;
+        this.#inFlightDeliveries -= batch.length;
         this.#scheduleFlush();
       });
+      this.#scheduleFlush();
     });
   }
 
-  async #flush(): Promise<void> {
-    const batch = this.#queue;
-    this.#queue = [];
+  async #flush(batch: Pending[]): Promise<void> {
     let results: CreateResult[];
     try {
       results = await this.recordAll(

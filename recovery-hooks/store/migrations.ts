@@ -183,4 +183,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX hook_calls_notification ON hook_calls (notification_uuid, id);
     `,
   },
+  {
+    // The duplicate lookup's index only for rows it can find (decide.ts duplicateTarget): a row recorded ignored and
+    // never updated is no duplicate target, and its random insert in this index cost a page write per notification.
+    version: 7,
+    sql: `
+      DROP INDEX notifications_dedup;
+      CREATE INDEX notifications_dedup ON notifications (type, host_uuid, payload, generated_at) WHERE (status <> 'ignored' OR updated_at IS NOT NULL);
+    `,
+  },
 ];

@@ -1,5 +1,6 @@
 // Opens the configured store: PostgreSQL when `store.postgres` is set (several receivers share it), else the
-// embedded SQLite file, run by a worker thread (off the event loop). The PostgreSQL client is loaded only when used.
+// embedded SQLite file, on the event loop or (store_worker_thread) in a worker thread. The PostgreSQL client is loaded
+// only when used.
 import type { Logger } from '../../core/log.js';
 import type { RecoveryHookConfig } from '../config.js';
 import { SqliteNotificationStore } from './sqlite.js';
@@ -10,6 +11,14 @@ export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | '
   if (!config.postgres) return config.storeWorkerThread ? SqliteWorkerStore.open(config.storePath) : new SqliteNotificationStore(config.storePath);
   const { PostgresNotificationStore } = await import('./postgres.js');
   return PostgresNotificationStore.open(config.postgres, logger);
+}
+
+/**
+ * How many group commits the intake hands this store before the first is answered (GroupCommitLimits): the worker
+ * thread takes the next group while it commits one; the other stores commit one group at a time.
+ */
+export function commitsInFlight(store: NotificationStore): number {
+  return store instanceof SqliteWorkerStore ? 2 : 1;
 }
 
 /** Where the store is, for logs: the SQLite path, or the PostgreSQL server without credentials. */

@@ -181,4 +181,12 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX hook_calls_notification ON hook_calls (notification_uuid, id);
     `,
   },
+  {
+    // As SQLite's migration 7: the duplicate lookup's payload index only for rows it can find (decide.ts duplicateTarget).
+    version: 7,
+    sql: `
+      DROP INDEX notifications_payload;
+      CREATE INDEX notifications_payload ON notifications USING hash (payload) WHERE (status <> 'ignored' OR updated_at IS NOT NULL);
+    `,
+  },
 ];

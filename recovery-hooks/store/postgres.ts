@@ -2,15 +2,15 @@
 // semantics as the SQLite store, each public method one transaction, made safe between receivers: create takes an
 // advisory lock per host before its replay and duplicate checks, status changes are compare-and-set, outbox claims
 // skip rows another receiver is claiming, and leases are timed by the database's clock.
-import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
-import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, hostsOf } from './decide.js';
+import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, duplicateTarget, hostsOf } from './decide.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
+import { timeOrderedUuid } from './uuid.js';
 import {
   type Row,
   type Statement,
@@ -368,7 +368,7 @@ export class PostgresNotificationStore implements NotificationStore {
       // yet analyzed, and which reads every row of the host in the window (all of them, in a burst of alerts).
       text: `SELECT d.i, n.* FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) AS d (i, type, host_uuid, since, payload, generated_at)
              CROSS JOIN LATERAL (
-               SELECT * FROM (SELECT * FROM notifications WHERE payload = d.payload OFFSET 0) AS same
+               SELECT * FROM (SELECT * FROM notifications AS n WHERE n.payload = d.payload AND ${duplicateTarget('n')} OFFSET 0) AS same
                WHERE ${duplicateMatch('same', { type: 'd.type', hostUuid: 'd.host_uuid', since: 'd.since', payload: 'd.payload', generatedAt: 'd.generated_at' })}
                ORDER BY same.id LIMIT 1) AS n`,
       values: [
@@ -386,7 +386,7 @@ export class PostgresNotificationStore implements NotificationStore {
 
   /** Insert the planned rows in one statement, in order; by slot, the inserted row, or undefined for a replay key met. */
   async #insertBatch(c: pg.PoolClient, inputs: NewNotification[], inserts: Insert[], now: number): Promise<(Row | undefined)[]> {
-    const uuids = inserts.map(() => randomUUID());
+    const uuids = inserts.map(() => timeOrderedUuid(now));
     const at = <T>(f: (input: NewNotification, s: Insert) => T) => inserts.map((s) => f(inputs[s.index]!, s));
     const { rows: inserted } = await c.query<Row>({
       name: 'xs_insert',

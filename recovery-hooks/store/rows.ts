@@ -66,24 +66,51 @@ export function toNotification(r: Row): Notification {
   };
 }
 
-export function notificationInsert(input: NewNotification, uuid: string, payload: string, ignoreReason: string | undefined, now: number): Statement {
+const NEW_NOTIFICATION_COLUMNS = [
+  'uuid',
+  'type',
+  'status',
+  'host_uuid',
+  'host_name',
+  'pool_name',
+  'generated_at',
+  'payload',
+  'message',
+  'source',
+  'replay_key',
+  'created_at',
+] as const;
+
+/** One text for every insert: the stores cache their prepared statements by SQL text. */
+const NOTIFICATION_INSERT_SQL = `INSERT INTO notifications (${NEW_NOTIFICATION_COLUMNS.join(', ')}) VALUES (${NEW_NOTIFICATION_COLUMNS.map(() => '?').join(', ')})`;
+
+/** A notification row to insert: the statement, and the row it makes once given its id (as SELECT * reads it back). */
+export function notificationInsert(
+  input: NewNotification,
+  uuid: string,
+  payload: string,
+  ignoreReason: string | undefined,
+  now: number,
+): Statement & { row(id: number): Row } {
+  const values: Record<(typeof NEW_NOTIFICATION_COLUMNS)[number], unknown> = {
+    uuid,
+    type: input.type,
+    status: ignoreReason ? 'ignored' : 'new',
+    host_uuid: input.hostUuid,
+    host_name: input.hostName,
+    pool_name: input.poolName,
+    generated_at: input.generatedAt,
+    payload,
+    message: ignoreReason ?? null,
+    source: input.source,
+    replay_key: input.replayKey ?? null,
+    created_at: now,
+  };
   return {
-    sql: `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    params: [
-      uuid,
-      input.type,
-      ignoreReason ? 'ignored' : 'new',
-      input.hostUuid,
-      input.hostName,
-      input.poolName,
-      input.generatedAt,
-      payload,
-      ignoreReason ?? null,
-      input.source,
-      input.replayKey ?? null,
-      now,
-    ],
+    sql: NOTIFICATION_INSERT_SQL,
+    params: NEW_NOTIFICATION_COLUMNS.map((c) => values[c]),
+    // The columns left to their defaults (migration 1): no update yet, no attempt.
+    row: (id) => ({ id, ...values, updated_at: null, attempts: 0, next_attempt_at: null }),
   };
 }
 

@@ -1,6 +1,5 @@
 // The embedded store: one SQLite file (better-sqlite3), WAL journal and synchronous=FULL, so a notification the
 // receiver acknowledged survives a kill or a power cut. Each public method is one transaction.
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,6 +8,7 @@ import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMess
 import { createResults, decide, duplicateLookups, duplicateMatch, duplicateParams, hostsOf } from './decide.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { QueuedSignal } from './queued.js';
+import { timeOrderedUuid } from './uuid.js';
 import {
   type Row,
   type Statement,
@@ -73,6 +73,9 @@ import {
   type VmMove,
 } from './types.js';
 
+/** The first stored duplicate of an input (decide.ts), one text for every lookup (statements are cached by text). */
+const DUPLICATE_SQL = `SELECT * FROM notifications n WHERE ${duplicateMatch('n', { type: '?', hostUuid: '?', since: '?', payload: '?', generatedAt: '?' })} ORDER BY n.id LIMIT 1`;
+
 export class SqliteNotificationStore implements NotificationStore {
   readonly #db: Database.Database;
   /** Compiled statements, by SQL text: compiling costs more than running most of them. */
@@ -90,6 +93,9 @@ export class SqliteNotificationStore implements NotificationStore {
       this.#db.pragma('synchronous = FULL');
       this.#db.pragma('foreign_keys = ON');
       this.#db.pragma('busy_timeout = 5000');
+      // 32 MiB of page cache (SQLite's default is 2 MiB): the indexes' leaves an insert touches stay in memory
+      // instead of being read again from the file (about a seventh of an insert's CPU, measured).
+      this.#db.pragma('cache_size = -32768');
       this.#migrate(MIGRATIONS);
       // One receiver per SQLite file: leases left by a previous process of this receiver are void.
       this.#db.exec('DELETE FROM leases');
@@ -208,18 +214,15 @@ export class SqliteNotificationStore implements NotificationStore {
       if (this.#sql('SELECT 1 FROM hosts WHERE uuid = ? AND on_maintenance').get(host)) onMaintenance.add(host);
     const payloads = inputs.map((i) => canonicalJson(i.payload));
     const duplicates = new Map<number, Row>();
-    const match = duplicateMatch('n', { type: '?', hostUuid: '?', since: '?', payload: '?', generatedAt: '?' });
     for (const index of duplicateLookups(inputs, opts, { known, onMaintenance })) {
-      const r = this.#get({
-        sql: `SELECT * FROM notifications n WHERE ${match} ORDER BY n.id LIMIT 1`,
-        params: duplicateParams(inputs[index]!, payloads[index]!, opts.dedupWindowMs),
-      });
+      const r = this.#get({ sql: DUPLICATE_SQL, params: duplicateParams(inputs[index]!, payloads[index]!, opts.dedupWindowMs) });
       if (r) duplicates.set(index, r);
     }
     const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
     const inserted = plan.inserts.map((s) => {
-      const { lastInsertRowid } = this.#run(notificationInsert(inputs[s.index]!, randomUUID(), s.payload, s.ignoreReason, opts.now));
-      return this.#sql('SELECT * FROM notifications WHERE id = ?').get(lastInsertRowid) as Row;
+      const insert = notificationInsert(inputs[s.index]!, timeOrderedUuid(opts.now), s.payload, s.ignoreReason, opts.now);
+      // The row as inserted, without reading it back (RETURNING * cost a third of the insert).
+      return insert.row(Number(this.#run(insert).lastInsertRowid));
     });
     for (const host of hostsOf(inputs, plan.inserts)) this.#run(hostUpsert(host, opts.now));
     return { results: createResults(plan, inserted), created: inserted.map(toNotification) };

@@ -24,6 +24,7 @@ t.test('defaults', async (t) => {
     listen: { host: '127.0.0.1', port: 15868 },
     storePath: '/var/lib/xcp-sentinel/recovery-hook.sqlite',
     storeWorkerThread: false,
+    groupCommit: { maxDeliveries: 256, maxWaiting: 1024 },
     alertmanagerPath: '/alertmanager',
     maxBodyBytes: 1048576,
     tokens: [],
@@ -315,4 +316,13 @@ recovery_hook:
     ],
     'the toolstack tasks read no input of each other: any order passes',
   );
+});
+
+t.test('group_commit: bounds of the webhook group commit, validated and named', async (t) => {
+  const rh = parseConfig(`${POOLS}recovery_hook:\n  group_commit: { max_deliveries: 32 }\n`, '/etc/xcp-sentinel/config.yaml').recovery_hook;
+  t.same(rh.groupCommit, { maxDeliveries: 32, maxWaiting: 1024 });
+  const found = problems('recovery_hook:\n  group_commit: { max_deliveries: 0, max_waiting: 2.5, surprise: 1 }\n');
+  t.match(found.join(' | '), /recovery_hook\.group_commit\.max_deliveries: expected an integer >= 1 <= 10000, got 0/);
+  t.match(found.join(' | '), /recovery_hook\.group_commit\.max_waiting: expected an integer >= 1 <= 100000, got 2\.5/);
+  t.match(found.join(' | '), /recovery_hook\.group_commit\.surprise: unknown key/);
 });

@@ -1,23 +1,17 @@
 // A real kill: a receiver in a child process acknowledges notifications, starts a workflow, and is SIGKILLed in the
 // middle of a task. A fresh receiver on the same store file still has everything it acknowledged and resumes the
 // interrupted workflow at its unfinished task, as the same run.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { FakePool } from './helpers/fake-xapi.js';
+import { spawnChildReceiver } from './helpers/child.js';
 import { HOST_1, HOST_2, TOKEN, startHook, tempDir, testConfig } from './helpers/harness.js';
 
 t.test('SIGKILL mid-task: acknowledged notifications survive and the workflow resumes', async (t) => {
   const dir = tempDir();
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./helpers/child-receiver.ts', import.meta.url).pathname, dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { child, url } = await spawnChildReceiver(dir);
   t.teardown(() => child.kill('SIGKILL'));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => resolve(d.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
-  });
   const post = (path: string, body: unknown) =>
     fetch(url + path, { method: 'POST', headers: { 'X-Auth-Token': TOKEN, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const generated = new Date(Date.now() - 1000).toISOString();
