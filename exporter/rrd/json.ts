@@ -1,13 +1,16 @@
 // A reader for the JSON generations of /rrd_updates. Strict JSON (nested, current), plus what xcp-rrd ≤ 1.9 wrote:
 // unquoted (identifier) keys and bare NaN, Infinity and -Infinity. Every `values` list is read straight into a
 // Float64Array (`toNumber` of each element), so the tens of thousands of samples of a body never become strings.
+// Given the legend last read from the same host, a `legend` list equal to it is compared in place and not decoded:
+// the document's legend is then that Legend object itself.
 // Pure; throws SyntaxError for anything that is not such a document.
+import type { Legend } from './legend.js';
 import { numberAt, toNumber } from './numbers.js';
 
 const WORDS: Record<string, unknown> = { true: true, false: false, null: null, NaN: NaN, Infinity: Infinity };
 
-export function parseRrdJson(text: string): unknown {
-  const r = new Reader(text);
+export function parseRrdJson(text: string, previous?: Legend): unknown {
+  const r = new Reader(text, previous);
   const value = r.value();
   r.space();
   if (r.pos < text.length) r.fail('unexpected text after the value');
@@ -21,7 +24,10 @@ class Reader {
   /** Length of the last `values` list: rows of one body are all as wide as its legend. */
   private width = 1024;
 
-  constructor(private readonly s: string) {
+  constructor(
+    private readonly s: string,
+    private readonly previous?: Legend,
+  ) {
     this.escapes = s.includes('\\');
   }
 
@@ -65,7 +71,7 @@ class Reader {
       this.space();
       this.expect(58 /* : */);
       this.space();
-      const value = key === 'values' && this.s.charCodeAt(this.pos) === 91 ? this.samples() : this.value();
+      const value = this.s.charCodeAt(this.pos) === 91 ? this.list(key) : this.value();
       // As JSON.parse: "__proto__" is an ordinary key.
       if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       else out[key] = value;
@@ -76,6 +82,19 @@ class Reader {
       }
       this.expect(44 /* , */);
     }
+  }
+
+  /** A list: `values` read as samples, a `legend` equal to the previous one as that Legend. */
+  private list(key: string): unknown {
+    if (key === 'values') return this.samples();
+    if (key === 'legend' && this.previous) {
+      const end = this.previous.matchJson(this.s, this.pos);
+      if (end >= 0) {
+        this.pos = end;
+        return this.previous;
+      }
+    }
+    return this.array();
   }
 
   private array(): unknown[] {
