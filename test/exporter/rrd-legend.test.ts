@@ -4,7 +4,7 @@
 import t from 'tap';
 import { ProtocolError } from '../../core/errors.js';
 import { Inventory, type Rec } from '../../exporter/inventory/inventory.js';
-import { type MetricSink } from '../../exporter/metrics/declare.js';
+import type { MetricSink } from '../../exporter/metrics/declare.js';
 import { Catalogue } from '../../exporter/rrd/catalogue.js';
 import { CounterBank } from '../../exporter/rrd/counters.js';
 import { GuestReports } from '../../exporter/rrd/guest-reports.js';
