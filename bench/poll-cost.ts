@@ -1,8 +1,9 @@
 // What one poll costs the exporter's process, collection alone (every host's /rrd_updates fetched, parsed and mapped,
 // the inventory's series; no render, no compression): CPU, wall, GC (count and pause) and the JS heap, in a process of
 // its own beside a simulator process. With `alloc`, the bytes the collection allocates (V8's sampling heap profiler,
-// collected objects included) and where. Prints one JSON line.
-//   node --import tsx bench/poll-cost.ts '{"hosts":64,"vmsPerHost":160,"polls":3,"alloc":false}'
+// collected objects included) and where; with `full`, whole polls (render and compression included) after. Prints one
+// JSON line.
+//   node --import tsx bench/poll-cost.ts '{"hosts":64,"vmsPerHost":160,"polls":3,"alloc":false,"full":2}'
 // It imports only what every tree since session 5 has, so a copy of it measures an older checkout the same way.
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -16,6 +17,8 @@ interface Options {
   polls: number;
   /** Measure allocation (slows the polls it measures: their CPU is not reported). */
   alloc?: boolean;
+  /** Then whole polls (collect, render, compress: Exporter.pollOnce): CPU during each and until 1 s after. */
+  full?: number;
 }
 
 interface ProfileNode {
@@ -90,7 +93,17 @@ try {
     polls.push(poll);
     await new Promise((r) => setTimeout(r, 1000));
   }
-  process.stdout.write(JSON.stringify({ options: o, polls }) + '\n');
+  const full = [];
+  for (let i = 0; i < (o.full ?? 0); i++) {
+    const cpu = process.cpuUsage();
+    await ex.exporter.pollOnce();
+    const during = process.cpuUsage(cpu);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = process.cpuUsage(cpu);
+    full.push({ cpu: (during.user + during.system) / 1e6, cpuWithAfter: (after.user + after.system) / 1e6 });
+  }
+  const { rss, heapUsed } = process.memoryUsage();
+  process.stdout.write(JSON.stringify({ options: o, polls, full, rssMB: rss / 1e6, heapUsedMB: heapUsed / 1e6 }) + '\n');
 } finally {
   session.disconnect();
   await ex.stop();

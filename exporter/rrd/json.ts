@@ -21,14 +21,15 @@ class Reader {
   pos = 0;
   /** Strings need JSON unescaping only when the body holds a backslash at all. */
   private readonly escapes: boolean;
-  /** Length of the last `values` list: rows of one body are all as wide as its legend. */
-  private width = 1024;
+  /** Length of the last `values` list (at first, of the previous legend): rows are all as wide as their legend. */
+  private width: number;
 
   constructor(
     private readonly s: string,
     private readonly previous?: Legend,
   ) {
     this.escapes = s.includes('\\');
+    this.width = Math.max(previous?.length ?? 1024, 1);
   }
 
   fail(what: string): never {
