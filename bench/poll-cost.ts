@@ -5,6 +5,7 @@
 // JSON line.
 //   node --import tsx bench/poll-cost.ts '{"hosts":64,"vmsPerHost":160,"polls":3,"alloc":false,"full":2}'
 // It imports only what every tree since session 5 has, so a copy of it measures an older checkout the same way.
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { FamilySet } from '../exporter/metrics/families.js';
@@ -17,6 +18,8 @@ interface Options {
   polls: number;
   /** Measure allocation (slows the polls it measures: their CPU is not reported). */
   alloc?: boolean;
+  /** Write a CPU profile of the measured collections to this file (.cpuprofile). */
+  profile?: string;
   /** Then whole polls (collect, render, compress: Exporter.pollOnce): CPU during each and until 1 s after. */
   full?: number;
 }
@@ -43,6 +46,10 @@ try {
   await new Promise((r) => setTimeout(r, 5000)); // a new RRD row
   session.connect();
   const polls = [];
+  if (o.profile) {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   for (let i = 0; i < (o.polls ?? 3); i++) {
     if (o.alloc) {
       await session.post('HeapProfiler.enable');
@@ -92,6 +99,10 @@ try {
     }
     polls.push(poll);
     await new Promise((r) => setTimeout(r, 1000));
+  }
+  if (o.profile) {
+    const { profile } = (await session.post('Profiler.stop')) as { profile: object };
+    writeFileSync(o.profile, JSON.stringify(profile));
   }
   const full = [];
   for (let i = 0; i < (o.full ?? 0); i++) {

@@ -93,7 +93,8 @@ export class Legend {
 
   /**
    * Whether the JSON array starting at `s[open]` (a '[') is a list of exactly these entries, written without
-   * escapes, compared in place (nothing is cut out of `s`): the index after its ']', or -1 when anything differs.
+   * escapes: the index after its ']', or -1 when anything differs. Each entry is compared as two slices of `s`
+   * (V8 compares them with memcmp; measured faster than startsWith or a charCodeAt loop), never decoded.
    */
   matchJson(s: string, open: number): number {
     let p = space(s, open + 1);
@@ -105,9 +106,9 @@ export class Legend {
       if (s.charCodeAt(p) !== 34 /* " */) return -1;
       const prefix = this.groups[this.groupOf[i]!]!.prefix;
       const name = this.names[i]!;
-      if (!s.startsWith(prefix, p + 1) || !s.startsWith(name, p + 1 + prefix.length)) return -1;
-      p += 1 + prefix.length + name.length;
-      if (s.charCodeAt(p) !== 34) return -1;
+      const at = p + 1 + prefix.length;
+      p = at + name.length;
+      if (s.charCodeAt(p) !== 34 || s.slice(at - prefix.length, at) !== prefix || s.slice(at, p) !== name) return -1;
       p = space(s, p + 1);
     }
     return s.charCodeAt(p) === 93 /* ] */ ? p + 1 : -1;
