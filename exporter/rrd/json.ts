@@ -5,7 +5,7 @@
 // the document's legend is then that Legend object itself.
 // Pure; throws SyntaxError for anything that is not such a document.
 import type { Legend } from './legend.js';
-import { numberAt, toNumber } from './numbers.js';
+import { numberAt, numberInto, toNumber } from './numbers.js';
 
 const WORDS: Record<string, unknown> = { true: true, false: false, null: null, NaN: NaN, Infinity: Infinity };
 
@@ -130,25 +130,24 @@ class Reader {
     }
     for (;;) {
       this.space();
-      let v: number;
+      if (n === out.length) {
+        const bigger = new Float64Array(n * 2);
+        bigger.set(out);
+        out = bigger;
+      }
       const c = s.charCodeAt(this.pos);
       if (c === 34) {
         const close = s.indexOf('"', this.pos + 1);
         if (close < 0) this.fail('unterminated string');
         let escaped = false;
         for (let j = this.pos + 1; this.escapes && j < close; j++) escaped ||= s.charCodeAt(j) === 92;
-        if (escaped) v = toNumber(this.string());
+        if (escaped) out[n] = toNumber(this.string());
         else {
-          v = numberAt(s, this.pos + 1, close);
+          numberInto(out, n, s, this.pos + 1, close);
           this.pos = close + 1;
         }
-      } else v = toNumber(this.value());
-      if (n === out.length) {
-        const bigger = new Float64Array(n * 2);
-        bigger.set(out);
-        out = bigger;
-      }
-      out[n++] = v;
+      } else out[n] = toNumber(this.value());
+      n++;
       this.space();
       if (s.charCodeAt(this.pos) === 93) {
         this.pos++;

@@ -19,10 +19,21 @@ const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
  * goes through `toNumber`.
  */
 export function numberAt(s: string, start: number, end: number): number {
+  numberInto(ONE, 0, s, start, end);
+  return ONE[0]!;
+}
+
+const ONE = new Float64Array(1);
+
+/** `out[at] = numberAt(s, start, end)`: the double is stored, never boxed on its way out of a call. */
+export function numberInto(out: Float64Array, at: number, s: string, start: number, end: number): void {
   let i = start;
   const negative = s.charCodeAt(i) === 45; // -
   if (negative) i++;
-  if (s.charCodeAt(i) === 78 /* N */ && end - i === 3 && !negative && s.startsWith('NaN', i)) return NaN; // no sample
+  if (s.charCodeAt(i) === 78 /* N */ && end - i === 3 && !negative && s.startsWith('NaN', i)) {
+    out[at] = NaN; // no sample
+    return;
+  }
   let mantissa = 0;
   let any = false;
   /** Significant digits: leading zeros (0.000123) are not. */
@@ -47,12 +58,18 @@ export function numberAt(s: string, start: number, end: number): number {
     if (s.charCodeAt(j) === 45 || s.charCodeAt(j) === 43) j++;
     const first = j;
     for (; j < end && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57 && j - first < 4; j++) exponent = exponent * 10 + (s.charCodeAt(j) - 48);
-    if (j === first) return toNumber(s.slice(start, end));
+    if (j === first) {
+      out[at] = toNumber(s.slice(start, end));
+      return;
+    }
     exponent *= sign;
     i = j;
   }
   const scale = exponent - fraction;
-  if (i !== end || !any || digits > 15 || scale < -22 || scale > 22) return toNumber(s.slice(start, end));
+  if (i !== end || !any || digits > 15 || scale < -22 || scale > 22) {
+    out[at] = toNumber(s.slice(start, end));
+    return;
+  }
   const v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
-  return negative ? -v : v;
+  out[at] = negative ? -v : v;
 }

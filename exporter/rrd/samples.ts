@@ -5,7 +5,7 @@ import { type MetricSink, VM_RRD, gauge } from '../metrics/declare.js';
 import { labelString } from '../metrics/families.js';
 import { tagsLabel } from '../metrics/tags.js';
 import { type Catalogue, type Mapped, VM_CPU_USAGE } from './catalogue.js';
-import type { CounterBank } from './counters.js';
+import type { CounterBank, CounterState } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
 import { Legend } from './legend.js';
@@ -45,7 +45,7 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate | RrdWindow, ct
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
   // One object for every counter read: only the column changes.
   const rateRows = { rows: asc, column: 0, step: update.step };
-  const { objects, column, mapped, objectOf, extra, special } = plan;
+  const { objects, column, mapped, objectOf, extra, special, counterOf, counterStates } = plan;
   if (ctx.power) for (const o of plan.guests) ctx.power.guest(o.uuid, ctx.host.uuid, o.base);
   // Per object, this poll: the vCPU values (for cpu_usage where rrdd has none), in the order XO averages them.
   const cores = new Float64Array(objects.length);
@@ -61,7 +61,10 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate | RrdWindow, ct
     let value: number;
     if (rule.family.type === 'counter') {
       rateRows.column = j;
-      value = ctx.counters.advance(object.uuid, legend.names[j]!, rateRows) * rule.scale;
+      const c = counterOf[k]!;
+      let state = counterStates[c];
+      if (state === undefined || state.gone) counterStates[c] = state = ctx.counters.counter(object.uuid, legend.names[j]!);
+      value = ctx.counters.advance(state, rateRows) * rule.scale;
     } else {
       const r = newestFinite(newest, j);
       if (r < 0) continue;
@@ -128,7 +131,7 @@ interface PlannedObject {
  * export (SRs…) and sources outside the catalogue are left out.
  */
 class SamplePlan {
-  private readonly made: Pick<RrdContext, 'lookups' | 'host' | 'poolId' | 'poolName' | 'tags' | 'catalogue' | 'labels'>;
+  private readonly made: Pick<RrdContext, 'lookups' | 'host' | 'poolId' | 'poolName' | 'tags' | 'catalogue' | 'labels' | 'counters'>;
   readonly objects: PlannedObject[] = [];
   /** Guests in the order of their first sample (the VM power estimate's order). */
   readonly guests: PlannedObject[] = [];
@@ -138,13 +141,17 @@ class SamplePlan {
   readonly objectOf: Int32Array;
   readonly extra: string[] = [];
   readonly special: Uint8Array;
+  /** Per planned sample of a counter family, where its counter's state is kept (found at its first poll). */
+  readonly counterOf: Int32Array;
+  readonly counterStates: (CounterState | undefined)[] = [];
 
   constructor(legend: Legend, ctx: RrdContext) {
-    const { lookups, host, poolId, poolName, tags, catalogue, labels } = ctx;
-    this.made = { lookups, host, poolId, poolName, tags, catalogue, labels };
+    const { lookups, host, poolId, poolName, tags, catalogue, labels, counters } = ctx;
+    this.made = { lookups, host, poolId, poolName, tags, catalogue, labels, counters };
     const column: number[] = [];
     const objectOf: number[] = [];
     const special: number[] = [];
+    const counterOf: number[] = [];
     const byUuid = new Map<string, number | null>();
     for (let j = 0; j < legend.length; j++) {
       const { cf, objectType, uuid } = legend.groups[legend.groupOf[j]!]!;
@@ -174,10 +181,12 @@ class SamplePlan {
       else if (this.objects[oi]!.guest && name === 'memory_internal_free') role = GUEST_MEMORY_REPORT;
       else if (objectType === 'vm') role = name === 'cpu_usage' ? VM_CPU : mapped.rule.labels === 'core' ? VM_CORE : 0;
       special.push(role);
+      counterOf.push(mapped.rule.family.type === 'counter' ? this.counterStates.push(undefined) - 1 : -1);
     }
     this.column = Int32Array.from(column);
     this.objectOf = Int32Array.from(objectOf);
     this.special = Uint8Array.from(special);
+    this.counterOf = Int32Array.from(counterOf);
   }
 
   /** Made for this context's inventory, host and label settings. */
@@ -190,7 +199,8 @@ class SamplePlan {
       m.poolName === ctx.poolName &&
       m.tags === ctx.tags &&
       m.catalogue === ctx.catalogue &&
-      m.labels === ctx.labels
+      m.labels === ctx.labels &&
+      m.counters === ctx.counters
     );
   }
 }
