@@ -114,7 +114,11 @@ try {
     full.push({ cpu: (during.user + during.system) / 1e6, cpuWithAfter: (after.user + after.system) / 1e6 });
   }
   const { rss, heapUsed } = process.memoryUsage();
-  process.stdout.write(JSON.stringify({ options: o, polls, full, rssMB: rss / 1e6, heapUsedMB: heapUsed / 1e6 }) + '\n');
+  // What stays between polls: the heap after a full collection.
+  await session.post('HeapProfiler.collectGarbage');
+  const after = process.memoryUsage();
+  const memory = { rssMB: rss / 1e6, heapUsedMB: heapUsed / 1e6, afterGc: { rssMB: after.rss / 1e6, heapUsedMB: after.heapUsed / 1e6 } };
+  process.stdout.write(JSON.stringify({ options: o, polls, full, ...memory }) + '\n');
 } finally {
   session.disconnect();
   await ex.stop();
