@@ -1,8 +1,10 @@
-// Are the RRD samples of this tree identical to another tree's (an older checkout)? Both trees' RRD collectors read
+// Are the RRD and inventory samples of this tree identical to another tree's (an older checkout)? Both trees' RRD collectors read
 // the same answers: each round, this tree's fetches every host's /rrd_updates from a simulator process (recorded),
 // then the other tree's gets the same bodies (replayed; its requests must be the same), over one inventory. Every
 // sample (family, labels, value, in order) must be the same, value bits included. Rounds 1–3 keep the inventory and
 // legends; before round 4 one VM per host is halted (legends and inventory change), before round 5 started again.
+// The inventory's own series (addInventoryMetrics, addHaltMetrics) are compared the same way each round, twice (the
+// second time from kept label strings).
 //   node --import tsx bench/rrd-identity.ts /path/to/old/tree '{"hosts":8,"vmsPerHost":40,"rounds":5}'
 // Exits 1 on any difference.
 import { resolve } from 'node:path';
@@ -14,12 +16,17 @@ import { RrdCollector, type RrdPool } from '../exporter/collector/rrd.js';
 import { Inventory } from '../exporter/inventory/inventory.js';
 import type { InventoryWatcher } from '../exporter/inventory/watcher.js';
 import type { MetricSink } from '../exporter/metrics/declare.js';
+import { addHaltMetrics } from '../exporter/metrics/halt-metrics.js';
+import { addInventoryMetrics } from '../exporter/metrics/inventory-metrics.js';
 import { startBenchExporter } from './lib/exporter.js';
 import { startSimProcess } from './lib/sim-process.js';
 
 const oldRoot = resolve(process.argv[2] ?? '/tmp/rrd-old');
 const o = { hosts: 8, vmsPerHost: 40, rounds: 5, ...(JSON.parse(process.argv[3] ?? '{}') as object) };
-const OldCollector = ((await import(pathToFileURL(`${oldRoot}/exporter/collector/rrd.ts`).href)) as { RrdCollector: typeof RrdCollector }).RrdCollector;
+const old = async <T>(path: string) => (await import(pathToFileURL(`${oldRoot}/${path}`).href)) as T;
+const OldCollector = (await old<{ RrdCollector: typeof RrdCollector }>('exporter/collector/rrd.ts')).RrdCollector;
+const oldInventory = await old<typeof import('../exporter/metrics/inventory-metrics.js')>('exporter/metrics/inventory-metrics.ts');
+const oldHalts = await old<typeof import('../exporter/metrics/halt-metrics.js')>('exporter/metrics/halt-metrics.ts');
 
 type Sample = [name: string, labels: string, value: number, extra: string | undefined];
 const sinkOf = (out: Sample[]): MetricSink => ({ add: (f, labels, value, extra) => out.push([f.name, labels, value, extra]) });
@@ -90,6 +97,18 @@ try {
     replaying.on = true;
     const b: Sample[] = [];
     await theirs.collect(sinkOf(b), ctx);
+    // The inventory's series, from the same records at the same time, twice.
+    const now = Date.now();
+    for (let k = 0; k < 2; k++) {
+      const inv = (frozen as { inventory: Inventory }).inventory;
+      for (const [add, addHalts, out] of [
+        [addInventoryMetrics, addHaltMetrics, a],
+        [oldInventory.addInventoryMetrics, oldHalts.addHaltMetrics, b],
+      ] as const) {
+        add(sinkOf(out), inv, 'bench', now, undefined, config.labels.tags);
+        addHalts(sinkOf(out), live.watcher.halts, inv, 'bench');
+      }
+    }
     let differences = 0;
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
       const x = a[i];
