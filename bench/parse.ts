@@ -5,9 +5,13 @@ import { parseRrdUpdates, readRrdUpdates } from '../exporter/rrd/parse.js';
 import { type RrdShape, renderRrdUpdates } from '../simulator/rrd/render.js';
 import { summary } from './lib/stats.js';
 
-/** A host of 160 VMs as the simulator lays it out: about 9,000 columns; 6 rows (a 30 s window). */
+/** A host of 160 VMs as the simulator and rrdd lay it out (each RRD's sources together): about 9,000 columns; 6 rows (a 30 s
+ * window). */
 function window(columns: number, rows: number) {
-  const legend = Array.from({ length: columns }, (_, i) => `AVERAGE:vm:${String(i % 160).padStart(8, '0')}-0000-4000-8000-000000000000:ds${i}`);
+  const legend = Array.from(
+    { length: columns },
+    (_, i) => `AVERAGE:vm:${String(Math.floor((i * 160) / columns)).padStart(8, '0')}-0000-4000-8000-000000000000:ds${i}`,
+  );
   return {
     start: 1_700_000_000,
     end: 1_700_000_000 + (rows - 1) * 5,

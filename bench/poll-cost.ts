@@ -117,7 +117,12 @@ try {
   // What stays between polls: the heap after a full collection.
   await session.post('HeapProfiler.collectGarbage');
   const after = process.memoryUsage();
-  const memory = { rssMB: rss / 1e6, heapUsedMB: heapUsed / 1e6, afterGc: { rssMB: after.rss / 1e6, heapUsedMB: after.heapUsed / 1e6 } };
+  const memory = {
+    rssMB: rss / 1e6,
+    heapUsedMB: heapUsed / 1e6,
+    afterGc: { rssMB: after.rss / 1e6, heapUsedMB: after.heapUsed / 1e6 },
+    maxRssMB: (process.resourceUsage().maxRSS * 1024) / 1e6, // since the process started (initial sync included)
+  };
   process.stdout.write(JSON.stringify({ options: o, polls, full, ...memory }) + '\n');
 } finally {
   session.disconnect();

@@ -39,22 +39,33 @@ export class Legend {
     const groups: LegendGroup[] = [];
     const byPrefix = new Map<string, number>();
     const byName = new Map<string, string>();
+    let last = -1; // the group of the entry before: an RRD's entries come together
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
       const e = typeof entry === 'string' ? entry : '';
-      const a = e.indexOf(':');
-      const b = a > 0 ? e.indexOf(':', a + 1) : -1;
-      const c = b > a + 1 ? e.indexOf(':', b + 1) : -1;
-      if (c <= b + 1 || c === e.length - 1) throw new ProtocolError(`${what}: legend entry ${i} ${JSON.stringify(entry)} is not CF:type:uuid:name`);
-      const prefix = e.slice(0, c + 1);
-      let g = byPrefix.get(prefix);
-      if (g === undefined) {
-        g = groups.length;
-        groups.push({ cf: detach(e.slice(0, a)), objectType: detach(e.slice(a + 1, b)), uuid: detach(e.slice(b + 1, c)), prefix: detach(prefix) });
-        byPrefix.set(groups[g]!.prefix, g);
+      let g: number | undefined;
+      let nameAt: number;
+      const lastPrefix = last >= 0 ? groups[last]!.prefix : '';
+      if (last >= 0 && e.length > lastPrefix.length && e.startsWith(lastPrefix)) {
+        g = last;
+        nameAt = lastPrefix.length;
+      } else {
+        const a = e.indexOf(':');
+        const b = a > 0 ? e.indexOf(':', a + 1) : -1;
+        const c = b > a + 1 ? e.indexOf(':', b + 1) : -1;
+        if (c <= b + 1 || c === e.length - 1) throw new ProtocolError(`${what}: legend entry ${i} ${JSON.stringify(entry)} is not CF:type:uuid:name`);
+        const prefix = e.slice(0, c + 1);
+        g = byPrefix.get(prefix);
+        if (g === undefined) {
+          g = groups.length;
+          groups.push({ cf: detach(e.slice(0, a)), objectType: detach(e.slice(a + 1, b)), uuid: detach(e.slice(b + 1, c)), prefix: detach(prefix) });
+          byPrefix.set(groups[g]!.prefix, g);
+        }
+        nameAt = c + 1;
       }
+      last = g;
       groupOf[i] = g;
-      const name = e.slice(c + 1);
+      const name = e.slice(nameAt);
       let kept = byName.get(name);
       if (kept === undefined) byName.set((kept = detach(name)), kept);
       names[i] = kept;
