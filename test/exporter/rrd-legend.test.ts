@@ -81,15 +81,15 @@ t.test('names with JSON escapes, spaces between entries, a bad entry', async (t)
   t.equal(readRrdUpdates(body(LEGEND, [1015], 'current'), undefined, kept.legend).legend, kept.legend, 'the kept legend is untouched');
 });
 
+/** The pool of the answers above: one host, two guests. */
 function inventory(): Inventory {
   const inv = new Inventory();
-  const ev = (cls: string, ref: string, snapshot: Rec) => ({ class: cls, operation: 'add', ref, snapshot });
-  inv.apply([
-    ev('pool', 'P', { uuid: 'pool-uuid', name_label: 'lab', master: 'H' }),
-    ev('host', 'H', { uuid: HOST, name_label: 'host-a', address: '10.0.0.1' }),
-    ev('vm', 'V1', { uuid: VM1, name_label: 'web', is_control_domain: false }),
-    ev('vm', 'V2', { uuid: VM2, name_label: 'db', is_control_domain: false }),
-  ]);
+  const records: [string, string, Rec][] = [
+    ['pool', 'P', { uuid: 'pool-uuid', name_label: 'lab', master: 'H' }],
+    ['host', 'H', { uuid: HOST, name_label: 'host-a', address: '10.0.0.1' }],
+    ...[VM1, VM2].map((uuid, i): [string, string, Rec] => ['vm', `V${i}`, { uuid, name_label: `vm-${i}`, is_control_domain: false }]),
+  ];
+  inv.apply(records.map(([cls, ref, snapshot]) => ({ class: cls, operation: 'add', ref, snapshot })));
   return inv;
 }
 

@@ -3,23 +3,14 @@
 // around the fast path's limits (leading zeros, 15 and 16 significant digits, large exponents).
 import t from 'tap';
 import { numberAt, toNumber } from '../../exporter/rrd/numbers.js';
+import { rng } from '../../simulator/model/random.js';
 import { formatRrdValue } from '../../simulator/rrd/render.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), a | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** numberAt on `text` embedded in a longer string, as the reader calls it. */
 const at = (text: string) => numberAt(`"${text}",`, 1, 1 + text.length);
 
 t.test('every value rrdd writes, and Number() beside it', async (t) => {
-  const random = mulberry32(25);
+  const random = rng(25);
   const wrong: string[] = [];
   for (let i = 0; i < 200_000; i++) {
     const magnitude = 10 ** Math.floor(random() * 40 - 20);
