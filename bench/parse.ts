@@ -1,11 +1,17 @@
-// Parser throughput for each /rrd_updates generation, beside JSON.parse of the same bytes as the floor.
-import { parseRrdUpdates } from '../exporter/rrd/parse.js';
+// Parser throughput for each /rrd_updates generation, beside JSON.parse of the same bytes as the floor: an answer
+// read whole (the first from a host, or after its legend changed), and as a poll reads it once the host's legend is
+// known (compared in place, not decoded).
+import { parseRrdUpdates, readRrdUpdates } from '../exporter/rrd/parse.js';
 import { type RrdShape, renderRrdUpdates } from '../simulator/rrd/render.js';
 import { summary } from './lib/stats.js';
 
-/** A host of 160 VMs as the simulator lays it out: about 9,000 columns; 6 rows (a 30 s window). */
+/** A host of 160 VMs as the simulator and rrdd lay it out (each RRD's sources together): about 9,000 columns; 6 rows (a 30 s
+ * window). */
 function window(columns: number, rows: number) {
-  const legend = Array.from({ length: columns }, (_, i) => `AVERAGE:vm:${String(i % 160).padStart(8, '0')}-0000-4000-8000-000000000000:ds${i}`);
+  const legend = Array.from(
+    { length: columns },
+    (_, i) => `AVERAGE:vm:${String(Math.floor((i * 160) / columns)).padStart(8, '0')}-0000-4000-8000-000000000000:ds${i}`,
+  );
   return {
     start: 1_700_000_000,
     end: 1_700_000_000 + (rows - 1) * 5,
@@ -20,7 +26,7 @@ function window(columns: number, rows: number) {
 
 export function benchParse(repeats: number) {
   const w = window(9000, 6);
-  const out: { shape: RrdShape; bytes: number; mbps: number; floorMbps: number | null }[] = [];
+  const out: { shape: RrdShape; bytes: number; mbps: number; pollMbps: number; floorMbps: number | null }[] = [];
   for (const shape of ['current', 'nested', 'legacy', 'xml'] as RrdShape[]) {
     const body = renderRrdUpdates(w, shape);
     const bytes = Buffer.byteLength(body);
@@ -35,8 +41,11 @@ export function benchParse(repeats: number) {
       return summary(t).p50;
     };
     const ours = time(() => parseRrdUpdates(body));
+    const { legend } = readRrdUpdates(body);
+    const poll = time(() => readRrdUpdates(body, undefined, legend));
     const floor = shape === 'legacy' || shape === 'xml' ? null : time(() => JSON.parse(body));
-    out.push({ shape, bytes, mbps: bytes / 1e6 / (ours / 1000), floorMbps: floor === null ? null : bytes / 1e6 / (floor / 1000) });
+    const mbps = (ms: number) => bytes / 1e6 / (ms / 1000);
+    out.push({ shape, bytes, mbps: mbps(ours), pollMbps: mbps(poll), floorMbps: floor === null ? null : mbps(floor) });
   }
   return out;
 }

@@ -13,11 +13,12 @@ import { HOST, type MetricSink, gauge } from '../metrics/declare.js';
 import { labelString } from '../metrics/families.js';
 import { Catalogue } from '../rrd/catalogue.js';
 import { CounterBank } from '../rrd/counters.js';
-import { fetchRrdUpdates } from '../rrd/fetch.js';
+import { fetchRrdWindow } from '../rrd/fetch.js';
 import { GuestReports } from '../rrd/guest-reports.js';
 import { LabelCache } from '../rrd/label-cache.js';
-import type { RrdUpdate } from '../rrd/parse.js';
-import { addRrdSamples } from '../rrd/samples.js';
+import type { Legend } from '../rrd/legend.js';
+import type { RrdWindow } from '../rrd/parse.js';
+import { SamplePlans, addRrdSamples } from '../rrd/samples.js';
 import { PowerInputs, addVmPowerEstimates } from '../rrd/vm-power.js';
 import type { CollectContext, Collector } from './collector.js';
 
@@ -55,6 +56,9 @@ export class RrdCollector implements Collector {
   private readonly counters = new CounterBank();
   private readonly guestReports = new GuestReports();
   private readonly labels = new LabelCache();
+  private readonly plans = new SamplePlans();
+  /** Each host's last legend: the next answer's is only compared with it. */
+  private readonly legends = new Map<string, Legend>();
 
   constructor(
     private readonly pool: RrdPool,
@@ -87,17 +91,11 @@ export class RrdCollector implements Collector {
     const poolId = inv.pool?.uuid ?? '';
     const power = new PowerInputs();
     // Each answer is mapped as soon as it arrives: only `concurrency` parsed answers are alive at a time.
-    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) =>
-      this.addHost(
-        sink,
-        ctx,
-        await fetchRrdUpdates(xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }),
-        h,
-        lookups,
-        poolId,
-        power,
-      ),
-    );
+    const results = await mapSettledLimit(hosts, this.config.rrd.concurrency, async (h) => {
+      const window = await fetchRrdWindow(xapi, h.address as string, { ...opts, sinceT: this.hosts.get(h.uuid)?.cursorT }, this.legends.get(h.uuid));
+      this.legends.set(h.uuid, window.legend);
+      return this.addHost(sink, ctx, window, h, lookups, poolId, power);
+    });
     addVmPowerEstimates(
       sink,
       power,
@@ -129,6 +127,7 @@ export class RrdCollector implements Collector {
     this.counters.prune((uuid) => lookups.vmByUuid.has(uuid) || lookups.hostByUuid.has(uuid));
     this.guestReports.prune((uuid) => lookups.vmByUuid.has(uuid));
     for (const uuid of this.hosts.keys()) if (!lookups.hostByUuid.has(uuid)) this.hosts.delete(uuid);
+    for (const uuid of this.legends.keys()) if (!lookups.hostByUuid.has(uuid)) this.legends.delete(uuid);
     this.outages.retain((key) => !key.includes(':') || lookups.hostByUuid.has(key.slice(key.indexOf(':') + 1)));
     // Up when at least one host answered. Each host's error is counted once; when none answered, the first is the run's.
     const rejected = results.filter((r) => r.status === 'rejected').map((r) => r.reason as unknown);
@@ -152,14 +151,14 @@ export class RrdCollector implements Collector {
   private addHost(
     sink: MetricSink,
     ctx: CollectContext,
-    update: RrdUpdate,
+    update: RrdWindow,
     host: Record<string, unknown> & { uuid: string },
     lookups: Lookups,
     poolId: string,
     power: PowerInputs,
   ): number {
     try {
-      const { catalogue, counters, guestReports, labels } = this;
+      const { catalogue, counters, guestReports, labels, plans } = this;
       return addRrdSamples(sink, update, {
         catalogue,
         counters,
@@ -171,6 +170,7 @@ export class RrdCollector implements Collector {
         host,
         tags: this.config.labels.tags,
         power,
+        plans,
       });
     } catch (err) {
       ctx.countError(err);

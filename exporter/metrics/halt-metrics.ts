@@ -3,6 +3,7 @@
 // is what the XcpVmHaltedUnexpectedly rule needs to fire on the first crash without sampling the power state.
 import type { HaltTracker } from '../inventory/halts.js';
 import type { Inventory } from '../inventory/inventory.js';
+import { RecordLabels } from '../inventory/record-labels.js';
 import { type MetricSink, POOL, counter, gauge } from './declare.js';
 import { labelString } from './families.js';
 
@@ -17,13 +18,18 @@ const LAST_HALT = gauge(
   [...POOL, 'uuid', 'vm_name', 'host_id', 'host_name'],
 );
 
+/** Each VM's labels, kept with its record (record-labels.ts). */
+const VM_LABELS = new RecordLabels();
+
 export function addHaltMetrics(set: MetricSink, halts: HaltTracker, inv: Inventory, poolName: string): void {
   const poolId = inv.pool?.uuid;
   const { vmByUuid } = inv.lookups();
   halts.prune((uuid) => vmByUuid.has(uuid));
   for (const [uuid, { rec: vm }] of vmByUuid) {
     if (vm.is_a_template || vm.is_a_snapshot || vm.is_control_domain) continue;
-    const labels = labelString({ pool_id: poolId, pool_name: poolName, uuid, vm_name: vm.name_label as string });
+    const labels = VM_LABELS.get(vm, poolId, poolName, undefined, undefined, () =>
+      labelString({ pool_id: poolId, pool_name: poolName, uuid, vm_name: vm.name_label as string }),
+    );
     const h = halts.halts.get(uuid);
     set.add(HALTS, labels, h?.count ?? 0);
     if (h?.lastAt)

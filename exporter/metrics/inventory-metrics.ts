@@ -2,6 +2,7 @@
 // and guest heartbeats. These stay present while a host is dead, so alerts can rely on them.
 import type { LabelOptions } from '../config.js';
 import type { Inventory, Rec } from '../inventory/inventory.js';
+import { RecordLabels } from '../inventory/record-labels.js';
 import { HOST, type MetricSink, POOL, SR, VM, gauge } from './declare.js';
 import { labelString, withLabels } from './families.js';
 import { tagsLabel } from './tags.js';
@@ -63,6 +64,18 @@ export function parseXapiDate(v: unknown): number {
   return ms <= 0 ? NaN : ms;
 }
 
+// Each poll labels every object the same as the last unless its record changed: kept per record (record-labels.ts).
+const HOST_LABELS = new RecordLabels();
+const HOST_STATUS_LABELS = new RecordLabels();
+const HOST_INFO_LABELS = new RecordLabels();
+const VM_LABELS = new RecordLabels();
+const VM_STATUS_LABELS = new RecordLabels();
+const VM_INFO_LABELS = new RecordLabels();
+const SR_LABELS = new RecordLabels();
+const SR_INFO_LABELS = new RecordLabels();
+const PBD_LABELS = new RecordLabels();
+const VDI_LABELS = new RecordLabels();
+
 const isGuest = (vm: Rec) => !vm.is_a_template && !vm.is_a_snapshot && !vm.is_control_domain;
 const running = (vm: Rec) => vm.power_state === 'Running' || vm.power_state === 'Paused';
 
@@ -85,28 +98,38 @@ export function addInventoryMetrics(
   const hostLabels = new Map<string, string>();
   const hostLive = new Map<string, boolean>();
   for (const [ref, host] of inv.all('host')) {
-    const labels = labelString({
-      pool_id: poolId,
-      pool_name: poolName,
-      uuid: host.uuid,
-      host_name: host.name_label as string,
-      tags: tagsLabel(host, tags, false),
-    });
+    const labels = HOST_LABELS.get(host, poolId, poolName, tags, undefined, () =>
+      labelString({
+        pool_id: poolId,
+        pool_name: poolName,
+        uuid: host.uuid,
+        host_name: host.name_label as string,
+        tags: tagsLabel(host, tags, false),
+      }),
+    );
     hostLabels.set(ref, labels);
     const live = Boolean(inv.get('host_metrics', host.metrics)?.live) && !unreachable?.(host.uuid);
     hostLive.set(ref, live);
-    set.add(HOST_STATUS, withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }), 1);
+    set.add(
+      HOST_STATUS,
+      HOST_STATUS_LABELS.get(host, labels, live, undefined, undefined, () =>
+        withLabels(labels, { power_state: live ? 'Running' : 'Halted', enabled: String(Boolean(host.enabled)) }),
+      ),
+      1,
+    );
     set.add(HOST_LIVE, labels, live ? 1 : 0);
     set.add(HOST_ENABLED, labels, host.enabled ? 1 : 0);
     const version = (host.software_version as Record<string, string> | undefined)?.product_version;
     set.add(
       HOST_INFO,
-      withLabels(labels, {
-        address: host.address as string,
-        version,
-        is_master: String(ref === masterRef),
-        tags: tags === 'info' ? tagsLabel(host, tags, true) : undefined,
-      }),
+      HOST_INFO_LABELS.get(host, labels, ref === masterRef, tags, undefined, () =>
+        withLabels(labels, {
+          address: host.address as string,
+          version,
+          is_master: String(ref === masterRef),
+          tags: tags === 'info' ? tagsLabel(host, tags, true) : undefined,
+        }),
+      ),
       1,
     );
     const boot = Number((host.other_config as Record<string, string> | undefined)?.boot_time);
@@ -121,33 +144,39 @@ export function addInventoryMetrics(
     const name = vm.name_label as string;
     set.add(
       VM_STATUS,
-      labelString({
-        pool_id: poolId,
-        uuid: vm.uuid,
-        power_state: vm.power_state as string,
-        pool_name: poolName,
-        vm_name: name,
-        tags: tagsLabel(vm, tags, false),
-      }),
+      VM_STATUS_LABELS.get(vm, poolId, poolName, tags, undefined, () =>
+        labelString({
+          pool_id: poolId,
+          uuid: vm.uuid,
+          power_state: vm.power_state as string,
+          pool_name: poolName,
+          vm_name: name,
+          tags: tagsLabel(vm, tags, false),
+        }),
+      ),
       1,
     );
-    const labels = labelString({
-      pool_id: poolId,
-      pool_name: poolName,
-      uuid: vm.uuid,
-      vm_name: name,
-      host_id: host?.uuid,
-      host_name: host?.name_label as string | undefined,
-      tags: tagsLabel(vm, tags, false),
-    });
+    const labels = VM_LABELS.get(vm, host, poolId, poolName, tags, () =>
+      labelString({
+        pool_id: poolId,
+        pool_name: poolName,
+        uuid: vm.uuid,
+        vm_name: name,
+        host_id: host?.uuid,
+        host_name: host?.name_label as string | undefined,
+        tags: tagsLabel(vm, tags, false),
+      }),
+    );
     set.add(
       VM_INFO,
-      withLabels(labels, {
-        ha_restart_priority: (vm.ha_restart_priority as string) || 'none',
-        order: String(vm.order ?? 0),
-        is_control_domain: 'false',
-        tags: tags === 'info' ? tagsLabel(vm, tags, true) : undefined,
-      }),
+      VM_INFO_LABELS.get(vm, labels, tags, undefined, undefined, () =>
+        withLabels(labels, {
+          ha_restart_priority: (vm.ha_restart_priority as string) || 'none',
+          order: String(vm.order ?? 0),
+          is_control_domain: 'false',
+          tags: tags === 'info' ? tagsLabel(vm, tags, true) : undefined,
+        }),
+      ),
       1,
     );
     if (!running(vm)) continue;
@@ -166,18 +195,22 @@ export function addInventoryMetrics(
 function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | undefined, poolName: string, tags: LabelOptions['tags']): void {
   for (const [, sr] of inv.all('SR')) {
     const local = !sr.shared ? inv.get('host', inv.get('PBD', (sr.PBDs as string[] | undefined)?.[0])?.host) : undefined;
-    const labels = labelString({
-      pool_id: poolId,
-      sr_uuid: sr.uuid,
-      sr_name: sr.name_label as string,
-      pool_name: poolName,
-      content_type: sr.content_type as string,
-      sr_type: sr.type as string,
-      host_id: local?.uuid,
-      host_name: local?.name_label as string | undefined,
-      tags: tagsLabel(sr, tags, false),
-    });
-    set.add(SR_INFO, tags === 'info' ? withLabels(labels, { tags: tagsLabel(sr, tags, true) }) : labels, 1);
+    const labels = SR_LABELS.get(sr, local, poolId, poolName, tags, () =>
+      labelString({
+        pool_id: poolId,
+        sr_uuid: sr.uuid,
+        sr_name: sr.name_label as string,
+        pool_name: poolName,
+        content_type: sr.content_type as string,
+        sr_type: sr.type as string,
+        host_id: local?.uuid,
+        host_name: local?.name_label as string | undefined,
+        tags: tagsLabel(sr, tags, false),
+      }),
+    );
+    const info =
+      tags === 'info' ? SR_INFO_LABELS.get(sr, labels, undefined, undefined, undefined, () => withLabels(labels, { tags: tagsLabel(sr, tags, true) })) : labels;
+    set.add(SR_INFO, info, 1);
     const size = Number(sr.physical_size);
     const used = Number(sr.physical_utilisation);
     set.add(SR_VIRTUAL_SIZE_BYTES, labels, Number(sr.virtual_allocation));
@@ -189,32 +222,36 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
     const sr = inv.get('SR', pbd.SR);
     const host = inv.get('host', pbd.host);
     if (!sr || !host) continue;
-    const labels = labelString({
-      pool_id: poolId,
-      pool_name: poolName,
-      sr_uuid: sr.uuid,
-      sr_name: sr.name_label as string,
-      sr_type: sr.type as string,
-      host_id: host.uuid,
-      host_name: host.name_label as string,
-    });
+    const labels = PBD_LABELS.get(pbd, sr, host, poolId, poolName, () =>
+      labelString({
+        pool_id: poolId,
+        pool_name: poolName,
+        sr_uuid: sr.uuid,
+        sr_name: sr.name_label as string,
+        sr_type: sr.type as string,
+        host_id: host.uuid,
+        host_name: host.name_label as string,
+      }),
+    );
     set.add(PBD_ATTACHED, labels, pbd.currently_attached ? 1 : 0);
   }
   for (const [, vdi] of inv.all('VDI')) {
     if (vdi.is_a_snapshot) continue;
     const sr = inv.get('SR', vdi.SR);
     const vm = inv.get('VM', inv.get('VBD', (vdi.VBDs as string[] | undefined)?.[0])?.VM);
-    const labels = labelString({
-      pool_id: poolId,
-      sr_uuid: sr?.uuid,
-      sr_name: sr?.name_label as string | undefined,
-      vdi_uuid: vdi.uuid,
-      vdi_name: vdi.name_label as string,
-      pool_name: poolName,
-      sr_type: sr?.type as string | undefined,
-      vm_uuid: vm?.uuid,
-      vm_name: vm?.name_label as string | undefined,
-    });
+    const labels = VDI_LABELS.get(vdi, sr, vm, poolId, poolName, () =>
+      labelString({
+        pool_id: poolId,
+        sr_uuid: sr?.uuid,
+        sr_name: sr?.name_label as string | undefined,
+        vdi_uuid: vdi.uuid,
+        vdi_name: vdi.name_label as string,
+        pool_name: poolName,
+        sr_type: sr?.type as string | undefined,
+        vm_uuid: vm?.uuid,
+        vm_name: vm?.name_label as string | undefined,
+      }),
+    );
     set.add(VDI_VIRTUAL_SIZE_BYTES, labels, Number(vdi.virtual_size));
     set.add(VDI_PHYSICAL_USAGE_BYTES, labels, Number(vdi.physical_utilisation));
   }

@@ -5,7 +5,8 @@
 // the host's last update): no row is missed whatever the poll interval, and the counters skip the ones they had.
 import { HttpError } from '../../core/errors.js';
 import type { XapiClient } from '../../core/xapi/client.js';
-import { type RrdUpdate, parseRrdUpdates } from './parse.js';
+import type { Legend } from './legend.js';
+import { type RrdUpdate, type RrdWindow, parseRrdUpdates, readRrdUpdates } from './parse.js';
 
 export interface FetchOptions {
   windowSeconds: number;
@@ -16,6 +17,17 @@ export interface FetchOptions {
 }
 
 export async function fetchRrdUpdates(xapi: XapiClient, address: string, o: FetchOptions): Promise<RrdUpdate> {
+  const res = await fetchBody(xapi, address, o);
+  return parseRrdUpdates(res.body, String(res.headers['content-type'] ?? ''));
+}
+
+/** For a poll: read with the legend of the host's previous answer (see readRrdUpdates). */
+export async function fetchRrdWindow(xapi: XapiClient, address: string, o: FetchOptions, previous?: Legend): Promise<RrdWindow> {
+  const res = await fetchBody(xapi, address, o);
+  return readRrdUpdates(res.body, String(res.headers['content-type'] ?? ''), previous);
+}
+
+async function fetchBody(xapi: XapiClient, address: string, o: FetchOptions) {
   const get = async (session: string) => {
     const url = xapi.hostUrl(address, '/rrd_updates');
     url.search = new URLSearchParams({
@@ -31,5 +43,5 @@ export async function fetchRrdUpdates(xapi: XapiClient, address: string, o: Fetc
   let res = await get(xapi.sessionId ?? (await xapi.login()));
   if (res.status === 401) res = await get(await xapi.login());
   if (res.status !== 200) throw new HttpError(`/rrd_updates on ${address}: HTTP ${res.status}`, res.status, address);
-  return parseRrdUpdates(res.body, String(res.headers['content-type'] ?? ''));
+  return res;
 }

@@ -1,13 +1,16 @@
 // A reader for the JSON generations of /rrd_updates. Strict JSON (nested, current), plus what xcp-rrd ≤ 1.9 wrote:
 // unquoted (identifier) keys and bare NaN, Infinity and -Infinity. Every `values` list is read straight into a
 // Float64Array (`toNumber` of each element), so the tens of thousands of samples of a body never become strings.
+// Given the legend last read from the same host, a `legend` list equal to it is compared in place and not decoded:
+// the document's legend is then that Legend object itself.
 // Pure; throws SyntaxError for anything that is not such a document.
-import { numberAt, toNumber } from './numbers.js';
+import type { Legend } from './legend.js';
+import { numberAt, numberInto, toNumber } from './numbers.js';
 
 const WORDS: Record<string, unknown> = { true: true, false: false, null: null, NaN: NaN, Infinity: Infinity };
 
-export function parseRrdJson(text: string): unknown {
-  const r = new Reader(text);
+export function parseRrdJson(text: string, previous?: Legend): unknown {
+  const r = new Reader(text, previous);
   const value = r.value();
   r.space();
   if (r.pos < text.length) r.fail('unexpected text after the value');
@@ -18,11 +21,15 @@ class Reader {
   pos = 0;
   /** Strings need JSON unescaping only when the body holds a backslash at all. */
   private readonly escapes: boolean;
-  /** Length of the last `values` list: rows of one body are all as wide as its legend. */
-  private width = 1024;
+  /** Length of the last `values` list (at first, of the previous legend): rows are all as wide as their legend. */
+  private width: number;
 
-  constructor(private readonly s: string) {
+  constructor(
+    private readonly s: string,
+    private readonly previous?: Legend,
+  ) {
     this.escapes = s.includes('\\');
+    this.width = Math.max(previous?.length ?? 1024, 1);
   }
 
   fail(what: string): never {
@@ -65,7 +72,7 @@ class Reader {
       this.space();
       this.expect(58 /* : */);
       this.space();
-      const value = key === 'values' && this.s.charCodeAt(this.pos) === 91 ? this.samples() : this.value();
+      const value = this.s.charCodeAt(this.pos) === 91 ? this.list(key) : this.value();
       // As JSON.parse: "__proto__" is an ordinary key.
       if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       else out[key] = value;
@@ -76,6 +83,19 @@ class Reader {
       }
       this.expect(44 /* , */);
     }
+  }
+
+  /** A list: `values` read as samples, a `legend` equal to the previous one as that Legend. */
+  private list(key: string): unknown {
+    if (key === 'values') return this.samples();
+    if (key === 'legend' && this.previous) {
+      const end = this.previous.matchJson(this.s, this.pos);
+      if (end >= 0) {
+        this.pos = end;
+        return this.previous;
+      }
+    }
+    return this.array();
   }
 
   private array(): unknown[] {
@@ -110,25 +130,24 @@ class Reader {
     }
     for (;;) {
       this.space();
-      let v: number;
+      if (n === out.length) {
+        const bigger = new Float64Array(n * 2);
+        bigger.set(out);
+        out = bigger;
+      }
       const c = s.charCodeAt(this.pos);
       if (c === 34) {
         const close = s.indexOf('"', this.pos + 1);
         if (close < 0) this.fail('unterminated string');
         let escaped = false;
         for (let j = this.pos + 1; this.escapes && j < close; j++) escaped ||= s.charCodeAt(j) === 92;
-        if (escaped) v = toNumber(this.string());
+        if (escaped) out[n] = toNumber(this.string());
         else {
-          v = numberAt(s, this.pos + 1, close);
+          numberInto(out, n, s, this.pos + 1, close);
           this.pos = close + 1;
         }
-      } else v = toNumber(this.value());
-      if (n === out.length) {
-        const bigger = new Float64Array(n * 2);
-        bigger.set(out);
-        out = bigger;
-      }
-      out[n++] = v;
+      } else out[n] = toNumber(this.value());
+      n++;
       this.space();
       if (s.charCodeAt(this.pos) === 93) {
         this.pos++;

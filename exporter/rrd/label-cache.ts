@@ -1,7 +1,7 @@
-// Label blocks of RRD series rendered once per inventory change rather than once per poll: they depend only on
-// the inventory lookups (names of VMs, hosts, disks, networks), which are rebuilt when the inventory changes.
-// Looked up by an object's uuid, then by the host it was read from or by the catalogue entry of the column (the same
-// object for every column of that name): no key string is built per column.
+// Base label blocks of RRD objects rendered once per inventory change rather than once per poll: they depend only on
+// the inventory lookups (names of VMs, hosts), which are rebuilt when the inventory changes. Looked up by an
+// object's uuid, then by the host it was read from: no key string is built. Shared by the hosts' mapping plans
+// (samples.ts), so a plan remade for a changed legend reuses the blocks of the objects it already had.
 import { detach } from '../../core/strings.js';
 import type { Derived } from '../inventory/inventory.js';
 

@@ -15,13 +15,28 @@ const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
  * The number written in `s` from `start` to `end`, as `toNumber` reads it, without cutting a string out of `s`
  * for the common case: a plain decimal of at most 15 digits and a small exponent (what rrdd's %0.15g writes) is
  * exact as an integer, and one multiplication or division by an exact power of ten rounds it correctly
- * (Clinger's fast path). Anything else goes through `toNumber`.
+ * (Clinger's fast path); leading zeros are not significant, and "NaN" (no sample) is known at once. Anything else
+ * goes through `toNumber`.
  */
 export function numberAt(s: string, start: number, end: number): number {
+  numberInto(ONE, 0, s, start, end);
+  return ONE[0]!;
+}
+
+const ONE = new Float64Array(1);
+
+/** `out[at] = numberAt(s, start, end)`: the double is stored, never boxed on its way out of a call. */
+export function numberInto(out: Float64Array, at: number, s: string, start: number, end: number): void {
   let i = start;
   const negative = s.charCodeAt(i) === 45; // -
   if (negative) i++;
+  if (s.charCodeAt(i) === 78 /* N */ && end - i === 3 && !negative && s.startsWith('NaN', i)) {
+    out[at] = NaN; // no sample
+    return;
+  }
   let mantissa = 0;
+  let any = false;
+  /** Significant digits: leading zeros (0.000123) are not. */
   let digits = 0;
   let fraction = 0;
   let dot = false;
@@ -29,7 +44,8 @@ export function numberAt(s: string, start: number, end: number): number {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       mantissa = mantissa * 10 + (c - 48);
-      digits++;
+      any = true;
+      if (mantissa !== 0) digits++;
       if (dot) fraction++;
     } else if (c === 46 && !dot)
       dot = true; // .
@@ -42,12 +58,18 @@ export function numberAt(s: string, start: number, end: number): number {
     if (s.charCodeAt(j) === 45 || s.charCodeAt(j) === 43) j++;
     const first = j;
     for (; j < end && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57 && j - first < 4; j++) exponent = exponent * 10 + (s.charCodeAt(j) - 48);
-    if (j === first) return toNumber(s.slice(start, end));
+    if (j === first) {
+      out[at] = toNumber(s.slice(start, end));
+      return;
+    }
     exponent *= sign;
     i = j;
   }
   const scale = exponent - fraction;
-  if (i !== end || digits === 0 || digits > 15 || scale < -22 || scale > 22) return toNumber(s.slice(start, end));
+  if (i !== end || !any || digits > 15 || scale < -22 || scale > 22) {
+    out[at] = toNumber(s.slice(start, end));
+    return;
+  }
   const v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
-  return negative ? -v : v;
+  out[at] = negative ? -v : v;
 }

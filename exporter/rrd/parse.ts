@@ -6,6 +6,7 @@
 //   XML     <xport><meta>…</meta><data><row><t>T</t><v>…</v></row></data></xport>
 import { ProtocolError } from '../../core/errors.js';
 import { parseRrdJson } from './json.js';
+import { Legend } from './legend.js';
 import { toNumber } from './numbers.js';
 import { readXmlDocument } from './xml.js';
 import { isObject } from '../../core/guards.js';
@@ -56,19 +57,45 @@ interface RawUpdate {
 
 const WHAT = '/rrd_updates';
 
+/** An answer read with the legend of the host's previous one: `legend` is that same object when it did not change. */
+export interface RrdWindow {
+  start: number;
+  end: number;
+  step: number;
+  legend: Legend;
+  /** In input order (XAPI sends newest first; nothing here relies on it). */
+  rows: RrdRow[];
+}
+
 /**
  * Parse an /rrd_updates body. The format is decided by content, not by `contentType` (XAPI's choice depends on the
  * request's Accept header, and proxies relabel bodies); `contentType` only makes error messages more useful.
  * Throws ProtocolError for anything unusable.
  */
 export function parseRrdUpdates(body: string | Buffer, contentType?: string): RrdUpdate {
+  const { start, end, step, legend, rows } = readRrdUpdates(body, contentType);
+  return { start, end, step, columns: legend.columns(), rows };
+}
+
+/** parseRrdUpdates for a poll: the legend stays compact, and one equal to `previous` (the same host's last) is not
+ * decoded again. */
+export function readRrdUpdates(body: string | Buffer, contentType?: string, previous?: Legend): RrdWindow {
   let text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // byte order mark
   let i = 0;
   while (i < text.length && text.charCodeAt(i) <= 32) i++;
   if (i === text.length) throw new ProtocolError(`${WHAT}: empty body${describe(contentType)}`);
-  const raw = text.charCodeAt(i) === 60 /* < */ ? readXml(text, contentType) : readJson(text, contentType);
-  return normalise(raw);
+  const raw = text.charCodeAt(i) === 60 /* < */ ? readXml(text, contentType) : readJson(text, contentType, previous);
+  return normalise(raw, previous);
+}
+
+/** Index in `rows` (newest first) of the first row with a finite value in column `j`; -1 when there is none. */
+export function newestFinite(rows: readonly RrdRow[], j: number): number {
+  for (let r = 0; r < rows.length; r++) {
+    const v = rows[r]!.values[j]!;
+    if (v - v === 0) return r;
+  }
+  return -1;
 }
 
 /**
@@ -85,29 +112,29 @@ export function newestValues(update: RrdUpdate, cf = 'AVERAGE'): NewestValues {
       index.push(j);
     }
   }
-  // Rows newest first; a window holds a handful, so sorting them is free next to the columns loop.
-  const rows = update.rows.slice().sort((a, b) => b.t - a.t);
+  const rows = newestFirst(update.rows);
   const n = columns.length;
   const values = new Float64Array(n).fill(NaN);
   const times = new Float64Array(n).fill(NaN);
   for (let i = 0; i < n; i++) {
-    const j = index[i]!;
-    for (let r = 0; r < rows.length; r++) {
-      const v = rows[r]!.values[j]!;
-      if (v - v === 0) {
-        values[i] = v;
-        times[i] = rows[r]!.t;
-        break;
-      }
+    const r = newestFinite(rows, index[i]!);
+    if (r >= 0) {
+      values[i] = rows[r]!.values[index[i]!]!;
+      times[i] = rows[r]!.t;
     }
   }
   return { t: rows.length ? rows[0]!.t : NaN, columns, index, values, times };
 }
 
-function readJson(text: string, contentType: string | undefined): RawUpdate {
+/** A copy of `rows` sorted newest first (a window holds a handful). */
+export function newestFirst(rows: readonly RrdRow[]): RrdRow[] {
+  return rows.slice().sort((a, b) => b.t - a.t);
+}
+
+function readJson(text: string, contentType: string | undefined, previous: Legend | undefined): RawUpdate {
   let doc: unknown;
   try {
-    doc = parseRrdJson(text);
+    doc = parseRrdJson(text, previous);
   } catch (err) {
     throw new ProtocolError(`${WHAT}: body is neither JSON nor XML${describe(contentType)}: ${(err as Error).message}`);
   }
@@ -141,15 +168,18 @@ function readXml(text: string, contentType: string | undefined): RawUpdate {
   };
 }
 
-function normalise(raw: RawUpdate): RrdUpdate {
+function normalise(raw: RawUpdate, previous: Legend | undefined): RrdWindow {
   const start = meta(raw.start, 'start');
   const step = meta(raw.step, 'step');
   const end = meta(raw.end, 'end');
-  if (!Array.isArray(raw.legend)) throw new ProtocolError(`${WHAT}: meta has no legend list`);
-  const columns = raw.legend.map(parseLegend);
+  let legend: Legend;
+  if (previous && raw.legend === previous)
+    legend = previous; // the JSON reader found it unchanged
+  else if (!Array.isArray(raw.legend)) throw new ProtocolError(`${WHAT}: meta has no legend list`);
+  else legend = previous?.equals(raw.legend) ? previous : Legend.parse(raw.legend, WHAT);
   if (!Array.isArray(raw.data)) throw new ProtocolError(`${WHAT}: no data list`);
   // meta.rows / meta.columns are not checked: the legend and the data list are what the values hang on.
-  const width = columns.length;
+  const width = legend.length;
   const rows = raw.data.map((row: unknown, i): RrdRow => {
     if (!isObject(row)) throw new ProtocolError(`${WHAT}: data row ${i} is not an object`);
     const t = toNumber(row.t);
@@ -168,19 +198,7 @@ function normalise(raw: RawUpdate): RrdUpdate {
     }
     return { t, values };
   });
-  return { start, end, step, columns, rows };
-}
-
-/** `CF:type:uuid:name`; the name may itself contain ':'. */
-function parseLegend(entry: unknown, i: number): RrdColumn {
-  const e = typeof entry === 'string' ? entry : '';
-  const a = e.indexOf(':');
-  const b = a > 0 ? e.indexOf(':', a + 1) : -1;
-  const c = b > a + 1 ? e.indexOf(':', b + 1) : -1;
-  if (c <= b + 1 || c === e.length - 1) {
-    throw new ProtocolError(`${WHAT}: legend entry ${i} ${JSON.stringify(entry)} is not CF:type:uuid:name`);
-  }
-  return { cf: e.slice(0, a), objectType: e.slice(a + 1, b), uuid: e.slice(b + 1, c), name: e.slice(c + 1) };
+  return { start, end, step, legend, rows };
 }
 
 function meta(x: unknown, key: string): number {

@@ -5,10 +5,11 @@ import { type MetricSink, VM_RRD, gauge } from '../metrics/declare.js';
 import { labelString } from '../metrics/families.js';
 import { tagsLabel } from '../metrics/tags.js';
 import { type Catalogue, type Mapped, VM_CPU_USAGE } from './catalogue.js';
-import type { CounterBank } from './counters.js';
+import type { CounterBank, CounterState } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
-import { type RrdUpdate, newestValues } from './parse.js';
+import { Legend } from './legend.js';
+import { type RrdUpdate, type RrdWindow, newestFinite, newestFirst } from './parse.js';
 import type { PowerInputs } from './vm-power.js';
 
 export interface RrdContext {
@@ -26,6 +27,8 @@ export interface RrdContext {
   tags?: LabelOptions['tags'];
   /** Host power and guest CPU seen, for the per-VM power estimate. */
   power?: PowerInputs;
+  /** Mapping plans kept between polls (without: planned for this call alone). */
+  plans?: SamplePlans;
 }
 
 const GUEST_REPORT_AGE = gauge(
@@ -34,72 +37,172 @@ const GUEST_REPORT_AGE = gauge(
   VM_RRD,
 );
 
-/** What addRrdSamples needs of one object, worked out at its first column. */
-interface ObjectInfo {
-  /** Its base labels; null: not an object we export. */
-  base: string | null;
+/** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
+export function addRrdSamples(set: MetricSink, update: RrdUpdate | RrdWindow, ctx: RrdContext): number {
+  const legend = 'legend' in update ? update.legend : Legend.of(update.columns);
+  const plan = ctx.plans ? ctx.plans.get(legend, ctx) : new SamplePlan(legend, ctx);
+  const newest = newestFirst(update.rows);
+  const asc = [...update.rows].sort((a, b) => a.t - b.t);
+  // One object for every counter read: only the column changes.
+  const rateRows = { rows: asc, column: 0, step: update.step };
+  const { objects, column, mapped, objectOf, extra, special, counterOf, counterStates } = plan;
+  if (ctx.power) for (const o of plan.guests) ctx.power.guest(o.uuid, ctx.host.uuid, o.base);
+  // Per object, this poll: the vCPU values (for cpu_usage where rrdd has none), in the order XO averages them.
+  const cores = new Float64Array(objects.length);
+  const coreCount = new Int32Array(objects.length);
+  const coreOrder: number[] = [];
+  const hasCpuUsage = new Uint8Array(objects.length);
+
+  for (let k = 0; k < column.length; k++) {
+    const j = column[k]!;
+    const { rule } = mapped[k]!;
+    const oi = objectOf[k]!;
+    const object = objects[oi]!;
+    let value: number;
+    if (rule.family.type === 'counter') {
+      rateRows.column = j;
+      const c = counterOf[k]!;
+      let state = counterStates[c];
+      if (state === undefined || state.gone) counterStates[c] = state = ctx.counters.counter(object.uuid, legend.names[j]!);
+      value = ctx.counters.advance(state, rateRows) * rule.scale;
+    } else {
+      const r = newestFinite(newest, j);
+      if (r < 0) continue;
+      value = newest[r]!.values[j]!;
+      value = rule.divisor ? value / rule.divisor : value * rule.scale;
+    }
+    set.add(rule.family, object.base, value, extra[k]);
+    switch (special[k]) {
+      case HOST_POWER_READING:
+        ctx.power?.rrdHostWatts.set(object.uuid, value);
+        break;
+      case GUEST_MEMORY_REPORT:
+        if (ctx.guestReports) {
+          const age = ctx.guestReports.observe(object.uuid, asc, j);
+          if (age !== undefined) set.add(GUEST_REPORT_AGE, object.base, age);
+        }
+        break;
+      case VM_CPU:
+        hasCpuUsage[oi] = 1;
+        ctx.power?.cpu(object.uuid, value);
+        break;
+      case VM_CORE:
+        if (coreCount[oi]++ === 0) coreOrder.push(oi);
+        cores[oi]! += value;
+    }
+  }
+  // XCP-ng 8.2 has no cpu_usage source: like XO, derive it as the mean of the per-vCPU values.
+  for (const oi of coreOrder) {
+    if (hasCpuUsage[oi]) continue;
+    const usage = cores[oi]! / coreCount[oi]!;
+    set.add(VM_CPU_USAGE, objects[oi]!.base, usage);
+    ctx.power?.cpu(objects[oi]!.uuid, usage);
+  }
+  return newest.length ? newest[0]!.t : NaN;
+}
+
+/** Plans kept between polls, one per legend (a host's, while it does not change) and inventory. */
+export class SamplePlans {
+  private readonly byLegend = new WeakMap<Legend, SamplePlan>();
+
+  get(legend: Legend, ctx: RrdContext): SamplePlan {
+    let plan = this.byLegend.get(legend);
+    if (!plan?.fits(ctx)) this.byLegend.set(legend, (plan = new SamplePlan(legend, ctx)));
+    return plan;
+  }
+}
+
+/** What a column does besides its own sample. */
+const HOST_POWER_READING = 1;
+const GUEST_MEMORY_REPORT = 2;
+const VM_CPU = 3;
+const VM_CORE = 4;
+
+interface PlannedObject {
+  uuid: string;
+  base: string;
   /** A VM that is not a control domain. */
   guest: boolean;
 }
 
-/** Adds the samples; returns the `t` of the newest row (NaN for an empty window). */
-export function addRrdSamples(set: MetricSink, update: RrdUpdate, ctx: RrdContext): number {
-  const newest = newestValues(update, 'AVERAGE');
-  const asc = [...update.rows].sort((a, b) => a.t - b.t);
-  const objects = new Map<string, ObjectInfo>();
-  const cpuCores = new Map<string, number[]>();
-  const hasCpuUsage = new Set<string>();
-  // One object for every counter read: only the column changes.
-  const rateRows = { rows: asc, column: 0, step: update.step };
+/**
+ * Which columns of a legend become samples, of which family, with which labels: worked out once per legend and
+ * inventory rather than per poll, kept as parallel arrays (a few bytes per column). Columns of objects we do not
+ * export (SRs…) and sources outside the catalogue are left out.
+ */
+class SamplePlan {
+  private readonly made: Pick<RrdContext, 'lookups' | 'host' | 'poolId' | 'poolName' | 'tags' | 'catalogue' | 'labels' | 'counters'>;
+  readonly objects: PlannedObject[] = [];
+  /** Guests in the order of their first sample (the VM power estimate's order). */
+  readonly guests: PlannedObject[] = [];
+  /** Per planned sample: its column in the legend, catalogue entry, object, extra labels, special role. */
+  readonly column: Int32Array;
+  readonly mapped: Mapped[] = [];
+  readonly objectOf: Int32Array;
+  readonly extra: string[] = [];
+  readonly special: Uint8Array;
+  /** Per planned sample of a counter family, where its counter's state is kept (found at its first poll). */
+  readonly counterOf: Int32Array;
+  readonly counterStates: (CounterState | undefined)[] = [];
 
-  for (let i = 0; i < newest.columns.length; i++) {
-    const col = newest.columns[i]!;
-    const mapped = ctx.catalogue.map(col.objectType, col.name);
-    if (!mapped) continue;
-    let object = objects.get(col.uuid);
-    if (object === undefined) {
-      const { objectType, uuid } = col;
-      const base = ctx.labels.get(ctx.lookups, uuid, ctx.host.uuid, () => baseLabels(objectType, uuid, ctx));
-      object = { base, guest: objectType === 'vm' && ctx.lookups.vmByUuid.get(uuid)?.rec.is_control_domain === false };
-      objects.set(col.uuid, object);
-      if (ctx.power && object.guest && base !== null) ctx.power.guest(uuid, ctx.host.uuid, base);
+  constructor(legend: Legend, ctx: RrdContext) {
+    const { lookups, host, poolId, poolName, tags, catalogue, labels, counters } = ctx;
+    this.made = { lookups, host, poolId, poolName, tags, catalogue, labels, counters };
+    const column: number[] = [];
+    const objectOf: number[] = [];
+    const special: number[] = [];
+    const counterOf: number[] = [];
+    const byUuid = new Map<string, number | null>();
+    for (let j = 0; j < legend.length; j++) {
+      const { cf, objectType, uuid } = legend.groups[legend.groupOf[j]!]!;
+      if (cf !== 'AVERAGE') continue;
+      const name = legend.names[j]!;
+      const mapped = catalogue.map(objectType, name);
+      if (!mapped) continue;
+      // Keyed by uuid: the first column seen decides what the object is.
+      let oi = byUuid.get(uuid);
+      if (oi === undefined) {
+        const base = labels.get(lookups, uuid, host.uuid, () => baseLabels(objectType, uuid, ctx));
+        oi = base === null ? null : this.objects.length;
+        byUuid.set(uuid, oi);
+        if (base !== null) {
+          const guest = objectType === 'vm' && lookups.vmByUuid.get(uuid)?.rec.is_control_domain === false;
+          this.objects.push({ uuid, base, guest });
+          if (guest) this.guests.push(this.objects[oi!]!);
+        }
+      }
+      if (oi === null) continue;
+      column.push(j);
+      this.mapped.push(mapped);
+      objectOf.push(oi);
+      this.extra.push(extraLabels(mapped, uuid, ctx));
+      let role = 0;
+      if (objectType === 'host') role = name === 'DCMI-power-reading' ? HOST_POWER_READING : 0;
+      else if (this.objects[oi]!.guest && name === 'memory_internal_free') role = GUEST_MEMORY_REPORT;
+      else if (objectType === 'vm') role = name === 'cpu_usage' ? VM_CPU : mapped.rule.labels === 'core' ? VM_CORE : 0;
+      special.push(role);
+      counterOf.push(mapped.rule.family.type === 'counter' ? this.counterStates.push(undefined) - 1 : -1);
     }
-    const { base } = object;
-    if (base === null) continue;
-    const { rule } = mapped;
-    let value: number;
-    if (rule.family.type === 'counter') {
-      rateRows.column = newest.index[i]!;
-      value = ctx.counters.advance(col.uuid, col.name, rateRows) * rule.scale;
-    } else {
-      value = newest.values[i]!;
-      if (!Number.isFinite(value)) continue;
-      value = rule.divisor ? value / rule.divisor : value * rule.scale;
-    }
-    set.add(rule.family, base, value, extraLabels(mapped, col.uuid, ctx));
-    if (col.objectType === 'host') {
-      if (ctx.power && col.name === 'DCMI-power-reading') ctx.power.rrdHostWatts.set(col.uuid, value);
-      continue;
-    }
-    if (object.guest && col.name === 'memory_internal_free' && ctx.guestReports) {
-      const age = ctx.guestReports.observe(col.uuid, asc, newest.index[i]!);
-      if (age !== undefined) set.add(GUEST_REPORT_AGE, base, age);
-    }
-    if (col.objectType === 'vm') {
-      if (col.name === 'cpu_usage') {
-        hasCpuUsage.add(col.uuid);
-        ctx.power?.cpu(col.uuid, value);
-      } else if (rule.labels === 'core') (cpuCores.get(col.uuid) ?? cpuCores.set(col.uuid, []).get(col.uuid)!).push(value);
-    }
+    this.column = Int32Array.from(column);
+    this.objectOf = Int32Array.from(objectOf);
+    this.special = Uint8Array.from(special);
+    this.counterOf = Int32Array.from(counterOf);
   }
-  // XCP-ng 8.2 has no cpu_usage source: like XO, derive it as the mean of the per-vCPU values.
-  for (const [uuid, cores] of cpuCores) {
-    if (hasCpuUsage.has(uuid) || !cores.length) continue;
-    const usage = cores.reduce((a, b) => a + b, 0) / cores.length;
-    set.add(VM_CPU_USAGE, objects.get(uuid)!.base!, usage);
-    ctx.power?.cpu(uuid, usage);
+
+  /** Made for this context's inventory, host and label settings. */
+  fits(ctx: RrdContext): boolean {
+    const m = this.made;
+    return (
+      m.lookups === ctx.lookups &&
+      m.host === ctx.host &&
+      m.poolId === ctx.poolId &&
+      m.poolName === ctx.poolName &&
+      m.tags === ctx.tags &&
+      m.catalogue === ctx.catalogue &&
+      m.labels === ctx.labels &&
+      m.counters === ctx.counters
+    );
   }
-  return newest.t;
 }
 
 /** XO's label order: pool_id, uuid, type, [host_id], pool_name, host_name|vm_name, is_control_domain. */
@@ -133,26 +236,24 @@ function baseLabels(objectType: string, uuid: string, ctx: RrdContext): string |
   return null;
 }
 
-/** The labels a source adds to its object's base labels. */
+/** The labels a source adds to its object's base labels (kept by the plan). */
 function extraLabels(mapped: Mapped, uuid: string, ctx: RrdContext): string {
   if (mapped.fixedLabels !== undefined) return mapped.fixedLabels;
   const { key, rule } = mapped;
-  return ctx.labels.get(ctx.lookups, uuid, mapped, () => {
-    switch (rule.labels) {
-      case 'pif':
-        return labelString({ interface: key, network_name: ctx.lookups.hostNetworks.get(`${uuid}/${key}`) });
-      case 'sr': {
-        const sr = ctx.lookups.srByPrefix.get(key);
-        return labelString({ sr: key, sr_uuid: sr?.uuid, sr_name: sr?.name_label as string | undefined, sr_type: sr?.type as string | undefined });
-      }
-      case 'vif':
-        return labelString({ vif: key, network_name: ctx.lookups.vmNetworks.get(`${uuid}/${key}`) });
-      case 'vbd_disk': {
-        const d = ctx.lookups.vmDisks.get(`${uuid}/${key}`);
-        return labelString({ device: key, vdi_name: d?.vdiName, sr_name: d?.srName, sr_type: d?.srType });
-      }
-      default:
-        throw new Error(`labels ${rule.labels} should be fixed`);
+  switch (rule.labels) {
+    case 'pif':
+      return labelString({ interface: key, network_name: ctx.lookups.hostNetworks.get(`${uuid}/${key}`) });
+    case 'sr': {
+      const sr = ctx.lookups.srByPrefix.get(key);
+      return labelString({ sr: key, sr_uuid: sr?.uuid, sr_name: sr?.name_label as string | undefined, sr_type: sr?.type as string | undefined });
     }
-  });
+    case 'vif':
+      return labelString({ vif: key, network_name: ctx.lookups.vmNetworks.get(`${uuid}/${key}`) });
+    case 'vbd_disk': {
+      const d = ctx.lookups.vmDisks.get(`${uuid}/${key}`);
+      return labelString({ device: key, vdi_name: d?.vdiName, sr_name: d?.srName, sr_type: d?.srType });
+    }
+    default:
+      throw new Error(`labels ${rule.labels} should be fixed`);
+  }
 }
