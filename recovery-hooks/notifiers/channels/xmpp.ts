@@ -9,7 +9,9 @@
 //    outbox's next attempt waits for that stanza's ack (or sends a new one only if the library gave it up), so a late
 //    ack does not turn into a second message either.
 //  - without it: a ping iq (XEP-0199) sent after the messages. A server handles a stream's stanzas in order, so any
-//    answer to the ping (even an error from a server without ping) proves the messages before it were received.
+//    answer to the ping (even an error from a server without ping) proves the messages before it were received. When
+//    the answer comes too late, the next attempt on the same connection pings again instead of sending the message
+//    again; only after the connection dropped is the message sent anew (the server may then see it twice).
 //
 // Unlike XO's transport, credentials are never sent over an unencrypted stream unless `require_tls: false`.
 import { randomUUID } from 'node:crypto';
@@ -48,6 +50,10 @@ export class XmppChannel implements Channel {
   readonly #unconfirmed = new Map<string, Element[]>();
   /** Every stanza the server acknowledged (weakly held: forgotten with the stanza). */
   readonly #acked = new WeakSet<Element>();
+  /** The connection each stanza was written on: a ping answered on that same connection proves the server read it. */
+  readonly #sentOn = new WeakMap<Element, number>();
+  /** Counts the connections lost. */
+  #connection = 0;
 
   constructor(
     private readonly config: XmppChannelConfig,
@@ -73,6 +79,7 @@ export class XmppChannel implements Channel {
     });
     this.#xmpp.on('stanza', (st: Element) => this.#onStanza(st));
     this.#xmpp.streamManagement.on('ack', (st: Element) => this.#acked.add(st));
+    this.#xmpp.on('disconnect', () => this.#connection++);
     this.#start();
   }
 
@@ -222,13 +229,14 @@ export class XmppChannel implements Channel {
         // XEP-0359: the same origin id on every attempt lets archives and clients drop a repeat.
         xml('origin-id', { xmlns: 'urn:xmpp:sid:0', id: `${m.key}.${i}` }),
       );
-    // A stanza of an earlier attempt is kept while the server acknowledged it (not sent again) or stream management
-    // still queues it (its ack may come yet: waited for, not sent twice); otherwise a new one is sent.
+    // A stanza of an earlier attempt is kept while the server acknowledged it (not sent again), stream management
+    // still queues it (its ack may come yet: waited for, not sent twice) or it went out on this same connection (a
+    // ping confirms it); otherwise a new one is sent.
     const earlier = this.#unconfirmed.get(m.key);
     this.#unconfirmed.delete(m.key);
     const reuse = (i: number) => {
       const prev = earlier?.[i];
-      return prev && (this.#acked.has(prev) || this.#queued(prev)) ? prev : undefined;
+      return prev && (this.#acked.has(prev) || this.#pending(prev)) ? prev : undefined;
     };
     const stanzas: Element[] = [];
     try {
@@ -256,16 +264,21 @@ export class XmppChannel implements Channel {
     return this.#xmpp.streamManagement.outbound_q.some((q) => q.stanza === st);
   }
 
-  /** Keep a failed attempt's stanzas for the next one when stream management may still deliver one of them. */
+  /** Written and not known to be lost: queued by stream management, or sent on the current connection. */
+  #pending(st: Element): boolean {
+    return this.#queued(st) || this.#sentOn.get(st) === this.#connection;
+  }
+
+  /** Keep a failed attempt's stanzas for the next one when the server may have read or may yet get one of them. */
   #remember(key: string, stanzas: Element[]): void {
-    if (!stanzas.some((st) => !this.#acked.has(st) && this.#queued(st))) return;
+    if (!stanzas.some((st) => !this.#acked.has(st) && this.#pending(st))) return;
     this.#unconfirmed.set(key, stanzas);
     if (this.#unconfirmed.size > UNCONFIRMED_MAX) this.#unconfirmed.delete(this.#unconfirmed.keys().next().value!);
   }
 
   /**
-   * Send the stanzas stream management does not already queue; resolve when the server acknowledged each (stream
-   * management) or answered a ping after them.
+   * Send the stanzas not already pending (queued by stream management, or written on this connection); resolve when
+   * the server acknowledged each (stream management) or answered a ping after them.
    */
   async #deliver(stanzas: Element[], timeoutMs: number): Promise<void> {
     const sm = this.#xmpp.streamManagement;
@@ -283,7 +296,12 @@ export class XmppChannel implements Channel {
     sm.on('fail', onFail);
     let timer: NodeJS.Timeout | undefined;
     try {
-      for (const st of stanzas) if (!this.#queued(st)) await this.#xmpp.send(st);
+      for (const st of stanzas) {
+        if (this.#pending(st)) continue;
+        const connection = this.#connection;
+        await this.#xmpp.send(st);
+        this.#sentOn.set(st, connection);
+      }
       // Stream management tracks a stanza once it is enabled (or being enabled) for the stream; the rest need a ping.
       const tracked = stanzas.filter((st) => acked.has(st) || this.#queued(st));
       const acks = new Promise<void>((resolve, reject) => {

@@ -237,31 +237,36 @@ async function holdingRelay(t: Test, port: number) {
   };
 }
 
-t.test('an ack that comes after the attempt timed out does not turn into a second message', { skip: prosodySkip }, async (t) => {
-  const server = await prepareProsody({ users: USERS });
-  t.teardown(() => server.stop());
-  await server.start();
-  const bob = await receiver(server.port);
-  t.teardown(() => bob.stop());
-  const relay = await holdingRelay(t, server.port);
-  const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
-  await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
-  // The server gets the message and delivers it, but its ack stays in the relay until the attempt gave up.
-  relay.hold();
-  await receive(store, notifiers.router.statusEvents);
-  notifiers.wake();
-  await waitFor('the message', () => bob.messages.length >= 1, 15_000);
-  await waitFor('a timed-out attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
-  t.match(
-    logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
-    { error: /did not acknowledge the message within/ },
+for (const streamManagement of [true, false])
+  t.test(
+    `${streamManagement ? 'an ack' : 'a ping answer (no stream management)'} that comes after the attempt timed out does not turn into a second message`,
+    { skip: prosodySkip },
+    async (t) => {
+      const server = await prepareProsody({ users: USERS, streamManagement });
+      t.teardown(() => server.stop());
+      await server.start();
+      const bob = await receiver(server.port);
+      t.teardown(() => bob.stop());
+      const relay = await holdingRelay(t, server.port);
+      const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
+      await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
+      // The server gets the message and delivers it, but its ack stays in the relay until the attempt gave up.
+      relay.hold();
+      await receive(store, notifiers.router.statusEvents);
+      notifiers.wake();
+      await waitFor('the message', () => bob.messages.length >= 1, 15_000);
+      await waitFor('a timed-out attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
+      t.match(
+        logger.lines.find((l) => l.msg === 'message not delivered; retrying'),
+        { error: streamManagement ? /did not acknowledge the message within/ : /XMPP/ },
+      );
+      relay.release();
+      await waitFor('the late ack counted', async () => (await count(metrics, 'chat', 'sent')) === 1, 15_000);
+      await sleep(500);
+      t.equal(bob.messages.length, 1, 'exactly once');
+      t.equal(outboxRows(store)[0]!.status, 'sent');
+    },
   );
-  relay.release();
-  await waitFor('the late ack counted', async () => (await count(metrics, 'chat', 'sent')) === 1, 15_000);
-  await sleep(500);
-  t.equal(bob.messages.length, 1, 'exactly once');
-  t.equal(outboxRows(store)[0]!.status, 'sent');
-});
 
 t.test('without stream management, a ping round trip confirms the message', { skip: prosodySkip }, async (t) => {
   const server = await prepareProsody({ users: USERS, streamManagement: false });
