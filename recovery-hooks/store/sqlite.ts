@@ -225,7 +225,9 @@ export class SqliteNotificationStore implements NotificationStore {
       return insert.row(Number(this.#run(insert).lastInsertRowid));
     });
     for (const host of hostsOf(inputs, plan.inserts)) this.#run(hostUpsert(host, opts.now));
-    return { results: createResults(plan, inserted), created: inserted.map(toNotification) };
+    const results = createResults(plan, inserted);
+    // The new notifications are the results' own objects (each insert is decided once, in slot order): not made twice.
+    return { results, created: plan.decisions.flatMap((d, i) => (d.outcome === 'insert' ? [results[i]!.notification!] : [])) };
   }
 
   async get(uuid: string): Promise<Notification | undefined> {
