@@ -362,10 +362,14 @@ function revive(e: SerializedError): Error {
   return cause;
 }
 
-/** A callback of the caller, called from the worker; `many` calls it for several argument lists in one round trip (as JSON text). */
+/**
+ * A callback of the caller, called from the worker; `many` calls it for several argument lists in one round trip (as
+ * JSON text); `manyLater` posts the same question at once and returns the wait for its answer.
+ */
 interface RemoteCallback {
   (...args: unknown[]): unknown;
   many(argLists: unknown[][]): unknown[];
+  manyLater(argLists: unknown[][]): () => unknown[];
 }
 
 function resultOf(outcome: CreateResult['outcome'], notification: Notification | null): CreateResult {
@@ -376,8 +380,19 @@ function resultOf(outcome: CreateResult['outcome'], notification: Notification |
 class WorkerSideStore extends SqliteNotificationStore {
   /** The notifications the caller received with the current createMany's outbox callback. */
   announced: Notification[] = [];
+  /** The wait for the caller's answer about the announced notifications, until outboxOf takes it. */
+  #answer: (() => unknown[]) | undefined;
+
+  /** Post the caller the notifications about to be inserted: it builds their messages while this thread inserts them. */
+  protected override announce(outbox: OutboxBuilder, created: Notification[]): void {
+    const remote = outbox as unknown as Partial<RemoteCallback>;
+    if (!remote.manyLater) return;
+    this.#answer = remote.manyLater(created.map((n) => [n, { tasks: [], moves: [] }]));
+    this.announced = created;
+  }
 
   protected override outboxOf(outbox: OutboxBuilder, created: Notification[]): OutboxInput[][] {
+    if (this.#answer) return this.#takeAnswer() as OutboxInput[][];
     const remote = outbox as unknown as Partial<RemoteCallback>;
     if (!remote.many) return super.outboxOf(outbox, created);
     const messages = remote.many(created.map((n) => [n, { tasks: [], moves: [] }])) as OutboxInput[][];
@@ -385,11 +400,33 @@ class WorkerSideStore extends SqliteNotificationStore {
     return messages;
   }
 
-  /** createMany's results to post: the notifications announced by the callback as their index (the caller has them). */
-  postedResults(results: CreateResult[]): PostedResult[] {
-    const index = new Map(this.announced.map((n, i) => [n, i]));
+  #takeAnswer(): unknown[] {
+    const wait = this.#answer!;
+    this.#answer = undefined;
+    return wait();
+  }
+
+  override async createMany(...args: Parameters<SqliteNotificationStore['createMany']>): Promise<CreateResult[]> {
     this.announced = [];
-    return results.map((r) => [r.outcome, r.notification ? (index.get(r.notification) ?? r.notification) : null]);
+    try {
+      return await super.createMany(...args);
+    } finally {
+      // A create that failed after its announcement: the caller's answer is still read, so that it is not taken
+      // for the answer to a later question.
+      if (this.#answer)
+        try {
+          this.#takeAnswer();
+        } catch {
+          // the create failed already; its answer does not matter
+        }
+    }
+  }
+
+  /** createMany's results to post: the notifications announced to the caller as their index (the caller has them). */
+  postedResults(results: CreateResult[]): PostedResult[] {
+    const index = new Map(this.announced.map((n, i) => [n.uuid, i]));
+    this.announced = [];
+    return results.map((r) => [r.outcome, r.notification ? (index.get(r.notification.uuid) ?? r.notification) : null]);
   }
 }
 
@@ -404,19 +441,24 @@ function serve(data: { path: string; port: MessagePort; asks: MessagePort; wake:
   } catch (err) {
     openError = err;
   }
-  /** Post the call, block until the caller's thread answered in the port. */
-  const ask = (message: FromWorker & { kind: 'callback' }): unknown => {
+  /** Post the call; the wait returned blocks until the caller's thread answered in the port (at once if it has). */
+  const askLater = (message: FromWorker & { kind: 'callback' }): (() => unknown) => {
     Atomics.store(data.wake, 0, 0);
     data.asks.postMessage(message);
-    Atomics.wait(data.wake, 0, 0);
-    const answer = receiveMessageOnPort(data.port)!.message as { value?: unknown; json?: string; error?: string };
-    if (answer.error !== undefined) throw new Error(answer.error);
-    return answer.json === undefined ? answer.value : JSON.parse(answer.json);
+    return () => {
+      Atomics.wait(data.wake, 0, 0);
+      const answer = receiveMessageOnPort(data.port)!.message as { value?: unknown; json?: string; error?: string };
+      if (answer.error !== undefined) throw new Error(answer.error);
+      return answer.json === undefined ? answer.value : JSON.parse(answer.json);
+    };
   };
-  const remote = (id: number, callback: number): RemoteCallback =>
-    Object.assign((...args: unknown[]) => ask({ kind: 'callback', id, callback, args }), {
-      many: (argLists: unknown[][]) => ask({ kind: 'callback', id, callback, json: JSON.stringify(argLists) }) as unknown[],
+  const remote = (id: number, callback: number): RemoteCallback => {
+    const manyLater = (argLists: unknown[][]) => askLater({ kind: 'callback', id, callback, json: JSON.stringify(argLists) }) as () => unknown[];
+    return Object.assign((...args: unknown[]) => askLater({ kind: 'callback', id, callback, args })(), {
+      many: (argLists: unknown[][]) => manyLater(argLists)(),
+      manyLater,
     });
+  };
   parentPort!.on('message', async ({ id, method, args, json }: { id: number; method: string; args: unknown[]; json?: string }) => {
     try {
       if (openError) throw openError;
@@ -426,7 +468,6 @@ function serve(data: { path: string; port: MessagePort; asks: MessagePort; wake:
         // createMany: [inputs, opts, extra] as JSON text, then its outbox builder if any; the results go back as JSON text.
         const [inputs, opts, extra] = JSON.parse(json) as unknown[];
         const outbox = isCallbackRef(args[0]) ? remote(id, args[0][CALLBACK]) : undefined;
-        store!.announced = [];
         const results = (await fn.call(store, inputs, opts, outbox, extra)) as CreateResult[];
         post({ kind: 'done', id, json: JSON.stringify(store!.postedResults(results)) });
         return;
