@@ -1,5 +1,6 @@
 // The receiver's HTTP server (koa). Public: version discovery (GET /, /v1), GET /health, GET /metrics. Everything
 // else needs a token: the Alertmanager webhook and the Masakari API; the web UI under /ui/ its session (ui/router.ts). Every error answers JSON in Masakari's shape.
+// The webhook's POSTs are answered before Koa, from node:http (intake/webhook-route.ts), with the same code.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { Router } from '@koa/router';
 import Koa from 'koa';
@@ -122,9 +123,10 @@ export function createApp(deps: ServerDeps): Koa {
     ctx.status = 202;
     ctx.body = answer;
   });
-  // Unless the web UI's router (which comes first) would see the path.
+  // Unless the web UI's router (which comes first, and matches any letter case) would see the path.
   const path = deps.config.alertmanagerPath;
-  if (!(deps.config.ui.enabled && (path === UI || path.startsWith(`${UI}/`))))
+  const lower = path.toLowerCase();
+  if (!(deps.config.ui.enabled && (lower === UI || lower.startsWith(`${UI}/`))))
     directRoutes.set(app, webhookRoute({ path, auth, answer: answerWebhook, fail: (err, request) => errorAnswer(err, deps.logger, request) }));
 
   const api = masakariRouter({
