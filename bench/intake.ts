@@ -68,7 +68,8 @@ function threadCpu(pid: number): Map<number, number> {
 
 export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'postgres' | 'limit-fsync' | 'limit-none';
 
-export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite') {
+/** `cli`: the receiver's built CLI (another tree's dist/cli/main.js, to compare trees in the same run). */
+export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite', cli = DIST_CLI) {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-intake-'));
   const port = 30000 + Math.floor(Math.random() * 20000);
   const cluster = target === 'postgres' ? await startPostgres({ durable: true }) : undefined;
@@ -91,7 +92,7 @@ recovery_hook:
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const args = target.startsWith('limit-')
     ? ['--import', 'tsx', LIMIT, target.slice('limit-'.length), String(port), join(dir, 'webhooks.log')]
-    : [DIST_CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')];
+    : [cli, 'recovery-hook', '--config', join(dir, 'sentinel.yml')];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   try {

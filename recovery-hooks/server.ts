@@ -1,6 +1,7 @@
 // The receiver's HTTP server (koa). Public: version discovery (GET /, /v1), GET /health, GET /metrics. Everything
 // else needs a token: the Alertmanager webhook and the Masakari API; the web UI under /ui/ its session (ui/router.ts). Every error answers JSON in Masakari's shape.
-import type { Server } from 'node:http';
+// The webhook's POSTs are answered before Koa, from node:http (intake/webhook-route.ts), with the same code.
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { Router } from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../core/log.js';
@@ -15,7 +16,9 @@ import { masakariRouter } from './intake/masakari/routes.js';
 import { versionView, versionsView } from './intake/masakari/views.js';
 import type { NotificationRecorder } from './intake/recorder.js';
 import { type WebhookDeps, receiveWebhook } from './intake/webhook.js';
+import { webhookRoute } from './intake/webhook-route.js';
 import { type NotificationStore, StoreError } from './store/store.js';
+import { UI } from './ui/pages.js';
 import { uiRouter } from './ui/router.js';
 
 export interface ServerDeps {
@@ -33,36 +36,49 @@ export interface ServerDeps {
   onConfirmed?: () => void;
 }
 
+/** The answer to a request that failed: Masakari's fault body, with its status and headers. */
+function errorAnswer(
+  err: unknown,
+  logger: Logger,
+  request: { method: string; path: string },
+): { status: number; headers: Record<string, string>; body: unknown } {
+  let status = 500;
+  let message = 'Internal error; see the receiver log';
+  let headers: Record<string, string> = {};
+  if (err instanceof ApiError) {
+    ({ status, message, headers } = err);
+  } else if (err instanceof StoreError && err.refusedInput) {
+    // Bad input the edge validator let through: the store refuses it every time, so never a 5xx (a retry loop).
+    status = 400;
+    message = 'A value of this request cannot be stored (it was refused by the store); nothing was acknowledged';
+    logger.warn('the store refused a value the validator let through', { ...request, error: err });
+  } else if (err instanceof StoreError) {
+    status = 503;
+    message = 'The notification store is unavailable; nothing was acknowledged, retry later';
+    headers = { 'Retry-After': '5' };
+    logger.error('store failure while answering a request', { ...request, error: err });
+  } else {
+    logger.error('unexpected error while answering a request', { ...request, error: err });
+  }
+  return { status, headers, body: faultBody(status, message) };
+}
+
 function errorHandler(logger: Logger): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, `No resource at ${ctx.method} ${ctx.path}`);
     } catch (err) {
-      let status = 500;
-      let message = 'Internal error; see the receiver log';
-      let headers: Record<string, string> = {};
-      if (err instanceof ApiError) {
-        ({ status, message, headers } = err);
-      } else if (err instanceof StoreError && err.refusedInput) {
-        // Bad input the edge validator let through: the store refuses it every time, so never a 5xx (a retry loop).
-        status = 400;
-        message = 'A value of this request cannot be stored (it was refused by the store); nothing was acknowledged';
-        logger.warn('the store refused a value the validator let through', { method: ctx.method, path: ctx.path, error: err });
-      } else if (err instanceof StoreError) {
-        status = 503;
-        message = 'The notification store is unavailable; nothing was acknowledged, retry later';
-        headers = { 'Retry-After': '5' };
-        logger.error('store failure while answering a request', { method: ctx.method, path: ctx.path, error: err });
-      } else {
-        logger.error('unexpected error while answering a request', { method: ctx.method, path: ctx.path, error: err });
-      }
-      ctx.status = status;
-      ctx.set(headers);
-      ctx.body = faultBody(status, message);
+      const answer = errorAnswer(err, logger, { method: ctx.method, path: ctx.path });
+      ctx.status = answer.status;
+      ctx.set(answer.headers);
+      ctx.body = answer.body;
     }
   };
 }
+
+/** Requests answered straight from node:http before Koa (see listen), by app. */
+const directRoutes = new WeakMap<Koa, (req: IncomingMessage, res: ServerResponse) => boolean>();
 
 export function createApp(deps: ServerDeps): Koa {
   const app = new Koa();
@@ -85,24 +101,33 @@ export function createApp(deps: ServerDeps): Koa {
 
   const webhook = new Router();
   const poolNames = new Set(deps.pools.map((p) => p.name));
-  webhook.post(deps.config.alertmanagerPath, async (ctx) => {
+  const webhookDeps: WebhookDeps = {
+    recorder: deps.recorder,
+    hosts: deps.hosts,
+    pools: poolNames,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    now: deps.now,
+    alertEvents: deps.alertEvents,
+  };
+  const answerWebhook = async (req: IncomingMessage) => {
     try {
-      const body = await readJsonBody(ctx.req, deps.config.maxBodyBytes);
-      ctx.status = 202;
-      ctx.body = await receiveWebhook(body, {
-        recorder: deps.recorder,
-        hosts: deps.hosts,
-        pools: poolNames,
-        metrics: deps.metrics,
-        logger: deps.logger,
-        now: deps.now,
-        alertEvents: deps.alertEvents,
-      });
+      return await receiveWebhook(await readJsonBody(req, deps.config.maxBodyBytes), webhookDeps);
     } catch (err) {
       deps.metrics.webhooks.inc({ outcome: err instanceof ApiError && err.status < 500 ? 'rejected' : 'error' });
       throw err;
     }
+  };
+  webhook.post(deps.config.alertmanagerPath, async (ctx) => {
+    const answer = await answerWebhook(ctx.req);
+    ctx.status = 202;
+    ctx.body = answer;
   });
+  // Unless the web UI's router (which comes first, and matches any letter case) would see the path.
+  const path = deps.config.alertmanagerPath;
+  const lower = path.toLowerCase();
+  if (!(deps.config.ui.enabled && (lower === UI || lower.startsWith(`${UI}/`))))
+    directRoutes.set(app, webhookRoute({ path, auth, answer: answerWebhook, fail: (err, request) => errorAnswer(err, deps.logger, request) }));
 
   const api = masakariRouter({
     store: deps.store,
@@ -137,7 +162,9 @@ export function createApp(deps: ServerDeps): Koa {
 /** Listen on host:port (port 0: any free port); resolves with the server and its base URL. */
 export function listen(app: Koa, host: string, port: number): Promise<{ server: Server; url: string }> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    const koa = app.callback();
+    const direct = directRoutes.get(app);
+    const server = createServer(direct ? (req, res) => direct(req, res) || void koa(req, res) : koa).listen(port, host);
     server.once('error', reject);
     server.once('listening', () => {
       const address = server.address();

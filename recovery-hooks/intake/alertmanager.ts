@@ -37,6 +37,19 @@ export type ParsedAlert = { ok: true; alert: WebhookAlert } | { ok: false; finge
 
 export type ParseResult = { ok: true; payload: Omit<WebhookPayload, 'alerts'> & { alerts: ParsedAlert[] } } | { ok: false; reason: string };
 
+/**
+ * parseMasakariTime with a memory of its last answers (at most 16, then forgotten): the alerts of a delivery mostly
+ * share their startsAt and endsAt, and each is read when validated and again when mapped.
+ */
+const recentTimes = new Map<string, number | undefined>();
+function timeOf(text: string): number | undefined {
+  if (recentTimes.has(text)) return recentTimes.get(text);
+  if (recentTimes.size >= 16) recentTimes.clear();
+  const ms = parseMasakariTime(text);
+  recentTimes.set(text, ms);
+  return ms;
+}
+
 /** Label or annotation map: bounded entries, keys without controls, values without NUL and bounded. */
 function mapProblem(v: unknown, what: string, maxValue: number): string | undefined {
   if (!isObject(v)) return `${what} must map names to strings`;
@@ -59,7 +72,7 @@ function alertProblem(v: Record<string, unknown>, at: string): string | undefine
   }
   if (Object.keys(v.labels as object).length + Object.keys((v.annotations as object | undefined) ?? {}).length > LIMITS.entries)
     return `${at} has more than ${LIMITS.entries} labels and annotations`;
-  if (typeof v.startsAt !== 'string' || parseMasakariTime(v.startsAt) === undefined) return `${at}.startsAt ${describe(v.startsAt)} is not an RFC 3339 time`;
+  if (typeof v.startsAt !== 'string' || timeOf(v.startsAt) === undefined) return `${at}.startsAt ${describe(v.startsAt)} is not an RFC 3339 time`;
   if (v.endsAt !== undefined && typeof v.endsAt !== 'string') return `${at}.endsAt must be a string`;
   if (v.fingerprint !== undefined) {
     const problem = textProblem(v.fingerprint, LIMITS.key);
@@ -161,16 +174,17 @@ function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string,
  * The recovery labels, checked as the store will keep them: names, UUIDs, a process name. A host name is XAPI's
  * name_label, which may hold spaces: bounded and printable, not Masakari's hostname pattern.
  */
+const RECOVERY_LABEL_CHECKS: [string, (v: unknown) => string | undefined][] = [
+  ['pool_name', nameProblem],
+  ['host_name', (v) => textProblem(v, LIMITS.name, { min: 1 })],
+  ['host_uuid', uuidProblem],
+  ['vm_uuid', uuidProblem],
+  ['vm_name', (v) => textProblem(v, LIMITS.labelValue, { min: 1 })],
+  ['process_name', (v) => textProblem(v, LIMITS.processName, { min: 1 })],
+];
+
 function recoveryLabelProblem(l: Record<string, string>): string | undefined {
-  const checks: [string, (v: unknown) => string | undefined][] = [
-    ['pool_name', nameProblem],
-    ['host_name', (v) => textProblem(v, LIMITS.name, { min: 1 })],
-    ['host_uuid', uuidProblem],
-    ['vm_uuid', uuidProblem],
-    ['vm_name', (v) => textProblem(v, LIMITS.labelValue, { min: 1 })],
-    ['process_name', (v) => textProblem(v, LIMITS.processName, { min: 1 })],
-  ];
-  for (const [label, problem] of checks) {
+  for (const [label, problem] of RECOVERY_LABEL_CHECKS) {
     const found = l[label] !== undefined ? problem(l[label]) : undefined;
     if (found) return `label ${label}: ${describe(l[label])} ${found.replace(/^'.*' /, '')}`;
   }
@@ -233,8 +247,8 @@ export function mapAlert(alert: WebhookAlert, ctx: MapContext): AlertMapping {
   const payload = payloadFor(type, alert);
   if (typeof payload === 'string') return { kind: 'invalid', reason: payload };
   const firing = alert.status === 'firing';
-  const ended = alert.endsAt ? (parseMasakariTime(alert.endsAt) ?? NaN) : NaN;
-  const startsAt = parseMasakariTime(alert.startsAt)!;
+  const ended = alert.endsAt ? (timeOf(alert.endsAt) ?? NaN) : NaN;
+  const startsAt = timeOf(alert.startsAt)!;
   return {
     kind: 'notification',
     host,

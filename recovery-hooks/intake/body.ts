@@ -29,7 +29,7 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (!text.trim()) throw new ApiError(400, 'Malformed request body: the body is empty');
+  if (!/\S/.test(text)) throw new ApiError(400, 'Malformed request body: the body is empty');
   if (jsonTextDepth(text, LIMITS.depth) > LIMITS.depth) throw new ApiError(400, `Malformed request body: JSON nested deeper than ${LIMITS.depth} levels`);
   try {
     return JSON.parse(text) as unknown;

@@ -31,12 +31,15 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const NUL = /\u0000/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+/** Any character the checks below look at: most strings have none, and this one scan clears them. */
+const SUSPECT = /[\u0000-\u001f\u007f\ud800-\udfff]/;
 
 /** What is wrong with a string, or undefined: length, control characters, unpaired surrogates. */
 export function textProblem(value: unknown, max: number, opts: { min?: number; controls?: 'refuse' | 'nul-only' } = {}): string | undefined {
   if (typeof value !== 'string') return `${describe(value)} is not of type 'string'`;
   if (value.length < (opts.min ?? 0)) return value.length === 0 ? 'must not be empty' : 'is too short';
   if (value.length > max) return `is too long (${value.length} characters, at most ${max})`;
+  if (!SUSPECT.test(value)) return undefined;
   if ((opts.controls === 'nul-only' ? NUL : CONTROL).test(value)) return 'contains a control character';
   if (LONE_SURROGATE.test(value)) return 'is not valid Unicode (unpaired surrogate)';
   return undefined;
@@ -95,16 +98,19 @@ export function check(field: string, value: unknown, problem: string | undefined
 export function jsonTextDepth(text: string, stopAt: number): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // Jump to the closing quote: one not preceded by an odd number of backslashes (most of a webhook is strings).
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end < 0) return max;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        i = end;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) max = depth;
       if (max > stopAt) return max;
     } else if (c === 0x7d || c === 0x5d) depth--;
