@@ -117,13 +117,20 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
     await ex.exporter.pollOnce(); // warm: counters seen once, caches built
     // Polls: CPU of pollOnce (collect, render, compress); the whole process until 1 s after it (GC included); then
     // the first gzip scrape after it, as Prometheus makes it when it scrapes at the poll interval: from the scraper
-    // process after even polls, from this process (the bench's client until session 7) after odd ones.
+    // process after even polls, from this process (the bench's client until session 7) after odd ones. Right after
+    // it, the limit server (the warm poll's gzip body) and ours again: the same moment's limit and repeated scrape.
+    const limitNow = await startBufferServer(Buffer.concat(ex.exporter.snapshot!.gzip('text').buffers), {
+      'content-type': PROMETHEUS_TEXT,
+      'content-encoding': 'gzip',
+    });
     const polls: { wall: number; cpu: number; cpuWithAfter: number }[] = [];
     const firstGzip: number[] = [];
     /** GC pauses in the exporter's process during each first gzip scrape. */
     const firstGzipGc: number[] = [];
     const firstGzipInProcess: number[] = [];
     const firstGzipInProcessGc: number[] = [];
+    const limitAfterPoll: number[] = [];
+    const againAfterPoll: number[] = [];
     for (let i = 0; i < o.polls; i++) {
       const cpu = process.cpuUsage();
       const started = performance.now();
@@ -134,9 +141,14 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
       const inProcess = i % 2 === 1;
       (inProcess ? firstGzipInProcess : firstGzip).push(await (inProcess ? get(url, GZIP) : scrape(url, GZIP)));
       (inProcess ? firstGzipInProcessGc : firstGzipGc).push(gcMsBetween(scrapeStarted, performance.now()));
+      const others = process.cpuUsage();
+      limitAfterPoll.push(await scrape(limitNow.url, GZIP));
+      againAfterPoll.push(await scrape(url, GZIP));
+      const othersCpu = cpuSeconds(others);
       await sleep(1000);
-      polls.push({ wall, cpu: pollCpu, cpuWithAfter: cpuSeconds(cpu) });
+      polls.push({ wall, cpu: pollCpu, cpuWithAfter: cpuSeconds(cpu) - othersCpu });
     }
+    await limitNow.stop();
     // Gzip scrapes every 100 ms while two more polls run: they get the previous poll's body, compressed in the
     // previous poll, but wait for the event loop whenever the poll holds it.
     const duringPoll: number[] = [];
@@ -192,6 +204,8 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
       firstGzip: s(firstGzip),
       firstGzipGc: s(firstGzipGc),
       firstGzipEach: firstGzip.map((ms, i) => ({ ms, gcMs: firstGzipGc[i]! })),
+      limitAfterPoll: s(limitAfterPoll),
+      againAfterPoll: s(againAfterPoll),
       firstGzipInProcess: s(firstGzipInProcess),
       firstGzipInProcessGc: s(firstGzipInProcessGc),
       duringPoll: duringPoll.length ? s(duringPoll) : undefined,
@@ -199,6 +213,8 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
       pollCpu: s(polls.map((p) => p.cpu)),
       pollCpuWithAfter: s(polls.map((p) => p.cpuWithAfter)),
       compressCpu,
+      /** Sample-line bytes of the last snapshot whose compressed pieces came from the one before. */
+      reusedBytes: snap.reusedBytes,
       rss,
       rssBefore,
       heap,
