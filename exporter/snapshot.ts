@@ -10,10 +10,10 @@
 // (PlainFromPieces), and a piece whose bytes are those of the same piece of the previous poll's snapshot (same family,
 // same place: inventory families, counters that stay at 0) keeps its compressed bytes instead of being compressed
 // again — checked byte for byte, by inflating the old piece (in the thread pool, 2–3× cheaper than deflating).
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';
-import { type DeflatedPiece, checksumOf, deflatePiece, gzipOf, inflatePiece, storedPiece } from './metrics/gzip.js';
+import { type DeflatedPiece, checksumOf, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from './metrics/gzip.js';
 import { type Format, OPENMETRICS_EOF, type RenderedFamily, bodyBuffers, renderFamily } from './metrics/render.js';
 
 export type { Format } from './metrics/render.js';
@@ -22,6 +22,21 @@ export type { Format } from './metrics/render.js';
 export interface Body {
   readonly length: number;
   stream(): Readable;
+  /** Writes the bytes to `out` without a stream's buffering, then ends it; false if `out` closed first. */
+  writeTo?(out: Writable): Promise<boolean>;
+}
+
+/** Writes `bytes` to `out` and waits until `out` has taken them (its callback): false if `out` closed first. */
+function written(out: Writable, bytes: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (out.destroyed || out.writableEnded) return resolve(false);
+    const closed = () => resolve(false);
+    out.once('close', closed);
+    out.write(bytes, (err) => {
+      out.off('close', closed);
+      resolve(!err);
+    });
+  });
 }
 
 /** A body held in memory as buffers. */
@@ -49,6 +64,49 @@ class PlainFromPieces implements Body {
 
   constructor(private readonly parts: readonly (Buffer | DeflatedPiece)[]) {
     this.length = parts.reduce((n, p) => n + p.length, 0);
+  }
+
+  /**
+   * Sends the body a piece at a time, each inflated into one of INFLATE_AHEAD + 1 buffers of this response while the
+   * one before is written, and used again once `out` has taken its bytes (the write's callback): a plain scrape of
+   * 196 MB allocates 3 MiB, not 196 MB of ArrayBuffers, whose accounting made V8 run 3–5 full marks of the poll's
+   * heap during each one (--trace-gc, 609k series).
+   */
+  async writeTo(out: Writable): Promise<boolean> {
+    const parts = this.parts;
+    const room = Math.max(1, ...parts.map((p) => p.length)) + 1;
+    const free: Buffer[] = [];
+    const queue: Promise<{ bytes: Buffer; into?: Buffer }>[] = [];
+    let next = 0;
+    let ahead = 0;
+    const top = () => {
+      for (; next < parts.length; next++) {
+        const p = parts[next]!;
+        if (Buffer.isBuffer(p)) {
+          queue.push(Promise.resolve({ bytes: p }));
+          continue;
+        }
+        if (ahead === INFLATE_AHEAD) break;
+        ahead++;
+        const into = free.pop() ?? Buffer.allocUnsafeSlow(room);
+        const inflated = inflatePieceInto(p, into).then((bytes) => ({ bytes, into }));
+        // Awaited in turn below; a response closed before then must not leave it unhandled.
+        inflated.catch(() => {});
+        queue.push(inflated);
+      }
+    };
+    top();
+    while (queue.length) {
+      const { bytes, into } = await queue.shift()!;
+      if (into) {
+        ahead--;
+        top();
+      }
+      if (bytes.length && !(await written(out, bytes))) return false;
+      if (into) free.push(into);
+    }
+    out.end();
+    return true;
   }
 
   stream(): Readable {

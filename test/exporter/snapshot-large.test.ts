@@ -1,5 +1,8 @@
-// A large snapshot reuses the previous poll's compressed pieces whose bytes did not change (exporter/snapshot.ts):
-// only byte-identical pieces are reused, checked byte for byte, and a changed value anywhere shows in the next body.
+// Large snapshots (exporter/snapshot.ts): the previous poll's compressed pieces whose bytes did not change are reused
+// (only byte-identical ones, checked byte for byte; a changed value anywhere shows in the next body), and the server
+// sends a plain body inflated as it goes (writeTo), whole, in both formats, and stops quietly when the scraper leaves.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -8,6 +11,8 @@ import { ChunkPool, ChunkWriter } from '../../exporter/metrics/chunks.js';
 import { FamilySet, labelString } from '../../exporter/metrics/families.js';
 import { deflatePiece } from '../../exporter/metrics/gzip.js';
 import { bodyBuffers, renderFamily } from '../../exporter/metrics/render.js';
+import type { Exporter } from '../../exporter/exporter.js';
+import { exporterApp } from '../../exporter/server.js';
 import { Snapshot, cutPieces } from '../../exporter/snapshot.js';
 
 const PIECE = 2 ** 20;
@@ -118,4 +123,41 @@ t.test('a previous piece with the same CRC and length but other bytes is not reu
   await check(t, snap1, want, 'after a forged previous piece');
   t.equal(snap1.reusedBytes, sampleBytes(want) - real.length, 'every piece but the forged one reused');
   t.not(snap1.pieces.get('xcp_vm_info')![0], forged, 'the forged piece is not served');
+});
+
+t.test('the server sends a large plain body whole, in both formats, and stops quietly when the scraper leaves', async (t) => {
+  const fams = families(base);
+  const want = expected(fams);
+  const snapshot = await Snapshot.make(fams, Date.now(), SERIES * 3, new ChunkPool());
+  // The exporter as the server sees it: its snapshot (made above, as a poll makes it).
+  const app = exporterApp({ snapshot } as unknown as Exporter);
+  // What the app logs (its filter passes on what is worth a stack trace).
+  const errors: Error[] = [];
+  app.onerror = (err: Error) => void errors.push(err);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => void server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  for (const [accept, format] of [
+    ['text/plain', 'text'],
+    ['application/openmetrics-text;version=1.0.0', 'openmetrics'],
+  ] as const) {
+    const r = await fetch(url, { headers: { accept, 'accept-encoding': 'identity' } });
+    t.equal(r.status, 200);
+    t.equal(Number(r.headers.get('content-length')), want[format].length, `${format}: its length announced`);
+    t.ok(Buffer.from(await r.arrayBuffer()).equals(want[format]), `${format}: the plain bytes`);
+  }
+  const head = await fetch(url, { method: 'HEAD', headers: { 'accept-encoding': 'identity' } });
+  t.equal(Number(head.headers.get('content-length')), want.text.length, 'HEAD: the length, no body');
+  const gone = new AbortController();
+  const r = await fetch(url, { headers: { 'accept-encoding': 'identity' }, signal: gone.signal });
+  await r.body!.getReader().read();
+  gone.abort();
+  const after = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
+  t.ok(Buffer.from(await after.arrayBuffer()).equals(want.text), 'the next scrape, whole');
+  t.same(
+    errors.map((e) => e.message),
+    [],
+    'nothing logged for the scraper that left',
+  );
 });
