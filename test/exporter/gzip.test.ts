@@ -112,7 +112,10 @@ t.test('a large snapshot: held only compressed, both formats gzip to their plain
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   const allocated: number[] = [];
   const allocSlow = Buffer.allocUnsafeSlow;
-  Buffer.allocUnsafeSlow = (size: number) => (allocated.push(size), allocSlow(size));
+  Buffer.allocUnsafeSlow = (size: number) => {
+    allocated.push(size);
+    return allocSlow(size);
+  };
   try {
     for (const slow of [false, true]) {
       // A slow reader: the socket takes the bytes late, so a buffer whose bytes were not yet taken would show as wrong bytes.
