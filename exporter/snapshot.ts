@@ -188,6 +188,8 @@ const COMPRESS_CONCURRENCY = 2;
  * pieces from one poll to the next, wherever the render's chunks happened to end.
  */
 const PIECE_BYTES = 2 ** 20;
+/** Room zlib writes a piece into, compressed (at most a little over its size) or inflated (its size and one byte). */
+const SCRATCH_BYTES = PIECE_BYTES + 64 * 1024;
 
 /** A family once its sample lines are compressed: the chunks they were written in are free again. */
 interface CompressedFamily {
@@ -222,7 +224,11 @@ export class Snapshot {
   static async make(families: Family[], takenAt: number, seriesCount: number, pool: ChunkPool, previous?: Snapshot): Promise<Snapshot> {
     const generation = ++made;
     const compressed: CompressedFamily[] = [];
-    const reuse: Reuse = { from: previous?.pieces ?? new Map(), bytes: 0 };
+    const reuse: Reuse = {
+      from: previous?.pieces ?? new Map(),
+      bytes: 0,
+      scratch: Array.from({ length: COMPRESS_CONCURRENCY }, () => Buffer.allocUnsafeSlow(SCRATCH_BYTES)),
+    };
     let batch: RenderedFamily[] = [];
     const encoded = new Map<string, Buffer>();
     let writer = new ChunkWriter(pool, encoded);
@@ -262,10 +268,11 @@ export class Snapshot {
   }
 }
 
-/** The previous snapshot's pieces, and the bytes reused from them so far. */
+/** The previous snapshot's pieces, the bytes reused from them so far, and one buffer per compressing worker. */
 interface Reuse {
   from: PiecesByFamily;
   bytes: number;
+  scratch: Buffer[];
 }
 
 /** `samples` cut at every `size` bytes from their start: each piece the buffers (or parts of them) it spans. */
@@ -315,19 +322,21 @@ async function compressBatch(batch: RenderedFamily[], chunks: Buffer[], pool: Ch
     for (const [i, buffers] of cutPieces(f.samples, PIECE_BYTES).entries()) pieces.push({ family, buffers, sum: checksumOf(buffers), before: before?.[i] });
   });
   const deflated: DeflatedPiece[] = new Array(pieces.length);
-  const one = async (p: (typeof pieces)[number]): Promise<DeflatedPiece> => {
+  // zlib writes into the worker's scratch buffer: ArrayBuffers allocated are the compressed pieces alone (V8 runs a
+  // full mark of the heap for about every 64 MB of them).
+  const one = async (p: (typeof pieces)[number], scratch: Buffer): Promise<DeflatedPiece> => {
     const was = p.before;
-    if (was && was.crc === p.sum.crc && was.length === p.sum.length && sameBytes(await inflatePiece(was), p.buffers)) {
+    if (was && was.crc === p.sum.crc && was.length === p.sum.length && sameBytes(await inflatePieceInto(was, scratch), p.buffers)) {
       reuse.bytes += was.length;
       return was;
     }
-    return deflatePiece(p.buffers, p.sum);
+    return deflatePiece(p.buffers, p.sum, scratch);
   };
   let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < pieces.length; i = next++) deflated[i] = await one(pieces[i]!);
+  const worker = async (scratch: Buffer) => {
+    for (let i = next++; i < pieces.length; i = next++) deflated[i] = await one(pieces[i]!, scratch);
   };
-  await Promise.all(Array.from({ length: Math.min(COMPRESS_CONCURRENCY, pieces.length) }, worker));
+  await Promise.all(reuse.scratch.slice(0, pieces.length).map(worker));
   const families: CompressedFamily[] = batch.map((f) => ({ name: f.name, header: f.header, samples: [] }));
   for (const [i, p] of pieces.entries()) families[p.family]!.samples.push(deflated[i]!);
   out.push(...families);
