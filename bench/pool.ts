@@ -131,12 +131,15 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
     const firstGzipInProcessGc: number[] = [];
     const limitAfterPoll: number[] = [];
     const againAfterPoll: number[] = [];
+    /** Bytes whose compressed pieces each poll took from the poll before. */
+    const reused: number[] = [];
     for (let i = 0; i < o.polls; i++) {
       const cpu = process.cpuUsage();
       const started = performance.now();
       await ex.exporter.pollOnce();
       const wall = (performance.now() - started) / 1000;
       const pollCpu = cpuSeconds(cpu);
+      reused.push(ex.exporter.snapshot!.reusedBytes);
       const scrapeStarted = performance.now();
       const inProcess = i % 2 === 1;
       (inProcess ? firstGzipInProcess : firstGzip).push(await (inProcess ? get(url, GZIP) : scrape(url, GZIP)));
@@ -213,8 +216,8 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
       pollCpu: s(polls.map((p) => p.cpu)),
       pollCpuWithAfter: s(polls.map((p) => p.cpuWithAfter)),
       compressCpu,
-      /** Sample-line bytes of the last snapshot whose compressed pieces came from the one before. */
-      reusedBytes: snap.reusedBytes,
+      /** Sample-line bytes whose compressed pieces came from the poll before (p50 of the polls above). */
+      reusedBytes: summary(reused).p50,
       rss,
       rssBefore,
       heap,

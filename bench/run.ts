@@ -113,7 +113,7 @@ if (want('scrape')) {
     `wall p50 **${big.pollWall.p50.toFixed(2)} s** (max ${big.pollWall.max.toFixed(2)} s); CPU of the process during the poll p50 **${big.pollCpu.p50.toFixed(2)} s** (max ${big.pollCpu.max.toFixed(2)} s),`,
   );
   out(
-    `until 1 s after it (GC included) ${big.pollCpuWithAfter.p50.toFixed(2)} s. Of the poll's CPU, compression is about ${compressCpu.toFixed(2)} s (the whole body compressed alone, same settings: ${big.compressCpu.toFixed(2)} s; ${mb(big.reusedBytes)} of the last poll's lines were those of the poll before and kept their compressed bytes),`,
+    `until 1 s after it (GC included) ${big.pollCpuWithAfter.p50.toFixed(2)} s. Of the poll's CPU, compression is about ${compressCpu.toFixed(2)} s (the whole body compressed alone, same settings: ${big.compressCpu.toFixed(2)} s; ${mb(big.reusedBytes)} of a poll's lines were those of the poll before and kept their compressed bytes),`,
   );
   out(
     `leaving **${renderCpu.toFixed(2)} s = ${us(renderCpu, big.series)} per series** for collecting and rendering. Targets: poll CPU < 1.0 s: ${met(big.pollCpu.p50 < 1)}; ≤ 1.7 µs per series: ${met(big.pollCpu.p50 / big.series <= 1.7e-6)} (${us(big.pollCpu.p50, big.series)} with compression).`,
