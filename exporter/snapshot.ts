@@ -74,7 +74,7 @@ class PlainFromPieces implements Body {
    */
   async writeTo(out: Writable): Promise<boolean> {
     const parts = this.parts;
-    const room = Math.max(1, ...parts.map((p) => p.length)) + 1;
+    const room = parts.reduce((n, p) => Math.max(n, p.length), 1) + 1;
     const free: Buffer[] = [];
     const queue: Promise<{ bytes: Buffer; into?: Buffer }>[] = [];
     let next = 0;
@@ -96,14 +96,21 @@ class PlainFromPieces implements Body {
       }
     };
     top();
-    while (queue.length) {
-      const { bytes, into } = await queue.shift()!;
-      if (into) {
-        ahead--;
-        top();
+    try {
+      while (queue.length) {
+        const { bytes, into } = await queue.shift()!;
+        if (into) {
+          ahead--;
+          top();
+        }
+        if (bytes.length && !(await written(out, bytes))) return false;
+        if (into) free.push(into);
       }
-      if (bytes.length && !(await written(out, bytes))) return false;
-      if (into) free.push(into);
+    } catch (err) {
+      // A piece that does not inflate: the response cannot be whole, so it is cut (the scraper sees a short body);
+      // the error is the caller's to report.
+      out.destroy();
+      throw err;
     }
     out.end();
     return true;

@@ -161,3 +161,22 @@ t.test('the server sends a large plain body whole, in both formats, and stops qu
     'nothing logged for the scraper that left',
   );
 });
+
+t.test('a piece that does not inflate cuts the plain response short and is logged', async (t) => {
+  const fams = families(base);
+  const snapshot = await Snapshot.make(fams, Date.now(), SERIES * 3, new ChunkPool());
+  // Bytes that are no deflate data (block type 3 is reserved), in place of the gauge family's second piece.
+  const piece = snapshot.pieces.get('xcp_vm_memory_free_bytes')![1]!;
+  piece.data[0]!.fill(0xff);
+  const app = exporterApp({ snapshot } as unknown as Exporter);
+  const errors: Error[] = [];
+  app.onerror = (err: Error) => void errors.push(err);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => void server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  const r = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
+  t.equal(r.status, 200, 'headers were sent before the piece was reached');
+  await t.rejects(r.arrayBuffer(), 'the body is cut short, not completed or left hanging');
+  t.equal(errors.length, 1, `logged once: ${errors.map((e) => e.message).join('; ')}`);
+});
