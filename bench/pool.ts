@@ -9,6 +9,7 @@ import { type DistExporter, rssOf, startDistExporter } from './lib/dist-exporter
 import { startBenchExporter } from './lib/exporter.js';
 import { timedGet } from './lib/http.js';
 import { startBufferServer } from './lib/limit-http.js';
+import { type Scraper, startScraperProcess } from './lib/scraper-process.js';
 import { startSimProcess } from './lib/sim-process.js';
 import { summary } from './lib/stats.js';
 import { deflatePiece } from '../exporter/metrics/gzip.js';
@@ -51,9 +52,12 @@ new PerformanceObserver((list) => {
 /** GC pause time of this process between `from` and `to`. */
 const gcMsBetween = (from: number, to: number) => gcPauses.filter((g) => g.start >= from && g.start < to).reduce((n, g) => n + g.ms, 0);
 
-async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
+type Getter = (url: string, headers: Record<string, string>) => Promise<{ ms: number; status: number }>;
+
+/** A timed GET by `by`: a scraper process of its own (bench/lib/scraper-process.ts), or this process (`timedGet`). */
+async function get(url: string, headers: Record<string, string> = {}, by: Getter = timedGet): Promise<number> {
   // A kept-alive connection idle past the server's keep-alive timeout (a long poll) may be closed as it is reused.
-  const r = await timedGet(url, headers).catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? timedGet(url, headers) : Promise.reject(err)));
+  const r = await by(url, headers).catch((err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? by(url, headers) : Promise.reject(err)));
   if (r.status !== 200) throw new Error(`${url}: HTTP ${r.status}`);
   return r.ms;
 }
@@ -103,28 +107,51 @@ async function measureShipped(o: ShippedOptions, simUrl: string) {
 
 async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: number) {
   const ex = await startBenchExporter(simUrl);
+  // Every scrape below comes from a process of its own, as Prometheus's do, except the first scrapes that show what a
+  // client in the exporter's process did to them.
+  const scraper: Scraper = startScraperProcess();
+  const scrape = (url: string, headers: Record<string, string> = {}) => get(url, headers, scraper.get);
   try {
     const url = ex.url + '/metrics';
     await ex.exporter.pools[0]!.watcher.whenSynced(300_000);
     await ex.exporter.pollOnce(); // warm: counters seen once, caches built
     // Polls: CPU of pollOnce (collect, render, compress); the whole process until 1 s after it (GC included); then
-    // the first gzip scrape after it, as Prometheus makes it when it scrapes at the poll interval.
+    // the first gzip scrape after it, as Prometheus makes it when it scrapes at the poll interval: from the scraper
+    // process after even polls, from this process (the bench's client until session 7) after odd ones. Right after
+    // it, the limit server (the warm poll's gzip body) and ours again: the same moment's limit and repeated scrape.
+    const limitNow = await startBufferServer(Buffer.concat(ex.exporter.snapshot!.gzip('text').buffers), {
+      'content-type': PROMETHEUS_TEXT,
+      'content-encoding': 'gzip',
+    });
     const polls: { wall: number; cpu: number; cpuWithAfter: number }[] = [];
     const firstGzip: number[] = [];
-    /** GC pauses during each first gzip scrape: the part of its time the poll's garbage costs it. */
+    /** GC pauses in the exporter's process during each first gzip scrape. */
     const firstGzipGc: number[] = [];
+    const firstGzipInProcess: number[] = [];
+    const firstGzipInProcessGc: number[] = [];
+    const limitAfterPoll: number[] = [];
+    const againAfterPoll: number[] = [];
+    /** Bytes whose compressed pieces each poll took from the poll before. */
+    const reused: number[] = [];
     for (let i = 0; i < o.polls; i++) {
       const cpu = process.cpuUsage();
       const started = performance.now();
       await ex.exporter.pollOnce();
       const wall = (performance.now() - started) / 1000;
       const pollCpu = cpuSeconds(cpu);
+      reused.push(ex.exporter.snapshot!.reusedBytes);
       const scrapeStarted = performance.now();
-      firstGzip.push(await get(url, GZIP));
-      firstGzipGc.push(gcMsBetween(scrapeStarted, performance.now()));
+      const inProcess = i % 2 === 1;
+      (inProcess ? firstGzipInProcess : firstGzip).push(await (inProcess ? get(url, GZIP) : scrape(url, GZIP)));
+      (inProcess ? firstGzipInProcessGc : firstGzipGc).push(gcMsBetween(scrapeStarted, performance.now()));
+      const others = process.cpuUsage();
+      limitAfterPoll.push(await scrape(limitNow.url, GZIP));
+      againAfterPoll.push(await scrape(url, GZIP));
+      const othersCpu = cpuSeconds(others);
       await sleep(1000);
-      polls.push({ wall, cpu: pollCpu, cpuWithAfter: cpuSeconds(cpu) });
+      polls.push({ wall, cpu: pollCpu, cpuWithAfter: cpuSeconds(cpu) - othersCpu });
     }
+    await limitNow.stop();
     // Gzip scrapes every 100 ms while two more polls run: they get the previous poll's body, compressed in the
     // previous poll, but wait for the event loop whenever the poll holds it.
     const duringPoll: number[] = [];
@@ -132,15 +159,15 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
       let polling = true;
       const poll = ex.exporter.pollOnce().finally(() => (polling = false));
       while (polling) {
-        duringPoll.push(await get(url, GZIP));
+        duringPoll.push(await scrape(url, GZIP));
         await sleep(100);
       }
       await poll;
     }
     const snap = ex.exporter.snapshot!;
-    await get(url);
-    await get(url, OM);
-    await get(url, GZIP);
+    await scrape(url);
+    await scrape(url, OM);
+    await scrape(url, GZIP);
     const rss = process.memoryUsage().rss;
     const heap = process.memoryUsage().heapUsed;
     const plainBody = await buffer(snap.body('text').stream());
@@ -155,11 +182,11 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
     const t = { plain: [] as number[], limitPlain: [] as number[], gzip: [] as number[], limitGzip: [] as number[], om: [] as number[] };
     try {
       for (let i = 0; i < o.scrapes; i++) {
-        t.plain.push(await get(url));
-        t.limitPlain.push(await get(limitPlain.url));
-        t.gzip.push(await get(url, GZIP));
-        t.limitGzip.push(await get(limitGzip.url));
-        t.om.push(await get(url, OM));
+        t.plain.push(await scrape(url));
+        t.limitPlain.push(await scrape(limitPlain.url));
+        t.gzip.push(await scrape(url, GZIP));
+        t.limitGzip.push(await scrape(limitGzip.url));
+        t.om.push(await scrape(url, OM));
       }
     } finally {
       await limitPlain.stop();
@@ -180,17 +207,24 @@ async function measureInProcess(o: PoolOptions, simUrl: string, rssBefore: numbe
       firstGzip: s(firstGzip),
       firstGzipGc: s(firstGzipGc),
       firstGzipEach: firstGzip.map((ms, i) => ({ ms, gcMs: firstGzipGc[i]! })),
+      limitAfterPoll: s(limitAfterPoll),
+      againAfterPoll: s(againAfterPoll),
+      firstGzipInProcess: s(firstGzipInProcess),
+      firstGzipInProcessGc: s(firstGzipInProcessGc),
       duringPoll: duringPoll.length ? s(duringPoll) : undefined,
       pollWall: s(polls.map((p) => p.wall)),
       pollCpu: s(polls.map((p) => p.cpu)),
       pollCpuWithAfter: s(polls.map((p) => p.cpuWithAfter)),
       compressCpu,
+      /** Sample-line bytes whose compressed pieces came from the poll before (p50 of the polls above). */
+      reusedBytes: summary(reused).p50,
       rss,
       rssBefore,
       heap,
       baseline,
     };
   } finally {
+    scraper.stop();
     await ex.stop();
   }
 }

@@ -104,8 +104,9 @@ export class Exporter {
     sink.add(SNAPSHOT_TIME, '', Date.now() / 1000);
     sink.add(SERIES, '', set.seriesCount + 1);
     // Rendered and compressed by the poll (zlib's thread pool), so that no scrape ever waits for either. Polls may
-    // overlap (a test's, a halt's): the newest one's snapshot is kept, whichever finished first.
-    const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, this.chunks);
+    // overlap (a test's, a halt's): the newest one's snapshot is kept, whichever finished first. The one served until
+    // now lends the new one its compressed pieces whose bytes did not change.
+    const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, this.chunks, this.snapshot);
     if (!this.snapshot || this.snapshot.generation < snapshot.generation) this.snapshot = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }

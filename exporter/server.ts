@@ -7,13 +7,16 @@ import { tokenMatches } from '../core/tokens.js';
 import { negotiateFormat } from './accept.js';
 import type { Exporter } from './exporter.js';
 import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
+import type { Body } from './snapshot.js';
 
 export function exporterApp(exporter: Exporter, token?: Secret): Koa {
   const app = new Koa();
   const router = new Router();
-  // A scraper that gives up mid-body (its scrape timeout) closes the response: not an error worth a stack trace.
+  // A scraper that gives up mid-body (its scrape timeout) closes the response: not an error worth a stack trace
+  // (a streamed body ends early; a body written by writeTo meets the closed socket).
+  const GAVE_UP = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET']);
   app.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') app.onerror(err);
+    if (!GAVE_UP.has(err.code ?? '')) app.onerror(err);
   });
 
   // Also at Xen Orchestra's paths (/openmetrics/…), so a scrape config from XO's documentation works unchanged.
@@ -45,8 +48,16 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     ctx.set('Vary', 'Accept, Accept-Encoding');
     const format = openMetrics ? 'openmetrics' : 'text';
     // Both bodies are made by the poll: a scrape only sends one.
-    const body = gzip ? snap.gzip(format) : snap.body(format);
+    const body: Body = gzip ? snap.gzip(format) : snap.body(format);
     if (gzip) ctx.set('Content-Encoding', 'gzip');
+    if (body.writeTo && ctx.method === 'GET') {
+      // Written here, past Koa's response handling (a body inflated as it is sent, into buffers used again).
+      ctx.status = 200;
+      ctx.length = body.length;
+      ctx.respond = false;
+      await body.writeTo(ctx.res);
+      return;
+    }
     ctx.body = body.stream();
     ctx.length = body.length;
   });

@@ -10,6 +10,7 @@ export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; ch
 export type Format = 'text' | 'openmetrics';
 
 export interface RenderedFamily {
+  name: string;
   header: Record<Format, Buffer>;
   samples: Buffer[];
 }
@@ -25,6 +26,7 @@ export function renderFamily(f: Family, writer: ChunkWriter): RenderedFamily {
   const omName = f.type === 'counter' && f.name.endsWith('_total') ? f.name.slice(0, -6) : f.name;
   f.writeSamples(writer);
   return {
+    name: f.name,
     header: {
       text: Buffer.from(`# HELP ${f.name} ${help}\n# TYPE ${f.name} ${f.type}\n`),
       openmetrics: Buffer.from(`# TYPE ${omName} ${f.type}\n# HELP ${omName} ${help}\n`),

@@ -2,13 +2,15 @@
 // back, and the CRC-32 combined from the pieces is the CRC of the whole; a large snapshot's two formats share them.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import { crc32, gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
 import { ChunkPool, ChunkWriter } from '../../exporter/metrics/chunks.js';
 import { FamilySet, labelString } from '../../exporter/metrics/families.js';
-import { crc32Combine, deflatePiece, gzipOf, storedPiece } from '../../exporter/metrics/gzip.js';
+import { crc32Combine, deflatePiece, gzipOf, inflatePieceInto, storedPiece } from '../../exporter/metrics/gzip.js';
 import { bodyBuffers, renderFamily } from '../../exporter/metrics/render.js';
 import { HeldBody, Snapshot } from '../../exporter/snapshot.js';
 
@@ -97,6 +99,70 @@ t.test('a large snapshot: held only compressed, both formats gzip to their plain
   await new Promise((r) => setTimeout(r, 200));
   t.same(first, expected.openmetrics.subarray(0, first.length), 'the first bytes, then closed');
   t.equal(snap.gzip('text'), text, 'compressed once');
+
+  // Over HTTP, as the server sends it: inflated into a few buffers used again, each once the socket took its bytes.
+  const done: boolean[] = [];
+  const server = http.createServer((_req, res) => {
+    const body = snap.body('text');
+    res.setHeader('content-length', body.length);
+    void body.writeTo!(res).then((d) => done.push(d));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const allocated: number[] = [];
+  const allocSlow = Buffer.allocUnsafeSlow;
+  Buffer.allocUnsafeSlow = (size: number) => {
+    allocated.push(size);
+    return allocSlow(size);
+  };
+  try {
+    for (const slow of [false, true]) {
+      // A slow reader: the socket takes the bytes late, so a buffer whose bytes were not yet taken would show as wrong bytes.
+      const got = await new Promise<Buffer>((resolve, reject) =>
+        http.get(url, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => {
+            parts.push(Buffer.from(c));
+            if (slow && parts.length % 16 === 0) {
+              res.pause();
+              setTimeout(() => res.resume(), 5);
+            }
+          });
+          res.on('end', () => resolve(Buffer.concat(parts)));
+          res.on('error', reject);
+        }),
+      );
+      t.ok(got.equals(expected.text), `the plain bytes over HTTP${slow ? ', read slowly' : ''}`);
+    }
+  } finally {
+    Buffer.allocUnsafeSlow = allocSlow;
+  }
+  t.equal(allocated.length, 6, `three buffers per response: ${allocated.join(', ')} bytes`);
+  // A scraper that closes mid-body: writeTo stops (false), nothing is thrown.
+  const closedEarly = new Promise<void>((resolve) =>
+    http.get(url, (res) => {
+      res.once('data', () => {
+        res.destroy();
+        resolve();
+      });
+    }),
+  );
+  await closedEarly;
+  const deadline = Date.now() + 10_000;
+  while (done.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.same(done, [true, true, false], 'sent whole twice, then stopped at the close');
+  server.close();
+});
+
+t.test('a piece inflated into a given buffer is a slice of it (no buffer of its own)', async (t) => {
+  const bytes = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `xcp_x{i="${i}"} ${i / 3}\n`).join(''));
+  const piece = await deflatePiece([bytes.subarray(0, 777), bytes.subarray(777)]);
+  const room = Buffer.alloc(piece.length + 1);
+  const got = await inflatePieceInto(piece, room);
+  t.ok(got.equals(bytes), 'the bytes');
+  t.equal(got.buffer, room.buffer, 'in the given buffer');
+  await t.rejects(inflatePieceInto(piece, Buffer.alloc(piece.length)), RangeError, 'no room for the byte more zlib needs');
 });
 
 t.test('a small snapshot is kept plain as well', async (t) => {
