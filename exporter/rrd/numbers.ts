@@ -12,25 +12,25 @@ export function toNumber(x: unknown): number {
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
 /**
- * The number written in `s` from `start` to `end`, as `toNumber` reads it, without cutting a string out of `s`
- * for the common case: a plain decimal of at most 15 digits and a small exponent (what rrdd's %0.15g writes) is
- * exact as an integer, and one multiplication or division by an exact power of ten rounds it correctly
- * (Clinger's fast path); leading zeros are not significant, and "NaN" (no sample) is known at once. Anything else
- * goes through `toNumber`.
+ * The number written in `b` from `start` to `end` (bytes of the body), as `toNumber` reads its text, without making
+ * a string for the common case: a plain decimal of at most 15 digits and a small exponent (what rrdd's %0.15g writes)
+ * is exact as an integer, and one multiplication or division by an exact power of ten rounds it correctly (Clinger's
+ * fast path); leading zeros are not significant, and "NaN" (no sample) is known at once. Anything else goes through
+ * `toNumber` of the decoded text.
  */
-export function numberAt(s: string, start: number, end: number): number {
-  numberInto(ONE, 0, s, start, end);
+export function numberAt(b: Buffer, start: number, end: number): number {
+  numberInto(ONE, 0, b, start, end);
   return ONE[0]!;
 }
 
 const ONE = new Float64Array(1);
 
-/** `out[at] = numberAt(s, start, end)`: the double is stored, never boxed on its way out of a call. */
-export function numberInto(out: Float64Array, at: number, s: string, start: number, end: number): void {
+/** `out[at] = numberAt(b, start, end)`: the double is stored, never boxed on its way out of a call. */
+export function numberInto(out: Float64Array, at: number, b: Buffer, start: number, end: number): void {
   let i = start;
-  const negative = s.charCodeAt(i) === 45; // -
+  const negative = b[i] === 45; // -
   if (negative) i++;
-  if (s.charCodeAt(i) === 78 /* N */ && end - i === 3 && !negative && s.startsWith('NaN', i)) {
+  if (end - i === 3 && !negative && b[i] === 78 /* N */ && b[i + 1] === 97 /* a */ && b[i + 2] === 78) {
     out[at] = NaN; // no sample
     return;
   }
@@ -41,7 +41,7 @@ export function numberInto(out: Float64Array, at: number, s: string, start: numb
   let fraction = 0;
   let dot = false;
   for (; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = b[i]!;
     if (c >= 48 && c <= 57) {
       mantissa = mantissa * 10 + (c - 48);
       any = true;
@@ -52,14 +52,14 @@ export function numberInto(out: Float64Array, at: number, s: string, start: numb
     else break;
   }
   let exponent = 0;
-  if (i < end && (s.charCodeAt(i) | 32) === 101 /* e */) {
+  if (i < end && (b[i]! | 32) === 101 /* e */) {
     let j = i + 1;
-    const sign = s.charCodeAt(j) === 45 ? -1 : 1;
-    if (s.charCodeAt(j) === 45 || s.charCodeAt(j) === 43) j++;
+    const sign = b[j] === 45 ? -1 : 1;
+    if (b[j] === 45 || b[j] === 43) j++;
     const first = j;
-    for (; j < end && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57 && j - first < 4; j++) exponent = exponent * 10 + (s.charCodeAt(j) - 48);
+    for (; j < end && b[j]! >= 48 && b[j]! <= 57 && j - first < 4; j++) exponent = exponent * 10 + (b[j]! - 48);
     if (j === first) {
-      out[at] = toNumber(s.slice(start, end));
+      out[at] = toNumber(b.toString('utf8', start, end));
       return;
     }
     exponent *= sign;
@@ -67,7 +67,7 @@ export function numberInto(out: Float64Array, at: number, s: string, start: numb
   }
   const scale = exponent - fraction;
   if (i !== end || !any || digits > 15 || scale < -22 || scale > 22) {
-    out[at] = toNumber(s.slice(start, end));
+    out[at] = toNumber(b.toString('utf8', start, end));
     return;
   }
   const v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
