@@ -8,7 +8,7 @@
 // reported with where its bytes are, so the Legend made of it can recognise them next time.
 // Pure; throws SyntaxError for anything that is not such a document.
 import type { Legend } from './legend.js';
-import { numberAt, numberInto, toNumber } from './numbers.js';
+import { numberAt, numberInto, plainNumberInto, toNumber } from './numbers.js';
 
 const WORDS: Record<string, unknown> = { true: true, false: false, null: null, NaN: NaN, Infinity: Infinity };
 
@@ -159,19 +159,10 @@ class Reader {
         out = bigger;
       }
       if (this.at(this.pos) === 34) {
-        // The closing quote; a backslash means the string needs unescaping first (never seen from rrdd).
-        let j = this.pos + 1;
-        let c = 0;
-        for (; j < s.length; j++) {
-          c = s[j]!;
-          if (c === 34 || c === 92) break;
-        }
-        if (j >= s.length) this.fail('unterminated string');
-        if (c === 92) out[n] = toNumber(this.string());
-        else {
-          numberInto(out, n, s, this.pos + 1, j);
-          this.pos = j + 1;
-        }
+        // rrdd's "0.123": read in one pass, up to the closing quote; anything else as toNumber reads its text.
+        const stop = plainNumberInto(out, n, s, this.pos + 1, s.length);
+        if (stop >= 0 && s[stop] === 34) this.pos = stop + 1;
+        else this.quotedSample(out, n);
       } else out[n] = toNumber(this.value());
       n++;
       this.space();
@@ -181,6 +172,24 @@ class Reader {
         return n === out.length ? out : out.slice(0, n);
       }
       this.expect(44);
+    }
+  }
+
+  /** A quoted sample that is not a plain decimal: the closing quote; a backslash means the string needs unescaping
+   * first (never seen from rrdd). */
+  private quotedSample(out: Float64Array, n: number): void {
+    const s = this.s;
+    let j = this.pos + 1;
+    let c = 0;
+    for (; j < s.length; j++) {
+      c = s[j]!;
+      if (c === 34 || c === 92) break;
+    }
+    if (j >= s.length) this.fail('unterminated string');
+    if (c === 92) out[n] = toNumber(this.string());
+    else {
+      numberInto(out, n, s, this.pos + 1, j);
+      this.pos = j + 1;
     }
   }
 

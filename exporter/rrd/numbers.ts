@@ -27,12 +27,22 @@ const ONE = new Float64Array(1);
 
 /** `out[at] = numberAt(b, start, end)`: the double is stored, never boxed on its way out of a call. */
 export function numberInto(out: Float64Array, at: number, b: Buffer, start: number, end: number): void {
+  if (plainNumberInto(out, at, b, start, end) !== end) out[at] = toNumber(b.toString('utf8', start, end));
+}
+
+/**
+ * The fast path of numberInto alone: reads the plain decimal (or "NaN") starting at `b[start]`, stopping at the first
+ * byte that cannot continue it or at `end`; stores it in `out[at]` and returns where it stopped, or returns -1 when
+ * the text there is not one it reads exactly (then `out[at]` is unchanged). The caller checks that the number ends
+ * where it should (numberInto: at `end`; the JSON reader: at a closing quote, so a quoted sample is read in one pass).
+ */
+export function plainNumberInto(out: Float64Array, at: number, b: Buffer, start: number, end: number): number {
   let i = start;
   const negative = b[i] === 45; // -
   if (negative) i++;
-  if (end - i === 3 && !negative && b[i] === 78 /* N */ && b[i + 1] === 97 /* a */ && b[i + 2] === 78) {
+  if (!negative && b[i] === 78 /* N */ && b[i + 1] === 97 /* a */ && b[i + 2] === 78 && i + 3 <= end) {
     out[at] = NaN; // no sample
-    return;
+    return i + 3;
   }
   let mantissa = 0;
   let any = false;
@@ -58,18 +68,13 @@ export function numberInto(out: Float64Array, at: number, b: Buffer, start: numb
     if (b[j] === 45 || b[j] === 43) j++;
     const first = j;
     for (; j < end && b[j]! >= 48 && b[j]! <= 57 && j - first < 4; j++) exponent = exponent * 10 + (b[j]! - 48);
-    if (j === first) {
-      out[at] = toNumber(b.toString('utf8', start, end));
-      return;
-    }
+    if (j === first) return -1;
     exponent *= sign;
     i = j;
   }
   const scale = exponent - fraction;
-  if (i !== end || !any || digits > 15 || scale < -22 || scale > 22) {
-    out[at] = toNumber(b.toString('utf8', start, end));
-    return;
-  }
+  if (!any || digits > 15 || scale < -22 || scale > 22) return -1;
   const v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
   out[at] = negative ? -v : v;
+  return i;
 }

@@ -57,6 +57,19 @@ t.test('numbers from bytes: quoted, bare, exponents, NaN and Infinity, and text 
     `{meta: {start: 1000, step: 5, end: 1005, legend: ["AVERAGE:host:${HOST}:a", "AVERAGE:host:${HOST}:b", "AVERAGE:host:${HOST}:c", "AVERAGE:host:${HOST}:d"]}, data: [{t: 1005, values: [1.5e3, -Infinity, NaN, "7"]}]}`,
   );
   t.same(Array.from(parseRrdUpdates(legacy).rows[0]!.values), [1500, NaN, NaN, 7], 'legacy bare numbers; ±Infinity is no sample');
+  // Quoted samples (xapi ≥ 24.11): a plain decimal is read in one pass to its closing quote, anything else as
+  // toNumber reads its text (NaN, ±Infinity: no sample).
+  const texts = ['0.5', '-4.5e+07', '5 ', ' 5', 'NaNx', 'NaN', '1e', '', '0x1f', '12345678901234567', '-NaN', '007', '1.2.3', '\\u0035', '٣'];
+  const legend = texts.map((_, i) => `"AVERAGE:host:${HOST}:s${i}"`).join(',');
+  const quoted = Buffer.from(
+    `{"meta":{"start":"1000","step":"5","end":"1005","legend":[${legend}]},"data":[{"t":"1005","values":[${texts.map((x) => `"${x}"`).join(',')}]}]}`,
+  );
+  const want = texts.map((x) => toNumber(JSON.parse(`"${x}"`)));
+  t.same(
+    Array.from(parseRrdUpdates(quoted).rows[0]!.values).map(String),
+    want.map((v) => String(Number.isFinite(v) ? v : NaN)),
+    'quoted samples',
+  );
 });
 
 t.test('malformed bodies are still refused: cut inside a string, a number, an escape', async (t) => {
