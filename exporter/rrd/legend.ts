@@ -4,8 +4,8 @@
 // ocaml/xcp-rrdd/bin/rrdd/rrdd_http_handler.ml, get_host_stats): it is the same text poll after poll until a VM
 // arrives or leaves or a data source is added or removed. So a host's legend is decoded once and each later answer's
 // legend is only compared with it, in place (the JSON list's bytes by digest; an XML legend's entries one by one);
-// any difference decodes the new one. Immutable: an
-// answer with another legend gets a new Legend, so a poll never reads rows with a legend it did not come with.
+// any difference decodes the new one. Immutable: an answer with another legend gets a new Legend, so a poll never
+// reads rows with a legend it did not come with.
 import { createHash } from 'node:crypto';
 import { ProtocolError } from '../../core/errors.js';
 import { detach } from '../../core/strings.js';
