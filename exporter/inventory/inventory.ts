@@ -129,6 +129,11 @@ export class Inventory {
     return this.tables.get(cls)!.entries();
   }
 
+  /** The records of `cls` without their refs: no [ref, record] pair made per record (polls walk every VDI and VM). */
+  records(cls: Watched): IterableIterator<Rec> {
+    return this.tables.get(cls)!.values();
+  }
+
   get pool(): Rec | undefined {
     return this.tables.get('pool')!.values().next().value;
   }

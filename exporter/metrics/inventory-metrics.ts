@@ -166,7 +166,7 @@ export function addInventoryMetrics(
   }
 
   const residents = new Map<string, number>();
-  for (const [, vm] of inv.all('VM')) {
+  for (const vm of inv.records('VM')) {
     if (!isGuest(vm)) continue;
     const hostRef = vm.resident_on as string;
     const host = inv.get('host', hostRef);
@@ -222,7 +222,7 @@ export function addInventoryMetrics(
 }
 
 function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | undefined, poolName: string, tags: LabelOptions['tags']): void {
-  for (const [, sr] of inv.all('SR')) {
+  for (const sr of inv.records('SR')) {
     const local = !sr.shared ? inv.get('host', inv.get('PBD', (sr.PBDs as string[] | undefined)?.[0])?.host) : undefined;
     const labels = SR_LABELS.get(sr, local, poolId, poolName, tags, () =>
       labelString({
@@ -247,7 +247,7 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
     set.add(SR_PHYSICAL_USAGE_BYTES, labels, used);
     if (size > 0) set.add(SR_PHYSICAL_USAGE_RATIO, labels, used / size);
   }
-  for (const [, pbd] of inv.all('PBD')) {
+  for (const pbd of inv.records('PBD')) {
     const sr = inv.get('SR', pbd.SR);
     const host = inv.get('host', pbd.host);
     if (!sr || !host) continue;
@@ -264,7 +264,7 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
     );
     set.add(PBD_ATTACHED, labels, pbd.currently_attached ? 1 : 0);
   }
-  for (const [, vdi] of inv.all('VDI')) {
+  for (const vdi of inv.records('VDI')) {
     if (vdi.is_a_snapshot) continue;
     const sr = inv.get('SR', vdi.SR);
     const vm = inv.get('VM', inv.get('VBD', (vdi.VBDs as string[] | undefined)?.[0])?.VM);
