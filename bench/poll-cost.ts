@@ -4,10 +4,12 @@
 // collected objects included) and where; with `full`, whole polls (render and compression included) after. Prints one
 // JSON line.
 //   node --import tsx bench/poll-cost.ts '{"hosts":64,"vmsPerHost":160,"polls":3,"alloc":false,"full":2}'
-// It imports only what every tree since session 5 has, so a copy of it measures an older checkout the same way.
+// It imports only what every tree since session 5 has, so a copy of it measures an older checkout the same way (a
+// tree whose FamilySet takes the previous poll's family sizes gets them, as Exporter.pollOnce gives them).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { FamilySet } from '../exporter/metrics/families.js';
 import { startBenchExporter } from './lib/exporter.js';
 import { startSimProcess } from './lib/sim-process.js';
@@ -42,7 +44,11 @@ const session = new Session();
 try {
   const pool = ex.exporter.pools[0]!;
   await pool.watcher.whenSynced(300_000);
-  await pool.poll(new FamilySet()); // counters seen once, caches built
+  /** The family sizes of the previous poll (undefined in a tree without them). */
+  const sizesOf = (set: FamilySet) => (set as { sizes?: () => Map<string, number> }).sizes?.();
+  const warm = new FamilySet();
+  await pool.poll(warm); // counters seen once, caches built
+  let sizes = sizesOf(warm);
   await new Promise((r) => setTimeout(r, 5000)); // a new RRD row
   session.connect();
   const polls = [];
@@ -59,15 +65,22 @@ try {
         includeObjectsCollectedByMinorGC: true,
       });
     }
-    const set = new FamilySet();
+    const set = new FamilySet(sizes);
     const gcBefore = gcs.length;
     const heapBefore = process.memoryUsage().heapUsed;
     const cpu = process.cpuUsage();
     const started = performance.now();
+    // The heap's peak during the collection: sampled every 10 ms (the poll waits for hosts often enough).
+    let heapPeak = heapBefore;
+    const sampler = setInterval(() => {
+      heapPeak = Math.max(heapPeak, getHeapStatistics().used_heap_size);
+    }, 10);
     await pool.poll(set);
+    clearInterval(sampler);
     const wall = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     const heapAfter = process.memoryUsage().heapUsed;
+    sizes = sizesOf(set);
     const during = gcs.slice(gcBefore);
     const poll: Record<string, unknown> = {
       series: set.seriesCount,
@@ -77,19 +90,22 @@ try {
       gcMs: during.reduce((a, g) => a + g.ms, 0),
       heapBeforeMB: heapBefore / 1e6,
       heapAfterMB: heapAfter / 1e6,
+      heapPeakMB: Math.max(heapPeak, heapAfter) / 1e6,
     };
     if (o.alloc) {
       const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: ProfileNode } };
       const bySite = new Map<string, number>();
       let total = 0;
-      const walk = (n: ProfileNode) => {
+      const name = (f: ProfileNode['callFrame']) =>
+        `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(exporter|core|bench|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+      // A builtin (no file: an iterator's next, a RegExp's exec…) is named with its caller.
+      const walk = (n: ProfileNode, caller: string) => {
         total += n.selfSize;
-        const f = n.callFrame;
-        const site = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(exporter|core|bench|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+        const site = n.callFrame.url ? name(n.callFrame) : `${name(n.callFrame)} ← ${caller}`;
         bySite.set(site, (bySite.get(site) ?? 0) + n.selfSize);
-        for (const c of n.children) walk(c);
+        for (const c of n.children) walk(c, n.callFrame.url ? name(n.callFrame) : caller);
       };
-      walk(profile.head);
+      walk(profile.head, '');
       poll.allocatedMB = total / 1e6;
       poll.bytesPerSeries = total / set.seriesCount;
       poll.topSites = [...bySite]

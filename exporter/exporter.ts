@@ -34,6 +34,8 @@ export class Exporter {
   private readonly own: CollectorRegistry;
   private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
+  /** Each family's size in the last poll: the next one's arrays are made that size at once. */
+  private familySizes?: Map<string, number>;
   /** Poll again as soon as the running poll ends (something happened that should not wait an interval). */
   private pollAgain = false;
   private readonly poolIds: PoolIdFile;
@@ -92,7 +94,7 @@ export class Exporter {
 
   async pollOnce(): Promise<void> {
     const started = performance.now();
-    const set = new FamilySet();
+    const set = new FamilySet(this.familySizes);
     await Promise.all(this.pools.map((p) => p.poll(set)));
     this.poolIds.update(this.pools.map((p) => [p.pool.name, p.watcher.inventory.pool?.uuid]));
     await this.own.collect(set);
@@ -106,6 +108,7 @@ export class Exporter {
     // Rendered and compressed by the poll (zlib's thread pool), so that no scrape ever waits for either. Polls may
     // overlap (a test's, a halt's): the newest one's snapshot is kept, whichever finished first. The one served until
     // now lends the new one its compressed pieces whose bytes did not change.
+    this.familySizes = set.sizes();
     const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, this.chunks, this.snapshot);
     if (!this.snapshot || this.snapshot.generation < snapshot.generation) this.snapshot = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });

@@ -42,8 +42,8 @@ const FIELDS: Record<Watched, readonly (string | readonly [string, readonly stri
   network: ['name_label'],
 };
 
-/** A detached copy of the fields of `rec` the exporter reads. */
-function project(cls: Watched, rec: Rec): Rec {
+/** A detached copy of the fields of `rec` the exporter reads; a ref to a record the inventory has is its string. */
+function project(cls: Watched, rec: Rec, refs: ReadonlyMap<string, string>): Rec {
   const out: Rec = { uuid: detach(rec.uuid) };
   for (const f of FIELDS[cls]) {
     const [name, keys] = typeof f === 'string' ? [f, undefined] : f;
@@ -53,9 +53,16 @@ function project(cls: Watched, rec: Rec): Rec {
       const picked: Record<string, unknown> = {};
       for (const k of keys) if ((v as Record<string, unknown>)[k] !== undefined) picked[k] = detachDeep((v as Record<string, unknown>)[k]);
       out[name] = picked;
-    } else out[name] = detachDeep(v);
+    } else out[name] = keep(v, refs);
   }
   return out;
+}
+
+/** `detachDeep`, but a string (or list of strings) naming a known record is that record's ref string. */
+function keep(v: unknown, refs: ReadonlyMap<string, string>): unknown {
+  if (typeof v === 'string') return refs.get(v) ?? detach(v);
+  if (Array.isArray(v)) return v.map((x) => keep(x, refs));
+  return detachDeep(v);
 }
 
 export interface XapiEventRecord {
@@ -79,6 +86,9 @@ const DERIVED_FROM = new Set<Watched>(['pool', 'host', 'VM', 'SR', 'VBD', 'VDI',
 
 export class Inventory {
   readonly tables = new Map<Watched, Map<string, Rec>>(WATCHED.map((c) => [c, new Map()]));
+  /** Each record's ref, one string (its table's key) for every field naming it: a VM's ref is also in its VBDs',
+   * VIFs' and VDIs' records, a host's in each resident VM's (measured: 62,000 ref strings, 23,000 refs at 16 × 160). */
+  private readonly refs = new Map<string, string>();
   /** Bumped on every change to a class in DERIVED_FROM: the lookups are rebuilt only when it moved. */
   private version = 0;
   private derivedAt = -1;
@@ -87,16 +97,26 @@ export class Inventory {
   /** Replace everything (a fresh event.from with an empty token). */
   reset(): void {
     for (const t of this.tables.values()) t.clear();
+    this.refs.clear();
     this.version++;
   }
 
   apply(events: XapiEventRecord[]): void {
+    // The refs of the batch's records first: a record naming another of the same batch (a whole pool at the first
+    // sync) shares its string.
+    for (const e of events) {
+      if (e.operation === 'del' || !e.snapshot || this.refs.has(e.ref) || !CANONICAL.has(e.class.toLowerCase())) continue;
+      const ref = detach(e.ref);
+      this.refs.set(ref, ref);
+    }
     for (const e of events) {
       const cls = CANONICAL.get(e.class.toLowerCase());
       if (!cls) continue;
       const table = this.tables.get(cls)!;
-      if (e.operation === 'del') table.delete(e.ref);
-      else if (e.snapshot) table.set(detach(e.ref), project(cls, e.snapshot));
+      if (e.operation === 'del') {
+        table.delete(e.ref);
+        this.refs.delete(e.ref);
+      } else if (e.snapshot) table.set(this.refs.get(e.ref) ?? detach(e.ref), project(cls, e.snapshot, this.refs));
       if (DERIVED_FROM.has(cls)) this.version++;
     }
   }
@@ -107,6 +127,11 @@ export class Inventory {
 
   all(cls: Watched): IterableIterator<[string, Rec]> {
     return this.tables.get(cls)!.entries();
+  }
+
+  /** The records of `cls` without their refs: no [ref, record] pair made per record (polls walk every VDI and VM). */
+  records(cls: Watched): IterableIterator<Rec> {
+    return this.tables.get(cls)!.values();
   }
 
   get pool(): Rec | undefined {

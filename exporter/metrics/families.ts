@@ -12,18 +12,26 @@ export function formatValue(v: number): string {
 }
 
 export class Family {
-  private readonly labels: string[] = [];
-  private readonly extras: string[] = [];
-  private readonly values: number[] = [];
+  private readonly labels: string[];
+  private readonly extras: string[];
+  /** Off the JS heap, and sized once when the family's size in the previous poll is known (see FamilySet). */
+  private values: Float64Array;
+  private count = 0;
 
+  /** `capacity`: how many samples to make room for at once (the family's size in the previous poll). */
   constructor(
     readonly name: string,
     readonly type: MetricType,
     readonly help: string,
-  ) {}
+    capacity = 0,
+  ) {
+    this.labels = new Array(capacity);
+    this.extras = new Array(capacity);
+    this.values = new Float64Array(Math.max(capacity, 8));
+  }
 
   get size(): number {
-    return this.values.length;
+    return this.count;
   }
 
   /**
@@ -31,16 +39,23 @@ export class Family {
    * that one `labels` string is shared by all the series of an object instead of copied into each.
    */
   add(labels: string, value: number, extra = ''): void {
-    this.labels.push(labels);
-    this.extras.push(extra);
-    this.values.push(value);
+    const i = this.count;
+    if (i === this.values.length) {
+      const bigger = new Float64Array(i * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.labels[i] = labels;
+    this.extras[i] = extra;
+    this.values[i] = value;
+    this.count = i + 1;
   }
 
   /** The sample lines, in the order added, written piece by piece: no string per line. */
   writeSamples(out: ChunkWriter): void {
     const name = Buffer.from(this.name);
     const { labels, extras, values } = this;
-    for (let i = 0; i < values.length; i++) {
+    for (let i = 0; i < this.count; i++) {
       const block = labels[i] ? out.bytesOf(labels[i]!) : undefined;
       const extra = extras[i] ? out.bytesOf(extras[i]!) : undefined;
       out.reserve(name.length + (block?.length ?? 0) + (extra?.length ?? 0) + 32);
@@ -62,10 +77,14 @@ export class Family {
 export class FamilySet {
   private readonly byName = new Map<string, Family>();
 
+  /** `previous`: each family's size in the previous poll (its `sizes()`), so that its arrays are made once, not grown. */
+  constructor(private readonly previous?: ReadonlyMap<string, number>) {}
+
   family(name: string, type: MetricType, help: string): Family {
     let f = this.byName.get(name);
     if (!f) {
-      f = new Family(name, type, help);
+      const before = this.previous?.get(name) ?? 0;
+      f = new Family(name, type, help, before + (before >> 5)); // a little room for VMs arriving
       this.byName.set(name, f);
     } else if (f.type !== type) throw new Error(`metric ${name} declared as ${f.type} and ${type}`);
     return f;
@@ -78,6 +97,11 @@ export class FamilySet {
 
   families(): Family[] {
     return [...this.byName.values()].filter((f) => f.size > 0).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /** Each family's size: the next poll's `previous`. */
+  sizes(): Map<string, number> {
+    return new Map([...this.byName].map(([name, f]) => [name, f.size]));
   }
 
   get seriesCount(): number {

@@ -57,11 +57,40 @@ const VDI_PHYSICAL_USAGE_BYTES = gauge('xcp_vdi_physical_usage_bytes', 'Physical
 
 /** XAPI dates: `20260101T12:00:00Z` (also with dashes or fractional seconds). Returns ms, NaN if unset. */
 export function parseXapiDate(v: unknown): number {
+  // What /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z?$/ accepts, read by character codes: two
+  // dates per VM and poll, no match arrays.
   if (typeof v !== 'string') return NaN;
-  const m = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?Z?$/.exec(v);
-  if (!m) return NaN;
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  const year = digitsAt(v, 0, 4);
+  let i = v.charCodeAt(4) === 45 /* - */ ? 5 : 4;
+  const month = digitsAt(v, i, 2);
+  i = v.charCodeAt(i + 2) === 45 ? i + 3 : i + 2;
+  const day = digitsAt(v, i, 2);
+  if (v.charCodeAt(i + 2) !== 84 /* T */ || v.charCodeAt(i + 5) !== 58 /* : */ || v.charCodeAt(i + 8) !== 58) return NaN;
+  const hour = digitsAt(v, i + 3, 2);
+  const minute = digitsAt(v, i + 6, 2);
+  const second = digitsAt(v, i + 9, 2);
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return NaN;
+  i += 11;
+  if (v.charCodeAt(i) === 46 /* . */) {
+    const from = ++i;
+    while (digitsAt(v, i, 1) >= 0) i++;
+    if (i === from) return NaN;
+  }
+  if (v.charCodeAt(i) === 90 /* Z */) i++;
+  if (i !== v.length) return NaN;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   return ms <= 0 ? NaN : ms;
+}
+
+/** The decimal number of the `n` ASCII digits at `s[i]`; -1 when any is not a digit (or is past the end). */
+function digitsAt(s: string, i: number, n: number): number {
+  let x = 0;
+  for (let k = i; k < i + n; k++) {
+    const c = s.charCodeAt(k) - 48;
+    if (!(c >= 0 && c <= 9)) return -1;
+    x = x * 10 + c;
+  }
+  return x;
 }
 
 // Each poll labels every object the same as the last unless its record changed: kept per record (record-labels.ts).
@@ -137,7 +166,7 @@ export function addInventoryMetrics(
   }
 
   const residents = new Map<string, number>();
-  for (const [, vm] of inv.all('VM')) {
+  for (const vm of inv.records('VM')) {
     if (!isGuest(vm)) continue;
     const hostRef = vm.resident_on as string;
     const host = inv.get('host', hostRef);
@@ -193,7 +222,7 @@ export function addInventoryMetrics(
 }
 
 function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | undefined, poolName: string, tags: LabelOptions['tags']): void {
-  for (const [, sr] of inv.all('SR')) {
+  for (const sr of inv.records('SR')) {
     const local = !sr.shared ? inv.get('host', inv.get('PBD', (sr.PBDs as string[] | undefined)?.[0])?.host) : undefined;
     const labels = SR_LABELS.get(sr, local, poolId, poolName, tags, () =>
       labelString({
@@ -218,7 +247,7 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
     set.add(SR_PHYSICAL_USAGE_BYTES, labels, used);
     if (size > 0) set.add(SR_PHYSICAL_USAGE_RATIO, labels, used / size);
   }
-  for (const [, pbd] of inv.all('PBD')) {
+  for (const pbd of inv.records('PBD')) {
     const sr = inv.get('SR', pbd.SR);
     const host = inv.get('host', pbd.host);
     if (!sr || !host) continue;
@@ -235,7 +264,7 @@ function addStorageMetrics(set: MetricSink, inv: Inventory, poolId: string | und
     );
     set.add(PBD_ATTACHED, labels, pbd.currently_attached ? 1 : 0);
   }
-  for (const [, vdi] of inv.all('VDI')) {
+  for (const vdi of inv.records('VDI')) {
     if (vdi.is_a_snapshot) continue;
     const sr = inv.get('SR', vdi.SR);
     const vm = inv.get('VM', inv.get('VBD', (vdi.VBDs as string[] | undefined)?.[0])?.VM);

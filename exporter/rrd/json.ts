@@ -1,45 +1,64 @@
-// A reader for the JSON generations of /rrd_updates. Strict JSON (nested, current), plus what xcp-rrd ≤ 1.9 wrote:
-// unquoted (identifier) keys and bare NaN, Infinity and -Infinity. Every `values` list is read straight into a
-// Float64Array (`toNumber` of each element), so the tens of thousands of samples of a body never become strings.
-// Given the legend last read from the same host, a `legend` list equal to it is compared in place and not decoded:
-// the document's legend is then that Legend object itself.
+// A reader for the JSON generations of /rrd_updates, from the body's bytes (the body never becomes one string: a
+// 1.5 MB string per host and poll would sit in V8's large-object space until a full collection). Strict JSON (nested,
+// current), plus what xcp-rrd ≤ 1.9 wrote: unquoted (identifier) keys and bare NaN, Infinity and -Infinity. Every
+// `values` list is read straight into a Float64Array (`toNumber` of each element), so the tens of thousands of
+// samples of a body never become strings; only keys and a legend's entries are decoded (UTF-8).
+// Given the legend last read from the same host, a `legend` list whose bytes are that legend's is not decoded (see
+// Legend.matchJson): the document's legend is then that Legend object itself. A `legend` list decoded afresh is
+// reported with where its bytes are, so the Legend made of it can recognise them next time.
 // Pure; throws SyntaxError for anything that is not such a document.
 import type { Legend } from './legend.js';
-import { numberAt, numberInto, toNumber } from './numbers.js';
+import { numberAt, numberInto, plainNumberInto, toNumber } from './numbers.js';
 
 const WORDS: Record<string, unknown> = { true: true, false: false, null: null, NaN: NaN, Infinity: Infinity };
 
-export function parseRrdJson(text: string, previous?: Legend): unknown {
-  const r = new Reader(text, previous);
-  const value = r.value();
+export interface RrdJson {
+  doc: unknown;
+  /** The last `legend` list decoded afresh (`entries`, an array of the document) and where it is in the body: from
+   * its '[' to after its ']'. */
+  legendAt?: LegendAt;
+}
+
+export interface LegendAt {
+  entries: unknown[];
+  start: number;
+  end: number;
+}
+
+export function parseRrdJson(body: Buffer, previous?: Legend): RrdJson {
+  const r = new Reader(body, previous);
+  const doc = r.value();
   r.space();
-  if (r.pos < text.length) r.fail('unexpected text after the value');
-  return value;
+  if (r.pos < body.length) r.fail('unexpected text after the value');
+  return { doc, legendAt: r.legendAt };
 }
 
 class Reader {
   pos = 0;
-  /** Strings need JSON unescaping only when the body holds a backslash at all. */
-  private readonly escapes: boolean;
+  legendAt?: LegendAt;
   /** Length of the last `values` list (at first, of the previous legend): rows are all as wide as their legend. */
   private width: number;
 
   constructor(
-    private readonly s: string,
+    private readonly s: Buffer,
     private readonly previous?: Legend,
   ) {
-    this.escapes = s.includes('\\');
     this.width = Math.max(previous?.length ?? 1024, 1);
   }
 
   fail(what: string): never {
-    throw new SyntaxError(`${what} at position ${this.pos}`);
+    throw new SyntaxError(`${what} at byte ${this.pos}`);
+  }
+
+  /** The byte at `i`; -1 past the end. */
+  private at(i: number): number {
+    return i < this.s.length ? this.s[i]! : -1;
   }
 
   space(): void {
     const s = this.s;
     while (this.pos < s.length) {
-      const c = s.charCodeAt(this.pos);
+      const c = s[this.pos]!;
       if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return;
       this.pos++;
     }
@@ -47,7 +66,7 @@ class Reader {
 
   value(): unknown {
     this.space();
-    const c = this.s.charCodeAt(this.pos);
+    const c = this.at(this.pos);
     if (c === 123 /* { */) return this.object();
     if (c === 91 /* [ */) return this.array();
     if (c === 34 /* " */) return this.string();
@@ -61,23 +80,23 @@ class Reader {
     const out: Record<string, unknown> = {};
     this.pos++;
     this.space();
-    if (this.s.charCodeAt(this.pos) === 125 /* } */) {
+    if (this.at(this.pos) === 125 /* } */) {
       this.pos++;
       return out;
     }
     for (;;) {
       this.space();
-      const key = this.s.charCodeAt(this.pos) === 34 ? this.string() : this.identifier();
+      const key = this.at(this.pos) === 34 ? this.string() : this.identifier();
       if (!key) this.fail('expected a key');
       this.space();
       this.expect(58 /* : */);
       this.space();
-      const value = this.s.charCodeAt(this.pos) === 91 ? this.list(key) : this.value();
+      const value = this.at(this.pos) === 91 ? this.list(key) : this.value();
       // As JSON.parse: "__proto__" is an ordinary key.
       if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       else out[key] = value;
       this.space();
-      if (this.s.charCodeAt(this.pos) === 125) {
+      if (this.at(this.pos) === 125) {
         this.pos++;
         return out;
       }
@@ -85,31 +104,35 @@ class Reader {
     }
   }
 
-  /** A list: `values` read as samples, a `legend` equal to the previous one as that Legend. */
+  /** A list: `values` read as samples, a `legend` whose bytes are the previous one's as that Legend. */
   private list(key: string): unknown {
     if (key === 'values') return this.samples();
-    if (key === 'legend' && this.previous) {
-      const end = this.previous.matchJson(this.s, this.pos);
+    if (key !== 'legend') return this.array();
+    const start = this.pos;
+    if (this.previous) {
+      const end = this.previous.matchJson(this.s, start);
       if (end >= 0) {
         this.pos = end;
         return this.previous;
       }
     }
-    return this.array();
+    const entries = this.array();
+    this.legendAt = { entries, start, end: this.pos };
+    return entries;
   }
 
   private array(): unknown[] {
     const out: unknown[] = [];
     this.pos++;
     this.space();
-    if (this.s.charCodeAt(this.pos) === 93 /* ] */) {
+    if (this.at(this.pos) === 93 /* ] */) {
       this.pos++;
       return out;
     }
     for (;;) {
       out.push(this.value());
       this.space();
-      if (this.s.charCodeAt(this.pos) === 93) {
+      if (this.at(this.pos) === 93) {
         this.pos++;
         return out;
       }
@@ -124,7 +147,7 @@ class Reader {
     let n = 0;
     this.pos++;
     this.space();
-    if (s.charCodeAt(this.pos) === 93) {
+    if (this.at(this.pos) === 93) {
       this.pos++;
       return new Float64Array(0);
     }
@@ -135,21 +158,15 @@ class Reader {
         bigger.set(out);
         out = bigger;
       }
-      const c = s.charCodeAt(this.pos);
-      if (c === 34) {
-        const close = s.indexOf('"', this.pos + 1);
-        if (close < 0) this.fail('unterminated string');
-        let escaped = false;
-        for (let j = this.pos + 1; this.escapes && j < close; j++) escaped ||= s.charCodeAt(j) === 92;
-        if (escaped) out[n] = toNumber(this.string());
-        else {
-          numberInto(out, n, s, this.pos + 1, close);
-          this.pos = close + 1;
-        }
+      if (this.at(this.pos) === 34) {
+        // rrdd's "0.123": read in one pass, up to the closing quote; anything else as toNumber reads its text.
+        const stop = plainNumberInto(out, n, s, this.pos + 1, s.length);
+        if (stop >= 0 && s[stop] === 34) this.pos = stop + 1;
+        else this.quotedSample(out, n);
       } else out[n] = toNumber(this.value());
       n++;
       this.space();
-      if (s.charCodeAt(this.pos) === 93) {
+      if (this.at(this.pos) === 93) {
         this.pos++;
         this.width = Math.max(n, 1);
         return n === out.length ? out : out.slice(0, n);
@@ -158,23 +175,39 @@ class Reader {
     }
   }
 
+  /** A quoted sample that is not a plain decimal: the closing quote; a backslash means the string needs unescaping
+   * first (never seen from rrdd). */
+  private quotedSample(out: Float64Array, n: number): void {
+    const s = this.s;
+    let j = this.pos + 1;
+    let c = 0;
+    for (; j < s.length; j++) {
+      c = s[j]!;
+      if (c === 34 || c === 92) break;
+    }
+    if (j >= s.length) this.fail('unterminated string');
+    if (c === 92) out[n] = toNumber(this.string());
+    else {
+      numberInto(out, n, s, this.pos + 1, j);
+      this.pos = j + 1;
+    }
+  }
+
   private string(): string {
     const s = this.s;
     const start = this.pos;
     let escaped = false;
     let j = start + 1;
-    if (!this.escapes) j = s.indexOf('"', j);
-    else
-      for (; j < s.length; j++) {
-        const c = s.charCodeAt(j);
-        if (c === 92 /* \ */) {
-          escaped = true;
-          j++;
-        } else if (c === 34) break;
-      }
-    if (j < 0 || j >= s.length) this.fail('unterminated string');
+    for (; j < s.length; j++) {
+      const c = s[j]!;
+      if (c === 92 /* \ */) {
+        escaped = true;
+        j++;
+      } else if (c === 34) break;
+    }
+    if (j >= s.length) this.fail('unterminated string');
     this.pos = j + 1;
-    return escaped ? (JSON.parse(s.slice(start, j + 1)) as string) : s.slice(start + 1, j);
+    return escaped ? (JSON.parse(s.toString('utf8', start, j + 1)) as string) : s.toString('utf8', start + 1, j);
   }
 
   /** A JSON number, or a signed Infinity. */
@@ -182,13 +215,13 @@ class Reader {
     const s = this.s;
     const start = this.pos;
     let j = start;
-    if (s.charCodeAt(j) === 45 || s.charCodeAt(j) === 43) j++;
-    if (s.startsWith('Infinity', j)) {
-      this.pos = j + 8;
-      return s.charCodeAt(start) === 45 ? -Infinity : Infinity;
+    if (s[j] === 45 || s[j] === 43) j++;
+    if (INFINITY.every((c, k) => s[j + k] === c)) {
+      this.pos = j + INFINITY.length;
+      return s[start] === 45 ? -Infinity : Infinity;
     }
     for (; j < s.length; j++) {
-      const c = s.charCodeAt(j);
+      const c = s[j]!;
       if (!((c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45)) break;
     }
     const n = numberAt(s, start, j);
@@ -202,16 +235,18 @@ class Reader {
     const start = this.pos;
     let j = start;
     for (; j < s.length; j++) {
-      const c = s.charCodeAt(j);
+      const c = s[j]!;
       const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36;
       if (!letter && !(j > start && c >= 48 && c <= 57)) break;
     }
     this.pos = j;
-    return s.slice(start, j);
+    return s.toString('latin1', start, j);
   }
 
   private expect(c: number): void {
-    if (this.s.charCodeAt(this.pos) !== c) this.fail(`expected "${String.fromCharCode(c)}"`);
+    if (this.at(this.pos) !== c) this.fail(`expected "${String.fromCharCode(c)}"`);
     this.pos++;
   }
 }
+
+const INFINITY = [...Buffer.from('Infinity')];

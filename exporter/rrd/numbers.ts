@@ -12,27 +12,37 @@ export function toNumber(x: unknown): number {
 const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
 /**
- * The number written in `s` from `start` to `end`, as `toNumber` reads it, without cutting a string out of `s`
- * for the common case: a plain decimal of at most 15 digits and a small exponent (what rrdd's %0.15g writes) is
- * exact as an integer, and one multiplication or division by an exact power of ten rounds it correctly
- * (Clinger's fast path); leading zeros are not significant, and "NaN" (no sample) is known at once. Anything else
- * goes through `toNumber`.
+ * The number written in `b` from `start` to `end` (bytes of the body), as `toNumber` reads its text, without making
+ * a string for the common case: a plain decimal of at most 15 digits and a small exponent (what rrdd's %0.15g writes)
+ * is exact as an integer, and one multiplication or division by an exact power of ten rounds it correctly (Clinger's
+ * fast path); leading zeros are not significant, and "NaN" (no sample) is known at once. Anything else goes through
+ * `toNumber` of the decoded text.
  */
-export function numberAt(s: string, start: number, end: number): number {
-  numberInto(ONE, 0, s, start, end);
+export function numberAt(b: Buffer, start: number, end: number): number {
+  numberInto(ONE, 0, b, start, end);
   return ONE[0]!;
 }
 
 const ONE = new Float64Array(1);
 
-/** `out[at] = numberAt(s, start, end)`: the double is stored, never boxed on its way out of a call. */
-export function numberInto(out: Float64Array, at: number, s: string, start: number, end: number): void {
+/** `out[at] = numberAt(b, start, end)`: the double is stored, never boxed on its way out of a call. */
+export function numberInto(out: Float64Array, at: number, b: Buffer, start: number, end: number): void {
+  if (plainNumberInto(out, at, b, start, end) !== end) out[at] = toNumber(b.toString('utf8', start, end));
+}
+
+/**
+ * The fast path of numberInto alone: reads the plain decimal (or "NaN") starting at `b[start]`, stopping at the first
+ * byte that cannot continue it or at `end`; stores it in `out[at]` and returns where it stopped, or returns -1 when
+ * the text there is not one it reads exactly (then `out[at]` is unchanged). The caller checks that the number ends
+ * where it should (numberInto: at `end`; the JSON reader: at a closing quote, so a quoted sample is read in one pass).
+ */
+export function plainNumberInto(out: Float64Array, at: number, b: Buffer, start: number, end: number): number {
   let i = start;
-  const negative = s.charCodeAt(i) === 45; // -
+  const negative = b[i] === 45; // -
   if (negative) i++;
-  if (s.charCodeAt(i) === 78 /* N */ && end - i === 3 && !negative && s.startsWith('NaN', i)) {
+  if (!negative && b[i] === 78 /* N */ && b[i + 1] === 97 /* a */ && b[i + 2] === 78 && i + 3 <= end) {
     out[at] = NaN; // no sample
-    return;
+    return i + 3;
   }
   let mantissa = 0;
   let any = false;
@@ -41,7 +51,7 @@ export function numberInto(out: Float64Array, at: number, s: string, start: numb
   let fraction = 0;
   let dot = false;
   for (; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = b[i]!;
     if (c >= 48 && c <= 57) {
       mantissa = mantissa * 10 + (c - 48);
       any = true;
@@ -52,24 +62,19 @@ export function numberInto(out: Float64Array, at: number, s: string, start: numb
     else break;
   }
   let exponent = 0;
-  if (i < end && (s.charCodeAt(i) | 32) === 101 /* e */) {
+  if (i < end && (b[i]! | 32) === 101 /* e */) {
     let j = i + 1;
-    const sign = s.charCodeAt(j) === 45 ? -1 : 1;
-    if (s.charCodeAt(j) === 45 || s.charCodeAt(j) === 43) j++;
+    const sign = b[j] === 45 ? -1 : 1;
+    if (b[j] === 45 || b[j] === 43) j++;
     const first = j;
-    for (; j < end && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57 && j - first < 4; j++) exponent = exponent * 10 + (s.charCodeAt(j) - 48);
-    if (j === first) {
-      out[at] = toNumber(s.slice(start, end));
-      return;
-    }
+    for (; j < end && b[j]! >= 48 && b[j]! <= 57 && j - first < 4; j++) exponent = exponent * 10 + (b[j]! - 48);
+    if (j === first) return -1;
     exponent *= sign;
     i = j;
   }
   const scale = exponent - fraction;
-  if (i !== end || !any || digits > 15 || scale < -22 || scale > 22) {
-    out[at] = toNumber(s.slice(start, end));
-    return;
-  }
+  if (!any || digits > 15 || scale < -22 || scale > 22) return -1;
   const v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
   out[at] = negative ? -v : v;
+  return i;
 }

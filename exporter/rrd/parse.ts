@@ -1,11 +1,11 @@
-// Parser for xcp-rrdd's /rrd_updates answer (reference §2.2–2.3). Pure: text in, typed arrays out.
+// Parser for xcp-rrdd's /rrd_updates answer (reference §2.2–2.3). Pure: bytes (or text) in, typed arrays out.
 // Accepts every generation XAPI has served:
 //   legacy  (xcp-rrd ≤ 1.9)   {meta: {start:S,...},data:[{t:T,values:[0.1,NaN]}]}  unquoted keys, bare NaN
 //   nested  (xcp-rrd 1.10–12) valid JSON, but `data` sits inside `meta`
 //   current (xapi ≥ 24.11)    valid JSON, every number a string
 //   XML     <xport><meta>…</meta><data><row><t>T</t><v>…</v></row></data></xport>
 import { ProtocolError } from '../../core/errors.js';
-import { parseRrdJson } from './json.js';
+import { type LegendAt, parseRrdJson } from './json.js';
 import { Legend } from './legend.js';
 import { toNumber } from './numbers.js';
 import { readXmlDocument } from './xml.js';
@@ -53,6 +53,8 @@ interface RawUpdate {
   end: unknown;
   legend: unknown;
   data: unknown;
+  /** The JSON reader's: where a legend list decoded afresh is in the body. */
+  legendAt?: LegendAt;
 }
 
 const WHAT = '/rrd_updates';
@@ -80,13 +82,18 @@ export function parseRrdUpdates(body: string | Buffer, contentType?: string): Rr
 /** parseRrdUpdates for a poll: the legend stays compact, and one equal to `previous` (the same host's last) is not
  * decoded again. */
 export function readRrdUpdates(body: string | Buffer, contentType?: string, previous?: Legend): RrdWindow {
-  let text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // byte order mark
+  let bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3); // byte order mark
   let i = 0;
-  while (i < text.length && text.charCodeAt(i) <= 32) i++;
-  if (i === text.length) throw new ProtocolError(`${WHAT}: empty body${describe(contentType)}`);
-  const raw = text.charCodeAt(i) === 60 /* < */ ? readXml(text, contentType) : readJson(text, contentType, previous);
-  return normalise(raw, previous);
+  while (i < bytes.length && bytes[i]! <= 32) i++;
+  if (i === bytes.length) throw new ProtocolError(`${WHAT}: empty body${describe(contentType)}`);
+  if (bytes[i] === 60 /* < */) return normalise(readXml(bytes.toString('utf8'), contentType), previous);
+  const raw = readJson(bytes, contentType, previous);
+  const window = normalise(raw, previous);
+  // A legend decoded from this body: recognised by its bytes in the host's next answer.
+  const at = raw.legendAt;
+  if (at && at.entries === raw.legend && window.legend !== previous) window.legend = window.legend.withJson(bytes, at.start, at.end);
+  return window;
 }
 
 /** Index in `rows` (newest first) of the first row with a finite value in column `j`; -1 when there is none. */
@@ -131,10 +138,11 @@ export function newestFirst(rows: readonly RrdRow[]): RrdRow[] {
   return rows.slice().sort((a, b) => b.t - a.t);
 }
 
-function readJson(text: string, contentType: string | undefined, previous: Legend | undefined): RawUpdate {
+function readJson(body: Buffer, contentType: string | undefined, previous: Legend | undefined): RawUpdate {
   let doc: unknown;
+  let legendAt: RawUpdate['legendAt'];
   try {
-    doc = parseRrdJson(text, previous);
+    ({ doc, legendAt } = parseRrdJson(body, previous));
   } catch (err) {
     throw new ProtocolError(`${WHAT}: body is neither JSON nor XML${describe(contentType)}: ${(err as Error).message}`);
   }
@@ -143,7 +151,7 @@ function readJson(text: string, contentType: string | undefined, previous: Legen
   if (!isObject(meta)) throw new ProtocolError(`${WHAT}: JSON body has no "meta" object`);
   // xcp-rrd 1.10–1.12 put `data` inside `meta` (fixed by xen-api PR #5456).
   const data = doc.data !== undefined ? doc.data : meta.data;
-  return { start: meta.start, step: meta.step, end: meta.end, legend: meta.legend, data };
+  return { start: meta.start, step: meta.step, end: meta.end, legend: meta.legend, data, legendAt };
 }
 
 function readXml(text: string, contentType: string | undefined): RawUpdate {

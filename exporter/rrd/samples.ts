@@ -5,7 +5,7 @@ import { type MetricSink, VM_RRD, gauge } from '../metrics/declare.js';
 import { labelString } from '../metrics/families.js';
 import { tagsLabel } from '../metrics/tags.js';
 import { type Catalogue, type Mapped, VM_CPU_USAGE } from './catalogue.js';
-import type { CounterBank, CounterState } from './counters.js';
+import type { CounterBank } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
 import { Legend } from './legend.js';
@@ -45,7 +45,7 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate | RrdWindow, ct
   const asc = [...update.rows].sort((a, b) => a.t - b.t);
   // One object for every counter read: only the column changes.
   const rateRows = { rows: asc, column: 0, step: update.step };
-  const { objects, column, mapped, objectOf, extra, special, counterOf, counterStates } = plan;
+  const { objects, column, mapped, objectOf, extra, special, counterOf, counterSlot, counterGeneration } = plan;
   if (ctx.power) for (const o of plan.guests) ctx.power.guest(o.uuid, ctx.host.uuid, o.base);
   // Per object, this poll: the vCPU values (for cpu_usage where rrdd has none), in the order XO averages them.
   const cores = new Float64Array(objects.length);
@@ -62,9 +62,12 @@ export function addRrdSamples(set: MetricSink, update: RrdUpdate | RrdWindow, ct
     if (rule.family.type === 'counter') {
       rateRows.column = j;
       const c = counterOf[k]!;
-      let state = counterStates[c];
-      if (state === undefined || state.gone) counterStates[c] = state = ctx.counters.counter(object.uuid, legend.names[j]!);
-      value = ctx.counters.advance(state, rateRows) * rule.scale;
+      let slot = counterSlot[c]!;
+      if (!ctx.counters.holds(slot, counterGeneration[c]!)) {
+        counterSlot[c] = slot = ctx.counters.counter(object.uuid, legend.names[j]!);
+        counterGeneration[c] = ctx.counters.generationOf(slot);
+      }
+      value = ctx.counters.advance(slot, rateRows) * rule.scale;
     } else {
       const r = newestFinite(newest, j);
       if (r < 0) continue;
@@ -141,9 +144,11 @@ class SamplePlan {
   readonly objectOf: Int32Array;
   readonly extra: string[] = [];
   readonly special: Uint8Array;
-  /** Per planned sample of a counter family, where its counter's state is kept (found at its first poll). */
+  /** Per planned sample of a counter family, where its counter's slot in the bank and the slot's generation are
+   * kept (found at its first poll; -1 before). */
   readonly counterOf: Int32Array;
-  readonly counterStates: (CounterState | undefined)[] = [];
+  readonly counterSlot: Int32Array;
+  readonly counterGeneration: Uint32Array;
 
   constructor(legend: Legend, ctx: RrdContext) {
     const { lookups, host, poolId, poolName, tags, catalogue, labels, counters } = ctx;
@@ -152,6 +157,7 @@ class SamplePlan {
     const objectOf: number[] = [];
     const special: number[] = [];
     const counterOf: number[] = [];
+    let counterCount = 0;
     const byUuid = new Map<string, number | null>();
     for (let j = 0; j < legend.length; j++) {
       const { cf, objectType, uuid } = legend.groups[legend.groupOf[j]!]!;
@@ -175,18 +181,20 @@ class SamplePlan {
       column.push(j);
       this.mapped.push(mapped);
       objectOf.push(oi);
-      this.extra.push(extraLabels(mapped, uuid, ctx));
+      this.extra.push(labels.shared(lookups, extraLabels(mapped, uuid, ctx)));
       let role = 0;
       if (objectType === 'host') role = name === 'DCMI-power-reading' ? HOST_POWER_READING : 0;
       else if (this.objects[oi]!.guest && name === 'memory_internal_free') role = GUEST_MEMORY_REPORT;
       else if (objectType === 'vm') role = name === 'cpu_usage' ? VM_CPU : mapped.rule.labels === 'core' ? VM_CORE : 0;
       special.push(role);
-      counterOf.push(mapped.rule.family.type === 'counter' ? this.counterStates.push(undefined) - 1 : -1);
+      counterOf.push(mapped.rule.family.type === 'counter' ? counterCount++ : -1);
     }
     this.column = Int32Array.from(column);
     this.objectOf = Int32Array.from(objectOf);
     this.special = Uint8Array.from(special);
     this.counterOf = Int32Array.from(counterOf);
+    this.counterSlot = new Int32Array(counterCount).fill(-1);
+    this.counterGeneration = new Uint32Array(counterCount);
   }
 
   /** Made for this context's inventory, host and label settings. */

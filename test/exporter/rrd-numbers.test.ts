@@ -6,8 +6,8 @@ import { numberAt, toNumber } from '../../exporter/rrd/numbers.js';
 import { rng } from '../../simulator/model/random.js';
 import { formatRrdValue } from '../../simulator/rrd/render.js';
 
-/** numberAt on `text` embedded in a longer string, as the reader calls it. */
-const at = (text: string) => numberAt(`"${text}",`, 1, 1 + text.length);
+/** numberAt on the bytes of `text` embedded in a longer body, as the reader calls it. */
+const at = (text: string) => numberAt(Buffer.from(`"${text}",`), 1, 1 + Buffer.byteLength(text));
 
 t.test('every value rrdd writes, and Number() beside it', async (t) => {
   const random = rng(25);
