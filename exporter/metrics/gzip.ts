@@ -46,18 +46,11 @@ export async function deflatePiece(buffers: Buffer[], sum = checksumOf(buffers),
 }
 
 /**
- * The bytes of a deflated piece back, off the event loop: one output buffer of the piece's known length, so zlib's
- * thread pool inflates it in one go.
+ * The bytes of a deflated piece back, off the event loop, in a buffer of their own: one byte of room more than the
+ * piece's known length, so zlib's thread pool inflates it in one go.
  */
-export async function inflatePiece(piece: DeflatedPiece): Promise<Buffer> {
-  // Room for one byte more than the piece: zlib stops with output room left, so it does not ask for another buffer.
-  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: Math.max(64, piece.length + 1) });
-  const out: Buffer[] = [];
-  inflate.on('data', (c: Buffer) => out.push(c));
-  for (const b of piece.data) inflate.write(b);
-  inflate.end();
-  await once(inflate, 'end');
-  return out.length === 1 ? out[0]! : Buffer.concat(out, piece.length);
+export function inflatePiece(piece: DeflatedPiece): Promise<Buffer> {
+  return inflatePieceInto(piece, Buffer.allocUnsafe(piece.length + 1));
 }
 
 /**
