@@ -8,7 +8,7 @@ import type { Logger } from '../core/log.js';
 import type { PoolMode, RecoveryHookConfig } from './config.js';
 import type { RecoveryMetrics } from './engine/metrics.js';
 import type { HostDirectory } from './hosts.js';
-import { TokenAuthenticator, requireScope } from './intake/auth.js';
+import { type Caller, TokenAuthenticator, requireScope } from './intake/auth.js';
 import { routeScope } from './intake/scopes.js';
 import { readJsonBody } from './intake/body.js';
 import { ApiError, faultBody } from './intake/errors.js';
@@ -119,6 +119,8 @@ export function createApp(deps: ServerDeps): Koa {
     }
   };
   webhook.post(deps.config.alertmanagerPath, async (ctx) => {
+    // As well as by the path (intake/scopes.ts): whatever spelling of the path the router matched.
+    requireScope(ctx.state.caller as Caller, 'alertmanager', `POST ${deps.config.alertmanagerPath}`);
     const answer = await answerWebhook(ctx.req);
     ctx.status = 202;
     ctx.body = answer;

@@ -36,6 +36,9 @@ export async function withWait(store: NotificationStore, n: Notification): Promi
 
 /** POST /v1/notifications with a parsed JSON body: the created notification, or the API's 400/403/409. */
 export async function createNotification(deps: ActionDeps, caller: Caller, body: unknown): Promise<Notification> {
+  // Checked here as well as by the route's path (server.ts, intake/scopes.ts): a path spelling the scope check does not
+  // know must not reach an action (session 7 found POST /V1/Notifications needing no scope).
+  requireScope(caller, 'notifications:write', 'POST /v1/notifications');
   const request = parseCreateRequest(body);
   // A STOPPED event with host_status NORMAL says "this host is off" (pacemaker fenced it): a fence assertion,
   // honoured only from a token trusted to make it. A STARTED event never fences anything (the host is back).
@@ -67,6 +70,7 @@ export async function createNotification(deps: ActionDeps, caller: Caller, body:
 
 /** POST /v1/notifications/{id}/confirm-fenced with a parsed JSON body: the notification after the confirmation. */
 export async function confirmFenced(deps: ActionDeps, caller: Caller, id: string, body: unknown): Promise<Notification> {
+  requireScope(caller, 'fence:confirm', 'confirming a host is fenced');
   const n = await notificationOf(deps.store, id);
   const { hostUuid } = parseConfirmFenced(body);
   if (hostUuid.toLowerCase() !== n.hostUuid.toLowerCase())
