@@ -20,7 +20,7 @@ import { startRetention } from './retention.js';
 import { createApp, listen } from './server.js';
 import { registerUiInfo } from './ui/metrics.js';
 import { XapiHostDirectory } from './xapi-hosts.js';
-import { betweenDeliveries, commitsInFlight, describeStore, openStore } from './store/open.js';
+import { commitsInFlight, describeStore, openStore } from './store/open.js';
 import { buildWorkflows } from './workflows/catalog.js';
 import type { WorkflowDeps } from './workflows/deps.js';
 import { storeEmergencyHistory } from './workflows/emergency-history.js';
@@ -82,7 +82,6 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
       now,
       modeOf: (pool) => rh.pools[pool]?.mode ?? 'auto',
       groupCommit: { ...rh.groupCommit, commitsInFlight: commitsInFlight(store) },
-      betweenDeliveries: betweenDeliveries(store),
     });
     const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     const fencers = new Map(Object.entries(rh.pools).flatMap(([name, p]) => (p.fencing ? [[name, new CommandFencer(p.fencing)] as const] : [])));

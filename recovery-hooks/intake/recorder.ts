@@ -31,8 +31,6 @@ export interface RecorderOptions {
   /** The pool's mode: notifications of a notify-only pool are recorded as ignored at once, in the same commit. */
   modeOf?: (pool: string) => PoolMode;
   groupCommit?: GroupCommitLimits;
-  /** Called as each webhook delivery comes in (store/open.ts betweenDeliveries). */
-  betweenDeliveries?: () => void;
 }
 
 interface Pending {
@@ -73,7 +71,6 @@ export class NotificationRecorder {
    * with Retry-After: the sender retries, nothing was acknowledged).
    */
   recordDelivery(inputs: NewNotification[], messages: OutboxInput[] = []): Promise<CreateResult[]> {
-    this.opts.betweenDeliveries?.();
     if (!inputs.length && !messages.length) return Promise.resolve([]);
     if (this.#queue.length + this.#inFlightDeliveries >= this.#limits.maxWaiting)
       return Promise.reject(

@@ -21,11 +21,6 @@ export function commitsInFlight(store: NotificationStore): number {
   return store instanceof SqliteWorkerStore ? 2 : 1;
 }
 
-/** What the intake calls as each delivery comes in (see SqliteWorkerStore.answerWaitingCallback), if anything. */
-export function betweenDeliveries(store: NotificationStore): (() => void) | undefined {
-  return store instanceof SqliteWorkerStore ? () => store.answerWaitingCallback() : undefined;
-}
-
 /** Where the store is, for logs: the SQLite path, or the PostgreSQL server without credentials. */
 export function describeStore(config: Pick<RecoveryHookConfig, 'storePath' | 'postgres'>): string {
   if (!config.postgres) return config.storePath;

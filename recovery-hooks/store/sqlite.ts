@@ -188,7 +188,7 @@ export class SqliteNotificationStore implements NotificationStore {
   async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
     return this.#guard('create', () =>
       this.#committing(() => {
-        const { results, created } = this.#createBatch(inputs, opts, outbox && this.announce ? (made) => this.announce!(outbox, made) : undefined);
+        const { results, created } = this.#createBatch(inputs, opts);
         // The messages of the rows inserted, in their order, after them (same outbox order as one by one).
         if (outbox && created.length) for (const messages of this.outboxOf(outbox, created)) this.#enqueue(messages, opts.now);
         this.#enqueue(extra, opts.now);
@@ -202,33 +202,8 @@ export class SqliteNotificationStore implements NotificationStore {
     return created.map((n) => outbox(n, { tasks: [], moves: [] }));
   }
 
-  /**
-   * When a subclass defines it, createMany calls it with the notifications it is about to insert, exactly as they
-   * will be (ids included), before inserting them; outboxOf follows after the inserts. The worker store posts its
-   * caller the question there, and inserts while the caller builds the messages.
-   */
-  protected announce?(outbox: OutboxBuilder, created: Notification[]): void;
-
-  /**
-   * The id the next notification inserted in this transaction gets: AUTOINCREMENT takes one more than the largest id
-   * the table ever had (sqlite_sequence) or has, and this transaction is the file's one writer.
-   */
-  #nextNotificationId(): number {
-    const r = this.#sql(
-      "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0), COALESCE((SELECT MAX(id) FROM notifications), 0)) + 1 AS id",
-    ).get() as Row;
-    return r.id as number;
-  }
-
-  /**
-   * What the file holds for the batch (one seek per replay key, host and duplicate lookup), decided by decide(),
-   * inserted in order; `announce` is given the new notifications before they are inserted.
-   */
-  #createBatch(
-    inputs: NewNotification[],
-    opts: CreateOptions,
-    announce?: (created: Notification[]) => void,
-  ): { results: CreateResult[]; created: Notification[] } {
+  /** What the file holds for the batch (one seek per replay key, host and duplicate lookup), decided by decide(), inserted in order. */
+  #createBatch(inputs: NewNotification[], opts: CreateOptions): { results: CreateResult[]; created: Notification[] } {
     const known = new Map<string, Row>();
     for (const key of new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))) {
       const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(key) as Row | undefined;
@@ -244,24 +219,13 @@ export class SqliteNotificationStore implements NotificationStore {
       if (r) duplicates.set(index, r);
     }
     const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
-    const inserts = plan.inserts.map((s) => notificationInsert(inputs[s.index]!, timeOrderedUuid(opts.now), s.payload, s.ignoreReason, opts.now));
-    let inserted: Row[];
-    if (announce && inserts.length) {
-      const first = this.#nextNotificationId();
-      inserted = inserts.map((insert, k) => insert.row(first + k));
-      announce(inserted.map(toNotification));
-      inserts.forEach((insert, k) => {
-        const id = Number(this.#run(insert).lastInsertRowid);
-        if (id !== first + k) throw new Error(`notification inserted with id ${id}, announced as ${first + k}`);
-      });
-    } else {
+    const inserted = plan.inserts.map((s) => {
+      const insert = notificationInsert(inputs[s.index]!, timeOrderedUuid(opts.now), s.payload, s.ignoreReason, opts.now);
       // The row as inserted, without reading it back (RETURNING * cost a third of the insert).
-      inserted = inserts.map((insert) => insert.row(Number(this.#run(insert).lastInsertRowid)));
-    }
+      return insert.row(Number(this.#run(insert).lastInsertRowid));
+    });
     for (const host of hostsOf(inputs, plan.inserts)) this.#run(hostUpsert(host, opts.now));
-    const results = createResults(plan, inserted);
-    // The new notifications are the results' own objects (each insert is decided once, in slot order): not made twice.
-    return { results, created: plan.decisions.flatMap((d, i) => (d.outcome === 'insert' ? [results[i]!.notification!] : [])) };
+    return { results: createResults(plan, inserted), created: inserted.map(toNotification) };
   }
 
   async get(uuid: string): Promise<Notification | undefined> {
