@@ -22,6 +22,7 @@ import type { RenderedMessage } from '../render.js';
 import type { Channel } from './channel.js';
 import { describeError } from '../../../core/errors.js';
 
+const NS_SM = 'urn:xmpp:sm:3';
 const NS_MUC = 'http://jabber.org/protocol/muc';
 const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
@@ -79,6 +80,7 @@ export class XmppChannel implements Channel {
     });
     this.#xmpp.on('stanza', (st: Element) => this.#onStanza(st));
     this.#xmpp.streamManagement.on('ack', (st: Element) => this.#acked.add(st));
+    this.#xmpp.on('nonza', (el: Element) => this.#onNonza(el));
     this.#xmpp.on('disconnect', () => this.#connection++);
     this.#start();
   }
@@ -101,6 +103,16 @@ export class XmppChannel implements Channel {
     const mechanism = secure ? mechanisms[0] : (mechanisms.find((m) => m !== 'PLAIN') ?? mechanisms[0]);
     if (!mechanism) throw new Error('the server offers no SASL mechanism we support');
     await authenticate({ username: this.config.jid.split('@')[0]!, password: this.config.password.reveal() }, mechanism, this.#userAgent);
+  }
+
+  /**
+   * 'online' comes after resource binding, before the server's <enabled/>: a message sent in between is queued by
+   * stream management, whose own ack request (250 ms after a send) does nothing while it is not yet enabled, and which
+   * asks next only at its periodic request (requestAckInterval, 30 s). Ask for the ack as soon as it is enabled.
+   */
+  #onNonza(el: Element): void {
+    if (!el.is('enabled', NS_SM) || this.#xmpp.streamManagement.outbound_q.length === 0) return;
+    this.#xmpp.send(xml('r', { xmlns: NS_SM })).catch(() => {});
   }
 
   #onError(err: Error): void {

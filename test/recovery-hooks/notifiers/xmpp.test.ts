@@ -213,6 +213,8 @@ t.test('a server down at first and up later gets the message exactly once', { sk
 /** A TCP relay to the server whose server → client direction can be held (bytes kept in order) and released. */
 async function holdingRelay(t: Test, port: number) {
   let holding = false;
+  /** Start holding at the first server chunk holding these bytes (that chunk included). */
+  let holdFrom: string | undefined;
   const held: { socket: Socket; data: Buffer }[] = [];
   /** The first chunks the server sent that went through. */
   const passed: string[] = [];
@@ -220,6 +222,7 @@ async function holdingRelay(t: Test, port: number) {
     const server = connect(port, '127.0.0.1');
     client.on('data', (d) => server.write(d));
     server.on('data', (data) => {
+      if (holdFrom && data.toString('latin1').includes(holdFrom)) holding = true;
       if (holding) return void held.push({ socket: client, data });
       if (passed.length < 200) passed.push(data.toString('latin1'));
       client.write(data);
@@ -236,10 +239,12 @@ async function holdingRelay(t: Test, port: number) {
   return {
     port: (relay.address() as AddressInfo).port,
     hold: () => (holding = true),
+    holdFrom: (bytes: string) => (holdFrom = bytes),
     /** Whether the client has been given these bytes. */
     passed: (bytes: string) => passed.some((c) => c.includes(bytes)),
     release: () => {
       holding = false;
+      holdFrom = undefined;
       for (const { socket, data } of held.splice(0)) socket.write(data);
     },
   };
@@ -278,6 +283,29 @@ for (const streamManagement of [true, false])
       t.equal(outboxRows(store)[0]!.status, 'sent');
     },
   );
+
+t.test('a message sent before the server enabled stream management is acknowledged right after it did', { skip: prosodySkip }, async (t) => {
+  const server = await prepareProsody({ users: USERS, streamManagement: true });
+  t.teardown(() => server.stop());
+  await server.start();
+  const bob = await receiver(server.port);
+  t.teardown(() => bob.stop());
+  const relay = await holdingRelay(t, server.port);
+  // 'online' comes after resource binding; the server's <enabled/> (and all after it) stays in the relay.
+  relay.holdFrom('<enabled');
+  const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
+  await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
+  await receive(store, notifiers.router.statusEvents);
+  notifiers.wake();
+  await waitFor('the message', () => bob.messages.length >= 1, 15_000);
+  await waitFor('a timed-out attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
+  relay.release();
+  // The library alone would ask for the ack at its periodic request, 30 s after <enabled/>.
+  await waitFor('the ack counted', async () => (await count(metrics, 'chat', 'sent')) === 1, 10_000);
+  await sleep(500);
+  t.equal(bob.messages.length, 1, 'exactly once');
+  t.equal(outboxRows(store)[0]!.status, 'sent');
+});
 
 t.test('without stream management, a ping round trip confirms the message', { skip: prosodySkip }, async (t) => {
   const server = await prepareProsody({ users: USERS, streamManagement: false });
