@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
-import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, duplicateTarget, hostsOf } from './decide.js';
+import { type Insert, type Stored, decide, decidedResults, duplicateLookups, duplicateMatch, duplicateTarget, hostsOf } from './decide.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
 import { timeOrderedUuid } from './uuid.js';
@@ -345,9 +345,10 @@ export class PostgresNotificationStore implements NotificationStore {
       const made = inserted as Row[];
       const hosts = hostsOf(inputs, plan.inserts);
       if (hosts.length) await this.#upsertHosts(c, hosts, opts.now);
+      const { results, created } = decidedResults(plan, made);
       const messages: OutboxInput[] = [];
-      if (outbox) for (const row of made) messages.push(...outbox(toNotification(row), { tasks: [], moves: [] }));
-      return { results: createResults(plan, made), messages };
+      if (outbox) for (const n of created) messages.push(...outbox(n, { tasks: [], moves: [] }));
+      return { results, messages };
     }
   }
 
