@@ -1,7 +1,7 @@
 // What create does with each input — replay, Masakari duplicate, refused for maintenance, or a new row — decided in
 // one pure function for both dialects. Each store reads what the database holds before the batch (rows by replay
 // key, hosts on maintenance, each input's first stored duplicate, found with DUPLICATE_MATCH), calls decide(), then
-// inserts the planned rows in order and maps the decisions to results with createResults().
+// inserts the planned rows in order and maps the decisions to results with decidedResults().
 import { type Row, toNotification } from './rows.js';
 import type { CreateOptions, CreateResult, NewNotification, Notification } from './types.js';
 
@@ -133,14 +133,9 @@ export function decide(
   return { decisions, inserts };
 }
 
-/** The results of a decided batch, given the row each insert made (by slot). */
-export function createResults(plan: { decisions: Decision[]; inserts: Insert[] }, inserted: readonly Row[]): CreateResult[] {
-  return decidedResults(plan, inserted).results;
-}
-
 /**
- * The results of a decided batch and the new notifications (by slot), each inserted row mapped once: a result naming
- * a row of the batch carries that notification object itself.
+ * The results of a decided batch, given the row each insert made (by slot), and the new notifications (by slot), each
+ * inserted row mapped once: a result naming a row of the batch carries that notification object itself.
  */
 export function decidedResults(
   plan: { decisions: Decision[]; inserts: Insert[] },
