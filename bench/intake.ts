@@ -94,9 +94,16 @@ recovery_hook:
     ? ['--import', 'tsx', LIMIT, target.slice('limit-'.length), String(port), join(dir, 'webhooks.log')]
     : [cli, 'recovery-hook', '--config', join(dir, 'sentinel.yml')];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // A receiver that exits (its random port taken, a crash) ends the run: whatever else answers on that port is not it.
+  const gone = new Promise<never>((_resolve, reject) =>
+    child.once('exit', (code, signal) => reject(new Error(`the receiver exited (${signal ?? `code ${code}`}) before the run ended`))),
+  );
+  gone.catch(() => undefined);
   const url = `http://127.0.0.1:${port}`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   try {
     for (let i = 0; ; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) await gone;
       try {
         if ((await fetch(url + '/v1', { signal: AbortSignal.timeout(1000) })).ok) break;
       } catch {
@@ -104,7 +111,6 @@ recovery_hook:
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
     const post = (body: string) =>
       new Promise<number>((resolve, reject) => {
         const started = performance.now();
@@ -126,19 +132,21 @@ recovery_hook:
         req.end(body);
       });
     const bodies = Array.from({ length: total }, (_, i) => webhook(i));
-    for (let i = 0; i < 50; i++) await post(webhook(total + i)); // warm up
+    for (let i = 0; i < 50; i++) await Promise.race([post(webhook(total + i)), gone]); // warm up
     const cpuBefore = threadCpu(child.pid!);
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (let i = next++; i < total; i = next++) latencies.push(await post(bodies[i]!));
-      }),
-    );
+    await Promise.race([
+      Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = next++; i < total; i = next++) latencies.push(await post(bodies[i]!));
+        }),
+      ),
+      gone,
+    ]);
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = threadCpu(child.pid!);
-    agent.destroy();
     // CPU of the receiver's threads during the run, per webhook: the main thread (HTTP, validation), and the rest
     // (the SQLite worker, libuv's pool, V8's helpers), from /proc (Linux; empty elsewhere).
     const cpuUs = (main: boolean) => {
@@ -153,8 +161,11 @@ recovery_hook:
       cpuUsPerWebhook: cpuAfter.size ? { main: cpuUs(true), other: cpuUs(false) } : undefined,
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    agent.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await gone.catch(() => undefined);
+    }
     await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }

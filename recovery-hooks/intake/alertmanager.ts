@@ -133,37 +133,38 @@ export type AlertMapping =
   | { kind: 'skip'; reason: string }
   | { kind: 'invalid'; reason: string };
 
+// Keys in sorted order: the store's canonical payload text (rows.ts canonicalJson) is then plain JSON.stringify.
 function payloadFor(type: NotificationType, alert: WebhookAlert): Record<string, unknown> | string {
   const firing = alert.status === 'firing';
   const l = alert.labels;
   switch (type) {
     case 'COMPUTE_HOST':
       // xcp_failure="pool_master" (XcpPoolMasterLost) routes the notification to the master failover (workflows/master.ts).
-      if (!firing) return { event: 'STARTED', host_status: 'NORMAL', cluster_status: 'ONLINE' };
+      if (!firing) return { cluster_status: 'ONLINE', event: 'STARTED', host_status: 'NORMAL' };
       return {
+        cluster_status: 'OFFLINE',
         event: 'STOPPED',
         host_status: 'UNKNOWN',
-        cluster_status: 'OFFLINE',
         ...(l.xcp_failure === 'pool_master' ? { xcp_failure: 'pool_master' } : {}),
       };
     case 'COMPUTE_INSTANCE':
       if (!l.vm_uuid) return 'a COMPUTE_INSTANCE alert needs a vm_uuid label';
       // vm_name goes along so that the workflow can check it names the VM XAPI knows by vm_uuid.
-      if (!firing) return { instance_uuid: l.vm_uuid, vir_domain_event: 'STARTED_BOOTED', event: 'STARTED', ...(l.vm_name ? { vm_name: l.vm_name } : {}) };
+      if (!firing) return { event: 'STARTED', instance_uuid: l.vm_uuid, vir_domain_event: 'STARTED_BOOTED', ...(l.vm_name ? { vm_name: l.vm_name } : {}) };
       return {
+        event: l.xcp_instance_event === 'heartbeat' ? 'QEMU_GUEST_AGENT_ERROR' : 'LIFECYCLE',
         instance_uuid: l.vm_uuid,
         vir_domain_event: 'STOPPED_FAILED',
-        event: l.xcp_instance_event === 'heartbeat' ? 'QEMU_GUEST_AGENT_ERROR' : 'LIFECYCLE',
         ...(l.vm_name ? { vm_name: l.vm_name } : {}),
       };
     case 'COMPUTE_PROCESS':
-      return { process_name: l.process_name || 'xapi', event: firing ? 'STOPPED' : 'STARTED' };
+      return { event: firing ? 'STOPPED' : 'STARTED', process_name: l.process_name || 'xapi' };
     case 'XCP_EMERGENCY_SHUTDOWN': {
       const runtime = Number(alert.annotations?.runtime_seconds ?? l.runtime_seconds);
       return {
         event: firing ? 'POWER_LOST' : 'POWER_RESTORED',
-        scope: l.host_uuid || l.host_name ? 'host' : 'pool',
         ...(firing && Number.isFinite(runtime) && runtime > 0 && runtime <= 7 * 86400 ? { runtime_seconds: runtime } : {}),
+        scope: l.host_uuid || l.host_name ? 'host' : 'pool',
         source: truncate(`alert ${l.alertname ?? ''}${l.ups ? ` (ups ${l.ups})` : ''}`, 255),
       };
     }

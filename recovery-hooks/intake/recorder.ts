@@ -53,7 +53,7 @@ export class NotificationRecorder {
     this.#limits = opts.groupCommit ?? GROUP_COMMIT_DEFAULTS;
   }
 
-  /** Called after a notification was committed (the engine's wake-up). */
+  /** Called after a notification to recover was committed (the engine's wake-up; not for rows recorded ignored). */
   onCreated(listener: () => void): void {
     this.#listeners.push(listener);
   }
@@ -137,7 +137,8 @@ export class NotificationRecorder {
     for (const result of results) {
       if (result.notification && (result.outcome === 'created' || result.outcome === 'host-on-maintenance'))
         metrics.notifications.inc({ type: result.notification.type, status: result.notification.status });
-      created ||= result.outcome === 'created';
+      // An ignored row (notify-only pool) gives the engine nothing to do: no wake-up for it.
+      created ||= result.outcome === 'created' && result.notification.status !== 'ignored';
     }
     if (created) for (const l of this.#listeners) l();
     return results;

@@ -1,9 +1,9 @@
 // What create does with each input — replay, Masakari duplicate, refused for maintenance, or a new row — decided in
 // one pure function for both dialects. Each store reads what the database holds before the batch (rows by replay
 // key, hosts on maintenance, each input's first stored duplicate, found with DUPLICATE_MATCH), calls decide(), then
-// inserts the planned rows in order and maps the decisions to results with createResults().
+// inserts the planned rows in order and maps the decisions to results with decidedResults().
 import { type Row, toNotification } from './rows.js';
-import type { CreateOptions, CreateResult, NewNotification } from './types.js';
+import type { CreateOptions, CreateResult, NewNotification, Notification } from './types.js';
 
 /** What create does with an input that is no replay, given its host's maintenance flag; undefined = refuse it. */
 export interface Admission {
@@ -133,23 +133,31 @@ export function decide(
   return { decisions, inserts };
 }
 
-/** The results of a decided batch, given the row each insert made (by slot). */
-export function createResults(plan: { decisions: Decision[]; inserts: Insert[] }, inserted: readonly Row[]): CreateResult[] {
-  const rowOf = (ref: Ref) => (typeof ref === 'number' ? inserted[ref]! : ref);
+/**
+ * The results of a decided batch, given the row each insert made (by slot), and the new notifications (by slot), each
+ * inserted row mapped once: a result naming a row of the batch carries that notification object itself.
+ */
+export function decidedResults(
+  plan: { decisions: Decision[]; inserts: Insert[] },
+  inserted: readonly Row[],
+): { results: CreateResult[]; created: Notification[] } {
+  const created = inserted.map(toNotification);
+  const notificationOf = (ref: Ref) => (typeof ref === 'number' ? created[ref]! : toNotification(ref));
   // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch is exhaustive (tsc checks every outcome returns)
-  return plan.decisions.map((d): CreateResult => {
+  const results = plan.decisions.map((d): CreateResult => {
     switch (d.outcome) {
       case 'refused':
         return { outcome: 'host-on-maintenance' };
       case 'replay':
       case 'duplicate':
-        return { outcome: d.outcome, notification: toNotification(rowOf(d.ref)) };
+        return { outcome: d.outcome, notification: notificationOf(d.ref) };
       case 'insert': {
-        const notification = toNotification(inserted[d.slot]!);
+        const notification = created[d.slot]!;
         return plan.inserts[d.slot]!.maintenance ? { outcome: 'host-on-maintenance', notification } : { outcome: 'created', notification };
       }
     }
   });
+  return { results, created };
 }
 
 /** The hosts the inserted rows name, each with its latest input (its name and pool win), in order of last mention. */

@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { Logger } from '../../core/log.js';
 import type { PostgresStoreConfig } from '../config.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
-import { type Insert, type Stored, createResults, decide, duplicateLookups, duplicateMatch, duplicateTarget, hostsOf } from './decide.js';
+import { type Insert, decide, decidedResults, duplicateLookups, duplicateMatch, duplicateTarget, hostsOf } from './decide.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { QueuedSignal } from './queued.js';
 import { timeOrderedUuid } from './uuid.js';
@@ -212,7 +212,8 @@ export class PostgresNotificationStore implements NotificationStore {
     }
   }
 
-  async #transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** `begin`: the statements opening the transaction, sent as one simple query (BEGIN, and what must come first). */
+  async #transaction<T>(fn: (c: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await this.#pool.connect();
     // A checked-out client has no pool listener: a connection lost between two statements would be an unhandled
     // 'error'. The statement that follows fails anyway, which is how the caller learns of it.
@@ -220,7 +221,7 @@ export class PostgresNotificationStore implements NotificationStore {
     client.on('error', ignore);
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const result = await fn(client);
       await client.query('COMMIT');
       if (this.#queuedOn.delete(client)) this.#signal.fire();
@@ -243,8 +244,8 @@ export class PostgresNotificationStore implements NotificationStore {
     }
   }
 
-  #tx<T>(operation: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.#guard(operation, () => this.#transaction(fn));
+  #tx<T>(operation: string, fn: (c: pg.PoolClient) => Promise<T>, begin?: string): Promise<T> {
+    return this.#guard(operation, () => this.#transaction(fn, begin));
   }
 
   async #enqueue(c: pg.PoolClient, messages: OutboxInput[], now: number): Promise<void> {
@@ -281,21 +282,24 @@ export class PostgresNotificationStore implements NotificationStore {
   }
 
   async createMany(inputs: NewNotification[], opts: CreateOptions, outbox?: OutboxBuilder, extra: OutboxInput[] = []): Promise<CreateResult[]> {
-    return this.#tx('create', async (c) => {
-      // Another receiver recording the same host waits here until this transaction ends, then sees its rows: the
-      // replay and duplicate checks below are decided one receiver at a time. Sorted, so two batches never deadlock.
-      // One statement takes them all, in the array's order (a function scan yields its rows in order).
-      const hosts = [...new Set(inputs.map((i) => i.hostUuid))].sort();
-      if (hosts.length)
-        await c.query({
-          name: 'xs_lock_hosts',
-          text: 'SELECT pg_advisory_xact_lock($1, hashtext(h)) FROM unnest($2::text[]) AS h',
-          values: [HOST_LOCK_SPACE, hosts],
-        });
-      const results = inputs.length ? await this.#createBatch(c, inputs, hosts, opts, outbox) : { results: [], messages: [] };
-      await this.#enqueue(c, [...results.messages, ...extra], opts.now);
-      return results.results;
-    });
+    // Another receiver recording the same host waits at this lock until this transaction ends, then sees its rows:
+    // the replay and duplicate checks are decided one receiver at a time. Sorted, so two batches never deadlock; one
+    // statement takes them all, in the array's order (a function scan yields its rows in order). Sent with BEGIN in
+    // one round trip (a simple query: the host uuids as escaped literals), before any read of the batch, whose
+    // snapshot must be taken after the lock is held.
+    const hosts = [...new Set(inputs.map((i) => i.hostUuid))].sort();
+    const begin = hosts.length
+      ? `BEGIN; SELECT pg_advisory_xact_lock(${HOST_LOCK_SPACE}, hashtext(h)) FROM unnest(ARRAY[${hosts.map((h) => pg.escapeLiteral(h)).join(', ')}]::text[]) AS h`
+      : 'BEGIN';
+    return this.#tx(
+      'create',
+      async (c) => {
+        const results = inputs.length ? await this.#createBatch(c, inputs, hosts, opts, outbox) : { results: [], messages: [] };
+        await this.#enqueue(c, [...results.messages, ...extra], opts.now);
+        return results.results;
+      },
+      begin,
+    );
   }
 
   /**
@@ -313,21 +317,11 @@ export class PostgresNotificationStore implements NotificationStore {
     opts: CreateOptions,
     outbox?: OutboxBuilder,
   ): Promise<{ results: CreateResult[]; messages: OutboxInput[] }> {
-    const keys = [...new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))];
-    const known = new Map<string, Row>();
-    if (keys.length)
-      for (const r of (await c.query<Row>({ text: 'SELECT * FROM notifications WHERE replay_key = ANY($1::text[])', values: [keys] })).rows)
-        known.set(r.replay_key as string, r);
-    // Lookups are unnamed statements, planned for their arguments each time: a plan cached while the table was
-    // small would scan it whole once it has grown.
-    const onMaintenance = new Set<string>();
-    for (const r of (await c.query<Row>({ text: 'SELECT uuid FROM hosts WHERE uuid = ANY($1::text[]) AND on_maintenance', values: [hosts] })).rows)
-      onMaintenance.add(r.uuid as string);
     const payloads = inputs.map((i) => canonicalJson(i.payload));
-    const duplicates = await this.#duplicates(c, inputs, payloads, opts, { known, onMaintenance });
+    const { known, onMaintenance, duplicates } = await this.#stored(c, inputs, hosts, payloads, opts);
     for (;;) {
       const plan = decide(inputs, payloads, opts, { known, onMaintenance, duplicates });
-      const inserted = plan.inserts.length ? await this.#insertBatch(c, inputs, plan.inserts, opts.now) : [];
+      const inserted = plan.inserts.length ? await this.#insertBatch(c, inputs, plan.inserts, hostsOf(inputs, plan.inserts), opts.now) : [];
       const conflicted = plan.inserts.filter((_s, k) => !inserted[k]);
       if (conflicted.length) {
         // Another receiver inserted these replay keys meanwhile: decide again with its rows known.
@@ -343,35 +337,45 @@ export class PostgresNotificationStore implements NotificationStore {
         continue;
       }
       const made = inserted as Row[];
-      const hosts = hostsOf(inputs, plan.inserts);
-      if (hosts.length) await this.#upsertHosts(c, hosts, opts.now);
+      const { results, created } = decidedResults(plan, made);
       const messages: OutboxInput[] = [];
-      if (outbox) for (const row of made) messages.push(...outbox(toNotification(row), { tasks: [], moves: [] }));
-      return { results: createResults(plan, made), messages };
+      if (outbox) for (const n of created) messages.push(...outbox(n, { tasks: [], moves: [] }));
+      return { results, messages };
     }
   }
 
-  /** For each input that may be checked for duplicates, the first stored duplicate (rows, by input index). */
-  async #duplicates(
+  /**
+   * What the database holds for the batch, read in one statement (one snapshot, taken after the host locks): the
+   * rows of its replay keys, its hosts on maintenance, and the first stored duplicate of every input when there is a
+   * window — of which decide() is given those duplicateLookups asks for (the others it would not look at).
+   */
+  async #stored(
     c: pg.PoolClient,
     inputs: NewNotification[],
+    hosts: string[],
     payloads: string[],
     opts: CreateOptions,
-    stored: Omit<Stored, 'duplicates'>,
-  ): Promise<Map<number, Row>> {
-    const found = new Map<number, Row>();
-    const asked = duplicateLookups(inputs, opts, stored);
-    if (!asked.length) return found;
-    const { rows: dups } = await c.query<Row>({
-      // duplicateMatch (decide.ts), for each input at once, through the payload's hash index: behind the OFFSET 0
-      // fence the planner cannot pick the (type, host_uuid, generated_at) index instead, which it does on a table not
-      // yet analyzed, and which reads every row of the host in the window (all of them, in a burst of alerts).
-      text: `SELECT d.i, n.* FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) AS d (i, type, host_uuid, since, payload, generated_at)
+  ): Promise<{ known: Map<string, Row>; onMaintenance: Set<string>; duplicates: Map<number, Row> }> {
+    const keys = [...new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))];
+    const asked = opts.dedupWindowMs > 0 ? inputs.map((_input, k) => k) : [];
+    const { rows: found } = await c.query<Row>({
+      // Lookups are unnamed statements, planned for their arguments each time: a plan cached while the table was
+      // small would scan it whole once it has grown. The duplicates: duplicateMatch (decide.ts), for each input at
+      // once, through the payload's hash index: behind the OFFSET 0 fence the planner cannot pick the (type,
+      // host_uuid, generated_at) index instead, which it does on a table not yet analyzed, and which reads every row
+      // of the host in the window (all of them, in a burst of alerts).
+      text: `SELECT 'replay' AS xs_kind, NULL::int AS xs_input, NULL::text AS xs_host, n.* FROM notifications AS n WHERE n.replay_key = ANY($1::text[])
+             UNION ALL
+             SELECT 'maintenance', NULL, h.uuid, n.* FROM hosts AS h LEFT JOIN notifications AS n ON false WHERE h.uuid = ANY($2::text[]) AND h.on_maintenance
+             UNION ALL
+             SELECT 'duplicate', d.i, NULL, n.* FROM unnest($3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[]) AS d (i, type, host_uuid, since, payload, generated_at)
              CROSS JOIN LATERAL (
                SELECT * FROM (SELECT * FROM notifications AS n WHERE n.payload = d.payload AND ${duplicateTarget('n')} OFFSET 0) AS same
                WHERE ${duplicateMatch('same', { type: 'd.type', hostUuid: 'd.host_uuid', since: 'd.since', payload: 'd.payload', generatedAt: 'd.generated_at' })}
                ORDER BY same.id LIMIT 1) AS n`,
       values: [
+        keys,
+        hosts,
         asked,
         asked.map((k) => inputs[k]!.type),
         asked.map((k) => inputs[k]!.hostUuid),
@@ -380,23 +384,44 @@ export class PostgresNotificationStore implements NotificationStore {
         asked.map((k) => inputs[k]!.generatedAt),
       ],
     });
-    for (const { i, ...row } of dups) found.set(i as number, row);
-    return found;
+    const known = new Map<string, Row>();
+    const onMaintenance = new Set<string>();
+    const all = new Map<number, Row>();
+    for (const { xs_kind: kind, xs_input: i, xs_host: host, ...row } of found) {
+      if (kind === 'replay') known.set(row.replay_key as string, row);
+      else if (kind === 'maintenance') onMaintenance.add(host as string);
+      else all.set(i as number, row);
+    }
+    const duplicates = new Map<number, Row>();
+    for (const k of duplicateLookups(inputs, opts, { known, onMaintenance })) if (all.has(k)) duplicates.set(k, all.get(k)!);
+    return { known, onMaintenance, duplicates };
   }
 
-  /** Insert the planned rows in one statement, in order; by slot, the inserted row, or undefined for a replay key met. */
-  async #insertBatch(c: pg.PoolClient, inputs: NewNotification[], inserts: Insert[], now: number): Promise<(Row | undefined)[]> {
+  /**
+   * Insert the planned rows in one statement, in order, and upsert their hosts (hostUpsert of rows.ts, one row per
+   * host: a statement may not update a row twice) in the same one, only when every row went in; by slot, the
+   * inserted row, or undefined for a replay key met (the batch is then decided again, its rows deleted).
+   */
+  async #insertBatch(c: pg.PoolClient, inputs: NewNotification[], inserts: Insert[], hosts: NewNotification[], now: number): Promise<(Row | undefined)[]> {
     const uuids = inserts.map(() => timeOrderedUuid(now));
     const at = <T>(f: (input: NewNotification, s: Insert) => T) => inserts.map((s) => f(inputs[s.index]!, s));
     const { rows: inserted } = await c.query<Row>({
       name: 'xs_insert',
       // notificationInsert (rows.ts), for each row at once; ids are drawn in the order of the rows.
-      text: `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
-             SELECT r.uuid, r.type, r.status, r.host_uuid, r.host_name, r.pool_name, r.generated_at, r.payload, r.message, r.source, r.replay_key, $12::bigint
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])
-               WITH ORDINALITY AS r (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, n)
-             ORDER BY r.n
-             ON CONFLICT (replay_key) DO NOTHING RETURNING *`,
+      text: `WITH made AS (
+               INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, created_at)
+               SELECT r.uuid, r.type, r.status, r.host_uuid, r.host_name, r.pool_name, r.generated_at, r.payload, r.message, r.source, r.replay_key, $12::bigint
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])
+                 WITH ORDINALITY AS r (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, n)
+               ORDER BY r.n
+               ON CONFLICT (replay_key) DO NOTHING RETURNING *
+             ), upserted AS (
+               INSERT INTO hosts (uuid, name, pool_name, updated_at)
+               SELECT h.uuid, h.name, h.pool_name, $12::bigint FROM unnest($13::text[], $14::text[], $15::text[]) AS h (uuid, name, pool_name)
+               WHERE (SELECT count(*) FROM made) = cardinality($1::text[])
+               ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name
+             )
+             SELECT * FROM made`,
       values: [
         uuids,
         at((i) => i.type),
@@ -410,21 +435,13 @@ export class PostgresNotificationStore implements NotificationStore {
         at((i) => i.source),
         at((i) => i.replayKey ?? null),
         now,
+        hosts.map((h) => h.hostUuid),
+        hosts.map((h) => h.hostName),
+        hosts.map((h) => h.poolName),
       ],
     });
     const byUuid = new Map(inserted.map((r) => [r.uuid as string, r]));
     return uuids.map((u) => byUuid.get(u));
-  }
-
-  /** hostUpsert (rows.ts) for each host at once (one row per host: a statement may not update a row twice). */
-  async #upsertHosts(c: pg.PoolClient, inputs: NewNotification[], now: number): Promise<void> {
-    await c.query({
-      name: 'xs_hosts',
-      text: `INSERT INTO hosts (uuid, name, pool_name, updated_at)
-             SELECT h.uuid, h.name, h.pool_name, $4::bigint FROM unnest($1::text[], $2::text[], $3::text[]) AS h (uuid, name, pool_name)
-             ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name`,
-      values: [inputs.map((i) => i.hostUuid), inputs.map((i) => i.hostName), inputs.map((i) => i.poolName), now],
-    });
   }
 
   async get(uuid: string): Promise<Notification | undefined> {

@@ -31,9 +31,22 @@ export interface Statement {
 
 /** JSON with object keys sorted, so identical payloads compare equal as text (Masakari's duplicate rule). */
 export function canonicalJson(value: unknown): string {
+  if (isSortedFlat(value)) return JSON.stringify(value); // the same text, without a replacer (about 3x faster)
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
+}
+
+/** An object (no array, no toJSON) whose keys are in sorted order and whose values are no objects: canonical as it is. */
+function isSortedFlat(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0 && keys[i - 1]! >= keys[i]!) return false;
+    const v = (value as Record<string, unknown>)[keys[i]!];
+    if (typeof v === 'object' && v !== null) return false;
+  }
+  return true;
 }
 
 /** `column = ?` assignments for the defined values (undefined = leave the column as it is). */

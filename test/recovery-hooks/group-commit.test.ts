@@ -144,3 +144,31 @@ t.test('commitsInFlight 2 (the worker thread): the next group is handed over whi
   t.same(g.sizes, [1, 2, 3]);
   t.equal((await real.list({}, { limit: 100, sort: [{ key: 'id', dir: 'asc' }] })).length, 6);
 });
+
+t.test('the engine is woken for a notification to recover, not for rows recorded ignored (a notify-only pool)', async (t) => {
+  const store = new SqliteNotificationStore(':memory:');
+  t.teardown(() => store.close());
+  const recorder = new NotificationRecorder({
+    store,
+    metrics: createRecoveryMetrics(store),
+    events: () => [],
+    dedupWindowMs: 0,
+    now: Date.now,
+    modeOf: (pool) => (pool === 'quiet' ? 'notify-only' : 'auto'),
+  });
+  let wakes = 0;
+  recorder.onCreated(() => wakes++);
+  const ignored = await recorder.recordDelivery([input(1, { poolName: 'quiet' }), input(2, { poolName: 'quiet' })]);
+  t.same(
+    ignored.map((r) => [r.outcome, r.notification?.status]),
+    [
+      ['created', 'ignored'],
+      ['created', 'ignored'],
+    ],
+  );
+  t.equal(wakes, 0, 'nothing for the engine to do');
+  await recorder.recordDelivery([input(3, { poolName: 'quiet' }), input(4)]);
+  t.equal(wakes, 1, 'a new notification in the group wakes it once');
+  await recorder.recordDelivery([input(4)]);
+  t.equal(wakes, 1, 'a replay does not');
+});

@@ -5,8 +5,8 @@
 import t from 'tap';
 import {
   admission,
-  createResults,
   decide,
+  decidedResults,
   duplicateLookups,
   duplicateMatch,
   duplicateParams,
@@ -124,7 +124,7 @@ t.test('maintenance in a batch: refused, or inserted as ignored (no duplicate ch
   t.match(plan.inserts, [{ maintenance: true, ignoreReason: /maintenance/ }, { maintenance: true }]);
   const rows = [storedRow('new-0'), storedRow('new-1')];
   t.same(
-    createResults(plan, rows).map((r) => [r.outcome, r.notification?.uuid]),
+    decidedResults(plan, rows).results.map((r) => [r.outcome, r.notification?.uuid]),
     [
       ['host-on-maintenance', 'new-0'],
       ['host-on-maintenance', 'new-1'],
@@ -132,7 +132,7 @@ t.test('maintenance in a batch: refused, or inserted as ignored (no duplicate ch
   );
   const refused = run([input(), input({ hostUuid: 'h-2', replayKey: 'k' }), input({ hostUuid: 'h-2', replayKey: 'k' })], opts, stored);
   t.same(
-    createResults(refused, [storedRow('made')]).map((r) => [r.outcome, r.notification?.uuid]),
+    decidedResults(refused, [storedRow('made')]).results.map((r) => [r.outcome, r.notification?.uuid]),
     [
       ['host-on-maintenance', undefined],
       ['created', 'made'],
@@ -158,4 +158,18 @@ t.test('hostsOf: one per host named by an insert, the latest input winning, host
     hostsOf(inputs, inserts).map((h) => `${h.hostUuid}=${h.hostName}`),
     ['h-2=host-1', 'h-1=new'],
   );
+});
+
+t.test("decidedResults maps each inserted row once: the new notifications are the results' own objects", async (t) => {
+  const plan = run([input({ replayKey: 'k' }), input({ replayKey: 'k' }), input({ hostUuid: 'h-2' }), input({ hostUuid: 'h-2' })]);
+  t.same(outcomes(plan), ['insert:0', 'replay', 'insert:1', 'duplicate']);
+  const { results, created } = decidedResults(plan, [storedRow('a'), storedRow('b')]);
+  t.same(
+    created.map((n) => n.uuid),
+    ['a', 'b'],
+  );
+  t.equal(results[0]!.notification, created[0], 'created');
+  t.equal(results[1]!.notification, created[0], 'a replay of a row of the batch');
+  t.equal(results[2]!.notification, created[1]);
+  t.equal(results[3]!.notification, created[1], 'a duplicate of a row of the batch');
 });

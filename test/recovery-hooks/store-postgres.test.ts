@@ -20,6 +20,30 @@ function config(url: string, over: Partial<PostgresStoreConfig> = {}): PostgresS
   return { url: new Secret(url), poolSize: 4, connectTimeoutMs: 3000, statementTimeoutMs: 5000, ...over };
 }
 
+/**
+ * `batch()` started while `other` (a second connection) holds an uncommitted row with replay key `key`, under a host
+ * the batch does not lock (host-3); once the batch waits for that row, `other` ends with `end`.
+ */
+async function raceOtherInsert<T>(other: pg.Client, key: string, end: 'COMMIT' | 'ROLLBACK', batch: () => Promise<T>): Promise<T> {
+  await other.query('BEGIN');
+  await other.query(
+    `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, source, replay_key, created_at)
+     VALUES ($1, 'COMPUTE_HOST', 'new', $2, $3, 'pool-a', $4, '{}', 'alertmanager', $5, $4)`,
+    [`other-${end}`, HOST_3.uuid, HOST_3.name, T0, key],
+  );
+  const done = batch();
+  for (let i = 0; ; i++) {
+    const waiting = await other.query(
+      `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid' AND datname = current_database()`,
+    );
+    if (waiting.rowCount) break;
+    if (i > 500) throw new Error('the batch never waited for the other insert');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await other.query(end);
+  return done;
+}
+
 if (postgresSkip) {
   t.plan(0, `skipped: ${postgresSkip}`);
 } else {
@@ -127,35 +151,20 @@ if (postgresSkip) {
     const other = new pg.Client({ connectionString: url });
     await other.connect();
     t.teardown(() => other.end());
-    // The other receiver's row, under a host the batch does not lock, not yet committed when the batch inserts.
     const race = async (end: 'COMMIT' | 'ROLLBACK') => {
       const key = `am:race:${end}`;
-      await other.query('BEGIN');
-      await other.query(
-        `INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, source, replay_key, created_at)
-         VALUES ($1, 'COMPUTE_HOST', 'new', $2, $3, 'pool-a', $4, '{}', 'alertmanager', $5, $4)`,
-        [`other-${end}`, HOST_3.uuid, HOST_3.name, T0, key],
-      );
       const payload = { event: 'STOPPED', race: end };
-      const batch = a.createMany(
-        [
-          input({ replayKey: key, payload }),
-          input({ generatedAt: T0 + 1000, payload }),
-          input({ replayKey: key, hostUuid: HOST_2.uuid, hostName: HOST_2.name }),
-        ],
-        opts,
-        (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }],
+      return raceOtherInsert(other, key, end, () =>
+        a.createMany(
+          [
+            input({ replayKey: key, payload }),
+            input({ generatedAt: T0 + 1000, payload }),
+            input({ replayKey: key, hostUuid: HOST_2.uuid, hostName: HOST_2.name }),
+          ],
+          opts,
+          (n) => [{ channel: 'mail', payload: { uuid: n.uuid } }],
+        ),
       );
-      for (let i = 0; ; i++) {
-        const waiting = await other.query(
-          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'transactionid' AND datname = current_database()`,
-        );
-        if (waiting.rowCount) break;
-        if (i > 500) throw new Error('the batch never waited for the other insert');
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await other.query(end);
-      return batch;
     };
     const lost = await race('COMMIT');
     t.same(
@@ -176,6 +185,28 @@ if (postgresSkip) {
     t.same(
       (await a.list({}, { limit: 10, sort: [{ key: 'id', dir: 'asc' }] })).map((n) => n.uuid),
       ['other-COMMIT', lost[1]!.notification!.uuid, won[0]!.notification!.uuid],
+    );
+  });
+
+  t.test("a batch that meets another receiver's replay key upserts the hosts of the rows it finally inserts, no others", async (t) => {
+    const { url, a } = await receivers(t);
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    t.teardown(() => other.end());
+    const [replay] = await raceOtherInsert(other, 'am:race:hosts', 'COMMIT', () =>
+      a.createMany([input({ replayKey: 'am:race:hosts', hostUuid: HOST_2.uuid, hostName: HOST_2.name })], opts),
+    );
+    t.match(replay, { outcome: 'replay', notification: { uuid: 'other-COMMIT' } });
+    t.same(
+      (await a.hosts()).map((h) => h.hostUuid),
+      [],
+      'the first attempt inserted a row of host-2 and met the conflict: its host upsert went with it',
+    );
+    await a.createMany([input({ hostUuid: HOST_2.uuid, hostName: HOST_2.name })], opts);
+    t.same(
+      (await a.hosts()).map((h) => h.hostUuid),
+      [HOST_2.uuid],
+      'a batch that inserts upserts its host',
     );
   });
 

@@ -12,6 +12,10 @@ t.test('the store contract, on SQLite', async (t) => {
   storeContract(t, async () => new SqliteNotificationStore(':memory:'));
 });
 
+t.test('the store contract, on a SQLite file (the store syncs the WAL after each commit)', async (t) => {
+  storeContract(t, async () => new SqliteNotificationStore(join(tempDir(), 'contract.sqlite')));
+});
+
 t.test('everything committed survives closing and reopening the file; the schema is migrated once', async (t) => {
   const file = join(tempDir(), 'sub', 'store.sqlite');
   const a = new SqliteNotificationStore(file);
