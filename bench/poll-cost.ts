@@ -8,7 +8,7 @@
 // tree whose FamilySet takes the previous poll's family sizes gets them, as Exporter.pollOnce gives them).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { FamilySet } from '../exporter/metrics/families.js';
 import { startBenchExporter } from './lib/exporter.js';
@@ -33,9 +33,10 @@ interface ProfileNode {
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
-const gcs: { ms: number }[] = [];
+const gcs: { ms: number; major: boolean }[] = [];
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push({ ms: e.duration });
+  for (const e of list.getEntries())
+    gcs.push({ ms: e.duration, major: (e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR });
 }).observe({ entryTypes: ['gc'] });
 
 const sim = await startSimProcess({ hosts: o.hosts ?? 64, vmsPerHost: o.vmsPerHost ?? 160 });
@@ -72,8 +73,11 @@ try {
     const started = performance.now();
     // The heap's peak during the collection: sampled every 10 ms (the poll waits for hosts often enough).
     let heapPeak = heapBefore;
+    let externalPeak = 0;
     const sampler = setInterval(() => {
-      heapPeak = Math.max(heapPeak, getHeapStatistics().used_heap_size);
+      const h = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number };
+      heapPeak = Math.max(heapPeak, h.used_heap_size);
+      externalPeak = Math.max(externalPeak, h.external_memory ?? 0);
     }, 10);
     await pool.poll(set);
     clearInterval(sampler);
@@ -87,10 +91,13 @@ try {
       wall,
       cpu: (used.user + used.system) / 1e6,
       gcCount: during.length,
+      majorGcCount: during.filter((g) => g.major).length,
       gcMs: during.reduce((a, g) => a + g.ms, 0),
       heapBeforeMB: heapBefore / 1e6,
       heapAfterMB: heapAfter / 1e6,
       heapPeakMB: Math.max(heapPeak, heapAfter) / 1e6,
+      // Buffers and other memory outside the JS heap that V8 is told of (sampled with the heap).
+      externalPeakMB: externalPeak / 1e6,
     };
     if (o.alloc) {
       const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: ProfileNode } };

@@ -9,6 +9,7 @@
 // Exits 1 on any difference.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { BodyPool } from '../core/http/body-pool.js';
 import type { HttpResponse } from '../core/http/client.js';
 import { createLogger } from '../core/log.js';
 import { OutageLog } from '../core/outage-log.js';
@@ -49,7 +50,8 @@ try {
   };
   freeze();
   // Round k: this tree's requests are answered by the simulator and recorded; the other tree's replayed in order.
-  const recorded: { url: string; res: HttpResponse }[] = [];
+  const recorded: { url: string; res?: HttpResponse }[] = [];
+  let inOrder = Promise.resolve();
   let replayAt = 0;
   const replaying = { on: false };
   const http = {
@@ -62,7 +64,27 @@ try {
       const r = recorded.find((x, i) => i >= replayAt && x.url === url.toString());
       if (!r) throw new Error(`the other tree asked for ${url} that this tree did not`);
       replayAt++;
+      if (!r.res) throw new Error(`${url} failed for this tree`);
       return r.res;
+    },
+    // This tree's collector reads bodies into reused buffers: what is recorded is a copy, in request order, and the
+    // answers are given to the parse in that order (the other tree's replayed ones come in it too, and both map each
+    // answer as it comes): the samples' order does not depend on which answer the simulator finished first.
+    read: async <T>(url: URL, opts: Parameters<typeof xapi.http.request>[1], pool: BodyPool, read: (res: HttpResponse) => T) => {
+      if (replaying.on) throw new Error('the other tree read a body into a pool');
+      const entry: { url: string; res?: HttpResponse } = { url: url.toString() };
+      recorded.push(entry);
+      const before = inOrder;
+      let done = () => {};
+      inOrder = new Promise<void>((r) => (done = r));
+      try {
+        const res = await xapi.http.read(url, opts, pool, (r) => ({ ...r, body: Buffer.from(r.body) }));
+        await before;
+        entry.res = res;
+        return read(res);
+      } finally {
+        done();
+      }
     },
   };
   const proxy = new Proxy(xapi, { get: (target, key) => (key === 'http' ? http : Reflect.get(target, key, target)) });

@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { HttpError, TimeoutError, TlsPinError } from '../errors.js';
+import { type BodyPool, type BodySink, ConcatSink, PooledSink } from './body-pool.js';
 
 export interface TlsOptions {
   /** Skip certificate verification entirely. */
@@ -71,6 +72,21 @@ export class HttpClient {
   }
 
   request(url: string | URL, opts: RequestOptions): Promise<HttpResponse> {
+    return this.exchange(url, opts, new ConcatSink());
+  }
+
+  /** `request`, the body read into a buffer of `pool` and given to `read`, which must not keep it (nor any view into
+   * it): the buffer is reused as soon as `read` returns. */
+  async read<T>(url: string | URL, opts: RequestOptions, pool: BodyPool, read: (res: HttpResponse) => T): Promise<T> {
+    const sink = new PooledSink(pool, opts.maxBodyBytes || undefined);
+    try {
+      return read(await this.exchange(url, opts, sink));
+    } finally {
+      sink.release();
+    }
+  }
+
+  private exchange(url: string | URL, opts: RequestOptions, sink: BodySink): Promise<HttpResponse> {
     const target = typeof url === 'string' ? new URL(url) : url;
     const isHttps = target.protocol === 'https:';
     const lib = isHttps ? https : http;
@@ -107,9 +123,11 @@ export class HttpClient {
       opts.signal?.addEventListener('abort', onAbort);
       req.on('error', (err) => finish(err instanceof TlsPinError || err instanceof TimeoutError ? err : wrapNetError(err, safeUrl)));
       req.on('response', (res) => {
-        const chunks: Buffer[] = [];
         let size = 0;
+        sink.expect?.(Number(res.headers['content-length']));
         res.on('data', (c: Buffer) => {
+          // After a timeout or an abort the sink's buffer may be someone else's: nothing more goes into it.
+          if (settled) return;
           size += c.length;
           if (opts.maxBodyBytes && size > opts.maxBodyBytes) {
             const err = new HttpError(`response from ${safeUrl} exceeds ${opts.maxBodyBytes} bytes`, res.statusCode, safeUrl);
@@ -117,9 +135,9 @@ export class HttpClient {
             finish(err);
             return;
           }
-          chunks.push(c);
+          sink.add(c);
         });
-        res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: sink.body() }));
         res.on('error', (err) => finish(wrapNetError(err, safeUrl)));
       });
       req.end(body);

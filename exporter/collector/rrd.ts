@@ -2,6 +2,7 @@
 // mapped to XO's catalogue as each answer arrives. It is up when at least one host answered; each host's own state
 // is xcp_host_rrd_up. Runs after the `xapi` collector, whose session and inventory it uses.
 import { mapSettledLimit } from '../../core/concurrency.js';
+import { BodyPool } from '../../core/http/body-pool.js';
 import { errorKind } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { OutageLog } from '../../core/outage-log.js';
@@ -59,6 +60,8 @@ export class RrdCollector implements Collector {
   private readonly plans = new SamplePlans();
   /** Each host's last legend: the next answer's is only compared with it. */
   private readonly legends = new Map<string, Legend>();
+  /** One reused body buffer per fetch in flight (each body is parsed before its buffer is reused). */
+  private readonly bodies: BodyPool;
 
   constructor(
     private readonly pool: RrdPool,
@@ -67,6 +70,7 @@ export class RrdCollector implements Collector {
     private readonly logger: Logger,
   ) {
     this.enabled = config.collectors.rrd;
+    this.bodies = new BodyPool(config.rrd.concurrency);
   }
 
   /** Every host's own timeout, `concurrency` hosts at a time, and a poll interval to map the answers. */
@@ -86,6 +90,7 @@ export class RrdCollector implements Collector {
       windowSeconds: this.config.rrd.window_seconds,
       timeoutMs: this.config.rrd.timeout_seconds * 1000,
       maxBodyBytes: this.config.rrd.max_body_bytes,
+      bodies: this.bodies,
     };
     const lookups = inv.lookups();
     const poolId = inv.pool?.uuid ?? '';

@@ -4,6 +4,8 @@
 // gauges always have a newest row), or on the first poll the last `windowSeconds` (a negative start is relative to
 // the host's last update): no row is missed whatever the poll interval, and the counters skip the ones they had.
 import { HttpError } from '../../core/errors.js';
+import type { BodyPool } from '../../core/http/body-pool.js';
+import type { HttpResponse } from '../../core/http/client.js';
 import type { XapiClient } from '../../core/xapi/client.js';
 import type { Legend } from './legend.js';
 import { type RrdUpdate, type RrdWindow, parseRrdUpdates, readRrdUpdates } from './parse.js';
@@ -14,21 +16,22 @@ export interface FetchOptions {
   sinceT?: number;
   timeoutMs: number;
   maxBodyBytes: number;
+  /** Read the body into a reused buffer of this pool (the parse copies what it keeps); else a buffer of its own. */
+  bodies?: BodyPool;
 }
 
-export async function fetchRrdUpdates(xapi: XapiClient, address: string, o: FetchOptions): Promise<RrdUpdate> {
-  const res = await fetchBody(xapi, address, o);
-  return parseRrdUpdates(res.body, String(res.headers['content-type'] ?? ''));
+export function fetchRrdUpdates(xapi: XapiClient, address: string, o: FetchOptions): Promise<RrdUpdate> {
+  return fetchParsed(xapi, address, o, parseRrdUpdates);
 }
 
 /** For a poll: read with the legend of the host's previous answer (see readRrdUpdates). */
-export async function fetchRrdWindow(xapi: XapiClient, address: string, o: FetchOptions, previous?: Legend): Promise<RrdWindow> {
-  const res = await fetchBody(xapi, address, o);
-  return readRrdUpdates(res.body, String(res.headers['content-type'] ?? ''), previous);
+export function fetchRrdWindow(xapi: XapiClient, address: string, o: FetchOptions, previous?: Legend): Promise<RrdWindow> {
+  return fetchParsed(xapi, address, o, (body, contentType) => readRrdUpdates(body, contentType, previous));
 }
 
-async function fetchBody(xapi: XapiClient, address: string, o: FetchOptions) {
-  const get = async (session: string) => {
+/** The body of a 200 answer parsed while it is in its buffer; a 401 tries once more with a new session. */
+async function fetchParsed<T>(xapi: XapiClient, address: string, o: FetchOptions, parse: (body: Buffer, contentType: string) => T): Promise<T> {
+  const get = async (session: string): Promise<{ status: number; value?: T }> => {
     const url = xapi.hostUrl(address, '/rrd_updates');
     url.search = new URLSearchParams({
       start: String(o.sinceT ?? -o.windowSeconds),
@@ -38,10 +41,13 @@ async function fetchBody(xapi: XapiClient, address: string, o: FetchOptions) {
       json: 'true',
       session_id: session,
     }).toString();
-    return xapi.http.request(url, { timeoutMs: o.timeoutMs, maxBodyBytes: o.maxBodyBytes, headers: { accept: 'application/json' } });
+    const opts = { timeoutMs: o.timeoutMs, maxBodyBytes: o.maxBodyBytes, headers: { accept: 'application/json' } };
+    const read = (res: HttpResponse) =>
+      res.status === 200 ? { status: 200, value: parse(res.body, String(res.headers['content-type'] ?? '')) } : { status: res.status };
+    return o.bodies ? xapi.http.read(url, opts, o.bodies, read) : read(await xapi.http.request(url, opts));
   };
   let res = await get(xapi.sessionId ?? (await xapi.login()));
   if (res.status === 401) res = await get(await xapi.login());
   if (res.status !== 200) throw new HttpError(`/rrd_updates on ${address}: HTTP ${res.status}`, res.status, address);
-  return res;
+  return res.value as T;
 }

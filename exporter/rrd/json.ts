@@ -140,9 +140,11 @@ class Reader {
     }
   }
 
-  /** A `values` list: each element as `toNumber` reads it, numeric strings without making the string. */
+  /** A `values` list: each element as `toNumber` reads it, numeric strings without making the string. The position is
+   * kept in a local while it reads (rrdd writes `"0.1","0.2",…`: a quoted sample then a comma, nothing between). */
   private samples(): Float64Array {
     const s = this.s;
+    const length = s.length;
     let out = new Float64Array(this.width);
     let n = 0;
     this.pos++;
@@ -151,20 +153,29 @@ class Reader {
       this.pos++;
       return new Float64Array(0);
     }
+    let pos = this.pos;
     for (;;) {
-      this.space();
+      while (pos < length && s[pos]! <= 32 && (s[pos] === 32 || s[pos] === 10 || s[pos] === 13 || s[pos] === 9)) pos++;
       if (n === out.length) {
         const bigger = new Float64Array(n * 2);
         bigger.set(out);
         out = bigger;
       }
-      if (this.at(this.pos) === 34) {
-        // rrdd's "0.123": read in one pass, up to the closing quote; anything else as toNumber reads its text.
-        const stop = plainNumberInto(out, n, s, this.pos + 1, s.length);
-        if (stop >= 0 && s[stop] === 34) this.pos = stop + 1;
-        else this.quotedSample(out, n);
-      } else out[n] = toNumber(this.value());
+      // rrdd's "0.123": read in one pass, up to the closing quote; anything else as toNumber reads its text.
+      const stop = pos < length && s[pos] === 34 ? plainNumberInto(out, n, s, pos + 1, length) : -1;
+      if (stop >= 0 && stop < length && s[stop] === 34) pos = stop + 1;
+      else {
+        this.pos = pos;
+        if (s[pos] === 34) this.quotedSample(out, n);
+        else out[n] = toNumber(this.value());
+        pos = this.pos;
+      }
       n++;
+      if (pos < length && s[pos] === 44 /* , */) {
+        pos++;
+        continue;
+      }
+      this.pos = pos;
       this.space();
       if (this.at(this.pos) === 93) {
         this.pos++;
@@ -172,6 +183,7 @@ class Reader {
         return n === out.length ? out : out.slice(0, n);
       }
       this.expect(44);
+      pos = this.pos;
     }
   }
 

@@ -1,6 +1,6 @@
 // numberAt (the JSON reader's number parser, without cutting strings out of the body) reads exactly what Number()
 // reads, for every way rrdd writes a value (%0.15g, older %0.4f, integers, exponents, NaN, ±Infinity) and for text
-// around the fast path's limits (leading zeros, 15 and 16 significant digits, large exponents).
+// around the fast path's limits (leading zeros, 15 and 16 significant digits, mantissas around 2^53, large exponents).
 import t from 'tap';
 import { numberAt, toNumber } from '../../exporter/rrd/numbers.js';
 import { rng } from '../../simulator/model/random.js';
@@ -34,6 +34,12 @@ t.test('edges of the fast path', async (t) => {
     '123456789012345',
     '1234567890123456',
     '9007199254740993',
+    '9007199254740991',
+    '9007199254740992',
+    '0.9007199254740991',
+    '900719925474099.1e-7',
+    '-0.9007199254740993',
+    '00000000000000000000000000000012.5',
     '0.1',
     '0.30000000000000004',
     '1e22',
