@@ -237,8 +237,7 @@ export class Snapshot {
       scratch: Array.from({ length: COMPRESS_CONCURRENCY }, () => Buffer.allocUnsafeSlow(SCRATCH_BYTES)),
     };
     let batch: RenderedFamily[] = [];
-    const encoded = new Map<string, Buffer>();
-    let writer = new ChunkWriter(pool, encoded);
+    let writer = new ChunkWriter(pool);
     let compressing: Promise<void> = Promise.resolve();
     for (const f of families) {
       batch.push(renderFamily(f, writer));
@@ -247,7 +246,7 @@ export class Snapshot {
       await compressing;
       compressing = compressBatch(batch, writer.chunks, pool, compressed, reuse);
       batch = [];
-      writer = new ChunkWriter(pool, encoded);
+      writer = new ChunkWriter(pool);
     }
     await compressing;
     if (compressed.length === 0) {
