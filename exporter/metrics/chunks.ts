@@ -67,27 +67,48 @@ export class ChunkWriter {
 
   /** A sample value as the exposition formats write it (NaN, ±Inf, else as JavaScript prints it); up to 24 bytes. */
   putValue(v: number): void {
-    const cur = this.cur;
     let n = v | 0;
     if (n === v) {
       // 32-bit integers (states, counts, most counters) digit by digit in integer arithmetic: no string made.
       if (n < 0) {
-        cur[this.pos++] = 0x2d; // -
+        this.cur[this.pos++] = 0x2d; // -
         n = -n;
       }
-      let digits = 1;
-      for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
-      let at = this.pos + digits;
-      this.pos = at;
-      do {
-        const q = (n / 10) | 0;
-        cur[--at] = 0x30 + n - q * 10;
-        n = q;
-      } while (n > 0);
+      this.putDigits(n, 1);
+      return;
+    }
+    if (Number.isSafeInteger(v)) {
+      // Larger integers (bytes, memory sizes) as two halves of at most 9 digits; JavaScript prints every digit of an
+      // integer below 1e21, no exponent.
+      let a = v;
+      if (a < 0) {
+        this.cur[this.pos++] = 0x2d; // -
+        a = -a;
+      }
+      const high = Math.floor(a / 1e9);
+      this.putDigits(high, 1);
+      this.putDigits(a - high * 1e9, 9);
       return;
     }
     const s = formatValue(v);
+    const cur = this.cur;
     for (let i = 0; i < s.length; i++) cur[this.pos++] = s.charCodeAt(i);
+  }
+
+  /** `n` (0 ≤ n ≤ 2^31) in decimal, with leading zeros up to `width` digits. */
+  private putDigits(n: number, width: number): void {
+    const cur = this.cur;
+    let digits = 1;
+    for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+    let at = this.pos + Math.max(digits, width);
+    const start = this.pos;
+    this.pos = at;
+    do {
+      const q = (n / 10) | 0;
+      cur[--at] = 0x30 + n - q * 10;
+      n = q;
+    } while (n > 0);
+    while (at > start) cur[--at] = 0x30;
   }
 
   /** Bytes written so far. */

@@ -15,10 +15,45 @@ const written = (w: ChunkWriter, v: number) => {
 
 t.test('putValue writes what formatValue prints', async (t) => {
   const w = new ChunkWriter();
-  for (const v of [0, -0, 1, -1, 9, 10, 1e15 - 1, -(1e15 - 1), 1e15, 1e21, 2 ** 53, 0.1, -2.5e-7, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity])
+  for (const v of [
+    0,
+    -0,
+    1,
+    -1,
+    9,
+    10,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 31,
+    -(2 ** 31) - 1,
+    1e9,
+    1e9 + 7,
+    1e18,
+    34359738368,
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    1e15 - 1,
+    -(1e15 - 1),
+    1e15,
+    1e21,
+    2 ** 53,
+    0.1,
+    -2.5e-7,
+    5e-324,
+    Number.MAX_VALUE,
+    NaN,
+    Infinity,
+    -Infinity,
+  ])
     t.equal(written(w, v), formatValue(v), String(v));
   fc.assert(fc.property(fc.double(), (v) => written(w, v) === formatValue(v)));
   fc.assert(fc.property(fc.maxSafeInteger(), (v) => written(w, v) === formatValue(v)));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 21 }), fc.integer({ min: 0, max: 1e9 - 1 }), fc.boolean(), (h, l, neg) => {
+      const v = (neg ? -1 : 1) * (h * 1e9 + l); // every width of the lower half, zeros inside it
+      return written(w, v) === formatValue(v);
+    }),
+  );
 });
 
 t.test('sample lines: the label blocks as given', async (t) => {
