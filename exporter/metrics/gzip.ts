@@ -25,6 +25,9 @@ export function checksumOf(buffers: readonly Buffer[]): { crc: number; length: n
   return { crc, length };
 }
 
+/** The end of a sync flush: an empty stored block's LEN and NLEN. */
+const SYNC_FLUSH_END = Buffer.from([0, 0, 0xff, 0xff]);
+
 /**
  * Compresses pieces one after the other in one raw-deflate stream of zlib's thread pool, reset between pieces (each
  * is still independent: no piece refers to another's bytes). A new stream per piece cost 0.2–0.3 ms of the event
@@ -35,17 +38,15 @@ export function checksumOf(buffers: readonly Buffer[]): { crc: number; length: n
  * memLevel 9, smaller windows or the filtered strategy cost the same within 10 % on a 609k-series body; RLE and
  * Huffman-only compress 1.5×, not 10×).
  */
-/** The end of a sync flush: an empty stored block's LEN and NLEN. */
-const SYNC_FLUSH_END = Buffer.from([0, 0, 0xff, 0xff]);
-
 export class PieceDeflater {
   private readonly deflate = createDeflateRaw({ level: 1, chunkSize: 128 * 1024 });
   private output: Buffer[] = [];
-  private failed?: Error;
+  /** Rejects the piece being made. */
+  private fail?: (err: Error) => void;
 
   constructor() {
     this.deflate.on('data', (c: Buffer) => this.output.push(c));
-    this.deflate.on('error', (err: Error) => (this.failed = err));
+    this.deflate.on('error', (err: Error) => this.fail?.(err));
   }
 
   /**
@@ -59,8 +60,14 @@ export class PieceDeflater {
     this.output = [];
     for (const b of buffers) deflate.write(b);
     // A sync flush ends the piece on a byte boundary with no final block, so that pieces follow one another.
-    await new Promise<void>((resolve) => deflate.flush(constants.Z_SYNC_FLUSH, () => resolve()));
-    if (this.failed) throw this.failed;
+    // A stream that failed or was closed calls back with the error, or emits it (then never calls back).
+    await new Promise<void>((resolve, reject) => {
+      this.fail = reject;
+      const flushed = (err?: Error | null) => (err ? reject(err) : resolve());
+      deflate.flush(constants.Z_SYNC_FLUSH, flushed as () => void);
+    }).finally(() => {
+      this.fail = undefined;
+    });
     // One buffer of its own: zlib's output slices each keep their whole output buffer alive, or are of `scratch`.
     const data = Buffer.concat(this.output);
     this.output = [];

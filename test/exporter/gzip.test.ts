@@ -70,6 +70,8 @@ t.test('one deflater, reset between pieces: each piece independent, the bytes of
   }
   t.ok(pieces[4]!.data[0]!.length === pieces[0]!.data[0]!.length, 'the same lines again: no reference to the piece before');
   t.same(gunzipSync(Buffer.concat(gzipOf(pieces))), Buffer.concat(inputs), 'one after the other, one gzip member');
+  // A stream that cannot compress any more fails the piece: it does not hang the poll.
+  await t.rejects(deflater.piece([inputs[2]!]), 'a closed deflater rejects');
 });
 
 t.test('a large snapshot: held only compressed, both formats gzip to their plain bodies sharing the compressed lines', async (t) => {
