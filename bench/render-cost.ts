@@ -28,12 +28,13 @@ const { startSimProcess } = await import(`${tree}/bench/lib/sim-process.ts`);
 
 const BATCH = 8 * 2 ** 20; // as Snapshot.make: chunks given back every 8 MiB of lines
 
+/** Only when profiling: otherwise no inspector session is attached while the code is measured. */
+const session = o.profile ? new Session() : undefined;
 const sim = await startSimProcess({ hosts: o.hosts ?? 64, vmsPerHost: o.vmsPerHost ?? 160 });
 const ex = await startBenchExporter(sim.url);
-const session = new Session();
 try {
+  await ex.exporter.pools[0]!.watcher.whenSynced(300_000);
   const pool = ex.exporter.pools[0]!;
-  await pool.watcher.whenSynced(300_000);
   const collect = async () => {
     const set = new FamilySet();
     await pool.poll(set);
@@ -59,18 +60,18 @@ try {
     chunks.give(writer.chunks);
   };
   const cpuOf = async (what: string, round: number, fn: () => unknown) => {
-    if (o.profile) await session.post('Profiler.start');
+    await session?.post('Profiler.start');
     const cpu = process.cpuUsage();
     await fn();
     const used = process.cpuUsage(cpu);
-    if (o.profile) {
+    if (session) {
       const { profile } = (await session.post('Profiler.stop')) as { profile: object };
       writeFileSync(`${o.profile}-${what}-${round}.cpuprofile`, JSON.stringify(profile));
     }
     return (used.user + used.system) / 1e6;
   };
-  session.connect();
-  if (o.profile) await session.post('Profiler.enable');
+  session?.connect();
+  await session?.post('Profiler.enable');
   const rounds = [];
   let previous: unknown;
   for (let r = 0; r < (o.rounds ?? 4); r++) {
@@ -88,7 +89,7 @@ try {
   const load = loadavg().map((l) => Number(l.toFixed(2)));
   process.stdout.write(`${JSON.stringify({ tree, rounds, rssMB: process.memoryUsage().rss / 1e6, load })}\n`);
 } finally {
-  session.disconnect();
+  session?.disconnect();
   await ex.stop();
   await sim.stop();
 }
