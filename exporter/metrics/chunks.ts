@@ -22,15 +22,15 @@ export class ChunkPool {
 }
 
 /**
- * Writes into chunks: `reserve` room for what comes next, then put its pieces (bytes, a value, single bytes).
- * `cut()` returns what was written since the last cut.
- */
-/**
  * What `buf.write(s, offset)` calls once it has sorted out its optional arguments (lib/buffer.js, Node 20); called
  * directly, it costs a fifth less per label block. Not in Node's typings; test/exporter/render.test.ts checks the bytes.
  */
 type Utf8Writable = Buffer & { utf8Write(s: string, offset: number): number };
 
+/**
+ * Writes into chunks: `reserve` room for what comes next, then put its pieces (bytes, a value, single bytes).
+ * `cut()` returns what was written since the last cut.
+ */
 export class ChunkWriter {
   /** Every chunk taken, to give back to the pool when the body is no longer read. */
   readonly chunks: Buffer[] = [];
