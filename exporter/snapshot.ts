@@ -13,7 +13,7 @@
 import { Readable, type Writable } from 'node:stream';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';
-import { type DeflatedPiece, checksumOf, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from './metrics/gzip.js';
+import { type DeflatedPiece, PieceDeflater, checksumOf, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from './metrics/gzip.js';
 import { type Format, OPENMETRICS_EOF, type RenderedFamily, bodyBuffers, renderFamily } from './metrics/render.js';
 
 export type { Format } from './metrics/render.js';
@@ -230,15 +230,29 @@ export class Snapshot {
    */
   static async make(families: Family[], takenAt: number, seriesCount: number, pool: ChunkPool, previous?: Snapshot): Promise<Snapshot> {
     const generation = ++made;
-    const compressed: CompressedFamily[] = [];
     const reuse: Reuse = {
       from: previous?.pieces ?? new Map(),
       bytes: 0,
-      scratch: Array.from({ length: COMPRESS_CONCURRENCY }, () => Buffer.allocUnsafeSlow(SCRATCH_BYTES)),
+      workers: Array.from({ length: COMPRESS_CONCURRENCY }, () => ({ scratch: Buffer.allocUnsafeSlow(SCRATCH_BYTES), deflater: new PieceDeflater() })),
     };
+    try {
+      return await Snapshot.rendered(families, takenAt, seriesCount, pool, generation, reuse);
+    } finally {
+      for (const w of reuse.workers) w.deflater.close();
+    }
+  }
+
+  private static async rendered(
+    families: Family[],
+    takenAt: number,
+    seriesCount: number,
+    pool: ChunkPool,
+    generation: number,
+    reuse: Reuse,
+  ): Promise<Snapshot> {
+    const compressed: CompressedFamily[] = [];
     let batch: RenderedFamily[] = [];
-    const encoded = new Map<string, Buffer>();
-    let writer = new ChunkWriter(pool, encoded);
+    let writer = new ChunkWriter(pool);
     let compressing: Promise<void> = Promise.resolve();
     for (const f of families) {
       batch.push(renderFamily(f, writer));
@@ -247,7 +261,7 @@ export class Snapshot {
       await compressing;
       compressing = compressBatch(batch, writer.chunks, pool, compressed, reuse);
       batch = [];
-      writer = new ChunkWriter(pool, encoded);
+      writer = new ChunkWriter(pool);
     }
     await compressing;
     if (compressed.length === 0) {
@@ -275,11 +289,11 @@ export class Snapshot {
   }
 }
 
-/** The previous snapshot's pieces, the bytes reused from them so far, and one buffer per compressing worker. */
+/** The previous snapshot's pieces, the bytes reused from them so far, and each compressing worker's buffer and stream. */
 interface Reuse {
   from: PiecesByFamily;
   bytes: number;
-  scratch: Buffer[];
+  workers: { scratch: Buffer; deflater: PieceDeflater }[];
 }
 
 /** `samples` cut at every `size` bytes from their start: each piece the buffers (or parts of them) it spans. */
@@ -331,19 +345,19 @@ async function compressBatch(batch: RenderedFamily[], chunks: Buffer[], pool: Ch
   const deflated: DeflatedPiece[] = new Array(pieces.length);
   // zlib writes into the worker's scratch buffer: ArrayBuffers allocated are the compressed pieces alone (V8 runs a
   // full mark of the heap for about every 64 MB of them).
-  const one = async (p: (typeof pieces)[number], scratch: Buffer): Promise<DeflatedPiece> => {
+  const one = async (p: (typeof pieces)[number], { scratch, deflater }: Reuse['workers'][number]): Promise<DeflatedPiece> => {
     const was = p.before;
     if (was && was.crc === p.sum.crc && was.length === p.sum.length && sameBytes(await inflatePieceInto(was, scratch), p.buffers)) {
       reuse.bytes += was.length;
       return was;
     }
-    return deflatePiece(p.buffers, p.sum, scratch);
+    return deflater.piece(p.buffers, p.sum, scratch);
   };
   let next = 0;
-  const worker = async (scratch: Buffer) => {
-    for (let i = next++; i < pieces.length; i = next++) deflated[i] = await one(pieces[i]!, scratch);
+  const worker = async (w: Reuse['workers'][number]) => {
+    for (let i = next++; i < pieces.length; i = next++) deflated[i] = await one(pieces[i]!, w);
   };
-  await Promise.all(reuse.scratch.slice(0, pieces.length).map(worker));
+  await Promise.all(reuse.workers.slice(0, pieces.length).map(worker));
   const families: CompressedFamily[] = batch.map((f) => ({ name: f.name, header: f.header, samples: [] }));
   for (const [i, p] of pieces.entries()) families[p.family]!.samples.push(deflated[i]!);
   out.push(...families);

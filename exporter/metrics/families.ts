@@ -56,15 +56,15 @@ export class Family {
     const name = Buffer.from(this.name);
     const { labels, extras, values } = this;
     for (let i = 0; i < this.count; i++) {
-      const block = labels[i] ? out.bytesOf(labels[i]!) : undefined;
-      const extra = extras[i] ? out.bytesOf(extras[i]!) : undefined;
-      out.reserve(name.length + (block?.length ?? 0) + (extra?.length ?? 0) + 32);
+      const block = labels[i]!;
+      const extra = extras[i]!;
+      out.reserve(name.length + 3 * (block.length + extra.length) + 32);
       out.putBytes(name);
       if (block || extra) {
         out.putByte(0x7b); // {
-        if (block) out.putBytes(block);
+        if (block) out.putString(block);
         if (block && extra) out.putByte(0x2c); // ,
-        if (extra) out.putBytes(extra);
+        if (extra) out.putString(extra);
         out.putByte(0x7d); // }
       }
       out.putByte(0x20);

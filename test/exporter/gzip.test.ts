@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { ChunkPool, ChunkWriter } from '../../exporter/metrics/chunks.js';
 import { FamilySet, labelString } from '../../exporter/metrics/families.js';
-import { crc32Combine, deflatePiece, gzipOf, inflatePieceInto, storedPiece } from '../../exporter/metrics/gzip.js';
+import { PieceDeflater, crc32Combine, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from '../../exporter/metrics/gzip.js';
 import { bodyBuffers, renderFamily } from '../../exporter/metrics/render.js';
 import { HeldBody, Snapshot } from '../../exporter/snapshot.js';
 
@@ -45,6 +45,33 @@ t.test('stored and deflated pieces make one gzip member any reader decodes', asy
   t.same(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 1 << 26 }), whole, 'gzip(1), which checks the CRC and size');
   t.ok(gz.length < whole.length / 2, 'the deflated pieces are compressed');
   t.same(gunzipSync(Buffer.concat(gzipOf([]))), Buffer.alloc(0), 'an empty body');
+});
+
+t.test('one deflater, reset between pieces: each piece independent, the bytes of a deflater of its own', async (t) => {
+  const lines = (n: number, tag: string) => Buffer.from(Array.from({ length: n }, (_, i) => `xcp_${tag}{host="h${i % 7}"} ${i * 0.25}\n`).join(''));
+  const inputs = [
+    lines(30_000, 'a'),
+    Buffer.alloc(0),
+    lines(5, 'b'),
+    Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 0xff)),
+    lines(30_000, 'a'),
+  ];
+  const deflater = new PieceDeflater();
+  const scratch = Buffer.allocUnsafeSlow(2 ** 21);
+  const pieces = [];
+  for (const [i, input] of inputs.entries())
+    pieces.push(await deflater.piece([input.subarray(0, 100), input.subarray(100)], undefined, i % 2 ? scratch : undefined));
+  deflater.close();
+  for (const [i, p] of pieces.entries()) {
+    const alone = await deflatePiece([inputs[i]!]);
+    t.ok(Buffer.concat(p.data).equals(Buffer.concat(alone.data)), `piece ${i}: the same bytes as a fresh stream's (${p.data[0]!.length} bytes)`);
+    t.ok((await inflatePiece(p)).equals(inputs[i]!), `piece ${i} inflates alone to its input`);
+    t.equal(p.crc, crc32(inputs[i]!));
+  }
+  t.ok(pieces[4]!.data[0]!.length === pieces[0]!.data[0]!.length, 'the same lines again: no reference to the piece before');
+  t.same(gunzipSync(Buffer.concat(gzipOf(pieces))), Buffer.concat(inputs), 'one after the other, one gzip member');
+  // A stream that cannot compress any more fails the piece: it does not hang the poll.
+  await t.rejects(deflater.piece([inputs[2]!]), 'a closed deflater rejects');
 });
 
 t.test('a large snapshot: held only compressed, both formats gzip to their plain bodies sharing the compressed lines', async (t) => {

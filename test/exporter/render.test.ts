@@ -1,10 +1,11 @@
 // Sample lines written byte by byte (exporter/metrics/chunks.ts, families.ts): values exactly as formatValue prints
-// them, label blocks (UTF-8, encoded once per render) exactly as the strings they come from.
+// them, label blocks (UTF-8, written straight from their strings) exactly as the strings they come from — the same
+// bytes as a line-by-line string render of the same families.
 import fc from 'fast-check';
 import t from 'tap';
 import { ChunkWriter } from '../../exporter/metrics/chunks.js';
 import { FamilySet, formatValue, labelString } from '../../exporter/metrics/families.js';
-import { renderText } from '../../exporter/metrics/render.js';
+import { renderFamily, renderText } from '../../exporter/metrics/render.js';
 
 const written = (w: ChunkWriter, v: number) => {
   w.reserve(32);
@@ -14,13 +15,48 @@ const written = (w: ChunkWriter, v: number) => {
 
 t.test('putValue writes what formatValue prints', async (t) => {
   const w = new ChunkWriter();
-  for (const v of [0, -0, 1, -1, 9, 10, 1e15 - 1, -(1e15 - 1), 1e15, 1e21, 2 ** 53, 0.1, -2.5e-7, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity])
+  for (const v of [
+    0,
+    -0,
+    1,
+    -1,
+    9,
+    10,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 31,
+    -(2 ** 31) - 1,
+    1e9,
+    1e9 + 7,
+    1e18,
+    34359738368,
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    1e15 - 1,
+    -(1e15 - 1),
+    1e15,
+    1e21,
+    2 ** 53,
+    0.1,
+    -2.5e-7,
+    5e-324,
+    Number.MAX_VALUE,
+    NaN,
+    Infinity,
+    -Infinity,
+  ])
     t.equal(written(w, v), formatValue(v), String(v));
   fc.assert(fc.property(fc.double(), (v) => written(w, v) === formatValue(v)));
   fc.assert(fc.property(fc.maxSafeInteger(), (v) => written(w, v) === formatValue(v)));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 21 }), fc.integer({ min: 0, max: 1e9 - 1 }), fc.boolean(), (h, l, neg) => {
+      const v = (neg ? -1 : 1) * (h * 1e9 + l); // every width of the lower half, zeros inside it
+      return written(w, v) === formatValue(v);
+    }),
+  );
 });
 
-t.test('sample lines: the label blocks as given, shared blocks encoded once', async (t) => {
+t.test('sample lines: the label blocks as given', async (t) => {
   const set = new FamilySet();
   const vm = labelString({ uuid: 'u1', vm_name: 'vé "quoted"\\ \n' });
   set.add('xcp_vm_disk_read_bytes_total', 'counter', 'Bytes read', vm, 1024, 'device="xvda"');
@@ -41,6 +77,32 @@ t.test('sample lines: the label blocks as given, shared blocks encoded once', as
       '',
     ].join('\n'),
   );
+});
+
+/** What a family's sample lines are: one string per line, the obvious way. */
+const linesOf = (name: string, samples: [string, number, string][]) =>
+  samples.map(([l, v, x]) => `${name}${l || x ? `{${[l, x].filter(Boolean).join(',')}}` : ''} ${formatValue(v)}\n`).join('');
+
+t.test('renderFamily writes the bytes of a line-by-line string render', async (t) => {
+  const label = fc.oneof(fc.constant(''), fc.string(), fc.fullUnicodeString(), fc.string({ minLength: 200, maxLength: 2000 }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(label, fc.oneof(fc.double(), fc.integer(), fc.maxSafeInteger()), label), { maxLength: 60 }), (samples) => {
+      const set = new FamilySet();
+      for (const [l, v, x] of samples) set.add('xcp_some_family', 'gauge', 'Help', l, v, x);
+      const w = new ChunkWriter();
+      const got = set.families().flatMap((f) => renderFamily(f, w).samples);
+      return Buffer.concat(got).equals(Buffer.from(linesOf('xcp_some_family', samples)));
+    }),
+  );
+  // Lines across many 1 MiB chunks, one of them longer than a chunk, and shared blocks of many lines.
+  const vms = Array.from({ length: 500 }, (_, i) => labelString({ uuid: `u${i}`, vm_name: `vm ${'é'.repeat(i % 7)} ${i}`, pad: 'x'.repeat(i * 3) }));
+  const samples: [string, number, string][] = [];
+  for (let i = 0; i < 12_000; i++) samples.push([vms[i % vms.length]!, i % 3 ? i / 7 : i, i % 4 ? `device="xvd${i % 26}"` : '']);
+  samples.push([`huge="${'h'.repeat(1_500_000)}"`, 1, 'z="日本"']);
+  const set = new FamilySet();
+  for (const [l, v, x] of samples) set.add('xcp_vm_something', 'gauge', 'Help', l, v, x);
   const w = new ChunkWriter();
-  t.equal(w.bytesOf(vm), w.bytesOf(vm), 'one encoding per block');
+  const got = Buffer.concat(set.families().flatMap((f) => renderFamily(f, w).samples));
+  t.ok(w.chunks.length > 4, `${w.chunks.length} chunks`);
+  t.ok(got.equals(Buffer.from(linesOf('xcp_vm_something', samples))), `${got.length} bytes as the string render`);
 });

@@ -125,19 +125,25 @@ t.test('a previous piece with the same CRC and length but other bytes is not reu
   t.not(snap1.pieces.get('xcp_vm_info')![0], forged, 'the forged piece is not served');
 });
 
-t.test('the server sends a large plain body whole, in both formats, and stops quietly when the scraper leaves', async (t) => {
-  const fams = families(base);
-  const want = expected(fams);
-  const snapshot = await Snapshot.make(fams, Date.now(), SERIES * 3, new ChunkPool());
-  // The exporter as the server sees it: its snapshot (made above, as a poll makes it).
+/**
+ * The exporter's server as it serves `snapshot` (made as a poll makes it), on a port of its own until the test ends:
+ * its /metrics URL and what the app logs (its filter passes on what is worth a stack trace).
+ */
+async function serve(t: Test, snapshot: Snapshot) {
   const app = exporterApp({ snapshot } as unknown as Exporter);
-  // What the app logs (its filter passes on what is worth a stack trace).
   const errors: Error[] = [];
   app.onerror = (err: Error) => void errors.push(err);
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.teardown(() => void server.close());
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`, errors };
+}
+
+t.test('the server sends a large plain body whole, in both formats, and stops quietly when the scraper leaves', async (t) => {
+  const fams = families(base);
+  const want = expected(fams);
+  const snapshot = await Snapshot.make(fams, Date.now(), SERIES * 3, new ChunkPool());
+  const { url, errors } = await serve(t, snapshot);
   for (const [accept, format] of [
     ['text/plain', 'text'],
     ['application/openmetrics-text;version=1.0.0', 'openmetrics'],
@@ -168,13 +174,7 @@ t.test('a piece that does not inflate cuts the plain response short and is logge
   // Bytes that are no deflate data (block type 3 is reserved), in place of the gauge family's second piece.
   const piece = snapshot.pieces.get('xcp_vm_memory_free_bytes')![1]!;
   piece.data[0]!.fill(0xff);
-  const app = exporterApp({ snapshot } as unknown as Exporter);
-  const errors: Error[] = [];
-  app.onerror = (err: Error) => void errors.push(err);
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => void server.close());
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+  const { url, errors } = await serve(t, snapshot);
   const r = await fetch(url, { headers: { 'accept-encoding': 'identity' } });
   t.equal(r.status, 200, 'headers were sent before the piece was reached');
   await t.rejects(r.arrayBuffer(), 'the body is cut short, not completed or left hanging');
