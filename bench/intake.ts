@@ -1,8 +1,8 @@
 // Intake: Alertmanager webhooks (10 alerts each) that the receiver accepts durably, at 16 concurrent senders.
-// The receiver runs in its own process (the real CLI) with its SQLite store on disk (synchronous=FULL), or on a
-// throwaway PostgreSQL cluster (Debian's server, default durability: fsync on, synchronous_commit on). The limit
-// servers (bench/lib/limit-intake.ts) take the same load: one that group-commits to a file with fsync, one that
-// writes nothing.
+// The receiver runs in its own process (the real CLI) with its SQLite store on disk (every commit on disk before the
+// answer: the store syncs its WAL), or on a throwaway PostgreSQL cluster (Debian's server, default durability: fsync
+// on, synchronous_commit on). The limit servers (bench/lib/limit-intake.ts) take the same load: one that group-commits
+// to a file with fsync, one that writes nothing.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

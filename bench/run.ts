@@ -177,7 +177,7 @@ if (want('intake')) {
   out('appends each batch of waiting ones to a file with one fsync before answering; "none" parses and answers.');
   out();
   const targets = [
-    ['sqlite', 'ours, SQLite (synchronous=FULL) in a worker thread (`store_worker_thread: true`)'],
+    ['sqlite', 'ours, SQLite in a worker thread (`store_worker_thread: true`)'],
     ['sqlite-event-loop', 'ours, SQLite on the event loop (the default)'],
     ['limit-fsync', 'limit: group commit to a file, fsync'],
     ['limit-none', 'limit: no write'],
