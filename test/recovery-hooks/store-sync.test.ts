@@ -96,6 +96,20 @@ t.test('a failed sync: the call is not acknowledged, and every later call fails 
   t.equal(s.syncs.length, 1);
 });
 
+t.test('close waits for the sync in flight, and closes even when that sync fails', async (t) => {
+  const file = join(tempDir(), 'store.sqlite');
+  const s = new HeldSyncStore(file);
+  const created = s.create(input(), opts);
+  await settled(created);
+  const closing = s.close();
+  t.equal(await settled(closing), 'pending', 'close waits for the sync in flight');
+  s.syncs[0]!.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+  t.equal(await settled(closing), 'resolved', 'a failed sync does not fail the close');
+  const err = (await created.catch((e: unknown) => e)) as StoreError;
+  t.equal(err.operation, 'sync', 'the create was not acknowledged');
+  await t.rejects(s.get('x'), 'the store is closed');
+});
+
 t.test('the real sync: the WAL file, synced by fdatasync; in memory nothing to sync', async (t) => {
   const file = join(tempDir(), 'store.sqlite');
   const s = new SqliteNotificationStore(file);
