@@ -87,8 +87,8 @@ function close(t: Test, got: number | undefined, want: { sum: number; rows: numb
 
 /**
  * The exporter polls once by itself at its start; when the pool was connected in time, that poll is the counters'
- * first sight. Let it end (two polls at once would both integrate the rows between their reads), then take the first
- * snapshot that has the counters.
+ * first sight. Let it end (a poll of the test's beside it would already be the counters' second sight), then take the
+ * first snapshot that has the counters.
  */
 async function firstSight(): Promise<void> {
   await ex.exporter.pools[0]!.watcher.whenSynced(5000);

@@ -2,7 +2,7 @@
 // XAPI needed: a dry-run pool whose XAPI does not answer and a notify-only pool), a fault-injecting HTTP proxy in
 // front of it, and a forwarding receiver in this process whose pool `lab` is in `mode: forward`.
 import Database from 'better-sqlite3';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -124,11 +124,25 @@ export class FaultProxy {
     await closed;
   }
 
-  /** Listen again, on the same port once it had one. */
+  /**
+   * Listen again, on the same port once it had one. The first port is one below the system's ephemeral range: while the
+   * proxy is down, a server listening on port 0 — any test's, in this process or another — could otherwise be given
+   * this port and answer in the proxy's place (a clean-clone run saw our own receiver's 401 where ECONNREFUSED was
+   * expected).
+   */
   async up(): Promise<void> {
     if (this.#server.listening) return;
-    this.#server = this.#create();
-    await new Promise<void>((r) => this.#server.listen(this.#port, '127.0.0.1', () => r()));
+    for (let attempt = 0; ; attempt++) {
+      const port = this.#port || belowEphemeralPort();
+      this.#server = this.#create();
+      const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        this.#server.once('error', resolve);
+        this.#server.listen(port, '127.0.0.1', () => resolve(undefined));
+      });
+      if (!error) break;
+      // A port that was ours is not taken by port-0 servers: losing it is a failure, a first pick is retried.
+      if (this.#port || error.code !== 'EADDRINUSE' || attempt === 50) throw error;
+    }
     this.#port = (this.#server.address() as AddressInfo).port;
   }
 
@@ -162,6 +176,19 @@ export class FaultProxy {
       res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
     });
   }
+}
+
+/** A random port from 10000 up to the system's ephemeral range, which the system never gives to a server on port 0. */
+function belowEphemeralPort(): number {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the common default
+  }
+  // A system whose ephemeral range starts low leaves no such room: let it pick (the rare reuse stays possible there).
+  if (low <= 11_000) return 0;
+  return 10_000 + Math.floor(Math.random() * (low - 10_000));
 }
 
 export interface Forwarder {
