@@ -2,12 +2,12 @@
 // XAPI needed: a dry-run pool whose XAPI does not answer and a notify-only pool), a fault-injecting HTTP proxy in
 // front of it, and a forwarding receiver in this process whose pool `lab` is in `mode: forward`.
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { stringify } from 'yaml';
+import { quietPort } from '../../helpers/ports.js';
 import { spawnReceiver } from './receiver-process.js';
 import { ALL_SCOPES, HOST_1, HOST_2, HOST_3, type Hook, TOKEN, startHook, tempDir } from './harness.js';
 import { parseConfig } from '../../../cli/config/bundle.js';
@@ -125,25 +125,18 @@ export class FaultProxy {
   }
 
   /**
-   * Listen again, on the same port once it had one. The first port is one below the system's ephemeral range: while the
-   * proxy is down, a server listening on port 0 — any test's, in this process or another — could otherwise be given
-   * this port and answer in the proxy's place (a clean-clone run saw our own receiver's 401 where ECONNREFUSED was
-   * expected).
+   * Listen again, on the same port once it had one. The first one is a quiet port: while the proxy is down, a server
+   * on port 0 could otherwise be given its port and answer in its place (a clean-clone run saw our own receiver's 401
+   * where ECONNREFUSED was expected).
    */
   async up(): Promise<void> {
     if (this.#server.listening) return;
-    for (let attempt = 0; ; attempt++) {
-      const port = this.#port || belowEphemeralPort();
-      this.#server = this.#create();
-      const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-        this.#server.once('error', resolve);
-        this.#server.listen(port, '127.0.0.1', () => resolve(undefined));
-      });
-      if (!error) break;
-      // A port that was ours is not taken by port-0 servers: losing it is a failure, a first pick is retried.
-      if (this.#port || error.code !== 'EADDRINUSE' || attempt === 50) throw error;
-    }
-    this.#port = (this.#server.address() as AddressInfo).port;
+    this.#port ||= await quietPort();
+    this.#server = this.#create();
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#port, '127.0.0.1', () => resolve());
+    });
   }
 
   #create(): http.Server {
@@ -176,19 +169,6 @@ export class FaultProxy {
       res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await answer.arrayBuffer()));
     });
   }
-}
-
-/** A random port from 10000 up to the system's ephemeral range, which the system never gives to a server on port 0. */
-function belowEphemeralPort(): number {
-  let low = 32768;
-  try {
-    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
-  } catch {
-    // not Linux: the common default
-  }
-  // A system whose ephemeral range starts low leaves no such room: let it pick (the rare reuse stays possible there).
-  if (low <= 11_000) return 0;
-  return 10_000 + Math.floor(Math.random() * (low - 10_000));
 }
 
 export interface Forwarder {

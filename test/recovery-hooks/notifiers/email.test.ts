@@ -11,7 +11,7 @@ import { startNotifiers } from '../../../recovery-hooks/notifiers/index.js';
 import { type SmtpServer, startSmtp } from '../../helpers/smtp.js';
 import { selfSignedCert } from '../../helpers/tls.js';
 import { HOST, count, failRecovery, messagesCounter, mustParse, openStore, outboxRows, receive, sleep, tempDir, waitFor } from './helpers/notifiers.js';
-import { freePort } from '../../../core/net.js';
+import { quietPort } from '../../helpers/ports.js';
 
 const tls = selfSignedCert('localhost', '127.0.0.1');
 const USER = 'mailer';
@@ -96,7 +96,7 @@ t.test('a notification and a failed recovery are mailed over STARTTLS with AUTH,
 
 t.test('a server down at first and up later gets the message exactly once', async (t) => {
   const dir = tempDir();
-  const port = await freePort();
+  const port = await quietPort();
   const store = openStore(dir);
   t.teardown(() => store.close());
   const metrics = messagesCounter();
@@ -156,7 +156,7 @@ t.test('bad credentials: a clear error in logs and metrics, queued until the giv
 
 t.test('after a restart (store closed and reopened, new workers) a pending message is delivered exactly once', async (t) => {
   const dir = tempDir();
-  const port = await freePort();
+  const port = await quietPort();
   const section = emailSection(dir, port);
   const metrics = messagesCounter();
 
