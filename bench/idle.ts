@@ -1,7 +1,10 @@
 // Idle cost of the exporter as it ships: `node dist/cli/main.js exporter` (compiled, no TypeScript loader: tsx's
-// loader alone costs a Node process ~0.2 CPU-s per minute doing nothing), pointed at a simulator process. After the
-// first poll and a rest, its CPU (/proc/PID/stat) is read over a window with no poll (the interval is an hour) and no
-// scrape.
+// loader alone costs a Node process ~0.2 CPU-s per minute doing nothing), pointed at a simulator process. From its
+// first poll on, its CPU (/proc/PID/stat) is read window by window, with no poll (the interval is an hour) and no
+// scrape. Each process runs with V8's --trace-gc, so every window says which full GCs fell in it: V8's memory reducer
+// shrinks the heap once the process has been idle for a while after a poll (~55–90 s here: three "Mark-Compact
+// (reduce)", ~0.2–0.3 CPU-s with its helper threads), a one-off per idle stretch that a fixed rest before one window
+// could not keep out of it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,28 +15,91 @@ export { DIST_CLI } from './lib/dist-exporter.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One window of one exporter: its CPU-s per minute and the full GCs (mark-compacts) V8 traced in it. */
+export interface IdleWindow {
+  cpuPerMinute: number;
+  fullGcs: number;
+  /** Of which the memory reducer's ("Mark-Compact (reduce)"). */
+  reducerGcs: number;
+}
+
+export interface IdleVariant {
+  windows: IdleWindow[];
+  /** CPU-s per minute over the windows with no full GC: what doing nothing costs. */
+  steady: number;
+  /** How many windows that is (none: every window had a full GC). */
+  steadyWindows: number;
+  /** CPU-s spent in the windows with a memory-reducer GC, above the steady rate: the one-off. */
+  reducerCpu: number;
+}
+
+interface Traced {
+  exporter: DistExporter;
+  /** Wall-clock ms of each full GC and whether the memory reducer made it. */
+  fullGcs: { at: number; reducer: boolean }[];
+}
+
+/** An idle exporter whose stdout (--trace-gc's lines, "[pid:isolate]   12345 ms: Mark-Compact …") is read. */
+async function startTraced(simUrl: string, dir: string, eventLoopDelay: boolean): Promise<Traced> {
+  const fullGcs: Traced['fullGcs'] = [];
+  const started = Date.now();
+  const exporter = await startDistExporter(
+    simUrl,
+    dir,
+    String(eventLoopDelay),
+    `  poll_interval_seconds: 3600\n  event_loop_delay_metrics: ${eventLoopDelay}\n`,
+    {},
+    undefined,
+    {
+      args: ['--trace-gc'],
+      onLine: (line) => {
+        const m = /^\[\d+:0x[0-9a-f]+\]\s+(\d+) ms: Mark-Compact( \(reduce\))?/.exec(line);
+        // The trace's ms count from the isolate's start, a few ms after the spawn: close enough for 20 s windows.
+        if (m) fullGcs.push({ at: started + Number(m[1]), reducer: Boolean(m[2]) });
+      },
+    },
+  );
+  return { exporter, fullGcs };
+}
+
+function summarize(windows: IdleWindow[], seconds: number): IdleVariant {
+  const quiet = windows.filter((w) => w.fullGcs === 0);
+  const steady = quiet.length ? quiet.reduce((n, w) => n + w.cpuPerMinute, 0) / quiet.length : NaN;
+  const reducerCpu = windows
+    .filter((w) => w.reducerGcs > 0)
+    .reduce((n, w) => n + ((w.cpuPerMinute - (Number.isFinite(steady) ? steady : 0)) * seconds) / 60, 0);
+  return { windows, steady, steadyWindows: quiet.length, reducerCpu };
+}
+
 /**
- * CPU-s per minute of two idle exporters side by side (same simulator, same window): as configured by default, and
- * with event_loop_delay_metrics (prom-client's 10 ms sampler). `restSeconds` after the first poll lets the GCs that
- * follow a poll pass.
+ * Two idle exporters side by side (same simulator, same windows): as configured by default, and with
+ * event_loop_delay_metrics (prom-client's 10 ms sampler). `windows` windows of `seconds` each, from the first poll on.
  */
-export async function benchIdle(size: { hosts: number; vmsPerHost: number }, restSeconds: number, seconds: number) {
+export async function benchIdle(size: { hosts: number; vmsPerHost: number }, windows: number, seconds: number) {
   const sim = await startSimProcess(size);
   const dir = mkdtempSync(join(tmpdir(), 'xcp-idle-'));
-  const children: DistExporter[] = [];
+  const traced: Traced[] = [];
   try {
-    children.push(
-      ...(await Promise.all(
-        [false, true].map((on) => startDistExporter(sim.url, dir, String(on), `  poll_interval_seconds: 3600\n  event_loop_delay_metrics: ${on}\n`)),
-      )),
-    );
-    await sleep(restSeconds * 1000);
-    const before = children.map((c) => cpuOf(c.child.pid!));
-    await sleep(seconds * 1000);
-    const [off, on] = children.map((c, i) => ((cpuOf(c.child.pid!) - before[i]!) * 60) / seconds);
-    return { off: off!, on: on!, seconds, restSeconds };
+    traced.push(...(await Promise.all([false, true].map((on) => startTraced(sim.url, dir, on)))));
+    const perVariant: IdleWindow[][] = traced.map(() => []);
+    for (let w = 0; w < windows; w++) {
+      const from = Date.now();
+      const before = traced.map((c) => cpuOf(c.exporter.child.pid!));
+      await sleep(seconds * 1000);
+      const to = Date.now();
+      traced.forEach((c, i) => {
+        const gcs = c.fullGcs.filter((g) => g.at >= from && g.at < to);
+        perVariant[i]!.push({
+          cpuPerMinute: ((cpuOf(c.exporter.child.pid!) - before[i]!) * 60) / ((to - from) / 1000),
+          fullGcs: gcs.length,
+          reducerGcs: gcs.filter((g) => g.reducer).length,
+        });
+      });
+    }
+    const [off, on] = perVariant.map((v) => summarize(v, seconds));
+    return { off: off!, on: on!, seconds };
   } finally {
-    for (const c of children) await c.stop();
+    for (const c of traced) await c.exporter.stop();
     await sim.stop();
     rmSync(dir, { recursive: true, force: true });
   }

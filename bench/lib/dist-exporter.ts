@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const DIST_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -17,7 +18,8 @@ export interface DistExporter {
 
 /**
  * An exporter process from dist/ (or `cli`, another build's) with `exporterYaml` (indented keys under `exporter:`) and
- * `env` added to this process's; resolves once it served its first poll.
+ * `env` added to this process's; resolves once it served its first poll. `node`: options for node itself (V8's
+ * --trace-gc, which NODE_OPTIONS does not take) and a reader of the lines the process prints on stdout.
  */
 export async function startDistExporter(
   simUrl: string,
@@ -26,6 +28,7 @@ export async function startDistExporter(
   exporterYaml: string,
   env: Record<string, string> = {},
   cli = DIST_CLI,
+  node: { args: string[]; onLine(line: string): void } = { args: [], onLine: () => undefined },
 ): Promise<DistExporter> {
   const port = 30000 + Math.floor(Math.random() * 20000);
   const file = join(dir, `sentinel-${name}.yml`);
@@ -38,10 +41,11 @@ exporter:
   listen: 127.0.0.1:${port}
 ${exporterYaml}`,
   );
-  const child: ChildProcess = spawn(process.execPath, [cli, 'exporter', '--config', file], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const child: ChildProcess = spawn(process.execPath, [...node.args, cli, 'exporter', '--config', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
+  createInterface({ input: child.stdout! }).on('line', node.onLine);
   const url = `http://127.0.0.1:${port}/metrics`;
   const stop = async () => {
     if (child.exitCode !== null) return;

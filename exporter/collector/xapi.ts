@@ -47,6 +47,10 @@ export class XapiCollector implements Collector {
   private readonly xapi: XapiClient;
   private readonly watcher: InventoryWatcher;
   private readonly pool: PoolConfig<unknown>;
+  /** When the master last failed its check (Date.now()). */
+  private lastUnreachableAt = Number.NEGATIVE_INFINITY;
+  /** When the check that found the master answering again after that began (-Infinity: no outage seen yet). */
+  private answeringAgainSince = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly of: XapiPool,
@@ -95,12 +99,16 @@ export class XapiCollector implements Collector {
   private async checkMaster(): Promise<unknown> {
     let failure: unknown;
     const callMs = this.pool.timeouts.callMs;
+    const asked = Date.now();
     try {
       await this.xapi.call('pool.get_all');
       this.masterReachable = true;
-      // The master answers: the watcher need not sit out its backoff, nor wait on a call sent before it hung.
+      if (this.lastUnreachableAt > this.answeringAgainSince) this.answeringAgainSince = asked;
+      // The master answers: the watcher need not sit out its backoff, nor wait on a call sent before the master
+      // answered again (a hung or rebooted master never answers it). A call sent with no outage seen — the first
+      // read at start, which takes seconds on a large pool — is left to finish: ending it would only start it again.
       if (!this.watcher.status.synced) {
-        this.xapi.endPendingCalls();
+        if (this.watcher.waitingSince(this.answeringAgainSince)) this.xapi.endPendingCalls();
         this.watcher.retryNow();
       }
       this.connected = await this.watcher.whenSynced(callMs);
@@ -108,6 +116,7 @@ export class XapiCollector implements Collector {
     } catch (err) {
       failure = err;
       this.connected = false;
+      this.lastUnreachableAt = Date.now();
       // Any XAPI answer (a wrong password, HOST_IS_SLAVE from a member that a redirect led to) means it answers.
       this.masterReachable = err instanceof XapiError;
       if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED')

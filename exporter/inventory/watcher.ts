@@ -35,6 +35,8 @@ export class InventoryWatcher {
   private readonly outage: OutageLog;
   /** Resolves waiters of the first full snapshot. */
   private syncedWaiters: (() => void)[] = [];
+  /** When the event.from call in flight was sent (Date.now()); undefined between calls. */
+  private callSentAt?: number;
 
   constructor(
     private readonly xapi: XapiClient,
@@ -59,6 +61,11 @@ export class InventoryWatcher {
   retryNow(): void {
     this.retrySoon = true;
     this.nap?.abort();
+  }
+
+  /** Whether the event.from call in flight, if any, was sent at or before `t` (ms). */
+  waitingSince(t: number): boolean {
+    return this.callSentAt !== undefined && this.callSentAt <= t;
   }
 
   /** Wait until a full snapshot has been read (or `ms` passed). */
@@ -104,7 +111,10 @@ export class InventoryWatcher {
   private async once(): Promise<void> {
     const full = this.token === '';
     const timeout = full ? 0 : EVENT_TIMEOUT_S;
-    const batch = await this.xapi.callWithTimeout<EventBatch>((timeout + 30) * 1000, 'event.from', [...WATCHED], this.token, timeout);
+    this.callSentAt = Date.now();
+    const batch = await this.xapi
+      .callWithTimeout<EventBatch>((timeout + 30) * 1000, 'event.from', [...WATCHED], this.token, timeout)
+      .finally(() => (this.callSentAt = undefined));
     if (full) this.inventory.reset();
     this.inventory.apply(batch.events);
     this.halts.observe(this.inventory, batch.events, Date.now());
