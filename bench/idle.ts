@@ -1,14 +1,14 @@
 // Idle cost of the exporter as it ships: `node dist/cli/main.js exporter` (compiled, no TypeScript loader: tsx's
 // loader alone costs a Node process ~0.2 CPU-s per minute doing nothing), pointed at a simulator process. From its
-// first poll on, its CPU (/proc/PID/stat) is read window by window, with no poll (the interval is an hour) and no
-// scrape. Each process runs with V8's --trace-gc, so every window says which full GCs fell in it: V8's memory reducer
-// shrinks the heap once the process has been idle for a while after a poll (~55–90 s here: three "Mark-Compact
-// (reduce)", ~0.2–0.3 CPU-s with its helper threads), a one-off per idle stretch that a fixed rest before one window
-// could not keep out of it.
-import { mkdtempSync, rmSync } from 'node:fs';
+// first poll on, its CPU is read window by window, with no poll (the interval is an hour) and no scrape. Each process
+// runs with V8's --trace-gc, so every window says which full GCs fell in it: V8's memory reducer shrinks the heap once
+// the process has been idle for a while after a poll (~55–90 s here: three "Mark-Compact (reduce)", ~0.2–0.3 CPU-s with
+// its helper threads), a one-off per idle stretch that a fixed rest before one window could not keep out of it. The
+// steady state is the windows after the last full GC.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DistExporter, cpuOf, startDistExporter } from './lib/dist-exporter.js';
+import { type DistExporter, startDistExporter } from './lib/dist-exporter.js';
 import { startSimProcess } from './lib/sim-process.js';
 
 export { DIST_CLI } from './lib/dist-exporter.js';
@@ -25,12 +25,31 @@ export interface IdleWindow {
 
 export interface IdleVariant {
   windows: IdleWindow[];
-  /** CPU-s per minute over the windows with no full GC: what doing nothing costs. */
+  /**
+   * CPU-s per minute over the windows after the last one with a full GC: what doing nothing costs once the poll's
+   * aftermath (its keep-alive sockets closing, V8 shrinking the heap) is over.
+   */
   steady: number;
-  /** How many windows that is (none: every window had a full GC). */
+  /** How many windows that is (none: the last window had a full GC). */
   steadyWindows: number;
   /** CPU-s spent in the windows with a memory-reducer GC, above the steady rate: the one-off. */
   reducerCpu: number;
+}
+
+/**
+ * CPU-s a process's threads have run (the kernel's schedstat, in ns: /proc/PID/stat's 10 ms ticks are as large as
+ * the whole budget of a 20 s window).
+ */
+function cpuOf(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
 }
 
 interface Traced {
@@ -63,7 +82,8 @@ async function startTraced(simUrl: string, dir: string, eventLoopDelay: boolean)
 }
 
 function summarize(windows: IdleWindow[], seconds: number): IdleVariant {
-  const quiet = windows.filter((w) => w.fullGcs === 0);
+  const lastGc = windows.findLastIndex((w) => w.fullGcs > 0);
+  const quiet = windows.slice(lastGc + 1);
   const steady = quiet.length ? quiet.reduce((n, w) => n + w.cpuPerMinute, 0) / quiet.length : NaN;
   const reducerCpu = windows
     .filter((w) => w.reducerGcs > 0)
