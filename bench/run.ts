@@ -123,7 +123,7 @@ if (want('scrape')) {
   const idle = await benchIdle(idleSize, quick ? 8 : 5, quick ? 20 : 40);
   const windowText = (w: IdleWindow) =>
     `${w.cpuPerMinute.toFixed(3)}${w.fullGcs ? ` (${w.fullGcs} full GC${w.fullGcs > 1 ? 's' : ''}${w.reducerGcs ? `, ${w.reducerGcs} by the memory reducer` : ''})` : ''}`;
-  const steadyText = (v: IdleVariant) => (v.steadyWindows ? `${v.steady.toFixed(3)} CPU-s per minute` : 'no window without a full GC');
+  const steadyText = (v: IdleVariant) => (v.steadyWindows ? `${v.steady.toFixed(3)} CPU-s per minute` : 'no window after the last full GC');
   out(
     `Idle: two exporter processes as shipped (\`node dist/cli/main.js exporter\`, with V8's --trace-gc), ${idleSize.hosts} × ${idleSize.vmsPerHost} VMs, no poll and no scrape, ${idle.off.windows.length} windows of ${idle.seconds} s from the first poll on, side by side:`,
   );
