@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSignedCert } from './tls.js';
-import { freePort } from '../../core/net.js';
+import { quietPort } from './ports.js';
 
 export const PROSODY = ['/usr/bin/prosody', '/usr/sbin/prosody'].find((p) => existsSync(p));
 const PROSODYCTL = ['/usr/bin/prosodyctl', '/usr/sbin/prosodyctl'].find((p) => existsSync(p));
@@ -40,8 +40,9 @@ export async function prepareProsody(opts: ProsodyOptions): Promise<Prosody> {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-prosody-'));
   mkdirSync(join(dir, 'data'));
   mkdirSync(join(dir, 'certs'));
-  const port = await freePort();
-  const tlsPort = opts.directTls ? await freePort() : undefined;
+  // Quiet ports: a test may start the server late and expect ECONNREFUSED there meanwhile, never another server.
+  const port = await quietPort();
+  const tlsPort = opts.directTls ? await quietPort() : undefined;
   const cert = opts.directTls ? selfSignedCert(DOMAIN) : undefined;
   if (cert) {
     writeFileSync(join(dir, 'certs', `${DOMAIN}.crt`), cert.cert);

@@ -250,16 +250,22 @@ async function holdingRelay(t: Test, port: number) {
   };
 }
 
+/** Prosody, with stream management or without, started, and bob connected to it; both stopped with the test. */
+async function prosodyWithBob(t: Test, streamManagement: boolean): Promise<{ server: Prosody; bob: Receiver }> {
+  const server = await prepareProsody({ users: USERS, streamManagement });
+  t.teardown(() => server.stop());
+  await server.start();
+  const bob = await receiver(server.port);
+  t.teardown(() => bob.stop());
+  return { server, bob };
+}
+
 for (const streamManagement of [true, false])
   t.test(
     `${streamManagement ? 'an ack' : 'a ping answer (no stream management)'} that comes after the attempt timed out does not turn into a second message`,
     { skip: prosodySkip },
     async (t) => {
-      const server = await prepareProsody({ users: USERS, streamManagement });
-      t.teardown(() => server.stop());
-      await server.start();
-      const bob = await receiver(server.port);
-      t.teardown(() => bob.stop());
+      const { server, bob } = await prosodyWithBob(t, streamManagement);
       const relay = await holdingRelay(t, server.port);
       const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
       await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
@@ -285,11 +291,7 @@ for (const streamManagement of [true, false])
   );
 
 t.test('a message sent before the server enabled stream management is acknowledged right after it did', { skip: prosodySkip }, async (t) => {
-  const server = await prepareProsody({ users: USERS, streamManagement: true });
-  t.teardown(() => server.stop());
-  await server.start();
-  const bob = await receiver(server.port);
-  t.teardown(() => bob.stop());
+  const { server, bob } = await prosodyWithBob(t, true);
   const relay = await holdingRelay(t, server.port);
   // 'online' comes after resource binding; the server's <enabled/> (and all after it) stays in the relay.
   relay.holdFrom('<enabled');
@@ -308,11 +310,7 @@ t.test('a message sent before the server enabled stream management is acknowledg
 });
 
 t.test('without stream management, a ping round trip confirms the message', { skip: prosodySkip }, async (t) => {
-  const server = await prepareProsody({ users: USERS, streamManagement: false });
-  t.teardown(() => server.stop());
-  await server.start();
-  const bob = await receiver(server.port);
-  t.teardown(() => bob.stop());
+  const { server, bob } = await prosodyWithBob(t, false);
   const { store, metrics, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
