@@ -50,6 +50,27 @@ export class HeldBody implements Body {
   stream(): Readable {
     return Readable.from(this.buffers, { objectMode: false });
   }
+
+  /**
+   * Every buffer handed to `out` at once, corked (one writev for all, where a stream would send them one by one,
+   * each through its own turn of the event loop); `out` keeps references, no copies. Then the end. Settles when `out`
+   * finished (true) or closed first (false) — as Node tells: a client that leaves while the bytes wait in the socket's
+   * queue still lets the response finish.
+   */
+  writeTo(out: Writable): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (out.destroyed || out.writableEnded) return resolve(false);
+      const closed = () => resolve(false);
+      out.once('close', closed);
+      out.cork();
+      for (const b of this.buffers) out.write(b);
+      out.uncork();
+      out.end(() => {
+        out.off('close', closed);
+        resolve(true);
+      });
+    });
+  }
 }
 
 /**

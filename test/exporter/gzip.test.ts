@@ -203,3 +203,42 @@ t.test('a small snapshot is kept plain as well', async (t) => {
   t.ok(bytes.toString().endsWith('xcp_vm_memory_bytes{uuid="vm-499"} 499\n# EOF\n'));
   t.same(gunzipSync(Buffer.concat(snap.gzip('openmetrics').buffers)), bytes);
 });
+
+t.test('a held body is written whole at once over HTTP; a scraper that leaves ends its response, nothing else', async (t) => {
+  // Many buffers (a gzip body's pieces): 8 MB.
+  const buffers = Array.from({ length: 400 }, (_, i) => Buffer.alloc(20_000 + i, i % 251));
+  const body = new HeldBody(buffers);
+  let settled = 0;
+  const server = http.createServer((_req, res) => {
+    res.setHeader('content-length', body.length);
+    void body.writeTo(res).then(() => settled++);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const get = () =>
+    new Promise<Buffer>((resolve, reject) =>
+      http.get(url, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve(Buffer.concat(parts)));
+        res.on('error', reject);
+      }),
+    );
+  t.ok((await get()).equals(Buffer.concat(buffers)), `the ${body.length} bytes, in order`);
+  // A scraper that reads nothing, then leaves with most of the body still waiting in our socket.
+  await new Promise<void>((resolve) =>
+    http.get(url, (res) => {
+      res.pause();
+      setTimeout(() => {
+        res.destroy();
+        resolve();
+      }, 300);
+    }),
+  );
+  const deadline = Date.now() + 10_000;
+  while (settled < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(settled, 2, 'its response settled');
+  t.ok((await get()).equals(Buffer.concat(buffers)), 'the next scrape gets the whole body');
+});
