@@ -51,7 +51,8 @@ export function exporterApp(exporter: Exporter, token?: Secret): Koa {
     const body: Body = gzip ? snap.gzip(format) : snap.body(format);
     if (gzip) ctx.set('Content-Encoding', 'gzip');
     if (body.writeTo && ctx.method === 'GET') {
-      // Written here, past Koa's response handling (a body inflated as it is sent, into buffers used again).
+      // Written here, past Koa's response handling: a held body in one corked write, a large plain one inflated as it
+      // is sent into buffers used again.
       ctx.status = 200;
       ctx.length = body.length;
       ctx.respond = false;
