@@ -5,10 +5,10 @@
 // the process has been idle for a while after a poll (~55–90 s here: three "Mark-Compact (reduce)", ~0.2–0.3 CPU-s with
 // its helper threads), a one-off per idle stretch that a fixed rest before one window could not keep out of it. The
 // steady state is the windows after the last full GC.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DistExporter, startDistExporter } from './lib/dist-exporter.js';
+import { type DistExporter, startDistExporter, threadsCpuOf } from './lib/dist-exporter.js';
 import { startSimProcess } from './lib/sim-process.js';
 
 export { DIST_CLI } from './lib/dist-exporter.js';
@@ -34,22 +34,6 @@ export interface IdleVariant {
   steadyWindows: number;
   /** CPU-s spent in the windows with a memory-reducer GC, above the steady rate: the one-off. */
   reducerCpu: number;
-}
-
-/**
- * CPU-s a process's threads have run (the kernel's schedstat, in ns: /proc/PID/stat's 10 ms ticks are as large as
- * the whole budget of a 20 s window).
- */
-function cpuOf(pid: number): number {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-  }
-  return ns / 1e9;
 }
 
 interface Traced {
@@ -104,13 +88,13 @@ export async function benchIdle(size: { hosts: number; vmsPerHost: number }, win
     const perVariant: IdleWindow[][] = traced.map(() => []);
     for (let w = 0; w < windows; w++) {
       const from = Date.now();
-      const before = traced.map((c) => cpuOf(c.exporter.child.pid!));
+      const before = traced.map((c) => threadsCpuOf(c.exporter.child.pid!));
       await sleep(seconds * 1000);
       const to = Date.now();
       traced.forEach((c, i) => {
         const gcs = c.fullGcs.filter((g) => g.at >= from && g.at < to);
         perVariant[i]!.push({
-          cpuPerMinute: ((cpuOf(c.exporter.child.pid!) - before[i]!) * 60) / ((to - from) / 1000),
+          cpuPerMinute: ((threadsCpuOf(c.exporter.child.pid!) - before[i]!) * 60) / ((to - from) / 1000),
           fullGcs: gcs.length,
           reducerGcs: gcs.filter((g) => g.reducer).length,
         });

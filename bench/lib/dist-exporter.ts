@@ -1,7 +1,7 @@
 // The exporter as it ships: `node dist/cli/main.js exporter` (compiled, no TypeScript loader: tsx's loader alone
 // costs a Node process ~0.2 CPU-s per minute doing nothing, and ~50 MB of RSS), pointed at a simulator process.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ export async function startDistExporter(
   exporterYaml: string,
   env: Record<string, string> = {},
   cli = DIST_CLI,
-  node: { args: string[]; onLine(line: string): void } = { args: [], onLine: () => undefined },
+  node?: { args: string[]; onLine(line: string): void },
 ): Promise<DistExporter> {
   const port = 30000 + Math.floor(Math.random() * 20000);
   const file = join(dir, `sentinel-${name}.yml`);
@@ -41,11 +41,11 @@ exporter:
   listen: 127.0.0.1:${port}
 ${exporterYaml}`,
   );
-  const child: ChildProcess = spawn(process.execPath, [...node.args, cli, 'exporter', '--config', file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const child: ChildProcess = spawn(process.execPath, [...(node?.args ?? []), cli, 'exporter', '--config', file], {
+    stdio: ['ignore', node ? 'pipe' : 'ignore', 'inherit'],
     env: { ...process.env, ...env },
   });
-  createInterface({ input: child.stdout! }).on('line', node.onLine);
+  if (node) createInterface({ input: child.stdout! }).on('line', node.onLine);
   const url = `http://127.0.0.1:${port}/metrics`;
   const stop = async () => {
     if (child.exitCode !== null) return;
@@ -74,6 +74,22 @@ export function cpuOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU-s every thread of a process has run, from the kernel's schedstat (ns): for windows where cpuOf's 10 ms ticks
+ * would be as large as the figure.
+ */
+export function threadsCpuOf(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
 }
 
 /** Resident set size of a process now and its peak (VmRSS, VmHWM), in bytes. */

@@ -47,9 +47,9 @@ export class XapiCollector implements Collector {
   private readonly xapi: XapiClient;
   private readonly watcher: InventoryWatcher;
   private readonly pool: PoolConfig<unknown>;
-  /** When the master last failed its check (Date.now()). */
-  private lastUnreachableAt = Number.NEGATIVE_INFINITY;
-  /** When the check that found the master answering again after that began (-Infinity: no outage seen yet). */
+  /** The last master check failed. */
+  private lastCheckFailed = false;
+  /** When the check that found the master answering again after a failed one began (-Infinity: no outage seen yet). */
   private answeringAgainSince = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -103,7 +103,8 @@ export class XapiCollector implements Collector {
     try {
       await this.xapi.call('pool.get_all');
       this.masterReachable = true;
-      if (this.lastUnreachableAt > this.answeringAgainSince) this.answeringAgainSince = asked;
+      if (this.lastCheckFailed) this.answeringAgainSince = asked;
+      this.lastCheckFailed = false;
       // The master answers: the watcher need not sit out its backoff, nor wait on a call sent before the master
       // answered again (a hung or rebooted master never answers it). A call sent with no outage seen — the first
       // read at start, which takes seconds on a large pool — is left to finish: ending it would only start it again.
@@ -116,7 +117,7 @@ export class XapiCollector implements Collector {
     } catch (err) {
       failure = err;
       this.connected = false;
-      this.lastUnreachableAt = Date.now();
+      this.lastCheckFailed = true;
       // Any XAPI answer (a wrong password, HOST_IS_SLAVE from a member that a redirect led to) means it answers.
       this.masterReachable = err instanceof XapiError;
       if (err instanceof XapiError && err.code === 'SESSION_AUTHENTICATION_FAILED')
