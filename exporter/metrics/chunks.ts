@@ -5,6 +5,8 @@
 import { formatValue } from './families.js';
 
 const CHUNK = 1 << 20;
+/** 10^k, k = 0..20: exact doubles. */
+const POW10 = Array.from({ length: 21 }, (_, k) => 10 ** k);
 /** Free chunks kept for the next batch or poll: two batches' worth (see snapshot.ts). */
 const KEEP_FREE = 20;
 
@@ -39,6 +41,8 @@ export class ChunkWriter {
   private start = 0;
   private pieces: Buffer[] = [];
   private before = 0;
+  /** A fraction's digits, last first (putShortDecimal). */
+  private readonly digits = new Uint8Array(16);
 
   constructor(private readonly pool = new ChunkPool()) {}
 
@@ -90,9 +94,56 @@ export class ChunkWriter {
       this.putDigits(a - high * 1e9, 9);
       return;
     }
+    if (this.putShortDecimal(v)) return;
     const s = formatValue(v);
     const cur = this.cur;
     for (let i = 0; i < s.length; i++) cur[this.pos++] = s.charCodeAt(i);
+  }
+
+  /**
+   * A fraction of at most 15 significant digits, 1e-6 ≤ |v| < 1e15, as JavaScript prints it, from integer arithmetic
+   * (no string made; String(v) was most of the render's time at 609k series). xapi prints RRD samples with %0.15g
+   * (simulator/rrd/render.ts), so most gauges are such values; others (17 digits) return false.
+   *
+   * With m the value scaled to 15 digits and rounded: the decimal m·10^-k is v when m / 10^k === v, since with m below
+   * 2^53 and 10^k exact that division rounds as reading the decimal does (Clinger's fast path). Decimals of at most 15
+   * digits are at least 1e-15 apart relatively, doubles at most 2.3e-16: no other such decimal reads as v, so m without
+   * its trailing zeros is the shortest decimal that does, which String(v) prints (ECMA-262 Number::toString), in
+   * positional notation in this range. Checked against String(v) in test/exporter/render.test.ts.
+   */
+  private putShortDecimal(v: number): boolean {
+    const a = v < 0 ? -v : v;
+    if (!(a >= 1e-6 && a < 1e15)) return false;
+    // Digits after the point for 15 significant digits; log10 may be one off near a power of ten: then m has 14
+    // digits (still exact if it passes) or 16 (refused below).
+    let k = 14 - Math.floor(Math.log10(a));
+    let m = Math.round(a * POW10[k]!);
+    if (m >= 1e15 || m / POW10[k]! !== a) return false;
+    while (m % 10 === 0) {
+      m /= 10;
+      k--;
+    }
+    const digits = this.digits;
+    let d = 0;
+    // m < 2^50: the double quotient floors to the integer one.
+    do {
+      const q = Math.floor(m / 10);
+      digits[d++] = 0x30 + m - q * 10;
+      m = q;
+    } while (m > 0);
+    const cur = this.cur;
+    if (v < 0) cur[this.pos++] = 0x2d; // -
+    if (d <= k) {
+      cur[this.pos++] = 0x30; // 0
+      cur[this.pos++] = 0x2e; // .
+      for (let z = k - d; z > 0; z--) cur[this.pos++] = 0x30;
+      while (d > 0) cur[this.pos++] = digits[--d]!;
+    } else {
+      while (d > k) cur[this.pos++] = digits[--d]!;
+      cur[this.pos++] = 0x2e; // .
+      while (d > 0) cur[this.pos++] = digits[--d]!;
+    }
+    return true;
   }
 
   /** `n` (0 ≤ n ≤ 2^31) in decimal, with leading zeros up to `width` digits. */

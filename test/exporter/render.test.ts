@@ -56,6 +56,30 @@ t.test('putValue writes what formatValue prints', async (t) => {
   );
 });
 
+t.test('fractions of up to 15 digits (what xapi prints) are written from their digits, as formatValue prints them', async (t) => {
+  const w = new ChunkWriter();
+  const check = (v: number) => written(w, v) === formatValue(v);
+  // Around every power of ten of the range (log10 one off either way), its edges, and digits that round up.
+  for (let e = -7; e <= 16; e++)
+    for (const f of [1, 1 - 2 ** -53, 1 + 2 ** -52, 0.99999999999999, 1.00000000000001, 9.99999999999999, 1.5])
+      for (const v of [f * 10 ** e, -f * 10 ** e]) t.ok(check(v), String(v));
+  for (const v of [1e-6, 9.99999999999999e-7, 1e15 - 0.5, 0.1 + 0.2, 0.30000000000000004, 123456789012345.6, 0.000123456789012345, 209715200.0001])
+    t.ok(check(v), String(v));
+  // xapi's %0.15g of any double, read back; and of values with fewer digits.
+  fc.assert(
+    fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => check(Number(x.toPrecision(15)))),
+    { numRuns: 20_000 },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 15 }), fc.double({ min: 1e-7, max: 1e16, noNaN: true }), fc.boolean(), (digits, x, neg) =>
+      check((neg ? -1 : 1) * Number(x.toPrecision(digits))),
+    ),
+    { numRuns: 20_000 },
+  );
+  // Any double in the range (most have 17 digits: String(v) writes them).
+  fc.assert(fc.property(fc.double({ min: 1e-6, max: 1e15, noNaN: true }), check), { numRuns: 20_000 });
+});
+
 t.test('sample lines: the label blocks as given', async (t) => {
   const set = new FamilySet();
   const vm = labelString({ uuid: 'u1', vm_name: 'vé "quoted"\\ \n' });
