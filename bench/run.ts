@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { mb, ms } from './lib/stats.js';
+import { lowerMiddle, mb, ms } from './lib/stats.js';
 import { type IntakeTarget, benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
 import { benchRecovery } from './recovery.js';
@@ -175,7 +175,9 @@ if (want('intake')) {
   const rounds = quick ? 2 : 3;
   out('## 4. Intake: Alertmanager webhooks of 10 alerts, 16 concurrent senders, stored durably');
   out();
-  out(`${total} webhooks per run; ${rounds} rounds, each running every target once, one after the other; median run (by throughput), with the range.`);
+  out(
+    `${total} webhooks per run; ${rounds} rounds, each running every target once, one after the other; median run (by throughput; of an even number, the slower of the middle two), with the range.`,
+  );
   out('Limit servers (bench/lib/limit-intake.ts, a process of their own like the receiver): "fsync" parses each webhook and');
   out('appends each batch of waiting ones to a file with one fsync before answering; "none" parses and answers.');
   out();
@@ -198,7 +200,7 @@ if (want('intake')) {
   const median = new Map<IntakeTarget, Awaited<ReturnType<typeof benchIntake>>>();
   for (const [kind, label] of targets) {
     const rs = [...runs.get(kind)!].sort((a, b) => a.perSecond - b.perSecond);
-    const r = rs[Math.floor(rs.length / 2)]!;
+    const r = rs[lowerMiddle(rs.length)]!;
     median.set(kind, r);
     const range = (f: (x: (typeof rs)[number]) => number, fmt: (v: number) => string) => `${fmt(Math.min(...rs.map(f)))}–${fmt(Math.max(...rs.map(f)))}`;
     out(
@@ -212,7 +214,7 @@ if (want('intake')) {
   }
   out();
   const pg = median.get('postgres')!;
-  const mid = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const mid = (v: number[]) => [...v].sort((a, b) => a - b)[lowerMiddle(v.length)]!;
   for (const [kind, label] of [
     ['sqlite-event-loop', 'SQLite on the event loop (default)'],
     ['sqlite', 'SQLite in a worker thread'],
