@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { lowerMiddle, mb, ms } from './lib/stats.js';
+import { mb, ms, quantile, quantileIndex } from './lib/stats.js';
 import { type IntakeTarget, benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
 import { benchRecovery } from './recovery.js';
@@ -200,7 +200,7 @@ if (want('intake')) {
   const median = new Map<IntakeTarget, Awaited<ReturnType<typeof benchIntake>>>();
   for (const [kind, label] of targets) {
     const rs = [...runs.get(kind)!].sort((a, b) => a.perSecond - b.perSecond);
-    const r = rs[lowerMiddle(rs.length)]!;
+    const r = rs[quantileIndex(rs.length, 0.5)]!;
     median.set(kind, r);
     const range = (f: (x: (typeof rs)[number]) => number, fmt: (v: number) => string) => `${fmt(Math.min(...rs.map(f)))}–${fmt(Math.max(...rs.map(f)))}`;
     out(
@@ -214,7 +214,7 @@ if (want('intake')) {
   }
   out();
   const pg = median.get('postgres')!;
-  const mid = (v: number[]) => [...v].sort((a, b) => a - b)[lowerMiddle(v.length)]!;
+  const mid = (v: number[]) => quantile([...v].sort((a, b) => a - b), 0.5);
   for (const [kind, label] of [
     ['sqlite-event-loop', 'SQLite on the event loop (default)'],
     ['sqlite', 'SQLite in a worker thread'],

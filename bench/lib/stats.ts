@@ -1,16 +1,16 @@
 // Small statistics helpers for the benchmarks: medians and spread over repeated runs.
-export function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
 
 /**
- * Index of the median of `n` sorted values; of an even number, the lower of the middle two: with the two rounds of a
- * quick run, the upper one was the better run, a median leaning on the side of the target.
+ * Index of the q-quantile among `n` sorted values (nearest rank): for the median of an even number, the lower of the
+ * middle two — with the two rounds of a quick run, the upper one would be the better run.
  */
-export function lowerMiddle(n: number): number {
-  return Math.floor((n - 1) / 2);
+export function quantileIndex(n: number, q: number): number {
+  return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+}
+
+export function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[quantileIndex(sorted.length, q)]!;
 }
 
 export function summary(values: number[]) {
