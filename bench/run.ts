@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { mb, ms, quantile, quantileIndex } from './lib/stats.js';
+import { mb, ms, quantileIndex, summary } from './lib/stats.js';
 import { type IntakeTarget, benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
 import { benchRecovery } from './recovery.js';
@@ -214,7 +214,7 @@ if (want('intake')) {
   }
   out();
   const pg = median.get('postgres')!;
-  const mid = (v: number[]) => quantile([...v].sort((a, b) => a - b), 0.5);
+  const mid = (v: number[]) => summary(v).p50;
   for (const [kind, label] of [
     ['sqlite-event-loop', 'SQLite on the event loop (default)'],
     ['sqlite', 'SQLite in a worker thread'],
