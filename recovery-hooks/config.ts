@@ -436,6 +436,7 @@ function resolveConfig(raw: Raw, path: Path, ctx: Ctx, sc: SchemaContext): Recov
     const waits: [string, string, number | undefined][] = [
       ['promote_timeout_seconds', 'promote_member', p.masterFailover?.promoteTimeoutMs],
       ['members_timeout_seconds', 'recover_members', p.masterFailover?.membersTimeoutMs],
+      ['members_timeout_seconds', 'verify_vm_placement', p.masterFailover?.membersTimeoutMs],
     ];
     for (const [key, task, ms] of waits) {
       const taskMs = tasks[task]?.timeoutMs ?? d.timeout_seconds * 1000;

@@ -5,6 +5,7 @@
 import { XapiError } from '../core/errors.js';
 import type { Ref, XapiValue } from './model/types.js';
 import type { HostRuntime, SimulatedPool } from './pool.js';
+import { resyncResidentOn } from './faults/host.js';
 
 /** pool.conf: "master", or "slave:<master address>" (ocaml/xapi-aux/pool_role.ml). */
 export type PoolRole = { kind: 'master' } | { kind: 'slave'; master: string };
@@ -132,6 +133,8 @@ export class PoolRoles {
     const err = this.emergency.get(h.ref);
     if (err && this.reachesMaster(h)) {
       this.emergency.delete(h.ref);
+      this.pool.dbBackups.backupTo(h);
+      this.resyncLater(h);
       return undefined;
     }
     return err;
@@ -266,6 +269,7 @@ export class PoolRoles {
     if (!this.pool.answers(h)) return;
     this.local.delete(h.ref);
     this.emergency.delete(h.ref);
+    const wasSlave = this.roleOf(h).kind === 'slave';
     const written = this.onDisk.get(h.ref);
     if (written) this.roles.set(h.ref, written);
     this.onDisk.delete(h.ref);
@@ -277,11 +281,31 @@ export class PoolRoles {
         this.xapiStarted(h);
         return;
       }
+      // A promoted member runs on its own copy of the database (db-backup.ts).
+      if (wasSlave) this.pool.dbBackups.rollBack(h);
       this.pool.takeOverDatabase(h);
+      this.resyncLater(h);
       return;
     }
-    if (!this.reachesMaster(h))
+    if (!this.reachesMaster(h)) {
       this.emergency.set(h.ref, new XapiError('INTERNAL_ERROR', [`cannot contact the pool master at ${role.master}`], 'xapi startup'));
+      return;
+    }
+    this.pool.dbBackups.backupTo(h);
+    this.resyncLater(h);
+  }
+
+  /**
+   * Every xapi start ends with its VM resync (ocaml/xapi/xapi.ml "resynchronising VM state" →
+   * xapi_xenops.ml on_xapi_restart → resync_resident_on: faults/host.ts resyncResidentOn), well after the host
+   * answers calls again ("bringing up management interface" comes first; a member then contacts its master, runs
+   * dbsync and initialises storage): `xapiResyncMs` later here. A host that no longer answers or reaches its master
+   * by then resyncs at its next start.
+   */
+  private resyncLater(h: HostRuntime): void {
+    this.later(this.pool.options.xapiResyncMs, () => {
+      if (this.pool.answers(h) && !this.restarting.has(h.ref) && this.reachesMaster(h)) resyncResidentOn(this.pool, h);
+    });
   }
 
   private later(ms: number, f: () => void): void {

@@ -10,6 +10,7 @@ import { RrdGaps } from './rrd/gaps.js';
 import { NULL_REF, type PowerState, type Ref, type XapiRecord, xapiDate } from './model/types.js';
 import type { RrdShape } from './rrd/render.js';
 import { GroundTruth } from './truth.js';
+import { DbBackups } from './db-backup.js';
 
 export interface SimOptions {
   name: string;
@@ -39,6 +40,10 @@ export interface SimOptions {
   remoteTimeoutMs: number;
   /** host.shutdown returns at once; the host halts this much later (xapi_host.ml: Thread.delay 10.). */
   hostShutdownDelayMs: number;
+  /** The master pushes its database to one member per interval (pool_db_backup.ml: pool_db_sync_interval, 300 s). */
+  dbBackupIntervalMs: number;
+  /** From a restarted xapi answering calls to its VM resync (xapi.ml: master contact, dbsync and storage come first). */
+  xapiResyncMs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -57,6 +62,8 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   xapiStartMs: 5_000,
   remoteTimeoutMs: 10_000,
   hostShutdownDelayMs: 10_000,
+  dbBackupIntervalMs: 300_000,
+  xapiResyncMs: 1_000,
 };
 
 export interface HostRuntime {
@@ -94,6 +101,8 @@ export class SimulatedPool {
   readonly rrdGaps = new RrdGaps();
   /** pool.conf of each host, local sessions, emergency mode (master loss). */
   readonly roles: PoolRoles;
+  /** The members' copies of the database (db-backup.ts): what a promoted member starts from. */
+  readonly dbBackups: DbBackups;
   /** Set by the server: a host's xapi stopped or started on its own (a restart after a role change). */
   onWireChange?: () => void;
   private timers: NodeJS.Timeout[] = [];
@@ -124,17 +133,20 @@ export class SimulatedPool {
     for (const [ref, vm] of store.table('VM'))
       if (!vm.is_control_domain && (vm.power_state === 'Running' || vm.power_state === 'Paused')) this.truth.start(ref, vm.resident_on as Ref);
     this.roles = new PoolRoles(this);
+    this.dbBackups = new DbBackups(this);
   }
 
   start(): void {
     this.timers.push(setInterval(() => this.tickLiveness(), 500));
     for (const t of this.timers) t.unref();
+    this.dbBackups.start(this.options.dbBackupIntervalMs);
   }
 
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.roles.stop();
+    this.dbBackups.stop();
     this.store.wakeAll();
   }
 

@@ -41,7 +41,7 @@ export class SimServer {
     readonly pool: SimulatedPool,
     readonly options: SimServerOptions,
   ) {
-    this.cache = new SourceCache(pool.store, pool.options.size.hostCpus, pool.agents);
+    this.cache = new SourceCache(pool.store, pool.options.size.hostCpus, pool.agents, pool.truth);
     this.plugins = options.plugins ?? new Map();
     this.port = options.port;
   }

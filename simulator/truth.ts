@@ -1,8 +1,9 @@
 // What physically runs, as opposed to what XAPI's database says: per host, the VM domains its hypervisor runs.
 // The two views differ exactly where recovery can go wrong: a hung or partitioned host keeps running its domains
 // while the master's database (after VM.power_state_reset) says Halted, and a VM started elsewhere then runs twice.
-// The safety matrix (test/safety/) samples this view; nothing in the simulated XAPI reads it except the resync of a
-// host that reconnects (xenopsd's list of domains, see heal() in faults/host.ts).
+// The safety matrix (test/safety/) samples this view; in the simulated XAPI only two things read it, as on a real
+// host: the VM resync when xapi starts (xenopsd's list of domains, faults/host.ts resyncResidentOn) and each host's
+// /rrd_updates (rrdd lists the domains it runs, rrd/updates.ts).
 import { randomUUID } from 'node:crypto';
 import type { Ref } from './model/types.js';
 
@@ -49,6 +50,8 @@ export class GroundTruth {
   private readonly guestRuns = new Map<Ref, string>();
   /** Memory images of suspended VMs: the guest run they hold. */
   private readonly images = new Map<Ref, string>();
+  /** Changes whenever a domain starts or ends anywhere: caches of what runs where key on it. */
+  generation = 0;
 
   constructor(hosts: Ref[]) {
     for (const h of hosts) this.domains.set(h, new Set());
@@ -82,16 +85,18 @@ export class GroundTruth {
   private addDomain(vm: Ref, host: Ref, now: number): void {
     for (const other of this.hostsRunning(vm)) if (other !== host) this.overlaps.push({ vm, hosts: [other, host], at: now });
     this.domains.get(host)?.add(vm);
+    this.generation++;
   }
 
   /** The domain of `vm` on `host` is gone (hard/clean shutdown, crash to Halted, resync kill). */
   stop(vm: Ref, host: Ref): void {
-    this.domains.get(host)?.delete(vm);
+    if (this.domains.get(host)?.delete(vm)) this.generation++;
   }
 
   /** The host lost power or rebooted: every domain on it is gone. */
   clear(host: Ref): void {
     this.domains.get(host)?.clear();
+    this.generation++;
   }
 
   domainsOn(host: Ref): Ref[] {

@@ -3,24 +3,10 @@
 // and rrdd serves the last value as memory_internal_free every 5 s (xen-api rrdp_squeezed.ml), so a hung guest shows
 // a constant. VM_guest_metrics.last_updated is no heartbeat: xapi writes it only when the agent's static data changes
 // (ocaml/xapi/xapi_guest_agent.ml).
-import { XapiClient } from '../../core/xapi/client.js';
-import { type FetchOptions, fetchRrdUpdates } from '../../exporter/rrd/fetch.js';
-import type { RrdUpdate } from '../../exporter/rrd/parse.js';
+import { MAX_BODY_BYTES, rrdSourceOf } from './host-domains.js';
 import type { HostRecord, VmRecord, Xapi } from './xapi.js';
 
 export type GuestReport = { kind: 'changing'; ageS: number } | { kind: 'still'; forS: number } | { kind: 'unknown'; reason: string };
-
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
-
-/** What reads a host's /rrd_updates: the pool's XapiClient (HTTP with its session), or a test's fake pool. */
-export interface RrdSource {
-  rrdUpdates(address: string, o: FetchOptions): Promise<RrdUpdate>;
-}
-
-function rrdSourceOf(xapi: Xapi): RrdSource | undefined {
-  if (xapi instanceof XapiClient) return { rrdUpdates: (address, o) => fetchRrdUpdates(xapi, address, o) };
-  return typeof (xapi as Partial<RrdSource>).rrdUpdates === 'function' ? (xapi as unknown as RrdSource) : undefined;
-}
 
 /** Did the VM's memory report change within the last `windowS` seconds of its RRD? */
 export async function guestMemoryReport(xapi: Xapi, vm: VmRecord, windowS: number, timeoutMs: number): Promise<GuestReport> {

@@ -17,6 +17,9 @@
 //   hosts it reset: ocaml/xapi/xapi_pool.ml recover_slaves) and, for the answering members it did not reset, a local
 //   login and pool.emergency_reset_master(new master) — a member left pointing at the old master would be declared
 //   dead by the new one (it heartbeats to its own master: ocaml/xapi/db_gc.ml) and fenced although healthy;
+// - then, before anything is planned, the new master's database (its own old copy) must agree with what each
+//   answering host runs, read from the hosts' RRDs (verify_vm_placement): a VM moved off the old master since the
+//   copy may still run on a member;
 // - then the host workflow's plan, disable, VM.power_state_reset (refused with HOST_IS_LIVE while the old master
 //   lives: ocaml/xapi/xapi_vm.ml — never worked around) and restarts, exactly once each.
 import { Finish, Ignore, type Output, type Requires, type Signature, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
@@ -28,7 +31,8 @@ import { hostTasks } from './host.js';
 import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, describeAnswer, disagreeing, probeAll } from './master-members.js';
 import { requireProvenOff } from './no-fence-no-restart.js';
 import { MASTER } from './signatures.js';
-import { isXapiError, waitFor } from './xapi.js';
+import { rrdSourceOf, vmsWithDomainsOn } from './host-domains.js';
+import { type HostRecord, NULL_REF, type VmRecord, isXapiError, waitFor } from './xapi.js';
 
 /** The notification's payload marks a pool master loss: the XcpPoolMasterLost alert's `xcp_failure="pool_master"`
  * label, or a Masakari COMPUTE_HOST payload with `xcp_failure: "pool_master"`. Identity is still XAPI's (above). */
@@ -426,6 +430,83 @@ export function masterTasks(deps: WorkflowDeps) {
     },
   });
 
+  /**
+   * Nothing is planned or started while the new master's database disagrees with what the hosts run. A promoted member
+   * starts on its own copy of the database, up to (members − 1) × pool_db_sync_interval old (simulator/db-backup.ts):
+   * a VM moved off the old master since still shows resident there, one moved onto it shows resident on a member.
+   * Each xapi corrects its own VMs when it starts (ocaml/xapi/xapi_xenops.ml resync_resident_on, well after it answers
+   * again) — and shuts down a domain whose VM the database places on another host. Until every answering host's
+   * rrdd (host-domains.ts: what runs there, independent of any database) agrees with the database, a VM of the old
+   * master's plan may still run on a member, and starting it would run it twice: the task waits up to
+   * members_timeout_seconds, then a person decides. VMs the copy had running on a member that did not run them are
+   * named in the progress: they may have run on the old master (not restarted: the copy cannot tell).
+   */
+  const verifyVmPlacement = implement(MASTER.verify_vm_placement, {
+    async run(ctx, { lost, master: promoted }) {
+      const access = accessOf(ctx);
+      const n = ctx.notification;
+      const { master: old } = lost;
+      access.follow(promoted.host.address);
+      const xapi = deps.xapiFor(n.poolName);
+      const source = rrdSourceOf(xapi);
+      if (!source)
+        throw new WaitForOperator(
+          'master_failover',
+          `the receiver cannot read the hosts' RRDs of pool ${n.poolName}: what runs where cannot be checked against the new master's database; check by hand, then confirm`,
+        );
+      const config = access.config!;
+      /** uuid → what was seen: the evidence kept across reads for the final report. */
+      const unaccounted = new Map<string, string>();
+      let last: Placement | undefined;
+      const read = async (): Promise<Placement> => {
+        const hosts = await xapi.call<Record<string, HostRecord>>('host.get_all_records');
+        const vms = await xapi.call<Record<string, VmRecord>>('VM.get_all_records');
+        const answers = await survey(
+          access,
+          hostsOf(lost, access).filter((h) => h.uuid !== old.uuid),
+        );
+        const running = new Map<string, Set<string>>();
+        const unread: string[] = [];
+        await Promise.all(
+          answers
+            .filter((a) => a.result.state !== 'silent')
+            .map(async (a) => {
+              try {
+                running.set(a.host.uuid, await vmsWithDomainsOn(source, a.host.address, deps.probeTimeoutMs));
+              } catch (err) {
+                unread.push(`${a.host.name} (${err instanceof Error ? err.message : String(err)})`);
+              }
+            }),
+        );
+        // A member that answered when the master was found lost and is silent now (its xapi restarting) may run a VM
+        // of the plan: not settled until it is read. One silent since then is another failure (the host workflow's).
+        const silent = answers.filter((a) => a.result.state === 'silent').map((a) => a.host.name);
+        for (const name of silent) if (lost.members.includes(name)) unread.push(`${name} (answers nothing now)`);
+        const placement = comparePlacement(hosts, vms, running);
+        for (const [uuid, why] of placement.missing) unaccounted.set(uuid, why);
+        return { ...placement, unread, silent: silent.filter((name) => !lost.members.includes(name)) };
+      };
+      const settled = await wait(ctx, config.membersTimeoutMs, async () => {
+        last = await read();
+        return last.disagreements.length === 0 && last.unread.length === 0 ? last : undefined;
+      });
+      if (!settled) {
+        const p = last ?? (await read());
+        throw new WaitForOperator(
+          'master_failover',
+          `the database of the new master ${promoted.host.name} still disagrees with what the hosts run after master_failover.members_timeout_seconds (${config.membersTimeoutMs / 1000} s): ${[...p.disagreements, ...p.unread.map((u) => `what ${u} runs cannot be read`)].join('; ')}. Nothing is restarted while they disagree (a VM could run twice); check each, then confirm to look again`,
+        );
+      }
+      if (settled.silent.length)
+        await ctx.progress(`${settled.silent.join(', ')} answer(s) nothing: what they run cannot be read (their failure is the host workflow's)`, 0.5);
+      const left = [...unaccounted].filter(([uuid]) => !settled.runningAnywhere.has(uuid));
+      for (const [, why] of left)
+        await ctx.progress(`not restarted, unproven: ${why}; it may have run on ${old.name} — start it by hand if it should run`, 0.5);
+      await ctx.progress(`the database of ${promoted.host.name} agrees with what every answering host runs (read from each host's RRDs)`, 1);
+      return { unaccounted: left.map(([uuid]) => uuid) };
+    },
+  });
+
   return {
     confirm_master_lost: confirmMasterLost,
     restart_master_toolstack: restartMasterToolstack,
@@ -433,6 +514,7 @@ export function masterTasks(deps: WorkflowDeps) {
     choose_member: chooseMemberTask,
     promote_member: promoteMember,
     recover_members: recoverMembers,
+    verify_vm_placement: verifyVmPlacement,
     plan_vm_restarts: onNewMaster(MASTER.plan_vm_restarts, host.plan_vm_restarts),
     disable_host: onNewMaster(MASTER.disable_host, host.disable_host),
     reset_vm_power_states: onNewMaster(MASTER.reset_vm_power_states, host.reset_vm_power_states),
@@ -463,6 +545,58 @@ async function localLogin(access: MasterFailoverAccess, h: PoolHost, config: Non
       );
     throw err;
   }
+}
+
+/** The new master's database against what each read host runs (uuids of VMs with a domain there). */
+interface Placement {
+  /** Each VM where the two disagree, said for a person. */
+  disagreements: string[];
+  /** VMs the database had running on a read host that did not run them: uuid → what was seen. */
+  missing: Map<string, string>;
+  /** Every VM with a domain on a read host. */
+  runningAnywhere: Set<string>;
+  unread: string[];
+  silent: string[];
+}
+
+export function comparePlacement(
+  hosts: Record<string, HostRecord>,
+  vms: Record<string, VmRecord>,
+  running: Map<string, Set<string>>,
+): Omit<Placement, 'unread' | 'silent'> {
+  const hostByUuid = new Map(Object.entries(hosts).map(([ref, h]) => [h.uuid, { ref, ...h }]));
+  const nameOf = (ref: string) => (ref === NULL_REF ? 'no host' : (hosts[ref]?.name_label ?? ref));
+  const vmByUuid = new Map(Object.values(vms).map((vm) => [vm.uuid, vm]));
+  const disagreements: string[] = [];
+  const missing = new Map<string, string>();
+  const runningAnywhere = new Set<string>();
+  for (const [hostUuid, uuids] of running) {
+    const host = hostByUuid.get(hostUuid);
+    if (!host) continue;
+    for (const uuid of uuids) {
+      const vm = vmByUuid.get(uuid);
+      if (vm?.is_control_domain) continue;
+      runningAnywhere.add(uuid);
+      if (!vm) {
+        disagreements.push(`VM ${uuid} runs on ${host.name_label} but is unknown to the database`);
+        continue;
+      }
+      const up = vm.power_state === 'Running' || vm.power_state === 'Paused';
+      if (!up || vm.resident_on !== host.ref)
+        disagreements.push(`VM ${vm.name_label} runs on ${host.name_label} but the database says ${vm.power_state} on ${nameOf(vm.resident_on)}`);
+    }
+  }
+  for (const vm of Object.values(vms)) {
+    if (vm.is_control_domain || vm.is_a_template || vm.is_a_snapshot) continue;
+    if (vm.power_state !== 'Running' && vm.power_state !== 'Paused') continue;
+    const host = hosts[vm.resident_on];
+    const onHost = host && running.get(host.uuid);
+    if (!onHost || onHost.has(vm.uuid)) continue;
+    const why = `VM ${vm.name_label}: the database says ${vm.power_state} on ${host.name_label}, which does not run it`;
+    disagreements.push(why);
+    missing.set(vm.uuid, why);
+  }
+  return { disagreements, missing, runningAnywhere };
 }
 
 function describeAnswers(answers: HostAnswer[]): string {

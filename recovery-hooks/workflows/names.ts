@@ -13,6 +13,7 @@ export const MASTER_TASKS = [
   'choose_member',
   'promote_member',
   'recover_members',
+  'verify_vm_placement',
   'plan_vm_restarts',
   'disable_host',
   'reset_vm_power_states',

@@ -55,6 +55,7 @@ export const MASTER = {
     choose_member: { requires: { lost: MASTER_LOST, fenced: HOST_PROVEN_OFF }, provides: MEMBER_CHOSEN },
     promote_member: { requires: { lost: MASTER_LOST, fenced: HOST_PROVEN_OFF, choice: MEMBER_CHOSEN }, provides: NEW_MASTER },
     recover_members: { requires: { lost: MASTER_LOST, master: NEW_MASTER } },
+    verify_vm_placement: { requires: { lost: MASTER_LOST, master: NEW_MASTER } },
   }),
   plan_vm_restarts: onNewMaster(HOST.plan_vm_restarts),
   disable_host: onNewMaster(HOST.disable_host),

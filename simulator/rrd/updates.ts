@@ -1,7 +1,8 @@
 // /rrd_updates as xcp-rrdd answers it (rrdd_http_handler.ml, rrd_updates.ml): the archive chosen by `interval`,
 // rows from the newest back to `start` (negative = relative to the last update), the host's own RRD with
-// host=true, its resident VMs (or those named by vm_uuid), SRs named by sr_uuid.
+// host=true, the VMs whose domains it runs (or those named by vm_uuid), SRs named by sr_uuid.
 import type { GuestAgents } from '../guest-agent.js';
+import type { GroundTruth } from '../truth.js';
 import type { ObjectStore } from '../model/store.js';
 import type { RrdGaps } from './gaps.js';
 import type { Ref } from '../model/types.js';
@@ -50,14 +51,15 @@ export interface RrdWindow {
   rows: { t: number; values: Float64Array }[];
 }
 
-/** Cache of a host's full source list, rebuilt when its resident VMs change. */
+/** Cache of a host's full source list, rebuilt when its resident VMs or the domains it runs change. */
 export class SourceCache {
-  private readonly cache = new Map<Ref, { residents: unknown; sources: SourceSet }>();
+  private readonly cache = new Map<Ref, { residents: unknown; generation?: number; sources: SourceSet }>();
 
   constructor(
     private readonly store: ObjectStore,
     private readonly hostCpus: number,
     private readonly agents?: GuestAgents,
+    private readonly truth?: GroundTruth,
   ) {}
 
   host(hostRef: Ref): SourceSet {
@@ -71,16 +73,30 @@ export class SourceCache {
     return sources;
   }
 
+  /**
+   * The VMs of the host's RRDs: with the ground truth, the domains the host runs (rrdd reads them from Xen, never
+   * from xapi's database: ocaml/xcp-rrdd/bin/rrdd/xcp_rrdd.ml "rrdd does not request data from xapi"; a VM's RRD
+   * leaves when its domain disappears, xen-api design "RRDD archival redesign") plus the control domain; so a VM the
+   * database places elsewhere still shows here while its domain runs. Without it (unit tests), the database's
+   * running residents.
+   */
   vms(hostRef: Ref): SourceSet[] {
     const host = this.store.get('host', hostRef)!;
     const key = `vms:${hostRef}`;
     const hit = this.cache.get(key);
-    if (hit && hit.residents === host.resident_VMs) return hit.sources as unknown as SourceSet[];
+    const generation = this.truth?.generation;
+    if (hit && hit.residents === host.resident_VMs && hit.generation === generation) return hit.sources as unknown as SourceSet[];
     const agents = this.agents;
-    const sets = (host.resident_VMs as Ref[])
-      .filter((r) => isRunningGuestOrDom0(this.store.get('VM', r)))
-      .map((r) => vmSources(this.store, this.store.get('VM', r)!, agents && ((phase, t) => agents.lastMemoryWrite(r, phase, t))));
-    this.cache.set(key, { residents: host.resident_VMs, sources: sets as unknown as SourceSet });
+    const residents = host.resident_VMs as Ref[];
+    const truth = this.truth;
+    const refs = truth
+      ? [
+          ...residents.filter((r) => this.store.get('VM', r)?.is_control_domain || truth.runs(r, hostRef)),
+          ...truth.domainsOn(hostRef).filter((r) => !residents.includes(r) && this.store.get('VM', r)),
+        ]
+      : residents.filter((r) => isRunningGuestOrDom0(this.store.get('VM', r)));
+    const sets = refs.map((r) => vmSources(this.store, this.store.get('VM', r)!, agents && ((phase, t) => agents.lastMemoryWrite(r, phase, t))));
+    this.cache.set(key, { residents, generation, sources: sets as unknown as SourceSet });
     return sets;
   }
 }

@@ -155,6 +155,12 @@ async function dispatchAction(ctx: DispatchContext, method: string, cls: string,
     expectArgs(method, args, 0);
     return pool.roles.recoverSlaves(ctx.on, method);
   }
+  // Pushes the database to every member now (ocaml/xapi/xapi_pool.ml sync_database; simulator/db-backup.ts).
+  if (cls === 'pool' && op === 'sync_database') {
+    expectArgs(method, args, 0);
+    pool.dbBackups.syncAll();
+    return '';
+  }
   if (cls === 'vm') {
     switch (op) {
       case 'start':

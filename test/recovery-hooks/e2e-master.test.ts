@@ -100,6 +100,7 @@ exporter:
     'choose_member',
     'promote_member',
     'recover_members',
+    'verify_vm_placement',
     'plan_vm_restarts',
     'disable_host',
     'reset_vm_power_states',

@@ -3,7 +3,7 @@
 // error codes, and logs every state-changing call.
 import { XapiError } from '../../../core/errors.js';
 import type { RrdUpdate } from '../../../exporter/rrd/parse.js';
-import type { RrdSource } from '../../../recovery-hooks/workflows/guest-report.js';
+import type { RrdSource } from '../../../recovery-hooks/workflows/host-domains.js';
 import type { PowerState, Xapi } from '../../../recovery-hooks/workflows/xapi.js';
 
 export const NULL = 'OpaqueRef:NULL';
