@@ -377,7 +377,7 @@ function planMove(vm: VmRecord, host: HostRecord, restartUnprotected: boolean) {
   return { ...base, status: 'pending' as const };
 }
 
-function planSummary(moves: VmMove[]): PlanSummary {
+export function planSummary(moves: VmMove[]): PlanSummary {
   const count = (pred: (m: VmMove) => boolean) => moves.filter(pred).length;
   return {
     pending: count((m) => m.status === 'pending' || m.status === 'ongoing'),

@@ -17,17 +17,20 @@
 //   hosts it reset: ocaml/xapi/xapi_pool.ml recover_slaves) and, for the answering members it did not reset, a local
 //   login and pool.emergency_reset_master(new master) — a member left pointing at the old master would be declared
 //   dead by the new one (it heartbeats to its own master: ocaml/xapi/db_gc.ml) and fenced although healthy;
-// - then, before anything is planned, the new master's database (its own old copy) must agree with what each
-//   answering host runs, read from the hosts' RRDs (verify_vm_placement): a VM moved off the old master since the
-//   copy may still run on a member;
-// - then the host workflow's plan, disable, VM.power_state_reset (refused with HOST_IS_LIVE while the old master
-//   lives: ocaml/xapi/xapi_vm.ml — never worked around) and restarts, exactly once each.
+// - the host workflow's plan, disable and VM.power_state_reset (refused with HOST_IS_LIVE while the old master lives:
+//   ocaml/xapi/xapi_vm.ml — never worked around) run on the new master before the members are pointed at it: the new
+//   master's database is its own old copy, where a VM moved off the old master since may still show resident there
+//   while a member runs it, and a member's xapi, restarted by recover_slaves, shuts down a domain whose VM its
+//   database places on another host but claims one whose VM is resident nowhere (ocaml/xapi/xapi_xenops.ml
+//   resync_resident_on) — reset first, such a VM keeps running where it is;
+// - then, before anything is started, the database must agree with what each answering host runs, read from the
+//   hosts' RRDs (verify_vm_placement), and the restarts follow, exactly once each.
 import { Finish, Ignore, type Output, type Requires, type Signature, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
 import { implement } from '../engine/wiring.js';
 import type { Notification } from '../store/types.js';
 import type { MasterFailoverAccess, PoolHost, WorkflowDeps } from './deps.js';
 import { type FenceResult, proveFenced } from './fence-proof.js';
-import { hostTasks } from './host.js';
+import { hostTasks, planSummary } from './host.js';
 import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, describeAnswer, disagreeing, probeAll } from './master-members.js';
 import { requireProvenOff } from './no-fence-no-restart.js';
 import { MASTER } from './signatures.js';
@@ -354,6 +357,21 @@ export function masterTasks(deps: WorkflowDeps) {
     return { host: h, promoted };
   }
 
+  /** The host workflow's plan on the new master, before the members follow it: nothing to restart does not end the
+   * failover there — the members must still be pointed at the new master. */
+  const planVmRestarts = implement(MASTER.plan_vm_restarts, {
+    async run(ctx, input) {
+      accessOf(ctx).follow(input.newMaster.host.address);
+      try {
+        return await host.plan_vm_restarts.run(ctx, input);
+      } catch (err) {
+        if (!(err instanceof Finish)) throw err;
+        await ctx.progress(`${err.message}; the members are pointed at the new master all the same`, 1);
+        return planSummary(await ctx.moves.list());
+      }
+    },
+  });
+
   const recoverMembers = implement(MASTER.recover_members, {
     async run(ctx, { lost, master: promoted }) {
       const access = accessOf(ctx);
@@ -431,15 +449,15 @@ export function masterTasks(deps: WorkflowDeps) {
   });
 
   /**
-   * Nothing is planned or started while the new master's database disagrees with what the hosts run. A promoted member
-   * starts on its own copy of the database, up to (members − 1) × pool_db_sync_interval old (simulator/db-backup.ts):
-   * a VM moved off the old master since still shows resident there, one moved onto it shows resident on a member.
-   * Each xapi corrects its own VMs when it starts (ocaml/xapi/xapi_xenops.ml resync_resident_on, well after it answers
-   * again) — and shuts down a domain whose VM the database places on another host. Until every answering host's
-   * rrdd (host-domains.ts: what runs there, independent of any database) agrees with the database, a VM of the old
-   * master's plan may still run on a member, and starting it would run it twice: the task waits up to
-   * members_timeout_seconds, then a person decides. VMs the copy had running on a member that did not run them are
-   * named in the progress: they may have run on the old master (not restarted: the copy cannot tell).
+   * Nothing is started while the new master's database disagrees with what the hosts run. A promoted member starts on
+   * its own copy of the database, up to (members − 1) × pool_db_sync_interval old (simulator/db-backup.ts): a VM moved
+   * off the old master since shows resident there (reset to Halted by now), one moved onto it shows running on a
+   * member. Each xapi corrects its own VMs when it starts (ocaml/xapi/xapi_xenops.ml resync_resident_on), well after
+   * it answers again. Until every answering host's rrdd (host-domains.ts: what runs there, independent of any
+   * database) agrees with the database, a VM of the plan may still run on a member, and starting it would run it
+   * twice: the task waits up to members_timeout_seconds, then a person decides. VMs the copy had running on a member
+   * that did not run them are named in the progress: they may have run on the old master (not restarted: the copy
+   * cannot tell).
    */
   const verifyVmPlacement = implement(MASTER.verify_vm_placement, {
     async run(ctx, { lost, master: promoted }) {
@@ -515,7 +533,7 @@ export function masterTasks(deps: WorkflowDeps) {
     promote_member: promoteMember,
     recover_members: recoverMembers,
     verify_vm_placement: verifyVmPlacement,
-    plan_vm_restarts: onNewMaster(MASTER.plan_vm_restarts, host.plan_vm_restarts),
+    plan_vm_restarts: planVmRestarts,
     disable_host: onNewMaster(MASTER.disable_host, host.disable_host),
     reset_vm_power_states: onNewMaster(MASTER.reset_vm_power_states, host.reset_vm_power_states),
     restart_vms: onNewMaster(MASTER.restart_vms, host.restart_vms),

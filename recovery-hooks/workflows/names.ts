@@ -12,11 +12,11 @@ export const MASTER_TASKS = [
   'fence_master',
   'choose_member',
   'promote_member',
-  'recover_members',
-  'verify_vm_placement',
   'plan_vm_restarts',
   'disable_host',
   'reset_vm_power_states',
+  'recover_members',
+  'verify_vm_placement',
   'restart_vms',
 ] as const;
 export const PROCESS_TASKS = ['check_toolstack', 'restart_toolstack', 'confirm_toolstack'] as const;

@@ -99,11 +99,11 @@ exporter:
     'fence_master',
     'choose_member',
     'promote_member',
-    'recover_members',
-    'verify_vm_placement',
     'plan_vm_restarts',
     'disable_host',
     'reset_vm_power_states',
+    'recover_members',
+    'verify_vm_placement',
     'restart_vms',
   ]);
   t.ok(

@@ -37,6 +37,8 @@ interface WorldOptions {
   xapi?: (method: string, params: unknown[]) => unknown;
   restart?: ToolstackRestart;
   fencing?: PoolFencing;
+  /** What each host's /rrd_updates lists (VM uuids), or the error it fails with; absent: the pool cannot read RRDs. */
+  rrd?: (address: string) => string[];
 }
 
 function world(o: WorldOptions) {
@@ -72,6 +74,15 @@ function world(o: WorldOptions) {
         calls.push(`xapi ${method}`);
         return o.xapi?.(method, params) as T;
       },
+      ...(o.rrd && {
+        rrdUpdates: async (address: string) => ({
+          start: 0,
+          end: 10,
+          step: 5,
+          columns: o.rrd!(address).map((uuid) => ({ cf: 'AVERAGE', objectType: 'vm', uuid, name: 'cpu0' })),
+          rows: [],
+        }),
+      }),
     }),
     fencerFor: () => o.fencing,
     toolstackRestartFor: () => o.restart,
@@ -490,4 +501,112 @@ t.test('recover_members: a member that never follows is an operator wait; dry-ru
   t.same(await dry.tasks.recover_members.run(d.ctx), { recovered: [] });
   t.same(dry.calls, []);
   t.match(d.lines, [/^dry-run: would point the members at the new master/, /^dry-run: would point xcp-b at the new master xcp-a/]);
+});
+
+// verify_vm_placement: the new master's database (here the pool session's records) against what each host's rrdd lists.
+const HOST_RECORDS = Object.fromEntries(
+  [M, A, B].map((h) => [`r-${h.uuid}`, { uuid: h.uuid, name_label: h.name, address: h.address, enabled: true, metrics: `m-${h.uuid}` }]),
+);
+const vmRecord = (uuid: string, power_state: string, on: PoolHost | null, extra: Record<string, unknown> = {}) => ({
+  uuid,
+  name_label: `vm-${uuid}`,
+  power_state,
+  resident_on: on ? `r-${on.uuid}` : 'OpaqueRef:NULL',
+  is_control_domain: false,
+  is_a_template: false,
+  ...extra,
+});
+const records = (vms: ReturnType<typeof vmRecord>[]) => (method: string) =>
+  method === 'host.get_all_records' ? HOST_RECORDS : Object.fromEntries(vms.map((vm) => [`v-${vm.uuid}`, vm]));
+const ON_A = { ...FENCED, promote_member: { host: A, promoted: true } };
+
+t.test(
+  'verify_vm_placement: the database agrees with every answering host → goes on; a host silent since before the loss is named, not waited for',
+  async (t) => {
+    const w = world({
+      answers: { [A.address]: asMaster },
+      xapi: records([vmRecord('dom0-a', 'Running', A, { is_control_domain: true }), vmRecord('1', 'Running', A), vmRecord('2', 'Halted', null)]),
+      rrd: (address) => (address === A.address ? ['dom0-a', '1'] : []),
+    });
+    const { ctx, lines } = context({ confirm_master_lost: { ...LOST, members: [A.name] }, ...ON_A });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { unaccounted: [] });
+    t.same(w.followed, [A.address], 'the pool session follows the new master');
+    t.match(lines, [/^xcp-b answer\(s\) nothing: what they run cannot be read/, /^the database of xcp-a agrees with what every answering host runs/]);
+  },
+);
+
+t.test(
+  'verify_vm_placement: a VM running on a member while the database places it on the old master, or a member silent now → an operator wait naming each',
+  async (t) => {
+    const w = world({
+      answers: { [A.address]: asMaster },
+      xapi: records([vmRecord('x', 'Running', M), vmRecord('y', 'Halted', null)]),
+      rrd: () => ['x', 'y', 'unknown-1'],
+    });
+    await t.rejects(
+      w.tasks.verify_vm_placement.run(context({ confirm_master_lost: LOST, ...ON_A }).ctx),
+      waits(
+        /^the database of the new master xcp-a still disagrees with what the hosts run after master_failover\.members_timeout_seconds \(0\.15 s\): VM vm-x runs on xcp-a but the database says Running on xcp-m; VM vm-y runs on xcp-a but the database says Halted on no host; VM unknown-1 runs on xcp-a but is unknown to the database; what xcp-b \(answers nothing now\) runs cannot be read\. Nothing is restarted while they disagree/,
+      ),
+    );
+    const unreadable = world({
+      answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
+      xapi: records([]),
+      rrd: (address) => {
+        if (address === B.address) throw new Error('HTTP 500');
+        return [];
+      },
+    });
+    await t.rejects(
+      unreadable.tasks.verify_vm_placement.run(context({ confirm_master_lost: LOST, ...ON_A }).ctx),
+      waits(/: what xcp-b \(HTTP 500\) runs cannot be read\./),
+    );
+    const blind = world({ answers: { [A.address]: asMaster }, xapi: records([]) });
+    await t.rejects(
+      blind.tasks.verify_vm_placement.run(context({ confirm_master_lost: LOST, ...ON_A }).ctx),
+      waits(/^the receiver cannot read the hosts' RRDs of pool p/),
+    );
+  },
+);
+
+t.test(
+  'verify_vm_placement: a VM the database had running on a member that did not run it, halted by its resync → named for a person, not restarted',
+  async (t) => {
+    let reads = 0;
+    const before = [vmRecord('z', 'Running', B), vmRecord('w', 'Running', B)];
+    const after = [vmRecord('z', 'Halted', null), vmRecord('w', 'Running', B)];
+    const w = world({
+      answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
+      // The first full read sees the old copy; B's resync has run by the second.
+      xapi: (method) => records(method === 'VM.get_all_records' && reads++ === 0 ? before : after)(method),
+      rrd: (address) => (address === B.address ? ['w'] : []),
+    });
+    const { ctx, lines } = context({ confirm_master_lost: LOST, ...ON_A });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { unaccounted: ['z'] });
+    t.match(lines, [
+      /^not restarted, unproven: VM vm-z: the database says Running on xcp-b, which does not run it; it may have run on xcp-m — start it by hand if it should run$/,
+      /^the database of xcp-a agrees/,
+    ]);
+  },
+);
+
+t.test('plan_vm_restarts on the new master: nothing to restart does not end the failover (the members must still follow)', async (t) => {
+  const w = world({
+    answers: { [A.address]: asMaster },
+    xapi: (method) =>
+      method === 'host.get_by_uuid'
+        ? `r-${M.uuid}`
+        : method === 'host.get_record'
+          ? HOST_RECORDS[`r-${M.uuid}`]
+          : method === 'VM.get_all_records'
+            ? {}
+            : undefined,
+  });
+  const { ctx, lines } = context({ confirm_master_lost: LOST, ...ON_A });
+  const planned: unknown[] = [];
+  const moves: TaskContext['moves'] = { plan: async (m) => void planned.push(...m), list: async () => [], update: async () => {} };
+  t.same(await w.tasks.plan_vm_restarts.run({ ...ctx, moves }), { pending: 0, ignored: 0, succeeded: 0, failed: 0 });
+  t.same(planned, [], 'an empty plan recorded');
+  t.same(w.followed, [A.address]);
+  t.match(lines.at(-1), /^no VM to restart from host xcp-m \(the old pool master, fenced\); the members are pointed at the new master all the same$/);
 });

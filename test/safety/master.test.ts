@@ -68,7 +68,7 @@ scenario({
 scenario({
   name: 'pool master lost after VMs moved since the members’ database copies',
   expected:
-    'the promoted member starts on its old copy: a VM moved off the old master still shows there while a member runs it — nothing restarted until every host’s RRDs agree with the database (xapi’s own resync shuts that domain down, then it is restarted once); a VM moved onto the old master is named for a person, who starts it',
+    'the promoted member starts on its old copy: a VM moved off the old master still shows there while a member runs it — reset before the members restart, it is claimed by its member’s resync and keeps running (same guest run), nothing started until every host’s RRDs agree with the database; a VM moved onto the old master is named for a person, who starts it',
   rig: MASTER_RIG,
   async run(ctx) {
     const { t, rig } = ctx;
@@ -85,6 +85,7 @@ scenario({
     };
     await move(away!, recovered!);
     await move(onto!, master);
+    const run = rig.sim.pool.truth.guestRun(away!.ref);
     const { vms } = await loseMaster(ctx);
     const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
     const n = await untilSettledOrWaiting(rig.hook!, uuid, 120_000);
@@ -96,6 +97,7 @@ scenario({
       `the VM moved onto the old master is named for a person (${lines.filter((l) => l.startsWith('verify_vm_placement')).join(' | ')})`,
     );
     t.equal(runOnce(ctx, [away!]), 1, `${away!.name}, moved off the old master, runs once`);
+    t.equal(rig.sim.pool.truth.guestRun(away!.ref), run, `${away!.name} was never shut down: the same guest run as before the loss`);
     // The operator reads the progress and starts it, on the new master.
     const promoted = rig.sim.pool.roles.masters()[0]!;
     rig.xapi.follow(promoted.address);
@@ -103,7 +105,7 @@ scenario({
     const moved = runElsewhere(ctx, vms, master);
     t.equal(moved, vms.length, 'every VM of the old master runs on another host');
     t.equal(watch.most(), 1, 'never two masters');
-    return `${describe(n)}; ${away!.name} ran once throughout; ${onto!.name} named for a person, started by them; ${moved}/${vms.length} VMs elsewhere`;
+    return `${describe(n)}; ${away!.name} kept running on ${recovered!.name}; ${onto!.name} named for a person, started by them; ${moved}/${vms.length} VMs elsewhere`;
   },
 });
 
