@@ -1,5 +1,6 @@
 // Safety matrix: a pool master failover that cannot go as planned (recovery-hooks/workflows/master.ts) — hosts that
-// disagree about who is master, a refused local login, a promoted member that never comes back. Besides the
+// disagree about who is master, a refused local login, a promoted member that never comes back, a promoted member whose
+// database copy is older than the last VM moves. Besides the
 // monitor's three counts, each scenario samples how many hosts act as master every 20 ms (never more than one) and
 // counts the promotions the simulated hosts accept.
 import { writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import type { HostRuntime } from '../../simulator/pool.js';
 import { tempDir } from '../recovery-hooks/helpers/harness.js';
 import { type Rig, type SimHost, fire, masterLostAlert, notification, progressLines, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
 import { MASTER_FAILOVER, MASTER_RIG, loseMaster, observe } from './helpers/master.js';
-import { confirmFenced, describe, runElsewhere, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
+import { confirmFenced, describe, runElsewhere, runOnce, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
 
 /** One JSON-RPC call at a simulated host's own address (what an operator's `xe` on that host does). */
 async function callAt(rig: Rig, h: HostRuntime, method: string, params: unknown[]): Promise<unknown> {
@@ -169,5 +170,49 @@ scenario({
     t.equal(moved, vms.length, 'every VM of the old master runs on another host');
     t.equal(watch.most(), 1, 'never two masters');
     return `waited twice (master_failover), 1 promotion; after its xapi started: ${describe(n)}; ${moved}/${vms.length} VMs elsewhere`;
+  },
+});
+
+scenario({
+  name: 'pool master lost after VMs moved since the members’ database copies',
+  expected:
+    'the promoted member starts on its old copy: a VM moved off the old master still shows there while a member runs it — reset before the members restart, it is claimed by its member’s resync and keeps running (same guest run), nothing started until every host’s RRDs agree with the database; a VM moved onto the old master is named for a person, who starts it',
+  rig: MASTER_RIG,
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const master = rig.hosts.find((h) => h.master)!;
+    const { watch, promotions } = observe(ctx);
+    // Members by name: the first is promoted (choose_member), the second is pointed at it by recover_slaves.
+    const recovered = members(rig, master)[1]!.host;
+    const [away] = rig.residentVms(master);
+    const [onto] = rig.residentVms(recovered);
+    // After the copies were taken (at build; the next refresh is 5 min away): one VM leaves the master, one joins it.
+    const move = async (vm: { ref: string }, to: { ref: string }) => {
+      await rig.xapi.call('VM.hard_shutdown', vm.ref);
+      await rig.xapi.call('VM.start_on', vm.ref, to.ref, false, false);
+    };
+    await move(away!, recovered);
+    await move(onto!, master);
+    const run = rig.sim.pool.truth.guestRun(away!.ref);
+    const { vms } = await loseMaster(ctx);
+    const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
+    const n = await untilSettledOrWaiting(rig.hook!, uuid, 120_000);
+    t.equal(n.status, 'finished', describe(n));
+    t.equal(promotions.length, 1, 'one promotion');
+    const lines = progressLines(n);
+    t.ok(
+      lines.some((l) => l.startsWith('verify_vm_placement: ') && l.includes(`not restarted, unproven: VM ${onto!.name}:`) && l.includes(master.name)),
+      `the VM moved onto the old master is named for a person (${lines.filter((l) => l.startsWith('verify_vm_placement')).join(' | ')})`,
+    );
+    t.equal(runOnce(ctx, [away!]), 1, `${away!.name}, moved off the old master, runs once`);
+    t.equal(rig.sim.pool.truth.guestRun(away!.ref), run, `${away!.name} was never shut down: the same guest run as before the loss`);
+    // The operator reads the progress and starts it, on the new master.
+    const promoted = rig.sim.pool.roles.masters()[0]!;
+    rig.xapi.follow(promoted.address);
+    await rig.xapi.call('VM.start', onto!.ref, false, false);
+    const moved = runElsewhere(ctx, vms, master);
+    t.equal(moved, vms.length, 'every VM of the old master runs on another host');
+    t.equal(watch.most(), 1, 'never two masters');
+    return `${describe(n)}; ${away!.name} kept running on ${recovered.name}; ${onto!.name} named for a person, started by them; ${moved}/${vms.length} VMs elsewhere`;
   },
 });
