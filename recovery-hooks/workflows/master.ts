@@ -35,7 +35,8 @@ import { type HostAnswer, answersAsMaster, answersAsMember, chooseMember, descri
 import { requireProvenOff } from './no-fence-no-restart.js';
 import { MASTER } from './signatures.js';
 import { rrdSourceOf, vmsWithDomainsOn } from './host-domains.js';
-import { type HostRecord, NULL_REF, type VmRecord, isXapiError, waitFor } from './xapi.js';
+import { isProtected, restartRank } from './placement.js';
+import { type HostRecord, NULL_REF, type VmRecord, isXapiError, waitFor, xapiNumber } from './xapi.js';
 
 /** The notification's payload marks a pool master loss: the XcpPoolMasterLost alert's `xcp_failure="pool_master"`
  * label, or a Masakari COMPUTE_HOST payload with `xcp_failure: "pool_master"`. Identity is still XAPI's (above). */
@@ -473,10 +474,12 @@ export function masterTasks(deps: WorkflowDeps) {
           `the receiver cannot read the hosts' RRDs of pool ${n.poolName}: what runs where cannot be checked against the new master's database; check by hand, then confirm`,
         );
       const config = access.config!;
-      /** uuid → what was seen: the evidence kept across reads for the final report. */
+      /** Evidence kept across the reads: VMs the database had running on a host that did not run them (uuid → why),
+       * and every VM seen running on an answering host (uuid → host). */
       const unaccounted = new Map<string, string>();
-      let last: Placement | undefined;
-      const read = async (): Promise<Placement> => {
+      const seen = new Map<string, string>();
+      let last: (Placement & { vms: Record<string, VmRecord> }) | undefined;
+      const read = async () => {
         const hosts = await xapi.call<Record<string, HostRecord>>('host.get_all_records');
         const vms = await xapi.call<Record<string, VmRecord>>('VM.get_all_records');
         const answers = await survey(
@@ -502,7 +505,8 @@ export function masterTasks(deps: WorkflowDeps) {
         for (const name of silent) if (lost.members.includes(name)) unread.push(`${name} (answers nothing now)`);
         const placement = comparePlacement(hosts, vms, running);
         for (const [uuid, why] of placement.missing) unaccounted.set(uuid, why);
-        return { ...placement, unread, silent: silent.filter((name) => !lost.members.includes(name)) };
+        for (const [uuid, on] of placement.runningOn) seen.set(uuid, on);
+        return { ...placement, vms, unread, silent: silent.filter((name) => !lost.members.includes(name)) };
       };
       const settled = await wait(ctx, config.membersTimeoutMs, async () => {
         last = await read();
@@ -517,11 +521,45 @@ export function masterTasks(deps: WorkflowDeps) {
       }
       if (settled.silent.length)
         await ctx.progress(`${settled.silent.join(', ')} answer(s) nothing: what they run cannot be read (their failure is the host workflow's)`, 0.5);
-      const left = [...unaccounted].filter(([uuid]) => !settled.runningAnywhere.has(uuid));
-      for (const [, why] of left)
-        await ctx.progress(`not restarted, unproven: ${why}; it may have run on ${old.name} — start it by hand if it should run`, 0.5);
+      const byUuid = new Map(Object.values(settled.vms).map((vm) => [vm.uuid, vm]));
+      const halted = (uuid: string) => !settled.runningOn.has(uuid) && byUuid.get(uuid)?.power_state === 'Halted';
+      // Seen running, now halted and running nowhere: shut down by a resync whose database placed it elsewhere
+      // (xapi_xenops.ml: "This can cause data corruption, therefore terminating"). It ran, so it is restarted.
+      const shutDown = [...seen].filter(([uuid]) => halted(uuid) && byUuid.get(uuid));
+      // Never seen running: the copy cannot tell where it ran, if anywhere.
+      const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid));
+      const restartable = (vm: VmRecord) => isProtected(vm.ha_restart_priority) || deps.settings.hostFailure.restartUnprotected;
+      await ctx.moves.plan([
+        ...shutDown.map(([uuid, on]) => {
+          const vm = byUuid.get(uuid)!;
+          const base = { vmUuid: uuid, vmName: vm.name_label, sourceHost: on, rank: restartRank(vm.ha_restart_priority, xapiNumber(vm.order)) };
+          return restartable(vm)
+            ? { ...base, status: 'pending' as const }
+            : { ...base, status: 'ignored' as const, message: `shut down by ${on}'s resync; not protected and host_failure.restart_unprotected is false` };
+        }),
+        ...unproven.map(([uuid, why]) => ({
+          vmUuid: uuid,
+          vmName: byUuid.get(uuid)!.name_label,
+          sourceHost: old.name,
+          rank: 0,
+          status: 'ignored' as const,
+          message: `unproven: ${why}`,
+        })),
+      ]);
+      for (const [uuid, on] of shutDown) {
+        const vm = byUuid.get(uuid)!;
+        await ctx.progress(
+          `VM ${vm.name_label} ran on ${on} until xapi's resync there shut it down (the database copy placed it elsewhere): ${restartable(vm) ? 'restarted with the plan' : 'not restarted (not protected)'}`,
+          0.5,
+        );
+      }
+      for (const [, why] of unproven)
+        await ctx.progress(
+          `not restarted, unproven: ${why}; it ran on ${old.name}, or was stopped or moved since the database copy — start it by hand if it should run`,
+          0.5,
+        );
       await ctx.progress(`the database of ${promoted.host.name} agrees with what every answering host runs (read from each host's RRDs)`, 1);
-      return { unaccounted: left.map(([uuid]) => uuid) };
+      return { shutDown: shutDown.map(([uuid]) => uuid), unaccounted: unproven.map(([uuid]) => uuid) };
     },
   });
 
@@ -571,8 +609,8 @@ interface Placement {
   disagreements: string[];
   /** VMs the database had running on a read host that did not run them: uuid → what was seen. */
   missing: Map<string, string>;
-  /** Every VM with a domain on a read host. */
-  runningAnywhere: Set<string>;
+  /** Every VM with a domain on a read host → that host's name. */
+  runningOn: Map<string, string>;
   unread: string[];
   silent: string[];
 }
@@ -587,14 +625,14 @@ export function comparePlacement(
   const vmByUuid = new Map(Object.values(vms).map((vm) => [vm.uuid, vm]));
   const disagreements: string[] = [];
   const missing = new Map<string, string>();
-  const runningAnywhere = new Set<string>();
+  const runningOn = new Map<string, string>();
   for (const [hostUuid, uuids] of running) {
     const host = hostByUuid.get(hostUuid);
     if (!host) continue;
     for (const uuid of uuids) {
       const vm = vmByUuid.get(uuid);
       if (vm?.is_control_domain) continue;
-      runningAnywhere.add(uuid);
+      runningOn.set(uuid, host.name_label);
       if (!vm) {
         disagreements.push(`VM ${uuid} runs on ${host.name_label} but is unknown to the database`);
         continue;
@@ -614,7 +652,7 @@ export function comparePlacement(
     disagreements.push(why);
     missing.set(vm.uuid, why);
   }
-  return { disagreements, missing, runningAnywhere };
+  return { disagreements, missing, runningOn };
 }
 
 function describeAnswers(answers: HostAnswer[]): string {

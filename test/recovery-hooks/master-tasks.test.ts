@@ -10,7 +10,7 @@ import type { ProbeResult } from '../../core/xapi/client.js';
 import type { PoolMode } from '../../recovery-hooks/config.js';
 import type { Task, TaskContext } from '../../recovery-hooks/engine/task.js';
 import { inputsOf, wire } from '../../recovery-hooks/engine/wiring.js';
-import type { Notification } from '../../recovery-hooks/store/types.js';
+import type { Notification, PlannedMove } from '../../recovery-hooks/store/types.js';
 import type { MasterFailoverAccess, PoolFencing, PoolHost, ToolstackRestart, WorkflowDeps } from '../../recovery-hooks/workflows/deps.js';
 import { type MasterLost, isMasterLoss, masterTasks } from '../../recovery-hooks/workflows/master.js';
 import { MASTER_TASKS } from '../../recovery-hooks/workflows/names.js';
@@ -86,7 +86,7 @@ function world(o: WorldOptions) {
     }),
     fencerFor: () => o.fencing,
     toolstackRestartFor: () => o.restart,
-    settings: { processFailure: { confirmTimeoutMs: 150 } } as unknown as WorkflowDeps['settings'],
+    settings: { processFailure: { confirmTimeoutMs: 150 }, hostFailure: { restartUnprotected: false } } as unknown as WorkflowDeps['settings'],
     pollIntervalMs: 10,
     probeTimeoutMs: 50,
   };
@@ -108,6 +108,8 @@ const FENCED = { fence_master: { fencedBy: 'bmc' } };
 
 function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto', n: Partial<Notification> = {}) {
   const lines: string[] = [];
+  /** The moves a task added to the plan. */
+  const planned: PlannedMove[] = [];
   const ctx: Ctx = {
     notification: {
       uuid: 'n1',
@@ -122,7 +124,11 @@ function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto',
     results,
     firstStartedAt: Date.now(),
     signal: new AbortController().signal,
-    moves: {} as TaskContext['moves'],
+    moves: {
+      plan: async (m) => void planned.push(...m),
+      list: async () => [],
+      update: async () => {},
+    },
     fence: { operatorWait: async () => undefined, recorded: async () => undefined, reserve: async () => ({ granted: true }) },
     progress: async (message) => void lines.push(message),
     act: async (action, run) => {
@@ -139,7 +145,7 @@ function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto',
     now: () => Date.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   };
-  return { ctx, lines };
+  return { ctx, lines, planned };
 }
 
 const waits = (message: RegExp) => ({ name: 'WaitForOperator', kind: 'master_failover', message });
@@ -529,7 +535,7 @@ t.test(
       rrd: (address) => (address === A.address ? ['dom0-a', '1'] : []),
     });
     const { ctx, lines } = context({ confirm_master_lost: { ...LOST, members: [A.name] }, ...ON_A });
-    t.same(await w.tasks.verify_vm_placement.run(ctx), { unaccounted: [] });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [] });
     t.same(w.followed, [A.address], 'the pool session follows the new master');
     t.match(lines, [/^xcp-b answer\(s\) nothing: what they run cannot be read/, /^the database of xcp-a agrees with what every answering host runs/]);
   },
@@ -581,12 +587,17 @@ t.test(
       xapi: (method) => records(method === 'VM.get_all_records' && reads++ === 0 ? before : after)(method),
       rrd: (address) => (address === B.address ? ['w'] : []),
     });
-    const { ctx, lines } = context({ confirm_master_lost: LOST, ...ON_A });
-    t.same(await w.tasks.verify_vm_placement.run(ctx), { unaccounted: ['z'] });
+    const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: ['z'] });
     t.match(lines, [
-      /^not restarted, unproven: VM vm-z: the database says Running on xcp-b, which does not run it; it may have run on xcp-m — start it by hand if it should run$/,
+      /^not restarted, unproven: VM vm-z: the database says Running on xcp-b, which does not run it; it ran on xcp-m, or was stopped or moved since the database copy — start it by hand if it should run$/,
       /^the database of xcp-a agrees/,
     ]);
+    t.match(
+      planned,
+      [{ vmUuid: 'z', status: 'ignored', sourceHost: 'xcp-m', message: /^unproven: VM vm-z: the database says Running on xcp-b/ }],
+      'and listed in the plan, left alone',
+    );
   },
 );
 
@@ -602,11 +613,37 @@ t.test('plan_vm_restarts on the new master: nothing to restart does not end the 
             ? {}
             : undefined,
   });
-  const { ctx, lines } = context({ confirm_master_lost: LOST, ...ON_A });
-  const planned: unknown[] = [];
-  const moves: TaskContext['moves'] = { plan: async (m) => void planned.push(...m), list: async () => [], update: async () => {} };
-  t.same(await w.tasks.plan_vm_restarts.run({ ...ctx, moves }), { pending: 0, ignored: 0, succeeded: 0, failed: 0 });
+  const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
+  t.same(await w.tasks.plan_vm_restarts.run(ctx), { pending: 0, ignored: 0, succeeded: 0, failed: 0 });
   t.same(planned, [], 'an empty plan recorded');
   t.same(w.followed, [A.address]);
   t.match(lines.at(-1), /^no VM to restart from host xcp-m \(the old pool master, fenced\); the members are pointed at the new master all the same$/);
 });
+
+t.test(
+  'verify_vm_placement: a VM seen running on a member, then shut down by a resync (the copy placed it on another member) → restarted with the plan',
+  async (t) => {
+    let reads = 0;
+    // Read 1: v and u run on xcp-b while the copy places them on xcp-a. Read 2: xcp-b's resync shut both down.
+    const vms = (halted: boolean) => [
+      vmRecord('v', halted ? 'Halted' : 'Running', halted ? null : A, { ha_restart_priority: 'restart', order: 0 }),
+      vmRecord('u', halted ? 'Halted' : 'Running', halted ? null : A, { ha_restart_priority: '', order: 0 }),
+    ];
+    const w = world({
+      answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
+      xapi: (method) => records(vms(method === 'VM.get_all_records' && reads++ > 0))(method),
+      rrd: (address) => (address === B.address && reads <= 1 ? ['v', 'u'] : []),
+    });
+    const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: ['v', 'u'], unaccounted: [] });
+    t.match(planned, [
+      { vmUuid: 'v', status: 'pending', sourceHost: 'xcp-b' },
+      { vmUuid: 'u', status: 'ignored', message: /not protected and host_failure\.restart_unprotected is false$/ },
+    ]);
+    t.match(lines, [
+      /^VM vm-v ran on xcp-b until xapi's resync there shut it down .*: restarted with the plan$/,
+      /^VM vm-u ran on xcp-b until .*: not restarted \(not protected\)$/,
+      /^the database of xcp-a agrees/,
+    ]);
+  },
+);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { HostRuntime } from '../../simulator/pool.js';
 import { tempDir } from '../recovery-hooks/helpers/harness.js';
 import { type Rig, type SimHost, fire, masterLostAlert, notification, progressLines, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
-import { MASTER_FAILOVER, MASTER_RIG, loseMaster, observe } from './helpers/master.js';
+import { DEFAULT_SIZE } from '../../simulator/model/build.js';
+import { MASTER_FAILOVER, MASTER_RIG, MASTER_SIM, loseMaster, observe } from './helpers/master.js';
 import { confirmFenced, describe, runElsewhere, runOnce, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
 
 /** One JSON-RPC call at a simulated host's own address (what an operator's `xe` on that host does). */
@@ -214,5 +215,38 @@ scenario({
     t.equal(moved, vms.length, 'every VM of the old master runs on another host');
     t.equal(watch.most(), 1, 'never two masters');
     return `${describe(n)}; ${away!.name} kept running on ${recovered.name}; ${onto!.name} named for a person, started by them; ${moved}/${vms.length} VMs elsewhere`;
+  },
+});
+
+scenario({
+  name: 'pool master lost after a VM moved between two members since the database copies',
+  expected:
+    'the copy places the VM on the member it left: the member now running it shuts it down when its xapi restarts (resync_resident_on) — the receiver saw it running there, so once it runs nowhere it is restarted once with the plan; never on two hosts',
+  // Four hosts: two members besides the promoted one; their resync a little later, so the receiver's first read sees it.
+  rig: { ...MASTER_RIG, sim: { ...MASTER_SIM, xapiResyncMs: 3000, size: { ...DEFAULT_SIZE, hosts: 4 } } },
+  async run(ctx) {
+    const { t, rig } = ctx;
+    const master = rig.hosts.find((h) => h.master)!;
+    const { watch, promotions } = observe(ctx);
+    // `to` restarts (recover_slaves goes by host order) and resyncs first: the copy places the VM on `from`, a live
+    // host, so `to` shuts it down. (Had `from` resynced first, the VM would be resident nowhere and `to` would claim it.)
+    const [, to, from] = members(rig, master).map((m) => m.host);
+    const [vm] = rig.residentVms(from!);
+    await rig.xapi.call('VM.hard_shutdown', vm!.ref);
+    await rig.xapi.call('VM.start_on', vm!.ref, to!.ref, false, false);
+    const run = rig.sim.pool.truth.guestRun(vm!.ref);
+    const { vms } = await loseMaster(ctx);
+    const n = await untilSettledOrWaiting(rig.hook!, await fire(rig.hook!, masterLostAlert(rig, master)), 120_000);
+    t.equal(n.status, 'finished', describe(n));
+    t.equal(promotions.length, 1, 'one promotion');
+    t.ok(
+      progressLines(n).some((l) => l.startsWith(`verify_vm_placement: VM ${vm!.name} ran on ${to!.name} until xapi's resync there shut it down`)),
+      'the shutdown by the resync is in the progress',
+    );
+    t.equal(runOnce(ctx, [vm!]), 1, `${vm!.name} runs once`);
+    t.not(rig.sim.pool.truth.guestRun(vm!.ref), run, 'a new guest run: xapi shut the old one down, the receiver started it again');
+    t.equal(runElsewhere(ctx, vms, master), vms.length, 'every VM of the old master runs on another host');
+    t.equal(watch.most(), 1, 'never two masters');
+    return `${describe(n)}; ${vm!.name}, moved ${from!.name} → ${to!.name}, shut down by ${to!.name}'s resync and restarted once`;
   },
 });
