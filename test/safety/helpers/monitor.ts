@@ -5,8 +5,9 @@
 //                   shorter than the sampling period is not missed);
 //  (b) healthyOff — healthy hosts powered off: a power-off of a host the scenario did not fail, or of a host that was
 //                   up (powered, not hung, not partitioned) when its BMC was asked to power it off;
-//  (c) leftDown   — at the end, once the notification settled: VMs that ran on a failed host when the fault was
-//                   injected, were not paused or shut down on purpose, and run on no host.
+//  (c) leftDown   — at the end, once the notification settled: VMs that ran when the fault was injected — on the
+//                   failed host or any other (a recovery, or xapi's own resync, can also stop VMs of healthy hosts) —
+//                   were not paused or shut down on purpose, and run on no host.
 import type { Ref } from '../../../simulator/model/types.js';
 import type { HostRuntime, SimulatedPool } from '../../../simulator/pool.js';
 
@@ -30,7 +31,7 @@ export class SafetyMonitor {
   private seenOverlaps = 0;
   /** Hosts the scenario failed on purpose: powering these off is a fence, not a violation (unless they were up). */
   private readonly failed = new Set<Ref>();
-  /** VMs that ran on a faulted host at the fault, and must run somewhere at the end. */
+  /** VMs that ran anywhere when a fault was injected, and must run somewhere at the end. */
   private readonly mustRun = new Set<Ref>();
   private readonly onPurpose = new Set<Ref>();
   readonly violations: Violations = { twice: new Map(), healthyOff: [], leftDown: [] };
@@ -59,15 +60,15 @@ export class SafetyMonitor {
   }
 
   /**
-   * The scenario injects a fault on `host`: the VMs it runs now must run somewhere at the end. With `mayFence`
+   * The scenario injects a fault on `host`: the VMs it runs now, and those of every other host, must run somewhere at
+   * the end; returns the ones `host` runs. With `mayFence`
    * (a hung, partitioned or powered-off host — not a healthy host behind a partitioned monitoring) a power-off of it
    * while it is down is the expected fence.
    */
   fault(host: HostRuntime, { mayFence = true } = {}): Ref[] {
     if (mayFence) this.failed.add(host.ref);
-    const vms = this.pool.truth.domainsOn(host.ref);
-    for (const vm of vms) this.mustRun.add(vm);
-    return vms;
+    for (const h of this.pool.hosts) for (const vm of this.pool.truth.domainsOn(h.ref)) this.mustRun.add(vm);
+    return this.pool.truth.domainsOn(host.ref);
   }
 
   /** A VM the scenario paused or shut down on purpose: not expected to run. */
