@@ -456,9 +456,10 @@ export function masterTasks(deps: WorkflowDeps) {
    * member. Each xapi corrects its own VMs when it starts (ocaml/xapi/xapi_xenops.ml resync_resident_on), well after
    * it answers again. Until every answering host's rrdd (host-domains.ts: what runs there, independent of any
    * database) agrees with the database, a VM of the plan may still run on a member, and starting it would run it
-   * twice: the task waits up to members_timeout_seconds, then a person decides. VMs the copy had running on a member
-   * that did not run them are named in the progress: they may have run on the old master (not restarted: the copy
-   * cannot tell).
+   * twice: the task waits up to members_timeout_seconds, then a person decides. Once they agree, what the reads saw
+   * on the way decides the rest: a VM seen running and since shut down by a resync ran, so it joins the plan; one
+   * the copy had running on a member that never ran it is listed, not restarted (the copy cannot tell where it ran);
+   * one unknown to the database that a resync shut down is named for a person (nothing here can restart it).
    */
   const verifyVmPlacement = implement(MASTER.verify_vm_placement, {
     async run(ctx, { lost, master: promoted }) {
@@ -553,6 +554,13 @@ export function masterTasks(deps: WorkflowDeps) {
           0.5,
         );
       }
+      // Unknown to the new master (created since its copy): a resync shuts such a domain down (xapi_xenops.ml
+      // xenopsd_vms_not_in_xapi), and no record is left here to start it from.
+      for (const [uuid, on] of [...seen].filter(([uuid]) => !byUuid.has(uuid) && !settled.runningOn.has(uuid)))
+        await ctx.progress(
+          `VM ${uuid} ran on ${on} but is unknown to the database of ${promoted.host.name} (created since its copy): xapi's resync there shut it down, and it cannot be restarted from this database — recover it by hand`,
+          0.5,
+        );
       for (const [, why] of unproven)
         await ctx.progress(
           `not restarted, unproven: ${why}; it ran on ${old.name}, or was stopped or moved since the database copy — start it by hand if it should run`,
@@ -615,7 +623,7 @@ interface Placement {
   silent: string[];
 }
 
-export function comparePlacement(
+function comparePlacement(
   hosts: Record<string, HostRecord>,
   vms: Record<string, VmRecord>,
   running: Map<string, Set<string>>,

@@ -632,7 +632,7 @@ t.test(
     const w = world({
       answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
       xapi: (method) => records(vms(method === 'VM.get_all_records' && reads++ > 0))(method),
-      rrd: (address) => (address === B.address && reads <= 1 ? ['v', 'u'] : []),
+      rrd: (address) => (address === B.address && reads <= 1 ? ['v', 'u', 'created-since'] : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
     t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: ['v', 'u'], unaccounted: [] });
@@ -643,6 +643,7 @@ t.test(
     t.match(lines, [
       /^VM vm-v ran on xcp-b until xapi's resync there shut it down .*: restarted with the plan$/,
       /^VM vm-u ran on xcp-b until .*: not restarted \(not protected\)$/,
+      /^VM created-since ran on xcp-b but is unknown to the database of xcp-a \(created since its copy\): xapi's resync there shut it down, and it cannot be restarted from this database — recover it by hand$/,
       /^the database of xcp-a agrees/,
     ]);
   },
