@@ -51,18 +51,13 @@ export class DbBackups {
     for (const h of this.pool.hosts) if (h !== this.pool.master && this.pool.answers(h)) this.backupTo(h);
   }
 
-  /** The database of a promoted member is its copy: every VM's placement as the copy has it. Returns how many changed. */
-  rollBack(h: HostRuntime): number {
-    const copy = this.copies.get(h.ref);
-    if (!copy) return 0;
-    let changed = 0;
-    for (const [ref, then] of copy) {
+  /** The database of a promoted member is its copy: every VM's placement as the copy has it. */
+  rollBack(h: HostRuntime): void {
+    for (const [ref, then] of this.copies.get(h.ref) ?? []) {
       const vm = this.pool.store.get('VM', ref);
       if (!vm || (vm.power_state === then.power_state && vm.resident_on === then.resident_on)) continue;
       this.pool.place(ref, then.resident_on === NULL_REF ? null : then.resident_on, then.power_state);
-      changed++;
     }
-    return changed;
   }
 
   private pushToNext(): void {

@@ -526,7 +526,7 @@ export function masterTasks(deps: WorkflowDeps) {
       const halted = (uuid: string) => !settled.runningOn.has(uuid) && byUuid.get(uuid)?.power_state === 'Halted';
       // Seen running, now halted and running nowhere: shut down by a resync whose database placed it elsewhere
       // (xapi_xenops.ml: "This can cause data corruption, therefore terminating"). It ran, so it is restarted.
-      const shutDown = [...seen].filter(([uuid]) => halted(uuid) && byUuid.get(uuid));
+      const shutDown = [...seen].filter(([uuid]) => halted(uuid));
       // Never seen running: the copy cannot tell where it ran, if anywhere.
       const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid));
       const restartable = (vm: VmRecord) => isProtected(vm.ha_restart_priority) || deps.settings.hostFailure.restartUnprotected;
