@@ -1,7 +1,7 @@
 // Parser throughput for each /rrd_updates generation, beside JSON.parse of the same bytes as the floor: an answer
 // read whole (the first from a host, or after its legend changed), and as a poll reads it once the host's legend is
 // known (compared in place, not decoded).
-import { parseRrdUpdates, readRrdUpdates } from '../exporter/rrd/parse.js';
+import { parseRrdUpdates, readRrdUpdates } from '../core/rrd/parse.js';
 import { type RrdShape, renderRrdUpdates } from '../simulator/rrd/render.js';
 import { summary } from './lib/stats.js';
 

@@ -47,7 +47,7 @@ const GROUPS = [
     floor: 97,
     fileFloor: 95,
     everyFunction: true,
-    files: [/^exporter\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/],
+    files: [/^core\/rrd\/(parse|json|xml|numbers)\.ts$/, /^exporter\/hardware\/(ipmi|smart)\/[^/]+\.ts$/, /^core\/config\/schema\.ts$/],
   },
   {
     name: 'safety-critical recovery (fencing, host workflow and its placement, engine, store)',

@@ -8,8 +8,8 @@ import { type Catalogue, type Mapped, VM_CPU_USAGE } from './catalogue.js';
 import type { CounterBank } from './counters.js';
 import type { GuestReports } from './guest-reports.js';
 import type { LabelCache } from './label-cache.js';
-import { Legend } from './legend.js';
-import { type RrdUpdate, type RrdWindow, newestFinite, newestFirst } from './parse.js';
+import { Legend } from '../../core/rrd/legend.js';
+import { type RrdUpdate, type RrdWindow, newestFinite, newestFirst } from '../../core/rrd/parse.js';
 import type { PowerInputs } from './vm-power.js';
 
 export interface RrdContext {

@@ -3,8 +3,8 @@
 // when its domain does (xen-api design "RRDD archival redesign"). After an emergency master transition the new
 // master's database is its own old copy (simulator/db-backup.ts); this view does not depend on it.
 import { XapiClient } from '../../core/xapi/client.js';
-import { type FetchOptions, fetchRrdUpdates } from '../../exporter/rrd/fetch.js';
-import type { RrdUpdate } from '../../exporter/rrd/parse.js';
+import { type FetchOptions, fetchRrdUpdates } from '../../core/rrd/fetch.js';
+import type { RrdUpdate } from '../../core/rrd/parse.js';
 import type { Xapi } from './xapi.js';
 
 /** Bound of one /rrd_updates body read by the receiver. */

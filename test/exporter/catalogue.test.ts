@@ -8,7 +8,7 @@ import { renderText } from '../../exporter/metrics/render.js';
 import { Catalogue, catalogueMetrics } from '../../exporter/rrd/catalogue.js';
 import { CounterBank } from '../../exporter/rrd/counters.js';
 import { LabelCache } from '../../exporter/rrd/label-cache.js';
-import type { RrdUpdate } from '../../exporter/rrd/parse.js';
+import type { RrdUpdate } from '../../core/rrd/parse.js';
 import { addRrdSamples } from '../../exporter/rrd/samples.js';
 
 const HOST = 'a1b2c3d4-0000-4000-8000-000000000001';

@@ -7,7 +7,7 @@ import { Secret } from '../../core/config/secret.js';
 import { memoryLogger } from '../../core/log.js';
 import { XapiClient } from '../../core/xapi/client.js';
 import { startExporter } from '../../exporter/main.js';
-import { fetchRrdUpdates } from '../../exporter/rrd/fetch.js';
+import { fetchRrdUpdates } from '../../core/rrd/fetch.js';
 import type { Ref } from '../../simulator/model/types.js';
 import { exporterConfigYaml } from '../helpers/exporter.js';
 import { sample } from '../helpers/exposition.js';

@@ -1,12 +1,12 @@
-// /rrd_updates read from the body's bytes (exporter/rrd/json.ts, numbers.ts, legend.ts): every generation gives from
+// /rrd_updates read from the body's bytes (core/rrd/json.ts, numbers.ts, legend.ts): every generation gives from
 // a Buffer what it gives from the same text; names with multi-byte UTF-8 characters and JSON escapes decode right;
 // numbers are read from bytes exactly as Number() reads their text; and a host's kept legend is recognised by the
 // bytes of its list only when they are the same bytes — a change of one byte, even one that keeps the length, is a
 // new legend.
 import t from 'tap';
 import { ProtocolError } from '../../core/errors.js';
-import { numberAt, toNumber } from '../../exporter/rrd/numbers.js';
-import { parseRrdUpdates, readRrdUpdates } from '../../exporter/rrd/parse.js';
+import { numberAt, toNumber } from '../../core/rrd/numbers.js';
+import { parseRrdUpdates, readRrdUpdates } from '../../core/rrd/parse.js';
 import { type RrdShape, renderRrdUpdates } from '../../simulator/rrd/render.js';
 
 const SHAPES: RrdShape[] = ['current', 'nested', 'legacy', 'xml'];

@@ -10,7 +10,7 @@ import { Catalogue } from '../../exporter/rrd/catalogue.js';
 import { CounterBank } from '../../exporter/rrd/counters.js';
 import { GuestReports } from '../../exporter/rrd/guest-reports.js';
 import { LabelCache } from '../../exporter/rrd/label-cache.js';
-import { type RrdUpdate, type RrdWindow, parseRrdUpdates, readRrdUpdates } from '../../exporter/rrd/parse.js';
+import { type RrdUpdate, type RrdWindow, parseRrdUpdates, readRrdUpdates } from '../../core/rrd/parse.js';
 import { type RrdContext, SamplePlans, addRrdSamples } from '../../exporter/rrd/samples.js';
 import { PowerInputs } from '../../exporter/rrd/vm-power.js';
 import { type RrdShape, renderRrdUpdates } from '../../simulator/rrd/render.js';

@@ -2,7 +2,7 @@
 // reads, for every way rrdd writes a value (%0.15g, older %0.4f, integers, exponents, NaN, ±Infinity) and for text
 // around the fast path's limits (leading zeros, 15 and 16 significant digits, mantissas around 2^53, large exponents).
 import t from 'tap';
-import { numberAt, toNumber } from '../../exporter/rrd/numbers.js';
+import { numberAt, toNumber } from '../../core/rrd/numbers.js';
 import { rng } from '../../simulator/model/random.js';
 import { formatRrdValue } from '../../simulator/rrd/render.js';
 

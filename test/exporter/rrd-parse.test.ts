@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { ProtocolError } from '../../core/errors.js';
-import { newestValues, parseRrdUpdates } from '../../exporter/rrd/parse.js';
+import { newestValues, parseRrdUpdates } from '../../core/rrd/parse.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/xapi-rrd/${name}`, import.meta.url));
 const PERFMON = 'rrd_updates-xml__xen-api__python3-tests-test_perfmon_fixture.xml';

@@ -5,8 +5,8 @@ import t from 'tap';
 import { Secret } from '../../core/config/secret.js';
 import { BodyPool } from '../../core/http/body-pool.js';
 import { XapiClient } from '../../core/xapi/client.js';
-import { fetchRrdWindow } from '../../exporter/rrd/fetch.js';
-import { type RrdWindow, readRrdUpdates } from '../../exporter/rrd/parse.js';
+import { fetchRrdWindow } from '../../core/rrd/fetch.js';
+import { type RrdWindow, readRrdUpdates } from '../../core/rrd/parse.js';
 import { type RrdShape, renderRrdUpdates } from '../../simulator/rrd/render.js';
 import { startSim } from '../helpers/sim.js';
 

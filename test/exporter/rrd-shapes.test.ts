@@ -2,8 +2,8 @@
 import t from 'tap';
 import { Secret } from '../../core/config/secret.js';
 import { XapiClient } from '../../core/xapi/client.js';
-import { fetchRrdUpdates } from '../../exporter/rrd/fetch.js';
-import { newestValues, parseRrdUpdates } from '../../exporter/rrd/parse.js';
+import { fetchRrdUpdates } from '../../core/rrd/fetch.js';
+import { newestValues, parseRrdUpdates } from '../../core/rrd/parse.js';
 import type { RrdShape } from '../../simulator/rrd/render.js';
 import { startSim } from '../helpers/sim.js';
 

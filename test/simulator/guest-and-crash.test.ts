@@ -3,8 +3,8 @@
 import t from 'tap';
 import { XapiClient } from '../../core/xapi/client.js';
 import { Secret } from '../../core/config/secret.js';
-import { fetchRrdUpdates } from '../../exporter/rrd/fetch.js';
-import type { RrdUpdate } from '../../exporter/rrd/parse.js';
+import { fetchRrdUpdates } from '../../core/rrd/fetch.js';
+import type { RrdUpdate } from '../../core/rrd/parse.js';
 import { CRASH_RESTART_MIN_RUN_MS } from '../../simulator/crash.js';
 import { xapiDate } from '../../simulator/model/types.js';
 import { startSim } from '../helpers/sim.js';

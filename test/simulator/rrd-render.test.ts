@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import JSON5 from 'json5';
 import t from 'tap';
-import { parseRrdUpdates, type RrdUpdate } from '../../exporter/rrd/parse.js';
+import { parseRrdUpdates, type RrdUpdate } from '../../core/rrd/parse.js';
 import { type RrdShape, type RrdUpdatesInput, formatRrdValue, renderRrdUpdates } from '../../simulator/rrd/render.js';
 
 const SHAPES: RrdShape[] = ['legacy', 'nested', 'current', 'xml'];

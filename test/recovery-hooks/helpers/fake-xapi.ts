@@ -2,7 +2,7 @@
 // end-to-end tests run against simulator/). It keeps hosts and VMs, answers the calls the workflows make with XAPI's
 // error codes, and logs every state-changing call.
 import { XapiError } from '../../../core/errors.js';
-import type { RrdUpdate } from '../../../exporter/rrd/parse.js';
+import type { RrdUpdate } from '../../../core/rrd/parse.js';
 import type { RrdSource } from '../../../recovery-hooks/workflows/host-domains.js';
 import type { PowerState, Xapi } from '../../../recovery-hooks/workflows/xapi.js';
 

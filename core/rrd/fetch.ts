@@ -3,10 +3,10 @@
 // matter; rrdd answers rows with t >= start, ocaml/libs/xapi-rrd/lib/rrd_updates.ml, so that row comes again and the
 // gauges always have a newest row), or on the first poll the last `windowSeconds` (a negative start is relative to
 // the host's last update): no row is missed whatever the poll interval, and the counters skip the ones they had.
-import { HttpError } from '../../core/errors.js';
-import type { BodyPool } from '../../core/http/body-pool.js';
-import type { HttpResponse } from '../../core/http/client.js';
-import type { XapiClient } from '../../core/xapi/client.js';
+import { HttpError } from '../errors.js';
+import type { BodyPool } from '../http/body-pool.js';
+import type { HttpResponse } from '../http/client.js';
+import type { XapiClient } from '../xapi/client.js';
 import type { Legend } from './legend.js';
 import { type RrdUpdate, type RrdWindow, parseRrdUpdates, readRrdUpdates } from './parse.js';
 

@@ -7,8 +7,8 @@
 // any difference decodes the new one. Immutable: an answer with another legend gets a new Legend, so a poll never
 // reads rows with a legend it did not come with.
 import { createHash } from 'node:crypto';
-import { ProtocolError } from '../../core/errors.js';
-import { detach } from '../../core/strings.js';
+import { ProtocolError } from '../errors.js';
+import { detach } from '../strings.js';
 import type { RrdColumn } from './parse.js';
 
 /** The columns of one (CF, object type, uuid): one RRD's sources under one consolidation function. */

@@ -4,12 +4,12 @@
 //   nested  (xcp-rrd 1.10–12) valid JSON, but `data` sits inside `meta`
 //   current (xapi ≥ 24.11)    valid JSON, every number a string
 //   XML     <xport><meta>…</meta><data><row><t>T</t><v>…</v></row></data></xport>
-import { ProtocolError } from '../../core/errors.js';
+import { ProtocolError } from '../errors.js';
 import { type LegendAt, parseRrdJson } from './json.js';
 import { Legend } from './legend.js';
 import { toNumber } from './numbers.js';
 import { readXmlDocument } from './xml.js';
-import { isObject } from '../../core/guards.js';
+import { isObject } from '../guards.js';
 
 export interface RrdColumn {
   cf: string;
