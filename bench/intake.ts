@@ -4,7 +4,7 @@
 // on, synchronous_commit on). The limit servers (bench/lib/limit-intake.ts) take the same load: one that group-commits
 // to a file with fsync, one that writes nothing.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,9 @@ function webhook(n: number): string {
     startsAt: now,
     endsAt: '0001-01-01T00:00:00Z',
     generatorURL: 'http://prometheus/graph',
-    fingerprint: `${n.toString(16).padStart(8, '0')}${i.toString(16).padStart(8, '0')}`,
+    // Alertmanager's fingerprint is a 64-bit hash of the label set (prometheus/common model.Fingerprint): random hex,
+    // as here — not a counter, whose replay keys would all land at the end of the store's index.
+    fingerprint: createHash('sha256').update(`${n}:${i}`).digest('hex').slice(0, 16),
   }));
   return JSON.stringify({
     version: '4',

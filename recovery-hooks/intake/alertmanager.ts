@@ -128,6 +128,14 @@ export function alertFingerprint(alert: WebhookAlert): string {
   return createHash('sha256').update(JSON.stringify(labels)).digest('hex').slice(0, 16);
 }
 
+/**
+ * What makes a re-sent alert a replay: its fingerprint, when it started, its event. The time comes first, so that the
+ * keys of the alerts arriving now sit together at the end of the store's unique index and a group commit writes a few
+ * of its pages, instead of one random page per alert (a fingerprint is a hash): with the fingerprint first (`am:`
+ * keys, rewritten by migration 8) the receiver took 1.15–1.2× the CPU per webhook (bench/RESULTS.md, intake).
+ */
+export const replayKeyOf = (fingerprint: string, startsAt: number, event: string): string => `am2:${startsAt}:${fingerprint}:${event}`;
+
 export type AlertMapping =
   | { kind: 'notification'; input: NewNotification; host?: KnownHost; unknownHost?: true }
   | { kind: 'skip'; reason: string }
@@ -262,7 +270,7 @@ export function mapAlert(alert: WebhookAlert, ctx: MapContext): AlertMapping {
       generatedAt: firing ? startsAt : Number.isNaN(ended) || ended <= 0 ? ctx.now : ended,
       payload,
       source: 'alertmanager',
-      replayKey: `am:${alertFingerprint(alert)}:${startsAt}:${String(payload.event)}`,
+      replayKey: replayKeyOf(alertFingerprint(alert), startsAt, String(payload.event)),
     },
   };
 }

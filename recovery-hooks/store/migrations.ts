@@ -6,6 +6,17 @@ export interface Migration {
   sql: string;
 }
 
+// Parts of a replay key of the first form, `am:FP:S:E` (migration 8), each an SQL expression of `replay_key`.
+/** `am:FP:S:` — the event (capitals and underscores) cut off. */
+const AM_HEAD = "rtrim(replay_key, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ_')";
+const AM_EVENT = `substr(replay_key, length(${AM_HEAD}) + 1)`;
+/** `am:FP:S` */
+const AM_REST = `substr(${AM_HEAD}, 1, length(${AM_HEAD}) - 1)`;
+/** `am:FP:` — the start time (digits, a sign) cut off. */
+const AM_UPTO_STARTS = `rtrim(${AM_REST}, '-0123456789')`;
+const AM_STARTS = `substr(${AM_REST}, length(${AM_UPTO_STARTS}) + 1)`;
+const AM_FINGERPRINT = `substr(${AM_UPTO_STARTS}, 4, length(${AM_UPTO_STARTS}) - 4)`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -191,5 +202,12 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX notifications_dedup;
       CREATE INDEX notifications_dedup ON notifications (type, host_uuid, payload, generated_at) WHERE (status <> 'ignored' OR updated_at IS NOT NULL);
     `,
+  },
+  {
+    // Replay keys time first (intake/alertmanager.ts replayKeyOf): `am:FP:S:E` becomes `am2:S:FP:E`. E is [A-Z_]+, S an
+    // integer (ms), FP any text (a sender's fingerprint may hold ':'): cut from the right, without regular expressions.
+    version: 8,
+    sql: `UPDATE notifications SET replay_key = 'am2:' || ${AM_STARTS} || ':' || ${AM_FINGERPRINT} || ':' || ${AM_EVENT}
+      WHERE replay_key LIKE 'am:%' AND ${AM_EVENT} <> '' AND ${AM_HEAD} LIKE '%:' AND ${AM_STARTS} <> '' AND ${AM_UPTO_STARTS} LIKE 'am:_%:';`,
   },
 ];

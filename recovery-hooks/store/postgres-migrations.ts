@@ -189,4 +189,11 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notifications_payload ON notifications USING hash (payload) WHERE (status <> 'ignored' OR updated_at IS NOT NULL);
     `,
   },
+  {
+    // As SQLite's migration 8: replay keys time first (`am:FP:S:E` → `am2:S:FP:E`); the fingerprint is the longest
+    // match, so a ':' inside it stays in it.
+    version: 8,
+    sql: `UPDATE notifications SET replay_key = regexp_replace(replay_key, '^am:(.+):(-?[0-9]+):([A-Z_]+)$', 'am2:\\2:\\1:\\3')
+      WHERE replay_key ~ '^am:.+:-?[0-9]+:[A-Z_]+$';`,
+  },
 ];

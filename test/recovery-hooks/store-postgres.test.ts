@@ -14,7 +14,7 @@ import { StoreError } from '../../recovery-hooks/store/store.js';
 import type { OutboxInput } from '../../recovery-hooks/store/types.js';
 import { type TestPostgres, postgresSkip, startPostgres } from '../helpers/postgres.js';
 import { HOST_1, HOST_2, HOST_3 } from './helpers/harness.js';
-import { T0, input, opts, storeContract } from './helpers/store-contract.js';
+import { FIRST_FORM_KEYS, KEYS_NOT_OF_THE_FIRST_FORM, T0, input, keyedRow, opts, storeContract } from './helpers/store-contract.js';
 
 function config(url: string, over: Partial<PostgresStoreConfig> = {}): PostgresStoreConfig {
   return { url: new Secret(url), poolSize: 4, connectTimeoutMs: 3000, statementTimeoutMs: 5000, ...over };
@@ -105,6 +105,41 @@ if (postgresSkip) {
     t.match((await s.activityOf('n-1')).messages, [{ channel: 'mail', event: 'recovery.started', status: 'sent', sentAt: T0 + 5 }]);
     t.match((await s.activityOf('n-2')).messages, [{ event: 'recovery.finished', status: 'failed', failedAt: T0 + 9 }]);
     t.equal((await s.activityOf('n-1')).messages.length, 1, 'the alert message belongs to no notification');
+  });
+
+  t.test('a database of migration 7 upgrades: an alert recorded under a replay key of the first form is still a replay', async (t) => {
+    const url = await server.createDatabase();
+    const raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 7)) {
+      await raw.query(m.sql);
+      await raw.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [m.version]);
+    }
+    const keys = [...FIRST_FORM_KEYS.map((k) => k.old), ...KEYS_NOT_OF_THE_FIRST_FORM];
+    for (const [i, key] of keys.entries()) {
+      const row = keyedRow(key, i);
+      await raw.query(
+        "INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, source, replay_key, created_at) VALUES ($1, 'COMPUTE_HOST', 'new', $2, $3, 'pool-a', $4, $5, 'alertmanager', $6, $4)",
+        [row.uuid, HOST_1.uuid, HOST_1.name, T0, row.payload, row.replayKey],
+      );
+    }
+    const s = await PostgresNotificationStore.open(config(url), logger);
+    t.teardown(() => s.close());
+    t.same(
+      await s.schemaVersions(),
+      POSTGRES_MIGRATIONS.map((m) => m.version),
+    );
+    const { rows } = await raw.query<{ replay_key: string }>('SELECT replay_key FROM notifications ORDER BY id');
+    await raw.end();
+    t.same(
+      rows.map((r) => r.replay_key),
+      [...FIRST_FORM_KEYS.map((k) => k.now), ...KEYS_NOT_OF_THE_FIRST_FORM],
+      'first-form keys rewritten time first; the others as they were',
+    );
+    const again = await s.create(input({ replayKey: FIRST_FORM_KEYS[0]!.now, source: 'alertmanager' }), opts);
+    t.equal(again.outcome, 'replay', 'the alert sent again is a replay of the row recorded before the upgrade');
+    t.equal(again.notification?.uuid, 'n-0');
   });
 
   t.test('BIGINT columns come back as numbers, without touching pg’s global type parsers', async (t) => {

@@ -5,8 +5,8 @@ import t from 'tap';
 import { MIGRATIONS } from '../../recovery-hooks/store/migrations.js';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import { StoreError } from '../../recovery-hooks/store/store.js';
-import { tempDir } from './helpers/harness.js';
-import { T0, input, opts, storeContract } from './helpers/store-contract.js';
+import { HOST_1, tempDir } from './helpers/harness.js';
+import { FIRST_FORM_KEYS, KEYS_NOT_OF_THE_FIRST_FORM, T0, input, keyedRow, opts, storeContract } from './helpers/store-contract.js';
 
 t.test('the store contract, on SQLite', async (t) => {
   storeContract(t, async () => new SqliteNotificationStore(':memory:'));
@@ -81,4 +81,36 @@ t.test('a store of migration 5 upgrades: the outbox messages about a notificatio
   t.match((await s.activityOf('n-1')).messages, [{ channel: 'mail', event: 'recovery.started', status: 'sent', sentAt: T0 + 5 }]);
   t.match((await s.activityOf('n-2')).messages, [{ event: 'recovery.finished', status: 'failed', failedAt: T0 + 9 }]);
   t.equal((await s.activityOf('n-1')).messages.length, 1, 'the alert message belongs to no notification');
+});
+
+t.test('a store of migration 7 upgrades: an alert recorded under a replay key of the first form is still a replay', async (t) => {
+  const file = join(tempDir(), 'v7.sqlite');
+  const raw = new Database(file);
+  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  for (const m of MIGRATIONS.filter((m) => m.version <= 7)) {
+    raw.exec(m.sql);
+    raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)').run(m.version);
+  }
+  const insert = raw.prepare(
+    "INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, source, replay_key, created_at) VALUES (?, 'COMPUTE_HOST', 'new', ?, ?, 'pool-a', ?, ?, 'alertmanager', ?, ?)",
+  );
+  const keys = [...FIRST_FORM_KEYS.map((k) => k.old), ...KEYS_NOT_OF_THE_FIRST_FORM];
+  keys.forEach((key, i) => {
+    const row = keyedRow(key, i);
+    insert.run(row.uuid, HOST_1.uuid, HOST_1.name, T0, row.payload, row.replayKey, T0);
+  });
+  raw.close();
+  const s = new SqliteNotificationStore(file);
+  t.teardown(() => s.close());
+  t.same(
+    s.schemaVersions(),
+    MIGRATIONS.map((m) => m.version),
+  );
+  const read = new Database(file, { readonly: true });
+  const stored = read.prepare('SELECT replay_key FROM notifications ORDER BY id').pluck().all();
+  read.close();
+  t.same(stored, [...FIRST_FORM_KEYS.map((k) => k.now), ...KEYS_NOT_OF_THE_FIRST_FORM], 'first-form keys rewritten time first; the others as they were');
+  const again = await s.create(input({ replayKey: FIRST_FORM_KEYS[0]!.now, source: 'alertmanager' }), opts);
+  t.equal(again.outcome, 'replay', 'the alert sent again is a replay of the row recorded before the upgrade');
+  t.equal(again.notification?.uuid, 'n-0');
 });

@@ -1,6 +1,7 @@
 // The NotificationStore contract: what every backend must do, run against SQLite (store.test.ts) and PostgreSQL
 // (store-postgres.test.ts). `open` gives a new, empty store each time; the suite closes what it opens.
 import type { Test } from 'tap';
+import { replayKeyOf } from '../../../recovery-hooks/intake/alertmanager.js';
 import { canonicalJson } from '../../../recovery-hooks/store/rows.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from '../../../recovery-hooks/store/store.js';
 import type { ListPage, NewNotification, NotificationStatus, RunHistory, SortKey } from '../../../recovery-hooks/store/types.js';
@@ -9,6 +10,28 @@ import { HOST_1, HOST_2, HOST_3 } from './harness.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const opts = { now: T0, dedupWindowMs: 180_000, onMaintenance: 'refuse' as const };
+
+/**
+ * Replay keys of the first form (`am:FINGERPRINT:STARTS:EVENT`, before migration 8) and what migration 8 makes of
+ * them: a fingerprint may hold ':' and end in digits or '-', a start time may be negative.
+ */
+export const FIRST_FORM_KEYS = (
+  [
+    ['a3f0c9e1d2b4c5a6', 1_767_225_600_000, 'STOPPED'],
+    ['x:9', 100, 'QEMU_GUEST_AGENT_ERROR'],
+    ['f-', -5, 'LIFECYCLE'],
+    ['12', 7, 'POWER_LOST'],
+  ] as const
+).map(([fingerprint, startsAt, event]) => ({ old: `am:${fingerprint}:${startsAt}:${event}`, now: replayKeyOf(fingerprint, startsAt, event) }));
+/** Keys migration 8 leaves alone: not of the first form (no fingerprint, no time, not an alert's). */
+export const KEYS_NOT_OF_THE_FIRST_FORM = ['am:1', 'am::5:STOPPED', 'am:f:x:STOPPED', 'other:f:5:STOPPED'];
+
+/** A row of a notification of HOST_1 under `replayKey`, as the upgrade tests insert it. */
+export const keyedRow = (replayKey: string, i: number) => ({
+  uuid: `n-${i}`,
+  payload: JSON.stringify({ event: 'STOPPED', n: i }),
+  replayKey,
+});
 
 export function input(over: Partial<NewNotification> = {}): NewNotification {
   return {
