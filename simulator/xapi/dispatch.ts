@@ -155,10 +155,12 @@ async function dispatchAction(ctx: DispatchContext, method: string, cls: string,
     expectArgs(method, args, 0);
     return pool.roles.recoverSlaves(ctx.on, method);
   }
-  // Pushes the database to every member now (ocaml/xapi/xapi_pool.ml sync_database; simulator/db-backup.ts).
+  // Pushes the database to every member now (ocaml/xapi/xapi_pool.ml sync_database; simulator/db-backup.ts) — unless
+  // HA is enabled: then xapi flushes it to the HA metadata VDI and, that done, "assuming this is sufficient", pushes it
+  // to no member (the flush is modelled as succeeding).
   if (cls === 'pool' && op === 'sync_database') {
     expectArgs(method, args, 0);
-    pool.dbBackups.syncAll();
+    if (!pool.store.get('pool', pool.poolRef)!.ha_enabled) pool.dbBackups.syncAll();
     return '';
   }
   if (cls === 'vm') {

@@ -104,6 +104,18 @@ t.test('pool.sync_database gives every member the database as it is: nothing rol
   t.same(pool.truth.hostsRunning(offMaster!), [c.ref]);
 });
 
+t.test('with HA enabled, pool.sync_database flushes to the metadata VDI and refreshes no member’s copy', async (t) => {
+  const { sim, pool, a, c, guests, placement, session, move, promoteB } = await rig(t);
+  const [offMaster] = guests(a);
+  await move(offMaster!, c);
+  pool.store.mod('pool', pool.poolRef, { ha_enabled: true });
+  t.equal(await rpc(sim, a, 'pool.sync_database', [session]), '');
+  // HA refuses an emergency transition (HA_IS_ENABLED): disabled again, the copies are as they were.
+  pool.store.mod('pool', pool.poolRef, { ha_enabled: false });
+  await promoteB();
+  t.same(placement(offMaster!), { power: 'Running', on: a.ref }, 'the promoted copy still places the VM on the old master');
+});
+
 t.test('the backup thread refreshes the members’ copies every interval', async (t) => {
   const sim = await startSim({ ...FAST, dbBackupIntervalMs: 200 });
   t.teardown(() => sim.stop());
