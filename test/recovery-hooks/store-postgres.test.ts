@@ -82,15 +82,21 @@ if (postgresSkip) {
     t.match(await again.get(notification!.uuid), { status: 'new', id: 1, generatedAt: T0 });
   });
 
-  t.test('a database of migration 5 upgrades: the outbox messages about a notification join its activity', async (t) => {
-    const url = await server.createDatabase();
+  /** A connection to the database at `url` as a receiver of migration `version` left it (the later ones not applied). */
+  const databaseAtMigration = async (url: string, version: number) => {
     const raw = new pg.Client({ connectionString: url });
     await raw.connect();
     await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-    for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 5)) {
+    for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= version)) {
       await raw.query(m.sql);
       await raw.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [m.version]);
     }
+    return raw;
+  };
+
+  t.test('a database of migration 5 upgrades: the outbox messages about a notification join its activity', async (t) => {
+    const url = await server.createDatabase();
+    const raw = await databaseAtMigration(url, 5);
     const insert = "INSERT INTO outbox (channel, payload, status, next_attempt_at, created_at, done_at) VALUES ('mail', $1, $2, $3, $3, $4)";
     await raw.query(insert, [JSON.stringify({ event: 'recovery.started', notification_uuid: 'n-1' }), 'sent', T0, T0 + 5]);
     await raw.query(insert, [JSON.stringify({ event: 'alert.firing', fingerprint: 'f' }), 'pending', T0, null]);
@@ -109,13 +115,7 @@ if (postgresSkip) {
 
   t.test('a database of migration 7 upgrades: an alert recorded under a replay key of the first form is still a replay', async (t) => {
     const url = await server.createDatabase();
-    const raw = new pg.Client({ connectionString: url });
-    await raw.connect();
-    await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-    for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 7)) {
-      await raw.query(m.sql);
-      await raw.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)', [m.version]);
-    }
+    const raw = await databaseAtMigration(url, 7);
     const keys = [...FIRST_FORM_KEYS.map((k) => k.old), ...KEYS_NOT_OF_THE_FIRST_FORM];
     for (const [i, key] of keys.entries()) {
       const row = keyedRow(key, i);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { MIGRATIONS } from '../../recovery-hooks/store/migrations.js';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import { StoreError } from '../../recovery-hooks/store/store.js';
@@ -59,25 +59,38 @@ t.test('a failing backend surfaces as StoreError, and the failed transaction lea
   t.throws(() => new SqliteNotificationStore(join(notADir, 'store.sqlite')), StoreError, 'an unusable path fails at open');
 });
 
-t.test('a store of migration 5 upgrades: the outbox messages about a notification join its activity', async (t) => {
-  const file = join(tempDir(), 'v5.sqlite');
+/** A store file as a receiver of migration `version` left it (its migrations applied, the later ones not), open. */
+function fileAtMigration(file: string, version: number): Database.Database {
   const raw = new Database(file);
   raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 5)) {
+  for (const m of MIGRATIONS.filter((m) => m.version <= version)) {
     raw.exec(m.sql);
     raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)').run(m.version);
   }
-  const insert = raw.prepare("INSERT INTO outbox (channel, payload, status, next_attempt_at, created_at, done_at) VALUES ('mail', ?, ?, ?, ?, ?)");
-  insert.run(JSON.stringify({ event: 'recovery.started', notification_uuid: 'n-1' }), 'sent', T0, T0, T0 + 5);
-  insert.run(JSON.stringify({ event: 'alert.firing', fingerprint: 'f' }), 'pending', T0, T0, null);
-  insert.run(JSON.stringify({ event: 'recovery.finished', notification_uuid: 'n-2' }), 'dead', T0, T0, T0 + 9);
-  raw.close();
+  return raw;
+}
+
+/** The store of `file` opened by this receiver: every later migration applied, once. */
+function upgraded(t: Test, file: string): SqliteNotificationStore {
   const s = new SqliteNotificationStore(file);
   t.teardown(() => s.close());
   t.same(
     s.schemaVersions(),
     MIGRATIONS.map((m) => m.version),
+    'every migration applied',
   );
+  return s;
+}
+
+t.test('a store of migration 5 upgrades: the outbox messages about a notification join its activity', async (t) => {
+  const file = join(tempDir(), 'v5.sqlite');
+  const raw = fileAtMigration(file, 5);
+  const insert = raw.prepare("INSERT INTO outbox (channel, payload, status, next_attempt_at, created_at, done_at) VALUES ('mail', ?, ?, ?, ?, ?)");
+  insert.run(JSON.stringify({ event: 'recovery.started', notification_uuid: 'n-1' }), 'sent', T0, T0, T0 + 5);
+  insert.run(JSON.stringify({ event: 'alert.firing', fingerprint: 'f' }), 'pending', T0, T0, null);
+  insert.run(JSON.stringify({ event: 'recovery.finished', notification_uuid: 'n-2' }), 'dead', T0, T0, T0 + 9);
+  raw.close();
+  const s = upgraded(t, file);
   t.match((await s.activityOf('n-1')).messages, [{ channel: 'mail', event: 'recovery.started', status: 'sent', sentAt: T0 + 5 }]);
   t.match((await s.activityOf('n-2')).messages, [{ event: 'recovery.finished', status: 'failed', failedAt: T0 + 9 }]);
   t.equal((await s.activityOf('n-1')).messages.length, 1, 'the alert message belongs to no notification');
@@ -85,12 +98,7 @@ t.test('a store of migration 5 upgrades: the outbox messages about a notificatio
 
 t.test('a store of migration 7 upgrades: an alert recorded under a replay key of the first form is still a replay', async (t) => {
   const file = join(tempDir(), 'v7.sqlite');
-  const raw = new Database(file);
-  raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  for (const m of MIGRATIONS.filter((m) => m.version <= 7)) {
-    raw.exec(m.sql);
-    raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)').run(m.version);
-  }
+  const raw = fileAtMigration(file, 7);
   const insert = raw.prepare(
     "INSERT INTO notifications (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, source, replay_key, created_at) VALUES (?, 'COMPUTE_HOST', 'new', ?, ?, 'pool-a', ?, ?, 'alertmanager', ?, ?)",
   );
@@ -100,12 +108,7 @@ t.test('a store of migration 7 upgrades: an alert recorded under a replay key of
     insert.run(row.uuid, HOST_1.uuid, HOST_1.name, T0, row.payload, row.replayKey, T0);
   });
   raw.close();
-  const s = new SqliteNotificationStore(file);
-  t.teardown(() => s.close());
-  t.same(
-    s.schemaVersions(),
-    MIGRATIONS.map((m) => m.version),
-  );
+  const s = upgraded(t, file);
   const read = new Database(file, { readonly: true });
   const stored = read.prepare('SELECT replay_key FROM notifications ORDER BY id').pluck().all();
   read.close();
