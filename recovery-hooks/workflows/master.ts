@@ -457,7 +457,9 @@ export function masterTasks(deps: WorkflowDeps) {
    * it answers again. Until every answering host's rrdd (host-domains.ts: what runs there, independent of any
    * database) agrees with the database, a VM of the plan may still run on a member, and starting it would run it
    * twice: the task waits up to members_timeout_seconds, then a person decides. Once they agree, what the reads saw
-   * on the way decides the rest: a VM seen running and since shut down by a resync ran, so it joins the plan; one
+   * on the way decides the rest: a VM seen running where the database placed it elsewhere, and since shut down, was
+   * shut down by a resync (which stops no other) and ran, so it joins the plan — one seen running where the database
+   * agreed and halted since was stopped by a person or its guest, and is left so; one
    * the copy had running on a member that never ran it is listed, not restarted (the copy cannot tell where it ran);
    * one unknown to the database that a resync shut down is named for a person (nothing here can restart it).
    */
@@ -476,9 +478,11 @@ export function masterTasks(deps: WorkflowDeps) {
         );
       const config = access.config!;
       /** Evidence kept across the reads: VMs the database had running on a host that did not run them (uuid → why),
-       * and every VM seen running on an answering host (uuid → host). */
+       * every VM seen running on an answering host (uuid → host), and those of them the database placed elsewhere
+       * (or not running, or nowhere) at some read: only such a VM can a resync shut down. */
       const unaccounted = new Map<string, string>();
       const seen = new Map<string, string>();
+      const disputed = new Set<string>();
       let last: (Placement & { vms: Record<string, VmRecord> }) | undefined;
       const read = async () => {
         const hosts = await xapi.call<Record<string, HostRecord>>('host.get_all_records');
@@ -507,6 +511,7 @@ export function masterTasks(deps: WorkflowDeps) {
         const placement = comparePlacement(hosts, vms, running);
         for (const [uuid, why] of placement.missing) unaccounted.set(uuid, why);
         for (const [uuid, on] of placement.runningOn) seen.set(uuid, on);
+        for (const uuid of placement.runningAgainst) disputed.add(uuid);
         return { ...placement, vms, unread, silent: silent.filter((name) => !lost.members.includes(name)) };
       };
       const settled = await wait(ctx, config.membersTimeoutMs, async () => {
@@ -524,9 +529,12 @@ export function masterTasks(deps: WorkflowDeps) {
         await ctx.progress(`${settled.silent.join(', ')} answer(s) nothing: what they run cannot be read (their failure is the host workflow's)`, 0.5);
       const byUuid = new Map(Object.values(settled.vms).map((vm) => [vm.uuid, vm]));
       const halted = (uuid: string) => !settled.runningOn.has(uuid) && byUuid.get(uuid)?.power_state === 'Halted';
-      // Seen running, now halted and running nowhere: shut down by a resync whose database placed it elsewhere
-      // (xapi_xenops.ml: "This can cause data corruption, therefore terminating"). It ran, so it is restarted.
-      const shutDown = [...seen].filter(([uuid]) => halted(uuid));
+      // Seen running where the database placed it elsewhere, now halted and running nowhere: shut down by a resync
+      // (xapi_xenops.ml: "This can cause data corruption, therefore terminating"). It ran, so it is restarted. Seen
+      // running only where the database agreed, and halted since: no resync stops such a VM — a person or its guest
+      // did, and it stays halted.
+      const shutDown = [...seen].filter(([uuid]) => halted(uuid) && disputed.has(uuid));
+      const stopped = [...seen].filter(([uuid]) => halted(uuid) && !disputed.has(uuid));
       // Never seen running: the copy cannot tell where it ran, if anywhere.
       const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid));
       const restartable = (vm: VmRecord) => isProtected(vm.ha_restart_priority) || deps.settings.hostFailure.restartUnprotected;
@@ -554,6 +562,11 @@ export function masterTasks(deps: WorkflowDeps) {
           0.5,
         );
       }
+      for (const [uuid, on] of stopped)
+        await ctx.progress(
+          `VM ${byUuid.get(uuid)!.name_label} ran on ${on}, where the database placed it, and is halted now: stopped meanwhile by a person or its guest (a resync stops only a VM placed elsewhere) — not restarted`,
+          0.5,
+        );
       // Unknown to the new master (created since its copy): a resync shuts such a domain down (xapi_xenops.ml
       // xenopsd_vms_not_in_xapi), and no record is left here to start it from.
       for (const [uuid, on] of [...seen].filter(([uuid]) => !byUuid.has(uuid) && !settled.runningOn.has(uuid)))
@@ -619,6 +632,8 @@ interface Placement {
   missing: Map<string, string>;
   /** Every VM with a domain on a read host → that host's name. */
   runningOn: Map<string, string>;
+  /** Those of them the database does not have running on that host (elsewhere, halted, or unknown to it). */
+  runningAgainst: Set<string>;
   unread: string[];
   silent: string[];
 }
@@ -634,6 +649,7 @@ function comparePlacement(
   const disagreements: string[] = [];
   const missing = new Map<string, string>();
   const runningOn = new Map<string, string>();
+  const runningAgainst = new Set<string>();
   for (const [hostUuid, uuids] of running) {
     const host = hostByUuid.get(hostUuid);
     if (!host) continue;
@@ -643,11 +659,14 @@ function comparePlacement(
       runningOn.set(uuid, host.name_label);
       if (!vm) {
         disagreements.push(`VM ${uuid} runs on ${host.name_label} but is unknown to the database`);
+        runningAgainst.add(uuid);
         continue;
       }
       const up = vm.power_state === 'Running' || vm.power_state === 'Paused';
-      if (!up || vm.resident_on !== host.ref)
+      if (!up || vm.resident_on !== host.ref) {
         disagreements.push(`VM ${vm.name_label} runs on ${host.name_label} but the database says ${vm.power_state} on ${nameOf(vm.resident_on)}`);
+        runningAgainst.add(uuid);
+      }
     }
   }
   for (const vm of Object.values(vms)) {
@@ -660,7 +679,7 @@ function comparePlacement(
     disagreements.push(why);
     missing.set(vm.uuid, why);
   }
-  return { disagreements, missing, runningOn };
+  return { disagreements, missing, runningOn, runningAgainst };
 }
 
 function describeAnswers(answers: HostAnswer[]): string {

@@ -621,6 +621,31 @@ t.test('plan_vm_restarts on the new master: nothing to restart does not end the 
 });
 
 t.test(
+  'verify_vm_placement: a VM seen running where the database placed it, then halted while the task waits → stopped by a person or its guest, not restarted',
+  async (t) => {
+    let reads = 0;
+    // Read 1: s runs on xcp-b as the database says, x runs on xcp-b while the database places it on xcp-a (the task
+    // waits). Read 2: an operator has shut s down; x's disagreement is gone (xcp-b's resync claimed it).
+    const vms = (later: boolean) => [
+      vmRecord('s', later ? 'Halted' : 'Running', later ? null : B, { ha_restart_priority: 'restart', order: 0 }),
+      vmRecord('x', 'Running', later ? B : A, { ha_restart_priority: 'restart', order: 0 }),
+    ];
+    const w = world({
+      answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
+      xapi: (method) => records(vms(method === 'VM.get_all_records' && reads++ > 0))(method),
+      rrd: (address) => (address === B.address ? (reads <= 1 ? ['s', 'x'] : ['x']) : []),
+    });
+    const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [] });
+    t.same(planned, [], 'nothing added to the plan');
+    t.match(lines, [
+      /^VM vm-s ran on xcp-b, where the database placed it, and is halted now: stopped meanwhile by a person or its guest \(a resync stops only a VM placed elsewhere\) — not restarted$/,
+      /^the database of xcp-a agrees/,
+    ]);
+  },
+);
+
+t.test(
   'verify_vm_placement: a VM seen running on a member, then shut down by a resync (the copy placed it on another member) → restarted with the plan',
   async (t) => {
     let reads = 0;
