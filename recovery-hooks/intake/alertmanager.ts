@@ -132,7 +132,8 @@ export function alertFingerprint(alert: WebhookAlert): string {
  * What makes a re-sent alert a replay: its fingerprint, when it started, its event. The time comes first, so that the
  * keys of the alerts arriving now sit together at the end of the store's unique index and a group commit writes a few
  * of its pages, instead of one random page per alert (a fingerprint is a hash): with the fingerprint first (`am:`
- * keys, rewritten by migration 8) the receiver took 1.15–1.2× the CPU per webhook (bench/RESULTS.md, intake).
+ * keys, rewritten by migration 8) the receiver took 1.13–1.2× the main-thread CPU per webhook (bench/RESULTS.md,
+ * intake).
  */
 export const replayKeyOf = (fingerprint: string, startsAt: number, event: string): string => `am2:${startsAt}:${fingerprint}:${event}`;
 
