@@ -221,7 +221,7 @@ scenario({
 scenario({
   name: 'pool master lost after a VM moved between two members since the database copies',
   expected:
-    'the copy places the VM on the member it left: the member now running it shuts it down when its xapi restarts (resync_resident_on) — the receiver saw it running there, so once it runs nowhere it is restarted once with the plan; never on two hosts',
+    'the copy places the VM on the member it left: the member now running it shuts it down when its xapi restarts (resync_resident_on) — the receiver saw it running there, so once it runs nowhere it is restarted once with the plan; never on two hosts; a VM an operator shuts down meanwhile, where the database placed it, stays down',
   // Four hosts: two members besides the promoted one; their resync a little later, so the receiver's first read sees it.
   rig: { ...MASTER_RIG, sim: { ...MASTER_SIM, xapiResyncMs: 3000, size: { ...DEFAULT_SIZE, hosts: 4 } } },
   async run(ctx) {
@@ -230,23 +230,39 @@ scenario({
     const { watch, promotions } = observe(ctx);
     // `to` restarts (recover_slaves goes by host order) and resyncs first: the copy places the VM on `from`, a live
     // host, so `to` shuts it down. (Had `from` resynced first, the VM would be resident nowhere and `to` would claim it.)
-    const [, to, from] = members(rig, master).map((m) => m.host);
+    const [promotedHost, to, from] = members(rig, master).map((m) => m.host);
     const [vm] = rig.residentVms(from!);
+    const [stopped] = rig.residentVms(promotedHost!);
     await rig.xapi.call('VM.hard_shutdown', vm!.ref);
     await rig.xapi.call('VM.start_on', vm!.ref, to!.ref, false, false);
     const run = rig.sim.pool.truth.guestRun(vm!.ref);
     const { vms } = await loseMaster(ctx);
-    const n = await untilSettledOrWaiting(rig.hook!, await fire(rig.hook!, masterLostAlert(rig, master)), 120_000);
+    const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
+    // While the task waits for the members' resyncs (its first read done), an operator shuts down a VM of the new
+    // master, where the database places it: no resync stops such a VM, so it must stay down.
+    await waitUntil('verify_vm_placement to run', async () => taskStates(await notification(rig.hook!, uuid)).verify_vm_placement === 'RUNNING', 60_000, 20);
+    await new Promise((r) => setTimeout(r, 300));
+    ctx.monitor.purposefullyStopped(stopped!.ref);
+    rig.xapi.follow(rig.sim.pool.roles.masters()[0]!.address);
+    await rig.xapi.call('VM.hard_shutdown', stopped!.ref);
+    const n = await untilSettledOrWaiting(rig.hook!, uuid, 120_000);
     t.equal(n.status, 'finished', describe(n));
     t.equal(promotions.length, 1, 'one promotion');
     t.ok(
       progressLines(n).some((l) => l.startsWith(`verify_vm_placement: VM ${vm!.name} ran on ${to!.name} until xapi's resync there shut it down`)),
       'the shutdown by the resync is in the progress',
     );
+    t.ok(
+      progressLines(n).some((l) =>
+        l.startsWith(`verify_vm_placement: VM ${stopped!.name} ran on ${promotedHost!.name}, where the database placed it, and is halted now`),
+      ),
+      'the operator’s shutdown is named in the progress',
+    );
+    t.same(rig.sim.pool.truth.hostsRunning(stopped!.ref), [], `${stopped!.name}, shut down by the operator, is not started again`);
     t.equal(runOnce(ctx, [vm!]), 1, `${vm!.name} runs once`);
     t.not(rig.sim.pool.truth.guestRun(vm!.ref), run, 'a new guest run: xapi shut the old one down, the receiver started it again');
     t.equal(runElsewhere(ctx, vms, master), vms.length, 'every VM of the old master runs on another host');
     t.equal(watch.most(), 1, 'never two masters');
-    return `${describe(n)}; ${vm!.name}, moved ${from!.name} → ${to!.name}, shut down by ${to!.name}'s resync and restarted once`;
+    return `${describe(n)}; ${vm!.name}, moved ${from!.name} → ${to!.name}, shut down by ${to!.name}'s resync and restarted once; ${stopped!.name}, shut down by an operator meanwhile, left down`;
   },
 });
