@@ -222,8 +222,9 @@ scenario({
   name: 'pool master lost after a VM moved between two members since the database copies',
   expected:
     'the copy places the VM on the member it left: the member now running it shuts it down when its xapi restarts (resync_resident_on) — the receiver saw it running there, so once it runs nowhere it is restarted once with the plan; never on two hosts; a VM an operator shuts down meanwhile, where the database placed it, stays down',
-  // Four hosts: two members besides the promoted one; their resync a little later, so the receiver's first read sees it.
-  rig: { ...MASTER_RIG, sim: { ...MASTER_SIM, xapiResyncMs: 3000, size: { ...DEFAULT_SIZE, hosts: 4 } } },
+  // Four hosts: two members besides the promoted one; their resync 5 s after their xapi starts, so the receiver's first
+  // read sees the moved VM, and an operator acts while the task still waits.
+  rig: { ...MASTER_RIG, sim: { ...MASTER_SIM, xapiResyncMs: 5000, size: { ...DEFAULT_SIZE, hosts: 4 } } },
   async run(ctx) {
     const { t, rig } = ctx;
     const master = rig.hosts.find((h) => h.master)!;
@@ -241,7 +242,7 @@ scenario({
     // While the task waits for the members' resyncs (its first read done), an operator shuts down a VM of the new
     // master, where the database places it: no resync stops such a VM, so it must stay down.
     await waitUntil('verify_vm_placement to run', async () => taskStates(await notification(rig.hook!, uuid)).verify_vm_placement === 'RUNNING', 60_000, 20);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1500)); // its first read (at once) done; the resyncs come 5 s after the xapi starts
     ctx.monitor.purposefullyStopped(stopped!.ref);
     rig.xapi.follow(rig.sim.pool.roles.masters()[0]!.address);
     await rig.xapi.call('VM.hard_shutdown', stopped!.ref);
