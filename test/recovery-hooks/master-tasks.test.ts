@@ -525,6 +525,15 @@ const vmRecord = (uuid: string, power_state: string, on: PoolHost | null, extra:
 const records = (vms: ReturnType<typeof vmRecord>[]) => (method: string) =>
   method === 'host.get_all_records' ? HOST_RECORDS : Object.fromEntries(vms.map((vm) => [`v-${vm.uuid}`, vm]));
 const ON_A = { ...FENCED, promote_member: { host: A, promoted: true } };
+/** The pool session's records: `first` VMs at the first full read, `later` ones after it (the members' resyncs ran
+ * meanwhile); `reads()` says how many full reads were made so far. */
+function changingRecords(first: ReturnType<typeof vmRecord>[], later: ReturnType<typeof vmRecord>[]) {
+  let reads = 0;
+  return {
+    xapi: (method: string) => records(method === 'VM.get_all_records' && reads++ > 0 ? later : first)(method),
+    reads: () => reads,
+  };
+}
 
 t.test(
   'verify_vm_placement: the database agrees with every answering host → goes on; a host silent since before the loss is named, not waited for',
@@ -578,13 +587,11 @@ t.test(
 t.test(
   'verify_vm_placement: a VM the database had running on a member that did not run it, halted by its resync → named for a person, not restarted',
   async (t) => {
-    let reads = 0;
-    const before = [vmRecord('z', 'Running', B), vmRecord('w', 'Running', B)];
-    const after = [vmRecord('z', 'Halted', null), vmRecord('w', 'Running', B)];
+    // The first full read sees the old copy; B's resync has run by the second.
+    const db = changingRecords([vmRecord('z', 'Running', B), vmRecord('w', 'Running', B)], [vmRecord('z', 'Halted', null), vmRecord('w', 'Running', B)]);
     const w = world({
       answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
-      // The first full read sees the old copy; B's resync has run by the second.
-      xapi: (method) => records(method === 'VM.get_all_records' && reads++ === 0 ? before : after)(method),
+      xapi: db.xapi,
       rrd: (address) => (address === B.address ? ['w'] : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
@@ -623,17 +630,17 @@ t.test('plan_vm_restarts on the new master: nothing to restart does not end the 
 t.test(
   'verify_vm_placement: a VM seen running where the database placed it, then halted while the task waits → stopped by a person or its guest, not restarted',
   async (t) => {
-    let reads = 0;
     // Read 1: s runs on xcp-b as the database says, x runs on xcp-b while the database places it on xcp-a (the task
     // waits). Read 2: an operator has shut s down; x's disagreement is gone (xcp-b's resync claimed it).
     const vms = (later: boolean) => [
       vmRecord('s', later ? 'Halted' : 'Running', later ? null : B, { ha_restart_priority: 'restart', order: 0 }),
       vmRecord('x', 'Running', later ? B : A, { ha_restart_priority: 'restart', order: 0 }),
     ];
+    const db = changingRecords(vms(false), vms(true));
     const w = world({
       answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
-      xapi: (method) => records(vms(method === 'VM.get_all_records' && reads++ > 0))(method),
-      rrd: (address) => (address === B.address ? (reads <= 1 ? ['s', 'x'] : ['x']) : []),
+      xapi: db.xapi,
+      rrd: (address) => (address === B.address ? (db.reads() <= 1 ? ['s', 'x'] : ['x']) : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
     t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [] });
@@ -648,16 +655,16 @@ t.test(
 t.test(
   'verify_vm_placement: a VM seen running on a member, then shut down by a resync (the copy placed it on another member) → restarted with the plan',
   async (t) => {
-    let reads = 0;
     // Read 1: v and u run on xcp-b while the copy places them on xcp-a. Read 2: xcp-b's resync shut both down.
     const vms = (halted: boolean) => [
       vmRecord('v', halted ? 'Halted' : 'Running', halted ? null : A, { ha_restart_priority: 'restart', order: 0 }),
       vmRecord('u', halted ? 'Halted' : 'Running', halted ? null : A, { ha_restart_priority: '', order: 0 }),
     ];
+    const db = changingRecords(vms(false), vms(true));
     const w = world({
       answers: { [A.address]: asMaster, [B.address]: memberOf(A) },
-      xapi: (method) => records(vms(method === 'VM.get_all_records' && reads++ > 0))(method),
-      rrd: (address) => (address === B.address && reads <= 1 ? ['v', 'u', 'created-since'] : []),
+      xapi: db.xapi,
+      rrd: (address) => (address === B.address && db.reads() <= 1 ? ['v', 'u', 'created-since'] : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
     t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: ['v', 'u'], unaccounted: [] });

@@ -5,6 +5,7 @@
 // counts the promotions the simulated hosts accept.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep } from '../../core/concurrency.js';
 import type { HostRuntime } from '../../simulator/pool.js';
 import { tempDir } from '../recovery-hooks/helpers/harness.js';
 import { type Rig, type SimHost, fire, masterLostAlert, notification, progressLines, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
@@ -242,7 +243,7 @@ scenario({
     // While the task waits for the members' resyncs (its first read done), an operator shuts down a VM of the new
     // master, where the database places it: no resync stops such a VM, so it must stay down.
     await waitUntil('verify_vm_placement to run', async () => taskStates(await notification(rig.hook!, uuid)).verify_vm_placement === 'RUNNING', 60_000, 20);
-    await new Promise((r) => setTimeout(r, 1500)); // its first read (at once) done; the resyncs come 5 s after the xapi starts
+    await sleep(1500); // its first read (at once) done; the resyncs come 5 s after the xapi starts
     ctx.monitor.purposefullyStopped(stopped!.ref);
     rig.xapi.follow(rig.sim.pool.roles.masters()[0]!.address);
     await rig.xapi.call('VM.hard_shutdown', stopped!.ref);
