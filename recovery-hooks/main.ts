@@ -144,6 +144,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
             if (new URL(client.masterUrl).hostname !== client.hostUrl(address, '/').hostname) client.follow(address);
           },
           callTimeoutMs: poolConfig.timeouts.callMs,
+          lastResidents: (uuid) => xapiHosts?.residentsOf(pool, uuid),
         };
       },
       settings: rh,

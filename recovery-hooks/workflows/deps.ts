@@ -3,6 +3,7 @@ import type { ProbeResult } from '../../core/xapi/client.js';
 import type { FencingConfig, MasterFailoverConfig, RecoveryHookConfig } from '../config.js';
 import type { EmergencyDeps } from './emergency.js';
 import type { Xapi } from './xapi.js';
+import type { LastResidents } from '../xapi-hosts.js';
 import type { Fencer } from '../../core/fencing.js';
 import type { RemoteShell } from '../../core/ssh/shell.js';
 
@@ -43,6 +44,8 @@ export interface MasterFailoverAccess {
   follows(address: string): boolean;
   /** Deadline of one direct call. */
   callTimeoutMs: number;
+  /** The VMs the receiver's last read of the pool's host records (from the master, every minute) placed on host `uuid`. */
+  lastResidents?(uuid: string): LastResidents | undefined;
 }
 
 export interface WorkflowDeps {

@@ -24,7 +24,9 @@
 //   database places on another host but claims one whose VM is resident nowhere (ocaml/xapi/xapi_xenops.ml
 //   resync_resident_on) — reset first, such a VM keeps running where it is;
 // - then, before anything is started, the database must agree with what each answering host runs, read from the
-//   hosts' RRDs (verify_vm_placement), and the restarts follow, exactly once each.
+//   hosts' RRDs (verify_vm_placement); the VMs the receiver last saw on the old master (its minute-by-minute read of
+//   the host records, xapi-hosts.ts) that the copy does not place there join the plan; the restarts follow, exactly
+//   once each.
 import { Finish, Ignore, type Output, type Requires, type Signature, type Task, type TaskContext, WaitForOperator } from '../engine/task.js';
 import { implement } from '../engine/wiring.js';
 import type { Notification } from '../store/types.js';
@@ -37,6 +39,7 @@ import { MASTER } from './signatures.js';
 import { rrdSourceOf, vmsWithDomainsOn } from './host-domains.js';
 import { isProtected, restartRank } from './placement.js';
 import { type HostRecord, NULL_REF, type VmRecord, isXapiError, waitFor, xapiNumber } from './xapi.js';
+import type { LastResidents } from '../xapi-hosts.js';
 
 /** The notification's payload marks a pool master loss: the XcpPoolMasterLost alert's `xcp_failure="pool_master"`
  * label, or a Masakari COMPUTE_HOST payload with `xcp_failure: "pool_master"`. Identity is still XAPI's (above). */
@@ -51,7 +54,18 @@ export interface MasterLost {
   members: string[];
   /** The pool's hosts with their addresses at confirmation: a receiver restarted during the loss cannot read them. */
   hosts: PoolHost[];
+  /** The VMs the receiver's last read of the pool's host records placed on the lost master, read from its live
+   * database before it was lost: absent when the receiver never read them (verify_vm_placement). */
+  lastResidents?: LastResidents;
 }
+
+/**
+ * How old the last read of the lost master's host record may be, at confirmation, for its VMs to be restarted
+ * (verify_vm_placement): the XcpPoolMasterLost alert's 2 minutes, Alertmanager's waits and one refresh of the host
+ * directory (a minute) fit well inside. An older read — the receiver could not read the pool for a while — may list a
+ * VM stopped on purpose since.
+ */
+export const LAST_READ_MAX_AGE_MS = 10 * 60_000;
 
 /** The result of choose_member / promote_member. */
 export interface ChosenMaster {
@@ -150,7 +164,16 @@ export function masterTasks(deps: WorkflowDeps) {
         `pool master ${master.name} (${master.address}) does not answer within ${deps.probeTimeoutMs / 1000} s; ${members.length} member(s) answer and name it as their master: ${members.join(', ')}`,
         1,
       );
-      return { master, members, hosts };
+      const read = access.lastResidents?.(master.uuid);
+      const age = read && Math.max(0, ctx.now() - read.readAt);
+      const lastResidents = read && age! <= LAST_READ_MAX_AGE_MS ? read : undefined;
+      await ctx.progress(
+        !read
+          ? `the receiver has no read of ${master.name}'s host record from before the loss: what it ran is known only from the new master's database copy`
+          : `the receiver's last read of ${master.name}'s host record, ${Math.round(age! / 1000)} s ago, lists ${read.vms.length} VM(s) resident on it (domain 0 included)${lastResidents ? '' : `: older than ${LAST_READ_MAX_AGE_MS / 60_000} min, not acted on (a VM stopped on purpose since would be started again)`}`,
+        1,
+      );
+      return { master, members, hosts, ...(lastResidents && { lastResidents }) };
     },
   });
 
@@ -459,9 +482,12 @@ export function masterTasks(deps: WorkflowDeps) {
    * twice: the task waits up to members_timeout_seconds, then a person decides. Once they agree, what the reads saw
    * on the way decides the rest: a VM seen running where the database placed it elsewhere, and since shut down, was
    * shut down by a resync (which stops no other) and ran, so it joins the plan — one seen running where the database
-   * agreed and halted since was stopped by a person or its guest, and is left so; one
-   * the copy had running on a member that never ran it is listed, not restarted (the copy cannot tell where it ran);
-   * one unknown to the database that a resync shut down is named for a person (nothing here can restart it).
+   * agreed and halted since was stopped by a person or its guest, and is left so; one the receiver's last read of the
+   * old master's host record (from its live database, before the loss) listed there, halted now and running nowhere,
+   * ran on the old master — started or moved there since the copy — and is restarted; one the copy had running on a
+   * member that never ran it, and no read placed on the old master, is listed, not restarted (the copy cannot tell
+   * where it ran); one unknown to the database that a resync shut down is named for a person (nothing here can
+   * restart it).
    */
   const verifyVmPlacement = implement(MASTER.verify_vm_placement, {
     async run(ctx, { lost, master: promoted }) {
@@ -535,10 +561,30 @@ export function masterTasks(deps: WorkflowDeps) {
       // did, and it stays halted.
       const shutDown = [...seen].filter(([uuid]) => halted(uuid) && disputed.has(uuid));
       const stopped = [...seen].filter(([uuid]) => halted(uuid) && !disputed.has(uuid));
+      // On the old master at the receiver's last read of its live database, before the loss (xapi-hosts.ts): a VM
+      // listed there, halted now, seen on no answering host and not in the plan yet ran there — started or moved
+      // there since the copy, which has it halted or on a member — and runs nowhere now that the old master is fenced.
+      // It is restarted, unless a host that was not read could run it (moved there since the read).
+      const planned = new Set((await ctx.moves.list()).map((m) => m.vmUuid));
+      const lastRead = lost.lastResidents;
+      const listed = (lastRead?.vms ?? []).map((ref) => ({ ref, vm: settled.vms[ref] }));
+      const ranOnOld = listed.flatMap(({ vm }) =>
+        vm && !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot && halted(vm.uuid) && !seen.has(vm.uuid) && !planned.has(vm.uuid) ? [vm] : [],
+      );
+      const unknownToCopy = listed.flatMap(({ ref, vm }) => (vm ? [] : [ref]));
+      const readAt = lastRead && new Date(lastRead.readAt).toISOString();
+      const unreadHosts = settled.silent.length ? `${settled.silent.join(', ')} answer(s) nothing and could run it now` : undefined;
       // Never seen running: the copy cannot tell where it ran, if anywhere.
-      const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid));
+      const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid) && !ranOnOld.some((vm) => vm.uuid === uuid));
       const restartable = (vm: VmRecord) => isProtected(vm.ha_restart_priority) || deps.settings.hostFailure.restartUnprotected;
       await ctx.moves.plan([
+        ...ranOnOld.map((vm) => {
+          const base = { vmUuid: vm.uuid, vmName: vm.name_label, sourceHost: old.name, rank: restartRank(vm.ha_restart_priority, xapiNumber(vm.order)) };
+          if (unreadHosts) return { ...base, status: 'ignored' as const, message: `unproven: ran on ${old.name} at ${readAt}; ${unreadHosts}` };
+          return restartable(vm)
+            ? { ...base, status: 'pending' as const }
+            : { ...base, status: 'ignored' as const, message: `ran on ${old.name} at ${readAt}; not protected and host_failure.restart_unprotected is false` };
+        }),
         ...shutDown.map(([uuid, on]) => {
           const vm = byUuid.get(uuid)!;
           const base = { vmUuid: uuid, vmName: vm.name_label, sourceHost: on, rank: restartRank(vm.ha_restart_priority, xapiNumber(vm.order)) };
@@ -574,13 +620,27 @@ export function masterTasks(deps: WorkflowDeps) {
           `VM ${uuid} ran on ${on} but is unknown to the database of ${promoted.host.name} (created since its copy): xapi's resync there shut it down, and it cannot be restarted from this database — recover it by hand`,
           0.5,
         );
+      for (const vm of ranOnOld)
+        await ctx.progress(
+          `VM ${vm.name_label} ran on ${old.name} when the receiver last read its host record (${readAt}), and no answering host runs it now; the database copy has it ${vm.power_state}: ${unreadHosts ? `not restarted, unproven: ${unreadHosts} — start it by hand if it runs nowhere` : restartable(vm) ? 'restarted with the plan' : 'not restarted (not protected)'}`,
+          0.5,
+        );
+      if (unknownToCopy.length)
+        await ctx.progress(
+          `${unknownToCopy.length} VM(s) ran on ${old.name} when the receiver last read its host record (${readAt}) but are unknown to the database of ${promoted.host.name} (created since its copy): they cannot be restarted from this database — recover them by hand (${unknownToCopy.slice(0, 10).join(', ')}${unknownToCopy.length > 10 ? ', …' : ''})`,
+          0.5,
+        );
       for (const [, why] of unproven)
         await ctx.progress(
           `not restarted, unproven: ${why}; it ran on ${old.name}, or was stopped or moved since the database copy — start it by hand if it should run`,
           0.5,
         );
       await ctx.progress(`the database of ${promoted.host.name} agrees with what every answering host runs (read from each host's RRDs)`, 1);
-      return { shutDown: shutDown.map(([uuid]) => uuid), unaccounted: unproven.map(([uuid]) => uuid) };
+      return {
+        shutDown: shutDown.map(([uuid]) => uuid),
+        unaccounted: unproven.map(([uuid]) => uuid),
+        ranOnOldMaster: ranOnOld.map((vm) => vm.uuid),
+      };
     },
   });
 

@@ -10,9 +10,9 @@ import type { ProbeResult } from '../../core/xapi/client.js';
 import type { PoolMode } from '../../recovery-hooks/config.js';
 import type { Task, TaskContext } from '../../recovery-hooks/engine/task.js';
 import { inputsOf, wire } from '../../recovery-hooks/engine/wiring.js';
-import type { Notification, PlannedMove } from '../../recovery-hooks/store/types.js';
+import type { Notification, PlannedMove, VmMove } from '../../recovery-hooks/store/types.js';
 import type { MasterFailoverAccess, PoolFencing, PoolHost, ToolstackRestart, WorkflowDeps } from '../../recovery-hooks/workflows/deps.js';
-import { type MasterLost, isMasterLoss, masterTasks } from '../../recovery-hooks/workflows/master.js';
+import { LAST_READ_MAX_AGE_MS, type MasterLost, isMasterLoss, masterTasks } from '../../recovery-hooks/workflows/master.js';
 import { MASTER_TASKS } from '../../recovery-hooks/workflows/names.js';
 
 const M: PoolHost = { uuid: 'u-m', name: 'xcp-m', address: '10.0.0.1' };
@@ -39,6 +39,8 @@ interface WorldOptions {
   fencing?: PoolFencing;
   /** What each host's /rrd_updates lists (VM uuids), or the error it fails with; absent: the pool cannot read RRDs. */
   rrd?: (address: string) => string[];
+  /** The receiver's last read of a host's resident VMs (the host directory's). */
+  lastResidents?: MasterFailoverAccess['lastResidents'];
 }
 
 function world(o: WorldOptions) {
@@ -66,6 +68,7 @@ function world(o: WorldOptions) {
     follow: (address) => void followed.push(address),
     follows: () => true,
     callTimeoutMs: 1000,
+    lastResidents: o.lastResidents,
   };
   const deps: WorkflowDeps = {
     masterFailoverFor: () => (o.access === false ? undefined : access),
@@ -106,7 +109,8 @@ function asTheEngineRunsThem<K extends string>(tasks: Record<K, Task>): Record<K
 const LOST: MasterLost = { master: M, members: [A.name, B.name], hosts: [M, A, B] };
 const FENCED = { fence_master: { fencedBy: 'bmc' } };
 
-function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto', n: Partial<Notification> = {}) {
+/** `moves`: the plan as stored before the task (what plan_vm_restarts recorded). */
+function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto', n: Partial<Notification> = {}, moves: Partial<VmMove>[] = []) {
   const lines: string[] = [];
   /** The moves a task added to the plan. */
   const planned: PlannedMove[] = [];
@@ -126,7 +130,7 @@ function context(results: Record<string, unknown> = {}, mode: PoolMode = 'auto',
     signal: new AbortController().signal,
     moves: {
       plan: async (m) => void planned.push(...m),
-      list: async () => [],
+      list: async () => moves as VmMove[],
       update: async () => {},
     },
     fence: { operatorWait: async () => undefined, recorded: async () => undefined, reserve: async () => ({ granted: true }) },
@@ -161,7 +165,32 @@ t.test('confirm_master_lost: the members name the silent master → confirmed', 
   const { tasks } = world({ answers: { [A.address]: memberOf(M), [B.address]: memberOf(M) } });
   const { ctx, lines } = context();
   t.same(await tasks.confirm_master_lost.run(ctx), LOST);
-  t.match(lines.at(-1), /^pool master xcp-m \(10\.0\.0\.1\) does not answer within 0\.05 s; 2 member\(s\) answer and name it as their master: xcp-a, xcp-b$/);
+  t.match(lines.slice(-2), [
+    /^pool master xcp-m \(10\.0\.0\.1\) does not answer within 0\.05 s; 2 member\(s\) answer and name it as their master: xcp-a, xcp-b$/,
+    /^the receiver has no read of xcp-m's host record from before the loss: what it ran is known only from the new master's database copy$/,
+  ]);
+});
+
+t.test("confirm_master_lost: the receiver's last read of the master's resident VMs is kept with the loss, unless it is too old to act on", async (t) => {
+  const answers = { [A.address]: memberOf(M), [B.address]: memberOf(M) };
+  const recent = { readAt: Date.now() - 90_000, vms: ['OpaqueRef:dom0-m', 'OpaqueRef:v-1'] };
+  const asked: string[] = [];
+  const fresh = world({
+    answers,
+    lastResidents: (uuid) => {
+      asked.push(uuid);
+      return recent;
+    },
+  });
+  const a = context();
+  t.same(await fresh.tasks.confirm_master_lost.run(a.ctx), { ...LOST, lastResidents: recent });
+  t.same(asked, [M.uuid], "the lost master's read, by its XAPI uuid");
+  t.match(a.lines.at(-1), /^the receiver's last read of xcp-m's host record, 90 s ago, lists 2 VM\(s\) resident on it \(domain 0 included\)$/);
+
+  const stale = { readAt: Date.now() - LAST_READ_MAX_AGE_MS - 1000, vms: ['OpaqueRef:v-1'] };
+  const b = context();
+  t.same(await world({ answers, lastResidents: () => stale }).tasks.confirm_master_lost.run(b.ctx), LOST, 'an old read is not kept');
+  t.match(b.lines.at(-1), /^the receiver's last read of xcp-m's host record, 601 s ago, lists 1 VM\(s\) .*: older than 10 min, not acted on/);
 });
 
 t.test('confirm_master_lost: hosts that disagree about who is master → nothing fenced or promoted', async (t) => {
@@ -544,7 +573,7 @@ t.test(
       rrd: (address) => (address === A.address ? ['dom0-a', '1'] : []),
     });
     const { ctx, lines } = context({ confirm_master_lost: { ...LOST, members: [A.name] }, ...ON_A });
-    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [] });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [], ranOnOldMaster: [] });
     t.same(w.followed, [A.address], 'the pool session follows the new master');
     t.match(lines, [/^xcp-b answer\(s\) nothing: what they run cannot be read/, /^the database of xcp-a agrees with what every answering host runs/]);
   },
@@ -595,7 +624,7 @@ t.test(
       rrd: (address) => (address === B.address ? ['w'] : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
-    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: ['z'] });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: ['z'], ranOnOldMaster: [] });
     t.match(lines, [
       /^not restarted, unproven: VM vm-z: the database says Running on xcp-b, which does not run it; it ran on xcp-m, or was stopped or moved since the database copy — start it by hand if it should run$/,
       /^the database of xcp-a agrees/,
@@ -643,7 +672,7 @@ t.test(
       rrd: (address) => (address === B.address ? (db.reads() <= 1 ? ['s', 'x'] : ['x']) : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
-    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [] });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [], ranOnOldMaster: [] });
     t.same(planned, [], 'nothing added to the plan');
     t.match(lines, [
       /^VM vm-s ran on xcp-b, where the database placed it, and is halted now: stopped meanwhile by a person or its guest \(a resync stops only a VM placed elsewhere\) — not restarted$/,
@@ -667,7 +696,7 @@ t.test(
       rrd: (address) => (address === B.address && db.reads() <= 1 ? ['v', 'u', 'created-since'] : []),
     });
     const { ctx, lines, planned } = context({ confirm_master_lost: LOST, ...ON_A });
-    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: ['v', 'u'], unaccounted: [] });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: ['v', 'u'], unaccounted: [], ranOnOldMaster: [] });
     t.match(planned, [
       { vmUuid: 'v', status: 'pending', sourceHost: 'xcp-b' },
       { vmUuid: 'u', status: 'ignored', message: /not protected and host_failure\.restart_unprotected is false$/ },
@@ -676,6 +705,69 @@ t.test(
       /^VM vm-v ran on xcp-b until xapi's resync there shut it down .*: restarted with the plan$/,
       /^VM vm-u ran on xcp-b until .*: not restarted \(not protected\)$/,
       /^VM created-since ran on xcp-b but is unknown to the database of xcp-a \(created since its copy\): xapi's resync there shut it down, and it cannot be restarted from this database — recover it by hand$/,
+      /^the database of xcp-a agrees/,
+    ]);
+  },
+);
+
+t.test(
+  "verify_vm_placement: VMs on the old master at the receiver's last read, halted in the copy and running nowhere → restarted with the plan",
+  async (t) => {
+    // The last read (from the old master's live database) listed on xcp-m: its domain 0; n, started there since the
+    // copy (halted in it); o, moved there from xcp-b since the copy (the copy still has it on xcp-b until xcp-b's
+    // resync halts it); p, the same as n but unprotected; q, moved off to xcp-b since the read (runs there); r, in the
+    // plan already (the copy had it on xcp-m); and one created since the copy, unknown to it.
+    const vms = (resynced: boolean) => [
+      vmRecord('dom0-m', 'Running', M, { is_control_domain: true }),
+      vmRecord('n', 'Halted', null, { ha_restart_priority: 'restart', order: 0 }),
+      vmRecord('o', resynced ? 'Halted' : 'Running', resynced ? null : B, { ha_restart_priority: 'restart', order: 2 }),
+      vmRecord('p', 'Halted', null, { ha_restart_priority: '', order: 0 }),
+      vmRecord('q', 'Running', B, { ha_restart_priority: 'restart', order: 0 }),
+      vmRecord('r', 'Halted', null, { ha_restart_priority: 'restart', order: 0 }),
+    ];
+    const db = changingRecords(vms(false), vms(true));
+    const lastResidents = { readAt: Date.parse('2026-12-07T10:00:00Z'), vms: ['v-dom0-m', 'v-n', 'v-o', 'v-p', 'v-q', 'v-r', 'OpaqueRef:created-since'] };
+    const w = world({ answers: { [A.address]: asMaster, [B.address]: memberOf(A) }, xapi: db.xapi, rrd: (address) => (address === B.address ? ['q'] : []) });
+    const { ctx, lines, planned } = context({ confirm_master_lost: { ...LOST, lastResidents }, ...ON_A }, 'auto', {}, [{ vmUuid: 'r', status: 'pending' }]);
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [], ranOnOldMaster: ['n', 'o', 'p'] });
+    t.match(planned, [
+      { vmUuid: 'n', status: 'pending', sourceHost: 'xcp-m', rank: 0 },
+      { vmUuid: 'o', status: 'pending', sourceHost: 'xcp-m', rank: 2 },
+      { vmUuid: 'p', status: 'ignored', message: 'ran on xcp-m at 2026-12-07T10:00:00.000Z; not protected and host_failure.restart_unprotected is false' },
+    ]);
+    t.equal(planned.length, 3, 'nothing else planned: not domain 0, not q (runs on xcp-b), not r (planned already)');
+    t.match(lines, [
+      /^VM vm-n ran on xcp-m when the receiver last read its host record \(2026-12-07T10:00:00\.000Z\), and no answering host runs it now; the database copy has it Halted: restarted with the plan$/,
+      /^VM vm-o ran on xcp-m .*: restarted with the plan$/,
+      /^VM vm-p ran on xcp-m .*: not restarted \(not protected\)$/,
+      /^1 VM\(s\) ran on xcp-m when the receiver last read its host record \(2026-12-07T10:00:00\.000Z\) but are unknown to the database of xcp-a \(created since its copy\): they cannot be restarted from this database — recover them by hand \(OpaqueRef:created-since\)$/,
+      /^the database of xcp-a agrees/,
+    ]);
+    t.notOk(
+      lines.some((l) => l.startsWith('not restarted, unproven: VM vm-o')),
+      'o, which the copy had on xcp-b, is not called unproven: the read places it on the old master',
+    );
+  },
+);
+
+t.test(
+  'verify_vm_placement: a VM on the old master at the last read, while a host of the pool answers nothing → not restarted (it could run there), named',
+  async (t) => {
+    const w = world({
+      answers: { [A.address]: asMaster },
+      xapi: records([vmRecord('n', 'Halted', null, { ha_restart_priority: 'restart', order: 0 })]),
+      rrd: () => [],
+    });
+    const lastResidents = { readAt: Date.parse('2026-12-07T10:00:00Z'), vms: ['v-n'] };
+    // xcp-b was silent already when the master was found lost: verify does not wait for it, and it could run n.
+    const { ctx, lines, planned } = context({ confirm_master_lost: { ...LOST, members: [A.name], lastResidents }, ...ON_A });
+    t.same(await w.tasks.verify_vm_placement.run(ctx), { shutDown: [], unaccounted: [], ranOnOldMaster: ['n'] });
+    t.match(planned, [
+      { vmUuid: 'n', status: 'ignored', message: 'unproven: ran on xcp-m at 2026-12-07T10:00:00.000Z; xcp-b answer(s) nothing and could run it now' },
+    ]);
+    t.match(lines, [
+      /^xcp-b answer\(s\) nothing/,
+      /^VM vm-n ran on xcp-m .*: not restarted, unproven: xcp-b answer\(s\) nothing and could run it now — start it by hand if it runs nowhere$/,
       /^the database of xcp-a agrees/,
     ]);
   },

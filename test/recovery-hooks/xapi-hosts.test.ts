@@ -114,3 +114,54 @@ t.test('the directory: configured hosts without XAPI; a hanging XAPI times out; 
   t.same(dir.hostsOf('elsewhere'), []);
   t.equal(dir.findHost('host-1')?.uuid, HOST_1.uuid);
 });
+
+t.test("each read keeps the VMs XAPI lists on each host (a lost master's last account of what it ran), kept while XAPI cannot be read", async (t) => {
+  const pool = new FakePool();
+  const one = pool.addHost('host-1');
+  const two = pool.addHost('host-2');
+  pool.addVm('a', one);
+  pool.addVm('b', one);
+  pool.addVm('c', two);
+  const { state, xapi } = switchable(pool);
+  let clock = 1_000_000;
+  const dir = new XapiHostDirectory({
+    pools: [{ name: 'pool-a', hosts: [] }],
+    xapiFor: () => xapi,
+    logger: memoryLogger(),
+    refreshMs: 60_000,
+    now: () => clock,
+  });
+  await dir.refresh('pool-a');
+  t.same(dir.residentsOf('pool-a', one.uuid), { readAt: 1_000_000, vms: [pool.vm('a').ref, pool.vm('b').ref] });
+  t.same(dir.residentsOf('pool-a', two.uuid), { readAt: 1_000_000, vms: [pool.vm('c').ref] });
+  t.equal(dir.residentsOf('pool-a', '00000000-0000-4000-8000-0000000000ff'), undefined, 'a host no read listed');
+  t.equal(dir.residentsOf('elsewhere', one.uuid), undefined);
+
+  // b moves to host-2; the next read says so.
+  pool.vm('b').residentOn = two.ref;
+  clock += 60_000;
+  await dir.refresh('pool-a');
+  t.same(dir.residentsOf('pool-a', one.uuid), { readAt: 1_060_000, vms: [pool.vm('a').ref] });
+
+  // The master dies: the last read stays, with its time.
+  state.mode = 'down';
+  clock += 60_000;
+  await dir.refresh('pool-a');
+  t.same(dir.residentsOf('pool-a', one.uuid), { readAt: 1_060_000, vms: [pool.vm('a').ref] }, 'kept while XAPI cannot be read');
+});
+
+t.test('resident VMs from XAPI are checked: references only, no null reference, at most 4096 per host', async (t) => {
+  const uuid = '00000000-0000-4000-8000-000000000001';
+  let resident: unknown = ['OpaqueRef:ok-1', 'OpaqueRef:NULL', 42, 'not a ref', `OpaqueRef:${'x'.repeat(65)}`, 'OpaqueRef:ok-2'];
+  const xapi: Xapi = { call: async <T>() => ({ 'OpaqueRef:h': { uuid, name_label: 'host-1', resident_VMs: resident } }) as T };
+  const dir = new XapiHostDirectory({ pools: [{ name: 'pool-a', hosts: [] }], xapiFor: () => xapi, logger: memoryLogger(), now: () => 5 });
+  await dir.refresh('pool-a');
+  t.same(dir.residentsOf('pool-a', uuid), { readAt: 5, vms: ['OpaqueRef:ok-1', 'OpaqueRef:ok-2'] });
+  resident = 'OpaqueRef:ok-1';
+  await dir.refresh('pool-a');
+  t.same(dir.residentsOf('pool-a', uuid)?.vms, [], 'not a list: none');
+  resident = Array.from({ length: 5000 }, (_, i) => `OpaqueRef:vm-${i}`);
+  await dir.refresh('pool-a');
+  t.equal(dir.residentsOf('pool-a', uuid)?.vms.length, 4096);
+  t.equal(dir.hostsOf('pool-a').length, 1, 'the host itself is kept');
+});

@@ -136,7 +136,8 @@ export class FakePool implements Xapi, RrdSource {
   }
 
   #hostRecord(h: FakeHost) {
-    return { uuid: h.uuid, name_label: h.name, address: h.address, enabled: h.enabled, metrics: `${h.ref}/metrics` };
+    const resident = [...this.vms.values()].filter((v) => v.residentOn === h.ref && v.power !== 'Halted').map((v) => v.ref);
+    return { uuid: h.uuid, name_label: h.name, address: h.address, enabled: h.enabled, metrics: `${h.ref}/metrics`, resident_VMs: resident };
   }
 
   #vmRecord(v: FakeVm) {
