@@ -7,7 +7,8 @@
 // (zlib's thread pool) while the next batch renders, and the batch's chunks written again by the batch after next.
 // Its lines are compressed in pieces of PIECE_BYTES (the last of a family shorter), each an independent deflate stream:
 // a plain scrape of it inflates the next pieces in the thread pool while the socket sends the one before
-// (PlainFromPieces), and a piece whose bytes are those of the same piece of the previous poll's snapshot (same family,
+// (PlainFromPieces) — or, for a body of at most HOLD_PLAIN_MAX_BYTES, inflates it whole once, held from then on while
+// plain is asked for (PlainHeldWhenAsked) — and a piece whose bytes are those of the same piece of the previous poll's snapshot (same family,
 // same place: inventory families, counters that stay at 0) keeps its compressed bytes instead of being compressed
 // again — checked byte for byte, by inflating the old piece (in the thread pool, 2–3× cheaper than deflating).
 import { Readable, type Writable } from 'node:stream';
@@ -175,6 +176,86 @@ class PlainFromPieces implements Body {
 }
 
 /**
+ * A large body's plain bytes, while no scraper asks for them, are not held (a tenth of the memory, compressed): most
+ * scrapers ask for gzip. Once one asks, a body of at most this many bytes is inflated whole (in zlib's thread pool,
+ * once for both formats: they share their sample lines) and held for the rest of its snapshot's life, and the next
+ * snapshot, made while plain is asked for, holds its own as soon as it is made: served from memory like a small one
+ * instead of inflated as it is sent, at half the speed (zlib's inflate on a core shared with the scraper). Above it
+ * (a 609k-series body is 196 MB) holding would multiply the exporter's memory: inflated as it is sent.
+ */
+export const HOLD_PLAIN_MAX_BYTES = 64 * 2 ** 20;
+
+/** A large body's plain bytes held once asked for (HOLD_PLAIN_MAX_BYTES), shared by the snapshot's two formats. */
+class PlainHolder {
+  /** A plain body of this snapshot was asked for: the next snapshot holds its own at once. */
+  asked = false;
+  /** The held bodies, once inflated. */
+  ready: Record<Format, HeldBody> | undefined;
+  #holding: Promise<Record<Format, HeldBody>> | undefined;
+
+  constructor(private readonly parts: Record<Format, readonly (Buffer | DeflatedPiece)[]>) {}
+
+  /** Inflates the sample lines once (a failure is not kept: the next request tries again). */
+  hold(): Promise<Record<Format, HeldBody>> {
+    this.#holding ??= inflatedBodies(this.parts).then(
+      (held) => (this.ready = held),
+      (err: unknown) => {
+        this.#holding = undefined;
+        throw err;
+      },
+    );
+    return this.#holding;
+  }
+}
+
+/** Both formats' plain bodies, each compressed piece inflated once (INFLATE_AHEAD at a time). */
+async function inflatedBodies(parts: Record<Format, readonly (Buffer | DeflatedPiece)[]>): Promise<Record<Format, HeldBody>> {
+  const pieces = [...new Set(FORMATS.flatMap((f) => parts[f].filter((p): p is DeflatedPiece => !Buffer.isBuffer(p))))];
+  const inflated = new Map<DeflatedPiece, Buffer>();
+  let next = 0;
+  const inflater = async () => {
+    for (let i = next++; i < pieces.length; i = next++) inflated.set(pieces[i]!, await inflatePiece(pieces[i]!));
+  };
+  await Promise.all(Array.from({ length: INFLATE_AHEAD }, inflater));
+  const bodyOf = (f: Format) =>
+    heldOf(
+      parts[f].map((p) => (Buffer.isBuffer(p) ? p : inflated.get(p)!)),
+      JOIN_PLAIN_BELOW,
+    );
+  return { text: bodyOf('text'), openmetrics: bodyOf('openmetrics') };
+}
+
+/** A large plain body that may be held (HOLD_PLAIN_MAX_BYTES): the first request inflates it whole, then sends it held. */
+class PlainHeldWhenAsked implements Body {
+  readonly length: number;
+
+  constructor(
+    private readonly holder: PlainHolder,
+    private readonly format: Format,
+    /** Inflated as it is sent: where a piece that does not inflate shows, as it would without holding. */
+    private readonly fromPieces: PlainFromPieces,
+  ) {
+    this.length = fromPieces.length;
+  }
+
+  async writeTo(out: Writable): Promise<boolean> {
+    const held = await this.holder.hold().catch(() => undefined);
+    return held ? held[this.format].writeTo(out) : this.fromPieces.writeTo(out);
+  }
+
+  stream(): Readable {
+    const { holder, format, fromPieces } = this;
+    return Readable.from(
+      (async function* () {
+        const held = await holder.hold().catch(() => undefined);
+        yield* held ? held[format].buffers : fromPieces.stream();
+      })(),
+      { objectMode: false },
+    );
+  }
+}
+
+/**
  * Runs of small buffers (family headers, short families) are joined: one socket write each instead of hundreds.
  * Joined bytes are copies, not shared between the formats: in gzip bodies only the smallest pieces are joined.
  */
@@ -243,24 +324,38 @@ export class Snapshot {
     readonly pieces: PiecesByFamily = new Map(),
     /** Bytes of sample lines whose compressed pieces were taken from the previous snapshot. */
     readonly reusedBytes = 0,
+    /** A large body's plain bytes, held once asked for (at most HOLD_PLAIN_MAX_BYTES); undefined: never held. */
+    private readonly holder?: PlainHolder,
   ) {}
 
   /**
    * Renders and compresses `families`, yielding to the event loop between batches. `previous`: the snapshot served
-   * until now, whose unchanged pieces are reused (never referenced by the new one otherwise).
+   * until now, whose unchanged pieces are reused (never referenced by the new one otherwise); if a plain body of it
+   * was asked for, the new one starts holding its own (HOLD_PLAIN_MAX_BYTES, the default of `holdPlainMaxBytes`).
    */
-  static async make(families: Family[], takenAt: number, seriesCount: number, pool: ChunkPool, previous?: Snapshot): Promise<Snapshot> {
+  static async make(
+    families: Family[],
+    takenAt: number,
+    seriesCount: number,
+    pool: ChunkPool,
+    previous?: Snapshot,
+    holdPlainMaxBytes = HOLD_PLAIN_MAX_BYTES,
+  ): Promise<Snapshot> {
     const generation = ++made;
     const reuse: Reuse = {
       from: previous?.pieces ?? new Map(),
       bytes: 0,
       workers: Array.from({ length: COMPRESS_CONCURRENCY }, () => ({ scratch: Buffer.allocUnsafeSlow(SCRATCH_BYTES), deflater: new PieceDeflater() })),
     };
+    let snapshot: Snapshot;
     try {
-      return await Snapshot.rendered(families, takenAt, seriesCount, pool, generation, reuse);
+      snapshot = await Snapshot.rendered(families, takenAt, seriesCount, pool, generation, reuse, holdPlainMaxBytes);
     } finally {
       for (const w of reuse.workers) w.deflater.close();
     }
+    // In zlib's thread pool, while the snapshot is already served; a failure shows to the request that meets it.
+    if (previous?.holder?.asked) snapshot.holder?.hold().catch(() => undefined);
+    return snapshot;
   }
 
   private static async rendered(
@@ -270,6 +365,7 @@ export class Snapshot {
     pool: ChunkPool,
     generation: number,
     reuse: Reuse,
+    holdPlainMaxBytes: number,
   ): Promise<Snapshot> {
     const compressed: CompressedFamily[] = [];
     let batch: RenderedFamily[] = [];
@@ -294,14 +390,24 @@ export class Snapshot {
     }
     if (batch.length) await compressBatch(batch, writer.chunks, pool, compressed, reuse);
     const gzipped = { text: gzipBody(compressed, 'text'), openmetrics: gzipBody(compressed, 'openmetrics') };
-    const plain = { text: new PlainFromPieces(bodyParts(compressed, 'text')), openmetrics: new PlainFromPieces(bodyParts(compressed, 'openmetrics')) };
+    const parts = { text: bodyParts(compressed, 'text'), openmetrics: bodyParts(compressed, 'openmetrics') };
+    const fromPieces = { text: new PlainFromPieces(parts.text), openmetrics: new PlainFromPieces(parts.openmetrics) };
     const pieces = new Map(compressed.map((c) => [c.name, c.samples]));
-    return new Snapshot(generation, takenAt, seriesCount, plain, gzipped, pieces, reuse.bytes);
+    if (Math.max(fromPieces.text.length, fromPieces.openmetrics.length) > holdPlainMaxBytes)
+      return new Snapshot(generation, takenAt, seriesCount, fromPieces, gzipped, pieces, reuse.bytes);
+    const holder = new PlainHolder(parts);
+    const plain = {
+      text: new PlainHeldWhenAsked(holder, 'text', fromPieces.text),
+      openmetrics: new PlainHeldWhenAsked(holder, 'openmetrics', fromPieces.openmetrics),
+    };
+    return new Snapshot(generation, takenAt, seriesCount, plain, gzipped, pieces, reuse.bytes, holder);
   }
 
-  /** The plain body of `format`. */
+  /** The plain body of `format` (asking for it is what makes a large one held: HOLD_PLAIN_MAX_BYTES). */
   body(format: Format): Body {
-    return this.plain[format];
+    if (!this.holder) return this.plain[format];
+    this.holder.asked = true;
+    return this.holder.ready?.[format] ?? this.plain[format];
   }
 
   /** The gzip body of `format`, made by the poll. */

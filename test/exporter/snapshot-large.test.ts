@@ -1,6 +1,7 @@
 // Large snapshots (exporter/snapshot.ts): the previous poll's compressed pieces whose bytes did not change are reused
 // (only byte-identical ones, checked byte for byte; a changed value anywhere shows in the next body), and the server
-// sends a plain body inflated as it goes (writeTo), whole, in both formats, and stops quietly when the scraper leaves.
+// sends a plain body whole, in both formats — one of at most HOLD_PLAIN_MAX_BYTES inflated once and held while plain
+// is asked for — and stops quietly when the scraper leaves.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
@@ -13,7 +14,7 @@ import { deflatePiece } from '../../exporter/metrics/gzip.js';
 import { bodyBuffers, renderFamily } from '../../exporter/metrics/render.js';
 import type { Exporter } from '../../exporter/exporter.js';
 import { exporterApp } from '../../exporter/server.js';
-import { Snapshot, cutPieces } from '../../exporter/snapshot.js';
+import { type Body, HeldBody, Snapshot, cutPieces } from '../../exporter/snapshot.js';
 
 const PIECE = 2 ** 20;
 const SERIES = 40_000;
@@ -123,6 +124,42 @@ t.test('a previous piece with the same CRC and length but other bytes is not reu
   await check(t, snap1, want, 'after a forged previous piece');
   t.equal(snap1.reusedBytes, sampleBytes(want) - real.length, 'every piece but the forged one reused');
   t.not(snap1.pieces.get('xcp_vm_info')![0], forged, 'the forged piece is not served');
+});
+
+t.test('a plain body asked for is held, once for both formats, and so is the next snapshot’s at once; nothing held while nobody asks', async (t) => {
+  const pool = new ChunkPool();
+  const fams0 = families(base);
+  const snap0 = await Snapshot.make(fams0, Date.now(), SERIES * 3, pool);
+  const fams1 = families((i) => base(i) + 1);
+  const want1 = expected(fams1);
+  // snap0 served gzip only: snap1 does not hold its plain bytes by itself.
+  const snap1 = await Snapshot.make(fams1, Date.now(), SERIES * 3, pool, snap0);
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(snap1.body('text') instanceof HeldBody, 'not held before a plain scrape asks');
+  // A plain scrape: inflated whole once, then held for both formats.
+  t.ok((await buffer(snap1.body('text').stream())).equals(want1.text), 'the plain bytes of the first scrape');
+  const text = snap1.body('text');
+  const om = snap1.body('openmetrics');
+  t.ok(text instanceof HeldBody && om instanceof HeldBody, 'held after it, both formats');
+  const big = (b: Body) => (b as HeldBody).buffers.filter((x) => x.length >= 2 ** 19);
+  t.ok(big(text).length >= 8 && big(text).every((x) => big(om).includes(x)), 'the formats share the inflated sample lines');
+  t.ok(Buffer.concat((om as HeldBody).buffers).equals(want1.openmetrics), 'the held OpenMetrics bytes');
+
+  // The next poll's snapshot holds its own as soon as it is made, without a scrape.
+  const fams2 = families((i) => base(i) + 2);
+  const want2 = expected(fams2);
+  const snap2 = await Snapshot.make(fams2, Date.now(), SERIES * 3, pool, snap1);
+  const deadline = Date.now() + 10_000;
+  while (!(snap2.body('text') instanceof HeldBody) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.ok(snap2.body('text') instanceof HeldBody, 'held without a scrape of its own');
+  t.ok(Buffer.concat((snap2.body('text') as HeldBody).buffers).equals(want2.text), 'the new poll’s bytes');
+  t.ok(Buffer.concat((snap2.body('openmetrics') as HeldBody).buffers).equals(want2.openmetrics));
+
+  // A body above the bound is never held: inflated as it is sent, whoever asks.
+  const snap3 = await Snapshot.make(fams2, Date.now(), SERIES * 3, pool, snap2, want2.text.length - 1);
+  t.ok((await buffer(snap3.body('text').stream())).equals(want2.text), 'above the bound: the plain bytes');
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(snap3.body('text') instanceof HeldBody, 'above the bound: not held');
 });
 
 /**
