@@ -10,7 +10,7 @@ import type { HostRuntime } from '../../simulator/pool.js';
 import { tempDir } from '../recovery-hooks/helpers/harness.js';
 import { type Rig, type SimHost, fire, masterLostAlert, notification, progressLines, taskStates, waitUntil } from '../recovery-hooks/helpers/sim-rig.js';
 import { DEFAULT_SIZE } from '../../simulator/model/build.js';
-import { MASTER_FAILOVER, MASTER_RIG, MASTER_SIM, loseMaster, observe } from './helpers/master.js';
+import { MASTER_FAILOVER, MASTER_RIG, MASTER_SIM, countCalls, loseMaster, observe } from './helpers/master.js';
 import { confirmFenced, describe, runElsewhere, runOnce, scenario, untilSettled, untilSettledOrWaiting } from './helpers/scenario.js';
 
 /** One JSON-RPC call at a simulated host's own address (what an operator's `xe` on that host does). */
@@ -186,6 +186,7 @@ scenario({
     const { t, rig } = ctx;
     const master = rig.hosts.find((h) => h.master)!;
     const { watch, promotions } = observe(ctx);
+    const reads = countCalls(rig, 'host.get_all_records');
     // Members by name: the first is promoted (choose_member), the second is pointed at it by recover_slaves.
     const recovered = members(rig, master)[1]!.host;
     const [away, started] = rig.residentVms(master);
@@ -202,7 +203,10 @@ scenario({
     await move(onto!, master);
     await rig.xapi.call('VM.start_on', started!.ref, master.ref, false, false);
     const run = rig.sim.pool.truth.guestRun(away!.ref);
-    await sleep(1500); // the receiver's next reads of the host records
+    // The receiver's host directory reads again only once its last read is answered: when the second read after the
+    // moves starts, the first, which saw them, is kept.
+    const since = reads();
+    await waitUntil('the receiver to read the host records after the moves', () => reads() >= since + 2, 30_000, 20);
     const { vms } = await loseMaster(ctx);
     const uuid = await fire(rig.hook!, masterLostAlert(rig, master));
     const n = await untilSettledOrWaiting(rig.hook!, uuid, 120_000);

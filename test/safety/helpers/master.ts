@@ -34,6 +34,18 @@ export function countPromotions(rig: Rig): string[] {
   return seen;
 }
 
+/** How many calls of `method` the simulated hosts have received so far (any caller). */
+export function countCalls(rig: Rig, method: string): () => number {
+  let n = 0;
+  const roles = rig.sim.pool.roles;
+  const dispatch = roles.dispatch.bind(roles);
+  roles.dispatch = (h, m, params) => {
+    if (m.toLowerCase() === method.toLowerCase()) n++;
+    return dispatch(h, m, params);
+  };
+  return () => n;
+}
+
 /** What each scenario watches besides the monitor: masters at once, promotions. */
 export function observe(ctx: ScenarioContext) {
   const watch = watchMasters(ctx.rig);
