@@ -8,9 +8,10 @@
 // Its lines are compressed in pieces of PIECE_BYTES (the last of a family shorter), each an independent deflate stream:
 // a plain scrape of it inflates the next pieces in the thread pool while the socket sends the one before
 // (PlainFromPieces) — or, for a body of at most HOLD_PLAIN_MAX_BYTES, inflates it whole once, held from then on while
-// plain is asked for (PlainHeldWhenAsked) — and a piece whose bytes are those of the same piece of the previous poll's snapshot (same family,
-// same place: inventory families, counters that stay at 0) keeps its compressed bytes instead of being compressed
-// again — checked byte for byte, by inflating the old piece (in the thread pool, 2–3× cheaper than deflating).
+// plain is asked for (PlainHeldWhenAsked) — and a piece whose bytes are those of the same piece of the previous poll's
+// snapshot (same family, same place: inventory families, counters that stay at 0) keeps its compressed bytes instead
+// of being compressed again — checked byte for byte, by inflating the old piece (in the thread pool, 2–3× cheaper than
+// deflating).
 import { Readable, type Writable } from 'node:stream';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';

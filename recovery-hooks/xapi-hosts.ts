@@ -108,8 +108,8 @@ export class XapiHostDirectory implements HostDirectory {
             pool,
             ...(typeof r.address === 'string' && r.address ? { address: r.address } : {}),
           });
-          const vms = Array.isArray(r.resident_VMs) ? r.resident_VMs.filter((v): v is string => typeof v === 'string' && VM_REF.test(v) && v !== NULL_REF) : [];
-          residents.set(r.uuid as string, { readAt, vms: vms.slice(0, MAX_RESIDENT_VMS) });
+          const listed: unknown[] = Array.isArray(r.resident_VMs) ? r.resident_VMs.slice(0, MAX_RESIDENT_VMS) : [];
+          residents.set(r.uuid as string, { readAt, vms: listed.filter((v): v is string => typeof v === 'string' && VM_REF.test(v) && v !== NULL_REF) });
         }
       }
       if (skipped) this.#o.logger.warn('hosts of the XAPI inventory skipped: unusable uuid or name', { pool, skipped });
