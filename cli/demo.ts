@@ -204,6 +204,7 @@ Ctrl-C stops everything.
       process.exit(130);
     };
     process.once('SIGINT', now).once('SIGTERM', now);
+    process.stdout.write("Stopping (a graceful stop waits for the exporter's XAPI long poll, up to 30 s): Ctrl-C again to stop at once.\n");
     return 0;
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err) => logger.warn('stop failed', { error: err }));
