@@ -13,6 +13,7 @@
 // of being compressed again — checked byte for byte, by inflating the old piece (in the thread pool, 2–3× cheaper than
 // deflating).
 import { Readable, type Writable } from 'node:stream';
+import { mapBounded } from '../core/concurrency.js';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';
 import { type DeflatedPiece, PieceDeflater, checksumOf, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from './metrics/gzip.js';
@@ -213,11 +214,7 @@ class PlainHolder {
 async function inflatedBodies(parts: Record<Format, readonly (Buffer | DeflatedPiece)[]>): Promise<Record<Format, HeldBody>> {
   const pieces = [...new Set(FORMATS.flatMap((f) => parts[f].filter((p): p is DeflatedPiece => !Buffer.isBuffer(p))))];
   const inflated = new Map<DeflatedPiece, Buffer>();
-  let next = 0;
-  const inflater = async () => {
-    for (let i = next++; i < pieces.length; i = next++) inflated.set(pieces[i]!, await inflatePiece(pieces[i]!));
-  };
-  await Promise.all(Array.from({ length: INFLATE_AHEAD }, inflater));
+  await mapBounded(pieces, INFLATE_AHEAD, async (p) => void inflated.set(p, await inflatePiece(p)));
   const bodyOf = (f: Format) =>
     heldOf(
       parts[f].map((p) => (Buffer.isBuffer(p) ? p : inflated.get(p)!)),

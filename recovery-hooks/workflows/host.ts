@@ -20,7 +20,7 @@ import { type FenceResult, proveFenced } from './fence-proof.js';
 import { requireProvenOff } from './no-fence-no-restart.js';
 import { type CandidateHost, groupByRank, isProtected, placementOrder, restartRank } from './placement.js';
 import { HOST } from './signatures.js';
-import { type HostRecord, NULL_REF, type VmRecord, type Xapi, hostAnswers, hostByUuid, isXapiError, vmByUuid, xapiNumber } from './xapi.js';
+import { type HostRecord, NULL_REF, type VmRecord, type Xapi, hostAnswers, hostByUuid, isGuest, isXapiError, vmByUuid, xapiNumber } from './xapi.js';
 import { mapBounded } from '../../core/concurrency.js';
 
 /** Errors after which another host may still work. */
@@ -185,7 +185,7 @@ export function hostTasks(deps: WorkflowDeps) {
       const xapi = xapiOf(ctx);
       const { ref, record: host } = await hostByUuid(xapi, ctx.notification.hostUuid);
       const all = await xapi.call<Record<string, VmRecord>>('VM.get_all_records');
-      const resident = Object.values(all).filter((vm) => vm.resident_on === ref && !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot);
+      const resident = Object.values(all).filter((vm) => vm.resident_on === ref && isGuest(vm));
       await ctx.moves.plan(resident.map((vm) => planMove(vm, host, deps.settings.hostFailure.restartUnprotected)));
       const summary = planSummary(await ctx.moves.list());
       await ctx.progress(`${summary.pending} VM(s) of ${host.name_label} to restart, ${summary.ignored} left alone`, 1);

@@ -38,7 +38,7 @@ import { requireProvenOff } from './no-fence-no-restart.js';
 import { MASTER } from './signatures.js';
 import { rrdSourceOf, vmsWithDomainsOn } from './host-domains.js';
 import { isProtected, restartRank } from './placement.js';
-import { type HostRecord, NULL_REF, type VmRecord, isXapiError, waitFor, xapiNumber } from './xapi.js';
+import { type HostRecord, NULL_REF, type VmRecord, isGuest, isXapiError, waitFor, xapiNumber } from './xapi.js';
 import type { LastResidents } from '../xapi-hosts.js';
 
 /** The notification's payload marks a pool master loss: the XcpPoolMasterLost alert's `xcp_failure="pool_master"`
@@ -568,14 +568,13 @@ export function masterTasks(deps: WorkflowDeps) {
       const planned = new Set((await ctx.moves.list()).map((m) => m.vmUuid));
       const lastRead = lost.lastResidents;
       const listed = (lastRead?.vms ?? []).map((ref) => ({ ref, vm: settled.vms[ref] }));
-      const ranOnOld = listed.flatMap(({ vm }) =>
-        vm && !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot && halted(vm.uuid) && !seen.has(vm.uuid) && !planned.has(vm.uuid) ? [vm] : [],
-      );
+      const ranOnOld = listed.flatMap(({ vm }) => (vm && isGuest(vm) && halted(vm.uuid) && !seen.has(vm.uuid) && !planned.has(vm.uuid) ? [vm] : []));
+      const ranOnOldUuids = new Set(ranOnOld.map((vm) => vm.uuid));
       const unknownToCopy = listed.flatMap(({ ref, vm }) => (vm ? [] : [ref]));
       const readAt = lastRead && new Date(lastRead.readAt).toISOString();
       const unreadHosts = settled.silent.length ? `${settled.silent.join(', ')} answer(s) nothing and could run it now` : undefined;
       // Never seen running: the copy cannot tell where it ran, if anywhere.
-      const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid) && !ranOnOld.some((vm) => vm.uuid === uuid));
+      const unproven = [...unaccounted].filter(([uuid]) => halted(uuid) && !seen.has(uuid) && !ranOnOldUuids.has(uuid));
       const restartable = (vm: VmRecord) => isProtected(vm.ha_restart_priority) || deps.settings.hostFailure.restartUnprotected;
       await ctx.moves.plan([
         ...ranOnOld.map((vm) => {
@@ -730,7 +729,7 @@ function comparePlacement(
     }
   }
   for (const vm of Object.values(vms)) {
-    if (vm.is_control_domain || vm.is_a_template || vm.is_a_snapshot) continue;
+    if (!isGuest(vm)) continue;
     if (vm.power_state !== 'Running' && vm.power_state !== 'Paused') continue;
     const host = hosts[vm.resident_on];
     const onHost = host && running.get(host.uuid);

@@ -34,6 +34,11 @@ export interface VmRecord {
   blocked_operations?: Record<string, string>;
 }
 
+/** A guest VM: not a host's control domain, a template or a snapshot (what a recovery may restart). */
+export function isGuest(vm: Pick<VmRecord, 'is_control_domain' | 'is_a_template' | 'is_a_snapshot'>): boolean {
+  return !vm.is_control_domain && !vm.is_a_template && !vm.is_a_snapshot;
+}
+
 export function xapiNumber(value: unknown): number {
   const n = typeof value === 'number' ? value : Number(value);
   return Number.isFinite(n) ? n : 0;
