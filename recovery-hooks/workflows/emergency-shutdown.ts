@@ -22,7 +22,7 @@ import {
   supersededBy,
 } from './emergency.js';
 import { EMERGENCY_SHUTDOWN } from './signatures.js';
-import { type HostRecord, type PowerState, type VmRecord, type Xapi, hostAnswers, isXapiError, waitFor, xapiNumber } from './xapi.js';
+import { type HostRecord, type PowerState, type VmRecord, type Xapi, hostAnswers, isGuest, isXapiError, waitFor, xapiNumber } from './xapi.js';
 
 type VmOutcome = 'suspended' | 'clean_shutdown' | 'hard_shutdown' | 'already_off' | 'failed' | 'dry_run';
 
@@ -92,14 +92,7 @@ export function emergencyShutdownTasks(deps: WorkflowDeps) {
         .map(([ref, h]) => ({ uuid: h.uuid, name: h.name_label, address: h.address, master: ref === masterRef }))
         .sort((a, b) => Number(a.master) - Number(b.master) || a.name.localeCompare(b.name));
       const vms: PlannedVm[] = Object.values(await xapi.call<Record<string, VmRecord>>('VM.get_all_records'))
-        .filter(
-          (vm) =>
-            !vm.is_a_template &&
-            !vm.is_control_domain &&
-            !vm.is_a_snapshot &&
-            (vm.power_state === 'Running' || vm.power_state === 'Paused') &&
-            byRef.has(vm.resident_on),
-        )
+        .filter((vm) => isGuest(vm) && (vm.power_state === 'Running' || vm.power_state === 'Paused') && byRef.has(vm.resident_on))
         .map((vm) => {
           const h = byRef.get(vm.resident_on)!;
           return {
