@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 // xcp-sentinel: one CLI for the bundle. Each subcommand lives in its own module; this file only routes.
 import { ConfigError } from '../core/config/load.js';
-import { checkConfigCommand } from './check-config.js';
-import { demoCommand } from './demo.js';
-import { simulateCommand } from './simulate.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './demo/paths.js';
@@ -33,11 +30,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'check-config':
-        return await checkConfigCommand(rest);
+        return await (await import('./check-config.js')).checkConfigCommand(rest);
       case 'simulate':
-        return await simulateCommand(rest);
+        return await (await import('./simulate.js')).simulateCommand(rest);
       case 'demo':
-        return await demoCommand(rest);
+        return await (await import('./demo.js')).demoCommand(rest);
       case 'exporter':
         return await (await import('./exporter.js')).exporterCommand(rest);
       case 'recovery-hook':

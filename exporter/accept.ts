@@ -53,3 +53,42 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat | 
   if (omQ !== textQ) return omQ > textQ ? 'openmetrics' : 'text';
   return om && text && om !== text && om.index < text.index ? 'openmetrics' : 'text';
 }
+
+/**
+ * Whether a scrape gets the gzip body, from its Accept-Encoding header (RFC 9110 §12.5.3): gzip (or `x-gzip`, or `*`)
+ * with a weight above 0, at least as heavy as identity's; on a tie, gzip unless identity is named before it. Identity
+ * not named weighs what `*` does, else as little as the lightest coding named (a header naming only `gzip;q=0.5` wants
+ * gzip), so no header, or one naming only other codings, gets the plain body — as does one refusing both (the
+ * exposition formats have no 406 for it, and Prometheus never sends it).
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header?.trim()) return false;
+  let gzip: Coding | undefined;
+  let identity: Coding | undefined;
+  let any: Coding | undefined;
+  let lightest = 1;
+  header.split(',').forEach((part, index) => {
+    const [name = '', ...params] = part.split(';').map((p) => p.trim());
+    let q = 1;
+    for (const p of params) {
+      const m = /^q\s*=\s*([0-9.]+)$/i.exec(p);
+      if (m) q = Math.min(1, Math.max(0, Number(m[1]) || 0));
+    }
+    const coding = { q, index };
+    if (name) lightest = Math.min(lightest, q);
+    const lower = name.toLowerCase();
+    if (lower === 'gzip' || lower === 'x-gzip') gzip ??= coding;
+    else if (lower === 'identity') identity ??= coding;
+    else if (lower === '*') any ??= coding;
+  });
+  const g = gzip ?? any;
+  if (!g || g.q === 0) return false;
+  const i = identity ?? any ?? { q: lightest, index: Number.POSITIVE_INFINITY };
+  if (g.q !== i.q) return g.q > i.q;
+  return g.index <= i.index;
+}
+
+interface Coding {
+  q: number;
+  index: number;
+}

@@ -32,7 +32,6 @@ export class Exporter {
   private stopped = false;
   /** The exporter's own collectors (self), beside each pool's (PoolCollector.collectors). */
   private readonly own: CollectorRegistry;
-  private readonly chunks = new ChunkPool();
   private pollsTotal = 0;
   /** Each family's size in the last poll: the next one's arrays are made that size at once. */
   private familySizes?: Map<string, number>;
@@ -109,7 +108,8 @@ export class Exporter {
     // overlap (a test's, a halt's): the newest one's snapshot is kept, whichever finished first. The one served until
     // now lends the new one its compressed pieces whose bytes did not change.
     this.familySizes = set.sizes();
-    const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, this.chunks, this.snapshot);
+    // The render's chunks are the poll's own (a pool per poll): kept between polls they would hold ~20 MB for nothing.
+    const snapshot = await Snapshot.make(set.families(), Date.now(), set.seriesCount, new ChunkPool(), this.snapshot);
     if (!this.snapshot || this.snapshot.generation < snapshot.generation) this.snapshot = snapshot;
     this.logger.debug('poll done', { seconds: duration, series: set.seriesCount });
   }

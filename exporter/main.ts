@@ -7,7 +7,7 @@ import type { ExporterBundleConfig } from './config.js';
 import { formatListen } from '../core/config/listen.js';
 import type { Logger } from '../core/log.js';
 import { Exporter } from './exporter.js';
-import { exporterApp } from './server.js';
+import { exporterHandler } from './server.js';
 
 export interface RunningExporter {
   url: string;
@@ -17,11 +17,9 @@ export interface RunningExporter {
 
 export async function startExporter(config: ExporterBundleConfig, logger: Logger): Promise<RunningExporter> {
   const exporter = new Exporter(config, logger);
-  const app = exporterApp(exporter, config.exporter.token);
+  const handler = exporterHandler(exporter, logger, config.exporter.token);
   const { tls, listen } = config.exporter;
-  const server = tls
-    ? https.createServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, app.callback())
-    : http.createServer(app.callback());
+  const server = tls ? https.createServer({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }, handler) : http.createServer(handler);
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

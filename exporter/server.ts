@@ -1,75 +1,99 @@
 // GET /metrics (the pre-rendered snapshot; Prometheus text or OpenMetrics by Accept; gzip when asked; optional
-// Bearer token) and GET /health (unauthenticated, per pool and per collector when something is wrong).
-import Router from '@koa/router';
-import Koa from 'koa';
+// Bearer token) and GET /health (unauthenticated, per pool and per collector when something is wrong), straight on
+// node:http: four paths and two methods need no framework, and Koa with its router cost the exporter's process ~7 MB
+// of resident memory (measured: the shipped build at 4 × 40 VMs, three pairs of runs).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Secret } from '../core/config/secret.js';
+import type { Logger } from '../core/log.js';
 import { tokenMatches } from '../core/tokens.js';
-import { negotiateFormat } from './accept.js';
+import { acceptsGzip, negotiateFormat } from './accept.js';
 import type { Exporter } from './exporter.js';
 import { OPENMETRICS_TEXT, PROMETHEUS_TEXT } from './metrics/render.js';
 import type { Body } from './snapshot.js';
 
-export function exporterApp(exporter: Exporter, token?: Secret): Koa {
-  const app = new Koa();
-  const router = new Router();
-  // A scraper that gives up mid-body (its scrape timeout) closes the response: not an error worth a stack trace
-  // (a streamed body ends early; a body written by writeTo meets the closed socket).
-  const GAVE_UP = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET']);
-  app.on('error', (err: NodeJS.ErrnoException) => {
-    if (!GAVE_UP.has(err.code ?? '')) app.onerror(err);
-  });
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-  // Also at Xen Orchestra's paths (/openmetrics/…), so a scrape config from XO's documentation works unchanged.
-  router.get(['/health', '/openmetrics/health'], (ctx) => {
-    const h = exporter.health();
-    ctx.status = h.ok ? 200 : 503;
-    ctx.body = h.body;
-  });
+type Route = 'health' | 'metrics';
 
-  router.get(['/metrics', '/openmetrics/metrics'], async (ctx) => {
-    if (token) {
-      // XO's answers, so clients written for XO's plugin understand them.
-      const header = ctx.get('authorization').trim();
-      if (!header) return json(ctx, 401, { error: 'Query is not authenticated' });
-      const m = /^Bearer\s+(.+)$/i.exec(header);
-      if (!m || !tokenMatches(m[1]!, token.reveal())) return json(ctx, 401, { error: 'Query authentication does not match server setting' });
-    }
-    const snap = exporter.snapshot;
-    if (!snap) {
-      ctx.set('Retry-After', '5');
-      return json(ctx, 503, { error: 'No metrics collected yet: the first poll is running' });
-    }
-    // Prometheus weighs OpenMetrics above the classic text format when it can parse it.
-    const negotiated = negotiateFormat(ctx.get('accept'));
-    if (!negotiated) return json(ctx, 406, { error: 'Accept refuses both application/openmetrics-text and text/plain' });
-    const openMetrics = negotiated === 'openmetrics';
-    const gzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
-    ctx.set('Content-Type', openMetrics ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
-    ctx.set('Vary', 'Accept, Accept-Encoding');
-    const format = openMetrics ? 'openmetrics' : 'text';
-    // Both bodies are made by the poll: a scrape only sends one.
-    const body: Body = gzip ? snap.gzip(format) : snap.body(format);
-    if (gzip) ctx.set('Content-Encoding', 'gzip');
-    if (body.writeTo && ctx.method === 'GET') {
-      // Written here, past Koa's response handling: a held body in one corked write, a large plain one inflated as it
-      // is sent into buffers used again.
-      ctx.status = 200;
-      ctx.length = body.length;
-      ctx.respond = false;
-      await body.writeTo(ctx.res);
-      return;
-    }
-    ctx.body = body.stream();
-    ctx.length = body.length;
-  });
-
-  app.use(router.routes());
-  app.use(router.allowedMethods());
-  app.use((ctx) => json(ctx, 404, { error: 'Not found' }));
-  return app;
+/**
+ * The route of a request's path: also at Xen Orchestra's paths (/openmetrics/…), so a scrape config from XO's
+ * documentation works unchanged; in any letter case and with one trailing slash, as the Koa router matched them.
+ */
+function routeOf(url: string | undefined): Route | undefined {
+  const raw = url ?? '/';
+  const end = raw.search(/[?#]/);
+  let path = (end === -1 ? raw : raw.slice(0, end)).toLowerCase();
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  if (path === '/metrics' || path === '/openmetrics/metrics') return 'metrics';
+  if (path === '/health' || path === '/openmetrics/health') return 'health';
+  return undefined;
 }
 
-function json(ctx: Koa.Context, status: number, body: unknown): void {
-  ctx.status = status;
-  ctx.body = body;
+/** A scraper that gives up mid-body (its scrape timeout) closes the response: not an error worth logging. */
+const GAVE_UP = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ECONNRESET']);
+
+export function exporterHandler(exporter: Pick<Exporter, 'snapshot' | 'health'>, logger: Logger, token?: Secret): RequestHandler {
+  const failed = (err: unknown, req: IncomingMessage) => {
+    if (!GAVE_UP.has((err as NodeJS.ErrnoException).code ?? '')) logger.error('request failed', { method: req.method, url: req.url, error: err });
+  };
+  return (req, res) => {
+    void answer(exporter, token, req, res).catch((err: unknown) => {
+      failed(err, req);
+      if (!res.headersSent) json(req, res, 500, { error: 'Internal error' });
+      else res.destroy();
+    });
+    res.on('error', (err) => failed(err, req));
+  };
+}
+
+async function answer(exporter: Pick<Exporter, 'snapshot' | 'health'>, token: Secret | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const route = routeOf(req.url);
+  if (!route) return json(req, res, 404, { error: 'Not found' });
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return;
+    }
+    return json(req, res, 405, { error: `${req.method} is not allowed: GET or HEAD` });
+  }
+  if (route === 'health') {
+    const h = exporter.health();
+    return json(req, res, h.ok ? 200 : 503, h.body);
+  }
+  if (token) {
+    // XO's answers, so clients written for XO's plugin understand them.
+    const header = (req.headers.authorization ?? '').trim();
+    if (!header) return json(req, res, 401, { error: 'Query is not authenticated' });
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    if (!m || !tokenMatches(m[1]!, token.reveal())) return json(req, res, 401, { error: 'Query authentication does not match server setting' });
+  }
+  const snap = exporter.snapshot;
+  if (!snap) {
+    res.setHeader('Retry-After', '5');
+    return json(req, res, 503, { error: 'No metrics collected yet: the first poll is running' });
+  }
+  // Prometheus weighs OpenMetrics above the classic text format when it can parse it.
+  const negotiated = negotiateFormat(req.headers.accept);
+  if (!negotiated) return json(req, res, 406, { error: 'Accept refuses both application/openmetrics-text and text/plain' });
+  const gzip = acceptsGzip(req.headers['accept-encoding']);
+  // Both bodies are made by the poll: a scrape only sends one.
+  const body: Body = gzip ? snap.gzip(negotiated) : snap.body(negotiated);
+  res.statusCode = 200;
+  res.setHeader('Content-Type', negotiated === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
+  res.setHeader('Vary', 'Accept, Accept-Encoding');
+  if (gzip) res.setHeader('Content-Encoding', 'gzip');
+  res.setHeader('Content-Length', body.length);
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  // A held body in one corked write; a large plain one inflated as it is sent into buffers used again.
+  await body.writeTo(res);
+}
+
+function json(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes.length });
+  res.end(req.method === 'HEAD' ? undefined : bytes);
 }

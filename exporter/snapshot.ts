@@ -26,7 +26,7 @@ export interface Body {
   readonly length: number;
   stream(): Readable;
   /** Writes the bytes to `out` without a stream's buffering, then ends it; false if `out` closed first. */
-  writeTo?(out: Writable): Promise<boolean>;
+  writeTo(out: Writable): Promise<boolean>;
 }
 
 /** Writes `bytes` to `out` and waits until `out` has taken them (its callback): false if `out` closed first. */

@@ -6,7 +6,7 @@
 // command would otherwise hold one of the connection's sessions (MaxSessions) for ever. Commands already running
 // on a retired connection finish there; new ones get a fresh connection.
 import { readFileSync } from 'node:fs';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { ProtocolError, TimeoutError } from '../errors.js';
 import { SshAuthError } from './errors.js';
 import { HostKeyError, type HostKeyPolicy, type SshTarget, checkHostKey } from './hostkey.js';
@@ -65,6 +65,13 @@ interface Connection {
 }
 
 /** One host: one connection at a time, opened on first use and reopened after a failure. */
+/**
+ * ssh2, loaded when a first connection is made: importing it costs a process ~13 MB of RSS (its Poly1305 WebAssembly
+ * module's 16 MiB memory among it), which an exporter or receiver that never uses SSH need not pay.
+ */
+let ssh2Module: Promise<typeof import('ssh2')> | undefined;
+const loadSsh2 = () => (ssh2Module ??= import('ssh2'));
+
 export class SshHostClient {
   private current?: Connection;
   private connecting?: Promise<Connection>;
@@ -111,10 +118,12 @@ export class SshHostClient {
     return this.connecting;
   }
 
-  private connect(): Promise<Connection> {
+  private async connect(): Promise<Connection> {
     const { target, options: o } = this;
+    const ssh2 = await loadSsh2();
+    if (this.closed) throw new SshConnectionError(`ssh ${target.name}: client closed`);
     return new Promise<Connection>((resolve, reject) => {
-      const client = new Client();
+      const client = new ssh2.Client();
       const conn: Connection = { client, inflight: 0, retired: false, closed: false, used: false, lost: new Set() };
       let refused: HostKeyError | undefined;
       let ready = false;

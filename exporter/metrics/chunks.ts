@@ -1,13 +1,13 @@
 // Byte chunks that rendered sample lines are written into. A large body is rendered a batch at a time and each
 // batch's chunks come back once its lines are compressed (snapshot.ts), so the same few chunks are written again and
-// again, within a poll and from one poll to the next: the allocator is not asked for a body's worth of memory.
+// again within a poll: the allocator is not asked for a body's worth of memory. A pool lives for one poll (exporter.ts).
 
 import { formatValue } from './families.js';
 
 const CHUNK = 1 << 20;
 /** 10^k, k = 0..20: exact doubles. */
 const POW10 = Array.from({ length: 21 }, (_, k) => 10 ** k);
-/** Free chunks kept for the next batch or poll: two batches' worth (see snapshot.ts). */
+/** Free chunks kept for the next batch: two batches' worth (see snapshot.ts). */
 const KEEP_FREE = 20;
 
 export class ChunkPool {
