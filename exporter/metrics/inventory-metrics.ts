@@ -196,17 +196,20 @@ export function addInventoryMetrics(
         tags: tagsLabel(vm, tags, false),
       }),
     );
+    // The VM's labels and the info's own, kept apart (Family.add's `extra`): the VM's string is not copied into a
+    // third one per VM (~230 bytes each, 2.3 MB at 10,000 VMs); the lines are the same.
     set.add(
       VM_INFO,
-      VM_INFO_LABELS.get(vm, labels, tags, undefined, undefined, () =>
-        withLabels(labels, {
+      labels,
+      1,
+      VM_INFO_LABELS.get(vm, tags, undefined, undefined, undefined, () =>
+        labelString({
           ha_restart_priority: (vm.ha_restart_priority as string) || 'none',
           order: String(vm.order ?? 0),
           is_control_domain: 'false',
           tags: tags === 'info' ? tagsLabel(vm, tags, true) : undefined,
         }),
       ),
-      1,
     );
     if (!running(vm)) continue;
     residents.set(hostRef, (residents.get(hostRef) ?? 0) + 1);

@@ -33,9 +33,11 @@ function collect(inv: Inventory, poolName = 'lab', tags: 'all' | 'info' | 'none'
   const lines: string[] = [];
   const strings: string[] = [];
   const sink: MetricSink = {
-    add: (f, labels) => {
-      lines.push(`${f.name}{${labels}}`);
+    // As Family.add writes them: `extra` after the labels.
+    add: (f, labels, _value, extra = '') => {
+      lines.push(`${f.name}{${[labels, extra].filter(Boolean).join(',')}}`);
       strings.push(labels);
+      if (extra) strings.push(extra);
     },
   };
   addInventoryMetrics(sink, inv, poolName, 1_800_000_000_000, undefined, tags);
