@@ -11,18 +11,23 @@ interface Range {
   index: number;
 }
 
+/** A list element's weight from its parameters (`q=0.5`): 1 when not given, kept within 0..1. */
+function weightOf(params: readonly string[]): number {
+  let q = 1;
+  for (const p of params) {
+    const m = /^q\s*=\s*([0-9.]+)$/i.exec(p);
+    if (m) q = Math.min(1, Math.max(0, Number(m[1]) || 0));
+  }
+  return q;
+}
+
 function parseAccept(header: string): Range[] {
   const out: Range[] = [];
   header.split(',').forEach((part, index) => {
     const [media = '', ...params] = part.split(';').map((p) => p.trim());
     const [type, subtype] = media.toLowerCase().split('/');
     if (!type || !subtype) return;
-    let q = 1;
-    for (const p of params) {
-      const m = /^q\s*=\s*([0-9.]+)$/i.exec(p);
-      if (m) q = Math.min(1, Math.max(0, Number(m[1]) || 0));
-    }
-    out.push({ type, subtype, q, index });
+    out.push({ type, subtype, q: weightOf(params), index });
   });
   return out;
 }
@@ -69,11 +74,7 @@ export function acceptsGzip(header: string | undefined): boolean {
   let lightest = 1;
   header.split(',').forEach((part, index) => {
     const [name = '', ...params] = part.split(';').map((p) => p.trim());
-    let q = 1;
-    for (const p of params) {
-      const m = /^q\s*=\s*([0-9.]+)$/i.exec(p);
-      if (m) q = Math.min(1, Math.max(0, Number(m[1]) || 0));
-    }
+    const q = weightOf(params);
     const coding = { q, index };
     if (name) lightest = Math.min(lightest, q);
     const lower = name.toLowerCase();

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Secret } from '../core/config/secret.js';
 import type { Logger } from '../core/log.js';
+import { pathOf, sendJson } from '../core/http/answer.js';
 import { tokenMatches } from '../core/tokens.js';
 import { acceptsGzip, negotiateFormat } from './accept.js';
 import type { Exporter } from './exporter.js';
@@ -20,9 +21,7 @@ type Route = 'health' | 'metrics';
  * documentation works unchanged; in any letter case and with one trailing slash, as the Koa router matched them.
  */
 function routeOf(url: string | undefined): Route | undefined {
-  const raw = url ?? '/';
-  const end = raw.search(/[?#]/);
-  let path = (end === -1 ? raw : raw.slice(0, end)).toLowerCase();
+  let path = pathOf(url).toLowerCase();
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   if (path === '/metrics' || path === '/openmetrics/metrics') return 'metrics';
   if (path === '/health' || path === '/openmetrics/health') return 'health';
@@ -39,7 +38,7 @@ export function exporterHandler(exporter: Pick<Exporter, 'snapshot' | 'health'>,
   return (req, res) => {
     void answer(exporter, token, req, res).catch((err: unknown) => {
       failed(err, req);
-      if (!res.headersSent) json(req, res, 500, { error: 'Internal error' });
+      if (!res.headersSent) sendJson(res, 500, { error: 'Internal error' }, {}, req);
       else res.destroy();
     });
     res.on('error', (err) => failed(err, req));
@@ -48,34 +47,32 @@ export function exporterHandler(exporter: Pick<Exporter, 'snapshot' | 'health'>,
 
 async function answer(exporter: Pick<Exporter, 'snapshot' | 'health'>, token: Secret | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const route = routeOf(req.url);
-  if (!route) return json(req, res, 404, { error: 'Not found' });
+  if (!route) return sendJson(res, 404, { error: 'Not found' }, {}, req);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD');
     if (req.method === 'OPTIONS') {
-      res.writeHead(204).end();
+      res.writeHead(204, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    return json(req, res, 405, { error: `${req.method} is not allowed: GET or HEAD` });
+    return sendJson(res, 405, { error: `${req.method} is not allowed: GET or HEAD` }, { Allow: 'GET, HEAD' }, req);
   }
   if (route === 'health') {
     const h = exporter.health();
-    return json(req, res, h.ok ? 200 : 503, h.body);
+    return sendJson(res, h.ok ? 200 : 503, h.body, {}, req);
   }
   if (token) {
     // XO's answers, so clients written for XO's plugin understand them.
     const header = (req.headers.authorization ?? '').trim();
-    if (!header) return json(req, res, 401, { error: 'Query is not authenticated' });
+    if (!header) return sendJson(res, 401, { error: 'Query is not authenticated' }, {}, req);
     const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m || !tokenMatches(m[1]!, token.reveal())) return json(req, res, 401, { error: 'Query authentication does not match server setting' });
+    if (!m || !tokenMatches(m[1]!, token.reveal())) return sendJson(res, 401, { error: 'Query authentication does not match server setting' }, {}, req);
   }
   const snap = exporter.snapshot;
   if (!snap) {
-    res.setHeader('Retry-After', '5');
-    return json(req, res, 503, { error: 'No metrics collected yet: the first poll is running' });
+    return sendJson(res, 503, { error: 'No metrics collected yet: the first poll is running' }, { 'Retry-After': '5' }, req);
   }
   // Prometheus weighs OpenMetrics above the classic text format when it can parse it.
   const negotiated = negotiateFormat(req.headers.accept);
-  if (!negotiated) return json(req, res, 406, { error: 'Accept refuses both application/openmetrics-text and text/plain' });
+  if (!negotiated) return sendJson(res, 406, { error: 'Accept refuses both application/openmetrics-text and text/plain' }, {}, req);
   const gzip = acceptsGzip(req.headers['accept-encoding']);
   // Both bodies are made by the poll: a scrape only sends one.
   const body: Body = gzip ? snap.gzip(negotiated) : snap.body(negotiated);
@@ -90,10 +87,4 @@ async function answer(exporter: Pick<Exporter, 'snapshot' | 'health'>, token: Se
   }
   // A held body in one corked write; a large plain one inflated as it is sent into buffers used again.
   await body.writeTo(res);
-}
-
-function json(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
-  const bytes = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes.length });
-  res.end(req.method === 'HEAD' ? undefined : bytes);
 }

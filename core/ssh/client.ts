@@ -64,7 +64,6 @@ interface Connection {
   idle?: NodeJS.Timeout;
 }
 
-/** One host: one connection at a time, opened on first use and reopened after a failure. */
 /**
  * ssh2, loaded when a first connection is made: importing it costs a process ~13 MB of RSS (its Poly1305 WebAssembly
  * module's 16 MiB memory among it), which an exporter or receiver that never uses SSH need not pay.
@@ -72,6 +71,7 @@ interface Connection {
 let ssh2Module: Promise<typeof import('ssh2')> | undefined;
 const loadSsh2 = () => (ssh2Module ??= import('ssh2'));
 
+/** One host: one connection at a time, opened on first use and reopened after a failure. */
 export class SshHostClient {
   private current?: Connection;
   private connecting?: Promise<Connection>;

@@ -4,6 +4,7 @@
 // the token and its scope first (401/403), then the body and the alerts (server.ts answerWebhook), errors in
 // Masakari's shape (server.ts errorAnswer). Other methods and paths go to Koa.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pathOf, sendJson } from '../../core/http/answer.js';
 import type { TokenAuthenticator } from './auth.js';
 import { requireScope } from './auth.js';
 import { routeScope } from './scopes.js';
@@ -17,18 +18,6 @@ export interface WebhookRouteOptions {
   fail(err: unknown, request: { method: string; path: string }): { status: number; headers: Record<string, string>; body: unknown };
 }
 
-/** The request's path without its query string. */
-function pathOf(url: string | undefined): string {
-  if (!url) return '';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) }).end(text);
-}
-
 /** A request handler that takes the webhook's POSTs (returns true) and leaves every other request to Koa (false). */
 export function webhookRoute(opts: WebhookRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const needed = routeScope('POST', opts.path, opts.path)!;
@@ -39,10 +28,10 @@ export function webhookRoute(opts: WebhookRouteOptions): (req: IncomingMessage, 
       return opts.answer(req);
     };
     answer().then(
-      (body) => send(res, 202, body),
+      (body) => sendJson(res, 202, body),
       (err: unknown) => {
         const failed = opts.fail(err, { method: 'POST', path: opts.path });
-        send(res, failed.status, failed.body, failed.headers);
+        sendJson(res, failed.status, failed.body, failed.headers);
       },
     );
     return true;
