@@ -70,7 +70,7 @@ export async function startRecoveryHook(config: RecoveryHookBundleConfig, logger
     // Delivery workers drain the outbox; status changes enqueue their messages in the same transaction.
     // Messages link each notification's page of the web UI when its external URL is known.
     const links = { ...rh.notifiers.links, uiBaseUrl: rh.ui.enabled ? rh.ui.externalUrl : undefined };
-    notifiers = startNotifiers(store, { ...rh.notifiers, links }, log, metrics, { now, owner, leaseMs: rh.leaseMs });
+    notifiers = await startNotifiers(store, { ...rh.notifiers, links }, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     // Pools in `forward` mode queue each new notification for their remote Instance-HA API in the same commit.
     forwarding = startForwarding(store, rh, log, metrics, { now, owner, leaseMs: rh.leaseMs });
     const events = combineBuilders(notifiers.statusEvents, forwarding.events);

@@ -2,11 +2,21 @@
 // webhook route).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** The request's path without its query string. */
+/** `scheme://authority` at the start of an absolute-form request target. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i;
+
+/**
+ * The request's path without its query string. A server must accept a target in absolute form as well
+ * (`GET http://host:9100/metrics`, RFC 9112 §3.2.2: what a client talking to a proxy sends), whose path is the part
+ * after the authority, `/` when there is none.
+ */
 export function pathOf(url: string | undefined): string {
   if (!url) return '';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
+  const authority = url[0] === '/' ? undefined : ABSOLUTE_FORM.exec(url);
+  const target = authority ? url.slice(authority[0].length) : url;
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  return authority && !path ? '/' : path;
 }
 
 /** `body` as JSON with its type and length; the headers alone when `req` is a HEAD request. */

@@ -1,7 +1,11 @@
 // What the exporter loads: the exporter, not the simulator, the recovery hook's notifiers and stores, nor ssh2 until a
 // first SSH connection (core/ssh/client.ts) — each costs the process resident memory it would hold for nothing
-// (ssh2 alone ~13 MB: its Poly1305 WebAssembly module's memory).
-import { execFile } from 'node:child_process';
+// (ssh2 alone ~13 MB: its Poly1305 WebAssembly module's memory). What the recovery hook loads: a notifier channel's
+// library (nodemailer, @xmpp/client) only when a channel of its type is configured (notifiers/index.ts).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
@@ -49,15 +53,87 @@ t.test('the exporter command loads the exporter and nothing the exporter does no
     );
 });
 
-t.test('a command the exporter does not use still loads what it needs', async (t) => {
-  // The check is not vacuous: the log sees these modules where they are used.
-  const loaded = await loadedBy('recovery-hook');
+/** The modules a running receiver loaded, with `channels` as its notifiers' channels: started, then stopped once listening. */
+const loadedByReceiver = (channels: Record<string, unknown>) =>
+  new Promise<string[]>((resolve, reject) => {
+    const dir = mkdtempSync(join(tmpdir(), 'xcp-modules-'));
+    const config = {
+      log: { level: 'info' },
+      pools: [{ name: 'lab', url: 'http://127.0.0.1:9', username: 'root', password: 'x' }],
+      recovery_hook: {
+        listen: '127.0.0.1:0',
+        store_path: join(dir, 'store.sqlite'),
+        tokens: [{ name: 'am', token: 'a-token-long-enough-0123456789' }],
+        pools: { lab: { mode: 'notify-only' } },
+        notifiers: { channels },
+      },
+    };
+    writeFileSync(join(dir, 'smtp.pass'), 'secret\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'sentinel.yml'), JSON.stringify(config));
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', MODULE_LOG, CLI, 'recovery-hook', '--config', join(dir, 'sentinel.yml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('recovery hook listening')) child.kill('SIGTERM');
+    });
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+      if (!out.includes('recovery hook listening')) return reject(new Error(`the receiver did not start:\n${out}\n${err.slice(-2000)}`));
+      resolve(err.split('\n').flatMap((l) => (l.startsWith('loaded ') ? [l.slice(7)] : [])));
+    });
+  });
+
+const NOTIFIER_LIBRARIES = { email: /\/node_modules\/nodemailer\//, xmpp: /\/node_modules\/@xmpp\/client\// };
+
+t.test('the recovery hook loads a notifier channel’s library only when a channel of that type is configured', async (t) => {
+  const none = await loadedByReceiver({});
   t.ok(
-    loaded.some((u) => /\/node_modules\/nodemailer\//.test(u)),
-    'the recovery hook loads its mail notifier',
+    none.some((u) => /\/node_modules\/better-sqlite3\//.test(u)),
+    `the receiver runs with its SQLite store (${none.length} modules)`,
   );
+  for (const [type, pattern] of Object.entries(NOTIFIER_LIBRARIES))
+    t.same(
+      none.filter((u) => pattern.test(u)),
+      [],
+      `no channel: nothing of the ${type} channel’s library`,
+    );
+  // The check is not vacuous: the log sees each library where a channel uses it.
+  const mail = await loadedByReceiver({
+    ops: { type: 'email', host: '127.0.0.1', port: 9, username: 'u', password_file: 'smtp.pass', from: 'a@example.org', to: ['b@example.org'] },
+  });
   t.ok(
-    loaded.some((u) => /\/node_modules\/better-sqlite3\//.test(u)),
-    'and its SQLite store',
+    mail.some((u) => NOTIFIER_LIBRARIES.email.test(u)),
+    'an email channel: nodemailer',
+  );
+  t.same(
+    mail.filter((u) => NOTIFIER_LIBRARIES.xmpp.test(u)),
+    [],
+    'and not @xmpp/client',
+  );
+  const chat = await loadedByReceiver({
+    chat: {
+      type: 'xmpp',
+      service: 'xmpp://127.0.0.1:9',
+      domain: 'example.org',
+      jid: 'bot@example.org',
+      password_file: 'smtp.pass',
+      to: ['ops@example.org'],
+      require_tls: false,
+    },
+  });
+  t.ok(
+    chat.some((u) => NOTIFIER_LIBRARIES.xmpp.test(u)),
+    'an XMPP channel: @xmpp/client',
+  );
+  t.same(
+    chat.filter((u) => NOTIFIER_LIBRARIES.email.test(u)),
+    [],
+    'and not nodemailer',
   );
 });

@@ -56,6 +56,28 @@ t.test('the paths: ours and Xen Orchestra’s, any letter case, one trailing sla
   }
 });
 
+t.test('a request target in absolute form (RFC 9112 §3.2.2, as sent to a proxy) names the same paths', async (t) => {
+  const { port } = server.address() as AddressInfo;
+  // `path` goes into the request line as it is: here the whole URL.
+  const absolute = (target: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: target }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  for (const target of [`${base}/metrics`, `HTTP://exporter.example:9100/openmetrics/metrics?x=1`, `${base}/Metrics/`]) {
+    const r = await absolute(target);
+    t.equal(r.status, 200, target);
+    t.equal(r.body, plainText, `${target}: the snapshot`);
+  }
+  t.same(JSON.parse((await absolute(`${base}/health`)).body), { status: 'ok' });
+  for (const target of [base, `${base}/`, `${base}/nowhere`, `${base}?/metrics`]) t.equal((await absolute(target)).status, 404, target);
+});
+
 t.test('GET and HEAD; other methods 405 with Allow, OPTIONS 204', async (t) => {
   const head = await request('HEAD', '/metrics', { 'accept-encoding': 'gzip' });
   t.equal(head.status, 200);

@@ -49,7 +49,7 @@ t.test('a notification and a failed recovery are mailed over STARTTLS with AUTH,
   t.teardown(() => store.close());
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const notifiers = startNotifiers(store, mustParse(emailSection(dir, smtp.port), { baseDir: dir }), logger, metrics);
+  const notifiers = await startNotifiers(store, mustParse(emailSection(dir, smtp.port), { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
   const n = await receive(store, notifiers.router.statusEvents);
@@ -101,7 +101,7 @@ t.test('a server down at first and up later gets the message exactly once', asyn
   t.teardown(() => store.close());
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const notifiers = startNotifiers(store, mustParse(emailSection(dir, port), { baseDir: dir }), logger, metrics);
+  const notifiers = await startNotifiers(store, mustParse(emailSection(dir, port), { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
   await receive(store, notifiers.router.statusEvents);
@@ -130,7 +130,7 @@ t.test('bad credentials: a clear error in logs and metrics, queued until the giv
   const metrics = messagesCounter();
   const logger = memoryLogger();
   const started = Date.now();
-  const notifiers = startNotifiers(store, mustParse(emailSection(dir, smtp.port, { give_up_after_seconds: 1.5 }), { baseDir: dir }), logger, metrics);
+  const notifiers = await startNotifiers(store, mustParse(emailSection(dir, smtp.port, { give_up_after_seconds: 1.5 }), { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
   await receive(store, notifiers.router.statusEvents);
@@ -161,7 +161,7 @@ t.test('after a restart (store closed and reopened, new workers) a pending messa
   const metrics = messagesCounter();
 
   const first = openStore(dir);
-  const before = startNotifiers(first, mustParse(section, { baseDir: dir }), memoryLogger(), metrics);
+  const before = await startNotifiers(first, mustParse(section, { baseDir: dir }), memoryLogger(), metrics);
   await receive(first, before.router.statusEvents);
   before.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'ops', 'retry')) >= 1);
@@ -172,7 +172,7 @@ t.test('after a restart (store closed and reopened, new workers) a pending messa
   t.teardown(() => smtp.stop());
   const second = openStore(dir);
   t.teardown(() => second.close());
-  const after = startNotifiers(second, mustParse(section, { baseDir: dir }), memoryLogger(), metrics);
+  const after = await startNotifiers(second, mustParse(section, { baseDir: dir }), memoryLogger(), metrics);
   t.teardown(() => after.stop());
   await waitFor('the mail', () => smtp.mails.length >= 1);
   await sleep(500);
@@ -214,7 +214,7 @@ t.test('a mail server that hangs slows neither the store nor the other channels'
   t.teardown(() => store.close());
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const notifiers = startNotifiers(store, mustParse(section, { baseDir: dir }), logger, metrics);
+  const notifiers = await startNotifiers(store, mustParse(section, { baseDir: dir }), logger, metrics);
   t.teardown(() => notifiers.stop());
 
   const t0 = Date.now();

@@ -61,11 +61,11 @@ function hookSection(dir: string, over: Record<string, unknown> = {}) {
   };
 }
 
-function start(t: Test, dir: string, section: unknown, url: string) {
+async function start(t: Test, dir: string, section: unknown, url: string) {
   const store = openStore(dir);
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const notifiers = startNotifiers(store, mustParse(section, { baseDir: dir, env: { HOOK_URL: url } }), logger, metrics);
+  const notifiers = await startNotifiers(store, mustParse(section, { baseDir: dir, env: { HOOK_URL: url } }), logger, metrics);
   t.teardown(async () => {
     await notifiers.stop();
     store.close();
@@ -77,7 +77,12 @@ t.test('POSTs the event as JSON with a text for chat tools, the token and the co
   const dir = tempDir();
   const server = await hookServer(t, (_hit, res) => res.writeHead(204).end());
   // A poll far away: the message goes out because the commit wakes the worker.
-  const { store, metrics, notifiers } = start(t, dir, { ...hookSection(dir), poll_interval_seconds: 60 }, `http://127.0.0.1:${server.port}${SECRET_PATH}`);
+  const { store, metrics, notifiers } = await start(
+    t,
+    dir,
+    { ...hookSection(dir), poll_interval_seconds: 60 },
+    `http://127.0.0.1:${server.port}${SECRET_PATH}`,
+  );
   const n = await receive(store, notifiers.statusEvents);
   await waitFor('the request', async () => (await count(metrics, 'tickets', 'sent')) === 1);
   t.equal(server.hits.length, 1);
@@ -112,7 +117,7 @@ t.test('a 5xx is retried; the receiver sees one successful delivery, with the sa
   const dir = tempDir();
   let calls = 0;
   const server = await hookServer(t, (_hit, res) => (++calls === 1 ? res.writeHead(503).end('maintenance, come back later') : res.writeHead(200).end('ok')));
-  const { store, metrics, logger, notifiers } = start(t, dir, hookSection(dir), `http://127.0.0.1:${server.port}${SECRET_PATH}`);
+  const { store, metrics, logger, notifiers } = await start(t, dir, hookSection(dir), `http://127.0.0.1:${server.port}${SECRET_PATH}`);
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the delivery', async () => (await count(metrics, 'tickets', 'sent')) === 1);
@@ -135,7 +140,7 @@ t.test('a 5xx is retried; the receiver sees one successful delivery, with the sa
 t.test('a receiver that never answers times out; neither the URL path nor the token is logged', async (t) => {
   const dir = tempDir();
   const server = await hookServer(t, () => {});
-  const { store, metrics, logger, notifiers } = start(
+  const { store, metrics, logger, notifiers } = await start(
     t,
     dir,
     hookSection(dir, { timeout_seconds: 0.3 }),
@@ -158,7 +163,7 @@ t.test('HTTPS with a CA file', async (t) => {
   const dir = tempDir();
   const cert = selfSignedCert('localhost', '127.0.0.1');
   const server = await hookServer(t, (_hit, res) => res.writeHead(200).end(), cert);
-  const { store, metrics, notifiers } = start(t, dir, hookSection(dir, { tls: { ca_file: cert.certFile } }), `https://127.0.0.1:${server.port}/hook`);
+  const { store, metrics, notifiers } = await start(t, dir, hookSection(dir, { tls: { ca_file: cert.certFile } }), `https://127.0.0.1:${server.port}/hook`);
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the delivery', async () => (await count(metrics, 'tickets', 'sent')) === 1);

@@ -80,11 +80,11 @@ function xmppSection(service: string, over: Record<string, unknown> = {}) {
   };
 }
 
-function start(t: Test, section: unknown, password = USERS.alice) {
+async function start(t: Test, section: unknown, password = USERS.alice) {
   const store = openStore(tempDir());
   const metrics = messagesCounter();
   const logger = memoryLogger();
-  const notifiers: Notifiers = startNotifiers(store, mustParse(section, { env: { XMPP_PASSWORD: password } }), logger, metrics);
+  const notifiers: Notifiers = await startNotifiers(store, mustParse(section, { env: { XMPP_PASSWORD: password } }), logger, metrics);
   t.teardown(async () => {
     await notifiers.stop();
     store.close();
@@ -101,7 +101,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
   t.test('a chat message reaches the recipient, counted once the server acknowledged it', async (t) => {
     const bob = await receiver(server.port);
     t.teardown(() => bob.stop());
-    const { store, metrics, logger, notifiers } = start(t, xmppSection(plain, { resource: 'chat-test' }));
+    const { store, metrics, logger, notifiers } = await start(t, xmppSection(plain, { resource: 'chat-test' }));
     const n = await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('the message', () => bob.messages.length >= 1, 15_000);
@@ -122,7 +122,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
   });
 
   t.test('direct TLS with a CA file, into a multi-user chat room the notifier creates', async (t) => {
-    const { store, metrics, notifiers } = start(
+    const { store, metrics, notifiers } = await start(
       t,
       xmppSection(`xmpps://127.0.0.1:${server.tlsPort}`, {
         require_tls: true,
@@ -147,7 +147,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
   });
 
   t.test('credentials are not sent over a plain stream unless require_tls is off', async (t) => {
-    const { store, metrics, logger, notifiers } = start(t, xmppSection(plain, { require_tls: true, resource: 'tls-test' }));
+    const { store, metrics, logger, notifiers } = await start(t, xmppSection(plain, { require_tls: true, resource: 'tls-test' }));
     await receive(store, notifiers.router.statusEvents);
     notifiers.wake();
     await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1, 15_000);
@@ -162,7 +162,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
     const bob = await receiver(server.port);
     t.teardown(() => bob.stop());
     const started = Date.now();
-    const { store, metrics, logger, notifiers } = start(
+    const { store, metrics, logger, notifiers } = await start(
       t,
       xmppSection(plain, { give_up_after_seconds: 6, timeout_seconds: 5, resource: 'auth-test' }),
       'not-the-password',
@@ -191,7 +191,7 @@ t.test('XMPP against Prosody', { skip: prosodySkip }, async (t) => {
 t.test('a server down at first and up later gets the message exactly once', { skip: prosodySkip }, async (t) => {
   const server = await prepareProsody({ users: USERS });
   t.teardown(() => server.stop());
-  const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
+  const { store, metrics, logger, notifiers } = await start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('a failed attempt', async () => (await count(metrics, 'chat', 'retry')) >= 1);
@@ -267,7 +267,7 @@ for (const streamManagement of [true, false])
     async (t) => {
       const { server, bob } = await prosodyWithBob(t, streamManagement);
       const relay = await holdingRelay(t, server.port);
-      const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
+      const { store, metrics, logger, notifiers } = await start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
       await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
       // 'online' can come before the server's <enabled/>: held, it would leave the message queued with no ack asked
       // for until the library's periodic request, 30 s later (found by the suite under load).
@@ -295,7 +295,7 @@ t.test('a message sent before the server enabled stream management is acknowledg
   const relay = await holdingRelay(t, server.port);
   // 'online' comes after resource binding; the server's <enabled/> (and all after it) stays in the relay.
   relay.holdFrom('<enabled');
-  const { store, metrics, logger, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
+  const { store, metrics, logger, notifiers } = await start(t, xmppSection(`xmpp://127.0.0.1:${relay.port}`, { timeout_seconds: 2 }));
   await waitFor('the channel online', () => logger.lines.some((l) => l.msg === 'XMPP connected'), 15_000);
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
@@ -311,7 +311,7 @@ t.test('a message sent before the server enabled stream management is acknowledg
 
 t.test('without stream management, a ping round trip confirms the message', { skip: prosodySkip }, async (t) => {
   const { server, bob } = await prosodyWithBob(t, false);
-  const { store, metrics, notifiers } = start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
+  const { store, metrics, notifiers } = await start(t, xmppSection(`xmpp://127.0.0.1:${server.port}`));
   await receive(store, notifiers.router.statusEvents);
   notifiers.wake();
   await waitFor('the message', () => bob.messages.length >= 1, 15_000);
