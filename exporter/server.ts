@@ -74,8 +74,8 @@ async function answer(exporter: Pick<Exporter, 'snapshot' | 'health'>, token: Se
   const negotiated = negotiateFormat(req.headers.accept);
   if (!negotiated) return sendJson(res, 406, { error: 'Accept refuses both application/openmetrics-text and text/plain' }, {}, req);
   const gzip = acceptsGzip(req.headers['accept-encoding']);
-  // Both bodies are made by the poll: a scrape only sends one.
-  const body: Body = gzip ? snap.gzip(negotiated) : snap.body(negotiated);
+  // Both bodies are made by the poll: a scrape only sends one (a HEAD request, none: its length).
+  const body: Body = gzip ? snap.gzip(negotiated) : snap.body(negotiated, req.method !== 'HEAD');
   res.statusCode = 200;
   res.setHeader('Content-Type', negotiated === 'openmetrics' ? OPENMETRICS_TEXT : PROMETHEUS_TEXT);
   res.setHeader('Vary', 'Accept, Accept-Encoding');

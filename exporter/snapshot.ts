@@ -401,10 +401,13 @@ export class Snapshot {
     return new Snapshot(generation, takenAt, seriesCount, plain, gzipped, pieces, reuse.bytes, holder);
   }
 
-  /** The plain body of `format` (asking for it is what makes a large one held: HOLD_PLAIN_MAX_BYTES). */
-  body(format: Format): Body {
+  /**
+   * The plain body of `format`. Asking for it to send it is what makes a large one held (HOLD_PLAIN_MAX_BYTES);
+   * `sending: false` (a HEAD request: its length only) does not, or a probe's HEAD would keep a large body in memory.
+   */
+  body(format: Format, sending = true): Body {
     if (!this.holder) return this.plain[format];
-    this.holder.asked = true;
+    if (sending) this.holder.asked = true;
     return this.holder.ready?.[format] ?? this.plain[format];
   }
 

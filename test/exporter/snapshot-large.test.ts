@@ -205,6 +205,27 @@ t.test('the server sends a large plain body whole, in both formats, and stops qu
   );
 });
 
+t.test('a HEAD request for plain gives the length and does not make the next snapshot hold its plain bytes; a GET does', async (t) => {
+  const pool = new ChunkPool();
+  const fams = families(base);
+  const want = expected(fams);
+  const held = async (previous: Snapshot) => {
+    const next = await Snapshot.make(fams, Date.now(), SERIES * 3, pool, previous);
+    await new Promise((r) => setTimeout(r, 300));
+    return next.body('text', false) instanceof HeldBody;
+  };
+  const snap1 = await Snapshot.make(fams, Date.now(), SERIES * 3, pool);
+  const { url } = await serve(t, snap1);
+  for (const accept of ['text/plain', 'application/openmetrics-text;version=1.0.0']) {
+    const head = await fetch(url, { method: 'HEAD', headers: { accept, 'accept-encoding': 'identity' } });
+    t.equal(head.status, 200);
+    t.equal(Number(head.headers.get('content-length')), want[accept === 'text/plain' ? 'text' : 'openmetrics'].length, `HEAD ${accept}: the length`);
+  }
+  t.notOk(await held(snap1), 'after HEAD requests only: the next snapshot holds nothing');
+  await (await fetch(url, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer();
+  t.ok(await held(snap1), 'after a GET: the next snapshot holds its plain bytes');
+});
+
 t.test('a piece that does not inflate cuts the plain response short and is logged', async (t) => {
   const fams = families(base);
   const snapshot = await Snapshot.make(fams, Date.now(), SERIES * 3, new ChunkPool());
