@@ -16,7 +16,7 @@ import { Readable, type Writable } from 'node:stream';
 import { mapBounded } from '../core/concurrency.js';
 import { type ChunkPool, ChunkWriter } from './metrics/chunks.js';
 import type { Family } from './metrics/families.js';
-import { type DeflatedPiece, PieceDeflater, checksumOf, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from './metrics/gzip.js';
+import { type DeflatedPiece, PieceDeflater, PieceInflater, checksumOf, deflatePiece, gzipOf, storedPiece } from './metrics/gzip.js';
 import { type Format, OPENMETRICS_EOF, type RenderedFamily, bodyBuffers, renderFamily } from './metrics/render.js';
 
 export type { Format } from './metrics/render.js';
@@ -82,6 +82,27 @@ export class HeldBody implements Body {
  */
 const INFLATE_AHEAD = 2;
 
+/** Inflaters used again from one piece to the next (PieceInflater), at most as many as pieces inflate at once. */
+class Inflaters {
+  private readonly free: PieceInflater[] = [];
+  private readonly all: PieceInflater[] = [];
+
+  /** `piece`'s bytes by a free inflater of this set, or a new one (into `out`, else a buffer of their own). */
+  async inflate(piece: DeflatedPiece, out?: Buffer): Promise<Buffer> {
+    let inflater = this.free.pop();
+    if (!inflater) this.all.push((inflater = new PieceInflater()));
+    try {
+      return await (out ? inflater.into(piece, out) : inflater.piece(piece));
+    } finally {
+      this.free.push(inflater);
+    }
+  }
+
+  close(): void {
+    for (const i of this.all) i.close();
+  }
+}
+
 /** A plain body made from its compressed pieces as it is sent: family headers as they are, sample lines inflated. */
 class PlainFromPieces implements Body {
   readonly length: number;
@@ -100,6 +121,7 @@ class PlainFromPieces implements Body {
     const parts = this.parts;
     const room = parts.reduce((n, p) => Math.max(n, p.length), 1) + 1;
     const free: Buffer[] = [];
+    const inflaters = new Inflaters();
     const queue: Promise<{ bytes: Buffer; into?: Buffer }>[] = [];
     let next = 0;
     let ahead = 0;
@@ -113,7 +135,7 @@ class PlainFromPieces implements Body {
         if (ahead === INFLATE_AHEAD) break;
         ahead++;
         const into = free.pop() ?? Buffer.allocUnsafeSlow(room);
-        const inflated = inflatePieceInto(p, into).then((bytes) => ({ bytes, into }));
+        const inflated = inflaters.inflate(p, into).then((bytes) => ({ bytes, into }));
         // Awaited in turn below; a response closed before then must not leave it unhandled.
         inflated.catch(() => {});
         queue.push(inflated);
@@ -135,6 +157,9 @@ class PlainFromPieces implements Body {
       // the error is the caller's to report.
       out.destroy();
       throw err;
+    } finally {
+      // After the last piece; a response closed early stops at the piece being sent, the ones inflating end unread.
+      void Promise.allSettled(queue).then(() => inflaters.close());
     }
     out.end();
     return true;
@@ -145,6 +170,7 @@ class PlainFromPieces implements Body {
     let next = 0;
     let inflating = 0;
     const ready: Promise<Buffer>[] = [];
+    const inflaters = new Inflaters();
     const fill = () => {
       for (; next < parts.length && inflating < INFLATE_AHEAD; next++) {
         const p = parts[next]!;
@@ -153,7 +179,7 @@ class PlainFromPieces implements Body {
           continue;
         }
         inflating++;
-        const inflated = inflatePiece(p).finally(() => inflating--);
+        const inflated = inflaters.inflate(p).finally(() => inflating--);
         // Awaited in turn below; a response closed before then must not leave it unhandled.
         inflated.catch(() => {});
         ready.push(inflated);
@@ -163,7 +189,10 @@ class PlainFromPieces implements Body {
       read() {
         fill();
         const b = ready.shift();
-        if (!b) return void this.push(null);
+        if (!b) {
+          inflaters.close();
+          return void this.push(null);
+        }
         b.then(
           (bytes) => {
             if (this.destroyed) return;
@@ -172,6 +201,10 @@ class PlainFromPieces implements Body {
           },
           (err: Error) => this.destroy(err),
         );
+      },
+      destroy(err, callback) {
+        void Promise.allSettled(ready).then(() => inflaters.close());
+        callback(err);
       },
     });
   }
@@ -214,7 +247,12 @@ class PlainHolder {
 async function inflatedBodies(parts: Record<Format, readonly (Buffer | DeflatedPiece)[]>): Promise<Record<Format, HeldBody>> {
   const pieces = [...new Set(FORMATS.flatMap((f) => parts[f].filter((p): p is DeflatedPiece => !Buffer.isBuffer(p))))];
   const inflated = new Map<DeflatedPiece, Buffer>();
-  await mapBounded(pieces, INFLATE_AHEAD, async (p) => void inflated.set(p, await inflatePiece(p)));
+  const inflaters = new Inflaters();
+  try {
+    await mapBounded(pieces, INFLATE_AHEAD, async (p) => void inflated.set(p, await inflaters.inflate(p)));
+  } finally {
+    inflaters.close();
+  }
   const bodyOf = (f: Format) =>
     heldOf(
       parts[f].map((p) => (Buffer.isBuffer(p) ? p : inflated.get(p)!)),
@@ -343,13 +381,20 @@ export class Snapshot {
     const reuse: Reuse = {
       from: previous?.pieces ?? new Map(),
       bytes: 0,
-      workers: Array.from({ length: COMPRESS_CONCURRENCY }, () => ({ scratch: Buffer.allocUnsafeSlow(SCRATCH_BYTES), deflater: new PieceDeflater() })),
+      workers: Array.from({ length: COMPRESS_CONCURRENCY }, () => ({
+        scratch: Buffer.allocUnsafeSlow(SCRATCH_BYTES),
+        deflater: new PieceDeflater(),
+        inflater: new PieceInflater(),
+      })),
     };
     let snapshot: Snapshot;
     try {
       snapshot = await Snapshot.rendered(families, takenAt, seriesCount, pool, generation, reuse, holdPlainMaxBytes);
     } finally {
-      for (const w of reuse.workers) w.deflater.close();
+      for (const w of reuse.workers) {
+        w.deflater.close();
+        w.inflater.close();
+      }
     }
     // In zlib's thread pool, while the snapshot is already served; a failure shows to the request that meets it.
     if (previous?.holder?.asked) snapshot.holder?.hold().catch(() => undefined);
@@ -417,11 +462,11 @@ export class Snapshot {
   }
 }
 
-/** The previous snapshot's pieces, the bytes reused from them so far, and each compressing worker's buffer and stream. */
+/** The previous snapshot's pieces, the bytes reused from them so far, and each compressing worker's buffer and streams. */
 interface Reuse {
   from: PiecesByFamily;
   bytes: number;
-  workers: { scratch: Buffer; deflater: PieceDeflater }[];
+  workers: { scratch: Buffer; deflater: PieceDeflater; inflater: PieceInflater }[];
 }
 
 /** `samples` cut at every `size` bytes from their start: each piece the buffers (or parts of them) it spans. */
@@ -473,9 +518,9 @@ async function compressBatch(batch: RenderedFamily[], chunks: Buffer[], pool: Ch
   const deflated: DeflatedPiece[] = new Array(pieces.length);
   // zlib writes into the worker's scratch buffer: ArrayBuffers allocated are the compressed pieces alone (V8 runs a
   // full mark of the heap for about every 64 MB of them).
-  const one = async (p: (typeof pieces)[number], { scratch, deflater }: Reuse['workers'][number]): Promise<DeflatedPiece> => {
+  const one = async (p: (typeof pieces)[number], { scratch, deflater, inflater }: Reuse['workers'][number]): Promise<DeflatedPiece> => {
     const was = p.before;
-    if (was && was.crc === p.sum.crc && was.length === p.sum.length && sameBytes(await inflatePieceInto(was, scratch), p.buffers)) {
+    if (was && was.crc === p.sum.crc && was.length === p.sum.length && sameBytes(await inflater.into(was, scratch), p.buffers)) {
       reuse.bytes += was.length;
       return was;
     }

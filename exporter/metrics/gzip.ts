@@ -3,7 +3,7 @@
 // compressed once and shared by the text and the OpenMetrics body, whose family headers (a few hundred bytes) go in
 // as stored blocks. A body is one ordinary gzip member (RFC 1952): header, the pieces, an empty final block, then
 // the CRC-32 of the whole, combined from the pieces' own CRCs without reading the bytes again, and the size.
-import { once } from 'node:events';
+import type { Transform } from 'node:stream';
 import { constants, crc32, createDeflateRaw, createInflateRaw } from 'node:zlib';
 
 /** Deflate data of a piece, with what the gzip trailer needs. */
@@ -29,57 +29,85 @@ export function checksumOf(buffers: readonly Buffer[]): { crc: number; length: n
 const SYNC_FLUSH_END = Buffer.from([0, 0, 0xff, 0xff]);
 
 /**
- * Compresses pieces one after the other in one raw-deflate stream of zlib's thread pool, reset between pieces (each
- * is still independent: no piece refers to another's bytes). A new stream per piece cost 0.2–0.35 ms of the event
- * loop each in its synchronous writes (measured; a reused stream's: 0.04–0.05 ms — the new stream's zlib state set up
- * and its memory touched for the first time), ~200 pieces per poll at 609k series; a reset clears the hash table.
+ * A raw zlib stream of the thread pool used for one piece after another, reset between them: a new stream per piece
+ * cost 0.2–0.35 ms of the event loop each in its synchronous writes (measured; a reused stream's: 0.04–0.05 ms — the
+ * new stream's zlib state set up and its memory touched for the first time), ~200 pieces per poll at 609k series and
+ * as many per plain scrape. One piece at a time per stream. A stream that failed is replaced by a new one.
+ */
+abstract class PieceStream {
+  private stream: Transform;
+  private output: Buffer[] = [];
+  /** Rejects the piece being made. */
+  private fail?: (err: Error) => void;
+
+  constructor(private readonly open: () => Transform) {
+    this.stream = this.started();
+  }
+
+  private started(): Transform {
+    const stream = this.open();
+    // Events of a stream already replaced are not the current piece's.
+    stream.on('data', (c: Buffer) => this.stream === stream && this.output.push(c));
+    stream.on('error', (err: Error) => this.stream === stream && this.fail?.(err));
+    return stream;
+  }
+
+  /** `buffers` through the stream up to a sync flush (into `scratch` while it has room): what came out, in order. */
+  protected async flushed(buffers: readonly Buffer[], scratch?: Buffer): Promise<Buffer[]> {
+    const stream = this.stream;
+    if (scratch) outputInto(stream, scratch);
+    this.output = [];
+    for (const b of buffers) stream.write(b);
+    // A stream that failed or was closed calls back with the error, or emits it (then never calls back).
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.fail = reject;
+        const flushed = (err?: Error | null) => (err ? reject(err) : resolve());
+        (stream as Transform & { flush(kind: number, callback: () => void): void }).flush(constants.Z_SYNC_FLUSH, flushed as () => void);
+      });
+    } catch (err) {
+      stream.destroy();
+      this.stream = this.started();
+      throw err;
+    } finally {
+      this.fail = undefined;
+    }
+    // The flush's output is pushed before its callback runs (lib/zlib.js, processCallback).
+    const out = this.output;
+    this.output = [];
+    (stream as Transform & { reset(): void }).reset();
+    return out;
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+/**
+ * Compresses pieces one after the other in one raw-deflate stream (PieceStream): each is still independent, no piece
+ * refers to another's bytes (a reset clears the hash table).
  *
  * Level 1: most of the size gain for a third of the CPU of the default level on this repetitive text (levels 2–3,
  * memLevel 9, smaller windows or the filtered strategy cost the same within 10 % on a 609k-series body; RLE and
  * Huffman-only compress 1.5×, not 10×).
  */
-export class PieceDeflater {
-  private readonly deflate = createDeflateRaw({ level: 1, chunkSize: 128 * 1024 });
-  private output: Buffer[] = [];
-  /** Rejects the piece being made. */
-  private fail?: (err: Error) => void;
-
+export class PieceDeflater extends PieceStream {
   constructor() {
-    this.deflate.on('data', (c: Buffer) => this.output.push(c));
-    this.deflate.on('error', (err: Error) => this.fail?.(err));
+    super(() => createDeflateRaw({ level: 1, chunkSize: 128 * 1024 }));
   }
 
   /**
    * `buffers` as one piece. `sum`: the bytes' checksum if the caller has it already; `scratch`: a buffer zlib writes
    * into (used again once this resolves), so that the only buffer allocated is the result, of its exact size.
-   * One piece at a time per deflater.
    */
   async piece(buffers: readonly Buffer[], sum = checksumOf(buffers), scratch?: Buffer): Promise<DeflatedPiece> {
-    const deflate = this.deflate;
-    if (scratch) outputInto(deflate, scratch);
-    this.output = [];
-    for (const b of buffers) deflate.write(b);
-    // A sync flush ends the piece on a byte boundary with no final block, so that pieces follow one another.
-    // A stream that failed or was closed calls back with the error, or emits it (then never calls back).
-    await new Promise<void>((resolve, reject) => {
-      this.fail = reject;
-      const flushed = (err?: Error | null) => (err ? reject(err) : resolve());
-      deflate.flush(constants.Z_SYNC_FLUSH, flushed as () => void);
-    }).finally(() => {
-      this.fail = undefined;
-    });
     // One buffer of its own: zlib's output slices each keep their whole output buffer alive, or are of `scratch`.
-    const data = Buffer.concat(this.output);
-    this.output = [];
-    // The flush's output is pushed before its callback runs (lib/zlib.js, processCallback): were it ever later, the
-    // piece would lack its end, and the next piece would start with it.
+    const data = Buffer.concat(await this.flushed(buffers, scratch));
+    // A sync flush ends the piece on a byte boundary with no final block, so that pieces follow one another. Were
+    // the flush's output ever pushed after its callback, the piece would lack its end.
     if (!data.subarray(-4).equals(SYNC_FLUSH_END)) throw new Error('deflate: a piece ended before its sync flush');
-    deflate.reset();
     return { data: [data], crc: sum.crc, length: sum.length };
-  }
-
-  close(): void {
-    this.deflate.close();
   }
 }
 
@@ -93,29 +121,29 @@ export async function deflatePiece(buffers: Buffer[]): Promise<DeflatedPiece> {
   }
 }
 
-/**
- * The bytes of a deflated piece back, off the event loop, in a buffer of their own: one byte of room more than the
- * piece's known length, so zlib's thread pool inflates it in one go.
- */
-export function inflatePiece(piece: DeflatedPiece): Promise<Buffer> {
-  return inflatePieceInto(piece, Buffer.allocUnsafe(piece.length + 1));
-}
+/** Inflates pieces one after the other in one raw-inflate stream (PieceStream), off the event loop. */
+export class PieceInflater extends PieceStream {
+  constructor() {
+    super(() => createInflateRaw({ chunkSize: 64 }));
+  }
 
-/**
- * The bytes of a deflated piece inflated into `out` (at least one byte longer than the piece), off the event loop:
- * the slice of `out` they fill. No buffer is allocated for them, so sending a plain body of 196 MB does not add
- * 196 MB of ArrayBuffers for V8 to account — which started 3–5 full marks of the heap per scrape.
- */
-export async function inflatePieceInto(piece: DeflatedPiece, out: Buffer): Promise<Buffer> {
-  if (out.length <= piece.length) throw new RangeError(`inflatePieceInto: ${out.length} bytes of room for ${piece.length}`);
-  const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: 64 });
-  outputInto(inflate, out);
-  const parts: Buffer[] = [];
-  inflate.on('data', (c: Buffer) => parts.push(c));
-  for (const b of piece.data) inflate.write(b);
-  inflate.end();
-  await once(inflate, 'end');
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, piece.length);
+  /**
+   * The bytes of `piece` inflated into `out` (at least one byte longer than the piece: zlib then inflates it in one
+   * go): the slice of `out` they fill. No buffer is allocated for them, so sending a plain body of 196 MB does not
+   * add 196 MB of ArrayBuffers for V8 to account — which started 3–5 full marks of the heap per scrape.
+   */
+  async into(piece: DeflatedPiece, out: Buffer): Promise<Buffer> {
+    if (out.length <= piece.length) throw new RangeError(`PieceInflater.into: ${out.length} bytes of room for ${piece.length}`);
+    const parts = await this.flushed(piece.data, out);
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (bytes.length !== piece.length) throw new Error(`inflate: a piece gave ${bytes.length} bytes, not its ${piece.length}`);
+    return bytes;
+  }
+
+  /** The bytes of `piece` in a buffer of their own. */
+  piece(piece: DeflatedPiece): Promise<Buffer> {
+    return this.into(piece, Buffer.allocUnsafe(piece.length + 1));
+  }
 }
 
 /**

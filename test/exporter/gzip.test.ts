@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { ChunkPool, ChunkWriter } from '../../exporter/metrics/chunks.js';
 import { FamilySet, labelString } from '../../exporter/metrics/families.js';
-import { PieceDeflater, crc32Combine, deflatePiece, gzipOf, inflatePiece, inflatePieceInto, storedPiece } from '../../exporter/metrics/gzip.js';
+import { PieceDeflater, PieceInflater, crc32Combine, deflatePiece, gzipOf, storedPiece } from '../../exporter/metrics/gzip.js';
 import { bodyBuffers, renderFamily } from '../../exporter/metrics/render.js';
 import { HeldBody, Snapshot } from '../../exporter/snapshot.js';
 
@@ -65,7 +65,9 @@ t.test('one deflater, reset between pieces: each piece independent, the bytes of
   for (const [i, p] of pieces.entries()) {
     const alone = await deflatePiece([inputs[i]!]);
     t.ok(Buffer.concat(p.data).equals(Buffer.concat(alone.data)), `piece ${i}: the same bytes as a fresh stream's (${p.data[0]!.length} bytes)`);
-    t.ok((await inflatePiece(p)).equals(inputs[i]!), `piece ${i} inflates alone to its input`);
+    const inflater = new PieceInflater();
+    t.ok((await inflater.piece(p)).equals(inputs[i]!), `piece ${i} inflates alone to its input`);
+    inflater.close();
     t.equal(p.crc, crc32(inputs[i]!));
   }
   t.ok(pieces[4]!.data[0]!.length === pieces[0]!.data[0]!.length, 'the same lines again: no reference to the piece before');
@@ -187,10 +189,36 @@ t.test('a piece inflated into a given buffer is a slice of it (no buffer of its 
   const bytes = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `xcp_x{i="${i}"} ${i / 3}\n`).join(''));
   const piece = await deflatePiece([bytes.subarray(0, 777), bytes.subarray(777)]);
   const room = Buffer.alloc(piece.length + 1);
-  const got = await inflatePieceInto(piece, room);
+  const inflater = new PieceInflater();
+  t.teardown(() => inflater.close());
+  const got = await inflater.into(piece, room);
   t.ok(got.equals(bytes), 'the bytes');
   t.equal(got.buffer, room.buffer, 'in the given buffer');
-  await t.rejects(inflatePieceInto(piece, Buffer.alloc(piece.length)), RangeError, 'no room for the byte more zlib needs');
+  await t.rejects(inflater.into(piece, Buffer.alloc(piece.length)), RangeError, 'no room for the byte more zlib needs');
+});
+
+t.test('one inflater, reset between pieces: each piece’s bytes, whatever came before; a piece that fails fails alone', async (t) => {
+  const lines = (n: number, tag: string) => Buffer.from(Array.from({ length: n }, (_, i) => `xcp_${tag}{host="h${i % 7}"} ${i * 0.25}\n`).join(''));
+  const inputs = [lines(30_000, 'a'), Buffer.alloc(0), lines(5, 'b'), Buffer.alloc(70_000, 'é'), lines(30_000, 'a')];
+  const pieces = [
+    await deflatePiece([inputs[0]!]),
+    await deflatePiece([inputs[1]!]),
+    await deflatePiece([inputs[2]!]),
+    storedPiece(inputs[3]!),
+    await deflatePiece([inputs[4]!]),
+  ];
+  const inflater = new PieceInflater();
+  t.teardown(() => inflater.close());
+  const room = Buffer.allocUnsafeSlow(2 ** 21);
+  for (const round of [1, 2])
+    for (const [i, p] of pieces.entries()) t.ok((await inflater.into(p, room)).equals(inputs[i]!), `round ${round}, piece ${i}: its bytes`);
+  // Bytes that are no deflate data (block type 3 is reserved); then a piece claiming more bytes than it holds.
+  const bad = { data: [Buffer.from([0xff, 0xff, 0xff, 0xff])], crc: 0, length: 10 };
+  await t.rejects(inflater.into(bad, room), /invalid/i, 'no deflate data: the zlib error');
+  t.ok((await inflater.into(pieces[0]!, room)).equals(inputs[0]!), 'the next piece inflates (a new stream)');
+  const short = { ...pieces[2]!, length: pieces[2]!.length + 5 };
+  await t.rejects(inflater.into(short, room), /gave \d+ bytes, not its \d+/, 'fewer bytes than the piece’s length: refused');
+  t.ok((await inflater.into(pieces[4]!, room)).equals(inputs[4]!), 'and the next one again');
 });
 
 t.test('a small snapshot is kept plain as well', async (t) => {
