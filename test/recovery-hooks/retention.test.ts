@@ -23,9 +23,14 @@ function openStore(t: Test): SqliteNotificationStore {
   return store;
 }
 
-/** `count` notifications that ended long ago (recorded as ignored at T0: 2026-01-01). */
+/**
+ * `count` notifications that ended long ago (recorded as ignored at T0: 2026-01-01), in one commit: a purge running
+ * meanwhile sees all of them or none (one by one, a purge between two creates made two runs of what the test expects
+ * as one).
+ */
 async function seedOld(store: NotificationStore, count: number, from = 0): Promise<void> {
-  for (let n = from; n < from + count; n++) await store.create(input({ payload: { n }, ignoreReason: 'old' }), { ...opts, dedupWindowMs: 0 });
+  const inputs = Array.from({ length: count }, (_, i) => input({ payload: { n: from + i }, ignoreReason: 'old' }));
+  await store.createMany(inputs, { ...opts, dedupWindowMs: 0 });
 }
 
 const total = async (store: NotificationStore) => Object.values(await store.countByStatus()).reduce((a, b) => a + b, 0);
