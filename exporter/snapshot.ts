@@ -189,10 +189,7 @@ class PlainFromPieces implements Body {
       read() {
         fill();
         const b = ready.shift();
-        if (!b) {
-          inflaters.close();
-          return void this.push(null);
-        }
+        if (!b) return void this.push(null);
         b.then(
           (bytes) => {
             if (this.destroyed) return;
@@ -202,6 +199,7 @@ class PlainFromPieces implements Body {
           (err: Error) => this.destroy(err),
         );
       },
+      // After the end too (autoDestroy), or when the reader leaves: the inflaters close once their pieces are done.
       destroy(err, callback) {
         void Promise.allSettled(ready).then(() => inflaters.close());
         callback(err);
