@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DistExporter, startDistExporter, threadsCpuOf } from './lib/dist-exporter.js';
+import { type DistExporter, startDistExporter, threadsCpuOf, unitEnvironment } from './lib/dist-exporter.js';
 import { startSimProcess } from './lib/sim-process.js';
 
 export { DIST_CLI } from './lib/dist-exporter.js';
@@ -51,7 +51,7 @@ async function startTraced(simUrl: string, dir: string, eventLoopDelay: boolean)
     dir,
     String(eventLoopDelay),
     `  poll_interval_seconds: 3600\n  event_loop_delay_metrics: ${eventLoopDelay}\n`,
-    {},
+    unitEnvironment('exporter'),
     undefined,
     {
       args: ['--trace-gc'],

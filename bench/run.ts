@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { unitEnvironment } from './lib/dist-exporter.js';
 import { mb, ms, quantileIndex, summary } from './lib/stats.js';
 import { type IntakeTarget, benchIntake } from './intake.js';
 import { benchParse } from './parse.js';
@@ -47,14 +48,21 @@ out();
 
 if (want('scrape')) {
   const bigSize = { hosts: 64, vmsPerHost: 160 };
-  // The shipped exporter's RSS as it polls every 30 s and every format is scraped: as shipped, and with glibc's malloc
-  // told to keep fewer arenas and to give large blocks back (the environment deploy/ could set).
+  // The shipped exporter's RSS as it polls every 30 s and every format is scraped: with the environment its systemd
+  // unit gives it (deploy/systemd: glibc's mmap threshold), and bare, as `node dist/cli/main.js exporter` with none.
+  const unitEnv = unitEnvironment('exporter');
   const shipped: ShippedOptions = {
-    seconds: quick ? 100 : 180,
+    // Five polls at least: a shorter window's median moves with where the polls fall in it.
+    seconds: quick ? 150 : 300,
     pollSeconds: 30,
     variants: [
-      { name: 'as shipped', env: {} },
-      { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' } },
+      {
+        name: `as its unit runs it (${Object.entries(unitEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')})`,
+        env: unitEnv,
+      },
+      { name: 'bare (no environment)', env: {} },
     ],
   };
   const big = await benchPool({ ...bigSize, scrapes: quick ? 10 : 30, polls: quick ? 8 : 12, baseline: quick ? 0 : 3, shipped });
@@ -98,7 +106,7 @@ if (want('scrape')) {
     );
   out();
   out(
-    `Memory: the shipped exporter (\`node dist/cli/main.js exporter\`, a process of its own polling every ${shipped.pollSeconds} s, every format scraped in turn, RSS sampled every 200 ms for ${shipped.seconds} s): ${big
+    `Memory: the shipped exporter (\`node dist/cli/main.js exporter\` with its systemd unit's environment, deploy/systemd, and without it; a process of its own polling every ${shipped.pollSeconds} s, every format scraped in turn, RSS sampled every 200 ms for ${shipped.seconds} s): ${big
       .shipped!.map((v) => `${v.name}: median **${mb(v.rss.p50)}**, min ${mb(v.rss.min)}, peak ${mb(v.peak)}`)
       .join(
         '; ',
@@ -125,7 +133,7 @@ if (want('scrape')) {
     `${w.cpuPerMinute.toFixed(3)}${w.fullGcs ? ` (${w.fullGcs} full GC${w.fullGcs > 1 ? 's' : ''}${w.reducerGcs ? `, ${w.reducerGcs} by the memory reducer` : ''})` : ''}`;
   const steadyText = (v: IdleVariant) => (v.steadyWindows ? `${v.steady.toFixed(3)} CPU-s per minute` : 'no window after the last full GC');
   out(
-    `Idle: two exporter processes as shipped (\`node dist/cli/main.js exporter\`, with V8's --trace-gc), ${idleSize.hosts} × ${idleSize.vmsPerHost} VMs, no poll and no scrape, ${idle.off.windows.length} windows of ${idle.seconds} s from the first poll on, side by side:`,
+    `Idle: two exporter processes as shipped (\`node dist/cli/main.js exporter\` with its unit's environment, and V8's --trace-gc), ${idleSize.hosts} × ${idleSize.vmsPerHost} VMs, no poll and no scrape, ${idle.off.windows.length} windows of ${idle.seconds} s from the first poll on, side by side:`,
   );
   out(
     `**${steadyText(idle.off)}** by default, in the ${idle.off.steadyWindows} windows after the last full GC (target < 0.05: ${met(idle.off.steadyWindows > 0 && idle.off.steady < 0.05)}); ${steadyText(idle.on)} with \`event_loop_delay_metrics: true\` (prom-client's 10 ms sampler). CPU from every thread's schedstat (ns).`,

@@ -8,6 +8,22 @@ import { fileURLToPath } from 'node:url';
 
 export const DIST_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
+/**
+ * The environment the daemon's systemd unit (deploy/systemd/xcp-sentinel-<daemon>.service) gives it: its
+ * `Environment=` assignments, space-separated, each optionally in double quotes (systemd.exec(5)).
+ */
+export function unitEnvironment(daemon: 'exporter' | 'recovery-hook'): Record<string, string> {
+  const unit = readFileSync(fileURLToPath(new URL(`../../deploy/systemd/xcp-sentinel-${daemon}.service`, import.meta.url)), 'utf8');
+  const env: Record<string, string> = {};
+  for (const [, line] of unit.matchAll(/^Environment=(.*)$/gm))
+    for (const [, quoted, bare] of line!.matchAll(/"([^"]*)"|(\S+)/g)) {
+      const assignment = quoted ?? bare!;
+      const eq = assignment.indexOf('=');
+      if (eq > 0) env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
+    }
+  return env;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface DistExporter {

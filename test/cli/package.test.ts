@@ -155,6 +155,11 @@ async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T | unde
   return undefined;
 }
 
+t.test("the exporter's unit fixes glibc's mmap threshold (its median RSS: bench/RESULTS.md section 1)", async (t) => {
+  const unit = readFileSync(join(ROOT, 'deploy/systemd/xcp-sentinel-exporter.service'), 'utf8');
+  t.match(unit, /^Environment=MALLOC_MMAP_THRESHOLD_=65536$/m);
+});
+
 const root = process.getuid?.() === 0;
 const sysusers = spawnSync('sh', ['-c', 'command -v systemd-sysusers && command -v systemd-tmpfiles']).status === 0;
 t.test(
