@@ -49,23 +49,28 @@ export async function receiveWebhook(body: unknown, deps: WebhookDeps): Promise<
       continue;
     }
     const alert = entry.alert;
-    const base = { fingerprint: alertFingerprint(alert), status: alert.status };
+    // Object literals, not spreads of a shared `base`: spreading cost more than mapping the alert (profiled).
+    const fingerprint = alertFingerprint(alert);
+    const status = alert.status;
     const mapping = mapAlert(alert, ctx);
     if (mapping.kind !== 'notification') {
-      if (mapping.kind === 'invalid') deps.logger.warn('recovery alert not usable', { ...base, reason: mapping.reason, labels: labelsForLog(alert.labels) });
+      if (mapping.kind === 'invalid')
+        deps.logger.warn('recovery alert not usable', { fingerprint, status, reason: mapping.reason, labels: labelsForLog(alert.labels) });
       else usable.push(alert);
-      receipts.push({ ...base, outcome: mapping.kind === 'skip' ? 'skipped' : 'invalid', reason: mapping.reason });
+      receipts.push({ fingerprint, status, outcome: mapping.kind === 'skip' ? 'skipped' : 'invalid', reason: mapping.reason });
       continue;
     }
     if (mapping.unknownHost)
       deps.logger.info('recovery alert names a host not in the host directory (its pool inventory is not loaded): recorded, not learned', {
-        ...base,
+        fingerprint,
+        status,
         host: mapping.input.hostName,
         host_uuid: mapping.input.hostUuid,
         pool: mapping.input.poolName,
       });
     usable.push(alert);
-    const receipt: AlertReceipt = { ...base, outcome: 'created' };
+    // Every field from the start (notification_uuid is set after the commit): one object shape for all receipts.
+    const receipt: AlertReceipt = { fingerprint, status, outcome: 'created', notification_uuid: undefined };
     receipts.push(receipt);
     pending.push({ receipt, input: mapping.input });
   }
