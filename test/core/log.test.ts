@@ -93,5 +93,5 @@ t.test('the message itself loses its session ids; deep values stop at a depth', 
 t.test('the text format (a terminal): time, level, message, key=value, redacted the same', async (t) => {
   const { logger, lines } = capture('debug', false, { component: 'cli' });
   logger.warn('retrying', { attempt: 2, password: 'p', where: { a: 1 } });
-  t.match(lines[0], /^\d{4}-\d\d-\d\dT\S+Z WARN  retrying component=cli attempt=2 password=\[redacted\] where=\{"a":1\}\n$/);
+  t.match(lines[0], /^\d{4}-\d\d-\d\dT\S+Z WARN {2}retrying component=cli attempt=2 password=\[redacted\] where=\{"a":1\}\n$/);
 });
