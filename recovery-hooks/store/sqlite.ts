@@ -85,9 +85,6 @@ import {
 /** The first stored duplicate of an input (decide.ts), one text for every lookup (statements are cached by text). */
 const DUPLICATE_SQL = `SELECT * FROM notifications n WHERE ${duplicateMatch('n', { type: '?', hostUuid: '?', since: '?', payload: '?', generatedAt: '?' })} ORDER BY n.id LIMIT 1`;
 
-const REPLAY_LOOKUP = 16;
-const REPLAY_SQL = `SELECT * FROM notifications WHERE replay_key IN (${Array(REPLAY_LOOKUP).fill('?').join(', ')})`;
-
 const syncFile = promisify(fdatasync);
 
 export class SqliteNotificationStore implements NotificationStore {
@@ -277,12 +274,9 @@ export class SqliteNotificationStore implements NotificationStore {
   /** What the file holds for the batch (one seek per replay key, host and duplicate lookup), decided by decide(), inserted in order. */
   #createBatch(inputs: NewNotification[], opts: CreateOptions): { results: CreateResult[]; created: Notification[] } {
     const known = new Map<string, Row>();
-    const keys = [...new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))];
-    // REPLAY_LOOKUP keys per statement (the last ones repeated to fill it): one call for a webhook's alerts, where a
-    // statement per key cost more in calls than in SQLite's seeks.
-    for (let at = 0; at < keys.length; at += REPLAY_LOOKUP) {
-      const chunk = Array.from({ length: REPLAY_LOOKUP }, (_, i) => keys[Math.min(at + i, keys.length - 1)]);
-      for (const r of this.#sql(REPLAY_SQL).all(...chunk) as Row[]) known.set(r.replay_key as string, r);
+    for (const key of new Set(inputs.flatMap((i) => (i.replayKey === undefined ? [] : [i.replayKey])))) {
+      const r = this.#sql('SELECT * FROM notifications WHERE replay_key = ?').get(key) as Row | undefined;
+      if (r) known.set(key, r);
     }
     const onMaintenance = new Set<string>();
     for (const host of new Set(inputs.map((i) => i.hostUuid)))
