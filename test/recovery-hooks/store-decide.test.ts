@@ -173,3 +173,91 @@ t.test("decidedResults maps each inserted row once: the new notifications are th
   t.equal(results[2]!.notification, created[1]);
   t.equal(results[3]!.notification, created[1], 'a duplicate of a row of the batch');
 });
+
+/**
+ * decide() as the plain rule reads (the implementation before the batch's rows were indexed by type, host and payload):
+ * each input scans every earlier insert of the batch for a new row it duplicates.
+ */
+function decideByScan(inputs: NewNotification[], o: CreateOptions, stored: Stored) {
+  const payloads = inputs.map((i) => canonicalJson(i.payload));
+  const keys = new Map<string, unknown>(stored.known);
+  const inserts: { index: number; payload: string; ignoreReason: string | undefined }[] = [];
+  return inputs.map((input, index) => {
+    const key = input.replayKey;
+    if (key && keys.has(key)) return 'replay';
+    const admit = admission(input, o, stored.onMaintenance.has(input.hostUuid));
+    if (!admit) return 'refused';
+    const payload = payloads[index]!;
+    if (admit.checkDuplicate) {
+      if (stored.duplicates.has(index)) return 'duplicate(stored)';
+      const since = input.generatedAt - o.dedupWindowMs;
+      const slot = inserts.findIndex((s) => {
+        const other = inputs[s.index]!;
+        return !s.ignoreReason && other.type === input.type && other.hostUuid === input.hostUuid && other.generatedAt >= since && s.payload === payload;
+      });
+      if (slot >= 0) return `duplicate:${slot}`;
+    }
+    if (key !== undefined && keys.has(key)) return 'replay';
+    const slot = inserts.push({ index, payload, ignoreReason: admit.ignoreReason }) - 1;
+    if (key !== undefined) keys.set(key, slot);
+    return `insert:${slot}`;
+  });
+}
+
+t.test('random batches: decide() finds the same replays, duplicates and inserts as a scan of the batch', async (t) => {
+  // A small generator of its own (deterministic): few types, hosts, payloads, times and keys, so that batches repeat them.
+  let seed = 20261207;
+  const next = (n: number) => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  const types = ['COMPUTE_HOST', 'XCP_EMERGENCY_SHUTDOWN'] as const;
+  const payloads = [{ event: 'STOPPED' }, { event: 'STARTED' }, { event: 'LIFECYCLE', instance_uuid: 'a' }, { event: 'LIFECYCLE', instance_uuid: 'b' }];
+  let differing = 0;
+  let duplicatesInBatch = 0;
+  for (let round = 0; round < 1000; round++) {
+    const inputs = Array.from({ length: 1 + next(40) }, () =>
+      input({
+        type: types[next(2)],
+        hostUuid: `h-${next(2)}`,
+        generatedAt: T0 - next(4) * 100_000,
+        payload: payloads[next(payloads.length)]!,
+        replayKey: next(3) === 0 ? undefined : next(2) === 0 ? '' : `k-${next(30)}`,
+        ignoreReason: next(5) === 0 ? 'notify-only' : undefined,
+      }),
+    );
+    // Windows shorter than the times' spread (a later input may find several rows of the batch: the first counts), and
+    // windows that end exactly on some of them.
+    const o: CreateOptions = {
+      now: T0,
+      dedupWindowMs: [0, 100_000, 200_000, 250_000][next(4)]!,
+      onMaintenance: (['refuse', 'record-ignored', 'proceed'] as const)[next(3)],
+    };
+    const stored: Stored = {
+      known: new Map(next(2) === 0 ? [[`k-${next(30)}`, storedRow('s-1')]] : []),
+      onMaintenance: new Set(next(2) === 0 ? [`h-${next(3)}`] : []),
+      duplicates: new Map(next(3) === 0 ? [[next(inputs.length), storedRow('s-2')]] : []),
+    };
+    const plan = run(inputs, o, stored);
+    const got = plan.decisions.map((d) =>
+      d.outcome === 'insert'
+        ? `insert:${d.slot}`
+        : d.outcome === 'duplicate'
+          ? typeof d.ref === 'number'
+            ? `duplicate:${d.ref}`
+            : 'duplicate(stored)'
+          : d.outcome,
+    );
+    const want = decideByScan(inputs, o, stored);
+    duplicatesInBatch += want.filter((w) => w.startsWith('duplicate:')).length;
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      differing++;
+      if (differing === 1) t.same(got, want, `round ${round}: the first batch decided differently`);
+    }
+  }
+  t.equal(differing, 0, 'every batch decided as the scan decides it');
+  t.ok(duplicatesInBatch > 100, `the batches had duplicates within themselves to find (${duplicatesInBatch})`);
+});
