@@ -62,6 +62,8 @@ export class RecoveryEngine {
   #ticking: Promise<void> | undefined;
   /** A wake() that came during a tick: run another one right after. */
   #wakeAgain = false;
+  /** performance.now() before which a woken tick waits: the rest after the last one (see #loop). */
+  #restUntil = 0;
   #stopped = true;
 
   constructor(opts: EngineOptions) {
@@ -86,12 +88,16 @@ export class RecoveryEngine {
     this.wake();
   }
 
-  /** Run a tick soon (after a notification was recorded). */
+  /** Run a tick soon (after a notification was recorded): at once, or once the rest after the last tick is over. */
   wake(): void {
     if (this.#stopped) return;
     if (this.#ticking) return void (this.#wakeAgain = true);
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#loop(), 0);
+    this.#timer = setTimeout(() => void this.#loop(), this.#rest());
+  }
+
+  #rest(): number {
+    return Math.min(this.#o.config.tickMs, Math.max(0, this.#restUntil - performance.now()));
   }
 
   /**
@@ -114,11 +120,18 @@ export class RecoveryEngine {
   async #loop(): Promise<void> {
     if (this.#stopped) return;
     this.#wakeAgain = false;
+    const started = performance.now();
     this.#ticking = this.tick()
       .catch((err) => this.#o.logger.error('recovery engine tick failed; retrying at the next tick', { error: err }))
       .finally(() => (this.#ticking = undefined));
     await this.#ticking;
-    if (!this.#stopped) this.#timer = setTimeout(() => void this.#loop(), this.#wakeAgain ? 0 : this.#o.config.tickMs);
+    // A tick reads every unfinished notification (up to 1,000), and every commit of the intake wakes it: during an
+    // alert storm, ticks back to back took most of the event loop (a 10-alert webhook cost 2.4 ms of the main thread
+    // instead of 0.4). The next woken tick waits four times as long as this one took: ticks keep at most a fifth of
+    // the loop, and a cheap tick (a quiet receiver) is followed at once.
+    const ended = performance.now();
+    this.#restUntil = ended + 4 * (ended - started);
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#loop(), this.#wakeAgain ? this.#rest() : this.#o.config.tickMs);
   }
 
   /** One pass: expire old notifications, then start what may run (one tick at a time). */

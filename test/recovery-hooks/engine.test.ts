@@ -457,3 +457,36 @@ t.test('a tick that fails (the store cannot be read) is logged once and retried 
   await engine.stop(100);
   await store.close();
 });
+
+t.test('woken without pause (an intake storm), ticks take at most about a fifth of the event loop; a quiet engine wakes at once', async (t) => {
+  const { store, engine } = setup(':memory:', [], config({ tickMs: 60_000 }));
+  // Each tick reads the unfinished list: here it costs 5 ms of the event loop, as 1,000 unfinished rows do.
+  const unfinished = store.unfinished.bind(store);
+  const ticks: { start: number; end: number }[] = [];
+  store.unfinished = async () => {
+    const start = performance.now();
+    while (performance.now() - start < 5);
+    ticks.push({ start, end: performance.now() });
+    return unfinished();
+  };
+  engine.start();
+  // A wake every millisecond for 600 ms: every group commit of a busy intake wakes the engine.
+  const began = performance.now();
+  const waking = setInterval(() => engine.wake(), 1);
+  await new Promise((r) => setTimeout(r, 600));
+  clearInterval(waking);
+  const wall = performance.now() - began;
+  const busy = ticks.filter((k) => k.start >= began).reduce((sum, k) => sum + (k.end - k.start), 0);
+  t.ok(ticks.length >= 5, `the engine kept ticking (${ticks.length} ticks)`);
+  t.ok(busy / wall < 0.35, `ticks took ${((100 * busy) / wall).toFixed(0)} % of the loop (back to back: nearly all of it)`);
+
+  // Quiet for a while, then one wake: the tick follows at once (not after tick_seconds).
+  await new Promise((r) => setTimeout(r, 100));
+  const before = ticks.length;
+  const woken = performance.now();
+  engine.wake();
+  await waitFor('a tick after the wake', async () => ticks.length > before, { timeoutMs: 2000, everyMs: 1 });
+  t.ok(ticks[before]!.start - woken < 50, `ticked ${(ticks[before]!.start - woken).toFixed(1)} ms after the wake`);
+  await engine.stop(100);
+  await store.close();
+});
