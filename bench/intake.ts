@@ -68,7 +68,12 @@ function threadCpu(pid: number): Map<number, number> {
   return out;
 }
 
-export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'postgres' | 'limit-fsync' | 'limit-none';
+/**
+ * `sqlite-dry-run`: the event-loop store with the pool in dry-run mode, so that every notification is `new` and the
+ * engine works the backlog while the webhooks arrive (each run fails fast: the pool's XAPI is unreachable) — a storm
+ * as a recovering pool sees it. The other targets' pool is notify-only: intake alone.
+ */
+export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'sqlite-dry-run' | 'postgres' | 'limit-fsync' | 'limit-none';
 
 /** `cli`: the receiver's built CLI (another tree's dist/cli/main.js, to compare trees in the same run). */
 export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite', cli = DIST_CLI) {
@@ -87,7 +92,7 @@ recovery_hook:
   listen: 127.0.0.1:${port}
   ${store}
   tokens: [{ name: bench, token: bench-token }]
-  pools: { bench: { mode: notify-only } }
+  pools: { bench: { mode: ${target === 'sqlite-dry-run' ? 'dry-run' : 'notify-only'} } }
 `,
   );
   // The receiver as shipped (compiled, dist/); the limit servers through tsx (its loader costs nothing once loaded).

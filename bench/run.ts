@@ -191,6 +191,7 @@ if (want('intake')) {
   out();
   const targets = [
     ['sqlite', 'ours, SQLite in a worker thread (`store_worker_thread: true`)'],
+    ['sqlite-dry-run', 'ours, SQLite on the event loop, the pool in dry-run (the engine works the backlog meanwhile)'],
     ['sqlite-event-loop', 'ours, SQLite on the event loop (the default)'],
     ['limit-fsync', 'limit: group commit to a file, fsync'],
     ['limit-none', 'limit: no write'],
