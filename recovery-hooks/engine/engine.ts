@@ -48,6 +48,9 @@ export interface EngineOptions {
   now?: () => number;
 }
 
+/** The longest rest between woken ticks (see #loop). */
+const MAX_REST_MS = 250;
+
 export class RecoveryEngine {
   readonly #o: EngineOptions;
   readonly #now: () => number;
@@ -128,9 +131,10 @@ export class RecoveryEngine {
     // A tick reads every unfinished notification (up to 1,000), and every commit of the intake wakes it: during an
     // alert storm, ticks back to back took most of the event loop (a 10-alert webhook cost 2.4 ms of the main thread
     // instead of 0.4). The next woken tick waits four times as long as this one took: ticks keep at most a fifth of
-    // the loop, and a cheap tick (a quiet receiver) is followed at once.
+    // the loop, and a cheap tick (a quiet receiver) is followed at once. At most MAX_REST_MS: a tick that waited on
+    // slow disk syncs (its leases) is long without being costly, and must not hold back the next recovery for long.
     const ended = performance.now();
-    this.#restUntil = ended + 4 * (ended - started);
+    this.#restUntil = ended + Math.min(MAX_REST_MS, 4 * (ended - started));
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#loop(), this.#wakeAgain ? this.#rest() : this.#o.config.tickMs);
   }
 
