@@ -47,9 +47,14 @@ export function redact(value: unknown, depth = 0): unknown {
   return value;
 }
 
-/** Each of `fields` into `out` (a later field of the same name takes the earlier one's place), redacted as redact does. */
-function addRedacted(out: Record<string, unknown>, fields: Record<string, unknown>): void {
-  for (const k of Object.keys(fields)) out[k] = isSecretKey(k) ? '[redacted]' : redact(fields[k], 1);
+/**
+ * `out` with each field of `base`, then of `fields`, put in (a later field of the same name takes the earlier one's
+ * place), redacted as redact does.
+ */
+function withRedacted(out: Record<string, unknown>, base: Record<string, unknown>, fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  for (const k of Object.keys(base)) out[k] = isSecretKey(k) ? '[redacted]' : redact(base[k], 1);
+  if (fields) for (const k of Object.keys(fields)) out[k] = isSecretKey(k) ? '[redacted]' : redact(fields[k], 1);
+  return out;
 }
 
 export interface LoggerOptions {
@@ -69,17 +74,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
     const time = new Date().toISOString();
+    // The line's object filled in place, not spread together: spreads cost about half of a line (Node 20).
     if (json) {
-      // The line's object filled in place, not spread together: spreads cost about half of a line (Node 20).
-      const line: Record<string, unknown> = { time, level, msg: redact(msg) };
-      addRedacted(line, base);
-      if (fields) addRedacted(line, fields);
-      sink.write(JSON.stringify(line) + '\n');
+      sink.write(JSON.stringify(withRedacted({ time, level, msg: redact(msg) }, base, fields)) + '\n');
     } else {
-      const all: Record<string, unknown> = {};
-      addRedacted(all, base);
-      if (fields) addRedacted(all, fields);
-      const kv = Object.entries(all)
+      const kv = Object.entries(withRedacted({}, base, fields))
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
       sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${redact(msg) as string}${kv ? ' ' + kv : ''}\n`);

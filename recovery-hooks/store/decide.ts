@@ -100,18 +100,9 @@ export function decide(
 ): { decisions: Decision[]; inserts: Insert[] } {
   const keys = new Map<string, Ref>(stored.known);
   const inserts: Insert[] = [];
-  // The batch's rows a later input can be a duplicate of (new, not ignored), by type, host and payload, in insert
-  // order: a scan of every earlier insert per input took 47 ms for a group of 2,560 alerts (0.4 ms for 70).
-  const open = new Map<string, Map<string, Map<string, number[]>>>();
-  const openSlots = (input: NewNotification, payload: string): number[] => {
-    let byHost = open.get(input.type);
-    if (!byHost) open.set(input.type, (byHost = new Map()));
-    let byPayload = byHost.get(input.hostUuid);
-    if (!byPayload) byHost.set(input.hostUuid, (byPayload = new Map()));
-    let slots = byPayload.get(payload);
-    if (!slots) byPayload.set(payload, (slots = []));
-    return slots;
-  };
+  // The batch's rows a later input can be a duplicate of (new, not ignored), by payload text, in insert order: a scan
+  // of every earlier insert per input took 47 ms for a group of 2,560 alerts (0.4 ms for 70).
+  const open = new Map<string, number[]>();
   const decisions = inputs.map((input, index): Decision => {
     const key = input.replayKey;
     // The replay lookup (a non-empty key), then, at the insert, the unique index (any key).
@@ -128,11 +119,10 @@ export function decide(
       const found = stored.duplicates.get(index);
       if (found) return { outcome: 'duplicate', ref: found };
       const since = input.generatedAt - opts.dedupWindowMs;
-      const slot = open
-        .get(input.type)
-        ?.get(input.hostUuid)
-        ?.get(payload)
-        ?.find((s) => inputs[inserts[s]!.index]!.generatedAt >= since);
+      const slot = open.get(payload)?.find((s) => {
+        const other = inputs[inserts[s]!.index]!;
+        return other.type === input.type && other.hostUuid === input.hostUuid && other.generatedAt >= since;
+      });
       if (slot !== undefined) return { outcome: 'duplicate', ref: slot };
     }
     if (key !== undefined) {
@@ -140,7 +130,11 @@ export function decide(
       if (ref !== undefined) return { outcome: 'replay', ref };
     }
     const slot = inserts.push({ index, payload, ignoreReason: admit.ignoreReason, maintenance: admit.maintenance }) - 1;
-    if (!admit.ignoreReason) openSlots(input, payload).push(slot);
+    if (!admit.ignoreReason) {
+      const slots = open.get(payload);
+      if (slots) slots.push(slot);
+      else open.set(payload, [slot]);
+    }
     if (key !== undefined) keys.set(key, slot);
     return { outcome: 'insert', slot };
   });
