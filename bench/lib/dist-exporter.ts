@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../core/net.js';
 
 export const DIST_CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -46,7 +47,7 @@ export async function startDistExporter(
   cli = DIST_CLI,
   node?: { args: string[]; onLine(line: string): void },
 ): Promise<DistExporter> {
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = await freePort(); // the system's pick: a random port may be a client socket's, and the exporter exits
   const file = join(dir, `sentinel-${name}.yml`);
   writeFileSync(
     file,

@@ -1,6 +1,7 @@
 // A simulated pool in its own process, so the benchmarked process measures only itself.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../core/net.js';
 
 export interface SimProcess {
   url: string;
@@ -13,8 +14,9 @@ let block = 60;
 
 export async function startSimProcess(size: { hosts: number; vmsPerHost: number; disks?: number; vifs?: number; vcpus?: number }): Promise<SimProcess> {
   const first = `127.${block++}.0.2`;
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const controlPort = port + 1;
+  // Ports the system picks free: a random one may be a client socket's (the ephemeral range) and the child dies.
+  const port = await freePort(0, first);
+  const controlPort = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
     [
