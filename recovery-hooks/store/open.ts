@@ -8,7 +8,8 @@ import { SqliteWorkerStore } from './sqlite-worker.js';
 import type { NotificationStore } from './store.js';
 
 export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | 'storeWorkerThread' | 'postgres'>, logger: Logger): Promise<NotificationStore> {
-  if (!config.postgres) return config.storeWorkerThread ? SqliteWorkerStore.open(config.storePath) : new SqliteNotificationStore(config.storePath);
+  if (!config.postgres)
+    return config.storeWorkerThread ? SqliteWorkerStore.open(config.storePath, logger) : new SqliteNotificationStore(config.storePath, logger);
   const { PostgresNotificationStore } = await import('./postgres.js');
   return PostgresNotificationStore.open(config.postgres, logger);
 }

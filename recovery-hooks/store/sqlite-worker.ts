@@ -7,10 +7,12 @@
 // caller's thread, synchronously inside the worker's transaction: the worker posts the call and blocks (Atomics.wait)
 // until the answer is in its port, so transactions keep exactly the semantics of the in-thread store.
 import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { Logger } from '../../core/log.js';
 import { QueuedSignal } from './queued.js';
 import { SqliteNotificationStore } from './sqlite.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import type { Notification, OutboxBuilder, OutboxInput } from './types.js';
+import { workerEntry } from './worker-entry.js';
 
 const ROLE = 'xcp-sentinel sqlite store';
 
@@ -27,7 +29,8 @@ type CallbackRef = { [CALLBACK]: number };
 type FromWorker =
   | { kind: 'done'; id: number; value?: unknown; error?: SerializedError }
   | { kind: 'callback'; id: number; callback: number; args: unknown[]; many?: boolean }
-  | { kind: 'queued' };
+  | { kind: 'queued' }
+  | { kind: 'warn'; msg: string; fields?: Record<string, unknown> };
 
 interface SerializedError {
   name: string;
@@ -55,12 +58,16 @@ export class SqliteWorkerStore implements NotificationStore {
   #nextId = 1;
   #closed: Error | undefined;
 
-  private constructor(readonly path: string) {
+  private constructor(
+    readonly path: string,
+    private readonly logger?: Pick<Logger, 'warn'>,
+  ) {
     const channel = new MessageChannel();
     this.#answers = channel.port1;
     this.#wake = new Int32Array(new SharedArrayBuffer(4));
-    this.#worker = new Worker(workerEntry(), {
-      eval: import.meta.url.endsWith('.ts'),
+    const entry = workerEntry(import.meta.url);
+    this.#worker = new Worker(entry.filename, {
+      ...entry.options,
       workerData: { role: ROLE, path, port: channel.port2, wake: this.#wake },
       transferList: [channel.port2],
     });
@@ -70,8 +77,8 @@ export class SqliteWorkerStore implements NotificationStore {
   }
 
   /** Open (creating if needed) the store file in its worker and migrate its schema. Rejects with StoreError when it cannot. */
-  static async open(path: string): Promise<SqliteWorkerStore> {
-    const store = new SqliteWorkerStore(path);
+  static async open(path: string, logger?: Pick<Logger, 'warn'>): Promise<SqliteWorkerStore> {
+    const store = new SqliteWorkerStore(path, logger);
     try {
       await store.schemaVersions();
     } catch (err) {
@@ -85,6 +92,10 @@ export class SqliteWorkerStore implements NotificationStore {
   #onMessage(m: FromWorker): void {
     if (m.kind === 'queued') {
       this.#signal.fire();
+      return;
+    }
+    if (m.kind === 'warn') {
+      this.logger?.warn(m.msg, m.fields);
       return;
     }
     if (m.kind === 'callback') {
@@ -288,16 +299,6 @@ export class SqliteWorkerStore implements NotificationStore {
   }
 }
 
-/**
- * This module is the worker's code. Run from its TypeScript source (tests, `npm run` scripts), the worker registers
- * tsx first: Node 20 does not hand a loader registered with --import to worker threads.
- */
-function workerEntry(): URL | string {
-  if (!import.meta.url.endsWith('.ts')) return new URL(import.meta.url);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`;
-}
-
 function serialize(err: unknown): SerializedError {
   if (err instanceof StoreError) {
     const cause = err.cause as { message?: unknown; code?: unknown } | undefined;
@@ -336,7 +337,7 @@ function serve(data: { path: string; port: MessagePort; wake: Int32Array }): voi
   let store: SqliteNotificationStore | undefined;
   let openError: unknown;
   try {
-    store = new WorkerSideStore(data.path);
+    store = new WorkerSideStore(data.path, { warn: (msg, fields) => post({ kind: 'warn', msg, fields }) });
     store.onMessagesQueued(() => post({ kind: 'queued' }));
   } catch (err) {
     openError = err;

@@ -8,16 +8,18 @@
 // every commit made before it started (the WAL is written in order), as a group commit. Reads wait too when a
 // commit is not on disk yet: no caller ever sees data a power cut could take back. Migrations run with
 // synchronous=FULL, before the switch.
-import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import type { Logger } from '../../core/log.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
 import { activityHookCalls, activityMessages, hookCallInsert, toHookCall, toMessageRecord } from './activity.js';
 import { decide, decidedResults, duplicateLookups, duplicateMatch, duplicateParams, hostsOf } from './decide.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { QueuedSignal } from './queued.js';
 import { timeOrderedUuid } from './uuid.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import {
   type Row,
   type Statement,
@@ -87,6 +89,18 @@ const DUPLICATE_SQL = `SELECT * FROM notifications n WHERE ${duplicateMatch('n',
 
 const syncFile = promisify(fdatasync);
 
+// Checkpoints (wal-checkpointer.ts): from the WAL size at which SQLite would make its first (1,000 pages of 4 KiB), a
+// worker thread copies the WAL into the database file, asked at most every CHECKPOINT_EVERY_MS while commits come in.
+// Under a steady stream of commits a checkpoint beside the writer never catches up with it exactly, and only a
+// checkpoint that did lets the writer start the WAL over: the writer's own automatic checkpoint, moved from 1,000 to
+// FALLBACK_CHECKPOINT_PAGES (≈ 40 MiB of WAL), does that, with little left to copy. It is also the bound of a
+// checkpointer that falls behind. If the checkpointer fails, the writer checkpoints at SQLite's 1,000 pages again, in
+// its commits, as SQLite does by itself.
+const CHECKPOINT_START_BYTES = 4 * 1024 * 1024;
+const CHECKPOINT_EVERY_MS = 50;
+const FALLBACK_CHECKPOINT_PAGES = 10_000;
+const SQLITE_CHECKPOINT_PAGES = 1000;
+
 export class SqliteNotificationStore implements NotificationStore {
   readonly #db: Database.Database;
   /** The WAL file, synced by #onDisk; undefined when SQLite syncs in each commit (in memory, or no WAL journal). */
@@ -102,9 +116,21 @@ export class SqliteNotificationStore implements NotificationStore {
   readonly #signal = new QueuedSignal();
   /** Set by #enqueue inside the current transaction. */
   #queued = false;
+  /** Started once the WAL reached CHECKPOINT_START_BYTES. */
+  #checkpointer: WalCheckpointer | undefined;
+  /** No checkpoint is asked for before this time (performance.now()). */
+  #nextCheckpointAt = 0;
+  /** The checkpointer failed: SQLite's own checkpoints, in the commits. */
+  #checkpointsInCommits = false;
 
-  /** Open (creating if needed) the store file and migrate its schema. Throws StoreError when it cannot. */
-  constructor(readonly path: string) {
+  /**
+   * Open (creating if needed) the store file and migrate its schema. Throws StoreError when it cannot. `logger` hears
+   * of a checkpointer that failed (the store goes on, checkpointing in its commits).
+   */
+  constructor(
+    readonly path: string,
+    private readonly logger?: Pick<Logger, 'warn'>,
+  ) {
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.#db = new Database(path);
@@ -123,6 +149,7 @@ export class SqliteNotificationStore implements NotificationStore {
         this.#wal = openSync(`${path}-wal`, 'r');
         this.#changesOnDisk = this.#totalChanges();
         this.#db.pragma('synchronous = NORMAL');
+        this.#db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
       }
     } catch (err) {
       throw new StoreError(`open ${path}`, err);
@@ -152,12 +179,47 @@ export class SqliteNotificationStore implements NotificationStore {
       const upTo = this.#totalChanges();
       await this.syncFile(this.#wal as number);
       this.#changesOnDisk = upTo;
+      this.#checkpointIfDue();
     } catch (err) {
       this.#syncFailed ??= new StoreError('sync', err);
       throw this.#syncFailed;
     } finally {
       this.#sync = undefined;
     }
+  }
+
+  /** After a sync (commits came in): start the checkpointer once the WAL is large enough, then ask it at most every CHECKPOINT_EVERY_MS. */
+  #checkpointIfDue(): void {
+    if (this.#wal === undefined || this.#checkpointsInCommits || !this.#db.open) return;
+    try {
+      if (!this.#checkpointer) {
+        if (fstatSync(this.#wal).size < CHECKPOINT_START_BYTES) return;
+        this.#checkpointer = this.startCheckpointer(this.path);
+      }
+      if (this.#checkpointer.busy || performance.now() < this.#nextCheckpointAt) return;
+      this.#checkpointer.checkpoint().then(
+        () => (this.#nextCheckpointAt = performance.now() + CHECKPOINT_EVERY_MS),
+        (err) => this.#checkpointInCommits(err),
+      );
+    } catch (err) {
+      this.#checkpointInCommits(err);
+    }
+  }
+
+  /** The checkpointer failed (or could not start): the writer checkpoints in its commits again, as SQLite does by itself. */
+  #checkpointInCommits(err: unknown): void {
+    if (!this.#db.open) return; // closing: the checkpointer was stopped
+    this.#checkpointsInCommits = true;
+    this.#db.pragma(`wal_autocheckpoint = ${SQLITE_CHECKPOINT_PAGES}`);
+    this.logger?.warn('the WAL checkpointer failed: checkpoints run in the commits again, on the event loop', {
+      store: this.path,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  /** The worker that checkpoints the WAL (a test replaces it with one that fails). */
+  protected startCheckpointer(path: string): WalCheckpointer {
+    return new WalCheckpointer(path);
   }
 
   /** fdatasync on libuv's thread pool (a test gates it to see who waits for it). */
@@ -634,6 +696,7 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async close(): Promise<void> {
     await this.#sync?.catch(() => undefined);
+    await this.#checkpointer?.close();
     if (this.#db.open) this.#db.close();
     if (this.#wal !== undefined) closeSync(this.#wal);
     this.#wal = undefined;

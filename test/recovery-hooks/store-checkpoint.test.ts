@@ -1,0 +1,174 @@
+// The SQLite file store checkpoints its WAL off the event loop (wal-checkpointer.ts, sqlite.ts): once the WAL reached
+// the size of SQLite's first automatic checkpoint, a worker thread copies it into the database file while the
+// commits go on; the writer's own checkpoint stays as a bound; a checkpointer that fails gives the checkpoints back to
+// the commits, with a warning; a SIGKILL while checkpoints run loses nothing acknowledged and leaves a sound file.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
+import { type CheckpointResult, WalCheckpointer } from '../../recovery-hooks/store/wal-checkpointer.js';
+import { spawnChildReceiver } from './helpers/child.js';
+import { HOST_1, HOST_2, TOKEN, tempDir } from './helpers/harness.js';
+import { T0, input } from './helpers/store-contract.js';
+
+const MiB = 1024 * 1024;
+/**
+ * The writer's own checkpoint (FALLBACK_CHECKPOINT_PAGES in sqlite.ts) in bytes of WAL: 10,000 frames of 4 KiB + 24,
+ * and the commit that crossed it (SQLite checks after each commit; one of fill()'s writes ~110 frames).
+ */
+const FALLBACK_WAL_BYTES = (10_000 + 200) * (4096 + 24) + 32;
+
+/** Commits of 48 notifications with 8 KiB payloads (recorded ignored: no duplicate lookup), until `bytes` of payload went in. */
+async function fill(store: SqliteNotificationStore, bytes: number, from = 0): Promise<number> {
+  const blob = 'x'.repeat(8 * 1024);
+  let n = from;
+  for (let written = 0; written < bytes; written += 48 * blob.length) {
+    const inputs = Array.from({ length: 48 }, () => input({ payload: { blob, n: n++ }, ignoreReason: 'test' }));
+    await store.createMany(inputs, { now: T0, dedupWindowMs: 0, onMaintenance: 'refuse' });
+  }
+  return n;
+}
+
+class WatchedStore extends SqliteNotificationStore {
+  started = 0;
+  readonly results: CheckpointResult[] = [];
+  readonly warnings: { msg: string; fields?: Record<string, unknown> }[];
+  /** A path for the checkpointer instead of the store's (a file that does not exist makes it fail). */
+  checkpointerPath: string | undefined;
+
+  constructor(path: string) {
+    const warnings: WatchedStore['warnings'] = [];
+    super(path, { warn: (msg, fields) => warnings.push({ msg, fields }) });
+    this.warnings = warnings;
+  }
+
+  protected override startCheckpointer(path: string): WalCheckpointer {
+    this.started++;
+    const checkpointer = new WalCheckpointer(this.checkpointerPath ?? path);
+    const checkpoint = checkpointer.checkpoint.bind(checkpointer);
+    checkpointer.checkpoint = async () => {
+      const r = await checkpoint();
+      this.results.push(r);
+      return r;
+    };
+    return checkpointer;
+  }
+}
+
+t.test('past 4 MiB of WAL a worker checkpoints beside the commits; the WAL stays bounded; close stops it', async (t) => {
+  const file = join(tempDir(), 'store.sqlite');
+  const store = new WatchedStore(file);
+  let n = await fill(store, 1 * MiB);
+  t.equal(store.started, 0, 'a WAL under 4 MiB: no checkpointer (small stores start no thread)');
+
+  n = await fill(store, 60 * MiB, n);
+  t.equal(store.started, 1, 'one checkpointer, started once the WAL reached 4 MiB');
+  t.ok(store.results.length >= 3, `${store.results.length} checkpoints ran in the worker`);
+  const copied = store.results.filter((r) => r.checkpointed > 0).length;
+  t.ok(copied >= 2, `${copied} of them copied frames into the database file`);
+  t.ok(
+    store.results.every((r) => r.checkpointed <= r.walFrames),
+    'each copied at most what the WAL held',
+  );
+  const walBytes = statSync(`${file}-wal`).size;
+  t.ok(walBytes <= FALLBACK_WAL_BYTES, `the WAL (${(walBytes / MiB).toFixed(1)} MiB after 61 MiB of payloads) stays within the writer's own bound`);
+  t.equal(store.warnings.length, 0, 'no warning');
+
+  await store.close();
+  t.notOk(existsSync(`${file}-wal`), "closed: the checkpointer's connection too (SQLite removes the WAL when the last one closes)");
+  const db = new Database(file, { readonly: true });
+  t.teardown(() => db.close());
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  t.equal(db.prepare('SELECT COUNT(*) FROM notifications').pluck().get(), n, 'every row committed is in the file');
+});
+
+t.test('a checkpointer that fails: one warning, and the commits checkpoint again as SQLite does', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'store.sqlite');
+  const store = new WatchedStore(file);
+  t.teardown(() => store.close());
+  store.checkpointerPath = join(dir, 'missing.sqlite');
+  await fill(store, 6 * MiB);
+  t.equal(store.started, 1);
+  // The worker starts, fails to open its file, and says so: the next commits find the checkpoints theirs again.
+  for (let i = 0; i < 100 && !store.warnings.length; i++) await new Promise((r) => setTimeout(r, 20));
+  t.match(store.warnings, [{ msg: /WAL checkpointer failed/, fields: { store: file, error: /unable to open/ } }], 'one warning, naming the store');
+  const before = statSync(`${file}-wal`).size;
+  await fill(store, 30 * MiB);
+  const after = statSync(`${file}-wal`).size;
+  // The WAL file keeps its largest size: with checkpoints at 1,000 pages again it does not grow past what it had.
+  t.ok(
+    after <= Math.max(before, 1000 * (4096 + 24)) + 2 * MiB,
+    `the WAL stays at ${(after / MiB).toFixed(1)} MiB (${(before / MiB).toFixed(1)} at the failure), not the writer's 10,000 pages (39 MiB)`,
+  );
+  t.equal(store.started, 1, 'not started again');
+  t.equal(store.warnings.length, 1, 'warned once');
+});
+
+t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the file is sound', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'recovery.sqlite');
+  const { child, url } = await spawnChildReceiver(dir);
+  t.teardown(() => child.kill('SIGKILL'));
+  const exited = new Promise((r) => child.once('exit', r));
+  const acknowledged: string[] = [];
+  let failed = 0;
+  let next = 0;
+  let killAt = Number.POSITIVE_INFINITY;
+  const startsAt = new Date(Date.now() - 1000).toISOString();
+  const send = async (n: number) => {
+    const alerts = Array.from({ length: 50 }, (_, i) => ({
+      status: 'firing',
+      startsAt,
+      fingerprint: `ckpt-${n}-${i}`,
+      annotations: { description: `checkpoint test ${'d'.repeat(400)}` },
+      labels: {
+        xcp_notification_type: 'COMPUTE_INSTANCE',
+        pool_name: 'pool-a',
+        host_name: (i % 2 ? HOST_2 : HOST_1).name,
+        host_uuid: (i % 2 ? HOST_2 : HOST_1).uuid,
+        vm_uuid: `00000000-0000-4000-9000-${String(n * 50 + i).padStart(12, '0')}`,
+        vm_name: `vm-${n}-${i}-${'v'.repeat(100)}`,
+      },
+    }));
+    const res = await fetch(`${url}/alertmanager`, {
+      method: 'POST',
+      headers: { 'X-Auth-Token': TOKEN, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ version: '4', alerts }),
+    });
+    const body = (await res.json()) as { receipts?: { notification_uuid?: string }[] };
+    if (res.status !== 202) throw new Error(`HTTP ${res.status}`);
+    for (const r of body.receipts ?? []) if (r.notification_uuid) acknowledged.push(r.notification_uuid);
+  };
+  // 8 senders; once the WAL passed 8 MiB (the checkpointer started at 4), the receiver is killed 0–300 ms later.
+  let walBytes = 0;
+  const senders = Array.from({ length: 8 }, async () => {
+    for (;;) {
+      try {
+        await send(next++);
+      } catch {
+        failed++;
+        return;
+      }
+      walBytes = existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0;
+      if (killAt === Number.POSITIVE_INFINITY && walBytes >= 8 * MiB) {
+        killAt = Date.now() + Math.random() * 300;
+        setTimeout(() => child.kill('SIGKILL'), killAt - Date.now());
+      }
+    }
+  });
+  await Promise.all(senders);
+  await exited;
+  t.ok(walBytes >= 8 * MiB, `the WAL reached ${(walBytes / MiB).toFixed(1)} MiB before the kill`);
+  t.ok(failed > 0, 'the deliveries in flight at the kill failed (not acknowledged)');
+
+  const db = new Database(file);
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'the file is sound after recovery from the WAL');
+  db.close();
+  const store = new SqliteNotificationStore(file);
+  t.teardown(() => store.close());
+  const missing: string[] = [];
+  for (const uuid of acknowledged) if (!(await store.get(uuid))) missing.push(uuid);
+  t.same(missing, [], `every one of the ${acknowledged.length} acknowledged notifications is in the store file`);
+});
