@@ -10,6 +10,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../core/net.js';
 import { startPostgres } from './lib/postgres.js';
 import { DIST_CLI } from './idle.js';
 import { summary } from './lib/stats.js';
@@ -75,10 +76,15 @@ function threadCpu(pid: number): Map<number, number> {
  */
 export type IntakeTarget = 'sqlite' | 'sqlite-event-loop' | 'sqlite-dry-run' | 'postgres' | 'limit-fsync' | 'limit-none';
 
-/** `cli`: the receiver's built CLI (another tree's dist/cli/main.js, to compare trees in the same run). */
-export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite', cli = DIST_CLI) {
+/**
+ * `cli`: the receiver's built CLI (another tree's dist/cli/main.js, to compare trees in the same run). `sustained`:
+ * before the measured run, as many webhooks again at the same concurrency, unmeasured — a storm that has lasted, the
+ * receiver's hot code compiled by V8 and its store holding those rows; without it the run is a storm's first seconds
+ * into a receiver that was idle (V8 still compiling: most of the other threads' CPU).
+ */
+export async function benchIntake(total: number, concurrency: number, target: IntakeTarget = 'sqlite', cli = DIST_CLI, sustained = false) {
   const dir = mkdtempSync(join(tmpdir(), 'xcp-intake-'));
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = await freePort(); // the system's pick: a random port may be a client socket's, and the receiver exits
   const cluster = target === 'postgres' ? await startPostgres({ durable: true }) : undefined;
   const store = cluster
     ? `store: { postgres: { url: "${await cluster.createDatabase()}" } }`
@@ -138,20 +144,26 @@ recovery_hook:
         req.on('error', reject);
         req.end(body);
       });
+    /** `bodies` posted by `concurrency` senders, each waiting for its answer; the latencies. */
+    const storm = async (bodies: string[]) => {
+      const latencies: number[] = [];
+      let next = 0;
+      await Promise.race([
+        Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            for (let i = next++; i < bodies.length; i = next++) latencies.push(await post(bodies[i]!));
+          }),
+        ),
+        gone,
+      ]);
+      return latencies;
+    };
+    for (let i = 0; i < 50; i++) await Promise.race([post(webhook(-1 - i)), gone]); // the first requests
+    if (sustained) await storm(Array.from({ length: total }, (_, i) => webhook(total + i)));
     const bodies = Array.from({ length: total }, (_, i) => webhook(i));
-    for (let i = 0; i < 50; i++) await Promise.race([post(webhook(total + i)), gone]); // warm up
     const cpuBefore = threadCpu(child.pid!);
-    const latencies: number[] = [];
-    let next = 0;
     const started = performance.now();
-    await Promise.race([
-      Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          for (let i = next++; i < total; i = next++) latencies.push(await post(bodies[i]!));
-        }),
-      ),
-      gone,
-    ]);
+    const latencies = await storm(bodies);
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = threadCpu(child.pid!);
     // CPU of the receiver's threads during the run, per webhook: the main thread (HTTP, validation), and the rest
