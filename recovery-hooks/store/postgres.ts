@@ -21,6 +21,7 @@ import {
   listOrder,
   listQuery,
   markerQuery,
+  notificationInsert,
   type PurgeCounts,
   purgeCandidates,
   purgeHosts,
@@ -400,12 +401,15 @@ export class PostgresNotificationStore implements NotificationStore {
   /**
    * Insert the planned rows in one statement, in order, and upsert their hosts (hostUpsert of rows.ts, one row per
    * host: a statement may not update a row twice) in the same one, only when every row went in; by slot, the
-   * inserted row, or undefined for a replay key met (the batch is then decided again, its rows deleted).
+   * inserted row, or undefined for a replay key met (the batch is then decided again, its rows deleted). The rows are
+   * made here from what went in and the ids the server drew (notificationInsert's row, as SELECT * reads it back):
+   * RETURNING * had the server format, and the client parse, every column of every row again.
    */
   async #insertBatch(c: pg.PoolClient, inputs: NewNotification[], inserts: Insert[], hosts: NewNotification[], now: number): Promise<(Row | undefined)[]> {
-    const uuids = inserts.map(() => timeOrderedUuid(now));
-    const at = <T>(f: (input: NewNotification, s: Insert) => T) => inserts.map((s) => f(inputs[s.index]!, s));
-    const { rows: inserted } = await c.query<Row>({
+    const planned = inserts.map((s) => notificationInsert(inputs[s.index]!, timeOrderedUuid(now), s.payload, s.ignoreReason, now));
+    // The insert's values, a column at a time (notificationInsert's order: uuid … replay_key, created_at).
+    const column = (k: number) => planned.map((p) => p.params[k]);
+    const { rows: made } = await c.query<{ id: number; uuid: string }>({
       name: 'xs_insert',
       // notificationInsert (rows.ts), for each row at once; ids are drawn in the order of the rows.
       text: `WITH made AS (
@@ -414,34 +418,27 @@ export class PostgresNotificationStore implements NotificationStore {
                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])
                  WITH ORDINALITY AS r (uuid, type, status, host_uuid, host_name, pool_name, generated_at, payload, message, source, replay_key, n)
                ORDER BY r.n
-               ON CONFLICT (replay_key) DO NOTHING RETURNING *
+               ON CONFLICT (replay_key) DO NOTHING RETURNING id, uuid
              ), upserted AS (
                INSERT INTO hosts (uuid, name, pool_name, updated_at)
                SELECT h.uuid, h.name, h.pool_name, $12::bigint FROM unnest($13::text[], $14::text[], $15::text[]) AS h (uuid, name, pool_name)
                WHERE (SELECT count(*) FROM made) = cardinality($1::text[])
                ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, pool_name = excluded.pool_name
              )
-             SELECT * FROM made`,
+             SELECT id, uuid FROM made`,
       values: [
-        uuids,
-        at((i) => i.type),
-        at((_i, s) => (s.ignoreReason ? 'ignored' : 'new')),
-        at((i) => i.hostUuid),
-        at((i) => i.hostName),
-        at((i) => i.poolName),
-        at((i) => i.generatedAt),
-        at((_i, s) => s.payload),
-        at((_i, s) => s.ignoreReason ?? null),
-        at((i) => i.source),
-        at((i) => i.replayKey ?? null),
+        ...Array.from({ length: 11 }, (_, k) => column(k)),
         now,
         hosts.map((h) => h.hostUuid),
         hosts.map((h) => h.hostName),
         hosts.map((h) => h.poolName),
       ],
     });
-    const byUuid = new Map(inserted.map((r) => [r.uuid as string, r]));
-    return uuids.map((u) => byUuid.get(u));
+    const ids = new Map(made.map((r) => [r.uuid, r.id]));
+    return planned.map((p) => {
+      const id = ids.get(p.params[0] as string);
+      return id === undefined ? undefined : p.row(id);
+    });
   }
 
   async get(uuid: string): Promise<Notification | undefined> {
