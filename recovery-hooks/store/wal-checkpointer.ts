@@ -39,14 +39,19 @@ export class WalCheckpointer {
     this.#worker = new Worker(entry.filename, { ...entry.options, workerData: { role: ROLE, path } });
     this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => {
-      const running = this.#running;
-      this.#running = undefined;
-      this.#worker.unref();
-      if (m.kind === 'done') running?.resolve(m.result);
-      else running?.reject(this.#fail(new Error(`WAL checkpoint of ${this.path} failed: ${m.message}`)));
+      if (m.kind === 'done') this.#settle()?.resolve(m.result);
+      else this.#settle()?.reject(this.#fail(new Error(`WAL checkpoint of ${this.path} failed: ${m.message}`)));
     });
-    this.#worker.on('error', (err) => this.#running?.reject(this.#fail(err)));
-    this.#worker.on('exit', (code) => this.#running?.reject(this.#fail(new Error(`the WAL checkpointer of ${this.path} exited (code ${code})`))));
+    this.#worker.on('error', (err) => this.#settle()?.reject(this.#fail(err)));
+    this.#worker.on('exit', (code) => this.#settle()?.reject(this.#fail(new Error(`the WAL checkpointer of ${this.path} exited (code ${code})`))));
+  }
+
+  /** The checkpoint in flight, now answered: the worker no longer keeps the process up. */
+  #settle(): Running | undefined {
+    const running = this.#running;
+    this.#running = undefined;
+    this.#worker.unref();
+    return running;
   }
 
   /** The error that ended it: a failed checkpointer runs no more checkpoints. */
