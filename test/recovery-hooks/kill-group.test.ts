@@ -3,9 +3,8 @@
 // the store file afterwards: nothing is answered before its group's commit is on disk.
 import { join } from 'node:path';
 import t from 'tap';
-import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
-import { spawnChildReceiver } from './helpers/child.js';
-import { HOST_1, HOST_2, TOKEN, tempDir } from './helpers/harness.js';
+import { missingIn, postAlerts, sendUntilGone, spawnChildReceiver } from './helpers/child.js';
+import { HOST_1, HOST_2, tempDir } from './helpers/harness.js';
 
 t.test('SIGKILL while groups commit: every acknowledged alert is stored', async (t) => {
   const dir = tempDir();
@@ -14,8 +13,6 @@ t.test('SIGKILL while groups commit: every acknowledged alert is stored', async 
   const exited = new Promise((r) => child.once('exit', r));
   const acknowledged: string[] = [];
   let answered = 0;
-  let failed = 0;
-  let next = 0;
   const startsAt = new Date(Date.now() - 1000).toISOString();
   const send = async (n: number) => {
     const alerts = [0, 1, 2, 3].map((i) => {
@@ -34,37 +31,15 @@ t.test('SIGKILL while groups commit: every acknowledged alert is stored', async 
         },
       };
     });
-    const res = await fetch(url + '/alertmanager', {
-      method: 'POST',
-      headers: { 'X-Auth-Token': TOKEN, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ version: '4', alerts }),
-    });
-    const body = (await res.json()) as { receipts?: { notification_uuid?: string }[] };
-    if (res.status !== 202) throw new Error(`HTTP ${res.status}`);
-    for (const r of body.receipts ?? []) if (r.notification_uuid) acknowledged.push(r.notification_uuid);
-    answered++;
+    acknowledged.push(...(await postAlerts(url, alerts)));
   };
   // 16 senders until the receiver is gone; it is killed once 40 deliveries were answered.
-  const senders = Array.from({ length: 16 }, async () => {
-    for (;;) {
-      try {
-        await send(next++);
-      } catch {
-        failed++;
-        return;
-      }
-      if (answered === 40) child.kill('SIGKILL');
-    }
+  const failed = await sendUntilGone(16, send, () => {
+    if (++answered === 40) child.kill('SIGKILL');
   });
-  await Promise.all(senders);
   await exited;
   t.ok(answered >= 40, `${answered} deliveries acknowledged before the kill`);
   t.ok(failed > 0, 'the deliveries in flight at the kill failed (not acknowledged)');
   t.ok(acknowledged.length >= 160, `${acknowledged.length} notifications acknowledged`);
-
-  const store = new SqliteNotificationStore(join(dir, 'recovery.sqlite'));
-  t.teardown(() => store.close());
-  const missing: string[] = [];
-  for (const uuid of acknowledged) if (!(await store.get(uuid))) missing.push(uuid);
-  t.same(missing, [], 'every acknowledged notification is in the store file');
+  t.same(await missingIn(join(dir, 'recovery.sqlite'), acknowledged), [], 'every acknowledged notification is in the store file');
 });

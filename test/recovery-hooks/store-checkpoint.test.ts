@@ -8,8 +8,8 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
 import { type CheckpointResult, WalCheckpointer } from '../../recovery-hooks/store/wal-checkpointer.js';
-import { spawnChildReceiver } from './helpers/child.js';
-import { HOST_1, HOST_2, TOKEN, tempDir } from './helpers/harness.js';
+import { missingIn, postAlerts, sendUntilGone, spawnChildReceiver } from './helpers/child.js';
+import { HOST_1, HOST_2, tempDir } from './helpers/harness.js';
 import { T0, input } from './helpers/store-contract.js';
 
 const MiB = 1024 * 1024;
@@ -115,9 +115,6 @@ t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the f
   t.teardown(() => child.kill('SIGKILL'));
   const exited = new Promise((r) => child.once('exit', r));
   const acknowledged: string[] = [];
-  let failed = 0;
-  let next = 0;
-  let killAt = Number.POSITIVE_INFINITY;
   const startsAt = new Date(Date.now() - 1000).toISOString();
   const send = async (n: number) => {
     const alerts = Array.from({ length: 50 }, (_, i) => ({
@@ -134,33 +131,17 @@ t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the f
         vm_name: `vm-${n}-${i}-${'v'.repeat(100)}`,
       },
     }));
-    const res = await fetch(`${url}/alertmanager`, {
-      method: 'POST',
-      headers: { 'X-Auth-Token': TOKEN, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ version: '4', alerts }),
-    });
-    const body = (await res.json()) as { receipts?: { notification_uuid?: string }[] };
-    if (res.status !== 202) throw new Error(`HTTP ${res.status}`);
-    for (const r of body.receipts ?? []) if (r.notification_uuid) acknowledged.push(r.notification_uuid);
+    acknowledged.push(...(await postAlerts(url, alerts)));
   };
   // 8 senders; once the WAL passed 8 MiB (the checkpointer started at 4), the receiver is killed 0–300 ms later.
   let walBytes = 0;
-  const senders = Array.from({ length: 8 }, async () => {
-    for (;;) {
-      try {
-        await send(next++);
-      } catch {
-        failed++;
-        return;
-      }
-      walBytes = existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0;
-      if (killAt === Number.POSITIVE_INFINITY && walBytes >= 8 * MiB) {
-        killAt = Date.now() + Math.random() * 300;
-        setTimeout(() => child.kill('SIGKILL'), killAt - Date.now());
-      }
-    }
+  let killing = false;
+  const failed = await sendUntilGone(8, send, () => {
+    walBytes = existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0;
+    if (killing || walBytes < 8 * MiB) return;
+    killing = true;
+    setTimeout(() => child.kill('SIGKILL'), Math.random() * 300);
   });
-  await Promise.all(senders);
   await exited;
   t.ok(walBytes >= 8 * MiB, `the WAL reached ${(walBytes / MiB).toFixed(1)} MiB before the kill`);
   t.ok(failed > 0, 'the deliveries in flight at the kill failed (not acknowledged)');
@@ -168,9 +149,5 @@ t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the f
   const db = new Database(file);
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok', 'the file is sound after recovery from the WAL');
   db.close();
-  const store = new SqliteNotificationStore(file);
-  t.teardown(() => store.close());
-  const missing: string[] = [];
-  for (const uuid of acknowledged) if (!(await store.get(uuid))) missing.push(uuid);
-  t.same(missing, [], `every one of the ${acknowledged.length} acknowledged notifications is in the store file`);
+  t.same(await missingIn(file, acknowledged), [], `every one of the ${acknowledged.length} acknowledged notifications is in the store file`);
 });
