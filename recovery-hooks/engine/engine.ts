@@ -50,6 +50,8 @@ export interface EngineOptions {
 
 /** The longest rest between woken ticks (see #loop). */
 const MAX_REST_MS = 250;
+/** Unfinished notifications a pass reads at most (oldest first). */
+const UNFINISHED_PER_TICK = 1000;
 
 export class RecoveryEngine {
   readonly #o: EngineOptions;
@@ -142,7 +144,11 @@ export class RecoveryEngine {
   async tick(): Promise<void> {
     const { config, store } = this.#o;
     const waiting = new Set((await store.openOperatorWaits()).map((w) => w.notificationUuid));
-    for (const listed of await store.unfinished()) {
+    // With every slot taken, only an expired notification has anything to do in this pass (it fails; nothing
+    // starts): read those alone, not up to 1,000 unfinished ones with their payloads, which a pass woken by each
+    // commit of an alert storm read every time. A slot freed meanwhile wakes the engine again.
+    const full = this.#inFlight.size >= config.maxConcurrentWorkflows;
+    for (const listed of await store.unfinished(UNFINISHED_PER_TICK, full ? this.#now() - config.expireAfterMs : undefined)) {
       if (this.#stopped) return;
       const lease = workflowLease(listed);
       if (this.#inFlight.has(listed.uuid) || this.#conflictsHere(lease)) continue;

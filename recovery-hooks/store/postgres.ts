@@ -40,6 +40,7 @@ import {
   toNotification,
   toOperatorWait,
   toTasks,
+  unfinishedQuery,
   waitConfirm,
   waitUpsert,
 } from './rows.js';
@@ -470,10 +471,8 @@ export class PostgresNotificationStore implements NotificationStore {
     });
   }
 
-  async unfinished(limit = 1000): Promise<Notification[]> {
-    return this.#guard('unfinished', async () =>
-      (await rows(this.#pool, q("SELECT * FROM notifications WHERE status IN ('new', 'running', 'error') ORDER BY id LIMIT ?", limit))).map(toNotification),
-    );
+  async unfinished(limit = 1000, generatedBefore?: number): Promise<Notification[]> {
+    return this.#guard('unfinished', async () => (await rows(this.#pool, unfinishedQuery(limit, generatedBefore))).map(toNotification));
   }
 
   async transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined> {

@@ -127,6 +127,15 @@ export function notificationInsert(
   };
 }
 
+/** The engine's unfinished notifications (store.ts unfinished), oldest first; with a time, those generated before it. */
+export function unfinishedQuery(limit: number, generatedBefore?: number): Statement {
+  const before = generatedBefore === undefined ? '' : ' AND generated_at < ?';
+  return {
+    sql: `SELECT * FROM notifications WHERE status IN ('new', 'running', 'error')${before} ORDER BY id LIMIT ?`,
+    params: generatedBefore === undefined ? [limit] : [generatedBefore, limit],
+  };
+}
+
 const SORT_COLUMNS: Record<SortKey, string> = {
   created_at: 'created_at',
   type: 'type',

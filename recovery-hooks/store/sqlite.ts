@@ -50,6 +50,7 @@ import {
   toNotification,
   toOperatorWait,
   toTasks,
+  unfinishedQuery,
   waitConfirm,
   waitUpsert,
 } from './rows.js';
@@ -386,10 +387,8 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
-  async unfinished(limit = 1000): Promise<Notification[]> {
-    return this.#durably('unfinished', () =>
-      (this.#sql("SELECT * FROM notifications WHERE status IN ('new', 'running', 'error') ORDER BY id LIMIT ?").all(limit) as Row[]).map(toNotification),
-    );
+  async unfinished(limit = 1000, generatedBefore?: number): Promise<Notification[]> {
+    return this.#durably('unfinished', () => this.#all(unfinishedQuery(limit, generatedBefore)).map(toNotification));
   }
 
   async transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined> {

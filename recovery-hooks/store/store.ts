@@ -73,8 +73,11 @@ export interface StoreNotifications {
   get(uuid: string): Promise<Notification | undefined>;
   list(filter: ListFilter, page: ListPage): Promise<Notification[]>;
   countByStatus(): Promise<Record<NotificationStatus, number>>;
-  /** Notifications the engine may have to act on: new, running and error ones, oldest first, at most `limit`. */
-  unfinished(limit?: number): Promise<Notification[]>;
+  /**
+   * Notifications the engine may have to act on: new, running and error ones, oldest first, at most `limit`; with
+   * `generatedBefore` (ms), only those generated before it (the expired ones).
+   */
+  unfinished(limit?: number, generatedBefore?: number): Promise<Notification[]>;
   /** Compare-and-set status change; undefined when the status was not in `t.from` (someone else moved it). */
   transition(uuid: string, t: Transition, now: number, outbox?: OutboxBuilder): Promise<Notification | undefined>;
 }

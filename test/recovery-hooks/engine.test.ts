@@ -136,6 +136,46 @@ t.test('Ignore ends as ignored with the reason; STARTED events and notify-only p
   await store.close();
 });
 
+t.test('every slot taken: a pass reads only the expired notifications; they fail, the others wait for a slot', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const started: string[] = [];
+  const task: Task = {
+    name: 'held on host-1',
+    async run(ctx) {
+      started.push(ctx.notification.hostName);
+      if (ctx.notification.hostUuid === HOST_1.uuid) await gate;
+      return null;
+    },
+  };
+  const { store, recorder, engine } = setup(':memory:', [task], config({ maxConcurrentWorkflows: 1, expireAfterMs: 60_000 }));
+  const reads: { before: number | undefined; uuids: string[] }[] = [];
+  const unfinished = store.unfinished.bind(store);
+  store.unfinished = async (limit, before) => {
+    const listed = await unfinished(limit, before);
+    reads.push({ before, uuids: listed.map((n) => n.uuid) });
+    return listed;
+  };
+  engine.start();
+  const running = (await recorder.record(hostDown(HOST_1), 'refuse')).notification!;
+  await until(store, running.uuid, (n) => n.status === 'running');
+  const waiting = (await recorder.record(hostDown(HOST_2), 'refuse')).notification!;
+  const expired = (await recorder.record(hostDown({ name: 'h3', uuid: 'u3' }, Date.now() - 61_000), 'refuse')).notification!;
+  t.match(await until(store, expired.uuid, (n) => n.status === 'failed'), { message: /expired/ }, 'expired while every slot was taken: failed');
+  const whileFull = reads.filter((r) => r.before !== undefined);
+  t.ok(whileFull.length >= 1, `${whileFull.length} pass(es) with every slot taken read the expired ones only`);
+  t.ok(
+    whileFull.every((r) => !r.uuids.includes(waiting.uuid) && !r.uuids.includes(running.uuid)),
+    'a pass with every slot taken never read the running or the waiting notification',
+  );
+  t.equal((await store.get(waiting.uuid))!.status, 'new', 'the other waits for a slot');
+  release();
+  await until(store, waiting.uuid, (n) => n.status === 'finished');
+  t.same(started, ['host-1', 'host-2'], 'the waiting one started once the slot was free; the expired one never');
+  await engine.stop(100);
+  await store.close();
+});
+
 t.test('one workflow per host at a time, a global cap across hosts', async (t) => {
   let running = 0;
   let peak = 0;

@@ -112,6 +112,39 @@ export function storeContract(t: Test, open: () => Promise<NotificationStore>): 
     );
   });
 
+  t.test('unfinished: new, running and error ones, oldest first; with a time, only those generated before it', async (t) => {
+    const s = await fresh(t);
+    const made = async (generatedAt: number, host = HOST_1) =>
+      (await s.create(input({ generatedAt, hostUuid: host.uuid, hostName: host.name, payload: { event: 'STOPPED', at: generatedAt } }), opts)).notification!
+        .uuid;
+    const old = await made(T0 - 10_000);
+    const recent = await made(T0);
+    const oldRunning = await made(T0 - 20_000, HOST_2);
+    await s.transition(oldRunning, { from: ['new'], to: 'running' }, T0);
+    const oldFinished = await made(T0 - 30_000, HOST_2);
+    await s.transition(oldFinished, { from: ['new'], to: 'finished' }, T0);
+    t.same(
+      (await s.unfinished()).map((n) => n.uuid),
+      [old, recent, oldRunning],
+      'every unfinished one, by id',
+    );
+    t.same(
+      (await s.unfinished(1000, T0 - 5_000)).map((n) => n.uuid),
+      [old, oldRunning],
+      'generated before the time (strictly): the recent one and the finished one are not',
+    );
+    t.same(
+      (await s.unfinished(1000, T0 - 10_000)).map((n) => n.uuid),
+      [oldRunning],
+      'one generated at the time itself is not before it',
+    );
+    t.same(
+      (await s.unfinished(1, T0)).map((n) => n.uuid),
+      [old],
+      'at most `limit`',
+    );
+  });
+
   t.test('exact replays return the first record; Masakari duplicates are detected on type, host, payload and window', async (t) => {
     const s = await fresh(t);
     const first = await s.create(input({ replayKey: 'am:abc:1:STOPPED' }), opts);
