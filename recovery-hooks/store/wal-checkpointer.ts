@@ -40,10 +40,10 @@ export class WalCheckpointer {
     this.#worker.unref();
     this.#worker.on('message', (m: FromWorker) => {
       if (m.kind === 'done') this.#settle()?.resolve(m.result);
-      else this.#settle()?.reject(this.#fail(new Error(`WAL checkpoint of ${this.path} failed: ${m.message}`)));
+      else this.#end(new Error(`WAL checkpoint of ${this.path} failed: ${m.message}`));
     });
-    this.#worker.on('error', (err) => this.#settle()?.reject(this.#fail(err)));
-    this.#worker.on('exit', (code) => this.#settle()?.reject(this.#fail(new Error(`the WAL checkpointer of ${this.path} exited (code ${code})`))));
+    this.#worker.on('error', this.#end);
+    this.#worker.on('exit', (code) => this.#end(new Error(`the WAL checkpointer of ${this.path} exited (code ${code})`)));
   }
 
   /** The checkpoint in flight, now answered: the worker no longer keeps the process up. */
@@ -54,10 +54,10 @@ export class WalCheckpointer {
     return running;
   }
 
-  /** The error that ended it: a failed checkpointer runs no more checkpoints. */
-  get failed(): Error | undefined {
-    return this.#failed;
-  }
+  /** The worker failed (a checkpoint's error, an uncaught one, its exit): the checkpoint in flight fails, and every later one. */
+  readonly #end = (err: Error): void => {
+    this.#settle()?.reject(this.#fail(err));
+  };
 
   /** Is a checkpoint running? */
   get busy(): boolean {
