@@ -7,7 +7,7 @@
 // writer (it copies what was committed when it started and never waits on locks), and the writer starts the WAL
 // over at its next transaction once a checkpoint copied everything. Nothing about durability changes: a commit is on
 // disk when its WAL frames are (sqlite.ts syncs them), and the checkpoint syncs as SQLite's own would.
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { workerEntry } from './worker-entry.js';
 
@@ -21,7 +21,8 @@ export interface CheckpointResult {
   checkpointed: number;
 }
 
-type FromWorker = { kind: 'done'; result: CheckpointResult } | { kind: 'failed'; message: string };
+/** What the worker answers a checkpoint request with. */
+export type FromWorker = { kind: 'done'; result: CheckpointResult } | { kind: 'failed'; message: string };
 
 interface Running {
   promise: Promise<CheckpointResult>;
@@ -78,7 +79,7 @@ export class WalCheckpointer {
 
   /** Stops the worker once the checkpoint in flight (if any) is done: it closes its connection and exits. */
   async close(): Promise<void> {
-    await this.#running?.promise.catch(() => undefined);
+    await Promise.allSettled([this.#running?.promise]);
     if (this.#failed) return void (await this.#worker.terminate());
     this.#fail(new Error('the WAL checkpointer is closed'));
     const exited = new Promise((resolve) => this.#worker.once('exit', resolve));
@@ -93,21 +94,25 @@ export class WalCheckpointer {
   }
 }
 
-/** The worker: a connection to the store's file that only checkpoints, one at a time, when asked. */
-function serve(data: { path: string }): void {
-  const post = (m: FromWorker) => parentPort!.postMessage(m);
+/**
+ * The worker's side, on `port` (its parentPort; a test's MessageChannel): a connection to the store's file at `path`
+ * that only checkpoints, one request at a time — 'checkpoint' answers with what it did or why it failed, 'close'
+ * closes the connection and the port (the worker then exits).
+ */
+export function serveCheckpoints(port: MessagePort, path: string): void {
+  const post = (m: FromWorker) => port.postMessage(m);
   let db: Database.Database | undefined;
   const open = () => {
     // The store made the file and set it to WAL. synchronous stays FULL (the default): the checkpoint syncs the WAL
     // before it copies and the database file after.
-    const opened = new Database(data.path, { fileMustExist: true });
+    const opened = new Database(path, { fileMustExist: true });
     opened.pragma('busy_timeout = 5000');
     return opened;
   };
-  parentPort!.on('message', (m: 'checkpoint' | 'close') => {
+  port.on('message', (m: 'checkpoint' | 'close') => {
     if (m === 'close') {
       db?.close();
-      parentPort!.close();
+      port.close();
       return;
     }
     try {
@@ -120,4 +125,4 @@ function serve(data: { path: string }): void {
   });
 }
 
-if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE) serve(workerData as { path: string });
+if (!isMainThread && (workerData as { role?: unknown } | null)?.role === ROLE) serveCheckpoints(parentPort!, (workerData as { path: string }).path);

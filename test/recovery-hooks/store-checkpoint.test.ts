@@ -4,10 +4,11 @@
 // the commits, with a warning; a SIGKILL while checkpoints run loses nothing acknowledged and leaves a sound file.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
-import { type CheckpointResult, WalCheckpointer } from '../../recovery-hooks/store/wal-checkpointer.js';
+import { type CheckpointResult, type FromWorker, WalCheckpointer, serveCheckpoints } from '../../recovery-hooks/store/wal-checkpointer.js';
 import { missingIn, postAlerts, sendUntilGone, spawnChildReceiver } from './helpers/child.js';
 import { HOST_1, HOST_2, tempDir } from './helpers/harness.js';
 import { T0, input } from './helpers/store-contract.js';
@@ -85,6 +86,38 @@ t.test('past 4 MiB of WAL a worker checkpoints beside the commits; the WAL stays
   t.equal(db.prepare('SELECT COUNT(*) FROM notifications').pluck().get(), n, 'every row committed is in the file');
 });
 
+t.test("the worker's side, in this thread: a checkpoint per request, a failure as an answer, close ends the port", async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'store.sqlite');
+  const store = new SqliteNotificationStore(file);
+  t.teardown(() => store.close());
+  await fill(store, 256 * 1024);
+  const ask = (port: MessagePort) => {
+    const answer = new Promise<FromWorker>((resolve) => port.once('message', resolve));
+    port.postMessage('checkpoint');
+    return answer;
+  };
+  const { port1, port2 } = new MessageChannel();
+  serveCheckpoints(port2, file);
+  const first = await ask(port1);
+  t.match(first, { kind: 'done', result: { walFrames: Number } }, 'done, with what the WAL held');
+  const frames = first.kind === 'done' ? first.result.walFrames : 0;
+  t.ok(frames > 0, `${frames} frames in the WAL`);
+  t.same(first, { kind: 'done', result: { walFrames: frames, checkpointed: frames } }, 'every frame copied (no commit in between)');
+  // A port's 'close' listener keeps nothing alive: a timer holds the loop until it fires (or fails the test).
+  const hold = setTimeout(() => t.fail('the port was not closed'), 5000);
+  const closed = new Promise((resolve) => port1.once('close', resolve));
+  port1.postMessage('close');
+  await closed;
+  clearTimeout(hold);
+  t.pass("'close': the connection and the port closed");
+
+  const missing = new MessageChannel();
+  serveCheckpoints(missing.port2, join(dir, 'missing.sqlite'));
+  t.match(await ask(missing.port1), { kind: 'failed', message: /unable to open/ }, 'a file that cannot be opened: a failure, answered');
+  missing.port1.postMessage('close');
+});
+
 t.test('a checkpointer that fails: one warning, and the commits checkpoint again as SQLite does', async (t) => {
   const dir = tempDir();
   const file = join(dir, 'store.sqlite');
@@ -133,17 +166,20 @@ t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the f
     }));
     acknowledged.push(...(await postAlerts(url, alerts)));
   };
-  // 8 senders; once the WAL passed 8 MiB (the checkpointer started at 4), the receiver is killed 0–300 ms later.
+  // 8 senders; once the WAL reached 4 MiB (the checkpointer starts there, then checkpoints every 50 ms while commits
+  // come in) the receiver is killed 200–500 ms later. The WAL does not have to grow further: the checkpoints may keep
+  // it there. After 2,000 deliveries it is killed anyway (the assertion below then fails, the test does not hang).
   let walBytes = 0;
+  let deliveries = 0;
   let killing = false;
   const failed = await sendUntilGone(8, send, () => {
-    walBytes = existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0;
-    if (killing || walBytes < 8 * MiB) return;
+    walBytes = Math.max(walBytes, existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
+    if (killing || (walBytes < 4 * MiB && ++deliveries < 2000)) return;
     killing = true;
-    setTimeout(() => child.kill('SIGKILL'), Math.random() * 300);
+    setTimeout(() => child.kill('SIGKILL'), 200 + Math.random() * 300);
   });
   await exited;
-  t.ok(walBytes >= 8 * MiB, `the WAL reached ${(walBytes / MiB).toFixed(1)} MiB before the kill`);
+  t.ok(walBytes >= 4 * MiB, `the WAL reached ${(walBytes / MiB).toFixed(1)} MiB: checkpoints ran in their thread until the kill`);
   t.ok(failed > 0, 'the deliveries in flight at the kill failed (not acknowledged)');
 
   const db = new Database(file);
