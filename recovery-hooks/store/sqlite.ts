@@ -90,14 +90,14 @@ const DUPLICATE_SQL = `SELECT * FROM notifications n WHERE ${duplicateMatch('n',
 
 const syncFile = promisify(fdatasync);
 
-// Checkpoints (wal-checkpointer.ts): from the WAL size at which SQLite would make its first (1,000 pages of 4 KiB), a
-// worker thread copies the WAL into the database file, asked at most every CHECKPOINT_EVERY_MS while commits come in.
-// Under a steady stream of commits a checkpoint beside the writer never catches up with it exactly, and only a
-// checkpoint that did lets the writer start the WAL over: the writer's own automatic checkpoint, moved from 1,000 to
-// FALLBACK_CHECKPOINT_PAGES (≈ 40 MiB of WAL), does that, with little left to copy. It is also the bound of a
-// checkpointer that falls behind. If the checkpointer fails, the writer checkpoints at SQLite's 1,000 pages again, in
-// its commits, as SQLite does by itself.
-const CHECKPOINT_START_BYTES = 4 * 1024 * 1024;
+// Checkpoints (wal-checkpointer.ts): once the WAL has reached CHECKPOINT_START_BYTES, before SQLite's own first one
+// would run in a commit (1,000 pages of 4 KiB), a worker thread copies the WAL into the database file, asked at most
+// every CHECKPOINT_EVERY_MS while commits come in. Under a steady stream of commits a checkpoint beside the writer never
+// catches up with it exactly, and only a checkpoint that did lets the writer start the WAL over: the writer's own
+// automatic checkpoint, moved from 1,000 to FALLBACK_CHECKPOINT_PAGES (≈ 40 MiB of WAL) when the thread starts, does
+// that, with little left to copy. It is also the bound of a checkpointer that falls behind. If the checkpointer fails,
+// the writer checkpoints at SQLite's 1,000 pages again, in its commits, as SQLite does by itself.
+const CHECKPOINT_START_BYTES = 3 * 1024 * 1024;
 const CHECKPOINT_EVERY_MS = 50;
 const FALLBACK_CHECKPOINT_PAGES = 10_000;
 const SQLITE_CHECKPOINT_PAGES = 1000;
@@ -117,11 +117,11 @@ export class SqliteNotificationStore implements NotificationStore {
   readonly #signal = new QueuedSignal();
   /** Set by #enqueue inside the current transaction. */
   #queued = false;
-  /** Started once the WAL reached CHECKPOINT_START_BYTES. */
+  /** Started once the WAL reached CHECKPOINT_START_BYTES (unless startCheckpointer gives none). */
   #checkpointer: WalCheckpointer | undefined;
   /** No checkpoint is asked for before this time (performance.now()). */
   #nextCheckpointAt = 0;
-  /** The checkpointer failed: SQLite's own checkpoints, in the commits. */
+  /** No checkpointer (it failed, or there is none): SQLite's own checkpoints, in the commits. */
   #checkpointsInCommits = false;
 
   /**
@@ -150,7 +150,6 @@ export class SqliteNotificationStore implements NotificationStore {
         this.#wal = openSync(`${path}-wal`, 'r');
         this.#changesOnDisk = this.#totalChanges();
         this.#db.pragma('synchronous = NORMAL');
-        this.#db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
       }
     } catch (err) {
       throw new StoreError(`open ${path}`, err);
@@ -195,7 +194,10 @@ export class SqliteNotificationStore implements NotificationStore {
     try {
       if (!this.#checkpointer) {
         if (fstatSync(this.#wal).size < CHECKPOINT_START_BYTES) return;
-        this.#checkpointer = this.startCheckpointer(this.path);
+        const started = this.startCheckpointer(this.path);
+        if (!started) return void (this.#checkpointsInCommits = true);
+        this.#checkpointer = started;
+        this.#db.pragma(`wal_autocheckpoint = ${FALLBACK_CHECKPOINT_PAGES}`);
       }
       if (this.#checkpointer.busy || performance.now() < this.#nextCheckpointAt) return;
       this.#checkpointer.checkpoint().then(
@@ -218,8 +220,11 @@ export class SqliteNotificationStore implements NotificationStore {
     });
   }
 
-  /** The worker that checkpoints the WAL (a test replaces it with one that fails). */
-  protected startCheckpointer(path: string): WalCheckpointer {
+  /**
+   * The thread that checkpoints the WAL (a test replaces it with one that fails); undefined: none, SQLite checkpoints
+   * in the commits (the worker-thread store, whose commits are off the event loop already).
+   */
+  protected startCheckpointer(path: string): WalCheckpointer | undefined {
     return new WalCheckpointer(path);
   }
 

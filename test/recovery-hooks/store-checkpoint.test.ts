@@ -8,6 +8,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { SqliteNotificationStore } from '../../recovery-hooks/store/sqlite.js';
+import { SqliteWorkerStore } from '../../recovery-hooks/store/sqlite-worker.js';
 import { type CheckpointResult, type FromWorker, WalCheckpointer, serveCheckpoints } from '../../recovery-hooks/store/wal-checkpointer.js';
 import { missingIn, postAlerts, sendUntilGone, spawnChildReceiver } from './helpers/child.js';
 import { HOST_1, HOST_2, tempDir } from './helpers/harness.js';
@@ -23,7 +24,7 @@ const MiB = 1024 * 1024;
 const FALLBACK_WAL_BYTES = 10_000 * (4096 + 24) + 8 * MiB;
 
 /** Commits of 48 notifications with 8 KiB payloads (recorded ignored: no duplicate lookup), until `bytes` of payload went in. */
-async function fill(store: SqliteNotificationStore, bytes: number, from = 0): Promise<number> {
+async function fill(store: Pick<SqliteNotificationStore, 'createMany'>, bytes: number, from = 0): Promise<number> {
   const blob = 'x'.repeat(8 * 1024);
   let n = from;
   for (let written = 0; written < bytes; written += 48 * blob.length) {
@@ -59,14 +60,14 @@ class WatchedStore extends SqliteNotificationStore {
   }
 }
 
-t.test('past 4 MiB of WAL a worker checkpoints beside the commits; the WAL stays bounded; close stops it', async (t) => {
+t.test('past 3 MiB of WAL a worker checkpoints beside the commits; the WAL stays bounded; close stops it', async (t) => {
   const file = join(tempDir(), 'store.sqlite');
   const store = new WatchedStore(file);
   let n = await fill(store, 1 * MiB);
-  t.equal(store.started, 0, 'a WAL under 4 MiB: no checkpointer (small stores start no thread)');
+  t.equal(store.started, 0, 'a WAL under 3 MiB: no checkpointer (small stores start no thread)');
 
   n = await fill(store, 60 * MiB, n);
-  t.equal(store.started, 1, 'one checkpointer, started once the WAL reached 4 MiB');
+  t.equal(store.started, 1, 'one checkpointer, started once the WAL reached 3 MiB');
   t.ok(store.results.length >= 3, `${store.results.length} checkpoints ran in the worker`);
   const copied = store.results.filter((r) => r.checkpointed > 0).length;
   t.ok(copied >= 2, `${copied} of them copied frames into the database file`);
@@ -141,6 +142,16 @@ t.test('a checkpointer that fails: one warning, and the commits checkpoint again
   t.equal(store.warnings.length, 1, 'warned once');
 });
 
+t.test('the worker-thread store starts no thread of its own: SQLite checkpoints in its commits, off the event loop already', async (t) => {
+  const file = join(tempDir(), 'store.sqlite');
+  const store = await SqliteWorkerStore.open(file);
+  t.teardown(() => store.close());
+  await fill(store, 24 * MiB);
+  const walBytes = statSync(`${file}-wal`).size;
+  // With a checkpointer the writer's own mark would be 10,000 pages and the WAL would grow past 20 MiB here.
+  t.ok(walBytes <= 1000 * (4096 + 24) + 2 * MiB, `the WAL stays at ${(walBytes / MiB).toFixed(1)} MiB: SQLite's 1,000 pages`);
+});
+
 t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the file is sound', async (t) => {
   const dir = tempDir();
   const file = join(dir, 'recovery.sqlite');
@@ -166,7 +177,7 @@ t.test('SIGKILL while checkpoints run: every acknowledged alert is stored, the f
     }));
     acknowledged.push(...(await postAlerts(url, alerts)));
   };
-  // 8 senders; once the WAL reached 4 MiB (the checkpointer starts there, then checkpoints every 50 ms while commits
+  // 8 senders; once the WAL reached 4 MiB (the checkpointer started at 3, and checkpoints every 50 ms while commits
   // come in) the receiver is killed 200–500 ms later. The WAL does not have to grow further: the checkpoints may keep
   // it there. After 2,000 deliveries it is killed anyway (the assertion below then fails, the test does not hang).
   let walBytes = 0;
