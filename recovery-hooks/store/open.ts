@@ -8,8 +8,7 @@ import { SqliteWorkerStore } from './sqlite-worker.js';
 import type { NotificationStore } from './store.js';
 
 export async function openStore(config: Pick<RecoveryHookConfig, 'storePath' | 'storeWorkerThread' | 'postgres'>, logger: Logger): Promise<NotificationStore> {
-  if (!config.postgres)
-    return config.storeWorkerThread ? SqliteWorkerStore.open(config.storePath, logger) : new SqliteNotificationStore(config.storePath, logger);
+  if (!config.postgres) return config.storeWorkerThread ? SqliteWorkerStore.open(config.storePath) : new SqliteNotificationStore(config.storePath, logger);
   const { PostgresNotificationStore } = await import('./postgres.js');
   return PostgresNotificationStore.open(config.postgres, logger);
 }

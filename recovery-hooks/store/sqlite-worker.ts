@@ -7,7 +7,6 @@
 // caller's thread, synchronously inside the worker's transaction: the worker posts the call and blocks (Atomics.wait)
 // until the answer is in its port, so transactions keep exactly the semantics of the in-thread store.
 import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import type { Logger } from '../../core/log.js';
 import { QueuedSignal } from './queued.js';
 import { SqliteNotificationStore } from './sqlite.js';
 import { MarkerNotFoundError, type NotificationStore, StoreError } from './store.js';
@@ -29,8 +28,7 @@ type CallbackRef = { [CALLBACK]: number };
 type FromWorker =
   | { kind: 'done'; id: number; value?: unknown; error?: SerializedError }
   | { kind: 'callback'; id: number; callback: number; args: unknown[]; many?: boolean }
-  | { kind: 'queued' }
-  | { kind: 'warn'; msg: string; fields?: Record<string, unknown> };
+  | { kind: 'queued' };
 
 interface SerializedError {
   name: string;
@@ -58,10 +56,7 @@ export class SqliteWorkerStore implements NotificationStore {
   #nextId = 1;
   #closed: Error | undefined;
 
-  private constructor(
-    readonly path: string,
-    private readonly logger?: Pick<Logger, 'warn'>,
-  ) {
+  private constructor(readonly path: string) {
     const channel = new MessageChannel();
     this.#answers = channel.port1;
     this.#wake = new Int32Array(new SharedArrayBuffer(4));
@@ -77,8 +72,8 @@ export class SqliteWorkerStore implements NotificationStore {
   }
 
   /** Open (creating if needed) the store file in its worker and migrate its schema. Rejects with StoreError when it cannot. */
-  static async open(path: string, logger?: Pick<Logger, 'warn'>): Promise<SqliteWorkerStore> {
-    const store = new SqliteWorkerStore(path, logger);
+  static async open(path: string): Promise<SqliteWorkerStore> {
+    const store = new SqliteWorkerStore(path);
     try {
       await store.schemaVersions();
     } catch (err) {
@@ -92,10 +87,6 @@ export class SqliteWorkerStore implements NotificationStore {
   #onMessage(m: FromWorker): void {
     if (m.kind === 'queued') {
       this.#signal.fire();
-      return;
-    }
-    if (m.kind === 'warn') {
-      this.logger?.warn(m.msg, m.fields);
       return;
     }
     if (m.kind === 'callback') {
@@ -345,7 +336,7 @@ function serve(data: { path: string; port: MessagePort; wake: Int32Array }): voi
   let store: SqliteNotificationStore | undefined;
   let openError: unknown;
   try {
-    store = new WorkerSideStore(data.path, { warn: (msg, fields) => post({ kind: 'warn', msg, fields }) });
+    store = new WorkerSideStore(data.path);
     store.onMessagesQueued(() => post({ kind: 'queued' }));
   } catch (err) {
     openError = err;
